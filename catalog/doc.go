@@ -1,0 +1,22 @@
+// Package catalog is the SKU catalogue: the SKU type and its Postgres store.
+//
+// Every SKU has a 64-bit external id and, on first sight, a dense internal ordinal from the
+// sku_ordinal_seq sequence, assigned once in arrival order and never reused (a deletion is a
+// tombstone, not a removed row). Every bitmap in the system holds ordinals, never raw ids: roaring
+// bitmaps compress runs of nearby integers in 2^16-wide containers, so random 64-bit ids cost one
+// container each (measured on 1M SKUs and 200 tags: slower than Postgres GIN, 2.4 GiB), while
+// dense ordinals answer the same queries 20x to 900x faster in 14 MiB.
+//
+// Writes are patches: any subset of a SKU's fields, in four field groups (content, price, stock,
+// metrics) each stamped with the event time it comes from, plus deletions. Apply writes a group
+// only when its event time is at least the stored one, so an older event never overwrites newer
+// data, re-applying is harmless, and full-group events converge to the same state in any order
+// (TestApplyOrderDoesNotMatter). Deletion is its own group: a SKU is live while its content is
+// newer than its newest delete (the generated column skus.live).
+//
+// Apply is set-based: one COPY into a temporary staging table, then one INSERT for new SKUs
+// (ordinals in arrival order) and one UPDATE with the guards, per round; a round holds at most
+// one patch per SKU, and patches for one SKU merge into a round whenever the guards allow, so a
+// batch usually needs a single round. Text changes (the generated content_hash differs) queue the
+// SKU in embed_queue in the same statement; price, stock and metrics never do.
+package catalog

@@ -134,3 +134,6 @@ func (e *Encoder) CountFLOPs(texts []string) int64 {
 	}
 	return f
 }
+
+// Backend names the matrix kernels in use.
+func (e *Encoder) Backend() string { return e.m.Backend() }

@@ -1,0 +1,86 @@
+package selection
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+)
+
+var testVocab = StaticVocabulary{
+	BrandList: []string{"Logitech", "Samsung", "Western Digital", "HP", "Apple", "Razer"},
+	TagList:   []string{"refurbished", "gaming", "eco-friendly"},
+}
+
+func i64(v int64) *int64 { return &v }
+
+func TestParse(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Parsed
+	}{
+		{"gaming accessories under $50 for the 11.11 sale, in stock, no refurbished",
+			Parsed{Query: "gaming accessories", Currency: "USD", PriceMax: i64(5000), InStock: true, ExcludeTags: []string{"refurbished"}, Campaign: "11.11 sale"}},
+		{"wireless mouse by Logitech between 20 and 40",
+			Parsed{Query: "wireless mouse", Brands: []string{"Logitech"}, Currency: "USD", PriceMin: i64(2000), PriceMax: i64(4000)}},
+		{"monitors over 1k in Singapore",
+			Parsed{Query: "monitors", Markets: []string{"SG"}, Currency: "SGD", PriceMin: i64(100000)}},
+		{"phones excluding Samsung and Apple, at least 20% off",
+			Parsed{Query: "phones", ExcludeBrands: []string{"Samsung", "Apple"}, MinDiscountPct: 20}},
+		{"top 50 best sellers in MY and TH",
+			Parsed{Markets: []string{"MY", "TH"}, Sort: SortSales, Limit: 50}},
+		{"cheapest usb stick rated 4+ stars",
+			Parsed{Query: "usb stick", Sort: SortPriceAsc, MinRating: 4}},
+		{"external hard drive from Western Digital under RM 300",
+			Parsed{Query: "external hard drive", Brands: []string{"Western Digital"}, Currency: "MYR", PriceMax: i64(30000)}},
+		{"newest laptops under 15,000,000 VND in Vietnam",
+			Parsed{Query: "laptops", Markets: []string{"VN"}, Sort: SortNewest, Currency: "VND", PriceMax: i64(15000000)}},
+		{"headphones without cable",
+			Parsed{Query: "headphones", ExcludeTerms: []string{"cable"}}},
+		{"gaming mouse", Parsed{Query: "gaming mouse"}},
+		{"my id card holder", Parsed{Query: "my id card holder"}},
+		{"hp toner", Parsed{Query: "hp toner"}},
+		{"", Parsed{}},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			got := Parse(c.in, testVocab)
+			got.Matches, got.priceLo, got.priceHi = nil, nil, nil
+			require.Equal(t, c.want, got)
+		})
+	}
+}
+
+func TestParseRecordsWhatItMatched(t *testing.T) {
+	p := Parse("laptops under S$800 in stock, not HP", testVocab)
+	require.Equal(t, "laptops", p.Query)
+	var texts []string
+	for _, m := range p.Matches {
+		texts = append(texts, m.Text+" => "+m.Meaning)
+	}
+	require.ElementsMatch(t, []string{"under S$800 => price at most", "in stock => in stock", "not HP => exclude brand HP"}, texts)
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"gaming accessories under $50 for the 11.11 sale, in stock, no refurbished",
+		"between 1 and", "top 0", "₫₫₫ 1,2,3,4 k", "no", "excluding excluding", "\xff\xfe under $1e308",
+		"999999999999999999999999 dollars", "rated 5 stars in SG/MY", strings.Repeat("no x or ", 500)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p := Parse(s, testVocab)
+		if !utf8.ValidString(p.Query) {
+			t.Fatalf("query not valid UTF-8: %q", p.Query)
+		}
+		if p.PriceMin != nil && p.PriceMax != nil && *p.PriceMin > *p.PriceMax {
+			t.Fatalf("min %d > max %d", *p.PriceMin, *p.PriceMax)
+		}
+		if p.Limit < 0 || p.MinDiscountPct < 0 || p.MinDiscountPct > 99 || p.MinRating < 0 || p.MinRating > 5 {
+			t.Fatalf("out of range: %+v", p)
+		}
+		if len(p.Query) > len(s)+1 {
+			t.Fatalf("query grew: %q from %q", p.Query, s)
+		}
+	})
+}

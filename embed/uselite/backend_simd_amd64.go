@@ -3,6 +3,7 @@
 package uselite
 
 import (
+	"math"
 	"simd/archsimd"
 	"unsafe"
 )
@@ -159,30 +160,6 @@ func kernel1x32(a unsafe.Pointer, b unsafe.Pointer, k int, c unsafe.Pointer, bia
 	finish(unsafe.Add(c, 64), c01, load(unsafe.Add(bias, 64)), mode)
 }
 
-func (avx512Backend) dot(x, y []float32) float32 {
-	n := len(x)
-	y = y[:n]
-	var acc0, acc1 vec
-	i := 0
-	for ; i+32 <= n; i += 32 {
-		acc0 = archsimd.LoadFloat32x16Slice(x[i:]).MulAdd(archsimd.LoadFloat32x16Slice(y[i:]), acc0)
-		acc1 = archsimd.LoadFloat32x16Slice(x[i+16:]).MulAdd(archsimd.LoadFloat32x16Slice(y[i+16:]), acc1)
-	}
-	for ; i+16 <= n; i += 16 {
-		acc0 = archsimd.LoadFloat32x16Slice(x[i:]).MulAdd(archsimd.LoadFloat32x16Slice(y[i:]), acc0)
-	}
-	var buf [16]float32
-	acc0.Add(acc1).Store(&buf)
-	var s float32
-	for _, v := range buf {
-		s += v
-	}
-	for ; i < n; i++ {
-		s += x[i] * y[i]
-	}
-	return s
-}
-
 func (avx512Backend) axpy(alpha float32, x, y []float32) {
 	n := len(x)
 	y = y[:n]
@@ -193,5 +170,130 @@ func (avx512Backend) axpy(alpha float32, x, y []float32) {
 	}
 	for ; i < n; i++ {
 		y[i] += alpha * x[i]
+	}
+}
+
+// hsum adds the 16 lanes of v.
+func hsum(v vec) float32 {
+	var buf [16]float32
+	v.Store(&buf)
+	var s float32
+	for _, x := range buf {
+		s += x
+	}
+	return s
+}
+
+func (avx512Backend) layerNorm(y, x, scale, bias []float32, eps float32) {
+	n := len(x)
+	if n%16 != 0 {
+		layerNormGeneric(y, x, scale, bias, eps)
+		return
+	}
+	y, scale, bias = y[:n], scale[:n], bias[:n]
+	var s0, s1 vec
+	i := 0
+	for ; i+32 <= n; i += 32 {
+		s0 = s0.Add(archsimd.LoadFloat32x16Slice(x[i:]))
+		s1 = s1.Add(archsimd.LoadFloat32x16Slice(x[i+16:]))
+	}
+	for ; i < n; i += 16 {
+		s0 = s0.Add(archsimd.LoadFloat32x16Slice(x[i:]))
+	}
+	mean := hsum(s0.Add(s1)) / float32(n)
+	mv := archsimd.BroadcastFloat32x16(mean)
+	var q0 vec
+	for i := 0; i < n; i += 16 {
+		d := archsimd.LoadFloat32x16Slice(x[i:]).Sub(mv)
+		q0 = d.MulAdd(d, q0)
+	}
+	variance := hsum(q0) / float32(n)
+	r := float32(1 / math.Sqrt(float64(variance+eps)))
+	rv := archsimd.BroadcastFloat32x16(r)
+	for i := 0; i < n; i += 16 {
+		d := archsimd.LoadFloat32x16Slice(x[i:]).Sub(mv)
+		g := archsimd.LoadFloat32x16Slice(scale[i:]).Mul(rv)
+		g.MulAdd(d, archsimd.LoadFloat32x16Slice(bias[i:])).StoreSlice(y[i:])
+	}
+}
+
+func (avx512Backend) scores(out, q, kT []float32, ldk int, alpha float32) {
+	n := len(out)
+	hd := len(q)
+	_ = kT[(hd-1)*ldk+(n+15)&^15-1]
+	av := archsimd.BroadcastFloat32x16(alpha)
+	for j := 0; j < n; j += 16 {
+		var acc0, acc1 vec
+		d := 0
+		for ; d+2 <= hd; d += 2 {
+			acc0 = archsimd.BroadcastFloat32x16(q[d]).MulAdd(archsimd.LoadFloat32x16Slice(kT[d*ldk+j:]), acc0)
+			acc1 = archsimd.BroadcastFloat32x16(q[d+1]).MulAdd(archsimd.LoadFloat32x16Slice(kT[(d+1)*ldk+j:]), acc1)
+		}
+		for ; d < hd; d++ {
+			acc0 = archsimd.BroadcastFloat32x16(q[d]).MulAdd(archsimd.LoadFloat32x16Slice(kT[d*ldk+j:]), acc0)
+		}
+		acc0 = acc0.Add(acc1).Mul(av)
+		if j+16 <= n {
+			acc0.StoreSlice(out[j:])
+		} else {
+			acc0.StoreSlicePart(out[j:])
+		}
+	}
+}
+
+// Constants of exp16.
+const (
+	log2e  = 1.44269504088896341
+	ln2Hi  = 0.693359375
+	ln2Lo  = -2.12194440e-4
+	expMin = -87.0
+)
+
+// exp16 is e^x for 16 lanes, x <= 0 (softmax inputs after subtracting
+// the maximum): x = n·ln2 + r with |r| <= ln2/2, a degree-6 polynomial
+// for e^r (relative error about 2e-7) and VSCALEFPS for the 2^n.
+func exp16(x vec) vec {
+	x = x.Max(archsimd.BroadcastFloat32x16(expMin))
+	n := x.Mul(archsimd.BroadcastFloat32x16(log2e)).RoundToEvenScaled(0)
+	r := n.Mul(archsimd.BroadcastFloat32x16(-ln2Hi)).Add(x)
+	r = n.Mul(archsimd.BroadcastFloat32x16(-ln2Lo)).Add(r)
+	p := archsimd.BroadcastFloat32x16(1.0 / 720)
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(1.0/120))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(1.0/24))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(1.0/6))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(0.5))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(1))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(1))
+	return p.Scale(n)
+}
+
+func (avx512Backend) softmax(x []float32) {
+	n := len(x)
+	mx := float32(math.Inf(-1))
+	for _, v := range x {
+		mx = max(mx, v)
+	}
+	mv := archsimd.BroadcastFloat32x16(mx)
+	var sum vec
+	j := 0
+	for ; j+16 <= n; j += 16 {
+		e := exp16(archsimd.LoadFloat32x16Slice(x[j:]).Sub(mv))
+		e.StoreSlice(x[j:])
+		sum = sum.Add(e)
+	}
+	if j < n {
+		// Lanes past the end load as 0 and would add exp(-max) each, so
+		// they are cleared before summing.
+		e := exp16(archsimd.LoadFloat32x16SlicePart(x[j:]).Sub(mv))
+		e.StoreSlicePart(x[j:])
+		e = archsimd.LoadFloat32x16SlicePart(x[j:])
+		sum = sum.Add(e)
+	}
+	inv := archsimd.BroadcastFloat32x16(1 / hsum(sum))
+	for j = 0; j+16 <= n; j += 16 {
+		archsimd.LoadFloat32x16Slice(x[j:]).Mul(inv).StoreSlice(x[j:])
+	}
+	if j < n {
+		archsimd.LoadFloat32x16SlicePart(x[j:]).Mul(inv).StoreSlicePart(x[j:])
 	}
 }

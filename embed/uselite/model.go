@@ -295,7 +295,8 @@ type scratch struct {
 	h      []float32 // M x 512 layer-norm output / attention output
 	qkv    []float32 // M x 1536
 	f      []float32 // M x 1536 feed-forward hidden
-	scores []float32 // per-head attention weights, up to 128 x 128
+	scores []float32 // one query's attention weights
+	kT     []float32 // one head's keys, transposed
 	pool   []float32 // B x 512
 	out    []float32 // B x 512
 }
@@ -409,26 +410,11 @@ func (m *Model) ffn(s *scratch, l *attnLayer, M int) {
 	m.backend.matmul(M, s.f, ffnDim, l.ffn2, s.x, hiddenDim, modeAccum)
 }
 
-// layerNorm writes LN(src row) into dst for M rows of width n.
+// layerNorm writes LN(src row) into dst for M rows of width len(ln.scale).
 func (m *Model) layerNorm(dst []float32, ldd int, src []float32, lds int, M int, ln layerNorm) {
 	n := len(ln.scale)
 	for i := 0; i < M; i++ {
-		x := src[i*lds:][:n]
-		y := dst[i*ldd:][:n]
-		var sum float64
-		for _, v := range x {
-			sum += float64(v)
-		}
-		mean := float32(sum / float64(n))
-		var sq float64
-		for _, v := range x {
-			d := float64(v - mean)
-			sq += d * d
-		}
-		r := float32(1 / math.Sqrt(float64(float32(sq/float64(n))+m.eps)))
-		for j, v := range x {
-			y[j] = ln.scale[j]*r*(v-mean) + ln.bias[j]
-		}
+		m.backend.layerNorm(dst[i*ldd:][:n], src[i*lds:][:n], ln.scale, ln.bias, m.eps)
 	}
 }
 
@@ -447,32 +433,29 @@ func (m *Model) attention(s *scratch, l *attnLayer, dst []float32, ldd int) {
 		if n == 0 {
 			continue
 		}
-		s.scores = grow(s.scores, n*n)
+		// Keys of one head transposed to [hd][ldk], ldk a multiple of 16
+		// with zero padding, so a query's scores are vector operations.
+		ldk := (n + 15) &^ 15
+		s.kT = grow(s.kT, hd*ldk)
+		s.scores = grow(s.scores, ldk)
+		row := s.scores[:n]
 		for h := 0; h < numHeads; h++ {
 			qo, ko, vo := h*hd, w+h*hd, 2*w+h*hd
+			clear(s.kT)
+			for j := 0; j < n; j++ {
+				k := s.qkv[(a+j)*ld+ko:][:hd]
+				for d, v := range k {
+					s.kT[d*ldk+j] = v
+				}
+			}
 			for i := 0; i < n; i++ {
 				q := s.qkv[(a+i)*ld+qo:][:hd]
-				row := s.scores[i*n:][:n]
-				mx := float32(math.Inf(-1))
-				for j := 0; j < n; j++ {
-					k := s.qkv[(a+j)*ld+ko:][:hd]
-					v := be.dot(q, k) * l.qScale
-					row[j] = v
-					if v > mx {
-						mx = v
-					}
-				}
-				var sum float32
-				for j, v := range row {
-					e := float32(math.Exp(float64(v - mx)))
-					row[j] = e
-					sum += e
-				}
-				inv := 1 / sum
+				be.scores(row, q, s.kT, ldk, l.qScale)
+				be.softmax(row)
 				o := dst[(a+i)*ldd+h*hd:][:hd]
 				clear(o)
 				for j, p := range row {
-					be.axpy(p*inv, s.qkv[(a+j)*ld+vo:][:hd], o)
+					be.axpy(p, s.qkv[(a+j)*ld+vo:][:hd], o)
 				}
 			}
 		}

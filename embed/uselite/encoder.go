@@ -82,7 +82,9 @@ func (e *Encoder) embed(ctx context.Context, texts []string) ([][]float32, error
 	for i := range out {
 		out[i] = slab[i*Dim : (i+1)*Dim : (i+1)*Dim]
 	}
-	nb := (len(texts) + e.batch - 1) / e.batch
+	// Small inputs are split so that every worker gets a share.
+	batch := max(1, min(e.batch, (len(texts)+e.workers-1)/e.workers))
+	nb := (len(texts) + batch - 1) / batch
 	workers := min(e.workers, nb)
 	if workers <= 1 {
 		s := e.pool.Get().(*scratch)
@@ -91,7 +93,7 @@ func (e *Encoder) embed(ctx context.Context, texts []string) ([][]float32, error
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("uselite: embed documents: %w", err)
 			}
-			lo, hi := b*e.batch, min((b+1)*e.batch, len(texts))
+			lo, hi := b*batch, min((b+1)*batch, len(texts))
 			e.m.encodeBatch(texts[lo:hi], out[lo:hi], s)
 		}
 		return out, nil
@@ -105,7 +107,7 @@ func (e *Encoder) embed(ctx context.Context, texts []string) ([][]float32, error
 			s := e.pool.Get().(*scratch)
 			defer e.pool.Put(s)
 			for b := range next {
-				lo, hi := b*e.batch, min((b+1)*e.batch, len(texts))
+				lo, hi := b*batch, min((b+1)*batch, len(texts))
 				e.m.encodeBatch(texts[lo:hi], out[lo:hi], s)
 			}
 		}()

@@ -58,6 +58,7 @@ type Model struct {
 	tok       *Tokenizer
 	embedding []float32 // vocabRows x embedDim
 	invTime   []float32 // timingHalf inverse timescales
+	timing    []float32 // MaxTokens x embedDim: sin(pos·inv) | cos(pos·inv)
 	layers    [2]attnLayer
 	tanh      *linear
 	eps       float32 // layer-norm epsilon (1e-6)
@@ -115,6 +116,18 @@ func build(raw *rawModel, be backend) (*Model, error) {
 	}
 	if m.invTime, err = raw.f32(stackPrefix+"Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1", 1, timingHalf); err != nil {
 		return nil, err
+	}
+	// The timing signal depends only on the position (< MaxTokens), so it is
+	// computed once: position·inv_timescale in float32 as in the graph,
+	// then sin for the first 128 dimensions and cos for the next 128.
+	m.timing = make([]float32, MaxTokens*embedDim)
+	for p := 0; p < MaxTokens; p++ {
+		row := m.timing[p*embedDim:][:embedDim]
+		for j, inv := range m.invTime {
+			t := float64(float32(p) * inv)
+			row[j] = float32(math.Sin(t))
+			row[j+timingHalf] = float32(math.Cos(t))
+		}
 	}
 	if m.eps, err = raw.scalarF32(stackPrefix + "Layer_1/TransformerLayer/FFN/layer_prepostprocess/layer_norm/Cast/x"); err != nil {
 		return nil, err
@@ -346,11 +359,9 @@ func (m *Model) forward(s *scratch, nSent int) {
 			for p, tok := range s.ids[s.offs[si]:s.offs[si+1]] {
 				row := s.cat[(s.offs[si]+p)*2*embedDim+embedDim:][:embedDim]
 				e := m.embedding[int(tok)*embedDim:][:embedDim]
-				pos := float32(p)
-				for j := 0; j < timingHalf; j++ {
-					t := float64(pos * m.invTime[j])
-					row[j] = 2*e[j] + float32(math.Sin(t))
-					row[j+timingHalf] = 2*e[j+timingHalf] + float32(math.Cos(t))
+				ts := m.timing[p*embedDim:][:embedDim]
+				for j := range row {
+					row[j] = 2*e[j] + ts[j]
 				}
 			}
 		}

@@ -1,0 +1,196 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics counts what ingest does. Every method is safe on a nil *Metrics (it then counts
+// nothing). Register adds the Prometheus collectors to a registry; Snapshot reads the totals.
+type Metrics struct {
+	EventsApplied *prometheus.CounterVec // new events written and applied, by kind and tier
+	Duplicates    prometheus.Counter     // events whose id was already in sku_events (no-ops)
+	DeadLetters   *prometheus.CounterVec // rejected records, by source ("kafka" or "file")
+	Batches       prometheus.Counter     // committed transactions
+	Retries       prometheus.Counter     // database attempts that failed and were retried
+	LastCommit    prometheus.Gauge       // unix time of the newest commit
+	Lag           *prometheus.GaugeVec   // records behind the partition's end, by topic
+	Freshness     prometheus.Histogram   // seconds from event time to database commit (Kafka)
+
+	applied, duplicates, deadLetters, batches, retries, lastCommitNanos atomic.Int64
+}
+
+// FreshnessBuckets are the freshness histogram's upper bounds in seconds: the real-time tier
+// aims at under one second, hourly and daily data land in the top buckets.
+var FreshnessBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400}
+
+// NewMetrics returns unregistered metrics named selection_ingest_*.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		EventsApplied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selection_ingest_events_applied_total",
+			Help: "Events newly written to sku_events and applied to skus.",
+		}, []string{"kind", "tier"}),
+		Duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "selection_ingest_duplicate_events_total",
+			Help: "Events whose id was already recorded (redeliveries): no-ops.",
+		}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "selection_ingest_dead_letters_total",
+			Help: "Records that could not be decoded or failed validation.",
+		}, []string{"source"}),
+		Batches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "selection_ingest_batches_total",
+			Help: "Committed ingest transactions.",
+		}),
+		Retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "selection_ingest_retries_total",
+			Help: "Failed database attempts that were retried with backoff.",
+		}),
+		LastCommit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "selection_ingest_last_commit_timestamp_seconds",
+			Help: "Unix time of the newest ingest commit.",
+		}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "selection_ingest_lag_records",
+			Help: "Records between the consumer's position and the end of its partitions.",
+		}, []string{"topic"}),
+		Freshness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "selection_ingest_freshness_seconds",
+			Help:    "Time from an event's event_time to the commit that applied it (Kafka).",
+			Buckets: FreshnessBuckets,
+		}),
+	}
+}
+
+// Collectors lists the Prometheus collectors.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	if m == nil {
+		return nil
+	}
+	return []prometheus.Collector{m.EventsApplied, m.Duplicates, m.DeadLetters, m.Batches, m.Retries,
+		m.LastCommit, m.Lag, m.Freshness}
+}
+
+// Register adds the collectors to r.
+func (m *Metrics) Register(r prometheus.Registerer) error {
+	for _, c := range m.Collectors() {
+		if err := r.Register(c); err != nil {
+			return fmt.Errorf("register ingest metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// MetricsSnapshot are the totals since the process started.
+type MetricsSnapshot struct {
+	Applied, Duplicates, DeadLetters, Batches, Retries int64
+	LastCommit                                         time.Time
+}
+
+// Snapshot returns the totals.
+func (m *Metrics) Snapshot() MetricsSnapshot {
+	if m == nil {
+		return MetricsSnapshot{}
+	}
+	s := MetricsSnapshot{Applied: m.applied.Load(), Duplicates: m.duplicates.Load(),
+		DeadLetters: m.deadLetters.Load(), Batches: m.batches.Load(), Retries: m.retries.Load()}
+	if n := m.lastCommitNanos.Load(); n != 0 {
+		s.LastCommit = time.Unix(0, n)
+	}
+	return s
+}
+
+// committed records one committed batch.
+func (m *Metrics) committed(tier Tier, recs []Record, res *BatchResult, source string) {
+	if m == nil {
+		return
+	}
+	kinds := make(map[Kind]int, len(Kinds))
+	for _, i := range res.Applied {
+		kinds[recs[i].Event.Kind]++
+	}
+	for kind, n := range kinds {
+		m.EventsApplied.WithLabelValues(string(kind), string(tier)).Add(float64(n))
+	}
+	m.applied.Add(int64(len(res.Applied)))
+	m.Duplicates.Add(float64(res.Duplicates))
+	m.duplicates.Add(int64(res.Duplicates))
+	if res.DeadLetters > 0 {
+		m.DeadLetters.WithLabelValues(source).Add(float64(res.DeadLetters))
+		m.deadLetters.Add(int64(res.DeadLetters))
+	}
+	m.Batches.Inc()
+	m.batches.Add(1)
+	m.LastCommit.Set(float64(res.CommittedAt.UnixNano()) / 1e9)
+	m.lastCommitNanos.Store(res.CommittedAt.UnixNano())
+}
+
+func (m *Metrics) retried() {
+	if m == nil {
+		return
+	}
+	m.Retries.Inc()
+	m.retries.Add(1)
+}
+
+// Backlog is the embedding backlog: SKUs whose text changed and wait for the model.
+type Backlog struct {
+	Count     int64
+	OldestAge time.Duration // age of the oldest waiting SKU; 0 when none wait
+}
+
+// EmbedBacklog reads the embedding backlog from embed_queue. Price, stock and metrics events
+// never enter it; only text changes (a different content hash) do.
+func EmbedBacklog(ctx context.Context, pool *pgxpool.Pool) (Backlog, error) {
+	var b Backlog
+	var age float64
+	err := pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(enqueued_at)), 0)
+		FROM embed_queue`).Scan(&b.Count, &age)
+	if err != nil {
+		return b, fmt.Errorf("read embedding backlog: %w", err)
+	}
+	if age > 0 {
+		b.OldestAge = time.Duration(age * float64(time.Second))
+	}
+	return b, nil
+}
+
+// BacklogCollector is a Prometheus collector reading the embedding backlog on each scrape
+// (selection_embed_backlog_skus, selection_embed_backlog_oldest_seconds).
+type BacklogCollector struct {
+	pool          *pgxpool.Pool
+	count, oldest *prometheus.Desc
+	timeout       time.Duration
+}
+
+// NewBacklogCollector returns a collector over pool; each scrape runs one query bounded by 2 s.
+func NewBacklogCollector(pool *pgxpool.Pool) *BacklogCollector {
+	return &BacklogCollector{
+		pool:    pool,
+		count:   prometheus.NewDesc("selection_embed_backlog_skus", "SKUs waiting to be embedded.", nil, nil),
+		oldest:  prometheus.NewDesc("selection_embed_backlog_oldest_seconds", "Age of the oldest SKU waiting to be embedded.", nil, nil),
+		timeout: 2 * time.Second,
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *BacklogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.count; ch <- c.oldest }
+
+// Collect implements prometheus.Collector.
+func (c *BacklogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	b, err := EmbedBacklog(ctx, c.pool)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.count, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(b.Count))
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, b.OldestAge.Seconds())
+}

@@ -1,0 +1,103 @@
+package icecat
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/catalog"
+	"selection/embed"
+	"selection/ingest"
+	"selection/vectorindex"
+)
+
+// Catalog is what Load put into a schema.
+type Catalog struct {
+	Products []ingest.IcecatProduct
+	Vectors  map[int64][]float32 // by SKU id
+	Ordinals map[int64]int64     // SKU id -> ordinal
+	Model    string              // the embedder's name, stored in sku_vectors.model
+}
+
+// LoadedAt is the event time Load stamps on every product.
+var LoadedAt = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Load fills the schema behind pool with the catalogue: every product through catalog.Apply
+// (IcecatProduct.Patch as of LoadedAt, in batches), then every vector (the local model's, from
+// the disk cache) through vectorindex.UpsertTx with the SKU's content hash, and clears the
+// embedding queue entries those vectors satisfy, as the embedding worker would. It takes a few
+// seconds plus pgvector's HNSW inserts (see LoadWith to skip vectors).
+func Load(tb testing.TB, pool *pgxpool.Pool) *Catalog {
+	tb.Helper()
+	return LoadWith(tb, pool, Embedder(tb))
+}
+
+// LoadWith is Load with the vectors of e; e == nil loads the products only (their SKUs stay
+// queued in embed_queue).
+func LoadWith(tb testing.TB, pool *pgxpool.Pool, e embed.Embedder) *Catalog {
+	tb.Helper()
+	ctx := context.Background()
+	c := &Catalog{Products: Products(tb)}
+	const batch = 2000
+	for lo := 0; lo < len(c.Products); lo += batch {
+		hi := min(lo+batch, len(c.Products))
+		patches := make([]catalog.Patch, 0, hi-lo)
+		for _, p := range c.Products[lo:hi] {
+			patches = append(patches, p.Patch(LoadedAt))
+		}
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			_, err := catalog.Apply(ctx, tx, patches)
+			return err
+		})
+		if err != nil {
+			tb.Fatalf("icecat: load products %d..%d: %v", lo, hi, err)
+		}
+	}
+	rows, err := pool.Query(ctx, `SELECT id, ordinal, content_hash FROM skus`)
+	if err != nil {
+		tb.Fatalf("icecat: %v", err)
+	}
+	hashes := map[int64][]byte{}
+	c.Ordinals = map[int64]int64{}
+	for rows.Next() {
+		var id, o int64
+		var h []byte
+		if err := rows.Scan(&id, &o, &h); err != nil {
+			tb.Fatalf("icecat: %v", err)
+		}
+		c.Ordinals[id], hashes[id] = o, h
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("icecat: %v", err)
+	}
+	if e == nil {
+		return c
+	}
+	c.Vectors = Vectors(tb, e)
+	c.Model = e.Name()
+	vecs := make([]vectorindex.Vector, 0, len(c.Products))
+	for _, p := range c.Products {
+		vecs = append(vecs, vectorindex.Vector{SKUID: p.ID, Model: c.Model, ContentHash: hashes[p.ID], Embedding: c.Vectors[p.ID]})
+	}
+	for lo := 0; lo < len(vecs); lo += batch {
+		hi := min(lo+batch, len(vecs))
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			res, err := vectorindex.UpsertTx(ctx, tx, vecs[lo:hi])
+			if err == nil && len(res.Rejected) > 0 {
+				tb.Logf("icecat: %d vectors rejected, first: %+v", len(res.Rejected), res.Rejected[0])
+			}
+			return err
+		})
+		if err != nil {
+			tb.Fatalf("icecat: load vectors: %v", err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM embed_queue q USING sku_vectors v
+		WHERE v.sku_id = q.sku_id AND v.content_hash = q.content_hash`); err != nil {
+		tb.Fatalf("icecat: clear embed_queue: %v", err)
+	}
+	return c
+}

@@ -1,0 +1,717 @@
+package vectorindex
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotLoaded is returned by searches on an index that has not been loaded (or was refused
+// because the vectors do not fit in MaxBytes); the planner then uses pgvector.
+var ErrNotLoaded = errors.New("in-memory vector index not loaded")
+
+// ErrTooLarge is wrapped by Load when the vectors would take more than IndexConfig.MaxBytes.
+var ErrTooLarge = errors.New("vectors do not fit the in-memory index budget")
+
+// IndexConfig tunes an Index. Zero fields take the defaults stated on each.
+type IndexConfig struct {
+	// Dim is the vector dimension. Default: 512.
+	Dim int
+	// PollInterval is how often sku_vectors is polled for new and changed vectors.
+	// Default: 500ms (a new vector is searchable within about that).
+	PollInterval time.Duration
+	// PollOverlap: each poll re-reads rows stamped up to this long before the newest stamp it
+	// has seen, so a transaction that commits up to this long after stamping is not missed.
+	// Writers stamp updated_at with clock_timestamp() at the write. Default: 10s.
+	PollOverlap time.Duration
+	// MaxBytes is the memory the index may take (float32 slab + binary codes + ids); Load
+	// refuses beyond it and the planner falls back to pgvector. Default: 8 GiB.
+	MaxBytes int64
+	// Workers is the number of goroutines a large search is split over. Default: GOMAXPROCS.
+	Workers int
+	// ParallelMin is the candidate count from which a search is split over Workers.
+	// Default: DefaultParallelMin (measured, see doc.go).
+	ParallelMin int
+	// Exact makes every search score every candidate in float32 (no binary first pass).
+	// Default: false.
+	Exact bool
+	// QuantizedMin is the candidate count from which the binary-code first pass is used
+	// (below it every candidate is scored in float32). Default: DefaultQuantizedMin (measured).
+	QuantizedMin int
+	// Rerank is how many binary-pass candidates are rescored in float32 (at least 10 x k).
+	// Default: DefaultRerank (measured: recall@10 >= 0.99).
+	Rerank int
+	// Logger receives poll errors. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults measured by `selection vectors bench` and BenchmarkSearch (see doc.go).
+const (
+	DefaultParallelMin  = 16384
+	DefaultQuantizedMin = 32768
+	DefaultRerank       = 400
+)
+
+// WithDefaults fills zero fields with their defaults.
+func (c IndexConfig) WithDefaults() IndexConfig {
+	if c.Dim == 0 {
+		c.Dim = 512
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 500 * time.Millisecond
+	}
+	if c.PollOverlap == 0 {
+		c.PollOverlap = 10 * time.Second
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = 8 << 30
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.ParallelMin == 0 {
+		c.ParallelMin = DefaultParallelMin
+	}
+	if c.QuantizedMin == 0 {
+		c.QuantizedMin = DefaultQuantizedMin
+	}
+	if c.Rerank == 0 {
+		c.Rerank = DefaultRerank
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c IndexConfig) validate() error {
+	switch {
+	case c.Dim < 1 || c.Dim > 16000:
+		return fmt.Errorf("vectorindex: Dim %d outside 1..16000 (pgvector's limit)", c.Dim)
+	case c.PollInterval < 0 || c.PollOverlap < 0:
+		return errors.New("vectorindex: negative PollInterval or PollOverlap")
+	case c.MaxBytes < 0:
+		return errors.New("vectorindex: negative MaxBytes")
+	case c.Workers < 1 || c.ParallelMin < 1 || c.QuantizedMin < 1 || c.Rerank < 1:
+		return errors.New("vectorindex: Workers, ParallelMin, QuantizedMin and Rerank must be positive")
+	}
+	return nil
+}
+
+const (
+	chunkBits = 16 // one chunk per 2^16 ordinals: the same split as a roaring container
+	chunkSize = 1 << chunkBits
+	chunkMask = chunkSize - 1
+	// MaxOrdinal bounds the ordinals the index holds (ordinals are dense from 0).
+	MaxOrdinal = 1<<36 - 1
+)
+
+// chunk holds the vectors of ordinals [key<<16, (key+1)<<16), by row = ordinal & 0xffff.
+type chunk struct {
+	rows    int       // rows allocated, a multiple of 8
+	vecs    []float32 // rows x dim, L2-normalised
+	codes   []uint64  // rows/8 blocks of words x 8 (block-transposed sign bits)
+	ids     []int64   // SKU id by row
+	present [chunkSize / 64]uint64
+	n       int
+}
+
+// Index is the in-memory exact vector index: every live SKU's vector by ordinal, in chunks of
+// 2^16 contiguous float32 rows, plus a 1-bit code per vector for the binary first pass on
+// large candidate sets. It is safe for concurrent use; see doc.go.
+type Index struct {
+	pool  *pgxpool.Pool
+	cfg   IndexConfig
+	kern  kernel
+	words int // uint64 words per binary code
+
+	mu       sync.RWMutex
+	chunks   []*chunk
+	n        int
+	maxOrd   int64 // highest ordinal held, -1 if none
+	mean     []float32
+	loaded   bool
+	loadTime time.Duration
+	wm       time.Time // newest updated_at seen
+
+	runMu  sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	polls, pollErrors, applied, removed atomic.Int64
+	lastPoll                            atomic.Int64 // unix nanos of the last successful poll
+}
+
+// NewIndex returns an empty index over pool (nil for an index filled only with Put).
+func NewIndex(pool *pgxpool.Pool, cfg IndexConfig) (*Index, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Index{pool: pool, cfg: cfg, kern: newKernel(), words: (cfg.Dim + 63) / 64,
+		mean: make([]float32, cfg.Dim), maxOrd: -1}, nil
+}
+
+// Config returns the index's configuration (with defaults filled).
+func (ix *Index) Config() IndexConfig { return ix.cfg }
+
+// Kernel names the scoring kernels in use ("avx512-archsimd" or "portable").
+func (ix *Index) Kernel() string { return ix.kern.name() }
+
+// Len is the number of vectors held.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.n
+}
+
+// Loaded reports whether the index holds the catalogue (Load succeeded, or Put was used).
+func (ix *Index) Loaded() bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.loaded
+}
+
+// IndexStats describes the index for /metrics and the CLI.
+type IndexStats struct {
+	Vectors    int
+	Bytes      int64
+	Loaded     bool
+	LoadTime   time.Duration
+	Kernel     string
+	Polls      int64
+	PollErrors int64
+	Applied    int64 // vectors added or replaced by polls
+	Removed    int64 // vectors removed by polls
+	LastPoll   time.Time
+	Watermark  time.Time
+}
+
+// Stats returns counters and sizes.
+func (ix *Index) Stats() IndexStats {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var b int64
+	for _, c := range ix.chunks {
+		if c != nil {
+			b += int64(c.rows) * (int64(ix.cfg.Dim)*4 + int64(ix.words)*8 + 8)
+		}
+	}
+	st := IndexStats{Vectors: ix.n, Bytes: b, Loaded: ix.loaded, LoadTime: ix.loadTime, Kernel: ix.kern.name(),
+		Polls: ix.polls.Load(), PollErrors: ix.pollErrors.Load(), Applied: ix.applied.Load(),
+		Removed: ix.removed.Load(), Watermark: ix.wm}
+	if t := ix.lastPoll.Load(); t != 0 {
+		st.LastPoll = time.Unix(0, t)
+	}
+	return st
+}
+
+// bytesPerVector is what one vector costs in the index.
+func (ix *Index) bytesPerVector() int64 { return int64(ix.cfg.Dim)*4 + int64(ix.words)*8 + 8 }
+
+// normalize writes v / |v| into dst and reports false for a zero, NaN or Inf vector.
+func normalize(dst, v []float32) bool {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s == 0 || math.IsNaN(s) || math.IsInf(s, 0) {
+		return false
+	}
+	inv := float32(1 / math.Sqrt(s))
+	for i, x := range v {
+		dst[i] = x * inv
+	}
+	return true
+}
+
+// grow makes sure c has room for row (rows double, at least 1,024).
+func (ix *Index) grow(c *chunk, row int) {
+	if row < c.rows {
+		return
+	}
+	rows := max(1024, c.rows*2)
+	for rows <= row {
+		rows *= 2
+	}
+	rows = min(rows, chunkSize)
+	dim := ix.cfg.Dim
+	vecs := make([]float32, rows*dim)
+	copy(vecs, c.vecs)
+	codes := make([]uint64, rows/8*ix.words*8)
+	copy(codes, c.codes)
+	ids := make([]int64, rows)
+	copy(ids, c.ids)
+	c.vecs, c.codes, c.ids, c.rows = vecs, codes, ids, rows
+}
+
+// chunkFor returns the chunk of ordinal o in chunks, creating it.
+func chunkFor(chunks *[]*chunk, o int64) *chunk {
+	key := int(o >> chunkBits)
+	for len(*chunks) <= key {
+		*chunks = append(*chunks, nil)
+	}
+	c := (*chunks)[key]
+	if c == nil {
+		c = &chunk{}
+		(*chunks)[key] = c
+	}
+	return c
+}
+
+// encode writes the binary code of the normalised vector v (sign of v - mean) for row.
+func (ix *Index) encode(c *chunk, row int, v []float32, mean []float32) {
+	w8 := ix.words * 8
+	blk := c.codes[(row>>3)*w8:]
+	lane := row & 7
+	for w := 0; w < ix.words; w++ {
+		var word uint64
+		lo := w * 64
+		hi := min(lo+64, len(v))
+		for i := lo; i < hi; i++ {
+			if v[i] > mean[i] {
+				word |= 1 << uint(i-lo)
+			}
+		}
+		blk[w*8+lane] = word
+	}
+}
+
+// queryCode is the binary code of a normalised query.
+func (ix *Index) queryCode(q []float32) []uint64 {
+	code := make([]uint64, ix.words)
+	for i, x := range q {
+		if x > ix.mean[i] {
+			code[i/64] |= 1 << uint(i%64)
+		}
+	}
+	return code
+}
+
+// put stores a normalised vector (callers hold mu for writing, or own chunks exclusively).
+func (ix *Index) put(chunks *[]*chunk, o, id int64, vn []float32, mean []float32) (added bool) {
+	c := chunkFor(chunks, o)
+	row := int(o & chunkMask)
+	ix.grow(c, row)
+	copy(c.vecs[row*ix.cfg.Dim:(row+1)*ix.cfg.Dim], vn)
+	c.ids[row] = id
+	ix.encode(c, row, vn, mean)
+	bit := uint64(1) << (row & 63)
+	if c.present[row>>6]&bit == 0 {
+		c.present[row>>6] |= bit
+		c.n++
+		return true
+	}
+	return false
+}
+
+// Put stores (or replaces) the vector of ordinal o, SKU id. The vector is L2-normalised on the
+// way in, so scores are cosine similarities. Put marks the index loaded; use it to build an
+// index without a database (tests, benchmarks, a replica fed some other way).
+func (ix *Index) Put(o, skuID int64, v []float32) error {
+	if o < 0 || o > MaxOrdinal {
+		return fmt.Errorf("vectorindex: ordinal %d outside 0..%d", o, MaxOrdinal)
+	}
+	if len(v) != ix.cfg.Dim {
+		return fmt.Errorf("vectorindex: vector of %d dimensions, index has %d", len(v), ix.cfg.Dim)
+	}
+	vn := make([]float32, len(v))
+	if !normalize(vn, v) {
+		return fmt.Errorf("vectorindex: vector of ordinal %d is zero, NaN or Inf", o)
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.put(&ix.chunks, o, skuID, vn, ix.mean) {
+		ix.n++
+	}
+	ix.maxOrd = max(ix.maxOrd, o)
+	ix.loaded = true
+	return nil
+}
+
+// Remove drops the vector of ordinal o; it reports whether there was one.
+func (ix *Index) Remove(o int64) bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.remove(o)
+}
+
+func (ix *Index) remove(o int64) bool {
+	key := int(o >> chunkBits)
+	if o < 0 || key >= len(ix.chunks) || ix.chunks[key] == nil {
+		return false
+	}
+	c := ix.chunks[key]
+	row := int(o & chunkMask)
+	bit := uint64(1) << (row & 63)
+	if c.present[row>>6]&bit == 0 {
+		return false
+	}
+	c.present[row>>6] &^= bit
+	c.n--
+	ix.n--
+	return true
+}
+
+// Vector returns a copy of the (normalised) vector of ordinal o.
+func (ix *Index) Vector(o int64) ([]float32, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	v, _, ok := ix.row(o)
+	if !ok {
+		return nil, false
+	}
+	return append([]float32(nil), v...), true
+}
+
+// SKUID returns the SKU id held for ordinal o.
+func (ix *Index) SKUID(o int64) (int64, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	_, id, ok := ix.row(o)
+	return id, ok
+}
+
+// row returns the vector and id of ordinal o (callers hold mu).
+func (ix *Index) row(o int64) ([]float32, int64, bool) {
+	key := int(o >> chunkBits)
+	if o < 0 || key >= len(ix.chunks) || ix.chunks[key] == nil {
+		return nil, 0, false
+	}
+	c := ix.chunks[key]
+	r := int(o & chunkMask)
+	if r >= c.rows || c.present[r>>6]&(1<<(r&63)) == 0 {
+		return nil, 0, false
+	}
+	d := ix.cfg.Dim
+	return c.vecs[r*d : (r+1)*d : (r+1)*d], c.ids[r], true
+}
+
+// Recenter recomputes the mean the binary codes are taken around (the sign of v - mean
+// splits each dimension near its median instead of at 0, which the first pass needs: raw
+// sentence embeddings are far from centred) and re-encodes every vector. Load does this;
+// call it after filling an index with Put.
+func (ix *Index) Recenter() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.mean = ix.computeMean(ix.chunks)
+	ix.encodeAll(ix.chunks, ix.mean)
+}
+
+func (ix *Index) computeMean(chunks []*chunk) []float32 {
+	d := ix.cfg.Dim
+	sum := make([]float64, d)
+	var n int
+	for _, c := range chunks {
+		if c == nil {
+			continue
+		}
+		for r := 0; r < c.rows; r++ {
+			if c.present[r>>6]&(1<<(r&63)) == 0 {
+				continue
+			}
+			for i, x := range c.vecs[r*d : (r+1)*d] {
+				sum[i] += float64(x)
+			}
+			n++
+		}
+	}
+	mean := make([]float32, d)
+	if n > 0 {
+		for i := range mean {
+			mean[i] = float32(sum[i] / float64(n))
+		}
+	}
+	return mean
+}
+
+func (ix *Index) encodeAll(chunks []*chunk, mean []float32) {
+	d := ix.cfg.Dim
+	var wg sync.WaitGroup
+	next := make(chan *chunk)
+	for w := 0; w < ix.cfg.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range next {
+				for r := 0; r < c.rows; r++ {
+					if c.present[r>>6]&(1<<(r&63)) != 0 {
+						ix.encode(c, r, c.vecs[r*d:(r+1)*d], mean)
+					}
+				}
+			}
+		}()
+	}
+	for _, c := range chunks {
+		if c != nil {
+			next <- c
+		}
+	}
+	close(next)
+	wg.Wait()
+}
+
+// decodeVector reads a pgvector value in the binary (uint16 dim, uint16 unused, dim x float32
+// big-endian) or text ("[1,2,3]") format into dst, which must have the right length.
+func decodeVector(dst []float32, raw []byte, binaryFormat bool) error {
+	if binaryFormat {
+		if len(raw) < 4 {
+			return errors.New("short vector value")
+		}
+		dim := int(binary.BigEndian.Uint16(raw))
+		if dim != len(dst) || len(raw) != 4+4*dim {
+			return fmt.Errorf("vector of %d dimensions, want %d", dim, len(dst))
+		}
+		for i := range dst {
+			dst[i] = math.Float32frombits(binary.BigEndian.Uint32(raw[4+4*i:]))
+		}
+		return nil
+	}
+	s := strings.TrimSpace(string(raw))
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return errors.New("vector text is not [..]")
+	}
+	parts := strings.Split(s[1:len(s)-1], ",")
+	if len(parts) != len(dst) {
+		return fmt.Errorf("vector of %d dimensions, want %d", len(parts), len(dst))
+	}
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil {
+			return fmt.Errorf("vector element %d: %w", i, err)
+		}
+		dst[i] = float32(f)
+	}
+	return nil
+}
+
+// scanVectors runs query (columns ordinal, sku_id, embedding, updated_at, live) and calls fn
+// with each row's vector decoded into a reused buffer.
+func (ix *Index) scanVectors(ctx context.Context, query string, args []any,
+	fn func(o, id int64, v []float32, at time.Time, live bool) error) error {
+	rows, err := ix.pool.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	binFmt := rows.FieldDescriptions()[2].Format == pgx.BinaryFormatCode
+	buf := make([]float32, ix.cfg.Dim)
+	for rows.Next() {
+		var o, id int64
+		var at time.Time
+		var live bool
+		raw := rows.RawValues()
+		if err := rows.Scan(&o, &id, nil, &at, &live); err != nil {
+			return err
+		}
+		if err := decodeVector(buf, raw[2], binFmt); err != nil {
+			return fmt.Errorf("sku %d: %w", id, err)
+		}
+		if err := fn(o, id, buf, at, live); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+const loadSQL = `SELECT v.ordinal, v.sku_id, v.embedding, v.updated_at, s.live
+	FROM sku_vectors v JOIN skus s ON s.id = v.sku_id WHERE s.live`
+
+// Load reads every live SKU's vector from sku_vectors into a fresh set of chunks, computes the
+// centring mean and the binary codes, and swaps it in (searches keep running on the old set
+// meanwhile). It refuses, wrapping ErrTooLarge, when the vectors would exceed MaxBytes.
+func (ix *Index) Load(ctx context.Context) error {
+	if ix.pool == nil {
+		return errors.New("vectorindex: Load needs a database pool")
+	}
+	start := time.Now()
+	var est int64
+	if err := ix.pool.QueryRow(ctx, `SELECT count(*) FROM sku_vectors`).Scan(&est); err != nil {
+		return fmt.Errorf("vectorindex: count vectors: %w", err)
+	}
+	if need := est * ix.bytesPerVector(); need > ix.cfg.MaxBytes {
+		return fmt.Errorf("vectorindex: %w: %d vectors need %d MiB, MaxBytes is %d MiB", ErrTooLarge, est, need>>20, ix.cfg.MaxBytes>>20)
+	}
+	if err := CheckDimension(ctx, ix.pool, ix.cfg.Dim); err != nil {
+		return err
+	}
+	var chunks []*chunk
+	var n int
+	maxOrd := int64(-1)
+	var wm time.Time
+	zero := make([]float32, ix.cfg.Dim)
+	vn := make([]float32, ix.cfg.Dim)
+	err := ix.scanVectors(ctx, loadSQL, nil, func(o, id int64, v []float32, at time.Time, _ bool) error {
+		if at.After(wm) {
+			wm = at
+		}
+		if o < 0 || o > MaxOrdinal || !normalize(vn, v) {
+			ix.cfg.Logger.Warn("vectorindex: skipping unusable vector", "sku", id, "ordinal", o)
+			return nil
+		}
+		if ix.put(&chunks, o, id, vn, zero) {
+			n++
+		}
+		maxOrd = max(maxOrd, o)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("vectorindex: load vectors: %w", err)
+	}
+	mean := ix.computeMean(chunks)
+	ix.encodeAll(chunks, mean)
+
+	ix.mu.Lock()
+	ix.chunks, ix.n, ix.maxOrd, ix.mean, ix.loaded = chunks, n, maxOrd, mean, true
+	if wm.After(ix.wm) {
+		ix.wm = wm
+	}
+	ix.loadTime = time.Since(start)
+	ix.mu.Unlock()
+	return nil
+}
+
+const pollSQL = `SELECT v.ordinal, v.sku_id, v.embedding, v.updated_at, s.live
+	FROM sku_vectors v JOIN skus s ON s.id = v.sku_id WHERE v.updated_at > $1`
+
+const pollDeletedSQL = `SELECT ordinal FROM skus WHERE updated_at > $1 AND NOT live`
+
+// Refresh applies what changed since the last load or refresh: vectors written (stamped after
+// the newest stamp seen, minus PollOverlap) are added or replaced, SKUs that stopped being live
+// are removed. It returns how many vectors were applied and removed. The poll loop started by
+// Start calls it every PollInterval.
+func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) {
+	if ix.pool == nil {
+		return 0, 0, errors.New("vectorindex: Refresh needs a database pool")
+	}
+	ix.mu.RLock()
+	since := ix.wm.Add(-ix.cfg.PollOverlap)
+	ix.mu.RUnlock()
+	type upd struct {
+		o, id int64
+		v     []float32
+	}
+	var ups []upd
+	var gone []int64
+	wm := since
+	err = ix.scanVectors(ctx, pollSQL, []any{since}, func(o, id int64, v []float32, at time.Time, live bool) error {
+		if at.After(wm) {
+			wm = at
+		}
+		if !live {
+			gone = append(gone, o)
+			return nil
+		}
+		vn := make([]float32, len(v))
+		if o < 0 || o > MaxOrdinal || !normalize(vn, v) {
+			return nil
+		}
+		ups = append(ups, upd{o, id, vn})
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("vectorindex: poll vectors: %w", err)
+	}
+	rows, err := ix.pool.Query(ctx, pollDeletedSQL, since)
+	if err != nil {
+		return 0, 0, fmt.Errorf("vectorindex: poll deletions: %w", err)
+	}
+	deleted, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, 0, fmt.Errorf("vectorindex: poll deletions: %w", err)
+	}
+	gone = append(gone, deleted...)
+
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, u := range ups {
+		if ix.put(&ix.chunks, u.o, u.id, u.v, ix.mean) {
+			ix.n++
+		}
+		ix.maxOrd = max(ix.maxOrd, u.o)
+	}
+	for _, o := range gone {
+		if ix.remove(o) {
+			removed++
+		}
+	}
+	if wm.After(ix.wm) {
+		ix.wm = wm
+	}
+	ix.applied.Add(int64(len(ups)))
+	ix.removed.Add(int64(removed))
+	return len(ups), removed, nil
+}
+
+// Start loads the index if it is not loaded and starts the poll loop, which runs until Stop or
+// until ctx ends. It is idempotent. A load refused for size (ErrTooLarge) is returned; the
+// caller may keep going without the index (the planner uses pgvector).
+func (ix *Index) Start(ctx context.Context) error {
+	ix.runMu.Lock()
+	defer ix.runMu.Unlock()
+	if ix.done != nil {
+		return nil
+	}
+	if !ix.Loaded() {
+		if err := ix.Load(ctx); err != nil {
+			return err
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ix.cancel = cancel
+	ix.done = make(chan struct{})
+	go func() {
+		defer close(ix.done)
+		stop := context.AfterFunc(ctx, cancel)
+		defer stop()
+		t := time.NewTicker(ix.cfg.PollInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+			ix.polls.Add(1)
+			if _, _, err := ix.Refresh(runCtx); err != nil {
+				if runCtx.Err() != nil {
+					return
+				}
+				ix.pollErrors.Add(1)
+				ix.cfg.Logger.Warn("vectorindex: poll failed", "err", err)
+				continue
+			}
+			ix.lastPoll.Store(time.Now().UnixNano())
+		}
+	}()
+	return nil
+}
+
+// Stop ends the poll loop and waits for it (or for ctx). It is idempotent.
+func (ix *Index) Stop(ctx context.Context) error {
+	ix.runMu.Lock()
+	defer ix.runMu.Unlock()
+	if ix.done == nil {
+		return nil
+	}
+	ix.cancel()
+	select {
+	case <-ix.done:
+	case <-ctx.Done():
+		return fmt.Errorf("vectorindex: stop: %w", ctx.Err())
+	}
+	ix.done, ix.cancel = nil, nil
+	return nil
+}

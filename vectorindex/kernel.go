@@ -1,0 +1,53 @@
+package vectorindex
+
+import "math/bits"
+
+// kernel is the set of scoring loops the index runs. One is chosen at start: the AVX-512
+// kernels of the GOEXPERIMENT=simd build when the CPU has AVX-512 (with VPOPCNTDQ for the
+// Hamming distances), the portable ones otherwise.
+type kernel interface {
+	name() string
+	// dot returns the inner product of a and b (len(b) >= len(a)).
+	dot(a, b []float32) float32
+	// hamming writes, for each block of 8 binary codes in blocks (block-transposed: word w of
+	// code j at block[w*8+j], words words per code), the 8 Hamming distances to q into out.
+	hamming(q []uint64, blocks []uint64, words int, out []uint64)
+}
+
+// portable is the pure-Go kernel set (also the reference the SIMD kernels are tested against).
+type portable struct{}
+
+func (portable) name() string { return "portable" }
+
+func (portable) dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func (portable) hamming(q []uint64, blocks []uint64, words int, out []uint64) {
+	n := len(blocks) / (words * 8)
+	out = out[:n*8]
+	for b := 0; b < n; b++ {
+		blk := blocks[b*words*8 : (b+1)*words*8]
+		var d [8]uint64
+		for w := 0; w < words; w++ {
+			qw := q[w]
+			row := blk[w*8 : w*8+8]
+			for j := 0; j < 8; j++ {
+				d[j] += uint64(bits.OnesCount64(row[j] ^ qw))
+			}
+		}
+		copy(out[b*8:], d[:])
+	}
+}

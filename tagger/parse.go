@@ -1,0 +1,368 @@
+package tagger
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ParseExpr parses a filter expression, in its JSON form when it starts with '{' and in its
+// text form otherwise. The text form:
+//
+//	expr  := or
+//	or    := and ("or" and)*
+//	and   := unary ("and" unary)*
+//	unary := "not" unary | "(" expr ")" | "all" | pred
+//	pred  := "tag" "=" word
+//	       | field ("=" | "!=") word
+//	       | field "in" "(" word ("," word)* ")"
+//	       | field ("<" | "<=" | ">" | ">=") integer
+//	       | field "between" integer "and" integer
+//
+// Words are bare (letters, digits, _ - . / & +) or double-quoted Go strings; keywords are
+// case-insensitive. Example: `brand = Logitech and price < 5000 and not market in (VN, PH)`.
+func ParseExpr(s string) (Expr, error) {
+	t := strings.TrimSpace(s)
+	if strings.HasPrefix(t, "{") {
+		return ParseExprJSON([]byte(t))
+	}
+	p := &parser{src: s}
+	if err := p.lex(); err != nil {
+		return Expr{}, err
+	}
+	if len(p.toks) == 0 {
+		return Expr{}, errors.New("filter expression is empty")
+	}
+	e, err := p.or(0)
+	if err != nil {
+		return Expr{}, err
+	}
+	if p.pos < len(p.toks) {
+		return Expr{}, p.errAt(p.toks[p.pos], "unexpected %q", p.toks[p.pos].text)
+	}
+	if err := e.Validate(); err != nil {
+		return Expr{}, err
+	}
+	return e, nil
+}
+
+type tokKind int
+
+const (
+	tWord tokKind = iota
+	tString
+	tOp
+	tLParen
+	tRParen
+	tComma
+)
+
+type token struct {
+	kind tokKind
+	text string
+	at   int
+}
+
+type parser struct {
+	src  string
+	toks []token
+	pos  int
+}
+
+func (p *parser) errAt(t token, format string, a ...any) error {
+	return fmt.Errorf("filter expression at offset %d: %s", t.at, fmt.Sprintf(format, a...))
+}
+
+func (p *parser) lex() error {
+	s := p.src
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && w == 1:
+			return fmt.Errorf("filter expression at offset %d: invalid UTF-8", i)
+		case unicode.IsSpace(r):
+			i += w
+		case r == '(':
+			p.toks = append(p.toks, token{tLParen, "(", i})
+			i++
+		case r == ')':
+			p.toks = append(p.toks, token{tRParen, ")", i})
+			i++
+		case r == ',':
+			p.toks = append(p.toks, token{tComma, ",", i})
+			i++
+		case r == '=' || r == '<' || r == '>' || r == '!':
+			j := i + 1
+			if j < len(s) && s[j] == '=' {
+				j++
+			}
+			op := s[i:j]
+			if op == "!" {
+				return fmt.Errorf("filter expression at offset %d: '!' must be followed by '='", i)
+			}
+			if op == "==" {
+				op = "="
+			}
+			p.toks = append(p.toks, token{tOp, op, i})
+			i = j
+		case r == '"':
+			j := i + 1
+			for j < len(s) && s[j] != '"' {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(s) {
+				return fmt.Errorf("filter expression at offset %d: unterminated string", i)
+			}
+			v, err := strconv.Unquote(s[i : j+1])
+			if err != nil {
+				return fmt.Errorf("filter expression at offset %d: bad string %s", i, s[i:j+1])
+			}
+			p.toks = append(p.toks, token{tString, v, i})
+			i = j + 1
+		case isWordRune(r):
+			j := i
+			for j < len(s) {
+				r2, w2 := utf8.DecodeRuneInString(s[j:])
+				if !isWordRune(r2) || (r2 == utf8.RuneError && w2 == 1) {
+					break
+				}
+				j += w2
+			}
+			p.toks = append(p.toks, token{tWord, s[i:j], i})
+			i = j
+		default:
+			return fmt.Errorf("filter expression at offset %d: unexpected character %q", i, r)
+		}
+	}
+	return nil
+}
+
+func (p *parser) peekKeyword(kw string) bool {
+	return p.pos < len(p.toks) && p.toks[p.pos].kind == tWord && strings.EqualFold(p.toks[p.pos].text, kw)
+}
+
+func (p *parser) end() token {
+	return token{at: len(p.src)}
+}
+
+func (p *parser) next() (token, bool) {
+	if p.pos >= len(p.toks) {
+		return p.end(), false
+	}
+	t := p.toks[p.pos]
+	p.pos++
+	return t, true
+}
+
+func (p *parser) or(depth int) (Expr, error) {
+	if depth > maxDepth {
+		return Expr{}, fmt.Errorf("expression nested deeper than %d", maxDepth)
+	}
+	first, err := p.and(depth)
+	if err != nil {
+		return Expr{}, err
+	}
+	args := []Expr{first}
+	for p.peekKeyword("or") {
+		p.pos++
+		e, err := p.and(depth)
+		if err != nil {
+			return Expr{}, err
+		}
+		args = append(args, e)
+	}
+	if len(args) == 1 {
+		return first, nil
+	}
+	return Or(args...), nil
+}
+
+func (p *parser) and(depth int) (Expr, error) {
+	first, err := p.unary(depth)
+	if err != nil {
+		return Expr{}, err
+	}
+	args := []Expr{first}
+	for p.peekKeyword("and") {
+		p.pos++
+		e, err := p.unary(depth)
+		if err != nil {
+			return Expr{}, err
+		}
+		args = append(args, e)
+	}
+	if len(args) == 1 {
+		return first, nil
+	}
+	return And(args...), nil
+}
+
+func (p *parser) unary(depth int) (Expr, error) {
+	if depth > maxDepth {
+		return Expr{}, fmt.Errorf("expression nested deeper than %d", maxDepth)
+	}
+	t, ok := p.next()
+	if !ok {
+		return Expr{}, p.errAt(t, "expression ends early")
+	}
+	switch {
+	case t.kind == tLParen:
+		e, err := p.or(depth + 1)
+		if err != nil {
+			return Expr{}, err
+		}
+		c, ok := p.next()
+		if !ok || c.kind != tRParen {
+			return Expr{}, p.errAt(c, "missing )")
+		}
+		return e, nil
+	case t.kind == tWord && strings.EqualFold(t.text, "not"):
+		e, err := p.unary(depth + 1)
+		if err != nil {
+			return Expr{}, err
+		}
+		return Not(e), nil
+	case t.kind == tWord && strings.EqualFold(t.text, "all"):
+		return All(), nil
+	case t.kind == tWord:
+		return p.pred(t)
+	}
+	return Expr{}, p.errAt(t, "unexpected %q", t.text)
+}
+
+func (p *parser) word() (string, token, error) {
+	t, ok := p.next()
+	if !ok || (t.kind != tWord && t.kind != tString) {
+		return "", t, p.errAt(t, "expected a value")
+	}
+	return t.text, t, nil
+}
+
+func (p *parser) integer() (int64, error) {
+	s, t, err := p.word()
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, p.errAt(t, "%q is not an integer (money is in minor units)", s)
+	}
+	return v, nil
+}
+
+func (p *parser) pred(field token) (Expr, error) {
+	name := strings.ToLower(field.text)
+	if name == "tag" {
+		op, ok := p.next()
+		if !ok || op.kind != tOp || op.text != "=" {
+			return Expr{}, p.errAt(op, "expected tag = <name>")
+		}
+		v, _, err := p.word()
+		if err != nil {
+			return Expr{}, err
+		}
+		return Tag(v), nil
+	}
+	kind, _, err := lookupField(name)
+	if err != nil {
+		return Expr{}, p.errAt(field, "%v", err)
+	}
+	op, ok := p.next()
+	if !ok {
+		return Expr{}, p.errAt(op, "expected an operator after %s", field.text)
+	}
+	if op.kind == tWord && strings.EqualFold(op.text, "in") {
+		if c, ok := p.next(); !ok || c.kind != tLParen {
+			return Expr{}, p.errAt(c, "expected ( after in")
+		}
+		var vals []string
+		for {
+			v, _, err := p.word()
+			if err != nil {
+				return Expr{}, err
+			}
+			vals = append(vals, v)
+			c, ok := p.next()
+			if !ok {
+				return Expr{}, p.errAt(c, "missing )")
+			}
+			if c.kind == tRParen {
+				break
+			}
+			if c.kind != tComma {
+				return Expr{}, p.errAt(c, "expected , or )")
+			}
+		}
+		return Attr(name, vals...), nil
+	}
+	if op.kind == tWord && strings.EqualFold(op.text, "between") {
+		if kind != Numeric {
+			return Expr{}, p.errAt(op, "%s is categorical: between needs a numeric field", name)
+		}
+		lo, err := p.integer()
+		if err != nil {
+			return Expr{}, err
+		}
+		if !p.peekKeyword("and") {
+			t, _ := p.next()
+			return Expr{}, p.errAt(t, "expected and in between")
+		}
+		p.pos++
+		hi, err := p.integer()
+		if err != nil {
+			return Expr{}, err
+		}
+		return Range(name, lo, hi), nil
+	}
+	if op.kind != tOp {
+		return Expr{}, p.errAt(op, "expected an operator after %s, got %q", field.text, op.text)
+	}
+	switch op.text {
+	case "=", "!=":
+		var e Expr
+		if kind == Numeric {
+			v, err := p.integer()
+			if err != nil {
+				return Expr{}, err
+			}
+			e = Range(name, v, v)
+		} else {
+			v, _, err := p.word()
+			if err != nil {
+				return Expr{}, err
+			}
+			e = Attr(name, v)
+		}
+		if op.text == "!=" {
+			return Not(e), nil
+		}
+		return e, nil
+	}
+	if kind != Numeric {
+		return Expr{}, p.errAt(op, "%s is categorical: use = or in", name)
+	}
+	v, err := p.integer()
+	if err != nil {
+		return Expr{}, err
+	}
+	switch op.text {
+	case "<":
+		return Below(name, v), nil
+	case "<=":
+		return AtMost(name, v), nil
+	case ">":
+		return Above(name, v), nil
+	case ">=":
+		return AtLeast(name, v), nil
+	}
+	return Expr{}, p.errAt(op, "unknown operator %q", op.text)
+}
+
+var _ = math.MaxInt64

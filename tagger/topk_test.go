@@ -1,0 +1,59 @@
+package tagger
+
+import (
+	"math/rand/v2"
+	"sort"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+)
+
+// TopK agrees with sorting every candidate, for both directions, many ties and any k.
+func TestTopKMatchesFullSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ix := NewIndex()
+	var rows []Row
+	for o := int64(0); o < 5000; o++ {
+		r := Row{Ordinal: o, ID: o + 1_000_000_007, Live: true}
+		r.Num[numSales7d] = int64(rng.IntN(50)) * int64(rng.IntN(3)) // many zeros and ties
+		r.Num[numPrice] = int64(rng.IntN(100000))
+		rows = append(rows, r)
+	}
+	ix.Upsert(rows)
+	within := roaring64.New()
+	for o := uint64(0); o < 5000; o += uint64(1 + rng.IntN(3)) {
+		within.Add(o)
+	}
+	for _, field := range []string{"sales_7d", "price"} {
+		for _, desc := range []bool{true, false} {
+			for _, k := range []int{1, 7, 100, 1000, 4999, 6000} {
+				col := map[string]int{"sales_7d": numSales7d, "price": numPrice}[field]
+				var all []int64
+				it := within.Iterator()
+				for it.HasNext() {
+					all = append(all, int64(it.Next()))
+				}
+				sort.SliceStable(all, func(a, b int) bool {
+					va, vb := rows[all[a]].Num[col], rows[all[b]].Num[col]
+					if va != vb {
+						return (va > vb) == desc
+					}
+					return all[a] < all[b]
+				})
+				want := all[:min(k, len(all))]
+				got, vals, err := ix.TopK(field, k, within, desc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%s desc=%v k=%d: %d results, want %d", field, desc, k, len(got), len(want))
+				}
+				for i := range want {
+					if got[i] != want[i] || vals[i] != rows[want[i]].Num[col] {
+						t.Fatalf("%s desc=%v k=%d: at %d got ordinal %d (%d), want %d", field, desc, k, i, got[i], vals[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -86,8 +86,8 @@ var currencyWords = map[string]string{
 var CurrencyExponent = map[string]int{"SGD": 2, "MYR": 2, "THB": 2, "IDR": 2, "PHP": 2, "VND": 0, "USD": 2}
 
 const (
-	curPat = `(?:s\$|us\$|\$|rm|฿|rp|₱|₫|đ|sgd|myr|thb|idr|php|vnd|usd)`
-	numPat = `\d+(?:[.,]\d+)*(?:\s?[km])?`
+	curPat     = `(?:s\$|us\$|\$|rm|฿|rp|₱|₫|đ|sgd|myr|thb|idr|php|vnd|usd)`
+	numPat     = `\d+(?:[.,]\d+)*(?:\s?[km])?`
 	curWordPat = `(?:\s?(?:sgd|myr|thb|idr|php|vnd|usd|dollars?|bucks|ringgit|baht|rupiah|pesos?|dong))?`
 	amountPat  = `(` + curPat + `)?\s?(` + numPat + `)` + `(` + curWordPat + `)`
 )

@@ -49,7 +49,7 @@ func TestMigrateStatusListsEveryMigrationApplied(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": url + sep + "options=-csearch_path%3D" + db.Schema + ",public"}
 	code, out, stderr := run(t, env, "migrate", "status")
 	require.Equal(t, 0, code, stderr)
-	require.Equal(t, 3, strings.Count(out, "applied"), out)
+	require.GreaterOrEqual(t, strings.Count(out, "applied"), 4, out)
 	require.NotContains(t, out, "pending")
 }
 

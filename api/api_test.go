@@ -1,0 +1,286 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"selection/api"
+	"selection/catalog"
+	"selection/internal/testdb"
+	"selection/selection"
+	"selection/tagger"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+type harness struct {
+	t       *testing.T
+	srv     *api.Server
+	h       http.Handler
+	planner string
+	reader  string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := context.Background()
+	db := testdb.New(t)
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var ps []catalog.Patch
+	for i := int64(1); i <= 30; i++ {
+		brand := "Logitech"
+		if i%3 == 0 {
+			brand = "Razer"
+		}
+		ps = append(ps, catalog.Patch{ID: 9_000_000_000_000_000_000 + i, Fields: catalog.FieldMarket | catalog.FieldTitle | catalog.FieldBrand |
+			catalog.FieldCurrency | catalog.FieldPrice | catalog.FieldListPrice | catalog.FieldStock | catalog.FieldMetrics,
+			Market: "SG", Title: fmt.Sprintf("gaming mouse %d", i), Brand: brand, Currency: "USD", Price: i * 100, ListPrice: i * 150,
+			Stock: i % 4, Metrics: catalog.Metrics{Sales7d: 100 - i}, ContentAt: at, PriceAt: at, StockAt: at, MetricsAt: at})
+	}
+	store := catalog.NewStore(db.Pool)
+	_, err := store.Upsert(ctx, ps)
+	require.NoError(t, err)
+	list, err := store.List(ctx, catalog.ListOptions{First: true, Limit: 1000})
+	require.NoError(t, err)
+	ix := tagger.NewIndex()
+	rows := make([]tagger.Row, len(list))
+	for i := range list {
+		rows[i] = tagger.RowFromSKU(&list[i])
+	}
+	ix.Upsert(rows)
+	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool,
+		Vocabulary: func() selection.Vocabulary { return selection.StaticVocabulary{BrandList: []string{"Logitech", "Razer"}} }}
+	planner, err := api.CreateKey(ctx, db.Pool, "alice", api.RolePlanner)
+	require.NoError(t, err)
+	reader, err := api.CreateKey(ctx, db.Pool, "bob", api.RoleReader)
+	require.NoError(t, err)
+	srv, err := api.New(api.Config{MaxBodyBytes: 4096}, api.Deps{DB: db.Pool, Service: svc, Catalog: store, Index: ix,
+		Registry: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	return &harness{t: t, srv: srv, h: srv.Handler(), planner: planner, reader: reader}
+}
+
+func (h *harness) do(method, path, key string, body any, hdr ...string) *httptest.ResponseRecorder {
+	h.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		require.NoError(h.t, err)
+		r = bytes.NewReader(j)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if key != "" {
+		req.Header.Set("X-API-Key", key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.h.ServeHTTP(w, req)
+	return w
+}
+
+func decodeJSON[T any](t *testing.T, w *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &v), w.Body.String())
+	return v
+}
+
+func requireProblem(t *testing.T, w *httptest.ResponseRecorder, status int) api.Problem {
+	t.Helper()
+	require.Equal(t, status, w.Code, w.Body.String())
+	require.Equal(t, "application/problem+json", w.Header().Get("Content-Type"))
+	p := decodeJSON[api.Problem](t, w)
+	require.Equal(t, status, p.Status)
+	return p
+}
+
+func TestAuthAndRoles(t *testing.T) {
+	h := newHarness(t)
+	requireProblem(t, h.do("GET", "/v1/pools", "", nil), 401)
+	requireProblem(t, h.do("GET", "/v1/pools", "sk_r_wrong", nil), 401)
+	w := h.do("GET", "/v1/pools", "", nil, "Authorization", "Bearer "+h.reader)
+	require.Equal(t, 200, w.Code, w.Body.String())
+	p := requireProblem(t, h.do("POST", "/v1/plan", h.reader, map[string]string{"scenario": "mice"}), 403)
+	require.Contains(t, p.Detail, "planner role")
+	requireProblem(t, h.do("POST", "/v1/pools", h.reader, map[string]any{"name": "x", "scenario": "mice"}), 403)
+	require.Equal(t, 200, h.do("POST", "/v1/plan", h.planner, map[string]string{"scenario": "mice"}).Code)
+	// Health and the API document need no key.
+	require.Equal(t, 200, h.do("GET", "/healthz", "", nil).Code)
+	require.Equal(t, 200, h.do("GET", "/readyz", "", nil).Code)
+	require.Equal(t, 200, h.do("GET", "/v1/openapi.json", "", nil).Code)
+	metrics := h.do("GET", "/metrics", "", nil)
+	require.Equal(t, 200, metrics.Code)
+	require.Contains(t, metrics.Body.String(), "selection_http_request_duration_seconds")
+}
+
+func TestBadInputIsAProblem(t *testing.T) {
+	h := newHarness(t)
+	requireProblem(t, h.do("POST", "/v1/plan", h.planner, "{not json"), 400)
+	requireProblem(t, h.do("POST", "/v1/plan", h.planner, `{"scenario":"x","extra":1}`), 400)
+	requireProblem(t, h.do("POST", "/v1/plan", h.planner, `{"scenario":""}`), 400)
+	requireProblem(t, h.do("POST", "/v1/plan", h.planner, `{"scenario":"`+strings.Repeat("a", 5000)+`"}`), 413)
+	requireProblem(t, h.do("POST", "/v1/search", h.reader, `{"plan":{"version":1,"query":"","ranking":{"by":"fastest"},"limit":5}}`), 400)
+	requireProblem(t, h.do("POST", "/v1/search", h.reader, `{"plan":{"version":1,"query":"","filter":{"tag":"nope"},"ranking":{"by":"sales"},"limit":5}}`), 400)
+	requireProblem(t, h.do("POST", "/v1/search", h.reader, `{"plan":{"version":1,"query":"","filter":{"range":{"field":"colour","gte":1}},"ranking":{"by":"sales"},"limit":5}}`), 400)
+	requireProblem(t, h.do("GET", "/v1/pools/abc", h.reader, nil), 400)
+	requireProblem(t, h.do("GET", "/v1/pools/77", h.reader, nil), 404)
+	requireProblem(t, h.do("GET", "/v1/pools/77/items?cursor=zzz", h.reader, nil), 400)
+	requireProblem(t, h.do("GET", "/v1/pools/77/items?limit=0", h.reader, nil), 400)
+	requireProblem(t, h.do("GET", "/v1/skus?ids=1,x", h.reader, nil), 400)
+	requireProblem(t, h.do("GET", "/v1/skus/5", h.reader, nil), 404)
+	requireProblem(t, h.do("GET", "/v1/nothing", h.reader, nil), 404)
+	requireProblem(t, h.do("POST", "/v1/pools", h.planner, map[string]any{"name": "", "scenario": "mice"}), 400)
+	requireProblem(t, h.do("POST", "/v1/pools", h.planner, map[string]any{"name": "w", "scenario": "mice",
+		"valid_from": "2026-12-01T00:00:00Z", "valid_until": "2026-11-01T00:00:00Z"}), 400)
+}
+
+func TestPoolLifecycle(t *testing.T) {
+	h := newHarness(t)
+	// Plan for review, edit, create from the edited plan.
+	pr := decodeJSON[selection.PlanResponse](t, h.do("POST", "/v1/plan", h.planner,
+		map[string]string{"scenario": "best sellers by Razer in stock, top 4"}))
+	require.Equal(t, "sales", pr.Plan.Ranking.By)
+	require.Equal(t, 4, pr.Plan.Limit)
+	pr.Plan.Limit = 6
+	w := h.do("POST", "/v1/pools", h.planner, map[string]any{"name": "razer", "plan": pr.Plan})
+	require.Equal(t, 201, w.Code, w.Body.String())
+	require.NotEmpty(t, w.Header().Get("Location"))
+	pool := decodeJSON[selection.Pool](t, w)
+	require.Equal(t, 1, pool.CurrentVersion)
+	base := fmt.Sprintf("/v1/pools/%d", pool.ID)
+
+	// Page through with a cursor; the ETag answers 304 when nothing changed.
+	w = h.do("GET", base+"/items?limit=4", h.reader, nil)
+	require.Equal(t, 200, w.Code, w.Body.String())
+	type page struct {
+		Version    int           `json:"version"`
+		Total      int           `json:"total"`
+		Items      []api.ItemView `json:"items"`
+		NextCursor string        `json:"next_cursor"`
+	}
+	p1 := decodeJSON[page](t, w)
+	require.Equal(t, 4, len(p1.Items))
+	// Razer = multiples of 3 with stock = i%4 > 0: 3, 6, 9, 15, 18, 21, 27, 30 -> best sellers first.
+	require.Equal(t, "gaming mouse 3", p1.Items[0].Title)
+	require.Equal(t, 1, p1.Items[0].Rank)
+	etag := w.Header().Get("ETag")
+	require.NotEmpty(t, etag)
+	require.Equal(t, 304, h.do("GET", base+"/items?limit=4", h.reader, nil, "If-None-Match", etag).Code)
+	p2 := decodeJSON[page](t, h.do("GET", base+"/items?limit=4&cursor="+p1.NextCursor, h.reader, nil))
+	require.Equal(t, 2, len(p2.Items))
+	require.Equal(t, 5, p2.Items[0].Rank)
+	require.Empty(t, p2.NextCursor)
+
+	// Edit: pin a SKU and exclude the best seller, refresh, diff.
+	pr.Plan.Pins = selection.IDs{9_000_000_000_000_000_001}
+	pr.Plan.Exclusions = selection.IDs{9_000_000_000_000_000_003}
+	w = h.do("PUT", base, h.planner, map[string]any{"name": "razer+", "plan": pr.Plan})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	out := decodeJSON[selection.RefreshOutcome](t, h.do("POST", base+"/refresh", h.planner, nil))
+	require.True(t, out.Changed)
+	require.Equal(t, 2, out.Version)
+	d := decodeJSON[selection.Diff](t, h.do("GET", base+"/diff", h.reader, nil))
+	require.Equal(t, 1, d.From)
+	require.Equal(t, []selection.Moved{{SKUID: 9_000_000_000_000_000_001, ToRank: 1}}, d.Added)
+	require.Contains(t, d.Removed, selection.Moved{SKUID: 9_000_000_000_000_000_003, FromRank: 1})
+	// The old cursor still pages version 1.
+	old := decodeJSON[page](t, h.do("GET", base+"/items?limit=4&cursor="+p1.NextCursor, h.reader, nil))
+	require.Equal(t, 1, old.Version)
+	// A second refresh changes nothing.
+	out = decodeJSON[selection.RefreshOutcome](t, h.do("POST", base+"/refresh", h.planner, nil))
+	require.False(t, out.Changed)
+
+	vs := decodeJSON[map[string][]selection.VersionInfo](t, h.do("GET", base+"/versions", h.reader, nil))
+	require.Len(t, vs["versions"], 2)
+
+	// Export both forms.
+	w = h.do("GET", base+"/export?format=csv", h.reader, nil)
+	require.Equal(t, 200, w.Code)
+	lines := strings.Split(strings.TrimSpace(w.Body.String()), "\n")
+	require.Equal(t, 7, len(lines))
+	require.True(t, strings.HasPrefix(lines[1], "1,9000000000000000001,gaming mouse 1,"), lines[1])
+	w = h.do("GET", base+"/export?format=jsonl&version=1", h.reader, nil)
+	require.Equal(t, 200, w.Code)
+	require.Equal(t, 6, strings.Count(w.Body.String(), "\n"))
+	requireProblem(t, h.do("GET", base+"/export?format=xml", h.reader, nil), 400)
+
+	// List, look up, delete.
+	lst := decodeJSON[map[string][]selection.Pool](t, h.do("GET", "/v1/pools", h.reader, nil))
+	require.Len(t, lst["pools"], 1)
+	sk := decodeJSON[map[string]any](t, h.do("GET", "/v1/skus/9000000000000000001", h.reader, nil))
+	require.Equal(t, "9000000000000000001", sk["id"])
+	require.Equal(t, 204, h.do("DELETE", base, h.planner, nil).Code)
+	requireProblem(t, h.do("GET", base, h.reader, nil), 404)
+}
+
+func TestSearchPreview(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("POST", "/v1/search", h.reader, map[string]any{"scenario": "cheapest by Logitech under $5", "limit": 3})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	res := decodeJSON[map[string]any](t, w)
+	items := res["items"].([]any)
+	require.Len(t, items, 3)
+	require.Equal(t, "gaming mouse 1", items[0].(map[string]any)["title"])
+	require.Equal(t, float64(100), items[0].(map[string]any)["price"])
+}
+
+func TestOpenAPIGolden(t *testing.T) {
+	got := api.OpenAPI()
+	path := "testdata/openapi.golden.json"
+	if *update {
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./api -run TestOpenAPIGolden -update")
+	require.Equal(t, string(want), string(got), "the API changed: review and run go test ./api -run TestOpenAPIGolden -update")
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(got, &doc))
+	require.Equal(t, "3.0.3", doc["openapi"])
+}
+
+func TestEveryRouteIsDocumented(t *testing.T) {
+	h := newHarness(t)
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(h.do("GET", "/v1/openapi.json", "", nil).Body.Bytes(), &doc))
+	var documented []string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			documented = append(documented, strings.ToUpper(m)+" "+p)
+		}
+	}
+	sort.Strings(documented)
+	require.Equal(t, api.Documented(), h.srv.Routes(), "every registered route is documented and the other way round")
+	// Every documented operation answers something other than 404/405 for its route.
+	for _, d := range documented {
+		parts := strings.SplitN(d, " ", 2)
+		path := strings.ReplaceAll(parts[1], "{id}", "1")
+		w := h.do(parts[0], path, h.planner, "{}")
+		require.NotEqual(t, 405, w.Code, d)
+		if w.Code == 404 {
+			p := decodeJSON[api.Problem](t, w)
+			require.NotContains(t, p.Detail, "no route", d)
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package api
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// op documents one route. The OpenAPI document is generated from these, and a test checks that
+// every route the server registers is documented and the other way round, and that the document
+// matches the golden file api/testdata/openapi.golden.json.
+type op struct {
+	method, path, role, summary string
+	params                      []param
+	request, response           string // schema names ("" none)
+	status                      int    // success status (default 200)
+	contentTypes                []string
+}
+
+type param struct {
+	name, in, typ, help string
+	required            bool
+}
+
+var (
+	idParam      = param{"id", "path", "string", "pool id", true}
+	versionParam = param{"version", "query", "integer", "version number (default: current)", false}
+)
+
+var ops = []op{
+	{method: "POST", path: "/v1/plan", role: RolePlanner, summary: "Turn a scenario into a plan for review",
+		request: "PlanRequest", response: "PlanResponse"},
+	{method: "POST", path: "/v1/search", role: RoleReader, summary: "Preview a scenario or a plan (ad-hoc search); nothing is saved",
+		request: "SearchRequest", response: "SearchResponse"},
+	{method: "GET", path: "/v1/pools", role: RoleReader, summary: "List pools, newest first",
+		params: []param{{"limit", "query", "integer", "page size, 1..500 (default 100)", false}, {"before", "query", "string", "list pools with ids below this (next_before of the previous page)", false}},
+		response: "PoolList"},
+	{method: "POST", path: "/v1/pools", role: RolePlanner, summary: "Create a pool from a scenario or an edited plan; writes version 1",
+		request: "PoolRequest", response: "Pool", status: 201},
+	{method: "GET", path: "/v1/pools/{id}", role: RoleReader, summary: "Get a pool", params: []param{idParam}, response: "Pool"},
+	{method: "PUT", path: "/v1/pools/{id}", role: RolePlanner, summary: "Edit a pool (name, scenario, plan, validity); refresh to apply",
+		params: []param{idParam}, request: "PoolRequest", response: "Pool"},
+	{method: "DELETE", path: "/v1/pools/{id}", role: RolePlanner, summary: "Delete a pool and its versions", params: []param{idParam}, status: 204},
+	{method: "POST", path: "/v1/pools/{id}/refresh", role: RolePlanner, summary: "Re-run the pool's plan; a changed ranking becomes a new version",
+		params: []param{idParam}, response: "RefreshOutcome"},
+	{method: "GET", path: "/v1/pools/{id}/versions", role: RoleReader, summary: "List a pool's versions, newest first",
+		params: []param{idParam}, response: "VersionList"},
+	{method: "GET", path: "/v1/pools/{id}/items", role: RoleReader, summary: "Page a version's items in rank order (ETag / If-None-Match)",
+		params: []param{idParam, versionParam, {"cursor", "query", "string", "next_cursor of the previous page (pins the version)", false},
+			{"limit", "query", "integer", "page size, 1..1000 (default 50)", false}, {"If-None-Match", "header", "string", "an ETag from an earlier answer: 304 when unchanged", false}},
+		response: "ItemsPage"},
+	{method: "GET", path: "/v1/pools/{id}/diff", role: RoleReader, summary: "What changed between two versions (added, removed, moved)",
+		params: []param{idParam, {"from", "query", "integer", "older version (default: to - 1)", false}, {"to", "query", "integer", "newer version (default: current)", false}},
+		response: "Diff"},
+	{method: "GET", path: "/v1/pools/{id}/export", role: RoleReader, summary: "Export a version as CSV or JSONL, in rank order",
+		params: []param{idParam, versionParam, {"format", "query", "string", "csv (default) or jsonl", false}},
+		contentTypes: []string{"text/csv", "application/x-ndjson"}},
+	{method: "GET", path: "/v1/tags", role: RoleReader, summary: "List tags with their sizes", response: "TagList"},
+	{method: "POST", path: "/v1/tags", role: RolePlanner, summary: "Define a tag (rule or prototype) and build its members",
+		request: "TagDefinition", response: "Object", status: 201},
+	{method: "GET", path: "/v1/fields", role: RoleReader, summary: "List the filterable fields and common values", response: "FieldList"},
+	{method: "GET", path: "/v1/skus", role: RoleReader, summary: "Look up SKUs by id",
+		params: []param{{"ids", "query", "string", "comma-separated SKU ids (at most 1,000)", true}}, response: "SKUList"},
+	{method: "GET", path: "/v1/skus/{id}", role: RoleReader, summary: "Look up one SKU",
+		params: []param{{"id", "path", "string", "SKU id", true}}, response: "SKU"},
+}
+
+func obj(props map[string]any, required ...string) map[string]any {
+	m := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		m["required"] = required
+	}
+	return m
+}
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+func arr(items any) map[string]any  { return map[string]any{"type": "array", "items": items} }
+func typ(t string, desc string) map[string]any {
+	m := map[string]any{"type": t}
+	if desc != "" {
+		m["description"] = desc
+	}
+	return m
+}
+
+var (
+	str  = typ("string", "")
+	num  = typ("number", "")
+	intg = typ("integer", "")
+	boo  = typ("boolean", "")
+)
+
+func schemas() map[string]any {
+	id := typ("string", "64-bit SKU id as a decimal string")
+	ids := arr(id)
+	return map[string]any{
+		"Problem": obj(map[string]any{"type": str, "title": str, "status": intg, "detail": str, "instance": str}, "type", "title", "status"),
+		"Expr": map[string]any{"type": "object", "description": "Filter expression, one key per object: " +
+			`{"and":[e,...]} {"or":[e,...]} {"not":e} {"all":true} {"tag":"name"} ` +
+			`{"attr":{"field":"brand","value":"Logitech"}} {"attr":{"field":"market","in":["SG","ALL"]}} ` +
+			`{"range":{"field":"price","gte":1000,"lte":5000}} (gt, gte, lt, lte, eq; integers, money in minor units). Fields: GET /v1/fields.`},
+		"Plan": obj(map[string]any{
+			"version":       typ("integer", "plan schema version, 1"),
+			"query":         typ("string", "semantic query: what the products are"),
+			"filter":        ref("Expr"),
+			"exclude_terms": arr(str),
+			"ranking": obj(map[string]any{
+				"by":      map[string]any{"type": "string", "enum": []string{"relevance", "sales", "price_asc", "price_desc", "newest", "rating", "blend"}},
+				"weights": map[string]any{"type": "object", "additionalProperties": num, "description": "blend weights over relevance, sales, rating, discount, newest, cheap"},
+			}, "by"),
+			"limit":      typ("integer", "1..10000"),
+			"pins":       ids,
+			"exclusions": ids,
+			"currency":   str,
+			"campaign":   str,
+		}, "version", "query", "ranking", "limit"),
+		"PlanRequest": obj(map[string]any{"scenario": str,
+			"planner": map[string]any{"type": "string", "enum": []string{"deterministic", "llm", "auto"}}}, "scenario"),
+		"PlanResponse": obj(map[string]any{"scenario": str, "plan": ref("Plan"), "planner": str,
+			"understood": arr(obj(map[string]any{"text": str, "meaning": str})), "notes": arr(str), "warnings": arr(str)}),
+		"SearchRequest": obj(map[string]any{"scenario": str, "plan": ref("Plan"), "limit": intg}),
+		"Item": obj(map[string]any{"rank": intg, "sku_id": id, "title": str, "brand": str, "market": str, "currency": str,
+			"price": typ("integer", "minor units"), "list_price": intg, "discount_pct": intg, "stock": intg, "rating": num,
+			"sales_7d": intg, "score": num, "pinned": boo, "live": boo, "tags": arr(str), "why": str}),
+		"SearchResponse": obj(map[string]any{"plan": ref("Plan"), "items": arr(ref("Item")), "candidates": intg,
+			"confidence": num, "method": str, "warnings": arr(str), "timings_ms": map[string]any{"type": "object", "additionalProperties": num}}),
+		"PoolRequest": obj(map[string]any{"name": str, "scenario": str, "plan": ref("Plan"),
+			"valid_from": typ("string", "RFC 3339"), "valid_until": typ("string", "RFC 3339")}, "name"),
+		"Pool": obj(map[string]any{"id": str, "name": str, "scenario": str, "plan": ref("Plan"), "valid_from": str,
+			"valid_until": str, "current_version": intg, "created_by": str, "created_at": str, "updated_at": str, "warnings": arr(str)}),
+		"PoolList":       obj(map[string]any{"pools": arr(ref("Pool")), "next_before": str}),
+		"VersionList":    obj(map[string]any{"versions": arr(obj(map[string]any{"version": intg, "member_count": intg, "event_seq": intg, "created_at": str}))}),
+		"ItemsPage":      obj(map[string]any{"pool_id": str, "version": intg, "total": intg, "items": arr(ref("Item")), "next_cursor": str}),
+		"Moved":          obj(map[string]any{"sku_id": id, "from_rank": intg, "to_rank": intg}),
+		"Diff":           obj(map[string]any{"from": intg, "to": intg, "added": arr(ref("Moved")), "removed": arr(ref("Moved")), "moved": arr(ref("Moved")), "unchanged": intg}),
+		"RefreshOutcome": obj(map[string]any{"pool_id": str, "version": intg, "changed": boo, "skipped": boo, "diff": ref("Diff"), "reason": str, "warnings": arr(str)}),
+		"TagList":        obj(map[string]any{"tags": arr(obj(map[string]any{"name": str, "kind": str, "members": intg}))}),
+		"TagDefinition":  map[string]any{"type": "object", "description": "name, kind (rule or prototype), and the rule (an Expr) or descriptions / example SKU ids"},
+		"Object":         map[string]any{"type": "object"},
+		"FieldList":      obj(map[string]any{"fields": arr(obj(map[string]any{"name": str, "kind": str, "help": str, "values": arr(str)}))}),
+		"SKU": obj(map[string]any{"id": id, "ordinal": intg, "market": str, "title": str, "description": str, "brand": str,
+			"category": str, "product_type": str, "attributes": map[string]any{"type": "object"}, "currency": str, "price": intg,
+			"list_price": intg, "discount_pct": intg, "stock": intg, "rating": num, "sales_7d": intg, "live": boo, "tags": arr(str)}),
+		"SKUList": obj(map[string]any{"skus": arr(ref("SKU"))}),
+	}
+}
+
+var (
+	openapiOnce sync.Once
+	openapiDoc  []byte
+)
+
+// OpenAPI returns the OpenAPI 3 document of the API.
+func OpenAPI() []byte {
+	openapiOnce.Do(func() {
+		paths := map[string]map[string]any{}
+		for _, o := range ops {
+			item := paths[o.path]
+			if item == nil {
+				item = map[string]any{}
+				paths[o.path] = item
+			}
+			status := o.status
+			if status == 0 {
+				status = 200
+			}
+			resp := map[string]any{"description": "success"}
+			switch {
+			case o.response != "":
+				resp["content"] = map[string]any{"application/json": map[string]any{"schema": ref(o.response)}}
+			case len(o.contentTypes) > 0:
+				ct := map[string]any{}
+				for _, t := range o.contentTypes {
+					ct[t] = map[string]any{"schema": str}
+				}
+				resp["content"] = ct
+			}
+			problem := map[string]any{"description": "problem", "content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}}
+			responses := map[string]any{itoa(status): resp, "400": problem, "401": problem, "403": problem, "404": problem, "413": problem, "500": problem}
+			if o.path == "/v1/pools/{id}/items" {
+				responses["304"] = map[string]any{"description": "not modified (If-None-Match matched the ETag)"}
+			}
+			op := map[string]any{
+				"summary":     o.summary,
+				"operationId": operationID(o),
+				"security":    []any{map[string]any{"apiKey": []string{}}, map[string]any{"bearer": []string{}}},
+				"x-role":      o.role,
+				"responses":   responses,
+			}
+			var params []any
+			for _, p := range o.params {
+				params = append(params, map[string]any{"name": p.name, "in": p.in, "required": p.required,
+					"description": p.help, "schema": typ(p.typ, "")})
+			}
+			if params != nil {
+				op["parameters"] = params
+			}
+			if o.request != "" {
+				op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(o.request)}}}
+			}
+			item[strings.ToLower(o.method)] = op
+		}
+		doc := map[string]any{
+			"openapi": "3.0.3",
+			"info": map[string]any{"title": "Selection service API", "version": "1.0.0",
+				"description": "Campaign planners turn scenarios into ranked, saved, refreshable pools of SKUs. " +
+					"Every /v1 route but this document needs an API key (X-API-Key or Authorization: Bearer); " +
+					"x-role says which role: planner writes, reader reads. Errors are application/problem+json."},
+			"paths": paths,
+			"components": map[string]any{
+				"schemas": schemas(),
+				"securitySchemes": map[string]any{
+					"apiKey": map[string]any{"type": "apiKey", "in": "header", "name": "X-API-Key"},
+					"bearer": map[string]any{"type": "http", "scheme": "bearer"},
+				},
+			},
+		}
+		b, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			panic(err) // static data: cannot fail
+		}
+		openapiDoc = append(b, '\n')
+	})
+	return openapiDoc
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+func operationID(o op) string {
+	parts := []string{strings.ToLower(o.method)}
+	for _, seg := range strings.Split(strings.TrimPrefix(o.path, "/v1/"), "/") {
+		seg = strings.Trim(seg, "{}")
+		if seg != "" {
+			parts = append(parts, strings.ToUpper(seg[:1])+seg[1:])
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+// Documented returns "METHOD path" for every documented route, in gin's path syntax.
+func Documented() []string {
+	var out []string
+	for _, o := range ops {
+		p := o.path
+		p = strings.ReplaceAll(p, "{id}", ":id")
+		out = append(out, o.method+" "+p)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,316 @@
+package selection
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+
+	"selection/tagger"
+)
+
+// Index is what the engine needs of the tag index (tagger.Index implements it).
+type Index interface {
+	Eval(e tagger.Expr) (*roaring64.Bitmap, error)
+	Live() *roaring64.Bitmap
+	SKUID(ordinal int64) (int64, bool)
+	Ordinal(id int64) (int64, bool)
+	TopK(field string, k int, within *roaring64.Bitmap, desc bool) ([]int64, []int64, error)
+	NumericValues(field string, ordinals []int64) ([]int64, error)
+}
+
+// Retriever ranks SKUs by relevance to a text within a candidate set.
+type Retriever interface {
+	// Retrieve returns up to k candidates relevant to text, best first, with a confidence in
+	// the list as a whole (0..1). Candidates nil means every live SKU. It may return fewer than k
+	// when few products are relevant.
+	Retrieve(ctx context.Context, text string, candidates *roaring64.Bitmap, k int) (Retrieved, error)
+	// Mentioning returns the ordinals of SKUs whose text contains any of the words.
+	Mentioning(words []string) *roaring64.Bitmap
+}
+
+// Retrieved is a Retriever's answer.
+type Retrieved struct {
+	Hits       []Hit
+	Confidence float32
+	Method     string
+}
+
+// Hit is one relevant SKU.
+type Hit struct {
+	Ordinal int64
+	Score   float32 // relevance, higher is better
+	Why     string  // how it matched, for people
+}
+
+// Item is one SKU of a result, in rank order.
+type Item struct {
+	SKUID     int64   `json:"sku_id,string"`
+	Ordinal   int64   `json:"-"`
+	Rank      int     `json:"rank"`
+	Score     float32 `json:"score"`
+	Relevance float32 `json:"relevance,omitempty"`
+	Pinned    bool    `json:"pinned,omitempty"`
+	Why       string  `json:"why"`
+}
+
+// Result is what running a plan gives.
+type Result struct {
+	Plan       Plan               `json:"plan"`
+	Items      []Item             `json:"items"`
+	Members    *roaring64.Bitmap  `json:"-"`
+	Candidates uint64             `json:"candidates"` // SKUs passing the filter
+	Confidence float32            `json:"confidence"`
+	Method     string             `json:"method"`
+	Warnings   []string           `json:"warnings,omitempty"`
+	Timings    map[string]float64 `json:"timings_ms"`
+}
+
+// Engine runs plans against the tag index and the retriever.
+type Engine struct {
+	Index     Index
+	Retriever Retriever
+}
+
+// rankField maps a sort to the numeric field and direction it orders by.
+var rankField = map[string]struct {
+	field string
+	desc  bool
+	label string
+}{
+	SortSales:     {"sales_7d", true, "units sold in 7 days"},
+	SortPriceAsc:  {"price", false, "price"},
+	SortPriceDesc: {"price", true, "price"},
+	SortRating:    {"rating", true, "rating x100"},
+	SortNewest:    {"released", true, "release date"},
+}
+
+// Run executes a plan: the filter gives the exact candidate bitmap, exclusions and excluded
+// words leave it, the retriever ranks the candidates by relevance to the query (or, without a
+// query, the ranking's field orders them), the ranking reorders, and pins go first.
+func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
+	if err := plan.Validate(); err != nil {
+		return nil, err
+	}
+	res := &Result{Plan: plan, Timings: map[string]float64{}, Members: roaring64.New()}
+	t := time.Now()
+	lap := func(name string) {
+		now := time.Now()
+		res.Timings[name] = math.Round(float64(now.Sub(t).Microseconds())/10) / 100
+		t = now
+	}
+
+	var cand *roaring64.Bitmap
+	if plan.Filter != nil {
+		bm, err := e.Index.Eval(*plan.Filter)
+		if err != nil {
+			return nil, fmt.Errorf("%w: filter: %v", ErrInvalid, err)
+		}
+		cand = bm
+	} else {
+		cand = e.Index.Live()
+	}
+	for _, id := range plan.Exclusions {
+		if o, ok := e.Index.Ordinal(id); ok {
+			cand.Remove(uint64(o))
+		}
+	}
+	if len(plan.ExcludeTerms) > 0 && e.Retriever != nil {
+		cand.AndNot(e.Retriever.Mentioning(plan.ExcludeTerms))
+	}
+	res.Candidates = cand.GetCardinality()
+	lap("filter")
+
+	by := plan.Ranking.By
+	query := strings.TrimSpace(plan.Query)
+	var ranked []Item
+	switch {
+	case query != "" && e.Retriever != nil:
+		k := plan.Limit
+		if by != SortRelevance {
+			// Reorder a wider relevant set by the ranking's field.
+			k = min(max(plan.Limit*5, 500), MaxLimit)
+		}
+		got, err := e.Retriever.Retrieve(ctx, query, cand, k)
+		if err != nil {
+			return nil, fmt.Errorf("retrieve: %w", err)
+		}
+		lap("retrieve")
+		res.Confidence, res.Method = got.Confidence, got.Method
+		ranked = make([]Item, len(got.Hits))
+		for i, h := range got.Hits {
+			ranked[i] = Item{Ordinal: h.Ordinal, Score: h.Score, Relevance: h.Score, Why: h.Why}
+		}
+		if by != SortRelevance {
+			if err := e.reorder(ranked, plan.Ranking); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		if query != "" {
+			res.Warnings = append(res.Warnings, "no retriever configured: the query was not used")
+		}
+		if by == SortRelevance || by == SortBlend {
+			res.Warnings = append(res.Warnings, "no query to be relevant to: ranked by sales")
+			by = SortSales
+		}
+		rf := rankField[by]
+		ords, vals, err := e.topK(rf.field, plan.Limit, cand, rf.desc)
+		if err != nil {
+			return nil, err
+		}
+		ranked = make([]Item, len(ords))
+		for i, o := range ords {
+			ranked[i] = Item{Ordinal: o, Score: float32(vals[i]), Why: fmt.Sprintf("%s %d", rf.label, vals[i])}
+		}
+		res.Method = "filter+" + by
+		res.Confidence = 1
+		lap("rank")
+	}
+
+	// Pins first, in their order, when live; then the rest without them.
+	live := e.Index.Live()
+	var items []Item
+	pinned := map[int64]bool{}
+	for _, id := range plan.Pins {
+		o, ok := e.Index.Ordinal(id)
+		if !ok || !live.Contains(uint64(o)) || pinned[o] {
+			if !ok || !live.Contains(uint64(o)) {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("pinned SKU %d is not in the catalogue (or deleted)", id))
+			}
+			continue
+		}
+		pinned[o] = true
+		items = append(items, Item{Ordinal: o, Pinned: true, Why: "pinned"})
+	}
+	for _, it := range ranked {
+		if len(items) >= plan.Limit {
+			break
+		}
+		if !pinned[it.Ordinal] {
+			items = append(items, it)
+		}
+	}
+	for i := range items {
+		items[i].Rank = i + 1
+		id, _ := e.Index.SKUID(items[i].Ordinal)
+		items[i].SKUID = id
+		res.Members.Add(uint64(items[i].Ordinal))
+	}
+	res.Items = items
+	lap("assemble")
+	return res, nil
+}
+
+func (e *Engine) topK(field string, k int, within *roaring64.Bitmap, desc bool) ([]int64, []int64, error) {
+	if field == "released" {
+		// Release dates are not a numeric column of the index: newest = highest ordinal
+		// (ordinals follow arrival order), a faithful proxy for a catalogue fed in release order.
+		ords := make([]int64, 0, k)
+		it := within.ReverseIterator()
+		for it.HasNext() && len(ords) < k {
+			ords = append(ords, int64(it.Next()))
+		}
+		vals := make([]int64, len(ords))
+		copy(vals, ords)
+		return ords, vals, nil
+	}
+	return e.Index.TopK(field, k, within, desc)
+}
+
+// reorder sorts relevant items by the ranking (a field, or a weighted blend of normalised
+// signals); relevance breaks ties.
+func (e *Engine) reorder(items []Item, r Ranking) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ords := make([]int64, len(items))
+	for i := range items {
+		ords[i] = items[i].Ordinal
+	}
+	if r.By != SortBlend {
+		rf := rankField[r.By]
+		var vals []int64
+		if rf.field == "released" {
+			vals = ords
+		} else {
+			var err error
+			if vals, err = e.Index.NumericValues(rf.field, ords); err != nil {
+				return err
+			}
+		}
+		for i := range items {
+			items[i].Score = float32(vals[i])
+			items[i].Why = fmt.Sprintf("%s %d; %s", rf.label, vals[i], items[i].Why)
+		}
+		sort.SliceStable(items, func(a, b int) bool {
+			if items[a].Score != items[b].Score {
+				return (items[a].Score > items[b].Score) == rf.desc
+			}
+			return items[a].Relevance > items[b].Relevance
+		})
+		return nil
+	}
+	// Blend: each signal min-max normalised over the relevant set, then weighted.
+	signals := map[string][]float64{}
+	norm := func(vals []int64, invert bool) []float64 {
+		lo, hi := vals[0], vals[0]
+		for _, v := range vals {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		out := make([]float64, len(vals))
+		for i, v := range vals {
+			if hi > lo {
+				out[i] = float64(v-lo) / float64(hi-lo)
+			}
+			if invert {
+				out[i] = 1 - out[i]
+			}
+		}
+		return out
+	}
+	for name, w := range r.Weights {
+		if w == 0 {
+			continue
+		}
+		switch name {
+		case "relevance":
+			rel := make([]float64, len(items))
+			lo, hi := float64(items[len(items)-1].Relevance), float64(items[0].Relevance)
+			for i := range items {
+				if hi > lo {
+					rel[i] = (float64(items[i].Relevance) - lo) / (hi - lo)
+				} else {
+					rel[i] = 1
+				}
+			}
+			signals[name] = rel
+		case "newest":
+			signals[name] = norm(ords, false)
+		default:
+			field := map[string]string{"sales": "sales_7d", "rating": "rating", "discount": "discount", "cheap": "price"}[name]
+			vals, err := e.Index.NumericValues(field, ords)
+			if err != nil {
+				return err
+			}
+			signals[name] = norm(vals, name == "cheap")
+		}
+	}
+	for i := range items {
+		var s float64
+		var parts []string
+		for name, vals := range signals {
+			s += r.Weights[name] * vals[i]
+			parts = append(parts, fmt.Sprintf("%s %.2f", name, vals[i]))
+		}
+		sort.Strings(parts)
+		items[i].Score = float32(s)
+		items[i].Why = "blend of " + strings.Join(parts, ", ") + "; " + items[i].Why
+	}
+	sort.SliceStable(items, func(a, b int) bool { return items[a].Score > items[b].Score })
+	return nil
+}

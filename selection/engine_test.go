@@ -1,0 +1,175 @@
+package selection_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"selection/catalog"
+	"selection/internal/testdb"
+	"selection/selection"
+	"selection/tagger"
+)
+
+// fixture: 40 SKUs in two markets and two brands, prices 100..4000, sales = id.
+func fixture(t *testing.T) (*testdb.DB, *tagger.Index, *selection.Service) {
+	t.Helper()
+	ctx := context.Background()
+	db := testdb.New(t)
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var ps []catalog.Patch
+	for i := int64(1); i <= 40; i++ {
+		brand, market := "Logitech", "SG"
+		if i%2 == 0 {
+			brand = "Razer"
+		}
+		if i > 20 {
+			market = "MY"
+		}
+		ps = append(ps, catalog.Patch{ID: 1000 + i, Fields: catalog.FieldMarket | catalog.FieldTitle | catalog.FieldBrand |
+			catalog.FieldCurrency | catalog.FieldPrice | catalog.FieldListPrice | catalog.FieldStock | catalog.FieldMetrics,
+			Market: market, Title: fmt.Sprintf("mouse %d", i), Brand: brand, Currency: "USD", Price: i * 100, ListPrice: i * 120,
+			Stock: i % 3, Metrics: catalog.Metrics{Sales7d: i, Rating: float32(i%5) + 0.5},
+			ContentAt: at, PriceAt: at, StockAt: at, MetricsAt: at})
+	}
+	_, err := catalog.NewStore(db.Pool).Upsert(ctx, ps)
+	require.NoError(t, err)
+	ix := rebuild(t, db)
+	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool,
+		Vocabulary: func() selection.Vocabulary {
+			return selection.StaticVocabulary{BrandList: []string{"Logitech", "Razer"}}
+		}}
+	return db, ix, svc
+}
+
+func rebuild(t *testing.T, db *testdb.DB) *tagger.Index {
+	list, err := catalog.NewStore(db.Pool).List(context.Background(), catalog.ListOptions{First: true, Limit: 10000, IncludeDeleted: true})
+	require.NoError(t, err)
+	ix := tagger.NewIndex()
+	rows := make([]tagger.Row, len(list))
+	for i := range list {
+		rows[i] = tagger.RowFromSKU(&list[i])
+	}
+	ix.Upsert(rows)
+	return ix
+}
+
+func ids(items []selection.Item) []int64 {
+	out := make([]int64, len(items))
+	for i, it := range items {
+		out[i] = it.SKUID
+	}
+	return out
+}
+
+func TestScenarioToRankedItems(t *testing.T) {
+	ctx := context.Background()
+	_, _, svc := fixture(t)
+	pr, err := svc.PlanScenario(ctx, "top 5 best sellers by Razer under $30 in stock in Singapore", "")
+	require.NoError(t, err)
+	require.Equal(t, selection.SortSales, pr.Plan.Ranking.By)
+	require.Equal(t, 5, pr.Plan.Limit)
+	res, err := svc.Preview(ctx, pr.Plan)
+	require.NoError(t, err)
+	// Razer = even ids; SG = 1..20; price <= 3000 (SGD 30 -> USD 22.22: ids <= 22); stock = i%3 > 0.
+	want := []int64{1020, 1016, 1014, 1010, 1008}
+	require.Equal(t, want, ids(res.Items), "%+v", res)
+	require.Equal(t, uint64(7), res.Candidates) // 2,4,8,10,14,16,20
+	require.Contains(t, pr.Notes[0], "converted from SGD to USD")
+}
+
+func TestPinsExclusionsAndBlend(t *testing.T) {
+	ctx := context.Background()
+	_, _, svc := fixture(t)
+	plan := selection.Plan{Version: 1, Ranking: selection.Ranking{By: selection.SortPriceAsc}, Limit: 4,
+		Pins: selection.IDs{1040, 999999}, Exclusions: selection.IDs{1001}}
+	res, err := svc.Preview(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, []int64{1040, 1002, 1003, 1004}, ids(res.Items))
+	require.True(t, res.Items[0].Pinned)
+	require.Len(t, res.Warnings, 1) // the unknown pin
+
+	_, err = svc.Preview(ctx, selection.Plan{Version: 1, Ranking: selection.Ranking{By: "blend"}, Limit: 3})
+	require.ErrorIs(t, err, selection.ErrInvalid)
+	f := tagger.Attr("brand", "nosuchbrand")
+	res, err = svc.Preview(ctx, selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 3})
+	require.NoError(t, err)
+	require.Empty(t, res.Items)
+	bad := tagger.Tag("nosuchtag")
+	_, err = svc.Preview(ctx, selection.Plan{Version: 1, Filter: &bad, Ranking: selection.Ranking{By: "sales"}, Limit: 3})
+	require.ErrorIs(t, err, selection.ErrInvalid)
+}
+
+func TestPoolVersionsDiffAndIncrementalRefresh(t *testing.T) {
+	ctx := context.Background()
+	db, ix, svc := fixture(t)
+	f := tagger.Attr("market", "SG")
+	p, v1, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sg best sellers",
+		Plan: selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+	require.NoError(t, err)
+	require.Equal(t, 1, v1.Version)
+	require.Equal(t, selection.IDs{1020, 1019, 1018}, v1.Ranking)
+
+	// Nothing changed: skipped without running.
+	outs, err := svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.Len(t, outs, 1)
+	require.True(t, outs[0].Skipped)
+
+	// A change to a MY SKU (not a member, not admitted by the filter): skipped.
+	record := func(id int64, sales int64, sec int) {
+		at := time.Date(2026, 11, 2, 0, 0, sec, 0, time.UTC)
+		patch := catalog.Patch{ID: id, Fields: catalog.FieldMetrics, Metrics: catalog.Metrics{Sales7d: sales}, MetricsAt: at}
+		_, err := catalog.NewStore(db.Pool).Upsert(ctx, []catalog.Patch{patch})
+		require.NoError(t, err)
+		payload, _ := json.Marshal(map[string]int64{"sales_7d": sales})
+		_, err = db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+			VALUES ($1, 'metrics.update', $2, $3, 'test', 'realtime', $4)`, fmt.Sprintf("e-%d-%d", id, sec), id, payload, at)
+		require.NoError(t, err)
+	}
+	record(1030, 500, 1)
+	ix = rebuild(t, db)
+	svc.Engine.Index = ix
+	outs, err = svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.True(t, outs[0].Skipped, "%+v", outs[0])
+
+	// An SG SKU becomes the best seller: a new version, and the diff says what moved.
+	record(1005, 1000, 2)
+	ix = rebuild(t, db)
+	svc.Engine.Index = ix
+	outs, err = svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.True(t, outs[0].Changed)
+	require.Equal(t, 2, outs[0].Version)
+	d := outs[0].Diff
+	require.Equal(t, []selection.Moved{{SKUID: 1005, ToRank: 1}}, d.Added)
+	require.Equal(t, []selection.Moved{{SKUID: 1018, FromRank: 3}}, d.Removed)
+	require.Len(t, d.Moved, 2)
+
+	vs, err := svc.Pools.Versions(ctx, p.ID)
+	require.NoError(t, err)
+	require.Len(t, vs, 2)
+	a, err := svc.Pools.GetVersion(ctx, p.ID, 1)
+	require.NoError(t, err)
+	b, err := svc.Pools.GetVersion(ctx, p.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, b.Version)
+	require.Equal(t, *d, selection.DiffVersions(a, b))
+	require.True(t, b.Members.Contains(uint64(mustOrd(t, ix, 1005))))
+
+	_, err = svc.Pools.GetVersion(ctx, p.ID, 9)
+	require.ErrorIs(t, err, selection.ErrNotFound)
+	_, err = svc.Refresh(ctx, 424242)
+	require.ErrorIs(t, err, selection.ErrNotFound)
+}
+
+func mustOrd(t *testing.T, ix *tagger.Index, id int64) int64 {
+	o, ok := ix.Ordinal(id)
+	require.True(t, ok)
+	return o
+}

@@ -1,0 +1,234 @@
+package selection
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"selection/catalog"
+	"selection/tagger"
+)
+
+// PlanVersion is the version of the plan schema (selection/plan.schema.json).
+const PlanVersion = 1
+
+// Limits of a plan.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 10000
+)
+
+// Plan is what a scenario compiles to, what a planner reviews and edits, and what a pool
+// re-runs on every refresh. Its JSON form is documented by selection/plan.schema.json.
+type Plan struct {
+	Version int `json:"version"`
+	// Query is the semantic query: what the products are. Empty: the filter alone selects.
+	Query string `json:"query"`
+	// Filter is an exact filter over the tag index (tags, categorical values, numeric ranges;
+	// and, or, not). Absent: every live SKU.
+	Filter *tagger.Expr `json:"filter,omitempty"`
+	// ExcludeTerms drops products whose title or description mentions any of these words.
+	ExcludeTerms []string `json:"exclude_terms,omitempty"`
+	Ranking      Ranking  `json:"ranking"`
+	Limit        int      `json:"limit"`
+	// Pins come first, in this order, when they are live; Exclusions never appear.
+	Pins       IDs `json:"pins,omitempty"`
+	Exclusions IDs `json:"exclusions,omitempty"`
+	// Currency of the money amounts in Filter (informational; prices are minor units).
+	Currency string `json:"currency,omitempty"`
+	Campaign string `json:"campaign,omitempty"`
+}
+
+// Ranking orders a pool.
+type Ranking struct {
+	// By is relevance, sales, price_asc, price_desc, newest, rating or blend.
+	By string `json:"by"`
+	// Weights of a blend, over relevance, sales, rating, discount, newest and cheap (each >= 0).
+	Weights map[string]float64 `json:"weights,omitempty"`
+}
+
+var rankings = map[string]bool{SortRelevance: true, SortSales: true, SortPriceAsc: true,
+	SortPriceDesc: true, SortNewest: true, SortRating: true, SortBlend: true}
+
+// BlendSignals are the signals a blend may weigh.
+var BlendSignals = []string{"relevance", "sales", "rating", "discount", "newest", "cheap"}
+
+// Validate checks a plan: its version, filter, ranking and bounds.
+func (p *Plan) Validate() error {
+	if p.Version != PlanVersion {
+		return fmt.Errorf("%w: plan version %d (this service speaks %d)", ErrInvalid, p.Version, PlanVersion)
+	}
+	if len(p.Query) > MaxScenarioBytes {
+		return fmt.Errorf("%w: query longer than %d bytes", ErrInvalid, MaxScenarioBytes)
+	}
+	if p.Filter != nil {
+		if err := p.Filter.Validate(); err != nil {
+			return fmt.Errorf("%w: filter: %v", ErrInvalid, err)
+		}
+	}
+	if !rankings[p.Ranking.By] {
+		return fmt.Errorf("%w: ranking %q (want one of relevance, sales, price_asc, price_desc, newest, rating, blend)", ErrInvalid, p.Ranking.By)
+	}
+	if p.Ranking.By == SortBlend {
+		total := 0.0
+		for k, w := range p.Ranking.Weights {
+			if !contains(BlendSignals, k) {
+				return fmt.Errorf("%w: blend weight %q (signals: %s)", ErrInvalid, k, strings.Join(BlendSignals, ", "))
+			}
+			if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+				return fmt.Errorf("%w: blend weight %s must be a finite number >= 0", ErrInvalid, k)
+			}
+			total += w
+		}
+		if total == 0 {
+			return fmt.Errorf("%w: a blend needs at least one positive weight", ErrInvalid)
+		}
+	}
+	if p.Limit < 1 || p.Limit > MaxLimit {
+		return fmt.Errorf("%w: limit %d outside 1..%d", ErrInvalid, p.Limit, MaxLimit)
+	}
+	if len(p.Pins) > 1000 || len(p.Exclusions) > 10000 || len(p.ExcludeTerms) > 100 {
+		return fmt.Errorf("%w: at most 1,000 pins, 10,000 exclusions and 100 excluded terms", ErrInvalid)
+	}
+	return nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// ReferenceRates convert scenario amounts into the catalogue currency: units of each currency per
+// US dollar. They are fixed reference rates (not live quotes), recorded in the plan's notes
+// whenever a conversion happens.
+var ReferenceRates = map[string]float64{"USD": 1, "SGD": 1.35, "MYR": 4.7, "THB": 36, "IDR": 16000,
+	"PHP": 58, "VND": 25000}
+
+// convert moves minor units of from into minor units of to, through the reference rates.
+func convert(v int64, from, to string) int64 {
+	if from == to {
+		return v
+	}
+	rf, rt := ReferenceRates[from], ReferenceRates[to]
+	if rf == 0 || rt == 0 {
+		return v
+	}
+	major := float64(v) / math.Pow10(CurrencyExponent[from])
+	out := major / rf * rt * math.Pow10(CurrencyExponent[to])
+	if out > math.MaxInt64/2 {
+		return math.MaxInt64 / 2
+	}
+	return int64(math.Round(out))
+}
+
+// FromParsed compiles what the parser understood into a plan. Money amounts are converted into
+// catalogCurrency (the currency the catalogue's prices are in) when the scenario used another;
+// notes say so.
+func FromParsed(p Parsed, catalogCurrency string) (Plan, []string) {
+	var notes []string
+	plan := Plan{Version: PlanVersion, Query: p.Query, Limit: DefaultLimit, Campaign: p.Campaign,
+		Ranking: Ranking{By: SortRelevance}, ExcludeTerms: p.ExcludeTerms}
+	if p.Limit > 0 {
+		plan.Limit = min(p.Limit, MaxLimit)
+	}
+	if p.Sort != "" {
+		plan.Ranking.By = p.Sort
+	}
+	if plan.Query == "" && plan.Ranking.By == SortRelevance {
+		plan.Ranking.By = SortSales // nothing to be relevant to: best sellers first
+		notes = append(notes, "no product words left in the scenario: ranking by sales")
+	}
+	var parts []tagger.Expr
+	if len(p.Markets) > 0 {
+		parts = append(parts, tagger.Attr("market", append(append([]string(nil), p.Markets...), catalog.MarketAll)...))
+	}
+	if p.PriceMin != nil || p.PriceMax != nil {
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if p.PriceMin != nil {
+			lo = convert(*p.PriceMin, p.Currency, catalogCurrency)
+		}
+		if p.PriceMax != nil {
+			hi = convert(*p.PriceMax, p.Currency, catalogCurrency)
+		}
+		if p.Currency != catalogCurrency {
+			notes = append(notes, fmt.Sprintf("prices converted from %s to %s at the reference rate %.4g %s per %s",
+				p.Currency, catalogCurrency, ReferenceRates[p.Currency]/ReferenceRates[catalogCurrency], p.Currency, catalogCurrency))
+		}
+		parts = append(parts, tagger.Range("price", lo, hi))
+		plan.Currency = catalogCurrency
+	}
+	if len(p.Brands) > 0 {
+		parts = append(parts, tagger.Attr("brand", p.Brands...))
+	}
+	for _, b := range p.ExcludeBrands {
+		parts = append(parts, tagger.Not(tagger.Attr("brand", b)))
+	}
+	for _, t := range p.Tags {
+		parts = append(parts, tagger.Tag(t))
+	}
+	for _, t := range p.ExcludeTags {
+		parts = append(parts, tagger.Not(tagger.Tag(t)))
+	}
+	if p.InStock {
+		parts = append(parts, tagger.Attr("in_stock", "true"))
+	}
+	if p.MinDiscountPct > 0 {
+		parts = append(parts, tagger.AtLeast("discount", p.MinDiscountPct))
+	}
+	if p.MinRating > 0 {
+		parts = append(parts, tagger.AtLeast("rating", int64(math.Round(p.MinRating*100))))
+	}
+	switch len(parts) {
+	case 0:
+	case 1:
+		plan.Filter = &parts[0]
+	default:
+		e := tagger.And(parts...)
+		plan.Filter = &e
+	}
+	return plan, notes
+}
+
+// IDs are SKU ids. In JSON they are strings (64-bit ids do not fit a JavaScript number); numbers
+// are accepted too.
+type IDs []int64
+
+// MarshalJSON writes the ids as strings.
+func (ids IDs) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+len(ids)*12)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = strconv.AppendInt(b, id, 10)
+		b = append(b, '"')
+	}
+	return append(b, ']'), nil
+}
+
+// UnmarshalJSON reads strings or numbers.
+func (ids *IDs) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("sku ids: want an array of ids: %w", err)
+	}
+	out := make(IDs, 0, len(raw))
+	for _, r := range raw {
+		s := strings.Trim(string(r), `"`)
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("sku id %s is not a 64-bit integer", r)
+		}
+		out = append(out, v)
+	}
+	*ids = out
+	return nil
+}

@@ -1,0 +1,314 @@
+package selection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is returned for a pool or version that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrInvalid wraps every validation failure of a request (a bad plan, a bad window).
+var ErrInvalid = errors.New("invalid")
+
+// Pool is a saved selection: a scenario, its plan, pins and exclusions, a validity window and
+// the number of its newest version.
+type Pool struct {
+	ID             int64      `json:"id,string"`
+	Name           string     `json:"name"`
+	Scenario       string     `json:"scenario"`
+	Plan           Plan       `json:"plan"`
+	ValidFrom      *time.Time `json:"valid_from,omitempty"`
+	ValidUntil     *time.Time `json:"valid_until,omitempty"`
+	CurrentVersion int        `json:"current_version"`
+	CreatedBy      string     `json:"created_by,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+// Active reports whether the pool's validity window holds at t.
+func (p *Pool) Active(t time.Time) bool {
+	return (p.ValidFrom == nil || !t.Before(*p.ValidFrom)) && (p.ValidUntil == nil || t.Before(*p.ValidUntil))
+}
+
+// Version is one refresh of a pool: its members (ordinals) and their ranking.
+type Version struct {
+	PoolID      int64             `json:"pool_id,string"`
+	Version     int               `json:"version"`
+	Members     *roaring64.Bitmap `json:"-"`
+	Ranking     IDs               `json:"-"` // SKU ids, best first
+	Scores      []float32         `json:"-"`
+	MemberCount int               `json:"member_count"`
+	Plan        Plan              `json:"plan"`
+	EventSeq    int64             `json:"event_seq"`
+	CreatedAt   time.Time         `json:"created_at"`
+}
+
+// PoolStore keeps pools and their versions in Postgres.
+type PoolStore struct {
+	pool *pgxpool.Pool
+}
+
+// NewPoolStore returns a store over pool.
+func NewPoolStore(pool *pgxpool.Pool) *PoolStore { return &PoolStore{pool: pool} }
+
+// PoolInput is what creating or editing a pool takes.
+type PoolInput struct {
+	Name       string     `json:"name"`
+	Scenario   string     `json:"scenario"`
+	Plan       Plan       `json:"plan"`
+	ValidFrom  *time.Time `json:"valid_from,omitempty"`
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
+	CreatedBy  string     `json:"-"`
+}
+
+func (in *PoolInput) validate() error {
+	if in.Name == "" {
+		return fmt.Errorf("%w: a pool needs a name", ErrInvalid)
+	}
+	if len(in.Name) > 200 {
+		return fmt.Errorf("%w: name longer than 200 bytes", ErrInvalid)
+	}
+	if in.ValidFrom != nil && in.ValidUntil != nil && !in.ValidUntil.After(*in.ValidFrom) {
+		return fmt.Errorf("%w: valid_until must be after valid_from", ErrInvalid)
+	}
+	return in.Plan.Validate()
+}
+
+const poolCols = `id, name, scenario, plan, pins, exclusions, valid_from, valid_until, current_version,
+	created_by, created_at, updated_at`
+
+func scanPool(row pgx.Row) (Pool, error) {
+	var p Pool
+	var plan []byte
+	var pins, excl []int64
+	err := row.Scan(&p.ID, &p.Name, &p.Scenario, &plan, &pins, &excl, &p.ValidFrom,
+		&p.ValidUntil, &p.CurrentVersion, &p.CreatedBy, &p.CreatedAt, &p.UpdatedAt)
+	if err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(plan, &p.Plan); err != nil {
+		return p, fmt.Errorf("pool %d: stored plan: %w", p.ID, err)
+	}
+	return p, nil
+}
+
+// Create saves a new pool (without versions; Engine.Refresh writes the first).
+func (s *PoolStore) Create(ctx context.Context, in PoolInput) (Pool, error) {
+	if err := in.validate(); err != nil {
+		return Pool{}, err
+	}
+	plan, err := json.Marshal(in.Plan)
+	if err != nil {
+		return Pool{}, fmt.Errorf("encode plan: %w", err)
+	}
+	p, err := scanPool(s.pool.QueryRow(ctx, `INSERT INTO pools (name, scenario, plan, pins, exclusions,
+		valid_from, valid_until, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+poolCols,
+		in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil, in.CreatedBy))
+	if err != nil {
+		return p, fmt.Errorf("create pool: %w", err)
+	}
+	return p, nil
+}
+
+// Update replaces a pool's editable parts.
+func (s *PoolStore) Update(ctx context.Context, id int64, in PoolInput) (Pool, error) {
+	if err := in.validate(); err != nil {
+		return Pool{}, err
+	}
+	plan, err := json.Marshal(in.Plan)
+	if err != nil {
+		return Pool{}, fmt.Errorf("encode plan: %w", err)
+	}
+	p, err := scanPool(s.pool.QueryRow(ctx, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
+		exclusions = $6, valid_from = $7, valid_until = $8, updated_at = now() WHERE id = $1 RETURNING `+poolCols,
+		id, in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, fmt.Errorf("pool %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("update pool %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// Delete removes a pool and its versions.
+func (s *PoolStore) Delete(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM pools WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete pool %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pool %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Get returns one pool.
+func (s *PoolStore) Get(ctx context.Context, id int64) (Pool, error) {
+	p, err := scanPool(s.pool.QueryRow(ctx, `SELECT `+poolCols+` FROM pools WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, fmt.Errorf("pool %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("get pool %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// List returns pools by id, newest first, after the cursor id (0: from the newest).
+func (s *PoolStore) List(ctx context.Context, before int64, limit int) ([]Pool, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+poolCols+` FROM pools WHERE ($1 = 0 OR id < $1)
+		ORDER BY id DESC LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list pools: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Pool, error) { return scanPool(r) })
+}
+
+// AddVersion writes the next version of a pool and makes it current, in one transaction. The
+// version number is allocated under the pool's row lock, so concurrent refreshes get distinct
+// numbers.
+func (s *PoolStore) AddVersion(ctx context.Context, v *Version) error {
+	members, err := v.Members.ToBytes()
+	if err != nil {
+		return fmt.Errorf("serialize members: %w", err)
+	}
+	plan, err := json.Marshal(v.Plan)
+	if err != nil {
+		return fmt.Errorf("encode plan: %w", err)
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var next int
+		err := tx.QueryRow(ctx, `UPDATE pools SET current_version = current_version + 1, updated_at = now()
+			WHERE id = $1 RETURNING current_version`, v.PoolID).Scan(&next)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("pool %d: %w", v.PoolID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("pool %d: next version: %w", v.PoolID, err)
+		}
+		v.Version = next
+		v.MemberCount = int(v.Members.GetCardinality())
+		err = tx.QueryRow(ctx, `INSERT INTO pool_versions (pool_id, version, members, ranking, scores,
+			member_count, plan, event_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at`,
+			v.PoolID, v.Version, members, nonNil(v.Ranking), nonNilF(v.Scores), v.MemberCount, plan, v.EventSeq).Scan(&v.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("pool %d: write version: %w", v.PoolID, err)
+		}
+		return nil
+	})
+}
+
+// GetVersion returns version n of a pool (0: the current one).
+func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Version, error) {
+	var members, plan []byte
+	v := &Version{PoolID: poolID}
+	err := s.pool.QueryRow(ctx, `SELECT version, members, ranking, scores, member_count, plan, event_seq, created_at
+		FROM pool_versions WHERE pool_id = $1
+		  AND version = CASE WHEN $2 = 0 THEN (SELECT current_version FROM pools WHERE id = $1) ELSE $2 END`,
+		poolID, n).Scan(&v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq, &v.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if n == 0 {
+			return nil, fmt.Errorf("pool %d has no version yet: %w", poolID, ErrNotFound)
+		}
+		return nil, fmt.Errorf("pool %d version %d: %w", poolID, n, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pool %d version %d: %w", poolID, n, err)
+	}
+	v.Members = roaring64.New()
+	if err := v.Members.UnmarshalBinary(members); err != nil {
+		return nil, fmt.Errorf("pool %d version %d: members: %w", poolID, v.Version, err)
+	}
+	if err := json.Unmarshal(plan, &v.Plan); err != nil {
+		return nil, fmt.Errorf("pool %d version %d: plan: %w", poolID, v.Version, err)
+	}
+	return v, nil
+}
+
+// VersionInfo is a version without its members, for listings.
+type VersionInfo struct {
+	Version     int       `json:"version"`
+	MemberCount int       `json:"member_count"`
+	EventSeq    int64     `json:"event_seq"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Versions lists a pool's versions, newest first.
+func (s *PoolStore) Versions(ctx context.Context, poolID int64) ([]VersionInfo, error) {
+	rows, err := s.pool.Query(ctx, `SELECT version, member_count, event_seq, created_at FROM pool_versions
+		WHERE pool_id = $1 ORDER BY version DESC`, poolID)
+	if err != nil {
+		return nil, fmt.Errorf("pool %d versions: %w", poolID, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[VersionInfo])
+}
+
+func nonNil(s []int64) []int64 {
+	if s == nil {
+		return []int64{}
+	}
+	return s
+}
+
+func nonNilF(s []float32) []float32 {
+	if s == nil {
+		return []float32{}
+	}
+	return s
+}
+
+// Diff is what changed between two versions of a pool.
+type Diff struct {
+	From    int     `json:"from"`
+	To      int     `json:"to"`
+	Added   []Moved `json:"added"`
+	Removed []Moved `json:"removed"`
+	Moved   []Moved `json:"moved"`
+	Same    int     `json:"unchanged"`
+}
+
+// Moved is one SKU's rank in the two versions (1-based; 0 = absent).
+type Moved struct {
+	SKUID    int64 `json:"sku_id,string"`
+	FromRank int   `json:"from_rank,omitempty"`
+	ToRank   int   `json:"to_rank,omitempty"`
+}
+
+// DiffVersions compares two rankings: SKUs added, removed, and moved (rank changed).
+func DiffVersions(a, b *Version) Diff {
+	d := Diff{From: a.Version, To: b.Version, Added: []Moved{}, Removed: []Moved{}, Moved: []Moved{}}
+	ra := make(map[int64]int, len(a.Ranking))
+	for i, id := range a.Ranking {
+		ra[id] = i + 1
+	}
+	seen := make(map[int64]bool, len(b.Ranking))
+	for i, id := range b.Ranking {
+		seen[id] = true
+		switch r, ok := ra[id]; {
+		case !ok:
+			d.Added = append(d.Added, Moved{SKUID: id, ToRank: i + 1})
+		case r != i+1:
+			d.Moved = append(d.Moved, Moved{SKUID: id, FromRank: r, ToRank: i + 1})
+		default:
+			d.Same++
+		}
+	}
+	for i, id := range a.Ranking {
+		if !seen[id] {
+			d.Removed = append(d.Removed, Moved{SKUID: id, FromRank: i + 1})
+		}
+	}
+	return d
+}

@@ -1,0 +1,284 @@
+package selection
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Service is the selection service's use cases: plan a scenario, preview, and keep pools.
+type Service struct {
+	Engine *Engine
+	Pools  *PoolStore
+	DB     *pgxpool.Pool
+	// Vocabulary feeds the deterministic parser (brands and tags the index knows).
+	Vocabulary func() Vocabulary
+	// LLM, when set, is the planner used for planner "llm" (and "auto").
+	LLM *LLMPlanner
+	// CatalogCurrency is the currency of catalogue prices (default USD).
+	CatalogCurrency string
+	Log             *slog.Logger
+}
+
+// Planners.
+const (
+	PlannerDeterministic = "deterministic"
+	PlannerLLM           = "llm"
+	PlannerAuto          = "auto" // the LLM when configured, else deterministic
+)
+
+// PlanResponse is a scenario's plan for review.
+type PlanResponse struct {
+	Scenario string    `json:"scenario"`
+	Plan     Plan      `json:"plan"`
+	Planner  string    `json:"planner"`
+	Parsed   []Matched `json:"understood"`
+	Notes    []string  `json:"notes,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
+}
+
+func (s *Service) currency() string {
+	if s.CatalogCurrency == "" {
+		return "USD"
+	}
+	return s.CatalogCurrency
+}
+
+// PlanScenario turns a scenario into a plan with the chosen planner.
+func (s *Service) PlanScenario(ctx context.Context, scenario, planner string) (PlanResponse, error) {
+	if len(scenario) > MaxScenarioBytes {
+		return PlanResponse{}, fmt.Errorf("%w: scenario longer than %d bytes", ErrInvalid, MaxScenarioBytes)
+	}
+	var vocab Vocabulary
+	if s.Vocabulary != nil {
+		vocab = s.Vocabulary()
+	}
+	parsed := NewParser(vocab).Parse(scenario)
+	plan, notes := FromParsed(parsed, s.currency())
+	resp := PlanResponse{Scenario: scenario, Plan: plan, Planner: PlannerDeterministic, Parsed: parsed.Matches, Notes: notes}
+	if resp.Parsed == nil {
+		resp.Parsed = []Matched{}
+	}
+	switch planner {
+	case "", PlannerDeterministic:
+	case PlannerAuto, PlannerLLM:
+		if s.LLM == nil {
+			if planner == PlannerLLM {
+				resp.Warnings = append(resp.Warnings, "no LLM is configured (SELECTION_LLM_PROVIDER); using the deterministic plan")
+			}
+			break
+		}
+		p, warns := s.LLM.Plan(ctx, scenario, vocab, s.currency(), plan)
+		resp.Warnings = append(resp.Warnings, warns...)
+		if len(warns) == 0 {
+			resp.Plan, resp.Planner = p, PlannerLLM
+		}
+	default:
+		return resp, fmt.Errorf("%w: planner %q (want deterministic, llm or auto)", ErrInvalid, planner)
+	}
+	return resp, nil
+}
+
+// Preview runs a plan without saving anything.
+func (s *Service) Preview(ctx context.Context, plan Plan) (*Result, error) {
+	return s.Engine.Run(ctx, plan)
+}
+
+// CreatePool saves a pool and writes its first version.
+func (s *Service) CreatePool(ctx context.Context, in PoolInput) (Pool, *Version, error) {
+	if err := in.validate(); err != nil {
+		return Pool{}, nil, err
+	}
+	// Run before saving, so a plan that cannot run (an unknown tag) leaves nothing behind.
+	seq, err := s.eventSeq(ctx)
+	if err != nil {
+		return Pool{}, nil, err
+	}
+	res, err := s.Engine.Run(ctx, in.Plan)
+	if err != nil {
+		return Pool{}, nil, err
+	}
+	p, err := s.Pools.Create(ctx, in)
+	if err != nil {
+		return p, nil, err
+	}
+	v := versionOf(p.ID, in.Plan, res, seq)
+	if err := s.Pools.AddVersion(ctx, v); err != nil {
+		return p, nil, err
+	}
+	p.CurrentVersion = v.Version
+	return p, v, nil
+}
+
+func versionOf(poolID int64, plan Plan, res *Result, seq int64) *Version {
+	v := &Version{PoolID: poolID, Plan: plan, Members: res.Members, EventSeq: seq}
+	v.Ranking = make(IDs, len(res.Items))
+	v.Scores = make([]float32, len(res.Items))
+	for i, it := range res.Items {
+		v.Ranking[i], v.Scores[i] = it.SKUID, it.Score
+	}
+	return v
+}
+
+// eventSeq is the newest committed sku_events seq: what a version built now reflects at least.
+func (s *Service) eventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.DB.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM sku_events`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("event seq: %w", err)
+	}
+	return seq, nil
+}
+
+// RefreshOutcome says what a refresh did.
+type RefreshOutcome struct {
+	PoolID  int64    `json:"pool_id,string"`
+	Version int      `json:"version"`
+	Changed bool     `json:"changed"`
+	Skipped bool     `json:"skipped,omitempty"` // no change since the last version could touch it
+	Diff    *Diff    `json:"diff,omitempty"`
+	Result  *Result  `json:"-"`
+	Reason  string   `json:"reason,omitempty"`
+	Notes   []string `json:"warnings,omitempty"`
+}
+
+// Refresh re-runs a pool's plan. A new version is written when the ranking changed; otherwise
+// the current version stands (and the outcome says so).
+func (s *Service) Refresh(ctx context.Context, id int64) (RefreshOutcome, error) {
+	out := RefreshOutcome{PoolID: id}
+	p, err := s.Pools.Get(ctx, id)
+	if err != nil {
+		return out, err
+	}
+	seq, err := s.eventSeq(ctx)
+	if err != nil {
+		return out, err
+	}
+	res, err := s.Engine.Run(ctx, p.Plan)
+	if err != nil {
+		return out, err
+	}
+	out.Result, out.Notes = res, res.Warnings
+	next := versionOf(id, p.Plan, res, seq)
+	cur, err := s.Pools.GetVersion(ctx, id, 0)
+	if err == nil && sameRanking(cur.Ranking, next.Ranking) && planEqual(cur.Plan, p.Plan) {
+		out.Version = cur.Version
+		out.Reason = "ranking unchanged"
+		return out, nil
+	}
+	if err := s.Pools.AddVersion(ctx, next); err != nil {
+		return out, err
+	}
+	out.Version, out.Changed = next.Version, true
+	if cur != nil {
+		d := DiffVersions(cur, next)
+		out.Diff = &d
+	}
+	return out, nil
+}
+
+func sameRanking(a, b IDs) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// planEqual compares plans by their JSON form (plans are small).
+func planEqual(a, b Plan) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}
+
+// RefreshAll refreshes every active pool whose data may have changed since its current version.
+// It is incremental: the SKUs changed since a version (from sku_events) are compared with the
+// version's members and the pool's filter; a pool none of whose members changed and whose filter
+// admits none of the changed SKUs cannot change, and is skipped without running its plan.
+func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
+	var out []RefreshOutcome
+	var before int64
+	now := time.Now()
+	for {
+		pools, err := s.Pools.List(ctx, before, 200)
+		if err != nil {
+			return out, err
+		}
+		if len(pools) == 0 {
+			return out, nil
+		}
+		for _, p := range pools {
+			before = p.ID
+			if !p.Active(now) {
+				continue
+			}
+			o, err := s.refreshIfTouched(ctx, p)
+			if err != nil {
+				if s.Log != nil {
+					s.Log.Warn("refresh pool", "pool", p.ID, "err", err)
+				}
+				continue
+			}
+			out = append(out, o)
+		}
+	}
+}
+
+func (s *Service) refreshIfTouched(ctx context.Context, p Pool) (RefreshOutcome, error) {
+	cur, err := s.Pools.GetVersion(ctx, p.ID, 0)
+	if err != nil || !planEqual(cur.Plan, p.Plan) {
+		return s.Refresh(ctx, p.ID)
+	}
+	changed, err := s.changedSince(ctx, cur.EventSeq)
+	if err != nil {
+		return RefreshOutcome{}, err
+	}
+	if changed.IsEmpty() {
+		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: "no SKU changed"}, nil
+	}
+	if !changed.Intersects(cur.Members) {
+		admitted := changed
+		if p.Plan.Filter != nil {
+			bm, err := s.Engine.Index.Eval(*p.Plan.Filter)
+			if err != nil {
+				return RefreshOutcome{}, err
+			}
+			admitted = roaring64.And(bm, changed)
+		} else {
+			admitted = roaring64.And(s.Engine.Index.Live(), changed)
+		}
+		if admitted.IsEmpty() {
+			return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
+				Reason: fmt.Sprintf("%d changed SKUs, none a member or admitted by the filter", changed.GetCardinality())}, nil
+		}
+	}
+	return s.Refresh(ctx, p.ID)
+}
+
+// changedSince returns the ordinals of SKUs with events after seq.
+func (s *Service) changedSince(ctx context.Context, seq int64) (*roaring64.Bitmap, error) {
+	rows, err := s.DB.Query(ctx, `SELECT DISTINCT k.ordinal FROM sku_events e JOIN skus k ON k.id = e.sku_id WHERE e.seq > $1`, seq)
+	if err != nil {
+		return nil, fmt.Errorf("changed skus: %w", err)
+	}
+	defer rows.Close()
+	bm := roaring64.New()
+	for rows.Next() {
+		var o int64
+		if err := rows.Scan(&o); err != nil {
+			return nil, err
+		}
+		bm.Add(uint64(o))
+	}
+	return bm, rows.Err()
+}

@@ -63,7 +63,9 @@ func newHarness(t *testing.T) *harness {
 	}
 	ix.Upsert(rows)
 	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool,
-		Vocabulary: func() selection.Vocabulary { return selection.StaticVocabulary{BrandList: []string{"Logitech", "Razer"}} }}
+		Vocabulary: func() selection.Vocabulary {
+			return selection.StaticVocabulary{BrandList: []string{"Logitech", "Razer"}}
+		}}
 	planner, err := api.CreateKey(ctx, db.Pool, "alice", api.RolePlanner)
 	require.NoError(t, err)
 	reader, err := api.CreateKey(ctx, db.Pool, "bob", api.RoleReader)
@@ -173,10 +175,10 @@ func TestPoolLifecycle(t *testing.T) {
 	w = h.do("GET", base+"/items?limit=4", h.reader, nil)
 	require.Equal(t, 200, w.Code, w.Body.String())
 	type page struct {
-		Version    int           `json:"version"`
-		Total      int           `json:"total"`
+		Version    int            `json:"version"`
+		Total      int            `json:"total"`
 		Items      []api.ItemView `json:"items"`
-		NextCursor string        `json:"next_cursor"`
+		NextCursor string         `json:"next_cursor"`
 	}
 	p1 := decodeJSON[page](t, w)
 	require.Equal(t, 4, len(p1.Items))

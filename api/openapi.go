@@ -34,7 +34,7 @@ var ops = []op{
 	{method: "POST", path: "/v1/search", role: RoleReader, summary: "Preview a scenario or a plan (ad-hoc search); nothing is saved",
 		request: "SearchRequest", response: "SearchResponse"},
 	{method: "GET", path: "/v1/pools", role: RoleReader, summary: "List pools, newest first",
-		params: []param{{"limit", "query", "integer", "page size, 1..500 (default 100)", false}, {"before", "query", "string", "list pools with ids below this (next_before of the previous page)", false}},
+		params:   []param{{"limit", "query", "integer", "page size, 1..500 (default 100)", false}, {"before", "query", "string", "list pools with ids below this (next_before of the previous page)", false}},
 		response: "PoolList"},
 	{method: "POST", path: "/v1/pools", role: RolePlanner, summary: "Create a pool from a scenario or an edited plan; writes version 1",
 		request: "PoolRequest", response: "Pool", status: 201},
@@ -51,10 +51,10 @@ var ops = []op{
 			{"limit", "query", "integer", "page size, 1..1000 (default 50)", false}, {"If-None-Match", "header", "string", "an ETag from an earlier answer: 304 when unchanged", false}},
 		response: "ItemsPage"},
 	{method: "GET", path: "/v1/pools/{id}/diff", role: RoleReader, summary: "What changed between two versions (added, removed, moved)",
-		params: []param{idParam, {"from", "query", "integer", "older version (default: to - 1)", false}, {"to", "query", "integer", "newer version (default: current)", false}},
+		params:   []param{idParam, {"from", "query", "integer", "older version (default: to - 1)", false}, {"to", "query", "integer", "newer version (default: current)", false}},
 		response: "Diff"},
 	{method: "GET", path: "/v1/pools/{id}/export", role: RoleReader, summary: "Export a version as CSV or JSONL, in rank order",
-		params: []param{idParam, versionParam, {"format", "query", "string", "csv (default) or jsonl", false}},
+		params:       []param{idParam, versionParam, {"format", "query", "string", "csv (default) or jsonl", false}},
 		contentTypes: []string{"text/csv", "application/x-ndjson"}},
 	{method: "GET", path: "/v1/tags", role: RoleReader, summary: "List tags with their sizes", response: "TagList"},
 	{method: "POST", path: "/v1/tags", role: RolePlanner, summary: "Define a tag (rule or prototype) and build its members",
@@ -75,7 +75,7 @@ func obj(props map[string]any, required ...string) map[string]any {
 }
 
 func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
-func arr(items any) map[string]any  { return map[string]any{"type": "array", "items": items} }
+func arr(items any) map[string]any   { return map[string]any{"type": "array", "items": items} }
 func typ(t string, desc string) map[string]any {
 	m := map[string]any{"type": t}
 	if desc != "" {

@@ -28,16 +28,27 @@ var LoadedAt = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 // Load fills the schema behind pool with the catalogue: every product through catalog.Apply
 // (IcecatProduct.Patch as of LoadedAt, in batches), then every vector (the local model's, from
 // the disk cache) through vectorindex.UpsertTx with the SKU's content hash, and clears the
-// embedding queue entries those vectors satisfy, as the embedding worker would. It takes a few
-// seconds plus pgvector's HNSW inserts (see LoadWith to skip vectors).
+// embedding queue entries those vectors satisfy, as the embedding worker would. Products take
+// about 4 s and vectors 1 s, plus pgvector's HNSW inserts, 8-20 s on two cores: tests that do
+// not query pgvector's index should use LoadWith(tb, pool, LoadOptions{DropHNSW: true}).
 func Load(tb testing.TB, pool *pgxpool.Pool) *Catalog {
 	tb.Helper()
-	return LoadWith(tb, pool, Embedder(tb))
+	return LoadWith(tb, pool, LoadOptions{})
 }
 
-// LoadWith is Load with the vectors of e; e == nil loads the products only (their SKUs stay
-// queued in embed_queue).
-func LoadWith(tb testing.TB, pool *pgxpool.Pool, e embed.Embedder) *Catalog {
+// LoadOptions tunes LoadWith.
+type LoadOptions struct {
+	// Embedder makes the vectors. Default: Embedder(tb), the local model.
+	Embedder embed.Embedder
+	// NoVectors loads the products only; their SKUs stay queued in embed_queue.
+	NoVectors bool
+	// DropHNSW drops the schema's HNSW index (sku_vectors_hnsw) before writing the vectors,
+	// which saves most of Load's time; pgvector queries on the schema then scan exactly.
+	DropHNSW bool
+}
+
+// LoadWith is Load with options.
+func LoadWith(tb testing.TB, pool *pgxpool.Pool, opts LoadOptions) *Catalog {
 	tb.Helper()
 	ctx := context.Background()
 	c := &Catalog{Products: Products(tb)}
@@ -73,8 +84,17 @@ func LoadWith(tb testing.TB, pool *pgxpool.Pool, e embed.Embedder) *Catalog {
 	if err := rows.Err(); err != nil {
 		tb.Fatalf("icecat: %v", err)
 	}
-	if e == nil {
+	if opts.NoVectors {
 		return c
+	}
+	e := opts.Embedder
+	if e == nil {
+		e = Embedder(tb)
+	}
+	if opts.DropHNSW {
+		if _, err := pool.Exec(ctx, `DROP INDEX IF EXISTS sku_vectors_hnsw`); err != nil {
+			tb.Fatalf("icecat: drop HNSW index: %v", err)
+		}
 	}
 	c.Vectors = Vectors(tb, e)
 	c.Model = e.Name()

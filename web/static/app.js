@@ -1,0 +1,413 @@
+// Selection web page: plan a scenario, edit the plan, preview, save a pool, follow it live.
+// Plain JavaScript against the public /v1 API; no build step.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const main = $("#main");
+let timers = [];
+
+// ---- API key: #key=... once, then localStorage ----
+(function takeKeyFromFragment() {
+  const m = location.hash.match(/[#&]key=([^&]+)/);
+  if (m) {
+    localStorage.setItem("selection.key", decodeURIComponent(m[1]));
+    location.hash = location.hash.replace(/[#&]?key=[^&]+/, "") || "#/";
+  }
+})();
+const apiKey = () => localStorage.getItem("selection.key") || "";
+function askKey() {
+  const dlg = $("#keydlg");
+  $("#keyinput").value = apiKey();
+  dlg.showModal();
+}
+$("#keybtn").addEventListener("click", askKey);
+$("#keyform").addEventListener("submit", () => {
+  localStorage.setItem("selection.key", $("#keyinput").value.trim());
+  route();
+});
+
+function toast(msg) {
+  const t = $("#toast");
+  t.textContent = msg;
+  t.classList.add("show");
+  clearTimeout(t._h);
+  t._h = setTimeout(() => t.classList.remove("show"), 2600);
+}
+
+async function api(method, path, body, extra = {}) {
+  const headers = { "X-API-Key": apiKey(), ...(extra.headers || {}) };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status === 401) {
+    askKey();
+    throw new Error("an API key is needed");
+  }
+  if (res.status === 304) return { notModified: true };
+  const ct = res.headers.get("Content-Type") || "";
+  const data = ct.includes("json") ? await res.json() : await res.text();
+  if (!res.ok) throw new Error(data && data.detail ? data.detail : `HTTP ${res.status}`);
+  if (extra.withHeaders) return { data, headers: res.headers };
+  return data;
+}
+
+const money = (minor, cur) => {
+  const exp = cur === "VND" ? 0 : 2;
+  const v = minor / Math.pow(10, exp);
+  return `${cur || ""} ${v.toLocaleString(undefined, { minimumFractionDigits: exp, maximumFractionDigits: exp })}`.trim();
+};
+
+// ---- filter expressions as text ----
+function exprText(e) {
+  if (!e) return "";
+  if (e.and) return e.and.map((x) => (x.or ? `(${exprText(x)})` : exprText(x))).join(" and ");
+  if (e.or) return e.or.map(exprText).join(" or ");
+  if (e.not) return "not " + (e.not.and || e.not.or ? `(${exprText(e.not)})` : exprText(e.not));
+  if (e.all) return "all";
+  if (e.tag) return `tag = ${e.tag}`;
+  if (e.attr) return e.attr.in ? `${e.attr.field} in (${e.attr.in.join(", ")})` : `${e.attr.field} = ${e.attr.value}`;
+  if (e.range) {
+    const r = e.range, f = r.field;
+    if (r.eq !== undefined) return `${f} = ${r.eq}`;
+    const parts = [];
+    if (r.gte !== undefined) parts.push(`${f} >= ${r.gte}`);
+    if (r.gt !== undefined) parts.push(`${f} > ${r.gt}`);
+    if (r.lte !== undefined) parts.push(`${f} <= ${r.lte}`);
+    if (r.lt !== undefined) parts.push(`${f} < ${r.lt}`);
+    return parts.join(" and ");
+  }
+  return JSON.stringify(e);
+}
+const clauses = (f) => (!f ? [] : f.and ? f.and.slice() : [f]);
+const fromClauses = (cs) => (cs.length === 0 ? undefined : cs.length === 1 ? cs[0] : { and: cs });
+
+// ---- items table ----
+function itemsTable(items, opts = {}) {
+  if (!items.length) return `<p class="muted">No products.</p>`;
+  const rows = items.map((it) => `
+    <tr class="${it.pinned ? "pinned" : ""}${opts.changed && opts.changed.has(it.sku_id) ? " changed" : ""}" data-id="${esc(it.sku_id)}">
+      <td class="num">${it.rank}</td>
+      <td><div>${esc(it.title)}</div><div class="muted">${esc(it.sku_id)} · ${esc(it.market)}${it.live ? "" : ' · <span class="err">deleted</span>'}</div></td>
+      <td>${esc(it.brand)}</td>
+      <td class="num">${money(it.price, it.currency)}${it.discount_pct ? `<div class="added">-${it.discount_pct}%</div>` : ""}</td>
+      <td class="num">${it.stock > 0 ? it.stock : '<span class="err">0</span>'}</td>
+      <td class="num">${it.sales_7d}</td>
+      <td>${(it.tags || []).map((t) => `<span class="tag">${esc(t)}</span>`).join("")}</td>
+      <td><div class="why">${esc(it.pinned ? "pinned" : it.why || "")}</div></td>
+      ${opts.actions ? `<td><button class="small ghost" data-act="pin">${it.pinned ? "Unpin" : "Pin"}</button> <button class="small ghost" data-act="exclude">Exclude</button></td>` : ""}
+    </tr>`).join("");
+  return `<table><thead><tr><th class="num">#</th><th>Product</th><th>Brand</th><th class="num">Price</th><th class="num">Stock</th><th class="num">Sold 7d</th><th>Tags</th><th>Why</th>${opts.actions ? "<th></th>" : ""}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function changedIDs(prev, next) {
+  const before = new Map((prev || []).map((it) => [it.sku_id, `${it.price}|${it.stock}|${it.rank}`]));
+  return new Set(next.filter((it) => before.has(it.sku_id) && before.get(it.sku_id) !== `${it.price}|${it.stock}|${it.rank}`).map((it) => it.sku_id));
+}
+
+// ---- the planning page ----
+const state = { scenario: "", plan: null, understood: [], notes: [], warnings: [], items: [], result: null };
+
+function planPage() {
+  main.innerHTML = `
+    <h1>New pool</h1>
+    <div class="panel">
+      <label for="scenario">Describe the campaign <span class="kbd">/</span> to focus, <span class="kbd">Ctrl</span>+<span class="kbd">Enter</span> to plan</label>
+      <textarea id="scenario" placeholder="gaming accessories under $50 for the 11.11 sale, in stock, no refurbished">${esc(state.scenario)}</textarea>
+      <div class="row" style="margin-top:8px">
+        <button id="planbtn" type="button">Plan</button>
+        <label class="row" style="margin:0"><input type="checkbox" id="usellm"> ask the LLM planner</label>
+        <span class="grow"></span><span id="planmsg" class="muted"></span>
+      </div>
+    </div>
+    <div id="planbox"></div>
+    <div id="previewbox"></div>`;
+  const sc = $("#scenario");
+  sc.focus();
+  sc.addEventListener("keydown", (e) => { if ((e.ctrlKey || e.metaKey) && e.key === "Enter") doPlan(); });
+  $("#planbtn").addEventListener("click", doPlan);
+  if (state.plan) { renderPlan(); renderPreview(); }
+}
+
+async function doPlan() {
+  state.scenario = $("#scenario").value.trim();
+  if (!state.scenario) return;
+  $("#planmsg").textContent = "planning…";
+  try {
+    const r = await api("POST", "/v1/plan", { scenario: state.scenario, planner: $("#usellm").checked ? "llm" : "deterministic" });
+    Object.assign(state, { plan: r.plan, understood: r.understood || [], notes: r.notes || [], warnings: r.warnings || [] });
+    $("#planmsg").textContent = `planned by the ${r.planner} planner`;
+    renderPlan();
+    await preview();
+  } catch (err) { $("#planmsg").innerHTML = `<span class="err">${esc(err.message)}</span>`; }
+}
+
+function renderPlan() {
+  const p = state.plan;
+  const cs = clauses(p.filter);
+  $("#planbox").innerHTML = `
+    <div class="panel">
+      <h2 style="margin-top:0">Plan <span class="muted" style="font-weight:400">— edit any part, then preview again</span></h2>
+      ${state.understood.length ? `<div class="chips" style="margin-bottom:10px">${state.understood.map((m) => `<span class="chip understood" title="understood">“${esc(m.text)}” → ${esc(m.meaning)}</span>`).join("")}</div>` : ""}
+      ${[...state.notes, ...state.warnings].map((n) => `<div class="warn">${esc(n)}</div>`).join("")}
+      <div class="grid2">
+        <div>
+          <label for="q">Semantic query (what the products are)</label>
+          <input id="q" style="width:100%" value="${esc(p.query)}">
+        </div>
+        <div class="row">
+          <div><label for="rank">Ranking</label>
+            <select id="rank">${["relevance", "sales", "price_asc", "price_desc", "newest", "rating", "blend"].map((r) => `<option ${r === p.ranking.by ? "selected" : ""}>${r}</option>`).join("")}</select></div>
+          <div><label for="limit">Pool size</label><input id="limit" type="number" min="1" max="10000" value="${p.limit}" style="width:90px"></div>
+          <div class="grow"><label for="excl">Exclude words</label><input id="excl" style="width:100%" value="${esc((p.exclude_terms || []).join(", "))}"></div>
+        </div>
+      </div>
+      <label style="margin-top:10px">Filters (all must hold)</label>
+      <div class="chips" id="clauses">${cs.map((c, i) => `<span class="chip"><code>${esc(exprText(c))}</code><button type="button" data-rm="${i}" aria-label="remove filter">×</button></span>`).join("") || '<span class="muted">none: every live SKU</span>'}</div>
+      <div class="row" style="margin-top:8px">
+        <input id="addf" class="grow" placeholder="add a filter: brand = Logitech, price <= 5000, market in (SG, MY), tag = gaming, in_stock = true">
+        <button class="ghost" id="addbtn" type="button">Add filter</button>
+      </div>
+      <div class="muted" style="margin-top:6px">Pinned: ${(p.pins || []).length} · Excluded: ${(p.exclusions || []).length}</div>
+      <div class="row" style="margin-top:12px">
+        <button id="prevbtn" type="button">Preview</button>
+        <input id="poolname" placeholder="pool name" value="${esc(state.scenario.slice(0, 60))}" class="grow">
+        <button id="savebtn" type="button">Save pool</button>
+      </div>
+    </div>`;
+  const readEdits = () => {
+    p.query = $("#q").value;
+    p.ranking = { by: $("#rank").value, ...(($("#rank").value === "blend") ? { weights: { relevance: 1, sales: 0.5 } } : {}) };
+    p.limit = Math.max(1, Math.min(10000, parseInt($("#limit").value, 10) || 100));
+    const ex = $("#excl").value.split(",").map((s) => s.trim()).filter(Boolean);
+    p.exclude_terms = ex.length ? ex : undefined;
+  };
+  $("#clauses").addEventListener("click", (e) => {
+    const i = e.target.dataset.rm;
+    if (i === undefined) return;
+    readEdits();
+    const next = clauses(p.filter);
+    next.splice(Number(i), 1);
+    p.filter = fromClauses(next);
+    renderPlan(); preview();
+  });
+  const addFilter = async () => {
+    const text = $("#addf").value.trim();
+    if (!text) return;
+    try {
+      const r = await api("POST", "/v1/filters/parse", { text });
+      readEdits();
+      p.filter = fromClauses([...clauses(p.filter), r.filter]);
+      renderPlan(); preview();
+    } catch (err) { toast(err.message); }
+  };
+  $("#addbtn").addEventListener("click", addFilter);
+  $("#addf").addEventListener("keydown", (e) => { if (e.key === "Enter") addFilter(); });
+  for (const id of ["#q", "#limit", "#excl"]) $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") { readEdits(); preview(); } });
+  $("#rank").addEventListener("change", () => { readEdits(); preview(); });
+  $("#prevbtn").addEventListener("click", () => { readEdits(); preview(); });
+  $("#savebtn").addEventListener("click", async () => {
+    readEdits();
+    const name = $("#poolname").value.trim() || "untitled pool";
+    try {
+      const pool = await api("POST", "/v1/pools", { name, scenario: state.scenario, plan: p });
+      toast(`saved pool ${pool.name}`);
+      location.hash = `#/pools/${pool.id}`;
+    } catch (err) { toast(err.message); }
+  });
+}
+
+async function preview(quiet) {
+  if (!state.plan) return;
+  try {
+    const r = await api("POST", "/v1/search", { plan: state.plan });
+    const changed = quiet ? changedIDs(state.items, r.items) : new Set();
+    state.items = r.items; state.result = r;
+    renderPreview(changed);
+  } catch (err) { if (!quiet) $("#previewbox").innerHTML = `<div class="panel err">${esc(err.message)}</div>`; }
+}
+
+function renderPreview(changed) {
+  const r = state.result;
+  if (!r) return;
+  const box = $("#previewbox");
+  if (!box) return;
+  box.innerHTML = `
+    <div class="panel">
+      <div class="stats"><span><b>${r.items.length}</b> products</span><span><b>${r.candidates}</b> pass the filters</span>
+        <span>method <b>${esc(r.method)}</b></span><span>confidence <b>${(r.confidence ?? 0).toFixed(2)}</b></span>
+        <span>${Object.entries(r.timings_ms || {}).map(([k, v]) => `${k} ${v} ms`).join(" · ")}</span><span class="muted">follows live data</span></div>
+      ${(r.warnings || []).map((w) => `<div class="warn">${esc(w)}</div>`).join("")}
+      <div id="items" style="margin-top:10px">${itemsTable(r.items, { actions: true, changed })}</div>
+    </div>`;
+  $("#items").addEventListener("click", (e) => {
+    const act = e.target.dataset.act;
+    if (!act) return;
+    const id = e.target.closest("tr").dataset.id;
+    const p = state.plan;
+    if (act === "pin") {
+      const pins = new Set(p.pins || []);
+      pins.has(id) ? pins.delete(id) : pins.add(id);
+      p.pins = [...pins];
+    } else {
+      p.exclusions = [...new Set([...(p.exclusions || []), id])];
+      p.pins = (p.pins || []).filter((x) => x !== id);
+    }
+    renderPlan(); preview();
+  });
+}
+
+// ---- pools ----
+async function poolsPage() {
+  main.innerHTML = `<h1>Pools</h1><div class="panel" id="pl">loading…</div>`;
+  try {
+    const r = await api("GET", "/v1/pools");
+    $("#pl").innerHTML = r.pools.length ? `<table><thead><tr><th>Pool</th><th>Scenario</th><th class="num">Version</th><th>Updated</th></tr></thead><tbody>${r.pools.map((p) => `
+      <tr><td><a href="#/pools/${p.id}">${esc(p.name)}</a></td><td class="muted">${esc(p.scenario)}</td><td class="num">${p.current_version}</td><td class="muted">${new Date(p.updated_at).toLocaleString()}</td></tr>`).join("")}</tbody></table>`
+      : `<p class="muted">No pools yet. <a href="#/">Plan one.</a></p>`;
+  } catch (err) { $("#pl").innerHTML = `<span class="err">${esc(err.message)}</span>`; }
+}
+
+async function poolPage(id) {
+  main.innerHTML = `<div id="ph">loading…</div>`;
+  let pool, versions;
+  try {
+    [pool, versions] = await Promise.all([api("GET", `/v1/pools/${id}`), api("GET", `/v1/pools/${id}/versions`)]);
+  } catch (err) { main.innerHTML = `<div class="panel err">${esc(err.message)}</div>`; return; }
+  const vs = versions.versions;
+  main.innerHTML = `
+    <h1>${esc(pool.name)} <span class="muted" style="font-weight:400">pool ${esc(pool.id)}</span></h1>
+    <div class="panel">
+      <div class="muted">${esc(pool.scenario)}</div>
+      <div style="margin-top:6px"><b>query</b> ${esc(pool.plan.query) || '<span class="muted">none</span>'} · <b>ranking</b> ${esc(pool.plan.ranking.by)} · <b>size</b> ${pool.plan.limit}
+        ${pool.plan.filter ? ` · <b>filters</b> <code>${esc(exprText(pool.plan.filter))}</code>` : ""}</div>
+      <div class="row" style="margin-top:10px">
+        <button id="refresh" type="button">Refresh now</button>
+        <button class="ghost" id="csv" type="button">Export CSV</button>
+        <button class="ghost" id="jsonl" type="button">Export JSONL</button>
+        <span class="grow"></span>
+        <label for="from" style="margin:0">Diff</label>
+        <select id="from">${vs.map((v) => `<option value="${v.version}" ${v.version === Math.max(1, pool.current_version - 1) ? "selected" : ""}>v${v.version}</option>`).join("")}</select>
+        <span>→</span>
+        <select id="to">${vs.map((v) => `<option value="${v.version}" ${v.version === pool.current_version ? "selected" : ""}>v${v.version}</option>`).join("")}</select>
+        <button class="ghost" id="diffbtn" type="button">Show diff</button>
+      </div>
+      <div id="diff"></div>
+    </div>
+    <div class="panel">
+      <div class="stats"><span>version <b id="ver">${pool.current_version}</b></span><span><b id="total">…</b> products</span>
+        <span>versions: ${vs.map((v) => `v${v.version} (${v.member_count}, ${new Date(v.created_at).toLocaleTimeString()})`).join(", ")}</span><span class="muted">follows live data</span></div>
+      <div id="pitems" style="margin-top:10px">loading…</div>
+      <div class="row" style="margin-top:8px"><button class="ghost" id="more" type="button" hidden>More</button></div>
+    </div>`;
+  let etag = "", items = [], cursor = "";
+  const load = async (quiet) => {
+    try {
+      const r = await api("GET", `/v1/pools/${id}/items?limit=50`, undefined, { headers: etag ? { "If-None-Match": etag } : {}, withHeaders: true });
+      if (r.notModified) return;
+      etag = r.headers.get("ETag") || "";
+      const changed = quiet ? changedIDs(items, r.data.items) : new Set();
+      items = r.data.items; cursor = r.data.next_cursor || "";
+      $("#ver").textContent = r.data.version; $("#total").textContent = r.data.total;
+      $("#pitems").innerHTML = itemsTable(items, { changed });
+      $("#more").hidden = !cursor;
+    } catch (err) { if (!quiet) $("#pitems").innerHTML = `<span class="err">${esc(err.message)}</span>`; }
+  };
+  await load(false);
+  $("#more").addEventListener("click", async () => {
+    const r = await api("GET", `/v1/pools/${id}/items?limit=50&cursor=${encodeURIComponent(cursor)}`);
+    items = items.concat(r.items); cursor = r.next_cursor || "";
+    $("#pitems").innerHTML = itemsTable(items, {});
+    $("#more").hidden = !cursor;
+  });
+  $("#refresh").addEventListener("click", async () => {
+    try {
+      const out = await api("POST", `/v1/pools/${id}/refresh`);
+      toast(out.changed ? `new version ${out.version}` : `unchanged: ${out.reason || "same ranking"}`);
+      if (out.changed) poolPage(id);
+    } catch (err) { toast(err.message); }
+  });
+  const exportAs = async (format) => {
+    const res = await fetch(`/v1/pools/${id}/export?format=${format}`, { headers: { "X-API-Key": apiKey() } });
+    if (!res.ok) { toast(`export failed: HTTP ${res.status}`); return; }
+    const url = URL.createObjectURL(await res.blob());
+    const a = Object.assign(document.createElement("a"), { href: url, download: `pool-${id}.${format}` });
+    document.body.append(a); a.click(); a.remove(); URL.revokeObjectURL(url);
+  };
+  $("#csv").addEventListener("click", () => exportAs("csv"));
+  $("#jsonl").addEventListener("click", () => exportAs("jsonl"));
+  $("#diffbtn").addEventListener("click", async () => {
+    try {
+      const d = await api("GET", `/v1/pools/${id}/diff?from=${$("#from").value}&to=${$("#to").value}`);
+      const list = (xs, f) => xs.slice(0, 30).map(f).join(", ") + (xs.length > 30 ? ` … and ${xs.length - 30} more` : "");
+      $("#diff").innerHTML = `<div style="margin-top:10px">
+        <div class="added">added ${d.added.length}: ${list(d.added, (m) => `${m.sku_id} (#${m.to_rank})`)}</div>
+        <div class="removed">removed ${d.removed.length}: ${list(d.removed, (m) => `${m.sku_id} (was #${m.from_rank})`)}</div>
+        <div>moved ${d.moved.length}: ${list(d.moved, (m) => `${m.sku_id} #${m.from_rank}→#${m.to_rank}`)}</div>
+        <div class="muted">unchanged ${d.unchanged}</div></div>`;
+    } catch (err) { toast(err.message); }
+  });
+  timers.push(setInterval(() => load(true), 4000));
+}
+
+// ---- tags ----
+async function tagsPage() {
+  main.innerHTML = `<h1>Tags</h1>
+    <div class="panel"><h2 style="margin-top:0">Define a prototype tag</h2>
+      <p class="muted">Members are the products near the description in the embedding space; the similarity threshold is calibrated against the catalogue.</p>
+      <div class="row"><input id="tname" placeholder="name, e.g. ergonomic-office"><input id="tdesc" class="grow" placeholder="description, e.g. ergonomic office chairs and keyboards"><button id="tdef" type="button">Define</button></div>
+      <div id="tmsg" class="muted"></div></div>
+    <div class="panel" id="tl">loading…</div>`;
+  const load = async () => {
+    try {
+      const r = await api("GET", "/v1/tags");
+      const max = Math.max(1, ...r.tags.map((t) => t.members));
+      $("#tl").innerHTML = r.tags.length ? `<table><thead><tr><th>Tag</th><th>Kind</th><th class="num">Members</th><th></th></tr></thead><tbody>${r.tags.sort((a, b) => b.members - a.members).map((t) => `
+        <tr><td>${esc(t.name)}</td><td class="muted">${esc(t.kind)}</td><td class="num">${t.members}</td><td style="width:40%"><div style="background:var(--accent);height:8px;border-radius:4px;width:${(100 * t.members / max).toFixed(1)}%"></div></td></tr>`).join("")}</tbody></table>`
+        : `<p class="muted">No tags yet.</p>`;
+    } catch (err) { $("#tl").innerHTML = `<span class="err">${esc(err.message)}</span>`; }
+  };
+  $("#tdef").addEventListener("click", async () => {
+    const name = $("#tname").value.trim(), description = $("#tdesc").value.trim();
+    if (!name || !description) { toast("a tag needs a name and a description"); return; }
+    $("#tmsg").textContent = "building…";
+    try {
+      const r = await api("POST", "/v1/tags", { name, kind: "prototype", descriptions: [description] });
+      $("#tmsg").textContent = `defined ${name}: ${r.members ?? "?"} members`;
+      load();
+    } catch (err) { $("#tmsg").innerHTML = `<span class="err">${esc(err.message)}</span>`; }
+  });
+  await load();
+}
+
+// ---- live status ----
+async function liveStatus() {
+  try {
+    const r = await fetch("/readyz");
+    const el = $("#live");
+    el.classList.toggle("on", r.ok);
+    el.textContent = r.ok ? "live" : "not ready";
+  } catch { /* offline */ }
+}
+
+// ---- router ----
+function route() {
+  timers.forEach(clearInterval); timers = [];
+  const h = location.hash || "#/";
+  document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active",
+    (a.dataset.nav === "plan" && (h === "#/" || h === "")) || (a.dataset.nav !== "plan" && h.startsWith("#/" + a.dataset.nav))));
+  if (!apiKey()) askKey();
+  let m;
+  if ((m = h.match(/^#\/pools\/(\d+)/))) poolPage(m[1]);
+  else if (h.startsWith("#/pools")) poolsPage();
+  else if (h.startsWith("#/tags")) tagsPage();
+  else { planPage(); timers.push(setInterval(() => { if (state.plan && document.visibilityState === "visible") preview(true); }, 5000)); }
+}
+window.addEventListener("hashchange", route);
+document.addEventListener("keydown", (e) => {
+  if (e.key === "/" && !["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName)) {
+    const sc = $("#scenario");
+    if (sc) { e.preventDefault(); sc.focus(); }
+  }
+});
+liveStatus(); setInterval(liveStatus, 10000);
+route();

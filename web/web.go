@@ -1,0 +1,22 @@
+// Package web holds the planners' web page: static HTML, CSS and JavaScript embedded in the
+// binary and served by the API server at / (assets under /ui/). The page talks only to the
+// public /v1 API with the key the planner gives it (kept in the browser's localStorage, or
+// passed once in the URL fragment as #key=...).
+package web
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed static
+var static embed.FS
+
+// FS returns the page's assets (index.html, app.js, style.css).
+func FS() fs.FS {
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return sub
+}

@@ -1,0 +1,302 @@
+package tagger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+)
+
+// Define creates a tag and computes its members (rule tags from the index; prototype and
+// propagated tags from the vectors, which must be configured). A rule may refer to other
+// tags, but not in a cycle.
+func (t *Tagger) Define(ctx context.Context, def TagDef) (TagDef, error) {
+	if err := def.Definition.Validate(def.Kind); err != nil {
+		return def, fmt.Errorf("tag %q: %w", def.Name, err)
+	}
+	if def.Kind != KindRule && def.Kind != KindDiscovered && t.vectors == nil {
+		return def, fmt.Errorf("tag %q: %s tags need the vector index", def.Name, def.Kind)
+	}
+	if def.Kind == KindRule {
+		if err := t.checkRule(ctx, def); err != nil {
+			return def, err
+		}
+	}
+	created, err := t.store.CreateTag(ctx, def)
+	if err != nil {
+		return def, err
+	}
+	if err := t.ensureTag(created.Info()); err != nil {
+		return created, err
+	}
+	if err := t.Rebuild(ctx, created.Name); err != nil {
+		// A tag whose members cannot be computed is not kept half-made.
+		_ = t.store.DeleteTag(context.WithoutCancel(ctx), created.Name)
+		t.ix.DropTag(created.Name)
+		return created, err
+	}
+	return created, nil
+}
+
+// checkRule refuses a rule naming an unknown tag or closing a cycle of rule tags.
+func (t *Tagger) checkRule(ctx context.Context, def TagDef) error {
+	tags, err := t.store.Tags(ctx)
+	if err != nil {
+		return err
+	}
+	byName := map[string]TagDef{}
+	for _, tg := range tags {
+		byName[lowerName(tg.Name)] = tg
+	}
+	var walk func(names []string, path []string) error
+	walk = func(names []string, path []string) error {
+		for _, n := range names {
+			if strings.EqualFold(n, def.Name) {
+				return fmt.Errorf("tag %q: rule refers to itself through %s", def.Name, strings.Join(append(path, n), " -> "))
+			}
+			dep, ok := byName[lowerName(n)]
+			if !ok {
+				return fmt.Errorf("tag %q: rule refers to %w %q", def.Name, ErrUnknownTag, n)
+			}
+			if dep.Kind == KindRule && dep.Definition.Rule != nil {
+				if err := walk(dep.Definition.Rule.Tags(), append(path, n)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(def.Definition.Rule.Tags(), []string{def.Name})
+}
+
+// Delete removes a tag from the database and the index.
+func (t *Tagger) Delete(ctx context.Context, name string) error {
+	if err := t.store.DeleteTag(ctx, name); err != nil {
+		return err
+	}
+	t.ix.DropTag(name)
+	return nil
+}
+
+// Explanation says why a SKU is or is not a member of a tag.
+type Explanation struct {
+	Tag        string  `json:"tag"`
+	Kind       Kind    `json:"kind"`
+	SKUID      int64   `json:"sku_id,string"`
+	Ordinal    int64   `json:"ordinal"`
+	Live       bool    `json:"live"`
+	Member     bool    `json:"member"`
+	Confidence float64 `json:"confidence"`
+	// Rule tags: the rule and every predicate's value for this SKU.
+	Rule       string           `json:"rule,omitempty"`
+	Predicates []PredicateValue `json:"predicates,omitempty"`
+	// Prototype tags: the best similarity, to which prototype, and the threshold.
+	Similarity float64 `json:"similarity,omitempty"`
+	Prototype  string  `json:"prototype,omitempty"`
+	Threshold  float64 `json:"threshold,omitempty"`
+	// Propagated tags: whether the SKU is a seed, its neighbours and their votes.
+	Seed       bool            `json:"seed,omitempty"`
+	Vote       float64         `json:"vote,omitempty"`
+	MinVote    float64         `json:"min_vote,omitempty"`
+	Neighbours []NeighbourVote `json:"neighbours,omitempty"`
+	// Discovered tags: the similarity to this cluster's centroid and to the nearest one.
+	Cluster string `json:"cluster,omitempty"`
+	Why     string `json:"why"`
+}
+
+// PredicateValue is one leaf of a rule evaluated for one SKU.
+type PredicateValue struct {
+	Predicate string `json:"predicate"`
+	Value     string `json:"value"`
+	Holds     bool   `json:"holds"`
+}
+
+// Explain says why the SKU is or is not a member of the tag.
+func (t *Tagger) Explain(ctx context.Context, tagName string, skuID int64) (Explanation, error) {
+	tg, err := t.store.Tag(ctx, tagName)
+	if err != nil {
+		return Explanation{}, err
+	}
+	o, ok := t.ix.Ordinal(skuID)
+	if !ok {
+		return Explanation{}, fmt.Errorf("sku %d: %w", skuID, ErrNotFound)
+	}
+	row, _ := t.ix.Row(o)
+	ex := Explanation{Tag: tg.Name, Kind: tg.Kind, SKUID: skuID, Ordinal: o, Live: row.Live}
+	single := roaring64.BitmapOf(uint64(o))
+	if conf, err := t.ix.Confidence(tg.Name, o); err == nil {
+		ex.Confidence = conf
+		ex.Member = conf > 0
+		if m, err := t.ix.EvalWithin(Tag(tg.Name), single); err == nil {
+			ex.Member = !m.IsEmpty()
+		}
+	}
+	if !row.Live {
+		ex.Why = "the SKU is deleted: deleted SKUs belong to no tag"
+		return ex, nil
+	}
+	switch tg.Kind {
+	case KindRule:
+		ex.Rule = tg.Definition.Rule.String()
+		var leaves func(e Expr)
+		leaves = func(e Expr) {
+			switch e.Op {
+			case OpAnd, OpOr, OpNot:
+				for _, a := range e.Args {
+					leaves(a)
+				}
+				return
+			}
+			pv := PredicateValue{Predicate: e.String()}
+			switch e.Op {
+			case OpTag:
+				c, _ := t.ix.Confidence(e.Name, o)
+				pv.Value = fmt.Sprintf("member=%v", c > 0)
+			case OpAttr, OpRange:
+				pv.Value, _ = row.Get(e.Field)
+			case OpAll:
+				pv.Value = "live"
+			}
+			m, err := t.ix.EvalWithin(e, single)
+			pv.Holds = err == nil && !m.IsEmpty()
+			ex.Predicates = append(ex.Predicates, pv)
+		}
+		leaves(*tg.Definition.Rule)
+		if ex.Member {
+			ex.Why = "the rule holds: " + ex.Rule
+		} else {
+			ex.Why = "the rule does not hold: " + ex.Rule
+		}
+	case KindPrototype:
+		m, ok := t.model(tg.ID)
+		v, hasV := t.vectorOf(o)
+		if !ok || !hasV {
+			ex.Why = "no prototype model or no vector for this SKU yet"
+			return ex, nil
+		}
+		s, at := bestSim(v, m.Vectors)
+		ex.Similarity, ex.Threshold = s, float64(m.Threshold)
+		_, labels, _ := t.prototypeLabels(&tg.Definition)
+		if at >= 0 && at < len(labels) {
+			ex.Prototype = labels[at]
+		}
+		rel := "below"
+		if s >= ex.Threshold {
+			rel = "at or above"
+		}
+		ex.Why = fmt.Sprintf("similarity %.3f to %s is %s the calibrated threshold %.3f", s, ex.Prototype, rel, ex.Threshold)
+	case KindPropagated:
+		p, err := t.propagation(ctx, &tg)
+		if err != nil {
+			return ex, err
+		}
+		ex.MinVote = p.minVote
+		if p.seeds.Contains(uint64(o)) {
+			ex.Seed = true
+			ex.Why = "the SKU is a seed of the tag"
+			return ex, nil
+		}
+		v, hasV := t.vectorOf(o)
+		if !hasV {
+			ex.Why = "the SKU has no vector yet"
+			return ex, nil
+		}
+		vote, err := p.vote(ctx, t.vectors, o, v)
+		if err != nil {
+			return ex, err
+		}
+		ex.Vote, ex.Neighbours = vote.Share, vote.Neighbours
+		carriers := 0
+		for _, n := range vote.Neighbours {
+			if n.Carries {
+				carriers++
+			}
+		}
+		rel := "below"
+		if vote.Share >= p.minVote && vote.Share > 0 {
+			rel = "reaches"
+		}
+		ex.Why = fmt.Sprintf("%d of its %d nearest neighbours carry the tag: weighted vote %.2f %s the minimum %.2f",
+			carriers, len(vote.Neighbours), vote.Share, rel, p.minVote)
+		if p.scope != nil && !p.scope.Contains(uint64(o)) {
+			ex.Why += "; but the SKU is outside the tag's scope"
+		}
+	case KindDiscovered:
+		m, ok := t.model(tg.ID)
+		v, hasV := t.vectorOf(o)
+		if !ok || !hasV || len(m.Vectors) != 1 {
+			ex.Why = "no centroid or no vector for this SKU yet"
+			return ex, nil
+		}
+		ex.Similarity = dot(normalize(v), m.Vectors[0])
+		ex.Cluster = fmt.Sprintf("%s #%d (%s)", tg.Definition.Family, tg.Definition.Cluster, strings.Join(tg.Definition.Terms, ", "))
+		if ex.Member {
+			ex.Why = fmt.Sprintf("its vector is nearest to this cluster's centroid (similarity %.3f)", ex.Similarity)
+		} else {
+			ex.Why = fmt.Sprintf("its vector is nearer another cluster of %s (similarity to this one %.3f)", tg.Definition.Family, ex.Similarity)
+		}
+	}
+	return ex, nil
+}
+
+func (t *Tagger) model(id int64) (Model, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.models[id]
+	return m, ok
+}
+
+func (t *Tagger) vectorOf(o int64) ([]float32, bool) {
+	if t.vectors == nil {
+		return nil, false
+	}
+	v, ok := t.vectors.Vector(o)
+	if !ok {
+		return nil, false
+	}
+	return normalize(v), true
+}
+
+func (t *Tagger) prototypeLabels(d *Definition) ([][]float32, []string, error) {
+	var labels []string
+	for _, s := range d.Descriptions {
+		labels = append(labels, fmt.Sprintf("description %q", s))
+	}
+	for _, id := range d.Examples {
+		labels = append(labels, fmt.Sprintf("example SKU %d", id))
+	}
+	return nil, labels, nil
+}
+
+// Calibration returns how a prototype tag's threshold was chosen.
+func (t *Tagger) Calibration(name string) (Calibration, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, m := range t.models {
+		if tc := t.tagByID(id); tc != nil && strings.EqualFold(tc.Name, name) {
+			var c Calibration
+			if err := json.Unmarshal(m.Calibration, &c); err != nil {
+				return c, err
+			}
+			return c, nil
+		}
+	}
+	return Calibration{}, fmt.Errorf("calibration of %q: %w", name, ErrNotFound)
+}
+
+func (t *Tagger) tagByID(id int64) *TagInfo {
+	for _, tc := range t.ix.Tags() {
+		if tc.ID == id {
+			info := tc.TagInfo
+			return &info
+		}
+	}
+	return nil
+}
+
+var _ = errors.New
+var _ = math.Inf

@@ -1,0 +1,380 @@
+package tagger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/vectorindex"
+)
+
+// Vectors is what auto-tagging needs of the vector index (vectorindex.Index implements it):
+// the stored vector of an ordinal and a filtered k-nearest-neighbour search (cosine).
+type Vectors interface {
+	Vector(ordinal int64) ([]float32, bool)
+	Search(ctx context.Context, query []float32, k int, filter *roaring64.Bitmap) ([]vectorindex.Hit, error)
+}
+
+// QueryEmbedder embeds plain-language descriptions (embed.Embedder implements it).
+type QueryEmbedder interface {
+	EmbedQuery(ctx context.Context, text string) ([]float32, error)
+	Name() string
+}
+
+// Config tunes a Tagger. Zero fields take the defaults stated on each.
+type Config struct {
+	// PollInterval is how often sku_events and sku_vectors are read for changes. Default 200ms:
+	// a committed change shows in the index within about one interval plus the apply (the
+	// issue asks for 1 s).
+	PollInterval time.Duration
+	// SaveInterval is how often the index is saved to tag_bitmaps when it changed. Default 5m;
+	// negative: never (rebuild and explicit Save still write). A restart replays the events
+	// since the last save, so this bounds the replay to ~5 minutes of events.
+	SaveInterval time.Duration
+	// MaxReplay is how many changed SKUs a start-up catch-up may replay from a saved snapshot
+	// before it rebuilds from skus instead. Default 200,000 (replaying re-reads each row; a
+	// full build reads ~1M rows/s).
+	MaxReplay int
+	// Logger receives the tagger's logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults fills zero fields with their defaults.
+func (c Config) WithDefaults() Config {
+	if c.PollInterval == 0 {
+		c.PollInterval = 200 * time.Millisecond
+	}
+	if c.SaveInterval == 0 {
+		c.SaveInterval = 5 * time.Minute
+	}
+	if c.MaxReplay == 0 {
+		c.MaxReplay = 200_000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.PollInterval < 10*time.Millisecond {
+		return fmt.Errorf("tagger: poll interval %v below 10ms", c.PollInterval)
+	}
+	if c.MaxReplay < 0 {
+		return errors.New("tagger: negative MaxReplay")
+	}
+	return nil
+}
+
+// Tagger keeps an Index loaded and fresh: it loads the saved snapshot (or builds from skus),
+// tails sku_events and sku_vectors, re-tags changed SKUs, and saves the index now and then.
+type Tagger struct {
+	cfg      Config
+	store    *Store
+	ix       *Index
+	vectors  Vectors
+	embedder QueryEmbedder
+
+	mu       sync.Mutex // serialises polls, rebuilds and saves (the writer side)
+	pos      Position
+	vecMark  time.Time // sku_vectors.updated_at watermark
+	dirty    bool
+	lastSave time.Time
+	loaded   bool
+	models   map[int64]Model
+
+	runMu  sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a Tagger over pool. vectors and embedder may be nil: then prototype, propagated
+// and discovered tags are not (re)computed, and their saved members are kept as they are.
+func New(pool *pgxpool.Pool, vectors Vectors, embedder QueryEmbedder, cfg Config) (*Tagger, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Tagger{cfg: cfg, store: NewStore(pool), ix: NewIndex(), vectors: vectors, embedder: embedder}, nil
+}
+
+// Index is the live index; it stays the same object across reloads.
+func (t *Tagger) Index() *Index { return t.ix }
+
+// Store is the tagger's store.
+func (t *Tagger) Store() *Store { return t.store }
+
+// Position is where the index stands in sku_events.
+func (t *Tagger) Position() Position {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pos
+}
+
+// Load fills the index: from the saved snapshot when there is one and the events since are
+// few, else from skus (plus the saved tag members); then it catches up with sku_events. It
+// reports which way it went ("snapshot" or "skus").
+func (t *Tagger) Load(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	how := "snapshot"
+	ix, pos, err := t.store.LoadSnapshot(ctx)
+	if err == nil {
+		var pending int
+		if err := t.store.pool.QueryRow(ctx, `SELECT count(DISTINCT sku_id) FROM sku_events
+			WHERE xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)`,
+			pos.Snapshot).Scan(&pending); err != nil {
+			return "", fmt.Errorf("tagger: count pending events: %w", err)
+		}
+		if pending > t.cfg.MaxReplay {
+			err = fmt.Errorf("%d SKUs changed since the snapshot", pending)
+		}
+	}
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			t.cfg.Logger.Info("tagger: building from skus instead of the snapshot", "reason", err)
+		}
+		how = "skus"
+		ix, pos, err = t.store.BuildFromSKUs(ctx)
+		if err != nil {
+			return "", err
+		}
+		if err := t.store.loadTagEntries(ctx, ix); err != nil {
+			return "", err
+		}
+	}
+	t.ix.swap(ix)
+	t.pos = pos
+	t.loaded = true
+	models, err := t.store.Models(ctx)
+	if err != nil {
+		return "", err
+	}
+	t.models = models
+	if err := t.vecMarkInit(ctx); err != nil {
+		return "", err
+	}
+	for {
+		n, err := t.pollLocked(ctx)
+		if err != nil {
+			return "", err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return how, nil
+}
+
+// loadTagEntries reads the saved tag members (tag:<id>, tagconf:<id>) into ix.
+func (s *Store) loadTagEntries(ctx context.Context, ix *Index) error {
+	tags, err := s.Tags(ctx)
+	if err != nil {
+		return err
+	}
+	infos := map[int64]TagInfo{}
+	for i := range tags {
+		infos[tags[i].ID] = tags[i].Info()
+	}
+	rows, err := s.pool.Query(ctx, `SELECT key, bitmap FROM tag_bitmaps WHERE key LIKE 'tag%:%'`)
+	if err != nil {
+		return fmt.Errorf("load tag members: %w", err)
+	}
+	var key string
+	var raw []byte
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	_, err = pgx.ForEachRow(rows, []any{&key, &raw}, func() error { return ix.loadEntry(key, raw, infos) })
+	if err != nil {
+		return fmt.Errorf("load tag members: %w", err)
+	}
+	// Rule tags without saved members get them now; every tag is known to the index.
+	for i := range tags {
+		tg := &tags[i]
+		if _, ok := ix.tags[lowerName(tg.Name)]; !ok {
+			ix.tags[lowerName(tg.Name)] = &tagState{info: tg.Info(), members: roaring64.New()}
+		}
+	}
+	for _, tg := range orderRules(tags) {
+		bm, _, err := ix.eval(tg.Definition.Rule, nil)
+		if err != nil {
+			continue
+		}
+		ix.tags[lowerName(tg.Name)].members = bm.Clone()
+	}
+	return nil
+}
+
+// swap replaces the index's contents with o's (o must not be used afterwards).
+func (ix *Index) swap(o *Index) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.ids, ix.ords, ix.live, ix.cats, ix.nums, ix.tags = o.ids, o.ords, o.live, o.cats, o.nums, o.tags
+	ix.version++
+}
+
+// Poll applies the changes committed since the last poll (events and new vectors) and reports
+// how many SKUs it re-read.
+func (t *Tagger) Poll(ctx context.Context) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.loaded {
+		return 0, errors.New("tagger: not loaded")
+	}
+	n, err := t.pollLocked(ctx)
+	if err != nil {
+		return n, err
+	}
+	if _, err := t.pollVectorsLocked(ctx); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// pollLocked reads, in one repeatable-read snapshot S, the events of the transactions that
+// were not yet visible in the previous snapshot P (xid >= xmin(P) and not visible in P),
+// re-reads those SKUs' rows in S, applies them and remembers S. Every event is read exactly
+// once, whatever the order in which transactions took seqs and committed, and a long
+// transaction elsewhere holds back only its own events.
+func (t *Tagger) pollLocked(ctx context.Context) (int, error) {
+	var rows []Row
+	var next Position
+	err := pgx.BeginTxFunc(ctx, t.store.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, currentSnapshot).Scan(&next.Snapshot); err != nil {
+			return err
+		}
+		next.Seq = t.pos.Seq
+		if next.Snapshot == t.pos.Snapshot {
+			return nil
+		}
+		var ids []int64
+		var maxSeq *int64
+		err := tx.QueryRow(ctx, `SELECT array_agg(DISTINCT sku_id), max(seq) FROM sku_events
+			WHERE xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)`,
+			t.pos.Snapshot).Scan(&ids, &maxSeq)
+		if err != nil {
+			return err
+		}
+		if maxSeq != nil && *maxSeq > next.Seq {
+			next.Seq = *maxSeq
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err = t.store.Rows(ctx, tx, ids)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("tagger: read changes: %w", err)
+	}
+	if len(rows) > 0 {
+		t.ix.Upsert(rows)
+		changed := roaring64.New()
+		for i := range rows {
+			changed.Add(uint64(rows[i].Ordinal))
+		}
+		if err := t.retagRules(ctx, changed); err != nil {
+			return len(rows), err
+		}
+		if err := t.retagVectorsOf(ctx, changed); err != nil {
+			return len(rows), err
+		}
+		t.dirty = true
+	}
+	t.pos = next
+	return len(rows), nil
+}
+
+// Start loads the index if needed and polls every PollInterval until Stop; it saves the index
+// every SaveInterval when it changed. It is idempotent.
+func (t *Tagger) Start(ctx context.Context) error {
+	t.runMu.Lock()
+	defer t.runMu.Unlock()
+	if t.cancel != nil {
+		return nil
+	}
+	t.mu.Lock()
+	loaded := t.loaded
+	t.mu.Unlock()
+	if !loaded {
+		if _, err := t.Load(ctx); err != nil {
+			return err
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	t.cancel = cancel
+	t.done = make(chan struct{})
+	go t.run(runCtx, t.done)
+	return nil
+}
+
+func (t *Tagger) run(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	tick := time.NewTicker(t.cfg.PollInterval)
+	defer tick.Stop()
+	t.lastSave = time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := t.Poll(ctx); err != nil && ctx.Err() == nil {
+			t.cfg.Logger.Warn("tagger: poll failed", "err", err)
+		}
+		if t.cfg.SaveInterval > 0 && time.Since(t.lastSave) >= t.cfg.SaveInterval {
+			t.lastSave = time.Now()
+			if _, err := t.Save(ctx); err != nil && ctx.Err() == nil {
+				t.cfg.Logger.Warn("tagger: save failed", "err", err)
+			}
+		}
+	}
+}
+
+// Stop ends the poll loop and waits for it (or for ctx). It is idempotent.
+func (t *Tagger) Stop(ctx context.Context) error {
+	t.runMu.Lock()
+	defer t.runMu.Unlock()
+	if t.cancel == nil {
+		return nil
+	}
+	t.cancel()
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return fmt.Errorf("tagger: stop: %w", ctx.Err())
+	}
+	t.cancel, t.done = nil, nil
+	return nil
+}
+
+// Save writes the index to tag_bitmaps when it changed since the last save (or force).
+func (t *Tagger) Save(ctx context.Context) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.saveLocked(ctx, false)
+}
+
+func (t *Tagger) saveLocked(ctx context.Context, force bool) (bool, error) {
+	if !t.dirty && !force {
+		return false, nil
+	}
+	snap, err := t.ix.Snapshot()
+	if err != nil {
+		return false, err
+	}
+	snap.Pos = t.pos
+	wrote, err := t.store.SaveSnapshot(ctx, snap)
+	if err != nil {
+		return false, err
+	}
+	t.dirty = false
+	return wrote, nil
+}

@@ -237,6 +237,10 @@ func TestPoolLifecycle(t *testing.T) {
 
 func TestSearchPreview(t *testing.T) {
 	h := newHarness(t)
+	f := decodeJSON[map[string]any](t, h.do("POST", "/v1/filters/parse", h.reader, map[string]string{"text": "brand = Logitech and price <= 500"}))
+	require.Equal(t, map[string]any{"and": []any{map[string]any{"attr": map[string]any{"field": "brand", "value": "Logitech"}},
+		map[string]any{"range": map[string]any{"field": "price", "lte": float64(500)}}}}, f["filter"])
+	requireProblem(t, h.do("POST", "/v1/filters/parse", h.reader, map[string]string{"text": "brand ="}), 400)
 	w := h.do("POST", "/v1/search", h.reader, map[string]any{"scenario": "cheapest by Logitech under $5", "limit": 3})
 	require.Equal(t, 200, w.Code, w.Body.String())
 	res := decodeJSON[map[string]any](t, w)

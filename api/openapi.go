@@ -60,6 +60,8 @@ var ops = []op{
 	{method: "POST", path: "/v1/tags", role: RolePlanner, summary: "Define a tag (rule or prototype) and build its members",
 		request: "TagDefinition", response: "Object", status: 201},
 	{method: "GET", path: "/v1/fields", role: RoleReader, summary: "List the filterable fields and common values", response: "FieldList"},
+	{method: "POST", path: "/v1/filters/parse", role: RoleReader, summary: "Turn a filter's text form (brand = Logitech and price < 5000) into its JSON form",
+		request: "FilterText", response: "FilterParsed"},
 	{method: "GET", path: "/v1/skus", role: RoleReader, summary: "Look up SKUs by id",
 		params: []param{{"ids", "query", "string", "comma-separated SKU ids (at most 1,000)", true}}, response: "SKUList"},
 	{method: "GET", path: "/v1/skus/{id}", role: RoleReader, summary: "Look up one SKU",
@@ -142,7 +144,9 @@ func schemas() map[string]any {
 		"SKU": obj(map[string]any{"id": id, "ordinal": intg, "market": str, "title": str, "description": str, "brand": str,
 			"category": str, "product_type": str, "attributes": map[string]any{"type": "object"}, "currency": str, "price": intg,
 			"list_price": intg, "discount_pct": intg, "stock": intg, "rating": num, "sales_7d": intg, "live": boo, "tags": arr(str)}),
-		"SKUList": obj(map[string]any{"skus": arr(ref("SKU"))}),
+		"FilterText":   obj(map[string]any{"text": str}, "text"),
+		"FilterParsed": obj(map[string]any{"filter": ref("Expr"), "text": str}),
+		"SKUList":      obj(map[string]any{"skus": arr(ref("SKU"))}),
 	}
 }
 

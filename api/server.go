@@ -163,6 +163,7 @@ func (s *Server) routes() {
 	read.GET("/tags", s.listTags)
 	write.POST("/tags", s.defineTag)
 	read.GET("/fields", s.listFields)
+	read.POST("/filters/parse", s.parseFilter)
 	read.GET("/skus", s.getSKUs)
 	read.GET("/skus/:id", s.getSKU)
 

@@ -77,3 +77,23 @@ func (s *Server) listFields(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"fields": out})
 }
+
+type parseFilterRequest struct {
+	Text string `json:"text"`
+}
+
+// parseFilter turns the text form of a filter ("brand = Logitech and price < 5000") into its
+// JSON form, for editing plans.
+func (s *Server) parseFilter(c *gin.Context) {
+	var req parseFilterRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	e, err := tagger.ParseExpr(req.Text)
+	if err != nil {
+		s.fail(c, fmt.Errorf("%w: %v", errBadRequest, err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"filter": e, "text": e.String()})
+}

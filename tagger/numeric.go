@@ -378,3 +378,15 @@ func (c *numColumn) clamp(lo, hi int64) (int64, int64) {
 	}
 	return lo, hi
 }
+
+// PlainRange is the library's BSI comparison alone (CompareValue over the whole column), the
+// baseline the range accelerator is measured against by `selection bench tags`.
+func (ix *Index) PlainRange(field string, lo, hi int64) *roaring64.Bitmap {
+	kind, f, err := lookupField(field)
+	if err != nil || kind != Numeric {
+		return roaring64.New()
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.nums[f].rangeBSI(lo, hi, nil)
+}

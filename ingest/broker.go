@@ -1,0 +1,108 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Defaults of the Kafka settings.
+const (
+	DefaultTopic      = "sku-events"
+	DefaultGroup      = "selection-ingest"
+	DefaultPartitions = 4
+	// DLQSuffix is appended to a topic's name to name its dead-letter topic.
+	DLQSuffix = ".dlq"
+)
+
+// EmbeddedBroker is franz-go's kfake cluster run in-process as a single broker on 127.0.0.1:
+// what the service and the demo use when no Kafka brokers are configured. With a data
+// directory its topics, records and committed group offsets survive a restart.
+type EmbeddedBroker struct {
+	cluster *kfake.Cluster
+	lock    *os.File
+	once    sync.Once
+}
+
+// StartEmbeddedBroker starts the embedded broker listening on 127.0.0.1:port (0 picks a free
+// port). dir is its data directory, created if needed and locked against a second process;
+// empty keeps everything in memory.
+func StartEmbeddedBroker(ctx context.Context, dir string, port int) (*EmbeddedBroker, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.ClusterID("selection-embedded")}
+	if port != 0 {
+		opts = append(opts, kfake.Ports(port))
+	}
+	b := &EmbeddedBroker{}
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("embedded kafka: data directory: %w", err)
+		}
+		lock, err := os.OpenFile(filepath.Join(dir, ".selection.lock"), os.O_CREATE|os.O_RDWR, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("embedded kafka: %w", err)
+		}
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			lock.Close()
+			return nil, fmt.Errorf("embedded kafka: %s is in use by another process: %w", dir, err)
+		}
+		b.lock = lock
+		opts = append(opts, kfake.DataDir(dir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		b.unlock()
+		return nil, fmt.Errorf("embedded kafka: %w", err)
+	}
+	b.cluster = c
+	return b, nil
+}
+
+// Addrs are the broker's host:port addresses, to use as seed brokers.
+func (b *EmbeddedBroker) Addrs() []string { return b.cluster.ListenAddrs() }
+
+// Close stops the broker, writing its state to the data directory. It is idempotent.
+func (b *EmbeddedBroker) Close() {
+	b.once.Do(func() {
+		b.cluster.Close()
+		b.unlock()
+	})
+}
+
+func (b *EmbeddedBroker) unlock() {
+	if b.lock != nil {
+		_ = syscall.Flock(int(b.lock.Fd()), syscall.LOCK_UN)
+		b.lock.Close()
+	}
+}
+
+// EnsureTopics creates the topics that do not exist yet, with partitions partitions and the
+// cluster's default replication. Existing topics are left alone.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, topics ...string) error {
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopics(ctx, partitions, -1, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	for _, t := range topics {
+		r, ok := resp[t]
+		if !ok {
+			return fmt.Errorf("create topic %s: no answer", t)
+		}
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", t, r.Err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,417 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ConsumerConfig configures a Consumer.
+type ConsumerConfig struct {
+	// Brokers are the seed brokers (an EmbeddedBroker's Addrs, or a real cluster). Required.
+	Brokers []string
+	// Topic is the event topic. Default: "sku-events".
+	Topic string
+	// Group is the consumer group. Default: "selection-ingest".
+	Group string
+	// DLQTopic receives records that cannot be decoded or fail validation. Default: Topic+".dlq".
+	DLQTopic string
+	// Partitions is the partition count of topics the consumer creates when they are missing
+	// (existing topics are left alone). Default: 4.
+	Partitions int32
+	// Tier is recorded in sku_events for every event. Default: realtime.
+	Tier Tier
+	// MaxPollRecords bounds one poll, the records of all partitions together. Each poll's
+	// records are applied in one transaction per partition. Default: 20,000.
+	MaxPollRecords int
+	// MaxSkew is how far in the future an event time may be. Default: 5m.
+	MaxSkew time.Duration
+	// RetryMin and RetryMax bound the backoff of database retries. Defaults: 100ms, 5s.
+	RetryMin, RetryMax time.Duration
+	// Logger. Default: slog.Default().
+	Logger *slog.Logger
+	// Metrics, when set, counts events, dead letters, batches, lag and freshness.
+	Metrics *Metrics
+	// ClientOpts are extra franz-go options (TLS, SASL, ...).
+	ClientOpts []kgo.Opt
+	// OnCommit, when set, is called after each poll's records were committed to the database
+	// and their offsets to Kafka (the bench measures freshness with it). It must be quick.
+	OnCommit func(CommitInfo)
+
+	// beforeCommit, in tests, runs inside each database transaction before its commit.
+	beforeCommit func(ctx context.Context) error
+	// afterDBCommit, in tests, runs after the database commit and before the offset commit.
+	afterDBCommit func(ctx context.Context) error
+}
+
+// CommitInfo describes one committed poll.
+type CommitInfo struct {
+	Applied     int
+	Duplicates  int
+	DeadLetters int
+	CommittedAt time.Time
+	// EventTimes are the event times of the applied events.
+	EventTimes []time.Time
+}
+
+// WithDefaults fills zero fields with their defaults.
+func (c ConsumerConfig) WithDefaults() ConsumerConfig {
+	if c.Topic == "" {
+		c.Topic = DefaultTopic
+	}
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	if c.DLQTopic == "" {
+		c.DLQTopic = c.Topic + DLQSuffix
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = DefaultPartitions
+	}
+	if c.Tier == "" {
+		c.Tier = TierRealtime
+	}
+	if c.MaxPollRecords <= 0 {
+		c.MaxPollRecords = 20000
+	}
+	if c.MaxSkew == 0 {
+		c.MaxSkew = DefaultMaxSkew
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c ConsumerConfig) validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("ingest: no Kafka brokers (start an EmbeddedBroker or configure SELECTION_KAFKA_BROKERS)")
+	}
+	if _, err := ParseTier(string(c.Tier)); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	if c.DLQTopic == c.Topic {
+		return errors.New("ingest: the dead-letter topic must differ from the event topic")
+	}
+	return nil
+}
+
+// Consumer reads events from a Kafka topic as a member of a consumer group and applies them
+// with one Postgres transaction per partition per poll, committing the offsets only after the
+// database commit (at-least-once delivery plus an idempotent apply: each event takes effect
+// exactly once). Records that cannot be decoded or fail validation go to the dead-letter topic
+// (reason in the headers) and to dead_letters, in the same transaction as the good ones.
+type Consumer struct {
+	pool   *pgxpool.Pool
+	cfg    ConsumerConfig
+	writer *Writer
+
+	mu      sync.Mutex
+	client  *kgo.Client
+	cancel  context.CancelFunc
+	done    chan struct{}
+	err     error
+	stopped bool
+}
+
+// NewConsumer returns a consumer over pool; Start connects it.
+func NewConsumer(pool *pgxpool.Pool, cfg ConsumerConfig) (*Consumer, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	w, err := NewWriter(pool, WriterConfig{RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, Logger: cfg.Logger,
+		Metrics: cfg.Metrics, MetricsSource: "kafka", beforeCommit: cfg.beforeCommit})
+	if err != nil {
+		return nil, err
+	}
+	return &Consumer{pool: pool, cfg: cfg, writer: w}, nil
+}
+
+// Start joins the group (creating the topics when missing) and consumes in the background
+// until Stop. It is idempotent; a stopped consumer cannot start again.
+func (c *Consumer) Start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client != nil {
+		return nil
+	}
+	if c.stopped {
+		return errors.New("ingest: consumer was stopped")
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(c.cfg.Brokers...),
+		kgo.ConsumerGroup(c.cfg.Group),
+		kgo.ConsumeTopics(c.cfg.Topic),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(250 * time.Millisecond),
+		kgo.FetchMaxBytes(64 << 20),
+		kgo.FetchMaxPartitionBytes(16 << 20),
+		kgo.ProducerLinger(0),
+	}, c.cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("ingest: kafka client: %w", err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = EnsureTopics(tctx, cl, c.cfg.Partitions, c.cfg.Topic, c.cfg.DLQTopic)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			cl.Close()
+			return ctx.Err()
+		}
+		c.cfg.Logger.Warn("ingest: could not make sure the topics exist; consuming anyway", "err", err)
+	}
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	c.client, c.cancel, c.done = cl, cancelRun, make(chan struct{})
+	go func() {
+		defer close(c.done)
+		err := c.run(runCtx, cl)
+		if err != nil && runCtx.Err() == nil {
+			c.cfg.Logger.Error("ingest: consumer stopped", "err", err)
+		}
+		c.mu.Lock()
+		if runCtx.Err() == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}()
+	return nil
+}
+
+// Done is closed when the consumer has stopped (after Stop, or a failure that retrying cannot
+// mend; Err says which). It is nil before Start.
+func (c *Consumer) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done
+}
+
+// Err is the failure that stopped the consumer, if any.
+func (c *Consumer) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Stop stops consuming: a batch in flight is abandoned before its commit (it is redelivered
+// to the next member), the client leaves the group and closes. It waits for that or for ctx,
+// and is idempotent.
+func (c *Consumer) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	c.stopped = true
+	cl, cancel, done := c.client, c.cancel, c.done
+	c.mu.Unlock()
+	if cl == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("ingest: stopping the consumer: %w", ctx.Err())
+	}
+	cl.Close() // idempotent; leaves the group
+	return c.Err()
+}
+
+// Run starts the consumer and blocks until ctx ends or it fails, then stops it.
+func (c *Consumer) Run(ctx context.Context) error {
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-c.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return c.Stop(sctx)
+}
+
+type partBatch struct {
+	topic     string
+	partition int32
+	records   []*kgo.Record
+	recs      []Record
+	res       BatchResult
+	err       error
+}
+
+func (c *Consumer) run(ctx context.Context, cl *kgo.Client) error {
+	for {
+		fetches := cl.PollRecords(ctx, c.cfg.MaxPollRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			cl.AllowRebalance()
+			return ctx.Err()
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				c.cfg.Logger.Warn("ingest: fetch error", "topic", topic, "partition", p, "err", err)
+			}
+		})
+		var parts []*partBatch
+		var lag int64
+		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			if len(ftp.Records) == 0 {
+				return
+			}
+			last := ftp.Records[len(ftp.Records)-1]
+			lag += max(0, ftp.HighWatermark-last.Offset-1)
+			parts = append(parts, &partBatch{topic: ftp.Topic, partition: ftp.Partition, records: ftp.Records})
+		})
+		if len(parts) == 0 {
+			cl.AllowRebalance()
+			continue
+		}
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.Lag.WithLabelValues(c.cfg.Topic).Set(float64(lag))
+		}
+		if err := c.process(ctx, cl, parts); err != nil {
+			cl.AllowRebalance()
+			return err
+		}
+		cl.AllowRebalance()
+	}
+}
+
+// process applies one poll: each partition's records in a transaction of its own, the
+// partitions concurrently; then it commits the offsets.
+func (c *Consumer) process(ctx context.Context, cl *kgo.Client, parts []*partBatch) error {
+	var wg sync.WaitGroup
+	for _, pb := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pb.err = c.processPartition(ctx, cl, pb)
+		}()
+	}
+	wg.Wait()
+	for _, pb := range parts {
+		if pb.err != nil {
+			return pb.err // nothing of this poll is committed to Kafka: it is redelivered
+		}
+	}
+	if c.cfg.afterDBCommit != nil {
+		if err := c.cfg.afterDBCommit(ctx); err != nil {
+			return err
+		}
+	}
+	last := make([]*kgo.Record, len(parts))
+	for i, pb := range parts {
+		last[i] = pb.records[len(pb.records)-1]
+	}
+	if err := cl.CommitRecords(ctx, last...); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The database has the events; a redelivery after this is a no-op.
+		c.cfg.Logger.Warn("ingest: offset commit failed; the records will be redelivered and skipped", "err", err)
+	}
+	info := CommitInfo{}
+	for _, pb := range parts {
+		info.Applied += len(pb.res.Applied)
+		info.Duplicates += pb.res.Duplicates
+		info.DeadLetters += pb.res.DeadLetters
+		if pb.res.CommittedAt.After(info.CommittedAt) {
+			info.CommittedAt = pb.res.CommittedAt
+		}
+	}
+	if c.cfg.OnCommit != nil {
+		info.EventTimes = make([]time.Time, 0, info.Applied)
+		for _, pb := range parts {
+			for _, i := range pb.res.Applied {
+				info.EventTimes = append(info.EventTimes, pb.recs[i].Event.EventTime)
+			}
+		}
+		c.cfg.OnCommit(info)
+	}
+	return nil
+}
+
+func (c *Consumer) processPartition(ctx context.Context, cl *kgo.Client, pb *partBatch) error {
+	now := time.Now()
+	pb.recs = make([]Record, len(pb.records))
+	var dead []*kgo.Record
+	for i, kr := range pb.records {
+		r := &pb.recs[i]
+		r.Source = "kafka:" + kr.Topic + "/" + strconv.Itoa(int(kr.Partition)) + "/" + strconv.FormatInt(kr.Offset, 10)
+		r.Topic, r.Partition, r.Offset = kr.Topic, kr.Partition, kr.Offset
+		d, err := DecodeEvent(kr.Value, DecodeOptions{Now: now, MaxSkew: c.cfg.MaxSkew})
+		if err == nil && len(kr.Key) > 0 && string(kr.Key) != strconv.FormatInt(d.SKUID, 10) {
+			err = &ValidationError{Field: "key", Reason: fmt.Sprintf("record key %q is not the sku_id %d (records are keyed by SKU id so that one SKU's events stay in order)", truncate(string(kr.Key), 40), d.SKUID)}
+		}
+		if err != nil {
+			r.Err, r.Key, r.Value = err, kr.Key, kr.Value
+			dead = append(dead, dlqRecord(c.cfg.DLQTopic, kr, err))
+			continue
+		}
+		r.Event = d
+	}
+
+	// The dead letters go to the DLQ topic while the batch is written; both must succeed
+	// before the offsets move.
+	var produceErr error
+	var pwg sync.WaitGroup
+	if len(dead) > 0 {
+		pwg.Add(len(dead))
+		var mu sync.Mutex
+		for _, r := range dead {
+			cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+				if err != nil {
+					mu.Lock()
+					produceErr = err
+					mu.Unlock()
+				}
+				pwg.Done()
+			})
+		}
+	}
+	res, err := c.writer.Write(ctx, c.cfg.Tier, pb.recs)
+	pwg.Wait()
+	if err != nil {
+		return err
+	}
+	if produceErr != nil {
+		return fmt.Errorf("ingest: produce to %s: %w", c.cfg.DLQTopic, produceErr)
+	}
+	pb.res = res
+	if c.cfg.Metrics != nil {
+		for _, i := range res.Applied {
+			c.cfg.Metrics.Freshness.Observe(res.CommittedAt.Sub(pb.recs[i].Event.EventTime).Seconds())
+		}
+	}
+	return nil
+}
+
+// DLQ record headers.
+const (
+	HeaderReason    = "dlq.reason"
+	HeaderTopic     = "dlq.topic"
+	HeaderPartition = "dlq.partition"
+	HeaderOffset    = "dlq.offset"
+	HeaderTime      = "dlq.time"
+)
+
+func dlqRecord(topic string, kr *kgo.Record, reason error) *kgo.Record {
+	h := make([]kgo.RecordHeader, 0, len(kr.Headers)+5)
+	h = append(h, kr.Headers...)
+	h = append(h,
+		kgo.RecordHeader{Key: HeaderReason, Value: []byte(truncate(reason.Error(), 2000))},
+		kgo.RecordHeader{Key: HeaderTopic, Value: []byte(kr.Topic)},
+		kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(kr.Partition)))},
+		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(kr.Offset, 10))},
+		kgo.RecordHeader{Key: HeaderTime, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+	)
+	return &kgo.Record{Topic: topic, Key: kr.Key, Value: kr.Value, Headers: h}
+}

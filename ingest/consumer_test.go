@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-		"strconv"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"

@@ -50,7 +50,10 @@ type IndexConfig struct {
 	// QuantizedMin is the candidate count from which the binary-code first pass is used
 	// (below it every candidate is scored in float32). Default: DefaultQuantizedMin (measured).
 	QuantizedMin int
-	// Rerank is how many binary-pass candidates are rescored in float32 (at least 10 x k).
+	// Candidates is how many codes survive the Hamming pass (at least 40 x k) to be estimated
+	// with the float query against their sign bits. Default: DefaultCandidates (measured).
+	Candidates int
+	// Rerank is how many of those are rescored in float32 (at least 4 x k).
 	// Default: DefaultRerank (measured: recall@10 >= 0.99).
 	Rerank int
 	// Logger receives poll errors. Default: slog.Default().
@@ -61,7 +64,8 @@ type IndexConfig struct {
 const (
 	DefaultParallelMin  = 16384
 	DefaultQuantizedMin = 32768
-	DefaultRerank       = 400
+	DefaultCandidates   = 4000
+	DefaultRerank       = 200
 )
 
 // WithDefaults fills zero fields with their defaults.
@@ -87,6 +91,9 @@ func (c IndexConfig) WithDefaults() IndexConfig {
 	if c.QuantizedMin == 0 {
 		c.QuantizedMin = DefaultQuantizedMin
 	}
+	if c.Candidates == 0 {
+		c.Candidates = DefaultCandidates
+	}
 	if c.Rerank == 0 {
 		c.Rerank = DefaultRerank
 	}
@@ -104,8 +111,8 @@ func (c IndexConfig) validate() error {
 		return errors.New("vectorindex: negative PollInterval or PollOverlap")
 	case c.MaxBytes < 0:
 		return errors.New("vectorindex: negative MaxBytes")
-	case c.Workers < 1 || c.ParallelMin < 1 || c.QuantizedMin < 1 || c.Rerank < 1:
-		return errors.New("vectorindex: Workers, ParallelMin, QuantizedMin and Rerank must be positive")
+	case c.Workers < 1 || c.ParallelMin < 1 || c.QuantizedMin < 1 || c.Candidates < 1 || c.Rerank < 1:
+		return errors.New("vectorindex: Workers, ParallelMin, QuantizedMin, Candidates and Rerank must be positive")
 	}
 	return nil
 }
@@ -123,6 +130,8 @@ type chunk struct {
 	rows    int       // rows allocated, a multiple of 8
 	vecs    []float32 // rows x dim, L2-normalised
 	codes   []uint64  // rows/8 blocks of words x 8 (block-transposed sign bits)
+	rcodes  []uint64  // the same codes row-major (one cache line per 512-d code), for stage 2
+	corr    []float32 // per row |x|^2 / |x|_1, x = v - mean: scales the asymmetric estimate
 	ids     []int64   // SKU id by row
 	present [chunkSize / 64]uint64
 	n       int
@@ -252,9 +261,13 @@ func (ix *Index) grow(c *chunk, row int) {
 	copy(vecs, c.vecs)
 	codes := make([]uint64, rows/8*ix.words*8)
 	copy(codes, c.codes)
+	rcodes := make([]uint64, rows*ix.words)
+	copy(rcodes, c.rcodes)
+	corr := make([]float32, rows)
+	copy(corr, c.corr)
 	ids := make([]int64, rows)
 	copy(ids, c.ids)
-	c.vecs, c.codes, c.ids, c.rows = vecs, codes, ids, rows
+	c.vecs, c.codes, c.rcodes, c.corr, c.ids, c.rows = vecs, codes, rcodes, corr, ids, rows
 }
 
 // chunkFor returns the chunk of ordinal o in chunks, creating it.
@@ -271,21 +284,37 @@ func chunkFor(chunks *[]*chunk, o int64) *chunk {
 	return c
 }
 
-// encode writes the binary code of the normalised vector v (sign of v - mean) for row.
+// encode writes the binary code of the normalised vector v (sign of x = v - mean) for row, and
+// the factor |x|^2/|x|_1 that turns q·sign(x) into an estimate of q·x (the RaBitQ estimator:
+// x ≈ |x| sign(x)/√d scaled by 1/<x/|x|, sign(x)/√d> = |x|√d/|x|_1).
 func (ix *Index) encode(c *chunk, row int, v []float32, mean []float32) {
 	w8 := ix.words * 8
 	blk := c.codes[(row>>3)*w8:]
+	rc := c.rcodes[row*ix.words : (row+1)*ix.words]
 	lane := row & 7
+	var l1, l2 float32
+	mean = mean[:len(v)]
 	for w := 0; w < ix.words; w++ {
 		var word uint64
 		lo := w * 64
 		hi := min(lo+64, len(v))
 		for i := lo; i < hi; i++ {
-			if v[i] > mean[i] {
+			x := v[i] - mean[i]
+			l2 += x * x
+			if x > 0 {
 				word |= 1 << uint(i-lo)
+				l1 += x
+			} else {
+				l1 -= x
 			}
 		}
 		blk[w*8+lane] = word
+		rc[w] = word
+	}
+	if l1 > 0 {
+		c.corr[row] = l2 / l1
+	} else {
+		c.corr[row] = 0
 	}
 }
 
@@ -302,12 +331,18 @@ func (ix *Index) queryCode(q []float32) []uint64 {
 
 // put stores a normalised vector (callers hold mu for writing, or own chunks exclusively).
 func (ix *Index) put(chunks *[]*chunk, o, id int64, vn []float32, mean []float32) (added bool) {
+	return ix.putEncode(chunks, o, id, vn, mean, true)
+}
+
+func (ix *Index) putEncode(chunks *[]*chunk, o, id int64, vn []float32, mean []float32, encode bool) (added bool) {
 	c := chunkFor(chunks, o)
 	row := int(o & chunkMask)
 	ix.grow(c, row)
 	copy(c.vecs[row*ix.cfg.Dim:(row+1)*ix.cfg.Dim], vn)
 	c.ids[row] = id
-	ix.encode(c, row, vn, mean)
+	if encode {
+		ix.encode(c, row, vn, mean)
+	}
 	bit := uint64(1) << (row & 63)
 	if c.present[row>>6]&bit == 0 {
 		c.present[row>>6] |= bit
@@ -551,7 +586,6 @@ func (ix *Index) Load(ctx context.Context) error {
 	var n int
 	maxOrd := int64(-1)
 	var wm time.Time
-	zero := make([]float32, ix.cfg.Dim)
 	vn := make([]float32, ix.cfg.Dim)
 	err := ix.scanVectors(ctx, loadSQL, nil, func(o, id int64, v []float32, at time.Time, _ bool) error {
 		if at.After(wm) {
@@ -561,7 +595,7 @@ func (ix *Index) Load(ctx context.Context) error {
 			ix.cfg.Logger.Warn("vectorindex: skipping unusable vector", "sku", id, "ordinal", o)
 			return nil
 		}
-		if ix.put(&chunks, o, id, vn, zero) {
+		if ix.putEncode(&chunks, o, id, vn, nil, false) {
 			n++
 		}
 		maxOrd = max(maxOrd, o)

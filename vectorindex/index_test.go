@@ -135,17 +135,34 @@ func TestTopK(t *testing.T) {
 	sort.Slice(all, func(i, j int) bool { return better(all[i], all[j]) })
 	require.Equal(t, all[:10], tk.sorted())
 
-	nr := newNearR(5)
+	sel := newSelector(5, 100)
 	var keys []uint64
 	for i := 0; i < 200; i++ {
-		k := uint64(rng.IntN(100))<<48 | uint64(i)
-		keys = append(keys, k)
-		nr.push(k)
+		d := uint64(rng.IntN(100))
+		keys = append(keys, d<<48|uint64(i))
+		if d < sel.lim {
+			sel.push(d, uint64(i))
+		}
 	}
+	sel.tighten()
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	got := append([]uint64(nil), nr.h...)
+	got := append([]uint64(nil), sel.keep...)
 	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
-	require.Equal(t, keys[:5], got)
+	require.GreaterOrEqual(t, len(got), 5)
+	require.Equal(t, keys[:5], got[:5])
+	for _, k := range got[5:] {
+		require.Equal(t, keys[4]>>48, k>>48, "beyond r only ties of the r-th distance")
+	}
+
+	// A flood of equal distances keeps about r, not everything.
+	sel = newSelector(10, 10)
+	for i := 0; i < 10000; i++ {
+		if d := uint64(3); d < sel.lim {
+			sel.push(d, uint64(i))
+		}
+	}
+	sel.tighten()
+	require.Len(t, sel.keep, 10)
 }
 
 func TestSearchExactMatchesBruteForce(t *testing.T) {
@@ -162,6 +179,10 @@ func TestSearchExactMatchesBruteForce(t *testing.T) {
 	filter := roaring64.New()
 	for o := 0; o < n+500; o += 3 { // includes ordinals past the end and without vectors
 		filter.Add(uint64(o))
+	}
+	sparse := roaring64.New()
+	for o := 0; o < n; o += 37 {
+		sparse.Add(uint64(o))
 	}
 	for trial := 0; trial < 20; trial++ {
 		q := vecs[rng.IntN(n)]
@@ -180,6 +201,18 @@ func TestSearchExactMatchesBruteForce(t *testing.T) {
 		got, _, err = ix.SearchPath(ctx, q, 25, filter, PathExact)
 		require.NoError(t, err)
 		requireSameHits(t, want, got)
+
+		// A sparse filter is iterated rather than masked.
+		want = bruteForce(vecs, q, 5, func(o int) bool { return o%37 == 0 })
+		got, _, err = ix.SearchPath(ctx, q, 5, sparse, PathExact)
+		require.NoError(t, err)
+		requireSameHits(t, want, got)
+		got, _, err = ix.SearchPath(ctx, q, 5, sparse, PathBinary)
+		require.NoError(t, err)
+		require.Greater(t, recallAt(want, got), 0.5)
+		for _, h := range got {
+			require.Zero(t, h.Ordinal%37)
+		}
 	}
 }
 
@@ -200,7 +233,7 @@ func TestSearchBinaryRecall(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const n, dim = 20000, 128
 	vecs := clustered(rng, n, dim)
-	ix := newTestIndex(t, IndexConfig{Dim: dim, ParallelMin: 5000, Workers: 2, Rerank: 300}, vecs)
+	ix := newTestIndex(t, IndexConfig{Dim: dim, ParallelMin: 5000, Workers: 2, Candidates: 1000, Rerank: 100}, vecs)
 	filter := roaring64.New()
 	for o := 0; o < n; o++ {
 		if rng.IntN(2) == 0 {

@@ -56,14 +56,61 @@ func (ix *Index) Similar(ctx context.Context, o int64, k int, filter *roaring64.
 
 // ChoosePath is the path Search takes for n candidates and k results.
 func (ix *Index) ChoosePath(n, k int) Path {
-	if ix.cfg.Exact || n < ix.cfg.QuantizedMin || n <= ix.rerankFor(k) {
+	if ix.cfg.Exact || n < ix.cfg.QuantizedMin || n <= ix.candidatesFor(k) {
 		return PathExact
 	}
 	return PathBinary
 }
 
-// rerankFor is how many binary-pass candidates are rescored for k results.
-func (ix *Index) rerankFor(k int) int { return max(ix.cfg.Rerank, 10*k) }
+// candidatesFor is how many codes survive the Hamming pass for k results.
+func (ix *Index) candidatesFor(k int) int { return max(ix.cfg.Candidates, 40*k) }
+
+// rerankFor is how many of those are rescored in float32 for k results.
+func (ix *Index) rerankFor(k int) int { return max(ix.cfg.Rerank, 4*k) }
+
+// asym is a query prepared for the asymmetric estimate: q quantised to 8 bits per dimension
+// (q_i ≈ lo + delta*u_i) and split into 8 bit planes, so that sum_i q_i c_i over the set bits c
+// of a code is lo*popcount(c) + delta * sum_p 2^p popcount(plane_p & c).
+type asym struct {
+	words          int
+	planes         []uint64 // plane p, word w at p*words+w
+	lo, delta, sum float32
+}
+
+func (ix *Index) asymQuery(q []float32) *asym {
+	lo, hi := q[0], q[0]
+	var sum float32
+	for _, x := range q {
+		lo, hi = min(lo, x), max(hi, x)
+		sum += x
+	}
+	a := &asym{words: ix.words, planes: make([]uint64, 8*ix.words), lo: lo, delta: (hi - lo) / 255, sum: sum}
+	if a.delta == 0 {
+		return a
+	}
+	for i, x := range q {
+		u := uint(float32(x-lo)/a.delta + 0.5)
+		for p := 0; p < 8; p++ {
+			if u&(1<<p) != 0 {
+				a.planes[p*ix.words+i/64] |= 1 << uint(i%64)
+			}
+		}
+	}
+	return a
+}
+
+// estimate is the asymmetric estimate of q·(v - mean) for a code (row-major words).
+func (a *asym) estimate(code []uint64, corr float32) float32 {
+	var pc, s int
+	for w, c := range code[:a.words] {
+		pc += bits.OnesCount64(c)
+		for p := 0; p < 8; p++ {
+			s += bits.OnesCount64(a.planes[p*a.words+w]&c) << p
+		}
+	}
+	dotc := a.lo*float32(pc) + a.delta*float32(s)
+	return corr * (2*dotc - a.sum)
+}
 
 type span struct{ lo, hi uint64 } // ordinals [lo, hi)
 
@@ -107,13 +154,21 @@ func (ix *Index) search(ctx context.Context, query []float32, k int, filter *roa
 	if n >= ix.cfg.ParallelMin {
 		parts = ix.cfg.Workers
 	}
+	// A dense filter becomes a bit mask over the ordinals (about 1 ns per member), so the scan
+	// runs word by word like an unfiltered one instead of calling the bitmap iterator per
+	// candidate; a sparse one is iterated.
+	var mask []uint64
+	if filter != nil && uint64(n)*16 >= uint64(ix.maxOrd)+1 {
+		mask = filterMask(filter, ix.maxOrd)
+		filter = nil
+	}
 	spans := ix.spans(filter, n, parts)
 
 	var hits []Hit
 	switch path {
 	case PathExact:
 		tops := make([]*topK, len(spans))
-		ix.parallel(spans, func(i int, s span) { tops[i] = ix.scoreExact(qn, kk, filter, s) })
+		ix.parallel(spans, func(i int, s span) { tops[i] = ix.scoreExact(qn, kk, filter, mask, s) })
 		all := newTopK(kk)
 		for _, t := range tops {
 			for _, h := range t.h {
@@ -123,21 +178,31 @@ func (ix *Index) search(ctx context.Context, query []float32, k int, filter *roa
 		hits = all.sorted()
 	case PathBinary:
 		qc := ix.queryCode(qn)
-		r := ix.rerankFor(kk)
-		nears := make([]*nearR, len(spans))
-		ix.parallel(spans, func(i int, s span) { nears[i] = ix.scoreBinary(qc, r, filter, s) })
+		r1, r2 := ix.candidatesFor(kk), ix.rerankFor(kk)
+		kept := make([][]uint64, len(spans))
+		ix.parallel(spans, func(i int, s span) { kept[i] = ix.scoreBinary(qc, r1, filter, mask, s) })
 		var keys []uint64
-		for _, nr := range nears {
-			keys = append(keys, nr.h...)
+		for _, k := range kept {
+			keys = append(keys, k...)
 		}
 		slices.Sort(keys)
-		keys = keys[:min(r, len(keys))]
-		all := newTopK(kk)
+		keys = keys[:min(r1, len(keys))]
+		// Stage 2: the asymmetric estimate (float query against the sign codes) keeps r2.
+		aq := ix.asymQuery(qn)
+		est := newTopK(r2)
+		nw := ix.words
 		for _, key := range keys {
 			o := int64(key & ordMask)
-			v, id, ok := ix.row(o)
+			c := ix.chunks[o>>chunkBits]
+			row := int(o & chunkMask)
+			est.push(Hit{Ordinal: o, Score: aq.estimate(c.rcodes[row*nw:(row+1)*nw], c.corr[row])})
+		}
+		// Stage 3: exact float32 scores for those.
+		all := newTopK(kk)
+		for _, h := range est.h {
+			v, id, ok := ix.row(h.Ordinal)
 			if ok {
-				all.push(Hit{Ordinal: o, SKUID: id, Score: ix.kern.dot(qn, v)})
+				all.push(Hit{Ordinal: h.Ordinal, SKUID: id, Score: ix.kern.dot(qn, v)})
 			}
 		}
 		hits = all.sorted()
@@ -203,7 +268,7 @@ func (ix *Index) spans(filter *roaring64.Bitmap, n, parts int) []span {
 }
 
 // scoreExact scores the candidates in s in float32.
-func (ix *Index) scoreExact(q []float32, k int, filter *roaring64.Bitmap, s span) *topK {
+func (ix *Index) scoreExact(q []float32, k int, filter *roaring64.Bitmap, mask []uint64, s span) *topK {
 	t := newTopK(k)
 	d := ix.cfg.Dim
 	dot := ix.kern.dot
@@ -218,6 +283,9 @@ func (ix *Index) scoreExact(q []float32, k int, filter *roaring64.Bitmap, s span
 			r1 := int(min(s.hi-base, uint64(c.rows)))
 			for w := r0 >> 6; w<<6 < r1; w++ {
 				pw := c.present[w]
+				if mask != nil {
+					pw &= maskWord(mask, base, w)
+				}
 				for pw != 0 {
 					r := w<<6 + bits.TrailingZeros64(pw)
 					pw &= pw - 1
@@ -269,13 +337,41 @@ func (ix *Index) scoreExact(q []float32, k int, filter *roaring64.Bitmap, s span
 	return t
 }
 
+// filterMask sets a bit per member of filter up to maxOrd.
+func filterMask(filter *roaring64.Bitmap, maxOrd int64) []uint64 {
+	mask := make([]uint64, maxOrd>>6+1)
+	it := filter.ManyIterator()
+	var buf [2048]uint64
+	for {
+		n := it.NextMany(buf[:])
+		if n == 0 {
+			return mask
+		}
+		for _, o := range buf[:n] {
+			if o > uint64(maxOrd) {
+				return mask
+			}
+			mask[o>>6] |= 1 << (o & 63)
+		}
+	}
+}
+
+// maskWord is the mask word of presence word w of the chunk at base.
+func maskWord(mask []uint64, base uint64, w int) uint64 {
+	if i := int(base>>6) + w; i < len(mask) {
+		return mask[i]
+	}
+	return 0
+}
+
 // runBlocks is how many code blocks (8 codes each) one Hamming kernel call covers: 64 blocks of
 // 8 x 64 bytes are 32 KiB of codes and 4 KiB of distances, within L1.
 const runBlocks = 64
 
-// scoreBinary keeps the r candidates in s with the smallest Hamming distance to qc.
-func (ix *Index) scoreBinary(qc []uint64, r int, filter *roaring64.Bitmap, s span) *nearR {
-	nr := newNearR(r)
+// scoreBinary keeps about the r candidates in s with the smallest Hamming distance to qc
+// (at least r when there are r; callers sort and cut).
+func (ix *Index) scoreBinary(qc []uint64, r int, filter *roaring64.Bitmap, mask []uint64, s span) []uint64 {
+	sel := newSelector(r, ix.words*64)
 	w8 := ix.words * 8
 	if filter == nil {
 		var dist [runBlocks * 8]uint64
@@ -293,7 +389,7 @@ func (ix *Index) scoreBinary(qc []uint64, r int, filter *roaring64.Bitmap, s spa
 				// Skip runs without a present row.
 				any := false
 				for w := run >> 6; w<<6 < end; w++ {
-					if c.present[w] != 0 {
+					if c.present[w] != 0 && (mask == nil || maskWord(mask, base, w) != 0) {
 						any = true
 						break
 					}
@@ -302,32 +398,42 @@ func (ix *Index) scoreBinary(qc []uint64, r int, filter *roaring64.Bitmap, s spa
 					continue
 				}
 				ix.kern.hamming(qc, c.codes[(run>>3)*w8:(end>>3)*w8], ix.words, dist[:])
-				bound := nr.bound()
 				for w := run >> 6; w<<6 < end; w++ {
 					pw := c.present[w]
+					if mask != nil {
+						pw &= maskWord(mask, base, w)
+					}
+					if pw == ^uint64(0) && w<<6+64 <= end {
+						// Whole word present: no bit walk.
+						d := dist[w<<6-run : w<<6-run+64]
+						for j, x := range d {
+							if x < sel.lim {
+								sel.push(x, base+uint64(w<<6+j))
+							}
+						}
+						continue
+					}
 					for pw != 0 {
 						row := w<<6 + bits.TrailingZeros64(pw)
 						pw &= pw - 1
 						if row >= end {
 							break
 						}
-						key := dist[row-run]<<48 | (base + uint64(row))
-						if key < bound {
-							nr.push(key)
-							bound = nr.bound()
+						if x := dist[row-run]; x < sel.lim {
+							sel.push(x, base+uint64(row))
 						}
 					}
 				}
 			}
 		}
-		return nr
+		sel.tighten()
+		return sel.keep
 	}
 	var d8 [8]uint64
 	it := filter.Iterator()
 	it.AdvanceIfNeeded(s.lo)
 	lastKey, lastBlk := -1, -1
 	var c *chunk
-	bound := nr.bound()
 	for it.HasNext() {
 		o := it.Next()
 		if o >= s.hi || o > MaxOrdinal {
@@ -351,11 +457,10 @@ func (ix *Index) scoreBinary(qc []uint64, r int, filter *roaring64.Bitmap, s spa
 			lastBlk = blk
 			ix.kern.hamming(qc, c.codes[blk*w8:(blk+1)*w8], ix.words, d8[:])
 		}
-		key := d8[row&7]<<48 | o
-		if key < bound {
-			nr.push(key)
-			bound = nr.bound()
+		if x := d8[row&7]; x < sel.lim {
+			sel.push(x, o)
 		}
 	}
-	return nr
+	sel.tighten()
+	return sel.keep
 }

@@ -82,55 +82,67 @@ func (t *topK) sorted() []Hit {
 	return out
 }
 
-// nearR keeps the r codes with the smallest Hamming distance: a max-heap on (distance,
-// ordinal) packed into one uint64 so the comparison is a single integer compare.
-type nearR struct {
-	r int
-	h []uint64 // dist<<48 | ordinal (ordinals < 2^48)
+// selector keeps the r candidates with the smallest Hamming distances without a heap:
+// distances are small integers, so it keeps every candidate at or below a threshold and a
+// histogram of the kept distances; when it holds 2r it lowers the threshold to the smallest
+// distance that still keeps r and compacts. Each candidate costs one compare and, if kept, an
+// append: O(1) amortised, against O(log r) for a heap (which cost more than the Hamming kernel
+// itself at r = 16,000 on 1M codes).
+type selector struct {
+	r    int
+	lim  uint64   // keep distances < lim
+	keep []uint64 // dist<<48 | ordinal
+	hist []int    // kept count by distance
 }
 
-func newNearR(r int) *nearR { return &nearR{r: r, h: make([]uint64, 0, r)} }
-
-// bound is the packed key a candidate must be below to enter (max uint64 while not full).
-func (n *nearR) bound() uint64 {
-	if len(n.h) < n.r {
-		return ^uint64(0)
-	}
-	return n.h[0]
+func newSelector(r, maxDist int) *selector {
+	return &selector{r: r, lim: uint64(maxDist) + 1, keep: make([]uint64, 0, 2*r+64), hist: make([]int, maxDist+1)}
 }
 
-func (n *nearR) push(key uint64) {
-	if len(n.h) < n.r {
-		n.h = append(n.h, key)
-		i := len(n.h) - 1
-		for i > 0 {
-			p := (i - 1) / 2
-			if n.h[p] >= n.h[i] {
-				break
-			}
-			n.h[p], n.h[i] = n.h[i], n.h[p]
-			i = p
+func (s *selector) push(dist, o uint64) {
+	s.keep = append(s.keep, dist<<48|o)
+	s.hist[dist]++
+	if len(s.keep) >= 2*s.r {
+		s.tighten()
+	}
+}
+
+// tighten lowers the limit to just above the smallest distance t whose cumulative count
+// reaches r and drops the kept candidates above t. When ties at t alone would keep more than
+// r + r/2, only as many of them as r needs stay and t itself is closed to later candidates, so
+// a flood of equal distances (duplicate vectors) cannot make every push compact.
+func (s *selector) tighten() {
+	cum, t := 0, -1
+	for d, n := range s.hist {
+		if cum+n >= s.r {
+			t = d
+			break
 		}
+		cum += n
+	}
+	if t < 0 {
 		return
 	}
-	if key >= n.h[0] {
-		return
+	ties := s.r - cum // ties at t that are needed
+	capTies := cum+s.hist[t] > s.r+s.r/2
+	out := s.keep[:0]
+	for _, k := range s.keep {
+		d := int(k >> 48)
+		if d < t {
+			out = append(out, k)
+		} else if d == t && (!capTies || ties > 0) {
+			out = append(out, k)
+			ties--
+		}
 	}
-	n.h[0] = key
-	i, l := 0, len(n.h)
-	for {
-		c := 2*i + 1
-		if c >= l {
-			return
-		}
-		if c+1 < l && n.h[c+1] > n.h[c] {
-			c++
-		}
-		if n.h[i] >= n.h[c] {
-			return
-		}
-		n.h[i], n.h[c] = n.h[c], n.h[i]
-		i = c
+	s.keep = out
+	s.lim = uint64(t) + 1
+	if capTies {
+		s.lim = uint64(t)
+		s.hist[t] = s.r - cum
+	}
+	for d := t + 1; d < len(s.hist); d++ {
+		s.hist[d] = 0
 	}
 }
 

@@ -145,6 +145,9 @@ func (t *Tagger) pollVectorsLocked(ctx context.Context) (int, error) {
 	defer rows.Close()
 	vecs := map[int64][]float32{}
 	mark := t.vecMark
+	if t.vecSeen == nil {
+		t.vecSeen = map[int64]time.Time{}
+	}
 	for rows.Next() {
 		var o int64
 		var v pgvector.Vector
@@ -152,9 +155,19 @@ func (t *Tagger) pollVectorsLocked(ctx context.Context) (int, error) {
 		if err := rows.Scan(&o, &v, &at); err != nil {
 			return 0, fmt.Errorf("tagger: read new vectors: %w", err)
 		}
-		vecs[o] = v.Slice()
 		if at.After(mark) {
 			mark = at
+		}
+		// The overlap re-reads recent rows: skip those already applied.
+		if seen, ok := t.vecSeen[o]; ok && seen.Equal(at) {
+			continue
+		}
+		t.vecSeen[o] = at
+		vecs[o] = v.Slice()
+	}
+	for o, at := range t.vecSeen {
+		if at.Before(mark.Add(-2 * vecOverlap)) {
+			delete(t.vecSeen, o)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -783,4 +796,3 @@ func (t *Tagger) propagate(ctx context.Context, tg *TagDef) (*roaring64.Bitmap, 
 	}
 	return members, conf, nil
 }
-

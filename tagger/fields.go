@@ -3,6 +3,7 @@ package tagger
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"selection/catalog"
@@ -157,4 +158,22 @@ func (r *Row) Get(field string) (string, error) {
 		return r.Cat[i], nil
 	}
 	return fmt.Sprint(r.Num[i]), nil
+}
+
+// Set sets a field of the row by name (a numeric field takes an integer).
+func (r *Row) Set(field, value string) error {
+	kind, i, err := lookupField(field)
+	if err != nil {
+		return err
+	}
+	if kind == Categorical {
+		r.Cat[i] = value
+		return nil
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s is numeric: %q is not an integer", field, value)
+	}
+	r.Num[i] = v
+	return nil
 }

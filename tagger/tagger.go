@@ -85,6 +85,7 @@ type Tagger struct {
 	mu       sync.Mutex // serialises polls, rebuilds and saves (the writer side)
 	pos      Position
 	vecMark  time.Time // sku_vectors.updated_at watermark
+	vecSeen  map[int64]time.Time
 	dirty    bool
 	lastSave time.Time
 	loaded   bool

@@ -47,7 +47,7 @@ func init() {
 		}})
 	registerBench(&command{name: "tags", usage: "bench tags [--skus 1000000] [--runs 15] [--reload]",
 		summary: "1M synthetic SKUs with 200 Zipf tags: roaring index vs Postgres int4[]+GIN and sku_tags",
-		run: runBenchTags})
+		run:     runBenchTags})
 }
 
 type benchTagsOpts struct {

@@ -64,8 +64,8 @@ type IndexConfig struct {
 const (
 	DefaultParallelMin  = 16384
 	DefaultQuantizedMin = 32768
-	DefaultCandidates   = 4000
-	DefaultRerank       = 200
+	DefaultCandidates   = 20000
+	DefaultRerank       = 2000
 )
 
 // WithDefaults fills zero fields with their defaults.

@@ -31,4 +31,51 @@
 //
 // Concurrency: many readers, one writer, under a sync.RWMutex; an evaluation holds the read
 // lock for its duration (microseconds to a millisecond at 1M SKUs).
+//
+// Measured by `selection bench tags --skus 1000000` (1M SKUs with random 64-bit ids, 200 Zipf
+// tags, s = 1.1, 8 per SKU, loaded by COPY into skus so they take ordinals from the sequence;
+// 2 shared cores): Q1 `A and (B or C) and not D and price between` 0.92 ms vs 179 ms for
+// Postgres' best layout (int4[] + GIN), 194x; the bucketed range beats the library's
+// CompareValue (2.9 ms for the range alone); Q2 rare and popular 0.013 ms (514x); Q3 a 4-tag OR
+// minus D 0.15 ms (2298x); first-1,000 forms 87x-777x. Tag bitmaps + price BSI take 9.8 MiB,
+// 0.153 of the int4[] column plus its GIN index (64 MiB). Loading the saved index from
+// tag_bitmaps takes 0.99 s; building from the rows of skus 8.4 s (+2.6 s for tag arrays), so
+// the service loads the snapshot and replays the events since.
+//
+// # Persistence and freshness
+//
+// Store.SaveSnapshot writes every bitmap and BSI (portable roaring64 format; keys "live",
+// "brand:logitech", "bsi:price", "tag:12", "tagconf:12") to tag_bitmaps with the pg_snapshot
+// it reflects (tag_index_state). Tagger.Load reads it back (or builds from skus when there is
+// none or too much happened since) and Tagger tails sku_events: each poll, in one
+// repeatable-read transaction with snapshot S, reads the SKU ids of the events whose writing
+// transaction was not visible in the previous snapshot P (xid >= xmin(P) and not
+// pg_visible_in_snapshot(xid, P)), re-reads those rows of skus in S, applies them and keeps S.
+// Every event is read exactly once, whatever order transactions took seqs in and committed
+// (a plain "seq > last" skips a transaction that took a lower seq and commits later; "xid <
+// xmin" alone stalls behind any long transaction in the cluster, which the tests hit: a 20 s
+// HNSW load elsewhere). Polls run every 200 ms; a committed change was visible after ~40 ms in
+// TestTaggerFreshnessAndSnapshot.
+//
+// # Tag kinds
+//
+//   - rule: an Expr; re-evaluated over the changed ordinals on every poll (rules may use other
+//     tags, without cycles).
+//   - prototype: descriptions (embedded) and/or example SKUs; a SKU belongs when its best cosine
+//     similarity to a prototype reaches a calibrated threshold: the knee (Kneedle) of the sorted
+//     similarities above a floor of the background mean + 2 sd (background: 2,000 random SKUs).
+//     On Icecat, 8 of 10 plain-word product-type tags had judged members, mean precision 0.76.
+//   - propagated: seeds (an Expr and/or SKU ids) spread to SKUs whose k = 10 nearest voters
+//     (optionally only a reference set, e.g. the labelled SKUs) give them a similarity-weighted
+//     majority (>= 0.5); the vote share is the membership's confidence (a BSI, x1000). On the
+//     Icecat product types (hide half, propagate from the other half) macro-F1 0.77 over 18
+//     types, micro-F1 0.93.
+//   - discovered: spherical k-means (k-means++, 20 Lloyd iterations, k = sqrt(n/2) trained on
+//     5,000 sampled vectors), one tag per cluster named by the members' most distinctive title
+//     terms (TF-IDF) or by an LLM through langchaingo; new SKUs join the nearest centroid.
+//
+// Prototype, propagated and discovered memberships of new or changed SKUs are decided as their
+// vectors arrive (sku_vectors is polled by updated_at with a 5 s overlap). Explain says why a SKU
+// is or is not a member: each predicate's value, the similarity vs the threshold, the
+// neighbours and their votes.
 package tagger

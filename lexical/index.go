@@ -535,3 +535,46 @@ func (h *hitHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// Mentioning returns the ordinals of the live documents holding any word of any text (after
+// analysis, so "Refurbished" also finds "refurbish").
+func (ix *Index) Mentioning(texts ...string) *roaring64.Bitmap {
+	out := roaring64.New()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for _, text := range texts {
+		for _, t := range Analyze(text) {
+			id, ok := ix.dict[t]
+			if !ok {
+				continue
+			}
+			for _, p := range ix.postings[id] {
+				out.Add(uint64(p.ord))
+			}
+		}
+	}
+	return out
+}
+
+// Sample returns up to n ordinals of live documents spread evenly over the index (every
+// len/n-th), for statistics such as the similarity of a query to an ordinary product.
+func (ix *Index) Sample(n int) *roaring64.Bitmap {
+	out := roaring64.New()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if n <= 0 || ix.live == 0 {
+		return out
+	}
+	stride := max(1, ix.live/n)
+	seen := 0
+	for o := range ix.docs {
+		if !ix.docs[o].live {
+			continue
+		}
+		if seen%stride == 0 && int(out.GetCardinality()) < n {
+			out.Add(uint64(o))
+		}
+		seen++
+	}
+	return out
+}

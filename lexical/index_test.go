@@ -204,3 +204,14 @@ func BenchmarkSearch(b *testing.B) {
 		})
 	}
 }
+
+func TestMentioningAndSample(t *testing.T) {
+	ix := newIndex(t, mkdoc(1, 0, "Refurbished laptop", "", ""), mkdoc(2, 1, "new laptop", "", ""), mkdoc(3, 2, "mouse", "", "refurbish kit"))
+	require.Equal(t, []uint64{0, 2}, ix.Mentioning("refurbished").ToArray())
+	require.Equal(t, []uint64{0, 1, 2}, ix.Mentioning("laptops", "mouse").ToArray())
+	require.True(t, ix.Mentioning("netflix").IsEmpty())
+	require.Equal(t, uint64(3), ix.Sample(10).GetCardinality())
+	require.Equal(t, uint64(1), ix.Sample(1).GetCardinality())
+	ix.Delete(1)
+	require.Equal(t, []uint64{1, 2}, ix.Sample(10).ToArray())
+}

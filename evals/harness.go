@@ -1,0 +1,59 @@
+package evals
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/embed"
+	"selection/lexical"
+	"selection/search"
+	"selection/vectorindex"
+)
+
+// Stack is the retrieval stack the evaluation runs, built over a loaded catalogue.
+type Stack struct {
+	Lexical *lexical.Index
+	Vectors *vectorindex.Index
+	Engine  *search.Engine
+}
+
+// NewStack loads the lexical index and the in-memory vector index from the catalogue in pool
+// and builds a search engine over them with cfg.
+func NewStack(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg search.Config) (*Stack, error) {
+	lex, err := lexical.New(lexical.Config{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := lexical.NewStore(pool).Load(ctx, lex); err != nil {
+		return nil, err
+	}
+	vix, err := vectorindex.NewIndex(pool, vectorindex.IndexConfig{Dim: emb.Dimension()})
+	if err != nil {
+		return nil, err
+	}
+	if err := vix.Load(ctx); err != nil {
+		return nil, fmt.Errorf("evals: load vectors: %w", err)
+	}
+	eng, err := search.New(lex, vix, emb, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Stack{Lexical: lex, Vectors: vix, Engine: eng}, nil
+}
+
+// SearchMethod evaluates one search method of eng.
+func SearchMethod(eng *search.Engine, m search.Method) Method {
+	return Method{Name: string(m), Rank: func(ctx context.Context, query string, k int) (Ranked, error) {
+		res, err := eng.Search(ctx, search.Request{Text: query, K: k, Method: m})
+		if err != nil {
+			return Ranked{}, err
+		}
+		r := Ranked{IDs: make([]int64, len(res.Hits)), Confidence: float64(res.Confidence)}
+		for i, h := range res.Hits {
+			r.IDs[i] = h.SKUID
+		}
+		return r, nil
+	}}
+}

@@ -1,0 +1,293 @@
+package lexical
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store reads the catalogue's text from the skus table.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store over pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// row is one SKU as the index needs it.
+type row struct {
+	doc  Document
+	hash []byte
+	live bool
+	at   time.Time
+}
+
+const textCols = `id, ordinal, title, brand, product_type, category, description, content_hash, live, updated_at`
+
+func scanRows(rows pgx.Rows) ([]row, error) {
+	defer rows.Close()
+	var out []row
+	for rows.Next() {
+		var r row
+		f := &r.doc.Fields
+		if err := rows.Scan(&r.doc.SKUID, &r.doc.Ordinal, &f[FieldTitle], &f[FieldBrand], &f[FieldProductType],
+			&f[FieldCategory], &f[FieldDescription], &r.hash, &r.live, &r.at); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Load indexes every live SKU into ix and returns the newest updated_at it saw (the point a
+// Follower continues from). It reads in pages of 10,000 by id, so memory stays bounded.
+func (s *Store) Load(ctx context.Context, ix *Index) (time.Time, error) {
+	_, at, err := s.load(ctx, ix)
+	return at, err
+}
+
+func (s *Store) load(ctx context.Context, ix *Index) (map[int64][]byte, time.Time, error) {
+	hashes := map[int64][]byte{}
+	var newest time.Time
+	after := int64(-1 << 63)
+	first := true
+	const page = 10000
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT `+textCols+` FROM skus
+			WHERE live AND ($1 OR id > $2) ORDER BY id LIMIT $3`, first, after, page)
+		if err != nil {
+			return nil, newest, fmt.Errorf("lexical: load: %w", err)
+		}
+		rs, err := scanRows(rows)
+		if err != nil {
+			return nil, newest, fmt.Errorf("lexical: load: %w", err)
+		}
+		docs := make([]Document, len(rs))
+		for i, r := range rs {
+			docs[i] = r.doc
+			hashes[r.doc.SKUID] = r.hash
+			if r.at.After(newest) {
+				newest = r.at
+			}
+		}
+		if err := ix.Upsert(docs...); err != nil {
+			return nil, newest, fmt.Errorf("lexical: load: %w", err)
+		}
+		if len(rs) < page {
+			return hashes, newest, nil
+		}
+		first = false
+		after = rs[len(rs)-1].doc.SKUID
+	}
+}
+
+// FollowerConfig tunes a Follower.
+type FollowerConfig struct {
+	// Interval between polls. Default 500ms: a text change is searchable within about a second.
+	Interval time.Duration
+	// Overlap re-reads this far behind the newest updated_at seen, so rows written by
+	// transactions that committed late (updated_at is the transaction's start) are not missed;
+	// unchanged rows are skipped by content hash. Default 5s (ingest transactions last well
+	// under a second; price and stock updates make every re-read row cost a hash comparison).
+	Overlap time.Duration
+	// Logger receives poll errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults fills zero fields with their defaults.
+func (c FollowerConfig) WithDefaults() FollowerConfig {
+	if c.Interval == 0 {
+		c.Interval = 500 * time.Millisecond
+	}
+	if c.Overlap == 0 {
+		c.Overlap = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c FollowerConfig) validate() error {
+	if c.Interval < 0 || c.Overlap < 0 {
+		return errors.New("lexical: follower interval and overlap must be >= 0")
+	}
+	return nil
+}
+
+// Follower keeps an Index in step with the skus table: Start loads every live SKU, then polls
+// for rows updated since (price and stock updates touch updated_at too, so it compares content
+// hashes and re-indexes only changed text); deleted SKUs leave the index.
+type Follower struct {
+	store *Store
+	ix    *Index
+	cfg   FollowerConfig
+
+	mu      sync.Mutex
+	hashes  map[int64][]byte
+	since   time.Time
+	cancel  context.CancelFunc
+	done    chan struct{}
+	polls   int64
+	changed int64
+}
+
+// NewFollower returns a follower that keeps ix fresh from store.
+func NewFollower(store *Store, ix *Index, cfg FollowerConfig) (*Follower, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Follower{store: store, ix: ix, cfg: cfg}, nil
+}
+
+// Start loads the index and starts polling. It returns once the initial load is done; calling
+// it again while running does nothing.
+func (f *Follower) Start(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done != nil {
+		return nil
+	}
+	hashes, at, err := f.store.load(ctx, f.ix)
+	if err != nil {
+		return err
+	}
+	f.hashes, f.since = hashes, at
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f.cancel, f.done = cancel, make(chan struct{})
+	go f.run(runCtx, f.done)
+	return nil
+}
+
+// Stop ends polling and waits for the poll in flight (or until ctx ends). Stopping a stopped
+// follower does nothing.
+func (f *Follower) Stop(ctx context.Context) error {
+	f.mu.Lock()
+	cancel, done := f.cancel, f.done
+	f.cancel, f.done = nil, nil
+	f.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *Follower) run(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(f.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := f.Poll(ctx); err != nil && ctx.Err() == nil {
+				f.cfg.Logger.Warn("lexical: poll skus", "err", err)
+			}
+		}
+	}
+}
+
+// Poll applies the changes since the last poll (Start calls it periodically; tests call it
+// directly) and returns how many SKUs were re-indexed or removed.
+func (f *Follower) Poll(ctx context.Context) (int, error) {
+	f.mu.Lock()
+	if f.hashes == nil {
+		f.hashes = map[int64][]byte{}
+	}
+	since := f.since.Add(-f.cfg.Overlap)
+	f.mu.Unlock()
+
+	rows, err := f.store.pool.Query(ctx, `SELECT id, content_hash, live, updated_at FROM skus
+		WHERE updated_at > $1 ORDER BY updated_at`, since)
+	if err != nil {
+		return 0, fmt.Errorf("lexical: poll: %w", err)
+	}
+	type change struct {
+		id   int64
+		hash []byte
+		live bool
+	}
+	var changes []change
+	newest := since
+	f.mu.Lock()
+	for rows.Next() {
+		var c change
+		var at time.Time
+		if err := rows.Scan(&c.id, &c.hash, &c.live, &at); err != nil {
+			f.mu.Unlock()
+			rows.Close()
+			return 0, fmt.Errorf("lexical: poll: %w", err)
+		}
+		if at.After(newest) {
+			newest = at
+		}
+		old, known := f.hashes[c.id]
+		if c.live == known && (!c.live || bytes.Equal(old, c.hash)) {
+			continue // nothing the index sees changed
+		}
+		changes = append(changes, c)
+	}
+	f.mu.Unlock()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("lexical: poll: %w", err)
+	}
+
+	var upIDs, delIDs []int64
+	for _, c := range changes {
+		if c.live {
+			upIDs = append(upIDs, c.id)
+		} else {
+			delIDs = append(delIDs, c.id)
+		}
+	}
+	var ups []row
+	if len(upIDs) > 0 {
+		r, err := f.store.pool.Query(ctx, `SELECT `+textCols+` FROM skus WHERE id = ANY($1) AND live`, upIDs)
+		if err != nil {
+			return 0, fmt.Errorf("lexical: poll: %w", err)
+		}
+		if ups, err = scanRows(r); err != nil {
+			return 0, fmt.Errorf("lexical: poll: %w", err)
+		}
+	}
+	docs := make([]Document, len(ups))
+	for i, r := range ups {
+		docs[i] = r.doc
+	}
+	upErr := f.ix.Upsert(docs...)
+	f.ix.Delete(delIDs...)
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range ups {
+		f.hashes[r.doc.SKUID] = r.hash
+	}
+	for _, id := range delIDs {
+		delete(f.hashes, id)
+	}
+	if newest.After(f.since) {
+		f.since = newest
+	}
+	f.polls++
+	f.changed += int64(len(ups) + len(delIDs))
+	if upErr != nil {
+		return len(ups) + len(delIDs), fmt.Errorf("lexical: poll: %w", upErr)
+	}
+	return len(ups) + len(delIDs), nil
+}

@@ -1,0 +1,80 @@
+package vectorindex_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/stretchr/testify/require"
+
+	"selection/catalog"
+	"selection/internal/testdb"
+	"selection/vectorindex"
+)
+
+func TestIndexLoadRefreshPoll(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	hashes := addSKUs(t, db, map[int64]string{101: "a", 102: "b", 103: "c"})
+	st := vectorindex.NewStore(db.Pool)
+	_, err := st.Upsert(ctx, []vectorindex.Vector{
+		{SKUID: 101, Model: "m", ContentHash: hashes[101], Embedding: unit(512, 10)},
+		{SKUID: 102, Model: "m", ContentHash: hashes[102], Embedding: unit(512, 20)},
+	})
+	require.NoError(t, err)
+	ords, err := catalog.NewStore(db.Pool).Ordinals(ctx, []int64{101, 102, 103})
+	require.NoError(t, err)
+
+	ix, err := vectorindex.NewIndex(db.Pool, vectorindex.IndexConfig{PollInterval: 20 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, ix.Load(ctx))
+	require.Equal(t, 2, ix.Len())
+	hits, err := ix.Search(ctx, unit(512, 20), 1, nil)
+	require.NoError(t, err)
+	require.Equal(t, []vectorindex.Hit{{Ordinal: ords[102], SKUID: 102, Score: 1}}, roundScores(hits))
+
+	// Refresh picks up a new vector and a deletion.
+	_, err = st.Upsert(ctx, []vectorindex.Vector{{SKUID: 103, Model: "m", ContentHash: hashes[103], Embedding: unit(512, 30)}})
+	require.NoError(t, err)
+	_, err = catalog.NewStore(db.Pool).Delete(ctx, 101, t0.Add(time.Hour))
+	require.NoError(t, err)
+	applied, removed, err := ix.Refresh(ctx)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, applied, 1)
+	require.Equal(t, 1, removed)
+	require.Equal(t, 2, ix.Len())
+	_, ok := ix.Vector(ords[101])
+	require.False(t, ok)
+	hits, err = ix.Search(ctx, unit(512, 30), 1, roaring64.BitmapOf(uint64(ords[103])))
+	require.NoError(t, err)
+	require.Equal(t, int64(103), hits[0].SKUID)
+
+	// The poll loop makes a new vector searchable without a call.
+	require.NoError(t, ix.Start(ctx))
+	require.NoError(t, ix.Start(ctx))
+	_, err = st.Upsert(ctx, []vectorindex.Vector{{SKUID: 102, Model: "m", ContentHash: hashes[102], Embedding: unit(512, 40)}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		h, err := ix.Search(ctx, unit(512, 40), 1, nil)
+		return err == nil && len(h) == 1 && h[0].SKUID == 102 && h[0].Score > 0.999
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, ix.Stop(ctx))
+	require.NoError(t, ix.Stop(ctx))
+	st2 := ix.Stats()
+	require.Greater(t, st2.Polls, int64(0))
+	require.Equal(t, 2, st2.Vectors)
+
+	// A budget too small for the vectors refuses to load.
+	small, err := vectorindex.NewIndex(db.Pool, vectorindex.IndexConfig{MaxBytes: 1000})
+	require.NoError(t, err)
+	require.ErrorIs(t, small.Load(ctx), vectorindex.ErrTooLarge)
+	require.False(t, small.Loaded())
+}
+
+func roundScores(hits []vectorindex.Hit) []vectorindex.Hit {
+	for i := range hits {
+		hits[i].Score = float32(int(hits[i].Score*1000+0.5)) / 1000
+	}
+	return hits
+}

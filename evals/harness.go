@@ -14,9 +14,10 @@ import (
 
 // Stack is the retrieval stack the evaluation runs, built over a loaded catalogue.
 type Stack struct {
-	Lexical *lexical.Index
-	Vectors *vectorindex.Index
-	Engine  *search.Engine
+	Lexical  *lexical.Index
+	Vectors  *vectorindex.Index
+	Embedder embed.Embedder
+	Engine   *search.Engine
 }
 
 // NewStack loads the lexical index and the in-memory vector index from the catalogue in pool
@@ -40,7 +41,7 @@ func NewStack(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg s
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{Lexical: lex, Vectors: vix, Engine: eng}, nil
+	return &Stack{Lexical: lex, Vectors: vix, Embedder: emb, Engine: eng}, nil
 }
 
 // SearchMethod evaluates one search method of eng.
@@ -56,4 +57,9 @@ func SearchMethod(eng *search.Engine, m search.Method) Method {
 		}
 		return r, nil
 	}}
+}
+
+// WithConfig returns an engine over the same indexes with another configuration.
+func (s *Stack) WithConfig(cfg search.Config) (*search.Engine, error) {
+	return search.New(s.Lexical, s.Vectors, s.Embedder, cfg)
 }

@@ -40,6 +40,7 @@ type ProductError struct {
 	Index int    // position in that file's array, from 0
 	ID    string // its "id", when it had one
 	Err   error
+	Raw   []byte // the product's JSON
 }
 
 func (e *ProductError) Error() string {
@@ -200,7 +201,7 @@ func DecodeIcecat(ctx context.Context, name string, r io.Reader, fn func(IcecatP
 		}
 		p, id, err := decodeIcecatProduct(raw)
 		if err != nil {
-			pe := &ProductError{Path: name, Index: i, ID: id, Err: err}
+			pe := &ProductError{Path: name, Index: i, ID: id, Err: err, Raw: raw}
 			if bad == nil {
 				return pe
 			}
@@ -467,4 +468,24 @@ func (p IcecatProduct) Patch(at time.Time) catalog.Patch {
 		MetricsAt:   at,
 	}
 	return out
+}
+
+// Event returns the product as a sku.upsert event at event time at (the same content as
+// Patch). Its id is derived from the product's content and at, so loading the same file twice
+// records nothing new, while a changed product is a new event.
+func (p IcecatProduct) Event(at time.Time) (Event, error) {
+	pt := p.Patch(at)
+	m := MetricsDataOf(pt.Metrics)
+	data := UpsertData{
+		Title: &pt.Title, Description: &pt.Description, Brand: &pt.Brand, Category: &pt.Category,
+		ProductType: &pt.ProductType, Attributes: pt.Attributes, ReleasedAt: pt.ReleasedAt,
+		Currency: &pt.Currency, Price: &pt.Price, ListPrice: &pt.ListPrice, Stock: &pt.Stock, Metrics: &m,
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, fmt.Errorf("icecat product %d: %w", p.ID, err)
+	}
+	id := contentID("icecat-"+strconv.FormatInt(p.ID, 10), b, at)
+	return Event{V: SchemaVersion, EventID: id, Kind: KindUpsert, SKUID: p.ID, Market: pt.Market,
+		EventTime: at.UTC(), Data: b}, nil
 }

@@ -110,10 +110,10 @@ func TestDetectFormat(t *testing.T) {
 		return p
 	}
 	for path, want := range map[string]Format{
-		"testdata/icecat_sample.json.zip": FormatIcecat,
-		"testdata/icecat_sample.json":     FormatIcecat,
-		"testdata/events.jsonl":           FormatJSONL,
-		"testdata/skus.csv":               FormatCSV,
+		"testdata/icecat_sample.json.zip":     FormatIcecat,
+		"testdata/icecat_sample.json":         FormatIcecat,
+		"testdata/events.jsonl":               FormatJSONL,
+		"testdata/skus.csv":                   FormatCSV,
 		write("lines.json", "\n {\"v\":1}\n"): FormatJSONL,
 	} {
 		got, err := DetectFormat(path)

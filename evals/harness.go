@@ -9,6 +9,7 @@ import (
 	"selection/embed"
 	"selection/lexical"
 	"selection/search"
+	"selection/tagger"
 	"selection/vectorindex"
 )
 
@@ -18,10 +19,13 @@ type Stack struct {
 	Vectors  *vectorindex.Index
 	Embedder embed.Embedder
 	Engine   *search.Engine
+	// Tags is the tag index the scenario path filters with; Scenario is that path.
+	Tags     *tagger.Tagger
+	Scenario *Scenario
 }
 
-// NewStack loads the lexical index and the in-memory vector index from the catalogue in pool
-// and builds a search engine over them with cfg.
+// NewStack loads the lexical index, the in-memory vector index and the tag index from the
+// catalogue in pool, and builds the search engine (with cfg) and the scenario path over them.
 func NewStack(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg search.Config) (*Stack, error) {
 	lex, err := lexical.New(lexical.Config{})
 	if err != nil {
@@ -41,7 +45,18 @@ func NewStack(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg s
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{Lexical: lex, Vectors: vix, Embedder: emb, Engine: eng}, nil
+	tg, err := tagger.New(pool, vix, emb, tagger.Config{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tg.Load(ctx); err != nil {
+		return nil, fmt.Errorf("evals: load tag index: %w", err)
+	}
+	sc, err := NewScenario(tg.Index(), eng)
+	if err != nil {
+		return nil, err
+	}
+	return &Stack{Lexical: lex, Vectors: vix, Embedder: emb, Engine: eng, Tags: tg, Scenario: sc}, nil
 }
 
 // SearchMethod evaluates one search method of eng.

@@ -1,0 +1,37 @@
+package search
+
+import (
+	"context"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+
+	"selection/selection"
+)
+
+// Retriever adapts an Engine to the selection engine's selection.Retriever, answering with a
+// fixed method (Default when empty).
+type Retriever struct {
+	Engine *Engine
+	Method Method
+}
+
+var _ selection.Retriever = Retriever{}
+
+// Retrieve runs the search for a plan's query within its candidate bitmap.
+func (r Retriever) Retrieve(ctx context.Context, text string, candidates *roaring64.Bitmap, k int) (selection.Retrieved, error) {
+	res, err := r.Engine.Search(ctx, Request{Text: text, Candidates: candidates, K: k, Method: r.Method})
+	if err != nil {
+		return selection.Retrieved{}, err
+	}
+	out := selection.Retrieved{Hits: make([]selection.Hit, len(res.Hits)), Confidence: res.Confidence, Method: string(res.Method)}
+	for i, h := range res.Hits {
+		out.Hits[i] = selection.Hit{Ordinal: h.Ordinal, Score: h.Score, Why: h.Why}
+	}
+	return out, nil
+}
+
+// Mentioning returns the ordinals of products whose text holds any of the words (as the
+// lexical analyser sees them, so "refurbished" also catches "Refurbished" and "refurbish").
+func (r Retriever) Mentioning(words []string) *roaring64.Bitmap {
+	return r.Engine.lex.Mentioning(words...)
+}

@@ -42,17 +42,17 @@ const (
 
 // Defaults applied by Config.WithDefaults.
 const (
-	DefaultProvider     = ProviderLocal
-	DefaultLocalModel   = uselite.ModelName // "use-lite-0.2.0"
-	DefaultModelDir     = uselite.DefaultModelDir
-	DefaultOpenAIModel  = "text-embedding-3-small"
-	DefaultOpenAIURL    = "https://api.openai.com/v1"
-	DefaultOllamaModel  = "nomic-embed-text"
-	DefaultOllamaURL    = "http://localhost:11434"
-	DefaultLocalBatch   = uselite.DefaultBatchSize // 32 texts
-	DefaultOpenAIBatch  = 256
-	DefaultOllamaBatch  = 32
-	LocalDimension      = uselite.Dim // 512
+	DefaultProvider    = ProviderLocal
+	DefaultLocalModel  = uselite.ModelName // "use-lite-0.2.0"
+	DefaultModelDir    = uselite.DefaultModelDir
+	DefaultOpenAIModel = "text-embedding-3-small"
+	DefaultOpenAIURL   = "https://api.openai.com/v1"
+	DefaultOllamaModel = "nomic-embed-text"
+	DefaultOllamaURL   = "http://localhost:11434"
+	DefaultLocalBatch  = uselite.DefaultBatchSize // 32 texts
+	DefaultOpenAIBatch = 256
+	DefaultOllamaBatch = 32
+	LocalDimension     = uselite.Dim // 512
 )
 
 // knownDimensions are the output sizes of common remote models, used when

@@ -51,14 +51,14 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	for name, c := range map[string]Config{
-		"unknown provider": {Provider: "cohere"},
+		"unknown provider":  {Provider: "cohere"},
 		"local other model": {Model: "bert"},
-		"local wrong dim":  {Dimension: 768},
-		"negative workers": {Workers: -1},
-		"negative batch":   {BatchSize: -2},
-		"openai no key":    {Provider: "openai"},
-		"openai bad url":   {Provider: "openai", APIKey: "k", BaseURL: "ftp://x"},
-		"ollama bad url":   {Provider: "ollama", BaseURL: "::not a url"},
+		"local wrong dim":   {Dimension: 768},
+		"negative workers":  {Workers: -1},
+		"negative batch":    {BatchSize: -2},
+		"openai no key":     {Provider: "openai"},
+		"openai bad url":    {Provider: "openai", APIKey: "k", BaseURL: "ftp://x"},
+		"ollama bad url":    {Provider: "ollama", BaseURL: "::not a url"},
 	} {
 		_, err := New(context.Background(), c)
 		if !errors.Is(err, ErrInvalidConfig) {

@@ -39,8 +39,8 @@ type backend interface {
 // gonumBackend uses gonum's blas32 (pure Go with Go assembly, no cgo).
 type gonumBackend struct{}
 
-func (gonumBackend) name() string     { return "gonum" }
-func (gonumBackend) pack(l *linear)   {}
+func (gonumBackend) name() string   { return "gonum" }
+func (gonumBackend) pack(l *linear) {}
 func (gonumBackend) axpy(alpha float32, x, y []float32) {
 	blas32.Implementation().Saxpy(len(x), alpha, x, 1, y, 1)
 }

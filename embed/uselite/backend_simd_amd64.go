@@ -27,10 +27,8 @@ const mc = 64
 
 type vec = archsimd.Float32x16
 
-// avx512Backend runs the matrix products with a 4x32 register-blocked
-// kernel written with simd/archsimd: 8 accumulators, 2 weight vectors and
-// the broadcast A values fit the 15 vector registers Go's register
-// allocator uses; larger blocks spill and run 3-4x slower.
+// avx512Backend runs the matrix products with a 3x32 register-blocked
+// kernel written with simd/archsimd (see kernel3x32 for why 3x32).
 type avx512Backend struct{}
 
 func (avx512Backend) name() string { return "avx512-archsimd" }
@@ -76,8 +74,8 @@ func (b avx512Backend) matmul(M int, a []float32, lda int, l *linear, c []float3
 			bias := unsafe.Add(biasp, uintptr(p*nr)*4)
 			col := uintptr(p*nr) * 4
 			i := i0
-			for ; i+4 <= i1; i += 4 {
-				kernel4x32(unsafe.Add(ap, uintptr(i)*sa), sa, pb, K, unsafe.Add(cp, uintptr(i)*sc+col), sc, bias, mode)
+			for ; i+3 <= i1; i += 3 {
+				kernel3x32(unsafe.Add(ap, uintptr(i)*sa), sa, pb, K, unsafe.Add(cp, uintptr(i)*sc+col), sc, bias, mode)
 			}
 			for ; i < i1; i++ {
 				kernel1x32(unsafe.Add(ap, uintptr(i)*sa), pb, K, unsafe.Add(cp, uintptr(i)*sc+col), bias, mode)
@@ -102,14 +100,18 @@ func finish(c unsafe.Pointer, acc, bias vec, mode gemmMode) {
 	acc.Store((*[16]float32)(c))
 }
 
-// kernel4x32 computes a 4x32 block of C from 4 rows of A (byte stride sa)
-// and one packed panel over the full depth k.
-func kernel4x32(a unsafe.Pointer, sa uintptr, b unsafe.Pointer, k int, c unsafe.Pointer, sc uintptr, bias unsafe.Pointer, mode gemmMode) {
-	var c00, c01, c10, c11, c20, c21, c30, c31 vec
+// kernel3x32 computes a 3x32 block of C from 3 rows of A (byte stride sa)
+// and one packed panel over the full depth k. Six accumulators, two panel
+// vectors and three broadcasts keep the loop within the 15 vector
+// registers Go's allocator uses; a 4x32 block needs one more and spills an
+// accumulator to the stack every iteration, and when that 64-byte slot
+// straddles a cache line (it depends on the goroutine's stack depth) the
+// kernel runs 3-5x slower.
+func kernel3x32(a unsafe.Pointer, sa uintptr, b unsafe.Pointer, k int, c unsafe.Pointer, sc uintptr, bias unsafe.Pointer, mode gemmMode) {
+	var c00, c01, c10, c11, c20, c21 vec
 	a0 := a
 	a1 := unsafe.Add(a, sa)
 	a2 := unsafe.Add(a, 2*sa)
-	a3 := unsafe.Add(a, 3*sa)
 	for ; k > 0; k-- {
 		b0 := load(b)
 		b1 := load(unsafe.Add(b, 64))
@@ -122,13 +124,9 @@ func kernel4x32(a unsafe.Pointer, sa uintptr, b unsafe.Pointer, k int, c unsafe.
 		x = bcast(a2)
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		x = bcast(a3)
-		c30 = x.MulAdd(b0, c30)
-		c31 = x.MulAdd(b1, c31)
 		a0 = unsafe.Add(a0, 4)
 		a1 = unsafe.Add(a1, 4)
 		a2 = unsafe.Add(a2, 4)
-		a3 = unsafe.Add(a3, 4)
 		b = unsafe.Add(b, 4*nr)
 	}
 	bias0 := load(bias)
@@ -141,12 +139,9 @@ func kernel4x32(a unsafe.Pointer, sa uintptr, b unsafe.Pointer, k int, c unsafe.
 	c = unsafe.Add(c, sc)
 	finish(c, c20, bias0, mode)
 	finish(unsafe.Add(c, 64), c21, bias1, mode)
-	c = unsafe.Add(c, sc)
-	finish(c, c30, bias0, mode)
-	finish(unsafe.Add(c, 64), c31, bias1, mode)
 }
 
-// kernel1x32 is kernel4x32 for a single row (the M%4 tail).
+// kernel1x32 is kernel3x32 for a single row (the M%3 tail).
 func kernel1x32(a unsafe.Pointer, b unsafe.Pointer, k int, c unsafe.Pointer, bias unsafe.Pointer, mode gemmMode) {
 	var c00, c01 vec
 	for ; k > 0; k-- {

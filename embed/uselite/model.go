@@ -46,9 +46,9 @@ type attnLayer struct {
 	// out is the attention output transform. For layer 0 it is fused with
 	// the AdjustResidualInput dense layer: its input is [attention | x0]
 	// (256+256 wide), its weight [W_out; W_dense] and its bias the sum.
-	out      *linear
-	ffn1     *linear // 512 -> 1536, ReLU
-	ffn2     *linear // 1536 -> 512
+	out  *linear
+	ffn1 *linear // 512 -> 1536, ReLU
+	ffn2 *linear // 1536 -> 512
 }
 
 // Model is the loaded Universal Sentence Encoder Lite: tokenizer, weights

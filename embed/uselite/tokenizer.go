@@ -41,7 +41,7 @@ const wordBoundary = '\u2581'
 //
 // A Tokenizer is immutable after construction and safe for concurrent use.
 type Tokenizer struct {
-	pieceLen []int32   // UTF-16 length of each vocabulary piece
+	pieceLen []int32    // UTF-16 length of each vocabulary piece
 	nodes    []trieNode // node 0 is the root
 	edges    map[uint64]int32
 	vocab    int

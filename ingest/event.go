@@ -422,7 +422,8 @@ func intValue(raw json.RawMessage) (int64, error) {
 	return int64(f), nil
 }
 
-// parseTime reads an RFC 3339 time with a zone (Z or an offset), as JSON Schema's date-time.
+// parseTime reads an RFC 3339 time with a zone (Z or an offset), as JSON Schema's date-time,
+// in UTC and to the microsecond.
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -431,7 +432,8 @@ func parseTime(s string) (time.Time, error) {
 	if t.Year() < 1 || t.Year() > 9999 {
 		return t, fmt.Errorf("%q is out of range", s)
 	}
-	return t.UTC(), nil
+	// Postgres keeps microseconds: truncating here makes live ingest and replay agree.
+	return t.UTC().Truncate(time.Microsecond), nil
 }
 
 // field readers for the payloads: each takes the raw value of a present field.

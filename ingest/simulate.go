@@ -1,0 +1,450 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"selection/catalog"
+)
+
+// SimSKU is what the simulator knows of a SKU.
+type SimSKU struct {
+	ID                      int64
+	Market, Currency        string
+	Title, Brand, Category  string
+	ProductType             string
+	Price, ListPrice, Stock int64
+	Metrics                 catalog.Metrics
+	metricsAt               time.Time
+}
+
+// LoadSimCatalogue reads up to limit live SKUs (0: all) in ordinal order for the simulator.
+func LoadSimCatalogue(ctx context.Context, pool *pgxpool.Pool, limit int) ([]SimSKU, error) {
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	rows, err := pool.Query(ctx, `SELECT id, market, currency, title, brand, category, product_type, price, list_price, stock,
+		sales_1h, sales_24h, sales_7d, gmv_1h, gmv_24h, gmv_7d, views_1h, views_24h, views_7d, rating, rating_count
+		FROM skus WHERE live ORDER BY ordinal LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("simulator catalogue: %w", err)
+	}
+	defer rows.Close()
+	var out []SimSKU
+	for rows.Next() {
+		var s SimSKU
+		m := &s.Metrics
+		if err := rows.Scan(&s.ID, &s.Market, &s.Currency, &s.Title, &s.Brand, &s.Category, &s.ProductType,
+			&s.Price, &s.ListPrice, &s.Stock, &m.Sales1h, &m.Sales24h, &m.Sales7d, &m.GMV1h, &m.GMV24h, &m.GMV7d,
+			&m.Views1h, &m.Views24h, &m.Views7d, &m.Rating, &m.RatingCount); err != nil {
+			return nil, fmt.Errorf("simulator catalogue: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("simulator catalogue: %w", err)
+	}
+	return out, nil
+}
+
+// SimulatorConfig configures a Simulator.
+type SimulatorConfig struct {
+	// Brokers and Topic to produce to. Brokers are required; Topic defaults to "sku-events".
+	Brokers []string
+	Topic   string
+	// Catalogue is the SKUs to simulate (LoadSimCatalogue). Required, at least one.
+	Catalogue []SimSKU
+	// Rate is events per second. Default: 200.
+	Rate float64
+	// Seed makes the stream of choices reproducible. Default: 1.
+	Seed uint64
+	// MalformedShare of records is broken on purpose (bad JSON, negative prices, unknown kinds,
+	// bad markets, times in the future) to exercise the dead letters. Default: 0.015; negative: none.
+	MalformedShare float64
+	// MaxEvents stops the simulator after so many records; 0 runs until Stop.
+	MaxEvents int
+	// Logger. Default: slog.Default().
+	Logger *slog.Logger
+	// ClientOpts are extra franz-go options.
+	ClientOpts []kgo.Opt
+	// Client, when set, is used instead of a client of the simulator's own (it is not closed).
+	Client *kgo.Client
+}
+
+// WithDefaults fills zero fields with their defaults.
+func (c SimulatorConfig) WithDefaults() SimulatorConfig {
+	if c.Topic == "" {
+		c.Topic = DefaultTopic
+	}
+	if c.Rate <= 0 {
+		c.Rate = 200
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.MalformedShare == 0 {
+		c.MalformedShare = 0.015
+	}
+	if c.MalformedShare < 0 {
+		c.MalformedShare = 0
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c SimulatorConfig) validate() error {
+	if len(c.Brokers) == 0 && c.Client == nil {
+		return errors.New("simulator: no Kafka brokers")
+	}
+	if len(c.Catalogue) == 0 {
+		return errors.New("simulator: the catalogue is empty (load one first: selection load FILE)")
+	}
+	if c.MalformedShare >= 1 {
+		return errors.New("simulator: MalformedShare must be below 1")
+	}
+	return nil
+}
+
+// SimStats counts what a simulator produced, by kind ("malformed" for the broken records).
+type SimStats struct {
+	Produced int64
+	ByKind   map[string]int64
+}
+
+// Simulator produces a live event stream for a loaded catalogue: price changes (small moves and
+// flash discounts), orders (a stock.update and a metrics.update with sales and GMV), restocks,
+// view counts, title edits, new SKUs, deletions, and a small share of malformed records. SKUs
+// are picked with Zipf popularity (a few hot SKUs get most events, as in real shops); sales
+// windows decay exponentially with their window length. The choices follow Seed, so a run is
+// reproducible up to timing.
+type Simulator struct {
+	cfg SimulatorConfig
+
+	mu      sync.Mutex
+	r       *rand.Rand
+	zipf    *rand.Zipf
+	skus    []SimSKU
+	nextID  int64
+	runID   string
+	n       int64
+	byKind  map[string]int64
+	client  *kgo.Client
+	own     bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+	err     error
+	perr    atomic.Value
+	stopped bool
+}
+
+// NewSimulator returns a simulator; Start runs it.
+func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	skus := append([]SimSKU(nil), cfg.Catalogue...)
+	var maxID int64
+	for i := range skus {
+		maxID = max(maxID, skus[i].ID)
+		if skus[i].Currency == "" {
+			skus[i].Currency = catalog.MarketCurrency[skus[i].Market]
+		}
+	}
+	// Popularity order is a deterministic shuffle of the catalogue.
+	r := rand.New(rand.NewPCG(cfg.Seed, 0x5157))
+	sort.Slice(skus, func(i, j int) bool { return skus[i].ID < skus[j].ID })
+	r.Shuffle(len(skus), func(i, j int) { skus[i], skus[j] = skus[j], skus[i] })
+	s := &Simulator{cfg: cfg, r: r, skus: skus, nextID: maxID + 1, byKind: map[string]int64{}}
+	s.zipf = rand.NewZipf(r, 1.1, 4, uint64(len(skus)-1))
+	return s, nil
+}
+
+// Start begins producing in the background. It is idempotent; a stopped simulator cannot start
+// again.
+func (s *Simulator) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done != nil {
+		return nil
+	}
+	if s.stopped {
+		return errors.New("simulator: stopped")
+	}
+	cl := s.cfg.Client
+	if cl == nil {
+		var err error
+		cl, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.cfg.Brokers...), kgo.DefaultProduceTopic(s.cfg.Topic),
+			kgo.ProducerLinger(5 * time.Millisecond)}, s.cfg.ClientOpts...)...)
+		if err != nil {
+			return fmt.Errorf("simulator: kafka client: %w", err)
+		}
+		s.own = true
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = EnsureTopics(tctx, cl, DefaultPartitions, s.cfg.Topic, s.cfg.Topic+DLQSuffix)
+		cancel()
+		if err != nil {
+			s.cfg.Logger.Warn("simulator: could not make sure the topics exist", "err", err)
+		}
+	}
+	s.client = cl
+	s.runID = strconv.FormatInt(time.Now().UnixMilli(), 36)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel, s.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		err := s.run(runCtx)
+		s.mu.Lock()
+		if runCtx.Err() == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+	}()
+	return nil
+}
+
+// Done is closed when the simulator stops (Stop, MaxEvents reached, or a failure: see Err).
+func (s *Simulator) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
+}
+
+// Err is the failure that stopped the simulator, if any.
+func (s *Simulator) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Stop stops producing, flushes what was produced and closes the client the simulator made.
+// It is idempotent.
+func (s *Simulator) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopped = true
+	cancel, done := s.cancel, s.done
+	s.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("simulator: stop: %w", ctx.Err())
+	}
+	err := s.client.Flush(ctx)
+	if s.own {
+		s.client.Close()
+	}
+	if e := s.Err(); e != nil {
+		return e
+	}
+	if e, ok := s.perr.Load().(error); ok {
+		return fmt.Errorf("simulator: produce: %w", e)
+	}
+	return err
+}
+
+// Stats returns what was produced so far.
+func (s *Simulator) Stats() SimStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := SimStats{Produced: s.n, ByKind: make(map[string]int64, len(s.byKind))}
+	for k, v := range s.byKind {
+		st.ByKind[k] = v
+	}
+	return st
+}
+
+func (s *Simulator) run(ctx context.Context) error {
+	// Records already made are delivered even when Stop ends the loop: Stop flushes them.
+	pctx := context.WithoutCancel(ctx)
+	start := time.Now()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var sent int64
+	for {
+		due := int64(time.Since(start).Seconds() * s.cfg.Rate)
+		for sent < due {
+			if s.cfg.MaxEvents > 0 && sent >= int64(s.cfg.MaxEvents) {
+				return nil
+			}
+			for _, rec := range s.Next(time.Now()) {
+				s.client.Produce(pctx, rec, func(_ *kgo.Record, err error) {
+					if err != nil {
+						s.perr.Store(err)
+					}
+				})
+				sent++
+			}
+		}
+		if s.cfg.MaxEvents > 0 && sent >= int64(s.cfg.MaxEvents) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Next makes the next record(s) of the stream at time now (an order makes two). Exported so
+// the stream can be inspected and tested without a broker.
+func (s *Simulator) Next(now time.Time) []*kgo.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now = now.UTC()
+	if len(s.skus) == 0 {
+		return nil
+	}
+	eid := func() string {
+		s.n++
+		return "sim-" + strconv.FormatUint(s.cfg.Seed, 10) + "-" + s.runID + "-" + strconv.FormatInt(s.n, 10)
+	}
+	if s.r.Float64() < s.cfg.MalformedShare {
+		s.byKind["malformed"]++
+		return []*kgo.Record{s.malformed(eid(), now)}
+	}
+	i := int(s.zipf.Uint64())
+	k := &s.skus[i]
+	rec := func(kind Kind, sku *SimSKU, data any) *kgo.Record {
+		s.byKind[string(kind)]++
+		e, err := NewEvent(eid(), kind, sku.ID, sku.Market, now, data)
+		if err != nil { // the payload types always marshal
+			panic(err)
+		}
+		b, _ := e.Marshal()
+		return &kgo.Record{Topic: s.cfg.Topic, Key: []byte(strconv.FormatInt(sku.ID, 10)), Value: b}
+	}
+	switch p := s.r.Float64(); {
+	case p < 0.35: // price change: a small move, or a flash discount off the list price
+		list := max(k.ListPrice, k.Price)
+		if s.r.IntN(5) == 0 {
+			k.Price = list * int64(60+s.r.IntN(31)) / 100
+		} else {
+			k.Price = max(1, k.Price+k.Price*int64(s.r.IntN(21)-10)/100)
+		}
+		k.ListPrice = max(list, k.Price)
+		return []*kgo.Record{rec(KindPrice, k, PriceData{Price: k.Price, ListPrice: &k.ListPrice})}
+	case p < 0.65: // an order: stock goes down, sales and GMV up
+		qty := int64(1 + s.r.IntN(3))
+		if k.Stock < qty {
+			k.Stock += int64(20 + s.r.IntN(200)) // restocked before the order
+		}
+		k.Stock -= qty
+		s.decay(k, now)
+		m := &k.Metrics
+		m.Sales1h, m.Sales24h, m.Sales7d = m.Sales1h+qty, m.Sales24h+qty, m.Sales7d+qty
+		m.GMV1h, m.GMV24h, m.GMV7d = m.GMV1h+qty*k.Price, m.GMV24h+qty*k.Price, m.GMV7d+qty*k.Price
+		m.Views1h, m.Views24h, m.Views7d = m.Views1h+1, m.Views24h+1, m.Views7d+1
+		stock := rec(KindStock, k, StockData{Stock: k.Stock})
+		return []*kgo.Record{stock, rec(KindMetrics, k, MetricsDataOf(k.Metrics))}
+	case p < 0.77: // restock
+		k.Stock += int64(20 + s.r.IntN(200))
+		return []*kgo.Record{rec(KindStock, k, StockData{Stock: k.Stock})}
+	case p < 0.87: // views, sometimes a new rating
+		s.decay(k, now)
+		v := int64(1 + s.r.IntN(30))
+		m := &k.Metrics
+		m.Views1h, m.Views24h, m.Views7d = m.Views1h+v, m.Views24h+v, m.Views7d+v
+		if s.r.IntN(10) == 0 {
+			stars := float32(1 + s.r.IntN(5))
+			m.Rating = (m.Rating*float32(m.RatingCount) + stars) / float32(m.RatingCount+1)
+			m.Rating = float32(math.Round(float64(m.Rating)*100) / 100)
+			m.RatingCount++
+		}
+		return []*kgo.Record{rec(KindMetrics, k, MetricsDataOf(k.Metrics))}
+	case p < 0.92: // a title edit: the text changes, the SKU is queued for embedding
+		suffix := []string{" (2025 model)", " - new packaging", " [bundle]", ""}[s.r.IntN(4)]
+		base := k.Title
+		for _, sfx := range []string{" (2025 model)", " - new packaging", " [bundle]"} {
+			if len(base) >= len(sfx) && base[len(base)-len(sfx):] == sfx {
+				base = base[:len(base)-len(sfx)]
+			}
+		}
+		k.Title = base + suffix
+		if k.Title == "" {
+			k.Title = "Untitled " + strconv.FormatInt(k.ID, 10)
+		}
+		return []*kgo.Record{rec(KindUpsert, k, UpsertData{Title: &k.Title})}
+	case p < 0.97: // a new SKU, a variant of an existing one
+		n := *k
+		n.ID = s.nextID
+		s.nextID++
+		n.Title = k.Title + " (variant " + strconv.FormatInt(n.ID%1000, 10) + ")"
+		n.Stock = int64(10 + s.r.IntN(100))
+		n.Metrics = catalog.Metrics{}
+		n.metricsAt = time.Time{}
+		s.skus = append(s.skus, n)
+		s.zipf = rand.NewZipf(s.r, 1.1, 4, uint64(len(s.skus)-1))
+		cur := n.Currency
+		if cur == "" {
+			cur = "USD"
+		}
+		attrs, _ := json.Marshal(map[string]any{"_generated": []string{"simulator"}})
+		m := MetricsDataOf(n.Metrics)
+		return []*kgo.Record{rec(KindUpsert, &n, UpsertData{Title: &n.Title, Brand: &n.Brand, Category: &n.Category,
+			ProductType: &n.ProductType, Attributes: attrs, Currency: &cur, Price: &n.Price, ListPrice: &n.ListPrice,
+			Stock: &n.Stock, Metrics: &m})}
+	default: // a deletion
+		gone := *k
+		if len(s.skus) > 1 {
+			s.skus[i] = s.skus[len(s.skus)-1]
+			s.skus = s.skus[:len(s.skus)-1]
+			s.zipf = rand.NewZipf(s.r, 1.1, 4, uint64(len(s.skus)-1))
+		}
+		return []*kgo.Record{rec(KindDelete, &gone, DeleteData{Reason: "discontinued"})}
+	}
+}
+
+// decay shrinks the moving windows by the time since the SKU's last metrics update.
+func (s *Simulator) decay(k *SimSKU, now time.Time) {
+	if !k.metricsAt.IsZero() {
+		dt := now.Sub(k.metricsAt).Seconds()
+		f := func(v int64, window float64) int64 { return int64(float64(v) * math.Exp(-dt/window)) }
+		m := &k.Metrics
+		m.Sales1h, m.Sales24h, m.Sales7d = f(m.Sales1h, 3600), f(m.Sales24h, 86400), f(m.Sales7d, 604800)
+		m.GMV1h, m.GMV24h, m.GMV7d = f(m.GMV1h, 3600), f(m.GMV24h, 86400), f(m.GMV7d, 604800)
+		m.Views1h, m.Views24h, m.Views7d = f(m.Views1h, 3600), f(m.Views24h, 86400), f(m.Views7d, 604800)
+	}
+	k.metricsAt = now
+}
+
+func (s *Simulator) malformed(eid string, now time.Time) *kgo.Record {
+	k := &s.skus[s.r.IntN(len(s.skus))]
+	id := strconv.FormatInt(k.ID, 10)
+	at := now.Format(time.RFC3339Nano)
+	var v string
+	switch s.r.IntN(6) {
+	case 0:
+		v = `{"v":1,"event_id":"` + eid + `","kind":"price.update","sku_id":"` + id + `","market":"` + k.Market + `","event_time":"` + at + `","data":{"price":` // cut off
+	case 1:
+		v = `{"v":1,"event_id":"` + eid + `","kind":"price.update","sku_id":"` + id + `","market":"` + k.Market + `","event_time":"` + at + `","data":{"price":-100}}`
+	case 2:
+		v = `{"v":1,"event_id":"` + eid + `","kind":"price.changed","sku_id":"` + id + `","market":"` + k.Market + `","event_time":"` + at + `","data":{"price":100}}`
+	case 3:
+		v = `{"v":1,"event_id":"` + eid + `","kind":"stock.update","sku_id":"` + id + `","market":"US","event_time":"` + at + `","data":{"stock":5}}`
+	case 4:
+		v = `{"v":1,"event_id":"` + eid + `","kind":"stock.update","sku_id":"` + id + `","market":"` + k.Market + `","event_time":"` + now.Add(48*time.Hour).Format(time.RFC3339Nano) + `","data":{"stock":5}}`
+	default:
+		v = `{"v":2,"event_id":"` + eid + `","kind":"stock.update","sku_id":"` + id + `"}`
+	}
+	return &kgo.Record{Topic: s.cfg.Topic, Key: []byte(id), Value: []byte(v)}
+}

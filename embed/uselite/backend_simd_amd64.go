@@ -47,6 +47,7 @@ func (avx512Backend) pack(l *linear) {
 			copy(dst[k*nr:(k+1)*nr], l.w[k*l.out+p*nr:])
 		}
 	}
+	l.w = nil // only the packed copy is used from now on
 }
 
 func (b avx512Backend) matmul(M int, a []float32, lda int, l *linear, c []float32, ldc int, mode gemmMode) {

@@ -40,14 +40,15 @@ func TestAVX512MatchesGeneric(t *testing.T) {
 	for _, shape := range [][3]int{{1, 256, 768}, {7, 512, 512}, {33, 512, 1536}, {70, 1536, 512}} {
 		M, K, N := shape[0], shape[1], shape[2]
 		l := &linear{in: K, out: N, w: randSlice(r, K*N), b: randSlice(r, N)}
-		fast.pack(l)
+		lp := *l
+		fast.pack(&lp)
 		lda, ldc := K+16, N+32
 		a := randSlice(r, M*lda)
 		for _, mode := range []gemmMode{modeStore, modeAccum, modeRelu} {
 			init := randSlice(r, M*ldc)
 			c1 := append([]float32(nil), init...)
 			c2 := append([]float32(nil), init...)
-			fast.matmul(M, a, lda, l, c1, ldc, mode)
+			fast.matmul(M, a, lda, &lp, c1, ldc, mode)
 			slow.matmul(M, a, lda, l, c2, ldc, mode)
 			maxRelDiff(t, "matmul", c1, c2, 1e-4)
 		}

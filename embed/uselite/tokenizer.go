@@ -140,7 +140,21 @@ func (t *Tokenizer) EncodeAll(text string) []int32 {
 	return append([]int32(nil), ids...)
 }
 
+// maxEncodeBytes bounds the text Encode segments. The first 128 tokens
+// span at most 128 x 16 code points (8 KiB of UTF-8); the Viterbi path
+// from a cut-off end rejoins the full text's path long before reaching
+// them, so the result is the same while a multi-megabyte input costs no
+// more than 32 KiB of work.
+const maxEncodeBytes = 32 << 10
+
 func (t *Tokenizer) encode(text string, s *tokScratch) []int32 {
+	if len(text) > maxEncodeBytes {
+		cut := maxEncodeBytes
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut]
+	}
 	ids := t.encodeAll(text, s)
 	if len(ids) > MaxTokens {
 		ids = ids[:MaxTokens]

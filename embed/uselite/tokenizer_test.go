@@ -67,6 +67,40 @@ func TestTokenizerQuirks(t *testing.T) {
 	}
 }
 
+// TestEncodeLongInput: Encode only segments the first 32 KiB, and that
+// gives the same first 128 tokens as segmenting everything.
+func TestEncodeLongInput(t *testing.T) {
+	m := loadTestModel(t)
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "golden-tokens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Phrases []string `json:"phrases"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	tok := m.Tokenizer()
+	for start := 0; start < 40; start++ {
+		var sb strings.Builder
+		for i := start; sb.Len() < 3*maxEncodeBytes; i++ {
+			sb.WriteString(g.Phrases[i%len(g.Phrases)])
+			sb.WriteString(" ")
+		}
+		text := sb.String()
+		all := tok.EncodeAll(text)
+		got := tok.Encode(text)
+		if !slices.Equal(got, all[:MaxTokens]) {
+			t.Fatalf("start %d: Encode differs from the first %d of EncodeAll", start, MaxTokens)
+		}
+	}
+	huge := strings.Repeat("日本語 mixed text ", 1<<16) // 1.4 MB
+	if got := tok.Encode(huge); len(got) != MaxTokens {
+		t.Errorf("huge: %d tokens", len(got))
+	}
+}
+
 func FuzzTokenize(f *testing.F) {
 	for _, s := range []string{"", "a", "  double  spaces ", "耳机 wireless", "🎧", "\xff\xfe", "e-mail: foo@bar.com :) :-)", "Ｆｕｌｌ", strings.Repeat("ab ", 100), "\x00\t\n"} {
 		f.Add(s)

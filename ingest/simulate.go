@@ -74,7 +74,8 @@ type SimulatorConfig struct {
 	// MalformedShare of records is broken on purpose (bad JSON, negative prices, unknown kinds,
 	// bad markets, times in the future) to exercise the dead letters. Default: 0.015; negative: none.
 	MalformedShare float64
-	// MaxEvents stops the simulator after so many records; 0 runs until Stop.
+	// MaxEvents stops the simulator after so many records (one more when the last is an order,
+	// whose two records are not split); 0 runs until Stop.
 	MaxEvents int
 	// Logger. Default: slog.Default().
 	Logger *slog.Logger

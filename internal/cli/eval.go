@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/evals"
+	"selection/ingest"
+	"selection/migrations"
+	"selection/search"
+)
+
+func init() {
+	register(&command{name: "eval",
+		usage:   "eval --judgments FILE [--per-query] [--json] [--catalog DIR]",
+		summary: "measure retrieval quality (nDCG@10, recall@50, MRR) of every method on a judgments file",
+		run:     runEval})
+}
+
+// defaultCatalogDir is where the Icecat catalogue the public judgments refer to lives in the
+// repository.
+const defaultCatalogDir = "evals/testdata/icecat"
+
+func runEval(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "eval")
+	judgments := fs.String("judgments", "", "CSV file with the header query,docid,rating (ratings 0..3)")
+	perQuery := fs.Bool("per-query", false, "add a row per query and method")
+	asJSON := fs.Bool("json", false, `print one JSON object: {"default": ..., "methods": {...}}`)
+	catalogDir := fs.String("catalog", defaultCatalogDir, "Icecat products_*.json.zip to load when judged products are missing from the catalogue")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	if *judgments == "" {
+		return usageErr("--judgments is required")
+	}
+	j, bad, err := evals.ReadJudgmentsFile(*judgments)
+	if err != nil {
+		return err
+	}
+	for _, b := range bad {
+		fmt.Fprintf(env.Stderr, "%s: %v (row skipped)\n", *judgments, b)
+	}
+	if len(j.Queries) == 0 {
+		return fmt.Errorf("%s: no usable judgments", *judgments)
+	}
+	// Progress goes to stderr so that stdout holds the table or the JSON alone.
+	progress := env.Stderr
+
+	pool, err := env.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := ensureCatalogue(ctx, env, pool, j, *catalogDir, progress); err != nil {
+		return err
+	}
+	emb, err := newEmbedder(ctx, env, pool)
+	if err != nil {
+		return err
+	}
+	if _, err := drainEmbedQueue(ctx, env, pool, emb, vectorSettings.EmbedBatch, progress); err != nil {
+		return fmt.Errorf("embed the catalogue: %w", err)
+	}
+	start := time.Now()
+	st, err := evals.NewStack(ctx, pool, evals.NewMemoEmbedder(emb), search.Config{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "indexes loaded in %s: %d products (lexical), %d vectors\n",
+		time.Since(start).Round(time.Millisecond), st.Lexical.Len(), st.Vectors.Len())
+
+	var methods []evals.Method
+	for _, m := range search.Methods {
+		methods = append(methods, st.Scenario.Method(m))
+	}
+	rep, err := evals.Evaluate(ctx, j, methods, string(search.Default))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return rep.WriteJSON(env.Stdout, *perQuery)
+	}
+	fmt.Fprintf(env.Stdout, "%s: %d queries, %d judgments; every query through the scenario path (planner, filter, search)\n\n",
+		filepath.Base(*judgments), len(j.Queries), j.Len())
+	return rep.WriteTable(env.Stdout, *perQuery)
+}
+
+// ensureCatalogue makes sure the judged products are in the catalogue: it migrates the schema
+// (a no-op when current) and, when judged products are missing, loads the Icecat files of dir
+// through the ingest path (events already applied are duplicates, so a partial earlier load
+// is completed, not repeated).
+func ensureCatalogue(ctx context.Context, env *Env, pool *pgxpool.Pool, j *evals.Judgments, dir string, out io.Writer) error {
+	m, err := migrations.New(pool)
+	if err != nil {
+		return err
+	}
+	res, err := m.Up(ctx)
+	m.Close()
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		fmt.Fprintf(out, "applied migration %s\n", r.Source.Path)
+	}
+	missing, total, err := missingJudged(ctx, pool, j)
+	if err != nil {
+		return err
+	}
+	if missing == 0 {
+		fmt.Fprintf(out, "catalogue holds all %d judged products\n", total)
+		return nil
+	}
+	files, err := ingest.IcecatFiles(dir)
+	if err != nil || len(files) == 0 {
+		if err == nil {
+			err = errors.New("no products_*.json.zip there")
+		}
+		return fmt.Errorf("%d of %d judged products are not in the catalogue, and the Icecat files cannot be loaded from %s (%v); pass --catalog DIR", missing, total, dir, err)
+	}
+	fmt.Fprintf(out, "%d of %d judged products are not in the catalogue: loading %s\n", missing, total, dir)
+	w, err := ingest.NewWriter(pool, ingest.WriterConfig{Logger: env.Log, MaxAttempts: 5})
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		r, err := ingest.LoadFile(ctx, w, f, ingest.LoadConfig{})
+		if err != nil {
+			return fmt.Errorf("load %s: %w", f, err)
+		}
+		fmt.Fprintf(out, "loaded %s: %d records, %d applied, %d already there, %d dead letters\n",
+			filepath.Base(f), r.Records, r.Applied, r.Duplicates, r.DeadLetters)
+	}
+	if missing, total, err = missingJudged(ctx, pool, j); err != nil {
+		return err
+	}
+	if missing > 0 {
+		fmt.Fprintf(out, "warning: %d of %d judged products are still missing; they count as not found\n", missing, total)
+	}
+	return nil
+}
+
+func missingJudged(ctx context.Context, pool *pgxpool.Pool, j *evals.Judgments) (missing, total int, err error) {
+	seen := map[int64]bool{}
+	for _, r := range j.Ratings {
+		for id := range r {
+			seen[id] = true
+		}
+	}
+	ids := make([]int64, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	var present int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM skus WHERE id = ANY($1) AND live`, ids).Scan(&present); err != nil {
+		return 0, 0, fmt.Errorf("count judged products: %w", err)
+	}
+	return len(ids) - present, len(ids), nil
+}

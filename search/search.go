@@ -466,8 +466,7 @@ func (e *Engine) hybrid(ctx context.Context, text string, req Request) (Result, 
 			}
 			z := cal.z(h.Score)
 			if z < threshold {
-				res.Truncated = true
-				continue
+				break // hits come best first
 			}
 			kept = append(kept, cand{lex: lexical.Hit{Ordinal: h.Ordinal, SKUID: h.SKUID}, cos: h.Score, z: z,
 				fb: float32(math.NaN()), onlySem: true})

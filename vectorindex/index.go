@@ -53,7 +53,8 @@ type IndexConfig struct {
 	// Candidates is how many codes survive the Hamming pass (at least 40 x k) to be estimated
 	// with the float query against their sign bits. Default: DefaultCandidates (measured).
 	Candidates int
-	// Rerank is how many of those are rescored in float32 (at least 4 x k).
+	// Rerank is how many of those are rescored in float32 (at least 4 x k and 1/250 of the
+	// candidates).
 	// Default: DefaultRerank (measured: recall@10 >= 0.99).
 	Rerank int
 	// Logger receives poll errors. Default: slog.Default().
@@ -63,7 +64,7 @@ type IndexConfig struct {
 // Defaults measured by `selection vectors bench` and BenchmarkSearch (see doc.go).
 const (
 	DefaultParallelMin  = 16384
-	DefaultQuantizedMin = 32768
+	DefaultQuantizedMin = 65536
 	DefaultCandidates   = 20000
 	DefaultRerank       = 2000
 )

@@ -233,7 +233,7 @@ func TestSearchBinaryRecall(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const n, dim = 20000, 128
 	vecs := clustered(rng, n, dim)
-	ix := newTestIndex(t, IndexConfig{Dim: dim, ParallelMin: 5000, Workers: 2, Candidates: 1000, Rerank: 100}, vecs)
+	ix := newTestIndex(t, IndexConfig{Dim: dim, ParallelMin: 5000, Workers: 2, Candidates: 5000, Rerank: 1500}, vecs)
 	filter := roaring64.New()
 	for o := 0; o < n; o++ {
 		if rng.IntN(2) == 0 {

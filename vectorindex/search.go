@@ -65,8 +65,10 @@ func (ix *Index) ChoosePath(n, k int) Path {
 // candidatesFor is how many codes survive the Hamming pass for k results.
 func (ix *Index) candidatesFor(k int) int { return max(ix.cfg.Candidates, 40*k) }
 
-// rerankFor is how many of those are rescored in float32 for k results.
-func (ix *Index) rerankFor(k int) int { return max(ix.cfg.Rerank, 4*k) }
+// rerankFor is how many of those are rescored in float32 for k results out of n candidates:
+// Rerank, but at least 4k and n/250 (measured on 1M synthetic vectors: 2,000 reranks gave
+// recall@10 0.990 over 1M candidates, 4,000 gave 0.992; 2,000 over 500K gave 0.994).
+func (ix *Index) rerankFor(k, n int) int { return max(ix.cfg.Rerank, 4*k, n/250) }
 
 // asym is a query prepared for the asymmetric estimate: q quantised to 8 bits per dimension
 // (q_i ≈ lo + delta*u_i) and split into 8 bit planes, so that sum_i q_i c_i over the set bits c
@@ -178,7 +180,7 @@ func (ix *Index) search(ctx context.Context, query []float32, k int, filter *roa
 		hits = all.sorted()
 	case PathBinary:
 		qc := ix.queryCode(qn)
-		r1, r2 := ix.candidatesFor(kk), ix.rerankFor(kk)
+		r1, r2 := ix.candidatesFor(kk), ix.rerankFor(kk, n)
 		kept := make([][]uint64, len(spans))
 		ix.parallel(spans, func(i int, s span) { kept[i] = ix.scoreBinary(qc, r1, filter, mask, s) })
 		var keys []uint64
@@ -187,22 +189,56 @@ func (ix *Index) search(ctx context.Context, query []float32, k int, filter *roa
 		}
 		slices.Sort(keys)
 		keys = keys[:min(r1, len(keys))]
-		// Stage 2: the asymmetric estimate (float query against the sign codes) keeps r2.
+		// Stage 2: the asymmetric estimate (float query against the sign codes) keeps r2;
+		// stage 3 scores those exactly. Both split over the workers like the scan.
 		aq := ix.asymQuery(qn)
-		est := newTopK(r2)
-		nw := ix.words
-		for _, key := range keys {
-			o := int64(key & ordMask)
-			c := ix.chunks[o>>chunkBits]
-			row := int(o & chunkMask)
-			est.push(Hit{Ordinal: o, Score: aq.estimate(c.rcodes[row*nw:(row+1)*nw], c.corr[row])})
+		parts := spans
+		if len(keys) < 4096 {
+			parts = parts[:1]
 		}
-		// Stage 3: exact float32 scores for those.
+		tops := make([]*topK, len(parts))
+		ix.parallel(parts, func(i int, _ span) {
+			lo, hi := i*len(keys)/len(parts), (i+1)*len(keys)/len(parts)
+			est := newTopK(r2)
+			nw := ix.words
+			for _, key := range keys[lo:hi] {
+				o := int64(key & ordMask)
+				c := ix.chunks[o>>chunkBits]
+				row := int(o & chunkMask)
+				est.push(Hit{Ordinal: o, Score: aq.estimate(c.rcodes[row*nw:(row+1)*nw], c.corr[row])})
+			}
+			tops[i] = est
+		})
+		var ests []Hit
+		for _, t := range tops {
+			ests = append(ests, t.h...)
+		}
+		if len(ests) > r2 {
+			slices.SortFunc(ests, func(a, b Hit) int {
+				if better(a, b) {
+					return -1
+				}
+				return 1
+			})
+			ests = ests[:r2]
+		}
+		if len(ests) < 1024 {
+			parts = parts[:1]
+		}
+		ix.parallel(parts, func(i int, _ span) {
+			lo, hi := i*len(ests)/len(parts), (i+1)*len(ests)/len(parts)
+			t := newTopK(kk)
+			for _, h := range ests[lo:hi] {
+				if v, id, ok := ix.row(h.Ordinal); ok {
+					t.push(Hit{Ordinal: h.Ordinal, SKUID: id, Score: ix.kern.dot(qn, v)})
+				}
+			}
+			tops[i] = t
+		})
 		all := newTopK(kk)
-		for _, h := range est.h {
-			v, id, ok := ix.row(h.Ordinal)
-			if ok {
-				all.push(Hit{Ordinal: h.Ordinal, SKUID: id, Score: ix.kern.dot(qn, v)})
+		for _, t := range tops[:len(parts)] {
+			for _, h := range t.h {
+				all.push(h)
 			}
 		}
 		hits = all.sorted()

@@ -1,0 +1,311 @@
+package vectorindex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// BenchConfig says what RunBench measures.
+type BenchConfig struct {
+	// SKUs is the index size: 0 (or the number of stored vectors) benches the stored vectors,
+	// in memory and in pgvector; a larger number builds a synthetic in-memory index of that
+	// many vectors (stored vector + N(0, Noise²) per dimension, cycling through the stored
+	// ones), memory paths only.
+	SKUs int
+	// Queries is how many queries each row runs: stored vectors with N(0, 0.03²) noise per
+	// dimension. Default: 48.
+	Queries int
+	// K is the number of results. Default: 10.
+	K int
+	// Selectivities are the filter sizes as shares of the index (1 = no filter).
+	// Default: 0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.
+	Selectivities []float64
+	// Noise is the synthetic vectors' noise. Default: 0.01.
+	Noise float64
+	// PG adds the pgvector paths (exact over the candidates, HNSW iterative scan) when the
+	// index holds the stored vectors. Default: false.
+	PG bool
+	// Seed makes the run repeatable. Default: 1.
+	Seed uint64
+	// Index and Planner tune what is measured.
+	Index   IndexConfig
+	Planner PlannerConfig
+}
+
+func (c BenchConfig) withDefaults() BenchConfig {
+	if c.Queries == 0 {
+		c.Queries = 48
+	}
+	if c.K == 0 {
+		c.K = 10
+	}
+	if len(c.Selectivities) == 0 {
+		c.Selectivities = []float64{0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1}
+	}
+	if c.Noise == 0 {
+		c.Noise = 0.01
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	return c
+}
+
+// BenchRow is one selectivity's measurements: latency percentiles and mean recall@K against
+// exact search, per path (zero when not run).
+type BenchRow struct {
+	Selectivity float64
+	Candidates  int
+	Paths       map[Path]PathStats
+	Chosen      Path // the planner's choice with the index loaded
+	ChosenPG    Path // and without it (when PG)
+}
+
+// PathStats summarises one path over the queries.
+type PathStats struct {
+	P50, P95 time.Duration
+	Recall   float64
+}
+
+// BenchReport is RunBench's result.
+type BenchReport struct {
+	Vectors     int
+	Synthetic   bool
+	LoadTime    time.Duration // Load from sku_vectors (or building the synthetic index)
+	Kernel      string
+	Rows        []BenchRow
+	QuantizedAt int // smallest candidate count where the quantised path beat exact (0: never)
+	HNSWAt      int // smallest candidate count where HNSW beat pgvector exact (0: never or not run)
+}
+
+// RunBench measures the search paths over candidate sets of the configured selectivities and
+// writes a table to w (nil: no table). Exact in-memory search is the baseline: recall is
+// measured against it and latencies are also reported as ratios to it.
+func RunBench(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg BenchConfig) (BenchReport, error) {
+	cfg = cfg.withDefaults()
+	var rep BenchReport
+	if pool == nil {
+		return rep, errors.New("vectorindex: bench needs the database (its stored vectors are the base set)")
+	}
+	stored, err := NewIndex(pool, cfg.Index)
+	if err != nil {
+		return rep, err
+	}
+	start := time.Now()
+	if err := stored.Load(ctx); err != nil {
+		return rep, err
+	}
+	rep.LoadTime = time.Since(start)
+	base := stored.presentOrdinals()
+	if len(base) == 0 {
+		return rep, errors.New("vectorindex: no vectors stored: run `selection load` and `selection embed` first")
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 7))
+	ix := stored
+	if cfg.SKUs > len(base) {
+		rep.Synthetic = true
+		ix, err = NewIndex(nil, cfg.Index)
+		if err != nil {
+			return rep, err
+		}
+		start = time.Now()
+		buf := make([]float32, ix.cfg.Dim)
+		for o := 0; o < cfg.SKUs; o++ {
+			v, _, _ := stored.row(base[o%len(base)])
+			for i := range buf {
+				buf[i] = v[i] + float32(cfg.Noise*rng.NormFloat64())
+			}
+			if err := ix.Put(int64(o), int64(o)+1, buf); err != nil {
+				return rep, err
+			}
+		}
+		ix.Recenter()
+		rep.LoadTime = time.Since(start)
+	}
+	rep.Vectors = ix.Len()
+	rep.Kernel = ix.Kernel()
+	all := ix.presentOrdinals()
+
+	queries := make([][]float32, cfg.Queries)
+	for i := range queries {
+		v, _, _ := stored.row(base[rng.IntN(len(base))])
+		q := make([]float32, len(v))
+		for j := range q {
+			q[j] = v[j] + float32(0.03*rng.NormFloat64())
+		}
+		queries[i] = q
+	}
+	withPG := cfg.PG && !rep.Synthetic
+	var memPlanner, pgPlanner *Planner
+	if memPlanner, err = NewPlanner(pool, ix, cfg.Planner); err != nil {
+		return rep, err
+	}
+	if withPG {
+		if pgPlanner, err = NewPlanner(pool, nil, cfg.Planner); err != nil {
+			return rep, err
+		}
+	}
+
+	paths := []Path{PathExact, PathBinary}
+	if withPG {
+		paths = append(paths, PathPGExact, PathHNSW)
+	}
+	for _, sel := range cfg.Selectivities {
+		var filter *roaring64.Bitmap
+		n := len(all)
+		if sel < 1 {
+			filter = roaring64.New()
+			for _, o := range all {
+				if rng.Float64() < sel {
+					filter.Add(uint64(o))
+				}
+			}
+			n = int(filter.GetCardinality())
+			if n == 0 {
+				filter.Add(uint64(all[rng.IntN(len(all))]))
+				n = 1
+			}
+		}
+		row := BenchRow{Selectivity: sel, Candidates: n, Paths: map[Path]PathStats{}}
+		times := map[Path][]time.Duration{}
+		recalls := map[Path]float64{}
+		for _, q := range queries {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+			var exact []Hit
+			for _, p := range paths {
+				pl := memPlanner
+				if p == PathPGExact || p == PathHNSW {
+					pl = pgPlanner
+				}
+				t0 := time.Now()
+				res, err := pl.SearchPath(ctx, q, cfg.K, filter, p)
+				d := time.Since(t0)
+				if err != nil {
+					return rep, fmt.Errorf("%s at selectivity %v: %w", p, sel, err)
+				}
+				if p == PathExact {
+					exact = res.Hits
+				}
+				times[p] = append(times[p], d)
+				recalls[p] += benchRecall(exact, res.Hits)
+			}
+			row.Chosen = memPlanner.Choose(n, cfg.K, filter != nil)
+			if withPG {
+				row.ChosenPG = pgPlanner.Choose(n, cfg.K, filter != nil)
+			}
+		}
+		for _, p := range paths {
+			ts := times[p]
+			slices.Sort(ts)
+			row.Paths[p] = PathStats{P50: ts[len(ts)/2], P95: ts[min(len(ts)-1, int(math.Ceil(0.95*float64(len(ts))))-1)],
+				Recall: recalls[p] / float64(len(queries))}
+		}
+		rep.Rows = append(rep.Rows, row)
+		if b, e := row.Paths[PathBinary], row.Paths[PathExact]; rep.QuantizedAt == 0 && b.P50 < e.P50 && b.Recall >= 0.99 {
+			rep.QuantizedAt = n
+		}
+		if h, e := row.Paths[PathHNSW], row.Paths[PathPGExact]; withPG && rep.HNSWAt == 0 && h.P50 < e.P50 && h.Recall >= 0.99 {
+			rep.HNSWAt = n
+		}
+	}
+	if w != nil {
+		rep.Print(w)
+	}
+	return rep, nil
+}
+
+// benchRecall is recall@k against exact, ties with the k-th exact score counting as found.
+func benchRecall(exact, got []Hit) float64 {
+	if len(exact) == 0 {
+		return 1
+	}
+	kth := exact[len(exact)-1].Score
+	n := 0
+	for _, h := range got {
+		if h.Score >= kth-1e-4 {
+			n++
+		}
+	}
+	return float64(min(n, len(exact))) / float64(len(exact))
+}
+
+// Print writes the report as a table.
+func (r BenchReport) Print(w io.Writer) {
+	kind := "stored vectors (memory and pgvector)"
+	if r.Synthetic {
+		kind = "synthetic: stored vectors + noise (memory only)"
+	}
+	fmt.Fprintf(w, "%d vectors, %s; kernel %s; index built in %s\n", r.Vectors, kind, r.Kernel, r.LoadTime.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "sel\tcandidates\texact p50\tp95\tbinary p50\tp95\trecall\tvs exact\t")
+	pg := false
+	for _, row := range r.Rows {
+		if _, ok := row.Paths[PathHNSW]; ok {
+			pg = true
+		}
+	}
+	if pg {
+		fmt.Fprint(tw, "pg-exact p50\tp95\trecall\thnsw p50\tp95\trecall\t")
+	}
+	fmt.Fprint(tw, "chosen\t")
+	if pg {
+		fmt.Fprint(tw, "chosen (no index)\t")
+	}
+	fmt.Fprintln(tw)
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+	for _, row := range r.Rows {
+		e, b := row.Paths[PathExact], row.Paths[PathBinary]
+		fmt.Fprintf(tw, "%g\t%d\t%s\t%s\t%s\t%s\t%.4f\t%.2fx\t", row.Selectivity, row.Candidates, ms(e.P50), ms(e.P95),
+			ms(b.P50), ms(b.P95), b.Recall, float64(b.P50)/float64(max(e.P50, 1)))
+		if pg {
+			x, h := row.Paths[PathPGExact], row.Paths[PathHNSW]
+			fmt.Fprintf(tw, "%s\t%s\t%.4f\t%s\t%s\t%.4f\t", ms(x.P50), ms(x.P95), x.Recall, ms(h.P50), ms(h.P95), h.Recall)
+		}
+		fmt.Fprintf(tw, "%s\t", row.Chosen)
+		if pg {
+			fmt.Fprintf(tw, "%s\t", row.ChosenPG)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "quantised path first faster than exact (recall >= 0.99) at %d candidates", r.QuantizedAt)
+	if pg {
+		fmt.Fprintf(w, "; HNSW first faster than pgvector exact (recall >= 0.99) at %d candidates", r.HNSWAt)
+	}
+	fmt.Fprintln(w, " (0: not in this sweep)")
+}
+
+// presentOrdinals lists the ordinals held, ascending.
+func (ix *Index) presentOrdinals() []int64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make([]int64, 0, ix.n)
+	for key, c := range ix.chunks {
+		if c == nil {
+			continue
+		}
+		for w, pw := range c.present {
+			for pw != 0 {
+				r := w<<6 + trailingZeros(pw)
+				pw &= pw - 1
+				out = append(out, int64(key)<<chunkBits+int64(r))
+			}
+		}
+	}
+	return out
+}
+
+func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }

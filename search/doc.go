@@ -65,6 +65,10 @@
 // together in some product ("printer", "iphone 8", "flat screen tv"): lexically answered,
 // judged irrelevant by the raters; the embedding does not separate them from answerable
 // queries (their best products score 0.6-4 sd, like those of "aa" or "ssd"), so they are kept.
+// Requiring the words in a product's name (title, brand, type) rather than anywhere was
+// measured too: full no-answer pages fall to 57%, but nDCG@10 drops to 0.765 and recall@50 to
+// 0.841, because answerable queries such as "google" and "micro sd card" match only
+// descriptions; rejected.
 //
 // # Cost
 //

@@ -66,7 +66,11 @@ type BatchResult struct {
 	CommittedAt time.Time // set by Writer after the commit
 }
 
-const eventStageDDL = `CREATE TEMP TABLE IF NOT EXISTS ingest_event_stage (
+// eventStageDDL prepares the transaction: the stage table, and enough work_mem for the
+// catalogue's joins of a whole batch to stay in memory (the default 4 MB spills 20,000-row
+// batches to temporary files; measured about 10% of catalog.Apply's time).
+const eventStageDDL = `SET LOCAL work_mem = '64MB';
+CREATE TEMP TABLE IF NOT EXISTS ingest_event_stage (
 	n integer, event_id text, kind text, sku_id bigint, market text, payload jsonb, source text,
 	event_time timestamptz
 ) ON COMMIT DELETE ROWS`

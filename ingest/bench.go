@@ -36,6 +36,10 @@ type BenchConfig struct {
 	LiveDuration time.Duration
 	// NaiveEvents are consumed by the one-row-per-transaction baseline. Default: 5,000.
 	NaiveEvents int
+	// Skew of the SKUs the events pick: 0 is uniform (every event a different SKU, as far as
+	// can be: the worst case for the apply), above 1 a Zipf exponent (hot SKUs get most events,
+	// as in a sale; events of one SKU in a batch collapse into one row update). Default: 0.
+	Skew float64
 	// Seed of the event generator. Default: 1.
 	Seed uint64
 	// Logger. Default: discard.
@@ -65,6 +69,9 @@ func (c BenchConfig) WithDefaults() BenchConfig {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	if c.Skew > 0 && c.Skew <= 1 {
+		c.Skew = 0
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -87,6 +94,7 @@ type BenchResult struct {
 // benchGen makes price and stock events over a catalogue of n SKUs (ids 1..n).
 type benchGen struct {
 	r    *rand.Rand
+	zipf *rand.Zipf
 	n    int
 	seq  atomic.Int64
 	pfx  string
@@ -97,7 +105,12 @@ type benchGen struct {
 func (g *benchGen) next(at time.Time) *kgo.Record {
 	g.lock.Lock()
 	defer g.lock.Unlock()
-	id := int64(1 + g.r.IntN(g.n))
+	var id int64
+	if g.zipf != nil {
+		id = int64(1 + g.zipf.Uint64())
+	} else {
+		id = int64(1 + g.r.IntN(g.n))
+	}
 	i := g.seq.Add(1)
 	b := g.buf[:0]
 	b = append(b, `{"v":1,"event_id":"`...)
@@ -132,8 +145,12 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, cfg BenchConfig, out io.W
 	var res BenchResult
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
-	fmt.Fprintf(out, "ingest bench: %d SKUs, %d price/stock events, %d partitions, poll <= %d records\n",
-		cfg.SKUs, cfg.Events, cfg.Partitions, cfg.MaxPollRecords)
+	dist := "uniform"
+	if cfg.Skew > 1 {
+		dist = fmt.Sprintf("Zipf s=%g", cfg.Skew)
+	}
+	fmt.Fprintf(out, "ingest bench: %d SKUs, %d price/stock events (%s over SKUs), %d partitions, poll <= %d records\n",
+		cfg.SKUs, cfg.Events, dist, cfg.Partitions, cfg.MaxPollRecords)
 
 	// The catalogue.
 	start := time.Now()
@@ -158,6 +175,9 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, cfg BenchConfig, out io.W
 		return res, err
 	}
 	gen := &benchGen{r: rand.New(rand.NewPCG(cfg.Seed, 7)), n: cfg.SKUs, pfx: fmt.Sprintf("b%d-", time.Now().UnixNano())}
+	if cfg.Skew > 1 {
+		gen.zipf = rand.NewZipf(gen.r, cfg.Skew, 1, uint64(cfg.SKUs-1))
+	}
 
 	// Throughput: a backlog of cfg.Events, consumed from a warm consumer.
 	var applied atomic.Int64

@@ -168,9 +168,12 @@ type Decoded struct {
 // errors; either way the event belongs in the dead letters.
 func DecodeEvent(b []byte, o DecodeOptions) (Decoded, error) {
 	var d Decoded
-	top, err := topObject(b)
-	if err != nil {
-		return d, err
+	top, ok := scanObject(b)
+	if !ok {
+		var err error
+		if top, err = topObject(b); err != nil {
+			return d, err
+		}
 	}
 	for k := range top {
 		switch k {
@@ -184,8 +187,8 @@ func DecodeEvent(b []byte, o DecodeOptions) (Decoded, error) {
 		if !ok {
 			return nil, nil
 		}
-		var s string
-		if firstByte(raw) != '"' || json.Unmarshal(raw, &s) != nil {
+		s, ok := jsonString(raw)
+		if !ok {
 			return nil, invalid(name, "must be a string")
 		}
 		return &s, nil
@@ -368,8 +371,8 @@ func parseSKUID(raw json.RawMessage) (int64, error) {
 		return 0, invalid("sku_id", "required")
 	}
 	if len(s) > 0 && s[0] == '"' {
-		var str string
-		if err := json.Unmarshal(raw, &str); err != nil {
+		str, ok := jsonString(raw)
+		if !ok {
 			return 0, invalid("sku_id", "malformed string")
 		}
 		if str == "" || str[0] < '1' || str[0] > '9' {
@@ -463,8 +466,8 @@ func (f fields) str(name string, minLen, maxLen int) (string, bool, error) {
 	if !ok {
 		return "", false, nil
 	}
-	var s string
-	if firstByte(raw) != '"' || json.Unmarshal(raw, &s) != nil {
+	s, ok := jsonString(raw)
+	if !ok {
 		return "", false, invalid("data."+name, "must be a string")
 	}
 	if n := utf8.RuneCountInString(s); n < minLen || n > maxLen {
@@ -478,8 +481,8 @@ func (f fields) currency(name string) (string, bool, error) {
 	if !ok {
 		return "", false, nil
 	}
-	var s string
-	if firstByte(raw) != '"' || json.Unmarshal(raw, &s) != nil {
+	s, ok := jsonString(raw)
+	if !ok {
 		return "", false, invalid("data."+name, "must be a string")
 	}
 	if len(s) != 3 || strings.ToUpper(s) != s || strings.IndexFunc(s, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
@@ -490,9 +493,11 @@ func (f fields) currency(name string) (string, bool, error) {
 
 // object decodes a payload object into its fields, rejecting names not in allowed.
 func object(path string, raw json.RawMessage, allowed ...string) (fields, error) {
-	var f fields
-	if err := json.Unmarshal(raw, &f); err != nil || f == nil {
-		return nil, invalid(path, "must be an object")
+	f, ok := scanObject(raw)
+	if !ok {
+		if err := json.Unmarshal(raw, &f); err != nil || f == nil {
+			return nil, invalid(path, "must be an object")
+		}
 	}
 	for k := range f {
 		ok := false
@@ -536,8 +541,8 @@ func decodeMetrics(path string, raw json.RawMessage) (catalog.Metrics, error) {
 	if !ok {
 		return m, invalid(path+".rating", "required")
 	}
-	var r float64
-	if firstByte(rraw) == '"' || json.Unmarshal(rraw, &r) != nil {
+	r, ok := jsonFloat(rraw)
+	if !ok {
 		return m, invalid(path+".rating", "must be a number")
 	}
 	if r < 0 || r > 5 {
@@ -648,8 +653,8 @@ func (d *Decoded) buildPatch() error {
 		if raw, ok := f["released_at"]; ok {
 			p.Fields |= catalog.FieldReleasedAt
 			if !isNull(raw) {
-				var s string
-				if firstByte(raw) != '"' || json.Unmarshal(raw, &s) != nil {
+				s, ok := jsonString(raw)
+				if !ok {
 					return invalid("data.released_at", "must be a date-time string or null")
 				}
 				rt, err := parseTime(s)

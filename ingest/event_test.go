@@ -287,3 +287,26 @@ func ExampleDecodeEvent() {
 	// 3920564 4495 4995 <nil>
 	// invalid event: data.price: must be at least 0, not -5
 }
+
+// The fast path and encoding/json agree on every input: the same event and patch, or both an
+// error.
+func FuzzFastPathAgrees(f *testing.F) {
+	for _, s := range eventSamples {
+		f.Add([]byte(s.json))
+	}
+	f.Add([]byte(`{"v":1,"event_id":"a","kind":"price.update","sku_id":"1","market":"SG","event_time":"2025-11-11T11:00:00Z","data":{"price":1,"price":2}}`))
+	f.Add([]byte(`{"v":1,"event_id":"caf\u00e9","kind":"stock.update","sku_id":"1","market":"SG","event_time":"2025-11-11T11:00:00Z","data":{"stock":01}}`))
+	f.Add([]byte(`{"v":1.0,"event_id":"a","kind":"metrics.update","sku_id":"1","market":"SG","event_time":"2025-11-11T11:00:00Z","data":{"rating":null}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ferr := DecodeEvent(b, DecodeOptions{Now: testNow})
+		noFastPath = true
+		slow, serr := DecodeEvent(b, DecodeOptions{Now: testNow})
+		noFastPath = false
+		if (ferr == nil) != (serr == nil) {
+			t.Fatalf("fast path: %v, encoding/json: %v", ferr, serr)
+		}
+		if ferr == nil && fmt.Sprint(fast) != fmt.Sprint(slow) {
+			t.Fatalf("different results:\n%+v\n%+v", fast, slow)
+		}
+	})
+}

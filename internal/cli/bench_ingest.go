@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"selection/ingest"
@@ -13,7 +14,7 @@ import (
 
 func init() {
 	registerBench(&command{name: "ingest",
-		usage:   "bench ingest [--skus 50000] [--events 300000] [--partitions 4] [--poll 20000] [--live-rate 0] [--live-for 10s] [--naive 5000]",
+		usage:   "bench ingest [--skus 50000] [--events 300000] [--partitions 4] [--poll 20000] [--live-rate 0] [--live-for 10s] [--naive 5000] [--skew 0]",
 		summary: "Kafka (kfake) -> Postgres for price and stock events: throughput, freshness, naive baseline",
 		run:     runBenchIngest})
 }
@@ -30,8 +31,10 @@ func runBenchIngest(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&cfg.LiveRate, "live-rate", 0, "events/s of the freshness run (0: min(50000, 80% of the measured throughput))")
 	fs.DurationVar(&cfg.LiveDuration, "live-for", 10*time.Second, "how long the freshness run produces")
 	fs.IntVar(&cfg.NaiveEvents, "naive", 5000, "events for the one-row-per-transaction baseline")
+	fs.Float64Var(&cfg.Skew, "skew", 0, "0: events pick SKUs uniformly; > 1: Zipf exponent (hot SKUs, as in a sale)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 	fs.BoolVar(&keep, "keep", false, "keep the bench schema afterwards")
+	cpuprofile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +77,17 @@ func runBenchIngest(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("migrate bench schema: %w", err)
 	}
 	pool.Reset()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	_, err = ingest.RunBench(ctx, pool, cfg, env.Stdout)
 	return err
 }

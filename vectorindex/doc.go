@@ -63,39 +63,49 @@
 // planning and pushed Postgres into an exact range scan of 50 ms). When the iterative scan comes
 // back with fewer than k rows while the filter holds more, it ranks exactly instead.
 //
-// # Numbers (BenchmarkSearchPaths; `selection bench vectors`; machine shared by 5 engineers)
+// # Numbers
 //
-// Icecat, 19,406 vectors, k = 10, p50 latency and recall@10 against exact:
+// From BenchmarkSearchPaths (`go test -run '^$' -bench SearchPaths -benchtime 1x -timeout 60m
+// ./vectorindex/`; `selection bench vectors` prints the same table for the configured database),
+// k = 10, p50 latency, recall@10 against exact, on the 2-core machine shared by five engineers
+// (load average 4-7 while measuring: absolute times are pessimistic, ratios within a row hold).
 //
-//	candidates   memory exact   pgvector exact   pgvector HNSW (recall)
-//	        15        0.01 ms          0.4 ms        0.4 ms (1.000)
-//	       214        0.13 ms          4.1 ms        3.9 ms (1.000)
-//	     1,952        0.71 ms         12.7 ms        5.1 ms (0.996)
-//	     4,863        1.50 ms         28.9 ms        5.3 ms (0.998)
-//	     9,806        2.63 ms         80.1 ms        8.0 ms (1.000)
-//	    19,406        1.89 ms        124   ms        7.3 ms (1.000)
+// Icecat, 19,406 stored vectors (Load: 0.3-0.6 s), 48 queries:
 //
-// The in-memory exact path wins at every size here (the quantised path is 1.5-3x slower at
-// 19,406), so with the index loaded the planner never goes to pgvector. Without it, HNSW beats
-// exact ranking from about 2,000 candidates, but on the 96 public judgment queries its
-// recall@10 at 10% selectivity (1,877 candidates) is 0.985, under the 0.99 floor, while from
-// 25% on it is >= 0.99: PGExactMax is 5,000. Below about 1,000 candidates Postgres itself
-// answers the HNSW query through the ordinal btree (same time as exact).
+//	candidates   memory exact   quantised   pgvector exact   pgvector HNSW (recall)
+//	        15        0.01 ms     0.07 ms          0.3 ms        0.3 ms (1.000)
+//	       214        0.14 ms     0.31 ms          3.9 ms        4.0 ms (1.000)
+//	       965        0.39 ms     0.87 ms          7.7 ms        7.5 ms (1.000)
+//	     1,952        0.74 ms     1.51 ms         12.5 ms       12.4 ms (1.000)
+//	     4,863        1.65 ms     2.67 ms         26.1 ms        5.2 ms (0.998)
+//	     9,806        2.69 ms     3.69 ms         66.6 ms        5.8 ms (1.000)
+//	    19,406        1.94 ms     7.97 ms         86.8 ms        4.8 ms (1.000)
 //
-// Synthetic 1,000,000 vectors (each Icecat vector repeated ~51 times with N(0, 0.01²) noise per
-// dimension, so the top 10 are near-duplicates told apart by noise: a hard case for
-// quantisation), 32 queries:
+// In memory, exact scoring wins at every size of this catalogue, so with the index loaded the
+// planner never goes to pgvector. pgvector's exact ranking grows linearly (about 4.5 ms per
+// 1,000 candidates); its HNSW scan stays at 5-8 ms, and below about 2,000 candidates Postgres
+// answers the HNSW query through the ordinal btree anyway (same time as exact). On the 96
+// public judgment queries (TestPlannerRecallIcecat) the filtered HNSW scan reached recall@10
+// 0.985 at 10% selectivity in one configuration and 0.99-1.0 from 25% on, so PGExactMax is
+// 5,000: exact up to there (at most ~27 ms), HNSW beyond. The test's current figures: chosen
+// paths 1.000 in memory at every selectivity; without the index 1.000 up to 10%, 0.991 at 50%
+// and 0.992 unfiltered (HNSW, ef_search 400; ef_search 100 gave 0.955 unfiltered).
+//
+// Synthetic 1,000,000 vectors (each Icecat vector repeated about 51 times with N(0, 0.01²)
+// noise per dimension, so the top 10 are near-duplicates told apart by the noise: a hard case
+// for quantisation), 32 queries, built in 28-33 s:
 //
 //	candidates   exact p50   quantised p50 (recall)
-//	     1,022     0.10 ms    0.52 ms (1.000)
-//	     9,964     8.0  ms   12.2  ms (1.000)
-//	    50,050    23.2  ms   27.7  ms (1.000)
-//	   100,078    38.1  ms   19.9  ms (1.000)
-//	   249,407    62.8  ms   25.8  ms (1.000)
-//	   501,074   102   ms    16.9  ms (0.997)
-//	 1,000,000   105   ms    22.6  ms (0.988 with Rerank 2,000; see below)
+//	     1,022     0.12 ms    0.53 ms (1.000)
+//	     9,964     6.1  ms    9.5  ms (1.000)
+//	    50,050    23.2  ms   27.0  ms (1.000)
+//	   100,078    27.5  ms   15.3  ms (1.000)
+//	   249,407    57.4  ms   16.6  ms (1.000)
+//	   501,074   175   ms    22.5  ms (0.997)
+//	 1,000,000   138   ms    22.6-34.6 ms (0.988 with 2,000 reranks, 0.997 with 4,000)
 //
-// so QuantizedMin is 65,536. Exact scoring of 1M x 512 float32 reads 2 GiB and is memory-bound
-// (about 20 GB/s here: 100 ms, not the 10 ms a compute estimate suggests); the sign codes are
-// 64 MiB. Building the synthetic index takes 28 s (Put and Recenter of 1M vectors).
+// so QuantizedMin is 65,536 and Rerank grows to n/250. Exact scoring of 1M x 512 float32 reads
+// 2 GiB and is memory-bound (about 20 GB/s here: ~100 ms, not the 10 ms a FLOP count suggests);
+// the sign codes are 64 MiB and their Hamming pass takes about 1 ms of CPU per query; the
+// rest is the asymmetric estimate of 20,000 codes and 2,000-4,000 float32 rescores.
 package vectorindex

@@ -56,9 +56,9 @@ func TestStoreUpsertGetDelete(t *testing.T) {
 		{SKUID: 11, Model: "m1", ContentHash: hashes[11], Embedding: unit(512, 1)},
 		{SKUID: 12, Model: "m1", ContentHash: hashes[12], Embedding: unit(512, 2)},
 		{SKUID: 12, Model: "m1", ContentHash: hashes[12], Embedding: unit(512, 3)}, // last one wins
-		{SKUID: 13, Model: "m1", Embedding: unit(256, 3)},                         // wrong dimension
-		{SKUID: 13, Model: "m1", Embedding: bad},                                  // zero vector
-		{SKUID: 99, Model: "m1", Embedding: unit(512, 4)},                         // unknown SKU
+		{SKUID: 13, Model: "m1", Embedding: unit(256, 3)},                          // wrong dimension
+		{SKUID: 13, Model: "m1", Embedding: bad},                                   // zero vector
+		{SKUID: 99, Model: "m1", Embedding: unit(512, 4)},                          // unknown SKU
 	})
 	require.NoError(t, err)
 	require.Equal(t, 2, res.Written)

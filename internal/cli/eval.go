@@ -18,7 +18,7 @@ import (
 
 func init() {
 	register(&command{name: "eval",
-		usage:   "eval --judgments FILE [--per-query] [--json] [--catalog DIR]",
+		usage:   "eval --judgments FILE [--per-query] [--json] [--catalog DIR] [--alternatives]",
 		summary: "measure retrieval quality (nDCG@10, recall@50, MRR) of every method on a judgments file",
 		run:     runEval})
 }
@@ -33,6 +33,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	perQuery := fs.Bool("per-query", false, "add a row per query and method")
 	asJSON := fs.Bool("json", false, `print one JSON object: {"default": ..., "methods": {...}}`)
 	catalogDir := fs.String("catalog", defaultCatalogDir, "Icecat products_*.json.zip to load when judged products are missing from the catalogue")
+	alternatives := fs.Bool("alternatives", false, "also measure the fusions the default was chosen against and Postgres ts_rank (search engine directly, not the scenario path; ts_rank takes about a minute)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,6 +83,9 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	for _, m := range search.Methods {
 		methods = append(methods, st.Scenario.Method(m))
 	}
+	if *alternatives {
+		methods = append(methods, evals.RRF(st, 1), evals.RRF(st, 0.2), evals.ScoreFusion(st, 0.2), evals.PostgresTSRank(pool))
+	}
 	rep, err := evals.Evaluate(ctx, j, methods, string(search.Default))
 	if err != nil {
 		return err
@@ -89,8 +93,12 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if *asJSON {
 		return rep.WriteJSON(env.Stdout, *perQuery)
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d queries, %d judgments; every query through the scenario path (planner, filter, search)\n\n",
+	fmt.Fprintf(env.Stdout, "%s: %d queries, %d judgments; hybrid, lexical and semantic through the scenario path (planner, filter, search)",
 		filepath.Base(*judgments), len(j.Queries), j.Len())
+	if *alternatives {
+		fmt.Fprint(env.Stdout, "; the alternatives over the same indexes directly")
+	}
+	fmt.Fprint(env.Stdout, "\n\n")
 	return rep.WriteTable(env.Stdout, *perQuery)
 }
 

@@ -36,6 +36,15 @@
 // (a word the catalogue has never seen counts as missing, with the highest possible IDF). It is
 // the coordination signal the fusion and the confidence of package search are built on.
 //
+// # Freshness
+//
+// Store.Load reads every live SKU from skus in pages of 10,000. A Follower (Start/Stop) then
+// polls skus every 500 ms for rows whose updated_at is newer than the newest it has seen minus
+// a 5 s overlap (updated_at is the writing transaction's start, so a transaction committing late
+// would otherwise be skipped), compares content hashes so that price, stock and metrics updates
+// cost a hash comparison and no re-indexing, re-indexes changed text with Upsert and drops
+// deleted SKUs with Delete. A text change is searchable within about a second.
+//
 // # Data structures and costs
 //
 // Postings per term are sorted by ordinal and hold a per-field frequency (uint8); a forward

@@ -128,29 +128,47 @@ type FoldResult struct {
 	BaselineRec float64
 }
 
-// CrossValidate splits the queries into folds (Folds, by a hash of the text), and for each fold
-// picks the candidate with the best mean nDCG@10 on the other folds, then scores it on the
-// held-out fold, next to the baseline. Every candidate runs every query once.
-func CrossValidate(ctx context.Context, j *Judgments, folds int, cands []Candidate, baseline Method) ([]FoldResult, error) {
-	perCand := make([]map[string]QueryResult, len(cands))
-	for i, c := range cands {
-		rep, err := Evaluate(ctx, j, []Method{c.Method}, "")
+// CrossValidation holds every candidate's per-query results, so that several fold splits
+// can be scored without running the queries again.
+type CrossValidation struct {
+	j        *Judgments
+	cands    []Candidate
+	perCand  []map[string]QueryResult
+	baseline map[string]QueryResult
+}
+
+// NewCrossValidation runs every candidate and the baseline over every query once.
+func NewCrossValidation(ctx context.Context, j *Judgments, cands []Candidate, baseline Method) (*CrossValidation, error) {
+	cv := &CrossValidation{j: j, cands: cands}
+	run := func(m Method) (map[string]QueryResult, error) {
+		rep, err := Evaluate(ctx, j, []Method{m}, "")
 		if err != nil {
 			return nil, err
 		}
-		perCand[i] = map[string]QueryResult{}
+		out := map[string]QueryResult{}
 		for _, q := range rep.Methods[0].Queries {
-			perCand[i][q.Query] = q
+			out[q.Query] = q
 		}
+		return out, nil
 	}
-	rep, err := Evaluate(ctx, j, []Method{baseline}, "")
-	if err != nil {
+	for _, c := range cands {
+		r, err := run(c.Method)
+		if err != nil {
+			return nil, err
+		}
+		cv.perCand = append(cv.perCand, r)
+	}
+	var err error
+	if cv.baseline, err = run(baseline); err != nil {
 		return nil, err
 	}
-	base := map[string]QueryResult{}
-	for _, q := range rep.Methods[0].Queries {
-		base[q.Query] = q
-	}
+	return cv, nil
+}
+
+// Folds splits the queries into n folds (Folds, by a hash of the text) and, for each fold,
+// picks the candidate with the best mean nDCG@10 on the other folds and scores it on the
+// held-out fold, next to the baseline.
+func (cv *CrossValidation) Folds(n int) []FoldResult {
 	pick := func(m map[string]QueryResult, qs []string) Summary {
 		rows := make([]QueryResult, 0, len(qs))
 		for _, q := range qs {
@@ -159,7 +177,7 @@ func CrossValidate(ctx context.Context, j *Judgments, folds int, cands []Candida
 		return Summarize(rows)
 	}
 	var out []FoldResult
-	fs := Folds(j.Queries, folds)
+	fs := Folds(cv.j.Queries, n)
 	for f := range fs {
 		var train []string
 		for g := range fs {
@@ -168,17 +186,17 @@ func CrossValidate(ctx context.Context, j *Judgments, folds int, cands []Candida
 			}
 		}
 		bestI, bestV := 0, math.Inf(-1)
-		for i := range cands {
-			if v := pick(perCand[i], train).NDCG; v > bestV {
+		for i := range cv.cands {
+			if v := pick(cv.perCand[i], train).NDCG; v > bestV {
 				bestI, bestV = i, v
 			}
 		}
-		test := pick(perCand[bestI], fs[f])
-		b := pick(base, fs[f])
-		out = append(out, FoldResult{Fold: f, Chosen: cands[bestI].Name, TrainNDCG: bestV, TestNDCG: test.NDCG,
+		test := pick(cv.perCand[bestI], fs[f])
+		b := pick(cv.baseline, fs[f])
+		out = append(out, FoldResult{Fold: f, Chosen: cv.cands[bestI].Name, TrainNDCG: bestV, TestNDCG: test.NDCG,
 			TestRecall: test.Recall, Baseline: b.NDCG, BaselineRec: b.Recall})
 	}
-	return out, nil
+	return out
 }
 
 // MemoEmbedder remembers query embeddings, so that evaluating many configurations embeds each

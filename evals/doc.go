@@ -14,6 +14,6 @@
 // catalogue (lexical index, in-memory vector index, tag index, search engine) and Scenario runs
 // queries through the scenario path the service uses (deterministic planner, tag-index filter,
 // search). RRF and ScoreFusion are the fusions the default was measured against, and
-// CrossValidate fits weights on some folds of queries and scores them on the held-out one.
+// CrossValidation picks weights on some folds of queries and scores them on the held-out one.
 // README.md holds the current figures, the floors the tests enforce and how to rerun them.
 package evals

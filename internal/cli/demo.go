@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/api"
+	"selection/ingest"
+	"selection/migrations"
+	"selection/tagger"
+)
+
+var demoSettings struct {
+	DataDir string
+	Rate    float64
+}
+
+func init() {
+	settings = append(settings,
+		setting{"SELECTION_DEMO_DATA", "evals/testdata/icecat", "directory of the Icecat catalogue zips the demo loads",
+			func(_ *Config, v string) error { demoSettings.DataDir = v; return nil }},
+	)
+	register(&command{name: "demo", usage: "demo [--rate 50]",
+		summary: "the whole pipeline on real data: load Icecat, embed, tag, stream live events, serve the API and the page",
+		run:     runDemo})
+}
+
+// demoTags are defined on the first run: rule tags over the generated marketplace facts and
+// prototype tags from plain-language descriptions (their thresholds are calibrated).
+var demoTags = []tagger.TagDef{
+	{Name: "deal", Kind: tagger.KindRule, Description: "at least 20% below list price",
+		Definition: tagger.Definition{Rule: ptr(tagger.AtLeast("discount", 20))}},
+	{Name: "premium", Kind: tagger.KindRule, Description: "priced at US$500 or more",
+		Definition: tagger.Definition{Rule: ptr(tagger.AtLeast("price", 50000))}},
+	{Name: "low-stock", Kind: tagger.KindRule, Description: "1 to 5 units left",
+		Definition: tagger.Definition{Rule: ptr(tagger.Range("stock", 1, 5))}},
+	{Name: "gaming", Kind: tagger.KindPrototype, Description: "gaming gear",
+		Definition: tagger.Definition{Descriptions: []string{"gaming mouse", "gaming keyboard", "gaming headset"}}},
+	{Name: "printing-supplies", Kind: tagger.KindPrototype, Description: "toner, ink and printer paper",
+		Definition: tagger.Definition{Descriptions: []string{"toner cartridge", "ink cartridge", "photo paper for printers"}}},
+	{Name: "storage", Kind: tagger.KindPrototype, Description: "drives and memory",
+		Definition: tagger.Definition{Descriptions: []string{"usb flash drive", "external hard drive", "memory card"}}},
+	{Name: "audio", Kind: tagger.KindPrototype, Description: "headphones and speakers",
+		Definition: tagger.Definition{Descriptions: []string{"headphones", "bluetooth speaker", "earphones"}}},
+	{Name: "networking", Kind: tagger.KindPrototype, Description: "routers, switches, adapters",
+		Definition: tagger.Definition{Descriptions: []string{"wireless router", "network switch", "ethernet adapter"}}},
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func runDemo(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "demo")
+	rate := fs.Float64("rate", 50, "live events per second from the simulator (0: none)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *rate < 0 {
+		return usageErr("--rate >= 0, no arguments")
+	}
+	start := time.Now()
+	out := env.Stdout
+	pool, err := env.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	// 1. Schema.
+	m, err := migrations.New(pool)
+	if err != nil {
+		return err
+	}
+	res, err := m.Up(ctx)
+	m.Close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "[1/6] schema up to date (%d migrations applied now)\n", len(res))
+
+	// 2. The catalogue, once.
+	var n int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM skus`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		files, err := filepath.Glob(filepath.Join(demoSettings.DataDir, "products_*.json.zip"))
+		if err != nil || len(files) == 0 {
+			return fmt.Errorf("no Icecat catalogue in %s (SELECTION_DEMO_DATA); run the demo from the repository root", demoSettings.DataDir)
+		}
+		fmt.Fprintf(out, "[2/6] loading the Icecat catalogue (%d files; markets, stock, list prices, ratings and sales are generated deterministically and labelled so in attributes._generated)\n", len(files))
+		if err := runLoad(ctx, env, append([]string{"--tier", "batch", "--format", "icecat"}, files...)); err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+	} else {
+		fmt.Fprintf(out, "[2/6] catalogue already loaded: %d SKUs\n", n)
+	}
+
+	// 3. Embeddings of every SKU whose text is new or changed.
+	emb, err := newEmbedder(ctx, env, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(out, "[3/6] ")
+	if _, err := drainEmbedQueue(ctx, env, pool, emb, 0, out); err != nil {
+		return fmt.Errorf("embed: %w", err)
+	}
+
+	// 4. Start the service; define the demo tags on the first run.
+	fmt.Fprintln(out, "[4/6] starting the service (embedded Kafka broker, consumer, indexes, API)")
+	s, err := startStack(ctx, env, pool, stackOptions{ingest: true})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), env.Config.ShutdownWait)
+		defer cancel()
+		if err := s.stop(sctx); err != nil {
+			env.Log.Warn("stop", "err", err)
+		}
+		fmt.Fprintln(out, "stopped")
+	}()
+	if err := defineDemoTags(ctx, env, s); err != nil {
+		return err
+	}
+
+	// 5. Live events.
+	if *rate > 0 {
+		cat, err := ingest.LoadSimCatalogue(ctx, pool, 0)
+		if err != nil {
+			return err
+		}
+		s.sim, err = ingest.NewSimulator(ingest.SimulatorConfig{Brokers: s.ingest.Brokers, Topic: ingestSettings.Topic,
+			Catalogue: cat, Rate: *rate, Seed: uint64(time.Now().UnixNano()), Logger: env.Log})
+		if err != nil {
+			return err
+		}
+		if err := s.sim.Start(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "[5/6] live-event simulator: %.0f events/s over %d SKUs (price moves, orders, restocks, new SKUs, deletions, ~1.5%% malformed)\n", *rate, len(cat))
+	} else {
+		fmt.Fprintln(out, "[5/6] live-event simulator off (--rate 0)")
+	}
+
+	// 6. A key for the page and the API.
+	key, err := demoKey(ctx, pool)
+	if err != nil {
+		return err
+	}
+	url := "http://" + s.api.Addr()
+	fmt.Fprintf(out, "[6/6] ready in %s\n\n", time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(out, "  web page:  %s/#key=%s\n", url, key)
+	fmt.Fprintf(out, "  API key:   %s   (role planner)\n", key)
+	fmt.Fprintf(out, "  metrics:   %s/metrics\n", url)
+	fmt.Fprintf(out, "  try:       curl -s -H 'X-API-Key: %s' -d '{\"scenario\":\"gaming mouse under $50 in stock, best sellers, top 10\"}' %s/v1/search\n\n", key, url)
+	fmt.Fprintln(out, "Ctrl-C stops everything; the next `make demo` reuses what is loaded.")
+
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out, "\nstopping…")
+			return nil
+		case <-s.ingest.Consumer.Done():
+			return fmt.Errorf("ingest consumer stopped: %w", s.ingest.Consumer.Err())
+		case <-tick.C:
+			st := s.ingest.Metrics.Snapshot()
+			b, _ := ingest.EmbedBacklog(ctx, pool)
+			env.Log.Info("demo", "events_applied", st.Applied, "dead_letters", st.DeadLetters,
+				"embedding_backlog", b.Count, "live_skus", s.tags.Index().LiveCount())
+		}
+	}
+}
+
+// defineDemoTags defines the demo's tags the first time (later runs find them saved) and, on the
+// first run, discovers topic clusters.
+func defineDemoTags(ctx context.Context, env *Env, s *stack) error {
+	have := map[string]bool{}
+	for _, t := range s.tags.Index().Tags() {
+		have[t.Name] = true
+	}
+	made := 0
+	for _, def := range demoTags {
+		if have[def.Name] {
+			continue
+		}
+		if _, err := s.tags.Define(ctx, def); err != nil {
+			return fmt.Errorf("define tag %s: %w", def.Name, err)
+		}
+		made++
+	}
+	topics := 0
+	for name := range have {
+		if len(name) > 6 && name[:6] == "topic/" {
+			topics++
+		}
+	}
+	if topics == 0 {
+		defs, err := s.tags.Discover(ctx, tagger.DiscoverOptions{Family: "topic", Clusters: 24})
+		if err != nil {
+			return fmt.Errorf("discover topics: %w", err)
+		}
+		topics = len(defs)
+	}
+	if _, err := s.tags.Save(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "      tags: %d defined now, %d topic clusters, %d in all\n", made, topics, len(s.tags.Index().Tags()))
+	return nil
+}
+
+// demoKey makes a fresh planner key for this run (older demo keys are revoked).
+func demoKey(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+	if _, err := pool.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE name = 'demo' AND revoked_at IS NULL`); err != nil {
+		return "", err
+	}
+	key, err := api.CreateKey(ctx, pool, "demo", api.RolePlanner)
+	if err != nil {
+		return "", err
+	}
+	return key, nil
+}

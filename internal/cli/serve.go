@@ -1,0 +1,490 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tmc/langchaingo/llms"
+	"github.com/tmc/langchaingo/llms/ollama"
+	"github.com/tmc/langchaingo/llms/openai"
+
+	"selection/api"
+	"selection/catalog"
+	"selection/embed"
+	"selection/ingest"
+	"selection/lexical"
+	"selection/migrations"
+	"selection/search"
+	"selection/selection"
+	"selection/tagger"
+	"selection/vectorindex"
+	"selection/web"
+)
+
+// serveSettings are the settings of the running service (besides ingest's and vectors').
+var serveSettings struct {
+	APIKeys         []string
+	RefreshInterval time.Duration
+	LLMProvider     string
+	LLMModel        string
+	LLMBaseURL      string
+	LLMAPIKey       string
+	Currency        string
+}
+
+func init() {
+	settings = append(settings,
+		setting{"SELECTION_API_KEYS", "", "static API keys, comma-separated name:role:key (role planner or reader); keys from `selection apikey create` need none",
+			func(_ *Config, v string) error {
+				serveSettings.APIKeys = nil
+				for _, s := range strings.Split(v, ",") {
+					if s = strings.TrimSpace(s); s != "" {
+						serveSettings.APIKeys = append(serveSettings.APIKeys, s)
+					}
+				}
+				_, err := api.NewKeys(nil, serveSettings.APIKeys)
+				return err
+			}},
+		setting{"SELECTION_POOL_REFRESH", "15s", "how often pools are refreshed incrementally (0 turns it off)",
+			func(_ *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 {
+					return fmt.Errorf("not a duration >= 0")
+				}
+				serveSettings.RefreshInterval = d
+				return nil
+			}},
+		setting{"SELECTION_LLM_PROVIDER", "", "LLM planner: empty (none), openai (any OpenAI-compatible server) or ollama",
+			func(_ *Config, v string) error {
+				if v != "" && v != "openai" && v != "ollama" {
+					return fmt.Errorf("want empty, openai or ollama")
+				}
+				serveSettings.LLMProvider = v
+				return nil
+			}},
+		setting{"SELECTION_LLM_MODEL", "", "the LLM planner's model name (provider default when empty)",
+			func(_ *Config, v string) error { serveSettings.LLMModel = v; return nil }},
+		setting{"SELECTION_LLM_BASE_URL", "", "the LLM server's base URL (provider default when empty)",
+			func(_ *Config, v string) error { serveSettings.LLMBaseURL = v; return nil }},
+		setting{"SELECTION_LLM_API_KEY", "", "the LLM server's API key, if it needs one",
+			func(_ *Config, v string) error { serveSettings.LLMAPIKey = v; return nil }},
+		setting{"SELECTION_CURRENCY", "USD", "currency of catalogue prices; scenario amounts in other currencies are converted at reference rates",
+			func(_ *Config, v string) error {
+				if _, ok := selection.CurrencyExponent[v]; !ok {
+					return fmt.Errorf("unknown currency (known: USD SGD MYR THB IDR PHP VND)")
+				}
+				serveSettings.Currency = v
+				return nil
+			}},
+	)
+	register(&command{name: "serve", usage: "serve [--no-ingest]",
+		summary: "run the service: REST API, web page, ingest from Kafka, embedding, tagging, pool refresh", run: runServe})
+}
+
+// stack is the running service, shared by serve and demo.
+type stack struct {
+	env      *Env
+	pool     *pgxpool.Pool
+	catalog  *catalog.Store
+	embedder embed.Embedder
+	planner  *vectorindex.Planner
+	stopVec  func(context.Context) error
+	worker   *vectorindex.Worker
+	lex      *lexical.Index
+	follower *lexical.Follower
+	tags     *tagger.Tagger
+	svc      *selection.Service
+	api      *api.Server
+	ingest   *ingestRunner
+	sim      *ingest.Simulator
+	registry *prometheus.Registry
+
+	refreshStop func()
+	refreshDone chan struct{}
+}
+
+type stackOptions struct {
+	ingest bool // start the Kafka consumer (and the embedded broker when none is configured)
+}
+
+// checkMigrated fails with the command to run when migrations are pending.
+func checkMigrated(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := migrations.New(pool)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	pending, err := m.HasPending(ctx)
+	if err != nil {
+		return err
+	}
+	if pending {
+		return errors.New("the database schema is not up to date: run `selection migrate up`")
+	}
+	return nil
+}
+
+// startStack starts every part of the service, in dependency order; on failure it stops what
+// it started.
+func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOptions) (_ *stack, err error) {
+	s := &stack{env: env, pool: pool, catalog: catalog.NewStore(pool), registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), env.Config.ShutdownWait)
+			defer cancel()
+			_ = s.stop(sctx)
+		}
+	}()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := checkMigrated(ctx, pool); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if s.embedder, err = newEmbedder(ctx, env, pool); err != nil {
+		return nil, err
+	}
+	if s.planner, s.stopVec, err = startVectorSearch(ctx, env, pool); err != nil {
+		return nil, err
+	}
+	vix := s.planner.Index()
+	if vix == nil {
+		return nil, errors.New("the vector index did not fit in SELECTION_VECTOR_MEMORY; raise it to serve semantic search")
+	}
+	if s.worker, err = vectorindex.NewWorker(pool, s.embedder, nil, vectorindex.WorkerConfig{Logger: env.Log}); err != nil {
+		return nil, err
+	}
+	if err := s.worker.Start(ctx); err != nil {
+		return nil, err
+	}
+	if s.lex, err = lexical.New(lexical.Config{}); err != nil {
+		return nil, err
+	}
+	if s.follower, err = lexical.NewFollower(lexical.NewStore(pool), s.lex, lexical.FollowerConfig{}); err != nil {
+		return nil, err
+	}
+	if err := s.follower.Start(ctx); err != nil {
+		return nil, fmt.Errorf("lexical index: %w", err)
+	}
+	eng, err := search.New(s.lex, vix, s.embedder, search.Config{})
+	if err != nil {
+		return nil, err
+	}
+	if s.tags, err = tagger.New(pool, vix, s.embedder, tagger.Config{Logger: env.Log}); err != nil {
+		return nil, err
+	}
+	if err := s.tags.Start(ctx); err != nil {
+		return nil, fmt.Errorf("tag index: %w", err)
+	}
+	env.Log.Info("indexes loaded", "skus", s.tags.Index().LiveCount(), "vectors", vix.Len(), "documents", s.lex.Len(),
+		"took", time.Since(t0).Round(time.Millisecond))
+
+	llm, err := newLLM()
+	if err != nil {
+		return nil, err
+	}
+	s.svc = &selection.Service{
+		Engine:          &selection.Engine{Index: s.tags.Index(), Retriever: search.Retriever{Engine: eng}},
+		Pools:           selection.NewPoolStore(pool),
+		DB:              pool,
+		Vocabulary:      vocabularyOf(s.tags.Index()),
+		LLM:             llm,
+		CatalogCurrency: serveSettings.Currency,
+		Log:             env.Log,
+	}
+	if opt.ingest {
+		m := ingest.NewMetrics()
+		m.Register(s.registry)
+		if s.ingest, err = startIngest(ctx, env, pool, m); err != nil {
+			return nil, err
+		}
+	}
+	s.registerMetrics()
+	s.api, err = api.New(api.Config{Addr: env.Config.HTTPAddr, StaticKeys: serveSettings.APIKeys}, api.Deps{
+		DB: pool, Service: s.svc, Catalog: s.catalog, Index: s.tags.Index(), Registry: s.registry, Web: web.FS(),
+		Ready: s.ready, Tags: tagDefiner{s.tags}, Log: env.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.api.Start(ctx); err != nil {
+		return nil, err
+	}
+	if serveSettings.RefreshInterval > 0 {
+		s.startRefresher(ctx)
+	}
+	return s, nil
+}
+
+// ready is /readyz: the indexes are loaded and the consumer (when started) runs.
+func (s *stack) ready(ctx context.Context) error {
+	if s.ingest != nil {
+		select {
+		case <-s.ingest.Consumer.Done():
+			return fmt.Errorf("ingest consumer stopped: %v", s.ingest.Consumer.Err())
+		default:
+		}
+	}
+	return nil
+}
+
+// registerMetrics exports the embedding backlog, the vector worker and the index sizes.
+func (s *stack) registerMetrics() {
+	if m := s.worker.Metrics(); m != nil {
+		for name, v := range map[string]struct {
+			help string
+			get  func() int64
+		}{
+			"selection_embed_vectors_written_total":  {"Vectors the embedding worker wrote.", m.Embedded.Load},
+			"selection_embed_vectors_removed_total":  {"Vectors removed for deleted SKUs.", m.Removed.Load},
+			"selection_embed_batches_total":          {"Embedding batches committed.", m.Batches.Load},
+			"selection_embed_batch_failures_total":   {"Embedding batches rolled back.", m.Failures.Load},
+			"selection_embed_rejected_vectors_total": {"Embeddings the store refused.", m.Rejected.Load},
+		} {
+			get := v.get
+			s.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: v.help},
+				func() float64 { return float64(get()) }))
+		}
+	}
+	var mu sync.Mutex
+	var last ingest.Backlog
+	var lastAt time.Time
+	backlog := func() ingest.Backlog {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(lastAt) > 2*time.Second {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if b, err := ingest.EmbedBacklog(ctx, s.pool); err == nil {
+				last, lastAt = b, time.Now()
+			}
+		}
+		return last
+	}
+	s.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_embedding_backlog_skus",
+			Help: "SKUs whose text changed and wait for the embedding model."}, func() float64 { return float64(backlog().Count) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_embedding_backlog_age_seconds",
+			Help: "Age of the oldest SKU waiting for the embedding model."}, func() float64 { return backlog().OldestAge.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_index_live_skus",
+			Help: "Live SKUs in the tag index."}, func() float64 { return float64(s.tags.Index().LiveCount()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_index_vectors",
+			Help: "Vectors in the in-memory vector index."}, func() float64 { return float64(s.planner.Index().Len()) }),
+	)
+}
+
+// startRefresher refreshes pools incrementally every SELECTION_POOL_REFRESH.
+func (s *stack) startRefresher(ctx context.Context) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.refreshStop, s.refreshDone = cancel, make(chan struct{})
+	refreshed := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "selection_pool_refreshes_total",
+		Help: "Pool refreshes by outcome (changed, unchanged, skipped)."}, []string{"outcome"})
+	_ = s.registry.Register(refreshed)
+	go func() {
+		defer close(s.refreshDone)
+		t := time.NewTicker(serveSettings.RefreshInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-t.C:
+			}
+			outs, err := s.svc.RefreshAll(rctx)
+			if err != nil && rctx.Err() == nil {
+				s.env.Log.Warn("pool refresh", "err", err)
+			}
+			for _, o := range outs {
+				switch {
+				case o.Changed:
+					refreshed.WithLabelValues("changed").Inc()
+					s.env.Log.Info("pool refreshed", "pool", o.PoolID, "version", o.Version,
+						"added", len(o.Diff.Added), "removed", len(o.Diff.Removed), "moved", len(o.Diff.Moved))
+				case o.Skipped:
+					refreshed.WithLabelValues("skipped").Inc()
+				default:
+					refreshed.WithLabelValues("unchanged").Inc()
+				}
+			}
+		}
+	}()
+}
+
+// stop stops every part that started, in reverse order.
+func (s *stack) stop(ctx context.Context) error {
+	var errs []error
+	if s.sim != nil {
+		errs = append(errs, s.sim.Stop(ctx))
+	}
+	if s.refreshStop != nil {
+		s.refreshStop()
+		<-s.refreshDone
+	}
+	if s.api != nil {
+		errs = append(errs, s.api.Stop(ctx))
+	}
+	if s.ingest != nil {
+		errs = append(errs, s.ingest.Stop(ctx))
+	}
+	if s.tags != nil {
+		errs = append(errs, s.tags.Stop(ctx))
+	}
+	if s.follower != nil {
+		errs = append(errs, s.follower.Stop(ctx))
+	}
+	if s.worker != nil {
+		errs = append(errs, s.worker.Stop(ctx))
+	}
+	if s.stopVec != nil {
+		errs = append(errs, s.stopVec(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// vocabularyOf gives the parser the index's brands and tags, recomputed at most every 30 s.
+func vocabularyOf(ix *tagger.Index) func() selection.Vocabulary {
+	var mu sync.Mutex
+	var v selection.StaticVocabulary
+	var at time.Time
+	return func() selection.Vocabulary {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) < 30*time.Second && at.After(time.Time{}) {
+			return v
+		}
+		v = selection.StaticVocabulary{}
+		if brands, err := ix.Values("brand"); err == nil {
+			for _, b := range brands {
+				v.BrandList = append(v.BrandList, b.Value)
+			}
+		}
+		for _, t := range ix.Tags() {
+			v.TagList = append(v.TagList, t.Name)
+		}
+		at = time.Now()
+		return v
+	}
+}
+
+// newLLM builds the configured LLM planner (nil when none is configured).
+func newLLM() (*selection.LLMPlanner, error) {
+	var model llms.Model
+	var err error
+	switch serveSettings.LLMProvider {
+	case "":
+		return nil, nil
+	case "openai":
+		opts := []openai.Option{openai.WithToken(serveSettings.LLMAPIKey)}
+		if serveSettings.LLMAPIKey == "" {
+			opts = []openai.Option{openai.WithToken("none")}
+		}
+		if serveSettings.LLMModel != "" {
+			opts = append(opts, openai.WithModel(serveSettings.LLMModel))
+		}
+		if serveSettings.LLMBaseURL != "" {
+			opts = append(opts, openai.WithBaseURL(serveSettings.LLMBaseURL))
+		}
+		model, err = openai.New(opts...)
+	case "ollama":
+		opts := []ollama.Option{ollama.WithFormat("json")}
+		if serveSettings.LLMModel != "" {
+			opts = append(opts, ollama.WithModel(serveSettings.LLMModel))
+		}
+		if serveSettings.LLMBaseURL != "" {
+			opts = append(opts, ollama.WithServerURL(serveSettings.LLMBaseURL))
+		}
+		model, err = ollama.New(opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("LLM planner (%s): %w", serveSettings.LLMProvider, err)
+	}
+	return &selection.LLMPlanner{Model: model}, nil
+}
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "serve")
+	noIngest := fs.Bool("no-ingest", false, "do not consume Kafka (API, web page and indexes only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	pool, err := env.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	s, err := startStack(ctx, env, pool, stackOptions{ingest: !*noIngest})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "serving on http://%s (API under /v1, metrics at /metrics); Ctrl-C stops\n", s.api.Addr())
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), env.Config.ShutdownWait)
+	defer cancel()
+	err = s.stop(sctx)
+	fmt.Fprintln(env.Stdout, "stopped")
+	return err
+}
+
+// tagDefiner serves POST /v1/tags over the tagger.
+type tagDefiner struct{ t *tagger.Tagger }
+
+type tagRequest struct {
+	Name         string        `json:"name"`
+	Kind         string        `json:"kind"`
+	Description  string        `json:"description,omitempty"`
+	Descriptions []string      `json:"descriptions,omitempty"`
+	Examples     selection.IDs `json:"examples,omitempty"`
+	Rule         *tagger.Expr  `json:"rule,omitempty"`
+}
+
+func (d tagDefiner) DefineTag(ctx context.Context, raw json.RawMessage) (any, error) {
+	var req tagRequest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, fmt.Errorf("%w: tag: %v", selection.ErrInvalid, err)
+	}
+	kind, err := tagger.ParseKind(req.Kind)
+	if err != nil || (kind != tagger.KindRule && kind != tagger.KindPrototype) {
+		return nil, fmt.Errorf("%w: kind %q: the API defines rule and prototype tags (the others: selection tag define)", selection.ErrInvalid, req.Kind)
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" || len(name) > 100 {
+		return nil, fmt.Errorf("%w: a tag needs a name of at most 100 bytes", selection.ErrInvalid)
+	}
+	for _, t := range d.t.Index().Tags() {
+		if strings.EqualFold(t.Name, name) {
+			return nil, fmt.Errorf("%w: tag %q exists", selection.ErrInvalid, name)
+		}
+	}
+	def := tagger.TagDef{Name: name, Kind: kind, Description: req.Description,
+		Definition: tagger.Definition{Rule: req.Rule, Descriptions: req.Descriptions, Examples: req.Examples}}
+	if err := def.Definition.Validate(kind); err != nil {
+		return nil, fmt.Errorf("%w: tag %q: %v", selection.ErrInvalid, name, err)
+	}
+	created, err := d.t.Define(ctx, def)
+	if errors.Is(err, tagger.ErrUnknownTag) {
+		return nil, fmt.Errorf("%w: %v", selection.ErrInvalid, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var members uint64
+	for _, t := range d.t.Index().Tags() {
+		if t.Name == created.Name {
+			members = t.Members
+		}
+	}
+	return map[string]any{"name": created.Name, "kind": created.Kind, "members": members, "definition": created.Definition}, nil
+}

@@ -62,17 +62,19 @@
 // sessions were using it, so rates per CPU-second are given next to wall
 // time, which varied 2-3x with the neighbours' load):
 //
-//	                         titles per CPU-second   titles/s on 2 cores
-//	gonum blas32 (portable)           72            ~140 (README: 137)
-//	AVX-512 archsimd, 4x32            410-420        816 (quiet moment)
-//	AVX-512 archsimd, 3x32            435-445        870 (quiet moment)
+//	BenchmarkEmbedTitles      titles per CPU-second   titles/s, 2 cores
+//	(2,000 Icecat titles)                             best seen (contended)
+//	gonum blas32 (portable)           72              141 (54)
+//	AVX-512 archsimd, 4x32            410-420         816 (185-400)
+//	AVX-512 archsimd, 3x32            395-445         870 (128-580)
 //
-// The goal was >= 400 titles/s end to end on 2 cores; RunBench on 4,000
-// titles gave 351/s while two other test suites shared the 2 cores and
-// 650-870/s in quiet moments. Single-title EmbedQuery p50 is 2.6 ms.
+// 400 titles per CPU-second is about 800 titles/s when both cores are
+// free, twice the goal of 400/s and 6x the gonum port. RunBench on 4,000
+// titles gave 351/s with other test suites on the machine (load 3.7) and
+// 92-122/s at load 8-9. Single-title EmbedQuery p50: 2.6 ms at load 3.7.
 //
 // Matrix kernel alone (BenchmarkMatmul, M = 736 rows = 32 titles, the
-// model's four shapes): 103-106 GFLOP per CPU-second per core with
+// model's four shapes): 100-106 GFLOP per CPU-second per core with
 // archsimd, 12 with gonum. Two cores give about 210 GFLOP/s, which is above
 // the 166 GFLOP/s "peak" computed at the nominal 2.6 GHz (one 16-wide FMA
 // per cycle per core): the cores evidently run at a boost clock (about

@@ -94,7 +94,7 @@ func parseBytes(s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f < 0 || f*mult > 1<<62 {
+	if err != nil || !(f >= 0) || f*mult > 1<<62 {
 		return 0, fmt.Errorf("%q is not a size such as 0, 512MiB or 8GiB", s)
 	}
 	return int64(f * mult), nil

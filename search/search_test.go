@@ -231,3 +231,48 @@ func TestRetrieverAdapter(t *testing.T) {
 	require.NotEmpty(t, got.Hits[0].Why)
 	require.Equal(t, []uint64{21, 22}, r.Mentioning([]string{"toner", "Brother"}).ToArray())
 }
+
+// Searches run concurrently with index updates (the service serves requests while the
+// followers apply changes); run with -race.
+func TestConcurrentSearchAndUpdates(t *testing.T) {
+	ctx := context.Background()
+	e, vs := embedder(t)
+	lex, err := lexical.New(lexical.Config{})
+	require.NoError(t, err)
+	vix, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Dim: e.Dimension()})
+	require.NoError(t, err)
+	eng, err := search.New(lex, vix, e, search.Config{})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for round := 0; round < 3; round++ {
+			for i, p := range products {
+				d := lexical.Document{SKUID: int64(1000 + i), Ordinal: int64(i)}
+				d.Fields[lexical.FieldTitle] = p.title
+				if err := lex.Upsert(d); err != nil {
+					t.Error(err)
+				}
+				if err := vix.Put(int64(i), int64(1000+i), vs[i]); err != nil {
+					t.Error(err)
+				}
+			}
+			lex.Delete(1005, 1006)
+		}
+	}()
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				for _, m := range search.Methods {
+					if _, err := eng.Search(ctx, search.Request{Text: "gaming mouse", K: 5, Method: m}); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -132,7 +132,9 @@ func TestWorkerKeepsNewerChange(t *testing.T) {
 		// Wait until the change is blocked on the batch's lock on the queue row.
 		require.Eventually(t, func() bool {
 			var waiting int
-			_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&waiting)
+			// A backend waiting on a lock that holds locks on this schema's skus: ours.
+			_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity a WHERE a.wait_event_type = 'Lock'
+				AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.relation = 'skus'::regclass)`).Scan(&waiting)
 			return waiting > 0
 		}, 10*time.Second, 10*time.Millisecond)
 	}}

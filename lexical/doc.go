@@ -58,5 +58,8 @@
 //
 // Measured (BenchmarkSearch, 200,000 synthetic documents of 12 Zipf-distributed words, a
 // 3-word query holding the most frequent word, 2 cores): 1.9 ms over everything, 0.29 ms over a
-// 1% candidate bitmap. The Icecat catalogue (19,406 products) indexes in about a second.
+// 1% candidate bitmap. BenchmarkUpsert (documents of 12 title and 30 description words from a
+// Zipf vocabulary): 48,000 documents/s on one core and about 970 heap bytes per document
+// (postings plus the forward index), so 1M SKUs take about 1 GB and 20 s to index. The Icecat
+// catalogue (19,406 products) loads from Postgres and indexes in about half a second.
 package lexical

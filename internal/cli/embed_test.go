@@ -46,3 +46,21 @@ func TestEmbedCommand(t *testing.T) {
 	code, _, stderr = run(t, env, "embed", "extra")
 	require.Equal(t, 2, code, stderr)
 }
+
+func TestVectorsStatus(t *testing.T) {
+	db := testdb.New(t)
+	url := testdb.URL()
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	env := map[string]string{"DATABASE_URL": url + sep + "options=-csearch_path%3D" + db.Schema + ",public"}
+	code, out, stderr := run(t, env, "vectors", "status")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "sku_vectors: 0 rows")
+	require.Contains(t, out, "in-memory index: 0 vectors")
+	env["SELECTION_VECTOR_MEMORY"] = "0"
+	code, out, stderr = run(t, env, "vectors", "status")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "not loaded")
+}

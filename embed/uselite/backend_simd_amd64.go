@@ -113,22 +113,24 @@ func kernel3x32(a unsafe.Pointer, sa uintptr, b unsafe.Pointer, k int, c unsafe.
 	a0 := a
 	a1 := unsafe.Add(a, sa)
 	a2 := unsafe.Add(a, 2*sa)
-	for ; k > 0; k-- {
-		b0 := load(b)
-		b1 := load(unsafe.Add(b, 64))
-		x := bcast(a0)
+	// The loop advances integer offsets, never the pointers themselves: a
+	// pointer stepped one past the end of its allocation is invalid in Go
+	// (the GC may find it in a stack map; checkptr rejects it).
+	end := uintptr(k) * 4
+	bo := uintptr(0)
+	for ao := uintptr(0); ao < end; ao += 4 {
+		b0 := load(unsafe.Add(b, bo))
+		b1 := load(unsafe.Add(b, bo+64))
+		x := bcast(unsafe.Add(a0, ao))
 		c00 = x.MulAdd(b0, c00)
 		c01 = x.MulAdd(b1, c01)
-		x = bcast(a1)
+		x = bcast(unsafe.Add(a1, ao))
 		c10 = x.MulAdd(b0, c10)
 		c11 = x.MulAdd(b1, c11)
-		x = bcast(a2)
+		x = bcast(unsafe.Add(a2, ao))
 		c20 = x.MulAdd(b0, c20)
 		c21 = x.MulAdd(b1, c21)
-		a0 = unsafe.Add(a0, 4)
-		a1 = unsafe.Add(a1, 4)
-		a2 = unsafe.Add(a2, 4)
-		b = unsafe.Add(b, 4*nr)
+		bo += 4 * nr
 	}
 	bias0 := load(bias)
 	bias1 := load(unsafe.Add(bias, 64))
@@ -145,12 +147,13 @@ func kernel3x32(a unsafe.Pointer, sa uintptr, b unsafe.Pointer, k int, c unsafe.
 // kernel1x32 is kernel3x32 for a single row (the M%3 tail).
 func kernel1x32(a unsafe.Pointer, b unsafe.Pointer, k int, c unsafe.Pointer, bias unsafe.Pointer, mode gemmMode) {
 	var c00, c01 vec
-	for ; k > 0; k-- {
-		x := bcast(a)
-		c00 = x.MulAdd(load(b), c00)
-		c01 = x.MulAdd(load(unsafe.Add(b, 64)), c01)
-		a = unsafe.Add(a, 4)
-		b = unsafe.Add(b, 4*nr)
+	end := uintptr(k) * 4
+	bo := uintptr(0)
+	for ao := uintptr(0); ao < end; ao += 4 {
+		x := bcast(unsafe.Add(a, ao))
+		c00 = x.MulAdd(load(unsafe.Add(b, bo)), c00)
+		c01 = x.MulAdd(load(unsafe.Add(b, bo+64)), c01)
+		bo += 4 * nr
 	}
 	finish(c, c00, load(bias), mode)
 	finish(unsafe.Add(c, 64), c01, load(unsafe.Add(bias, 64)), mode)
@@ -232,7 +235,11 @@ func (avx512Backend) scores(out, q, kT []float32, ldk int, alpha float32) {
 		if j+16 <= n {
 			acc0.StoreSlice(out[j:])
 		} else {
-			acc0.StoreSlicePart(out[j:])
+			// archsimd's masked SlicePart helpers trip checkptr (-race) on
+			// short slices, so tails go through a local buffer.
+			var buf [16]float32
+			acc0.Store(&buf)
+			copy(out[j:], buf[:])
 		}
 	}
 }
@@ -277,19 +284,27 @@ func (avx512Backend) softmax(x []float32) {
 		e.StoreSlice(x[j:])
 		sum = sum.Add(e)
 	}
-	if j < n {
-		// Lanes past the end load as 0 and would add exp(-max) each, so
-		// they are cleared before summing.
-		e := exp16(archsimd.LoadFloat32x16SlicePart(x[j:]).Sub(mv))
-		e.StoreSlicePart(x[j:])
-		e = archsimd.LoadFloat32x16SlicePart(x[j:])
+	tail := j
+	if tail < n {
+		// The tail goes through a local buffer (archsimd's SlicePart helpers
+		// trip checkptr on short slices); lanes past the end hold -Inf, which
+		// exp16 clamps to e^-87: nothing next to a sum >= 1.
+		var buf [16]float32
+		for t := range buf {
+			buf[t] = float32(math.Inf(-1))
+		}
+		copy(buf[:], x[tail:])
+		e := exp16(archsimd.LoadFloat32x16(&buf).Sub(mv))
+		e.Store(&buf)
+		copy(x[tail:], buf[:])
 		sum = sum.Add(e)
 	}
-	inv := archsimd.BroadcastFloat32x16(1 / hsum(sum))
+	r := 1 / hsum(sum)
+	inv := archsimd.BroadcastFloat32x16(r)
 	for j = 0; j+16 <= n; j += 16 {
 		archsimd.LoadFloat32x16Slice(x[j:]).Mul(inv).StoreSlice(x[j:])
 	}
-	if j < n {
-		archsimd.LoadFloat32x16SlicePart(x[j:]).Mul(inv).StoreSlicePart(x[j:])
+	for ; j < n; j++ {
+		x[j] *= r
 	}
 }

@@ -28,8 +28,9 @@ type ConsumerConfig struct {
 	Partitions int32
 	// Tier is recorded in sku_events for every event. Default: realtime.
 	Tier Tier
-	// MaxPollRecords bounds one poll, the records of all partitions together. Each poll's
-	// records are applied in one transaction per partition. Default: 20,000.
+	// MaxPollRecords bounds one poll, the records of all partitions together; each partition's
+	// share is one transaction, applied by the partition's worker while the next poll is read.
+	// Default: 20,000.
 	MaxPollRecords int
 	// MaxSkew is how far in the future an event time may be. Default: 5m.
 	MaxSkew time.Duration
@@ -41,8 +42,9 @@ type ConsumerConfig struct {
 	Metrics *Metrics
 	// ClientOpts are extra franz-go options (TLS, SASL, ...).
 	ClientOpts []kgo.Opt
-	// OnCommit, when set, is called after each poll's records were committed to the database
-	// and their offsets to Kafka (the bench measures freshness with it). It must be quick.
+	// OnCommit, when set, is called after each batch was committed to the database and its
+	// offset to Kafka (the bench measures freshness with it), from the partition's worker. It
+	// must be quick and safe for concurrent use.
 	OnCommit func(CommitInfo)
 
 	// beforeCommit, in tests, runs inside each database transaction before its commit.
@@ -51,7 +53,7 @@ type ConsumerConfig struct {
 	afterDBCommit func(ctx context.Context) error
 }
 
-// CommitInfo describes one committed poll.
+// CommitInfo describes one committed batch (one partition's records of one poll).
 type CommitInfo struct {
 	Applied     int
 	Duplicates  int
@@ -119,6 +121,8 @@ type Consumer struct {
 	done    chan struct{}
 	err     error
 	stopped bool
+	workers map[topicPartition]*partWorker
+	failRun context.CancelCauseFunc
 }
 
 // NewConsumer returns a consumer over pool; Start connects it.
@@ -152,10 +156,12 @@ func (c *Consumer) Start(ctx context.Context) error {
 		kgo.ConsumeTopics(c.cfg.Topic),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { c.stopWorkers(lost) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) { c.stopWorkers(lost) }),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(250 * time.Millisecond),
 		kgo.FetchMaxBytes(64 << 20),
-		kgo.FetchMaxPartitionBytes(16 << 20),
+		kgo.FetchMaxPartitionBytes(1 << 20),
 		kgo.ProducerLinger(0),
 	}, c.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
@@ -239,20 +245,32 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return c.Stop(sctx)
 }
 
-type partBatch struct {
+// partWorker applies one partition's batches in order, each in a transaction of its own, and
+// commits the partition's offsets after each database commit. The poll loop hands it at most one
+// batch ahead (in has room for one), so a busy partition slows the poll loop down rather than
+// piling records up in memory.
+type partWorker struct {
 	topic     string
 	partition int32
-	records   []*kgo.Record
-	recs      []Record
-	res       BatchResult
-	err       error
+	in        chan []*kgo.Record
+	quit      chan struct{}
+	done      chan struct{}
 }
 
 func (c *Consumer) run(ctx context.Context, cl *kgo.Client) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c.mu.Lock()
+	c.failRun = cancel
+	c.mu.Unlock()
+	defer c.stopWorkers(nil) // every worker, before the client closes
 	for {
 		fetches := cl.PollRecords(ctx, c.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			cl.AllowRebalance()
+			if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				return err // a worker failed
+			}
 			return ctx.Err()
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
@@ -260,7 +278,6 @@ func (c *Consumer) run(ctx context.Context, cl *kgo.Client) error {
 				c.cfg.Logger.Warn("ingest: fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
-		var parts []*partBatch
 		var lag int64
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
 			if len(ftp.Records) == 0 {
@@ -268,83 +285,101 @@ func (c *Consumer) run(ctx context.Context, cl *kgo.Client) error {
 			}
 			last := ftp.Records[len(ftp.Records)-1]
 			lag += max(0, ftp.HighWatermark-last.Offset-1)
-			parts = append(parts, &partBatch{topic: ftp.Topic, partition: ftp.Partition, records: ftp.Records})
+			w := c.worker(ctx, cl, ftp.Topic, ftp.Partition)
+			select {
+			case w.in <- ftp.Records:
+			case <-w.quit: // revoked meanwhile: the records go to the partition's next owner
+			case <-ctx.Done():
+			}
 		})
-		if len(parts) == 0 {
-			cl.AllowRebalance()
-			continue
-		}
 		if c.cfg.Metrics != nil {
 			c.cfg.Metrics.Lag.WithLabelValues(c.cfg.Topic).Set(float64(lag))
-		}
-		if err := c.process(ctx, cl, parts); err != nil {
-			cl.AllowRebalance()
-			return err
 		}
 		cl.AllowRebalance()
 	}
 }
 
-// process applies one poll: each partition's records in a transaction of its own, the
-// partitions concurrently; then it commits the offsets.
-func (c *Consumer) process(ctx context.Context, cl *kgo.Client, parts []*partBatch) error {
-	var wg sync.WaitGroup
-	for _, pb := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pb.err = c.processPartition(ctx, cl, pb)
-		}()
+// worker returns the partition's worker, starting it if needed.
+func (c *Consumer) worker(ctx context.Context, cl *kgo.Client, topic string, partition int32) *partWorker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := topicPartition{topic, partition}
+	if w, ok := c.workers[key]; ok {
+		return w
 	}
-	wg.Wait()
-	for _, pb := range parts {
-		if pb.err != nil {
-			return pb.err // nothing of this poll is committed to Kafka: it is redelivered
-		}
+	w := &partWorker{topic: topic, partition: partition, in: make(chan []*kgo.Record, 1),
+		quit: make(chan struct{}), done: make(chan struct{})}
+	if c.workers == nil {
+		c.workers = map[topicPartition]*partWorker{}
 	}
-	if c.cfg.afterDBCommit != nil {
-		if err := c.cfg.afterDBCommit(ctx); err != nil {
-			return err
-		}
-	}
-	last := make([]*kgo.Record, len(parts))
-	for i, pb := range parts {
-		last[i] = pb.records[len(pb.records)-1]
-	}
-	if err := cl.CommitRecords(ctx, last...); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		// The database has the events; a redelivery after this is a no-op.
-		c.cfg.Logger.Warn("ingest: offset commit failed; the records will be redelivered and skipped", "err", err)
-	}
-	info := CommitInfo{}
-	for _, pb := range parts {
-		info.Applied += len(pb.res.Applied)
-		info.Duplicates += pb.res.Duplicates
-		info.DeadLetters += pb.res.DeadLetters
-		if pb.res.CommittedAt.After(info.CommittedAt) {
-			info.CommittedAt = pb.res.CommittedAt
-		}
-	}
-	if c.cfg.OnCommit != nil {
-		info.EventTimes = make([]time.Time, 0, info.Applied)
-		for _, pb := range parts {
-			for _, i := range pb.res.Applied {
-				info.EventTimes = append(info.EventTimes, pb.recs[i].Event.EventTime)
+	c.workers[key] = w
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.quit:
+				return
+			case <-ctx.Done():
+				return
+			case recs := <-w.in:
+				if err := c.processBatch(ctx, cl, recs); err != nil {
+					if ctx.Err() == nil {
+						c.mu.Lock()
+						fail := c.failRun
+						c.mu.Unlock()
+						fail(err) // a failure retrying cannot mend stops the consumer
+					}
+					return
+				}
 			}
 		}
-		c.cfg.OnCommit(info)
-	}
-	return nil
+	}()
+	return w
 }
 
-func (c *Consumer) processPartition(ctx context.Context, cl *kgo.Client, pb *partBatch) error {
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// stopWorkers stops the workers of the given partitions (nil: all) after their batch in flight,
+// which commits; a batch waiting behind it is left to the partition's next owner. The group
+// calls it when partitions are revoked or lost.
+func (c *Consumer) stopWorkers(parts map[string][]int32) {
+	c.mu.Lock()
+	var stop []*partWorker
+	for key, w := range c.workers {
+		if parts == nil || containsPartition(parts[key.topic], key.partition) {
+			stop = append(stop, w)
+			delete(c.workers, key)
+		}
+	}
+	c.mu.Unlock()
+	for _, w := range stop {
+		close(w.quit)
+	}
+	for _, w := range stop {
+		<-w.done
+	}
+}
+
+func containsPartition(ps []int32, p int32) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// processBatch applies one partition's records in one transaction, sends its rejects to the
+// dead-letter topic, and commits the partition's offset after the database commit.
+func (c *Consumer) processBatch(ctx context.Context, cl *kgo.Client, records []*kgo.Record) error {
 	now := time.Now()
-	pb.recs = make([]Record, len(pb.records))
+	recs := make([]Record, len(records))
 	var dead []*kgo.Record
-	for i, kr := range pb.records {
-		r := &pb.recs[i]
+	for i, kr := range records {
+		r := &recs[i]
 		r.Source = "kafka:" + kr.Topic + "/" + strconv.Itoa(int(kr.Partition)) + "/" + strconv.FormatInt(kr.Offset, 10)
 		r.Topic, r.Partition, r.Offset = kr.Topic, kr.Partition, kr.Offset
 		d, err := DecodeEvent(kr.Value, DecodeOptions{Now: now, MaxSkew: c.cfg.MaxSkew})
@@ -360,7 +395,7 @@ func (c *Consumer) processPartition(ctx context.Context, cl *kgo.Client, pb *par
 	}
 
 	// The dead letters go to the DLQ topic while the batch is written; both must succeed
-	// before the offsets move.
+	// before the offset moves.
 	var produceErr error
 	var pwg sync.WaitGroup
 	if len(dead) > 0 {
@@ -377,7 +412,7 @@ func (c *Consumer) processPartition(ctx context.Context, cl *kgo.Client, pb *par
 			})
 		}
 	}
-	res, err := c.writer.Write(ctx, c.cfg.Tier, pb.recs)
+	res, err := c.writer.Write(ctx, c.cfg.Tier, recs)
 	pwg.Wait()
 	if err != nil {
 		return err
@@ -385,11 +420,30 @@ func (c *Consumer) processPartition(ctx context.Context, cl *kgo.Client, pb *par
 	if produceErr != nil {
 		return fmt.Errorf("ingest: produce to %s: %w", c.cfg.DLQTopic, produceErr)
 	}
-	pb.res = res
 	if c.cfg.Metrics != nil {
 		for _, i := range res.Applied {
-			c.cfg.Metrics.Freshness.Observe(res.CommittedAt.Sub(pb.recs[i].Event.EventTime).Seconds())
+			c.cfg.Metrics.Freshness.Observe(res.CommittedAt.Sub(recs[i].Event.EventTime).Seconds())
 		}
+	}
+	if c.cfg.afterDBCommit != nil {
+		if err := c.cfg.afterDBCommit(ctx); err != nil {
+			return err
+		}
+	}
+	if err := cl.CommitRecords(ctx, records[len(records)-1]); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The database has the events; a redelivery after this is a no-op.
+		c.cfg.Logger.Warn("ingest: offset commit failed; the records will be redelivered and skipped", "err", err)
+	}
+	if c.cfg.OnCommit != nil {
+		info := CommitInfo{Applied: len(res.Applied), Duplicates: res.Duplicates, DeadLetters: res.DeadLetters,
+			CommittedAt: res.CommittedAt, EventTimes: make([]time.Time, len(res.Applied))}
+		for j, i := range res.Applied {
+			info.EventTimes[j] = recs[i].Event.EventTime
+		}
+		c.cfg.OnCommit(info)
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -130,6 +132,9 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if os.Getenv("DUMP") != "" {
+				_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+			}
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -512,4 +517,56 @@ func TestConsumerConfig(t *testing.T) {
 	require.Equal(t, "sku-events", c.Topic)
 	require.Equal(t, "sku-events.dlq", c.DLQTopic)
 	require.Equal(t, TierRealtime, c.Tier)
+}
+
+// Two members share the partitions; members join and leave while events flow: every event is
+// applied exactly once.
+func TestConsumerGroupRebalance(t *testing.T) {
+	db := testdb.New(t)
+	b := startBroker(t)
+	const topic = "events-rebalance"
+	prod := newProducer(t, b, topic)
+	s := genStream(t, 8000, 400, 0.01, 4)
+	ctx := context.Background()
+	m1, m2 := NewMetrics(), NewMetrics()
+	mk := func(m *Metrics) *Consumer {
+		c, err := NewConsumer(db.Pool, ConsumerConfig{Brokers: b.Addrs(), Topic: topic, Group: "g", Metrics: m,
+			Logger: quiet, MaxPollRecords: 200})
+		require.NoError(t, err)
+		return c
+	}
+	c1 := mk(m1)
+	require.NoError(t, c1.Start(ctx))
+	// Produce slowly (8,000 records over about 8 s) while members come and go.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < len(s.records); i += 50 {
+			if err := prod.ProduceSync(ctx, s.records[i:min(i+50, len(s.records))]...).FirstErr(); err != nil {
+				t.Errorf("produce: %v", err)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	waitFor(t, 30*time.Second, "the first member's progress", func() bool { return m1.Snapshot().Applied > 500 })
+	c2 := mk(m2)
+	require.NoError(t, c2.Start(ctx))
+	defer c2.Stop(ctx) //nolint:errcheck
+	waitFor(t, 30*time.Second, "the second member's share", func() bool { return m2.Snapshot().Applied > 0 })
+	require.NoError(t, c1.Stop(ctx)) // its partitions move to the second member
+	<-done
+	waitFor(t, 60*time.Second, "every record", func() bool {
+		a, b := m1.Snapshot(), m2.Snapshot()
+		return a.Applied+b.Applied >= int64(len(s.valid)) && a.DeadLetters+b.DeadLetters >= int64(s.invalid)
+	})
+	require.NoError(t, c2.Stop(ctx))
+	a, bb := m1.Snapshot(), m2.Snapshot()
+	// A batch whose offset commit raced the rebalance is redelivered to the other member and
+	// skipped there as duplicates: at least once delivered, exactly once applied.
+	require.Equal(t, int64(len(s.valid)), a.Applied+bb.Applied)
+	t.Logf("redelivered duplicates: %d", a.Duplicates+bb.Duplicates)
+	require.Equal(t, len(s.valid), countRows(t, db.Pool, `SELECT count(*) FROM sku_events`))
+	require.Equal(t, s.invalid, countRows(t, db.Pool, `SELECT count(*) FROM dead_letters`))
+	checkState(t, db.Pool, s)
 }

@@ -66,7 +66,7 @@
 //	(2,000 Icecat titles)                             best seen (contended)
 //	gonum blas32 (portable)           72              141 (54)
 //	AVX-512 archsimd, 4x32            410-420         816 (185-400)
-//	AVX-512 archsimd, 3x32            395-445         870 (128-580)
+//	AVX-512 archsimd, 3x32            395-445         870 (128-636)
 //
 // 400 titles per CPU-second is about 800 titles/s when both cores are
 // free, twice the goal of 400/s and 6x the gonum port. RunBench on 4,000
@@ -74,8 +74,9 @@
 // 92-122/s at load 8-9. Single-title EmbedQuery p50: 2.6 ms at load 3.7.
 //
 // Matrix kernel alone (BenchmarkMatmul, M = 736 rows = 32 titles, the
-// model's four shapes): 100-106 GFLOP per CPU-second per core with
-// archsimd, 12 with gonum. Two cores give about 210 GFLOP/s, which is above
+// model's four shapes): 98-106 GFLOP per CPU-second per core with
+// archsimd, 12 with gonum; 169 GFLOP/s wall on both cores at load 4.
+// Two free cores would give about 210 GFLOP/s, which is above
 // the 166 GFLOP/s "peak" computed at the nominal 2.6 GHz (one 16-wide FMA
 // per cycle per core): the cores evidently run at a boost clock (about
 // 89% of peak at 3.7 GHz).
@@ -108,6 +109,11 @@
 // Profile (BenchmarkEmbedTitles, 3x32 kernel): matrix kernel 85-88%,
 // attention 8%, layer norm, tanh, softmax and tokenization about 1% each.
 // Model load is about 150 ms; the packed weights (about 20 MB) replace the row-major ones, and the token table adds 8 MB.
+//
+// The kernels advance integer offsets from fixed base pointers (a pointer
+// stepped past the end of its allocation is invalid in Go, and
+// `go test -race`'s checkptr caught the first version doing so), and avoid
+// archsimd's SlicePart helpers, which trip checkptr on short slices.
 //
 // # Building with SIMD
 //

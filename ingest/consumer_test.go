@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -393,7 +394,9 @@ func (p *flakyProxy) Close() {
 
 // Postgres "restarts" (every connection dropped, new ones refused for two seconds) twice while
 // the consumer runs and events keep coming: it retries with backoff and catches up, losing
-// nothing.
+// nothing. The outage is a proxy between the consumer and Postgres, so other tests running
+// against the same server are not disturbed; INGEST_TEST_PG_RESTART=1 restarts the real cluster
+// (pg_ctlcluster 15 main restart) instead.
 func TestConsumerSurvivesPostgresRestart(t *testing.T) {
 	db := testdb.New(t)
 	proxy := newFlakyProxy(t, "127.0.0.1:5432")
@@ -435,9 +438,17 @@ func TestConsumerSurvivesPostgresRestart(t *testing.T) {
 		}
 	}()
 	waitFor(t, 30*time.Second, "some progress", func() bool { return m.Snapshot().Applied > 500 })
-	proxy.Outage(2 * time.Second)
+	outage := proxy.Outage
+	if os.Getenv("INGEST_TEST_PG_RESTART") == "1" {
+		// The real thing, for a machine of one's own: it restarts the cluster every test uses.
+		outage = func(time.Duration) {
+			out, err := exec.Command("pg_ctlcluster", "15", "main", "restart").CombinedOutput()
+			require.NoError(t, err, "%s", out)
+		}
+	}
+	outage(2 * time.Second)
 	waitFor(t, 30*time.Second, "progress after the first outage", func() bool { return m.Snapshot().Applied > 2500 })
-	proxy.Outage(2 * time.Second)
+	outage(2 * time.Second)
 	<-done
 	defer func() {
 		if t.Failed() {

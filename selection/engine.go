@@ -146,6 +146,7 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 			ranked[i] = Item{Ordinal: h.Ordinal, Score: h.Score, Relevance: h.Score, Why: h.Why}
 		}
 		if by != SortRelevance {
+			ranked = relevantSet(ranked)
 			if err := e.reorder(ranked, plan.Ranking); err != nil {
 				return nil, err
 			}
@@ -204,6 +205,24 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 	res.Items = items
 	lap("assemble")
 	return res, nil
+}
+
+// RelevantShare is how close to the best match a product's relevance must be for a ranking by
+// another field (sales, price, ...) to consider it: "best sellers" among products that match the
+// query nearly as well as the best one, not a best-selling product that shares one word with it.
+const RelevantShare = 0.75
+
+// relevantSet keeps the hits whose relevance is at least RelevantShare of the best hit's.
+func relevantSet(hits []Item) []Item {
+	if len(hits) == 0 || hits[0].Relevance <= 0 {
+		return hits
+	}
+	bar := hits[0].Relevance * RelevantShare
+	n := 0
+	for n < len(hits) && hits[n].Relevance >= bar {
+		n++
+	}
+	return hits[:n]
 }
 
 func (e *Engine) topK(field string, k int, within *roaring64.Bitmap, desc bool) ([]int64, []int64, error) {

@@ -506,7 +506,7 @@ func scanLists(text string, trigger *regexp.Regexp, names []string, knownOnly bo
 				break
 			}
 			sep := strings.ToLower(strings.TrimSpace(text[n.hi+sm[2] : n.hi+sm[3]]))
-			next, e := item(n.hi+sm[1], knownOnly || sep == "and")
+			next, e := item(n.hi+sm[1], knownOnly || sep == "and" || sep == ",")
 			if next == "" {
 				break
 			}

@@ -159,7 +159,7 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	if vix == nil {
 		return nil, errors.New("the vector index did not fit in SELECTION_VECTOR_MEMORY; raise it to serve semantic search")
 	}
-	if s.worker, err = vectorindex.NewWorker(pool, s.embedder, nil, vectorindex.WorkerConfig{Logger: env.Log}); err != nil {
+	if s.worker, err = vectorindex.NewWorker(pool, s.embedder, nil, vectorindex.WorkerConfig{BatchSize: vectorSettings.EmbedBatch, Logger: env.Log}); err != nil {
 		return nil, err
 	}
 	if err := s.worker.Start(ctx); err != nil {

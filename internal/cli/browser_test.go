@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"selection/api"
+	"selection/internal/testdb"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// icecatSubset writes the first n products of the Icecat catalogue to a JSON file.
+func icecatSubset(t *testing.T, n int) string {
+	t.Helper()
+	zr, err := zip.OpenReader("../../evals/testdata/icecat/products_1.json.zip")
+	require.NoError(t, err)
+	defer zr.Close()
+	require.NotEmpty(t, zr.File)
+	rc, err := zr.File[0].Open()
+	require.NoError(t, err)
+	defer rc.Close()
+	var all []json.RawMessage
+	require.NoError(t, json.NewDecoder(rc).Decode(&all))
+	b, err := json.Marshal(all[:n])
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "icecat-subset.json")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	return path
+}
+
+// TestBrowserPlansAndSavesAPool runs the service on a small real catalogue and drives the web
+// page in headless Chromium (Debian's package, installed by the setup): type a scenario, plan,
+// preview, save the pool, and see its items on the pool page. It writes the screenshot the
+// README shows (docs/screenshot.png).
+func TestBrowserPlansAndSavesAPool(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing: make setup installs Debian's chromium package", chromium)
+		}
+		t.Skipf("%s is missing (make setup installs it)", chromium)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	db := testdb.New(t)
+	url := testdb.URL()
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	vars := map[string]string{
+		"DATABASE_URL":           url + sep + "options=-csearch_path%3D" + db.Schema + ",public",
+		"SELECTION_HTTP_ADDR":    "127.0.0.1:0",
+		"SELECTION_LOG_LEVEL":    "warn",
+		"SELECTION_POOL_REFRESH": "1s",
+	}
+	getenv := func(k string) string { return vars[k] }
+	var out bytes.Buffer
+	run := func(args ...string) {
+		t.Helper()
+		code := Main(ctx, args, &out, &out, getenv)
+		require.Equal(t, 0, code, "selection %s:\n%s", strings.Join(args, " "), out.String())
+	}
+	run("load", "--format", "icecat", icecatSubset(t, 400))
+	run("embed")
+
+	cfg, err := LoadConfig(getenv)
+	require.NoError(t, err)
+	env := &Env{Stdout: &out, Stderr: &out, Config: cfg, Log: newLogger(&out, cfg)}
+	pool, err := env.Connect(ctx)
+	require.NoError(t, err)
+	defer pool.Close()
+	s, err := startStack(ctx, env, pool, stackOptions{})
+	require.NoError(t, err)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, s.stop(sctx))
+	}()
+	key, err := api.CreateKey(ctx, pool, "browser", api.RolePlanner)
+	require.NoError(t, err)
+	base := "http://" + s.api.Addr()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
+		chromedp.WindowSize(1366, 900), chromedp.UserDataDir(t.TempDir()))
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+
+	scenario := "toner cartridge under $100 in stock, best sellers, top 8"
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Navigate(base+"/#key="+key),
+		chromedp.WaitVisible(css("#scenario")),
+		chromedp.SendKeys(css("#scenario"), scenario),
+		chromedp.Click(css("#planbtn")),
+		chromedp.WaitVisible(css("#items tbody tr")),
+	), out.String())
+	rows, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#items tbody tr").length`))
+	require.NoError(t, err)
+	require.Greater(t, rows, 0)
+	require.LessOrEqual(t, rows, 8)
+	understood, err := chromedp.Run(bctx, chromedp.Text(css("#planbox")))
+	require.NoError(t, err)
+	require.Contains(t, understood, "price at most")
+	require.Contains(t, understood, "in stock")
+
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.SetValue(css("#poolname"), "browser test pool"),
+		chromedp.Click(css("#savebtn")),
+		chromedp.WaitVisible(css("#pitems tbody tr")),
+	))
+	hash, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.hash`))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(hash, "#/pools/"), hash)
+	rows, err = chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#pitems tbody tr").length`))
+	require.NoError(t, err)
+	require.Greater(t, rows, 0)
+
+	// The saved pool is there through the API too, with the same items.
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/pools/"+strings.TrimPrefix(hash, "#/pools/")+"/items", nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, string(body))
+	var page struct {
+		Total int `json:"total"`
+	}
+	require.NoError(t, json.Unmarshal(body, &page))
+	require.Equal(t, rows, page.Total)
+
+	// Back on the planning page for the screenshot: the scenario, its plan and the preview.
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Navigate(base+"/#/"),
+		chromedp.WaitVisible(css("#scenario")),
+	))
+	_, err = chromedp.Run(bctx, chromedp.Evaluate[bool](`(document.querySelector("#scenario").value = "", true)`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.SendKeys(css("#scenario"), "usb cable under $30 in stock, no refurbished, best sellers"),
+		chromedp.Click(css("#planbtn")),
+		chromedp.WaitVisible(css("#items tbody tr")),
+	))
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll("../../docs", 0o755))
+	require.NoError(t, os.WriteFile("../../docs/screenshot.png", shot, 0o644))
+	t.Logf("screenshot: docs/screenshot.png (%d bytes)", len(shot))
+}

@@ -28,7 +28,7 @@ func runBenchIngest(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&cfg.Events, "events", 300000, "events in the throughput run")
 	fs.IntVar(&parts, "partitions", 4, "partitions of the bench topic")
 	fs.IntVar(&cfg.MaxPollRecords, "poll", 20000, "records per consumer poll")
-	fs.IntVar(&cfg.LiveRate, "live-rate", 0, "events/s of the freshness run (0: min(50000, 80% of the measured throughput))")
+	fs.IntVar(&cfg.LiveRate, "live-rate", 0, "events/s of the freshness run (0: min(50000, 60% of the measured backlog throughput))")
 	fs.DurationVar(&cfg.LiveDuration, "live-for", 10*time.Second, "how long the freshness run produces")
 	fs.IntVar(&cfg.NaiveEvents, "naive", 5000, "events for the one-row-per-transaction baseline")
 	fs.Float64Var(&cfg.Skew, "skew", 0, "0: events pick SKUs uniformly; > 1: Zipf exponent (hot SKUs, as in a sale)")

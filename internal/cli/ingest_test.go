@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,12 +14,6 @@ import (
 	"selection/internal/cli"
 	"selection/internal/testdb"
 )
-
-func runCtx(ctx context.Context, env map[string]string, args ...string) (int, string, string) {
-	var out, errb strings.Builder
-	code := cli.Main(ctx, args, &out, &errb, func(k string) string { return env[k] })
-	return code, out.String(), errb.String()
-}
 
 func ingestEnv(t *testing.T) (map[string]string, *testdb.DB) {
 	t.Helper()
@@ -83,11 +78,11 @@ func TestIngestAndSimulateCommands(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan string)
+	started := &signalWriter{want: "consuming", ch: make(chan struct{})}
 	go func() {
-		var out strings.Builder
-		code, o, e := runCtx(ctx, env, "ingest", "--every", "0")
-		out.WriteString(o + e + "code " + strconv.Itoa(code))
-		done <- out.String()
+		var errb strings.Builder
+		code := cli.Main(ctx, []string{"ingest", "--every", "0"}, started, &errb, func(k string) string { return env[k] })
+		done <- started.String() + errb.String() + "code " + strconv.Itoa(code)
 	}()
 	var res string
 	stop := func() {
@@ -97,12 +92,17 @@ func TestIngestAndSimulateCommands(t *testing.T) {
 		}
 	}
 	t.Cleanup(stop) // before the data directory is removed
-	// simulate reaches the embedded broker on SELECTION_KAFKA_PORT once ingest has started it.
-	var out string
-	require.Eventually(t, func() bool {
-		code, out, stderr = run(t, env, "simulate", "--rate", "2000", "--events", "300", "--seed", "7")
-		return code == 0
-	}, 30*time.Second, 200*time.Millisecond, "simulate: %s", stderr)
+	// Settings live in package variables that every Main call sets: the second Main may only
+	// start after the first has read them (it prints "consuming" after that).
+	select {
+	case <-started.ch:
+	case <-time.After(30 * time.Second):
+		stop()
+		t.Fatalf("ingest did not start: %s", res)
+	}
+	// simulate reaches the embedded broker on SELECTION_KAFKA_PORT.
+	code, out, stderr := run(t, env, "simulate", "--rate", "2000", "--events", "300", "--seed", "7")
+	require.Equal(t, 0, code, stderr)
 	require.Regexp(t, `produced 30[01] records`, out, "an order's two records are not split")
 	require.Eventually(t, func() bool {
 		var n int
@@ -112,4 +112,30 @@ func TestIngestAndSimulateCommands(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond)
 	stop()
 	require.Contains(t, res, "stopped: applied")
+}
+
+// signalWriter collects output and closes ch when want first appears in it.
+type signalWriter struct {
+	mu   sync.Mutex
+	b    strings.Builder
+	want string
+	ch   chan struct{}
+	seen bool
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if !w.seen && strings.Contains(w.b.String(), w.want) {
+		w.seen = true
+		close(w.ch)
+	}
+	return len(p), nil
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }

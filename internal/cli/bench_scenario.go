@@ -1,0 +1,290 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/embed"
+	"selection/ingest"
+	"selection/internal/pg"
+	"selection/internal/scenariobench"
+	"selection/lexical"
+	"selection/search"
+	"selection/selection"
+	"selection/tagger"
+	"selection/vectorindex"
+)
+
+func init() {
+	registerBench(&command{name: "scenario",
+		usage:   "bench scenario [--skus 1000000] [--runs 20] [--warmup 2] [--baseline-runs N] [--reload] [--cpuprofile FILE] [--only NAME]",
+		summary: "scenario to pool end to end (plan, filter, search, rank, write a version) on Icecat plus synthetic variants, vs Postgres alone",
+		run:     runBenchScenario})
+}
+
+type benchScenarioOpts struct {
+	data         scenariobench.DataConfig
+	run          scenariobench.RunConfig
+	reload       bool
+	icecat       string
+	baselineRuns int
+}
+
+func runBenchScenario(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "bench scenario")
+	var o benchScenarioOpts
+	fs.IntVar(&o.data.SKUs, "skus", 1_000_000, "catalogue size: the 19,406 Icecat products plus synthetic variants")
+	fs.Float64Var(&o.data.Noise, "noise", 0.01, "standard deviation per dimension of the noise added to a variant's vector")
+	fs.Uint64Var(&o.data.Seed, "seed", 1, "random seed of the synthetic variants")
+	fs.StringVar(&o.data.Schema, "schema", "", "schema holding the data set (default bench_scenario_<skus>)")
+	fs.BoolVar(&o.reload, "reload", false, "drop and rebuild the data set even if the schema holds it")
+	fs.StringVar(&o.icecat, "icecat", "", "directory of the Icecat catalogue (default: SELECTION_DEMO_DATA, evals/testdata/icecat above the working directory, /work/shared/data/icecat)")
+	fs.IntVar(&o.run.Runs, "runs", 20, "timed runs per scenario")
+	fs.IntVar(&o.run.Warmup, "warmup", 2, "untimed runs per scenario first")
+	fs.IntVar(&o.baselineRuns, "baseline-runs", -1, "runs per scenario answered by Postgres alone (-1: 5 up to 100,000 SKUs, 1 above; 0: none)")
+	fs.StringVar(&o.run.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
+	fs.StringVar(&o.run.Only, "only", "", "run only the scenarios whose names contain this")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	o.data = o.data.WithDefaults()
+	if err := o.data.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	if o.run.Runs < 1 || o.run.Warmup < 1 || o.baselineRuns < -1 {
+		return usageErr("need --runs >= 1, --warmup >= 1, --baseline-runs >= -1")
+	}
+	o.run.BaselineRuns = o.baselineRuns
+	if o.baselineRuns == -1 {
+		o.run.BaselineRuns = 5
+		if o.data.SKUs > 100_000 {
+			o.run.BaselineRuns = 1
+		}
+	}
+	return benchScenario(ctx, env, o)
+}
+
+// icecatDir finds the Icecat catalogue.
+func icecatDir(flag string) (string, error) {
+	cands := []string{flag}
+	if flag == "" {
+		cands = []string{demoSettings.DataDir}
+		if wd, err := os.Getwd(); err == nil {
+			for d := wd; ; d = filepath.Dir(d) {
+				if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+					cands = append(cands, filepath.Join(d, "evals", "testdata", "icecat"))
+					break
+				}
+				if filepath.Dir(d) == d {
+					break
+				}
+			}
+		}
+		cands = append(cands, "/work/shared/data/icecat")
+	}
+	for _, d := range cands {
+		if files, err := ingest.IcecatFiles(d); err == nil && len(files) > 0 {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("no Icecat catalogue (products_*.json.zip) in %s; name it with --icecat", strings.Join(cands, ", "))
+}
+
+func benchScenario(ctx context.Context, env *Env, o benchScenarioOpts) error {
+	w := env.Stdout
+	admin, err := env.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	fresh, info, err := scenariobench.EnsureSchema(ctx, admin, o.data, o.reload)
+	if err != nil {
+		return err
+	}
+	pool, err := pg.Connect(ctx, pg.Config{URL: env.Config.DatabaseURL, SearchPath: fmt.Sprintf("%q, public", o.data.Schema)})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if fresh {
+		dir, err := icecatDir(o.icecat)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "building the data set in schema %s: %d SKUs (%d Icecat + %d synthetic variants, vector noise %g, seed %d), once; later runs reuse it (--reload rebuilds)\n",
+			o.data.Schema, o.data.SKUs, scenariobench.IcecatCount, o.data.SKUs-scenariobench.IcecatCount, o.data.Noise, o.data.Seed)
+		start := time.Now()
+		if err := scenariobench.Migrate(ctx, pool); err != nil {
+			return err
+		}
+		pool.Reset() // the vector type exists now: new connections register it
+		emb, err := newEmbedder(ctx, env, pool)
+		if err != nil {
+			return err
+		}
+		ld := &scenariobench.Loader{Pool: pool, Config: o.data, IcecatDir: dir, Embedder: emb, Log: env.Log, Out: w}
+		if _, err := ld.Load(ctx); err != nil {
+			return err
+		}
+		if err := scenariobench.MarkDone(ctx, pool, time.Since(start)); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "data set built in %s\n", time.Since(start).Round(time.Second))
+	} else {
+		fmt.Fprintf(w, "reusing the data set in schema %s (%d SKUs, %s; --reload rebuilds it)\n", o.data.Schema, o.data.SKUs, info)
+		if err := checkMigrated(ctx, pool); err != nil {
+			return fmt.Errorf("%w (or run with --reload)", err)
+		}
+	}
+
+	st, err := startBenchStack(ctx, env, pool, fresh, w)
+	if st != nil {
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), env.Config.ShutdownWait)
+			defer cancel()
+			if err := st.stop(sctx); err != nil {
+				env.Log.Warn("stop", "err", err)
+			}
+		}()
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "running %d scenarios: %d warm-up and %d timed runs each, %d baseline runs each (GOMAXPROCS %d)\n",
+		len(scenariobench.Scenarios), o.run.Warmup, o.run.Runs, o.run.BaselineRuns, runtime.GOMAXPROCS(0))
+	_, err = scenariobench.Run(ctx, st.target, o.run, w)
+	return err
+}
+
+// benchStack is the part of serve's stack a scenario-to-pool pass uses.
+type benchStack struct {
+	target   scenariobench.Target
+	vix      *vectorindex.Index
+	follower *lexical.Follower
+	tags     *tagger.Tagger
+}
+
+func (s *benchStack) stop(ctx context.Context) error {
+	var errs []error
+	if s.tags != nil {
+		errs = append(errs, s.tags.Stop(ctx))
+	}
+	if s.follower != nil {
+		errs = append(errs, s.follower.Stop(ctx))
+	}
+	if s.vix != nil {
+		errs = append(errs, s.vix.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// startBenchStack builds the indexes and the selection service with the constructors and
+// settings startStack uses, in its order (embedder, in-memory vector index, lexical index and
+// follower, search engine, tagger, selection.Service), each timed; the parts a pass does not
+// use (API, Kafka consumer, embedding worker, pool refresher) are left out. The pollers run,
+// as in serve. On a fresh data set it defines the bench's rule tags, which saves the tag index
+// to tag_bitmaps, so later runs load that snapshot as serve would.
+func startBenchStack(ctx context.Context, env *Env, pool *pgxpool.Pool, fresh bool, w io.Writer) (*benchStack, error) {
+	s := &benchStack{}
+	fmt.Fprintln(w, "building the in-memory indexes as serve does:")
+	step := func(name string, t0 time.Time, note string) {
+		fmt.Fprintf(w, "  %-44s %8.1f s  %s\n", name, time.Since(t0).Seconds(), note)
+	}
+	t0 := time.Now()
+	var emb embed.Embedder
+	var err error
+	if emb, err = newEmbedder(ctx, env, pool); err != nil {
+		return s, err
+	}
+	step("embedder", t0, emb.Name())
+
+	t0 = time.Now()
+	if s.vix, err = vectorindex.NewIndex(pool, vectorIndexConfig(env)); err != nil {
+		return s, err
+	}
+	if err := s.vix.Start(ctx); err != nil {
+		return s, fmt.Errorf("vector index: %w", err)
+	}
+	vs := s.vix.Stats()
+	step("vector index (vectorindex.Index.Load)", t0, fmt.Sprintf("%d vectors, %d MiB, kernel %s", vs.Vectors, vs.Bytes>>20, vs.Kernel))
+
+	t0 = time.Now()
+	lex, err := lexical.New(lexical.Config{})
+	if err != nil {
+		return s, err
+	}
+	if s.follower, err = lexical.NewFollower(lexical.NewStore(pool), lex, lexical.FollowerConfig{}); err != nil {
+		return s, err
+	}
+	if err := s.follower.Start(ctx); err != nil {
+		return s, fmt.Errorf("lexical index: %w", err)
+	}
+	step("lexical index (lexical.Follower.Start)", t0, fmt.Sprintf("%d documents", lex.Len()))
+
+	eng, err := search.New(lex, s.vix, emb, search.Config{})
+	if err != nil {
+		return s, err
+	}
+
+	t0 = time.Now()
+	if s.tags, err = tagger.New(pool, s.vix, emb, tagger.Config{Logger: env.Log}); err != nil {
+		return s, err
+	}
+	how, err := s.tags.Load(ctx)
+	if err != nil {
+		return s, fmt.Errorf("tag index: %w", err)
+	}
+	if err := s.tags.Start(ctx); err != nil {
+		return s, fmt.Errorf("tag index: %w", err)
+	}
+	step("tag index (tagger.Load)", t0, fmt.Sprintf("from %s; %d live SKUs", how, s.tags.Index().LiveCount()))
+
+	have := map[string]bool{}
+	for _, t := range s.tags.Index().Tags() {
+		have[strings.ToLower(t.Name)] = true
+	}
+	t0 = time.Now()
+	made := 0
+	for _, def := range scenariobench.BenchTags {
+		if have[def.Name] {
+			continue
+		}
+		if _, err := s.tags.Define(ctx, def); err != nil {
+			return s, fmt.Errorf("define tag %s: %w", def.Name, err)
+		}
+		made++
+	}
+	if made > 0 || fresh {
+		step("rule tags defined, tag index saved", t0, fmt.Sprintf("%d tags", made))
+	}
+
+	svc := &selection.Service{
+		Engine:          &selection.Engine{Index: s.tags.Index(), Retriever: search.Retriever{Engine: eng}},
+		Pools:           selection.NewPoolStore(pool),
+		DB:              pool,
+		Vocabulary:      vocabularyOf(s.tags.Index()),
+		CatalogCurrency: serveSettings.Currency,
+		Log:             env.Log,
+	}
+	s.target = scenariobench.Target{Service: svc, Index: s.tags.Index(), Vectors: s.vix, Embedder: emb, DB: pool}
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(w, "  heap after the build: %.2f GiB in use (%.2f GiB of it the vector index)\n",
+		float64(ms.HeapInuse)/(1<<30), float64(vs.Bytes)/(1<<30))
+	return s, nil
+}

@@ -1,0 +1,377 @@
+package scenariobench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/embed"
+	"selection/selection"
+	"selection/tagger"
+	"selection/vectorindex"
+)
+
+// Target is the running service the bench drives in process: the selection service wired as
+// serve wires it, and the parts the recall measurement and the baseline need.
+type Target struct {
+	Service  *selection.Service
+	Index    *tagger.Index
+	Vectors  *vectorindex.Index
+	Embedder embed.Embedder
+	DB       *pgxpool.Pool
+}
+
+// RunConfig says how much to measure.
+type RunConfig struct {
+	// Runs is how many timed runs each scenario gets. Default 20.
+	Runs int
+	// Warmup is how many untimed runs each scenario gets first. Default 2.
+	Warmup int
+	// BaselineRuns is how many runs each scenario gets answered by Postgres alone (0: none).
+	BaselineRuns int
+	// BaselineTimeout bounds one baseline query. Default 60s.
+	BaselineTimeout time.Duration
+	// CPUProfile, when set, is written with a CPU profile of the timed runs.
+	CPUProfile string
+	// Only, when set, runs the scenarios whose names contain it.
+	Only string
+}
+
+func (c RunConfig) withDefaults() RunConfig {
+	if c.Runs == 0 {
+		c.Runs = 20
+	}
+	if c.Warmup == 0 {
+		c.Warmup = 2
+	}
+	if c.BaselineTimeout == 0 {
+		c.BaselineTimeout = time.Minute
+	}
+	return c
+}
+
+// Stages of one run, in order.
+var stageNames = []string{"plan", "seq", "filter", "retrieve", "assemble", "write"}
+
+// ScenarioResult is one scenario's measurements.
+type ScenarioResult struct {
+	Scenario   Scenario
+	Plan       selection.Plan
+	PlanDiff   string // how the plan differs from what the scenario wants ("" when it does not)
+	Candidates uint64
+	Method     string
+	Results    int
+	Times      []time.Duration
+	Stages     map[string][]time.Duration
+	Recall     float64 // recall@10 of the engine's dense search; NaN without a query
+	RecallPath vectorindex.Path
+	Baseline   []time.Duration
+	BaseErr    string
+}
+
+// Report is a whole run.
+type Report struct {
+	SKUs      int
+	Scenarios []*ScenarioResult
+	All       []time.Duration
+	RecallMin float64
+	GCs       uint32
+	GCPause   time.Duration
+	Wall      time.Duration
+}
+
+// run is one scenario-to-pool pass: plan the scenario, read the event position, run the plan,
+// write the version to the scenario's pool, as the service refreshes a pool.
+func run(ctx context.Context, t Target, s Scenario, poolID int64, stages map[string]time.Duration) (*selection.Result, selection.Plan, error) {
+	t0 := time.Now()
+	resp, err := t.Service.PlanScenario(ctx, s.Text, selection.PlannerDeterministic)
+	if err != nil {
+		return nil, selection.Plan{}, err
+	}
+	t1 := time.Now()
+	seq, err := eventSeq(ctx, t.DB)
+	if err != nil {
+		return nil, resp.Plan, err
+	}
+	t2 := time.Now()
+	res, err := t.Service.Engine.Run(ctx, resp.Plan)
+	if err != nil {
+		return nil, resp.Plan, err
+	}
+	t3 := time.Now()
+	v := &selection.Version{PoolID: poolID, Plan: resp.Plan, Members: res.Members, EventSeq: seq,
+		Ranking: make(selection.IDs, len(res.Items)), Scores: make([]float32, len(res.Items))}
+	for i, it := range res.Items {
+		v.Ranking[i], v.Scores[i] = it.SKUID, it.Score
+	}
+	if err := t.Service.Pools.AddVersion(ctx, v); err != nil {
+		return nil, resp.Plan, err
+	}
+	t4 := time.Now()
+	if stages != nil {
+		stages["plan"], stages["seq"], stages["write"] = t1.Sub(t0), t2.Sub(t1), t4.Sub(t3)
+		// The engine's own laps: filter, then retrieve (query) or rank (no query), then assemble.
+		ms := func(k string) time.Duration { return time.Duration(res.Timings[k] * float64(time.Millisecond)) }
+		stages["filter"], stages["retrieve"], stages["assemble"] = ms("filter"), ms("retrieve")+ms("rank"), ms("assemble")
+	}
+	return res, resp.Plan, nil
+}
+
+// eventSeq is what selection.Service reads before running a plan: the newest sku_events seq.
+func eventSeq(ctx context.Context, db *pgxpool.Pool) (int64, error) {
+	var seq int64
+	err := db.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM sku_events`).Scan(&seq)
+	return seq, err
+}
+
+// Run measures every scenario and writes the tables and, last, the summary line.
+func Run(ctx context.Context, t Target, cfg RunConfig, w io.Writer) (*Report, error) {
+	cfg = cfg.withDefaults()
+	rep := &Report{SKUs: int(t.Index.LiveCount()), RecallMin: 1}
+	var list []Scenario
+	for _, s := range Scenarios {
+		if cfg.Only == "" || strings.Contains(s.Name, cfg.Only) {
+			list = append(list, s)
+		}
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("no scenario matches %q", cfg.Only)
+	}
+
+	// One pool per scenario (and one per scenario for the baseline's versions), made afresh.
+	if _, err := t.DB.Exec(ctx, `DELETE FROM pools WHERE name LIKE 'bench:%' OR name LIKE 'bench-pg:%'`); err != nil {
+		return nil, err
+	}
+	pools := map[string][2]int64{}
+	for _, s := range list {
+		resp, err := t.Service.PlanScenario(ctx, s.Text, selection.PlannerDeterministic)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		var ids [2]int64
+		for i, prefix := range []string{"bench:", "bench-pg:"} {
+			p, err := t.Service.Pools.Create(ctx, selection.PoolInput{Name: prefix + s.Name, Scenario: s.Text, Plan: resp.Plan})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.Name, err)
+			}
+			ids[i] = p.ID
+		}
+		pools[s.Name] = ids
+		rep.Scenarios = append(rep.Scenarios, &ScenarioResult{Scenario: s, Plan: resp.Plan, PlanDiff: s.Check(resp.Plan),
+			Stages: map[string][]time.Duration{}, Recall: math.NaN()})
+	}
+
+	// Warm-up, then the timed runs, scenarios interleaved so that a slow patch of the shared
+	// machine spreads over all of them.
+	for r := 0; r < cfg.Warmup; r++ {
+		for _, sr := range rep.Scenarios {
+			if _, _, err := run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][0], nil); err != nil {
+				return nil, fmt.Errorf("%s: %w", sr.Scenario.Name, err)
+			}
+		}
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	start := time.Now()
+	stages := map[string]time.Duration{}
+	for r := 0; r < cfg.Runs; r++ {
+		for _, sr := range rep.Scenarios {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			t0 := time.Now()
+			res, _, err := run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][0], stages)
+			d := time.Since(t0)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", sr.Scenario.Name, err)
+			}
+			sr.Times = append(sr.Times, d)
+			rep.All = append(rep.All, d)
+			for k, v := range stages {
+				sr.Stages[k] = append(sr.Stages[k], v)
+			}
+			sr.Candidates, sr.Method, sr.Results = res.Candidates, res.Method, len(res.Items)
+		}
+	}
+	rep.Wall = time.Since(start)
+	if cfg.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	runtime.ReadMemStats(&ms1)
+	rep.GCs = ms1.NumGC - ms0.NumGC
+	rep.GCPause = time.Duration(ms1.PauseTotalNs - ms0.PauseTotalNs)
+
+	for _, sr := range rep.Scenarios {
+		if sr.Plan.Query == "" {
+			continue
+		}
+		rc, path, err := recallAt10(ctx, t, sr.Plan)
+		if err != nil {
+			return nil, fmt.Errorf("%s: recall: %w", sr.Scenario.Name, err)
+		}
+		sr.Recall, sr.RecallPath = rc, path
+		rep.RecallMin = math.Min(rep.RecallMin, rc)
+	}
+
+	if cfg.BaselineRuns > 0 {
+		for _, sr := range rep.Scenarios {
+			for r := 0; r < cfg.BaselineRuns; r++ {
+				d, err := baseline(ctx, t, sr.Scenario, pools[sr.Scenario.Name][1], cfg.BaselineTimeout)
+				if err != nil {
+					sr.BaseErr = err.Error()
+					break
+				}
+				sr.Baseline = append(sr.Baseline, d)
+			}
+		}
+	}
+	rep.Print(w, cfg)
+	return rep, nil
+}
+
+// candidates is the engine's candidate bitmap for a plan (Engine.Run's filter step).
+func candidates(t Target, plan selection.Plan) (*roaring64.Bitmap, error) {
+	var cand *roaring64.Bitmap
+	if plan.Filter != nil {
+		bm, err := t.Index.Eval(*plan.Filter)
+		if err != nil {
+			return nil, err
+		}
+		cand = bm
+	} else {
+		cand = t.Index.Live()
+	}
+	for _, id := range plan.Exclusions {
+		if o, ok := t.Index.Ordinal(id); ok {
+			cand.Remove(uint64(o))
+		}
+	}
+	if len(plan.ExcludeTerms) > 0 && t.Service.Engine.Retriever != nil {
+		cand.AndNot(t.Service.Engine.Retriever.Mentioning(plan.ExcludeTerms))
+	}
+	return cand, nil
+}
+
+// recallAt10 is recall@10 of the dense search the engine makes within a plan's candidates
+// (vectorindex.Index.Search, which takes the quantised path from QuantizedMin candidates on)
+// against exact float32 scoring of every candidate (PathExact), for the plan's query embedding.
+func recallAt10(ctx context.Context, t Target, plan selection.Plan) (float64, vectorindex.Path, error) {
+	cand, err := candidates(t, plan)
+	if err != nil {
+		return 0, "", err
+	}
+	q, err := t.Embedder.EmbedQuery(ctx, plan.Query)
+	if err != nil {
+		return 0, "", err
+	}
+	got, path, err := t.Vectors.SearchPath(ctx, q, 10, cand, vectorindex.PathAuto)
+	if err != nil {
+		return 0, "", err
+	}
+	exact, _, err := t.Vectors.SearchPath(ctx, q, 10, cand, vectorindex.PathExact)
+	if err != nil {
+		return 0, "", err
+	}
+	scores := func(hs []vectorindex.Hit) []float32 {
+		out := make([]float32, len(hs))
+		for i, h := range hs {
+			out[i] = h.Score
+		}
+		return out
+	}
+	return RecallAt(10, scores(exact), scores(got)), path, nil
+}
+
+// Print writes the per-scenario table, the totals and the summary line (last).
+func (r *Report) Print(w io.Writer, cfg RunConfig) {
+	f2 := func(d time.Duration) string { return fmt.Sprintf("%.2f", Millis(d)) }
+	med := func(ds []time.Duration) time.Duration { return Percentile(ds, 50) }
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "scenario\tcandidates\tmethod\tresults\tp50 ms\tp95 ms\t")
+	for _, s := range stageNames {
+		fmt.Fprintf(tw, "%s\t", s)
+	}
+	fmt.Fprint(tw, "recall@10\tpath\t")
+	if cfg.BaselineRuns > 0 {
+		fmt.Fprint(tw, "pg p50 ms\tspeedup\t")
+	}
+	fmt.Fprintln(tw)
+	var speedups []float64
+	for _, sr := range r.Scenarios {
+		rc, path := "-", "-"
+		if !math.IsNaN(sr.Recall) {
+			rc, path = fmt.Sprintf("%.3f", sr.Recall), string(sr.RecallPath)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t", sr.Scenario.Name, sr.Candidates, sr.Method, sr.Results,
+			f2(med(sr.Times)), f2(Percentile(sr.Times, 95)))
+		for _, s := range stageNames {
+			fmt.Fprintf(tw, "%s\t", f2(med(sr.Stages[s])))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t", rc, path)
+		if cfg.BaselineRuns > 0 {
+			switch {
+			case sr.BaseErr != "":
+				fmt.Fprint(tw, "error\t-\t")
+			default:
+				sp := Millis(med(sr.Baseline)) / math.Max(Millis(med(sr.Times)), 1e-6)
+				speedups = append(speedups, sp)
+				fmt.Fprintf(tw, "%s\t%.1fx\t", f2(med(sr.Baseline)), sp)
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	for _, sr := range r.Scenarios {
+		if sr.PlanDiff != "" {
+			fmt.Fprintf(w, "note: %s planned differently from what the list expects: %s\n", sr.Scenario.Name, sr.PlanDiff)
+		}
+		if sr.BaseErr != "" {
+			fmt.Fprintf(w, "baseline %s: %s\n", sr.Scenario.Name, sr.BaseErr)
+		}
+	}
+	stageTotals := make([]string, 0, len(stageNames))
+	for _, s := range stageNames {
+		var all []time.Duration
+		for _, sr := range r.Scenarios {
+			all = append(all, sr.Stages[s]...)
+		}
+		stageTotals = append(stageTotals, fmt.Sprintf("%s %s/%s", s, f2(med(all)), f2(Percentile(all, 95))))
+	}
+	fmt.Fprintf(w, "stages over all runs (p50/p95 ms): %s\n", strings.Join(stageTotals, ", "))
+	fmt.Fprintf(w, "%d runs (%d scenarios x %d) in %s; %d GCs, %s of pauses\n", len(r.All), len(r.Scenarios),
+		len(r.All)/max(len(r.Scenarios), 1), r.Wall.Round(time.Millisecond), r.GCs, r.GCPause.Round(time.Microsecond))
+	if len(speedups) > 0 {
+		slices.Sort(speedups)
+		geo := 0.0
+		for _, s := range speedups {
+			geo += math.Log(s)
+		}
+		fmt.Fprintf(w, "baseline (Postgres alone: SQL filter + pgvector exact ORDER BY embedding <=> q over the filtered rows, or ORDER BY the ranking field; same plan and version write): speedup p50 geometric mean %.1fx, min %.1fx, max %.1fx over %d scenarios\n",
+			math.Exp(geo/float64(len(speedups))), speedups[0], speedups[len(speedups)-1], len(speedups))
+	}
+	fmt.Fprintln(w, "recall@10: per scenario with a query, the dense top 10 of vectorindex.Index.Search within the plan's candidate bitmap (the search the engine's retriever makes) against exact float32 scoring of every candidate; min over those scenarios")
+	fmt.Fprintf(w, "scenario skus=%d p50_ms=%.2f p95_ms=%.2f recall_at10_min=%.3f\n", r.SKUs,
+		Millis(Percentile(r.All, 50)), Millis(Percentile(r.All, 95)), r.RecallMin)
+}

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"selection/embed"
 	"selection/vectorindex"
@@ -45,12 +43,6 @@ func runEmbed(ctx context.Context, env *Env, args []string) error {
 	return err
 }
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
 // drainEmbedQueue embeds the whole backlog once, showing progress on out: a progress bar with
 // rate and ETA when out is a terminal, a plain line every 5 s otherwise, and a summary line.
 // `selection embed` and the demo use it.
@@ -70,7 +62,7 @@ func drainEmbedQueue(ctx context.Context, env *Env, pool *pgxpool.Pool, e embed.
 	fmt.Fprintf(out, "embedding %d SKUs with %s (oldest queued %s ago)\n", b.Count, e.Name(), b.OldestAge.Round(time.Second))
 	var progress func(done, total int64)
 	var bar *progressbar.ProgressBar
-	if isTerminal(out) {
+	if outIsTerminal(out) {
 		bar = progressbar.NewOptions64(b.Count, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("embedding"),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("SKUs"),
 			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),

@@ -58,11 +58,11 @@ func init() {
 		setting{"SELECTION_KAFKA_DATA_DIR", "/var/lib/selection/kafka", "data directory of the embedded broker: topics and committed offsets survive a restart",
 			func(_ *Config, v string) error { ingestSettings.DataDir = v; return nil }},
 		setting{"SELECTION_KAFKA_PORT", "9092", "port of the embedded broker on 127.0.0.1 (simulate reaches it there)",
-			ingestInt(1, 65535, func(v int) { ingestSettings.Port = v })},
+			intSetting(1, 65535, func(v int) { ingestSettings.Port = v })},
 		setting{"SELECTION_KAFKA_PARTITIONS", strconv.Itoa(ingest.DefaultPartitions), "partitions of the topics ingest creates when they are missing (records are keyed by SKU id)",
-			ingestInt(1, 1024, func(v int) { ingestSettings.Partitions = v })},
+			intSetting(1, 1024, func(v int) { ingestSettings.Partitions = v })},
 		setting{"SELECTION_INGEST_POLL", "20000", "records per consumer poll; each partition's share is one database transaction",
-			ingestInt(1, 1000000, func(v int) { ingestSettings.Poll = v })},
+			intSetting(1, 1000000, func(v int) { ingestSettings.Poll = v })},
 		setting{"SELECTION_INGEST_MAX_SKEW", "5m", "how far in the future an event time may be before the event is a dead letter",
 			func(_ *Config, v string) error {
 				d, err := time.ParseDuration(v)
@@ -129,20 +129,6 @@ func (r *ingestRunner) Stop(ctx context.Context) error {
 		r.Broker.Close()
 	}
 	return err
-}
-
-func ingestInt(lo, hi int, set func(int)) func(*Config, string) error {
-	return func(_ *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("not a whole number")
-		}
-		if n < lo || n > hi {
-			return fmt.Errorf("must be between %d and %d", lo, hi)
-		}
-		set(n)
-		return nil
-	}
 }
 
 // outIsTerminal reports whether w is a terminal (progress bars) rather than a file or pipe.

@@ -155,10 +155,26 @@ func applyRound(ctx context.Context, tx DBTX, round []Patch) (ApplyResult, error
 		return res, fmt.Errorf("copy to staging table: %w", err)
 	}
 
+	// Existing SKUs first: one UPDATE with the guards, which also says which stage rows exist.
+	// Only when some do not is the INSERT run (price and stock streams rarely bring new SKUs).
+	exists, err := applyUpdate(ctx, tx, nil, &res)
+	if err != nil {
+		return res, err
+	}
+	var missing []int64
+	for i := range round {
+		if !exists[round[i].ID] {
+			missing = append(missing, round[i].ID)
+		}
+	}
+	if len(missing) == 0 {
+		res.Stale = len(round) - res.Inserted - res.Updated
+		return res, nil
+	}
 	// New SKUs: inserted in arrival order, so ordinals follow it. A patch that only deletes an
 	// unknown SKU still records it (as a tombstone) so that a late upsert older than the
 	// delete stays deleted.
-	rows, err := tx.Query(ctx, insertSQL)
+	rows, err := tx.Query(ctx, insertSQL, missing)
 	if err != nil {
 		return res, fmt.Errorf("insert new skus: %w", err)
 	}
@@ -179,34 +195,49 @@ func applyRound(ctx context.Context, tx DBTX, round []Patch) (ApplyResult, error
 		return res, fmt.Errorf("insert new skus: %w", err)
 	}
 	res.Inserted = len(inserted)
-	if res.Inserted == len(round) {
-		return res, nil
+	// A SKU another transaction inserted meanwhile is updated like any existing one.
+	var raced []int64
+	for _, id := range missing {
+		if !inserted[id] {
+			raced = append(raced, id)
+		}
 	}
+	if len(raced) > 0 {
+		if _, err := applyUpdate(ctx, tx, raced, &res); err != nil {
+			return res, err
+		}
+	}
+	res.Stale = len(round) - res.Inserted - res.Updated
+	return res, nil
+}
 
-	rows, err = tx.Query(ctx, updateSQL)
+// applyUpdate runs updateSQL over the stage rows (only ids, when given), counting updates and
+// text changes into res, and returns the ids that exist in skus.
+func applyUpdate(ctx context.Context, tx DBTX, ids []int64, res *ApplyResult) (map[int64]bool, error) {
+	rows, err := tx.Query(ctx, updateSQL, ids)
 	if err != nil {
-		return res, fmt.Errorf("update skus: %w", err)
+		return nil, fmt.Errorf("update skus: %w", err)
 	}
+	defer rows.Close()
+	exists := map[int64]bool{}
 	for rows.Next() {
 		var id int64
-		var textual bool
-		if err := rows.Scan(&id, &textual); err != nil {
-			rows.Close()
-			return res, fmt.Errorf("update skus: %w", err)
+		var applied, textual bool
+		if err := rows.Scan(&id, &applied, &textual); err != nil {
+			return nil, fmt.Errorf("update skus: %w", err)
 		}
-		if inserted[id] {
-			continue
+		exists[id] = true
+		if applied {
+			res.Updated++
 		}
-		res.Updated++
 		if textual {
 			res.TextChanged = append(res.TextChanged, id)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("update skus: %w", err)
+		return nil, fmt.Errorf("update skus: %w", err)
 	}
-	res.Stale = len(round) - res.Inserted - res.Updated
-	return res, nil
+	return exists, nil
 }
 
 // Bits as SQL literals (kept in step with the Field constants by TestFieldBits).
@@ -239,7 +270,8 @@ WITH ins AS (
 		coalesce(metrics_at, '-infinity'),
 		delete_at
 	FROM sku_stage st
-	WHERE NOT EXISTS (SELECT 1 FROM skus WHERE skus.id = st.id) -- keeps the sequence dense
+	WHERE st.id = ANY($1)
+	  AND NOT EXISTS (SELECT 1 FROM skus WHERE skus.id = st.id) -- keeps the sequence dense
 	ORDER BY n
 	ON CONFLICT (id) DO NOTHING
 	RETURNING s.id, s.content_hash, s.live AND s.content_at > '-infinity' AS textual
@@ -264,6 +296,7 @@ WITH d AS (
 		(st.delete_at IS NOT NULL AND st.delete_at > coalesce(s.deleted_at, '-infinity')) AS d_ok,
 		s.content_hash AS old_hash, s.live AS old_live
 	FROM sku_stage st JOIN skus s USING (id)
+	WHERE $1::bigint[] IS NULL OR st.id = ANY($1)
 	FOR UPDATE OF s
 ), upd AS (
 	UPDATE skus s SET
@@ -305,7 +338,7 @@ WITH d AS (
 	SELECT id, content_hash FROM upd WHERE textual
 	ON CONFLICT (sku_id) DO UPDATE SET content_hash = excluded.content_hash, enqueued_at = now()
 )
-SELECT id, textual FROM upd`
+SELECT d.id, upd.id IS NOT NULL, coalesce(upd.textual, false) FROM d LEFT JOIN upd USING (id)`
 
 const skuCols = `id, ordinal, market, title, description, brand, category, product_type, attributes,
 	content_hash, currency, price, list_price, stock, rating, rating_count,

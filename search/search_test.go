@@ -70,6 +70,17 @@ func embedder(t testing.TB) (embed.Embedder, [][]float32) {
 // newEngine indexes the products; those in noVector get no vector (not embedded yet).
 func newEngine(t testing.TB, cfg search.Config, noVector ...int) *search.Engine {
 	t.Helper()
+	e, _ := embedder(t)
+	lex, vix := newIndexes(t, noVector...)
+	eng, err := search.New(lex, vix, e, cfg)
+	require.NoError(t, err)
+	return eng
+}
+
+// newIndexes returns a lexical and a vector index holding the products (the vector index thus
+// loaded); those in noVector get no vector.
+func newIndexes(t testing.TB, noVector ...int) (*lexical.Index, *vectorindex.Index) {
+	t.Helper()
 	e, vs := embedder(t)
 	lex, err := lexical.New(lexical.Config{})
 	require.NoError(t, err)
@@ -87,9 +98,7 @@ func newEngine(t testing.TB, cfg search.Config, noVector ...int) *search.Engine 
 			require.NoError(t, vix.Put(int64(i), int64(1000+i), vs[i]))
 		}
 	}
-	eng, err := search.New(lex, vix, e, cfg)
-	require.NoError(t, err)
-	return eng
+	return lex, vix
 }
 
 func skus(hs []search.Hit) []int64 {
@@ -233,14 +242,13 @@ func TestRetrieverAdapter(t *testing.T) {
 }
 
 // Searches run concurrently with index updates (the service serves requests while the
-// followers apply changes); run with -race.
+// followers apply changes); run with -race. As in the service, which loads the vector index
+// before it serves (an index never loaded answers vectorindex.ErrNotLoaded), the catalogue is
+// indexed first; the updates then replace, delete and re-add products under the searches.
 func TestConcurrentSearchAndUpdates(t *testing.T) {
 	ctx := context.Background()
 	e, vs := embedder(t)
-	lex, err := lexical.New(lexical.Config{})
-	require.NoError(t, err)
-	vix, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Dim: e.Dimension()})
-	require.NoError(t, err)
+	lex, vix := newIndexes(t)
 	eng, err := search.New(lex, vix, e, search.Config{})
 	require.NoError(t, err)
 	var wg sync.WaitGroup
@@ -259,6 +267,8 @@ func TestConcurrentSearchAndUpdates(t *testing.T) {
 				}
 			}
 			lex.Delete(1005, 1006)
+			vix.Remove(5)
+			vix.Remove(6)
 		}
 	}()
 	for g := 0; g < 4; g++ {

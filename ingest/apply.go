@@ -282,7 +282,9 @@ func NewWriter(pool *pgxpool.Pool, cfg WriterConfig) (*Writer, error) {
 
 // Write commits one batch and returns what it did, retrying as described on Writer. It fails
 // only when ctx ends, MaxAttempts runs out, or the error cannot pass by retrying (a missing
-// table: run the migrations).
+// table: run the migrations). A cancellation that arrives once the batch's statements have run
+// does not abort its COMMIT: the commit finishes and Write reports it, so what Write returns is
+// what the database holds.
 func (w *Writer) Write(ctx context.Context, tier Tier, recs []Record) (BatchResult, error) {
 	backoff := w.cfg.RetryMin
 	isolate := false
@@ -341,12 +343,26 @@ func (w *Writer) attempt(ctx context.Context, tier Tier, recs []Record, isolate 
 			return res, err
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
+	// From here on the outcome is what counts. A cancellation that reached a COMMIT on the wire
+	// would leave the batch committed while the caller is told it failed: a consumer stopping
+	// mid-commit would not count its events, and the partition's next owner would find them
+	// recorded and count them as duplicates. So once the batch's statements have run, the
+	// commit runs to its end (bounded by commitTimeout) whatever happens to ctx; a cancellation
+	// that interrupts a statement still rolls the batch back.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	err = tx.Commit(cctx)
+	cancel()
+	if err != nil {
 		return res, fmt.Errorf("commit: %w", err)
 	}
 	res.CommittedAt = time.Now()
 	return res, nil
 }
+
+// commitTimeout bounds a COMMIT, which ignores the caller's cancellation (see Writer.attempt).
+// A commit takes milliseconds (one WAL flush); the bound only matters when the server stops
+// answering, and stays well inside the 30 s a consumer's Run gives Stop.
+const commitTimeout = 10 * time.Second
 
 // applyIsolated applies records one at a time under savepoints; a record the database refuses
 // becomes a dead letter. It is the slow path after a data error.

@@ -161,3 +161,37 @@ func TestWriterGivesUpAfterMaxAttempts(t *testing.T) {
 	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM sku_events`).Scan(&n))
 	require.Zero(t, n, "nothing is committed by a failed attempt")
 }
+
+// A cancellation that arrives once the batch's statements have run (a consumer's Stop landing on
+// its COMMIT) does not abort the commit: Write says the batch is committed, and it is. Were the
+// commit canceled on the wire, the server could commit while Write reported a failure, and the
+// events would come back to the next consumer as duplicates instead of being counted once. A
+// cancellation before the batch runs still stops it with nothing written.
+func TestWriterCommitOutlivesCancellation(t *testing.T) {
+	db := testdb.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	m := NewMetrics()
+	w, err := NewWriter(db.Pool, WriterConfig{Metrics: m, beforeCommit: func(context.Context) error { cancel(); return nil }})
+	require.NoError(t, err)
+	t0 := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
+	res, err := w.Write(ctx, TierRealtime, []Record{
+		ev(t, "a", KindUpsert, 1, t0, UpsertData{Title: ptr("A"), Stock: ptr(int64(1))}),
+		ev(t, "b", KindStock, 1, t0.Add(time.Second), StockData{Stock: 7}),
+	})
+	require.Error(t, ctx.Err(), "canceled before the COMMIT")
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 1}, res.Applied)
+	require.Equal(t, int64(2), m.Snapshot().Applied)
+	var n int
+	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM sku_events`).Scan(&n))
+	require.Equal(t, 2, n)
+	k, err := catalog.NewStore(db.Pool).Get(context.Background(), 1)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), k.Stock)
+
+	_, err = w.Write(ctx, TierRealtime, []Record{ev(t, "c", KindStock, 1, t0.Add(2*time.Second), StockData{Stock: 9})})
+	require.ErrorIs(t, err, context.Canceled)
+	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM sku_events`).Scan(&n))
+	require.Equal(t, 2, n, "a batch canceled before it ran writes nothing")
+	require.Equal(t, int64(2), m.Snapshot().Applied)
+}

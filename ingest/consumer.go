@@ -210,9 +210,11 @@ func (c *Consumer) Err() error {
 	return c.err
 }
 
-// Stop stops consuming: a batch in flight is abandoned before its commit (it is redelivered
-// to the next member), the client leaves the group and closes. It waits for that or for ctx,
-// and is idempotent.
+// Stop stops consuming: a batch in flight is abandoned (it is redelivered to the next member),
+// unless its statements have all run, in which case its database commit finishes so that it is
+// counted where it was applied (its offset is not committed: the next member skips it as
+// duplicates); the client leaves the group and closes. It waits for that or for ctx, and is
+// idempotent.
 func (c *Consumer) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	c.stopped = true

@@ -3,6 +3,7 @@ package scenariobench
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"os"
@@ -72,6 +73,7 @@ type ScenarioResult struct {
 	Candidates uint64
 	Method     string
 	Results    int
+	Ranking    uint32 // FNV-1a of the ranked SKU ids (and scores) of the last run
 	Times      []time.Duration
 	Stages     map[string][]time.Duration
 	Recall     float64 // recall@10 of the engine's dense search; NaN without a query
@@ -201,8 +203,13 @@ func Run(ctx context.Context, t Target, cfg RunConfig, w io.Writer) (*Report, er
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
+			var res *selection.Result
+			var err error
 			t0 := time.Now()
-			res, _, err := run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][0], stages)
+			// Labelled, so a profile splits by scenario: go tool pprof -tagfocus scenario=NAME.
+			pprof.Do(ctx, pprof.Labels("scenario", sr.Scenario.Name), func(ctx context.Context) {
+				res, _, err = run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][0], stages)
+			})
 			d := time.Since(t0)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", sr.Scenario.Name, err)
@@ -212,7 +219,7 @@ func Run(ctx context.Context, t Target, cfg RunConfig, w io.Writer) (*Report, er
 			for k, v := range stages {
 				sr.Stages[k] = append(sr.Stages[k], v)
 			}
-			sr.Candidates, sr.Method, sr.Results = res.Candidates, res.Method, len(res.Items)
+			sr.Candidates, sr.Method, sr.Results, sr.Ranking = res.Candidates, res.Method, len(res.Items), fingerprint(res.Items)
 		}
 	}
 	rep.Wall = time.Since(start)
@@ -249,6 +256,16 @@ func Run(ctx context.Context, t Target, cfg RunConfig, w io.Writer) (*Report, er
 	}
 	rep.Print(w, cfg)
 	return rep, nil
+}
+
+// fingerprint is an FNV-1a hash of a ranking (SKU ids, and scores to 4 decimals), so that two
+// builds of the service can be seen to rank alike.
+func fingerprint(items []selection.Item) uint32 {
+	h := fnv.New32a()
+	for _, it := range items {
+		fmt.Fprintf(h, "%d:%.4f,", it.SKUID, it.Score)
+	}
+	return h.Sum32()
 }
 
 // candidates is the engine's candidate bitmap for a plan (Engine.Run's filter step).
@@ -309,7 +326,7 @@ func (r *Report) Print(w io.Writer, cfg RunConfig) {
 	f2 := func(d time.Duration) string { return fmt.Sprintf("%.2f", Millis(d)) }
 	med := func(ds []time.Duration) time.Duration { return Percentile(ds, 50) }
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "scenario\tcandidates\tmethod\tresults\tp50 ms\tp95 ms\t")
+	fmt.Fprint(tw, "scenario\tcandidates\tmethod\tresults\tranking\tp50 ms\tp95 ms\t")
 	for _, s := range stageNames {
 		fmt.Fprintf(tw, "%s\t", s)
 	}
@@ -324,7 +341,7 @@ func (r *Report) Print(w io.Writer, cfg RunConfig) {
 		if !math.IsNaN(sr.Recall) {
 			rc, path = fmt.Sprintf("%.3f", sr.Recall), string(sr.RecallPath)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t", sr.Scenario.Name, sr.Candidates, sr.Method, sr.Results,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%08x\t%s\t%s\t", sr.Scenario.Name, sr.Candidates, sr.Method, sr.Results, sr.Ranking,
 			f2(med(sr.Times)), f2(Percentile(sr.Times, 95)))
 		for _, s := range stageNames {
 			fmt.Fprintf(tw, "%s\t", f2(med(sr.Stages[s])))

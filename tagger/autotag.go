@@ -676,6 +676,11 @@ type propagation struct {
 	seeds, reference, scope *roaring64.Bitmap
 	k                       int
 	minVote                 float64
+	// near is the similarity a neighbour needs to vote: the background mean of random pairs
+	// plus calibrationZ standard deviations. A SKU far from every voter (its "nearest"
+	// neighbours are no nearer than random ones) then gets no vote, instead of a share decided
+	// by a few near-zero similarities.
+	near float64
 }
 
 // DefaultK is how many neighbours vote in a propagated tag: 10, the usual kNN choice that
@@ -729,7 +734,49 @@ func (t *Tagger) propagation(ctx context.Context, tg *TagDef) (*propagation, err
 	if p.scope, err = t.scope(d.Scope); err != nil {
 		return nil, err
 	}
+	p.near = t.pairBackground(nil) // the catalogue at large: a reference of a few types is self-similar
 	return p, nil
+}
+
+// pairBackground estimates the similarity of random pairs of SKUs within set (nil: all live)
+// from up to calibrationSample vectors, and returns its mean + calibrationZ standard
+// deviations (-Inf when there are too few vectors to say).
+func (t *Tagger) pairBackground(set *roaring64.Bitmap) float64 {
+	if set == nil {
+		set = t.ix.Live()
+	}
+	n := set.GetCardinality()
+	if n < 20 {
+		return math.Inf(-1)
+	}
+	step := max(n/calibrationSample, 1)
+	var vecs [][]float32
+	var i uint64
+	it := set.Iterator()
+	for it.HasNext() && len(vecs) < calibrationSample {
+		o := it.Next()
+		if i%step == 0 {
+			if v, ok := t.vectors.Vector(int64(o)); ok {
+				vecs = append(vecs, v)
+			}
+		}
+		i++
+	}
+	if len(vecs) < 20 {
+		return math.Inf(-1)
+	}
+	var sum, sq float64
+	m := 0
+	half := len(vecs) / 2
+	for j := 0; j < half; j++ { // pairs of SKUs far apart in ordinal order: unrelated in general
+		s := float64(dot(vecs[j], vecs[j+half]))
+		sum += s
+		sq += s * s
+		m++
+	}
+	mean := sum / float64(m)
+	sd := math.Sqrt(math.Max(sq/float64(m)-mean*mean, 0))
+	return mean + calibrationZ*sd
 }
 
 // vote runs the k-nearest-neighbour vote for ordinal o with vector v.
@@ -752,6 +799,9 @@ func (p *propagation) vote(ctx context.Context, vecs Vectors, o int64, v []float
 		sim := float64(h.Score)
 		carries := p.seeds.Contains(uint64(h.Ordinal))
 		vote.Neighbours = append(vote.Neighbours, NeighbourVote{SKUID: h.SKUID, Ordinal: h.Ordinal, Similarity: sim, Carries: carries})
+		if sim < p.near {
+			continue // no nearer than random SKUs: not a neighbour that can vote
+		}
 		w := math.Max(sim, 0)
 		total += w
 		if carries {

@@ -29,7 +29,7 @@ import (
 // these tests log and evals/README.md): a little below them, so that a regression fails and
 // noise does not.
 const (
-	floorPropagationMacroF1 = 0.72 // measured 0.770 (18 types; micro F1 0.932)
+	floorPropagationMacroF1 = 0.72 // measured 0.770, then 0.817 with the background-nearness vote (18 types; micro F1 0.937)
 	floorPrototypePrecision = 0.70 // measured 0.762 (8 of 10 tags judged)
 )
 

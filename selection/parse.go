@@ -147,41 +147,33 @@ func minor(v float64, cur string) int64 {
 
 var rules []rule
 
+// priceBetween reads the two amounts of a price range (groups 2-4 and 5-7).
+func priceBetween(p *Parsed, m []string) string {
+	lo, c1, ok1 := amount(m[2], m[3], m[4])
+	hi, c2, ok2 := amount(m[5], m[6], m[7])
+	if !ok1 || !ok2 {
+		return ""
+	}
+	p.setCurrency(c1)
+	p.setCurrency(c2)
+	if lo > hi {
+		lo, hi = hi, lo
+	}
+	p.priceLo, p.priceHi = &lo, &hi
+	return "price between"
+}
+
 func init() {
 	r := func(pattern string, apply func(p *Parsed, m []string) string) {
 		rules = append(rules, rule{regexp.MustCompile(`(?i)(?:^|[\s,(;])(` + pattern + `)(?:$|[\s,.;:!?)])`), apply})
 	}
 	// Prices. Amounts stay as floats in the scenario's currency until Finish converts them.
-	r(`between\s+`+amountPat+`\s+(?:and|to|-)\s+`+amountPat, func(p *Parsed, m []string) string {
-		lo, c1, ok1 := amount(m[2], m[3], m[4])
-		hi, c2, ok2 := amount(m[5], m[6], m[7])
-		if !ok1 || !ok2 {
-			return ""
-		}
-		p.setCurrency(c1)
-		p.setCurrency(c2)
-		if lo > hi {
-			lo, hi = hi, lo
-		}
-		p.priceLo, p.priceHi = &lo, &hi
-		return "price between"
-	})
+	r(`between\s+`+amountPat+`\s+(?:and|to|-)\s+`+amountPat, priceBetween)
 	r(`(?:from\s+)?`+amountPat+`\s*(?:-|to|–)\s*`+amountPat, func(p *Parsed, m []string) string {
 		if m[2] == "" && m[5] == "" && m[4] == "" && m[7] == "" && !strings.Contains(strings.ToLower(m[1]), "from") {
 			return "" // "2-4" alone is not a price
 		}
-		lo, c1, ok1 := amount(m[2], m[3], m[4])
-		hi, c2, ok2 := amount(m[5], m[6], m[7])
-		if !ok1 || !ok2 {
-			return ""
-		}
-		p.setCurrency(c1)
-		p.setCurrency(c2)
-		if lo > hi {
-			lo, hi = hi, lo
-		}
-		p.priceLo, p.priceHi = &lo, &hi
-		return "price between"
+		return priceBetween(p, m)
 	})
 	r(`(?:under|below|less\s+than|cheaper\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|within|<=?)\s*`+amountPat, func(p *Parsed, m []string) string {
 		v, c, ok := amount(m[2], m[3], m[4])

@@ -109,6 +109,22 @@ func (b *sqlBuilder) where(e *tagger.Expr, depth int) (string, error) {
 	return "", fmt.Errorf("no SQL for operator %q", e.Op)
 }
 
+// filter is a plan's filter as a condition over skus s (TRUE without one).
+func (b *sqlBuilder) filter(e *tagger.Expr) (string, error) {
+	if e == nil {
+		return "TRUE", nil
+	}
+	return b.where(e, 0)
+}
+
+// FilterSQL is a filter as a condition over skus s and its arguments ($1...), evaluated the way
+// the tag index evaluates it (rule tags expanded into their rules).
+func FilterSQL(e *tagger.Expr, rules map[string]*tagger.Expr) (string, []any, error) {
+	b := &sqlBuilder{rules: rules}
+	cond, err := b.filter(e)
+	return cond, b.args, err
+}
+
 // rankSQL is the ORDER BY of a ranking by a field (and the value shown as the score).
 var rankSQL = map[string]struct{ expr, dir string }{
 	selection.SortSales:     {"s.sales_7d", "DESC"},
@@ -130,13 +146,9 @@ func BaselineSQL(plan selection.Plan, rules map[string]*tagger.Expr) (string, []
 	if query {
 		b.arg(nil) // $1: the query vector, filled by the caller
 	}
-	cond := "TRUE"
-	if plan.Filter != nil {
-		c, err := b.where(plan.Filter, 0)
-		if err != nil {
-			return "", nil, err
-		}
-		cond = c
+	cond, err := b.filter(plan.Filter)
+	if err != nil {
+		return "", nil, err
 	}
 	for _, t := range plan.ExcludeTerms {
 		p := b.arg("%" + t + "%")

@@ -40,7 +40,7 @@ func runBenchEmbed(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	// The model alone, without the embedding cache: every title is embedded.
-	e, err := embed.New(ctx, embed.Config{ModelDir: env.Config.ModelDir})
+	e, err := embed.New(ctx, embedConfig(env))
 	if err != nil {
 		return err
 	}

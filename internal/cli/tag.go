@@ -100,7 +100,7 @@ func openTagger(ctx context.Context, env *Env, withVectors bool) (*tagger.Tagger
 			return nil, nil, fmt.Errorf("load vectors: %w", err)
 		}
 		vecs = vi
-		e, err := embed.New(ctx, embed.Config{ModelDir: env.Config.ModelDir})
+		e, err := embed.New(ctx, embedConfig(env))
 		if err != nil {
 			pool.Close()
 			return nil, nil, err

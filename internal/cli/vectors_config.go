@@ -114,7 +114,7 @@ func plannerConfig(env *Env) vectorindex.PlannerConfig {
 // newEmbedder builds the configured embedder, behind the Postgres embedding cache when
 // SELECTION_EMBED_CACHE is on, and checks that sku_vectors takes its dimension.
 func newEmbedder(ctx context.Context, env *Env, pool *pgxpool.Pool) (embed.Embedder, error) {
-	e, err := embed.New(ctx, embed.Config{ModelDir: env.Config.ModelDir})
+	e, err := embed.New(ctx, embedConfig(env))
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func (s *Store) load(ctx context.Context, ix *Index) (map[int64][]byte, time.Tim
 	const page = 10000
 	for {
 		rows, err := s.pool.Query(ctx, `SELECT `+textCols+` FROM skus
-			WHERE live AND ($1 OR id > $2) ORDER BY id LIMIT $3`, first, after, page)
+			WHERE live AND ($1 OR ordinal > $2) ORDER BY ordinal LIMIT $3`, first, after, page)
 		if err != nil {
 			return nil, newest, fmt.Errorf("lexical: load: %w", err)
 		}
@@ -84,7 +84,7 @@ func (s *Store) load(ctx context.Context, ix *Index) (map[int64][]byte, time.Tim
 			return hashes, newest, nil
 		}
 		first = false
-		after = rs[len(rs)-1].doc.SKUID
+		after = rs[len(rs)-1].doc.Ordinal
 	}
 }
 

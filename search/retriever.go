@@ -30,6 +30,24 @@ func (r Retriever) Retrieve(ctx context.Context, text string, candidates *roarin
 	return out, nil
 }
 
+// RetrieveLexicalLed is Retrieve without the semantic-only recall expansion when some lexical
+// match was kept (selection.LexicalLedRetriever).
+func (r Retriever) RetrieveLexicalLed(ctx context.Context, text string, candidates *roaring64.Bitmap, k int) (selection.Retrieved, error) {
+	return r.retrieve(ctx, Request{Text: text, Candidates: candidates, K: k, Method: r.Method, NoExpansion: true})
+}
+
+func (r Retriever) retrieve(ctx context.Context, req Request) (selection.Retrieved, error) {
+	res, err := r.Engine.Search(ctx, req)
+	if err != nil {
+		return selection.Retrieved{}, err
+	}
+	out := selection.Retrieved{Hits: make([]selection.Hit, len(res.Hits)), Confidence: res.Confidence, Method: string(res.Method)}
+	for i, h := range res.Hits {
+		out.Hits[i] = selection.Hit{Ordinal: h.Ordinal, Score: h.Score, Why: h.Why}
+	}
+	return out, nil
+}
+
 // Mentioning returns the ordinals of products whose text holds any of the words (as the
 // lexical analyser sees them, so "refurbished" also catches "Refurbished" and "refurbish").
 func (r Retriever) Mentioning(words []string) *roaring64.Bitmap {

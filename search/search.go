@@ -142,6 +142,9 @@ type Request struct {
 	// K is how many hits to return at most. Default 50.
 	K      int
 	Method Method
+	// NoExpansion leaves out the semantic-only hits the hybrid adds when fewer than K lexical
+	// matches are kept, unless none is kept.
+	NoExpansion bool
 }
 
 // Hit is one result.
@@ -183,7 +186,8 @@ type Engine struct {
 
 	calMu     sync.Mutex
 	calSample *roaring64.Bitmap
-	calSize   int // lexical index size when the sample was drawn
+	calSize   int                    // lexical index size when the sample was drawn
+	calCache  map[string]calibration // by query text, for the current sample
 }
 
 // New returns an engine. dense and emb may be nil, leaving only the lexical method (Default
@@ -265,7 +269,7 @@ func (e *Engine) semantic(ctx context.Context, text string, req Request) (Result
 	if err != nil {
 		return Result{}, fmt.Errorf("search: dense: %w", err)
 	}
-	cal, err := e.calibrate(ctx, q)
+	cal, err := e.calibrate(ctx, text, q)
 	if err != nil {
 		return Result{}, err
 	}
@@ -297,15 +301,36 @@ func (c calibration) z(cos float32) float64 {
 
 // calibrate measures q against the calibration sample, drawn from the lexical index's live
 // documents and redrawn when the catalogue has grown or shrunk by more than 10%.
-func (e *Engine) calibrate(ctx context.Context, q []float32) (calibration, error) {
+func (e *Engine) calibrate(ctx context.Context, text string, q []float32) (calibration, error) {
 	n := e.lex.Len()
 	e.calMu.Lock()
 	if e.calSample == nil || math.Abs(float64(n-e.calSize)) > 0.1*float64(max(e.calSize, 1)) {
 		e.calSample = e.lex.Sample(e.cfg.CalibrationSample)
 		e.calSize = n
+		e.calCache = map[string]calibration{}
 	}
 	sample := e.calSample
+	if c, ok := e.calCache[text]; ok {
+		e.calMu.Unlock()
+		c.chance = math.Sqrt(2 * math.Log(math.Max(float64(n), 2)))
+		return c, nil
+	}
 	e.calMu.Unlock()
+	cal, err := e.measureCalibration(ctx, q, n, sample)
+	if err == nil {
+		e.calMu.Lock()
+		if e.calSample == sample {
+			if len(e.calCache) >= 4096 {
+				clear(e.calCache)
+			}
+			e.calCache[text] = cal
+		}
+		e.calMu.Unlock()
+	}
+	return cal, err
+}
+
+func (e *Engine) measureCalibration(ctx context.Context, q []float32, n int, sample *roaring64.Bitmap) (calibration, error) {
 	cal := calibration{chance: math.Sqrt(2 * math.Log(math.Max(float64(n), 2)))}
 	hits, err := e.dense.Search(ctx, q, int(sample.GetCardinality()), sample)
 	if err != nil {
@@ -369,7 +394,7 @@ func (e *Engine) hybrid(ctx context.Context, text string, req Request) (Result, 
 	if err != nil {
 		return res, fmt.Errorf("search: embed query: %w", err)
 	}
-	cal, err := e.calibrate(ctx, q)
+	cal, err := e.calibrate(ctx, text, q)
 	if err != nil {
 		return res, err
 	}
@@ -447,7 +472,7 @@ func (e *Engine) hybrid(ctx context.Context, text string, req Request) (Result, 
 	}
 	// Recall expansion: too few lexical results, so add the products the embedding alone finds
 	// more similar than the best of N ordinary products would be by chance.
-	if len(kept) < req.K {
+	if len(kept) < req.K && !(req.NoExpansion && len(kept) > 0) {
 		threshold := chanceZ
 		hits, err := e.dense.Search(ctx, q, req.K, req.Candidates)
 		if err != nil {

@@ -33,6 +33,14 @@ type Retriever interface {
 	Mentioning(words []string) *roaring64.Bitmap
 }
 
+// LexicalLedRetriever is a Retriever that can leave out the semantic-only hits it would add when
+// lexical matching finds fewer than k: the engine asks for that when it ranks by a field, where
+// only hits within RelevantShare of the best one's relevance count and semantic-only hits rank
+// below every lexical one.
+type LexicalLedRetriever interface {
+	RetrieveLexicalLed(ctx context.Context, text string, candidates *roaring64.Bitmap, k int) (Retrieved, error)
+}
+
 // Retrieved is a Retriever's answer.
 type Retrieved struct {
 	Hits       []Hit
@@ -135,7 +143,13 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 			// Reorder a wider relevant set by the ranking's field.
 			k = min(max(plan.Limit*5, 500), MaxLimit)
 		}
-		got, err := e.Retriever.Retrieve(ctx, query, cand, k)
+		var got Retrieved
+		var err error
+		if lr, ok := e.Retriever.(LexicalLedRetriever); ok && by != SortRelevance {
+			got, err = lr.RetrieveLexicalLed(ctx, query, cand, k)
+		} else {
+			got, err = e.Retriever.Retrieve(ctx, query, cand, k)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("retrieve: %w", err)
 		}

@@ -290,47 +290,54 @@ func (c *numColumn) rangeWithin(lo, hi int64, found *roaring64.Bitmap) *roaring6
 	}
 	a := c.accel()
 	jl, jh := a.bucket(lo), a.bucket(hi)
-	var out *roaring64.Bitmap
-	if jl+1 <= jh-1 {
-		// buckets jl+1..jh-1 are wholly inside: values in [bounds[jl+1], bounds[jh])
-		out = a.prefix[jh].Clone()
-		out.AndNot(a.prefix[jl+1])
-		if found != nil {
-			out.And(found)
+	// below(j) = ordinals with value < bounds[j] (exists past the last bucket).
+	below := func(j int) *roaring64.Bitmap {
+		if j >= len(a.bounds) {
+			return exists
 		}
+		return a.prefix[j]
+	}
+	// An edge bucket whose values all lie in [lo, hi] needs no value check.
+	lowIn := lo <= a.bounds[jl]
+	highIn := (jh+1 == len(a.bounds) && hi == math.MaxInt64) || (jh+1 < len(a.bounds) && hi >= a.bounds[jh+1]-1)
+	s, e := jl+1, jh-1 // buckets wholly inside
+	if lowIn {
+		s = jl
+	}
+	if highIn {
+		e = jh
+	}
+	// members of buckets s..e, within found
+	span := func(s, e int) *roaring64.Bitmap {
+		var out *roaring64.Bitmap
+		if found != nil {
+			out = roaring64.And(found, below(e+1))
+		} else {
+			out = below(e + 1).Clone()
+		}
+		if s >= 1 {
+			out.AndNot(a.prefix[s])
+		}
+		return out
+	}
+	var out *roaring64.Bitmap
+	if s <= e {
+		out = span(s, e)
 	} else {
 		out = roaring64.New()
 	}
-	for _, j := range []int{jl, jh} {
-		edge := a.bucketBitmap(j, exists)
-		if found != nil {
-			edge.And(found)
-		}
-		out.Or(a.check(edge, lo, hi))
-		if jl == jh {
-			break
-		}
+	if !lowIn {
+		out.Or(a.check(span(jl, jl), lo, hi))
+	}
+	if !highIn && (jh != jl || lowIn) {
+		out.Or(a.check(span(jh, jh), lo, hi))
 	}
 	return out
 }
 
-// bucketBitmap returns bucket j's members.
-func (a *rangeAcc) bucketBitmap(j int, exists *roaring64.Bitmap) *roaring64.Bitmap {
-	var hi *roaring64.Bitmap
-	if j+1 < len(a.bounds) {
-		hi = a.prefix[j+1].Clone()
-	} else {
-		hi = exists.Clone()
-	}
-	if j >= 1 {
-		hi.AndNot(a.prefix[j])
-	}
-	return hi
-}
-
 // check keeps the ordinals of cand whose dense value is in [lo, hi].
 func (a *rangeAcc) check(cand *roaring64.Bitmap, lo, hi int64) *roaring64.Bitmap {
-	keep := make([]uint64, 0, 1024)
+	keep := make([]uint64, 0, cand.GetCardinality())
 	buf := make([]uint64, 512)
 	it := cand.ManyIterator()
 	vals := a.vals

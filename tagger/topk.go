@@ -2,7 +2,7 @@ package tagger
 
 import (
 	"fmt"
-	"math"
+
 	"sort"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -31,55 +31,45 @@ func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) 
 	}
 	c := ix.nums[col]
 	valued := roaring64.And(within, c.bsi.GetExistenceBitmap())
-	var picked *roaring64.Bitmap
+	var ords []uint64
+	var vals []int64
 	if valued.GetCardinality() <= uint64(k) {
-		picked = valued
+		ords = valued.ToArray()
+		vals, _ = c.bsi.GetValues(ords)
 	} else {
-		lo := c.bsi.MinMax(0, roaring64.MIN, valued)
-		hi := c.bsi.MinMax(0, roaring64.MAX, valued)
-		// Invariant: the set past the threshold t holds at least k ordinals at t = lo (desc) or
-		// t = hi (asc); bisect towards the tightest such t.
-		past := func(t int64) *roaring64.Bitmap {
-			if desc {
-				return c.rangeWithin(t, math.MaxInt64, valued)
+		// One pass over the candidates' dense values (the range accelerator's), keeping the
+		// best k in a heap whose root is the worst kept.
+		a := c.accel()
+		h := topHeap{desc: desc}
+		h.o = make([]uint64, 0, k)
+		h.v = make([]int64, 0, k)
+		buf := make([]uint64, 1024)
+		it := valued.ManyIterator()
+		for {
+			n := it.NextMany(buf)
+			if n == 0 {
+				break
 			}
-			return c.rangeWithin(math.MinInt64, t, valued)
-		}
-		best := valued
-		for lo < hi {
-			mid := lo + (hi-lo)/2
-			if desc {
-				mid = lo + (hi-lo+1)/2
-			}
-			set := past(mid)
-			n := set.GetCardinality()
-			if n >= uint64(k) {
-				best = set
-				if desc {
-					lo = mid
-				} else {
-					hi = mid
+			for _, o := range buf[:n] {
+				v := a.vals[o]
+				if len(h.o) < k {
+					h.push(o, v)
+				} else if h.better(v, o, h.v[0], h.o[0]) {
+					h.o[0], h.v[0] = o, v
+					h.down(0)
 				}
-				if n < uint64(2*k) {
-					break
-				}
-			} else if desc {
-				hi = mid - 1
-			} else {
-				lo = mid + 1
 			}
 		}
-		picked = best
+		ords, vals = h.o, h.v
 	}
-	ords := picked.ToArray()
 	// Ordinals of within without a value rank last, as 0.
 	if len(ords) < k {
 		it := roaring64.AndNot(within, valued).Iterator()
 		for it.HasNext() && len(ords) < k {
 			ords = append(ords, it.Next())
+			vals = append(vals, 0)
 		}
 	}
-	vals, _ := c.bsi.GetValues(ords)
 	idx := make([]int, len(ords))
 	for i := range idx {
 		idx[i] = i
@@ -125,4 +115,51 @@ func (ix *Index) NumericValues(field string, ordinals []int64) ([]int64, error) 
 		}
 	}
 	return out, nil
+}
+
+// topHeap keeps the best k (value, ordinal) pairs; its root is the worst kept.
+type topHeap struct {
+	o    []uint64
+	v    []int64
+	desc bool
+}
+
+// better: higher (desc) or lower value first, then lower ordinal.
+func (h *topHeap) better(va int64, oa uint64, vb int64, ob uint64) bool {
+	if va != vb {
+		return (va > vb) == h.desc
+	}
+	return oa < ob
+}
+
+func (h *topHeap) push(o uint64, v int64) {
+	h.o, h.v = append(h.o, o), append(h.v, v)
+	i := len(h.o) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.better(h.v[p], h.o[p], h.v[i], h.o[i]) {
+			break
+		}
+		h.o[p], h.o[i], h.v[p], h.v[i] = h.o[i], h.o[p], h.v[i], h.v[p]
+		i = p
+	}
+}
+
+func (h *topHeap) down(i int) {
+	n := len(h.o)
+	for {
+		w := i
+		l, r := 2*i+1, 2*i+2
+		if l < n && h.better(h.v[w], h.o[w], h.v[l], h.o[l]) {
+			w = l
+		}
+		if r < n && h.better(h.v[w], h.o[w], h.v[r], h.o[r]) {
+			w = r
+		}
+		if w == i {
+			return
+		}
+		h.o[w], h.o[i], h.v[w], h.v[i] = h.o[i], h.o[w], h.v[i], h.v[w]
+		i = w
+	}
 }

@@ -86,4 +86,8 @@
 // for the WAL flush. Together: p50 12.7-13.3 -> 6.4-6.7 ms, p95 25.6-29.4 -> 12.5-16.8 ms.
 // Loading the lexical index by ordinal rather than SKU id (postings append instead of insert)
 // takes its build from 86-131 s to 15-21 s.
+//
+// All of these but the WAL one then landed; measured on the committed code the same day:
+// 19,406 SKUs p50 1.79 ms, p95 3.51 ms (Postgres alone 28x slower); 1,000,000 SKUs p50 6.35 ms,
+// p95 13.86 ms, recall 1.000 (Postgres alone 222x slower); lexical build at 1M 16.7 s.
 package scenariobench

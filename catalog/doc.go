@@ -14,8 +14,9 @@
 // (TestApplyOrderDoesNotMatter). Deletion is its own group: a SKU is live while its content is
 // newer than its newest delete (the generated column skus.live).
 //
-// Apply is set-based: one COPY into a temporary staging table, then one INSERT for new SKUs
-// (ordinals in arrival order) and one UPDATE with the guards, per round; a round holds at most
+// Apply is set-based: one COPY into a temporary staging table, then one UPDATE with the guards
+// for the SKUs that exist and, only when some do not, one INSERT for those (ordinals in arrival
+// order; a SKU another transaction inserted meanwhile is then updated), per round; a round holds at most
 // one patch per SKU, and patches for one SKU merge into a round whenever the guards allow, so a
 // batch usually needs a single round. Text changes (the generated content_hash differs) queue the
 // SKU in embed_queue in the same statement; price, stock and metrics never do.

@@ -12,17 +12,13 @@
 package icecat
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"math"
 	"os"
 	"path/filepath"
+	"selection/internal/vecfile"
 	"strings"
 	"sync"
 	"testing"
@@ -163,7 +159,7 @@ func Vectors(tb testing.TB, e embed.Embedder) map[int64][]float32 {
 		tb.Fatalf("icecat: %v", err)
 	}
 	path := filepath.Join(dir, key)
-	if m, err := readVectors(path, ids, e.Dimension()); err == nil {
+	if m, err := vecfile.Read(path, ids, e.Dimension()); err == nil {
 		vectorsMemo[key] = m
 		return m
 	}
@@ -173,7 +169,7 @@ func Vectors(tb testing.TB, e embed.Embedder) map[int64][]float32 {
 	}
 	defer unlock()
 	// Another process may have written it while we waited for the lock.
-	if m, err := readVectors(path, ids, e.Dimension()); err == nil {
+	if m, err := vecfile.Read(path, ids, e.Dimension()); err == nil {
 		vectorsMemo[key] = m
 		return m
 	}
@@ -183,7 +179,7 @@ func Vectors(tb testing.TB, e embed.Embedder) map[int64][]float32 {
 	if err != nil {
 		tb.Fatalf("icecat: embed: %v", err)
 	}
-	if err := writeVectors(path, ids, vecs, e.Dimension()); err != nil {
+	if err := vecfile.Write(path, ids, vecs, e.Dimension()); err != nil {
 		tb.Fatalf("icecat: %v", err)
 	}
 	tb.Logf("icecat: embedded in %s", time.Since(start).Round(time.Millisecond))
@@ -202,85 +198,4 @@ func sanitize(s string) string {
 		}
 		return '_'
 	}, s)
-}
-
-// File format: magic, uint32 count, uint32 dim, then count x (int64 id, dim x float32), all
-// little-endian.
-const magic = "SELVEC01"
-
-func writeVectors(path string, ids []int64, vecs [][]float32, dim int) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	w.WriteString(magic)
-	var hdr [8]byte
-	binary.LittleEndian.PutUint32(hdr[:4], uint32(len(ids)))
-	binary.LittleEndian.PutUint32(hdr[4:], uint32(dim))
-	w.Write(hdr[:])
-	buf := make([]byte, 8+4*dim)
-	for i, id := range ids {
-		if len(vecs[i]) != dim {
-			tmp.Close()
-			return fmt.Errorf("vector of product %d has %d dimensions, want %d", id, len(vecs[i]), dim)
-		}
-		binary.LittleEndian.PutUint64(buf, uint64(id))
-		for j, x := range vecs[i] {
-			binary.LittleEndian.PutUint32(buf[8+4*j:], math.Float32bits(x))
-		}
-		w.Write(buf)
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-func readVectors(path string, ids []int64, dim int) (map[int64][]float32, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	hdr := make([]byte, len(magic)+8)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return nil, err
-	}
-	if string(hdr[:len(magic)]) != magic {
-		return nil, errors.New("not a vector cache file")
-	}
-	n := int(binary.LittleEndian.Uint32(hdr[len(magic):]))
-	d := int(binary.LittleEndian.Uint32(hdr[len(magic)+4:]))
-	if n != len(ids) || d != dim {
-		return nil, fmt.Errorf("cache holds %d x %d, want %d x %d", n, d, len(ids), dim)
-	}
-	slab := make([]float32, n*d)
-	m := make(map[int64][]float32, n)
-	buf := make([]byte, 8+4*d)
-	for i := 0; i < n; i++ {
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		id := int64(binary.LittleEndian.Uint64(buf))
-		if id != ids[i] {
-			return nil, fmt.Errorf("cache row %d is product %d, want %d", i, id, ids[i])
-		}
-		v := slab[i*d : (i+1)*d : (i+1)*d]
-		for j := range v {
-			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(buf[8+4*j:]))
-		}
-		m[id] = v
-	}
-	return m, nil
 }

@@ -1,17 +1,14 @@
 package scenariobench
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
+	"selection/internal/vecfile"
 	"strings"
 	"time"
 
@@ -44,7 +41,7 @@ func icecatVectors(ctx context.Context, products []ingest.IcecatProduct, e embed
 	}
 	dir = filepath.Join(dir, "selection")
 	path := filepath.Join(dir, fmt.Sprintf("icecat-vectors-%s-%s.bin", sanitize(e.Name()), hex.EncodeToString(h.Sum(nil))[:16]))
-	if m, err := readVectors(path, ids, e.Dimension()); err == nil {
+	if m, err := vecfile.Read(path, ids, e.Dimension()); err == nil {
 		return m, "from " + path, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -66,7 +63,7 @@ func icecatVectors(ctx context.Context, products []ingest.IcecatProduct, e embed
 			fmt.Fprintf(out, "    embedded %d/%d\n", len(vecs), len(texts))
 		}
 	}
-	if err := writeVectors(path, ids, vecs, e.Dimension()); err != nil {
+	if err := vecfile.Write(path, ids, vecs, e.Dimension()); err != nil {
 		return nil, "", err
 	}
 	m := make(map[int64][]float32, len(ids))
@@ -83,77 +80,4 @@ func sanitize(s string) string {
 		}
 		return '_'
 	}, s)
-}
-
-func writeVectors(path string, ids []int64, vecs [][]float32, dim int) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	w.WriteString(vectorMagic)
-	var hdr [8]byte
-	binary.LittleEndian.PutUint32(hdr[:4], uint32(len(ids)))
-	binary.LittleEndian.PutUint32(hdr[4:], uint32(dim))
-	w.Write(hdr[:])
-	buf := make([]byte, 8+4*dim)
-	for i, id := range ids {
-		if len(vecs[i]) != dim {
-			tmp.Close()
-			return fmt.Errorf("vector of product %d has %d dimensions, want %d", id, len(vecs[i]), dim)
-		}
-		binary.LittleEndian.PutUint64(buf, uint64(id))
-		for j, x := range vecs[i] {
-			binary.LittleEndian.PutUint32(buf[8+4*j:], math.Float32bits(x))
-		}
-		w.Write(buf)
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-func readVectors(path string, ids []int64, dim int) (map[int64][]float32, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	hdr := make([]byte, len(vectorMagic)+8)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return nil, err
-	}
-	if string(hdr[:len(vectorMagic)]) != vectorMagic {
-		return nil, errors.New("not a vector cache file")
-	}
-	n := int(binary.LittleEndian.Uint32(hdr[len(vectorMagic):]))
-	d := int(binary.LittleEndian.Uint32(hdr[len(vectorMagic)+4:]))
-	if n != len(ids) || d != dim {
-		return nil, fmt.Errorf("cache holds %d x %d, want %d x %d", n, d, len(ids), dim)
-	}
-	slab := make([]float32, n*d)
-	m := make(map[int64][]float32, n)
-	buf := make([]byte, 8+4*d)
-	for i := 0; i < n; i++ {
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		id := int64(binary.LittleEndian.Uint64(buf))
-		if id != ids[i] {
-			return nil, fmt.Errorf("cache row %d is product %d, want %d", i, id, ids[i])
-		}
-		v := slab[i*d : (i+1)*d : (i+1)*d]
-		for j := range v {
-			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(buf[8+4*j:]))
-		}
-		m[id] = v
-	}
-	return m, nil
 }

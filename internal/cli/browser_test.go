@@ -55,13 +55,8 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	db := testdb.New(t)
-	url := testdb.URL()
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
 	vars := map[string]string{
-		"DATABASE_URL":           url + sep + "options=-csearch_path%3D" + db.Schema + ",public",
+		"DATABASE_URL":           db.URL(),
 		"SELECTION_HTTP_ADDR":    "127.0.0.1:0",
 		"SELECTION_LOG_LEVEL":    "warn",
 		"SELECTION_POOL_REFRESH": "1s",

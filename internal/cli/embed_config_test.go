@@ -34,12 +34,7 @@ func TestEmbedderFromSettings(t *testing.T) {
 				"usage": map[string]any{"prompt_tokens": 1, "total_tokens": 1}})
 		}))
 		defer srv.Close()
-		url := testdb.URL()
-		sep := "?"
-		if strings.Contains(url, "?") {
-			sep = "&"
-		}
-		vars := map[string]string{"DATABASE_URL": url + sep + "options=-csearch_path%3D" + db.Schema + ",public",
+		vars := map[string]string{"DATABASE_URL": db.URL(),
 			"SELECTION_EMBED_PROVIDER": "openai", "SELECTION_EMBED_BASE_URL": srv.URL + "/v1",
 			"SELECTION_EMBED_MODEL": "test-embed", "SELECTION_EMBED_API_KEY": "k", "SELECTION_EMBED_CACHE": "off"}
 		cfg, err := LoadConfig(func(k string) string { return vars[k] })

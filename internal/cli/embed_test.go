@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,12 +22,7 @@ func TestEmbedCommand(t *testing.T) {
 		{ID: 2, Fields: catalog.FieldTitle, Title: "Noise cancelling headphones", ContentAt: at},
 	})
 	require.NoError(t, err)
-	url := testdb.URL()
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	env := map[string]string{"DATABASE_URL": url + sep + "options=-csearch_path%3D" + db.Schema + ",public"}
+	env := map[string]string{"DATABASE_URL": db.URL()}
 	code, out, stderr := run(t, env, "embed", "--batch", "1")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "embedding 2 SKUs with use-lite-0.2.0")
@@ -49,12 +43,7 @@ func TestEmbedCommand(t *testing.T) {
 
 func TestVectorsStatus(t *testing.T) {
 	db := testdb.New(t)
-	url := testdb.URL()
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	env := map[string]string{"DATABASE_URL": url + sep + "options=-csearch_path%3D" + db.Schema + ",public"}
+	env := map[string]string{"DATABASE_URL": db.URL()}
 	code, out, stderr := run(t, env, "vectors", "status")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "sku_vectors: 0 rows")

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,12 +15,7 @@ import (
 func TestEvalCommand(t *testing.T) {
 	db := testdb.New(t)
 	icecat.LoadWith(t, db.Pool, icecat.LoadOptions{DropHNSW: true})
-	url := testdb.URL()
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	env := map[string]string{"DATABASE_URL": url + sep + "options=-csearch_path%3D" + db.Schema + ",public"}
+	env := map[string]string{"DATABASE_URL": db.URL()}
 
 	// A small judgments file in the public format, with one bad row that is reported and skipped.
 	dir := t.TempDir()

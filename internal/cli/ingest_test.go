@@ -18,18 +18,13 @@ import (
 func ingestEnv(t *testing.T) (map[string]string, *testdb.DB) {
 	t.Helper()
 	db := testdb.New(t)
-	url := testdb.URL()
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
 	// A free port for the embedded broker.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	return map[string]string{
-		"DATABASE_URL":             url + sep + "options=-csearch_path%3D" + db.Schema + ",public",
+		"DATABASE_URL":             db.URL(),
 		"SELECTION_KAFKA_DATA_DIR": t.TempDir(),
 		"SELECTION_KAFKA_PORT":     strconv.Itoa(port),
 		"SELECTION_LOG_LEVEL":      "warn",

@@ -107,3 +107,14 @@ func newDB(t testing.TB, migrate bool) *DB {
 	}
 	return &DB{Pool: pool, Schema: schema, Config: cfg}
 }
+
+// URL is the test database URL with this test's schema first on the search path, for code
+// under test that reads DATABASE_URL (commands run in process).
+func (d *DB) URL() string {
+	u := URL()
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "options=-csearch_path%3D" + d.Schema + ",public"
+}

@@ -22,16 +22,9 @@ type Scenario struct {
 // NewScenario builds the scenario path over a loaded tag index and a search engine. The
 // planner's vocabulary is the index's brands and tags, as the service gives it.
 func NewScenario(tags *tagger.Index, eng *search.Engine) (*Scenario, error) {
-	brands, err := tags.Values("brand")
+	v, err := selection.IndexVocabulary(tags)
 	if err != nil {
-		return nil, fmt.Errorf("evals: brands: %w", err)
-	}
-	v := selection.StaticVocabulary{}
-	for _, b := range brands {
-		v.BrandList = append(v.BrandList, b.Value)
-	}
-	for _, t := range tags.Tags() {
-		v.TagList = append(v.TagList, t.Name)
+		return nil, fmt.Errorf("evals: %w", err)
 	}
 	return &Scenario{Tags: tags, Search: eng, vocab: v}, nil
 }

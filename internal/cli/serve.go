@@ -360,14 +360,8 @@ func vocabularyOf(ix *tagger.Index) func() selection.Vocabulary {
 		if time.Since(at) < 30*time.Second && at.After(time.Time{}) {
 			return v
 		}
-		v = selection.StaticVocabulary{}
-		if brands, err := ix.Values("brand"); err == nil {
-			for _, b := range brands {
-				v.BrandList = append(v.BrandList, b.Value)
-			}
-		}
-		for _, t := range ix.Tags() {
-			v.TagList = append(v.TagList, t.Name)
+		if fresh, err := selection.IndexVocabulary(ix); err == nil {
+			v = fresh
 		}
 		at = time.Now()
 		return v

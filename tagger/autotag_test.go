@@ -142,7 +142,7 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 		var ok bool
 		o, ok = tg.Index().Ordinal(newID)
 		return ok
-	}, 5*time.Second, 10*time.Millisecond)
+	}, 30*time.Second, 10*time.Millisecond)
 	v := noisy(rng, centres[0], 0.03)
 	require.NoError(t, vi.Put(o, newID, v))
 	var hash []byte
@@ -153,7 +153,7 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 	require.Eventually(t, func() bool {
 		ex, err := tg.Explain(ctx, "topics/gaming-mouse-wireless", newID)
 		return err == nil && ex.Member
-	}, 5*time.Second, 10*time.Millisecond, "the new SKU did not join its cluster")
+	}, 30*time.Second, 10*time.Millisecond, "the new SKU did not join its cluster")
 	// the rule tag over the discovered tag follows on the next change of the SKU
 	p2 := p
 	p2.Fields = catalog.FieldPrice | catalog.FieldCurrency
@@ -162,7 +162,7 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 	require.Eventually(t, func() bool {
 		ex, err := tg.Explain(ctx, "cheap-mice", newID)
 		return err == nil && ex.Member
-	}, 5*time.Second, 10*time.Millisecond)
+	}, 30*time.Second, 10*time.Millisecond)
 	ex, err := tg.Explain(ctx, "topics/gaming-mouse-wireless", newID)
 	require.NoError(t, err)
 	require.True(t, strings.Contains(ex.Why, "nearest"), ex.Why)

@@ -102,7 +102,7 @@ func TestTaggerFreshnessAndSnapshot(t *testing.T) {
 	require.Eventually(t, func() bool {
 		ex, err := tg.Explain(ctx, "cheap-logitech", 42)
 		return err == nil && ex.Member
-	}, 5*time.Second, 10*time.Millisecond)
+	}, 30*time.Second, 10*time.Millisecond)
 	ex, err := tg.Explain(ctx, "cheap-logitech", target)
 	require.NoError(t, err)
 	require.False(t, ex.Member)
@@ -118,7 +118,7 @@ func TestTaggerFreshnessAndSnapshot(t *testing.T) {
 	require.Eventually(t, func() bool {
 		n, _ := tg.Index().Count(Attr("brand", "logitech"))
 		return n == 166
-	}, 5*time.Second, 10*time.Millisecond)
+	}, 30*time.Second, 10*time.Millisecond)
 
 	// Save, then load in a second tagger: same answers as a build from skus.
 	require.NoError(t, tg.Stop(ctx))

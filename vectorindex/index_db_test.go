@@ -58,7 +58,7 @@ func TestIndexLoadRefreshPoll(t *testing.T) {
 	require.Eventually(t, func() bool {
 		h, err := ix.Search(ctx, unit(512, 40), 1, nil)
 		return err == nil && len(h) == 1 && h[0].SKUID == 102 && h[0].Score > 0.999
-	}, 10*time.Second, 10*time.Millisecond)
+	}, 30*time.Second, 10*time.Millisecond)
 	require.NoError(t, ix.Stop(ctx))
 	require.NoError(t, ix.Stop(ctx))
 	st2 := ix.Stats()

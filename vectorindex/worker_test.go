@@ -136,7 +136,7 @@ func TestWorkerKeepsNewerChange(t *testing.T) {
 			_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity a WHERE a.wait_event_type = 'Lock'
 				AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.relation = 'skus'::regclass)`).Scan(&waiting)
 			return waiting > 0
-		}, 10*time.Second, 10*time.Millisecond)
+		}, 30*time.Second, 10*time.Millisecond)
 	}}
 	w, err := vectorindex.NewWorker(db.Pool, h, nil, vectorindex.WorkerConfig{})
 	require.NoError(t, err)

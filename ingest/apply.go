@@ -425,9 +425,11 @@ func isDataError(err error) bool {
 }
 
 // isRetryable reports failures that may pass: anything but a programming or schema error
-// (SQLSTATE class 42: undefined table or column, syntax) and a canceled context.
+// (SQLSTATE class 42: undefined table or column, syntax) and a canceled context. Write has
+// checked its own context first, so a deadline met here is an inner one, a connect timeout
+// against a server too busy to answer: that passes like any outage.
 func isRetryable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) {
 		return false
 	}
 	var pe *pgconn.PgError

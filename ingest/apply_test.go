@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
+	"selection/internal/pg"
 	"selection/internal/testdb"
 )
 
@@ -160,6 +161,37 @@ func TestWriterGivesUpAfterMaxAttempts(t *testing.T) {
 	var n int
 	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM sku_events`).Scan(&n))
 	require.Zero(t, n, "nothing is committed by a failed attempt")
+}
+
+// A server that accepts connections but does not answer makes each connect time out with
+// context.DeadlineExceeded although the caller's context is alive: that is an outage to wait
+// out, not the end of the consumer.
+func TestWriterRetriesConnectTimeouts(t *testing.T) {
+	db := testdb.New(t)
+	if testdb.URL() != testdb.DefaultURL {
+		t.Skip("the proxy test assumes the default test database on 127.0.0.1:5432")
+	}
+	proxy := newFlakyProxy(t, "127.0.0.1:5432")
+	cfg := db.Config
+	cfg.URL = "postgres://selection:selection@" + proxy.addr + "/selection_test?sslmode=disable&connect_timeout=1"
+	ctx := context.Background()
+	pool, err := pg.Connect(ctx, cfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	proxy.Stall(2500 * time.Millisecond)
+	pool.Reset() // every new attempt must connect, and connecting stalls
+
+	m := NewMetrics()
+	w, err := NewWriter(pool, WriterConfig{Metrics: m, Logger: quiet, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	require.NoError(t, err)
+	t0 := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
+	res, err := w.Write(ctx, TierRealtime, []Record{ev(t, "a", KindUpsert, 1, t0, UpsertData{Title: ptr("A"), Stock: ptr(int64(3))})})
+	require.NoError(t, err, "connect timeouts are retried until the server answers")
+	require.Equal(t, []int{0}, res.Applied)
+	require.Positive(t, m.Snapshot().Retries)
+	k, err := catalog.NewStore(db.Pool).Get(ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), k.Stock)
 }
 
 // A cancellation that arrives once the batch's statements have run (a consumer's Stop landing on

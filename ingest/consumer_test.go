@@ -317,6 +317,9 @@ type flakyProxy struct {
 	conns  map[net.Conn]bool
 	wg     sync.WaitGroup
 	closed bool
+	// stallUntil: connections accepted before then are held open and never answered, which is
+	// what a client sees of an overloaded server (its connect timeout fires).
+	stallUntil time.Time
 }
 
 func newFlakyProxy(t testing.TB, target string) *flakyProxy {
@@ -340,6 +343,15 @@ func (p *flakyProxy) serve(ln net.Listener) {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			p.mu.Lock()
+			stalled := time.Now().Before(p.stallUntil)
+			if stalled {
+				p.conns[c] = true
+			}
+			p.mu.Unlock()
+			if stalled {
+				continue
 			}
 			up, err := net.Dial("tcp", p.target)
 			if err != nil {
@@ -375,6 +387,13 @@ func (p *flakyProxy) Outage(d time.Duration) {
 	ln, err := net.Listen("tcp", p.addr)
 	require.NoError(p.t, err)
 	p.serve(ln)
+}
+
+// Stall answers no new connection for d; connections already open keep working.
+func (p *flakyProxy) Stall(d time.Duration) {
+	p.mu.Lock()
+	p.stallUntil = time.Now().Add(d)
+	p.mu.Unlock()
 }
 
 func (p *flakyProxy) Close() {

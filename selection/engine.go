@@ -94,7 +94,7 @@ var rankField = map[string]struct {
 	SortPriceAsc:  {"price", false, "price"},
 	SortPriceDesc: {"price", true, "price"},
 	SortRating:    {"rating", true, "rating x100"},
-	SortNewest:    {"released", true, "release date"},
+	SortNewest:    {"released", true, "released (days since 1970)"},
 }
 
 // Run executes a plan: the filter gives the exact candidate bitmap, exclusions and excluded
@@ -174,7 +174,7 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 			by = SortSales
 		}
 		rf := rankField[by]
-		ords, vals, err := e.topK(rf.field, plan.Limit, cand, rf.desc)
+		ords, vals, err := e.Index.TopK(rf.field, plan.Limit, cand, rf.desc)
 		if err != nil {
 			return nil, err
 		}
@@ -239,22 +239,6 @@ func relevantSet(hits []Item) []Item {
 	return hits[:n]
 }
 
-func (e *Engine) topK(field string, k int, within *roaring64.Bitmap, desc bool) ([]int64, []int64, error) {
-	if field == "released" {
-		// Release dates are not a numeric column of the index: newest = highest ordinal
-		// (ordinals follow arrival order), a faithful proxy for a catalogue fed in release order.
-		ords := make([]int64, 0, k)
-		it := within.ReverseIterator()
-		for it.HasNext() && len(ords) < k {
-			ords = append(ords, int64(it.Next()))
-		}
-		vals := make([]int64, len(ords))
-		copy(vals, ords)
-		return ords, vals, nil
-	}
-	return e.Index.TopK(field, k, within, desc)
-}
-
 // reorder sorts relevant items by the ranking (a field, or a weighted blend of normalised
 // signals); relevance breaks ties.
 func (e *Engine) reorder(items []Item, r Ranking) error {
@@ -267,14 +251,9 @@ func (e *Engine) reorder(items []Item, r Ranking) error {
 	}
 	if r.By != SortBlend {
 		rf := rankField[r.By]
-		var vals []int64
-		if rf.field == "released" {
-			vals = ords
-		} else {
-			var err error
-			if vals, err = e.Index.NumericValues(rf.field, ords); err != nil {
-				return err
-			}
+		vals, err := e.Index.NumericValues(rf.field, ords)
+		if err != nil {
+			return err
 		}
 		for i := range items {
 			items[i].Score = float32(vals[i])
@@ -322,10 +301,9 @@ func (e *Engine) reorder(items []Item, r Ranking) error {
 				}
 			}
 			signals[name] = rel
-		case "newest":
-			signals[name] = norm(ords, false)
 		default:
-			field := map[string]string{"sales": "sales_7d", "rating": "rating", "discount": "discount", "cheap": "price"}[name]
+			field := map[string]string{"sales": "sales_7d", "rating": "rating", "discount": "discount",
+				"cheap": "price", "newest": "released"}[name]
 			vals, err := e.Index.NumericValues(field, ords)
 			if err != nil {
 				return err

@@ -82,6 +82,34 @@ func TestScenarioToRankedItems(t *testing.T) {
 	require.Contains(t, pr.Notes[0], "converted from SGD to USD")
 }
 
+// "newest" ranks by release date (not by arrival): SKUs that arrived later but were released
+// earlier come after, and unknown dates come last.
+func TestNewestRanksByReleaseDate(t *testing.T) {
+	ctx := context.Background()
+	db, _, svc := fixture(t)
+	at := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	released := map[int64]string{1001: "2024-05-01", 1003: "2019-03-01", 1005: "2025-01-15", 1007: "2024-05-02", 1039: "2020-01-01"}
+	var ps []catalog.Patch
+	for id, d := range released {
+		r, err := time.Parse(time.DateOnly, d)
+		require.NoError(t, err)
+		ps = append(ps, catalog.Patch{ID: id, Fields: catalog.FieldReleasedAt, ReleasedAt: &r, ContentAt: at})
+	}
+	_, err := catalog.NewStore(db.Pool).Upsert(ctx, ps)
+	require.NoError(t, err)
+	svc.Engine.Index = rebuild(t, db)
+
+	pr, err := svc.PlanScenario(ctx, "newest Logitech", "")
+	require.NoError(t, err)
+	require.Equal(t, selection.SortNewest, pr.Plan.Ranking.By)
+	pr.Plan.Limit = 6
+	res, err := svc.Preview(ctx, pr.Plan)
+	require.NoError(t, err)
+	require.Equal(t, []int64{1005, 1007, 1001, 1039, 1003}, ids(res.Items)[:5], "%+v", res.Items)
+	require.Contains(t, res.Items[0].Why, "20103") // 2025-01-15 is day 20,103
+
+}
+
 func TestPinsExclusionsAndBlend(t *testing.T) {
 	ctx := context.Background()
 	_, _, svc := fixture(t)

@@ -11,7 +11,8 @@
 //   - the live universe (a bitmap);
 //   - a bitmap per categorical value: market, brand, category, product_type, currency, in_stock;
 //   - a roaring64.BSI column per numeric field: price and list_price (minor units), discount
-//     (percent), rating (x100), rating_count, stock, and the sales, GMV and views windows;
+//     (percent), rating (x100), rating_count, stock, the sales, GMV and views windows, and
+//     released (days since 1970-01-01; 0 when unknown), which "newest" ranks by;
 //   - a bitmap per tag, and for tags whose memberships have a confidence, a BSI of
 //     confidence x1000;
 //   - ordinal -> SKU id (a dense slice) and SKU id -> ordinal (a map).

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"selection/catalog"
 )
@@ -37,6 +38,7 @@ const (
 	numViews1h
 	numViews24h
 	numViews7d
+	numReleased
 	numNum
 )
 
@@ -44,13 +46,14 @@ var catNames = [numCat]string{"market", "brand", "category", "product_type", "cu
 
 var numNames = [numNum]string{"price", "list_price", "discount", "rating", "rating_count", "stock",
 	"sales_1h", "sales_24h", "sales_7d", "gmv_1h", "gmv_24h", "gmv_7d",
-	"views_1h", "views_24h", "views_7d"}
+	"views_1h", "views_24h", "views_7d", "released"}
 
 var numHelp = [numNum]string{"price in minor units", "list price in minor units",
 	"discount below list price, percent 0..100", "rating x100 (0..500)", "number of ratings",
 	"units in stock", "units sold, last hour", "units sold, last 24 h", "units sold, last 7 days",
 	"GMV in minor units, last hour", "GMV, last 24 h", "GMV, last 7 days",
-	"views, last hour", "views, last 24 h", "views, last 7 days"}
+	"views, last hour", "views, last 24 h", "views, last 7 days",
+	"release date, days since 1970-01-01 (0: unknown)"}
 
 // FieldKind says how a field is indexed.
 type FieldKind int
@@ -145,7 +148,17 @@ func RowFromSKU(s *catalog.SKU) Row {
 	r.Num[numSales1h], r.Num[numSales24h], r.Num[numSales7d] = m.Sales1h, m.Sales24h, m.Sales7d
 	r.Num[numGMV1h], r.Num[numGMV24h], r.Num[numGMV7d] = m.GMV1h, m.GMV24h, m.GMV7d
 	r.Num[numViews1h], r.Num[numViews24h], r.Num[numViews7d] = m.Views1h, m.Views24h, m.Views7d
+	r.Num[numReleased] = ReleasedDay(s.ReleasedAt)
 	return r
+}
+
+// ReleasedDay is the released column's value for a release time: whole days since 1970-01-01
+// (UTC), 0 when the date is unknown (so unknown dates rank as oldest).
+func ReleasedDay(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return max(t.Unix()/86400, 0)
 }
 
 // Get returns a field's value in a row as text (for explanations).

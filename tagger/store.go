@@ -312,7 +312,8 @@ func (s *Store) Models(ctx context.Context) (map[int64]Model, error) {
 
 const rowCols = `ordinal, id, live, market, brand, category, product_type, currency,
 	price, list_price, stock, rating, rating_count, sales_1h, sales_24h, sales_7d,
-	gmv_1h, gmv_24h, gmv_7d, views_1h, views_24h, views_7d`
+	gmv_1h, gmv_24h, gmv_7d, views_1h, views_24h, views_7d,
+	coalesce(greatest(floor(extract(epoch FROM released_at) / 86400), 0)::bigint, 0)`
 
 func scanRow(rows pgx.Rows, r *Row) error {
 	var rating float32
@@ -321,7 +322,7 @@ func scanRow(rows pgx.Rows, r *Row) error {
 	err := rows.Scan(&r.Ordinal, &r.ID, &r.Live, &r.Cat[catMarket], &r.Cat[catBrand], &r.Cat[catCategory],
 		&r.Cat[catProductType], &r.Cat[catCurrency], &n[numPrice], &listPrice, &n[numStock], &rating,
 		&n[numRatingCount], &n[numSales1h], &n[numSales24h], &n[numSales7d], &n[numGMV1h], &n[numGMV24h],
-		&n[numGMV7d], &n[numViews1h], &n[numViews24h], &n[numViews7d])
+		&n[numGMV7d], &n[numViews1h], &n[numViews24h], &n[numViews7d], &n[numReleased])
 	if err != nil {
 		return err
 	}
@@ -618,10 +619,24 @@ func (s *Store) LoadSnapshot(ctx context.Context) (*Index, Position, error) {
 		}
 		var key string
 		var raw []byte
+		columns := map[string]bool{}
 		_, err = pgx.ForEachRow(brows, []any{&key, &raw}, func() error {
+			if name, ok := strings.CutPrefix(key, "bsi:"); ok {
+				columns[name] = true
+			}
 			return ix.loadEntry(key, raw, tags)
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		// A snapshot saved before a numeric column existed cannot answer for it: build from
+		// skus instead (Tagger.Load does) rather than rank by an empty column.
+		for _, name := range numNames {
+			if !columns[name] {
+				return fmt.Errorf("the snapshot has no %s column (saved by an older version)", name)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, pos, fmt.Errorf("load index snapshot: %w", err)

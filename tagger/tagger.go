@@ -150,6 +150,7 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 		if err := t.store.loadTagEntries(ctx, ix); err != nil {
 			return "", err
 		}
+		t.dirty = true // the saved snapshot is missing, stale or older: the next save replaces it
 	}
 	t.ix.swap(ix)
 	t.pos = pos

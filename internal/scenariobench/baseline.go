@@ -37,7 +37,11 @@ var numericSQL = map[string]string{
 	"sales_1h": "s.sales_1h", "sales_24h": "s.sales_24h", "sales_7d": "s.sales_7d",
 	"gmv_1h": "s.gmv_1h", "gmv_24h": "s.gmv_24h", "gmv_7d": "s.gmv_7d",
 	"views_1h": "s.views_1h", "views_24h": "s.views_24h", "views_7d": "s.views_7d",
+	"released": releasedSQL,
 }
+
+// releasedSQL is tagger.ReleasedDay in SQL.
+const releasedSQL = "coalesce(greatest(floor(extract(epoch FROM s.released_at) / 86400), 0)::bigint, 0)"
 
 // categoricalSQL is each categorical field, case-folded as the index keys it.
 var categoricalSQL = map[string]string{
@@ -131,7 +135,7 @@ var rankSQL = map[string]struct{ expr, dir string }{
 	selection.SortPriceAsc:  {"s.price", "ASC"},
 	selection.SortPriceDesc: {"s.price", "DESC"},
 	selection.SortRating:    {"floor(s.rating * 100 + 0.5)::bigint", "DESC"},
-	selection.SortNewest:    {"s.ordinal", "DESC"},
+	selection.SortNewest:    {releasedSQL, "DESC"},
 }
 
 // BaselineSQL is a plan answered by Postgres alone: the filter as SQL over skus; with a query,

@@ -35,7 +35,8 @@ Answer with one JSON object and nothing else, with exactly these keys:
   "limit": number of products (1..10000, default 100).
 Categorical fields F: %s.
 Numeric fields N: %s. Money is in minor units (cents) of %s; rating is x100 (4 stars = 400);
-discount is percent. Markets: SG MY TH ID PH VN (also include "ALL" when filtering markets).
+discount is percent; released is the release date as days since 1970-01-01 (2024-01-01 is
+19723; 0 means unknown). Markets: SG MY TH ID PH VN (also include "ALL" when filtering markets).
 Known tags: %s.
 Known brands (examples): %s.
 `

@@ -40,6 +40,8 @@ type Parsed struct {
 	InStock        bool      `json:"in_stock,omitempty"`
 	MinDiscountPct int64     `json:"min_discount_pct,omitempty"`
 	MinRating      float64   `json:"min_rating,omitempty"`
+	ReleasedFrom   string    `json:"released_from,omitempty"`   // YYYY-MM-DD, inclusive
+	ReleasedBefore string    `json:"released_before,omitempty"` // YYYY-MM-DD, exclusive
 	Sort           string    `json:"sort,omitempty"`
 	Limit          int       `json:"limit,omitempty"`
 	Campaign       string    `json:"campaign,omitempty"`
@@ -167,6 +169,29 @@ func init() {
 	r := func(pattern string, apply func(p *Parsed, m []string) string) {
 		rules = append(rules, rule{regexp.MustCompile(`(?i)(?:^|[\s,(;])(` + pattern + `)(?:$|[\s,.;:!?)])`), apply})
 	}
+	// Release years (before the prices: "from 2022" is a year, not an amount). Years 1990-2099.
+	const yearPat = `((?:199|20\d)\d)`
+	r(`(?:released|launched|introduced|models?)\s+(in|during|after|since|from|before)\s+`+yearPat, func(p *Parsed, m []string) string {
+		y, _ := strconv.Atoi(m[3])
+		switch m[2] {
+		case "in", "during":
+			p.ReleasedFrom, p.ReleasedBefore = yearStart(y), yearStart(y+1)
+			return "released in " + m[3]
+		case "after":
+			p.ReleasedFrom = yearStart(y + 1)
+			return "released after " + m[3]
+		case "before":
+			p.ReleasedBefore = yearStart(y)
+			return "released before " + m[3]
+		}
+		p.ReleasedFrom = yearStart(y)
+		return "released since " + m[3]
+	})
+	r(yearPat+`\s+(?:models?|releases?|editions?)`, func(p *Parsed, m []string) string {
+		y, _ := strconv.Atoi(m[2])
+		p.ReleasedFrom, p.ReleasedBefore = yearStart(y), yearStart(y+1)
+		return "released in " + m[2]
+	})
 	// Prices. Amounts stay as floats in the scenario's currency until Finish converts them.
 	r(`between\s+`+amountPat+`\s+(?:and|to|-)\s+`+amountPat, priceBetween)
 	r(`(?:from\s+)?`+amountPat+`\s*(?:-|to|–)\s*`+amountPat, func(p *Parsed, m []string) string {
@@ -644,3 +669,6 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
+
+// yearStart is January 1 of year y as YYYY-MM-DD.
+func yearStart(y int) string { return strconv.Itoa(y) + "-01-01" }

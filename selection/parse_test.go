@@ -42,6 +42,12 @@ func TestParse(t *testing.T) {
 			Parsed{ExcludeTags: []string{"refurbished"}, ExcludeTerms: []string{"used"}, ExcludeBrands: []string{"Samsung", "HP"}}},
 		{"headphones without cable",
 			Parsed{Query: "headphones", ExcludeTerms: []string{"cable"}}},
+		{"laptops released after 2022 under $900",
+			Parsed{Query: "laptops", ReleasedFrom: "2023-01-01", Currency: "USD", PriceMax: i64(90000)}},
+		{"2020 models of monitors in stock",
+			Parsed{Query: "monitors", InStock: true, ReleasedFrom: "2020-01-01", ReleasedBefore: "2021-01-01"}},
+		{"printers released before 2015", Parsed{Query: "printers", ReleasedBefore: "2015-01-01"}},
+		{"cameras launched in 2019", Parsed{Query: "cameras", ReleasedFrom: "2019-01-01", ReleasedBefore: "2020-01-01"}},
 		{"gaming mouse", Parsed{Query: "gaming mouse"}},
 		{"my id card holder", Parsed{Query: "my id card holder"}},
 		{"hp toner", Parsed{Query: "hp toner"}},
@@ -69,7 +75,8 @@ func TestParseRecordsWhatItMatched(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"gaming accessories under $50 for the 11.11 sale, in stock, no refurbished",
 		"between 1 and", "top 0", "₫₫₫ 1,2,3,4 k", "no", "excluding excluding", "\xff\xfe under $1e308",
-		"999999999999999999999999 dollars", "rated 5 stars in SG/MY", strings.Repeat("no x or ", 500)} {
+		"999999999999999999999999 dollars", "rated 5 stars in SG/MY",
+		"released in 2020, released before 2015", "2099 models released after 2099", strings.Repeat("no x or ", 500)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -85,6 +92,10 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(p.Query) > len(s)+1 {
 			t.Fatalf("query grew: %q from %q", p.Query, s)
+		}
+		plan, _ := FromParsed(p, "USD")
+		if err := plan.Validate(); err != nil {
+			t.Fatalf("the plan of %q does not validate: %v", s, err)
 		}
 	})
 }

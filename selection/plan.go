@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"selection/catalog"
 	"selection/tagger"
@@ -184,6 +185,12 @@ func FromParsed(p Parsed, catalogCurrency string) (Plan, []string) {
 	if p.MinRating > 0 {
 		parts = append(parts, tagger.AtLeast("rating", int64(math.Round(p.MinRating*100))))
 	}
+	if lo, hi := releasedDay(p.ReleasedFrom), releasedDay(p.ReleasedBefore); lo > 0 || hi > 0 {
+		if hi == 0 {
+			hi = math.MaxInt64
+		}
+		parts = append(parts, tagger.Range("released", max(lo, 1), hi-1)) // 0 is "unknown"
+	}
 	switch len(parts) {
 	case 0:
 	case 1:
@@ -231,4 +238,13 @@ func (ids *IDs) UnmarshalJSON(b []byte) error {
 	}
 	*ids = out
 	return nil
+}
+
+// releasedDay is the released column's value for a YYYY-MM-DD date, 0 for none.
+func releasedDay(date string) int64 {
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return 0
+	}
+	return tagger.ReleasedDay(&d)
 }

@@ -22,6 +22,9 @@ func TestParseExprText(t *testing.T) {
 		{"stock > 0 AND rating >= 400", And(Above("stock", 0), AtLeast("rating", 400))},
 		{"brand != hp", Not(Attr("brand", "hp"))},
 		{"price = 42", Range("price", 42, 42)},
+		{"released >= 2021-07-01", AtLeast("released", 18809)},
+		{"released between 2019-01-01 and 18808", Range("released", 17897, 18808)},
+		{"price >= 2021-07-01", Expr{}},
 		{"all", All()},
 		{`{"and":[{"tag":"x"},{"range":{"field":"price","gte":1,"lt":10}}]}`, And(Tag("x"), Range("price", 1, 9))},
 	} {
@@ -42,6 +45,7 @@ func TestParseExprErrors(t *testing.T) {
 		"colour = red":                       `unknown field "colour"`,
 		"brand < 5":                          "categorical",
 		"price < cheap":                      "not an integer",
+		"released > 2021-13-01":              "neither a date",
 		"price between 1":                    "expected and",
 		"(brand = x":                         "missing )",
 		"brand = x y":                        `unexpected "y"`,
@@ -122,7 +126,8 @@ func flatten(e Expr) Expr {
 func FuzzParseExpr(f *testing.F) {
 	for _, s := range []string{"brand = Logitech and price < 5000", `tag = "a b" or not market in (SG, MY)`,
 		"price between 1 and 2", "((not all))", `{"or":[{"tag":"x"},{"not":{"all":true}}]}`,
-		`{"range":{"field":"price","gt":-9223372036854775808}}`, "brand = \"\\u00e9\"", "x in (", "price >= 9223372036854775807"} {
+		`{"range":{"field":"price","gt":-9223372036854775808}}`, "brand = \"\\u00e9\"", "x in (", "price >= 9223372036854775807",
+		"released >= 2024-02-29 and released < 2025-01-01"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

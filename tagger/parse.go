@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -245,16 +246,25 @@ func (p *parser) word() (string, token, error) {
 	return t.text, t, nil
 }
 
-func (p *parser) integer() (int64, error) {
+// integer reads the value of a numeric field: an integer, or for released also a date
+// (YYYY-MM-DD, read as its day number).
+func (p *parser) integer(field string) (int64, error) {
 	s, t, err := p.word()
 	if err != nil {
 		return 0, err
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, p.errAt(t, "%q is not an integer (money is in minor units)", s)
+	if err == nil {
+		return v, nil
 	}
-	return v, nil
+	if field == "released" {
+		d, derr := time.Parse(time.DateOnly, s)
+		if derr != nil {
+			return 0, p.errAt(t, "%q is neither a date (YYYY-MM-DD) nor a day number", s)
+		}
+		return ReleasedDay(&d), nil
+	}
+	return 0, p.errAt(t, "%q is not an integer (money is in minor units)", s)
 }
 
 func (p *parser) pred(field token) (Expr, error) {
@@ -306,7 +316,7 @@ func (p *parser) pred(field token) (Expr, error) {
 		if kind != Numeric {
 			return Expr{}, p.errAt(op, "%s is categorical: between needs a numeric field", name)
 		}
-		lo, err := p.integer()
+		lo, err := p.integer(name)
 		if err != nil {
 			return Expr{}, err
 		}
@@ -315,7 +325,7 @@ func (p *parser) pred(field token) (Expr, error) {
 			return Expr{}, p.errAt(t, "expected and in between")
 		}
 		p.pos++
-		hi, err := p.integer()
+		hi, err := p.integer(name)
 		if err != nil {
 			return Expr{}, err
 		}
@@ -328,7 +338,7 @@ func (p *parser) pred(field token) (Expr, error) {
 	case "=", "!=":
 		var e Expr
 		if kind == Numeric {
-			v, err := p.integer()
+			v, err := p.integer(name)
 			if err != nil {
 				return Expr{}, err
 			}
@@ -348,7 +358,7 @@ func (p *parser) pred(field token) (Expr, error) {
 	if kind != Numeric {
 		return Expr{}, p.errAt(op, "%s is categorical: use = or in", name)
 	}
-	v, err := p.integer()
+	v, err := p.integer(name)
 	if err != nil {
 		return Expr{}, err
 	}

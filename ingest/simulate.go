@@ -401,9 +401,10 @@ func (s *Simulator) Next(now time.Time) []*kgo.Record {
 		}
 		attrs, _ := json.Marshal(map[string]any{"_generated": []string{"simulator"}})
 		m := MetricsDataOf(n.Metrics)
+		released := now.UTC().Truncate(24 * time.Hour) // a launch: released today
 		return []*kgo.Record{rec(KindUpsert, &n, UpsertData{Title: &n.Title, Brand: &n.Brand, Category: &n.Category,
-			ProductType: &n.ProductType, Attributes: attrs, Currency: &cur, Price: &n.Price, ListPrice: &n.ListPrice,
-			Stock: &n.Stock, Metrics: &m})}
+			ProductType: &n.ProductType, Attributes: attrs, ReleasedAt: &released, Currency: &cur, Price: &n.Price,
+			ListPrice: &n.ListPrice, Stock: &n.Stock, Metrics: &m})}
 	default: // a deletion
 		gone := *k
 		if len(s.skus) > 1 {

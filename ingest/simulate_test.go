@@ -108,6 +108,9 @@ func TestSimulatorThroughConsumer(t *testing.T) {
 	require.Equal(t, st.ByKind["malformed"], s.DeadLetters)
 	require.Equal(t, st.Produced-st.ByKind["malformed"], s.Applied)
 	require.Greater(t, countRows(t, db.Pool, `SELECT count(*) FROM skus`), 5, "new SKUs arrived")
+	require.Positive(t, countRows(t, db.Pool, `SELECT count(*) FROM skus WHERE title LIKE '%(variant %)'`))
+	require.Zero(t, countRows(t, db.Pool, `SELECT count(*) FROM skus WHERE title LIKE '%(variant %)'
+		AND (released_at IS NULL OR released_at < now() - interval '2 days')`), "new SKUs are released on the day they launch")
 	require.Positive(t, countRows(t, db.Pool, `SELECT count(*) FROM skus WHERE NOT live`), "some were deleted")
 	require.Positive(t, countRows(t, db.Pool, `SELECT count(*) FROM skus WHERE sales_1h > 0`), "orders moved sales")
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/internal/pg"
 )
 
 // Store reads the catalogue's text from the skus table.
@@ -92,10 +94,11 @@ func (s *Store) load(ctx context.Context, ix *Index) (map[int64][]byte, time.Tim
 type FollowerConfig struct {
 	// Interval between polls. Default 500ms: a text change is searchable within about a second.
 	Interval time.Duration
-	// Overlap re-reads this far behind the newest updated_at seen, so rows written by
-	// transactions that committed late (updated_at is the transaction's start) are not missed;
-	// unchanged rows are skipped by content hash. Default 5s (ingest transactions last well
-	// under a second; price and stock updates make every re-read row cost a hash comparison).
+	// Overlap is the furthest a poll reads behind the newest updated_at seen. A poll starts at
+	// the start of the oldest transaction still open (updated_at is a transaction's start, and
+	// it may commit after newer stamps were read; see pg.Tail), or at the newest stamp when none
+	// is; a transaction open longer than Overlap is read only this far back. Re-read rows are
+	// skipped by content hash. Default 5s (ingest transactions last well under a second).
 	Overlap time.Duration
 	// Logger receives poll errors. Default slog.Default().
 	Logger *slog.Logger
@@ -132,11 +135,26 @@ type Follower struct {
 
 	mu      sync.Mutex
 	hashes  map[int64][]byte
-	since   time.Time
+	tail    *pg.Tail
 	cancel  context.CancelFunc
 	done    chan struct{}
 	polls   int64
 	changed int64
+	scanned int64
+}
+
+// FollowerStats counts a follower's work.
+type FollowerStats struct {
+	Polls   int64 // polls done
+	Changed int64 // SKUs re-indexed or removed
+	Scanned int64 // skus rows the polls read (changed or not)
+}
+
+// Stats returns the counts so far.
+func (f *Follower) Stats() FollowerStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return FollowerStats{Polls: f.polls, Changed: f.changed, Scanned: f.scanned}
 }
 
 // NewFollower returns a follower that keeps ix fresh from store.
@@ -160,7 +178,7 @@ func (f *Follower) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.hashes, f.since = hashes, at
+	f.hashes, f.tail = hashes, pg.NewTail(at, f.cfg.Overlap)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f.cancel, f.done = cancel, make(chan struct{})
 	go f.run(runCtx, f.done)
@@ -209,11 +227,19 @@ func (f *Follower) Poll(ctx context.Context) (int, error) {
 	if f.hashes == nil {
 		f.hashes = map[int64][]byte{}
 	}
-	since := f.since.Add(-f.cfg.Overlap)
+	if f.tail == nil {
+		f.tail = pg.NewTail(time.Time{}, f.cfg.Overlap)
+	}
+	tail := f.tail
+	since := tail.From()
 	f.mu.Unlock()
 
+	floor, err := tail.Floor(ctx, f.store.pool)
+	if err != nil {
+		return 0, fmt.Errorf("lexical: poll: %w", err)
+	}
 	rows, err := f.store.pool.Query(ctx, `SELECT id, content_hash, live, updated_at FROM skus
-		WHERE updated_at > $1 ORDER BY updated_at`, since)
+		WHERE updated_at >= $1 ORDER BY updated_at`, since)
 	if err != nil {
 		return 0, fmt.Errorf("lexical: poll: %w", err)
 	}
@@ -223,6 +249,7 @@ func (f *Follower) Poll(ctx context.Context) (int, error) {
 		live bool
 	}
 	var changes []change
+	var scanned int64
 	newest := since
 	f.mu.Lock()
 	for rows.Next() {
@@ -233,6 +260,7 @@ func (f *Follower) Poll(ctx context.Context) (int, error) {
 			rows.Close()
 			return 0, fmt.Errorf("lexical: poll: %w", err)
 		}
+		scanned++
 		if at.After(newest) {
 			newest = at
 		}
@@ -281,11 +309,13 @@ func (f *Follower) Poll(ctx context.Context) (int, error) {
 	for _, id := range delIDs {
 		delete(f.hashes, id)
 	}
-	if newest.After(f.since) {
-		f.since = newest
+	if f.tail == tail {
+		tail.Saw(newest)
+		tail.Advance(floor)
 	}
 	f.polls++
 	f.changed += int64(len(ups) + len(delIDs))
+	f.scanned += scanned
 	if upErr != nil {
 		return len(ups) + len(delIDs), fmt.Errorf("lexical: poll: %w", upErr)
 	}

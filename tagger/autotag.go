@@ -14,6 +14,8 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	pgvector "github.com/pgvector/pgvector-go"
+
+	"selection/internal/pg"
 )
 
 func lowerName(s string) string { return strings.ToLower(s) }
@@ -117,19 +119,17 @@ func (t *Tagger) ensureTag(info TagInfo) error {
 // ---- vectors ----
 
 func (t *Tagger) vecMarkInit(ctx context.Context) error {
-	err := t.store.pool.QueryRow(ctx, `SELECT coalesce(max(updated_at), '-infinity'::timestamptz) FROM sku_vectors`).Scan(&t.vecMark)
+	var mark time.Time
+	err := t.store.pool.QueryRow(ctx, `SELECT coalesce(max(updated_at), 'epoch'::timestamptz) FROM sku_vectors`).Scan(&mark)
 	if err != nil {
-		// -infinity does not scan into time.Time; an empty table is the usual case.
-		t.vecMark = time.Time{}
-		if err2 := t.store.pool.QueryRow(ctx, `SELECT coalesce(max(updated_at), 'epoch'::timestamptz) FROM sku_vectors`).Scan(&t.vecMark); err2 != nil {
-			return fmt.Errorf("tagger: vector watermark: %w", err2)
-		}
+		return fmt.Errorf("tagger: vector watermark: %w", err)
 	}
+	t.vecTail = pg.NewTail(mark, vecOverlap)
 	return nil
 }
 
-// vecOverlap re-reads vectors stamped this long before the watermark: updated_at is the
-// writing transaction's start, so a transaction that commits late can stamp an older time.
+// vecOverlap is the furthest a poll of sku_vectors reads behind the newest stamp seen (see
+// pg.Tail: normally it reads from the oldest open transaction's start, or the newest stamp).
 const vecOverlap = 5 * time.Second
 
 // pollVectorsLocked re-tags the SKUs whose vectors were written since the last poll.
@@ -137,17 +137,20 @@ func (t *Tagger) pollVectorsLocked(ctx context.Context) (int, error) {
 	if t.vectors == nil || !t.hasVectorTags() {
 		return 0, nil
 	}
+	if t.vecTail == nil {
+		t.vecTail = pg.NewTail(time.Time{}, vecOverlap)
+	}
+	floor, err := t.vecTail.Floor(ctx, t.store.pool)
+	if err != nil {
+		return 0, fmt.Errorf("tagger: read new vectors: %w", err)
+	}
 	rows, err := t.store.pool.Query(ctx, `SELECT ordinal, embedding, updated_at FROM sku_vectors
-		WHERE updated_at > $1 ORDER BY updated_at`, t.vecMark.Add(-vecOverlap))
+		WHERE updated_at >= $1 ORDER BY updated_at`, t.vecTail.From())
 	if err != nil {
 		return 0, fmt.Errorf("tagger: read new vectors: %w", err)
 	}
 	defer rows.Close()
 	vecs := map[int64][]float32{}
-	mark := t.vecMark
-	if t.vecSeen == nil {
-		t.vecSeen = map[int64]time.Time{}
-	}
 	for rows.Next() {
 		var o int64
 		var v pgvector.Vector
@@ -155,25 +158,15 @@ func (t *Tagger) pollVectorsLocked(ctx context.Context) (int, error) {
 		if err := rows.Scan(&o, &v, &at); err != nil {
 			return 0, fmt.Errorf("tagger: read new vectors: %w", err)
 		}
-		if at.After(mark) {
-			mark = at
+		if !t.vecTail.Fresh(o, at) {
+			continue // read by an earlier poll
 		}
-		// The overlap re-reads recent rows: skip those already applied.
-		if seen, ok := t.vecSeen[o]; ok && seen.Equal(at) {
-			continue
-		}
-		t.vecSeen[o] = at
 		vecs[o] = v.Slice()
-	}
-	for o, at := range t.vecSeen {
-		if at.Before(mark.Add(-2 * vecOverlap)) {
-			delete(t.vecSeen, o)
-		}
 	}
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("tagger: read new vectors: %w", err)
 	}
-	t.vecMark = mark
+	t.vecTail.Advance(floor)
 	if len(vecs) == 0 {
 		return 0, nil
 	}

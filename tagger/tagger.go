@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"selection/internal/pg"
 	"selection/vectorindex"
 )
 
@@ -84,8 +85,7 @@ type Tagger struct {
 
 	mu       sync.Mutex // serialises polls, rebuilds and saves (the writer side)
 	pos      Position
-	vecMark  time.Time // sku_vectors.updated_at watermark
-	vecSeen  map[int64]time.Time
+	vecTail  *pg.Tail // where the next poll of sku_vectors reads from
 	dirty    bool
 	lastSave time.Time
 	loaded   bool

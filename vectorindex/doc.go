@@ -35,9 +35,11 @@
 // vectors held), plus per vector a 512-bit sign code of v - mean (block-transposed, 8 codes per
 // 512-byte block) and a RaBitQ correction factor: 2,124 bytes per vector, 2.0 GiB at 1M. Load
 // reads sku_vectors (binary vector values decoded straight into the slab: 19,406 vectors in
-// 0.3-0.6 s on the shared 2-core machine, load included); the poll loop re-reads rows stamped
-// since the newest stamp seen minus PollOverlap every PollInterval (500 ms), and removes SKUs that
-// stopped being live, so a new vector is searchable within about a second.
+// 0.3-0.6 s on the shared 2-core machine, load included); the poll loop reads, every
+// PollInterval (500 ms), the rows stamped since the oldest transaction still open began (or just
+// after the newest stamp seen when none is; at most PollOverlap behind it: see pg.Tail), and
+// removes SKUs that stopped being live, so a new vector is searchable within about a second and
+// a quiet table costs a poll nothing.
 //
 // Search scores a candidate bitmap (nil: everything) in one of two ways:
 //   - exact: a float32 dot product per candidate with an AVX-512 kernel (four FMA chains; built

@@ -16,6 +16,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/internal/pg"
 )
 
 // ErrNotLoaded is returned by searches on an index that has not been loaded (or was refused
@@ -32,9 +34,11 @@ type IndexConfig struct {
 	// PollInterval is how often sku_vectors is polled for new and changed vectors.
 	// Default: 500ms (a new vector is searchable within about that).
 	PollInterval time.Duration
-	// PollOverlap: each poll re-reads rows stamped up to this long before the newest stamp it
-	// has seen, so a transaction that commits up to this long after stamping is not missed.
-	// Writers stamp updated_at with clock_timestamp() at the write. Default: 10s.
+	// PollOverlap is the furthest a poll reads behind the newest stamp it has seen. A poll
+	// starts at the start of the oldest transaction still open (it may commit rows stamped
+	// before those already read; see pg.Tail), or at the newest stamp when none is; a
+	// transaction open longer than this is read only this far back. Writers stamp updated_at
+	// with clock_timestamp() at the write. Default: 10s.
 	PollOverlap time.Duration
 	// MaxBytes is the memory the index may take (float32 slab + binary codes + ids); Load
 	// refuses beyond it and the planner falls back to pgvector. Default: 8 GiB.
@@ -155,6 +159,9 @@ type Index struct {
 	loaded   bool
 	loadTime time.Duration
 	wm       time.Time // newest updated_at seen
+
+	pollMu sync.Mutex // one Refresh at a time; it owns tail
+	tail   *pg.Tail   // where Refresh reads from (made from wm on first use)
 
 	runMu  sync.Mutex
 	cancel context.CancelFunc
@@ -619,9 +626,9 @@ func (ix *Index) Load(ctx context.Context) error {
 }
 
 const pollSQL = `SELECT v.ordinal, v.sku_id, v.embedding, v.updated_at, s.live
-	FROM sku_vectors v JOIN skus s ON s.id = v.sku_id WHERE v.updated_at > $1`
+	FROM sku_vectors v JOIN skus s ON s.id = v.sku_id WHERE v.updated_at >= $1`
 
-const pollDeletedSQL = `SELECT ordinal FROM skus WHERE updated_at > $1 AND NOT live`
+const pollDeletedSQL = `SELECT ordinal FROM skus WHERE updated_at >= $1 AND NOT live`
 
 // Refresh applies what changed since the last load or refresh: vectors written (stamped after
 // the newest stamp seen, minus PollOverlap) are added or replaced, SKUs that stopped being live
@@ -631,9 +638,19 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 	if ix.pool == nil {
 		return 0, 0, errors.New("vectorindex: Refresh needs a database pool")
 	}
-	ix.mu.RLock()
-	since := ix.wm.Add(-ix.cfg.PollOverlap)
-	ix.mu.RUnlock()
+	ix.pollMu.Lock()
+	defer ix.pollMu.Unlock()
+	if ix.tail == nil {
+		ix.mu.RLock()
+		ix.tail = pg.NewTail(ix.wm, ix.cfg.PollOverlap)
+		ix.mu.RUnlock()
+	}
+	tail := ix.tail
+	since := tail.From()
+	floor, err := tail.Floor(ctx, ix.pool)
+	if err != nil {
+		return 0, 0, fmt.Errorf("vectorindex: poll: %w", err)
+	}
 	type upd struct {
 		o, id int64
 		v     []float32
@@ -644,6 +661,9 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 	err = ix.scanVectors(ctx, pollSQL, []any{since}, func(o, id int64, v []float32, at time.Time, live bool) error {
 		if at.After(wm) {
 			wm = at
+		}
+		if !tail.Fresh(o, at) {
+			return nil // read by an earlier poll
 		}
 		if !live {
 			gone = append(gone, o)
@@ -685,6 +705,7 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 	if wm.After(ix.wm) {
 		ix.wm = wm
 	}
+	tail.Advance(floor)
 	ix.applied.Add(int64(len(ups)))
 	ix.removed.Add(int64(removed))
 	return len(ups), removed, nil

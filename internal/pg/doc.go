@@ -1,4 +1,8 @@
 // Package pg opens the service's Postgres pool: it parses the URL, registers pgvector's types
 // on every connection, pings the server, and turns a failure into one line that names host,
 // port, database and user (never the password) and the command that sets the database up.
+//
+// Tail is how the in-memory followers (the vector index, the lexical index, the tagger's vector
+// poll) tail a table by its updated_at stamp without missing rows of transactions that commit
+// late and without re-reading a fixed window on every poll.
 package pg

@@ -46,7 +46,7 @@
 // # Persistence and freshness
 //
 // Store.SaveSnapshot writes every bitmap and BSI (portable roaring64 format; keys "live",
-// "brand:logitech", "bsi:price", "tag:12", "tagconf:12") to tag_bitmaps with the pg_snapshot
+// "brand:Logitech", "bsi:price", "tag:12", "tagconf:12") to tag_bitmaps with the pg_snapshot
 // it reflects (tag_index_state). Tagger.Load reads it back (or builds from skus when there is
 // none or too much happened since) and Tagger tails sku_events: each poll, in one
 // repeatable-read transaction with snapshot S, reads the SKU ids of the events whose writing

@@ -14,6 +14,7 @@ import (
 // The released column holds whole days since 1970 (0 when unknown) the same way from a catalogue
 // SKU (RowFromSKU, the streaming path) and from skus rows (BuildFromSKUs, the SQL path); TopK
 // orders by it; and a snapshot saved without it is not trusted (Load builds from skus).
+// (Also: categorical values come back from a snapshot as written.)
 func TestReleasedColumn(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
@@ -75,10 +76,22 @@ func TestReleasedColumn(t *testing.T) {
 	how, err := tg2.Load(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "snapshot", how)
+	vals, err := tg2.Index().Values("brand")
+	require.NoError(t, err)
+	require.Equal(t, "Acme", vals[0].Value, "categorical values keep their case through a snapshot")
+	// An older layout (no format mark) is not trusted either.
+	_, err = db.Pool.Exec(ctx, `UPDATE tag_bitmaps SET key = 'format:1' WHERE key = 'format:2'`)
+	require.NoError(t, err)
+	_, _, err = tg.Store().LoadSnapshot(ctx)
+	require.ErrorIs(t, err, ErrOutdated)
+	require.ErrorContains(t, err, "not in format format:2")
+	_, err = db.Pool.Exec(ctx, `UPDATE tag_bitmaps SET key = 'format:2' WHERE key = 'format:1'`)
+	require.NoError(t, err)
 	// An older version's snapshot had no released column.
 	_, err = db.Pool.Exec(ctx, `DELETE FROM tag_bitmaps WHERE key = 'bsi:released'`)
 	require.NoError(t, err)
 	_, _, err = tg.Store().LoadSnapshot(ctx)
+	require.ErrorIs(t, err, ErrOutdated)
 	require.ErrorContains(t, err, "no released column")
 	tg3, err := New(db.Pool, nil, nil, Config{SaveInterval: -1})
 	require.NoError(t, err)

@@ -21,6 +21,10 @@ import (
 // ErrNotFound is returned (wrapped) for a tag or SKU that does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrOutdated is returned by LoadSnapshot for a snapshot an older version saved (another layout,
+// or without a column that exists now); Tagger.Load then builds from skus and saves anew.
+var ErrOutdated = errors.New("saved by an older version")
+
 // TagDef is one row of tags: a tag definition.
 type TagDef struct {
 	ID          int64      `json:"id"`
@@ -420,6 +424,10 @@ func (s *Store) BuildFromSKUs(ctx context.Context) (*Index, Position, error) {
 
 // ---- snapshots in tag_bitmaps ----
 
+// formatKey marks a snapshot in the current layout (2: categorical keys keep the value as
+// written); a snapshot without it is rebuilt from skus on load.
+const formatKey = "format:2"
+
 // Snapshot is a serialized index: one entry per bitmap or BSI column.
 type Snapshot struct {
 	Entries []SnapshotEntry
@@ -469,13 +477,18 @@ func (ix *Index) Snapshot() (*Snapshot, error) {
 	if err := add("live", 0, ix.live); err != nil {
 		return nil, err
 	}
+	if err := add(formatKey, 0, roaring64.New()); err != nil {
+		return nil, err
+	}
 	for f, c := range ix.cats {
 		for code, v := range c.values {
 			bm := c.bms[code]
 			if bm.IsEmpty() {
 				continue
 			}
-			if err := add(catNames[f]+":"+normValue(v), 0, bm); err != nil {
+			// The key keeps the value as written ("brand:Logitech"): loading folds it again for
+			// lookups and shows it as written (older snapshots saved it folded).
+			if err := add(catNames[f]+":"+v, 0, bm); err != nil {
 				return nil, err
 			}
 		}
@@ -620,21 +633,29 @@ func (s *Store) LoadSnapshot(ctx context.Context) (*Index, Position, error) {
 		var key string
 		var raw []byte
 		columns := map[string]bool{}
+		format := false
 		_, err = pgx.ForEachRow(brows, []any{&key, &raw}, func() error {
 			if name, ok := strings.CutPrefix(key, "bsi:"); ok {
 				columns[name] = true
+			}
+			if key == formatKey {
+				format = true
+				return nil
 			}
 			return ix.loadEntry(key, raw, tags)
 		})
 		if err != nil {
 			return err
 		}
-		// A snapshot saved before a numeric column existed cannot answer for it: build from
-		// skus instead (Tagger.Load does) rather than rank by an empty column.
+		// A snapshot an older version saved (another layout, or without a numeric column
+		// that exists now) cannot be trusted: build from skus instead (Tagger.Load does).
 		for _, name := range numNames {
 			if !columns[name] {
-				return fmt.Errorf("the snapshot has no %s column (saved by an older version)", name)
+				return fmt.Errorf("the snapshot has no %s column: %w", name, ErrOutdated)
 			}
+		}
+		if !format {
+			return fmt.Errorf("the snapshot is not in format %s: %w", formatKey, ErrOutdated)
 		}
 		return nil
 	})

@@ -54,15 +54,13 @@ func newHarness(t *testing.T) *harness {
 	store := catalog.NewStore(db.Pool)
 	_, err := store.Upsert(ctx, ps)
 	require.NoError(t, err)
-	list, err := store.List(ctx, catalog.ListOptions{First: true, Limit: 1000})
+	pools := selection.NewPoolStore(db.Pool)
+	tg, err := tagger.New(db.Pool, nil, nil, tagger.Config{SaveInterval: -1, Referrers: pools.ReferringTo})
 	require.NoError(t, err)
-	ix := tagger.NewIndex()
-	rows := make([]tagger.Row, len(list))
-	for i := range list {
-		rows[i] = tagger.RowFromSKU(&list[i])
-	}
-	ix.Upsert(rows)
-	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool,
+	_, err = tg.Load(ctx)
+	require.NoError(t, err)
+	ix := tg.Index()
+	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: pools, DB: db.Pool,
 		Vocabulary: func() selection.Vocabulary {
 			return selection.StaticVocabulary{BrandList: []string{"Logitech", "Razer"}}
 		}}
@@ -71,7 +69,7 @@ func newHarness(t *testing.T) *harness {
 	reader, err := api.CreateKey(ctx, db.Pool, "bob", api.RoleReader)
 	require.NoError(t, err)
 	srv, err := api.New(api.Config{MaxBodyBytes: 4096}, api.Deps{DB: db.Pool, Service: svc, Catalog: store, Index: ix,
-		Registry: prometheus.NewRegistry()})
+		Tags: api.TaggerService{Tagger: tg}, Registry: prometheus.NewRegistry()})
 	require.NoError(t, err)
 	return &harness{t: t, srv: srv, h: srv.Handler(), planner: planner, reader: reader}
 }
@@ -289,4 +287,43 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 			require.NotContains(t, p.Detail, "no route", d)
 		}
 	}
+}
+
+// Tags over the API: a planner defines a rule tag, it is listed with its members, a pool and
+// another tag that use it keep it from being deleted (409), and then it is deleted (204).
+func TestTagsDefineAndDelete(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("POST", "/v1/tags", h.planner, map[string]any{"name": "Razer-Mice", "kind": "rule",
+		"rule": map[string]any{"attr": map[string]any{"field": "brand", "value": "Razer"}}})
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	created := decodeJSON[map[string]any](t, w)
+	require.EqualValues(t, 10, created["members"])
+	requireProblem(t, h.do("POST", "/v1/tags", h.planner, map[string]any{"name": "razer-mice", "kind": "rule",
+		"rule": map[string]any{"all": true}}), http.StatusBadRequest)
+	requireProblem(t, h.do("POST", "/v1/tags", h.reader, map[string]any{"name": "x", "kind": "rule",
+		"rule": map[string]any{"all": true}}), http.StatusForbidden)
+	w = h.do("POST", "/v1/tags", h.planner, map[string]any{"name": "cheap-razer", "kind": "rule",
+		"rule": map[string]any{"and": []any{map[string]any{"tag": "razer-mice"}, map[string]any{"range": map[string]any{"field": "price", "lt": 1500}}}}})
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	w = h.do("GET", "/v1/tags", h.reader, nil)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), `"name":"Razer-Mice","kind":"rule","members":10`)
+
+	w = h.do("POST", "/v1/pools", h.planner, map[string]any{"name": "razer week",
+		"plan": map[string]any{"version": 1, "filter": map[string]any{"tag": "cheap-razer"}, "ranking": map[string]any{"by": "sales"}, "limit": 5}})
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	poolID := decodeJSON[map[string]any](t, w)["id"].(string)
+
+	p := requireProblem(t, h.do("DELETE", "/v1/tags/razer-mice", h.planner, nil), http.StatusConflict)
+	require.Contains(t, p.Detail, "in use by tag cheap-razer")
+	p = requireProblem(t, h.do("DELETE", "/v1/tags/cheap-razer", h.planner, nil), http.StatusConflict)
+	require.Contains(t, p.Detail, `pool "razer week"`)
+	requireProblem(t, h.do("DELETE", "/v1/tags/cheap-razer", h.reader, nil), http.StatusForbidden)
+	requireProblem(t, h.do("DELETE", "/v1/tags/nosuch", h.planner, nil), http.StatusNotFound)
+
+	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/pools/"+poolID, h.planner, nil).Code)
+	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/tags/cheap-razer", h.planner, nil).Code)
+	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/tags/RAZER-MICE", h.planner, nil).Code)
+	w = h.do("GET", "/v1/tags", h.reader, nil)
+	require.Equal(t, `{"tags":[]}`, w.Body.String())
 }

@@ -16,6 +16,7 @@ type op struct {
 	request, response           string // schema names ("" none)
 	status                      int    // success status (default 200)
 	contentTypes                []string
+	conflict                    bool // may answer 409 (the state forbids it now)
 }
 
 type param struct {
@@ -59,6 +60,8 @@ var ops = []op{
 	{method: "GET", path: "/v1/tags", role: RoleReader, summary: "List tags with their sizes", response: "TagList"},
 	{method: "POST", path: "/v1/tags", role: RolePlanner, summary: "Define a tag (rule or prototype) and build its members",
 		request: "TagDefinition", response: "Object", status: 201},
+	{method: "DELETE", path: "/v1/tags/{name}", role: RolePlanner, summary: "Delete a tag; refused (409) while another tag or a pool refers to it",
+		params: []param{{"name", "path", "string", "tag name (any case)", true}}, status: 204, conflict: true},
 	{method: "GET", path: "/v1/fields", role: RoleReader, summary: "List the filterable fields and common values", response: "FieldList"},
 	{method: "POST", path: "/v1/filters/parse", role: RoleReader, summary: "Turn a filter's text form (brand = Logitech and price < 5000) into its JSON form",
 		request: "FilterText", response: "FilterParsed"},
@@ -185,6 +188,9 @@ func OpenAPI() []byte {
 			if o.path == "/v1/pools/{id}/items" {
 				responses["304"] = map[string]any{"description": "not modified (If-None-Match matched the ETag)"}
 			}
+			if o.conflict {
+				responses["409"] = problem
+			}
 			op := map[string]any{
 				"summary":     o.summary,
 				"operationId": operationID(o),
@@ -250,7 +256,11 @@ func Documented() []string {
 	var out []string
 	for _, o := range ops {
 		p := o.path
-		p = strings.ReplaceAll(p, "{id}", ":id")
+		for _, prm := range o.params {
+			if prm.in == "path" {
+				p = strings.ReplaceAll(p, "{"+prm.name+"}", ":"+prm.name)
+			}
+		}
 		out = append(out, o.method+" "+p)
 	}
 	sort.Strings(out)

@@ -9,6 +9,7 @@ import (
 
 	"selection/catalog"
 	"selection/selection"
+	"selection/tagger"
 )
 
 // Problem is an RFC 9457 problem detail, the body of every error response.
@@ -38,8 +39,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, "request-too-large"
 	case errors.Is(err, errBadRequest), errors.Is(err, selection.ErrInvalid):
 		return http.StatusBadRequest, "invalid-request"
-	case errors.Is(err, selection.ErrNotFound), errors.Is(err, catalog.ErrNotFound):
+	case errors.Is(err, selection.ErrNotFound), errors.Is(err, catalog.ErrNotFound), errors.Is(err, tagger.ErrNotFound):
 		return http.StatusNotFound, "not-found"
+	case errors.Is(err, tagger.ErrInUse):
+		return http.StatusConflict, "conflict"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "timeout"
 	case errors.Is(err, context.Canceled):

@@ -61,15 +61,17 @@ type Deps struct {
 	Web      fs.FS                // the web page's assets (nil: no page)
 	// Ready reports whether the service is ready for traffic (index loaded, consumers running).
 	Ready func(ctx context.Context) error
-	// Tags, when set, lets planners define tags over the API (POST /v1/tags).
-	Tags TagDefiner
+	// Tags, when set, lets planners define and delete tags over the API (POST /v1/tags,
+	// DELETE /v1/tags/{name}); TaggerService is the tagger's.
+	Tags TagService
 	// Events, when set, is told about each served query's latency.
 	Log *slog.Logger
 }
 
-// TagDefiner defines tags (the tagger's service).
-type TagDefiner interface {
+// TagService defines and deletes tags (TaggerService over the tagger).
+type TagService interface {
 	DefineTag(ctx context.Context, req json.RawMessage) (any, error)
+	DeleteTag(ctx context.Context, name string) error
 }
 
 // Server is the REST API (gin, under /v1), the health endpoints, /metrics and the web page.
@@ -162,6 +164,7 @@ func (s *Server) routes() {
 	read.GET("/pools/:id/export", s.export)
 	read.GET("/tags", s.listTags)
 	write.POST("/tags", s.defineTag)
+	write.DELETE("/tags/:name", s.deleteTag)
 	read.GET("/fields", s.listFields)
 	read.POST("/filters/parse", s.parseFilter)
 	read.GET("/skus", s.getSKUs)

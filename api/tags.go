@@ -1,12 +1,17 @@
 package api
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"selection/selection"
 	"selection/tagger"
 )
 
@@ -49,6 +54,18 @@ func (s *Server) defineTag(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, out)
+}
+
+func (s *Server) deleteTag(c *gin.Context) {
+	if s.deps.Tags == nil {
+		s.fail(c, fmt.Errorf("%w: tag definitions are not served here", errBadRequest))
+		return
+	}
+	if err := s.deps.Tags.DeleteTag(c.Request.Context(), c.Param("name")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 type fieldView struct {
@@ -96,4 +113,63 @@ func (s *Server) parseFilter(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"filter": e, "text": e.String()})
+}
+
+// TaggerService serves the tag endpoints (POST and DELETE /v1/tags) over the tagger.
+type TaggerService struct{ Tagger *tagger.Tagger }
+
+type tagRequest struct {
+	Name         string        `json:"name"`
+	Kind         string        `json:"kind"`
+	Description  string        `json:"description,omitempty"`
+	Descriptions []string      `json:"descriptions,omitempty"`
+	Examples     selection.IDs `json:"examples,omitempty"`
+	Rule         *tagger.Expr  `json:"rule,omitempty"`
+}
+
+// DefineTag defines a rule or prototype tag from the request body and builds its members.
+func (d TaggerService) DefineTag(ctx context.Context, raw json.RawMessage) (any, error) {
+	var req tagRequest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, fmt.Errorf("%w: tag: %v", selection.ErrInvalid, err)
+	}
+	kind, err := tagger.ParseKind(req.Kind)
+	if err != nil || (kind != tagger.KindRule && kind != tagger.KindPrototype) {
+		return nil, fmt.Errorf("%w: kind %q: the API defines rule and prototype tags (the others: selection tag define)", selection.ErrInvalid, req.Kind)
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" || len(name) > 100 {
+		return nil, fmt.Errorf("%w: a tag needs a name of at most 100 bytes", selection.ErrInvalid)
+	}
+	for _, t := range d.Tagger.Index().Tags() {
+		if strings.EqualFold(t.Name, name) {
+			return nil, fmt.Errorf("%w: tag %q exists", selection.ErrInvalid, name)
+		}
+	}
+	def := tagger.TagDef{Name: name, Kind: kind, Description: req.Description,
+		Definition: tagger.Definition{Rule: req.Rule, Descriptions: req.Descriptions, Examples: req.Examples}}
+	if err := def.Definition.Validate(kind); err != nil {
+		return nil, fmt.Errorf("%w: tag %q: %v", selection.ErrInvalid, name, err)
+	}
+	created, err := d.Tagger.Define(ctx, def)
+	if errors.Is(err, tagger.ErrUnknownTag) {
+		return nil, fmt.Errorf("%w: %v", selection.ErrInvalid, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var members uint64
+	for _, t := range d.Tagger.Index().Tags() {
+		if t.Name == created.Name {
+			members = t.Members
+		}
+	}
+	return map[string]any{"name": created.Name, "kind": created.Kind, "members": members, "definition": created.Definition}, nil
+}
+
+// DeleteTag deletes a tag unless another tag or a pool refers to it (tagger.ErrInUse).
+func (d TaggerService) DeleteTag(ctx context.Context, name string) error {
+	return d.Tagger.Delete(ctx, name)
 }

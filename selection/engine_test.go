@@ -201,3 +201,27 @@ func mustOrd(t *testing.T, ix *tagger.Index, id int64) int64 {
 	require.True(t, ok)
 	return o
 }
+
+// ReferringTo finds the pools whose filter names a tag, at any depth and in any case.
+func TestPoolsReferringToTag(t *testing.T) {
+	ctx := context.Background()
+	_, _, svc := fixture(t)
+	mk := func(name string, f tagger.Expr) int64 {
+		p, err := svc.Pools.Create(ctx, selection.PoolInput{Name: name,
+			Plan: selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+		require.NoError(t, err)
+		return p.ID
+	}
+	a := mk("gaming deals", tagger.And(tagger.Attr("market", "SG"), tagger.Not(tagger.Or(tagger.Tag("Refurbished"), tagger.Tag("gaming")))))
+	mk("plain", tagger.Attr("market", "MY"))
+	b := mk("refurb only", tagger.Tag("refurbished"))
+	_, err := svc.Pools.Create(ctx, selection.PoolInput{Name: "no filter", Plan: selection.Plan{Version: 1, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+	require.NoError(t, err)
+
+	got, err := svc.Pools.ReferringTo(ctx, "refurbished")
+	require.NoError(t, err)
+	require.Equal(t, []string{fmt.Sprintf(`pool "gaming deals" (id %d)`, a), fmt.Sprintf(`pool "refurb only" (id %d)`, b)}, got)
+	got, err = svc.Pools.ReferringTo(ctx, "clearance")
+	require.NoError(t, err)
+	require.Empty(t, got)
+}

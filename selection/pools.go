@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -174,6 +175,32 @@ func (s *PoolStore) List(ctx context.Context, before int64, limit int) ([]Pool, 
 		return nil, fmt.Errorf("list pools: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Pool, error) { return scanPool(r) })
+}
+
+// ReferringTo lists the pools whose plan filter names the tag (in any case), as
+// `pool "NAME" (id N)`: the tagger refuses to delete a tag they use (tagger.Config.Referrers).
+func (s *PoolStore) ReferringTo(ctx context.Context, tag string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+poolCols+` FROM pools ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("pools referring to tag %q: %w", tag, err)
+	}
+	pools, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Pool, error) { return scanPool(r) })
+	if err != nil {
+		return nil, fmt.Errorf("pools referring to tag %q: %w", tag, err)
+	}
+	var out []string
+	for _, p := range pools {
+		if p.Plan.Filter == nil {
+			continue
+		}
+		for _, n := range p.Plan.Filter.Tags() {
+			if strings.EqualFold(n, tag) {
+				out = append(out, fmt.Sprintf("pool %q (id %d)", p.Name, p.ID))
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 // AddVersion writes the next version of a pool and makes it current, in one transaction. The

@@ -21,6 +21,9 @@ import (
 // ErrNotFound is returned (wrapped) for a tag or SKU that does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrInUse is returned (wrapped) by Tagger.Delete for a tag other tags or pools refer to.
+var ErrInUse = errors.New("in use")
+
 // ErrOutdated is returned by LoadSnapshot for a snapshot an older version saved (another layout,
 // or without a column that exists now); Tagger.Load then builds from skus and saves anew.
 var ErrOutdated = errors.New("saved by an older version")
@@ -69,6 +72,17 @@ type Definition struct {
 	Cluster int      `json:"cluster,omitempty"`
 	Terms   []string `json:"terms,omitempty"`
 	NamedBy string   `json:"named_by,omitempty"`
+}
+
+// TagRefs returns the names of the tags the definition's expressions refer to.
+func (d *Definition) TagRefs() []string {
+	var out []string
+	for _, e := range []*Expr{d.Rule, d.Seeds, d.Reference, d.Scope} {
+		if e != nil {
+			out = append(out, e.Tags()...)
+		}
+	}
+	return out
 }
 
 // Validate checks a definition against its kind.

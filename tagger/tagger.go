@@ -43,6 +43,9 @@ type Config struct {
 	// before it rebuilds from skus instead. Default 200,000 (replaying re-reads each row; a
 	// full build reads ~1M rows/s).
 	MaxReplay int
+	// Referrers, when set, lists what outside the tagger refers to a tag by name (the service
+	// passes its pools); Delete refuses a tag while it lists anything.
+	Referrers func(ctx context.Context, tag string) ([]string, error)
 	// Logger receives the tagger's logs. Default: slog.Default().
 	Logger *slog.Logger
 }

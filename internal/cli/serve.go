@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -178,7 +176,8 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	if err != nil {
 		return nil, err
 	}
-	if s.tags, err = tagger.New(pool, vix, s.embedder, tagger.Config{Logger: env.Log}); err != nil {
+	if s.tags, err = tagger.New(pool, vix, s.embedder, tagger.Config{Logger: env.Log,
+		Referrers: selection.NewPoolStore(pool).ReferringTo}); err != nil {
 		return nil, err
 	}
 	if err := s.tags.Start(ctx); err != nil {
@@ -210,7 +209,7 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	s.registerMetrics()
 	s.api, err = api.New(api.Config{Addr: env.Config.HTTPAddr, StaticKeys: serveSettings.APIKeys}, api.Deps{
 		DB: pool, Service: s.svc, Catalog: s.catalog, Index: s.tags.Index(), Registry: s.registry, Web: web.FS(),
-		Ready: s.ready, Tags: tagDefiner{s.tags}, Log: env.Log,
+		Ready: s.ready, Tags: api.TaggerService{Tagger: s.tags}, Log: env.Log,
 	})
 	if err != nil {
 		return nil, err
@@ -428,57 +427,4 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	err = s.stop(sctx)
 	fmt.Fprintln(env.Stdout, "stopped")
 	return err
-}
-
-// tagDefiner serves POST /v1/tags over the tagger.
-type tagDefiner struct{ t *tagger.Tagger }
-
-type tagRequest struct {
-	Name         string        `json:"name"`
-	Kind         string        `json:"kind"`
-	Description  string        `json:"description,omitempty"`
-	Descriptions []string      `json:"descriptions,omitempty"`
-	Examples     selection.IDs `json:"examples,omitempty"`
-	Rule         *tagger.Expr  `json:"rule,omitempty"`
-}
-
-func (d tagDefiner) DefineTag(ctx context.Context, raw json.RawMessage) (any, error) {
-	var req tagRequest
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return nil, fmt.Errorf("%w: tag: %v", selection.ErrInvalid, err)
-	}
-	kind, err := tagger.ParseKind(req.Kind)
-	if err != nil || (kind != tagger.KindRule && kind != tagger.KindPrototype) {
-		return nil, fmt.Errorf("%w: kind %q: the API defines rule and prototype tags (the others: selection tag define)", selection.ErrInvalid, req.Kind)
-	}
-	name := strings.TrimSpace(req.Name)
-	if name == "" || len(name) > 100 {
-		return nil, fmt.Errorf("%w: a tag needs a name of at most 100 bytes", selection.ErrInvalid)
-	}
-	for _, t := range d.t.Index().Tags() {
-		if strings.EqualFold(t.Name, name) {
-			return nil, fmt.Errorf("%w: tag %q exists", selection.ErrInvalid, name)
-		}
-	}
-	def := tagger.TagDef{Name: name, Kind: kind, Description: req.Description,
-		Definition: tagger.Definition{Rule: req.Rule, Descriptions: req.Descriptions, Examples: req.Examples}}
-	if err := def.Definition.Validate(kind); err != nil {
-		return nil, fmt.Errorf("%w: tag %q: %v", selection.ErrInvalid, name, err)
-	}
-	created, err := d.t.Define(ctx, def)
-	if errors.Is(err, tagger.ErrUnknownTag) {
-		return nil, fmt.Errorf("%w: %v", selection.ErrInvalid, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var members uint64
-	for _, t := range d.t.Index().Tags() {
-		if t.Name == created.Name {
-			members = t.Members
-		}
-	}
-	return map[string]any{"name": created.Name, "kind": created.Kind, "members": members, "definition": created.Definition}, nil
 }

@@ -13,25 +13,27 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/embed"
+	"selection/selection"
 	"selection/tagger"
 	"selection/vectorindex"
 )
 
 func init() {
 	register(&command{name: "tag",
-		usage: "tag define|list|show|explain|rebuild [flags]\n" +
+		usage: "tag define|list|show|explain|rebuild|delete [flags]\n" +
 			"  tag define --kind rule --name N --rule EXPR\n" +
 			"  tag define --kind prototype --name N --description TEXT... [--examples ID,...] [--scope EXPR]\n" +
 			"  tag define --kind propagated --name N --seeds EXPR [--seed-ids ID,...] [--reference EXPR] [--k 10] [--min-vote 0.5]\n" +
 			"  tag define --kind discovered --name FAMILY [--clusters K]\n" +
-			"  tag list | tag show NAME [--limit 20] | tag explain NAME SKU_ID [--json] | tag rebuild [NAME...]",
-		summary: "define, list, show, explain and rebuild tags (rule, prototype, propagated, discovered)",
+			"  tag list | tag show NAME [--limit 20] | tag explain NAME SKU_ID [--json] | tag rebuild [NAME...]\n" +
+			"  tag delete NAME (refused while another tag or a pool refers to it)",
+		summary: "define, list, show, explain, rebuild and delete tags (rule, prototype, propagated, discovered)",
 		run:     runTag})
 }
 
 func runTag(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("want one of define, list, show, explain, rebuild")
+		return usageErr("want one of define, list, show, explain, rebuild, delete")
 	}
 	switch args[0] {
 	case "define":
@@ -44,8 +46,10 @@ func runTag(ctx context.Context, env *Env, args []string) error {
 		return runTagExplain(ctx, env, args[1:])
 	case "rebuild":
 		return runTagRebuild(ctx, env, args[1:])
+	case "delete":
+		return runTagDelete(ctx, env, args[1:])
 	}
-	return usageErr("unknown tag subcommand %q (define, list, show, explain, rebuild)", args[0])
+	return usageErr("unknown tag subcommand %q (define, list, show, explain, rebuild, delete)", args[0])
 }
 
 // stringList is a repeatable string flag.
@@ -107,7 +111,8 @@ func openTagger(ctx context.Context, env *Env, withVectors bool) (*tagger.Tagger
 		}
 		emb = e
 	}
-	tg, err := tagger.New(pool, vecs, emb, tagger.Config{Logger: env.Log, SaveInterval: -1})
+	tg, err := tagger.New(pool, vecs, emb, tagger.Config{Logger: env.Log, SaveInterval: -1,
+		Referrers: selection.NewPoolStore(pool).ReferringTo})
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
@@ -278,6 +283,27 @@ func summarize(t tagger.TagDef) string {
 		return fmt.Sprintf("%s #%d: %s", d.Family, d.Cluster, strings.Join(d.Terms, ", "))
 	}
 	return ""
+}
+
+func runTagDelete(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "tag delete")
+	name, rest := splitName(args)
+	if err := fs.Parse(rest); err != nil {
+		return err
+	}
+	if name == "" || fs.NArg() > 0 {
+		return usageErr("tag delete NAME")
+	}
+	tg, pool, err := openTagger(ctx, env, false)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := tg.Delete(ctx, name); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "tag %q deleted\n", name)
+	return nil
 }
 
 func runTagShow(ctx context.Context, env *Env, args []string) error {

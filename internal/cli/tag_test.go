@@ -1,0 +1,60 @@
+package cli_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"selection/selection"
+	"selection/tagger"
+)
+
+// The tag commands end to end: define rule tags over loaded SKUs, list, show and explain them,
+// and delete them, which is refused while another tag or a pool refers to the tag.
+func TestTagCommands(t *testing.T) {
+	env, db := ingestEnv(t)
+	code, _, stderr := run(t, env, "load", "../../ingest/testdata/skus.csv")
+	require.Equal(t, 0, code, stderr)
+
+	code, out, stderr := run(t, env, "tag", "define", "--kind", "rule", "--name", "mice", "--rule", "category = \"Computers > Mice\"")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "mice")
+	code, _, stderr = run(t, env, "tag", "define", "--kind", "rule", "--name", "sg-mice", "--rule", "tag = mice and market = SG")
+	require.Equal(t, 0, code, stderr)
+	code, out, stderr = run(t, env, "tag", "list")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "sg-mice")
+	code, out, stderr = run(t, env, "tag", "show", "mice")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, `tag "mice"`)
+	code, out, stderr = run(t, env, "tag", "explain", "sg-mice", "601")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "601")
+
+	code, _, stderr = run(t, env, "tag", "delete", "mice")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "in use by tag sg-mice")
+
+	f := tagger.Tag("sg-mice")
+	p, err := selection.NewPoolStore(db.Pool).Create(context.Background(), selection.PoolInput{Name: "mouse week",
+		Plan: selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 10}})
+	require.NoError(t, err)
+	code, _, stderr = run(t, env, "tag", "delete", "SG-MICE")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, `in use by pool "mouse week"`)
+	require.NoError(t, selection.NewPoolStore(db.Pool).Delete(context.Background(), p.ID))
+
+	code, out, stderr = run(t, env, "tag", "delete", "SG-MICE")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, "deleted")
+	code, _, stderr = run(t, env, "tag", "delete", "mice")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = run(t, env, "tag", "delete", "mice")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "not found")
+	code, _, _ = run(t, env, "tag", "delete")
+	require.Equal(t, 2, code)
+	code, out, _ = run(t, env, "tag", "list")
+	require.NotContains(t, out, "mice")
+}

@@ -90,8 +90,8 @@ func (t *Tagger) retagRules(ctx context.Context, changed *roaring64.Bitmap) erro
 		return err
 	}
 	for _, tg := range orderRules(tags) {
-		if err := t.ensureTag(tg.Info()); err != nil {
-			return err
+		if !t.ix.HasTag(tg.Name) {
+			continue // defined elsewhere and not synced yet: syncTagsLocked evaluates it whole
 		}
 		match, err := t.ix.EvalWithin(*tg.Definition.Rule, changed)
 		if err != nil {
@@ -170,7 +170,7 @@ func (t *Tagger) pollVectorsLocked(ctx context.Context) (int, error) {
 	if len(vecs) == 0 {
 		return 0, nil
 	}
-	return len(vecs), t.retagVectors(ctx, vecs)
+	return len(vecs), t.retagVectors(ctx, vecs, false)
 }
 
 func (t *Tagger) hasVectorTags() bool {
@@ -199,12 +199,21 @@ func (t *Tagger) retagVectorsOf(ctx context.Context, changed *roaring64.Bitmap) 
 	if len(vecs) == 0 {
 		return nil
 	}
-	return t.retagVectors(ctx, vecs)
+	return t.retagVectors(ctx, vecs, false)
 }
 
 // retagVectors decides the prototype, propagated and discovered memberships of the given
 // ordinals from their vectors.
-func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32) error {
+func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, create bool) error {
+	// hold says whether to set the tag's bits: a (re)build creates the tag in the index; a
+	// poll leaves alone tags the index does not hold yet (defined elsewhere: syncTagsLocked
+	// adds them whole, and would take a partly set tag for a complete one).
+	hold := func(info TagInfo) (bool, error) {
+		if create {
+			return true, t.ensureTag(info)
+		}
+		return t.ix.HasTag(info.Name), nil
+	}
 	tags, err := t.store.Tags(ctx)
 	if err != nil {
 		return err
@@ -244,8 +253,11 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32) err
 					drop = append(drop, uint64(o))
 				}
 			}
-			if err := t.ensureTag(tg.Info()); err != nil {
-				return err
+			if ok, err := hold(tg.Info()); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue
 			}
 			if err := t.ix.SetTagBits(tg.Name, add, drop, nil); err != nil {
 				return err
@@ -276,8 +288,11 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32) err
 					drop = append(drop, uint64(o))
 				}
 			}
-			if err := t.ensureTag(tg.Info()); err != nil {
-				return err
+			if ok, err := hold(tg.Info()); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue
 			}
 			if err := t.ix.SetTagBits(tg.Name, add, drop, conf); err != nil {
 				return err
@@ -311,8 +326,11 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32) err
 			}
 		}
 		for c, tg := range members {
-			if err := t.ensureTag(tg.Info()); err != nil {
-				return err
+			if ok, err := hold(tg.Info()); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue
 			}
 			if err := t.ix.SetTagBits(tg.Name, adds[c], drops[c], nil); err != nil {
 				return err
@@ -565,7 +583,7 @@ func (t *Tagger) rebuildVectorTag(ctx context.Context, tg *TagDef) error {
 				vecs[o] = v
 			}
 		}
-		return t.retagVectors(ctx, vecs)
+		return t.retagVectors(ctx, vecs, true)
 	}
 	return nil
 }

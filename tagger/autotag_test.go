@@ -107,6 +107,27 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 	require.Equal(t, 2, byLLM)
 	require.Equal(t, 1, byTFIDF)
 
+	// Another process (the service) that loaded before these tags existed picks them up with
+	// the members this one saved, without vectors of its own.
+	other, err := New(db.Pool, nil, nil, Config{SaveInterval: -1})
+	require.NoError(t, err)
+	_, err = other.Load(ctx)
+	require.NoError(t, err)
+	syncNow := func() {
+		other.mu.Lock()
+		other.lastSync = time.Time{}
+		other.mu.Unlock()
+		_, err := other.Poll(ctx)
+		require.NoError(t, err)
+	}
+	defer func() {
+		// ... and leaves them when they are deleted.
+		require.NoError(t, tg.Delete(ctx, "llm/gaming-mice"))
+		syncNow()
+		require.False(t, other.Index().HasTag("llm/gaming-mice"))
+		require.True(t, other.Index().HasTag("mice"))
+	}()
+
 	// Propagation from 5 mice seeds (by id) to the other mice, with confidences.
 	var seeds []int64
 	for id, c := range topic {
@@ -126,6 +147,15 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 		require.Equal(t, 0, topic[id], "sku %d", id)
 	}
 	require.GreaterOrEqual(t, mice.GetCardinality(), uint64(5))
+	require.False(t, other.Index().HasTag("mice"))
+	syncNow()
+	for _, name := range []string{"mice", "topics/gaming-mouse-wireless", "llm/gaming-mice"} {
+		want, err := tg.Index().Eval(Tag(name))
+		require.NoError(t, err)
+		got, err := other.Index().Eval(Tag(name))
+		require.NoError(t, err, name)
+		require.True(t, want.Equals(got), "%s: %d members here, %d there", name, want.GetCardinality(), got.GetCardinality())
+	}
 
 	// Define a rule over a discovered tag; then a new mouse arrives: its event, then its vector.
 	rule := And(Tag("topics/gaming-mouse-wireless"), Below("price", 5000))

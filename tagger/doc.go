@@ -58,6 +58,13 @@
 // HNSW load elsewhere). Polls run every 200 ms; a committed change was visible after ~40 ms in
 // TestTaggerFreshnessAndSnapshot.
 //
+// Tags defined or deleted by another process (`selection tag define|delete` while the service
+// runs) reach a running Tagger within a second: Poll compares a signature of the tags table
+// (count, id sum, newest update) with the one it last matched and, when it differs, drops the
+// deleted tags, evaluates new rule tags and takes new vector tags' members from what the
+// defining process saved (TestTagsDefinedElsewhere). Load does the same, so a snapshot saved
+// before a tag existed still gives it.
+//
 // # Tag kinds
 //
 //   - rule: an Expr; re-evaluated over the changed ordinals on every poll (rules may use other

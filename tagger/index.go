@@ -378,6 +378,14 @@ func (ix *Index) DropTag(name string) {
 	ix.version++
 }
 
+// HasTag reports whether the index holds a tag (names are matched in any case).
+func (ix *Index) HasTag(name string) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	_, ok := ix.tags[strings.ToLower(name)]
+	return ok
+}
+
 // Tags lists the tags the index holds, with their member counts, by name.
 func (ix *Index) Tags() []TagCount {
 	ix.mu.RLock()

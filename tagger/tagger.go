@@ -93,6 +93,8 @@ type Tagger struct {
 	lastSave time.Time
 	loaded   bool
 	models   map[int64]Model
+	tagsSig  tagsSignature // the tags table as the index last matched it
+	lastSync time.Time
 
 	runMu  sync.Mutex
 	cancel context.CancelFunc
@@ -163,6 +165,12 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 		return "", err
 	}
 	t.models = models
+	// Tags defined elsewhere after the snapshot was saved (or deleted since) are matched now.
+	t.tagsSig = tagsSignature{}
+	if _, err := t.syncTagsLocked(ctx); err != nil {
+		return "", err
+	}
+	t.lastSync = time.Now()
 	if err := t.vecMarkInit(ctx); err != nil {
 		return "", err
 	}
@@ -232,6 +240,12 @@ func (t *Tagger) Poll(ctx context.Context) (int, error) {
 	defer t.mu.Unlock()
 	if !t.loaded {
 		return 0, errors.New("tagger: not loaded")
+	}
+	if time.Since(t.lastSync) >= tagSyncInterval {
+		t.lastSync = time.Now()
+		if _, err := t.syncTagsLocked(ctx); err != nil {
+			return 0, err
+		}
 	}
 	n, err := t.pollLocked(ctx)
 	if err != nil {

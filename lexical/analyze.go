@@ -105,9 +105,7 @@ func truncateUTF8(s string, n int) string {
 // surfaceForm applies the possessive rule and the stop list to one lowercased token; "" drops
 // it.
 func surfaceForm(tok string) string {
-	if strings.HasSuffix(tok, "'s") {
-		tok = tok[:len(tok)-2]
-	}
+	tok = strings.TrimSuffix(tok, "'s")
 	tok = strings.ReplaceAll(tok, "'", "")
 	if tok == "" || stopWords[tok] {
 		return ""

@@ -134,7 +134,7 @@ func TestPinsExclusionsAndBlend(t *testing.T) {
 
 func TestPoolVersionsDiffAndIncrementalRefresh(t *testing.T) {
 	ctx := context.Background()
-	db, ix, svc := fixture(t)
+	db, _, svc := fixture(t)
 	f := tagger.Attr("market", "SG")
 	p, v1, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sg best sellers",
 		Plan: selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
@@ -160,15 +160,14 @@ func TestPoolVersionsDiffAndIncrementalRefresh(t *testing.T) {
 		require.NoError(t, err)
 	}
 	record(1030, 500, 1)
-	ix = rebuild(t, db)
-	svc.Engine.Index = ix
+	svc.Engine.Index = rebuild(t, db)
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Skipped, "%+v", outs[0])
 
 	// An SG SKU becomes the best seller: a new version, and the diff says what moved.
 	record(1005, 1000, 2)
-	ix = rebuild(t, db)
+	ix := rebuild(t, db)
 	svc.Engine.Index = ix
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)

@@ -108,7 +108,9 @@ func TestLLMPlannerOverHTTP(t *testing.T) {
 	require.Contains(t, pr.Warnings[0], "not a valid plan")
 
 	// A server that fails: deterministic plan with a warning.
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "overloaded", 503) }))
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+	}))
 	defer down.Close()
 	model, err = openai.New(openai.WithBaseURL(down.URL+"/v1"), openai.WithToken("test"), openai.WithModel("m"))
 	require.NoError(t, err)

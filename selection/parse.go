@@ -627,17 +627,6 @@ func longestFirst(m map[string]string) []string {
 	return keys
 }
 
-func splitList(s string) []string {
-	parts := regexp.MustCompile(`(?i)\s*(?:,|\bor\b|\band\b|\bnor\b)\s*(?:no\s+|not\s+)?`).Split(s, -1)
-	var out []string
-	for _, p := range parts {
-		if p = strings.ToLower(strings.TrimSpace(p)); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 func appendUniq(s []string, v string) []string {
 	for _, x := range s {
 		if x == v {

@@ -27,9 +27,6 @@ func newTopK(k int) *topK { return &topK{k: k, h: make([]Hit, 0, k)} }
 
 func (t *topK) full() bool { return len(t.h) == t.k }
 
-// worst is the score a candidate must beat once the heap is full.
-func (t *topK) worst() Hit { return t.h[0] }
-
 func (t *topK) push(x Hit) {
 	if len(t.h) < t.k {
 		t.h = append(t.h, x)

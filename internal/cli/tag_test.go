@@ -56,5 +56,6 @@ func TestTagCommands(t *testing.T) {
 	code, _, _ = run(t, env, "tag", "delete")
 	require.Equal(t, 2, code)
 	code, out, _ = run(t, env, "tag", "list")
+	require.Equal(t, 0, code)
 	require.NotContains(t, out, "mice")
 }

@@ -21,8 +21,7 @@ import (
 // (same directory, name and format), so the bench and the tests embed the catalogue once per
 // machine between them: os.UserCacheDir()/selection/icecat-vectors-<model>-<hash>.bin, the hash
 // over the ids and texts in file order; magic, uint32 count, uint32 dim, then count x (int64 id,
-// dim x float32), little-endian.
-const vectorMagic = "SELVEC01"
+// dim x float32), little-endian (internal/vecfile reads and writes it).
 
 // icecatVectors returns each product's embedding (of catalog.EmbedText over the fields the
 // loader stores) by id, from the disk cache or, when it is missing, by embedding the catalogue

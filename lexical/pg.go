@@ -310,8 +310,7 @@ func (f *Follower) Poll(ctx context.Context) (int, error) {
 		delete(f.hashes, id)
 	}
 	if f.tail == tail {
-		tail.Saw(newest)
-		tail.Advance(floor)
+		tail.Done(nil, newest, floor)
 	}
 	f.polls++
 	f.changed += int64(len(ups) + len(delIDs))

@@ -151,6 +151,7 @@ func (t *Tagger) pollVectorsLocked(ctx context.Context) (int, error) {
 	}
 	defer rows.Close()
 	vecs := map[int64][]float32{}
+	var read []pg.Row
 	for rows.Next() {
 		var o int64
 		var v pgvector.Vector
@@ -158,19 +159,22 @@ func (t *Tagger) pollVectorsLocked(ctx context.Context) (int, error) {
 		if err := rows.Scan(&o, &v, &at); err != nil {
 			return 0, fmt.Errorf("tagger: read new vectors: %w", err)
 		}
-		if !t.vecTail.Fresh(o, at) {
-			continue // read by an earlier poll
+		if t.vecTail.Seen(o, at) {
+			continue // applied by an earlier poll
 		}
+		read = append(read, pg.Row{Key: o, At: at})
 		vecs[o] = v.Slice()
 	}
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("tagger: read new vectors: %w", err)
 	}
-	t.vecTail.Advance(floor)
-	if len(vecs) == 0 {
-		return 0, nil
+	if len(vecs) > 0 {
+		if err := t.retagVectors(ctx, vecs, false); err != nil {
+			return len(vecs), err // nothing recorded: the next poll reads these again
+		}
 	}
-	return len(vecs), t.retagVectors(ctx, vecs, false)
+	t.vecTail.Done(read, time.Time{}, floor)
+	return len(vecs), nil
 }
 
 func (t *Tagger) hasVectorTags() bool {

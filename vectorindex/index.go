@@ -657,14 +657,16 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 	}
 	var ups []upd
 	var gone []int64
+	var read []pg.Row
 	wm := since
 	err = ix.scanVectors(ctx, pollSQL, []any{since}, func(o, id int64, v []float32, at time.Time, live bool) error {
 		if at.After(wm) {
 			wm = at
 		}
-		if !tail.Fresh(o, at) {
-			return nil // read by an earlier poll
+		if tail.Seen(o, at) {
+			return nil // applied by an earlier poll
 		}
+		read = append(read, pg.Row{Key: o, At: at})
 		if !live {
 			gone = append(gone, o)
 			return nil
@@ -705,7 +707,7 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 	if wm.After(ix.wm) {
 		ix.wm = wm
 	}
-	tail.Advance(floor)
+	tail.Done(read, wm, floor) // only now: a poll that failed above is read again in full
 	ix.applied.Add(int64(len(ups)))
 	ix.removed.Add(int64(removed))
 	return len(ups), removed, nil

@@ -13,17 +13,22 @@ import (
 // which can be after rows stamped later by other transactions, so reading only past the newest
 // stamp seen would miss them. Instead of re-reading a fixed window behind the newest stamp on
 // every poll (which, after a bulk load and no newer writes, re-reads the same rows forever),
-// Tail asks Postgres which transactions are still open before each read: rows not yet visible
-// belong to one of them (stamped no earlier than its start) or to a transaction that starts
-// later (stamped after the question). So the next read starts at the oldest of those starts,
-// or just after the newest stamp seen when no writer is open; never further back than Overlap behind
-// the newest stamp (a transaction open longer than that is treated as the fixed window always
-// did). When other roles' sessions are hidden from this one (no pg_read_all_stats), the fixed
-// window is used.
+// Tail asks Postgres which transactions are open before each read: rows not yet visible belong
+// to one of them (stamped no earlier than its start) or to a transaction that starts later
+// (stamped after the question). So the next read starts at the oldest of those starts, or just
+// after the newest stamp seen when that is older; in both cases no later than Margin before
+// the question, because a session publishes its transaction's start a moment after taking the
+// timestamp its rows carry; and never further back than Overlap behind the newest stamp (a
+// transaction open longer than that is treated as the fixed window always did).
 //
-// Use: from := t.From(); floor, err := t.Floor(ctx, q) (before the read); read rows stamped at
-// or after from, calling t.Saw for each stamp (and t.Fresh to skip rows an earlier read
-// already returned); then t.Advance(floor). A Tail is not safe for concurrent use.
+// The fixed window is used instead when the open transactions cannot all be seen: another
+// role's session in this database (its details are hidden without pg_read_all_stats),
+// track_activities off, or a prepared transaction.
+//
+// Use: from := t.From(); floor, err := t.Floor(ctx, q) (before the read); read the rows stamped
+// at or after from, skipping those t.Seen reports; apply them; and only when all of that
+// succeeded, t.Done(rows, newest, floor). A failed poll changes nothing, so the next one reads
+// the same rows again. A Tail is not safe for concurrent use.
 type Tail struct {
 	// Overlap is the most a read reaches behind the newest stamp seen.
 	Overlap time.Duration
@@ -32,6 +37,11 @@ type Tail struct {
 	from   time.Time
 	seen   map[int64]time.Time // rows read that are stamped at or after from
 }
+
+// Margin is how far before the moment Floor asks a read always starts: the time between a
+// session taking its transaction's timestamp and publishing it in pg_stat_activity (normally
+// microseconds; a second covers a session descheduled in between on a busy machine).
+const Margin = time.Second
 
 // NewTail starts a tail after newest (the newest stamp already applied, for example by a full
 // load): the first read starts Overlap before it.
@@ -45,40 +55,37 @@ func (t *Tail) From() time.Time { return t.from }
 // Newest is the newest stamp seen.
 func (t *Tail) Newest() time.Time { return t.newest }
 
-// Fresh reports whether the row key stamped at has not been returned by an earlier read of
-// this tail (reads overlap), and records it. It also records the stamp as Saw does.
-func (t *Tail) Fresh(key int64, at time.Time) bool {
-	t.Saw(at)
-	if prev, ok := t.seen[key]; ok && prev.Equal(at) {
-		return false
-	}
-	if t.seen == nil {
-		t.seen = map[int64]time.Time{}
-	}
-	t.seen[key] = at
-	return true
+// Seen reports whether a completed read already returned the row key stamped at (reads
+// overlap, so a row can come back).
+func (t *Tail) Seen(key int64, at time.Time) bool {
+	prev, ok := t.seen[key]
+	return ok && prev.Equal(at)
 }
 
-// Saw records a stamp read.
-func (t *Tail) Saw(at time.Time) {
-	if at.After(t.newest) {
-		t.newest = at
-	}
+// Row is one row a read returned: its key and stamp.
+type Row struct {
+	Key int64
+	At  time.Time
 }
 
-// Floor is what Advance needs, asked before the read: a time no later than the stamp of any row
-// a transaction still uncommitted (or not yet started) may write, or the zero time when it
-// cannot be known.
+// Floor is what Done needs, asked before the read: a time no later than the stamp of any row a
+// transaction still uncommitted (or not yet started) may write, or unknown.
 type Floor struct {
 	at    time.Time
 	known bool
 }
 
-// floorSQL: the start of the oldest open transaction of another client session of this
-// database, or the server's clock; and whether every such session is visible to this role.
-const floorSQL = `SELECT least(min(xact_start), clock_timestamp()), count(*) FILTER (WHERE state IS NULL) = 0
-	FROM pg_stat_activity
-	WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()`
+// floorSQL: the start of the oldest open transaction of another session of this database (but
+// autovacuum's, which writes no rows), or the time of the question; and whether every such
+// session is visible to this role (a hidden one has a NULL backend_type), activities are
+// tracked, and no prepared transaction waits in this database.
+const floorSQL = `SELECT least(min(a.xact_start), statement_timestamp()),
+	count(*) FILTER (WHERE a.backend_type IS NULL) = 0
+		AND current_setting('track_activities')::bool
+		AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.database = current_database())
+	FROM pg_stat_activity a
+	WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+		AND a.backend_type IS DISTINCT FROM 'autovacuum worker'`
 
 // Querier is a pool, a connection or a transaction.
 type Querier interface {
@@ -91,11 +98,26 @@ func (t *Tail) Floor(ctx context.Context, q Querier) (Floor, error) {
 	if err := q.QueryRow(ctx, floorSQL).Scan(&f.at, &f.known); err != nil {
 		return Floor{}, fmt.Errorf("open transactions: %w", err)
 	}
+	f.at = f.at.Add(-Margin)
 	return f, nil
 }
 
-// Advance moves From after a read guarded by f.
-func (t *Tail) Advance(f Floor) {
+// Done records a read guarded by f that was applied in full: rows (so later reads can skip
+// them with Seen), newest (the newest stamp it returned; zero for none) and where the next read
+// starts.
+func (t *Tail) Done(rows []Row, newest time.Time, f Floor) {
+	if newest.After(t.newest) {
+		t.newest = newest
+	}
+	if len(rows) > 0 && t.seen == nil {
+		t.seen = map[int64]time.Time{}
+	}
+	for _, r := range rows {
+		if r.At.After(t.newest) {
+			t.newest = r.At
+		}
+		t.seen[r.Key] = r.At
+	}
 	from := t.newest.Add(-t.Overlap)
 	if f.known {
 		// Every row the read did not see is stamped at or after f.at. When that is past the
@@ -112,10 +134,10 @@ func (t *Tail) Advance(f Floor) {
 	}
 	if from.After(t.from) {
 		t.from = from
-		for k, at := range t.seen {
-			if at.Before(from) {
-				delete(t.seen, k) // no read returns it again
-			}
+	}
+	for k, at := range t.seen {
+		if at.Before(t.from) {
+			delete(t.seen, k) // no read returns it again
 		}
 	}
 }

@@ -75,42 +75,16 @@ func (t *Tagger) checkRule(ctx context.Context, def TagDef) error {
 
 // Delete removes a tag (named in any case) from the database and the index. It refuses, with
 // ErrInUse and the referrers' names, while another tag's definition or anything
-// Config.Referrers lists (the service's pools) refers to it.
+// Config.Referrers lists (the service's pools) refers to it (Store.DeleteUnreferenced).
 func (t *Tagger) Delete(ctx context.Context, name string) error {
-	def, err := t.store.Tag(ctx, name)
+	t.mu.Lock() // no poll between the delete and the index dropping the tag
+	defer t.mu.Unlock()
+	def, err := t.store.DeleteUnreferenced(ctx, name, t.cfg.Referrers)
 	if err != nil {
-		return err
-	}
-	tags, err := t.store.Tags(ctx)
-	if err != nil {
-		return err
-	}
-	var refs []string
-	for i := range tags {
-		if tags[i].ID == def.ID {
-			continue
-		}
-		for _, n := range tags[i].Definition.TagRefs() {
-			if strings.EqualFold(n, def.Name) {
-				refs = append(refs, "tag "+tags[i].Name)
-				break
-			}
-		}
-	}
-	if t.cfg.Referrers != nil {
-		more, err := t.cfg.Referrers(ctx, def.Name)
-		if err != nil {
-			return fmt.Errorf("tagger: who refers to tag %q: %w", def.Name, err)
-		}
-		refs = append(refs, more...)
-	}
-	if len(refs) > 0 {
-		return fmt.Errorf("tag %q is %w by %s", def.Name, ErrInUse, strings.Join(refs, ", "))
-	}
-	if err := t.store.DeleteTag(ctx, def.Name); err != nil {
 		return err
 	}
 	t.ix.DropTag(def.Name)
+	t.dirty = true
 	return nil
 }
 

@@ -40,6 +40,10 @@ func TestDeleteRefusesTagsInUse(t *testing.T) {
 	define("Cheap", "price < 10000")
 	define("cheap-razer", "tag = cheap and brand = Razer")
 	define("boom", "price > 29000")
+	e, err := ParseExpr("price < 5")
+	require.NoError(t, err)
+	_, err = tg.Define(ctx, TagDef{Name: "CHEAP", Kind: KindRule, Definition: Definition{Rule: &e}})
+	require.ErrorContains(t, err, "already exists", "names differ only in case")
 
 	err = tg.Delete(ctx, "cheap")
 	require.ErrorIs(t, err, ErrInUse)

@@ -166,12 +166,43 @@ func (s *Store) CreateTag(ctx context.Context, t TagDef) (TagDef, error) {
 	if err != nil {
 		return t, err
 	}
-	err = s.pool.QueryRow(ctx, `INSERT INTO tags (name, kind, description, definition)
-		VALUES ($1, $2, $3, $4) RETURNING id, created_at, updated_at`,
-		t.Name, string(t.Kind), t.Description, def).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
+	// The tags it refers to are share-locked until the new tag is committed, so a concurrent
+	// DeleteUnreferenced of one of them waits and then sees the new referrer.
+	refs := map[string]bool{}
+	for _, n := range t.Definition.TagRefs() {
+		refs[strings.ToLower(n)] = true
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if len(refs) > 0 {
+			want := make([]string, 0, len(refs))
+			for n := range refs {
+				want = append(want, n)
+			}
+			rows, err := tx.Query(ctx, `SELECT lower(name) FROM tags WHERE lower(name) = ANY($1) FOR SHARE`, want)
+			if err != nil {
+				return err
+			}
+			found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			for _, n := range found {
+				delete(refs, n)
+			}
+			for n := range refs {
+				return fmt.Errorf("tag %q: refers to %w %q", t.Name, ErrUnknownTag, n)
+			}
+		}
+		return tx.QueryRow(ctx, `INSERT INTO tags (name, kind, description, definition)
+			VALUES ($1, $2, $3, $4) RETURNING id, created_at, updated_at`,
+			t.Name, string(t.Kind), t.Description, def).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
+	})
+	if errors.Is(err, ErrUnknownTag) {
+		return t, err
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return t, fmt.Errorf("tag %q already exists", t.Name)
+		return t, fmt.Errorf("tag %q already exists (tag names are compared without case)", t.Name)
 	}
 	if err != nil {
 		return t, fmt.Errorf("create tag %q: %w", t.Name, err)
@@ -209,6 +240,57 @@ func (s *Store) DeleteTag(ctx context.Context, name string) error {
 		return fmt.Errorf("tag %q: %w", name, ErrNotFound)
 	}
 	return nil
+}
+
+// DeleteUnreferenced deletes the tag named name (in any case) unless another tag's definition
+// or anything external lists (nil: nothing) refers to it; then it returns ErrInUse naming the
+// referrers. The tag's row is locked first, so a tag being created that refers to it (CreateTag
+// share-locks what it refers to) is either seen here or fails to find it.
+func (s *Store) DeleteUnreferenced(ctx context.Context, name string, external func(context.Context, string) ([]string, error)) (TagDef, error) {
+	var def TagDef
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		def, err = scanTag(tx.QueryRow(ctx, `SELECT `+tagCols+` FROM tags WHERE lower(name) = lower($1) FOR UPDATE`, name))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("tag %q: %w", name, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+tagCols+` FROM tags WHERE id <> $1 ORDER BY name`, def.ID)
+		if err != nil {
+			return err
+		}
+		others, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TagDef, error) { return scanTag(r) })
+		if err != nil {
+			return err
+		}
+		var refs []string
+		for i := range others {
+			for _, n := range others[i].Definition.TagRefs() {
+				if strings.EqualFold(n, def.Name) {
+					refs = append(refs, "tag "+others[i].Name)
+					break
+				}
+			}
+		}
+		if external != nil {
+			more, err := external(ctx, def.Name)
+			if err != nil {
+				return fmt.Errorf("who refers to tag %q: %w", def.Name, err)
+			}
+			refs = append(refs, more...)
+		}
+		if len(refs) > 0 {
+			return fmt.Errorf("tag %q is %w by %s", def.Name, ErrInUse, strings.Join(refs, ", "))
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM tags WHERE id = $1`, def.ID)
+		return err
+	})
+	if err != nil {
+		return def, fmt.Errorf("delete tag: %w", err)
+	}
+	return def, nil
 }
 
 const tagCols = `id, name, kind, description, definition, created_at, updated_at`

@@ -21,11 +21,14 @@ const tagSyncInterval = time.Second
 
 // syncTagsLocked makes the index hold exactly the tags of the tags table, for changes another
 // process made (selection tag define|delete while the service runs, or a second service):
-// deleted tags leave the index; a new rule tag is evaluated here; a new vector tag takes the
-// members its defining process saved in tag_bitmaps (computing them again would cost a
-// propagation or a clustering pass), or is computed here when none were saved. SKUs that
-// changed between the other process's save and this sync keep their old membership of such a
-// tag until they change again. It reports whether the index changed.
+// deleted tags leave the index; new vector tags take the members their defining process saved
+// in tag_bitmaps (computing them again would cost a propagation or a clustering pass), or are
+// computed here when none were saved; then new rule tags are evaluated (they may use vector
+// tags). A tag that cannot be built (a rule naming a tag deleted meanwhile, an embedder down)
+// is logged and left out, and the rest go on; it is tried again when the tags table changes.
+// SKUs that changed between the other process's save and this sync keep their old membership
+// of a vector tag until they change again. It reports whether the index changed; only a
+// database failure is an error.
 func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 	var sig tagsSignature
 	if err := t.store.pool.QueryRow(ctx, tagsSignatureSQL).Scan(&sig.n, &sig.idSum, &sig.updated); err != nil {
@@ -57,49 +60,59 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 			changed = true
 		}
 	}
-	var missing []*TagDef
-	var vectorIDs []int64
+	var vectorTags []*TagDef
+	var ruleMissing bool
 	for i := range tags {
 		if _, ok := have[lowerName(tags[i].Name)]; ok {
 			continue
 		}
-		missing = append(missing, &tags[i])
-		if tags[i].Kind != KindRule {
-			vectorIDs = append(vectorIDs, tags[i].ID)
+		if tags[i].Kind == KindRule {
+			ruleMissing = true
+		} else {
+			vectorTags = append(vectorTags, &tags[i])
 		}
 	}
-	if len(vectorIDs) > 0 {
-		if err := t.loadSavedMembers(ctx, vectorIDs); err != nil {
+	if len(vectorTags) > 0 {
+		if t.models, err = t.store.Models(ctx); err != nil {
 			return changed, err
 		}
+		ids := make([]int64, len(vectorTags))
+		for i, d := range vectorTags {
+			ids[i] = d.ID
+		}
+		if err := t.loadSavedMembers(ctx, ids); err != nil {
+			return changed, err
+		}
+		discovered := false
+		for _, d := range vectorTags {
+			if t.ix.HasTag(d.Name) {
+				continue
+			}
+			if d.Kind == KindDiscovered {
+				if discovered {
+					continue // one pass assigns every family's members
+				}
+				discovered = true
+			}
+			if err := t.buildVectorTag(ctx, d); err != nil {
+				t.cfg.Logger.Warn("tagger: a tag defined elsewhere cannot be built here; left out", "tag", d.Name, "err", err)
+			}
+		}
 	}
-	if len(missing) > 0 {
-		changed = true
+	if ruleMissing {
 		for _, d := range orderRules(tags) {
 			if _, ok := have[lowerName(d.Name)]; ok {
 				continue
 			}
 			bm, err := t.ix.Eval(*d.Definition.Rule)
 			if err != nil {
-				return changed, fmt.Errorf("tag %q: %w", d.Name, err)
+				t.cfg.Logger.Warn("tagger: a rule tag defined elsewhere does not evaluate; left out", "tag", d.Name, "err", err)
+				continue
 			}
 			t.ix.SetTag(d.Info(), bm, nil)
 		}
-		if t.models, err = t.store.Models(ctx); err != nil {
-			return changed, err
-		}
-		for _, d := range missing {
-			if d.Kind == KindRule || t.ix.HasTag(d.Name) {
-				continue
-			}
-			if err := t.ensureTag(d.Info()); err != nil {
-				return changed, err
-			}
-			if err := t.rebuildVectorTag(ctx, d); err != nil {
-				return changed, fmt.Errorf("tag %q: %w", d.Name, err)
-			}
-		}
 	}
+	changed = changed || len(vectorTags) > 0 || ruleMissing
 	if changed {
 		t.dirty = true
 	}
@@ -107,29 +120,53 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 	return changed, nil
 }
 
-// loadSavedMembers installs the saved members (tag:<id>, tagconf:<id>) of the given tags.
+// buildVectorTag computes a vector tag's members here; on failure the tag is not held.
+func (t *Tagger) buildVectorTag(ctx context.Context, d *TagDef) error {
+	if err := t.ensureTag(d.Info()); err != nil {
+		return err
+	}
+	if err := t.rebuildVectorTag(ctx, d); err != nil {
+		t.ix.DropTag(d.Name)
+		return err
+	}
+	return nil
+}
+
+// loadSavedMembers installs the saved members (tag:<id>, tagconf:<id>) of the given tags. The
+// rows are read before the index is locked, so searches do not wait for Postgres.
 func (t *Tagger) loadSavedMembers(ctx context.Context, ids []int64) error {
+	type saved struct {
+		key  string
+		raw  []byte
+		info TagInfo
+	}
 	rows, err := t.store.pool.Query(ctx, `SELECT b.key, b.bitmap, t.id, t.name, t.kind
 		FROM tag_bitmaps b JOIN tags t ON t.id = b.tag_id WHERE b.tag_id = ANY($1)`, ids)
 	if err != nil {
 		return fmt.Errorf("tagger: saved tag members: %w", err)
 	}
-	var key, kind string
-	var raw []byte
-	var info TagInfo
-	names := map[string]bool{}
-	t.ix.mu.Lock()
-	defer t.ix.mu.Unlock()
-	_, err = pgx.ForEachRow(rows, []any{&key, &raw, &info.ID, &info.Name, &kind}, func() error {
-		info.Kind = Kind(kind)
-		names[lowerName(info.Name)] = true
-		return t.ix.loadEntry(key, raw, map[int64]TagInfo{info.ID: info})
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (saved, error) {
+		var s saved
+		var kind string
+		err := r.Scan(&s.key, &s.raw, &s.info.ID, &s.info.Name, &kind)
+		s.info.Kind = Kind(kind)
+		return s, err
 	})
 	if err != nil {
 		return fmt.Errorf("tagger: saved tag members: %w", err)
 	}
-	for name := range names {
-		if st := t.ix.tags[name]; st != nil {
+	if len(got) == 0 {
+		return nil
+	}
+	t.ix.mu.Lock()
+	defer t.ix.mu.Unlock()
+	for _, s := range got {
+		if err := t.ix.loadEntry(s.key, s.raw, map[int64]TagInfo{s.info.ID: s.info}); err != nil {
+			return fmt.Errorf("tagger: saved tag members: %w", err)
+		}
+	}
+	for _, s := range got {
+		if st := t.ix.tags[lowerName(s.info.Name)]; st != nil {
 			st.members.And(t.ix.live) // SKUs deleted since the save
 		}
 	}

@@ -99,4 +99,21 @@ func TestTagsDefinedElsewhere(t *testing.T) {
 	n, err = quiet.Index().Count(Tag("cheap-logitech"))
 	require.NoError(t, err)
 	require.EqualValues(t, 4, n, "2, 4, 6, 8: whole")
+
+	// A rule naming a tag that no longer exists (a delete racing a define elsewhere) is left out
+	// with a warning; the other tags, polls and loads go on.
+	_, err = db.Pool.Exec(ctx, `INSERT INTO tags (name, kind, definition) VALUES ('dangling', 'rule', '{"rule": {"tag": "gone"}}')`)
+	require.NoError(t, err)
+	quiet.mu.Lock()
+	quiet.lastSync = time.Time{}
+	quiet.mu.Unlock()
+	_, err = quiet.Poll(ctx)
+	require.NoError(t, err)
+	require.False(t, quiet.Index().HasTag("dangling"))
+	require.True(t, quiet.Index().HasTag("cheap-logitech"))
+	again, err := New(db.Pool, nil, nil, Config{SaveInterval: -1})
+	require.NoError(t, err)
+	_, err = again.Load(ctx)
+	require.NoError(t, err, "a dangling rule does not stop a start")
+	require.True(t, again.Index().HasTag("cheap"))
 }

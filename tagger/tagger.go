@@ -208,19 +208,20 @@ func (s *Store) loadTagEntries(ctx context.Context, ix *Index) error {
 	if err != nil {
 		return fmt.Errorf("load tag members: %w", err)
 	}
-	// Rule tags without saved members get them now; every tag is known to the index.
-	for i := range tags {
-		tg := &tags[i]
-		if _, ok := ix.tags[lowerName(tg.Name)]; !ok {
-			ix.tags[lowerName(tg.Name)] = &tagState{info: tg.Info(), members: roaring64.New()}
-		}
-	}
+	// Rule tags are evaluated now. Vector tags without saved members are built by the sync
+	// Load runs next (syncTagsLocked), which also evaluates the rules that use them; a rule
+	// that does not evaluate is left out there with a warning.
 	for _, tg := range orderRules(tags) {
 		bm, _, err := ix.eval(tg.Definition.Rule, nil)
 		if err != nil {
 			continue
 		}
-		ix.tags[lowerName(tg.Name)].members = bm.Clone()
+		st := ix.tags[lowerName(tg.Name)]
+		if st == nil {
+			st = &tagState{info: tg.Info()}
+			ix.tags[lowerName(tg.Name)] = st
+		}
+		st.members = bm.Clone()
 	}
 	return nil
 }

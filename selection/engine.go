@@ -221,6 +221,29 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 	return res, nil
 }
 
+// normKnown min-max normalises the values above 0 (0 is "unknown", as a release date can be);
+// unknown values get 0, so they neither win nor squeeze the known ones together.
+func normKnown(vals []int64) []float64 {
+	lo, hi := int64(0), int64(0)
+	for _, v := range vals {
+		if v > 0 && (lo == 0 || v < lo) {
+			lo = v
+		}
+		hi = max(hi, v)
+	}
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		switch {
+		case v <= 0:
+		case hi > lo:
+			out[i] = float64(v-lo) / float64(hi-lo)
+		default:
+			out[i] = 1
+		}
+	}
+	return out
+}
+
 // RelevantShare is how close to the best match a product's relevance must be for a ranking by
 // another field (sales, price, ...) to consider it: "best sellers" among products that match the
 // query nearly as well as the best one, not a best-selling product that shares one word with it.
@@ -307,6 +330,10 @@ func (e *Engine) reorder(items []Item, r Ranking) error {
 			vals, err := e.Index.NumericValues(field, ords)
 			if err != nil {
 				return err
+			}
+			if name == "newest" {
+				signals[name] = normKnown(vals)
+				continue
 			}
 			signals[name] = norm(vals, name == "cheap")
 		}

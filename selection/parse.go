@@ -169,7 +169,8 @@ func init() {
 	r := func(pattern string, apply func(p *Parsed, m []string) string) {
 		rules = append(rules, rule{regexp.MustCompile(`(?i)(?:^|[\s,(;])(` + pattern + `)(?:$|[\s,.;:!?)])`), apply})
 	}
-	// Release years (before the prices: "from 2022" is a year, not an amount). Years 1990-2099.
+	// Release years, before the prices, so that "released from 2022" is a year and not an
+	// amount; a bare "from 2022" stays a price. Years 1990-2099.
 	const yearPat = `((?:199|20\d)\d)`
 	r(`(?:released|launched|introduced|models?)\s+(in|during|after|since|from|before)\s+`+yearPat, func(p *Parsed, m []string) string {
 		y, _ := strconv.Atoi(m[3])
@@ -187,7 +188,8 @@ func init() {
 		p.ReleasedFrom = yearStart(y)
 		return "released since " + m[3]
 	})
-	r(yearPat+`\s+(?:models?|releases?|editions?)`, func(p *Parsed, m []string) string {
+	// "2023 models": years 2001-2039 only, so that "2000 models" stays a count.
+	r(`(20(?:0[1-9]|[1-3]\d))\s+(?:models?|releases?|editions?)`, func(p *Parsed, m []string) string {
 		y, _ := strconv.Atoi(m[2])
 		p.ReleasedFrom, p.ReleasedBefore = yearStart(y), yearStart(y+1)
 		return "released in " + m[2]

@@ -47,6 +47,7 @@ func TestParse(t *testing.T) {
 		{"2020 models of monitors in stock",
 			Parsed{Query: "monitors", InStock: true, ReleasedFrom: "2020-01-01", ReleasedBefore: "2021-01-01"}},
 		{"printers released before 2015", Parsed{Query: "printers", ReleasedBefore: "2015-01-01"}},
+		{"2000 models of usb cables", Parsed{Query: "2000 models usb cables"}},
 		{"cameras launched in 2019", Parsed{Query: "cameras", ReleasedFrom: "2019-01-01", ReleasedBefore: "2020-01-01"}},
 		{"gaming mouse", Parsed{Query: "gaming mouse"}},
 		{"my id card holder", Parsed{Query: "my id card holder"}},

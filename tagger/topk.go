@@ -9,7 +9,8 @@ import (
 )
 
 // TopK returns up to k ordinals of within (nil: every live SKU) with the highest (desc) or
-// lowest values of a numeric field, best first, and their values; ties go by ordinal. It narrows
+// lowest values of a numeric field, best first, and their values; ties go by ordinal, the lower
+// first, except for released, where the later arrival (higher ordinal) is the newer. It narrows
 // a value threshold by bisection with the column's range query (each step a few bitmap
 // operations), until the ordinals at or past the threshold are just over k, and reads only
 // those values: no sort of the whole candidate set.
@@ -40,7 +41,7 @@ func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) 
 		// One pass over the candidates' dense values (the range accelerator's), keeping the
 		// best k in a heap whose root is the worst kept.
 		a := c.accel()
-		h := topHeap{desc: desc}
+		h := topHeap{desc: desc, laterFirst: col == numReleased}
 		h.o = make([]uint64, 0, k)
 		h.v = make([]int64, 0, k)
 		buf := make([]uint64, 1024)
@@ -63,8 +64,12 @@ func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) 
 		ords, vals = h.o, h.v
 	}
 	// Ordinals of within without a value rank last, as 0.
+	laterFirst := col == numReleased
 	if len(ords) < k {
-		it := roaring64.AndNot(within, valued).Iterator()
+		var it roaring64.IntIterable64 = roaring64.AndNot(within, valued).Iterator()
+		if laterFirst {
+			it = roaring64.AndNot(within, valued).ReverseIterator()
+		}
 		for it.HasNext() && len(ords) < k {
 			ords = append(ords, it.Next())
 			vals = append(vals, 0)
@@ -79,7 +84,7 @@ func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) 
 		if va != vb {
 			return (va > vb) == desc
 		}
-		return ords[idx[a]] < ords[idx[b]]
+		return (ords[idx[a]] < ords[idx[b]]) != laterFirst
 	})
 	if len(idx) > k {
 		idx = idx[:k]
@@ -119,17 +124,18 @@ func (ix *Index) NumericValues(field string, ordinals []int64) ([]int64, error) 
 
 // topHeap keeps the best k (value, ordinal) pairs; its root is the worst kept.
 type topHeap struct {
-	o    []uint64
-	v    []int64
-	desc bool
+	o          []uint64
+	v          []int64
+	desc       bool
+	laterFirst bool // ties: the higher ordinal first
 }
 
-// better: higher (desc) or lower value first, then lower ordinal.
+// better: higher (desc) or lower value first, then the lower ordinal (laterFirst: the higher).
 func (h *topHeap) better(va int64, oa uint64, vb int64, ob uint64) bool {
 	if va != vb {
 		return (va > vb) == h.desc
 	}
-	return oa < ob
+	return (oa < ob) != h.laterFirst
 }
 
 func (h *topHeap) push(o uint64, v int64) {

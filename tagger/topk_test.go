@@ -8,7 +8,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 )
 
-// TopK agrees with sorting every candidate, for both directions, many ties and any k.
+// TopK agrees with sorting every candidate, for both directions, many ties and any k (ties by
+// ordinal: the lower first, for released the higher).
 func TestTopKMatchesFullSort(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	ix := NewIndex()
@@ -17,6 +18,7 @@ func TestTopKMatchesFullSort(t *testing.T) {
 		r := Row{Ordinal: o, ID: o + 1_000_000_007, Live: true}
 		r.Num[numSales7d] = int64(rng.IntN(50)) * int64(rng.IntN(3)) // many zeros and ties
 		r.Num[numPrice] = int64(rng.IntN(100000))
+		r.Num[numReleased] = int64(rng.IntN(4)) * 7000 // 0 (unknown) and three days, many ties
 		rows = append(rows, r)
 	}
 	ix.Upsert(rows)
@@ -24,10 +26,10 @@ func TestTopKMatchesFullSort(t *testing.T) {
 	for o := uint64(0); o < 5000; o += uint64(1 + rng.IntN(3)) {
 		within.Add(o)
 	}
-	for _, field := range []string{"sales_7d", "price"} {
+	for _, field := range []string{"sales_7d", "price", "released"} {
 		for _, desc := range []bool{true, false} {
 			for _, k := range []int{1, 7, 100, 1000, 4999, 6000} {
-				col := map[string]int{"sales_7d": numSales7d, "price": numPrice}[field]
+				col := map[string]int{"sales_7d": numSales7d, "price": numPrice, "released": numReleased}[field]
 				var all []int64
 				it := within.Iterator()
 				for it.HasNext() {
@@ -38,7 +40,7 @@ func TestTopKMatchesFullSort(t *testing.T) {
 					if va != vb {
 						return (va > vb) == desc
 					}
-					return all[a] < all[b]
+					return (all[a] < all[b]) != (field == "released")
 				})
 				want := all[:min(k, len(all))]
 				got, vals, err := ix.TopK(field, k, within, desc)

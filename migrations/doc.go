@@ -7,7 +7,11 @@
 //     attributes jsonb, a generated content hash of the embeddable text, per-field-group event
 //     times and a tombstone), sku_events (the replayable incremental table) and dead_letters;
 //   - 00002 sku_vectors (vector(512), HNSW, cosine), embed_queue and embedding_cache;
-//   - 00003 tags, tag_bitmaps (serialized roaring64 of ordinals), pools and pool_versions.
+//   - 00003 tags, tag_bitmaps (serialized roaring64 of ordinals), pools and pool_versions;
+//   - 00004-00007 ingest, vector and tagger state, API keys;
+//   - 00008 (Go, hnsw.go) the HNSW index rebuilt with ef_construction 128, concurrently on a
+//     large table;
+//   - 00009 tag names unique without case.
 //
 // The vector extension itself is created by scripts/setup.sh as the database superuser, because
 // the service's role is not one; the first migration only checks for it. Migrating down to zero

@@ -28,7 +28,7 @@ type Migrator struct {
 // New returns a Migrator that runs over the pool's connection settings. Close it when done.
 func New(pool *pgxpool.Pool) (*Migrator, error) {
 	db := stdlib.OpenDBFromPool(pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithGoMigrations(hnswBuild))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrations: %w", err)

@@ -59,3 +59,39 @@ func TestUpDownUp(t *testing.T) {
 		require.Equal(t, "applied", string(s.State), "migration %d", s.Source.Version)
 	}
 }
+
+// Migration 00008 rebuilds the HNSW index with ef_construction 128: in a transaction on a small
+// table, and concurrently under a new name then swapped in on a large one (forced here); down
+// restores 64. The index stays valid and named sku_vectors_hnsw either way.
+func TestHNSWRebuild(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.NewEmpty(t)
+	m, err := migrations.New(db.Pool)
+	require.NoError(t, err)
+	defer m.Close()
+	def := func() string {
+		var d string
+		var valid bool
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT pg_get_indexdef(i.indexrelid), i.indisvalid FROM pg_index i
+			WHERE i.indexrelid = to_regclass('sku_vectors_hnsw')`).Scan(&d, &valid))
+		require.True(t, valid)
+		var n int
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema()
+			AND tablename = 'sku_vectors' AND indexname LIKE 'sku_vectors_hnsw%'`).Scan(&n))
+		require.Equal(t, 1, n, "no index left behind")
+		return d
+	}
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	require.Contains(t, def(), "ef_construction='128'")
+
+	saved := *migrations.ConcurrentFrom
+	*migrations.ConcurrentFrom = 0
+	defer func() { *migrations.ConcurrentFrom = saved }()
+	_, err = m.DownTo(ctx, 7)
+	require.NoError(t, err)
+	require.Contains(t, def(), "ef_construction='64'")
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	require.Contains(t, def(), "ef_construction='128'")
+}

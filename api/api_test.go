@@ -324,6 +324,11 @@ func TestTagsDefineAndDelete(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/pools/"+poolID, h.planner, nil).Code)
 	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/tags/cheap-razer", h.planner, nil).Code)
 	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/tags/RAZER-MICE", h.planner, nil).Code)
+	// Discovered tags are named family/topic: the slash is part of the name.
+	w = h.do("POST", "/v1/tags", h.planner, map[string]any{"name": "deals/razer", "kind": "rule",
+		"rule": map[string]any{"attr": map[string]any{"field": "brand", "value": "Razer"}}})
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/tags/deals/razer", h.planner, nil).Code)
 	w = h.do("GET", "/v1/tags", h.reader, nil)
 	require.Equal(t, `{"tags":[]}`, w.Body.String())
 }

@@ -16,7 +16,8 @@ type op struct {
 	request, response           string // schema names ("" none)
 	status                      int    // success status (default 200)
 	contentTypes                []string
-	conflict                    bool // may answer 409 (the state forbids it now)
+	conflict                    bool   // may answer 409 (the state forbids it now)
+	rest                        string // a path parameter that takes the rest of the path, slashes included
 }
 
 type param struct {
@@ -61,7 +62,7 @@ var ops = []op{
 	{method: "POST", path: "/v1/tags", role: RolePlanner, summary: "Define a tag (rule or prototype) and build its members",
 		request: "TagDefinition", response: "Object", status: 201},
 	{method: "DELETE", path: "/v1/tags/{name}", role: RolePlanner, summary: "Delete a tag; refused (409) while another tag or a pool refers to it",
-		params: []param{{"name", "path", "string", "tag name (any case)", true}}, status: 204, conflict: true},
+		params: []param{{"name", "path", "string", "tag name (any case; a discovered tag's family/topic as it is)", true}}, status: 204, conflict: true, rest: "name"},
 	{method: "GET", path: "/v1/fields", role: RoleReader, summary: "List the filterable fields and common values", response: "FieldList"},
 	{method: "POST", path: "/v1/filters/parse", role: RoleReader, summary: "Turn a filter's text form (brand = Logitech and price < 5000) into its JSON form",
 		request: "FilterText", response: "FilterParsed"},
@@ -257,7 +258,10 @@ func Documented() []string {
 	for _, o := range ops {
 		p := o.path
 		for _, prm := range o.params {
-			if prm.in == "path" {
+			switch {
+			case prm.in == "path" && prm.name == o.rest:
+				p = strings.ReplaceAll(p, "{"+prm.name+"}", "*"+prm.name)
+			case prm.in == "path":
 				p = strings.ReplaceAll(p, "{"+prm.name+"}", ":"+prm.name)
 			}
 		}

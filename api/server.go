@@ -164,7 +164,7 @@ func (s *Server) routes() {
 	read.GET("/pools/:id/export", s.export)
 	read.GET("/tags", s.listTags)
 	write.POST("/tags", s.defineTag)
-	write.DELETE("/tags/:name", s.deleteTag)
+	write.DELETE("/tags/*name", s.deleteTag) // discovered tags are named family/topic
 	read.GET("/fields", s.listFields)
 	read.POST("/filters/parse", s.parseFilter)
 	read.GET("/skus", s.getSKUs)

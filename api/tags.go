@@ -61,7 +61,7 @@ func (s *Server) deleteTag(c *gin.Context) {
 		s.fail(c, fmt.Errorf("%w: tag definitions are not served here", errBadRequest))
 		return
 	}
-	if err := s.deps.Tags.DeleteTag(c.Request.Context(), c.Param("name")); err != nil {
+	if err := s.deps.Tags.DeleteTag(c.Request.Context(), strings.TrimPrefix(c.Param("name"), "/")); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -218,6 +218,16 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 		}
 		return t.ix.HasTag(info.Name), nil
 	}
+	// skip decides about a tag whose scope, seeds or reference do not evaluate (they name a
+	// tag that is gone): a poll logs it and goes on with the other tags, so one broken
+	// definition does not stall every vector tag; a (re)build reports it.
+	skip := func(tg *TagDef, err error) error {
+		if create || !errors.Is(err, ErrUnknownTag) {
+			return fmt.Errorf("tag %q: %w", tg.Name, err)
+		}
+		t.cfg.Logger.Warn("tagger: a vector tag's definition does not evaluate; its members stay as they are", "tag", tg.Name, "err", err)
+		return nil
+	}
 	tags, err := t.store.Tags(ctx)
 	if err != nil {
 		return err
@@ -244,9 +254,18 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 			if !ok {
 				continue
 			}
+			if ok, err := hold(tg.Info()); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			scope, err := t.scope(tg.Definition.Scope)
 			if err != nil {
-				return err
+				if err := skip(tg, err); err != nil {
+					return err
+				}
+				continue
 			}
 			var add, drop []uint64
 			for _, o := range ords {
@@ -257,19 +276,22 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 					drop = append(drop, uint64(o))
 				}
 			}
+			if err := t.ix.SetTagBits(tg.Name, add, drop, nil); err != nil {
+				return err
+			}
+		case KindPropagated:
 			if ok, err := hold(tg.Info()); err != nil || !ok {
 				if err != nil {
 					return err
 				}
 				continue
 			}
-			if err := t.ix.SetTagBits(tg.Name, add, drop, nil); err != nil {
-				return err
-			}
-		case KindPropagated:
 			p, err := t.propagation(ctx, tg)
 			if err != nil {
-				return err
+				if err := skip(tg, err); err != nil {
+					return err
+				}
+				continue
 			}
 			var add, drop []uint64
 			var conf []float64
@@ -291,12 +313,6 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 				} else {
 					drop = append(drop, uint64(o))
 				}
-			}
-			if ok, err := hold(tg.Info()); err != nil || !ok {
-				if err != nil {
-					return err
-				}
-				continue
 			}
 			if err := t.ix.SetTagBits(tg.Name, add, drop, conf); err != nil {
 				return err

@@ -196,4 +196,25 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 	ex, err := tg.Explain(ctx, "topics/gaming-mouse-wireless", newID)
 	require.NoError(t, err)
 	require.True(t, strings.Contains(ex.Why, "nearest"), ex.Why)
+
+	// A propagated tag whose scope names a tag that is gone (a delete that raced its define,
+	// written here directly) does not stall the polls: the other tags keep following.
+	_, err = db.Pool.Exec(ctx, `INSERT INTO tags (name, kind, definition) VALUES
+		('dangling', 'rule', '{"rule": {"tag": "gone"}}'),
+		('scoped', 'propagated', $1)`, fmt.Sprintf(`{"seed_ids": [%d], "scope": {"tag": "dangling"}}`, seeds[0]))
+	require.NoError(t, err)
+	tg.mu.Lock()
+	tg.lastSync = time.Time{}
+	tg.mu.Unlock()
+	_, err = tg.Poll(ctx)
+	require.NoError(t, err)
+	require.False(t, tg.Index().HasTag("dangling"))
+	p3 := p
+	p3.Fields = catalog.FieldPrice | catalog.FieldCurrency
+	p3.Price, p3.PriceAt = 9000, t0.Add(2*time.Minute)
+	applyWithEvent(t, db, []catalog.Patch{p3})
+	require.Eventually(t, func() bool {
+		ex, err := tg.Explain(ctx, "cheap-mice", newID)
+		return err == nil && !ex.Member
+	}, 30*time.Second, 10*time.Millisecond, "polls go on past the broken definition")
 }

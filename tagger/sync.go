@@ -16,8 +16,12 @@ type tagsSignature struct {
 
 const tagsSignatureSQL = `SELECT count(*), coalesce(sum(id), 0)::bigint, coalesce(max(updated_at), 'epoch') FROM tags`
 
-// tagSyncInterval is how often Poll compares the tags table with the index.
-const tagSyncInterval = time.Second
+// tagSyncInterval is how often Poll compares the tags table with the index; tagRetryInterval
+// how often it tries again to build tags it had to leave out.
+const (
+	tagSyncInterval  = time.Second
+	tagRetryInterval = 30 * time.Second
+)
 
 // syncTagsLocked makes the index hold exactly the tags of the tags table, for changes another
 // process made (selection tag define|delete while the service runs, or a second service):
@@ -34,7 +38,7 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 	if err := t.store.pool.QueryRow(ctx, tagsSignatureSQL).Scan(&sig.n, &sig.idSum, &sig.updated); err != nil {
 		return false, fmt.Errorf("tagger: tag definitions: %w", err)
 	}
-	if sig == t.tagsSig {
+	if sig == t.tagsSig && (t.leftOut == 0 || time.Now().Before(t.retryAt)) {
 		return false, nil
 	}
 	tags, err := t.store.Tags(ctx)
@@ -83,21 +87,7 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 		if err := t.loadSavedMembers(ctx, ids); err != nil {
 			return changed, err
 		}
-		discovered := false
-		for _, d := range vectorTags {
-			if t.ix.HasTag(d.Name) {
-				continue
-			}
-			if d.Kind == KindDiscovered {
-				if discovered {
-					continue // one pass assigns every family's members
-				}
-				discovered = true
-			}
-			if err := t.buildVectorTag(ctx, d); err != nil {
-				t.cfg.Logger.Warn("tagger: a tag defined elsewhere cannot be built here; left out", "tag", d.Name, "err", err)
-			}
-		}
+		t.buildVectorTags(ctx, vectorTags, false)
 	}
 	if ruleMissing {
 		for _, d := range orderRules(tags) {
@@ -112,12 +102,43 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 			t.ix.SetTag(d.Info(), bm, nil)
 		}
 	}
+	// Vector tags whose seeds or scope name a rule tag new in this sync are built now.
+	t.buildVectorTags(ctx, vectorTags, true)
+	t.leftOut = 0
+	for i := range tags {
+		if !t.ix.HasTag(tags[i].Name) {
+			t.leftOut++
+		}
+	}
+	if t.leftOut > 0 {
+		t.retryAt = time.Now().Add(tagRetryInterval) // tried again then, or when the tags change
+	}
 	changed = changed || len(vectorTags) > 0 || ruleMissing
 	if changed {
 		t.dirty = true
 	}
 	t.tagsSig = sig
 	return changed, nil
+}
+
+// buildVectorTags builds the given vector tags the index does not hold yet (one pass for every
+// discovered family); the last attempt logs those that cannot be built.
+func (t *Tagger) buildVectorTags(ctx context.Context, tags []*TagDef, last bool) {
+	discovered := false
+	for _, d := range tags {
+		if t.ix.HasTag(d.Name) {
+			continue
+		}
+		if d.Kind == KindDiscovered {
+			if discovered {
+				continue // one pass assigns every family's members
+			}
+			discovered = true
+		}
+		if err := t.buildVectorTag(ctx, d); err != nil && last {
+			t.cfg.Logger.Warn("tagger: a tag defined elsewhere cannot be built here; left out", "tag", d.Name, "err", err)
+		}
+	}
 }
 
 // buildVectorTag computes a vector tag's members here; on failure the tag is not held.

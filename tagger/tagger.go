@@ -95,6 +95,8 @@ type Tagger struct {
 	models   map[int64]Model
 	tagsSig  tagsSignature // the tags table as the index last matched it
 	lastSync time.Time
+	leftOut  int       // tags of the table the last sync could not build
+	retryAt  time.Time // when to try them again
 
 	runMu  sync.Mutex
 	cancel context.CancelFunc

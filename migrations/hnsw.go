@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
 )
 
@@ -16,54 +17,113 @@ import (
 // on purpose (the scenario bench's) keeps it dropped.
 //
 // It is a Go migration because a large table is rebuilt with CREATE INDEX CONCURRENTLY under a
-// new name, then swapped in, so that the embedding worker and searches are not blocked for the
-// build (tens of minutes at a million vectors); that cannot run in a transaction. A small table
-// is rebuilt in one transaction: CONCURRENTLY would wait for every older transaction in the
-// database, which in a test database is other tests'.
+// new name (sku_vectors_hnsw_next), swapped in by two renames in one short transaction, and the
+// old index (sku_vectors_hnsw_old) dropped concurrently, so that the embedding worker and
+// searches are not blocked for the build (tens of minutes at a million vectors); that cannot run
+// in a transaction. A run that was interrupted is finished by the next one: a leftover _old is
+// dropped, a valid _next without a sku_vectors_hnsw is swapped in, an invalid _next is dropped
+// and built again. A small table is rebuilt in one transaction: CONCURRENTLY would wait for
+// every older transaction in the database, which in a test database is other tests'. Every
+// name is qualified with the migrated schema, so a search_path that also lists public never
+// reaches public's index.
 var hnswBuild = goose.NewGoMigration(8,
 	&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error { return rebuildHNSW(ctx, db, 128) }},
 	&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error { return rebuildHNSW(ctx, db, 64) }})
 
-// concurrentFrom is the table size (rows, estimated) from which the index is rebuilt
-// concurrently.
-var concurrentFrom float64 = 100_000
+// concurrentFrom is the table size (rows) from which the index is rebuilt concurrently.
+var concurrentFrom int64 = 100_000
+
+// indexState is an index of the migrated schema: whether it exists and is valid.
+func indexState(ctx context.Context, db *sql.DB, schema, name string) (exists, valid bool, err error) {
+	err = db.QueryRowContext(ctx, `SELECT true, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+		WHERE c.relname = $1 AND c.relnamespace = $2::regnamespace`, name, pgx.Identifier{schema}.Sanitize()).Scan(&exists, &valid)
+	if err == sql.ErrNoRows {
+		return false, false, nil
+	}
+	return exists, valid, err
+}
 
 func rebuildHNSW(ctx context.Context, db *sql.DB, efConstruction int) error {
-	var exists bool
-	var rows float64
-	if err := db.QueryRowContext(ctx, `SELECT to_regclass('sku_vectors_hnsw') IS NOT NULL,
-		coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass('sku_vectors')), 0)`).Scan(&exists, &rows); err != nil {
-		return fmt.Errorf("hnsw rebuild: %w", err)
+	fail := func(err error) error { return fmt.Errorf("hnsw rebuild: %w", err) }
+	var schema string
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fail(err)
 	}
-	if !exists {
+	q := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
+	exec := func(stmt string) error {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fail(fmt.Errorf("%s: %w", stmt, err))
+		}
 		return nil
 	}
+	// Finish or clean up an interrupted concurrent run.
+	if ok, _, err := indexState(ctx, db, schema, "sku_vectors_hnsw_old"); err != nil {
+		return fail(err)
+	} else if ok {
+		if err := exec(`DROP INDEX CONCURRENTLY ` + q("sku_vectors_hnsw_old")); err != nil {
+			return err
+		}
+	}
+	exists, _, err := indexState(ctx, db, schema, "sku_vectors_hnsw")
+	if err != nil {
+		return fail(err)
+	}
+	next, nextValid, err := indexState(ctx, db, schema, "sku_vectors_hnsw_next")
+	if err != nil {
+		return fail(err)
+	}
+	if !exists && next && nextValid {
+		return exec(`ALTER INDEX ` + q("sku_vectors_hnsw_next") + ` RENAME TO sku_vectors_hnsw`)
+	}
+	if next {
+		if err := exec(`DROP INDEX CONCURRENTLY ` + q("sku_vectors_hnsw_next")); err != nil {
+			return err
+		}
+	}
+	if !exists {
+		return nil // dropped on purpose
+	}
 	create := func(name, how string) string {
-		return fmt.Sprintf(`CREATE INDEX %s %s ON sku_vectors USING hnsw (embedding vector_cosine_ops)
-			WITH (m = 16, ef_construction = %d)`, how, name, efConstruction)
+		return fmt.Sprintf(`CREATE INDEX %s %s ON %s USING hnsw (embedding vector_cosine_ops)
+			WITH (m = 16, ef_construction = %d)`, how, pgx.Identifier{name}.Sanitize(), q("sku_vectors"), efConstruction)
+	}
+	// The exact count up to the threshold (reltuples is -1 for a table never analysed).
+	var rows int64
+	if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) t`,
+		q("sku_vectors"), concurrentFrom)).Scan(&rows); err != nil {
+		return fail(err)
 	}
 	if rows < concurrentFrom {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
-			return fmt.Errorf("hnsw rebuild: %w", err)
+			return fail(err)
 		}
 		defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
-		for _, q := range []string{`DROP INDEX sku_vectors_hnsw`, create("sku_vectors_hnsw", "")} {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("hnsw rebuild: %w", err)
+		for _, stmt := range []string{`DROP INDEX ` + q("sku_vectors_hnsw"), create("sku_vectors_hnsw", "")} {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fail(fmt.Errorf("%s: %w", stmt, err))
 			}
 		}
 		return tx.Commit()
 	}
-	for _, q := range []string{
-		`DROP INDEX CONCURRENTLY IF EXISTS sku_vectors_hnsw_next`, // left by a build that failed
-		create("sku_vectors_hnsw_next", "CONCURRENTLY"),
-		`DROP INDEX CONCURRENTLY sku_vectors_hnsw`,
-		`ALTER INDEX sku_vectors_hnsw_next RENAME TO sku_vectors_hnsw`,
+	if err := exec(create("sku_vectors_hnsw_next", "CONCURRENTLY")); err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
+	for _, stmt := range []string{
+		`ALTER INDEX ` + q("sku_vectors_hnsw") + ` RENAME TO sku_vectors_hnsw_old`,
+		`ALTER INDEX ` + q("sku_vectors_hnsw_next") + ` RENAME TO sku_vectors_hnsw`,
 	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("hnsw rebuild: %s: %w", q, err)
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fail(fmt.Errorf("%s: %w", stmt, err))
 		}
 	}
-	return nil
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	return exec(`DROP INDEX CONCURRENTLY ` + q("sku_vectors_hnsw_old"))
 }

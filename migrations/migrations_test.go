@@ -94,4 +94,20 @@ func TestHNSWRebuild(t *testing.T) {
 	_, err = m.Up(ctx)
 	require.NoError(t, err)
 	require.Contains(t, def(), "ef_construction='128'")
+
+	// A concurrent run interrupted after the new index was built but before the swap (here:
+	// the swap undone by hand, the old index gone) is finished by the next run.
+	_, err = m.DownTo(ctx, 7)
+	require.NoError(t, err)
+	for _, q := range []string{
+		`CREATE INDEX sku_vectors_hnsw_next ON sku_vectors USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 128)`,
+		`DROP INDEX sku_vectors_hnsw`,
+	} {
+		_, err = db.Pool.Exec(ctx, q)
+		require.NoError(t, err)
+	}
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	require.Contains(t, def(), "ef_construction='128'")
+	require.Contains(t, def(), "INDEX sku_vectors_hnsw ON")
 }

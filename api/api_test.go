@@ -320,6 +320,7 @@ func TestTagsDefineAndDelete(t *testing.T) {
 	require.Contains(t, p.Detail, `pool "razer week"`)
 	requireProblem(t, h.do("DELETE", "/v1/tags/cheap-razer", h.reader, nil), http.StatusForbidden)
 	requireProblem(t, h.do("DELETE", "/v1/tags/nosuch", h.planner, nil), http.StatusNotFound)
+	requireProblem(t, h.do("DELETE", "/v1/tags/", h.planner, nil), http.StatusBadRequest)
 
 	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/pools/"+poolID, h.planner, nil).Code)
 	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/tags/cheap-razer", h.planner, nil).Code)

@@ -61,7 +61,12 @@ func (s *Server) deleteTag(c *gin.Context) {
 		s.fail(c, fmt.Errorf("%w: tag definitions are not served here", errBadRequest))
 		return
 	}
-	if err := s.deps.Tags.DeleteTag(c.Request.Context(), strings.TrimPrefix(c.Param("name"), "/")); err != nil {
+	name := strings.TrimPrefix(c.Param("name"), "/")
+	if name == "" {
+		s.fail(c, fmt.Errorf("%w: which tag? DELETE /v1/tags/{name}", errBadRequest))
+		return
+	}
+	if err := s.deps.Tags.DeleteTag(c.Request.Context(), name); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -48,6 +48,15 @@ func (m *Migrator) Up(ctx context.Context) ([]*goose.MigrationResult, error) {
 	return res, nil
 }
 
+// UpTo applies the pending migrations up to and including version.
+func (m *Migrator) UpTo(ctx context.Context, version int64) ([]*goose.MigrationResult, error) {
+	res, err := m.provider.UpTo(ctx, version)
+	if err != nil {
+		return res, fmt.Errorf("migrate up to %d: %w", version, err)
+	}
+	return res, nil
+}
+
 // DownTo rolls back to version (0 removes everything).
 func (m *Migrator) DownTo(ctx context.Context, version int64) ([]*goose.MigrationResult, error) {
 	res, err := m.provider.DownTo(ctx, version)

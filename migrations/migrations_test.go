@@ -111,3 +111,24 @@ func TestHNSWRebuild(t *testing.T) {
 	require.Contains(t, def(), "ef_construction='128'")
 	require.Contains(t, def(), "INDEX sku_vectors_hnsw ON")
 }
+
+// Migration 00009 refuses, naming them, tags whose names differ only in case.
+func TestTagNamesUniqueWithoutCase(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.NewEmpty(t)
+	m, err := migrations.New(db.Pool)
+	require.NoError(t, err)
+	defer m.Close()
+	_, err = m.UpTo(ctx, 8)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `INSERT INTO tags (name, kind, definition) VALUES ('Gaming', 'rule', '{}'), ('gaming', 'rule', '{}'), ('audio', 'rule', '{}')`)
+	require.NoError(t, err)
+	_, err = m.Up(ctx)
+	require.ErrorContains(t, err, "differ only in case: 'Gaming', 'gaming'")
+	_, err = db.Pool.Exec(ctx, `DELETE FROM tags WHERE name = 'gaming'`)
+	require.NoError(t, err)
+	_, err = m.Up(ctx)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `INSERT INTO tags (name, kind, definition) VALUES ('AUDIO', 'rule', '{}')`)
+	require.ErrorContains(t, err, "tags_name_lower")
+}

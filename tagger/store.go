@@ -247,6 +247,17 @@ func (s *Store) DeleteTag(ctx context.Context, name string) error {
 // referrers. The tag's row is locked first, so a tag being created that refers to it (CreateTag
 // share-locks what it refers to) is either seen here or fails to find it.
 func (s *Store) DeleteUnreferenced(ctx context.Context, name string, external func(context.Context, string) ([]string, error)) (TagDef, error) {
+	// External referrers first, outside the transaction (they read on other connections).
+	var refs []string
+	if external != nil {
+		t, err := s.Tag(ctx, name)
+		if err != nil {
+			return t, err
+		}
+		if refs, err = external(ctx, t.Name); err != nil {
+			return t, fmt.Errorf("who refers to tag %q: %w", t.Name, err)
+		}
+	}
 	var def TagDef
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
@@ -265,7 +276,6 @@ func (s *Store) DeleteUnreferenced(ctx context.Context, name string, external fu
 		if err != nil {
 			return err
 		}
-		var refs []string
 		for i := range others {
 			for _, n := range others[i].Definition.TagRefs() {
 				if strings.EqualFold(n, def.Name) {
@@ -273,13 +283,6 @@ func (s *Store) DeleteUnreferenced(ctx context.Context, name string, external fu
 					break
 				}
 			}
-		}
-		if external != nil {
-			more, err := external(ctx, def.Name)
-			if err != nil {
-				return fmt.Errorf("who refers to tag %q: %w", def.Name, err)
-			}
-			refs = append(refs, more...)
 		}
 		if len(refs) > 0 {
 			return fmt.Errorf("tag %q is %w by %s", def.Name, ErrInUse, strings.Join(refs, ", "))

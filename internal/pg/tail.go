@@ -22,8 +22,8 @@ import (
 // transaction open longer than that is treated as the fixed window always did).
 //
 // The fixed window is used instead when the open transactions cannot all be seen: another
-// role's session in this database (its details are hidden without pg_read_all_stats),
-// track_activities off, or a prepared transaction.
+// role's session in this database (its details are hidden without pg_read_all_stats), a
+// session with track_activities off, or a prepared transaction.
 //
 // Use: from := t.From(); floor, err := t.Floor(ctx, q) (before the read); read the rows stamped
 // at or after from, skipping those t.Seen reports; apply them; and only when all of that
@@ -77,10 +77,11 @@ type Floor struct {
 
 // floorSQL: the start of the oldest open transaction of another session of this database (but
 // autovacuum's, which writes no rows), or the time of the question; and whether every such
-// session is visible to this role (a hidden one has a NULL backend_type), activities are
-// tracked, and no prepared transaction waits in this database.
+// session is visible to this role (a hidden one has a NULL backend_type) and tracked (a session
+// may turn track_activities off for itself: state 'disabled'; this one's setting is checked
+// too), and no prepared transaction waits in this database.
 const floorSQL = `SELECT least(min(a.xact_start), statement_timestamp()),
-	count(*) FILTER (WHERE a.backend_type IS NULL) = 0
+	count(*) FILTER (WHERE a.backend_type IS NULL OR a.state = 'disabled') = 0
 		AND current_setting('track_activities')::bool
 		AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.database = current_database())
 	FROM pg_stat_activity a

@@ -250,7 +250,7 @@ func (f *Follower) Poll(ctx context.Context) (int, error) {
 	}
 	var changes []change
 	var scanned int64
-	newest := since
+	var newest time.Time // newest stamp this poll read (zero: none)
 	f.mu.Lock()
 	for rows.Next() {
 		var c change

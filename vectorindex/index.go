@@ -658,7 +658,7 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 	var ups []upd
 	var gone []int64
 	var read []pg.Row
-	wm := since
+	var wm time.Time // newest stamp this poll read (zero: none)
 	err = ix.scanVectors(ctx, pollSQL, []any{since}, func(o, id int64, v []float32, at time.Time, live bool) error {
 		if at.After(wm) {
 			wm = at

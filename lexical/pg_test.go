@@ -74,7 +74,8 @@ func TestFollowerKeepsIndexFresh(t *testing.T) {
 	require.Equal(t, 3, ix.Len())
 
 	// Nothing changed: a poll re-indexes nothing, and once no transaction that began before
-	// the last change is open (other tests' sessions share the server), it reads no row again.
+	// the last change is open (other tests' sessions share the server: an index build there
+	// can take 20 s), it reads no row again.
 	n, err = f.Poll(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -84,5 +85,5 @@ func TestFollowerKeepsIndexFresh(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, n)
 		return f.Stats().Scanned == before
-	}, 30*time.Second, 50*time.Millisecond, "a quiet table is polled without reading rows")
+	}, 90*time.Second, 50*time.Millisecond, "a quiet table is polled without reading rows")
 }

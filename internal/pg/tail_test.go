@@ -65,6 +65,6 @@ func TestTailSeesLateCommits(t *testing.T) {
 	// start); once the last write is older than pg.Margin, a poll reads no row.
 	require.False(t, tail.From().After(tail.Newest().Add(time.Microsecond)))
 	require.True(t, tail.From().After(tail.Newest().Add(-time.Hour)), "not the whole Overlap window")
-	require.Eventually(t, func() bool { return poll() == 0 }, 30*time.Second, 100*time.Millisecond,
+	require.Eventually(t, func() bool { return poll() == 0 }, 90*time.Second, 100*time.Millisecond,
 		"a quiet table: nothing is read again")
 }

@@ -6,7 +6,7 @@ DO $$
 DECLARE
     clash text;
 BEGIN
-    SELECT string_agg(format('%L', name), ', ' ORDER BY name) INTO clash
+    SELECT string_agg(format('%L', name), ', ' ORDER BY name COLLATE "C") INTO clash
     FROM tags t WHERE EXISTS (SELECT 1 FROM tags u WHERE lower(u.name) = lower(t.name) AND u.id <> t.id);
     IF clash IS NOT NULL THEN
         RAISE EXCEPTION 'tags whose names differ only in case: %; rename or delete all but one of each (selection tag delete NAME), then migrate again', clash;

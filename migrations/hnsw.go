@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
@@ -82,6 +83,13 @@ func rebuildHNSW(ctx context.Context, db *sql.DB, efConstruction int) error {
 	}
 	if !exists {
 		return nil // dropped on purpose
+	}
+	var def string
+	if err := db.QueryRowContext(ctx, `SELECT pg_get_indexdef($1::regclass)`, q("sku_vectors_hnsw")).Scan(&def); err != nil {
+		return fail(err)
+	}
+	if strings.Contains(def, fmt.Sprintf("ef_construction='%d'", efConstruction)) {
+		return nil // built so already (a run whose last step, dropping the old index, failed)
 	}
 	create := func(name, how string) string {
 		return fmt.Sprintf(`CREATE INDEX %s %s ON %s USING hnsw (embedding vector_cosine_ops)

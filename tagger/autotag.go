@@ -219,15 +219,18 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 		return t.ix.HasTag(info.Name), nil
 	}
 	// skip decides about a tag whose scope, seeds or reference do not evaluate (they name a
-	// tag that is gone): a poll logs it and goes on with the other tags, so one broken
-	// definition does not stall every vector tag; a (re)build reports it.
+	// tag that is gone): it is logged and the other tags go on, so one broken definition does
+	// not stall every vector tag (a poll) or keep the others from being built (a rebuild, which
+	// leaves the broken one out of the index).
 	skip := func(tg *TagDef, err error) error {
-		if create || !errors.Is(err, ErrUnknownTag) {
+		if !errors.Is(err, ErrUnknownTag) {
 			return fmt.Errorf("tag %q: %w", tg.Name, err)
 		}
-		t.cfg.Logger.Warn("tagger: a vector tag's definition does not evaluate; its members stay as they are", "tag", tg.Name, "err", err)
+		t.cfg.Logger.Warn("tagger: a vector tag's definition does not evaluate; left as it is", "tag", tg.Name, "err", err)
 		return nil
 	}
+	// held: a poll works only on tags the index holds; a rebuild on every tag.
+	held := func(tg *TagDef) bool { return create || t.ix.HasTag(tg.Name) }
 	tags, err := t.store.Tags(ctx)
 	if err != nil {
 		return err
@@ -254,10 +257,7 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 			if !ok {
 				continue
 			}
-			if ok, err := hold(tg.Info()); err != nil || !ok {
-				if err != nil {
-					return err
-				}
+			if !held(tg) {
 				continue
 			}
 			scope, err := t.scope(tg.Definition.Scope)
@@ -276,14 +276,14 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 					drop = append(drop, uint64(o))
 				}
 			}
+			if _, err := hold(tg.Info()); err != nil {
+				return err
+			}
 			if err := t.ix.SetTagBits(tg.Name, add, drop, nil); err != nil {
 				return err
 			}
 		case KindPropagated:
-			if ok, err := hold(tg.Info()); err != nil || !ok {
-				if err != nil {
-					return err
-				}
+			if !held(tg) {
 				continue
 			}
 			p, err := t.propagation(ctx, tg)
@@ -313,6 +313,9 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 				} else {
 					drop = append(drop, uint64(o))
 				}
+			}
+			if _, err := hold(tg.Info()); err != nil {
+				return err
 			}
 			if err := t.ix.SetTagBits(tg.Name, add, drop, conf); err != nil {
 				return err

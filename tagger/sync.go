@@ -2,6 +2,7 @@ package tagger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,6 +22,7 @@ const tagsSignatureSQL = `SELECT count(*), coalesce(sum(id), 0)::bigint, coalesc
 const (
 	tagSyncInterval  = time.Second
 	tagRetryInterval = 30 * time.Second
+	tagRetryMax      = 10 * time.Minute
 )
 
 // syncTagsLocked makes the index hold exactly the tags of the tags table, for changes another
@@ -29,7 +31,8 @@ const (
 // in tag_bitmaps (computing them again would cost a propagation or a clustering pass), or are
 // computed here when none were saved; then new rule tags are evaluated (they may use vector
 // tags). A tag that cannot be built (a rule naming a tag deleted meanwhile, an embedder down)
-// is logged and left out, and the rest go on; it is tried again when the tags table changes.
+// is logged and left out, and the rest go on; it is tried again after 30 s (doubling to 10
+// minutes) or as soon as the tags table changes.
 // SKUs that changed between the other process's save and this sync keep their old membership
 // of a vector tag until they change again. It reports whether the index changed; only a
 // database failure is an error.
@@ -40,6 +43,9 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 	}
 	if sig == t.tagsSig && (t.leftOut == 0 || time.Now().Before(t.retryAt)) {
 		return false, nil
+	}
+	if sig != t.tagsSig {
+		t.retryEvery = 0 // the tags changed: what was left out may build now
 	}
 	tags, err := t.store.Tags(ctx)
 	if err != nil {
@@ -87,8 +93,9 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 		if err := t.loadSavedMembers(ctx, ids); err != nil {
 			return changed, err
 		}
-		t.buildVectorTags(ctx, vectorTags, false)
 	}
+	failed := t.buildVectorTags(ctx, vectorTags)
+	rulesAdded := false
 	if ruleMissing {
 		for _, d := range orderRules(tags) {
 			if _, ok := have[lowerName(d.Name)]; ok {
@@ -100,20 +107,42 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 				continue
 			}
 			t.ix.SetTag(d.Info(), bm, nil)
+			rulesAdded = true
 		}
 	}
-	// Vector tags whose seeds or scope name a rule tag new in this sync are built now.
-	t.buildVectorTags(ctx, vectorTags, true)
+	// Vector tags whose seeds or scope named a rule tag new in this sync are built now.
+	if rulesAdded {
+		var again []*TagDef
+		for _, d := range vectorTags {
+			if errors.Is(failed[d.Name], ErrUnknownTag) {
+				again = append(again, d)
+			}
+		}
+		for name, err := range t.buildVectorTags(ctx, again) {
+			failed[name] = err
+		}
+	}
+	for _, d := range vectorTags {
+		if err, ok := failed[d.Name]; ok && !t.ix.HasTag(d.Name) {
+			t.cfg.Logger.Warn("tagger: a tag defined elsewhere cannot be built here; left out", "tag", d.Name, "err", err)
+		}
+	}
+	built := 0
 	t.leftOut = 0
 	for i := range tags {
-		if !t.ix.HasTag(tags[i].Name) {
+		switch _, before := have[lowerName(tags[i].Name)]; {
+		case !t.ix.HasTag(tags[i].Name):
 			t.leftOut++
+		case !before:
+			built++
 		}
 	}
 	if t.leftOut > 0 {
-		t.retryAt = time.Now().Add(tagRetryInterval) // tried again then, or when the tags change
+		// Tried again then (30 s, doubling to 10 min), or as soon as the tags change.
+		t.retryEvery = min(max(2*t.retryEvery, tagRetryInterval), tagRetryMax)
+		t.retryAt = time.Now().Add(t.retryEvery)
 	}
-	changed = changed || len(vectorTags) > 0 || ruleMissing
+	changed = changed || built > 0
 	if changed {
 		t.dirty = true
 	}
@@ -122,8 +151,9 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 }
 
 // buildVectorTags builds the given vector tags the index does not hold yet (one pass for every
-// discovered family); the last attempt logs those that cannot be built.
-func (t *Tagger) buildVectorTags(ctx context.Context, tags []*TagDef, last bool) {
+// discovered family) and returns the errors of those it could not build, by name.
+func (t *Tagger) buildVectorTags(ctx context.Context, tags []*TagDef) map[string]error {
+	failed := map[string]error{}
 	discovered := false
 	for _, d := range tags {
 		if t.ix.HasTag(d.Name) {
@@ -135,10 +165,11 @@ func (t *Tagger) buildVectorTags(ctx context.Context, tags []*TagDef, last bool)
 			}
 			discovered = true
 		}
-		if err := t.buildVectorTag(ctx, d); err != nil && last {
-			t.cfg.Logger.Warn("tagger: a tag defined elsewhere cannot be built here; left out", "tag", d.Name, "err", err)
+		if err := t.buildVectorTag(ctx, d); err != nil {
+			failed[d.Name] = err
 		}
 	}
+	return failed
 }
 
 // buildVectorTag computes a vector tag's members here; on failure the tag is not held.

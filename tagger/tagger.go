@@ -86,17 +86,18 @@ type Tagger struct {
 	vectors  Vectors
 	embedder QueryEmbedder
 
-	mu       sync.Mutex // serialises polls, rebuilds and saves (the writer side)
-	pos      Position
-	vecTail  *pg.Tail // where the next poll of sku_vectors reads from
-	dirty    bool
-	lastSave time.Time
-	loaded   bool
-	models   map[int64]Model
-	tagsSig  tagsSignature // the tags table as the index last matched it
-	lastSync time.Time
-	leftOut  int       // tags of the table the last sync could not build
-	retryAt  time.Time // when to try them again
+	mu         sync.Mutex // serialises polls, rebuilds and saves (the writer side)
+	pos        Position
+	vecTail    *pg.Tail // where the next poll of sku_vectors reads from
+	dirty      bool
+	lastSave   time.Time
+	loaded     bool
+	models     map[int64]Model
+	tagsSig    tagsSignature // the tags table as the index last matched it
+	lastSync   time.Time
+	leftOut    int           // tags of the table the last sync could not build
+	retryAt    time.Time     // when to try them again
+	retryEvery time.Duration // the current back-off
 
 	runMu  sync.Mutex
 	cancel context.CancelFunc

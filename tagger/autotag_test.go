@@ -209,6 +209,9 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 	_, err = tg.Poll(ctx)
 	require.NoError(t, err)
 	require.False(t, tg.Index().HasTag("dangling"))
+	require.False(t, tg.Index().HasTag("scoped"), "left out, not held empty")
+	require.NoError(t, tg.Rebuild(ctx, "topics/gaming-mouse-wireless"), "a rebuild goes past the broken tag")
+	require.False(t, tg.Index().HasTag("scoped"))
 	p3 := p
 	p3.Fields = catalog.FieldPrice | catalog.FieldCurrency
 	p3.Price, p3.PriceAt = 9000, t0.Add(2*time.Minute)

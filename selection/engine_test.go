@@ -204,7 +204,9 @@ func mustOrd(t *testing.T, ix *tagger.Index, id int64) int64 {
 // ReferringTo finds the pools whose filter names a tag, at any depth and in any case.
 func TestPoolsReferringToTag(t *testing.T) {
 	ctx := context.Background()
-	_, _, svc := fixture(t)
+	db, _, svc := fixture(t)
+	_, err := db.Pool.Exec(ctx, `INSERT INTO tags (name, kind, definition) VALUES ('refurbished', 'rule', '{}'), ('Gaming', 'rule', '{}')`)
+	require.NoError(t, err)
 	mk := func(name string, f tagger.Expr) int64 {
 		p, err := svc.Pools.Create(ctx, selection.PoolInput{Name: name,
 			Plan: selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
@@ -214,13 +216,24 @@ func TestPoolsReferringToTag(t *testing.T) {
 	a := mk("gaming deals", tagger.And(tagger.Attr("market", "SG"), tagger.Not(tagger.Or(tagger.Tag("Refurbished"), tagger.Tag("gaming")))))
 	mk("plain", tagger.Attr("market", "MY"))
 	b := mk("refurb only", tagger.Tag("refurbished"))
-	_, err := svc.Pools.Create(ctx, selection.PoolInput{Name: "no filter", Plan: selection.Plan{Version: 1, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+	_, err = svc.Pools.Create(ctx, selection.PoolInput{Name: "no filter", Plan: selection.Plan{Version: 1, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
 	require.NoError(t, err)
 
-	got, err := svc.Pools.ReferringTo(ctx, "refurbished")
+	got, err := svc.Pools.ReferringTo(ctx, nil, "refurbished")
 	require.NoError(t, err)
 	require.Equal(t, []string{fmt.Sprintf(`pool "gaming deals" (id %d)`, a), fmt.Sprintf(`pool "refurb only" (id %d)`, b)}, got)
-	got, err = svc.Pools.ReferringTo(ctx, "clearance")
+	got, err = svc.Pools.ReferringTo(ctx, nil, "clearance")
 	require.NoError(t, err)
 	require.Empty(t, got)
+
+	// A pool may only name tags that exist (and they stay locked until it is written, so a
+	// tag delete cannot slip in between).
+	f := tagger.Tag("clearance")
+	_, err = svc.Pools.Create(ctx, selection.PoolInput{Name: "clearance", Plan: selection.Plan{Version: 1, Filter: &f,
+		Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+	require.ErrorIs(t, err, selection.ErrInvalid)
+	require.ErrorContains(t, err, `tag "clearance", which does not exist`)
+	_, err = svc.Pools.Update(ctx, b, selection.PoolInput{Name: "refurb only", Plan: selection.Plan{Version: 1, Filter: &f,
+		Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+	require.ErrorIs(t, err, selection.ErrInvalid)
 }

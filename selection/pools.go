@@ -11,6 +11,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/tagger"
 )
 
 // ErrNotFound is returned for a pool or version that does not exist.
@@ -110,9 +112,19 @@ func (s *PoolStore) Create(ctx context.Context, in PoolInput) (Pool, error) {
 	if err != nil {
 		return Pool{}, fmt.Errorf("encode plan: %w", err)
 	}
-	p, err := scanPool(s.pool.QueryRow(ctx, `INSERT INTO pools (name, scenario, plan, pins, exclusions,
-		valid_from, valid_until, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+poolCols,
-		in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil, in.CreatedBy))
+	var p Pool
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockTags(ctx, tx, in.Plan); err != nil {
+			return err
+		}
+		p, err = scanPool(tx.QueryRow(ctx, `INSERT INTO pools (name, scenario, plan, pins, exclusions,
+			valid_from, valid_until, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+poolCols,
+			in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil, in.CreatedBy))
+		return err
+	})
+	if errors.Is(err, ErrInvalid) {
+		return p, err
+	}
 	if err != nil {
 		return p, fmt.Errorf("create pool: %w", err)
 	}
@@ -128,9 +140,19 @@ func (s *PoolStore) Update(ctx context.Context, id int64, in PoolInput) (Pool, e
 	if err != nil {
 		return Pool{}, fmt.Errorf("encode plan: %w", err)
 	}
-	p, err := scanPool(s.pool.QueryRow(ctx, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
-		exclusions = $6, valid_from = $7, valid_until = $8, updated_at = now() WHERE id = $1 RETURNING `+poolCols,
-		id, in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil))
+	var p Pool
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockTags(ctx, tx, in.Plan); err != nil {
+			return err
+		}
+		p, err = scanPool(tx.QueryRow(ctx, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
+			exclusions = $6, valid_from = $7, valid_until = $8, updated_at = now() WHERE id = $1 RETURNING `+poolCols,
+			id, in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil))
+		return err
+	})
+	if errors.Is(err, ErrInvalid) {
+		return p, err
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, fmt.Errorf("pool %d: %w", id, ErrNotFound)
 	}
@@ -138,6 +160,41 @@ func (s *PoolStore) Update(ctx context.Context, id int64, in PoolInput) (Pool, e
 		return p, fmt.Errorf("update pool %d: %w", id, err)
 	}
 	return p, nil
+}
+
+// lockTags share-locks the tags the plan's filter names until the pool is written, so a tag
+// delete (tagger.Store.DeleteUnreferenced) either sees the pool or runs first and the pool
+// fails here, naming the tag. Names are matched without case.
+func lockTags(ctx context.Context, tx pgx.Tx, plan Plan) error {
+	if plan.Filter == nil {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, n := range plan.Filter.Tags() {
+		want[strings.ToLower(n)] = true
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(want))
+	for n := range want {
+		names = append(names, n)
+	}
+	rows, err := tx.Query(ctx, `SELECT lower(name) FROM tags WHERE lower(name) = ANY($1) FOR SHARE`, names)
+	if err != nil {
+		return err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, n := range found {
+		delete(want, n)
+	}
+	for n := range want {
+		return fmt.Errorf("%w: the filter names tag %q, which does not exist", ErrInvalid, n)
+	}
+	return nil
 }
 
 // Delete removes a pool and its versions.
@@ -178,9 +235,13 @@ func (s *PoolStore) List(ctx context.Context, before int64, limit int) ([]Pool, 
 }
 
 // ReferringTo lists the pools whose plan filter names the tag (in any case), as
-// `pool "NAME" (id N)`: the tagger refuses to delete a tag they use (tagger.Config.Referrers).
-func (s *PoolStore) ReferringTo(ctx context.Context, tag string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+poolCols+` FROM pools ORDER BY id`)
+// `pool "NAME" (id N)`, reading through q (nil: the store's pool): the tagger refuses to delete a
+// tag they use (tagger.Config.Referrers).
+func (s *PoolStore) ReferringTo(ctx context.Context, q tagger.Querier, tag string) ([]string, error) {
+	if q == nil {
+		q = s.pool
+	}
+	rows, err := q.Query(ctx, `SELECT `+poolCols+` FROM pools ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("pools referring to tag %q: %w", tag, err)
 	}

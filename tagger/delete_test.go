@@ -22,7 +22,7 @@ func TestDeleteRefusesTagsInUse(t *testing.T) {
 	}
 	applyWithEvent(t, db, patches)
 	pools := map[string][]string{}
-	tg, err := New(db.Pool, nil, nil, Config{SaveInterval: -1, Referrers: func(_ context.Context, tag string) ([]string, error) {
+	tg, err := New(db.Pool, nil, nil, Config{SaveInterval: -1, Referrers: func(_ context.Context, _ Querier, tag string) ([]string, error) {
 		if tag == "boom" {
 			return nil, errors.New("pools unreadable")
 		}

@@ -243,23 +243,14 @@ func (s *Store) DeleteTag(ctx context.Context, name string) error {
 }
 
 // DeleteUnreferenced deletes the tag named name (in any case) unless another tag's definition
-// or anything external lists (nil: nothing) refers to it; then it returns ErrInUse naming the
-// referrers. The tag's row is locked first, so a tag being created that refers to it (CreateTag
-// share-locks what it refers to) is either seen here or fails to find it.
-func (s *Store) DeleteUnreferenced(ctx context.Context, name string, external func(context.Context, string) ([]string, error)) (TagDef, error) {
-	// External referrers first, outside the transaction (they read on other connections).
-	var refs []string
-	if external != nil {
-		t, err := s.Tag(ctx, name)
-		if err != nil {
-			return t, err
-		}
-		if refs, err = external(ctx, t.Name); err != nil {
-			return t, fmt.Errorf("who refers to tag %q: %w", t.Name, err)
-		}
-	}
+// or anything external lists (nil: nothing; it reads through the transaction) refers to it;
+// then it returns ErrInUse naming the referrers. The tag's row is locked first, so a tag or
+// pool being created that refers to it (both share-locks what they name) is either seen here
+// or fails to find it.
+func (s *Store) DeleteUnreferenced(ctx context.Context, name string, external func(context.Context, Querier, string) ([]string, error)) (TagDef, error) {
 	var def TagDef
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var refs []string
 		var err error
 		def, err = scanTag(tx.QueryRow(ctx, `SELECT `+tagCols+` FROM tags WHERE lower(name) = lower($1) FOR UPDATE`, name))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -283,6 +274,16 @@ func (s *Store) DeleteUnreferenced(ctx context.Context, name string, external fu
 					break
 				}
 			}
+		}
+		if external != nil {
+			// In this transaction, after the row lock: a referrer committed before the lock is
+			// seen; one written after it waits for the delete (selection.PoolStore share-locks
+			// the tags a pool names) and then fails to find the tag.
+			more, err := external(ctx, tx, def.Name)
+			if err != nil {
+				return fmt.Errorf("who refers to tag %q: %w", def.Name, err)
+			}
+			refs = append(refs, more...)
 		}
 		if len(refs) > 0 {
 			return fmt.Errorf("tag %q is %w by %s", def.Name, ErrInUse, strings.Join(refs, ", "))

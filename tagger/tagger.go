@@ -44,8 +44,9 @@ type Config struct {
 	// full build reads ~1M rows/s).
 	MaxReplay int
 	// Referrers, when set, lists what outside the tagger refers to a tag by name (the service
-	// passes its pools); Delete refuses a tag while it lists anything.
-	Referrers func(ctx context.Context, tag string) ([]string, error)
+	// passes its pools), reading through q: Delete calls it in the transaction that holds the
+	// tag's row lock, and refuses the tag while it lists anything.
+	Referrers func(ctx context.Context, q Querier, tag string) ([]string, error)
 	// Logger receives the tagger's logs. Default: slog.Default().
 	Logger *slog.Logger
 }

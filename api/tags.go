@@ -148,28 +148,21 @@ func (d TaggerService) DefineTag(ctx context.Context, raw json.RawMessage) (any,
 	if name == "" || len(name) > 100 {
 		return nil, fmt.Errorf("%w: a tag needs a name of at most 100 bytes", selection.ErrInvalid)
 	}
-	for _, t := range d.Tagger.Index().Tags() {
-		if strings.EqualFold(t.Name, name) {
-			return nil, fmt.Errorf("%w: tag %q exists", selection.ErrInvalid, name)
-		}
-	}
 	def := tagger.TagDef{Name: name, Kind: kind, Description: req.Description,
 		Definition: tagger.Definition{Rule: req.Rule, Descriptions: req.Descriptions, Examples: req.Examples}}
 	if err := def.Definition.Validate(kind); err != nil {
 		return nil, fmt.Errorf("%w: tag %q: %v", selection.ErrInvalid, name, err)
 	}
 	created, err := d.Tagger.Define(ctx, def)
-	if errors.Is(err, tagger.ErrUnknownTag) {
+	if errors.Is(err, tagger.ErrUnknownTag) || errors.Is(err, tagger.ErrExists) {
 		return nil, fmt.Errorf("%w: %v", selection.ErrInvalid, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	var members uint64
-	for _, t := range d.Tagger.Index().Tags() {
-		if t.Name == created.Name {
-			members = t.Members
-		}
+	members, err := d.Tagger.Index().Count(tagger.Tag(created.Name))
+	if err != nil {
+		return nil, err
 	}
 	return map[string]any{"name": created.Name, "kind": created.Kind, "members": members, "definition": created.Definition}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"selection/catalog"
 	"selection/tagger"
@@ -242,9 +241,6 @@ func (ids *IDs) UnmarshalJSON(b []byte) error {
 
 // releasedDay is the released column's value for a YYYY-MM-DD date, 0 for none.
 func releasedDay(date string) int64 {
-	d, err := time.Parse(time.DateOnly, date)
-	if err != nil {
-		return 0
-	}
-	return tagger.ReleasedDay(&d)
+	v, _ := tagger.ParseReleasedDate(date) // 0 on error: no bound
+	return v
 }

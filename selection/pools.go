@@ -112,16 +112,9 @@ func (s *PoolStore) Create(ctx context.Context, in PoolInput) (Pool, error) {
 	if err != nil {
 		return Pool{}, fmt.Errorf("encode plan: %w", err)
 	}
-	var p Pool
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockTags(ctx, tx, in.Plan); err != nil {
-			return err
-		}
-		p, err = scanPool(tx.QueryRow(ctx, `INSERT INTO pools (name, scenario, plan, pins, exclusions,
-			valid_from, valid_until, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+poolCols,
-			in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil, in.CreatedBy))
-		return err
-	})
+	p, err := s.write(ctx, in.Plan, `INSERT INTO pools (name, scenario, plan, pins, exclusions,
+		valid_from, valid_until, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+poolCols,
+		in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil, in.CreatedBy)
 	if errors.Is(err, ErrInvalid) {
 		return p, err
 	}
@@ -140,16 +133,9 @@ func (s *PoolStore) Update(ctx context.Context, id int64, in PoolInput) (Pool, e
 	if err != nil {
 		return Pool{}, fmt.Errorf("encode plan: %w", err)
 	}
-	var p Pool
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockTags(ctx, tx, in.Plan); err != nil {
-			return err
-		}
-		p, err = scanPool(tx.QueryRow(ctx, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
-			exclusions = $6, valid_from = $7, valid_until = $8, updated_at = now() WHERE id = $1 RETURNING `+poolCols,
-			id, in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil))
-		return err
-	})
+	p, err := s.write(ctx, in.Plan, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
+		exclusions = $6, valid_from = $7, valid_until = $8, updated_at = now() WHERE id = $1 RETURNING `+poolCols,
+		id, in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil)
 	if errors.Is(err, ErrInvalid) {
 		return p, err
 	}
@@ -162,39 +148,27 @@ func (s *PoolStore) Update(ctx context.Context, id int64, in PoolInput) (Pool, e
 	return p, nil
 }
 
-// lockTags share-locks the tags the plan's filter names until the pool is written, so a tag
-// delete (tagger.Store.DeleteUnreferenced) either sees the pool or runs first and the pool
-// fails here, naming the tag. Names are matched without case.
-func lockTags(ctx context.Context, tx pgx.Tx, plan Plan) error {
-	if plan.Filter == nil {
-		return nil
-	}
-	want := map[string]bool{}
-	for _, n := range plan.Filter.Tags() {
-		want[strings.ToLower(n)] = true
-	}
-	if len(want) == 0 {
-		return nil
-	}
-	names := make([]string, 0, len(want))
-	for n := range want {
-		names = append(names, n)
-	}
-	rows, err := tx.Query(ctx, `SELECT lower(name) FROM tags WHERE lower(name) = ANY($1) FOR SHARE`, names)
-	if err != nil {
+// write runs one pool statement (returning poolCols) in a transaction that first share-locks
+// the tags the plan's filter names (tagger.LockTags), so a tag delete either sees the pool or
+// runs first and the pool fails here, naming the tag.
+func (s *PoolStore) write(ctx context.Context, plan Plan, sql string, args ...any) (Pool, error) {
+	var p Pool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var names []string
+		if plan.Filter != nil {
+			names = plan.Filter.Tags()
+		}
+		missing, err := tagger.LockTags(ctx, tx, names)
+		if err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%w: the filter names tag %q, which does not exist", ErrInvalid, missing[0])
+		}
+		p, err = scanPool(tx.QueryRow(ctx, sql, args...))
 		return err
-	}
-	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	for _, n := range found {
-		delete(want, n)
-	}
-	for n := range want {
-		return fmt.Errorf("%w: the filter names tag %q, which does not exist", ErrInvalid, n)
-	}
-	return nil
+	})
+	return p, err
 }
 
 // Delete removes a pool and its versions.

@@ -161,6 +161,20 @@ func ReleasedDay(t *time.Time) int64 {
 	return max(t.Unix()/86400, 0)
 }
 
+// ReleasedDaySQL is ReleasedDay in SQL over a timestamptz column (skus.released_at).
+func ReleasedDaySQL(col string) string {
+	return "coalesce(greatest(floor(extract(epoch FROM " + col + ") / 86400), 0)::bigint, 0)"
+}
+
+// ParseReleasedDate is the released column's value for a date written YYYY-MM-DD.
+func ParseReleasedDate(s string) (int64, error) {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return 0, err
+	}
+	return ReleasedDay(&d), nil
+}
+
 // Get returns a field's value in a row as text (for explanations).
 func (r *Row) Get(field string) (string, error) {
 	kind, i, err := lookupField(field)

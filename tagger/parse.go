@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -258,11 +257,11 @@ func (p *parser) integer(field string) (int64, error) {
 		return v, nil
 	}
 	if field == "released" {
-		d, derr := time.Parse(time.DateOnly, s)
+		v, derr := ParseReleasedDate(s)
 		if derr != nil {
 			return 0, p.errAt(t, "%q is neither a date (YYYY-MM-DD) nor a day number", s)
 		}
-		return ReleasedDay(&d), nil
+		return v, nil
 	}
 	return 0, p.errAt(t, "%q is not an integer (money is in minor units)", s)
 }

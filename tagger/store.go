@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,9 @@ import (
 
 // ErrNotFound is returned (wrapped) for a tag or SKU that does not exist.
 var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned (wrapped) by CreateTag for a name taken (compared without case).
+var ErrExists = errors.New("already exists")
 
 // ErrInUse is returned (wrapped) by Tagger.Delete for a tag other tags or pools refer to.
 var ErrInUse = errors.New("in use")
@@ -168,30 +172,13 @@ func (s *Store) CreateTag(ctx context.Context, t TagDef) (TagDef, error) {
 	}
 	// The tags it refers to are share-locked until the new tag is committed, so a concurrent
 	// DeleteUnreferenced of one of them waits and then sees the new referrer.
-	refs := map[string]bool{}
-	for _, n := range t.Definition.TagRefs() {
-		refs[strings.ToLower(n)] = true
-	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if len(refs) > 0 {
-			want := make([]string, 0, len(refs))
-			for n := range refs {
-				want = append(want, n)
-			}
-			rows, err := tx.Query(ctx, `SELECT lower(name) FROM tags WHERE lower(name) = ANY($1) FOR SHARE`, want)
-			if err != nil {
-				return err
-			}
-			found, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return err
-			}
-			for _, n := range found {
-				delete(refs, n)
-			}
-			for n := range refs {
-				return fmt.Errorf("tag %q: refers to %w %q", t.Name, ErrUnknownTag, n)
-			}
+		missing, err := LockTags(ctx, tx, t.Definition.TagRefs())
+		if err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("tag %q: refers to %w %q", t.Name, ErrUnknownTag, missing[0])
 		}
 		return tx.QueryRow(ctx, `INSERT INTO tags (name, kind, description, definition)
 			VALUES ($1, $2, $3, $4) RETURNING id, created_at, updated_at`,
@@ -202,7 +189,7 @@ func (s *Store) CreateTag(ctx context.Context, t TagDef) (TagDef, error) {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return t, fmt.Errorf("tag %q already exists (tag names are compared without case)", t.Name)
+		return t, fmt.Errorf("tag %q %w (tag names are compared without case)", t.Name, ErrExists)
 	}
 	if err != nil {
 		return t, fmt.Errorf("create tag %q: %w", t.Name, err)
@@ -240,6 +227,40 @@ func (s *Store) DeleteTag(ctx context.Context, name string) error {
 		return fmt.Errorf("tag %q: %w", name, ErrNotFound)
 	}
 	return nil
+}
+
+// LockTags share-locks, until tx ends, the tags named (in any case), so that a tag delete
+// (DeleteUnreferenced) waits for whatever tx writes that refers to them and then sees it; it
+// returns the names (lower-cased, sorted) of those that do not exist.
+func LockTags(ctx context.Context, tx pgx.Tx, names []string) ([]string, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[strings.ToLower(n)] = true
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	lower := make([]string, 0, len(want))
+	for n := range want {
+		lower = append(lower, n)
+	}
+	rows, err := tx.Query(ctx, `SELECT lower(name) FROM tags WHERE lower(name) = ANY($1) FOR SHARE`, lower)
+	if err != nil {
+		return nil, fmt.Errorf("lock tags: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("lock tags: %w", err)
+	}
+	for _, n := range found {
+		delete(want, n)
+	}
+	missing := make([]string, 0, len(want))
+	for n := range want {
+		missing = append(missing, n)
+	}
+	sort.Strings(missing)
+	return missing, nil
 }
 
 // DeleteUnreferenced deletes the tag named name (in any case) unless another tag's definition
@@ -414,10 +435,9 @@ func (s *Store) Models(ctx context.Context) (map[int64]Model, error) {
 
 // ---- reading skus ----
 
-const rowCols = `ordinal, id, live, market, brand, category, product_type, currency,
+var rowCols = `ordinal, id, live, market, brand, category, product_type, currency,
 	price, list_price, stock, rating, rating_count, sales_1h, sales_24h, sales_7d,
-	gmv_1h, gmv_24h, gmv_7d, views_1h, views_24h, views_7d,
-	coalesce(greatest(floor(extract(epoch FROM released_at) / 86400), 0)::bigint, 0)`
+	gmv_1h, gmv_24h, gmv_7d, views_1h, views_24h, views_7d, ` + ReleasedDaySQL("released_at")
 
 func scanRow(rows pgx.Rows, r *Row) error {
 	var rating float32

@@ -41,7 +41,7 @@ var numericSQL = map[string]string{
 }
 
 // releasedSQL is tagger.ReleasedDay in SQL.
-const releasedSQL = "coalesce(greatest(floor(extract(epoch FROM s.released_at) / 86400), 0)::bigint, 0)"
+var releasedSQL = tagger.ReleasedDaySQL("s.released_at")
 
 // categoricalSQL is each categorical field, case-folded as the index keys it.
 var categoricalSQL = map[string]string{

@@ -83,8 +83,14 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 		}
 	}
 	if len(vectorTags) > 0 {
-		if t.models, err = t.store.Models(ctx); err != nil {
-			return changed, err
+		for _, d := range vectorTags {
+			if _, ok := t.models[d.ID]; !ok && d.Kind != KindPropagated {
+				// Prototype and discovered tags made elsewhere bring models (propagated: none).
+				if t.models, err = t.store.Models(ctx); err != nil {
+					return changed, err
+				}
+				break
+			}
 		}
 		ids := make([]int64, len(vectorTags))
 		for i, d := range vectorTags {

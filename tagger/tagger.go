@@ -156,9 +156,7 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if err := t.store.loadTagEntries(ctx, ix); err != nil {
-			return "", err
-		}
+		// Tags are not in skus: the sync below adds them (saved members, rules evaluated).
 		t.dirty = true // the saved snapshot is missing, stale or older: the next save replaces it
 	}
 	t.ix.swap(ix)
@@ -169,7 +167,8 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 		return "", err
 	}
 	t.models = models
-	// Tags defined elsewhere after the snapshot was saved (or deleted since) are matched now.
+	// The tags: all of them after a build from skus; after a snapshot, those defined elsewhere
+	// since it was saved (or deleted since).
 	t.tagsSig = tagsSignature{}
 	if _, err := t.syncTagsLocked(ctx); err != nil {
 		return "", err
@@ -188,46 +187,6 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 		}
 	}
 	return how, nil
-}
-
-// loadTagEntries reads the saved tag members (tag:<id>, tagconf:<id>) into ix.
-func (s *Store) loadTagEntries(ctx context.Context, ix *Index) error {
-	tags, err := s.Tags(ctx)
-	if err != nil {
-		return err
-	}
-	infos := map[int64]TagInfo{}
-	for i := range tags {
-		infos[tags[i].ID] = tags[i].Info()
-	}
-	rows, err := s.pool.Query(ctx, `SELECT key, bitmap FROM tag_bitmaps WHERE key LIKE 'tag%:%'`)
-	if err != nil {
-		return fmt.Errorf("load tag members: %w", err)
-	}
-	var key string
-	var raw []byte
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	_, err = pgx.ForEachRow(rows, []any{&key, &raw}, func() error { return ix.loadEntry(key, raw, infos) })
-	if err != nil {
-		return fmt.Errorf("load tag members: %w", err)
-	}
-	// Rule tags are evaluated now. Vector tags without saved members are built by the sync
-	// Load runs next (syncTagsLocked), which also evaluates the rules that use them; a rule
-	// that does not evaluate is left out there with a warning.
-	for _, tg := range orderRules(tags) {
-		bm, _, err := ix.eval(tg.Definition.Rule, nil)
-		if err != nil {
-			continue
-		}
-		st := ix.tags[lowerName(tg.Name)]
-		if st == nil {
-			st = &tagState{info: tg.Info()}
-			ix.tags[lowerName(tg.Name)] = st
-		}
-		st.members = bm.Clone()
-	}
-	return nil
 }
 
 // swap replaces the index's contents with o's (o must not be used afterwards).

@@ -195,6 +195,63 @@ func TestPoolVersionsDiffAndIncrementalRefresh(t *testing.T) {
 	require.ErrorIs(t, err, selection.ErrNotFound)
 }
 
+// A pool is saved with its first version in one transaction: a refresher running alongside
+// never finds a pool without a version (CI once crashed on the nil diff such a refresh produced,
+// and the refresher's version 1 pushed the creator's to 2). A pool that has no version (written
+// by Pools.Create alone) refreshes to version 1 with a diff from the empty version 0.
+func TestRefreshAlongsideCreate(t *testing.T) {
+	ctx := context.Background()
+	_, _, svc := fixture(t)
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			outs, err := svc.RefreshAll(ctx)
+			if err != nil {
+				done <- err
+				return
+			}
+			for _, o := range outs {
+				if o.Changed && o.Diff == nil {
+					done <- fmt.Errorf("pool %d: changed without a diff", o.PoolID)
+					return
+				}
+			}
+		}
+	}()
+	for i := range 20 {
+		p, v, err := svc.CreatePool(ctx, selection.PoolInput{Name: fmt.Sprintf("pool %d", i),
+			Plan: selection.Plan{Version: 1, Ranking: selection.Ranking{By: "sales"}, Limit: 3 + i}})
+		require.NoError(t, err)
+		require.Equal(t, 1, v.Version)
+		require.Equal(t, 1, p.CurrentVersion)
+		require.Equal(t, p.ID, v.PoolID)
+		got, err := svc.Pools.GetVersion(ctx, p.ID, 1)
+		require.NoError(t, err)
+		require.Equal(t, v.Ranking, got.Ranking)
+	}
+	close(stop)
+	require.NoError(t, <-done)
+
+	bare, err := svc.Pools.Create(ctx, selection.PoolInput{Name: "bare",
+		Plan: selection.Plan{Version: 1, Ranking: selection.Ranking{By: "sales"}, Limit: 2}})
+	require.NoError(t, err)
+	require.Equal(t, 0, bare.CurrentVersion)
+	o, err := svc.Refresh(ctx, bare.ID)
+	require.NoError(t, err)
+	require.True(t, o.Changed)
+	require.Equal(t, 1, o.Version)
+	require.NotNil(t, o.Diff)
+	require.Equal(t, 0, o.Diff.From)
+	require.Equal(t, []selection.Moved{{SKUID: 1040, ToRank: 1}, {SKUID: 1039, ToRank: 2}}, o.Diff.Added)
+}
+
 func mustOrd(t *testing.T, ix *tagger.Index, id int64) int64 {
 	o, ok := ix.Ordinal(id)
 	require.True(t, ok)

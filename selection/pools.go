@@ -105,6 +105,13 @@ func scanPool(row pgx.Row) (Pool, error) {
 
 // Create saves a new pool (without versions; Engine.Refresh writes the first).
 func (s *PoolStore) Create(ctx context.Context, in PoolInput) (Pool, error) {
+	return s.CreateWithVersion(ctx, in, nil)
+}
+
+// CreateWithVersion saves a new pool and, when first is not nil, its first version in the same
+// transaction, so no reader (the refresher, a GET) ever sees the pool without a version. first's
+// PoolID, Version, MemberCount and CreatedAt are set.
+func (s *PoolStore) CreateWithVersion(ctx context.Context, in PoolInput, first *Version) (Pool, error) {
 	if err := in.validate(); err != nil {
 		return Pool{}, err
 	}
@@ -112,7 +119,18 @@ func (s *PoolStore) Create(ctx context.Context, in PoolInput) (Pool, error) {
 	if err != nil {
 		return Pool{}, fmt.Errorf("encode plan: %w", err)
 	}
-	p, err := s.write(ctx, in.Plan, `INSERT INTO pools (name, scenario, plan, pins, exclusions,
+	var then func(pgx.Tx, *Pool) error
+	if first != nil {
+		then = func(tx pgx.Tx, p *Pool) error {
+			first.PoolID = p.ID
+			if err := s.addVersion(ctx, tx, first); err != nil {
+				return err
+			}
+			p.CurrentVersion = first.Version
+			return nil
+		}
+	}
+	p, err := s.write(ctx, in.Plan, then, `INSERT INTO pools (name, scenario, plan, pins, exclusions,
 		valid_from, valid_until, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+poolCols,
 		in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil, in.CreatedBy)
 	if errors.Is(err, ErrInvalid) {
@@ -133,7 +151,7 @@ func (s *PoolStore) Update(ctx context.Context, id int64, in PoolInput) (Pool, e
 	if err != nil {
 		return Pool{}, fmt.Errorf("encode plan: %w", err)
 	}
-	p, err := s.write(ctx, in.Plan, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
+	p, err := s.write(ctx, in.Plan, nil, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
 		exclusions = $6, valid_from = $7, valid_until = $8, updated_at = now() WHERE id = $1 RETURNING `+poolCols,
 		id, in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil)
 	if errors.Is(err, ErrInvalid) {
@@ -150,8 +168,9 @@ func (s *PoolStore) Update(ctx context.Context, id int64, in PoolInput) (Pool, e
 
 // write runs one pool statement (returning poolCols) in a transaction that first share-locks
 // the tags the plan's filter names (tagger.LockTags), so a tag delete either sees the pool or
-// runs first and the pool fails here, naming the tag.
-func (s *PoolStore) write(ctx context.Context, plan Plan, sql string, args ...any) (Pool, error) {
+// runs first and the pool fails here, naming the tag. then, when not nil, runs in the same
+// transaction after the statement.
+func (s *PoolStore) write(ctx context.Context, plan Plan, then func(pgx.Tx, *Pool) error, sql string, args ...any) (Pool, error) {
 	var p Pool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var names []string
@@ -166,7 +185,10 @@ func (s *PoolStore) write(ctx context.Context, plan Plan, sql string, args ...an
 			return fmt.Errorf("%w: the filter names tag %q, which does not exist", ErrInvalid, missing[0])
 		}
 		p, err = scanPool(tx.QueryRow(ctx, sql, args...))
-		return err
+		if err != nil || then == nil {
+			return err
+		}
+		return then(tx, &p)
 	})
 	return p, err
 }
@@ -242,6 +264,10 @@ func (s *PoolStore) ReferringTo(ctx context.Context, q tagger.Querier, tag strin
 // version number is allocated under the pool's row lock, so concurrent refreshes get distinct
 // numbers.
 func (s *PoolStore) AddVersion(ctx context.Context, v *Version) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.addVersion(ctx, tx, v) })
+}
+
+func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version) error {
 	members, err := v.Members.ToBytes()
 	if err != nil {
 		return fmt.Errorf("serialize members: %w", err)
@@ -250,26 +276,24 @@ func (s *PoolStore) AddVersion(ctx context.Context, v *Version) error {
 	if err != nil {
 		return fmt.Errorf("encode plan: %w", err)
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var next int
-		err := tx.QueryRow(ctx, `UPDATE pools SET current_version = current_version + 1, updated_at = now()
-			WHERE id = $1 RETURNING current_version`, v.PoolID).Scan(&next)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("pool %d: %w", v.PoolID, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("pool %d: next version: %w", v.PoolID, err)
-		}
-		v.Version = next
-		v.MemberCount = int(v.Members.GetCardinality())
-		err = tx.QueryRow(ctx, `INSERT INTO pool_versions (pool_id, version, members, ranking, scores,
-			member_count, plan, event_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at`,
-			v.PoolID, v.Version, members, nonNil(v.Ranking), nonNilF(v.Scores), v.MemberCount, plan, v.EventSeq).Scan(&v.CreatedAt)
-		if err != nil {
-			return fmt.Errorf("pool %d: write version: %w", v.PoolID, err)
-		}
-		return nil
-	})
+	var next int
+	err = tx.QueryRow(ctx, `UPDATE pools SET current_version = current_version + 1, updated_at = now()
+		WHERE id = $1 RETURNING current_version`, v.PoolID).Scan(&next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("pool %d: %w", v.PoolID, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("pool %d: next version: %w", v.PoolID, err)
+	}
+	v.Version = next
+	v.MemberCount = int(v.Members.GetCardinality())
+	err = tx.QueryRow(ctx, `INSERT INTO pool_versions (pool_id, version, members, ranking, scores,
+		member_count, plan, event_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at`,
+		v.PoolID, v.Version, members, nonNil(v.Ranking), nonNilF(v.Scores), v.MemberCount, plan, v.EventSeq).Scan(&v.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("pool %d: write version: %w", v.PoolID, err)
+	}
+	return nil
 }
 
 // GetVersion returns version n of a pool (0: the current one).

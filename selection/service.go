@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -104,15 +105,11 @@ func (s *Service) CreatePool(ctx context.Context, in PoolInput) (Pool, *Version,
 	if err != nil {
 		return Pool{}, nil, err
 	}
-	p, err := s.Pools.Create(ctx, in)
+	v := versionOf(0, in.Plan, res, seq)
+	p, err := s.Pools.CreateWithVersion(ctx, in, v)
 	if err != nil {
 		return p, nil, err
 	}
-	v := versionOf(p.ID, in.Plan, res, seq)
-	if err := s.Pools.AddVersion(ctx, v); err != nil {
-		return p, nil, err
-	}
-	p.CurrentVersion = v.Version
 	return p, v, nil
 }
 
@@ -166,7 +163,13 @@ func (s *Service) Refresh(ctx context.Context, id int64) (RefreshOutcome, error)
 	out.Result, out.Notes = res, res.Warnings
 	next := versionOf(id, p.Plan, res, seq)
 	cur, err := s.Pools.GetVersion(ctx, id, 0)
-	if err == nil && sameRanking(cur.Ranking, next.Ranking) && planEqual(cur.Plan, p.Plan) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		cur = &Version{PoolID: id} // no version yet: the diff is from an empty version 0
+	case err != nil:
+		return out, err
+	}
+	if cur.Version > 0 && sameRanking(cur.Ranking, next.Ranking) && planEqual(cur.Plan, p.Plan) {
 		out.Version = cur.Version
 		out.Reason = "ranking unchanged"
 		return out, nil
@@ -175,10 +178,8 @@ func (s *Service) Refresh(ctx context.Context, id int64) (RefreshOutcome, error)
 		return out, err
 	}
 	out.Version, out.Changed = next.Version, true
-	if cur != nil {
-		d := DiffVersions(cur, next)
-		out.Diff = &d
-	}
+	d := DiffVersions(cur, next)
+	out.Diff = &d
 	return out, nil
 }
 

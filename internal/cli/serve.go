@@ -305,8 +305,11 @@ func (s *stack) startRefresher(ctx context.Context) {
 				switch {
 				case o.Changed:
 					refreshed.WithLabelValues("changed").Inc()
-					s.env.Log.Info("pool refreshed", "pool", o.PoolID, "version", o.Version,
-						"added", len(o.Diff.Added), "removed", len(o.Diff.Removed), "moved", len(o.Diff.Moved))
+					attrs := []any{"pool", o.PoolID, "version", o.Version}
+					if o.Diff != nil {
+						attrs = append(attrs, "added", len(o.Diff.Added), "removed", len(o.Diff.Removed), "moved", len(o.Diff.Moved))
+					}
+					s.env.Log.Info("pool refreshed", attrs...)
 				case o.Skipped:
 					refreshed.WithLabelValues("skipped").Inc()
 				default:

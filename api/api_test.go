@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -190,6 +191,11 @@ func TestPoolLifecycle(t *testing.T) {
 	require.Equal(t, 2, len(p2.Items))
 	require.Equal(t, 5, p2.Items[0].Rank)
 	require.Empty(t, p2.NextCursor)
+	// A cursor past the end (even one whose offset would overflow) is an empty page, not a 500.
+	far := base64.RawURLEncoding.EncodeToString([]byte(`{"v":1,"o":9223372036854775807}`))
+	w = h.do("GET", base+"/items?limit=4&cursor="+far, h.reader, nil)
+	require.Equal(t, 200, w.Code, w.Body.String())
+	require.Empty(t, decodeJSON[page](t, w).Items)
 
 	// Edit: pin a SKU and exclude the best seller, refresh, diff.
 	pr.Plan.Pins = selection.IDs{9_000_000_000_000_000_001}

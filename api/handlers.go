@@ -432,8 +432,8 @@ func (s *Server) poolItems(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	end := min(offset+limit, len(v.Ranking))
-	start := min(offset, end)
+	start := min(offset, len(v.Ranking)) // offset+limit could overflow: a cursor is client input
+	end := start + min(limit, len(v.Ranking)-start)
 	ids := v.Ranking[start:end]
 	ranks := make([]int, len(ids))
 	scores := make([]float32, len(ids))

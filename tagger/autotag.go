@@ -526,6 +526,10 @@ func calibrate(scores []float64, background []float64, nLive int) Calibration {
 func (t *Tagger) Rebuild(ctx context.Context, names ...string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.rebuildLocked(ctx, names...)
+}
+
+func (t *Tagger) rebuildLocked(ctx context.Context, names ...string) error {
 	if !t.loaded {
 		return errors.New("tagger: not loaded")
 	}

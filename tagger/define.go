@@ -26,17 +26,26 @@ func (t *Tagger) Define(ctx context.Context, def TagDef) (TagDef, error) {
 			return def, err
 		}
 	}
+	// t.mu is held from the insert until the members are in the index: no poll or tag sync
+	// sees the tag half-made, and nothing in this process finds it before it has its members
+	// (a search or a pool naming it meanwhile gets ErrUnknownTag, not an empty answer saved).
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.loaded {
+		return def, errors.New("tagger: not loaded")
+	}
 	created, err := t.store.CreateTag(ctx, def)
 	if err != nil {
 		return def, err
 	}
-	if err := t.ensureTag(created.Info()); err != nil {
-		return created, err
-	}
-	if err := t.Rebuild(ctx, created.Name); err != nil {
-		// A tag whose members cannot be computed is not kept half-made.
-		_ = t.store.DeleteTag(context.WithoutCancel(ctx), created.Name)
+	if err := t.rebuildLocked(ctx, created.Name); err != nil {
+		// A tag whose members cannot be computed is not kept. It never reached this index; only
+		// another process's sync can have shown it (and a pool there named it): then it stays,
+		// and every process's sync builds it.
 		t.ix.DropTag(created.Name)
+		if _, derr := t.store.DeleteUnreferenced(context.WithoutCancel(ctx), created.Name, t.cfg.Referrers); derr != nil {
+			t.cfg.Logger.Warn("tagger: a tag whose build failed could not be taken back", "tag", created.Name, "err", derr)
+		}
 		return created, err
 	}
 	return created, nil

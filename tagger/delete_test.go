@@ -3,12 +3,14 @@ package tagger
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
 	"selection/internal/testdb"
+	"selection/vectorindex"
 )
 
 // Delete removes a tag from the database and the index, in any case of its name, and refuses
@@ -64,4 +66,79 @@ func TestDeleteRefusesTagsInUse(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, tags, 1)
 	require.Equal(t, "boom", tags[0].Name)
+}
+
+// A rediscovery replaces a family's tags (their names change), so it is refused, all or none,
+// while a pool or a tag outside the family names one of them. A tag whose members cannot be
+// computed is taken back whole: not in the database, not in the index.
+func TestDiscoverAndDefineKeepReferencesWhole(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, centres, topic := clusteredCatalog(t, db, 90)
+	vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
+	require.NoError(t, err)
+	pools := map[string][]string{}
+	tg, err := New(db.Pool, vi, nil, Config{SaveInterval: -1, Referrers: func(_ context.Context, _ Querier, tag string) ([]string, error) {
+		return pools[tag], nil
+	}})
+	require.NoError(t, err)
+	_, err = tg.Load(ctx)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(5, 5))
+	for id, c := range topic {
+		o, ok := tg.Index().Ordinal(id)
+		require.True(t, ok)
+		require.NoError(t, vi.Put(o, id, noisy(rng, centres[c], 0.03)))
+	}
+	_, err = tg.Discover(ctx, DiscoverOptions{Family: "topics", Clusters: 3})
+	require.NoError(t, err)
+	const mice = "topics/gaming-mouse-wireless"
+	family := func() []string {
+		tags, err := tg.Store().Tags(ctx)
+		require.NoError(t, err)
+		var out []string
+		for _, d := range tags {
+			if d.Definition.Family == "topics" {
+				out = append(out, d.Name)
+				require.True(t, tg.Index().HasTag(d.Name), d.Name)
+			}
+		}
+		return out
+	}
+	before := family()
+	require.Len(t, before, 3)
+
+	e, err := ParseExpr(`tag = "` + mice + `" and price < 5000`)
+	require.NoError(t, err)
+	_, err = tg.Define(ctx, TagDef{Name: "cheap-mice", Kind: KindRule, Definition: Definition{Rule: &e}})
+	require.NoError(t, err)
+	_, err = tg.Discover(ctx, DiscoverOptions{Family: "topics", Clusters: 3, Seed: 9})
+	require.ErrorIs(t, err, ErrInUse)
+	require.ErrorContains(t, err, "tag cheap-mice")
+	require.Equal(t, before, family(), "a refused rediscovery leaves the family as it was")
+	require.NoError(t, tg.Delete(ctx, "cheap-mice"))
+
+	pools["topics/laser-printer-toner"] = []string{`pool "toner week" (id 3)`}
+	_, err = tg.Discover(ctx, DiscoverOptions{Family: "topics", Clusters: 3, Seed: 9})
+	require.ErrorIs(t, err, ErrInUse)
+	require.ErrorContains(t, err, `pool "toner week" (id 3)`)
+	require.Equal(t, before, family())
+	delete(pools, "topics/laser-printer-toner")
+	_, err = tg.Discover(ctx, DiscoverOptions{Family: "topics", Clusters: 3, Seed: 9})
+	require.NoError(t, err)
+	require.Len(t, family(), 3)
+
+	// SKU 2000 does not exist: the prototype cannot be computed, and the tag is not kept.
+	_, err = tg.Define(ctx, TagDef{Name: "like-2000", Kind: KindPrototype, Definition: Definition{Examples: []int64{2000}}})
+	require.ErrorIs(t, err, ErrNotFound)
+	require.False(t, tg.Index().HasTag("like-2000"))
+	_, err = tg.Store().Tag(ctx, "like-2000")
+	require.ErrorIs(t, err, ErrNotFound)
+	// SKU 1000 exists and has a vector: the tag is made, with members.
+	_, err = tg.Define(ctx, TagDef{Name: "like-1000", Kind: KindPrototype, Definition: Definition{Examples: []int64{1000}}})
+	require.NoError(t, err)
+	bm, err := tg.Index().Eval(Tag("like-1000"))
+	require.NoError(t, err)
+	o, _ := tg.Index().Ordinal(1000)
+	require.True(t, bm.Contains(uint64(o)))
 }

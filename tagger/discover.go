@@ -362,18 +362,17 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 	// Replace the family.
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	old, err := t.store.Tags(ctx)
+	// All or none, and not while a pool or another tag names one of the family's tags (their
+	// names change with each discovery): such a reference would be left dangling.
+	old, err := t.store.DeleteFamily(ctx, opts.Family, t.cfg.Referrers)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("discover: %w", err)
 	}
 	for _, tg := range old {
-		if tg.Kind == KindDiscovered && tg.Definition.Family == opts.Family {
-			if err := t.store.DeleteTag(ctx, tg.Name); err != nil {
-				return nil, err
-			}
-			t.ix.DropTag(tg.Name)
-		}
+		t.ix.DropTag(tg.Name)
+		delete(t.models, tg.ID)
 	}
+	t.dirty = true
 	var out []TagDef
 	for i := range clusters {
 		c := &clusters[i]

@@ -269,18 +269,45 @@ func LockTags(ctx context.Context, tx pgx.Tx, names []string) ([]string, error) 
 // pool being created that refers to it (both share-locks what they name) is either seen here
 // or fails to find it.
 func (s *Store) DeleteUnreferenced(ctx context.Context, name string, external func(context.Context, Querier, string) ([]string, error)) (TagDef, error) {
-	var def TagDef
+	defs, err := s.deleteUnreferenced(ctx, `lower(name) = lower($1)`, name, external)
+	if err != nil {
+		return TagDef{}, fmt.Errorf("delete tag: %w", err)
+	}
+	if len(defs) == 0 {
+		return TagDef{}, fmt.Errorf("delete tag: tag %q: %w", name, ErrNotFound)
+	}
+	return defs[0], nil
+}
+
+// DeleteFamily deletes a discovered family's tags, all or none: like DeleteUnreferenced, it
+// refuses with ErrInUse (naming the referrers) while a tag outside the family or anything
+// external refers to one of them. A family that has no tags deletes nothing.
+func (s *Store) DeleteFamily(ctx context.Context, family string, external func(context.Context, Querier, string) ([]string, error)) ([]TagDef, error) {
+	defs, err := s.deleteUnreferenced(ctx, `kind = 'discovered' AND definition->>'family' = $1`, family, external)
+	if err != nil {
+		return nil, fmt.Errorf("delete family %q: %w", family, err)
+	}
+	return defs, nil
+}
+
+// deleteUnreferenced locks the tags matching where (with $1 = arg), looks for referrers outside
+// that set and deletes the set when there are none, in one transaction.
+func (s *Store) deleteUnreferenced(ctx context.Context, where string, arg any, external func(context.Context, Querier, string) ([]string, error)) ([]TagDef, error) {
+	var defs []TagDef
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var refs []string
-		var err error
-		def, err = scanTag(tx.QueryRow(ctx, `SELECT `+tagCols+` FROM tags WHERE lower(name) = lower($1) FOR UPDATE`, name))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("tag %q: %w", name, ErrNotFound)
-		}
+		rows, err := tx.Query(ctx, `SELECT `+tagCols+` FROM tags WHERE `+where+` ORDER BY id FOR UPDATE`, arg)
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+tagCols+` FROM tags WHERE id <> $1 ORDER BY name`, def.ID)
+		defs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (TagDef, error) { return scanTag(r) })
+		if err != nil || len(defs) == 0 {
+			return err
+		}
+		ids := make([]int64, len(defs))
+		for i := range defs {
+			ids[i] = defs[i].ID
+		}
+		rows, err = tx.Query(ctx, `SELECT `+tagCols+` FROM tags WHERE id <> ALL($1) ORDER BY name`, ids)
 		if err != nil {
 			return err
 		}
@@ -288,34 +315,44 @@ func (s *Store) DeleteUnreferenced(ctx context.Context, name string, external fu
 		if err != nil {
 			return err
 		}
-		for i := range others {
-			for _, n := range others[i].Definition.TagRefs() {
-				if strings.EqualFold(n, def.Name) {
-					refs = append(refs, "tag "+others[i].Name)
-					break
+		var refs []string
+		for _, def := range defs {
+			var mine []string
+			for i := range others {
+				for _, n := range others[i].Definition.TagRefs() {
+					if strings.EqualFold(n, def.Name) {
+						mine = append(mine, "tag "+others[i].Name)
+						break
+					}
 				}
 			}
-		}
-		if external != nil {
-			// In this transaction, after the row lock: a referrer committed before the lock is
-			// seen; one written after it waits for the delete (selection.PoolStore share-locks
-			// the tags a pool names) and then fails to find the tag.
-			more, err := external(ctx, tx, def.Name)
-			if err != nil {
-				return fmt.Errorf("who refers to tag %q: %w", def.Name, err)
+			if external != nil {
+				// In this transaction, after the row lock: a referrer committed before the lock is
+				// seen; one written after it waits for the delete (selection.PoolStore share-locks
+				// the tags a pool names) and then fails to find the tag.
+				more, err := external(ctx, tx, def.Name)
+				if err != nil {
+					return fmt.Errorf("who refers to tag %q: %w", def.Name, err)
+				}
+				mine = append(mine, more...)
 			}
-			refs = append(refs, more...)
+			if len(mine) > 0 {
+				if len(defs) == 1 {
+					return fmt.Errorf("tag %q is %w by %s", def.Name, ErrInUse, strings.Join(mine, ", "))
+				}
+				refs = append(refs, fmt.Sprintf("tag %q by %s", def.Name, strings.Join(mine, ", ")))
+			}
 		}
 		if len(refs) > 0 {
-			return fmt.Errorf("tag %q is %w by %s", def.Name, ErrInUse, strings.Join(refs, ", "))
+			return fmt.Errorf("tags %w: %s", ErrInUse, strings.Join(refs, "; "))
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM tags WHERE id = $1`, def.ID)
+		_, err = tx.Exec(ctx, `DELETE FROM tags WHERE id = ANY($1)`, ids)
 		return err
 	})
 	if err != nil {
-		return def, fmt.Errorf("delete tag: %w", err)
+		return nil, err
 	}
-	return def, nil
+	return defs, nil
 }
 
 const tagCols = `id, name, kind, description, definition, created_at, updated_at`

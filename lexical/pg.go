@@ -157,6 +157,20 @@ func (f *Follower) Stats() FollowerStats {
 	return FollowerStats{Polls: f.polls, Changed: f.changed, Scanned: f.scanned}
 }
 
+// From is where the next poll reads from: every skus row stamped before it is reflected in the
+// index. Zero before the first load or poll.
+func (f *Follower) From() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tail == nil {
+		return time.Time{}
+	}
+	if from := f.tail.From(); from.After(time.Unix(0, 0)) {
+		return from
+	}
+	return time.Unix(0, 0) // a tail of an empty table starts before year 1
+}
+
 // NewFollower returns a follower that keeps ix fresh from store.
 func NewFollower(store *Store, ix *Index, cfg FollowerConfig) (*Follower, error) {
 	cfg = cfg.WithDefaults()

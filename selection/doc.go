@@ -1,4 +1,15 @@
 // Package selection turns a campaign scenario into a plan (filters, semantic query, ranking),
 // executes it against the tag index and the vector index, and keeps the resulting pools with
 // their versions and diffs.
+//
+// Refreshing. A pool's version records the Position of the engine's in-memory indexes read just
+// before it was ranked: the tag index's pg_snapshot in sku_events, and the stamps the vector and
+// text followers read sku_vectors and skus from. RefreshAll re-runs a pool only when a SKU that
+// changed after that position is a member or is admitted by the pool's filter; otherwise (and
+// when a re-run finds the ranking unchanged) the version is confirmed at the newer position.
+// Comparing snapshots rather than event seqs means neither an index a poll behind nor a
+// transaction that took a lower seq and committed later can hide a change. A new version is
+// written only on top of the version the refresh started from and for the plan it ran
+// (concurrent refreshes and edits retry instead of adding duplicates); a pool and its first
+// version are written in one transaction.
 package selection

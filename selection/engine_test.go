@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
@@ -250,6 +251,141 @@ func TestRefreshAlongsideCreate(t *testing.T) {
 	require.NotNil(t, o.Diff)
 	require.Equal(t, 0, o.Diff.From)
 	require.Equal(t, []selection.Moved{{SKUID: 1040, ToRank: 1}, {SKUID: 1039, ToRank: 2}}, o.Diff.Added)
+}
+
+// A version records where the indexes stood when it was ranked, and an incremental refresh
+// looks for changes after that, not after the newest event in the table: an index a poll
+// behind, a transaction that took a lower seq and commits later, and a vector the vector
+// followers had not read yet are all seen. A refresh that finds the ranking unchanged confirms
+// the version at the new position, so the same changes do not re-run it on every tick.
+func TestRefreshSeesWhatTheIndexHadNotApplied(t *testing.T) {
+	ctx := context.Background()
+	db, _, svc := fixture(t)
+	snapshot := func() string {
+		var snap string
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap))
+		return snap
+	}
+	event := func(q interface {
+		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	}, id, sales int64, sec int) {
+		at := time.Date(2026, 11, 3, 0, 0, sec, 0, time.UTC)
+		_, err := q.Exec(ctx, `UPDATE skus SET sales_7d = $2, metrics_at = $3, updated_at = now() WHERE id = $1`, id, sales, at)
+		require.NoError(t, err)
+		payload, _ := json.Marshal(map[string]int64{"sales_7d": sales})
+		_, err = q.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+			VALUES ($1, 'metrics.update', $2, $3, 'test', 'realtime', $4)`, fmt.Sprintf("lag-%d-%d", id, sec), id, payload, at)
+		require.NoError(t, err)
+	}
+	f := tagger.Attr("market", "SG")
+	plan := selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 3}
+
+	// The index stands at p0; SKU 1005's new sales are committed but not applied yet.
+	p0 := selection.Position{EventSnapshot: snapshot()}
+	event(db.Pool, 1005, 1000, 1)
+	svc.Position = func(context.Context) (selection.Position, error) { return p0, nil }
+	p, v1, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sg best sellers", Plan: plan})
+	require.NoError(t, err)
+	require.Equal(t, selection.IDs{1020, 1019, 1018}, v1.Ranking, "ranked by the index as it stood")
+
+	// The index catches up: the refresh must not skip SKU 1005.
+	svc.Engine.Index = rebuild(t, db)
+	svc.Position = nil
+	outs, err := svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.Len(t, outs, 1)
+	require.True(t, outs[0].Changed, "%+v", outs[0])
+	require.Equal(t, []selection.Moved{{SKUID: 1005, ToRank: 1}}, outs[0].Diff.Added)
+
+	// A transaction takes a seq, a later one commits first, a version is written; then the first
+	// commits. Its event is still after the version's position.
+	tx, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	event(tx, 1007, 2000, 2)
+	event(db.Pool, 1009, 1500, 3)
+	svc.Engine.Index = rebuild(t, db)
+	outs, err = svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.True(t, outs[0].Changed, "%+v", outs[0])
+	require.Equal(t, selection.IDs{1009, 1005, 1020}, mustVersion(t, svc, p.ID).Ranking)
+	require.NoError(t, tx.Commit(ctx))
+	svc.Engine.Index = rebuild(t, db)
+	outs, err = svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.True(t, outs[0].Changed, "%+v", outs[0])
+	require.Equal(t, selection.IDs{1007, 1009, 1005}, mustVersion(t, svc, p.ID).Ranking)
+
+	// A vector written after the version's VectorsFrom (the vector followers had not read it)
+	// re-runs the plan; the ranking holds, so the version is confirmed and the next tick skips.
+	cur := mustVersion(t, svc, p.ID)
+	svc.Position = func(context.Context) (selection.Position, error) {
+		return selection.Position{EventSnapshot: snapshot(), VectorsFrom: time.Now().Add(-time.Hour)}, nil
+	}
+	o, err := svc.Refresh(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, "ranking unchanged", o.Reason)
+	require.Equal(t, cur.Version, o.Version)
+	_, err = db.Pool.Exec(ctx, `INSERT INTO sku_vectors (sku_id, model, content_hash, embedding, ordinal)
+		SELECT id, 'test', '\x00', array_fill(0.1::real, ARRAY[512])::vector, ordinal FROM skus WHERE id = 1003`)
+	require.NoError(t, err)
+	cur = mustVersion(t, svc, p.ID)
+	require.False(t, cur.Position.VectorsFrom.IsZero())
+	outs, err = svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.False(t, outs[0].Skipped, "SKU 1003's vector is new to the version: %+v", outs[0])
+	require.False(t, outs[0].Changed, "%+v %+v", outs[0], outs[0].Diff)
+	require.Equal(t, "ranking unchanged", outs[0].Reason)
+	svc.Position = func(context.Context) (selection.Position, error) {
+		return selection.Position{EventSnapshot: snapshot(), VectorsFrom: time.Now().Add(time.Minute)}, nil
+	}
+	_, err = svc.Refresh(ctx, p.ID)
+	require.NoError(t, err)
+	outs, err = svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.True(t, outs[0].Skipped, "confirmed past the vector: %+v", outs[0])
+	require.Equal(t, "no SKU changed", outs[0].Reason)
+}
+
+// Two refreshes of one pool at once (the refresher and a manual one, or two replicas) add one
+// version between them, not two copies of it.
+func TestConcurrentRefreshesAddOneVersion(t *testing.T) {
+	ctx := context.Background()
+	db, _, svc := fixture(t)
+	f := tagger.Attr("market", "SG")
+	p, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sg", Plan: selection.Plan{Version: 1, Filter: &f,
+		Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `UPDATE skus SET sales_7d = 5000, updated_at = now() WHERE id = 1001`)
+	require.NoError(t, err)
+	svc.Engine.Index = rebuild(t, db)
+	outs := make(chan selection.RefreshOutcome, 4)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			o, err := svc.Refresh(ctx, p.ID)
+			outs <- o
+			errs <- err
+		}()
+	}
+	changed := 0
+	for range 4 {
+		require.NoError(t, <-errs)
+		if (<-outs).Changed {
+			changed++
+		}
+	}
+	require.Equal(t, 1, changed)
+	vs, err := svc.Pools.Versions(ctx, p.ID)
+	require.NoError(t, err)
+	require.Len(t, vs, 2)
+}
+
+func mustVersion(t *testing.T, svc *selection.Service, id int64) *selection.Version {
+	t.Helper()
+	v, err := svc.Pools.GetVersion(context.Background(), id, 0)
+	require.NoError(t, err)
+	return v
 }
 
 func mustOrd(t *testing.T, ix *tagger.Index, id int64) int64 {

@@ -52,6 +52,24 @@ type Version struct {
 	Plan        Plan              `json:"plan"`
 	EventSeq    int64             `json:"event_seq"`
 	CreatedAt   time.Time         `json:"created_at"`
+	// Position is where the engine's indexes stood when the version was ranked (or last
+	// confirmed unchanged); incremental refreshes look for changes after it.
+	Position Position `json:"-"`
+}
+
+// Position is where the engine's in-memory indexes stand in the tables they follow.
+type Position struct {
+	// EventSnapshot is a pg_snapshot: every sku_events row of a transaction visible in it is
+	// reflected. Empty: unknown (versions written before it was recorded; EventSeq is used).
+	EventSnapshot string
+	// VectorsFrom: every sku_vectors row stamped before it is reflected (zero: not followed).
+	VectorsFrom time.Time
+	// SKUsFrom: every skus row stamped before it is reflected by the followers of skus that
+	// are not driven by sku_events (the text index; zero: none).
+	SKUsFrom time.Time
+	// EventSeq is the newest sku_events seq reflected (for display: seqs are taken at insert,
+	// not in commit order, so it does not bound what is reflected).
+	EventSeq int64
 }
 
 // PoolStore keeps pools and their versions in Postgres.
@@ -123,7 +141,7 @@ func (s *PoolStore) CreateWithVersion(ctx context.Context, in PoolInput, first *
 	if first != nil {
 		then = func(tx pgx.Tx, p *Pool) error {
 			first.PoolID = p.ID
-			if err := s.addVersion(ctx, tx, first); err != nil {
+			if err := s.addVersion(ctx, tx, first, -1); err != nil {
 				return err
 			}
 			p.CurrentVersion = first.Version
@@ -264,10 +282,46 @@ func (s *PoolStore) ReferringTo(ctx context.Context, q tagger.Querier, tag strin
 // version number is allocated under the pool's row lock, so concurrent refreshes get distinct
 // numbers.
 func (s *PoolStore) AddVersion(ctx context.Context, v *Version) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.addVersion(ctx, tx, v) })
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.addVersion(ctx, tx, v, -1) })
 }
 
-func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version) error {
+// addVersionOn adds v only while the pool's current version is base and its plan is v.Plan;
+// otherwise it returns errSuperseded (or ErrNotFound for a pool deleted meanwhile).
+func (s *PoolStore) addVersionOn(ctx context.Context, v *Version, base int) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.addVersion(ctx, tx, v, base) })
+}
+
+// errSuperseded: a refresh lost the race to another writer of the pool's versions or plan.
+var errSuperseded = errors.New("superseded")
+
+// confirm records that version n's ranking still holds at pos (nothing that changed since its
+// position alters it), so later incremental refreshes look for changes after pos only.
+func (s *PoolStore) confirm(ctx context.Context, poolID int64, n int, pos Position) error {
+	_, err := s.pool.Exec(ctx, `UPDATE pool_versions SET event_snapshot = $3::pg_snapshot, vectors_from = $4,
+		skus_from = $5 WHERE pool_id = $1 AND version = $2`,
+		poolID, n, nullString(pos.EventSnapshot), nullTime(pos.VectorsFrom), nullTime(pos.SKUsFrom))
+	if err != nil {
+		return fmt.Errorf("pool %d version %d: confirm: %w", poolID, n, err)
+	}
+	return nil
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// addVersion writes v as the pool's next version; base >= 0 makes it conditional (addVersionOn).
+func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version, base int) error {
 	members, err := v.Members.ToBytes()
 	if err != nil {
 		return fmt.Errorf("serialize members: %w", err)
@@ -277,6 +331,26 @@ func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version) error
 		return fmt.Errorf("encode plan: %w", err)
 	}
 	var next int
+	if base >= 0 {
+		// Only on top of the version the caller started from, and for the plan it ran: another
+		// refresh (a replica's, a manual one) or an edit that got there first wins.
+		var cur int
+		var curPlan []byte
+		err := tx.QueryRow(ctx, `SELECT current_version, plan FROM pools WHERE id = $1 FOR UPDATE`, v.PoolID).Scan(&cur, &curPlan)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("pool %d: %w", v.PoolID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("pool %d: %w", v.PoolID, err)
+		}
+		var p Plan
+		if err := json.Unmarshal(curPlan, &p); err != nil {
+			return fmt.Errorf("pool %d: plan: %w", v.PoolID, err)
+		}
+		if cur != base || !planEqual(p, v.Plan) {
+			return fmt.Errorf("pool %d moved past version %d or its plan changed: %w", v.PoolID, base, errSuperseded)
+		}
+	}
 	err = tx.QueryRow(ctx, `UPDATE pools SET current_version = current_version + 1, updated_at = now()
 		WHERE id = $1 RETURNING current_version`, v.PoolID).Scan(&next)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -288,8 +362,10 @@ func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version) error
 	v.Version = next
 	v.MemberCount = int(v.Members.GetCardinality())
 	err = tx.QueryRow(ctx, `INSERT INTO pool_versions (pool_id, version, members, ranking, scores,
-		member_count, plan, event_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at`,
-		v.PoolID, v.Version, members, nonNil(v.Ranking), nonNilF(v.Scores), v.MemberCount, plan, v.EventSeq).Scan(&v.CreatedAt)
+		member_count, plan, event_seq, event_snapshot, vectors_from, skus_from)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::pg_snapshot, $10, $11) RETURNING created_at`,
+		v.PoolID, v.Version, members, nonNil(v.Ranking), nonNilF(v.Scores), v.MemberCount, plan, v.EventSeq,
+		nullString(v.Position.EventSnapshot), nullTime(v.Position.VectorsFrom), nullTime(v.Position.SKUsFrom)).Scan(&v.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("pool %d: write version: %w", v.PoolID, err)
 	}
@@ -300,10 +376,14 @@ func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version) error
 func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Version, error) {
 	var members, plan []byte
 	v := &Version{PoolID: poolID}
-	err := s.pool.QueryRow(ctx, `SELECT version, members, ranking, scores, member_count, plan, event_seq, created_at
+	var snap *string
+	var vecFrom, skusFrom *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT version, members, ranking, scores, member_count, plan, event_seq, created_at,
+			event_snapshot::text, vectors_from, skus_from
 		FROM pool_versions WHERE pool_id = $1
 		  AND version = CASE WHEN $2 = 0 THEN (SELECT current_version FROM pools WHERE id = $1) ELSE $2 END`,
-		poolID, n).Scan(&v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq, &v.CreatedAt)
+		poolID, n).Scan(&v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq, &v.CreatedAt,
+		&snap, &vecFrom, &skusFrom)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if n == 0 {
 			return nil, fmt.Errorf("pool %d has no version yet: %w", poolID, ErrNotFound)
@@ -312,6 +392,15 @@ func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Versi
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pool %d version %d: %w", poolID, n, err)
+	}
+	if snap != nil {
+		v.Position.EventSnapshot = *snap
+	}
+	if vecFrom != nil {
+		v.Position.VectorsFrom = *vecFrom
+	}
+	if skusFrom != nil {
+		v.Position.SKUsFrom = *skusFrom
 	}
 	v.Members = roaring64.New()
 	if err := v.Members.UnmarshalBinary(members); err != nil {

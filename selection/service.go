@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -25,6 +26,11 @@ type Service struct {
 	// CatalogCurrency is the currency of catalogue prices (default USD).
 	CatalogCurrency string
 	Log             *slog.Logger
+	// Position reports where Engine's indexes stand in the tables they follow (the running
+	// service asks the tag index and the vector index). A version records the position read
+	// just before it was ranked, and an incremental refresh looks for changes after it. Nil:
+	// the indexes are taken to be current (the database's snapshot now; vectors not followed).
+	Position func(context.Context) (Position, error)
 }
 
 // Planners.
@@ -97,7 +103,7 @@ func (s *Service) CreatePool(ctx context.Context, in PoolInput) (Pool, *Version,
 		return Pool{}, nil, err
 	}
 	// Run before saving, so a plan that cannot run (an unknown tag) leaves nothing behind.
-	seq, err := s.eventSeq(ctx)
+	pos, err := s.position(ctx)
 	if err != nil {
 		return Pool{}, nil, err
 	}
@@ -105,7 +111,7 @@ func (s *Service) CreatePool(ctx context.Context, in PoolInput) (Pool, *Version,
 	if err != nil {
 		return Pool{}, nil, err
 	}
-	v := versionOf(0, in.Plan, res, seq)
+	v := versionOf(0, in.Plan, res, pos)
 	p, err := s.Pools.CreateWithVersion(ctx, in, v)
 	if err != nil {
 		return p, nil, err
@@ -113,8 +119,8 @@ func (s *Service) CreatePool(ctx context.Context, in PoolInput) (Pool, *Version,
 	return p, v, nil
 }
 
-func versionOf(poolID int64, plan Plan, res *Result, seq int64) *Version {
-	v := &Version{PoolID: poolID, Plan: plan, Members: res.Members, EventSeq: seq}
+func versionOf(poolID int64, plan Plan, res *Result, pos Position) *Version {
+	v := &Version{PoolID: poolID, Plan: plan, Members: res.Members, EventSeq: pos.EventSeq, Position: pos}
 	v.Ranking = make(IDs, len(res.Items))
 	v.Scores = make([]float32, len(res.Items))
 	for i, it := range res.Items {
@@ -123,13 +129,25 @@ func versionOf(poolID int64, plan Plan, res *Result, seq int64) *Version {
 	return v
 }
 
-// eventSeq is the newest committed sku_events seq: what a version built now reflects at least.
-func (s *Service) eventSeq(ctx context.Context) (int64, error) {
-	var seq int64
-	if err := s.DB.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM sku_events`).Scan(&seq); err != nil {
-		return 0, fmt.Errorf("event seq: %w", err)
+// position is where the engine's indexes stand: Service.Position, or the database's snapshot
+// now when that is not set. It is read before a ranking (the indexes only move forward).
+func (s *Service) position(ctx context.Context) (Position, error) {
+	if s.Position != nil {
+		pos, err := s.Position(ctx)
+		if err != nil {
+			return pos, fmt.Errorf("index position: %w", err)
+		}
+		if pos.EventSnapshot != "" {
+			return pos, nil
+		}
 	}
-	return seq, nil
+	var pos Position
+	err := s.DB.QueryRow(ctx, `SELECT pg_current_snapshot()::text, (SELECT coalesce(max(seq), 0) FROM sku_events)`).
+		Scan(&pos.EventSnapshot, &pos.EventSeq)
+	if err != nil {
+		return pos, fmt.Errorf("event position: %w", err)
+	}
+	return pos, nil
 }
 
 // RefreshOutcome says what a refresh did.
@@ -145,14 +163,32 @@ type RefreshOutcome struct {
 }
 
 // Refresh re-runs a pool's plan. A new version is written when the ranking changed; otherwise
-// the current version stands (and the outcome says so).
+// the current version stands (and the outcome says so). When another writer adds a version or
+// changes the plan meanwhile, the refresh runs again on top of that.
 func (s *Service) Refresh(ctx context.Context, id int64) (RefreshOutcome, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := s.refresh(ctx, id)
+		if errors.Is(err, errSuperseded) && attempt < 5 {
+			continue
+		}
+		return out, err
+	}
+}
+
+func (s *Service) refresh(ctx context.Context, id int64) (RefreshOutcome, error) {
 	out := RefreshOutcome{PoolID: id}
 	p, err := s.Pools.Get(ctx, id)
 	if err != nil {
 		return out, err
 	}
-	seq, err := s.eventSeq(ctx)
+	cur, err := s.Pools.GetVersion(ctx, id, 0)
+	switch {
+	case errors.Is(err, ErrNotFound) && p.CurrentVersion == 0:
+		cur = &Version{PoolID: id} // no version yet: the diff is from an empty version 0
+	case err != nil:
+		return out, err
+	}
+	pos, err := s.position(ctx)
 	if err != nil {
 		return out, err
 	}
@@ -161,20 +197,14 @@ func (s *Service) Refresh(ctx context.Context, id int64) (RefreshOutcome, error)
 		return out, err
 	}
 	out.Result, out.Notes = res, res.Warnings
-	next := versionOf(id, p.Plan, res, seq)
-	cur, err := s.Pools.GetVersion(ctx, id, 0)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		cur = &Version{PoolID: id} // no version yet: the diff is from an empty version 0
-	case err != nil:
-		return out, err
-	}
+	next := versionOf(id, p.Plan, res, pos)
 	if cur.Version > 0 && sameRanking(cur.Ranking, next.Ranking) && planEqual(cur.Plan, p.Plan) {
 		out.Version = cur.Version
 		out.Reason = "ranking unchanged"
-		return out, nil
+		// The version holds at pos: later refreshes look for changes after it only.
+		return out, s.Pools.confirm(ctx, id, cur.Version, pos)
 	}
-	if err := s.Pools.AddVersion(ctx, next); err != nil {
+	if err := s.Pools.addVersionOn(ctx, next, cur.Version); err != nil {
 		return out, err
 	}
 	out.Version, out.Changed = next.Version, true
@@ -240,7 +270,13 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool) (RefreshOutcome,
 	if err != nil || !planEqual(cur.Plan, p.Plan) {
 		return s.Refresh(ctx, p.ID)
 	}
-	changed, err := s.changedSince(ctx, cur.EventSeq)
+	// Read before the changes and the filter: what the index reflects at least while they are
+	// checked, so it is what a skipped version can be confirmed at.
+	pos, err := s.position(ctx)
+	if err != nil {
+		return RefreshOutcome{}, err
+	}
+	changed, err := s.changedSince(ctx, cur)
 	if err != nil {
 		return RefreshOutcome{}, err
 	}
@@ -259,27 +295,45 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool) (RefreshOutcome,
 			admitted = roaring64.And(s.Engine.Index.Live(), changed)
 		}
 		if admitted.IsEmpty() {
-			return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
-				Reason: fmt.Sprintf("%d changed SKUs, none a member or admitted by the filter", changed.GetCardinality())}, nil
+			out := RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
+				Reason: fmt.Sprintf("%d changed SKUs, none a member or admitted by the filter", changed.GetCardinality())}
+			return out, s.Pools.confirm(ctx, p.ID, cur.Version, pos)
 		}
 	}
 	return s.Refresh(ctx, p.ID)
 }
 
-// changedSince returns the ordinals of SKUs with events after seq.
-func (s *Service) changedSince(ctx context.Context, seq int64) (*roaring64.Bitmap, error) {
-	rows, err := s.DB.Query(ctx, `SELECT DISTINCT k.ordinal FROM sku_events e JOIN skus k ON k.id = e.sku_id WHERE e.seq > $1`, seq)
+// changedSince returns the ordinals of the SKUs that changed after v's position: events of
+// transactions not visible in its snapshot (committed later, or still open then), vectors
+// stamped at or after its VectorsFrom and skus rows stamped at or after its SKUsFrom. Versions without a snapshot use their event seq.
+func (s *Service) changedSince(ctx context.Context, v *Version) (*roaring64.Bitmap, error) {
+	events := `SELECT k.ordinal FROM sku_events e JOIN skus k ON k.id = e.sku_id
+		WHERE e.xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(e.xid, $1::pg_snapshot)`
+	args := []any{v.Position.EventSnapshot}
+	if v.Position.EventSnapshot == "" {
+		events = `SELECT k.ordinal FROM sku_events e JOIN skus k ON k.id = e.sku_id WHERE e.seq > $1`
+		args = []any{v.EventSeq}
+	}
+	q := events
+	if !v.Position.VectorsFrom.IsZero() {
+		args = append(args, v.Position.VectorsFrom)
+		q += fmt.Sprintf(` UNION SELECT ordinal FROM sku_vectors WHERE updated_at >= $%d`, len(args))
+	}
+	if !v.Position.SKUsFrom.IsZero() {
+		args = append(args, v.Position.SKUsFrom)
+		q += fmt.Sprintf(` UNION SELECT ordinal FROM skus WHERE updated_at >= $%d`, len(args))
+	}
+	rows, err := s.DB.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("changed skus: %w", err)
 	}
-	defer rows.Close()
+	ords, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("changed skus: %w", err)
+	}
 	bm := roaring64.New()
-	for rows.Next() {
-		var o int64
-		if err := rows.Scan(&o); err != nil {
-			return nil, err
-		}
+	for _, o := range ords {
 		bm.Add(uint64(o))
 	}
-	return bm, rows.Err()
+	return bm, nil
 }

@@ -128,6 +128,23 @@ func (t *Tagger) Position() Position {
 	return t.pos
 }
 
+// VectorsFrom is where the next poll of sku_vectors reads from: every vector stamped before it
+// is reflected in the vector tags. Zero when the tagger has no vectors (it does not follow them).
+func (t *Tagger) VectorsFrom() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.vectors == nil {
+		return time.Time{}
+	}
+	if t.vecTail == nil {
+		return time.Unix(0, 0)
+	}
+	if from := t.vecTail.From(); from.After(time.Unix(0, 0)) {
+		return from
+	}
+	return time.Unix(0, 0)
+}
+
 // Load fills the index: from the saved snapshot when there is one and the events since are
 // few, else from skus (plus the saved tag members); then it catches up with sku_events. It
 // reports which way it went ("snapshot" or "skus").

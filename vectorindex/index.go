@@ -160,8 +160,9 @@ type Index struct {
 	loadTime time.Duration
 	wm       time.Time // newest updated_at seen
 
-	pollMu sync.Mutex // one Refresh at a time; it owns tail
-	tail   *pg.Tail   // where Refresh reads from (made from wm on first use)
+	pollMu sync.Mutex   // one Refresh at a time; it owns tail
+	tail   *pg.Tail     // where Refresh reads from (made from wm on first use)
+	from   atomic.Int64 // tail.From() after the last poll, in Unix nanoseconds (0: none yet)
 
 	runMu  sync.Mutex
 	cancel context.CancelFunc
@@ -708,9 +709,34 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 		ix.wm = wm
 	}
 	tail.Done(read, wm, floor) // only now: a poll that failed above is read again in full
+	ix.from.Store(clampEpoch(tail.From()).UnixNano())
 	ix.applied.Add(int64(len(ups)))
 	ix.removed.Add(int64(removed))
 	return len(ups), removed, nil
+}
+
+// From is where the next poll reads from: every sku_vectors row stamped before it is reflected
+// in the index. Zero for an index that does not follow the database.
+func (ix *Index) From() time.Time {
+	if ix.pool == nil {
+		return time.Time{}
+	}
+	if nanos := ix.from.Load(); nanos != 0 {
+		return time.Unix(0, nanos)
+	}
+	ix.mu.RLock()
+	wm := ix.wm
+	ix.mu.RUnlock()
+	return clampEpoch(pg.NewTail(wm, ix.cfg.PollOverlap).From()) // loaded, not yet polled
+}
+
+// clampEpoch returns t, or the Unix epoch for anything before it (a tail of an empty table
+// starts before year 1).
+func clampEpoch(t time.Time) time.Time {
+	if epoch := time.Unix(0, 0); t.Before(epoch) {
+		return epoch
+	}
+	return t
 }
 
 // Start loads the index if it is not loaded and starts the poll loop, which runs until Stop or

@@ -141,6 +141,16 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &page))
 	require.Equal(t, rows, page.Total)
+	// Its version records where the indexes stood (incremental refreshes look for changes
+	// after that): the tag index's snapshot, the vector followers' and the text index's stamps.
+	pos := indexPosition(s.tags, s.planner.Index(), s.follower)
+	require.NotEmpty(t, pos.EventSnapshot)
+	require.False(t, pos.VectorsFrom.IsZero())
+	require.False(t, pos.SKUsFrom.IsZero())
+	var recorded bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT bool_and(event_snapshot IS NOT NULL AND vectors_from IS NOT NULL
+		AND skus_from IS NOT NULL) FROM pool_versions`).Scan(&recorded))
+	require.True(t, recorded)
 
 	// Back on the planning page for the screenshot: the scenario, its plan and the preview.
 	require.NoError(t, chromedp.Do(bctx,

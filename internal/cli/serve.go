@@ -198,6 +198,9 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 		LLM:             llm,
 		CatalogCurrency: serveSettings.Currency,
 		Log:             env.Log,
+		Position: func(context.Context) (selection.Position, error) {
+			return indexPosition(s.tags, vix, s.follower), nil
+		},
 	}
 	if opt.ingest {
 		m := ingest.NewMetrics()
@@ -278,6 +281,20 @@ func (s *stack) registerMetrics() {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_index_vectors",
 			Help: "Vectors in the in-memory vector index."}, func() float64 { return float64(s.planner.Index().Len()) }),
 	)
+}
+
+// indexPosition is where the indexes the engine reads stand: the tag index in sku_events, the
+// vector tags and the vector index in sku_vectors (the one further behind), the text index in
+// skus. A pool version records it, and an incremental refresh looks for changes after it.
+func indexPosition(tags *tagger.Tagger, vix *vectorindex.Index, lex *lexical.Follower) selection.Position {
+	p := tags.Position()
+	pos := selection.Position{EventSnapshot: p.Snapshot, EventSeq: p.Seq, SKUsFrom: lex.From()}
+	for _, from := range []time.Time{tags.VectorsFrom(), vix.From()} {
+		if !from.IsZero() && (pos.VectorsFrom.IsZero() || from.Before(pos.VectorsFrom)) {
+			pos.VectorsFrom = from
+		}
+	}
+	return pos
 }
 
 // startRefresher refreshes pools incrementally every SELECTION_POOL_REFRESH.

@@ -65,9 +65,12 @@ func TestFollowerKeepsIndexFresh(t *testing.T) {
 	_, err = store.Delete(ctx, 12, t1)
 	require.NoError(t, err)
 
+	from := f.From() // every skus row stamped before it is in the index
+	require.False(t, from.IsZero())
 	n, err := f.Poll(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 3, n, "11 re-indexed, 14 added, 12 removed; 13's price change skipped")
+	require.True(t, f.From().After(from), "the poll moved From: %v -> %v", from, f.From())
 	require.Equal(t, []int64{14}, search("mouse"))
 	require.Equal(t, []int64{11}, search("keyboard"))
 	require.Empty(t, search("bag"))

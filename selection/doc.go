@@ -8,7 +8,10 @@
 // changed after that position is a member or is admitted by the pool's filter; otherwise (and
 // when a re-run finds the ranking unchanged) the version is confirmed at the newer position.
 // Comparing snapshots rather than event seqs means neither an index a poll behind nor a
-// transaction that took a lower seq and committed later can hide a change. A new version is
+// transaction that took a lower seq and committed later can hide a change to those tables.
+// (What the skip cannot see: effects on a ranking through SKUs that are neither members nor
+// admitted, such as BM25 term statistics of a text query, and tag indexes rebuilt by another
+// process without a table change; a manual refresh re-runs the plan regardless.) A new version is
 // written only on top of the version the refresh started from and for the plan it ran
 // (concurrent refreshes and edits retry instead of adding duplicates); a pool and its first
 // version are written in one transaction.

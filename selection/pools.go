@@ -18,6 +18,10 @@ import (
 // ErrNotFound is returned for a pool or version that does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is returned when a refresh keeps losing the race to other writers of a pool's
+// versions or plan (other refreshes, edits).
+var ErrConflict = errors.New("conflict")
+
 // ErrInvalid wraps every validation failure of a request (a bad plan, a bad window).
 var ErrInvalid = errors.New("invalid")
 
@@ -286,19 +290,18 @@ func (s *PoolStore) AddVersion(ctx context.Context, v *Version) error {
 }
 
 // addVersionOn adds v only while the pool's current version is base and its plan is v.Plan;
-// otherwise it returns errSuperseded (or ErrNotFound for a pool deleted meanwhile).
+// otherwise it returns ErrConflict (or ErrNotFound for a pool deleted meanwhile).
 func (s *PoolStore) addVersionOn(ctx context.Context, v *Version, base int) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.addVersion(ctx, tx, v, base) })
 }
 
-// errSuperseded: a refresh lost the race to another writer of the pool's versions or plan.
-var errSuperseded = errors.New("superseded")
-
 // confirm records that version n's ranking still holds at pos (nothing that changed since its
 // position alters it), so later incremental refreshes look for changes after pos only.
 func (s *PoolStore) confirm(ctx context.Context, poolID int64, n int, pos Position) error {
-	_, err := s.pool.Exec(ctx, `UPDATE pool_versions SET event_snapshot = $3::pg_snapshot, vectors_from = $4,
-		skus_from = $5 WHERE pool_id = $1 AND version = $2`,
+	// A part pos does not know (zero) keeps what the version has.
+	_, err := s.pool.Exec(ctx, `UPDATE pool_versions SET event_snapshot = coalesce($3::pg_snapshot, event_snapshot),
+		vectors_from = coalesce($4, vectors_from), skus_from = coalesce($5, skus_from)
+		WHERE pool_id = $1 AND version = $2`,
 		poolID, n, nullString(pos.EventSnapshot), nullTime(pos.VectorsFrom), nullTime(pos.SKUsFrom))
 	if err != nil {
 		return fmt.Errorf("pool %d version %d: confirm: %w", poolID, n, err)
@@ -348,7 +351,7 @@ func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version, base 
 			return fmt.Errorf("pool %d: plan: %w", v.PoolID, err)
 		}
 		if cur != base || !planEqual(p, v.Plan) {
-			return fmt.Errorf("pool %d moved past version %d or its plan changed: %w", v.PoolID, base, errSuperseded)
+			return fmt.Errorf("pool %d moved past version %d or its plan changed: %w", v.PoolID, base, ErrConflict)
 		}
 	}
 	err = tx.QueryRow(ctx, `UPDATE pools SET current_version = current_version + 1, updated_at = now()

@@ -132,16 +132,17 @@ func versionOf(poolID int64, plan Plan, res *Result, pos Position) *Version {
 // position is where the engine's indexes stand: Service.Position, or the database's snapshot
 // now when that is not set. It is read before a ranking (the indexes only move forward).
 func (s *Service) position(ctx context.Context) (Position, error) {
+	var pos Position
 	if s.Position != nil {
-		pos, err := s.Position(ctx)
-		if err != nil {
+		var err error
+		if pos, err = s.Position(ctx); err != nil {
 			return pos, fmt.Errorf("index position: %w", err)
 		}
 		if pos.EventSnapshot != "" {
 			return pos, nil
 		}
 	}
-	var pos Position
+	// The events part is the database's now; the followers' stamps, if any, stand.
 	err := s.DB.QueryRow(ctx, `SELECT pg_current_snapshot()::text, (SELECT coalesce(max(seq), 0) FROM sku_events)`).
 		Scan(&pos.EventSnapshot, &pos.EventSeq)
 	if err != nil {
@@ -168,7 +169,7 @@ type RefreshOutcome struct {
 func (s *Service) Refresh(ctx context.Context, id int64) (RefreshOutcome, error) {
 	for attempt := 1; ; attempt++ {
 		out, err := s.refresh(ctx, id)
-		if errors.Is(err, errSuperseded) && attempt < 5 {
+		if errors.Is(err, ErrConflict) && attempt < 5 {
 			continue
 		}
 		return out, err
@@ -283,7 +284,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool) (RefreshOutcome,
 	if changed.IsEmpty() {
 		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: "no SKU changed"}, nil
 	}
-	if !changed.Intersects(cur.Members) {
+	if !changed.Intersects(cur.Members) && !s.pinsIn(p.Plan, changed) {
 		admitted := changed
 		if p.Plan.Filter != nil {
 			bm, err := s.Engine.Index.Eval(*p.Plan.Filter)
@@ -303,15 +304,27 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool) (RefreshOutcome,
 	return s.Refresh(ctx, p.ID)
 }
 
+// pinsIn reports whether a SKU the plan pins is in changed (pins bypass the filter: a pinned
+// SKU that comes back to life, or first arrives, is neither a member nor admitted). A pin the
+// index does not know yet has no event the index applied, so it stays in later changed sets.
+func (s *Service) pinsIn(plan Plan, changed *roaring64.Bitmap) bool {
+	for _, id := range plan.Pins {
+		if o, ok := s.Engine.Index.Ordinal(id); ok && changed.Contains(uint64(o)) {
+			return true
+		}
+	}
+	return false
+}
+
 // changedSince returns the ordinals of the SKUs that changed after v's position: events of
 // transactions not visible in its snapshot (committed later, or still open then), vectors
 // stamped at or after its VectorsFrom and skus rows stamped at or after its SKUsFrom. Versions without a snapshot use their event seq.
 func (s *Service) changedSince(ctx context.Context, v *Version) (*roaring64.Bitmap, error) {
-	events := `SELECT k.ordinal FROM sku_events e JOIN skus k ON k.id = e.sku_id
+	events := `SELECT DISTINCT k.ordinal FROM sku_events e JOIN skus k ON k.id = e.sku_id
 		WHERE e.xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(e.xid, $1::pg_snapshot)`
 	args := []any{v.Position.EventSnapshot}
 	if v.Position.EventSnapshot == "" {
-		events = `SELECT k.ordinal FROM sku_events e JOIN skus k ON k.id = e.sku_id WHERE e.seq > $1`
+		events = `SELECT DISTINCT k.ordinal FROM sku_events e JOIN skus k ON k.id = e.sku_id WHERE e.seq > $1`
 		args = []any{v.EventSeq}
 	}
 	q := events

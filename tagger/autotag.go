@@ -125,6 +125,7 @@ func (t *Tagger) vecMarkInit(ctx context.Context) error {
 		return fmt.Errorf("tagger: vector watermark: %w", err)
 	}
 	t.vecTail = pg.NewTail(mark, vecOverlap)
+	t.publishVecTailLocked()
 	return nil
 }
 
@@ -174,6 +175,7 @@ func (t *Tagger) pollVectorsLocked(ctx context.Context) (int, error) {
 		}
 	}
 	t.vecTail.Done(read, time.Time{}, floor)
+	t.publishVecTailLocked()
 	return len(vecs), nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -141,4 +142,46 @@ func TestDiscoverAndDefineKeepReferencesWhole(t *testing.T) {
 	require.NoError(t, err)
 	o, _ := tg.Index().Ordinal(1000)
 	require.True(t, bm.Contains(uint64(o)))
+}
+
+// The tagger reports where it stands for the pool refresher: its events snapshot, and where its
+// poll of sku_vectors reads from, but only while a tag is built from vectors (otherwise it does
+// not follow them, and a stamp frozen at start-up would make every vector since look new).
+func TestPositionAndVectorsFrom(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, centres, topic := clusteredCatalog(t, db, 30)
+	vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
+	require.NoError(t, err)
+	tg, err := New(db.Pool, vi, nil, Config{SaveInterval: -1})
+	require.NoError(t, err)
+	require.Empty(t, tg.Position().Snapshot, "not loaded")
+	_, err = tg.Load(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, tg.Position().Snapshot)
+	rng := rand.New(rand.NewPCG(6, 6))
+	for id, c := range topic {
+		o, _ := tg.Index().Ordinal(id)
+		require.NoError(t, vi.Put(o, id, noisy(rng, centres[c], 0.03)))
+	}
+	require.True(t, tg.VectorsFrom().IsZero(), "no tags")
+	e, err := ParseExpr("price < 5000")
+	require.NoError(t, err)
+	_, err = tg.Define(ctx, TagDef{Name: "cheap", Kind: KindRule, Definition: Definition{Rule: &e}})
+	require.NoError(t, err)
+	require.True(t, tg.VectorsFrom().IsZero(), "rule tags only")
+	_, err = tg.Define(ctx, TagDef{Name: "like-1000", Kind: KindPrototype, Definition: Definition{Examples: []int64{1000}}})
+	require.NoError(t, err)
+	before := tg.VectorsFrom()
+	require.False(t, before.IsZero())
+
+	_, err = db.Pool.Exec(ctx, `INSERT INTO sku_vectors (sku_id, model, content_hash, embedding, ordinal)
+		SELECT id, 'test', '\x00', array_fill(0.1::real, ARRAY[512])::vector, ordinal FROM skus WHERE id = 1001`)
+	require.NoError(t, err)
+	snap := tg.Position().Snapshot
+	applyWithEvent(t, db, []catalog.Patch{skuPatch(1001, "Logitech", 1234, t0.Add(time.Hour))})
+	_, err = tg.Poll(ctx)
+	require.NoError(t, err)
+	require.True(t, tg.VectorsFrom().After(before), "%v -> %v", before, tg.VectorsFrom())
+	require.NotEqual(t, snap, tg.Position().Snapshot)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -87,9 +88,13 @@ type Tagger struct {
 	vectors  Vectors
 	embedder QueryEmbedder
 
-	mu         sync.Mutex // serialises polls, rebuilds and saves (the writer side)
-	pos        Position
-	vecTail    *pg.Tail // where the next poll of sku_vectors reads from
+	mu      sync.Mutex // serialises polls, rebuilds and saves (the writer side)
+	pos     Position
+	vecTail *pg.Tail // where the next poll of sku_vectors reads from
+	// What Position and VectorsFrom report, published without t.mu (held through whole polls,
+	// saves and tag builds) so that readers (the pool refresher, once per pool) never wait.
+	pubPos     atomic.Pointer[Position]
+	pubVecFrom atomic.Int64 // vecTail.From() in Unix nanoseconds (0: no tail yet)
 	dirty      bool
 	lastSave   time.Time
 	loaded     bool
@@ -121,28 +126,39 @@ func (t *Tagger) Index() *Index { return t.ix }
 // Store is the tagger's store.
 func (t *Tagger) Store() *Store { return t.store }
 
-// Position is where the index stands in sku_events.
+// Position is where the index stands in sku_events: every event of a transaction visible in
+// its snapshot is applied (zero before the first load).
 func (t *Tagger) Position() Position {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.pos
+	if p := t.pubPos.Load(); p != nil {
+		return *p
+	}
+	return Position{}
+}
+
+// setPosLocked moves the index's position (after what it covers was applied).
+func (t *Tagger) setPosLocked(p Position) {
+	t.pos = p
+	t.pubPos.Store(&p)
 }
 
 // VectorsFrom is where the next poll of sku_vectors reads from: every vector stamped before it
-// is reflected in the vector tags. Zero when the tagger has no vectors (it does not follow them).
+// is reflected in the vector tags. Zero when the tagger follows no vectors: it has none, or no
+// tag built from them (a tag defined later is built from the vector index's vectors).
 func (t *Tagger) VectorsFrom() time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.vectors == nil {
+	if t.vectors == nil || !t.hasVectorTags() {
 		return time.Time{}
 	}
-	if t.vecTail == nil {
-		return time.Unix(0, 0)
-	}
-	if from := t.vecTail.From(); from.After(time.Unix(0, 0)) {
+	if from := time.Unix(0, t.pubVecFrom.Load()); from.After(time.Unix(0, 0)) {
 		return from
 	}
-	return time.Unix(0, 0)
+	return time.Unix(0, 0) // no tail yet, or one of an empty table: every vector is new to it
+}
+
+// publishVecTailLocked publishes vecTail.From() for VectorsFrom.
+func (t *Tagger) publishVecTailLocked() {
+	if t.vecTail != nil {
+		t.pubVecFrom.Store(t.vecTail.From().UnixNano())
+	}
 }
 
 // Load fills the index: from the saved snapshot when there is one and the events since are
@@ -177,7 +193,7 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 		t.dirty = true // the saved snapshot is missing, stale or older: the next save replaces it
 	}
 	t.ix.swap(ix)
-	t.pos = pos
+	t.setPosLocked(pos)
 	t.loaded = true
 	models, err := t.store.Models(ctx)
 	if err != nil {
@@ -288,7 +304,7 @@ func (t *Tagger) pollLocked(ctx context.Context) (int, error) {
 		}
 		t.dirty = true
 	}
-	t.pos = next
+	t.setPosLocked(next)
 	return len(rows), nil
 }
 

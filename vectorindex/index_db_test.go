@@ -30,6 +30,8 @@ func TestIndexLoadRefreshPoll(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, ix.Load(ctx))
 	require.Equal(t, 2, ix.Len())
+	loadedFrom := ix.From() // every vector stamped before it is in the index
+	require.False(t, loadedFrom.IsZero())
 	hits, err := ix.Search(ctx, unit(512, 20), 1, nil)
 	require.NoError(t, err)
 	require.Equal(t, []vectorindex.Hit{{Ordinal: ords[102], SKUID: 102, Score: 1}}, roundScores(hits))
@@ -43,6 +45,7 @@ func TestIndexLoadRefreshPoll(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, applied, 1)
 	require.Equal(t, 1, removed)
+	require.True(t, ix.From().After(loadedFrom), "the poll moved From: %v -> %v", loadedFrom, ix.From())
 	require.Equal(t, 2, ix.Len())
 	_, ok := ix.Vector(ords[101])
 	require.False(t, ok)

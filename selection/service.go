@@ -241,6 +241,14 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	var out []RefreshOutcome
 	var before int64
 	now := time.Now()
+	// One position for the pass: read first, it is what the indexes reflect at least while any
+	// pool is checked, and the pools it confirms share it, so the next pass reads the changes
+	// since it once for all of them rather than once per pool.
+	pos, err := s.position(ctx)
+	if err != nil {
+		return nil, err
+	}
+	changes := map[string]*roaring64.Bitmap{}
 	for {
 		pools, err := s.Pools.List(ctx, before, 200)
 		if err != nil {
@@ -254,7 +262,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 			if !p.Active(now) {
 				continue
 			}
-			o, err := s.refreshIfTouched(ctx, p)
+			o, err := s.refreshIfTouched(ctx, p, pos, changes)
 			if err != nil {
 				if s.Log != nil {
 					s.Log.Warn("refresh pool", "pool", p.ID, "err", err)
@@ -266,20 +274,23 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	}
 }
 
-func (s *Service) refreshIfTouched(ctx context.Context, p Pool) (RefreshOutcome, error) {
+// refreshIfTouched refreshes p unless nothing that changed after its version's position can
+// touch it; then it confirms the version at pos (read before the changes and the filter are
+// checked: what the indexes reflect at least meanwhile). changes caches changedSince by
+// position for one pass.
+func (s *Service) refreshIfTouched(ctx context.Context, p Pool, pos Position, changes map[string]*roaring64.Bitmap) (RefreshOutcome, error) {
 	cur, err := s.Pools.GetVersion(ctx, p.ID, 0)
 	if err != nil || !planEqual(cur.Plan, p.Plan) {
 		return s.Refresh(ctx, p.ID)
 	}
-	// Read before the changes and the filter: what the index reflects at least while they are
-	// checked, so it is what a skipped version can be confirmed at.
-	pos, err := s.position(ctx)
-	if err != nil {
-		return RefreshOutcome{}, err
-	}
-	changed, err := s.changedSince(ctx, cur)
-	if err != nil {
-		return RefreshOutcome{}, err
+	key := fmt.Sprintf("%s|%d|%d|%d", cur.Position.EventSnapshot, cur.EventSeq,
+		cur.Position.VectorsFrom.UnixNano(), cur.Position.SKUsFrom.UnixNano())
+	changed, ok := changes[key]
+	if !ok {
+		if changed, err = s.changedSince(ctx, cur); err != nil {
+			return RefreshOutcome{}, err
+		}
+		changes[key] = changed
 	}
 	if changed.IsEmpty() {
 		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: "no SKU changed"}, nil
@@ -320,11 +331,11 @@ func (s *Service) pinsIn(plan Plan, changed *roaring64.Bitmap) bool {
 // transactions not visible in its snapshot (committed later, or still open then), vectors
 // stamped at or after its VectorsFrom and skus rows stamped at or after its SKUsFrom. Versions without a snapshot use their event seq.
 func (s *Service) changedSince(ctx context.Context, v *Version) (*roaring64.Bitmap, error) {
-	events := `SELECT DISTINCT k.ordinal FROM sku_events e JOIN skus k ON k.id = e.sku_id
-		WHERE e.xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(e.xid, $1::pg_snapshot)`
+	events := `SELECT ordinal FROM skus WHERE id IN (SELECT sku_id FROM sku_events
+		WHERE xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot))`
 	args := []any{v.Position.EventSnapshot}
 	if v.Position.EventSnapshot == "" {
-		events = `SELECT DISTINCT k.ordinal FROM sku_events e JOIN skus k ON k.id = e.sku_id WHERE e.seq > $1`
+		events = `SELECT ordinal FROM skus WHERE id IN (SELECT sku_id FROM sku_events WHERE seq > $1)`
 		args = []any{v.EventSeq}
 	}
 	q := events

@@ -295,16 +295,25 @@ func (s *PoolStore) addVersionOn(ctx context.Context, v *Version, base int) erro
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.addVersion(ctx, tx, v, base) })
 }
 
-// confirm records that version n's ranking still holds at pos (nothing that changed since its
-// position alters it), so later incremental refreshes look for changes after pos only.
-func (s *PoolStore) confirm(ctx context.Context, poolID int64, n int, pos Position) error {
-	// A part pos does not know (zero) keeps what the version has.
-	_, err := s.pool.Exec(ctx, `UPDATE pool_versions SET event_snapshot = coalesce($3::pg_snapshot, event_snapshot),
-		vectors_from = coalesce($4, vectors_from), skus_from = coalesce($5, skus_from)
-		WHERE pool_id = $1 AND version = $2`,
-		poolID, n, nullString(pos.EventSnapshot), nullTime(pos.VectorsFrom), nullTime(pos.SKUsFrom))
+// confirm records that each version's ranking still holds at pos (nothing that changed since
+// its position alters it), so later incremental refreshes look for changes after pos only. A
+// part pos does not know (zero) keeps what the version has.
+func (s *PoolStore) confirm(ctx context.Context, versions []*Version, pos Position) error {
+	if len(versions) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(versions))
+	ns := make([]int32, len(versions))
+	for i, v := range versions {
+		ids[i], ns[i] = v.PoolID, int32(v.Version)
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE pool_versions v SET event_snapshot = coalesce($3::pg_snapshot, v.event_snapshot),
+		vectors_from = coalesce($4, v.vectors_from), skus_from = coalesce($5, v.skus_from)
+		FROM unnest($1::bigint[], $2::int[]) AS c(pool_id, version)
+		WHERE v.pool_id = c.pool_id AND v.version = c.version`,
+		ids, ns, nullString(pos.EventSnapshot), nullTime(pos.VectorsFrom), nullTime(pos.SKUsFrom))
 	if err != nil {
-		return fmt.Errorf("pool %d version %d: confirm: %w", poolID, n, err)
+		return fmt.Errorf("confirm %d pool versions: %w", len(versions), err)
 	}
 	return nil
 }
@@ -377,16 +386,9 @@ func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version, base 
 
 // GetVersion returns version n of a pool (0: the current one).
 func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Version, error) {
-	var members, plan []byte
-	v := &Version{PoolID: poolID}
-	var snap *string
-	var vecFrom, skusFrom *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT version, members, ranking, scores, member_count, plan, event_seq, created_at,
-			event_snapshot::text, vectors_from, skus_from
-		FROM pool_versions WHERE pool_id = $1
+	v, err := scanVersion(s.pool.QueryRow(ctx, `SELECT `+versionCols+` FROM pool_versions v WHERE pool_id = $1
 		  AND version = CASE WHEN $2 = 0 THEN (SELECT current_version FROM pools WHERE id = $1) ELSE $2 END`,
-		poolID, n).Scan(&v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq, &v.CreatedAt,
-		&snap, &vecFrom, &skusFrom)
+		poolID, n))
 	if errors.Is(err, pgx.ErrNoRows) {
 		if n == 0 {
 			return nil, fmt.Errorf("pool %d has no version yet: %w", poolID, ErrNotFound)
@@ -395,6 +397,41 @@ func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Versi
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pool %d version %d: %w", poolID, n, err)
+	}
+	return v, nil
+}
+
+// currentVersions returns the current versions of the pools named (pools without one are left
+// out), in one query.
+func (s *PoolStore) currentVersions(ctx context.Context, ids []int64) (map[int64]*Version, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+versionCols+` FROM pool_versions v
+		WHERE (v.pool_id, v.version) IN (SELECT id, current_version FROM pools WHERE id = ANY($1))`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("current versions: %w", err)
+	}
+	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Version, error) { return scanVersion(r) })
+	if err != nil {
+		return nil, fmt.Errorf("current versions: %w", err)
+	}
+	out := make(map[int64]*Version, len(vs))
+	for _, v := range vs {
+		out[v.PoolID] = v
+	}
+	return out, nil
+}
+
+const versionCols = `v.pool_id, v.version, v.members, v.ranking, v.scores, v.member_count, v.plan, v.event_seq,
+	v.created_at, v.event_snapshot::text, v.vectors_from, v.skus_from`
+
+func scanVersion(row pgx.Row) (*Version, error) {
+	var members, plan []byte
+	v := &Version{}
+	var snap *string
+	var vecFrom, skusFrom *time.Time
+	err := row.Scan(&v.PoolID, &v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq,
+		&v.CreatedAt, &snap, &vecFrom, &skusFrom)
+	if err != nil {
+		return nil, err
 	}
 	if snap != nil {
 		v.Position.EventSnapshot = *snap
@@ -407,10 +444,10 @@ func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Versi
 	}
 	v.Members = roaring64.New()
 	if err := v.Members.UnmarshalBinary(members); err != nil {
-		return nil, fmt.Errorf("pool %d version %d: members: %w", poolID, v.Version, err)
+		return nil, fmt.Errorf("pool %d version %d: members: %w", v.PoolID, v.Version, err)
 	}
 	if err := json.Unmarshal(plan, &v.Plan); err != nil {
-		return nil, fmt.Errorf("pool %d version %d: plan: %w", poolID, v.Version, err)
+		return nil, fmt.Errorf("pool %d version %d: plan: %w", v.PoolID, v.Version, err)
 	}
 	return v, nil
 }

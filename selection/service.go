@@ -203,7 +203,7 @@ func (s *Service) refresh(ctx context.Context, id int64) (RefreshOutcome, error)
 		out.Version = cur.Version
 		out.Reason = "ranking unchanged"
 		// The version holds at pos: later refreshes look for changes after it only.
-		return out, s.Pools.confirm(ctx, id, cur.Version, pos)
+		return out, s.Pools.confirm(ctx, []*Version{cur}, pos)
 	}
 	if err := s.Pools.addVersionOn(ctx, next, cur.Version); err != nil {
 		return out, err
@@ -234,9 +234,11 @@ func planEqual(a, b Plan) bool {
 }
 
 // RefreshAll refreshes every active pool whose data may have changed since its current version.
-// It is incremental: the SKUs changed since a version (from sku_events) are compared with the
-// version's members and the pool's filter; a pool none of whose members changed and whose filter
-// admits none of the changed SKUs cannot change, and is skipped without running its plan.
+// It is incremental: the SKUs changed since a version's position (changedSince) are compared
+// with the version's members and the pool's filter; a pool none of whose members changed and
+// whose filter admits none of the changed SKUs cannot change, and is skipped without running
+// its plan (and its version confirmed at the pass's position). It reads pools 200 at a time,
+// each page's current versions in one query, and confirms a page's skipped versions in one.
 func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	var out []RefreshOutcome
 	var before int64
@@ -257,43 +259,62 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 		if len(pools) == 0 {
 			return out, nil
 		}
+		ids := make([]int64, 0, len(pools))
 		for _, p := range pools {
-			before = p.ID
+			ids = append(ids, p.ID)
+		}
+		before = ids[len(ids)-1]
+		curs, err := s.Pools.currentVersions(ctx, ids)
+		if err != nil {
+			return out, err
+		}
+		var skipped []*Version
+		for _, p := range pools {
 			if !p.Active(now) {
 				continue
 			}
-			o, err := s.refreshIfTouched(ctx, p, pos, changes)
+			cur := curs[p.ID]
+			var o RefreshOutcome
+			if cur == nil || !planEqual(cur.Plan, p.Plan) {
+				o, err = s.Refresh(ctx, p.ID)
+			} else {
+				o, err = s.refreshIfTouched(ctx, p, cur, changes)
+			}
 			if err != nil {
 				if s.Log != nil {
 					s.Log.Warn("refresh pool", "pool", p.ID, "err", err)
 				}
 				continue
 			}
+			if o.Skipped && o.Reason != reasonNothingChanged {
+				skipped = append(skipped, cur)
+			}
 			out = append(out, o)
+		}
+		if err := s.Pools.confirm(ctx, skipped, pos); err != nil {
+			return out, err
 		}
 	}
 }
 
-// refreshIfTouched refreshes p unless nothing that changed after its version's position can
-// touch it; then it confirms the version at pos (read before the changes and the filter are
-// checked: what the indexes reflect at least meanwhile). changes caches changedSince by
-// position for one pass.
-func (s *Service) refreshIfTouched(ctx context.Context, p Pool, pos Position, changes map[string]*roaring64.Bitmap) (RefreshOutcome, error) {
-	cur, err := s.Pools.GetVersion(ctx, p.ID, 0)
-	if err != nil || !planEqual(cur.Plan, p.Plan) {
-		return s.Refresh(ctx, p.ID)
-	}
+const reasonNothingChanged = "no SKU changed"
+
+// refreshIfTouched refreshes p unless nothing that changed after the position of its current
+// version cur can touch it (the outcome says Skipped). changes caches changedSince by position
+// for one pass.
+func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, changes map[string]*roaring64.Bitmap) (RefreshOutcome, error) {
 	key := fmt.Sprintf("%s|%d|%d|%d", cur.Position.EventSnapshot, cur.EventSeq,
 		cur.Position.VectorsFrom.UnixNano(), cur.Position.SKUsFrom.UnixNano())
 	changed, ok := changes[key]
 	if !ok {
+		var err error
 		if changed, err = s.changedSince(ctx, cur); err != nil {
 			return RefreshOutcome{}, err
 		}
 		changes[key] = changed
 	}
 	if changed.IsEmpty() {
-		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: "no SKU changed"}, nil
+		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reasonNothingChanged}, nil
 	}
 	if !changed.Intersects(cur.Members) && !s.pinsIn(p.Plan, changed) {
 		admitted := changed
@@ -307,9 +328,8 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, pos Position, ch
 			admitted = roaring64.And(s.Engine.Index.Live(), changed)
 		}
 		if admitted.IsEmpty() {
-			out := RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
-				Reason: fmt.Sprintf("%d changed SKUs, none a member or admitted by the filter", changed.GetCardinality())}
-			return out, s.Pools.confirm(ctx, p.ID, cur.Version, pos)
+			return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
+				Reason: fmt.Sprintf("%d changed SKUs, none a member or admitted by the filter", changed.GetCardinality())}, nil
 		}
 	}
 	return s.Refresh(ctx, p.ID)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/tmc/langchaingo/llms/fake"
 
 	"selection/catalog"
 	"selection/internal/testdb"
@@ -128,6 +129,19 @@ func TestDiscoverAndDefineKeepReferencesWhole(t *testing.T) {
 	_, err = tg.Discover(ctx, DiscoverOptions{Family: "topics", Clusters: 3, Seed: 9})
 	require.NoError(t, err)
 	require.Len(t, family(), 3)
+
+	// A rediscovery that cannot write its new tags (a name taken by a tag outside the family)
+	// changes nothing: the old family stays, in the database and in the index.
+	before = family()
+	e, err = ParseExpr("price < 2000")
+	require.NoError(t, err)
+	_, err = tg.Define(ctx, TagDef{Name: "topics/taken", Kind: KindRule, Definition: Definition{Rule: &e}})
+	require.NoError(t, err)
+	_, err = tg.Discover(ctx, DiscoverOptions{Family: "topics", Clusters: 3, Seed: 9,
+		LLM: fake.NewFakeLLM([]string{"taken", "taken", "taken"})})
+	require.ErrorIs(t, err, ErrExists)
+	require.Equal(t, before, family(), "a failed rediscovery leaves the family as it was")
+	require.NoError(t, tg.Delete(ctx, "topics/taken"))
 
 	// SKU 2000 does not exist: the prototype cannot be computed, and the tag is not kept.
 	_, err = tg.Define(ctx, TagDef{Name: "like-2000", Kind: KindPrototype, Definition: Definition{Examples: []int64{2000}}})

@@ -362,9 +362,18 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 	// Replace the family.
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	// All or none, and not while a pool or another tag names one of the family's tags (their
+	// All or nothing, and not while a pool or another tag names one of the family's tags (their
 	// names change with each discovery): such a reference would be left dangling.
-	old, err := t.store.DeleteFamily(ctx, opts.Family, t.cfg.Referrers)
+	defs := make([]TagDef, len(clusters))
+	models := make([]Model, len(clusters))
+	for i := range clusters {
+		c := &clusters[i]
+		defs[i] = TagDef{Name: opts.Family + "/" + c.Name, Kind: KindDiscovered,
+			Description: fmt.Sprintf("cluster %d of %d in %s (%d SKUs at discovery)", i, len(clusters), opts.Family, len(c.Members)),
+			Definition:  Definition{Family: opts.Family, Cluster: i, Terms: c.Terms, NamedBy: c.NamedBy}}
+		models[i] = Model{Model: t.embedderName(), Vectors: [][]float32{c.Centroid}}
+	}
+	old, out, err := t.store.ReplaceFamily(ctx, opts.Family, defs, models, t.cfg.Referrers)
 	if err != nil {
 		return nil, fmt.Errorf("discover: %w", err)
 	}
@@ -372,31 +381,16 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 		t.ix.DropTag(tg.Name)
 		delete(t.models, tg.ID)
 	}
-	t.dirty = true
-	var out []TagDef
-	for i := range clusters {
-		c := &clusters[i]
-		def := TagDef{Name: opts.Family + "/" + c.Name, Kind: KindDiscovered,
-			Description: fmt.Sprintf("cluster %d of %d in %s (%d SKUs at discovery)", i, len(clusters), opts.Family, len(c.Members)),
-			Definition:  Definition{Family: opts.Family, Cluster: i, Terms: c.Terms, NamedBy: c.NamedBy}}
-		made, err := t.store.CreateTag(ctx, def)
-		if err != nil {
-			return nil, err
-		}
-		m := Model{TagID: made.ID, Model: t.embedderName(), Vectors: [][]float32{c.Centroid}}
-		if err := t.store.SaveModel(ctx, m); err != nil {
-			return nil, err
-		}
-		if t.models == nil {
-			t.models = map[int64]Model{}
-		}
-		t.models[made.ID] = m
+	if t.models == nil {
+		t.models = map[int64]Model{}
+	}
+	for i, made := range out {
+		t.models[made.ID] = models[i]
 		bm := roaring64.New()
-		for _, o := range c.Members {
+		for _, o := range clusters[i].Members {
 			bm.Add(uint64(o))
 		}
 		t.ix.SetTag(made.Info(), bm, nil)
-		out = append(out, made)
 	}
 	t.dirty = true
 	if _, err := t.saveLocked(ctx, true); err != nil {

@@ -173,28 +173,38 @@ func (s *Store) CreateTag(ctx context.Context, t TagDef) (TagDef, error) {
 	// The tags it refers to are share-locked until the new tag is committed, so a concurrent
 	// DeleteUnreferenced of one of them waits and then sees the new referrer.
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		missing, err := LockTags(ctx, tx, t.Definition.TagRefs())
-		if err != nil {
-			return err
+		made, err := insertTag(ctx, tx, t, def)
+		if err == nil {
+			t = made
 		}
-		if len(missing) > 0 {
-			return fmt.Errorf("tag %q: refers to %w %q", t.Name, ErrUnknownTag, missing[0])
-		}
-		return tx.QueryRow(ctx, `INSERT INTO tags (name, kind, description, definition)
-			VALUES ($1, $2, $3, $4) RETURNING id, created_at, updated_at`,
-			t.Name, string(t.Kind), t.Description, def).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
+		return err
 	})
-	if errors.Is(err, ErrUnknownTag) {
+	if errors.Is(err, ErrUnknownTag) || errors.Is(err, ErrExists) {
 		return t, err
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return t, fmt.Errorf("tag %q %w (tag names are compared without case)", t.Name, ErrExists)
 	}
 	if err != nil {
 		return t, fmt.Errorf("create tag %q: %w", t.Name, err)
 	}
 	return t, nil
+}
+
+// insertTag inserts t (def: its definition as JSON) in tx after share-locking the tags it refers to.
+func insertTag(ctx context.Context, tx pgx.Tx, t TagDef, def []byte) (TagDef, error) {
+	missing, err := LockTags(ctx, tx, t.Definition.TagRefs())
+	if err != nil {
+		return t, err
+	}
+	if len(missing) > 0 {
+		return t, fmt.Errorf("tag %q: refers to %w %q", t.Name, ErrUnknownTag, missing[0])
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO tags (name, kind, description, definition)
+		VALUES ($1, $2, $3, $4) RETURNING id, created_at, updated_at`,
+		t.Name, string(t.Kind), t.Description, def).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return t, fmt.Errorf("tag %q %w (tag names are compared without case)", t.Name, ErrExists)
+	}
+	return t, err
 }
 
 // UpdateTag replaces a tag's description and definition (not its kind or name).
@@ -279,15 +289,50 @@ func (s *Store) DeleteUnreferenced(ctx context.Context, name string, external fu
 	return defs[0], nil
 }
 
-// DeleteFamily deletes a discovered family's tags, all or none: like DeleteUnreferenced, it
+// ReplaceFamily replaces a discovered family's tags with defs and their models (models[i] is
+// defs[i]'s; its TagID is set), all or nothing in one transaction. Like DeleteUnreferenced, it
 // refuses with ErrInUse (naming the referrers) while a tag outside the family or anything
-// external refers to one of them. A family that has no tags deletes nothing.
-func (s *Store) DeleteFamily(ctx context.Context, family string, external func(context.Context, Querier, string) ([]string, error)) ([]TagDef, error) {
-	defs, err := s.deleteUnreferenced(ctx, `kind = 'discovered' AND definition->>'family' = $1`, family, external)
-	if err != nil {
-		return nil, fmt.Errorf("delete family %q: %w", family, err)
+// external refers to one of the old tags. It returns the old tags and the new ones.
+func (s *Store) ReplaceFamily(ctx context.Context, family string, defs []TagDef, models []Model, external func(context.Context, Querier, string) ([]string, error)) (old, made []TagDef, err error) {
+	if len(models) != len(defs) {
+		return nil, nil, fmt.Errorf("family %q: %d tags and %d models", family, len(defs), len(models))
 	}
-	return defs, nil
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		old, err = deleteUnreferencedTx(ctx, tx, `kind = 'discovered' AND definition->>'family' = $1`, family, external)
+		if err != nil {
+			return err
+		}
+		made = made[:0]
+		for i, d := range defs {
+			if d.Kind != KindDiscovered || d.Definition.Family != family {
+				return fmt.Errorf("tag %q is not a discovered tag of family %q", d.Name, family)
+			}
+			if err := validName(d.Name); err != nil {
+				return err
+			}
+			if err := d.Definition.Validate(d.Kind); err != nil {
+				return fmt.Errorf("tag %q: %w", d.Name, err)
+			}
+			def, err := json.Marshal(d.Definition)
+			if err != nil {
+				return err
+			}
+			t, err := insertTag(ctx, tx, d, def)
+			if err != nil {
+				return err
+			}
+			models[i].TagID = t.ID
+			if err := saveModel(ctx, tx, models[i]); err != nil {
+				return err
+			}
+			made = append(made, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("replace family %q: %w", family, err)
+	}
+	return old, made, nil
 }
 
 // deleteUnreferenced locks the tags matching where (with $1 = arg), looks for referrers outside
@@ -295,6 +340,19 @@ func (s *Store) DeleteFamily(ctx context.Context, family string, external func(c
 func (s *Store) deleteUnreferenced(ctx context.Context, where string, arg any, external func(context.Context, Querier, string) ([]string, error)) ([]TagDef, error) {
 	var defs []TagDef
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		defs, err = deleteUnreferencedTx(ctx, tx, where, arg, external)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return defs, nil
+}
+
+func deleteUnreferencedTx(ctx context.Context, tx pgx.Tx, where string, arg any, external func(context.Context, Querier, string) ([]string, error)) ([]TagDef, error) {
+	var defs []TagDef
+	err := func() error {
 		rows, err := tx.Query(ctx, `SELECT `+tagCols+` FROM tags WHERE `+where+` ORDER BY id FOR UPDATE`, arg)
 		if err != nil {
 			return err
@@ -348,7 +406,7 @@ func (s *Store) deleteUnreferenced(ctx context.Context, where string, arg any, e
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM tags WHERE id = ANY($1)`, ids)
 		return err
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}
@@ -408,6 +466,10 @@ type Model struct {
 
 // SaveModel upserts a tag's model.
 func (s *Store) SaveModel(ctx context.Context, m Model) error {
+	return saveModel(ctx, s.pool, m)
+}
+
+func saveModel(ctx context.Context, q Querier, m Model) error {
 	dim := 0
 	if len(m.Vectors) > 0 {
 		dim = len(m.Vectors[0])
@@ -425,7 +487,7 @@ func (s *Store) SaveModel(ctx context.Context, m Model) error {
 	if len(cal) == 0 {
 		cal = json.RawMessage(`{}`)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO tag_models (tag_id, model, dim, vectors, threshold, calibration)
+	_, err := q.Exec(ctx, `INSERT INTO tag_models (tag_id, model, dim, vectors, threshold, calibration)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (tag_id) DO UPDATE SET model = excluded.model, dim = excluded.dim,
 			vectors = excluded.vectors, threshold = excluded.threshold,

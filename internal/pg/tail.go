@@ -77,11 +77,15 @@ type Floor struct {
 
 // floorSQL: the start of the oldest open transaction of another session of this database (but
 // autovacuum's, which writes no rows), or the time of the question; and whether every such
-// session is visible to this role (a hidden one has a NULL backend_type) and tracked (a session
-// may turn track_activities off for itself: state 'disabled'; this one's setting is checked
-// too), and no prepared transaction waits in this database.
+// session is visible to this role (another role's session is hidden: NULL backend_type) and
+// tracked (a session may turn track_activities off for itself: state 'disabled'; this one's
+// setting is checked too), and no prepared transaction waits in this database. An autovacuum
+// worker is hidden too (it runs as no role; without pg_read_all_stats even its backend_type is
+// NULL), but it has no usesysid, which every session of a role has: hidden sessions without
+// one are autovacuum's and do not count (they came every minute, autovacuum_naptime, and made
+// every poll in that second read the whole Overlap window).
 const floorSQL = `SELECT least(min(a.xact_start), statement_timestamp()),
-	count(*) FILTER (WHERE a.backend_type IS NULL OR a.state = 'disabled') = 0
+	count(*) FILTER (WHERE (a.backend_type IS NULL AND a.usesysid IS NOT NULL) OR a.state = 'disabled') = 0
 		AND current_setting('track_activities')::bool
 		AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.database = current_database())
 	FROM pg_stat_activity a

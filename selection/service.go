@@ -259,20 +259,21 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 		if len(pools) == 0 {
 			return out, nil
 		}
-		ids := make([]int64, 0, len(pools))
+		before = pools[len(pools)-1].ID
+		var active []Pool
+		var ids []int64
 		for _, p := range pools {
-			ids = append(ids, p.ID)
+			if p.Active(now) {
+				active = append(active, p)
+				ids = append(ids, p.ID)
+			}
 		}
-		before = ids[len(ids)-1]
 		curs, err := s.Pools.currentVersions(ctx, ids)
 		if err != nil {
 			return out, err
 		}
 		var skipped []*Version
-		for _, p := range pools {
-			if !p.Active(now) {
-				continue
-			}
+		for _, p := range active {
 			cur := curs[p.ID]
 			var o RefreshOutcome
 			if cur == nil || !planEqual(cur.Plan, p.Plan) {
@@ -291,8 +292,9 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 			}
 			out = append(out, o)
 		}
-		if err := s.Pools.confirm(ctx, skipped, pos); err != nil {
-			return out, err
+		if err := s.Pools.confirm(ctx, skipped, pos); err != nil && s.Log != nil {
+			// Not fatal: the next pass checks the same changes again.
+			s.Log.Warn("confirm pool versions", "pools", len(skipped), "err", err)
 		}
 	}
 }
@@ -303,8 +305,12 @@ const reasonNothingChanged = "no SKU changed"
 // version cur can touch it (the outcome says Skipped). changes caches changedSince by position
 // for one pass.
 func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, changes map[string]*roaring64.Bitmap) (RefreshOutcome, error) {
-	key := fmt.Sprintf("%s|%d|%d|%d", cur.Position.EventSnapshot, cur.EventSeq,
-		cur.Position.VectorsFrom.UnixNano(), cur.Position.SKUsFrom.UnixNano())
+	// The event seq matters only to a version without a snapshot (confirm does not move it).
+	events := cur.Position.EventSnapshot
+	if events == "" {
+		events = fmt.Sprintf("seq %d", cur.EventSeq)
+	}
+	key := fmt.Sprintf("%s|%d|%d", events, cur.Position.VectorsFrom.UnixNano(), cur.Position.SKUsFrom.UnixNano())
 	changed, ok := changes[key]
 	if !ok {
 		var err error

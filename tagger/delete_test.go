@@ -3,7 +3,10 @@ package tagger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,4 +201,53 @@ func TestPositionAndVectorsFrom(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, tg.VectorsFrom().After(before), "%v -> %v", before, tg.VectorsFrom())
 	require.NotEqual(t, snap, tg.Position().Snapshot)
+}
+
+// Two replacements of one family at once (a CLI discovery beside the service) end with one set
+// of tags, not both.
+func TestReplaceFamilyOneAtATime(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	st := NewStore(db.Pool)
+	set := func(prefix string, n int) ([]TagDef, []Model) {
+		var defs []TagDef
+		var models []Model
+		for i := range n {
+			defs = append(defs, TagDef{Name: fmt.Sprintf("fam/%s%d", prefix, i), Kind: KindDiscovered,
+				Definition: Definition{Family: "fam", Cluster: i, Terms: []string{prefix}, NamedBy: "tfidf"}})
+			models = append(models, Model{Model: "m", Vectors: [][]float32{{1, 0}}})
+		}
+		return defs, models
+	}
+	names := func() []string {
+		tags, err := st.Tags(ctx)
+		require.NoError(t, err)
+		var out []string
+		for _, d := range tags {
+			out = append(out, d.Name)
+		}
+		sort.Strings(out)
+		return out
+	}
+	defs, models := set("x", 2)
+	_, _, err := st.ReplaceFamily(ctx, "fam", defs, models, nil)
+	require.NoError(t, err)
+	for round := range 5 {
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		for _, prefix := range []string{fmt.Sprintf("a%d-", round), fmt.Sprintf("b%d-", round)} {
+			defs, models := set(prefix, 2)
+			go func() {
+				<-start
+				_, _, err := st.ReplaceFamily(ctx, "fam", defs, models, nil)
+				errs <- err
+			}()
+		}
+		close(start)
+		require.NoError(t, <-errs)
+		require.NoError(t, <-errs)
+		got := names()
+		require.Len(t, got, 2, "one set, not both: %v", got)
+		require.Equal(t, strings.TrimSuffix(got[0], "0"), strings.TrimSuffix(got[1], "1"), "%v", got)
+	}
 }

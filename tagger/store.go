@@ -254,7 +254,8 @@ func LockTags(ctx context.Context, tx pgx.Tx, names []string) ([]string, error) 
 	for n := range want {
 		lower = append(lower, n)
 	}
-	rows, err := tx.Query(ctx, `SELECT lower(name) FROM tags WHERE lower(name) = ANY($1) FOR SHARE`, lower)
+	// In id order, as the deletes lock them, so two lockers of several tags cannot deadlock.
+	rows, err := tx.Query(ctx, `SELECT lower(name) FROM tags WHERE lower(name) = ANY($1) ORDER BY id FOR SHARE`, lower)
 	if err != nil {
 		return nil, fmt.Errorf("lock tags: %w", err)
 	}
@@ -298,6 +299,12 @@ func (s *Store) ReplaceFamily(ctx context.Context, family string, defs []TagDef,
 		return nil, nil, fmt.Errorf("family %q: %d tags and %d models", family, len(defs), len(models))
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One replacement of a family at a time, across processes (a CLI discovery beside the
+		// service): a second one waiting on the first's row locks would not see the tags the
+		// first inserted, and the family would end with both sets.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('tagger.family:' || $1, 0))`, family); err != nil {
+			return err
+		}
 		old, err = deleteUnreferencedTx(ctx, tx, `kind = 'discovered' AND definition->>'family' = $1`, family, external)
 		if err != nil {
 			return err

@@ -161,7 +161,9 @@ func (d TaggerService) DefineTag(ctx context.Context, raw json.RawMessage) (any,
 		return nil, err
 	}
 	members, err := d.Tagger.Index().Count(tagger.Tag(created.Name))
-	if err != nil {
+	if errors.Is(err, tagger.ErrUnknownTag) {
+		members = 0 // deleted again in the moment since it was made
+	} else if err != nil {
 		return nil, err
 	}
 	return map[string]any{"name": created.Name, "kind": created.Kind, "members": members, "definition": created.Definition}, nil

@@ -550,9 +550,18 @@ func (ix *Index) scanVectors(ctx context.Context, query string, args []any,
 		return err
 	}
 	defer rows.Close()
-	binFmt := rows.FieldDescriptions()[2].Format == pgx.BinaryFormatCode
 	buf := make([]float32, ix.cfg.Dim)
+	binFmt, first := false, true
 	for rows.Next() {
+		if first {
+			// Only now: a query that fails (a cancelled poll, a dropped table) has no field
+			// descriptions, and its error comes from rows.Err below.
+			fds := rows.FieldDescriptions()
+			if len(fds) < 5 {
+				return fmt.Errorf("vectorindex: query returned %d columns, want 5", len(fds))
+			}
+			binFmt, first = fds[2].Format == pgx.BinaryFormatCode, false
+		}
 		var o, id int64
 		var at time.Time
 		var live bool

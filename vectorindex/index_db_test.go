@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
@@ -80,4 +81,35 @@ func roundScores(hits []vectorindex.Hit) []vectorindex.Hit {
 		hits[i].Score = float32(int(hits[i].Score*1000+0.5)) / 1000
 	}
 	return hits
+}
+
+// A poll whose query fails (here the table is gone; in the service, a poll cancelled by Stop)
+// returns the error; it used to panic in the poll goroutine reading the query's columns.
+func TestRefreshQueryFailureIsAnError(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	hashes := addSKUs(t, db, map[int64]string{101: "a"})
+	_, err := vectorindex.NewStore(db.Pool).Upsert(ctx, []vectorindex.Vector{{SKUID: 101, Model: "m", ContentHash: hashes[101], Embedding: unit(512, 10)}})
+	require.NoError(t, err)
+	// One connection, so the second poll runs the statement the first one prepared: pgx (since
+	// 5.9) then has no column descriptions for a query that fails before its first row.
+	cfg, err := pgxpool.ParseConfig(db.URL())
+	require.NoError(t, err)
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer pool.Close()
+	ix, err := vectorindex.NewIndex(pool, vectorindex.IndexConfig{})
+	require.NoError(t, err)
+	require.NoError(t, ix.Load(ctx))
+	_, _, err = ix.Refresh(ctx)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `DROP TABLE sku_vectors CASCADE`)
+	require.NoError(t, err)
+	_, _, err = ix.Refresh(ctx)
+	require.Error(t, err)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, _, err = ix.Refresh(cctx)
+	require.Error(t, err)
 }

@@ -165,10 +165,7 @@ func (f *Follower) From() time.Time {
 	if f.tail == nil {
 		return time.Time{}
 	}
-	if from := f.tail.From(); from.After(time.Unix(0, 0)) {
-		return from
-	}
-	return time.Unix(0, 0) // a tail of an empty table starts before year 1
+	return f.tail.From()
 }
 
 // NewFollower returns a follower that keeps ix fresh from store.

@@ -148,10 +148,7 @@ func (t *Tagger) VectorsFrom() time.Time {
 	if t.vectors == nil || !t.hasVectorTags() {
 		return time.Time{}
 	}
-	if from := time.Unix(0, t.pubVecFrom.Load()); from.After(time.Unix(0, 0)) {
-		return from
-	}
-	return time.Unix(0, 0) // no tail yet, or one of an empty table: every vector is new to it
+	return time.Unix(0, t.pubVecFrom.Load()) // the epoch while there is no tail: every vector is new
 }
 
 // publishVecTailLocked publishes vecTail.From() for VectorsFrom.

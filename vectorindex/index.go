@@ -718,7 +718,7 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 		ix.wm = wm
 	}
 	tail.Done(read, wm, floor) // only now: a poll that failed above is read again in full
-	ix.from.Store(clampEpoch(tail.From()).UnixNano())
+	ix.from.Store(tail.From().UnixNano())
 	ix.applied.Add(int64(len(ups)))
 	ix.removed.Add(int64(removed))
 	return len(ups), removed, nil
@@ -736,16 +736,7 @@ func (ix *Index) From() time.Time {
 	ix.mu.RLock()
 	wm := ix.wm
 	ix.mu.RUnlock()
-	return clampEpoch(pg.NewTail(wm, ix.cfg.PollOverlap).From()) // loaded, not yet polled
-}
-
-// clampEpoch returns t, or the Unix epoch for anything before it (a tail of an empty table
-// starts before year 1).
-func clampEpoch(t time.Time) time.Time {
-	if epoch := time.Unix(0, 0); t.Before(epoch) {
-		return epoch
-	}
-	return t
+	return pg.NewTail(wm, ix.cfg.PollOverlap).From() // loaded, not yet polled
 }
 
 // Start loads the index if it is not loaded and starts the poll loop, which runs until Stop or

@@ -44,9 +44,15 @@ type Tail struct {
 const Margin = time.Second
 
 // NewTail starts a tail after newest (the newest stamp already applied, for example by a full
-// load): the first read starts Overlap before it.
+// load): the first read starts Overlap before it, but never before the Unix epoch (no row is
+// stamped earlier; a tail of an empty table, newest zero, starts there), so From is always a
+// real stamp.
 func NewTail(newest time.Time, overlap time.Duration) *Tail {
-	return &Tail{Overlap: overlap, newest: newest, from: newest.Add(-overlap)}
+	from := newest.Add(-overlap)
+	if epoch := time.Unix(0, 0); from.Before(epoch) {
+		from = epoch
+	}
+	return &Tail{Overlap: overlap, newest: newest, from: from}
 }
 
 // From is where the next read starts (inclusive).

@@ -11,6 +11,7 @@ func TestTailDone(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tl := NewTail(t0, 10*time.Second)
 	require.Equal(t, t0.Add(-10*time.Second), tl.From())
+	require.True(t, NewTail(time.Time{}, time.Hour).From().Equal(time.Unix(0, 0)), "an empty table's tail starts at the epoch")
 
 	// A failed read records nothing: its rows are not Seen.
 	require.False(t, tl.Seen(7, t0.Add(2*time.Second)))

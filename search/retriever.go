@@ -19,15 +19,7 @@ var _ selection.Retriever = Retriever{}
 
 // Retrieve runs the search for a plan's query within its candidate bitmap.
 func (r Retriever) Retrieve(ctx context.Context, text string, candidates *roaring64.Bitmap, k int) (selection.Retrieved, error) {
-	res, err := r.Engine.Search(ctx, Request{Text: text, Candidates: candidates, K: k, Method: r.Method})
-	if err != nil {
-		return selection.Retrieved{}, err
-	}
-	out := selection.Retrieved{Hits: make([]selection.Hit, len(res.Hits)), Confidence: res.Confidence, Method: string(res.Method)}
-	for i, h := range res.Hits {
-		out.Hits[i] = selection.Hit{Ordinal: h.Ordinal, Score: h.Score, Why: h.Why}
-	}
-	return out, nil
+	return r.retrieve(ctx, Request{Text: text, Candidates: candidates, K: k, Method: r.Method})
 }
 
 // RetrieveLexicalLed is Retrieve without the semantic-only recall expansion when some lexical

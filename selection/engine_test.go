@@ -47,8 +47,8 @@ func fixture(t *testing.T) (*testdb.DB, *tagger.Index, *selection.Service) {
 	return db, ix, svc
 }
 
-func rebuild(t *testing.T, db *testdb.DB) *tagger.Index {
-	list, err := catalog.NewStore(db.Pool).List(context.Background(), catalog.ListOptions{First: true, Limit: 10000, IncludeDeleted: true})
+func rebuild(t testing.TB, db *testdb.DB) *tagger.Index {
+	list, err := catalog.NewStore(db.Pool).List(context.Background(), catalog.ListOptions{First: true, Limit: 1 << 20, IncludeDeleted: true})
 	require.NoError(t, err)
 	ix := tagger.NewIndex()
 	rows := make([]tagger.Row, len(list))

@@ -38,7 +38,7 @@ func BenchmarkRefreshAll(b *testing.B) {
 	store := catalog.NewStore(db.Pool)
 	_, err := store.Upsert(ctx, ps)
 	require.NoError(b, err)
-	ix := rebuildTB(b, db)
+	ix := rebuild(b, db)
 	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool}
 	var ids []int64
 	for m := range markets {
@@ -72,7 +72,7 @@ func BenchmarkRefreshAll(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			events()
-			svc.Engine.Index = rebuildTB(b, db)
+			svc.Engine.Index = rebuild(b, db)
 			b.StartTimer()
 			for _, id := range ids {
 				_, err := svc.Refresh(ctx, id)
@@ -85,7 +85,7 @@ func BenchmarkRefreshAll(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			events()
-			svc.Engine.Index = rebuildTB(b, db)
+			svc.Engine.Index = rebuild(b, db)
 			b.StartTimer()
 			outs, err := svc.RefreshAll(ctx)
 			require.NoError(b, err)
@@ -109,16 +109,4 @@ func BenchmarkRefreshAll(b *testing.B) {
 			require.True(b, outs[0].Skipped)
 		}
 	})
-}
-
-func rebuildTB(tb testing.TB, db *testdb.DB) *tagger.Index {
-	list, err := catalog.NewStore(db.Pool).List(context.Background(), catalog.ListOptions{First: true, Limit: 1 << 20, IncludeDeleted: true})
-	require.NoError(tb, err)
-	ix := tagger.NewIndex()
-	rows := make([]tagger.Row, len(list))
-	for i := range list {
-		rows[i] = tagger.RowFromSKU(&list[i])
-	}
-	ix.Upsert(rows)
-	return ix
 }

@@ -160,13 +160,7 @@ func validName(name string) error {
 
 // CreateTag inserts a tag (the name must be new) and returns it with its id.
 func (s *Store) CreateTag(ctx context.Context, t TagDef) (TagDef, error) {
-	if err := validName(t.Name); err != nil {
-		return t, err
-	}
-	if err := t.Definition.Validate(t.Kind); err != nil {
-		return t, fmt.Errorf("tag %q: %w", t.Name, err)
-	}
-	def, err := json.Marshal(t.Definition)
+	def, err := checkedDefinition(t)
 	if err != nil {
 		return t, err
 	}
@@ -186,6 +180,17 @@ func (s *Store) CreateTag(ctx context.Context, t TagDef) (TagDef, error) {
 		return t, fmt.Errorf("create tag %q: %w", t.Name, err)
 	}
 	return t, nil
+}
+
+// checkedDefinition checks a new tag's name and definition and returns the definition as JSON.
+func checkedDefinition(t TagDef) ([]byte, error) {
+	if err := validName(t.Name); err != nil {
+		return nil, err
+	}
+	if err := t.Definition.Validate(t.Kind); err != nil {
+		return nil, fmt.Errorf("tag %q: %w", t.Name, err)
+	}
+	return json.Marshal(t.Definition)
 }
 
 // insertTag inserts t (def: its definition as JSON) in tx after share-locking the tags it refers to.
@@ -223,18 +228,6 @@ func (s *Store) UpdateTag(ctx context.Context, t TagDef) error {
 	}
 	if ct.RowsAffected() == 0 {
 		return fmt.Errorf("tag %q: %w", t.Name, ErrNotFound)
-	}
-	return nil
-}
-
-// DeleteTag removes a tag, its bitmaps and model.
-func (s *Store) DeleteTag(ctx context.Context, name string) error {
-	ct, err := s.pool.Exec(ctx, `DELETE FROM tags WHERE name = $1`, name)
-	if err != nil {
-		return fmt.Errorf("delete tag %q: %w", name, err)
-	}
-	if ct.RowsAffected() == 0 {
-		return fmt.Errorf("tag %q: %w", name, ErrNotFound)
 	}
 	return nil
 }
@@ -314,13 +307,7 @@ func (s *Store) ReplaceFamily(ctx context.Context, family string, defs []TagDef,
 			if d.Kind != KindDiscovered || d.Definition.Family != family {
 				return fmt.Errorf("tag %q is not a discovered tag of family %q", d.Name, family)
 			}
-			if err := validName(d.Name); err != nil {
-				return err
-			}
-			if err := d.Definition.Validate(d.Kind); err != nil {
-				return fmt.Errorf("tag %q: %w", d.Name, err)
-			}
-			def, err := json.Marshal(d.Definition)
+			def, err := checkedDefinition(d)
 			if err != nil {
 				return err
 			}
@@ -358,63 +345,58 @@ func (s *Store) deleteUnreferenced(ctx context.Context, where string, arg any, e
 }
 
 func deleteUnreferencedTx(ctx context.Context, tx pgx.Tx, where string, arg any, external func(context.Context, Querier, string) ([]string, error)) ([]TagDef, error) {
-	var defs []TagDef
-	err := func() error {
-		rows, err := tx.Query(ctx, `SELECT `+tagCols+` FROM tags WHERE `+where+` ORDER BY id FOR UPDATE`, arg)
-		if err != nil {
-			return err
-		}
-		defs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (TagDef, error) { return scanTag(r) })
-		if err != nil || len(defs) == 0 {
-			return err
-		}
-		ids := make([]int64, len(defs))
-		for i := range defs {
-			ids[i] = defs[i].ID
-		}
-		rows, err = tx.Query(ctx, `SELECT `+tagCols+` FROM tags WHERE id <> ALL($1) ORDER BY name`, ids)
-		if err != nil {
-			return err
-		}
-		others, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TagDef, error) { return scanTag(r) })
-		if err != nil {
-			return err
-		}
-		var refs []string
-		for _, def := range defs {
-			var mine []string
-			for i := range others {
-				for _, n := range others[i].Definition.TagRefs() {
-					if strings.EqualFold(n, def.Name) {
-						mine = append(mine, "tag "+others[i].Name)
-						break
-					}
-				}
-			}
-			if external != nil {
-				// In this transaction, after the row lock: a referrer committed before the lock is
-				// seen; one written after it waits for the delete (selection.PoolStore share-locks
-				// the tags a pool names) and then fails to find the tag.
-				more, err := external(ctx, tx, def.Name)
-				if err != nil {
-					return fmt.Errorf("who refers to tag %q: %w", def.Name, err)
-				}
-				mine = append(mine, more...)
-			}
-			if len(mine) > 0 {
-				if len(defs) == 1 {
-					return fmt.Errorf("tag %q is %w by %s", def.Name, ErrInUse, strings.Join(mine, ", "))
-				}
-				refs = append(refs, fmt.Sprintf("tag %q by %s", def.Name, strings.Join(mine, ", ")))
-			}
-		}
-		if len(refs) > 0 {
-			return fmt.Errorf("tags %w: %s", ErrInUse, strings.Join(refs, "; "))
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM tags WHERE id = ANY($1)`, ids)
-		return err
-	}()
+	rows, err := tx.Query(ctx, `SELECT `+tagCols+` FROM tags WHERE `+where+` ORDER BY id FOR UPDATE`, arg)
 	if err != nil {
+		return nil, err
+	}
+	defs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TagDef, error) { return scanTag(r) })
+	if err != nil || len(defs) == 0 {
+		return nil, err
+	}
+	ids := make([]int64, len(defs))
+	for i := range defs {
+		ids[i] = defs[i].ID
+	}
+	rows, err = tx.Query(ctx, `SELECT `+tagCols+` FROM tags WHERE id <> ALL($1) ORDER BY name`, ids)
+	if err != nil {
+		return nil, err
+	}
+	others, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TagDef, error) { return scanTag(r) })
+	if err != nil {
+		return nil, err
+	}
+	var refs []string
+	for _, def := range defs {
+		var mine []string
+		for i := range others {
+			for _, n := range others[i].Definition.TagRefs() {
+				if strings.EqualFold(n, def.Name) {
+					mine = append(mine, "tag "+others[i].Name)
+					break
+				}
+			}
+		}
+		if external != nil {
+			// In this transaction, after the row lock: a referrer committed before the lock is
+			// seen; one written after it waits for the delete (selection.PoolStore share-locks
+			// the tags a pool names) and then fails to find the tag.
+			more, err := external(ctx, tx, def.Name)
+			if err != nil {
+				return nil, fmt.Errorf("who refers to tag %q: %w", def.Name, err)
+			}
+			mine = append(mine, more...)
+		}
+		if len(mine) > 0 {
+			if len(defs) == 1 {
+				return nil, fmt.Errorf("tag %q is %w by %s", def.Name, ErrInUse, strings.Join(mine, ", "))
+			}
+			refs = append(refs, fmt.Sprintf("tag %q by %s", def.Name, strings.Join(mine, ", ")))
+		}
+	}
+	if len(refs) > 0 {
+		return nil, fmt.Errorf("tags %w: %s", ErrInUse, strings.Join(refs, "; "))
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM tags WHERE id = ANY($1)`, ids); err != nil {
 		return nil, err
 	}
 	return defs, nil

@@ -46,6 +46,29 @@ func clusteredCatalog(t *testing.T, db *testdb.DB, n int) (*vectorindex.Index, [
 	return nil, centres, topic
 }
 
+// putTopicVectors puts each SKU's vector, near its topic's centre, into vi; it returns the
+// random source, for vectors to come.
+func putTopicVectors(t *testing.T, tg *Tagger, vi *vectorindex.Index, centres [][]float32, topic map[int64]int, seed uint64) *rand.Rand {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed))
+	for id, c := range topic {
+		o, ok := tg.Index().Ordinal(id)
+		require.True(t, ok)
+		require.NoError(t, vi.Put(o, id, noisy(rng, centres[c], 0.03)))
+	}
+	return rng
+}
+
+// pollWithSync polls with the tag sync due now (it runs at most every tagSyncInterval).
+func pollWithSync(t *testing.T, tg *Tagger) {
+	t.Helper()
+	tg.mu.Lock()
+	tg.lastSync = time.Time{}
+	tg.mu.Unlock()
+	_, err := tg.Poll(context.Background())
+	require.NoError(t, err)
+}
+
 func noisy(rng *rand.Rand, centre []float32, noise float64) []float32 {
 	v := make([]float32, len(centre))
 	for i := range v {
@@ -67,12 +90,7 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tg.Load(ctx)
 	require.NoError(t, err)
-	rng := rand.New(rand.NewPCG(4, 4))
-	for id, c := range topic {
-		o, ok := tg.Index().Ordinal(id)
-		require.True(t, ok)
-		require.NoError(t, vi.Put(o, id, noisy(rng, centres[c], 0.03)))
-	}
+	rng := putTopicVectors(t, tg, vi, centres, topic, 4)
 
 	made, err := tg.Discover(ctx, DiscoverOptions{Family: "topics", Clusters: 3})
 	require.NoError(t, err)
@@ -113,13 +131,7 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 	require.NoError(t, err)
 	_, err = other.Load(ctx)
 	require.NoError(t, err)
-	syncNow := func() {
-		other.mu.Lock()
-		other.lastSync = time.Time{}
-		other.mu.Unlock()
-		_, err := other.Poll(ctx)
-		require.NoError(t, err)
-	}
+	syncNow := func() { pollWithSync(t, other) }
 	defer func() {
 		// ... and leaves them when they are deleted.
 		require.NoError(t, tg.Delete(ctx, "llm/gaming-mice"))
@@ -203,11 +215,7 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 		('dangling', 'rule', '{"rule": {"tag": "gone"}}'),
 		('scoped', 'propagated', $1)`, fmt.Sprintf(`{"seed_ids": [%d], "scope": {"tag": "dangling"}}`, seeds[0]))
 	require.NoError(t, err)
-	tg.mu.Lock()
-	tg.lastSync = time.Time{}
-	tg.mu.Unlock()
-	_, err = tg.Poll(ctx)
-	require.NoError(t, err)
+	pollWithSync(t, tg)
 	require.False(t, tg.Index().HasTag("dangling"))
 	require.False(t, tg.Index().HasTag("scoped"), "left out, not held empty")
 	require.NoError(t, tg.Rebuild(ctx, "topics/gaming-mouse-wireless"), "a rebuild goes past the broken tag")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"strings"
 	"testing"
@@ -89,12 +88,7 @@ func TestDiscoverAndDefineKeepReferencesWhole(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tg.Load(ctx)
 	require.NoError(t, err)
-	rng := rand.New(rand.NewPCG(5, 5))
-	for id, c := range topic {
-		o, ok := tg.Index().Ordinal(id)
-		require.True(t, ok)
-		require.NoError(t, vi.Put(o, id, noisy(rng, centres[c], 0.03)))
-	}
+	putTopicVectors(t, tg, vi, centres, topic, 5)
 	_, err = tg.Discover(ctx, DiscoverOptions{Family: "topics", Clusters: 3})
 	require.NoError(t, err)
 	const mice = "topics/gaming-mouse-wireless"
@@ -176,11 +170,7 @@ func TestPositionAndVectorsFrom(t *testing.T) {
 	_, err = tg.Load(ctx)
 	require.NoError(t, err)
 	require.NotEmpty(t, tg.Position().Snapshot)
-	rng := rand.New(rand.NewPCG(6, 6))
-	for id, c := range topic {
-		o, _ := tg.Index().Ordinal(id)
-		require.NoError(t, vi.Put(o, id, noisy(rng, centres[c], 0.03)))
-	}
+	putTopicVectors(t, tg, vi, centres, topic, 6)
 	require.True(t, tg.VectorsFrom().IsZero(), "no tags")
 	e, err := ParseExpr("price < 5000")
 	require.NoError(t, err)

@@ -91,11 +91,7 @@ func TestTagsDefinedElsewhere(t *testing.T) {
 	_, err = quiet.Poll(ctx)
 	require.NoError(t, err)
 	require.False(t, quiet.Index().HasTag("cheap-logitech"))
-	quiet.mu.Lock()
-	quiet.lastSync = time.Time{}
-	quiet.mu.Unlock()
-	_, err = quiet.Poll(ctx)
-	require.NoError(t, err)
+	pollWithSync(t, quiet)
 	n, err = quiet.Index().Count(Tag("cheap-logitech"))
 	require.NoError(t, err)
 	require.EqualValues(t, 4, n, "2, 4, 6, 8: whole")
@@ -104,11 +100,7 @@ func TestTagsDefinedElsewhere(t *testing.T) {
 	// with a warning; the other tags, polls and loads go on.
 	_, err = db.Pool.Exec(ctx, `INSERT INTO tags (name, kind, definition) VALUES ('dangling', 'rule', '{"rule": {"tag": "gone"}}')`)
 	require.NoError(t, err)
-	quiet.mu.Lock()
-	quiet.lastSync = time.Time{}
-	quiet.mu.Unlock()
-	_, err = quiet.Poll(ctx)
-	require.NoError(t, err)
+	pollWithSync(t, quiet)
 	require.False(t, quiet.Index().HasTag("dangling"))
 	require.True(t, quiet.Index().HasTag("cheap-logitech"))
 	again, err := New(db.Pool, nil, nil, Config{SaveInterval: -1})

@@ -167,27 +167,40 @@ type RefreshOutcome struct {
 // the current version stands (and the outcome says so). When another writer adds a version or
 // changes the plan meanwhile, the refresh runs again on top of that.
 func (s *Service) Refresh(ctx context.Context, id int64) (RefreshOutcome, error) {
+	return s.refreshFrom(ctx, id, nil, nil)
+}
+
+// refreshFrom is Refresh starting from the pool and its current version when the caller has
+// just read them (nil: read here); a retry after a lost race reads them again.
+func (s *Service) refreshFrom(ctx context.Context, id int64, p *Pool, cur *Version) (RefreshOutcome, error) {
 	for attempt := 1; ; attempt++ {
-		out, err := s.refresh(ctx, id)
+		out, err := s.refresh(ctx, id, p, cur)
 		if errors.Is(err, ErrConflict) && attempt < 5 {
+			p, cur = nil, nil
 			continue
 		}
 		return out, err
 	}
 }
 
-func (s *Service) refresh(ctx context.Context, id int64) (RefreshOutcome, error) {
+func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) (RefreshOutcome, error) {
 	out := RefreshOutcome{PoolID: id}
-	p, err := s.Pools.Get(ctx, id)
-	if err != nil {
-		return out, err
+	if p == nil {
+		got, err := s.Pools.Get(ctx, id)
+		if err != nil {
+			return out, err
+		}
+		p = &got
 	}
-	cur, err := s.Pools.GetVersion(ctx, id, 0)
-	switch {
-	case errors.Is(err, ErrNotFound) && p.CurrentVersion == 0:
-		cur = &Version{PoolID: id} // no version yet: the diff is from an empty version 0
-	case err != nil:
-		return out, err
+	if cur == nil {
+		var err error
+		cur, err = s.Pools.GetVersion(ctx, id, 0)
+		switch {
+		case errors.Is(err, ErrNotFound) && p.CurrentVersion == 0:
+			cur = &Version{PoolID: id} // no version yet: the diff is from an empty version 0
+		case err != nil:
+			return out, err
+		}
 	}
 	pos, err := s.position(ctx)
 	if err != nil {
@@ -277,7 +290,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 			cur := curs[p.ID]
 			var o RefreshOutcome
 			if cur == nil || !planEqual(cur.Plan, p.Plan) {
-				o, err = s.Refresh(ctx, p.ID)
+				o, err = s.refreshFrom(ctx, p.ID, &p, cur)
 			} else {
 				o, err = s.refreshIfTouched(ctx, p, cur, changes)
 			}
@@ -338,7 +351,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 				Reason: fmt.Sprintf("%d changed SKUs, none a member or admitted by the filter", changed.GetCardinality())}, nil
 		}
 	}
-	return s.Refresh(ctx, p.ID)
+	return s.refreshFrom(ctx, p.ID, &p, cur)
 }
 
 // pinsIn reports whether a SKU the plan pins is in changed (pins bypass the filter: a pinned

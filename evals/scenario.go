@@ -16,7 +16,9 @@ import (
 type Scenario struct {
 	Tags   *tagger.Index
 	Search *search.Engine
-	vocab  selection.Vocabulary
+	// Intents, when set, puts the product types a query means into its plan.
+	Intents selection.IntentResolver
+	vocab   selection.Vocabulary
 }
 
 // NewScenario builds the scenario path over a loaded tag index and a search engine. The
@@ -33,6 +35,9 @@ func NewScenario(tags *tagger.Index, eng *search.Engine) (*Scenario, error) {
 func (s *Scenario) Method(m search.Method) Method {
 	eng := &selection.Engine{Index: s.Tags, Retriever: search.Retriever{Engine: s.Search, Method: m}}
 	svc := &selection.Service{Engine: eng, Vocabulary: func() selection.Vocabulary { return s.vocab }}
+	if s.Intents != nil {
+		svc.Intents = s.Intents
+	}
 	return Method{Name: string(m), Rank: func(ctx context.Context, query string, k int) (Ranked, error) {
 		pr, err := svc.PlanScenario(ctx, query, selection.PlannerDeterministic)
 		if err != nil {

@@ -151,6 +151,10 @@ func newTaggingFixture(t *testing.T) *taggingFixture {
 	}
 	_, err := db.Pool.Exec(ctx, `UPDATE skus SET product_type = '', category = 'eval-hidden' WHERE id = ANY($1)`, hiddenIDs)
 	require.NoError(t, err)
+	// The index's product_type is the type learned from titles (package prodtype); the feed's
+	// labels the evals seed from travel in category instead.
+	_, err = db.Pool.Exec(ctx, `UPDATE skus SET category = 'eval:' || product_type WHERE product_type <> ''`)
+	require.NoError(t, err)
 
 	all := icecat.Vectors(t, e)
 	untyped := untypedVectors(t, e, ps)
@@ -195,14 +199,14 @@ func TestTaggingPropagation(t *testing.T) {
 	f := newTaggingFixture(t)
 	ctx := context.Background()
 	types := evalTypes(f.ps)
-	labelled := tagger.Not(tagger.Attr("product_type", ""))
+	labelled := tagger.And(tagger.Not(tagger.Attr("category", "")), tagger.Not(tagger.Attr("category", "eval-hidden")))
 	scope := tagger.Attr("category", "eval-hidden")
 	var report strings.Builder
 	fmt.Fprintf(&report, "%-28s %6s %6s %6s %6s %6s\n", "product type", "hidden", "pred", "P", "R", "F1")
 	var macro float64
 	var totTP, totFP, totFN int
 	for i, typ := range types {
-		seeds := tagger.Attr("product_type", typ)
+		seeds := tagger.Attr("category", "eval:"+typ)
 		def := tagger.TagDef{Name: fmt.Sprintf("prop-%d", i), Kind: tagger.KindPropagated,
 			Definition: tagger.Definition{Seeds: &seeds, Reference: &labelled, Scope: &scope}}
 		_, err := f.tg.Define(ctx, def)

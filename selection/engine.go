@@ -68,10 +68,14 @@ type Item struct {
 
 // Result is what running a plan gives.
 type Result struct {
-	Plan       Plan               `json:"plan"`
-	Items      []Item             `json:"items"`
-	Members    *roaring64.Bitmap  `json:"-"`
-	Candidates uint64             `json:"candidates"` // SKUs passing the filter
+	Plan       Plan              `json:"plan"`
+	Items      []Item            `json:"items"`
+	Members    *roaring64.Bitmap `json:"-"`
+	Candidates uint64            `json:"candidates"` // SKUs passing the filter
+	// Matched is how many SKUs pass the filter and are of the intent's types (Candidates when
+	// the plan has no intent); Stop says why the pool holds what it holds.
+	Matched    uint64             `json:"matched"`
+	Stop       string             `json:"stop"`
 	Confidence float32            `json:"confidence"`
 	Method     string             `json:"method"`
 	Warnings   []string           `json:"warnings,omitempty"`
@@ -131,12 +135,29 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 		cand.AndNot(e.Retriever.Mentioning(plan.ExcludeTerms))
 	}
 	res.Candidates = cand.GetCardinality()
+	types := plan.Intent.Names()
+	if len(types) > 0 {
+		bm, err := e.Index.Eval(tagger.Attr("product_type", types...))
+		if err != nil {
+			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
+		}
+		cand.And(bm)
+	}
+	res.Matched = cand.GetCardinality()
 	lap("filter")
 
 	by := plan.Ranking.By
 	query := strings.TrimSpace(plan.Query)
 	var ranked []Item
 	switch {
+	case len(types) > 0 && by != SortRelevance && by != SortBlend:
+		// The intent decides the set; the field orders all of it.
+		var err error
+		if ranked, err = e.topK(by, plan.Limit, cand); err != nil {
+			return nil, err
+		}
+		res.Method, res.Confidence = "intent+"+by, float32(plan.Intent.Confidence)
+		lap("rank")
 	case query != "" && e.Retriever != nil:
 		k := plan.Limit
 		if by != SortRelevance {
@@ -159,8 +180,27 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 		for i, h := range got.Hits {
 			ranked[i] = Item{Ordinal: h.Ordinal, Score: h.Score, Relevance: h.Score, Why: h.Why}
 		}
-		if by != SortRelevance {
+		if by != SortRelevance && len(types) == 0 {
 			ranked = relevantSet(ranked)
+		}
+		if len(types) > 0 && len(ranked) < plan.Limit {
+			// The whole pool: the intent's SKUs the query's words did not reach, best sellers first.
+			rest := cand.Clone()
+			for _, it := range ranked {
+				rest.Remove(uint64(it.Ordinal))
+			}
+			more, err := e.topK(SortSales, plan.Limit-len(ranked), rest)
+			if err != nil {
+				return nil, err
+			}
+			for i := range more {
+				more[i].Score, more[i].Relevance = 0, 0
+				more[i].Why = "of the scenario's product type; " + more[i].Why
+			}
+			ranked = append(ranked, more...)
+			res.Method += "+intent"
+		}
+		if by != SortRelevance {
 			if err := e.reorder(ranked, plan.Ranking); err != nil {
 				return nil, err
 			}
@@ -173,14 +213,9 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 			res.Warnings = append(res.Warnings, "no query to be relevant to: ranked by sales")
 			by = SortSales
 		}
-		rf := rankField[by]
-		ords, vals, err := e.Index.TopK(rf.field, plan.Limit, cand, rf.desc)
-		if err != nil {
+		var err error
+		if ranked, err = e.topK(by, plan.Limit, cand); err != nil {
 			return nil, err
-		}
-		ranked = make([]Item, len(ords))
-		for i, o := range ords {
-			ranked[i] = Item{Ordinal: o, Score: float32(vals[i]), Why: fmt.Sprintf("%s %d", rf.label, vals[i])}
 		}
 		res.Method = "filter+" + by
 		res.Confidence = 1
@@ -217,8 +252,44 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 		res.Members.Add(uint64(items[i].Ordinal))
 	}
 	res.Items = items
+	res.Stop = stopReason(res, plan, len(types) > 0)
 	lap("assemble")
 	return res, nil
+}
+
+// topK orders within by a ranking field, best first.
+func (e *Engine) topK(by string, k int, within *roaring64.Bitmap) ([]Item, error) {
+	rf := rankField[by]
+	ords, vals, err := e.Index.TopK(rf.field, k, within, rf.desc)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Item, len(ords))
+	for i, o := range ords {
+		out[i] = Item{Ordinal: o, Score: float32(vals[i]), Why: fmt.Sprintf("%s %d", rf.label, vals[i])}
+	}
+	return out, nil
+}
+
+// stopReason says, for people, why a result holds what it holds.
+func stopReason(res *Result, plan Plan, intent bool) string {
+	n, m := uint64(len(res.Items)), res.Matched
+	what := "SKUs pass the filter"
+	if intent {
+		what = fmt.Sprintf("SKUs pass the filter and are of the types %s", strings.Join(plan.Intent.Names(), ", "))
+	}
+	switch {
+	case m == 0 && intent:
+		return "no SKU passes the filter and is of the types " + strings.Join(plan.Intent.Names(), ", ")
+	case m == 0:
+		return "no SKU passes the filter"
+	case n >= m:
+		return fmt.Sprintf("all %d %s", m, what)
+	case n >= uint64(plan.Limit):
+		return fmt.Sprintf("the pool's limit: %d of the %d %s", n, m, what)
+	default:
+		return fmt.Sprintf("relevance: %d of the %d %s match the query well enough (the rest share too few of its words or too little of its meaning)", n, m, what)
+	}
 }
 
 // normKnown min-max normalises the values above 0 (0 is "unknown", as a release date can be);

@@ -29,6 +29,9 @@ type Plan struct {
 	// Filter is an exact filter over the tag index (tags, categorical values, numeric ranges;
 	// and, or, not). Absent: every live SKU.
 	Filter *tagger.Expr `json:"filter,omitempty"`
+	// Intent, when it names product types, restricts the plan to SKUs of those types (learned
+	// from the catalogue: the tag index's product_type field); the query then ranks them.
+	Intent *Intent `json:"intent,omitempty"`
 	// ExcludeTerms drops products whose title or description mentions any of these words.
 	ExcludeTerms []string `json:"exclude_terms,omitempty"`
 	Ranking      Ranking  `json:"ranking"`
@@ -67,6 +70,9 @@ func (p *Plan) Validate() error {
 		if err := p.Filter.Validate(); err != nil {
 			return fmt.Errorf("%w: filter: %v", ErrInvalid, err)
 		}
+	}
+	if err := p.Intent.validate(); err != nil {
+		return err
 	}
 	if !rankings[p.Ranking.By] {
 		return fmt.Errorf("%w: ranking %q (want one of relevance, sales, price_asc, price_desc, newest, rating, blend)", ErrInvalid, p.Ranking.By)

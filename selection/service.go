@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -21,6 +22,8 @@ type Service struct {
 	DB     *pgxpool.Pool
 	// Vocabulary feeds the deterministic parser (brands and tags the index knows).
 	Vocabulary func() Vocabulary
+	// Intents, when set, resolves the product types a scenario's query means into the plan.
+	Intents IntentResolver
 	// LLM, when set, is the planner used for planner "llm" (and "auto").
 	LLM *LLMPlanner
 	// CatalogCurrency is the currency of catalogue prices (default USD).
@@ -68,6 +71,18 @@ func (s *Service) PlanScenario(ctx context.Context, scenario, planner string) (P
 	}
 	parsed := NewParser(vocab).Parse(scenario)
 	plan, notes := FromParsed(parsed, s.currency())
+	if s.Intents != nil && strings.TrimSpace(plan.Query) != "" {
+		it, err := s.Intents.ResolveIntent(ctx, plan.Query)
+		if err != nil {
+			return PlanResponse{}, fmt.Errorf("resolve intent: %w", err)
+		}
+		if len(it.Types) > 0 {
+			plan.Intent = &it
+			notes = append(notes, "product types: "+strings.Join(it.Names(), ", "))
+		} else {
+			notes = append(notes, "no product type is clear from the scenario: the query's words and meaning select")
+		}
+	}
 	resp := PlanResponse{Scenario: scenario, Plan: plan, Planner: PlannerDeterministic, Parsed: parsed.Matches, Notes: notes}
 	if resp.Parsed == nil {
 		resp.Parsed = []Matched{}

@@ -80,12 +80,12 @@ func TestReleasedColumn(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Acme", vals[0].Value, "categorical values keep their case through a snapshot")
 	// An older layout (no format mark) is not trusted either.
-	_, err = db.Pool.Exec(ctx, `UPDATE tag_bitmaps SET key = 'format:1' WHERE key = 'format:2'`)
+	_, err = db.Pool.Exec(ctx, `UPDATE tag_bitmaps SET key = 'format:1' WHERE key = 'format:3'`)
 	require.NoError(t, err)
 	_, _, err = tg.Store().LoadSnapshot(ctx)
 	require.ErrorIs(t, err, ErrOutdated)
-	require.ErrorContains(t, err, "not in format format:2")
-	_, err = db.Pool.Exec(ctx, `UPDATE tag_bitmaps SET key = 'format:2' WHERE key = 'format:1'`)
+	require.ErrorContains(t, err, "not in format format:3")
+	_, err = db.Pool.Exec(ctx, `UPDATE tag_bitmaps SET key = 'format:3' WHERE key = 'format:1'`)
 	require.NoError(t, err)
 	// An older version's snapshot had no released column.
 	_, err = db.Pool.Exec(ctx, `DELETE FROM tag_bitmaps WHERE key = 'bsi:released'`)

@@ -135,7 +135,8 @@ func (d *Definition) Validate(kind Kind) error {
 // Store reads and writes tags, tag_models, tag_bitmaps and tag_index_state, and reads skus,
 // sku_events and sku_vectors for the tagger.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	types types
 }
 
 // NewStore returns a Store over pool.
@@ -523,15 +524,16 @@ func (s *Store) Models(ctx context.Context) (map[int64]Model, error) {
 
 // ---- reading skus ----
 
-var rowCols = `ordinal, id, live, market, brand, category, product_type, currency,
+var rowCols = `title, coalesce(attributes->>'attr_t_product_colour', ''), ordinal, id, live, market, brand, category, product_type, currency,
 	price, list_price, stock, rating, rating_count, sales_1h, sales_24h, sales_7d,
 	gmv_1h, gmv_24h, gmv_7d, views_1h, views_24h, views_7d, ` + ReleasedDaySQL("released_at")
 
-func scanRow(rows pgx.Rows, r *Row) error {
+func (s *Store) scanRow(rows pgx.Rows, r *Row) error {
 	var rating float32
 	var listPrice int64
+	var title, colour string
 	n := &r.Num
-	err := rows.Scan(&r.Ordinal, &r.ID, &r.Live, &r.Cat[catMarket], &r.Cat[catBrand], &r.Cat[catCategory],
+	err := rows.Scan(&title, &colour, &r.Ordinal, &r.ID, &r.Live, &r.Cat[catMarket], &r.Cat[catBrand], &r.Cat[catCategory],
 		&r.Cat[catProductType], &r.Cat[catCurrency], &n[numPrice], &listPrice, &n[numStock], &rating,
 		&n[numRatingCount], &n[numSales1h], &n[numSales24h], &n[numSales7d], &n[numGMV1h], &n[numGMV24h],
 		&n[numGMV7d], &n[numViews1h], &n[numViews24h], &n[numViews7d], &n[numReleased])
@@ -545,6 +547,7 @@ func scanRow(rows pgx.Rows, r *Row) error {
 	}
 	n[numRating] = int64(rating*100 + 0.5)
 	r.Cat[catInStock] = strconv.FormatBool(n[numStock] > 0)
+	s.classify(r, title, colour, n[numPrice])
 	return nil
 }
 
@@ -558,7 +561,7 @@ func (s *Store) Rows(ctx context.Context, q Querier, ids []int64) ([]Row, error)
 	var out []Row
 	for rows.Next() {
 		var r Row
-		if err := scanRow(rows, &r); err != nil {
+		if err := s.scanRow(rows, &r); err != nil {
 			return nil, fmt.Errorf("read skus: %w", err)
 		}
 		out = append(out, r)
@@ -613,7 +616,7 @@ func (s *Store) BuildFromSKUs(ctx context.Context) (*Index, Position, error) {
 		b := NewBuilder(int(n))
 		var r Row
 		for rows.Next() {
-			if err := scanRow(rows, &r); err != nil {
+			if err := s.scanRow(rows, &r); err != nil {
 				return err
 			}
 			b.Add(r)
@@ -632,9 +635,10 @@ func (s *Store) BuildFromSKUs(ctx context.Context) (*Index, Position, error) {
 
 // ---- snapshots in tag_bitmaps ----
 
-// formatKey marks a snapshot in the current layout (2: categorical keys keep the value as
+// formatKey marks a snapshot in the current layout (3: product_type holds the learned type; 2:
+// categorical keys keep the value as
 // written); a snapshot without it is rebuilt from skus on load.
-const formatKey = "format:2"
+const formatKey = "format:3"
 
 // Snapshot is a serialized index: one entry per bitmap or BSI column.
 type Snapshot struct {

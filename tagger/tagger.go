@@ -96,6 +96,11 @@ type Tagger struct {
 	pubPos     atomic.Pointer[Position]
 	pubVecFrom atomic.Int64 // vecTail.From() in Unix nanoseconds (0: no tail yet)
 	dirty      bool
+	// The type centroids the neighbour typing uses, and when they were computed.
+	centNames  []string
+	cents      [][]float32
+	centsAt    time.Time
+	pubCents   atomic.Pointer[centroidSet] // what Types hands out, without t.mu
 	lastSave   time.Time
 	loaded     bool
 	models     map[int64]Model
@@ -165,6 +170,10 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	how := "snapshot"
+	if _, err := t.store.LearnTypes(ctx); err != nil {
+		return "", err
+	}
+	t.cents = nil
 	ix, pos, err := t.store.LoadSnapshot(ctx)
 	if err == nil {
 		var pending int
@@ -216,6 +225,9 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 			break
 		}
 	}
+	if _, err := t.fillTypesLocked(ctx); err != nil {
+		return "", err
+	}
 	return how, nil
 }
 
@@ -243,6 +255,9 @@ func (t *Tagger) Poll(ctx context.Context) (int, error) {
 	}
 	n, err := t.pollLocked(ctx)
 	if err != nil {
+		return n, err
+	}
+	if _, err := t.fillTypesLocked(ctx); err != nil {
 		return n, err
 	}
 	if _, err := t.pollVectorsLocked(ctx); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/embed"
+	"selection/prodtype"
 	"selection/selection"
 	"selection/tagger"
 	"selection/vectorindex"
@@ -26,6 +27,7 @@ func init() {
 			"  tag define --kind propagated --name N --seeds EXPR [--seed-ids ID,...] [--reference EXPR] [--k 10] [--min-vote 0.5]\n" +
 			"  tag define --kind discovered --name FAMILY [--clusters K]\n" +
 			"  tag list | tag show NAME [--limit 20] | tag explain NAME SKU_ID [--json] | tag rebuild [NAME...]\n" +
+			"  tag explain product_type SKU_ID [--json] (why the SKU has its learned product type)\n" +
 			"  tag delete NAME (refused while another tag or a pool refers to it)",
 		summary: "define, list, show, explain, rebuild and delete tags (rule, prototype, propagated, discovered)",
 		run:     runTag})
@@ -379,6 +381,9 @@ func runTagExplain(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer pool.Close()
+	if pos[0] == "product_type" {
+		return explainType(ctx, env, tg, id, *asJSON)
+	}
 	ex, err := tg.Explain(ctx, pos[0], id)
 	if err != nil {
 		return err
@@ -433,3 +438,39 @@ func runTagRebuild(ctx context.Context, env *Env, args []string) error {
 }
 
 var _ = errors.New
+
+// explainType prints why a SKU has its learned product type, and what the type is.
+func explainType(ctx context.Context, env *Env, tg *tagger.Tagger, id int64, asJSON bool) error {
+	a, err := tg.ExplainType(ctx, id)
+	if err != nil {
+		return err
+	}
+	var ty *prodtype.Type
+	if m := tg.TypeModel(); m != nil && a.Type != "" {
+		if t, ok := m.Type(a.Type); ok {
+			ty = &t
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			SKUID int64 `json:"sku_id,string"`
+			prodtype.Assignment
+			TypeInfo *prodtype.Type `json:"type_info,omitempty"`
+		}{id, a, ty})
+	}
+	if a.Type == "" {
+		fmt.Fprintf(env.Stdout, "SKU %d has no product type: %s\n", id, a.Why)
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "SKU %d is a %q (from %s): %s\n", id, a.Type, a.Source, a.Why)
+	if ty != nil {
+		fmt.Fprintf(env.Stdout, "  %q: %s, %d SKUs name it in their title", ty.Name, ty.Kind, ty.Count)
+		if ty.AccessoryOf != "" {
+			fmt.Fprintf(env.Stdout, "; serves %q: %s", ty.AccessoryOf, ty.Why)
+		}
+		fmt.Fprintln(env.Stdout)
+	}
+	return nil
+}

@@ -1,0 +1,34 @@
+// Package prodtype learns product types from the catalogue itself, with no hand-written list
+// of types: Icecat-style titles name the category after the model code ("Lexmark 08A0476
+// toner cartridge Original Black", "HP GW405AA mouse USB"), so the phrases that many titles
+// carry in that position are the catalogue's types.
+//
+//	m := prodtype.Learn(docs, prodtype.Config{})
+//	a := m.Classify(prodtype.Doc{Title: "Targus TBT050EU notebook case 40.6 cm (16\") Backpack Black", Brand: "Targus"})
+//	// a.Type == "notebook case", a.Source == prodtype.SourceTitle
+//
+// # How it learns
+//
+//   - Units are the words that follow a number in at least half of their occurrences ("ft",
+//     "cm", "ml", "x"); property words are the words of the colour attribute ("black").
+//   - A title's category-position phrases are its maximal runs of lower-case words, cut at stop
+//     words ("for", "with"), with units after a number and property words trimmed from their
+//     ends; the first run is the category position.
+//   - A phrase is a type when at least MinCount (3) titles carry it first and at least half of
+//     the titles that carry it anywhere carry it first ("series" and "business day" occur
+//     later). Feed-supplied types (Icecat's attr_t_product_type) count as occurrences too.
+//   - A SKU's type is the feed's type when that is a known type, else its title's first known
+//     run, else the longest known type phrase among its title's words (in any case). The tagger
+//     gives SKUs whose text names no type the type whose centroid in embedding space is nearest
+//     (tagger/types.go).
+//   - Accessories: a type serves another when its name qualifies the other's ("notebook case"
+//     and "notebook") or when at least a fifth of its SKUs' titles name the other after "for",
+//     and in both cases its median price is below half of the other's; "toner cartridge" also
+//     qualifies "toner" but costs the same, so it is not toner's accessory.
+//
+// On the Icecat catalogue (19,406 products) the model learns about 390 types; 9% of products
+// take the feed's type, 42% the category position, 27% a type phrase elsewhere in the title,
+// and 23% none from text (left to the neighbours). Types that are not categories remain
+// ("series" where a model family is written in lower case, "born" from "BABY born"): the
+// checks in prodtype_test.go and evals say how much that costs.
+package prodtype

@@ -1,0 +1,490 @@
+package prodtype
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Doc is what the model reads of one SKU.
+type Doc struct {
+	Title string
+	Brand string
+	// Feed is the product type the feed supplied, if any (Icecat's attr_t_product_type).
+	Feed string
+	// Colour is the SKU's colour attribute, if any: its words are properties, not types.
+	Colour string
+	// Price in minor units (0: unknown): an accessory costs much less than what it serves.
+	Price int64
+}
+
+// Config holds the learning parameters. Zero fields take the defaults stated on each.
+type Config struct {
+	// MinCount is how many SKUs must carry a phrase in the category position of their title
+	// before it becomes a product type. Default 3: a phrase two SKUs share is as likely a model
+	// family's word as a category.
+	MinCount int
+	// UnitShare is the share of a word's occurrences that must follow a number for the word to
+	// be a unit ("ft", "cm", "ml", "x"). Default 0.5.
+	UnitShare float64
+	// PriceRatio is how much cheaper (median to median) a type must be than the type it
+	// qualifies or names after "for" to count as its accessory: a notebook case against a
+	// notebook, not a toner cartridge against toner. Default 0.5.
+	PriceRatio float64
+	// FirstShare is the share of a phrase's occurrences in titles that must be in the category
+	// position for it to be a type: "series" and "business day" occur mostly later. Default 0.5.
+	FirstShare float64
+	// AccessoryShare is the share of a type's SKUs whose title names another type after "for"
+	// ("... for notebooks") above which the type is an accessory of that type. Default 0.2.
+	AccessoryShare float64
+}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.MinCount == 0 {
+		c.MinCount = 3
+	}
+	if c.UnitShare == 0 {
+		c.UnitShare = 0.5
+	}
+	if c.PriceRatio == 0 {
+		c.PriceRatio = 0.5
+	}
+	if c.FirstShare == 0 {
+		c.FirstShare = 0.5
+	}
+	if c.AccessoryShare == 0 {
+		c.AccessoryShare = 0.2
+	}
+	return c
+}
+
+// Kind says whether a type is a product in its own right or serves another.
+type Kind string
+
+// Kinds.
+const (
+	KindProduct   Kind = "product"
+	KindAccessory Kind = "accessory"
+)
+
+// Type is one learned product type.
+type Type struct {
+	// Name is the type's phrase, lower case ("toner cartridge", "notebook case").
+	Name string `json:"name"`
+	// Head is the phrase's head word, its last ("cartridge", "case").
+	Head string `json:"head"`
+	// Count is how many SKUs carried the phrase where a title names its category.
+	Count int `json:"count"`
+	// Kind is product or accessory; AccessoryOf names the type an accessory serves.
+	Kind        Kind   `json:"kind"`
+	AccessoryOf string `json:"accessory_of,omitempty"`
+	// MedianPrice of its SKUs, minor units (0: unknown).
+	MedianPrice int64 `json:"median_price,omitempty"`
+	// Why says how the relation was learned.
+	Why string `json:"why,omitempty"`
+}
+
+// Source says where a SKU's type came from.
+type Source string
+
+// Sources, from the most to the least certain.
+const (
+	SourceFeed      Source = "feed"       // the feed's product type, a known type
+	SourceTitle     Source = "title"      // the category position of an Icecat-style title
+	SourceTitleText Source = "title-text" // a known type's phrase anywhere in the title
+	SourceNeighbour Source = "neighbours" // the nearest type centroid in embedding space
+	SourceNone      Source = ""
+)
+
+// Assignment is a SKU's type and why.
+type Assignment struct {
+	Type   string `json:"type"`
+	Source Source `json:"source"`
+	Why    string `json:"why"`
+}
+
+// Model is what Learn found: the catalogue's type vocabulary, its units and property words,
+// and the accessory relation. It is immutable once learned and safe for concurrent use.
+type Model struct {
+	cfg     Config
+	units   map[string]bool
+	props   map[string]bool
+	types   map[string]*Type
+	names   []string            // sorted
+	byWords map[string][]string // a type's first word -> the types starting with it, longest first
+}
+
+// stopWords end a category phrase: Icecat titles continue with "for ...", "with ...".
+var stopWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`a an and are as at be but by for if in into is it no not of
+		on or such that the their then there these they this to was will with without from over under
+		per via up incl inc w/ f/ x`) {
+		stopWords[w] = true
+	}
+}
+
+// token is one word of a title as written, with its lower-case form.
+type token struct {
+	raw, low string
+	lower    bool // written all lower case (letters, '/', '-' only)
+	number   bool // a number: digits, with '.' or ',' inside
+}
+
+func tokenize(title, brand string) []token {
+	t := strings.TrimSpace(title)
+	if brand != "" && len(t) >= len(brand) && strings.EqualFold(t[:len(brand)], brand) {
+		t = t[len(brand):]
+	}
+	var out []token
+	for _, f := range strings.FieldsFunc(t, func(r rune) bool {
+		return unicode.IsSpace(r) || r == ',' || r == ';' || r == '(' || r == ')' || r == '[' || r == ']' || r == '"' || r == '|'
+	}) {
+		f = strings.Trim(f, ".:-–—'’™®")
+		if f == "" {
+			continue
+		}
+		tk := token{raw: f, low: strings.ToLower(f)}
+		tk.number = isNumber(f)
+		tk.lower = isLowerWord(f)
+		out = append(out, tk)
+	}
+	return out
+}
+
+// isNumber: digits with '.' or ',' inside ("2", "2.0", "1,000"), not a model code ("08A0476").
+func isNumber(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	if !unicode.IsDigit(r) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsDigit(r) && r != '.' && r != ',' {
+			return false
+		}
+	}
+	return true
+}
+
+// isLowerWord: letters all lower case, at least two, joined by at most '/' and '-'.
+func isLowerWord(s string) bool {
+	n := 0
+	for _, r := range s {
+		switch {
+		case unicode.IsLower(r):
+			n++
+		case r == '/' || r == '-':
+		default:
+			return false
+		}
+	}
+	return n >= 2
+}
+
+// runs returns the category-position phrases of a title: maximal runs of lower-case words,
+// units after a number and property words trimmed from their ends, cut at stop words. The
+// first run is where Icecat titles name the category ("Lexmark 08A0476 toner cartridge
+// Original Black").
+func (m *Model) runs(toks []token) []string {
+	var out []string
+	var cur []string
+	flush := func() {
+		for len(cur) > 0 && (m.units[cur[0]] || m.props[cur[0]]) {
+			cur = cur[1:]
+		}
+		for len(cur) > 0 && (m.units[cur[len(cur)-1]] || m.props[cur[len(cur)-1]]) {
+			cur = cur[:len(cur)-1]
+		}
+		if len(cur) > 0 && len(cur) <= 5 {
+			out = append(out, strings.Join(cur, " "))
+		}
+		cur = nil
+	}
+	for i, tk := range toks {
+		ok := tk.lower && !stopWords[tk.low]
+		if ok && m.units[tk.low] && i > 0 && toks[i-1].number {
+			ok = false
+		}
+		if ok && len(cur) == 0 && i > 0 && stopWords[toks[i-1].low] {
+			ok = false // "for notebooks": what it serves, not what it is
+		}
+		if ok {
+			cur = append(cur, tk.low)
+			continue
+		}
+		flush()
+	}
+	flush()
+	return out
+}
+
+// Learn builds a model from the catalogue's documents.
+func Learn(docs []Doc, cfg Config) *Model {
+	cfg = cfg.WithDefaults()
+	m := &Model{cfg: cfg, units: map[string]bool{}, props: map[string]bool{}, types: map[string]*Type{}}
+
+	// Units: words that mostly follow a number. Property words: the colour attribute's words.
+	after, total := map[string]int{}, map[string]int{}
+	toks := make([][]token, len(docs))
+	for i, d := range docs {
+		toks[i] = tokenize(d.Title, d.Brand)
+		for j, tk := range toks[i] {
+			total[tk.low]++
+			if j > 0 && toks[i][j-1].number {
+				after[tk.low]++
+			}
+		}
+		for _, w := range strings.FieldsFunc(strings.ToLower(d.Colour), func(r rune) bool { return !unicode.IsLetter(r) }) {
+			if len(w) > 2 {
+				m.props[w] = true
+			}
+		}
+	}
+	for w, n := range total {
+		if n >= 5 && float64(after[w]) >= cfg.UnitShare*float64(n) {
+			m.units[w] = true
+		}
+	}
+	for w := range m.props {
+		if total[w] > 0 && m.units[w] {
+			delete(m.props, w)
+		}
+	}
+
+	// Vocabulary: first runs (the category position) shared by MinCount titles, and feed types.
+	count, anywhere := map[string]int{}, map[string]int{}
+	for i, d := range docs {
+		rs := m.runs(toks[i])
+		if len(rs) > 0 {
+			count[rs[0]]++
+		}
+		for _, r := range rs {
+			anywhere[r]++
+		}
+		if f := normFeed(d.Feed); f != "" {
+			count[f]++
+		}
+	}
+	for name, n := range count {
+		if n < cfg.MinCount || float64(n) < cfg.FirstShare*float64(anywhere[name]) {
+			continue
+		}
+		words := strings.Fields(name)
+		if m.props[words[len(words)-1]] || m.units[words[len(words)-1]] {
+			continue
+		}
+		m.types[name] = &Type{Name: name, Head: words[len(words)-1], Count: n, Kind: KindProduct}
+	}
+	m.index()
+	m.relate(docs, toks)
+	return m
+}
+
+func (m *Model) index() {
+	m.names = m.names[:0]
+	m.byWords = map[string][]string{}
+	for name := range m.types {
+		m.names = append(m.names, name)
+		first := strings.Fields(name)[0]
+		m.byWords[first] = append(m.byWords[first], name)
+	}
+	sort.Strings(m.names)
+	for _, l := range m.byWords {
+		sort.Slice(l, func(a, b int) bool {
+			if len(l[a]) != len(l[b]) {
+				return len(l[a]) > len(l[b])
+			}
+			return l[a] < l[b]
+		})
+	}
+}
+
+// normFeed is a feed type as a vocabulary phrase: lower case, and "" for values that are not
+// words ("1").
+func normFeed(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	hasLetter := false
+	for _, r := range s {
+		if unicode.IsLetter(r) {
+			hasLetter = true
+			break
+		}
+	}
+	if !hasLetter || len(s) > 60 {
+		return ""
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// relate learns which types serve others. A type serves another when its name qualifies the
+// other's ("notebook case" and "notebook", "printer drum" and "printer") or when many of its
+// SKUs' titles name the other after "for" ("... for notebooks"), and in both cases its median
+// price is well below the other's: "toner cartridge" qualifies "toner" too, but costs the same.
+func (m *Model) relate(docs []Doc, toks [][]token) {
+	byHead := map[string][]string{}
+	for name, t := range m.types {
+		if !strings.Contains(name, " ") {
+			byHead[t.Head] = append(byHead[t.Head], name)
+			byHead[t.Head+"s"] = append(byHead[t.Head+"s"], name)
+		}
+	}
+	prices := map[string][]int64{}
+	forCount := map[string]map[string]int{}
+	size := map[string]int{}
+	for i, d := range docs {
+		a := m.fromTitle(toks[i], d)
+		if a.Type == "" {
+			continue
+		}
+		size[a.Type]++
+		if d.Price > 0 {
+			prices[a.Type] = append(prices[a.Type], d.Price)
+		}
+		tk := toks[i]
+		for j := 0; j+1 < len(tk); j++ {
+			if tk[j].low != "for" {
+				continue
+			}
+			if cands := byHead[strings.Trim(tk[j+1].low, ".")]; len(cands) > 0 {
+				if o := m.mostCommon(cands); o != a.Type {
+					if forCount[a.Type] == nil {
+						forCount[a.Type] = map[string]int{}
+					}
+					forCount[a.Type][o]++
+				}
+				break
+			}
+		}
+	}
+	median := map[string]int64{}
+	for name, ps := range prices {
+		sort.Slice(ps, func(a, b int) bool { return ps[a] < ps[b] })
+		median[name] = ps[len(ps)/2]
+	}
+	cheaper := func(a, b string) bool {
+		return median[a] > 0 && median[b] > 0 && float64(median[a]) < m.cfg.PriceRatio*float64(median[b])
+	}
+	for name, t := range m.types {
+		words := strings.Fields(name)
+		for i := len(words) - 2; i >= 0; i-- {
+			prefix := strings.Join(words[:i+1], " ")
+			if _, ok := m.types[prefix]; ok && cheaper(name, prefix) {
+				t.Kind, t.AccessoryOf = KindAccessory, prefix
+				t.Why = fmt.Sprintf("its name qualifies %q and its median price (%d) is below half of that type's (%d)",
+					prefix, median[name], median[prefix])
+				break
+			}
+		}
+	}
+	for name, fc := range forCount {
+		t := m.types[name]
+		if t.Kind == KindAccessory {
+			continue
+		}
+		best, bn := "", 0
+		for o, n := range fc {
+			if n > bn || (n == bn && o < best) {
+				best, bn = o, n
+			}
+		}
+		if float64(bn) >= m.cfg.AccessoryShare*float64(size[name]) && bn >= 2 && cheaper(name, best) {
+			t.Kind, t.AccessoryOf = KindAccessory, best
+			t.Why = fmt.Sprintf("%d of its %d SKUs' titles say \"for %s\" and its median price (%d) is below half of that type's (%d)",
+				bn, size[name], best, median[name], median[best])
+		}
+	}
+	for name, t := range m.types {
+		t.MedianPrice = median[name]
+	}
+}
+
+func (m *Model) mostCommon(names []string) string {
+	best := ""
+	for _, n := range names {
+		if best == "" || m.types[n].Count > m.types[best].Count || (m.types[n].Count == m.types[best].Count && n < best) {
+			best = n
+		}
+	}
+	return best
+}
+
+// Classify returns a SKU's type from its text: the feed's type when it is a known type, else
+// the category position of the title, else the longest known type phrase in the title (the
+// rightmost of equals: English puts the head last). Type is "" when the text names none; the
+// tagger then asks the neighbours.
+func (m *Model) Classify(d Doc) Assignment {
+	return m.fromTitle(tokenize(d.Title, d.Brand), d)
+}
+
+func (m *Model) fromTitle(toks []token, d Doc) Assignment {
+	if f := normFeed(d.Feed); f != "" && m.types[f] != nil {
+		return Assignment{Type: f, Source: SourceFeed, Why: "the feed's product type"}
+	}
+	for _, r := range m.runs(toks) {
+		if m.types[r] != nil {
+			return Assignment{Type: r, Source: SourceTitle, Why: "the title names it where Icecat titles name the category: \"" + r + "\""}
+		}
+	}
+	// Any known phrase, as words of the title in any case; a phrase must not be only part of a
+	// "for ..." clause.
+	best, bestEnd := "", -1
+	for i := range toks {
+		if i > 0 && (toks[i-1].low == "for" || toks[i-1].low == "with") {
+			continue
+		}
+		for _, name := range m.byWords[toks[i].low] {
+			words := strings.Fields(name)
+			if i+len(words) > len(toks) {
+				continue
+			}
+			match := true
+			for k, w := range words {
+				if toks[i+k].low != w {
+					match = false
+					break
+				}
+			}
+			if !match {
+				continue
+			}
+			end := i + len(words)
+			if len(name) > len(best) || (len(name) == len(best) && end > bestEnd) {
+				best, bestEnd = name, end
+			}
+			break // longest first
+		}
+	}
+	if best != "" {
+		return Assignment{Type: best, Source: SourceTitleText, Why: "the title holds the type's name: \"" + best + "\""}
+	}
+	return Assignment{}
+}
+
+// Types returns the learned types, sorted by name.
+func (m *Model) Types() []Type {
+	out := make([]Type, 0, len(m.names))
+	for _, n := range m.names {
+		out = append(out, *m.types[n])
+	}
+	return out
+}
+
+// Type returns one type.
+func (m *Model) Type(name string) (Type, bool) {
+	t, ok := m.types[name]
+	if !ok {
+		return Type{}, false
+	}
+	return *t, true
+}
+
+// Len is the number of types.
+func (m *Model) Len() int { return len(m.types) }
+
+// IsUnit reports a learned unit word; IsProperty a learned property word.
+func (m *Model) IsUnit(w string) bool     { return m.units[w] }
+func (m *Model) IsProperty(w string) bool { return m.props[w] }

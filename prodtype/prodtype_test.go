@@ -1,0 +1,97 @@
+package prodtype_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"selection/prodtype"
+)
+
+// A small catalogue in Icecat's style: the category follows the model code.
+func smallCatalogue() []prodtype.Doc {
+	var docs []prodtype.Doc
+	add := func(n int, title, brand, colour string, price int64) {
+		for i := 0; i < n; i++ {
+			docs = append(docs, prodtype.Doc{Title: title, Brand: brand, Colour: colour, Price: price})
+		}
+	}
+	add(4, "Lenovo ThinkPad T14 notebook 35.6 cm (14\") Black", "Lenovo", "Black", 90000)
+	add(3, "HP 250 G7 notebook 39.6 cm (15.6\") Silver", "HP", "Silver", 50000)
+	add(4, "Targus TBT050EU notebook case 40.6 cm (16\") Backpack Black", "Targus", "Black", 4000)
+	add(3, "Lexmark 08A0476 toner cartridge Original Black 1 pc(s)", "Lexmark", "Black", 9000)
+	add(3, "HP Q2612A toner cartridge Original Black", "HP", "Black", 7000)
+	add(4, "HP GW405AA mouse USB Optical 1000 DPI Black", "HP", "Black", 2000)
+	add(3, "ACT UTP Cat5E 2.0 m networking cable 2 m Blue", "ACT", "Blue", 300)
+	add(3, "HP 2 year warranty series Black", "HP", "Black", 100)
+	add(1, "Logitech MX Master 3 Wireless Mouse", "Logitech", "", 9000)
+	add(1, "Dell XPS 13 laptop", "Dell", "", 120000)
+	return docs
+}
+
+func TestLearnAndClassify(t *testing.T) {
+	m := prodtype.Learn(smallCatalogue(), prodtype.Config{})
+	for _, tc := range []struct {
+		title, brand, want string
+		src                prodtype.Source
+	}{
+		{"Lexmark X264A21G toner cartridge Original Black 1 pc(s)", "Lexmark", "toner cartridge", prodtype.SourceTitle},
+		{"Targus TBB571 notebook case Sleeve case Grey", "Targus", "notebook case", prodtype.SourceTitle},
+		{"Logitech MX Master 3 Wireless Mouse", "Logitech", "mouse", prodtype.SourceTitleText},
+		{"ACT FB6002 networking cable 2 m Cat6a S/FTP Ivory", "ACT", "networking cable", prodtype.SourceTitle},
+		{"Dell XPS 13 laptop", "Dell", "", prodtype.SourceNone}, // one title: not a type
+	} {
+		a := m.Classify(prodtype.Doc{Title: tc.title, Brand: tc.brand})
+		require.Equal(t, tc.want, a.Type, tc.title)
+		require.Equal(t, tc.src, a.Source, tc.title)
+	}
+	// Units and colours are not types; "2 m" makes "m" a unit.
+	_, ok := m.Type("black")
+	require.False(t, ok)
+	require.True(t, m.IsUnit("m"))
+	require.True(t, m.IsProperty("black"))
+	// The case serves the notebook (a tenth of its price); the toner cartridge is a product.
+	nc, ok := m.Type("notebook case")
+	require.True(t, ok)
+	require.Equal(t, prodtype.KindAccessory, nc.Kind)
+	require.Equal(t, "notebook", nc.AccessoryOf)
+	tc, ok := m.Type("toner cartridge")
+	require.True(t, ok)
+	require.Equal(t, prodtype.KindProduct, tc.Kind)
+}
+
+func TestFeedTypeWinsWhenKnown(t *testing.T) {
+	docs := smallCatalogue()
+	m := prodtype.Learn(docs, prodtype.Config{})
+	a := m.Classify(prodtype.Doc{Title: "Something else entirely", Feed: "Notebook"})
+	require.Equal(t, "notebook", a.Type)
+	require.Equal(t, prodtype.SourceFeed, a.Source)
+	a = m.Classify(prodtype.Doc{Title: "HP GW405AA mouse USB", Brand: "HP", Feed: "1"})
+	require.Equal(t, "mouse", a.Type) // "1" is not a type
+}
+
+func TestEmptyCatalogue(t *testing.T) {
+	m := prodtype.Learn(nil, prodtype.Config{})
+	require.Equal(t, 0, m.Len())
+	require.Equal(t, "", m.Classify(prodtype.Doc{Title: "HP GW405AA mouse"}).Type)
+}
+
+func FuzzClassify(f *testing.F) {
+	m := prodtype.Learn(smallCatalogue(), prodtype.Config{})
+	for _, s := range []string{"HP GW405AA mouse USB", "", "   ", "for for for", "a/b/c -- ---", "™®", "notebook case for notebook", "\xff\xfe"} {
+		f.Add(s, "HP")
+	}
+	f.Fuzz(func(t *testing.T, title, brand string) {
+		a := m.Classify(prodtype.Doc{Title: title, Brand: brand})
+		if a.Type != "" {
+			if _, ok := m.Type(a.Type); !ok {
+				t.Fatalf("classified %q as %q, not a learned type", title, a.Type)
+			}
+			if a.Source == prodtype.SourceNone || a.Why == "" {
+				t.Fatalf("type %q without source or reason", a.Type)
+			}
+		}
+		// Learning from anything must not panic either.
+		prodtype.Learn([]prodtype.Doc{{Title: title, Brand: brand}, {Title: title, Brand: brand}, {Title: title}}, prodtype.Config{})
+	})
+}

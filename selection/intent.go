@@ -1,0 +1,63 @@
+package selection
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Intent is what a scenario means: the product types it names, with the evidence for each,
+// and the words no type explains (wanted properties such as "4k" or "gaming", which rank but
+// do not filter). A plan with an intent holds only SKUs of its types; a planner edits the types
+// like any other part of the plan.
+type Intent struct {
+	Types      []IntentType `json:"types"`
+	Properties []string     `json:"properties,omitempty"`
+	// Confidence is the best type's score (0..1).
+	Confidence float64 `json:"confidence"`
+}
+
+// IntentType is one product type a scenario means.
+type IntentType struct {
+	Name string `json:"name"`
+	// Score is the evidence for it (name in the scenario, share of the lexical matches, nearness
+	// in embedding space), comparable within one intent.
+	Score float64 `json:"score"`
+	Kind  string  `json:"kind,omitempty"` // product or accessory
+	Why   string  `json:"why,omitempty"`
+}
+
+// MaxIntentTypes bounds the types of one intent.
+const MaxIntentTypes = 64
+
+// IntentResolver finds the product types a plan's query means (search.Intents implements it).
+type IntentResolver interface {
+	ResolveIntent(ctx context.Context, text string) (Intent, error)
+}
+
+// Names lists the intent's type names.
+func (it *Intent) Names() []string {
+	if it == nil {
+		return nil
+	}
+	out := make([]string, len(it.Types))
+	for i, t := range it.Types {
+		out[i] = t.Name
+	}
+	return out
+}
+
+func (it *Intent) validate() error {
+	if it == nil {
+		return nil
+	}
+	if len(it.Types) > MaxIntentTypes {
+		return fmt.Errorf("%w: intent: at most %d product types", ErrInvalid, MaxIntentTypes)
+	}
+	for _, t := range it.Types {
+		if strings.TrimSpace(t.Name) == "" || len(t.Name) > 200 {
+			return fmt.Errorf("%w: intent: a product type needs a name of 1..200 bytes", ErrInvalid)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package tagger
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"selection/catalog"
+	"selection/internal/testdb"
+	"selection/prodtype"
+	"selection/vectorindex"
+)
+
+// The index's product_type holds the type learned from titles; a SKU whose title names none
+// takes its nearest type centroid's once its vector is there, keeps it when its row is read
+// again, and both explain themselves.
+func TestProductTypesLearnedAndFilledByNeighbours(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, centres, _ := clusteredCatalog(t, db, 3) // three topic directions (and three SKUs)
+	var patches []catalog.Patch
+	topic := map[int64]int{}
+	for i := 0; i < 30; i++ {
+		id := int64(5000 + i)
+		c := i % 2
+		p := skuPatch(id, []string{"Logitech", "HP"}[c], 1000+int64(c)*20000, t0)
+		p.Title = []string{"Logitech G%d mouse USB Black", "HP LaserJet P%d printer A4 Black"}[c]
+		p.Title = fmt.Sprintf(p.Title, 100+i)
+		topic[id] = c
+		patches = append(patches, p)
+	}
+	odd := skuPatch(6000, "HP", 30000, t0)
+	odd.Title = "HP ZX-9000 Ultra" // names no type
+	patches = append(patches, odd)
+	topic[6000] = 1
+	applyWithEvent(t, db, patches)
+
+	vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
+	require.NoError(t, err)
+	tg, err := New(db.Pool, vi, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1})
+	require.NoError(t, err)
+	_, err = tg.Load(ctx)
+	require.NoError(t, err)
+
+	ord := func(id int64) int64 {
+		o, ok := tg.Index().Ordinal(id)
+		require.True(t, ok)
+		return o
+	}
+	require.Equal(t, "mouse", tg.TypeOf(ord(5000)))
+	require.Equal(t, "printer", tg.TypeOf(ord(5001)))
+	require.Equal(t, "", tg.TypeOf(ord(6000)))
+	n, err := tg.Index().Count(Attr("product_type", "mouse"))
+	require.NoError(t, err)
+	require.EqualValues(t, 16, n) // and "wireless gaming mouse model 0" from clusteredCatalog
+
+	// Vectors arrive: the untyped SKU lies among the printers.
+	putTopicVectors(t, tg, vi, centres, topic, 7)
+	_, err = tg.Poll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "printer", tg.TypeOf(ord(6000)))
+	a, err := tg.ExplainType(ctx, 6000)
+	require.NoError(t, err)
+	require.Equal(t, prodtype.SourceNeighbour, a.Source)
+	require.Contains(t, a.Why, "nearest the centroid of \"printer\"")
+
+	// A price change re-reads the row: the type stays.
+	ch := skuPatch(6000, "HP", 29000, t0.Add(time.Minute))
+	ch.Fields = catalog.FieldPrice
+	ch.PriceAt = t0.Add(time.Minute)
+	applyWithEvent(t, db, []catalog.Patch{ch})
+	_, err = tg.Poll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "printer", tg.TypeOf(ord(6000)))
+
+	a, err = tg.ExplainType(ctx, 5000)
+	require.NoError(t, err)
+	require.Equal(t, prodtype.SourceTitle, a.Source)
+	_, err = tg.ExplainType(ctx, 999999)
+	require.ErrorIs(t, err, ErrNotFound)
+}

@@ -24,7 +24,9 @@
 // some were seen, the rows this transaction wrote are found by xid), catalog.Apply of the new
 // events' patches in order (event-time guards per field group; text changes queue embeddings,
 // price, stock and metrics never do), and the rejected records into dead_letters (unique by
-// source, so a redelivered batch does not record them twice: migration 00004). Writer retries
+// source, so a redelivered batch does not record them twice: migration 00004; outside Kafka the
+// source carries a digest of the rejected bytes, "file:<path>:<line>#<16 hex>", because a
+// corrected file of the same name puts other bytes on that line). Writer retries
 // what may pass (lost connections, a restarting server, deadlocks) with jittered exponential
 // backoff from 100 ms to 5 s, and when the database refuses a batch for its data (SQLSTATE 22 or
 // 23) applies it record by record under savepoints so that the refused records become dead

@@ -194,7 +194,7 @@ func insertDeadLetters(ctx context.Context, tx pgx.Tx, recs []Record, dead []int
 	keys, values := make([][]byte, n), make([][]byte, n)
 	for j, i := range dead {
 		r := &recs[i]
-		sources[j], topics[j], reasons[j] = deadLetterSource(r), r.Topic, truncate(r.Err.Error(), 2000)
+		sources[j], topics[j], reasons[j] = deadLetterSource(r), r.Topic, truncate(r.Err.Error(), maxReasonBytes)
 		parts[j], offsets[j], keys[j], values[j] = r.Partition, r.Offset, r.Key, r.Value
 		if r.Topic == "" && r.Partition == 0 && r.Offset == 0 {
 			parts[j], offsets[j] = -1, -1

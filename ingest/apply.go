@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,7 +86,7 @@ var emptyObject = json.RawMessage("{}")
 // INSERT ... ON CONFLICT (event_id) DO NOTHING, so an event id seen before is a no-op; applies
 // the newly recorded events to skus in order with catalog.Apply (event-time guards; text changes
 // queue embeddings); and records the rejected records in dead_letters (a dead letter seen before,
-// by source, is a no-op too). Events repeated within the batch count once.
+// by source and, outside Kafka, the digest of its bytes, is a no-op too: see deadLetterSource). Events repeated within the batch count once.
 func ApplyBatch(ctx context.Context, tx pgx.Tx, tier Tier, recs []Record) (BatchResult, error) {
 	var res BatchResult
 	if _, err := ParseTier(string(tier)); err != nil {
@@ -192,7 +194,7 @@ func insertDeadLetters(ctx context.Context, tx pgx.Tx, recs []Record, dead []int
 	keys, values := make([][]byte, n), make([][]byte, n)
 	for j, i := range dead {
 		r := &recs[i]
-		sources[j], topics[j], reasons[j] = r.Source, r.Topic, truncate(r.Err.Error(), 2000)
+		sources[j], topics[j], reasons[j] = deadLetterSource(r), r.Topic, truncate(r.Err.Error(), maxReasonBytes)
 		parts[j], offsets[j], keys[j], values[j] = r.Partition, r.Offset, r.Key, r.Value
 		if r.Topic == "" && r.Partition == 0 && r.Offset == 0 {
 			parts[j], offsets[j] = -1, -1
@@ -205,6 +207,25 @@ func insertDeadLetters(ctx context.Context, tx pgx.Tx, recs []Record, dead []int
 		return 0, fmt.Errorf("record dead letters: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// deadLetterSource is a dead letter's key in dead_letters (unique: a dead letter seen before is
+// a no-op). A Kafka record's source names it exactly: its offset holds the same bytes forever.
+// Any other source (file:<path>:<line>) names only a place that a corrected file of the same
+// name fills with other bytes, so the key adds a digest of the rejected bytes (of the reason
+// when there are none): reloading the same file records nothing new, while a corrected file's
+// new dead letters are kept.
+func deadLetterSource(r *Record) string {
+	if r.Topic != "" {
+		return r.Source
+	}
+	h := sha256.New()
+	if len(r.Value) > 0 {
+		h.Write(r.Value)
+	} else {
+		h.Write([]byte(r.Err.Error()))
+	}
+	return r.Source + "#" + hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 func truncate(s string, n int) string {

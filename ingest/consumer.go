@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,8 +35,19 @@ type ConsumerConfig struct {
 	MaxPollRecords int
 	// MaxSkew is how far in the future an event time may be. Default: 5m.
 	MaxSkew time.Duration
-	// RetryMin and RetryMax bound the backoff of database retries. Defaults: 100ms, 5s.
+	// MaxRecordBytes bounds a record (key, value and headers). A larger record is not decoded:
+	// it is dead-lettered by reference (its topic, partition, offset and size, and the first
+	// DeadLetterPrefixBytes of its key and value). Default: DefaultMaxRecordBytes (256 KiB).
+	MaxRecordBytes int
+	// RetryMin and RetryMax bound the backoff of database retries and of dead-letter topic
+	// retries. Defaults: 100ms, 5s.
 	RetryMin, RetryMax time.Duration
+	// DLQAttempts bounds the attempts at sending a batch's dead letters to DLQTopic; after the
+	// last one they are kept in dead_letters only (logged, and counted in Metrics) and the
+	// consumer goes on. Default: DefaultDLQAttempts (5).
+	DLQAttempts int
+	// DLQAttemptTimeout bounds one attempt at sending dead letters. Default: 10s.
+	DLQAttemptTimeout time.Duration
 	// Logger. Default: slog.Default().
 	Logger *slog.Logger
 	// Metrics, when set, counts events, dead letters, batches, lag and freshness.
@@ -86,6 +98,21 @@ func (c ConsumerConfig) WithDefaults() ConsumerConfig {
 	if c.MaxSkew == 0 {
 		c.MaxSkew = DefaultMaxSkew
 	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Second
+	}
+	if c.DLQAttempts == 0 {
+		c.DLQAttempts = DefaultDLQAttempts
+	}
+	if c.DLQAttemptTimeout == 0 {
+		c.DLQAttemptTimeout = DefaultDLQAttemptTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -102,14 +129,19 @@ func (c ConsumerConfig) validate() error {
 	if c.DLQTopic == c.Topic {
 		return errors.New("ingest: the dead-letter topic must differ from the event topic")
 	}
+	if c.MaxRecordBytes < 0 || c.DLQAttempts < 0 || c.DLQAttemptTimeout < 0 {
+		return errors.New("ingest: MaxRecordBytes, DLQAttempts and DLQAttemptTimeout must not be negative")
+	}
 	return nil
 }
 
 // Consumer reads events from a Kafka topic as a member of a consumer group and applies them
 // with one Postgres transaction per partition per poll, committing the offsets only after the
 // database commit (at-least-once delivery plus an idempotent apply: each event takes effect
-// exactly once). Records that cannot be decoded or fail validation go to the dead-letter topic
-// (reason in the headers) and to dead_letters, in the same transaction as the good ones.
+// exactly once). Records that cannot be decoded or fail validation go to dead_letters, in the
+// same transaction as the good ones, and to the dead-letter topic (reason in the headers);
+// records over MaxRecordBytes go there by reference. A dead-letter topic that refuses them is
+// retried a bounded number of times and then left behind: it never stops the consumer.
 type Consumer struct {
 	pool   *pgxpool.Pool
 	cfg    ConsumerConfig
@@ -123,6 +155,8 @@ type Consumer struct {
 	stopped bool
 	workers map[topicPartition]*partWorker
 	failRun context.CancelCauseFunc
+	// dlqDown is set while the dead-letter topic refuses dead letters (see finishDLQ).
+	dlqDown atomic.Bool
 }
 
 // NewConsumer returns a consumer over pool; Start connects it.
@@ -163,6 +197,10 @@ func (c *Consumer) Start(ctx context.Context) error {
 		kgo.FetchMaxBytes(64 << 20),
 		kgo.FetchMaxPartitionBytes(1 << 20),
 		kgo.ProducerLinger(0),
+		// The client produces only dead letters; an attempt at sending them must end within
+		// DLQAttemptTimeout even while a request is in flight. The price is a rare duplicate on
+		// the dead-letter topic, which a redelivered batch can cause anyway.
+		kgo.AllowIdempotentProduceCancellation(),
 	}, c.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -379,48 +417,40 @@ func containsPartition(ps []int32, p int32) bool {
 func (c *Consumer) processBatch(ctx context.Context, cl *kgo.Client, records []*kgo.Record) error {
 	now := time.Now()
 	recs := make([]Record, len(records))
-	var dead []*kgo.Record
+	var dead []*dlqSend
 	for i, kr := range records {
 		r := &recs[i]
 		r.Source = "kafka:" + kr.Topic + "/" + strconv.Itoa(int(kr.Partition)) + "/" + strconv.FormatInt(kr.Offset, 10)
 		r.Topic, r.Partition, r.Offset = kr.Topic, kr.Partition, kr.Offset
-		d, err := DecodeEvent(kr.Value, DecodeOptions{Now: now, MaxSkew: c.cfg.MaxSkew})
-		if err == nil && len(kr.Key) > 0 && string(kr.Key) != strconv.FormatInt(d.SKUID, 10) {
-			err = &ValidationError{Field: "key", Reason: fmt.Sprintf("record key %q is not the sku_id %d (records are keyed by SKU id so that one SKU's events stay in order)", truncate(string(kr.Key), 40), d.SKUID)}
-		}
+		d, err := decodeRecord(kr, c.cfg.MaxRecordBytes, DecodeOptions{Now: now, MaxSkew: c.cfg.MaxSkew})
 		if err != nil {
+			s := newDLQSend(kr, err)
 			r.Err, r.Key, r.Value = err, kr.Key, kr.Value
-			dead = append(dead, dlqRecord(c.cfg.DLQTopic, kr, err))
+			if s.byRef {
+				r.Key, r.Value = prefix(kr.Key), prefix(kr.Value)
+			}
+			dead = append(dead, s)
 			continue
 		}
 		r.Event = d
 	}
 
-	// The dead letters go to the DLQ topic while the batch is written; both must succeed
-	// before the offset moves.
-	var produceErr error
-	var pwg sync.WaitGroup
+	// The dead letters go to the DLQ topic while the batch is written; the batch's transaction
+	// records them in dead_letters, so a DLQ topic that refuses them after finishDLQ's retries
+	// does not hold the offset back.
+	wait := func() {}
 	if len(dead) > 0 {
-		pwg.Add(len(dead))
-		var mu sync.Mutex
-		for _, r := range dead {
-			cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
-				if err != nil {
-					mu.Lock()
-					produceErr = err
-					mu.Unlock()
-				}
-				pwg.Done()
-			})
-		}
+		wait = c.produceDLQ(ctx, cl, dead)
 	}
 	res, err := c.writer.Write(ctx, c.cfg.Tier, recs)
-	pwg.Wait()
 	if err != nil {
+		wait()
 		return err
 	}
-	if produceErr != nil {
-		return fmt.Errorf("ingest: produce to %s: %w", c.cfg.DLQTopic, produceErr)
+	if len(dead) > 0 {
+		if err := c.finishDLQ(ctx, cl, dead, wait); err != nil {
+			return err
+		}
 	}
 	if c.cfg.Metrics != nil {
 		for _, i := range res.Applied {
@@ -448,26 +478,4 @@ func (c *Consumer) processBatch(ctx context.Context, cl *kgo.Client, records []*
 		c.cfg.OnCommit(info)
 	}
 	return nil
-}
-
-// DLQ record headers.
-const (
-	HeaderReason    = "dlq.reason"
-	HeaderTopic     = "dlq.topic"
-	HeaderPartition = "dlq.partition"
-	HeaderOffset    = "dlq.offset"
-	HeaderTime      = "dlq.time"
-)
-
-func dlqRecord(topic string, kr *kgo.Record, reason error) *kgo.Record {
-	h := make([]kgo.RecordHeader, 0, len(kr.Headers)+5)
-	h = append(h, kr.Headers...)
-	h = append(h,
-		kgo.RecordHeader{Key: HeaderReason, Value: []byte(truncate(reason.Error(), 2000))},
-		kgo.RecordHeader{Key: HeaderTopic, Value: []byte(kr.Topic)},
-		kgo.RecordHeader{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(kr.Partition)))},
-		kgo.RecordHeader{Key: HeaderOffset, Value: []byte(strconv.FormatInt(kr.Offset, 10))},
-		kgo.RecordHeader{Key: HeaderTime, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
-	)
-	return &kgo.Record{Topic: topic, Key: kr.Key, Value: kr.Value, Headers: h}
 }

@@ -24,7 +24,9 @@
 // some were seen, the rows this transaction wrote are found by xid), catalog.Apply of the new
 // events' patches in order (event-time guards per field group; text changes queue embeddings,
 // price, stock and metrics never do), and the rejected records into dead_letters (unique by
-// source, so a redelivered batch does not record them twice: migration 00004). Writer retries
+// source, so a redelivered batch does not record them twice: migration 00004; outside Kafka the
+// source carries a digest of the rejected bytes, "file:<path>:<line>#<16 hex>", because a
+// corrected file of the same name puts other bytes on that line). Writer retries
 // what may pass (lost connections, a restarting server, deadlocks) with jittered exponential
 // backoff from 100 ms to 5 s, and when the database refuses a batch for its data (SQLSTATE 22 or
 // 23) applies it record by record under savepoints so that the refused records become dead
@@ -39,11 +41,19 @@
 // (kgo.BlockRebalanceOnPoll). Delivery is at least once and the apply idempotent, so every event
 // takes effect exactly once: a batch abandoned before its commit is redelivered whole, a batch
 // committed but not acknowledged to Kafka is redelivered and skipped. Bad records go to
-// <topic>.dlq (reason, source topic, partition and offset in dlq.* headers), produced while the
-// batch is written, and to dead_letters in the batch's transaction. Metrics counts events,
-// duplicates, dead letters, batches, retries, the last commit, the lag and the freshness (event
-// time to commit); after a commit whose answer was lost, its retry counts the events as
-// duplicates, so applied + duplicates is the exact total.
+// dead_letters in the batch's transaction and to <topic>.dlq (reason, source topic, partition,
+// offset and size in dlq.* headers), produced while the batch is written. A record over
+// MaxRecordBytes (256 KiB; the largest Icecat product as an event is 15 KB) is not decoded: it
+// is dead-lettered by reference, keeping its first 1 KiB (dlq.by-reference), so a record near
+// Kafka's 1 MB limit, whose full copy plus its reason would not fit the topic, cannot jam the
+// partition. A dead letter the topic refuses as too large goes again by reference; other
+// failures are retried with backoff, at most DLQAttempts (5) attempts of DLQAttemptTimeout
+// (10 s) each, then the dead letters stay in dead_letters only (logged and counted as
+// selection_ingest_dlq_failures_total) and the offset moves on; while the topic keeps failing,
+// each batch tries once. Only the database failing beyond retrying stops the consumer (and turns
+// /readyz red). Metrics counts events, duplicates, dead letters, batches, retries, the last
+// commit, the lag and the freshness (event time to commit); after a commit whose answer was
+// lost, its retry counts the events as duplicates, so applied + duplicates is the exact total.
 //
 // When no brokers are configured, the service runs franz-go's kfake in-process as a single
 // broker on 127.0.0.1 (StartEmbeddedBroker) with a data directory, so topics, records and

@@ -267,3 +267,44 @@ func FuzzReadCSV(f *testing.F) {
 		})
 	})
 }
+
+// Finding 8: file dead letters are keyed by the file's name and line and a digest of the bad
+// line, so reloading the same file records nothing new, while a corrected file of the same name
+// whose line is bad in a new way keeps its new dead letter.
+func TestFinding8CorrectedFileKeepsNewDeadLetters(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	w, err := NewWriter(db.Pool, WriterConfig{})
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	good := `{"v":1,"event_id":"f1","kind":"sku.upsert","sku_id":"9001","market":"SG","event_time":"2025-11-01T00:00:00Z","data":{"title":"A"}}`
+	load := func(second string) LoadResult {
+		t.Helper()
+		require.NoError(t, os.WriteFile(path, []byte(good+"\n"+second+"\n"), 0o600))
+		res, err := LoadFile(ctx, w, path, LoadConfig{})
+		require.NoError(t, err)
+		return res
+	}
+
+	first := `{"v":1,"event_id":"f2","kind":"price.update","sku_id":"9001","market":"SG","event_time":"2025-11-01T00:00:00Z","data":{"price":-1}}`
+	require.Equal(t, 1, load(first).DeadLetters)
+	require.Zero(t, load(first).DeadLetters, "reloading the same file records nothing new")
+	corrected := `{"v":1,"event_id":"f2","kind":"price.update","sku_id":"9001","market":"SG","event_time":"2025-11-01T00:00:00Z","data":{"price":"5"}}`
+	require.Equal(t, 1, load(corrected).DeadLetters, "the corrected file's line is bad in a new way")
+	require.Zero(t, load(corrected).DeadLetters)
+
+	rows, err := db.Pool.Query(ctx, `SELECT source, value FROM dead_letters ORDER BY id`)
+	require.NoError(t, err)
+	var sources, values []string
+	for rows.Next() {
+		var s string
+		var v []byte
+		require.NoError(t, rows.Scan(&s, &v))
+		sources, values = append(sources, s), append(values, string(v))
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{first, corrected}, values)
+	for _, s := range sources {
+		require.True(t, strings.HasPrefix(s, "file:"+filepath.ToSlash(path)+":2#"), s)
+	}
+}

@@ -21,8 +21,11 @@ type Metrics struct {
 	LastCommit    prometheus.Gauge       // unix time of the newest commit
 	Lag           *prometheus.GaugeVec   // records behind the partition's end, by topic
 	Freshness     prometheus.Histogram   // seconds from event time to database commit (Kafka)
+	// DLQFailures counts dead letters the dead-letter topic refused after every attempt: they
+	// are in dead_letters only.
+	DLQFailures prometheus.Counter
 
-	applied, duplicates, deadLetters, batches, retries, lastCommitNanos atomic.Int64
+	applied, duplicates, deadLetters, batches, retries, dlqFailures, lastCommitNanos atomic.Int64
 }
 
 // FreshnessBuckets are the freshness histogram's upper bounds in seconds: the real-time tier
@@ -65,6 +68,10 @@ func NewMetrics() *Metrics {
 			Help:    "Time from an event's event_time to the commit that applied it (Kafka).",
 			Buckets: FreshnessBuckets,
 		}),
+		DLQFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "selection_ingest_dlq_failures_total",
+			Help: "Dead letters the dead-letter topic refused after every attempt (kept in dead_letters only).",
+		}),
 	}
 }
 
@@ -74,7 +81,7 @@ func (m *Metrics) Collectors() []prometheus.Collector {
 		return nil
 	}
 	return []prometheus.Collector{m.EventsApplied, m.Duplicates, m.DeadLetters, m.Batches, m.Retries,
-		m.LastCommit, m.Lag, m.Freshness}
+		m.LastCommit, m.Lag, m.Freshness, m.DLQFailures}
 }
 
 // Register adds the collectors to r.
@@ -90,6 +97,7 @@ func (m *Metrics) Register(r prometheus.Registerer) error {
 // MetricsSnapshot are the totals since the process started.
 type MetricsSnapshot struct {
 	Applied, Duplicates, DeadLetters, Batches, Retries int64
+	DLQFailures                                        int64
 	LastCommit                                         time.Time
 }
 
@@ -99,7 +107,8 @@ func (m *Metrics) Snapshot() MetricsSnapshot {
 		return MetricsSnapshot{}
 	}
 	s := MetricsSnapshot{Applied: m.applied.Load(), Duplicates: m.duplicates.Load(),
-		DeadLetters: m.deadLetters.Load(), Batches: m.batches.Load(), Retries: m.retries.Load()}
+		DeadLetters: m.deadLetters.Load(), Batches: m.batches.Load(), Retries: m.retries.Load(),
+		DLQFailures: m.dlqFailures.Load()}
 	if n := m.lastCommitNanos.Load(); n != 0 {
 		s.LastCommit = time.Unix(0, n)
 	}
@@ -129,6 +138,14 @@ func (m *Metrics) committed(tier Tier, recs []Record, res *BatchResult, source s
 	m.batches.Add(1)
 	m.LastCommit.Set(float64(res.CommittedAt.UnixNano()) / 1e9)
 	m.lastCommitNanos.Store(res.CommittedAt.UnixNano())
+}
+
+func (m *Metrics) dlqFailed(n int) {
+	if m == nil {
+		return
+	}
+	m.DLQFailures.Add(float64(n))
+	m.dlqFailures.Add(int64(n))
 }
 
 func (m *Metrics) retried() {

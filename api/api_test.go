@@ -29,7 +29,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *api.Server
 	h       http.Handler
 	planner string
@@ -44,7 +44,7 @@ func newHarness(t *testing.T) *harness {
 }
 
 // newHarnessWith is newHarness with the server's configuration.
-func newHarnessWith(t *testing.T, cfg api.Config) *harness {
+func newHarnessWith(t testing.TB, cfg api.Config) *harness {
 	t.Helper()
 	ctx := context.Background()
 	db := testdb.New(t)

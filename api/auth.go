@@ -156,12 +156,13 @@ func (k *Keys) Check(ctx context.Context, presented string) (Key, error) {
 			return Key{}, ErrUnauthorized
 		}
 	}
-	k.mu.Unlock()
 	if !known && k.lookup != nil {
-		if d := take(k.lookup, now); d > 0 {
+		if d := take(k.lookup, k.now()); d > 0 {
+			k.mu.Unlock()
 			return Key{}, &RateLimitError{Scope: "key lookups", RetryAfter: d}
 		}
 	}
+	k.mu.Unlock()
 	k.lookups.Add(1)
 	// last_used_at is written at most once a minute per key, not on every lookup.
 	var key Key

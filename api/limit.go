@@ -36,6 +36,8 @@ func retryAfterSeconds(d time.Duration) string {
 }
 
 // take takes one token from l at now, or returns how long until one is there (and takes none).
+// Callers serialise their calls with now read under their lock: rate.Limiter moves its clock
+// back to an earlier now and then counts the refill since then twice.
 func take(l *rate.Limiter, now time.Time) time.Duration {
 	r := l.ReserveN(now, 1)
 	if !r.OK() {
@@ -67,12 +69,13 @@ func newLimiterSet(perSecond float64, capacity int) *limiterSet {
 }
 
 // wait takes a token from name's bucket, or says how long until there is one.
-func (s *limiterSet) wait(name string, now time.Time) time.Duration {
+func (s *limiterSet) wait(name string) time.Duration {
 	if s == nil {
 		return 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := time.Now() // under the lock: a bucket given times out of order grants too much
 	l, ok := s.m.get(name)
 	if !ok {
 		l = rate.NewLimiter(s.limit, s.burst)
@@ -101,7 +104,7 @@ func clientAddress(r *http.Request) string {
 // limitAddress refuses a client address over its rate (every route: /readyz pings the
 // database, and the key check is behind it).
 func (s *Server) limitAddress(c *gin.Context) {
-	if d := s.perAddress.wait(clientAddress(c.Request), time.Now()); d > 0 {
+	if d := s.perAddress.wait(clientAddress(c.Request)); d > 0 {
 		s.refuse(c, &RateLimitError{Scope: "address", RetryAfter: d})
 		return
 	}

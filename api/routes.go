@@ -153,7 +153,7 @@ func (s *Server) auth(role string) gin.HandlerFunc {
 		}
 		key, err := s.keys.Check(c.Request.Context(), presented)
 		if err == nil {
-			if d := s.perKey.wait(key.limitName(), time.Now()); d > 0 {
+			if d := s.perKey.wait(key.limitName()); d > 0 {
 				err = &RateLimitError{Scope: "key", RetryAfter: d}
 			}
 		}

@@ -29,14 +29,22 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *api.Server
 	h       http.Handler
 	planner string
 	reader  string
+	db      *testdb.DB
+	reg     *prometheus.Registry
 }
 
 func newHarness(t *testing.T) *harness {
+	t.Helper()
+	return newHarnessWith(t, api.Config{MaxBodyBytes: 4096})
+}
+
+// newHarnessWith is newHarness with the server's configuration.
+func newHarnessWith(t testing.TB, cfg api.Config) *harness {
 	t.Helper()
 	ctx := context.Background()
 	db := testdb.New(t)
@@ -69,10 +77,11 @@ func newHarness(t *testing.T) *harness {
 	require.NoError(t, err)
 	reader, err := api.CreateKey(ctx, db.Pool, "bob", api.RoleReader)
 	require.NoError(t, err)
-	srv, err := api.New(api.Config{MaxBodyBytes: 4096}, api.Deps{DB: db.Pool, Service: svc, Catalog: store, Index: ix,
-		Tags: api.TaggerService{Tagger: tg}, Registry: prometheus.NewRegistry()})
+	reg := prometheus.NewRegistry()
+	srv, err := api.New(cfg, api.Deps{DB: db.Pool, Service: svc, Catalog: store, Index: ix,
+		Tags: api.TaggerService{Tagger: tg}, Registry: reg})
 	require.NoError(t, err)
-	return &harness{t: t, srv: srv, h: srv.Handler(), planner: planner, reader: reader}
+	return &harness{t: t, srv: srv, h: srv.Handler(), planner: planner, reader: reader, db: db, reg: reg}
 }
 
 func (h *harness) do(method, path, key string, body any, hdr ...string) *httptest.ResponseRecorder {

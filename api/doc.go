@@ -3,11 +3,27 @@
 //
 // It is the only place where errors meet HTTP status codes (problem.go: selection.ErrInvalid
 // is 400, ErrNotFound 404, a missing or unknown key 401, the wrong role 403, an oversized body
-// 413), and every error body is application/problem+json. Keys carry a role: planners write,
-// readers read; only SHA-256 hashes of keys are stored (api_keys), and lookups are cached for a
-// minute. The OpenAPI 3 document (/v1/openapi.json) is generated from the route table in
-// openapi.go; TestOpenAPIGolden keeps it equal to testdata/openapi.golden.json (go test ./api
-// -update rewrites it) and TestEveryRouteIsDocumented keeps routes and document in step.
+// 413, a rate limit 429 with Retry-After), and every error body is application/problem+json.
+// Keys carry a role: planners write, readers read; only SHA-256 hashes of keys are stored
+// (api_keys). The OpenAPI 3 document (/v1/openapi.json) is generated from the route table in
+// openapi.go, and the server registers exactly the table's routes, each behind the table's
+// role (routes.go: a handler without a table entry panics at start); TestOpenAPIGolden keeps
+// the document equal to testdata/openapi.golden.json (go test ./api -update rewrites it),
+// TestEveryRouteIsDocumented keeps routes and document in step, and
+// TestFinding9ReadersRefusedOnEveryWriteRoute checks every route's role against a reader key.
+//
+// Abuse limits (limit.go, auth.go), all token buckets with a burst of twice the rate: per client
+// address on every route (100/s; the peer address, X-Forwarded-For is not trusted; an IPv6
+// /64 counts as one), per key (50/s), and 20/s database lookups of keys the server has in
+// neither cache, all clients together. A key found is trusted for 5 s (so a revoked key stops
+// working within 5 s; rechecks do not spend the lookup budget, so valid keys keep working
+// while wrong ones flood in), a key not found is refused for a minute without a lookup; known
+// and unknown keys are two LRU caches of 10,000 each, so wrong keys never push valid ones out.
+// A lookup writes last_used_at at most once a minute per key. A request refused before its
+// handler (401, 403, 429) is answered without reading its body and its connection is closed,
+// so a client dripping a body cannot hold a goroutine; the server also bounds reading (30 s),
+// writing (60 s), idle connections (120 s) and header size (32 KiB). Metric labels are bounded:
+// methods outside the standard nine are OTHER, routes are their patterns or "unmatched".
 //
 // Pool items page with a cursor that pins the version, so paging is stable while refreshes
 // write new versions; the items answer carries an ETag over its body (ranking plus the SKUs'

@@ -185,7 +185,10 @@ func OpenAPI() []byte {
 				resp["content"] = ct
 			}
 			problem := map[string]any{"description": "problem", "content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}}
-			responses := map[string]any{itoa(status): resp, "400": problem, "401": problem, "403": problem, "404": problem, "413": problem, "500": problem}
+			responses := map[string]any{itoa(status): resp, "400": problem, "401": problem, "403": problem, "404": problem, "413": problem, "500": problem,
+				"429": map[string]any{"description": "too many requests (per client address, per key, or lookups of unknown keys); Retry-After says when to retry",
+					"headers": map[string]any{"Retry-After": map[string]any{"description": "seconds", "schema": intg}},
+					"content": problem["content"]}}
 			if o.path == "/v1/pools/{id}/items" {
 				responses["304"] = map[string]any{"description": "not modified (If-None-Match matched the ETag)"}
 			}
@@ -217,7 +220,8 @@ func OpenAPI() []byte {
 			"info": map[string]any{"title": "Selection service API", "version": "1.0.0",
 				"description": "Campaign planners turn scenarios into ranked, saved, refreshable pools of SKUs. " +
 					"Every /v1 route but this document needs an API key (X-API-Key or Authorization: Bearer); " +
-					"x-role says which role: planner writes, reader reads. Errors are application/problem+json."},
+					"x-role says which role: planner writes, reader reads. Errors are application/problem+json; " +
+					"429 (with Retry-After) answers a client address, a key, or unknown keys over their rate."},
 			"paths": paths,
 			"components": map[string]any{
 				"schemas": schemas(),
@@ -256,17 +260,36 @@ func operationID(o op) string {
 func Documented() []string {
 	var out []string
 	for _, o := range ops {
-		p := o.path
-		for _, prm := range o.params {
-			switch {
-			case prm.in == "path" && prm.name == o.rest:
-				p = strings.ReplaceAll(p, "{"+prm.name+"}", "*"+prm.name)
-			case prm.in == "path":
-				p = strings.ReplaceAll(p, "{"+prm.name+"}", ":"+prm.name)
-			}
-		}
-		out = append(out, o.method+" "+p)
+		out = append(out, o.method+" "+ginPath(o))
 	}
 	sort.Strings(out)
+	return out
+}
+
+// ginPath is o's path in gin's syntax (:id, and *name for a parameter that takes the rest).
+func ginPath(o op) string {
+	p := o.path
+	for _, prm := range o.params {
+		switch {
+		case prm.in == "path" && prm.name == o.rest:
+			p = strings.ReplaceAll(p, "{"+prm.name+"}", "*"+prm.name)
+		case prm.in == "path":
+			p = strings.ReplaceAll(p, "{"+prm.name+"}", ":"+prm.name)
+		}
+	}
+	return p
+}
+
+// Operation is one route of the table: method, path (OpenAPI syntax) and the role it needs.
+type Operation struct {
+	Method, Path, Role string
+}
+
+// Operations lists the route table (the server registers exactly these, each behind its role).
+func Operations() []Operation {
+	out := make([]Operation, len(ops))
+	for i, o := range ops {
+		out[i] = Operation{Method: o.method, Path: o.path, Role: o.role}
+	}
 	return out
 }

@@ -35,6 +35,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnauthorized, "unauthorized"
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests, "too-many-requests"
 	case errors.As(err, &mbe), errors.Is(err, errBodyTooLarge):
 		return http.StatusRequestEntityTooLarge, "request-too-large"
 	case errors.Is(err, errBadRequest), errors.Is(err, selection.ErrInvalid):
@@ -66,6 +68,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="selection"`)
+	}
+	var rle *RateLimitError
+	if errors.As(err, &rle) {
+		c.Header("Retry-After", retryAfterSeconds(rle.RetryAfter))
+		s.limited.WithLabelValues(rle.Scope).Inc()
 	}
 	c.Header("Content-Type", "application/problem+json")
 	c.AbortWithStatusJSON(status, p)

@@ -18,7 +18,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"selection/catalog"
 	"selection/selection"
@@ -31,10 +30,32 @@ type Config struct {
 	Addr string
 	// MaxBodyBytes bounds request bodies. Default 1 MiB.
 	MaxBodyBytes int64
-	// RequestTimeout bounds each API request. Default 30s.
+	// RequestTimeout bounds each API request's work. Default 30s.
 	RequestTimeout time.Duration
 	// StaticKeys are "name:role:key" API keys from the configuration (besides api_keys).
 	StaticKeys []string
+
+	// ReadHeaderTimeout bounds reading a request's headers. Default 10s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included. Default 30s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the end of its answer; keep
+	// it above RequestTimeout. Default 60s.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle for this long. Default 120s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (431 past it). Default 32 KiB.
+	MaxHeaderBytes int
+
+	// RatePerAddress bounds the requests of one client address (IPv6: one /64), per second,
+	// burst twice that, on every route; past it 429 with Retry-After. Negative: no bound.
+	// Default 100.
+	RatePerAddress float64
+	// RatePerKey bounds the requests of one API key per second, burst twice that. Negative:
+	// no bound. Default 50.
+	RatePerKey float64
+	// Keys tunes the key checker (revocation delay, caches, the budget of key lookups).
+	Keys KeysConfig
 }
 
 // WithDefaults fills zero fields.
@@ -48,8 +69,33 @@ func (c Config) WithDefaults() Config {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 30 * time.Second
 	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 60 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 32 << 10
+	}
+	if c.RatePerAddress == 0 {
+		c.RatePerAddress = 100
+	}
+	if c.RatePerKey == 0 {
+		c.RatePerKey = 50
+	}
+	c.Keys = c.Keys.WithDefaults()
 	return c
 }
+
+// limiterCapacity bounds the client addresses and keys whose buckets are remembered.
+const limiterCapacity = 10000
 
 // Deps are the parts the API serves.
 type Deps struct {
@@ -84,12 +130,16 @@ type Server struct {
 	http    *http.Server
 	started atomic.Bool
 	latency *prometheus.HistogramVec
+	limited *prometheus.CounterVec
+
+	perAddress *limiterSet // nil: no bound
+	perKey     *limiterSet
 }
 
 // New builds the server and its routes.
 func New(cfg Config, deps Deps) (*Server, error) {
 	cfg = cfg.WithDefaults()
-	keys, err := NewKeys(deps.DB, cfg.StaticKeys)
+	keys, err := NewKeys(deps.DB, cfg.StaticKeys, cfg.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -98,15 +148,22 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{cfg: cfg, deps: deps, keys: keys, log: log, engine: gin.New()}
+	s := &Server{cfg: cfg, deps: deps, keys: keys, log: log, engine: gin.New(),
+		perAddress: newLimiterSet(cfg.RatePerAddress, limiterCapacity), perKey: newLimiterSet(cfg.RatePerKey, limiterCapacity)}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "selection_http_request_duration_seconds",
 		Help:    "API request latency by route and status.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"method", "route", "status"})
+	s.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "selection_http_rate_limited_total",
+		Help: "Requests answered 429, by the limit that refused them (address, key, key lookups)."}, []string{"scope"})
+	lookups := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "selection_api_key_lookups_total",
+		Help: "Database lookups of API keys (cache misses and rechecks)."}, func() float64 { return float64(keys.Lookups()) })
 	if deps.Registry != nil {
-		if err := deps.Registry.Register(s.latency); err != nil {
-			return nil, fmt.Errorf("register metrics: %w", err)
+		for _, c := range []prometheus.Collector{s.latency, s.limited, lookups} {
+			if err := deps.Registry.Register(c); err != nil {
+				return nil, fmt.Errorf("register metrics: %w", err)
+			}
 		}
 	}
 	s.routes()
@@ -129,129 +186,6 @@ func (s *Server) Routes() []string {
 // Handler is the server's http.Handler (for tests).
 func (s *Server) Handler() http.Handler { return s.engine }
 
-func (s *Server) routes() {
-	r := s.engine
-	r.Use(s.recover, s.observe)
-	r.NoRoute(func(c *gin.Context) {
-		s.fail(c, fmt.Errorf("%w: no route %s %s", selection.ErrNotFound, c.Request.Method, c.Request.URL.Path))
-	})
-	r.HandleMethodNotAllowed = true
-	r.NoMethod(func(c *gin.Context) {
-		c.Header("Content-Type", "application/problem+json")
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, Problem{Type: "/problems/method-not-allowed",
-			Title: "Method Not Allowed", Status: 405, Instance: c.Request.URL.Path})
-	})
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	r.GET("/readyz", s.readyz)
-	if s.deps.Registry != nil {
-		r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{})))
-	}
-	r.GET("/v1/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", OpenAPI()) })
-
-	read := r.Group("/v1", s.auth(RoleReader))
-	write := r.Group("/v1", s.auth(RolePlanner))
-	write.POST("/plan", s.plan)
-	read.POST("/search", s.search)
-	read.GET("/pools", s.listPools)
-	write.POST("/pools", s.createPool)
-	read.GET("/pools/:id", s.getPool)
-	write.PUT("/pools/:id", s.updatePool)
-	write.DELETE("/pools/:id", s.deletePool)
-	write.POST("/pools/:id/refresh", s.refreshPool)
-	read.GET("/pools/:id/versions", s.listVersions)
-	read.GET("/pools/:id/items", s.poolItems)
-	read.GET("/pools/:id/diff", s.diff)
-	read.GET("/pools/:id/export", s.export)
-	read.GET("/tags", s.listTags)
-	write.POST("/tags", s.defineTag)
-	write.DELETE("/tags/*name", s.deleteTag) // discovered tags are named family/topic
-	read.GET("/fields", s.listFields)
-	read.POST("/filters/parse", s.parseFilter)
-	read.GET("/skus", s.getSKUs)
-	read.GET("/skus/:id", s.getSKU)
-
-	if s.deps.Web != nil {
-		fileServer := http.FileServer(http.FS(s.deps.Web))
-		r.GET("/", gin.WrapH(fileServer))
-		r.GET("/ui/*path", func(c *gin.Context) {
-			http.StripPrefix("/ui", fileServer).ServeHTTP(c.Writer, c.Request)
-		})
-	}
-}
-
-func (s *Server) recover(c *gin.Context) {
-	defer func() {
-		if v := recover(); v != nil {
-			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-				panic(v)
-			}
-			s.fail(c, fmt.Errorf("panic: %v", v))
-		}
-	}()
-	c.Next()
-}
-
-func (s *Server) observe(c *gin.Context) {
-	start := time.Now()
-	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
-	defer cancel()
-	c.Request = c.Request.WithContext(ctx)
-	c.Next()
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
-	}
-	d := time.Since(start)
-	s.latency.WithLabelValues(c.Request.Method, route, fmt.Sprint(c.Writer.Status())).Observe(d.Seconds())
-	if route != "/metrics" && route != "/healthz" {
-		s.log.Debug("http", "method", c.Request.Method, "route", route, "status", c.Writer.Status(), "ms", float64(d.Microseconds())/1000)
-	}
-}
-
-const keyCtx = "apikey"
-
-// auth requires a key whose role is at least role.
-func (s *Server) auth(role string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		presented := c.GetHeader("X-API-Key")
-		if presented == "" {
-			if h := c.GetHeader("Authorization"); strings.HasPrefix(h, "Bearer ") {
-				presented = strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
-			}
-		}
-		key, err := s.keys.Check(c.Request.Context(), presented)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		if role == RolePlanner && key.Role != RolePlanner {
-			s.fail(c, fmt.Errorf("%w: %s needs the planner role, key %q is a %s", ErrForbidden, c.Request.Method+" "+c.FullPath(), key.Name, key.Role))
-			return
-		}
-		c.Set(keyCtx, key)
-		c.Next()
-	}
-}
-
-func (s *Server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.deps.DB.Ping(ctx); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not ready", "reason": "database: " + err.Error()})
-		return
-	}
-	if s.deps.Ready != nil {
-		if err := s.deps.Ready(ctx); err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not ready", "reason": err.Error()})
-			return
-		}
-	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
-}
-
 // Start listens and serves in the background; Stop shuts down gracefully. Both are idempotent.
 func (s *Server) Start(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
@@ -262,7 +196,8 @@ func (s *Server) Start(ctx context.Context) error {
 		s.started.Store(false)
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	s.http = &http.Server{Handler: s.engine, ReadHeaderTimeout: 10 * time.Second,
+	s.http = &http.Server{Handler: s.engine, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout,
+		WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout, MaxHeaderBytes: s.cfg.MaxHeaderBytes,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	s.cfg.Addr = ln.Addr().String()
 	go func() {

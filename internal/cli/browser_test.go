@@ -88,15 +88,8 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	require.NoError(t, err)
 	base := "http://" + s.api.Addr()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.WindowSize(1366, 900), chromedp.UserDataDir(t.TempDir()))
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	bctx, done := newBrowser(t, ctx) // records Content-Security-Policy violations
+	defer done()
 
 	scenario := "toner cartridge under $100 in stock, best sellers, top 8"
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
@@ -124,6 +117,7 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	hash, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.hash`))
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(hash, "#/pools/"), hash)
+	requireNoCSPViolations(t, bctx)
 	rows, err = chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#pitems tbody tr").length`))
 	require.NoError(t, err)
 	require.Greater(t, rows, 0)
@@ -164,6 +158,7 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 		chromedp.Click(css("#planbtn")),
 		chromedp.WaitVisible(css("#items tbody tr")),
 	))
+	requireNoCSPViolations(t, bctx) // on the planning page; the pool page was checked before
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll("../../docs", 0o755))

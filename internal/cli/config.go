@@ -81,10 +81,25 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			v = s.def
 		}
 		if err := s.set(&c, v); err != nil {
-			return c, fmt.Errorf("%s=%q: %w", s.env, v, err)
+			return c, fmt.Errorf("%s=%s: %w", s.env, shownValue(s.env, v), err)
 		}
 	}
 	return c, nil
+}
+
+// secretSettings hold keys: a configuration error names them without their value.
+var secretSettings = map[string]bool{"SELECTION_API_KEYS": true, "SELECTION_LLM_API_KEY": true}
+
+// shownValue is a setting's value as an error message may show it: hidden for secrets, without
+// the password for the database URL.
+func shownValue(env, v string) string {
+	switch {
+	case secretSettings[env]:
+		return "(value hidden)"
+	case env == "DATABASE_URL":
+		return strconv.Quote(redactURL(v))
+	}
+	return strconv.Quote(v)
 }
 
 // printSettings writes the settings table (name, default, meaning).

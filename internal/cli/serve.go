@@ -49,7 +49,7 @@ func init() {
 						serveSettings.APIKeys = append(serveSettings.APIKeys, s)
 					}
 				}
-				_, err := api.NewKeys(nil, serveSettings.APIKeys)
+				_, err := api.NewKeys(nil, serveSettings.APIKeys, api.KeysConfig{})
 				return err
 			}},
 		setting{"SELECTION_POOL_REFRESH", "15s", "how often pools are refreshed incrementally (0 turns it off)",
@@ -103,6 +103,7 @@ type stack struct {
 	svc      *selection.Service
 	api      *api.Server
 	ingest   *ingestRunner
+	ingestDB *pgxpool.Pool // ingest's own connections
 	sim      *ingest.Simulator
 	registry *prometheus.Registry
 
@@ -205,12 +206,15 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	if opt.ingest {
 		m := ingest.NewMetrics()
 		m.Register(s.registry)
-		if s.ingest, err = startIngest(ctx, env, pool, m); err != nil {
+		if s.ingestDB, err = siblingPool(ctx, pool, apiSettings.IngestDBConns); err != nil {
+			return nil, err
+		}
+		if s.ingest, err = startIngest(ctx, env, s.ingestDB, m); err != nil {
 			return nil, err
 		}
 	}
 	s.registerMetrics()
-	s.api, err = api.New(api.Config{Addr: env.Config.HTTPAddr, StaticKeys: serveSettings.APIKeys}, api.Deps{
+	s.api, err = api.New(apiConfig(env), api.Deps{
 		DB: pool, Service: s.svc, Catalog: s.catalog, Index: s.tags.Index(), Registry: s.registry, Web: web.FS(),
 		Ready: s.ready, Tags: api.TaggerService{Tagger: s.tags}, Log: env.Log,
 	})
@@ -352,6 +356,9 @@ func (s *stack) stop(ctx context.Context) error {
 	}
 	if s.ingest != nil {
 		errs = append(errs, s.ingest.Stop(ctx))
+	}
+	if s.ingestDB != nil {
+		s.ingestDB.Close()
 	}
 	if s.tags != nil {
 		errs = append(errs, s.tags.Stop(ctx))

@@ -8,13 +8,18 @@ const main = $("#main");
 let timers = [];
 
 // ---- API key: #key=... once, then localStorage ----
-(function takeKeyFromFragment() {
+// On load and on every fragment change (a #key= link opened in a tab that shows the page). The
+// fragment is replaced in place (history.replaceState): setting location.hash would add a
+// history entry and leave the one with the key behind.
+function takeKeyFromFragment() {
   const m = location.hash.match(/[#&]key=([^&]+)/);
   if (m) {
     localStorage.setItem("selection.key", decodeURIComponent(m[1]));
-    location.hash = location.hash.replace(/[#&]?key=[^&]+/, "") || "#/";
+    const rest = location.hash.replace(/[#&]?key=[^&]+/, "").replace(/^#?&/, "#");
+    history.replaceState(history.state, "", location.pathname + location.search + (rest && rest !== "#" ? rest : "#/"));
   }
-})();
+}
+takeKeyFromFragment();
 const apiKey = () => localStorage.getItem("selection.key") || "";
 function askKey() {
   const dlg = $("#keydlg");
@@ -402,7 +407,7 @@ function route() {
   else if (h.startsWith("#/tags")) tagsPage();
   else { planPage(); timers.push(setInterval(() => { if (state.plan && document.visibilityState === "visible") preview(true); }, 5000)); }
 }
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => { takeKeyFromFragment(); route(); });
 document.addEventListener("keydown", (e) => {
   if (e.key === "/" && !["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName)) {
     const sc = $("#scenario");

@@ -55,7 +55,7 @@ func NewStack(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg s
 	if _, err := tg.Load(ctx); err != nil {
 		return nil, fmt.Errorf("evals: load tag index: %w", err)
 	}
-	intents := search.NewIntents(eng, tg, search.IntentConfig{NamedOnly: true})
+	intents := search.NewIntents(eng, tg, search.IntentConfig{})
 	sc, err := NewScenario(tg.Index(), eng)
 	if err != nil {
 		return nil, err

@@ -132,6 +132,7 @@ func init() {
 type token struct {
 	raw, low string
 	lower    bool // written all lower case (letters, '/', '-' only)
+	acronym  bool // two to five capital letters ("HDMI", "USB")
 	number   bool // a number: digits, with '.' or ',' inside
 }
 
@@ -150,10 +151,23 @@ func tokenize(title, brand string) []token {
 		}
 		tk := token{raw: f, low: strings.ToLower(f)}
 		tk.number = isNumber(f)
+		tk.acronym = isAcronym(f)
 		tk.lower = isLowerWord(f)
 		out = append(out, tk)
 	}
 	return out
+}
+
+func isAcronym(s string) bool {
+	if len(s) < 2 || len(s) > 5 {
+		return false
+	}
+	for _, r := range s {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // isNumber: digits with '.' or ',' inside ("2", "2.0", "1,000"), not a model code ("08A0476").
@@ -206,6 +220,12 @@ func (m *Model) runs(toks []token) []string {
 	}
 	for i, tk := range toks {
 		ok := tk.lower && !stopWords[tk.low]
+		// An acronym written in capitals starts a phrase when a lower-case word follows:
+		// "HDMI cable", "KVM switch", "USB flash drive".
+		if !ok && len(cur) == 0 && tk.acronym && i+1 < len(toks) && toks[i+1].lower && !stopWords[toks[i+1].low] &&
+			!m.units[toks[i+1].low] && !m.props[toks[i+1].low] {
+			ok = true
+		}
 		if ok && m.units[tk.low] && i > 0 && toks[i-1].number {
 			ok = false
 		}

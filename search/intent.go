@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 
 	"selection/lexical"
 	"selection/prodtype"
@@ -45,6 +46,13 @@ type IntentConfig struct {
 	Unnamed float64
 	// Depth is how many lexical matches the lexical share is taken over. Default 200.
 	Depth int
+	// Sibling is the name score of a type that shares only the head with the query's phrase
+	// ("vga cable" for "hdmi cables"), used when no type is exact, a subtype or a supertype.
+	// Default 0.5; negative: siblings are not named.
+	Sibling float64
+	// KinCos is the centroid cosine above which a type sharing a word with a chosen one is
+	// meant too ("toner" with "toner cartridge"). Default 0.9; negative: never.
+	KinCos float64
 	// NamedOnly resolves only queries that name the best type whole ("mouse", "notebook
 	// case"); others keep the search's own membership. Set by DefaultIntentConfig.
 	NamedOnly bool
@@ -65,6 +73,8 @@ func (c IntentConfig) WithDefaults() IntentConfig {
 	def(&c.Keep, 0.5)
 	def(&c.MinScore, 0.6)
 	def(&c.Unnamed, 0.5)
+	def(&c.KinCos, 0.9)
+	def(&c.Sibling, 0.5)
 	if c.Depth == 0 {
 		c.Depth = 200
 	}
@@ -97,6 +107,15 @@ type TypeScore struct {
 	NameMatch, Lex, SemZ    float64
 	Score                   float64
 	Kind, AccessoryOf, Head string
+	// Kin are the types sharing a word with this one, with the cosine of their centroids:
+	// "toner" and "toner cartridge" (0.9 and more) are one thing named two ways.
+	Kin []Kin
+}
+
+// Kin is a type related to another by a shared word, and how close their centroids are.
+type Kin struct {
+	Name string
+	Cos  float64
 }
 
 // Intents resolves queries to product types over an engine's indexes.
@@ -104,16 +123,27 @@ type Intents struct {
 	eng   *Engine
 	types TypeSource
 	cfg   IntentConfig
+	kin   *kinCache
+}
+
+// kinCache holds, for the current centroids, each type's kin.
+type kinCache struct {
+	mu    sync.Mutex
+	first []float32 // identifies the centroid set it was built from
+	n     int
+	kin   map[string][]Kin
+	model *prodtype.Model
+	words map[string]bool
 }
 
 // NewIntents returns a resolver.
 func NewIntents(eng *Engine, types TypeSource, cfg IntentConfig) *Intents {
-	return &Intents{eng: eng, types: types, cfg: cfg.WithDefaults()}
+	return &Intents{eng: eng, types: types, cfg: cfg.WithDefaults(), kin: &kinCache{}}
 }
 
 // WithConfig returns a resolver over the same indexes with another configuration.
 func (in *Intents) WithConfig(cfg IntentConfig) *Intents {
-	return &Intents{eng: in.eng, types: in.types, cfg: cfg.WithDefaults()}
+	return &Intents{eng: in.eng, types: in.types, cfg: cfg.WithDefaults(), kin: in.kin}
 }
 
 // Evidence scores every type for a query (unsorted) and returns the query's stems.
@@ -123,10 +153,6 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 		return nil, nil, nil
 	}
 	stems := lexical.Analyze(text)
-	q := map[string]bool{}
-	for _, s := range stems {
-		q[s] = true
-	}
 	scores := map[string]*TypeScore{}
 	get := func(name string) *TypeScore {
 		ts := scores[name]
@@ -139,33 +165,77 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 		}
 		return ts
 	}
-	// The type's name in the query.
-	for _, t := range m.Types() {
-		// The head word, or one of its alternatives ("headphones/headset"), whole: "s-bag" is
-		// not named by "bag".
-		hit := false
-		for _, alt := range strings.Split(t.Head, "/") {
-			stems := lexical.Analyze(alt)
-			all := len(stems) > 0
-			for _, h := range stems {
-				all = all && q[h]
-			}
-			hit = hit || all
-		}
-		if !hit {
+	// The type's name in the query. A type is named by a noun phrase of the query (the text
+	// separates them with commas: "monitor arms, wall mounts" names arms and mounts, not
+	// monitors) whose head, its last word, is the type's head (or one of its alternatives,
+	// "headphones/headset"). Against the phrase, a type is exact ("hdmi cables": "hdmi
+	// cable"), a subtype ("printers": "inkjet printer"), a supertype ("hdmi cables": "cable")
+	// or a sibling ("hdmi cables": "vga cable"); a phrase word counts as missing from a type
+	// only when it is a word of some type's name ("4k" in "4k monitor" is a property, not a
+	// kind of monitor). The best class present is kept: exact and subtypes (1), else
+	// supertypes (0.75), else siblings (0.5).
+	typeWords := in.typeWords(m)
+	for _, ph := range strings.Split(text, ",") {
+		st := lexical.Analyze(ph)
+		if len(st) == 0 {
 			continue
 		}
-		ws := lexical.Analyze(t.Name)
-		n := 0
-		for _, w := range ws {
-			if q[w] {
-				n++
+		head := st[len(st)-1]
+		set := map[string]bool{}
+		for _, w := range st {
+			set[w] = true
+		}
+		type cand struct {
+			name  string
+			class float64
+		}
+		var cands []cand
+		bestClass := 0.0
+		for _, t := range m.Types() {
+			named := false
+			for _, alt := range strings.Split(t.Head, "/") {
+				as := lexical.Analyze(alt)
+				if len(as) > 0 && as[len(as)-1] == head {
+					named = true
+				}
+			}
+			if !named {
+				continue
+			}
+			ws := map[string]bool{}
+			for _, w := range lexical.Analyze(t.Name) {
+				ws[w] = true
+			}
+			extra, missing := 0, 0
+			for w := range ws {
+				if !set[w] && !isHeadAlt(t.Head, w) {
+					extra++
+				}
+			}
+			for w := range set {
+				if w != head && !ws[w] && typeWords[w] {
+					missing++
+				}
+			}
+			class := siblingClass
+			switch {
+			case missing == 0:
+				class = 1
+			case extra == 0:
+				class = 0.75
+			}
+			cands = append(cands, cand{t.Name, class})
+			bestClass = max(bestClass, class)
+		}
+		for _, c := range cands {
+			if c.class == bestClass && c.class > 0 {
+				ts := get(c.name)
+				ts.NameMatch = max(ts.NameMatch, c.class)
 			}
 		}
-		get(t.Name).NameMatch = float64(n) / float64(max(len(ws), 1))
 	}
-	// What the products holding the query's words are.
-	lr, err := in.eng.lex.Search(ctx, text, in.cfg.Depth, nil)
+	flat := strings.ReplaceAll(text, ",", " ")
+	lr, err := in.eng.lex.Search(ctx, flat, in.cfg.Depth, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -181,7 +251,7 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 	// The query against the types' centroids.
 	names, cents := in.types.TypeCentroids()
 	if len(cents) > 1 && in.eng.emb != nil {
-		qv, err := in.eng.emb.EmbedQuery(ctx, text)
+		qv, err := in.eng.emb.EmbedQuery(ctx, flat)
 		if err != nil {
 			return nil, nil, fmt.Errorf("search: embed query: %w", err)
 		}
@@ -208,14 +278,91 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 			}
 		}
 	}
+	kin := in.kinOf(names, cents)
 	out := make([]TypeScore, 0, len(scores))
 	for _, ts := range scores {
+		ts.Kin = kin[ts.Name]
 		if total > 0 {
 			ts.Lex /= total
 		}
 		out = append(out, *ts)
 	}
 	return out, stems, nil
+}
+
+// siblingClass marks a sibling's name score in the evidence; Decide weighs it by Sibling.
+const siblingClass = 0.5
+
+// isHeadAlt reports whether w is a stem of one of head's alternatives ("headset" for
+// "headphones/headset"), which a phrase naming the other need not hold.
+func isHeadAlt(head, w string) bool {
+	if !strings.Contains(head, "/") {
+		return false
+	}
+	for _, alt := range strings.Split(head, "/") {
+		for _, s := range lexical.Analyze(alt) {
+			if s == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// typeWords is the set of stems of every type's name (cached per model).
+func (in *Intents) typeWords(m *prodtype.Model) map[string]bool {
+	in.kin.mu.Lock()
+	defer in.kin.mu.Unlock()
+	if in.kin.model == m && in.kin.words != nil {
+		return in.kin.words
+	}
+	words := map[string]bool{}
+	for _, t := range m.Types() {
+		for _, w := range lexical.Analyze(t.Name) {
+			words[w] = true
+		}
+	}
+	in.kin.model, in.kin.words = m, words
+	return words
+}
+
+// kinOf returns each type's kin for a centroid set, computed once per set.
+func (in *Intents) kinOf(names []string, cents [][]float32) map[string][]Kin {
+	if len(cents) == 0 {
+		return nil
+	}
+	in.kin.mu.Lock()
+	defer in.kin.mu.Unlock()
+	if in.kin.n == len(cents) && len(in.kin.first) > 0 && &in.kin.first[0] == &cents[0][0] {
+		return in.kin.kin
+	}
+	byWord := map[string][]int{}
+	for i, n := range names {
+		for _, w := range lexical.Analyze(n) {
+			byWord[w] = append(byWord[w], i)
+		}
+	}
+	kin := map[string][]Kin{}
+	done := map[[2]int]bool{}
+	for _, idx := range byWord {
+		for a := 0; a < len(idx); a++ {
+			for b := a + 1; b < len(idx); b++ {
+				i, j := idx[a], idx[b]
+				if done[[2]int{i, j}] {
+					continue
+				}
+				done[[2]int{i, j}] = true
+				var d float32
+				for k := range cents[i] {
+					d += cents[i][k] * cents[j][k]
+				}
+				kin[names[i]] = append(kin[names[i]], Kin{Name: names[j], Cos: float64(d)})
+				kin[names[j]] = append(kin[names[j]], Kin{Name: names[i], Cos: float64(d)})
+			}
+		}
+	}
+	in.kin.first, in.kin.n, in.kin.kin = cents[0], len(cents), kin
+	return kin
 }
 
 // Resolve returns the product types a query means (none when no type is clear enough).
@@ -243,6 +390,9 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 	copy(sc, ev)
 	for i := range sc {
 		e := &sc[i]
+		if e.NameMatch == siblingClass {
+			e.NameMatch = max(c.Sibling, 0)
+		}
 		lex := 0.0
 		if maxLex > 0 {
 			lex = e.Lex / maxLex
@@ -277,6 +427,24 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 		chosen[e.Name] = true
 		it.Types = append(it.Types, IntentType{Name: e.Name, Score: math.Round(e.Score*1000) / 1000, Kind: e.Kind,
 			Why: fmt.Sprintf("name %.2f, share of lexical matches %.2f, semantic %.1f sd", e.NameMatch, e.Lex, e.SemZ)})
+	}
+	// The chosen types' kin close enough to be the same thing named another way.
+	if c.KinCos > 0 {
+		n := len(it.Types)
+		for _, t := range it.Types[:n] {
+			for _, e := range sc {
+				if e.Name != t.Name {
+					continue
+				}
+				for _, k := range e.Kin {
+					if k.Cos >= c.KinCos && !chosen[k.Name] && len(it.Types) < c.MaxTypes {
+						chosen[k.Name] = true
+						it.Types = append(it.Types, IntentType{Name: k.Name, Score: t.Score,
+							Why: fmt.Sprintf("the same products as %q by their vectors (centroid cosine %.2f)", t.Name, k.Cos)})
+					}
+				}
+			}
+		}
 	}
 	it.Confidence = math.Min(1, best)
 	// Properties: the query's words no chosen type's name holds.

@@ -27,7 +27,12 @@ func (v StaticVocabulary) Tags() []string   { return v.TagList }
 // Parsed is what the deterministic parser understood of a scenario: each recognised phrase and
 // what it became, and the remaining words as the semantic query.
 type Parsed struct {
-	Query          string    `json:"query"`
+	Query string `json:"query"`
+	// ProductText is the part of the query that names what the products are: its noun
+	// phrases separated by ", " ("laptop bags, sleeves"), without what follows "for" or
+	// "compatible with" ("ink cartridges for home printers" names ink cartridges, not
+	// printers). Intent resolution reads it; the whole query still ranks.
+	ProductText    string    `json:"product_text,omitempty"`
 	Markets        []string  `json:"markets,omitempty"`
 	Currency       string    `json:"currency,omitempty"`
 	PriceMin       *int64    `json:"price_min,omitempty"` // minor units of Currency, inclusive
@@ -436,6 +441,7 @@ func (ps *Parser) Parse(scenario string) Parsed {
 	}
 
 	p.Query = tidyQuery(current())
+	p.ProductText = productText(current())
 	cur := p.resolveCurrency()
 	if p.priceLo != nil || p.priceHi != nil {
 		p.Currency = cur
@@ -577,6 +583,43 @@ func tidyQuery(s string) string {
 		out = append(out, w)
 	}
 	return strings.Join(out, " ")
+}
+
+// phraseBreaks separate noun phrases; servedMarks start what the products serve.
+var (
+	phraseBreaks = map[string]bool{"and": true, "or": true, "&": true, "plus": true, "+": true}
+	servedMarks  = map[string]bool{"for": true, "compatible": true, "fits": true, "fitting": true}
+)
+
+// productText is the noun phrases of s that name the products (see Parsed.ProductText).
+func productText(s string) string {
+	var phrases []string
+	var cur []string
+	flush := func() {
+		if len(cur) > 0 {
+			phrases = append(phrases, strings.Join(cur, " "))
+		}
+		cur = nil
+	}
+	for _, f := range strings.Fields(s) {
+		brk := strings.ContainsAny(f, ",;:")
+		w := strings.ToLower(strings.Trim(f, ",;:.!?()-"))
+		if servedMarks[w] {
+			break
+		}
+		if phraseBreaks[w] {
+			flush()
+			continue
+		}
+		if w != "" && !filler[w] {
+			cur = append(cur, w)
+		}
+		if brk {
+			flush()
+		}
+	}
+	flush()
+	return strings.Join(phrases, ", ")
 }
 
 // clean bounds the text, replaces invalid UTF-8 and control characters, and folds spaces.

@@ -71,8 +71,8 @@ func (s *Service) PlanScenario(ctx context.Context, scenario, planner string) (P
 	}
 	parsed := NewParser(vocab).Parse(scenario)
 	plan, notes := FromParsed(parsed, s.currency())
-	if s.Intents != nil && strings.TrimSpace(plan.Query) != "" {
-		it, err := s.Intents.ResolveIntent(ctx, plan.Query)
+	if s.Intents != nil && strings.TrimSpace(parsed.ProductText) != "" {
+		it, err := s.Intents.ResolveIntent(ctx, parsed.ProductText)
 		if err != nil {
 			return PlanResponse{}, fmt.Errorf("resolve intent: %w", err)
 		}

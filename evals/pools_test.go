@@ -1,0 +1,134 @@
+package evals
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"selection/internal/icecat"
+	"selection/search"
+	"selection/selection"
+	"selection/tagger"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/scenarios/judgments.csv from scenarios.json")
+
+var (
+	scenarioRulesFile = filepath.Join("testdata", "scenarios", "scenarios.json")
+	poolJudgmentsFile = filepath.Join("testdata", "scenarios", "judgments.csv")
+)
+
+// labelScenarios applies the scenario rules to the loaded catalogue.
+func labelScenarios(t testing.TB, s *Stack) *PoolJudgments {
+	t.Helper()
+	rules, err := ReadScenarioRules(scenarioRulesFile)
+	require.NoError(t, err)
+	ps := icecat.Products(t)
+	docs := make([]LabelDoc, len(ps))
+	for i, p := range ps {
+		docs[i] = LabelDoc{ID: p.ID, Title: p.Title, Description: p.ShortDescription}
+	}
+	ix := s.Tags.Index()
+	j, err := Label(rules, docs, func(f string) (map[int64]bool, error) {
+		e, err := tagger.ParseExpr(f)
+		if err != nil {
+			return nil, err
+		}
+		bm, err := ix.Eval(e)
+		if err != nil {
+			return nil, err
+		}
+		return idsOf(bm, ix.SKUID), nil
+	})
+	require.NoError(t, err)
+	return j
+}
+
+// The committed judgments are what the rules give (run with -update after changing a rule),
+// and every scenario has members.
+func TestScenarioLabels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the Icecat catalogue")
+	}
+	s := stack(t, search.Config{})
+	j := labelScenarios(t, s)
+	var b bytes.Buffer
+	require.NoError(t, WritePoolJudgments(&b, j))
+	if *update {
+		require.NoError(t, os.WriteFile(poolJudgmentsFile, b.Bytes(), 0o644))
+	}
+	got, err := os.ReadFile(poolJudgmentsFile)
+	require.NoError(t, err)
+	require.Equal(t, b.String(), string(got), "judgments.csv is stale: go test ./evals -run TestScenarioLabels -update")
+	for _, sc := range j.Scenarios {
+		require.GreaterOrEqual(t, len(j.Members[sc]), 3, sc)
+	}
+}
+
+func TestReadPoolJudgments(t *testing.T) {
+	j, bad, err := ReadPoolJudgments(strings.NewReader("scenario,sku_id\nlaptop bags,12\nlaptop bags,x\nlaptop bags,13\nmice,12\n,4\n"))
+	require.NoError(t, err)
+	require.Len(t, bad, 2)
+	require.Equal(t, []string{"laptop bags", "mice"}, j.Scenarios)
+	require.Len(t, j.Members["laptop bags"], 2)
+	_, _, err = ReadPoolJudgments(strings.NewReader("query,docid,rating\n"))
+	require.ErrorContains(t, err, "want scenario,sku_id")
+
+	s := ScorePool("x", []int64{1, 2, 3, 4}, map[int64]bool{1: true, 2: true, 9: true})
+	require.InDelta(t, 0.5, s.Precision, 1e-9)
+	require.InDelta(t, 2.0/3, s.Recall, 1e-9)
+	require.InDelta(t, 4.0/7, s.F1, 1e-9)
+	require.True(t, ScorePool("y", nil, map[int64]bool{1: true}).EmptyWhileMembers)
+}
+
+// poolRunner runs a scenario through the planner (with intents when in is set) and the engine.
+func poolRunner(s *Stack, in selection.IntentResolver) PoolRunner {
+	eng := &selection.Engine{Index: s.Tags.Index(), Retriever: search.Retriever{Engine: s.Engine}}
+	vocab, _ := selection.IndexVocabulary(s.Tags.Index())
+	svc := &selection.Service{Engine: eng, Intents: in, Vocabulary: func() selection.Vocabulary { return vocab }}
+	return func(ctx context.Context, scenario string, limit int) ([]int64, []string, error) {
+		pr, err := svc.PlanScenario(ctx, scenario, "")
+		if err != nil {
+			return nil, nil, err
+		}
+		pr.Plan.Limit = limit
+		res, err := svc.Preview(ctx, pr.Plan)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids := make([]int64, len(res.Items))
+		for i, it := range res.Items {
+			ids[i] = it.SKUID
+		}
+		return ids, pr.Plan.Intent.Names(), nil
+	}
+}
+
+func TestScenarioPools(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the Icecat catalogue")
+	}
+	ctx := context.Background()
+	s := stack(t, search.Config{})
+	j, bad, err := ReadPoolJudgmentsFile(poolJudgmentsFile)
+	require.NoError(t, err)
+	require.Empty(t, bad)
+
+	before, err := EvaluatePools(ctx, j, poolRunner(s, nil), 1000)
+	require.NoError(t, err)
+	var b strings.Builder
+	require.NoError(t, WritePoolTable(&b, before))
+	t.Logf("without intents:\n%s", b.String())
+
+	after, err := EvaluatePools(ctx, j, poolRunner(s, s.Intents), 1000)
+	require.NoError(t, err)
+	b.Reset()
+	require.NoError(t, WritePoolTable(&b, after))
+	t.Logf("with intents (default config):\n%s", b.String())
+}

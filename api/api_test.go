@@ -38,6 +38,11 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, api.Config{MaxBodyBytes: 4096})
+}
+
+func newHarnessWith(t *testing.T, cfg api.Config) *harness {
+	t.Helper()
 	ctx := context.Background()
 	db := testdb.New(t)
 	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -69,7 +74,7 @@ func newHarness(t *testing.T) *harness {
 	require.NoError(t, err)
 	reader, err := api.CreateKey(ctx, db.Pool, "bob", api.RoleReader)
 	require.NoError(t, err)
-	srv, err := api.New(api.Config{MaxBodyBytes: 4096}, api.Deps{DB: db.Pool, Service: svc, Catalog: store, Index: ix,
+	srv, err := api.New(cfg, api.Deps{DB: db.Pool, Service: svc, Catalog: store, Index: ix,
 		Tags: api.TaggerService{Tagger: tg}, Registry: prometheus.NewRegistry()})
 	require.NoError(t, err)
 	return &harness{t: t, srv: srv, h: srv.Handler(), planner: planner, reader: reader}

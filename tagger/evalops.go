@@ -126,11 +126,18 @@ func (ev *evaluator) evalAnd(e *Expr, within *roaring64.Bitmap) (set, error) {
 }
 
 // evalOr unites the positive parts; with negated parts A1..An and positive ones B1..Bm it is
-// negated: not ((A1 and ... and An) and not (B1 or ... or Bm)).
+// negated: not ((A1 and ... and An) and not (B1 or ... or Bm)). Ranges go last, and when there
+// are negated parts they only need evaluating over what is left of A1 and ... and An.
 func (ev *evaluator) evalOr(e *Expr, within *roaring64.Bitmap) (set, error) {
 	pos, neg := parts{}, parts{and: true}
+	var ranges []*Expr
 	for i := range e.Args {
-		s, err := ev.eval(&e.Args[i], within)
+		a := &e.Args[i]
+		if a.Op == OpRange {
+			ranges = append(ranges, a)
+			continue
+		}
+		s, err := ev.eval(a, within)
 		if err != nil {
 			return set{}, err
 		}
@@ -144,6 +151,13 @@ func (ev *evaluator) evalOr(e *Expr, within *roaring64.Bitmap) (set, error) {
 		}
 	}
 	if neg.n == 0 {
+		for _, r := range ranges {
+			bm, err := ev.rangeOf(r, within)
+			if err != nil {
+				return set{}, err
+			}
+			pos.add(bm, true)
+		}
 		bm, owned := pos.union()
 		if bm == nil {
 			return nothing(), nil
@@ -151,11 +165,21 @@ func (ev *evaluator) evalOr(e *Expr, within *roaring64.Bitmap) (set, error) {
 		return set{bm: bm, owned: owned}, nil
 	}
 	bm, owned := neg.intersection()
-	if pos.n > 0 && !bm.IsEmpty() {
+	if (pos.n > 0 || len(ranges) > 0) && !bm.IsEmpty() {
 		if !owned {
 			bm, owned = bm.Clone(), true
 		}
 		pos.subtractFrom(bm)
+	}
+	for _, r := range ranges {
+		if bm.IsEmpty() {
+			break
+		}
+		in, err := ev.rangeOf(r, bm)
+		if err != nil {
+			return set{}, err
+		}
+		bm.AndNot(in)
 	}
 	return set{bm: bm, owned: owned, neg: true}, nil
 }

@@ -56,7 +56,8 @@ func widest(wrap func(...Expr) Expr, cost int, part func(i int) Expr) Expr {
 //   - and-of-ors: (not brand = b0 or market = SG) and (not brand = b1 or market = SG) and ...
 //   - or-of-tag-ands: (tag = hot and not brand = b0) or (tag = hot and not brand = b1) or ...
 //   - ranges-or-nots: MaxRanges wide price ranges or'ed with not brand = b0 ... up to MaxTerms
-//   - ranges-and-nots: the same and'ed
+//   - ranges-or-brands: the ranges or'ed with brand = b0 ... (every range over every SKU)
+//   - ranges-and-nots: the ranges and'ed with not brand = b0 ...
 func BenchmarkEvalWidest(b *testing.B) {
 	ix := benchIndex()
 	notBrand := func(i int) Expr { return Not(Attr("brand", benchBrand(i))) }
@@ -69,8 +70,9 @@ func BenchmarkEvalWidest(b *testing.B) {
 		{"and-of-nots", widest(And, 2, notBrand)},
 		{"and-of-ors", widest(And, 4, func(i int) Expr { return Or(notBrand(i), Attr("market", "SG")) })},
 		{"or-of-tag-ands", widest(Or, 4, func(i int) Expr { return And(Tag("hot"), notBrand(i)) })},
-		{"ranges-or-nots", rangesAndNots(Or)},
-		{"ranges-and-nots", rangesAndNots(And)},
+		{"ranges-or-nots", withRanges(Or, 2, notBrand)},
+		{"ranges-or-brands", withRanges(Or, 1, func(i int) Expr { return Attr("brand", benchBrand(i)) })},
+		{"ranges-and-nots", withRanges(And, 2, notBrand)},
 	}
 	for _, s := range shapes {
 		b.Run(s.name, func(b *testing.B) {
@@ -84,15 +86,15 @@ func BenchmarkEvalWidest(b *testing.B) {
 	}
 }
 
-// rangesAndNots is MaxRanges price ranges, each over about a third of the SKUs, and as many
-// `not brand = b` as the rest of MaxTerms allows, under one and or or.
-func rangesAndNots(wrap func(...Expr) Expr) Expr {
+// withRanges is MaxRanges price ranges, each over about a third of the SKUs, and as many
+// part(i) (each cost terms) as the rest of MaxTerms allows, under one and or or.
+func withRanges(wrap func(...Expr) Expr, cost int, part func(i int) Expr) Expr {
 	var args []Expr
 	for i := range MaxRanges {
 		args = append(args, Range("price", int64(i)*100, int64(i)*100+3000))
 	}
-	for i := 0; 1+MaxRanges+2*(i+1) <= MaxTerms; i++ {
-		args = append(args, Not(Attr("brand", benchBrand(i))))
+	for i := 0; 1+MaxRanges+cost*(i+1) <= MaxTerms; i++ {
+		args = append(args, part(i))
 	}
 	return wrap(args...)
 }

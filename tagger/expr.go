@@ -97,15 +97,15 @@ const maxDepth = 64
 // categorical value counts one term, so `not brand = x or not brand = y` is five. Real filters
 // are far narrower: the page adds clauses one at a time, a compiled scenario has one term per
 // market, brand, tag or bound it names (a 4 KiB scenario names tens), rule tags have a few. A
-// 1 MiB body of `not brand = x or ...` is about 65,000 terms; at 1,000 the widest filter costs a
-// few milliseconds over 1M SKUs (BenchmarkEvalWidest) and parsers stop reading at the first
-// term past it.
+// 1 MiB body of `not brand = x or ...` is about 65,000 terms; at 1,000 the widest filter without
+// ranges costs at most about 10 ms over 1M SKUs (BenchmarkEvalWidest), and parsers stop reading
+// at the first term past it.
 const MaxTerms = 1000
 
 // MaxRanges bounds the numeric terms of a filter (ranges, and the values of an attr on a
 // numeric field): each is a scan of the field's range buckets, 1 to 2 ms over 1M SKUs when it
-// cannot be confined to few candidates (BenchmarkRange, BenchmarkEvalWidest/ranges-or-nots),
-// where a tag or categorical term is a bitmap at hand. 16 keeps the widest filter near 30 ms;
+// cannot be confined to few candidates (BenchmarkRange, BenchmarkEvalWidest/ranges-or-brands),
+// where a tag or categorical term is a bitmap at hand. 16 keeps the widest filter under 40 ms;
 // a plan compiled from a scenario bounds at most four fields (price, discount, rating,
 // released).
 const MaxRanges = 16

@@ -2,9 +2,12 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
+
+	"selection/tagger"
 )
 
 // op documents one route. The OpenAPI document is generated from these, and a test checks that
@@ -105,7 +108,8 @@ func schemas() map[string]any {
 		"Expr": map[string]any{"type": "object", "description": "Filter expression, one key per object: " +
 			`{"and":[e,...]} {"or":[e,...]} {"not":e} {"all":true} {"tag":"name"} ` +
 			`{"attr":{"field":"brand","value":"Logitech"}} {"attr":{"field":"market","in":["SG","ALL"]}} ` +
-			`{"range":{"field":"price","gte":1000,"lte":5000}} (gt, gte, lt, lte, eq; integers, money in minor units). Fields: GET /v1/fields.`},
+			`{"range":{"field":"price","gte":1000,"lte":5000}} (gt, gte, lt, lte, eq; integers, money in minor units). Fields: GET /v1/fields. ` +
+			fmt.Sprintf("At most %d terms (each operator, tag, range and value is one), %d of them numeric, nested at most 64 deep.", tagger.MaxTerms, tagger.MaxRanges)},
 		"Plan": obj(map[string]any{
 			"version":       typ("integer", "plan schema version, 1"),
 			"query":         typ("string", "semantic query: what the products are"),

@@ -2,6 +2,7 @@ package selection
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -15,7 +16,8 @@ import (
 
 // Index is what the engine needs of the tag index (tagger.Index implements it).
 type Index interface {
-	Eval(e tagger.Expr) (*roaring64.Bitmap, error)
+	// EvalContext evaluates a filter; it stops with ctx's error when ctx is done.
+	EvalContext(ctx context.Context, e tagger.Expr) (*roaring64.Bitmap, error)
 	Live() *roaring64.Bitmap
 	SKUID(ordinal int64) (int64, bool)
 	Ordinal(id int64) (int64, bool)
@@ -118,7 +120,10 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 
 	var cand *roaring64.Bitmap
 	if plan.Filter != nil {
-		bm, err := e.Index.Eval(*plan.Filter)
+		bm, err := e.Index.EvalContext(ctx, *plan.Filter)
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("filter: %w", err) // the caller gave up or ran out of time
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: filter: %v", ErrInvalid, err)
 		}
@@ -137,7 +142,7 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 	res.Candidates = cand.GetCardinality()
 	types := plan.Intent.Names()
 	if len(types) > 0 {
-		bm, err := e.Index.Eval(tagger.Attr("product_type", types...))
+		bm, err := e.Index.EvalContext(ctx, tagger.Attr("product_type", types...))
 		if err != nil {
 			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
 		}

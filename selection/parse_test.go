@@ -58,8 +58,26 @@ func TestParse(t *testing.T) {
 		t.Run(c.in, func(t *testing.T) {
 			got := Parse(c.in, testVocab)
 			got.Matches, got.priceLo, got.priceHi = nil, nil, nil
+			got.ProductText = "" // TestProductText
 			require.Equal(t, c.want, got)
 		})
+	}
+}
+
+// The product text keeps the noun phrases that name the products, apart, and drops what the
+// products serve.
+func TestProductText(t *testing.T) {
+	for in, want := range map[string]string{
+		"ink cartridges for home printers":                                    "ink cartridges",
+		"laptop bags and sleeves for back to school":                          "laptop bags, sleeves",
+		"monitor arms and wall mounts":                                        "monitor arms, wall mounts",
+		"toner cartridges under $80":                                          "toner cartridges",
+		"gaming accessories under $50 in stock, no refurbished, best sellers": "gaming accessories",
+		"mice, keyboards & webcams":                                           "mice, keyboards, webcams",
+		"cases compatible with iphone 12":                                     "cases",
+		"":                                                                    "",
+	} {
+		require.Equal(t, want, Parse(in, testVocab).ProductText, in)
 	}
 }
 

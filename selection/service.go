@@ -353,7 +353,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 	if !changed.Intersects(cur.Members) && !s.pinsIn(p.Plan, changed) {
 		admitted := changed
 		if p.Plan.Filter != nil {
-			bm, err := s.Engine.Index.Eval(*p.Plan.Filter)
+			bm, err := s.Engine.Index.EvalContext(ctx, *p.Plan.Filter)
 			if err != nil {
 				return RefreshOutcome{}, err
 			}

@@ -66,23 +66,6 @@ func orderRules(tags []TagDef) []TagDef {
 	return out
 }
 
-// EvalWithin evaluates e over the ordinals of within only (the result is within's subset).
-func (ix *Index) EvalWithin(e Expr, within *roaring64.Bitmap) (*roaring64.Bitmap, error) {
-	if err := e.Validate(); err != nil {
-		return nil, err
-	}
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	bm, owned, err := ix.eval(&e, within)
-	if err != nil {
-		return nil, err
-	}
-	if !owned {
-		bm = bm.Clone()
-	}
-	return bm, nil
-}
-
 // retagRules re-evaluates every rule tag over the changed ordinals.
 func (t *Tagger) retagRules(ctx context.Context, changed *roaring64.Bitmap) error {
 	tags, err := t.store.Tags(ctx)

@@ -23,6 +23,20 @@
 // unknown tag or field is an error. And-terms are intersected smallest first, negated terms are
 // subtracted, and numeric ranges run last over the few candidates left.
 //
+// Filters come from API callers, so their cost is bounded: at most 64 levels of nesting,
+// MaxTerms (1,000) terms and MaxRanges (16) numeric ones, refused by Validate and by both
+// parsers at the first term too many (a 1 MiB text body of `not brand = x or ...` is refused
+// after reading 8.5 KB of it). Evaluation never copies the live universe per NOT: a result is
+// a bitmap or the complement of one, NOT flips which, an OR of negated parts is the complement
+// of their intersection (its ranges evaluated only over what that leaves), an AND of them the
+// complement of their union, and the universe is copied once at the end if the answer is a
+// complement. The index's own bitmaps are combined by reference and an operator's computed
+// parts are merged as they come, so at most one per operator is alive. Index.EvalContext looks
+// at its context every 8 terms. BenchmarkEvalWidest (1M SKUs, 2 shared cores, old and new run
+// back to back): the widest filters take 0.6-38 ms; `not brand = x or ...` 999 terms wide
+// 0.96 ms and 74 KB allocated, where copying the universe per NOT took 9.6 s and 178 MB; the
+// dearest is 16 ranges or'ed with 967 brands (38 ms, the ranges' own cost, as before).
+//
 // Ranges are faster than the BSI's own CompareValue (which walks every bit plane with two
 // bitmap operations each, ~2-3 ms over 1M SKUs whatever the candidates): each numeric column
 // gets, on its first range query (or Index.Prepare), a range accelerator of dense values and

@@ -1,30 +1,45 @@
 package tagger
 
 import (
+	"context"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 )
 
 // Eval evaluates e over the live SKUs and returns the matching ordinals as a bitmap of the
-// caller's own. An unknown tag or field is an error.
+// caller's own. An unknown tag or field is an error. It is EvalContext without a deadline.
 func (ix *Index) Eval(e Expr) (*roaring64.Bitmap, error) {
+	return ix.EvalContext(context.Background(), e)
+}
+
+// EvalContext is Eval that gives up, with ctx's error, once ctx is done: evaluation looks at
+// ctx before it starts and every checkEvery terms.
+func (ix *Index) EvalContext(ctx context.Context, e Expr) (*roaring64.Bitmap, error) {
+	return ix.evalWithin(ctx, e, nil)
+}
+
+// EvalWithin evaluates e over the ordinals of within only (the result is within's subset).
+func (ix *Index) EvalWithin(e Expr, within *roaring64.Bitmap) (*roaring64.Bitmap, error) {
+	return ix.evalWithin(context.Background(), e, within)
+}
+
+func (ix *Index) evalWithin(ctx context.Context, e Expr, within *roaring64.Bitmap) (*roaring64.Bitmap, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	bm, owned, err := ix.eval(&e, nil)
+	ev, err := ix.evaluator(ctx, &e)
 	if err != nil {
 		return nil, err
 	}
-	if !owned {
-		bm = bm.Clone()
+	s, err := ev.eval(&e, within)
+	if err != nil {
+		return nil, err
 	}
-	return bm, nil
+	return ev.materialize(s, within), nil
 }
 
 // Count returns how many live SKUs match e.
@@ -34,11 +49,18 @@ func (ix *Index) Count(e Expr) (uint64, error) {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	bm, _, err := ix.eval(&e, nil)
+	ev, err := ix.evaluator(context.Background(), &e)
 	if err != nil {
 		return 0, err
 	}
-	return bm.GetCardinality(), nil
+	s, err := ev.eval(&e, nil)
+	if err != nil {
+		return 0, err
+	}
+	if s.neg {
+		return ix.live.GetCardinality() - ix.live.AndCardinality(s.bm), nil
+	}
+	return s.bm.GetCardinality(), nil
 }
 
 // firstWindow is the first slice of ordinals First evaluates: one roaring container.
@@ -53,6 +75,10 @@ func (ix *Index) First(e Expr, n int) ([]int64, error) {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	ev, err := ix.evaluator(context.Background(), &e)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]int64, 0, n)
 	if n <= 0 {
 		return out, nil
@@ -66,170 +92,134 @@ func (ix *Index) First(e Expr, n int) ([]int64, error) {
 		}
 		win := roaring64.New()
 		win.AddRange(start, stop)
-		bm, _, err := ix.eval(&e, win)
+		s, err := ev.eval(&e, win)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ix.skuIDs(bm, n-len(out))...)
+		out = append(out, ix.skuIDs(ev.materialize(s, win), n-len(out))...)
 		start = stop
 		width *= 2
 	}
 	return out, nil
 }
 
-// eval returns e's ordinals, intersected with within when within is not nil. owned says
-// whether the bitmap is a fresh one the caller may change; otherwise it belongs to the index.
-func (ix *Index) eval(e *Expr, within *roaring64.Bitmap) (*roaring64.Bitmap, bool, error) {
+// checkEvery is how many terms evaluation goes between looks at its context. The dearest term
+// (a range over 1M SKUs) costs about a millisecond, most cost microseconds, so a cancelled or
+// timed-out request stops within milliseconds.
+const checkEvery = 8
+
+// evaluator is one evaluation of an expression under the index's read lock.
+type evaluator struct {
+	ix    *Index
+	ctx   context.Context
+	terms int
+}
+
+// evaluator checks ctx and the tags e names (so an unknown tag is an error however the
+// evaluation short-cuts) and returns an evaluator. The caller holds the read lock.
+func (ix *Index) evaluator(ctx context.Context, e *Expr) (*evaluator, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("filter evaluation: %w", err)
+	}
+	if err := ix.checkTags(e); err != nil {
+		return nil, err
+	}
+	return &evaluator{ix: ix, ctx: ctx}, nil
+}
+
+func (ix *Index) checkTags(e *Expr) error {
+	if e.Op == OpTag {
+		if _, ok := ix.tags[strings.ToLower(e.Name)]; !ok {
+			return fmt.Errorf("%w %q", ErrUnknownTag, e.Name)
+		}
+	}
+	for i := range e.Args {
+		if err := ix.checkTags(&e.Args[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// term counts one term evaluated and, every checkEvery terms, looks at the context.
+func (ev *evaluator) term() error {
+	ev.terms++
+	if ev.terms%checkEvery == 0 {
+		if err := ev.ctx.Err(); err != nil {
+			return fmt.Errorf("filter evaluation stopped after %d terms: %w", ev.terms, err)
+		}
+	}
+	return nil
+}
+
+// set is what evaluating an expression over a window of ordinals gives: the ordinals of bm,
+// or, when neg, the live ordinals of the window that are not in bm. bm is always a subset of
+// the window's live ordinals (every bitmap of the index holds live SKUs only), so `not` flips
+// neg and copies nothing, `and` subtracts negated parts from the others (or unites them when
+// all are negated), `or` intersects them, and the live universe is copied at most once, at the
+// end (materialize).
+type set struct {
+	bm    *roaring64.Bitmap
+	owned bool // bm is the evaluation's own; otherwise the index's, read only
+	neg   bool
+}
+
+func everything() set { return set{bm: roaring64.New(), owned: true, neg: true} }
+func nothing() set    { return set{bm: roaring64.New(), owned: true} }
+
+// materialize returns s's ordinals as a bitmap of the caller's own.
+func (ev *evaluator) materialize(s set, within *roaring64.Bitmap) *roaring64.Bitmap {
+	switch {
+	case s.neg && within == nil:
+		return roaring64.AndNot(ev.ix.live, s.bm)
+	case s.neg:
+		out := roaring64.And(within, ev.ix.live)
+		out.AndNot(s.bm)
+		return out
+	case !s.owned:
+		return s.bm.Clone()
+	}
+	return s.bm
+}
+
+// eval returns e's set within the window (nil: every ordinal).
+func (ev *evaluator) eval(e *Expr, within *roaring64.Bitmap) (set, error) {
+	if err := ev.term(); err != nil {
+		return set{}, err
+	}
+	ix := ev.ix
 	switch e.Op {
 	case OpAll:
-		return ix.restrict(ix.live, within)
+		return everything(), nil
 	case OpTag:
 		t, ok := ix.tags[strings.ToLower(e.Name)]
 		if !ok {
-			return nil, false, fmt.Errorf("%w %q", ErrUnknownTag, e.Name)
+			return set{}, fmt.Errorf("%w %q", ErrUnknownTag, e.Name)
 		}
-		return ix.restrict(t.members, within)
+		return restrict(t.members, within), nil
 	case OpAttr:
-		kind, f, err := lookupField(e.Field)
-		if err != nil {
-			return nil, false, err
-		}
-		if kind == Numeric {
-			var parts []*roaring64.Bitmap
-			for _, v := range e.Values {
-				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				if err != nil {
-					return nil, false, fmt.Errorf("%s is numeric: %q is not an integer", e.Field, v)
-				}
-				parts = append(parts, ix.nums[f].rangeWithin(n, n, within))
-			}
-			return roaring64.FastOr(parts...), true, nil
-		}
-		c := ix.cats[f]
-		var parts []*roaring64.Bitmap
-		for _, v := range e.Values {
-			if code, ok := c.dict[normValue(v)]; ok {
-				parts = append(parts, c.bms[code])
-			}
-		}
-		switch len(parts) {
-		case 0:
-			return roaring64.New(), true, nil
-		case 1:
-			return ix.restrict(parts[0], within)
-		}
-		bm := roaring64.FastOr(parts...)
-		if within != nil {
-			bm.And(within)
-		}
-		return bm, true, nil
+		return ev.evalAttr(e, within)
 	case OpRange:
 		_, f, err := lookupField(e.Field)
 		if err != nil {
-			return nil, false, err
+			return set{}, err
 		}
-		return ix.nums[f].rangeWithin(e.Lo, e.Hi, within), true, nil
+		return set{bm: ix.nums[f].rangeWithin(e.Lo, e.Hi, within), owned: true}, nil
 	case OpNot:
-		inner, _, err := ix.eval(&e.Args[0], within)
-		if err != nil {
-			return nil, false, err
-		}
-		bm := ix.live.Clone()
-		if within != nil {
-			bm.And(within)
-		}
-		bm.AndNot(inner)
-		return bm, true, nil
+		s, err := ev.eval(&e.Args[0], within)
+		s.neg = !s.neg
+		return s, err
 	case OpOr:
-		if len(e.Args) == 0 {
-			return roaring64.New(), true, nil
-		}
-		parts := make([]*roaring64.Bitmap, 0, len(e.Args))
-		for i := range e.Args {
-			bm, _, err := ix.eval(&e.Args[i], within)
-			if err != nil {
-				return nil, false, err
-			}
-			parts = append(parts, bm)
-		}
-		if len(parts) == 1 {
-			return parts[0], false, nil
-		}
-		return roaring64.FastOr(parts...), true, nil
+		return ev.evalOr(e, within)
 	case OpAnd:
-		return ix.evalAnd(e, within)
+		return ev.evalAnd(e, within)
 	}
-	return nil, false, fmt.Errorf("unknown operator %q", e.Op)
+	return set{}, fmt.Errorf("unknown operator %q", e.Op)
 }
 
-func (ix *Index) restrict(bm, within *roaring64.Bitmap) (*roaring64.Bitmap, bool, error) {
+func restrict(bm, within *roaring64.Bitmap) set {
 	if within == nil {
-		return bm, false, nil
+		return set{bm: bm}
 	}
-	return roaring64.And(bm, within), true, nil
-}
-
-// evalAnd intersects the bitmap terms smallest first, subtracts the negated terms, and only
-// then evaluates the ranges, over the candidates left (a range over few candidates is cheap).
-func (ix *Index) evalAnd(e *Expr, within *roaring64.Bitmap) (*roaring64.Bitmap, bool, error) {
-	var pos, neg []*roaring64.Bitmap
-	var ranges []*Expr
-	for i := range e.Args {
-		a := &e.Args[i]
-		switch a.Op {
-		case OpRange:
-			ranges = append(ranges, a)
-			continue
-		case OpAll:
-			continue
-		case OpNot:
-			bm, _, err := ix.eval(&a.Args[0], within)
-			if err != nil {
-				return nil, false, err
-			}
-			neg = append(neg, bm)
-			continue
-		}
-		bm, _, err := ix.eval(a, within)
-		if err != nil {
-			return nil, false, err
-		}
-		pos = append(pos, bm)
-	}
-	var acc *roaring64.Bitmap
-	switch len(pos) {
-	case 0:
-		acc = ix.live.Clone()
-		if within != nil {
-			acc.And(within)
-		}
-	case 1:
-		acc = pos[0].Clone()
-	default:
-		sort.Slice(pos, func(i, j int) bool { return pos[i].GetCardinality() < pos[j].GetCardinality() })
-		acc = roaring64.And(pos[0], pos[1])
-		for _, bm := range pos[2:] {
-			if acc.IsEmpty() {
-				break
-			}
-			acc.And(bm)
-		}
-	}
-	for _, bm := range neg {
-		if acc.IsEmpty() {
-			break
-		}
-		acc.AndNot(bm)
-	}
-	for _, r := range ranges {
-		if acc.IsEmpty() {
-			break
-		}
-		_, f, err := lookupField(r.Field)
-		if err != nil {
-			return nil, false, err
-		}
-		acc = ix.nums[f].rangeWithin(r.Lo, r.Hi, acc)
-	}
-	return acc, true, nil
+	return set{bm: roaring64.And(bm, within), owned: true}
 }

@@ -93,20 +93,63 @@ func Above(field string, v int64) Expr {
 // maxDepth bounds nesting so that hostile input cannot exhaust the stack.
 const maxDepth = 64
 
-// Validate checks the expression's shape and its field names (not tag names: those depend on
-// the index).
-func (e Expr) Validate() error { return e.validate(0) }
+// MaxTerms bounds a filter's width: every operator (and, or, not, all), tag, range and
+// categorical value counts one term, so `not brand = x or not brand = y` is five. Real filters
+// are far narrower: the page adds clauses one at a time, a compiled scenario has one term per
+// market, brand, tag or bound it names (a 4 KiB scenario names tens), rule tags have a few. A
+// 1 MiB body of `not brand = x or ...` is about 65,000 terms; at 1,000 the widest filter without
+// ranges costs at most about 10 ms over 1M SKUs (BenchmarkEvalWidest), and parsers stop reading
+// at the first term past it.
+const MaxTerms = 1000
 
-func (e Expr) validate(depth int) error {
+// MaxRanges bounds the numeric terms of a filter (ranges, and the values of an attr on a
+// numeric field): each is a scan of the field's range buckets, 1 to 2 ms over 1M SKUs when it
+// cannot be confined to few candidates (BenchmarkRange, BenchmarkEvalWidest/ranges-or-brands),
+// where a tag or categorical term is a bitmap at hand. 16 keeps the widest filter under 40 ms;
+// a plan compiled from a scenario bounds at most four fields (price, discount, rating,
+// released).
+const MaxRanges = 16
+
+// ErrTooWide is returned (wrapped) for a filter with more than MaxTerms terms or more than
+// MaxRanges numeric terms.
+var ErrTooWide = errors.New("filter too wide")
+
+// terms counts what a filter has used of MaxTerms and MaxRanges.
+type terms struct{ all, ranges int }
+
+// add counts n terms, numeric of them ranges, and refuses the first past a limit.
+func (t *terms) add(n, numeric int) error {
+	t.all += n
+	t.ranges += numeric
+	if t.all > MaxTerms {
+		return fmt.Errorf("%w: more than %d terms (each operator, tag, range and value is one)", ErrTooWide, MaxTerms)
+	}
+	if t.ranges > MaxRanges {
+		return fmt.Errorf("%w: more than %d numeric terms (ranges, values of numeric fields)", ErrTooWide, MaxRanges)
+	}
+	return nil
+}
+
+// Validate checks the expression's shape, its width (MaxTerms, MaxRanges) and its field names
+// (not tag names: those depend on the index).
+func (e Expr) Validate() error { return e.validate(0, &terms{}) }
+
+func (e Expr) validate(depth int, n *terms) error {
 	if depth > maxDepth {
 		return fmt.Errorf("expression nested deeper than %d", maxDepth)
+	}
+	switch e.Op {
+	case OpAll, OpAnd, OpOr, OpNot, OpTag:
+		if err := n.add(1, 0); err != nil {
+			return err
+		}
 	}
 	switch e.Op {
 	case OpAll:
 		return nil
 	case OpAnd, OpOr:
 		for i := range e.Args {
-			if err := e.Args[i].validate(depth + 1); err != nil {
+			if err := e.Args[i].validate(depth+1, n); err != nil {
 				return err
 			}
 		}
@@ -115,7 +158,7 @@ func (e Expr) validate(depth int) error {
 		if len(e.Args) != 1 {
 			return errors.New("not takes exactly one expression")
 		}
-		return e.Args[0].validate(depth + 1)
+		return e.Args[0].validate(depth+1, n)
 	case OpTag:
 		if strings.TrimSpace(e.Name) == "" {
 			return errors.New("tag without a name")
@@ -128,6 +171,13 @@ func (e Expr) validate(depth int) error {
 		}
 		if len(e.Values) == 0 {
 			return fmt.Errorf("attr %s without a value", e.Field)
+		}
+		numeric := 0
+		if kind == Numeric {
+			numeric = len(e.Values)
+		}
+		if err := n.add(len(e.Values), numeric); err != nil {
+			return err
 		}
 		if kind == Numeric {
 			for _, v := range e.Values {
@@ -145,7 +195,7 @@ func (e Expr) validate(depth int) error {
 		if kind != Numeric {
 			return fmt.Errorf("%s is categorical: use = or in, not a range", e.Field)
 		}
-		return nil
+		return n.add(1, 1)
 	case "":
 		return errors.New("empty expression")
 	}
@@ -230,9 +280,10 @@ func (e Expr) MarshalJSON() ([]byte, error) {
 	return nil, fmt.Errorf("cannot encode expression with operator %q", e.Op)
 }
 
-// UnmarshalJSON reads the JSON form and validates it.
+// UnmarshalJSON reads the JSON form and validates it. It stops at the first term past
+// MaxTerms or MaxRanges rather than decoding the rest.
 func (e *Expr) UnmarshalJSON(b []byte) error {
-	x, err := decodeExpr(b, 0)
+	x, err := decodeExpr(b, 0, &terms{})
 	if err != nil {
 		return err
 	}
@@ -252,7 +303,7 @@ func ParseExprJSON(b []byte) (Expr, error) {
 	return e, nil
 }
 
-func decodeExpr(b []byte, depth int) (Expr, error) {
+func decodeExpr(b []byte, depth int, n *terms) (Expr, error) {
 	if depth > maxDepth {
 		return Expr{}, fmt.Errorf("expression nested deeper than %d", maxDepth)
 	}
@@ -271,6 +322,16 @@ func decodeExpr(b []byte, depth int) (Expr, error) {
 	}
 	for k, raw := range obj {
 		switch Op(k) {
+		case OpAll, OpAnd, OpOr, OpNot, OpTag:
+			if err := n.add(1, 0); err != nil {
+				return Expr{}, err
+			}
+		case OpRange:
+			if err := n.add(1, 1); err != nil {
+				return Expr{}, err
+			}
+		}
+		switch Op(k) {
 		case OpAll:
 			var v bool
 			if err := json.Unmarshal(raw, &v); err != nil || !v {
@@ -278,21 +339,13 @@ func decodeExpr(b []byte, depth int) (Expr, error) {
 			}
 			return All(), nil
 		case OpAnd, OpOr:
-			var items []json.RawMessage
-			if err := json.Unmarshal(raw, &items); err != nil {
-				return Expr{}, fmt.Errorf("%q takes an array of expressions: %w", k, err)
-			}
-			args := make([]Expr, 0, len(items))
-			for i, it := range items {
-				a, err := decodeExpr(it, depth+1)
-				if err != nil {
-					return Expr{}, fmt.Errorf("%s[%d]: %w", k, i, err)
-				}
-				args = append(args, a)
+			args, err := decodeArgs(k, raw, depth, n)
+			if err != nil {
+				return Expr{}, err
 			}
 			return Expr{Op: Op(k), Args: args}, nil
 		case OpNot:
-			a, err := decodeExpr(raw, depth+1)
+			a, err := decodeExpr(raw, depth+1, n)
 			if err != nil {
 				return Expr{}, fmt.Errorf("not: %w", err)
 			}
@@ -311,10 +364,18 @@ func decodeExpr(b []byte, depth int) (Expr, error) {
 			if (a.Value == nil) == (a.In == nil) {
 				return Expr{}, errors.New(`"attr" needs exactly one of "value" and "in"`)
 			}
+			e := Attr(a.Field, a.In...)
 			if a.Value != nil {
-				return Attr(a.Field, *a.Value), nil
+				e = Attr(a.Field, *a.Value)
 			}
-			return Attr(a.Field, a.In...), nil
+			numeric := 0
+			if kind, _, err := lookupField(a.Field); err == nil && kind == Numeric {
+				numeric = len(e.Values)
+			}
+			if err := n.add(len(e.Values), numeric); err != nil {
+				return Expr{}, err
+			}
+			return e, nil
 		case OpRange:
 			var r jsonRange
 			if err := strictUnmarshal(raw, &r); err != nil {
@@ -326,6 +387,33 @@ func decodeExpr(b []byte, depth int) (Expr, error) {
 		}
 	}
 	panic("unreachable")
+}
+
+// decodeArgs reads the array of an and or an or item by item, so that a filter past MaxTerms
+// is refused at its first term too many, before the rest is read.
+func decodeArgs(k string, raw []byte, depth int, n *terms) ([]Expr, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	args := []Expr{}
+	switch t, err := dec.Token(); {
+	case err != nil:
+		return nil, fmt.Errorf("%q takes an array of expressions: %w", k, err)
+	case t == nil: // null, as before: no arguments
+		return args, nil
+	case t != json.Delim('['):
+		return nil, fmt.Errorf("%q takes an array of expressions, not %v", k, t)
+	}
+	for i := 0; dec.More(); i++ {
+		var it json.RawMessage
+		if err := dec.Decode(&it); err != nil {
+			return nil, fmt.Errorf("%q takes an array of expressions: %w", k, err)
+		}
+		a, err := decodeExpr(it, depth+1, n)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %w", k, i, err)
+		}
+		args = append(args, a)
+	}
+	return args, nil
 }
 
 func strictUnmarshal(raw []byte, v any) error {

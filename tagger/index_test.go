@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -59,8 +60,14 @@ func matchRow(e Expr, r *Row, tags map[string]map[int64]bool) bool {
 	case OpTag:
 		return tags[strings.ToLower(e.Name)][r.Ordinal]
 	case OpAttr:
-		_, f, _ := lookupField(e.Field)
+		kind, f, _ := lookupField(e.Field)
 		for _, v := range e.Values {
+			if kind == Numeric {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil && n == r.Num[f] {
+					return true
+				}
+				continue
+			}
 			if normValue(v) == normValue(r.Cat[f]) {
 				return true
 			}

@@ -31,21 +31,39 @@ func ParseExpr(s string) (Expr, error) {
 		return ParseExprJSON([]byte(t))
 	}
 	p := &parser{src: s}
-	if err := p.lex(); err != nil {
+	e, err := p.parse()
+	if err != nil {
+		if errors.Is(err, ErrTooWide) {
+			return Expr{}, err // refused at the first term too many: the rest stays unread
+		}
+		// As when the whole text was lexed first: a lexical error anywhere wins.
+		if lerr := p.lexRest(); lerr != nil {
+			return Expr{}, lerr
+		}
 		return Expr{}, err
 	}
-	if len(p.toks) == 0 {
+	if err := e.Validate(); err != nil {
+		return Expr{}, err
+	}
+	return e, nil
+}
+
+func (p *parser) parse() (Expr, error) {
+	if _, ok := p.peek(); !ok {
+		if p.lexErr != nil {
+			return Expr{}, p.lexErr
+		}
 		return Expr{}, errors.New("filter expression is empty")
 	}
 	e, err := p.or(0)
 	if err != nil {
 		return Expr{}, err
 	}
-	if p.pos < len(p.toks) {
-		return Expr{}, p.errAt(p.toks[p.pos], "unexpected %q", p.toks[p.pos].text)
+	if t, ok := p.peek(); ok {
+		return Expr{}, p.errAt(t, "unexpected %q", t.text)
 	}
-	if err := e.Validate(); err != nil {
-		return Expr{}, err
+	if p.lexErr != nil {
+		return Expr{}, p.lexErr
 	}
 	return e, nil
 }
@@ -67,34 +85,59 @@ type token struct {
 	at   int
 }
 
+// parser reads tokens one at a time (a lookahead of one), counting terms as it builds them, so
+// that a text far past MaxTerms is refused without lexing or building the rest.
 type parser struct {
-	src  string
-	toks []token
-	pos  int
+	src    string
+	i      int   // offset of the next token to lex
+	tok    token // the lookahead, when has
+	has    bool
+	lexErr error // the first lexical error; no tokens follow it
+	n      terms
 }
 
 func (p *parser) errAt(t token, format string, a ...any) error {
 	return fmt.Errorf("filter expression at offset %d: %s", t.at, fmt.Sprintf(format, a...))
 }
 
-func (p *parser) lex() error {
+// peek returns the next token without consuming it; false at the end or at a lexical error.
+func (p *parser) peek() (token, bool) {
+	if !p.has && p.lexErr == nil {
+		p.tok, p.has, p.lexErr = p.lexOne()
+	}
+	return p.tok, p.has
+}
+
+// lexRest lexes what is left, for its first lexical error.
+func (p *parser) lexRest() error {
+	for {
+		if _, ok := p.peek(); !ok {
+			return p.lexErr
+		}
+		p.has = false
+	}
+}
+
+// lexOne reads the token at p.i; false at the end of the text.
+func (p *parser) lexOne() (token, bool, error) {
 	s := p.src
-	for i := 0; i < len(s); {
+	for i := p.i; i < len(s); {
 		r, w := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && w == 1:
-			return fmt.Errorf("filter expression at offset %d: invalid UTF-8", i)
+			return token{}, false, fmt.Errorf("filter expression at offset %d: invalid UTF-8", i)
 		case unicode.IsSpace(r):
 			i += w
+			continue
 		case r == '(':
-			p.toks = append(p.toks, token{tLParen, "(", i})
-			i++
+			p.i = i + 1
+			return token{tLParen, "(", i}, true, nil
 		case r == ')':
-			p.toks = append(p.toks, token{tRParen, ")", i})
-			i++
+			p.i = i + 1
+			return token{tRParen, ")", i}, true, nil
 		case r == ',':
-			p.toks = append(p.toks, token{tComma, ",", i})
-			i++
+			p.i = i + 1
+			return token{tComma, ",", i}, true, nil
 		case r == '=' || r == '<' || r == '>' || r == '!':
 			j := i + 1
 			if j < len(s) && s[j] == '=' {
@@ -102,13 +145,13 @@ func (p *parser) lex() error {
 			}
 			op := s[i:j]
 			if op == "!" {
-				return fmt.Errorf("filter expression at offset %d: '!' must be followed by '='", i)
+				return token{}, false, fmt.Errorf("filter expression at offset %d: '!' must be followed by '='", i)
 			}
 			if op == "==" {
 				op = "="
 			}
-			p.toks = append(p.toks, token{tOp, op, i})
-			i = j
+			p.i = j
+			return token{tOp, op, i}, true, nil
 		case r == '"':
 			j := i + 1
 			for j < len(s) && s[j] != '"' {
@@ -118,14 +161,14 @@ func (p *parser) lex() error {
 				j++
 			}
 			if j >= len(s) {
-				return fmt.Errorf("filter expression at offset %d: unterminated string", i)
+				return token{}, false, fmt.Errorf("filter expression at offset %d: unterminated string", i)
 			}
 			v, err := strconv.Unquote(s[i : j+1])
 			if err != nil {
-				return fmt.Errorf("filter expression at offset %d: bad string %s", i, s[i:j+1])
+				return token{}, false, fmt.Errorf("filter expression at offset %d: bad string %s", i, s[i:j+1])
 			}
-			p.toks = append(p.toks, token{tString, v, i})
-			i = j + 1
+			p.i = j + 1
+			return token{tString, v, i}, true, nil
 		case isWordRune(r):
 			j := i
 			for j < len(s) {
@@ -135,17 +178,19 @@ func (p *parser) lex() error {
 				}
 				j += w2
 			}
-			p.toks = append(p.toks, token{tWord, s[i:j], i})
-			i = j
+			p.i = j
+			return token{tWord, s[i:j], i}, true, nil
 		default:
-			return fmt.Errorf("filter expression at offset %d: unexpected character %q", i, r)
+			return token{}, false, fmt.Errorf("filter expression at offset %d: unexpected character %q", i, r)
 		}
 	}
-	return nil
+	p.i = len(s)
+	return token{}, false, nil
 }
 
 func (p *parser) peekKeyword(kw string) bool {
-	return p.pos < len(p.toks) && p.toks[p.pos].kind == tWord && strings.EqualFold(p.toks[p.pos].text, kw)
+	t, ok := p.peek()
+	return ok && t.kind == tWord && strings.EqualFold(t.text, kw)
 }
 
 func (p *parser) end() token {
@@ -153,11 +198,11 @@ func (p *parser) end() token {
 }
 
 func (p *parser) next() (token, bool) {
-	if p.pos >= len(p.toks) {
+	t, ok := p.peek()
+	if !ok {
 		return p.end(), false
 	}
-	t := p.toks[p.pos]
-	p.pos++
+	p.has = false
 	return t, true
 }
 
@@ -171,7 +216,7 @@ func (p *parser) or(depth int) (Expr, error) {
 	}
 	args := []Expr{first}
 	for p.peekKeyword("or") {
-		p.pos++
+		p.has = false
 		e, err := p.and(depth)
 		if err != nil {
 			return Expr{}, err
@@ -181,7 +226,7 @@ func (p *parser) or(depth int) (Expr, error) {
 	if len(args) == 1 {
 		return first, nil
 	}
-	return Or(args...), nil
+	return Or(args...), p.n.add(1, 0)
 }
 
 func (p *parser) and(depth int) (Expr, error) {
@@ -191,7 +236,7 @@ func (p *parser) and(depth int) (Expr, error) {
 	}
 	args := []Expr{first}
 	for p.peekKeyword("and") {
-		p.pos++
+		p.has = false
 		e, err := p.unary(depth)
 		if err != nil {
 			return Expr{}, err
@@ -201,7 +246,7 @@ func (p *parser) and(depth int) (Expr, error) {
 	if len(args) == 1 {
 		return first, nil
 	}
-	return And(args...), nil
+	return And(args...), p.n.add(1, 0)
 }
 
 func (p *parser) unary(depth int) (Expr, error) {
@@ -224,13 +269,16 @@ func (p *parser) unary(depth int) (Expr, error) {
 		}
 		return e, nil
 	case t.kind == tWord && strings.EqualFold(t.text, "not"):
+		if err := p.n.add(1, 0); err != nil {
+			return Expr{}, err
+		}
 		e, err := p.unary(depth + 1)
 		if err != nil {
 			return Expr{}, err
 		}
 		return Not(e), nil
 	case t.kind == tWord && strings.EqualFold(t.text, "all"):
-		return All(), nil
+		return All(), p.n.add(1, 0)
 	case t.kind == tWord:
 		return p.pred(t)
 	}
@@ -277,11 +325,15 @@ func (p *parser) pred(field token) (Expr, error) {
 		if err != nil {
 			return Expr{}, err
 		}
-		return Tag(v), nil
+		return Tag(v), p.n.add(1, 0)
 	}
 	kind, _, err := lookupField(name)
 	if err != nil {
 		return Expr{}, p.errAt(field, "%v", err)
+	}
+	numeric := 0 // what one value or bound counts of MaxRanges
+	if kind == Numeric {
+		numeric = 1
 	}
 	op, ok := p.next()
 	if !ok {
@@ -295,6 +347,9 @@ func (p *parser) pred(field token) (Expr, error) {
 		for {
 			v, _, err := p.word()
 			if err != nil {
+				return Expr{}, err
+			}
+			if err := p.n.add(1, numeric); err != nil {
 				return Expr{}, err
 			}
 			vals = append(vals, v)
@@ -323,15 +378,18 @@ func (p *parser) pred(field token) (Expr, error) {
 			t, _ := p.next()
 			return Expr{}, p.errAt(t, "expected and in between")
 		}
-		p.pos++
+		p.has = false
 		hi, err := p.integer(name)
 		if err != nil {
 			return Expr{}, err
 		}
-		return Range(name, lo, hi), nil
+		return Range(name, lo, hi), p.n.add(1, 1)
 	}
 	if op.kind != tOp {
 		return Expr{}, p.errAt(op, "expected an operator after %s, got %q", field.text, op.text)
+	}
+	if err := p.n.add(1, numeric); err != nil {
+		return Expr{}, err
 	}
 	switch op.text {
 	case "=", "!=":
@@ -350,7 +408,7 @@ func (p *parser) pred(field token) (Expr, error) {
 			e = Attr(name, v)
 		}
 		if op.text == "!=" {
-			return Not(e), nil
+			return Not(e), p.n.add(1, 0)
 		}
 		return e, nil
 	}

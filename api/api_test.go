@@ -30,13 +30,16 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 type harness struct {
 	t       *testing.T
+	db      *testdb.DB
 	srv     *api.Server
 	h       http.Handler
 	planner string
 	reader  string
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness serves 30 SKUs with a planner key (alice) and a reader key (bob); opts adjust the
+// server's configuration.
+func newHarness(t *testing.T, opts ...func(*api.Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	db := testdb.New(t)
@@ -69,10 +72,14 @@ func newHarness(t *testing.T) *harness {
 	require.NoError(t, err)
 	reader, err := api.CreateKey(ctx, db.Pool, "bob", api.RoleReader)
 	require.NoError(t, err)
-	srv, err := api.New(api.Config{MaxBodyBytes: 4096}, api.Deps{DB: db.Pool, Service: svc, Catalog: store, Index: ix,
+	cfg := api.Config{MaxBodyBytes: 4096}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := api.New(cfg, api.Deps{DB: db.Pool, Service: svc, Catalog: store, Index: ix,
 		Tags: api.TaggerService{Tagger: tg}, Registry: prometheus.NewRegistry()})
 	require.NoError(t, err)
-	return &harness{t: t, srv: srv, h: srv.Handler(), planner: planner, reader: reader}
+	return &harness{t: t, db: db, srv: srv, h: srv.Handler(), planner: planner, reader: reader}
 }
 
 func (h *harness) do(method, path, key string, body any, hdr ...string) *httptest.ResponseRecorder {

@@ -1,17 +1,28 @@
 package api
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
 
-// export streams a version as CSV or JSONL (one object per SKU, in rank order).
+// exportPage is how many SKUs an export reads from the catalogue at a time; each page is
+// written and flushed to the client before the next is read, so an export holds one page (and
+// the version's ranking, a plan's limit of ids at most), never the whole file.
+var exportPage = 500
+
+var exportHeader = []string{"rank", "sku_id", "title", "brand", "market", "currency", "price", "list_price", "stock", "score", "live"}
+
+// export streams a version as CSV or JSONL (one object per SKU, in rank order), page by page.
+// A failure before the first page is written is a problem answer; a later one aborts the
+// response, so the client sees a broken transfer rather than a short file that looks whole.
 func (s *Server) export(c *gin.Context) {
 	id, err := pathID(c)
 	if err != nil {
@@ -33,15 +44,8 @@ func (s *Server) export(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var buf bytes.Buffer
-	var cw *csv.Writer
-	if format == "csv" {
-		cw = csv.NewWriter(&buf)
-		_ = cw.Write([]string{"rank", "sku_id", "title", "brand", "market", "currency", "price", "list_price", "stock", "score", "live"})
-	}
-	const chunk = 500
-	for start := 0; start < len(v.Ranking); start += chunk {
-		end := min(start+chunk, len(v.Ranking))
+	page := func(start int) ([]ItemView, error) {
+		end := min(start+exportPage, len(v.Ranking))
 		ids := v.Ranking[start:end]
 		ranks := make([]int, len(ids))
 		scores := make([]float32, len(ids))
@@ -51,28 +55,81 @@ func (s *Server) export(c *gin.Context) {
 				scores[i] = v.Scores[start+i]
 			}
 		}
-		items, err := s.views(c, ids, ranks, scores, nil, nil)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		for _, it := range items {
-			if cw != nil {
-				_ = cw.Write([]string{strconv.Itoa(it.Rank), it.SKUID, it.Title, it.Brand, it.Market, it.Currency,
-					strconv.FormatInt(it.Price, 10), strconv.FormatInt(it.ListPrice, 10), strconv.FormatInt(it.Stock, 10),
-					strconv.FormatFloat(float64(it.Score), 'g', 6, 32), strconv.FormatBool(it.Live)})
-			} else {
-				b, _ := json.Marshal(it)
-				buf.Write(b)
-				buf.WriteByte('\n')
-			}
-		}
+		return s.views(c, ids, ranks, scores, nil, nil)
+	}
+	items, err := page(0)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	ct := "application/x-ndjson"
-	if cw != nil {
-		cw.Flush()
+	if format == "csv" {
 		ct = "text/csv; charset=utf-8"
 	}
+	c.Header("Content-Type", ct)
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="pool-%d-v%d.%s"`, id, v.Version, format))
-	c.Data(http.StatusOK, ct, buf.Bytes())
+	c.Status(http.StatusOK)
+	rw := newRowWriter(format, c.Writer)
+	for start := 0; ; {
+		for _, it := range items {
+			rw.write(it)
+		}
+		if err := rw.flush(); err != nil {
+			return // the client went away
+		}
+		c.Writer.Flush()
+		if start += exportPage; start >= len(v.Ranking) {
+			return
+		}
+		if items, err = page(start); err != nil {
+			s.log.Error("export: read a page", "pool", id, "version", v.Version, "rank", start+1, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// rowWriter writes export rows in one format, buffered until flush.
+type rowWriter struct {
+	csv  *csv.Writer
+	buf  *bufio.Writer
+	json *json.Encoder
+}
+
+func newRowWriter(format string, w io.Writer) *rowWriter {
+	if format == "csv" {
+		rw := &rowWriter{csv: csv.NewWriter(w)}
+		_ = rw.csv.Write(exportHeader) // a write error shows at flush
+		return rw
+	}
+	buf := bufio.NewWriter(w)
+	return &rowWriter{buf: buf, json: json.NewEncoder(buf)}
+}
+
+func (rw *rowWriter) write(it ItemView) {
+	if rw.csv != nil {
+		_ = rw.csv.Write([]string{strconv.Itoa(it.Rank), it.SKUID, csvText(it.Title), csvText(it.Brand),
+			csvText(it.Market), csvText(it.Currency), strconv.FormatInt(it.Price, 10), strconv.FormatInt(it.ListPrice, 10),
+			strconv.FormatInt(it.Stock, 10), strconv.FormatFloat(float64(it.Score), 'g', 6, 32), strconv.FormatBool(it.Live)})
+		return
+	}
+	_ = rw.json.Encode(it) // a write error shows at flush; ItemView always encodes
+}
+
+func (rw *rowWriter) flush() error {
+	if rw.csv != nil {
+		rw.csv.Flush()
+		return rw.csv.Error()
+	}
+	return rw.buf.Flush()
+}
+
+// csvText neutralises a text cell that a spreadsheet would evaluate as a formula: one starting
+// with = + - or @ (or a tab or carriage return, which spreadsheets may skip before one) gets a
+// leading apostrophe, which spreadsheets show as text and do not display. Numeric columns are
+// written by the service itself and left as they are.
+func csvText(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }

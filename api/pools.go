@@ -66,7 +66,42 @@ func (s *Server) createPool(c *gin.Context) {
 		return
 	}
 	c.Header("Location", fmt.Sprintf("/v1/pools/%d", p.ID))
+	c.Header("ETag", poolETag(p.Revision))
 	c.JSON(http.StatusCreated, poolResponse{Pool: p, Warnings: warnings})
+}
+
+// poolETag is the ETag of a pool at revision rev. It names the edit revision (name, scenario,
+// plan, validity): refreshes, which add versions, leave it as it is.
+func poolETag(rev int) string { return `"r` + strconv.Itoa(rev) + `"` }
+
+// editOf is the edit the request makes: its key and its If-Match header. Entries that are not
+// a pool ETag (weak ones included: If-Match compares strongly) match no revision.
+func editOf(c *gin.Context) selection.Edit {
+	var e selection.Edit
+	if k, ok := c.Get(keyCtx); ok {
+		e.Editor = k.(Key).Name
+	}
+	for _, h := range c.Request.Header.Values("If-Match") {
+		for _, part := range strings.Split(h, ",") {
+			tag := strings.TrimSpace(part)
+			if tag == "" {
+				continue
+			}
+			if e.IfMatch == nil {
+				e.IfMatch = []int{}
+			}
+			if tag == "*" {
+				e.Any = true
+				continue
+			}
+			if rest, ok := strings.CutPrefix(tag, `"r`); ok && strings.HasSuffix(rest, `"`) {
+				if rev, err := strconv.Atoi(strings.TrimSuffix(rest, `"`)); err == nil && rev > 0 {
+					e.IfMatch = append(e.IfMatch, rev)
+				}
+			}
+		}
+	}
+	return e
 }
 
 func (s *Server) updatePool(c *gin.Context) {
@@ -80,16 +115,28 @@ func (s *Server) updatePool(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// A stale or unconditional edit of a shared pool fails before the plan is run; Update checks
+	// again under the pool's row lock, which is what decides between concurrent edits.
+	e := editOf(c)
+	cur, err := s.deps.Service.Pools.Get(c.Request.Context(), id)
+	if err == nil {
+		err = e.Check(&cur)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	// Check the edited plan runs before saving it.
 	if _, err := s.deps.Service.Preview(c.Request.Context(), in.Plan); err != nil {
 		s.fail(c, err)
 		return
 	}
-	p, err := s.deps.Service.Pools.Update(c.Request.Context(), id, in)
+	p, err := s.deps.Service.Pools.Update(c.Request.Context(), id, in, e)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	c.Header("ETag", poolETag(p.Revision))
 	c.JSON(http.StatusOK, poolResponse{Pool: p, Warnings: warnings})
 }
 
@@ -117,11 +164,14 @@ func (s *Server) getPool(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	c.Header("ETag", poolETag(p.Revision))
 	c.JSON(http.StatusOK, p)
 }
 
+// listPools pages pool summaries (selection.PoolSummary: no plans), newest first; next_before
+// is the cursor of the next page, present only when there is one.
 func (s *Server) listPools(c *gin.Context) {
-	limit, err := queryInt(c, "limit", 100, 1, 500)
+	limit, err := queryInt(c, "limit", 100, 1, selection.MaxSummaryPage)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -133,19 +183,24 @@ func (s *Server) listPools(c *gin.Context) {
 			return
 		}
 	}
-	pools, err := s.deps.Service.Pools.List(c.Request.Context(), before, limit)
+	pools, more, err := s.deps.Service.Pools.Summaries(c.Request.Context(), before, limit)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	resp := gin.H{"pools": pools}
-	if len(pools) == limit {
-		resp["next_before"] = strconv.FormatInt(pools[len(pools)-1].ID, 10)
+	resp := poolList{Pools: pools}
+	if more {
+		resp.NextBefore = strconv.FormatInt(pools[len(pools)-1].ID, 10)
 	}
 	if pools == nil {
-		resp["pools"] = []selection.Pool{}
+		resp.Pools = []selection.PoolSummary{}
 	}
 	c.JSON(http.StatusOK, resp)
+}
+
+type poolList struct {
+	Pools      []selection.PoolSummary `json:"pools"`
+	NextBefore string                  `json:"next_before,omitempty"`
 }
 
 func (s *Server) refreshPool(c *gin.Context) {

@@ -38,9 +38,15 @@ type harness struct {
 	reg     *prometheus.Registry
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness serves 30 SKUs with a planner key (alice) and a reader key (bob); opts adjust the
+// server's configuration.
+func newHarness(t *testing.T, opts ...func(*api.Config)) *harness {
 	t.Helper()
-	return newHarnessWith(t, api.Config{MaxBodyBytes: 4096})
+	cfg := api.Config{MaxBodyBytes: 4096}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return newHarnessWith(t, cfg)
 }
 
 // newHarnessWith is newHarness with the server's configuration.

@@ -28,4 +28,17 @@
 // Pool items page with a cursor that pins the version, so paging is stable while refreshes
 // write new versions; the items answer carries an ETag over its body (ranking plus the SKUs'
 // current data) and answers If-None-Match with 304.
+//
+// Pool edits are conditional (pools.go). A pool's ETag is its edit revision ("r3": 1 when
+// created, one more per edit; refreshes leave it), given by GET, POST and PUT. PUT takes
+// If-Match: a revision that is no longer current is 412, so of two planners editing from the
+// same revision the second learns of the first instead of overwriting it. If-Match is required
+// (428) when the pool is shared, meaning its current revision was written by another key (or by
+// an unknown one: pools from before revisions were kept); a key may edit what it wrote last
+// without one. selection.Edit states the rule; the store checks it under the pool's row lock.
+//
+// Lists and exports are bounded (pools.go, export.go): GET /v1/pools pages summaries (no plans,
+// the scenario's first 200 characters) with a next_before cursor; an export reads the
+// catalogue 500 SKUs at a time and writes and flushes each page before reading the next, and
+// its CSV text cells starting with = + - @ get a leading apostrophe (no spreadsheet formulas).
 package api

@@ -20,6 +20,8 @@ type op struct {
 	status                      int    // success status (default 200)
 	contentTypes                []string
 	conflict                    bool   // may answer 409 (the state forbids it now)
+	etag                        bool   // the success answer carries an ETag
+	ifMatch                     bool   // takes If-Match: 412 when stale, 428 when required and absent
 	rest                        string // a path parameter that takes the rest of the path, slashes included
 }
 
@@ -38,14 +40,18 @@ var ops = []op{
 		request: "PlanRequest", response: "PlanResponse"},
 	{method: "POST", path: "/v1/search", role: RoleReader, summary: "Preview a scenario or a plan (ad-hoc search); nothing is saved",
 		request: "SearchRequest", response: "SearchResponse"},
-	{method: "GET", path: "/v1/pools", role: RoleReader, summary: "List pools, newest first",
-		params:   []param{{"limit", "query", "integer", "page size, 1..500 (default 100)", false}, {"before", "query", "string", "list pools with ids below this (next_before of the previous page)", false}},
+	{method: "GET", path: "/v1/pools", role: RoleReader, summary: "List pool summaries (no plans; the scenario's first 200 characters), newest first",
+		params:   []param{{"limit", "query", "integer", "page size, 1..500 (default 100)", false}, {"before", "query", "string", "list pools with ids below this (next_before of the previous page, present when there is a next page)", false}},
 		response: "PoolList"},
 	{method: "POST", path: "/v1/pools", role: RolePlanner, summary: "Create a pool from a scenario or an edited plan; writes version 1",
-		request: "PoolRequest", response: "Pool", status: 201},
-	{method: "GET", path: "/v1/pools/{id}", role: RoleReader, summary: "Get a pool", params: []param{idParam}, response: "Pool"},
-	{method: "PUT", path: "/v1/pools/{id}", role: RolePlanner, summary: "Edit a pool (name, scenario, plan, validity); refresh to apply",
-		params: []param{idParam}, request: "PoolRequest", response: "Pool"},
+		request: "PoolRequest", response: "Pool", status: 201, etag: true},
+	{method: "GET", path: "/v1/pools/{id}", role: RoleReader, summary: "Get a pool; its ETag names the pool's edit revision (refreshes leave it)",
+		params: []param{idParam}, response: "Pool", etag: true},
+	{method: "PUT", path: "/v1/pools/{id}", role: RolePlanner, summary: "Edit a pool (name, scenario, plan, validity); refresh to apply. " +
+		"If-Match names the revision the edit started from (412 when another edit came first); it is required (428) unless " +
+		"the pool's current revision was written by the same key",
+		params:  []param{idParam, {"If-Match", "header", "string", `the pool's ETag ("r<revision>") from GET, POST or an earlier PUT; * overwrites any revision`, false}},
+		request: "PoolRequest", response: "Pool", etag: true, ifMatch: true},
 	{method: "DELETE", path: "/v1/pools/{id}", role: RolePlanner, summary: "Delete a pool and its versions", params: []param{idParam}, status: 204},
 	{method: "POST", path: "/v1/pools/{id}/refresh", role: RolePlanner, summary: "Re-run the pool's plan; a changed ranking becomes a new version (409 when other refreshes or edits of the pool keep winning)",
 		params: []param{idParam}, response: "RefreshOutcome", conflict: true},
@@ -54,11 +60,12 @@ var ops = []op{
 	{method: "GET", path: "/v1/pools/{id}/items", role: RoleReader, summary: "Page a version's items in rank order (ETag / If-None-Match)",
 		params: []param{idParam, versionParam, {"cursor", "query", "string", "next_cursor of the previous page (pins the version)", false},
 			{"limit", "query", "integer", "page size, 1..1000 (default 50)", false}, {"If-None-Match", "header", "string", "an ETag from an earlier answer: 304 when unchanged", false}},
-		response: "ItemsPage"},
+		response: "ItemsPage", etag: true},
 	{method: "GET", path: "/v1/pools/{id}/diff", role: RoleReader, summary: "What changed between two versions (added, removed, moved)",
 		params:   []param{idParam, {"from", "query", "integer", "older version (default: to - 1)", false}, {"to", "query", "integer", "newer version (default: current)", false}},
 		response: "Diff"},
-	{method: "GET", path: "/v1/pools/{id}/export", role: RoleReader, summary: "Export a version as CSV or JSONL, in rank order",
+	{method: "GET", path: "/v1/pools/{id}/export", role: RoleReader, summary: "Export a version as CSV or JSONL, in rank order, streamed page by page; " +
+		"CSV text cells starting with = + - @ (or a tab or carriage return) get a leading ' so spreadsheets do not run them",
 		params:       []param{idParam, versionParam, {"format", "query", "string", "csv (default) or jsonl", false}},
 		contentTypes: []string{"text/csv", "application/x-ndjson"}},
 	{method: "GET", path: "/v1/tags", role: RoleReader, summary: "List tags with their sizes", response: "TagList"},
@@ -122,8 +129,8 @@ func schemas() map[string]any {
 			"limit":      typ("integer", "1..10000"),
 			"pins":       ids,
 			"exclusions": ids,
-			"currency":   str,
-			"campaign":   str,
+			"currency":   map[string]any{"type": "string", "pattern": "^([A-Z]{3})?$", "description": "ISO 4217 code"},
+			"campaign":   map[string]any{"type": "string", "maxLength": 100, "description": "at most 100 bytes"},
 		}, "version", "query", "ranking", "limit"),
 		"PlanRequest": obj(map[string]any{"scenario": str,
 			"planner": map[string]any{"type": "string", "enum": []string{"deterministic", "llm", "auto"}}}, "scenario"),
@@ -135,11 +142,16 @@ func schemas() map[string]any {
 			"sales_7d": intg, "score": num, "pinned": boo, "live": boo, "tags": arr(str), "why": str}),
 		"SearchResponse": obj(map[string]any{"plan": ref("Plan"), "items": arr(ref("Item")), "candidates": intg,
 			"confidence": num, "method": str, "warnings": arr(str), "timings_ms": map[string]any{"type": "object", "additionalProperties": num}}),
-		"PoolRequest": obj(map[string]any{"name": str, "scenario": str, "plan": ref("Plan"),
+		"PoolRequest": obj(map[string]any{"name": map[string]any{"type": "string", "maxLength": 200, "description": "at most 200 bytes"},
+			"scenario": map[string]any{"type": "string", "maxLength": 4096, "description": "at most 4,096 bytes"}, "plan": ref("Plan"),
 			"valid_from": typ("string", "RFC 3339"), "valid_until": typ("string", "RFC 3339")}, "name"),
 		"Pool": obj(map[string]any{"id": str, "name": str, "scenario": str, "plan": ref("Plan"), "valid_from": str,
-			"valid_until": str, "current_version": intg, "created_by": str, "created_at": str, "updated_at": str, "warnings": arr(str)}),
-		"PoolList":       obj(map[string]any{"pools": arr(ref("Pool")), "next_before": str}),
+			"valid_until": str, "current_version": intg, "revision": typ("integer", "edit revision: 1 when created, one more per edit"),
+			"updated_by": typ("string", "the key that wrote the current revision"), "created_by": str, "created_at": str, "updated_at": str, "warnings": arr(str)}),
+		"PoolSummary": obj(map[string]any{"id": str, "name": str, "scenario": typ("string", "the scenario's first 200 characters"),
+			"scenario_truncated": boo, "ranking": str, "limit": intg, "pins": typ("integer", "number of pins"), "exclusions": typ("integer", "number of exclusions"),
+			"valid_from": str, "valid_until": str, "current_version": intg, "revision": intg, "created_by": str, "created_at": str, "updated_at": str}),
+		"PoolList":       obj(map[string]any{"pools": arr(ref("PoolSummary")), "next_before": str}),
 		"VersionList":    obj(map[string]any{"versions": arr(obj(map[string]any{"version": intg, "member_count": intg, "event_seq": intg, "created_at": str}))}),
 		"ItemsPage":      obj(map[string]any{"pool_id": str, "version": intg, "total": intg, "items": arr(ref("Item")), "next_cursor": str}),
 		"Moved":          obj(map[string]any{"sku_id": id, "from_rank": intg, "to_rank": intg}),
@@ -198,6 +210,13 @@ func OpenAPI() []byte {
 			}
 			if o.conflict {
 				responses["409"] = problem
+			}
+			if o.etag {
+				resp["headers"] = map[string]any{"ETag": map[string]any{"schema": str}}
+			}
+			if o.ifMatch {
+				responses["412"] = problem
+				responses["428"] = problem
 			}
 			op := map[string]any{
 				"summary":     o.summary,

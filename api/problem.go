@@ -45,6 +45,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "not-found"
 	case errors.Is(err, tagger.ErrInUse), errors.Is(err, selection.ErrConflict):
 		return http.StatusConflict, "conflict"
+	case errors.Is(err, selection.ErrStale):
+		return http.StatusPreconditionFailed, "precondition-failed"
+	case errors.Is(err, selection.ErrRevisionRequired):
+		return http.StatusPreconditionRequired, "precondition-required"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "timeout"
 	case errors.Is(err, context.Canceled):

@@ -456,6 +456,6 @@ func TestPoolsReferringToTag(t *testing.T) {
 	require.ErrorIs(t, err, selection.ErrInvalid)
 	require.ErrorContains(t, err, `tag "clearance", which does not exist`)
 	_, err = svc.Pools.Update(ctx, b, selection.PoolInput{Name: "refurb only", Plan: selection.Plan{Version: 1, Filter: &f,
-		Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+		Ranking: selection.Ranking{By: "sales"}, Limit: 3}}, selection.Edit{Any: true})
 	require.ErrorIs(t, err, selection.ErrInvalid)
 }

@@ -18,6 +18,8 @@ const PlanVersion = 1
 const (
 	DefaultLimit = 100
 	MaxLimit     = 10000
+	// MaxCampaignBytes bounds a plan's campaign label.
+	MaxCampaignBytes = 100
 )
 
 // Plan is what a scenario compiles to, what a planner reviews and edits, and what a pool
@@ -95,10 +97,32 @@ func (p *Plan) Validate() error {
 	if p.Limit < 1 || p.Limit > MaxLimit {
 		return fmt.Errorf("%w: limit %d outside 1..%d", ErrInvalid, p.Limit, MaxLimit)
 	}
+	if len(p.Campaign) > MaxCampaignBytes {
+		return fmt.Errorf("%w: campaign longer than %d bytes", ErrInvalid, MaxCampaignBytes)
+	}
+	if !currencyCode(p.Currency) {
+		return fmt.Errorf("%w: currency %.20q, want an ISO 4217 code (three capital letters) or none", ErrInvalid, p.Currency)
+	}
 	if len(p.Pins) > 1000 || len(p.Exclusions) > 10000 || len(p.ExcludeTerms) > 100 {
 		return fmt.Errorf("%w: at most 1,000 pins, 10,000 exclusions and 100 excluded terms", ErrInvalid)
 	}
 	return nil
+}
+
+// currencyCode reports whether c is empty or three capital ASCII letters.
+func currencyCode(c string) bool {
+	if c == "" {
+		return true
+	}
+	if len(c) != 3 {
+		return false
+	}
+	for i := range len(c) {
+		if c[i] < 'A' || c[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(s []string, v string) bool {

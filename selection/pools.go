@@ -35,9 +35,13 @@ type Pool struct {
 	ValidFrom      *time.Time `json:"valid_from,omitempty"`
 	ValidUntil     *time.Time `json:"valid_until,omitempty"`
 	CurrentVersion int        `json:"current_version"`
-	CreatedBy      string     `json:"created_by,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	// Revision counts edits: 1 when created, one more on every Update (refreshes leave it).
+	Revision int `json:"revision"`
+	// UpdatedBy names the API key that wrote the current revision ("" unknown).
+	UpdatedBy string    `json:"updated_by,omitempty"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Active reports whether the pool's validity window holds at t.
@@ -101,6 +105,9 @@ func (in *PoolInput) validate() error {
 	if len(in.Name) > 200 {
 		return fmt.Errorf("%w: name longer than 200 bytes", ErrInvalid)
 	}
+	if len(in.Scenario) > MaxScenarioBytes {
+		return fmt.Errorf("%w: scenario longer than %d bytes", ErrInvalid, MaxScenarioBytes)
+	}
 	if in.ValidFrom != nil && in.ValidUntil != nil && !in.ValidUntil.After(*in.ValidFrom) {
 		return fmt.Errorf("%w: valid_until must be after valid_from", ErrInvalid)
 	}
@@ -108,14 +115,14 @@ func (in *PoolInput) validate() error {
 }
 
 const poolCols = `id, name, scenario, plan, pins, exclusions, valid_from, valid_until, current_version,
-	created_by, created_at, updated_at`
+	revision, updated_by, created_by, created_at, updated_at`
 
 func scanPool(row pgx.Row) (Pool, error) {
 	var p Pool
 	var plan []byte
 	var pins, excl []int64
 	err := row.Scan(&p.ID, &p.Name, &p.Scenario, &plan, &pins, &excl, &p.ValidFrom,
-		&p.ValidUntil, &p.CurrentVersion, &p.CreatedBy, &p.CreatedAt, &p.UpdatedAt)
+		&p.ValidUntil, &p.CurrentVersion, &p.Revision, &p.UpdatedBy, &p.CreatedBy, &p.CreatedAt, &p.UpdatedAt)
 	if err != nil {
 		return p, err
 	}
@@ -153,7 +160,7 @@ func (s *PoolStore) CreateWithVersion(ctx context.Context, in PoolInput, first *
 		}
 	}
 	p, err := s.write(ctx, in.Plan, then, `INSERT INTO pools (name, scenario, plan, pins, exclusions,
-		valid_from, valid_until, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+poolCols,
+		valid_from, valid_until, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING `+poolCols,
 		in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil, in.CreatedBy)
 	if errors.Is(err, ErrInvalid) {
 		return p, err
@@ -164,35 +171,17 @@ func (s *PoolStore) CreateWithVersion(ctx context.Context, in PoolInput, first *
 	return p, nil
 }
 
-// Update replaces a pool's editable parts.
-func (s *PoolStore) Update(ctx context.Context, id int64, in PoolInput) (Pool, error) {
-	if err := in.validate(); err != nil {
-		return Pool{}, err
-	}
-	plan, err := json.Marshal(in.Plan)
-	if err != nil {
-		return Pool{}, fmt.Errorf("encode plan: %w", err)
-	}
-	p, err := s.write(ctx, in.Plan, nil, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
-		exclusions = $6, valid_from = $7, valid_until = $8, updated_at = now() WHERE id = $1 RETURNING `+poolCols,
-		id, in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil)
-	if errors.Is(err, ErrInvalid) {
-		return p, err
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p, fmt.Errorf("pool %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return p, fmt.Errorf("update pool %d: %w", id, err)
-	}
-	return p, nil
-}
-
 // write runs one pool statement (returning poolCols) in a transaction that first share-locks
 // the tags the plan's filter names (tagger.LockTags), so a tag delete either sees the pool or
 // runs first and the pool fails here, naming the tag. then, when not nil, runs in the same
 // transaction after the statement.
 func (s *PoolStore) write(ctx context.Context, plan Plan, then func(pgx.Tx, *Pool) error, sql string, args ...any) (Pool, error) {
+	return s.writeIf(ctx, plan, nil, then, sql, args...)
+}
+
+// writeIf is write with a check that runs in the transaction after the tag locks and before the
+// statement (nil: none); an error from it ends the transaction.
+func (s *PoolStore) writeIf(ctx context.Context, plan Plan, check func(pgx.Tx) error, then func(pgx.Tx, *Pool) error, sql string, args ...any) (Pool, error) {
 	var p Pool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var names []string
@@ -205,6 +194,11 @@ func (s *PoolStore) write(ctx context.Context, plan Plan, then func(pgx.Tx, *Poo
 		}
 		if len(missing) > 0 {
 			return fmt.Errorf("%w: the filter names tag %q, which does not exist", ErrInvalid, missing[0])
+		}
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
 		}
 		p, err = scanPool(tx.QueryRow(ctx, sql, args...))
 		if err != nil || then == nil {

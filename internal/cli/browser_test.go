@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +136,54 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &page))
 	require.Equal(t, rows, page.Total)
+	// Editing on the pool page after someone else's edit: the page sends the revision it loaded
+	// (If-Match), so the save is refused with a conflict message instead of overwriting the other
+	// edit; reloading shows that edit, and a save from there applies.
+	poolPath := base + "/v1/pools/" + strings.TrimPrefix(hash, "#/pools/")
+	putName := func(name, ifMatch string) int {
+		t.Helper()
+		body := `{"name":` + strconv.Quote(name) + `,"plan":{"version":1,"query":"toner","ranking":{"by":"sales"},"limit":8}}`
+		req, _ := http.NewRequestWithContext(ctx, "PUT", poolPath, strings.NewReader(body))
+		req.Header.Set("X-API-Key", key)
+		req.Header.Set("If-Match", ifMatch)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Click(css("#editbtn")),
+		chromedp.WaitVisible(css("#ename")),
+		chromedp.SetValue(css("#ename"), "edited in the browser"),
+	))
+	require.Equal(t, http.StatusOK, putName("edited elsewhere", `"r1"`))
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Click(css("#esave")),
+		chromedp.WaitVisible(css("#editmsg .conflict")),
+	))
+	conflict, err := chromedp.Run(bctx, chromedp.Text(css("#editmsg .conflict")))
+	require.NoError(t, err)
+	require.Contains(t, conflict, "changed by someone else")
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Click(css("#ereload")),
+		chromedp.WaitVisible(css("#editbtn")),
+		chromedp.Poll[chromedp.Void](`document.querySelector("h1")?.textContent.includes("edited elsewhere")`),
+		chromedp.Click(css("#editbtn")),
+		chromedp.WaitVisible(css("#ename")),
+		chromedp.SetValue(css("#ename"), "edited in the browser"),
+		chromedp.Click(css("#esave")),
+		chromedp.Poll[chromedp.Void](`document.querySelector("h1")?.textContent.includes("edited in the browser")`),
+	))
+	require.Equal(t, http.StatusPreconditionFailed, putName("late", `"r2"`), "the browser's save made revision 3")
+	// The pools page lists the summary.
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Navigate(base+"/#/pools"),
+		chromedp.WaitVisible(css("#plrows tr")),
+	))
+	listed, err := chromedp.Run(bctx, chromedp.Text(css("#plrows")))
+	require.NoError(t, err)
+	require.Contains(t, listed, "edited in the browser")
+
 	// Its version records where the indexes stood (incremental refreshes look for changes
 	// after that): the tag index's snapshot, the vector followers' and the text index's stamps.
 	pos := indexPosition(s.tags, s.planner.Index(), s.follower)

@@ -51,7 +51,7 @@ async function api(method, path, body, extra = {}) {
   if (res.status === 304) return { notModified: true };
   const ct = res.headers.get("Content-Type") || "";
   const data = ct.includes("json") ? await res.json() : await res.text();
-  if (!res.ok) throw new Error(data && data.detail ? data.detail : `HTTP ${res.status}`);
+  if (!res.ok) throw Object.assign(new Error(data && data.detail ? data.detail : `HTTP ${res.status}`), { status: res.status });
   if (extra.withHeaders) return { data, headers: res.headers };
   return data;
 }
@@ -263,20 +263,36 @@ function renderPreview(changed) {
 
 // ---- pools ----
 async function poolsPage() {
-  main.innerHTML = `<h1>Pools</h1><div class="panel" id="pl">loading…</div>`;
+  main.innerHTML = `<h1>Pools</h1><div class="panel"><div id="pl">loading…</div>
+    <div class="row" style="margin-top:8px"><button class="ghost" id="morepools" type="button" hidden>More</button></div></div>`;
+  // GET /v1/pools pages summaries (the scenario's beginning, no plan); next_before is the cursor.
+  let next = "";
+  const rows = (pools) => pools.map((p) => `
+      <tr><td><a href="#/pools/${esc(p.id)}">${esc(p.name)}</a></td><td class="muted">${esc(p.scenario)}${p.scenario_truncated ? "…" : ""}</td><td class="num">${p.current_version}</td><td class="muted">${new Date(p.updated_at).toLocaleString()}</td></tr>`).join("");
+  const page = async () => {
+    const r = await api("GET", `/v1/pools?limit=100${next ? `&before=${encodeURIComponent(next)}` : ""}`);
+    next = r.next_before || "";
+    $("#morepools").hidden = !next;
+    return r.pools;
+  };
   try {
-    const r = await api("GET", "/v1/pools");
-    $("#pl").innerHTML = r.pools.length ? `<table><thead><tr><th>Pool</th><th>Scenario</th><th class="num">Version</th><th>Updated</th></tr></thead><tbody>${r.pools.map((p) => `
-      <tr><td><a href="#/pools/${p.id}">${esc(p.name)}</a></td><td class="muted">${esc(p.scenario)}</td><td class="num">${p.current_version}</td><td class="muted">${new Date(p.updated_at).toLocaleString()}</td></tr>`).join("")}</tbody></table>`
+    const pools = await page();
+    $("#pl").innerHTML = pools.length ? `<table><thead><tr><th>Pool</th><th>Scenario</th><th class="num">Version</th><th>Updated</th></tr></thead><tbody id="plrows">${rows(pools)}</tbody></table>`
       : `<p class="muted">No pools yet. <a href="#/">Plan one.</a></p>`;
   } catch (err) { $("#pl").innerHTML = `<span class="err">${esc(err.message)}</span>`; }
+  $("#morepools").addEventListener("click", async () => {
+    try { $("#plrows").insertAdjacentHTML("beforeend", rows(await page())); } catch (err) { toast(err.message); }
+  });
 }
 
 async function poolPage(id) {
   main.innerHTML = `<div id="ph">loading…</div>`;
-  let pool, versions;
+  let pool, versions, poolTag;
   try {
-    [pool, versions] = await Promise.all([api("GET", `/v1/pools/${id}`), api("GET", `/v1/pools/${id}/versions`)]);
+    let got;
+    [got, versions] = await Promise.all([api("GET", `/v1/pools/${id}`, undefined, { withHeaders: true }), api("GET", `/v1/pools/${id}/versions`)]);
+    pool = got.data;
+    poolTag = got.headers.get("ETag") || ""; // the pool's edit revision: edits send it back as If-Match
   } catch (err) { main.innerHTML = `<div class="panel err">${esc(err.message)}</div>`; return; }
   const vs = versions.versions;
   main.innerHTML = `
@@ -289,6 +305,7 @@ async function poolPage(id) {
         <button id="refresh" type="button">Refresh now</button>
         <button class="ghost" id="csv" type="button">Export CSV</button>
         <button class="ghost" id="jsonl" type="button">Export JSONL</button>
+        <button class="ghost" id="editbtn" type="button">Edit</button>
         <span class="grow"></span>
         <label for="from" style="margin:0">Diff</label>
         <select id="from">${vs.map((v) => `<option value="${v.version}" ${v.version === Math.max(1, pool.current_version - 1) ? "selected" : ""}>v${v.version}</option>`).join("")}</select>
@@ -297,6 +314,21 @@ async function poolPage(id) {
         <button class="ghost" id="diffbtn" type="button">Show diff</button>
       </div>
       <div id="diff"></div>
+      <div id="editbox" hidden style="margin-top:12px">
+        <div class="row">
+          <div class="grow"><label for="ename">Name</label><input id="ename" style="width:100%" value="${esc(pool.name)}"></div>
+          <div class="grow"><label for="equery">Semantic query</label><input id="equery" style="width:100%" value="${esc(pool.plan.query)}"></div>
+          <div><label for="erank">Ranking</label>
+            <select id="erank">${["relevance", "sales", "price_asc", "price_desc", "newest", "rating", "blend"].map((r) => `<option ${r === pool.plan.ranking.by ? "selected" : ""}>${r}</option>`).join("")}</select></div>
+          <div><label for="elimit">Pool size</label><input id="elimit" type="number" min="1" max="10000" value="${pool.plan.limit}" style="width:90px"></div>
+        </div>
+        <div class="row" style="margin-top:8px">
+          <button id="esave" type="button">Save changes</button>
+          <button class="ghost" id="ecancel" type="button">Cancel</button>
+          <span class="muted">revision ${pool.revision}; saved edits apply at the next refresh</span>
+        </div>
+        <div id="editmsg" style="margin-top:8px"></div>
+      </div>
     </div>
     <div class="panel">
       <div class="stats"><span>version <b id="ver">${pool.current_version}</b></span><span><b id="total">…</b> products</span>
@@ -338,6 +370,31 @@ async function poolPage(id) {
     const a = Object.assign(document.createElement("a"), { href: url, download: `pool-${id}.${format}` });
     document.body.append(a); a.click(); a.remove(); URL.revokeObjectURL(url);
   };
+  $("#editbtn").addEventListener("click", () => { $("#editbox").hidden = false; $("#ename").focus(); });
+  $("#ecancel").addEventListener("click", () => { $("#editbox").hidden = true; $("#editmsg").innerHTML = ""; });
+  $("#esave").addEventListener("click", async () => {
+    const by = $("#erank").value;
+    const plan = { ...pool.plan, query: $("#equery").value.trim(),
+      ranking: by === pool.plan.ranking.by ? pool.plan.ranking : { by, ...(by === "blend" ? { weights: { relevance: 1, sales: 0.5 } } : {}) },
+      limit: Math.max(1, Math.min(10000, parseInt($("#elimit").value, 10) || pool.plan.limit)) };
+    const body = { name: $("#ename").value.trim() || pool.name, scenario: pool.scenario, plan,
+      valid_from: pool.valid_from, valid_until: pool.valid_until };
+    try {
+      // If-Match: the save applies only to the revision this page loaded (412 when someone
+      // else's edit came first, instead of overwriting it).
+      const r = await api("PUT", `/v1/pools/${id}`, body, { headers: { "If-Match": poolTag }, withHeaders: true });
+      poolTag = r.headers.get("ETag") || poolTag;
+      toast(`saved revision ${r.data.revision}; refresh to apply it now`);
+      route();
+    } catch (err) {
+      if (err.status !== 412 && err.status !== 428) { $("#editmsg").innerHTML = `<span class="err">${esc(err.message)}</span>`; return; }
+      $("#editmsg").innerHTML = `<div class="conflict" role="alert">
+        <b>Not saved: this pool was changed by someone else since you opened it.</b>
+        Reload to see their changes, then make yours again (what you typed is still above: copy it first).
+        <div class="row" style="margin-top:6px"><button id="ereload" type="button">Reload the pool</button></div></div>`;
+      $("#ereload").addEventListener("click", route);
+    }
+  });
   $("#csv").addEventListener("click", () => exportAs("csv"));
   $("#jsonl").addEventListener("click", () => exportAs("jsonl"));
   $("#diffbtn").addEventListener("click", async () => {

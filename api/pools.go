@@ -1,0 +1,388 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"selection/selection"
+)
+
+type poolRequest struct {
+	Name       string          `json:"name"`
+	Scenario   string          `json:"scenario,omitempty"`
+	Plan       *selection.Plan `json:"plan,omitempty"`
+	ValidFrom  *time.Time      `json:"valid_from,omitempty"`
+	ValidUntil *time.Time      `json:"valid_until,omitempty"`
+}
+
+func (s *Server) poolInput(c *gin.Context) (selection.PoolInput, []string, error) {
+	var req poolRequest
+	if err := decode(c, &req); err != nil {
+		return selection.PoolInput{}, nil, err
+	}
+	in := selection.PoolInput{Name: req.Name, Scenario: req.Scenario, ValidFrom: req.ValidFrom, ValidUntil: req.ValidUntil}
+	if k, ok := c.Get(keyCtx); ok {
+		in.CreatedBy = k.(Key).Name
+	}
+	var warnings []string
+	switch {
+	case req.Plan != nil:
+		in.Plan = *req.Plan
+	case strings.TrimSpace(req.Scenario) != "":
+		pr, err := s.deps.Service.PlanScenario(c.Request.Context(), req.Scenario, "")
+		if err != nil {
+			return in, nil, err
+		}
+		in.Plan, warnings = pr.Plan, pr.Warnings
+	default:
+		return in, nil, fmt.Errorf("%w: a pool needs a scenario or a plan", errBadRequest)
+	}
+	return in, warnings, nil
+}
+
+type poolResponse struct {
+	selection.Pool
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+func (s *Server) createPool(c *gin.Context) {
+	in, warnings, err := s.poolInput(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, _, err := s.deps.Service.CreatePool(c.Request.Context(), in)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Location", fmt.Sprintf("/v1/pools/%d", p.ID))
+	c.Header("ETag", poolETag(p.Revision))
+	c.JSON(http.StatusCreated, poolResponse{Pool: p, Warnings: warnings})
+}
+
+// poolETag is the ETag of a pool at revision rev. It names the edit revision (name, scenario,
+// plan, validity): refreshes, which add versions, leave it as it is.
+func poolETag(rev int) string { return `"r` + strconv.Itoa(rev) + `"` }
+
+// editOf is the edit the request makes: its key and its If-Match header. Entries that are not
+// a pool ETag (weak ones included: If-Match compares strongly) match no revision.
+func editOf(c *gin.Context) selection.Edit {
+	var e selection.Edit
+	if k, ok := c.Get(keyCtx); ok {
+		e.Editor = k.(Key).Name
+	}
+	for _, h := range c.Request.Header.Values("If-Match") {
+		for _, part := range strings.Split(h, ",") {
+			tag := strings.TrimSpace(part)
+			if tag == "" {
+				continue
+			}
+			if e.IfMatch == nil {
+				e.IfMatch = []int{}
+			}
+			if tag == "*" {
+				e.Any = true
+				continue
+			}
+			if rest, ok := strings.CutPrefix(tag, `"r`); ok && strings.HasSuffix(rest, `"`) {
+				if rev, err := strconv.Atoi(strings.TrimSuffix(rest, `"`)); err == nil && rev > 0 {
+					e.IfMatch = append(e.IfMatch, rev)
+				}
+			}
+		}
+	}
+	return e
+}
+
+func (s *Server) updatePool(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	in, warnings, err := s.poolInput(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// A stale or unconditional edit of a shared pool fails before the plan is run; Update checks
+	// again under the pool's row lock, which is what decides between concurrent edits.
+	e := editOf(c)
+	cur, err := s.deps.Service.Pools.Get(c.Request.Context(), id)
+	if err == nil {
+		err = e.Check(&cur)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// Check the edited plan runs before saving it.
+	if _, err := s.deps.Service.Preview(c.Request.Context(), in.Plan); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, err := s.deps.Service.Pools.Update(c.Request.Context(), id, in, e)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("ETag", poolETag(p.Revision))
+	c.JSON(http.StatusOK, poolResponse{Pool: p, Warnings: warnings})
+}
+
+func (s *Server) deletePool(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Service.Pools.Delete(c.Request.Context(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) getPool(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p, err := s.deps.Service.Pools.Get(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("ETag", poolETag(p.Revision))
+	c.JSON(http.StatusOK, p)
+}
+
+// listPools pages pool summaries (selection.PoolSummary: no plans), newest first; next_before
+// is the cursor of the next page, present only when there is one.
+func (s *Server) listPools(c *gin.Context) {
+	limit, err := queryInt(c, "limit", 100, 1, selection.MaxSummaryPage)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var before int64
+	if b := c.Query("before"); b != "" {
+		if before, err = strconv.ParseInt(b, 10, 64); err != nil {
+			s.fail(c, fmt.Errorf("%w: before=%q is not an id", errBadRequest, b))
+			return
+		}
+	}
+	pools, more, err := s.deps.Service.Pools.Summaries(c.Request.Context(), before, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	resp := poolList{Pools: pools}
+	if more {
+		resp.NextBefore = strconv.FormatInt(pools[len(pools)-1].ID, 10)
+	}
+	if pools == nil {
+		resp.Pools = []selection.PoolSummary{}
+	}
+	c.JSON(http.StatusOK, resp)
+}
+
+type poolList struct {
+	Pools      []selection.PoolSummary `json:"pools"`
+	NextBefore string                  `json:"next_before,omitempty"`
+}
+
+func (s *Server) refreshPool(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out, err := s.deps.Service.Refresh(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) listVersions(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if _, err := s.deps.Service.Pools.Get(c.Request.Context(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	vs, err := s.deps.Service.Pools.Versions(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": vs})
+}
+
+// cursor addresses a position in one version's ranking, so paging stays stable while new
+// versions are written.
+type cursor struct {
+	Version int `json:"v"`
+	Offset  int `json:"o"`
+}
+
+func encodeCursor(cur cursor) string {
+	b, _ := json.Marshal(cur)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (cursor, error) {
+	var cur cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &cur)
+	}
+	if err != nil || cur.Version < 1 || cur.Offset < 0 {
+		return cur, fmt.Errorf("%w: cursor %q is not one this API gave out", errBadRequest, s)
+	}
+	return cur, nil
+}
+
+type itemsResponse struct {
+	PoolID     string     `json:"pool_id"`
+	Version    int        `json:"version"`
+	Total      int        `json:"total"`
+	Items      []ItemView `json:"items"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+// version resolves ?version= (default: current) or a cursor's version.
+func (s *Server) version(c *gin.Context, id int64, n int) (*selection.Version, error) {
+	return s.deps.Service.Pools.GetVersion(c.Request.Context(), id, n)
+}
+
+func (s *Server) poolItems(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	limit, err := queryInt(c, "limit", 50, 1, 1000)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	vn, err := queryInt(c, "version", 0, 1, 1<<30)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	offset := 0
+	if cs := c.Query("cursor"); cs != "" {
+		cur, err := decodeCursor(cs)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		vn, offset = cur.Version, cur.Offset
+	}
+	v, err := s.version(c, id, vn)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	start := min(offset, len(v.Ranking)) // offset+limit could overflow: a cursor is client input
+	end := start + min(limit, len(v.Ranking)-start)
+	ids := v.Ranking[start:end]
+	ranks := make([]int, len(ids))
+	scores := make([]float32, len(ids))
+	pinned := make([]bool, len(ids))
+	pins := map[int64]bool{}
+	for _, p := range v.Plan.Pins {
+		pins[p] = true
+	}
+	for i := range ids {
+		ranks[i] = start + i + 1
+		if start+i < len(v.Scores) {
+			scores[i] = v.Scores[start+i]
+		}
+		pinned[i] = pins[ids[i]]
+	}
+	items, err := s.views(c, ids, ranks, scores, nil, pinned)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	resp := itemsResponse{PoolID: strconv.FormatInt(id, 10), Version: v.Version, Total: len(v.Ranking), Items: items}
+	if end < len(v.Ranking) {
+		resp.NextCursor = encodeCursor(cursor{Version: v.Version, Offset: end})
+	}
+	body, err := json.Marshal(resp)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// The ETag covers the body: the version's ranking and the SKUs' current data.
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	c.Header("ETag", etag)
+	c.Header("Cache-Control", "no-cache")
+	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+}
+
+func etagMatch(header, etag string) bool {
+	for _, part := range strings.Split(header, ",") {
+		p := strings.TrimSpace(part)
+		if p == "*" || p == etag || strings.TrimPrefix(p, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) diff(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	to, err := queryInt(c, "to", 0, 1, 1<<30)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	b, err := s.version(c, id, to)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	from, err := queryInt(c, "from", b.Version-1, 1, 1<<30)
+	if err != nil || from < 1 {
+		if err == nil {
+			err = fmt.Errorf("%w: version %d is the first; give from=", errBadRequest, b.Version)
+		}
+		s.fail(c, err)
+		return
+	}
+	a, err := s.version(c, id, from)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, selection.DiffVersions(a, b))
+}

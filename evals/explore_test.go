@@ -53,3 +53,75 @@ func TestExploreIntents(t *testing.T) {
 		}
 	}
 }
+
+func TestExploreMemberTypes(t *testing.T) {
+	if os.Getenv("EXPLORE_TYPES") == "" {
+		t.Skip("exploration")
+	}
+	s := stack(t, search.Config{})
+	j, _, err := ReadPoolJudgmentsFile(poolJudgmentsFile)
+	require.NoError(t, err)
+	ix := s.Tags.Index()
+	fmt.Println("weak types:", s.Tags.WeakTypes())
+	for _, sc := range j.Scenarios {
+		c := map[string]int{}
+		for id := range j.Members[sc] {
+			o, _ := ix.Ordinal(id)
+			c[s.Tags.TypeOf(o)]++
+		}
+		type kv struct {
+			k string
+			v int
+		}
+		var kvs []kv
+		for k, v := range c {
+			kvs = append(kvs, kv{k, v})
+		}
+		sort.Slice(kvs, func(a, b int) bool { return kvs[a].v > kvs[b].v })
+		var parts []string
+		for i, x := range kvs {
+			if i < 6 {
+				parts = append(parts, fmt.Sprintf("%q %d", x.k, x.v))
+			}
+		}
+		fmt.Printf("%-45s %4d: %s\n", sc, len(j.Members[sc]), strings.Join(parts, ", "))
+	}
+}
+
+func TestExploreCoherence(t *testing.T) {
+	if os.Getenv("EXPLORE_COH") == "" {
+		t.Skip("exploration")
+	}
+	s := stack(t, search.Config{})
+	names, cents := s.Tags.TypeCentroids()
+	ix := s.Tags.Index()
+	type row struct {
+		n    string
+		size uint64
+		coh  float64
+	}
+	var rows []row
+	for i, n := range names {
+		bm, _ := ix.Eval(tagger.Attr("product_type", n))
+		var sum float64
+		k := 0
+		it := bm.Iterator()
+		for it.HasNext() && k < 300 {
+			v, ok := s.Vectors.Vector(int64(it.Next()))
+			if !ok {
+				continue
+			}
+			var d float32
+			for j := range v {
+				d += v[j] * cents[i][j]
+			}
+			sum += float64(d)
+			k++
+		}
+		rows = append(rows, row{n, bm.GetCardinality(), sum / float64(max(k, 1))})
+	}
+	sort.Slice(rows, func(a, b int) bool { return rows[a].size > rows[b].size })
+	for _, r := range rows[:min(120, len(rows))] {
+		fmt.Printf("%-40s %5d %.3f\n", r.n, r.size, r.coh)
+	}
+}

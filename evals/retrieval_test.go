@@ -31,6 +31,9 @@ func stack(t testing.TB, cfg search.Config) *Stack {
 	icecat.LoadWith(t, db.Pool, icecat.LoadOptions{DropHNSW: true})
 	s, err := NewStack(context.Background(), db.Pool, NewMemoEmbedder(icecat.Embedder(t)), cfg)
 	require.NoError(t, err)
+	if os.Getenv("EVALS_INTENTS") != "" {
+		s.Scenario.Intents = s.Intents
+	}
 	return s
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,8 @@ type TypeSource interface {
 	TypeOf(ordinal int64) string
 	TypeModel() *prodtype.Model
 	TypeCentroids() ([]string, [][]float32)
+	// TypeSize is how many live SKUs have the type.
+	TypeSize(name string) int
 }
 
 // IntentConfig weighs the three kinds of evidence that a query means a product type. Zero
@@ -44,12 +47,19 @@ type IntentConfig struct {
 	// type's name is in the query: "4k monitor" names monitors, not the cables that mention
 	// them. Default 0.5.
 	Unnamed float64
+	// MinExact is how many SKUs the types a phrase names exactly (or their subtypes) must
+	// hold for its supertypes to be left out. Default 20.
+	MinExact int
 	// Depth is how many lexical matches the lexical share is taken over. Default 200.
 	Depth int
 	// Sibling is the name score of a type that shares only the head with the query's phrase
 	// ("vga cable" for "hdmi cables"), used when no type is exact, a subtype or a supertype.
 	// Default 0.5; negative: siblings are not named.
 	Sibling float64
+	// SiblingKin is the centroid cosine at which a sibling of a better-named type is meant too
+	// ("lcd monitor" beside "computer monitor", not "vga cable" beside "hdmi cable"). Default
+	// 0.9; negative: never.
+	SiblingKin float64
 	// KinCos is the centroid cosine above which a type sharing a word with a chosen one is
 	// meant too ("toner" with "toner cartridge"). Default 0.9; negative: never.
 	KinCos float64
@@ -70,11 +80,15 @@ func (c IntentConfig) WithDefaults() IntentConfig {
 	def(&c.NameWeight, 1)
 	def(&c.LexicalWeight, 1)
 	def(&c.SemanticWeight, 0.5)
-	def(&c.Keep, 0.5)
-	def(&c.MinScore, 0.6)
+	def(&c.Keep, 0.4)
+	def(&c.MinScore, 0.5)
 	def(&c.Unnamed, 0.5)
-	def(&c.KinCos, 0.9)
-	def(&c.Sibling, 0.5)
+	def(&c.KinCos, 0.97)
+	def(&c.Sibling, -1)
+	def(&c.SiblingKin, 0.9)
+	if c.MinExact == 0 {
+		c.MinExact = 20
+	}
 	if c.Depth == 0 {
 		c.Depth = 200
 	}
@@ -107,6 +121,8 @@ type TypeScore struct {
 	NameMatch, Lex, SemZ    float64
 	Score                   float64
 	Kind, AccessoryOf, Head string
+	// SiblingOf, for a sibling, lists the better-named types of its phrase.
+	SiblingOf []string
 	// Kin are the types sharing a word with this one, with the cosine of their centroids:
 	// "toner" and "toner cartridge" (0.9 and more) are one thing named two ways.
 	Kin []Kin
@@ -195,9 +211,15 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 			named := false
 			for _, alt := range strings.Split(t.Head, "/") {
 				as := lexical.Analyze(alt)
-				if len(as) > 0 && as[len(as)-1] == head {
-					named = true
+				if len(as) == 0 || as[len(as)-1] != head {
+					continue
 				}
+				// A hyphenated head is one word: "s-bag" is not named by "bag".
+				all := true
+				for _, w := range as {
+					all = all && set[w]
+				}
+				named = named || (all && (!strings.Contains(alt, "-") || strings.Contains(" "+strings.ToLower(ph)+" ", " "+alt)))
 			}
 			if !named {
 				continue
@@ -227,10 +249,30 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 			cands = append(cands, cand{t.Name, class})
 			bestClass = max(bestClass, class)
 		}
+		var better []string
+		size := 0
 		for _, c := range cands {
-			if c.class == bestClass && c.class > 0 {
+			if c.class == bestClass && c.class > siblingClass {
+				better = append(better, c.name)
+				size += in.types.TypeSize(c.name)
+			}
+		}
+		// Few SKUs carry the exact name ("laser printer": 4, where most laser printers are
+		// "printer"s): the supertypes are meant too.
+		keepSuper := bestClass == 1 && size < in.cfg.MinExact
+		for _, c := range cands {
+			switch {
+			case c.class == bestClass || (keepSuper && c.class == 0.75):
 				ts := get(c.name)
 				ts.NameMatch = max(ts.NameMatch, c.class)
+			case c.class == siblingClass && len(better) > 0:
+				// A sibling where better-named types exist: Decide keeps it only as their kin
+				// ("lcd monitor" beside "computer monitor").
+				ts := get(c.name)
+				if ts.NameMatch == 0 {
+					ts.NameMatch = siblingClass
+					ts.SiblingOf = append(ts.SiblingOf, better...)
+				}
 			}
 		}
 	}
@@ -288,6 +330,19 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 		out = append(out, *ts)
 	}
 	return out, stems, nil
+}
+
+// isKin reports whether o is e's kin at cos or closer.
+func isKin(e *TypeScore, o string, cos float64) bool {
+	if cos <= 0 {
+		return false
+	}
+	for _, k := range e.Kin {
+		if k.Name == o && k.Cos >= cos {
+			return true
+		}
+	}
+	return false
 }
 
 // siblingClass marks a sibling's name score in the evidence; Decide weighs it by Sibling.
@@ -380,19 +435,30 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 	if len(ev) == 0 {
 		return it
 	}
-	named := false
 	maxLex := 0.0
 	for _, e := range ev {
-		named = named || e.NameMatch > 0
 		maxLex = max(maxLex, e.Lex)
 	}
 	sc := make([]TypeScore, len(ev))
 	copy(sc, ev)
+	named := false
 	for i := range sc {
 		e := &sc[i]
 		if e.NameMatch == siblingClass {
-			e.NameMatch = max(c.Sibling, 0)
+			e.NameMatch = 0
+			if len(e.SiblingOf) == 0 {
+				e.NameMatch = max(c.Sibling, 0)
+			}
+			for _, k := range e.Kin {
+				if c.SiblingKin > 0 && k.Cos >= c.SiblingKin && slices.Contains(e.SiblingOf, k.Name) {
+					e.NameMatch = 0.75
+				}
+			}
 		}
+		named = named || e.NameMatch > 0
+	}
+	for i := range sc {
+		e := &sc[i]
 		lex := 0.0
 		if maxLex > 0 {
 			lex = e.Lex / maxLex
@@ -408,6 +474,10 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 		}
 		return sc[a].Name < sc[b].Name
 	})
+	byName := make(map[string]*TypeScore, len(sc))
+	for i := range sc {
+		byName[sc[i].Name] = &sc[i]
+	}
 	best := sc[0].Score
 	if best < c.MinScore || (c.NamedOnly && sc[0].NameMatch < 1) {
 		return it
@@ -427,6 +497,44 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 		chosen[e.Name] = true
 		it.Types = append(it.Types, IntentType{Name: e.Name, Score: math.Round(e.Score*1000) / 1000, Kind: e.Kind,
 			Why: fmt.Sprintf("name %.2f, share of lexical matches %.2f, semantic %.1f sd", e.NameMatch, e.Lex, e.SemZ)})
+	}
+	// A type chosen on lexical and semantic evidence alone that shares a word with a named one
+	// plays another part: "projector lamp" beside the named "data projector" serves it; "mouse"
+	// beside the named "mouse pad" is what the pad serves. It is left out unless it is the named
+	// type's kin.
+	if named {
+		nameWords := map[string]map[string]bool{}
+		for _, e := range sc {
+			if chosen[e.Name] {
+				ws := map[string]bool{}
+				for _, w := range lexical.Analyze(e.Name) {
+					ws[w] = true
+				}
+				nameWords[e.Name] = ws
+			}
+		}
+		kept := it.Types[:0]
+		for _, t := range it.Types {
+			drop := false
+			if byName[t.Name].NameMatch == 0 {
+				for _, o := range it.Types {
+					if byName[o.Name].NameMatch == 0 || o.Name == t.Name || isKin(byName[t.Name], o.Name, c.KinCos) {
+						continue
+					}
+					for w := range nameWords[t.Name] {
+						if nameWords[o.Name][w] {
+							drop = true
+						}
+					}
+				}
+			}
+			if drop {
+				delete(chosen, t.Name)
+			} else {
+				kept = append(kept, t)
+			}
+		}
+		it.Types = kept
 	}
 	// The chosen types' kin close enough to be the same thing named another way.
 	if c.KinCos > 0 {
@@ -480,9 +588,14 @@ func (in *Intents) ResolveIntent(ctx context.Context, text string) (selection.In
 	if err != nil {
 		return selection.Intent{}, err
 	}
+	return it.Selection(), nil
+}
+
+// Selection is the intent in the selection engine's terms.
+func (it Intent) Selection() selection.Intent {
 	out := selection.Intent{Properties: it.Properties, Confidence: it.Confidence, Types: make([]selection.IntentType, len(it.Types))}
 	for i, t := range it.Types {
 		out.Types[i] = selection.IntentType{Name: t.Name, Score: t.Score, Kind: t.Kind, Why: t.Why}
 	}
-	return out, nil
+	return out
 }

@@ -3,6 +3,8 @@ package tagger
 import (
 	"context"
 	"fmt"
+	"math"
+	"sort"
 	"sync"
 	"time"
 
@@ -22,7 +24,8 @@ type types struct {
 	mu        sync.RWMutex
 	model     *prodtype.Model
 	neighbour map[int64]prodtype.Assignment
-	pending   map[int64]bool // live ordinals with no type yet, waiting for a vector
+	pending   map[int64]bool // live ordinals with no type (or a weak one) yet, to be voted on
+	weak      map[string]bool
 }
 
 // typesSQL reads what learning needs; the colour attribute holds property words.
@@ -72,17 +75,16 @@ func (s *Store) classify(r *Row, title, colour string, price int64) {
 		return // nothing learned (an empty catalogue): the feed's value stands
 	}
 	a := m.Classify(prodtype.Doc{Title: title, Brand: r.Cat[catBrand], Feed: r.Cat[catProductType], Colour: colour, Price: price})
-	if a.Type != "" {
-		r.Cat[catProductType] = a.Type
-		return
-	}
+	r.Cat[catProductType] = a.Type
 	s.types.mu.Lock()
 	defer s.types.mu.Unlock()
+	if a.Type != "" && !s.types.weak[a.Type] {
+		return
+	}
 	if nb, ok := s.types.neighbour[r.Ordinal]; ok {
 		r.Cat[catProductType] = nb.Type
 		return
 	}
-	r.Cat[catProductType] = ""
 	if r.Live {
 		if s.types.pending == nil {
 			s.types.pending = map[int64]bool{}
@@ -109,43 +111,55 @@ func (s *Store) ExplainType(ctx context.Context, id int64) (prodtype.Assignment,
 		return prodtype.Assignment{}, fmt.Errorf("explain type: no model learned yet")
 	}
 	a := m.Classify(prodtype.Doc{Title: title, Brand: brand, Feed: feed, Colour: colour, Price: price})
-	if a.Type == "" {
-		s.types.mu.RLock()
-		nb, ok := s.types.neighbour[ord]
-		s.types.mu.RUnlock()
+	s.types.mu.RLock()
+	nb, ok := s.types.neighbour[ord]
+	weak := s.types.weak[a.Type]
+	s.types.mu.RUnlock()
+	if a.Type == "" || weak {
 		if ok {
 			a = nb
-		} else {
+		} else if a.Type == "" {
 			a.Why = "neither its title nor the feed names a known type, and its vector has no clearly nearest type"
 		}
 	}
 	return a, nil
 }
 
-// Neighbour typing: a SKU without a type from its text takes the type whose centroid is
-// nearest its vector when the cosine beats the runner-up's by NeighbourMargin and reaches
-// NeighbourMin.
+// Neighbour typing. A SKU whose text names no type, or only a weak one, takes the type its
+// nearest typed neighbours vote for: the NeighbourK most similar SKUs of strong types, each
+// voting with its similarity; the winner needs NeighbourShare of the votes. A type is weak when
+// its members lie far apart in embedding space: its coherence (the mean cosine of its members
+// to its centroid) is more than two median absolute deviations below the median type's. On
+// Icecat that marks "pack", "mount", "stand", "unit" and "series": words that a few titles carry
+// where others name the category, not categories. At most NeighbourBatch SKUs are voted on per
+// poll, so a catalogue of new untyped SKUs is typed over several polls, not in one long stall.
 const (
-	NeighbourMargin = 0.02
-	NeighbourMin    = 0.5
+	NeighbourK     = 10
+	NeighbourShare = 0.5
+	NeighbourBatch = 20000
 )
 
 // centroidTTL is how long the type centroids are reused before they are computed again (they
 // move slowly: a few new SKUs barely shift a mean of hundreds).
 const centroidTTL = 10 * time.Minute
 
-// centroids computes each type's normalised mean vector over its text-typed live members.
-func (t *Tagger) centroids() (names []string, cents [][]float32) {
+// centroidSample bounds the members that make a type's centroid and coherence.
+const centroidSample = 2000
+
+// centroids computes each type's normalised mean vector over its text-typed live members, and
+// the set of weak types.
+func (t *Tagger) centroids() (names []string, cents [][]float32, weak map[string]bool) {
 	if t.vectors == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	vals, err := t.ix.Values("product_type")
 	if err != nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	t.store.types.mu.RLock()
 	nb := t.store.types.neighbour
 	t.store.types.mu.RUnlock()
+	var cohs []float64
 	for _, vc := range vals {
 		if vc.Value == "" {
 			continue
@@ -155,9 +169,9 @@ func (t *Tagger) centroids() (names []string, cents [][]float32) {
 			continue
 		}
 		var c []float32
-		n := 0
+		var vecs [][]float32
 		it := bm.Iterator()
-		for it.HasNext() && n < 2000 {
+		for it.HasNext() && len(vecs) < centroidSample {
 			o := int64(it.Next())
 			if _, fromNb := nb[o]; fromNb {
 				continue
@@ -172,67 +186,167 @@ func (t *Tagger) centroids() (names []string, cents [][]float32) {
 			for i := range v {
 				c[i] += v[i]
 			}
-			n++
+			vecs = append(vecs, v)
 		}
-		if n < 2 {
+		if len(vecs) < 2 {
 			continue
 		}
 		c = normalize(c)
+		var coh float64
+		for _, v := range vecs {
+			coh += dot(c, v)
+		}
 		names = append(names, vc.Value)
 		cents = append(cents, c)
+		cohs = append(cohs, coh/float64(len(vecs)))
 	}
-	return names, cents
+	weak = map[string]bool{}
+	if len(cohs) >= 5 {
+		med := median(cohs)
+		dev := make([]float64, len(cohs))
+		for i, c := range cohs {
+			dev[i] = math.Abs(c - med)
+		}
+		bar := med - 2*median(dev)
+		for i, c := range cohs {
+			if c < bar {
+				weak[names[i]] = true
+			}
+		}
+	}
+	return names, cents, weak
 }
 
-// fillTypesLocked types the pending SKUs that now have vectors, by the nearest centroid.
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// refreshCentroidsLocked recomputes the centroids and weak types when missing or stale; a
+// newly weak type's members are put up for a vote.
+func (t *Tagger) refreshCentroidsLocked() {
+	if len(t.cents) > 0 && time.Since(t.centsAt) <= centroidTTL {
+		return
+	}
+	names, cents, weak := t.centroids()
+	t.centNames, t.cents, t.centsAt = names, cents, time.Now()
+	t.pubCents.Store(&centroidSet{names: names, cents: cents, at: t.centsAt})
+	t.store.types.mu.Lock()
+	old := t.store.types.weak
+	t.store.types.weak = weak
+	t.store.types.mu.Unlock()
+	for name := range weak {
+		if old[name] {
+			continue
+		}
+		bm, err := t.ix.Eval(Attr("product_type", name))
+		if err != nil {
+			continue
+		}
+		t.store.types.mu.Lock()
+		if t.store.types.pending == nil {
+			t.store.types.pending = map[int64]bool{}
+		}
+		it := bm.Iterator()
+		for it.HasNext() {
+			t.store.types.pending[int64(it.Next())] = true
+		}
+		t.store.types.mu.Unlock()
+	}
+}
+
+// fillTypesLocked types pending SKUs that have vectors by their neighbours' vote.
 func (t *Tagger) fillTypesLocked(ctx context.Context) (int, error) {
+	if t.vectors == nil {
+		return 0, nil
+	}
+	t.refreshCentroidsLocked()
 	t.store.types.mu.Lock()
 	pending := t.store.types.pending
 	t.store.types.pending = nil
+	weak := t.store.types.weak
 	t.store.types.mu.Unlock()
-	if len(pending) == 0 || t.vectors == nil {
+	if len(pending) == 0 {
 		return 0, nil
 	}
-	if len(t.cents) == 0 || time.Since(t.centsAt) > centroidTTL {
-		t.centNames, t.cents = t.centroids()
-		t.centsAt = time.Now()
+	// The voters: live SKUs of strong types.
+	var strong []string
+	for _, n := range t.centNames {
+		if !weak[n] {
+			strong = append(strong, n)
+		}
 	}
-	names, cents := t.centNames, t.cents
+	if len(strong) == 0 {
+		t.requeue(pending)
+		return 0, nil
+	}
+	voters, err := t.ix.EvalContext(ctx, Attr("product_type", strong...))
+	if err != nil {
+		return 0, err
+	}
+	centOf := make(map[string][]float32, len(t.centNames))
+	for i, n := range t.centNames {
+		centOf[n] = t.cents[i]
+	}
 	var rows []Row
-	var wait []int64
+	later := map[int64]bool{}
 	filled := map[int64]prodtype.Assignment{}
+	done := 0
 	for o := range pending {
+		if done >= NeighbourBatch {
+			later[o] = true
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
 		v, ok := t.vectors.Vector(o)
 		if !ok {
-			wait = append(wait, o)
+			later[o] = true // its vector has not arrived yet
 			continue
-		}
-		best, second, bi := float32(-2), float32(-2), -1
-		for i, c := range cents {
-			var d float32
-			for k := range c {
-				d += c[k] * v[k]
-			}
-			if d > best {
-				best, second, bi = d, best, i
-			} else if d > second {
-				second = d
-			}
-		}
-		if bi < 0 || best < NeighbourMin || best-second < NeighbourMargin {
-			continue // stays untyped: no clear answer
 		}
 		r, ok := t.ix.Row(o)
-		if !ok || !r.Live || r.Cat[catProductType] != "" {
+		if !ok || !r.Live {
 			continue
 		}
-		r.Cat[catProductType] = names[bi]
+		done++
+		hits, err := t.vectors.Search(ctx, v, NeighbourK+1, voters)
+		if err != nil {
+			return 0, fmt.Errorf("tagger: type neighbours: %w", err)
+		}
+		votes := map[string]float64{}
+		var total float64
+		n := 0
+		for _, h := range hits {
+			if h.Ordinal == o || n == NeighbourK {
+				continue
+			}
+			n++
+			w := math.Max(float64(h.Score), 0)
+			votes[t.ix.TypeOf(h.Ordinal)] += w
+			total += w
+		}
+		best, bw := "", 0.0
+		for ty, w := range votes {
+			if w > bw || (w == bw && ty < best) {
+				best, bw = ty, w
+			}
+		}
+		if best == "" || total == 0 || bw < NeighbourShare*total || best == r.Cat[catProductType] {
+			continue // no clear answer: it keeps what its text says (a weak type, or none)
+		}
+		was := r.Cat[catProductType]
+		if was != "" && centOf[was] != nil && centOf[best] != nil && dot(v, centOf[best]) <= dot(v, centOf[was]) {
+			continue // it lies nearer its own (weak) type's centre than the neighbours' choice
+		}
+		r.Cat[catProductType] = best
 		rows = append(rows, r)
-		filled[o] = prodtype.Assignment{Type: names[bi], Source: prodtype.SourceNeighbour,
-			Why: fmt.Sprintf("its text names no type; its vector is nearest the centroid of %q (cosine %.2f, next %.2f)", names[bi], best, second)}
+		why := fmt.Sprintf("its text names no type; %.0f%% of the votes of its %d nearest typed neighbours are for %q", 100*bw/total, n, best)
+		if was != "" {
+			why = fmt.Sprintf("its title names %q, a type whose members lie far apart; %.0f%% of the votes of its %d nearest neighbours are for %q", was, 100*bw/total, n, best)
+		}
+		filled[o] = prodtype.Assignment{Type: best, Source: prodtype.SourceNeighbour, Why: why}
 	}
 	t.store.types.mu.Lock()
 	if t.store.types.neighbour == nil {
@@ -241,20 +355,27 @@ func (t *Tagger) fillTypesLocked(ctx context.Context) (int, error) {
 	for o, a := range filled {
 		t.store.types.neighbour[o] = a
 	}
-	if len(wait) > 0 {
-		if t.store.types.pending == nil {
-			t.store.types.pending = map[int64]bool{}
-		}
-		for _, o := range wait {
-			t.store.types.pending[o] = true
-		}
-	}
 	t.store.types.mu.Unlock()
+	t.requeue(later)
 	if len(rows) > 0 {
 		t.ix.Upsert(rows)
 		t.dirty = true
 	}
 	return len(rows), nil
+}
+
+func (t *Tagger) requeue(os map[int64]bool) {
+	if len(os) == 0 {
+		return
+	}
+	t.store.types.mu.Lock()
+	defer t.store.types.mu.Unlock()
+	if t.store.types.pending == nil {
+		t.store.types.pending = map[int64]bool{}
+	}
+	for o := range os {
+		t.store.types.pending[o] = true
+	}
 }
 
 // TypeOf returns a SKU's product type ("" when it has none or is not live).
@@ -283,7 +404,10 @@ func (t *Tagger) TypeCentroids() ([]string, [][]float32) {
 	if t.vectors == nil || t.store.TypeModel() == nil {
 		return nil, nil
 	}
-	names, cents := t.centroids()
+	if p := t.pubCents.Load(); p != nil {
+		return p.names, p.cents // stale, but the next poll computes them again
+	}
+	names, cents, _ := t.centroids()
 	t.pubCents.Store(&centroidSet{names: names, cents: cents, at: time.Now()})
 	return names, cents
 }
@@ -297,4 +421,26 @@ type centroidSet struct {
 // ExplainType says why a SKU has its product type.
 func (t *Tagger) ExplainType(ctx context.Context, id int64) (prodtype.Assignment, error) {
 	return t.store.ExplainType(ctx, id)
+}
+
+// WeakTypes lists the types whose members lie too far apart to trust the name alone (their
+// SKUs take their neighbours' type when the vote is clear), sorted.
+func (t *Tagger) WeakTypes() []string {
+	t.store.types.mu.RLock()
+	defer t.store.types.mu.RUnlock()
+	out := make([]string, 0, len(t.store.types.weak))
+	for n := range t.store.types.weak {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TypeSize is how many live SKUs have the type.
+func (t *Tagger) TypeSize(name string) int {
+	n, err := t.ix.Count(Attr("product_type", name))
+	if err != nil {
+		return 0
+	}
+	return int(n)
 }

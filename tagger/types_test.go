@@ -65,7 +65,7 @@ func TestProductTypesLearnedAndFilledByNeighbours(t *testing.T) {
 	a, err := tg.ExplainType(ctx, 6000)
 	require.NoError(t, err)
 	require.Equal(t, prodtype.SourceNeighbour, a.Source)
-	require.Contains(t, a.Why, "nearest the centroid of \"printer\"")
+	require.Contains(t, a.Why, "of the votes of its 10 nearest typed neighbours are for \"printer\"")
 
 	// A price change re-reads the row: the type stays.
 	ch := skuPatch(6000, "HP", 29000, t0.Add(time.Minute))

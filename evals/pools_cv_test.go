@@ -91,13 +91,13 @@ func (b *intentBench) meanF1(t testing.TB, idx []int, c search.IntentConfig) flo
 // intentGrid is the grid the cross-validation searches (each with the other defaults).
 func intentGrid() []search.IntentConfig {
 	var out []search.IntentConfig
-	for _, lw := range []float64{0.5, 1, 2} {
+	for _, lw := range []float64{1, 2, 3} {
 		for _, sw := range []float64{-1, 0.5, 1} {
 			for _, keep := range []float64{0.4, 0.6, 0.8} {
-				for _, ms := range []float64{0.5} {
+				for _, ms := range []float64{0.4, 0.6, 0.8} {
 					for _, un := range []float64{0.25, 0.5} {
-						for _, kin := range []float64{0.93, 0.97, -1} {
-							for _, sk := range []float64{0.85, 0.9, -1} {
+						for _, kin := range []float64{0.97, -1} {
+							for _, sk := range []float64{0.9, -1} {
 								out = append(out, search.IntentConfig{LexicalWeight: lw, SemanticWeight: sw, Keep: keep,
 									MinScore: ms, Unnamed: un, KinCos: kin, SiblingKin: sk}.WithDefaults())
 							}
@@ -178,4 +178,7 @@ func TestIntentCrossValidation(t *testing.T) {
 		fmt.Fprintf(&rep, "  best on all: %.3f %s\n", r.f, cfgString(r.c))
 	}
 	t.Logf("intent cross-validation (%d configurations):\n%s", len(grid), rep.String())
+	// Floor from the held-out F1 measured on 2026-12-04 (0.646); the defaults are the best
+	// configuration on all scenarios, which the folds keep choosing.
+	require.GreaterOrEqual(t, heldTotal/float64(heldN), 0.61)
 }

@@ -2,10 +2,9 @@ package prodtype_test
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"sort"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"selection/internal/icecat"
 	"selection/prodtype"
@@ -24,27 +23,35 @@ func icecatDocs(t testing.TB) []prodtype.Doc {
 	return docs
 }
 
-func TestExploreIcecat(t *testing.T) {
-	if os.Getenv("PRODTYPE_EXPLORE") == "" {
-		t.Skip("exploration")
-	}
+// On the real catalogue: hundreds of types, three products in four typed from their text,
+// and the categories a planner names among them, with the relations their names and prices
+// carry (measured 2026-12-04: 427 types, 75% typed).
+func TestIcecatTypes(t *testing.T) {
 	docs := icecatDocs(t)
 	m := prodtype.Learn(docs, prodtype.Config{})
-	src := map[prodtype.Source]int{}
-	per := map[string]int{}
+	typed := 0
 	for _, d := range docs {
-		a := m.Classify(d)
-		src[a.Source]++
-		per[a.Type]++
+		if m.Classify(d).Type != "" {
+			typed++
+		}
 	}
-	fmt.Println(m.Len(), src)
-	var names []string
-	for n := range per {
-		names = append(names, n)
+	t.Logf("%d types; %d of %d products typed from their text", m.Len(), typed, len(docs))
+	require.Greater(t, m.Len(), 300)
+	require.Greater(t, float64(typed)/float64(len(docs)), 0.72)
+	for _, name := range []string{"notebook", "notebook case", "toner cartridge", "ink cartridge", "mouse", "keyboard",
+		"hdmi cable", "usb flash drive", "uninterruptible power supply", "projector lamp", "graphics card", "processor"} {
+		_, ok := m.Type(name)
+		require.True(t, ok, name)
 	}
-	sort.Slice(names, func(a, b int) bool { return per[names[a]] > per[names[b]] })
-	for _, n := range names[:min(150, len(names))] {
-		ty, _ := m.Type(n)
-		fmt.Printf("%5d %-40s %s %s (%s)\n", per[n], n, ty.Kind, ty.AccessoryOf, ty.Why)
+	for _, name := range []string{"black", "ft", "cm", "x"} {
+		_, ok := m.Type(name)
+		require.False(t, ok, name)
 	}
+	nc, _ := m.Type("notebook case")
+	require.Equal(t, prodtype.KindAccessory, nc.Kind)
+	require.Equal(t, "notebook", nc.AccessoryOf)
+	tc, _ := m.Type("toner cartridge")
+	require.Equal(t, prodtype.KindProduct, tc.Kind, "costs as much as toner")
+	require.Equal(t, "toner cartridge", m.Classify(prodtype.Doc{Title: "Lexmark 08A0476 toner cartridge Original Black 1 pc(s)", Brand: "Lexmark"}).Type)
+	require.Equal(t, "hdmi cable", m.Classify(prodtype.Doc{Title: "StarTech.com 15ft HDMI HDMI cable 4.6 m HDMI Type A (Standard) Black", Brand: "StarTech.com"}).Type)
 }

@@ -32,16 +32,16 @@ type IntentConfig struct {
 	// share of its words present ("monitor" in "4k monitor" for "computer monitor"). Default 1.
 	NameWeight float64
 	// LexicalWeight weighs the type's share of the query's best lexical matches over the whole
-	// catalogue (what products holding the query's words are). Default 1.
+	// catalogue (what products holding the query's words are). Default 2.
 	LexicalWeight float64
 	// SemanticWeight weighs how far above the other types the query's embedding is to the
 	// type's centroid. Default 0.5.
 	SemanticWeight float64
 	// Keep is the share of the best type's score another type needs to be meant too.
-	// Default 0.5.
+	// Default 0.4.
 	Keep float64
 	// MinScore is the score the best type needs for the query to mean a type at all.
-	// Default 0.6.
+	// Default 0.4.
 	MinScore float64
 	// Unnamed scales the score of a type whose name the query does not hold when another
 	// type's name is in the query: "4k monitor" names monitors, not the cables that mention
@@ -54,17 +54,18 @@ type IntentConfig struct {
 	Depth int
 	// Sibling is the name score of a type that shares only the head with the query's phrase
 	// ("vga cable" for "hdmi cables"), used when no type is exact, a subtype or a supertype.
-	// Default 0.5; negative: siblings are not named.
+	// Default -1: siblings alone are not named.
 	Sibling float64
 	// SiblingKin is the centroid cosine at which a sibling of a better-named type is meant too
-	// ("lcd monitor" beside "computer monitor", not "vga cable" beside "hdmi cable"). Default
-	// 0.9; negative: never.
+	// ("lcd monitor", 0.94, beside "computer monitor"). Default 0.9, chosen by cross-validation;
+	// the USE-Lite centroids do not tell every pair apart ("vga cable" is 0.92 from "hdmi
+	// cable" and joins it too); negative: never.
 	SiblingKin float64
 	// KinCos is the centroid cosine above which a type sharing a word with a chosen one is
-	// meant too ("toner" with "toner cartridge"). Default 0.9; negative: never.
+	// meant too ("toner" with "toner cartridge"). Default 0.97; negative: never.
 	KinCos float64
 	// NamedOnly resolves only queries that name the best type whole ("mouse", "notebook
-	// case"); others keep the search's own membership. Set by DefaultIntentConfig.
+	// case"); others keep the search's own membership. Default false.
 	NamedOnly bool
 	// MaxTypes bounds the types one query means. Default 8.
 	MaxTypes int
@@ -78,10 +79,10 @@ func (c IntentConfig) WithDefaults() IntentConfig {
 		}
 	}
 	def(&c.NameWeight, 1)
-	def(&c.LexicalWeight, 1)
+	def(&c.LexicalWeight, 2)
 	def(&c.SemanticWeight, 0.5)
 	def(&c.Keep, 0.4)
-	def(&c.MinScore, 0.5)
+	def(&c.MinScore, 0.4)
 	def(&c.Unnamed, 0.5)
 	def(&c.KinCos, 0.97)
 	def(&c.Sibling, -1)
@@ -435,10 +436,6 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 	if len(ev) == 0 {
 		return it
 	}
-	maxLex := 0.0
-	for _, e := range ev {
-		maxLex = max(maxLex, e.Lex)
-	}
 	sc := make([]TypeScore, len(ev))
 	copy(sc, ev)
 	named := false
@@ -459,11 +456,9 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 	}
 	for i := range sc {
 		e := &sc[i]
-		lex := 0.0
-		if maxLex > 0 {
-			lex = e.Lex / maxLex
-		}
-		e.Score = c.NameWeight*e.NameMatch + c.LexicalWeight*lex + c.SemanticWeight*math.Min(e.SemZ/4, 1)
+		// The raw share: a type holding most of the query's lexical matches is evidence, the
+		// largest of many small shares is not ("lenovo" matches notebooks, adapters, phones).
+		e.Score = c.NameWeight*e.NameMatch + c.LexicalWeight*e.Lex + c.SemanticWeight*math.Min(e.SemZ/4, 1)
 		if named && e.NameMatch == 0 {
 			e.Score *= c.Unnamed
 		}

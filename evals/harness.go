@@ -22,8 +22,8 @@ type Stack struct {
 	// Tags is the tag index the scenario path filters with; Scenario is that path.
 	Tags     *tagger.Tagger
 	Scenario *Scenario
-	// Intents resolves the product types a query means; the scenario path uses it only when
-	// Scenario.Intents is set (not yet by default: see evals/README.md, "Product types").
+	// Intents resolves the product types a query means; the scenario path uses it, as the
+	// service does.
 	Intents *search.Intents
 }
 
@@ -55,11 +55,12 @@ func NewStack(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg s
 	if _, err := tg.Load(ctx); err != nil {
 		return nil, fmt.Errorf("evals: load tag index: %w", err)
 	}
-	intents := search.NewIntents(eng, tg, search.IntentConfig{})
+	intents := search.NewIntents(eng, tg, search.IntentConfig{Widen: true})
 	sc, err := NewScenario(tg.Index(), eng)
 	if err != nil {
 		return nil, err
 	}
+	sc.Intents = intents
 	return &Stack{Lexical: lex, Vectors: vix, Embedder: emb, Engine: eng, Tags: tg, Scenario: sc, Intents: intents}, nil
 }
 

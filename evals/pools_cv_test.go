@@ -97,9 +97,9 @@ func intentGrid() []search.IntentConfig {
 				for _, ms := range []float64{0.4, 0.6, 0.8} {
 					for _, un := range []float64{0.25, 0.5} {
 						for _, kin := range []float64{0.97, -1} {
-							for _, sk := range []float64{0.9, -1} {
+							for _, ml := range []float64{0.1, 0.2, 0.4} {
 								out = append(out, search.IntentConfig{LexicalWeight: lw, SemanticWeight: sw, Keep: keep,
-									MinScore: ms, Unnamed: un, KinCos: kin, SiblingKin: sk}.WithDefaults())
+									MinScore: ms, Unnamed: un, KinCos: kin, MinLex: ml, Widen: true}.WithDefaults())
 							}
 						}
 					}
@@ -111,8 +111,8 @@ func intentGrid() []search.IntentConfig {
 }
 
 func cfgString(c search.IntentConfig) string {
-	return fmt.Sprintf("lex %.2g sem %.2g keep %.2g min %.2g unnamed %.2g kin %.2g sibling-kin %.2g",
-		c.LexicalWeight, c.SemanticWeight, c.Keep, c.MinScore, c.Unnamed, c.KinCos, c.SiblingKin)
+	return fmt.Sprintf("lex %.2g sem %.2g keep %.2g min %.2g unnamed %.2g kin %.2g min-lex %.2g",
+		c.LexicalWeight, c.SemanticWeight, c.Keep, c.MinScore, c.Unnamed, c.KinCos, c.MinLex)
 }
 
 // Cross-validation of the intent weights over scenarios: five folds by a hash of the scenario

@@ -67,6 +67,12 @@ type IntentConfig struct {
 	// NamedOnly resolves only queries that name the best type whole ("mouse", "notebook
 	// case"); others keep the search's own membership. Default false.
 	NamedOnly bool
+	// MinLex is the share of the query's lexical matches a type the query does not name must
+	// hold to be meant. Default 0.1.
+	MinLex float64
+	// Widen makes the intents it resolves admit SKUs of other types whose text holds every
+	// word of the query (selection.Intent.Widen). Default false.
+	Widen bool
 	// MaxTypes bounds the types one query means. Default 8.
 	MaxTypes int
 }
@@ -87,6 +93,7 @@ func (c IntentConfig) WithDefaults() IntentConfig {
 	def(&c.KinCos, 0.97)
 	def(&c.Sibling, -1)
 	def(&c.SiblingKin, 0.9)
+	def(&c.MinLex, 0.1)
 	if c.MinExact == 0 {
 		c.MinExact = 20
 	}
@@ -114,6 +121,8 @@ type Intent struct {
 	Properties []string     `json:"properties,omitempty"`
 	// Confidence is the best type's score, capped at 1.
 	Confidence float64 `json:"confidence"`
+	Widen      bool    `json:"widen,omitempty"`
+	Named      bool    `json:"named,omitempty"`
 }
 
 // TypeScore is the evidence for one type (for evaluation and explanations).
@@ -459,6 +468,9 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 		// The raw share: a type holding most of the query's lexical matches is evidence, the
 		// largest of many small shares is not ("lenovo" matches notebooks, adapters, phones).
 		e.Score = c.NameWeight*e.NameMatch + c.LexicalWeight*e.Lex + c.SemanticWeight*math.Min(e.SemZ/4, 1)
+		if e.NameMatch == 0 && e.Lex < c.MinLex {
+			e.Score = 0 // nearness in embedding space alone does not make a type meant ("netflix")
+		}
 		if named && e.NameMatch == 0 {
 			e.Score *= c.Unnamed
 		}
@@ -550,6 +562,7 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 		}
 	}
 	it.Confidence = math.Min(1, best)
+	it.Widen, it.Named = c.Widen, sc[0].NameMatch > 0
 	// Properties: the query's words no chosen type's name holds.
 	in := map[string]bool{}
 	for _, t := range it.Types {
@@ -588,7 +601,7 @@ func (in *Intents) ResolveIntent(ctx context.Context, text string) (selection.In
 
 // Selection is the intent in the selection engine's terms.
 func (it Intent) Selection() selection.Intent {
-	out := selection.Intent{Properties: it.Properties, Confidence: it.Confidence, Types: make([]selection.IntentType, len(it.Types))}
+	out := selection.Intent{Properties: it.Properties, Confidence: it.Confidence, Widen: it.Widen, Named: it.Named, Types: make([]selection.IntentType, len(it.Types))}
 	for i, t := range it.Types {
 		out.Types[i] = selection.IntentType{Name: t.Name, Score: t.Score, Kind: t.Kind, Why: t.Why}
 	}

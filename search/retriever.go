@@ -35,7 +35,7 @@ func (r Retriever) retrieve(ctx context.Context, req Request) (selection.Retriev
 	}
 	out := selection.Retrieved{Hits: make([]selection.Hit, len(res.Hits)), Confidence: res.Confidence, Method: string(res.Method)}
 	for i, h := range res.Hits {
-		out.Hits[i] = selection.Hit{Ordinal: h.Ordinal, Score: h.Score, Why: h.Why}
+		out.Hits[i] = selection.Hit{Ordinal: h.Ordinal, Score: h.Score, Why: h.Why, Complete: h.Coverage >= completeCoverage}
 	}
 	return out, nil
 }

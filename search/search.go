@@ -155,6 +155,8 @@ type Hit struct {
 	Score float32
 	// Lexical is the lexical evidence, 0..1: (1 - w) * BM25 / best BM25 + w * coverage.
 	Lexical float32
+	// Coverage is the share of the query's words (by IDF) the product's text holds, 0..1.
+	Coverage float32
 	// Semantic is the cosine similarity of query and product embeddings (NaN when the product
 	// has no vector yet).
 	Semantic float32
@@ -253,7 +255,7 @@ func (e *Engine) lexical(ctx context.Context, text string, req Request) (Result,
 	res := Result{Method: Lexical, Hits: make([]Hit, 0, len(lr.Hits))}
 	for _, h := range lr.Hits {
 		res.Confidence = max(res.Confidence, h.Coverage)
-		res.Hits = append(res.Hits, Hit{Ordinal: h.Ordinal, SKUID: h.SKUID, Score: h.Score,
+		res.Hits = append(res.Hits, Hit{Ordinal: h.Ordinal, SKUID: h.SKUID, Score: h.Score, Coverage: h.Coverage,
 			Lexical: e.lexicalEvidence(h, lr.Hits[0].Score), Semantic: float32(math.NaN()),
 			Why: whyLexical(lr.Terms, h)})
 	}
@@ -508,7 +510,7 @@ func (e *Engine) hybrid(ctx context.Context, text string, req Request) (Result, 
 		}
 	}
 	for i, c := range kept {
-		h := Hit{Ordinal: c.lex.Ordinal, SKUID: c.lex.SKUID, Lexical: c.l, Semantic: c.cos}
+		h := Hit{Ordinal: c.lex.Ordinal, SKUID: c.lex.SKUID, Lexical: c.l, Semantic: c.cos, Coverage: c.lex.Coverage}
 		if c.onlySem {
 			h.Score = floor - 1e-3*float32(i+1) + c.cos*1e-4
 			h.Why = fmt.Sprintf("no query word; semantic similarity %.2f (%.1f sd above an ordinary product)", c.cos, c.z)

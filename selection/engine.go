@@ -55,6 +55,8 @@ type Hit struct {
 	Ordinal int64
 	Score   float32 // relevance, higher is better
 	Why     string  // how it matched, for people
+	// Complete reports that the SKU's text holds every word of the query.
+	Complete bool
 }
 
 // Item is one SKU of a result, in rank order.
@@ -141,10 +143,14 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 	}
 	res.Candidates = cand.GetCardinality()
 	types := plan.Intent.Names()
+	filtered := cand // what the filter passes, before the intent
 	if len(types) > 0 {
 		bm, err := e.Index.EvalContext(ctx, tagger.Attr("product_type", types...))
 		if err != nil {
 			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
+		}
+		if plan.Intent.Widen {
+			filtered = cand.Clone()
 		}
 		cand.And(bm)
 	}
@@ -171,20 +177,33 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 		}
 		var got Retrieved
 		var err error
+		within := cand
+		if len(types) > 0 && plan.Intent.Widen {
+			within = filtered
+		}
 		if lr, ok := e.Retriever.(LexicalLedRetriever); ok && by != SortRelevance {
-			got, err = lr.RetrieveLexicalLed(ctx, query, cand, k)
+			got, err = lr.RetrieveLexicalLed(ctx, query, within, k)
 		} else {
-			got, err = e.Retriever.Retrieve(ctx, query, cand, k)
+			got, err = e.Retriever.Retrieve(ctx, query, within, k)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("retrieve: %w", err)
 		}
 		lap("retrieve")
 		res.Confidence, res.Method = got.Confidence, got.Method
-		ranked = make([]Item, len(got.Hits))
-		for i, h := range got.Hits {
-			ranked[i] = Item{Ordinal: h.Ordinal, Score: h.Score, Relevance: h.Score, Why: h.Why}
+		ranked = make([]Item, 0, len(got.Hits))
+		widened := 0
+		for _, h := range got.Hits {
+			if within != cand && !cand.Contains(uint64(h.Ordinal)) {
+				if !h.Complete {
+					continue
+				}
+				widened++
+				h.Why = "of another type, but its text holds every word of the query; " + h.Why
+			}
+			ranked = append(ranked, Item{Ordinal: h.Ordinal, Score: h.Score, Relevance: h.Score, Why: h.Why})
 		}
+		res.Matched += uint64(widened)
 		if by != SortRelevance && len(types) == 0 {
 			ranked = relevantSet(ranked)
 		}

@@ -15,6 +15,11 @@ type Intent struct {
 	Properties []string     `json:"properties,omitempty"`
 	// Confidence is the best type's score (0..1).
 	Confidence float64 `json:"confidence"`
+	// Named reports that the scenario names the types (rather than its words matching
+	// products of them).
+	Named bool `json:"named,omitempty"`
+	// Widen also admits SKUs of other types whose text holds every word of the query.
+	Widen bool `json:"widen,omitempty"`
 }
 
 // IntentType is one product type a scenario means.

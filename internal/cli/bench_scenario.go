@@ -78,10 +78,10 @@ func runBenchScenario(ctx context.Context, env *Env, args []string) error {
 }
 
 // icecatDir finds the Icecat catalogue.
-func icecatDir(flag string) (string, error) {
+func icecatDir(flag, demo string) (string, error) {
 	cands := []string{flag}
 	if flag == "" {
-		cands = []string{demoSettings.DataDir}
+		cands = []string{demo}
 		if wd, err := os.Getwd(); err == nil {
 			for d := wd; ; d = filepath.Dir(d) {
 				if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
@@ -120,7 +120,7 @@ func benchScenario(ctx context.Context, env *Env, o benchScenarioOpts) error {
 	}
 	defer pool.Close()
 	if fresh {
-		dir, err := icecatDir(o.icecat)
+		dir, err := icecatDir(o.icecat, env.Config.Demo.Data)
 		if err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func startBenchStack(ctx context.Context, env *Env, pool *pgxpool.Pool, fresh bo
 		Pools:           selection.NewPoolStore(pool),
 		DB:              pool,
 		Vocabulary:      vocabularyOf(s.tags.Index()),
-		CatalogCurrency: serveSettings.Currency,
+		CatalogCurrency: env.Config.Serve.Currency,
 		Log:             env.Log,
 	}
 	s.target = scenariobench.Target{Service: svc, Index: s.tags.Index(), Vectors: s.vix, Embedder: emb, DB: pool}

@@ -14,16 +14,7 @@ import (
 	"selection/tagger"
 )
 
-var demoSettings struct {
-	DataDir string
-	Rate    float64
-}
-
 func init() {
-	settings = append(settings,
-		setting{"SELECTION_DEMO_DATA", "evals/testdata/icecat", "directory of the Icecat catalogue zips the demo loads",
-			func(_ *Config, v string) error { demoSettings.DataDir = v; return nil }},
-	)
 	register(&command{name: "demo", usage: "demo [--rate 50]",
 		summary: "the whole pipeline on real data: load Icecat, embed, tag, stream live events, serve the API and the page",
 		run:     runDemo})
@@ -87,9 +78,9 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if n == 0 {
-		files, err := filepath.Glob(filepath.Join(demoSettings.DataDir, "products_*.json.zip"))
+		files, err := filepath.Glob(filepath.Join(env.Config.Demo.Data, "products_*.json.zip"))
 		if err != nil || len(files) == 0 {
-			return fmt.Errorf("no Icecat catalogue in %s (SELECTION_DEMO_DATA); run the demo from the repository root", demoSettings.DataDir)
+			return fmt.Errorf("no Icecat catalogue in %s (SELECTION_DEMO_DATA); run the demo from the repository root", env.Config.Demo.Data)
 		}
 		fmt.Fprintf(out, "[2/6] loading the Icecat catalogue (%d files; markets, stock, list prices, ratings and sales are generated deterministically and labelled so in attributes._generated)\n", len(files))
 		if err := runLoad(ctx, env, append([]string{"--tier", "batch", "--format", "icecat"}, files...)); err != nil {
@@ -133,7 +124,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		s.sim, err = ingest.NewSimulator(ingest.SimulatorConfig{Brokers: s.ingest.Brokers, Topic: ingestSettings.Topic,
+		s.sim, err = ingest.NewSimulator(ingest.SimulatorConfig{Brokers: s.ingest.Brokers, Topic: env.Config.Ingest.Topic,
 			Catalogue: cat, Rate: *rate, Seed: uint64(time.Now().UnixNano()), Logger: env.Log})
 		if err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,62 +27,7 @@ import (
 	"selection/web"
 )
 
-// serveSettings are the settings of the running service (besides ingest's and vectors').
-var serveSettings struct {
-	APIKeys         []string
-	RefreshInterval time.Duration
-	LLMProvider     string
-	LLMModel        string
-	LLMBaseURL      string
-	LLMAPIKey       string
-	Currency        string
-}
-
 func init() {
-	settings = append(settings,
-		setting{"SELECTION_API_KEYS", "", "static API keys, comma-separated name:role:key (role planner or reader); keys from `selection apikey create` need none",
-			func(_ *Config, v string) error {
-				serveSettings.APIKeys = nil
-				for _, s := range strings.Split(v, ",") {
-					if s = strings.TrimSpace(s); s != "" {
-						serveSettings.APIKeys = append(serveSettings.APIKeys, s)
-					}
-				}
-				_, err := api.NewKeys(nil, serveSettings.APIKeys, api.KeysConfig{})
-				return err
-			}},
-		setting{"SELECTION_POOL_REFRESH", "15s", "how often pools are refreshed incrementally (0 turns it off)",
-			func(_ *Config, v string) error {
-				d, err := time.ParseDuration(v)
-				if err != nil || d < 0 {
-					return fmt.Errorf("not a duration >= 0")
-				}
-				serveSettings.RefreshInterval = d
-				return nil
-			}},
-		setting{"SELECTION_LLM_PROVIDER", "", "LLM planner: empty (none), openai (any OpenAI-compatible server) or ollama",
-			func(_ *Config, v string) error {
-				if v != "" && v != "openai" && v != "ollama" {
-					return fmt.Errorf("want empty, openai or ollama")
-				}
-				serveSettings.LLMProvider = v
-				return nil
-			}},
-		setting{"SELECTION_LLM_MODEL", "", "the LLM planner's model name (provider default when empty)",
-			func(_ *Config, v string) error { serveSettings.LLMModel = v; return nil }},
-		setting{"SELECTION_LLM_BASE_URL", "", "the LLM server's base URL (provider default when empty)",
-			func(_ *Config, v string) error { serveSettings.LLMBaseURL = v; return nil }},
-		setting{"SELECTION_LLM_API_KEY", "", "the LLM server's API key, if it needs one",
-			func(_ *Config, v string) error { serveSettings.LLMAPIKey = v; return nil }},
-		setting{"SELECTION_CURRENCY", "USD", "currency of catalogue prices; scenario amounts in other currencies are converted at reference rates",
-			func(_ *Config, v string) error {
-				if _, ok := selection.CurrencyExponent[v]; !ok {
-					return fmt.Errorf("unknown currency (known: USD SGD MYR THB IDR PHP VND)")
-				}
-				serveSettings.Currency = v
-				return nil
-			}},
-	)
 	register(&command{name: "serve", usage: "serve [--no-ingest]",
 		summary: "run the service: REST API, web page, ingest from Kafka, embedding, tagging, pool refresh", run: runServe})
 }
@@ -158,7 +102,7 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	if vix == nil {
 		return nil, errors.New("the vector index did not fit in SELECTION_VECTOR_MEMORY; raise it to serve semantic search")
 	}
-	if s.worker, err = vectorindex.NewWorker(pool, s.embedder, nil, vectorindex.WorkerConfig{BatchSize: vectorSettings.EmbedBatch, Logger: env.Log}); err != nil {
+	if s.worker, err = vectorindex.NewWorker(pool, s.embedder, nil, vectorindex.WorkerConfig{BatchSize: env.Config.Vectors.EmbedBatch, Logger: env.Log}); err != nil {
 		return nil, err
 	}
 	if err := s.worker.Start(ctx); err != nil {
@@ -187,7 +131,7 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	env.Log.Info("indexes loaded", "skus", s.tags.Index().LiveCount(), "vectors", vix.Len(), "documents", s.lex.Len(),
 		"took", time.Since(t0).Round(time.Millisecond))
 
-	llm, err := newLLM()
+	llm, err := newLLM(env.Config.Serve)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +141,7 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 		DB:              pool,
 		Vocabulary:      vocabularyOf(s.tags.Index()),
 		LLM:             llm,
-		CatalogCurrency: serveSettings.Currency,
+		CatalogCurrency: env.Config.Serve.Currency,
 		Log:             env.Log,
 		Position: func(context.Context) (selection.Position, error) {
 			return indexPosition(s.tags, vix, s.follower), nil
@@ -206,7 +150,7 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	if opt.ingest {
 		m := ingest.NewMetrics()
 		m.Register(s.registry)
-		if s.ingestDB, err = siblingPool(ctx, pool, apiSettings.IngestDBConns); err != nil {
+		if s.ingestDB, err = siblingPool(ctx, pool, env.Config.Ingest.DBConns); err != nil {
 			return nil, err
 		}
 		if s.ingest, err = startIngest(ctx, env, s.ingestDB, m); err != nil {
@@ -224,7 +168,7 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	if err := s.api.Start(ctx); err != nil {
 		return nil, err
 	}
-	if serveSettings.RefreshInterval > 0 {
+	if env.Config.Serve.PoolRefresh > 0 {
 		s.startRefresher(ctx)
 	}
 	return s, nil
@@ -310,7 +254,7 @@ func (s *stack) startRefresher(ctx context.Context) {
 	_ = s.registry.Register(refreshed)
 	go func() {
 		defer close(s.refreshDone)
-		t := time.NewTicker(serveSettings.RefreshInterval)
+		t := time.NewTicker(s.env.Config.Serve.PoolRefresh)
 		defer t.Stop()
 		for {
 			select {
@@ -395,36 +339,36 @@ func vocabularyOf(ix *tagger.Index) func() selection.Vocabulary {
 }
 
 // newLLM builds the configured LLM planner (nil when none is configured).
-func newLLM() (*selection.LLMPlanner, error) {
+func newLLM(c ServeConfig) (*selection.LLMPlanner, error) {
 	var model llms.Model
 	var err error
-	switch serveSettings.LLMProvider {
+	switch c.LLMProvider {
 	case "":
 		return nil, nil
 	case "openai":
-		opts := []openai.Option{openai.WithToken(serveSettings.LLMAPIKey)}
-		if serveSettings.LLMAPIKey == "" {
+		opts := []openai.Option{openai.WithToken(c.LLMAPIKey)}
+		if c.LLMAPIKey == "" {
 			opts = []openai.Option{openai.WithToken("none")}
 		}
-		if serveSettings.LLMModel != "" {
-			opts = append(opts, openai.WithModel(serveSettings.LLMModel))
+		if c.LLMModel != "" {
+			opts = append(opts, openai.WithModel(c.LLMModel))
 		}
-		if serveSettings.LLMBaseURL != "" {
-			opts = append(opts, openai.WithBaseURL(serveSettings.LLMBaseURL))
+		if c.LLMBaseURL != "" {
+			opts = append(opts, openai.WithBaseURL(c.LLMBaseURL))
 		}
 		model, err = openai.New(opts...)
 	case "ollama":
 		opts := []ollama.Option{ollama.WithFormat("json")}
-		if serveSettings.LLMModel != "" {
-			opts = append(opts, ollama.WithModel(serveSettings.LLMModel))
+		if c.LLMModel != "" {
+			opts = append(opts, ollama.WithModel(c.LLMModel))
 		}
-		if serveSettings.LLMBaseURL != "" {
-			opts = append(opts, ollama.WithServerURL(serveSettings.LLMBaseURL))
+		if c.LLMBaseURL != "" {
+			opts = append(opts, ollama.WithServerURL(c.LLMBaseURL))
 		}
 		model, err = ollama.New(opts...)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("LLM planner (%s): %w", serveSettings.LLMProvider, err)
+		return nil, fmt.Errorf("LLM planner (%s): %w", c.LLMProvider, err)
 	}
 	return &selection.LLMPlanner{Model: model}, nil
 }

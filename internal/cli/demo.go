@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"selection/internal/core"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -163,7 +164,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 			st := s.ingest.Metrics.Snapshot()
 			b, _ := ingest.EmbedBacklog(ctx, pool)
 			env.Log.Info("demo", "events_applied", st.Applied, "dead_letters", st.DeadLetters,
-				"embedding_backlog", b.Count, "live_skus", s.tags.Index().LiveCount())
+				"embedding_backlog", b.Count, "live_skus", s.core.Tags.Index().LiveCount())
 		}
 	}
 }
@@ -171,19 +172,14 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 // defineDemoTags defines the demo's tags the first time (later runs find them saved) and, on the
 // first run, discovers topic clusters.
 func defineDemoTags(ctx context.Context, env *Env, s *stack) error {
+	tags := s.core.Tags
 	have := map[string]bool{}
-	for _, t := range s.tags.Index().Tags() {
+	for _, t := range tags.Index().Tags() {
 		have[t.Name] = true
 	}
-	made := 0
-	for _, def := range demoTags {
-		if have[def.Name] {
-			continue
-		}
-		if _, err := s.tags.Define(ctx, def); err != nil {
-			return fmt.Errorf("define tag %s: %w", def.Name, err)
-		}
-		made++
+	made, err := core.DefineMissing(ctx, tags, demoTags)
+	if err != nil {
+		return err
 	}
 	topics := 0
 	for name := range have {
@@ -192,16 +188,16 @@ func defineDemoTags(ctx context.Context, env *Env, s *stack) error {
 		}
 	}
 	if topics == 0 {
-		defs, err := s.tags.Discover(ctx, tagger.DiscoverOptions{Family: "topic", Clusters: 24})
+		defs, err := tags.Discover(ctx, tagger.DiscoverOptions{Family: "topic", Clusters: 24})
 		if err != nil {
 			return fmt.Errorf("discover topics: %w", err)
 		}
 		topics = len(defs)
 	}
-	if _, err := s.tags.Save(ctx); err != nil {
+	if _, err := tags.Save(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "      tags: %d defined now, %d topic clusters, %d in all\n", made, topics, len(s.tags.Index().Tags()))
+	fmt.Fprintf(env.Stdout, "      tags: %d defined now, %d topic clusters, %d in all\n", made, topics, len(tags.Index().Tags()))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"selection/internal/core"
 	"sync"
 	"time"
 
@@ -16,14 +17,9 @@ import (
 
 	"selection/api"
 	"selection/catalog"
-	"selection/embed"
 	"selection/ingest"
-	"selection/lexical"
 	"selection/migrations"
-	"selection/search"
 	"selection/selection"
-	"selection/tagger"
-	"selection/vectorindex"
 	"selection/web"
 )
 
@@ -32,19 +28,13 @@ func init() {
 		summary: "run the service: REST API, web page, ingest from Kafka, embedding, tagging, pool refresh", run: runServe})
 }
 
-// stack is the running service, shared by serve and demo.
+// stack is the running service, shared by serve and demo: the core (indexes, followers,
+// service) and what serve adds around it (API, ingest, metrics, pool refresher).
 type stack struct {
 	env      *Env
 	pool     *pgxpool.Pool
 	catalog  *catalog.Store
-	embedder embed.Embedder
-	planner  *vectorindex.Planner
-	stopVec  func(context.Context) error
-	worker   *vectorindex.Worker
-	lex      *lexical.Index
-	follower *lexical.Follower
-	tags     *tagger.Tagger
-	svc      *selection.Service
+	core     *core.Core
 	api      *api.Server
 	ingest   *ingestRunner
 	ingestDB *pgxpool.Pool // ingest's own connections
@@ -92,61 +82,19 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 		return nil, err
 	}
 	t0 := time.Now()
-	if s.embedder, err = newEmbedder(ctx, env, pool); err != nil {
-		return nil, err
-	}
-	if s.planner, s.stopVec, err = startVectorSearch(ctx, env, pool); err != nil {
-		return nil, err
-	}
-	vix := s.planner.Index()
-	if vix == nil {
-		return nil, errors.New("the vector index did not fit in SELECTION_VECTOR_MEMORY; raise it to serve semantic search")
-	}
-	if s.worker, err = vectorindex.NewWorker(pool, s.embedder, nil, vectorindex.WorkerConfig{BatchSize: env.Config.Vectors.EmbedBatch, Logger: env.Log}); err != nil {
-		return nil, err
-	}
-	if err := s.worker.Start(ctx); err != nil {
-		return nil, err
-	}
-	if s.lex, err = lexical.New(lexical.Config{}); err != nil {
-		return nil, err
-	}
-	if s.follower, err = lexical.NewFollower(lexical.NewStore(pool), s.lex, lexical.FollowerConfig{}); err != nil {
-		return nil, err
-	}
-	if err := s.follower.Start(ctx); err != nil {
-		return nil, fmt.Errorf("lexical index: %w", err)
-	}
-	eng, err := search.New(s.lex, vix, s.embedder, search.Config{})
+	emb, err := newEmbedder(ctx, env, pool)
 	if err != nil {
 		return nil, err
 	}
-	if s.tags, err = tagger.New(pool, vix, s.embedder, tagger.Config{Logger: env.Log,
-		Referrers: selection.NewPoolStore(pool).ReferringTo}); err != nil {
-		return nil, err
-	}
-	if err := s.tags.Start(ctx); err != nil {
-		return nil, fmt.Errorf("tag index: %w", err)
-	}
-	env.Log.Info("indexes loaded", "skus", s.tags.Index().LiveCount(), "vectors", vix.Len(), "documents", s.lex.Len(),
-		"took", time.Since(t0).Round(time.Millisecond))
-
 	llm, err := newLLM(env.Config.Serve)
 	if err != nil {
 		return nil, err
 	}
-	s.svc = &selection.Service{
-		Engine:          &selection.Engine{Index: s.tags.Index(), Retriever: search.Retriever{Engine: eng}},
-		Pools:           selection.NewPoolStore(pool),
-		DB:              pool,
-		Vocabulary:      vocabularyOf(s.tags.Index()),
-		LLM:             llm,
-		CatalogCurrency: env.Config.Serve.Currency,
-		Log:             env.Log,
-		Position: func(context.Context) (selection.Position, error) {
-			return indexPosition(s.tags, vix, s.follower), nil
-		},
+	if s.core, err = core.New(ctx, pool, emb, coreConfig(env, llm)); err != nil {
+		return nil, err
 	}
+	env.Log.Info("indexes loaded", "skus", s.core.Tags.Index().LiveCount(), "vectors", s.core.VectorCount(), "documents", s.core.Lexical.Len(),
+		"took", time.Since(t0).Round(time.Millisecond))
 	if opt.ingest {
 		m := ingest.NewMetrics()
 		m.Register(s.registry)
@@ -159,8 +107,8 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	}
 	s.registerMetrics()
 	s.api, err = api.New(apiConfig(env), api.Deps{
-		DB: pool, Service: s.svc, Catalog: s.catalog, Index: s.tags.Index(), Registry: s.registry, Web: web.FS(),
-		Ready: s.ready, Tags: api.TaggerService{Tagger: s.tags}, Log: env.Log,
+		DB: pool, Service: s.core.Service, Catalog: s.catalog, Index: s.core.Tags.Index(), Registry: s.registry, Web: web.FS(),
+		Ready: s.ready, Tags: api.TaggerService{Tagger: s.core.Tags}, Log: env.Log,
 	})
 	if err != nil {
 		return nil, err
@@ -188,7 +136,7 @@ func (s *stack) ready(ctx context.Context) error {
 
 // registerMetrics exports the embedding backlog, the vector worker and the index sizes.
 func (s *stack) registerMetrics() {
-	if m := s.worker.Metrics(); m != nil {
+	if m := s.core.Worker.Metrics(); m != nil {
 		for name, v := range map[string]struct {
 			help string
 			get  func() int64
@@ -225,24 +173,10 @@ func (s *stack) registerMetrics() {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_embedding_backlog_age_seconds",
 			Help: "Age of the oldest SKU waiting for the embedding model."}, func() float64 { return backlog().OldestAge.Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_index_live_skus",
-			Help: "Live SKUs in the tag index."}, func() float64 { return float64(s.tags.Index().LiveCount()) }),
+			Help: "Live SKUs in the tag index."}, func() float64 { return float64(s.core.Tags.Index().LiveCount()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_index_vectors",
-			Help: "Vectors in the in-memory vector index."}, func() float64 { return float64(s.planner.Index().Len()) }),
+			Help: "Vectors in the in-memory vector index."}, func() float64 { return float64(s.core.VectorCount()) }),
 	)
-}
-
-// indexPosition is where the indexes the engine reads stand: the tag index in sku_events, the
-// vector tags and the vector index in sku_vectors (the one further behind), the text index in
-// skus. A pool version records it, and an incremental refresh looks for changes after it.
-func indexPosition(tags *tagger.Tagger, vix *vectorindex.Index, lex *lexical.Follower) selection.Position {
-	p := tags.Position()
-	pos := selection.Position{EventSnapshot: p.Snapshot, EventSeq: p.Seq, SKUsFrom: lex.From()}
-	for _, from := range []time.Time{tags.VectorsFrom(), vix.From()} {
-		if !from.IsZero() && (pos.VectorsFrom.IsZero() || from.Before(pos.VectorsFrom)) {
-			pos.VectorsFrom = from
-		}
-	}
-	return pos
 }
 
 // startRefresher refreshes pools incrementally every SELECTION_POOL_REFRESH.
@@ -262,7 +196,7 @@ func (s *stack) startRefresher(ctx context.Context) {
 				return
 			case <-t.C:
 			}
-			outs, err := s.svc.RefreshAll(rctx)
+			outs, err := s.core.Service.RefreshAll(rctx)
 			if err != nil && rctx.Err() == nil {
 				s.env.Log.Warn("pool refresh", "err", err)
 			}
@@ -304,38 +238,10 @@ func (s *stack) stop(ctx context.Context) error {
 	if s.ingestDB != nil {
 		s.ingestDB.Close()
 	}
-	if s.tags != nil {
-		errs = append(errs, s.tags.Stop(ctx))
-	}
-	if s.follower != nil {
-		errs = append(errs, s.follower.Stop(ctx))
-	}
-	if s.worker != nil {
-		errs = append(errs, s.worker.Stop(ctx))
-	}
-	if s.stopVec != nil {
-		errs = append(errs, s.stopVec(ctx))
+	if s.core != nil {
+		errs = append(errs, s.core.Stop(ctx))
 	}
 	return errors.Join(errs...)
-}
-
-// vocabularyOf gives the parser the index's brands and tags, recomputed at most every 30 s.
-func vocabularyOf(ix *tagger.Index) func() selection.Vocabulary {
-	var mu sync.Mutex
-	var v selection.StaticVocabulary
-	var at time.Time
-	return func() selection.Vocabulary {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(at) < 30*time.Second && at.After(time.Time{}) {
-			return v
-		}
-		if fresh, err := selection.IndexVocabulary(ix); err == nil {
-			v = fresh
-		}
-		at = time.Now()
-		return v
-	}
 }
 
 // newLLM builds the configured LLM planner (nil when none is configured).

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"selection/internal/core"
+	"selection/selection"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +23,15 @@ func vectorIndexConfig(env *Env) vectorindex.IndexConfig {
 func plannerConfig(env *Env) vectorindex.PlannerConfig {
 	v := env.Config.Vectors
 	return vectorindex.PlannerConfig{EfSearch: v.EfSearch, PGExactMax: v.PGExactMax, Logger: env.Log}
+}
+
+// coreConfig is the service core's configuration from the settings: the pollers run and the
+// embedding worker embeds what ingest changes, as in serve.
+func coreConfig(env *Env, llm *selection.LLMPlanner) core.Config {
+	c := env.Config
+	return core.Config{Index: vectorIndexConfig(env), NoIndex: c.Vectors.Memory <= 0, Planner: plannerConfig(env),
+		ServiceIntents: c.Serve.Intents == "on", Currency: c.Serve.Currency, LLM: llm,
+		Follow: true, EmbedBatch: c.Vectors.EmbedBatch, Logger: env.Log}
 }
 
 // newEmbedder builds the configured embedder, behind the Postgres embedding cache when

@@ -65,6 +65,11 @@
 // planning and pushed Postgres into an exact range scan of 50 ms). When the iterative scan comes
 // back with fewer than k rows while the filter holds more, it ranks exactly instead.
 //
+// Planner.Vectors is the planner as search's and the tagger's vector side (search.Dense,
+// tagger.Vectors): serve uses it when the vectors do not fit, and Vector then reads one row of
+// sku_vectors by ordinal (a primary-key lookup, about 0.1 ms locally), normalised as the index
+// holds it.
+//
 // # Numbers
 //
 // From BenchmarkSearchPaths (`go test -run '^$' -bench SearchPaths -benchtime 1x -timeout 60m

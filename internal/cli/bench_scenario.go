@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -204,6 +205,9 @@ func startBenchStack(ctx context.Context, env *Env, pool *pgxpool.Pool, fresh bo
 	cfg.Step = step
 	if s.core, err = core.New(ctx, pool, emb, cfg); err != nil {
 		return s, err
+	}
+	if s.core.Index == nil {
+		return s, errors.New("bench scenario measures the in-memory index: raise SELECTION_VECTOR_MEMORY until the vectors fit")
 	}
 	t0 = time.Now()
 	made, err := core.DefineMissing(ctx, s.core.Tags, scenariobench.BenchTags)

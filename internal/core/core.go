@@ -232,6 +232,8 @@ func (c *Core) startVectors(ctx context.Context, cfg Config) error {
 		default:
 			return fmt.Errorf("vector index: %w", err)
 		}
+	} else {
+		cfg.Logger.Info("vector index off; searching through pgvector")
 	}
 	p, err := vectorindex.NewPlanner(c.Pool, c.Index, cfg.Planner)
 	if err != nil {
@@ -239,8 +241,12 @@ func (c *Core) startVectors(ctx context.Context, cfg Config) error {
 	}
 	c.Planner = p
 	if c.Index == nil {
-		return errors.New("the vector index did not fit in SELECTION_VECTOR_MEMORY; raise it to serve semantic search")
+		// pgvector: exact ranking of small candidate sets, HNSW above; vectors by ordinal from
+		// sku_vectors.
+		c.Vectors = p.Vectors()
+		return nil
 	}
+	// The planner would take the loaded index's own path: search it directly.
 	c.Vectors = c.Index
 	return nil
 }

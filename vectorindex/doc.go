@@ -73,7 +73,7 @@
 // # Numbers
 //
 // From BenchmarkSearchPaths (`go test -run '^$' -bench SearchPaths -benchtime 1x -timeout 60m
-// ./vectorindex/`; `selection bench vectors` prints the same table for the configured database),
+// ./internal/bench/vectorbench/`; `selection bench vectors` prints the same table for the configured database),
 // k = 10, p50 latency, recall@10 against exact, on the 2-core machine shared by five engineers
 // (load average 4-7 while measuring: absolute times are pessimistic, ratios within a row hold).
 //

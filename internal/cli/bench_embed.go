@@ -7,6 +7,7 @@ import (
 
 	"selection/embed"
 	"selection/ingest"
+	"selection/internal/bench/embedbench"
 )
 
 func init() {
@@ -44,6 +45,6 @@ func runBenchEmbed(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = embed.RunBench(ctx, env.Stdout, e, titles)
+	_, err = embedbench.Run(ctx, env.Stdout, e, titles)
 	return err
 }

@@ -9,15 +9,15 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"selection/internal/core"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/ingest"
+	"selection/internal/bench/scenariobench"
+	"selection/internal/core"
 	"selection/internal/pg"
-	"selection/internal/scenariobench"
 )
 
 func init() {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"selection/internal/core"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/api"
 	"selection/ingest"
+	"selection/internal/core"
 	"selection/migrations"
 	"selection/tagger"
 )

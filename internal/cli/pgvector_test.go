@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/api"
+	"selection/internal/bench/scenariobench"
 	"selection/internal/icecat"
-	"selection/internal/scenariobench"
 	"selection/internal/testdb"
 	"selection/selection"
 	"selection/vectorindex"

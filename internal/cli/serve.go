@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"selection/internal/core"
 	"sync"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"selection/api"
 	"selection/catalog"
 	"selection/ingest"
+	"selection/internal/core"
 	"selection/migrations"
 	"selection/selection"
 	"selection/web"

@@ -2,14 +2,14 @@ package cli
 
 import (
 	"context"
-	"selection/internal/core"
-	"selection/selection"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/embed"
 	"selection/embed/pgcache"
+	"selection/internal/core"
+	"selection/selection"
 	"selection/vectorindex"
 )
 

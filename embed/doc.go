@@ -69,7 +69,7 @@
 //	AVX-512 archsimd, 3x32            395-445         870 (128-636)
 //
 // 400 titles per CPU-second is about 800 titles/s when both cores are
-// free, twice the goal of 400/s and 6x the gonum port. RunBench on 4,000
+// free, twice the goal of 400/s and 6x the gonum port. `selection bench embed` on 4,000
 // titles gave 351/s with other test suites on the machine (load 3.7) and
 // 92-122/s at load 8-9. Single-title EmbedQuery p50: 2.6 ms at load 3.7.
 //
@@ -130,13 +130,13 @@
 //
 // # Benchmarks
 //
-// RunBench(ctx, out, e, texts) embeds texts and times 200 single queries;
-// its last line is
+// `selection bench embed` (internal/bench/embedbench.Run) embeds texts and times 200 single
+// queries; its last line is
 //
 //	embed titles_per_sec=<n> gflops=<n> query_p50_ms=<n> cores=<n>
 //
 // For local measurements:
 //
 //	ICECAT_DIR=/work/shared/data/icecat GOEXPERIMENT=simd go test ./embed/uselite -run XXX -bench 'EmbedTitles|Matmul' -benchtime 3x
-//	EMBED_BENCH_TITLES=4000 GOEXPERIMENT=simd go test ./embed -run RunBenchIcecat -v
+//	EMBED_BENCH_TITLES=4000 GOEXPERIMENT=simd go test ./internal/bench/embedbench -run RunIcecat -v
 package embed

@@ -27,7 +27,7 @@ type Embedder interface {
 }
 
 // FLOPCounter is implemented by embedders that can say how much matrix
-// work (floating-point operations) embedding texts takes; RunBench uses
+// work (floating-point operations) embedding texts takes; `selection bench embed` uses
 // it to report GFLOP/s.
 type FLOPCounter interface {
 	CountFLOPs(texts []string) int64

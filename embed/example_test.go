@@ -7,7 +7,6 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
 
 	"selection/embed"
 )
@@ -97,19 +96,4 @@ func ExampleNewCached() {
 	// Output:
 	// {Hits:0 Misses:2}
 	// {Hits:1 Misses:3}
-}
-
-// RunBench prints a table and a last line for scripts to parse.
-func ExampleRunBench() {
-	ctx := context.Background()
-	e, err := embed.New(ctx, embed.Config{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	titles := []string{"Xerox 006R90321 toner cartridge Original Black 6 pc(s)", "HP Pavilion dv7-1211ea Notebook Silver"}
-	if _, err := embed.RunBench(ctx, os.Stdout, e, titles); err != nil {
-		log.Fatal(err)
-	}
-	// The last line reads like:
-	// embed titles_per_sec=650.2 gflops=141.0 query_p50_ms=3.10 cores=2
 }

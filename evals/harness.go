@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/embed"
+	"selection/internal/core"
 	"selection/lexical"
 	"selection/search"
 	"selection/tagger"
@@ -28,40 +29,20 @@ type Stack struct {
 }
 
 // NewStack loads the lexical index, the in-memory vector index and the tag index from the
-// catalogue in pool, and builds the search engine (with cfg) and the scenario path over them.
+// catalogue in pool, and builds the search engine (with cfg) and the scenario path over them,
+// with the service's own constructor (core.New), the indexes loaded once.
 func NewStack(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg search.Config) (*Stack, error) {
-	lex, err := lexical.New(lexical.Config{})
+	c, err := core.New(ctx, pool, emb, core.Config{Search: cfg})
+	if err != nil {
+		return nil, fmt.Errorf("evals: %w", err)
+	}
+	sc, err := NewScenario(c.Tags.Index(), c.Engine)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := lexical.NewStore(pool).Load(ctx, lex); err != nil {
-		return nil, err
-	}
-	vix, err := vectorindex.NewIndex(pool, vectorindex.IndexConfig{Dim: emb.Dimension()})
-	if err != nil {
-		return nil, err
-	}
-	if err := vix.Load(ctx); err != nil {
-		return nil, fmt.Errorf("evals: load vectors: %w", err)
-	}
-	eng, err := search.New(lex, vix, emb, cfg)
-	if err != nil {
-		return nil, err
-	}
-	tg, err := tagger.New(pool, vix, emb, tagger.Config{})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tg.Load(ctx); err != nil {
-		return nil, fmt.Errorf("evals: load tag index: %w", err)
-	}
-	intents := search.NewIntents(eng, tg, search.IntentConfig{Widen: true})
-	sc, err := NewScenario(tg.Index(), eng)
-	if err != nil {
-		return nil, err
-	}
-	sc.Intents = intents
-	return &Stack{Lexical: lex, Vectors: vix, Embedder: emb, Engine: eng, Tags: tg, Scenario: sc, Intents: intents}, nil
+	sc.Intents = c.Intents
+	return &Stack{Lexical: c.Lexical, Vectors: c.Index, Embedder: emb, Engine: c.Engine, Tags: c.Tags, Scenario: sc,
+		Intents: c.Intents}, nil
 }
 
 // SearchMethod evaluates one search method of eng.

@@ -99,7 +99,7 @@ func intentGrid() []search.IntentConfig {
 						for _, kin := range []float64{0.97, -1} {
 							for _, ml := range []float64{0.1, 0.2, 0.4} {
 								out = append(out, search.IntentConfig{LexicalWeight: lw, SemanticWeight: sw, Keep: keep,
-									MinScore: ms, Unnamed: un, KinCos: kin, MinLex: ml, Widen: true}.WithDefaults())
+									MinScore: ms, Unnamed: un, KinCos: kin, MinLex: ml}.WithDefaults())
 							}
 						}
 					}

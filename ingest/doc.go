@@ -89,7 +89,7 @@
 //
 // # Figures
 //
-// RunBench (selection bench ingest) measures Kafka (kfake) -> Postgres for price and stock
+// `selection bench ingest` (internal/bench/ingestbench) measures Kafka (kfake) -> Postgres for price and stock
 // events with a one-row-per-transaction consumer as the baseline in the same run. On the shared
 // 2-core machine: about 40,000 events/s over 50,000 SKUs with events spread uniformly (p99
 // freshness 0.4-0.5 s at 24,000/s live), 55,000-60,000 events/s with a Zipf-skewed stream (p99

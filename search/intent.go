@@ -70,9 +70,10 @@ type IntentConfig struct {
 	// MinLex is the share of the query's lexical matches a type the query does not name must
 	// hold to be meant. Default 0.1.
 	MinLex float64
-	// Widen makes the intents it resolves admit SKUs of other types whose text holds every
-	// word of the query (selection.Intent.Widen). Default false.
-	Widen bool
+	// Strict keeps the intents it resolves to SKUs of their types. Default false: they also
+	// admit SKUs of other types whose text holds every word of the query
+	// (selection.Intent.Widen), which keeps keyword search whole where typing errs.
+	Strict bool
 	// MaxTypes bounds the types one query means. Default 8.
 	MaxTypes int
 }
@@ -562,7 +563,7 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 		}
 	}
 	it.Confidence = math.Min(1, best)
-	it.Widen, it.Named = c.Widen, sc[0].NameMatch > 0
+	it.Widen, it.Named = !c.Strict, sc[0].NameMatch > 0
 	// Properties: the query's words no chosen type's name holds.
 	in := map[string]bool{}
 	for _, t := range it.Types {

@@ -65,10 +65,15 @@
 // planning and pushed Postgres into an exact range scan of 50 ms). When the iterative scan comes
 // back with fewer than k rows while the filter holds more, it ranks exactly instead.
 //
+// Planner.Vectors is the planner as search's and the tagger's vector side (search.Dense,
+// tagger.Vectors): serve uses it when the vectors do not fit, and Vector then reads one row of
+// sku_vectors by ordinal (a primary-key lookup, about 0.1 ms locally), normalised as the index
+// holds it.
+//
 // # Numbers
 //
 // From BenchmarkSearchPaths (`go test -run '^$' -bench SearchPaths -benchtime 1x -timeout 60m
-// ./vectorindex/`; `selection bench vectors` prints the same table for the configured database),
+// ./internal/bench/vectorbench/`; `selection bench vectors` prints the same table for the configured database),
 // k = 10, p50 latency, recall@10 against exact, on the 2-core machine shared by five engineers
 // (load average 4-7 while measuring: absolute times are pessimistic, ratios within a row hold).
 //

@@ -65,7 +65,7 @@ type IndexConfig struct {
 	Logger *slog.Logger
 }
 
-// Defaults measured by `selection vectors bench` and BenchmarkSearch (see doc.go).
+// Defaults measured by `selection bench vectors` and BenchmarkSearch (see doc.go).
 const (
 	DefaultParallelMin  = 16384
 	DefaultQuantizedMin = 65536

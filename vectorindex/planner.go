@@ -39,7 +39,7 @@ type PlannerConfig struct {
 }
 
 // DefaultPGExactMax is the measured crossover between pgvector's exact ranking of a candidate
-// list and its filtered HNSW scan (see doc.go and `selection vectors bench`).
+// list and its filtered HNSW scan (see doc.go and `selection bench vectors`).
 const DefaultPGExactMax = 5000
 
 // WithDefaults fills zero fields with their defaults.

@@ -7,6 +7,7 @@ import (
 
 	"selection/embed"
 	"selection/ingest"
+	"selection/internal/bench/embedbench"
 )
 
 func init() {
@@ -18,7 +19,7 @@ func init() {
 func runBenchEmbed(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "bench embed")
 	n := fs.Int("titles", 0, "embed only the first N titles (0: all 19,406)")
-	dir := fs.String("dir", demoSettings.DataDir, "directory of the Icecat zips")
+	dir := fs.String("dir", env.Config.Demo.Data, "directory of the Icecat zips")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,6 +45,6 @@ func runBenchEmbed(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = embed.RunBench(ctx, env.Stdout, e, titles)
+	_, err = embedbench.Run(ctx, env.Stdout, e, titles)
 	return err
 }

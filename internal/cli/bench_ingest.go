@@ -7,7 +7,7 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"selection/ingest"
+	"selection/internal/bench/ingestbench"
 	"selection/internal/pg"
 	"selection/migrations"
 )
@@ -21,7 +21,7 @@ func init() {
 
 func runBenchIngest(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "bench ingest")
-	var cfg ingest.BenchConfig
+	var cfg ingestbench.Config
 	var parts int
 	var keep bool
 	fs.IntVar(&cfg.SKUs, "skus", 50000, "SKUs in the catalogue the events update")
@@ -88,6 +88,6 @@ func runBenchIngest(ctx context.Context, env *Env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	_, err = ingest.RunBench(ctx, pool, cfg, env.Stdout)
+	_, err = ingestbench.Run(ctx, pool, cfg, env.Stdout)
 	return err
 }

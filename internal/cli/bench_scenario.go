@@ -14,15 +14,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"selection/embed"
 	"selection/ingest"
+	"selection/internal/bench/scenariobench"
+	"selection/internal/core"
 	"selection/internal/pg"
-	"selection/internal/scenariobench"
-	"selection/lexical"
-	"selection/search"
-	"selection/selection"
-	"selection/tagger"
-	"selection/vectorindex"
 )
 
 func init() {
@@ -78,10 +73,10 @@ func runBenchScenario(ctx context.Context, env *Env, args []string) error {
 }
 
 // icecatDir finds the Icecat catalogue.
-func icecatDir(flag string) (string, error) {
+func icecatDir(flag, demo string) (string, error) {
 	cands := []string{flag}
 	if flag == "" {
-		cands = []string{demoSettings.DataDir}
+		cands = []string{demo}
 		if wd, err := os.Getwd(); err == nil {
 			for d := wd; ; d = filepath.Dir(d) {
 				if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
@@ -120,7 +115,7 @@ func benchScenario(ctx context.Context, env *Env, o benchScenarioOpts) error {
 	}
 	defer pool.Close()
 	if fresh {
-		dir, err := icecatDir(o.icecat)
+		dir, err := icecatDir(o.icecat, env.Config.Demo.Data)
 		if err != nil {
 			return err
 		}
@@ -172,120 +167,66 @@ func benchScenario(ctx context.Context, env *Env, o benchScenarioOpts) error {
 
 // benchStack is the part of serve's stack a scenario-to-pool pass uses.
 type benchStack struct {
-	target   scenariobench.Target
-	vix      *vectorindex.Index
-	follower *lexical.Follower
-	tags     *tagger.Tagger
+	target scenariobench.Target
+	core   *core.Core
 }
 
 func (s *benchStack) stop(ctx context.Context) error {
-	var errs []error
-	if s.tags != nil {
-		errs = append(errs, s.tags.Stop(ctx))
+	if s.core == nil {
+		return nil
 	}
-	if s.follower != nil {
-		errs = append(errs, s.follower.Stop(ctx))
-	}
-	if s.vix != nil {
-		errs = append(errs, s.vix.Stop(ctx))
-	}
-	return errors.Join(errs...)
+	return s.core.Stop(ctx)
 }
 
-// startBenchStack builds the indexes and the selection service with the constructors and
-// settings startStack uses, in its order (embedder, in-memory vector index, lexical index and
-// follower, search engine, tagger, selection.Service), each timed; the parts a pass does not
-// use (API, Kafka consumer, embedding worker, pool refresher) are left out. The pollers run,
-// as in serve. On a fresh data set it defines the bench's rule tags, which saves the tag index
-// to tag_bitmaps, so later runs load that snapshot as serve would.
+// startBenchStack builds the core with serve's constructor and settings (core.New: in-memory
+// vector index, lexical index and follower, search engine, tagger, selection.Service), each
+// part timed; the parts a pass does not use (API, Kafka consumer, embedding worker, pool
+// refresher) are left out. The pollers run, as in serve. On a fresh data set it defines the
+// bench's rule tags, which saves the tag index to tag_bitmaps, so later runs load that
+// snapshot as serve would.
 func startBenchStack(ctx context.Context, env *Env, pool *pgxpool.Pool, fresh bool, w io.Writer) (*benchStack, error) {
 	s := &benchStack{}
 	fmt.Fprintln(w, "building the in-memory indexes as serve does:")
-	step := func(name string, t0 time.Time, note string) {
-		fmt.Fprintf(w, "  %-44s %8.1f s  %s\n", name, time.Since(t0).Seconds(), note)
+	step := func(name string, took time.Duration, note string) {
+		fmt.Fprintf(w, "  %-44s %8.1f s  %s\n", name, took.Seconds(), note)
 	}
 	t0 := time.Now()
-	var emb embed.Embedder
-	var err error
-	if emb, err = newEmbedder(ctx, env, pool); err != nil {
-		return s, err
-	}
-	step("embedder", t0, emb.Name())
-
-	t0 = time.Now()
-	if s.vix, err = vectorindex.NewIndex(pool, vectorIndexConfig(env)); err != nil {
-		return s, err
-	}
-	if err := s.vix.Start(ctx); err != nil {
-		return s, fmt.Errorf("vector index: %w", err)
-	}
-	vs := s.vix.Stats()
-	step("vector index (vectorindex.Index.Load)", t0, fmt.Sprintf("%d vectors, %d MiB, kernel %s", vs.Vectors, vs.Bytes>>20, vs.Kernel))
-
-	t0 = time.Now()
-	lex, err := lexical.New(lexical.Config{})
+	emb, err := newEmbedder(ctx, env, pool)
 	if err != nil {
 		return s, err
 	}
-	if s.follower, err = lexical.NewFollower(lexical.NewStore(pool), lex, lexical.FollowerConfig{}); err != nil {
-		return s, err
-	}
-	if err := s.follower.Start(ctx); err != nil {
-		return s, fmt.Errorf("lexical index: %w", err)
-	}
-	step("lexical index (lexical.Follower.Start)", t0, fmt.Sprintf("%d documents", lex.Len()))
-
-	eng, err := search.New(lex, s.vix, emb, search.Config{})
+	step("embedder", time.Since(t0), emb.Name())
+	llm, err := newLLM(env.Config.Serve)
 	if err != nil {
 		return s, err
 	}
-
-	t0 = time.Now()
-	if s.tags, err = tagger.New(pool, s.vix, emb, tagger.Config{Logger: env.Log}); err != nil {
+	cfg := coreConfig(env, llm)
+	cfg.EmbedBatch = 0 // the data set's vectors are written
+	cfg.Step = step
+	if s.core, err = core.New(ctx, pool, emb, cfg); err != nil {
 		return s, err
 	}
-	how, err := s.tags.Load(ctx)
-	if err != nil {
-		return s, fmt.Errorf("tag index: %w", err)
-	}
-	if err := s.tags.Start(ctx); err != nil {
-		return s, fmt.Errorf("tag index: %w", err)
-	}
-	step("tag index (tagger.Load)", t0, fmt.Sprintf("from %s; %d live SKUs", how, s.tags.Index().LiveCount()))
-
-	have := map[string]bool{}
-	for _, t := range s.tags.Index().Tags() {
-		have[strings.ToLower(t.Name)] = true
+	if s.core.Index == nil {
+		return s, errors.New("bench scenario measures the in-memory index: raise SELECTION_VECTOR_MEMORY until the vectors fit")
 	}
 	t0 = time.Now()
-	made := 0
-	for _, def := range scenariobench.BenchTags {
-		if have[def.Name] {
-			continue
-		}
-		if _, err := s.tags.Define(ctx, def); err != nil {
-			return s, fmt.Errorf("define tag %s: %w", def.Name, err)
-		}
-		made++
+	made, err := core.DefineMissing(ctx, s.core.Tags, scenariobench.BenchTags)
+	if err != nil {
+		return s, err
 	}
 	if made > 0 || fresh {
-		step("rule tags defined, tag index saved", t0, fmt.Sprintf("%d tags", made))
+		step("rule tags defined, tag index saved", time.Since(t0), fmt.Sprintf("%d tags", made))
 	}
-
-	svc := &selection.Service{
-		Engine:          &selection.Engine{Index: s.tags.Index(), Retriever: search.Retriever{Engine: eng}},
-		Pools:           selection.NewPoolStore(pool),
-		DB:              pool,
-		Vocabulary:      vocabularyOf(s.tags.Index()),
-		CatalogCurrency: serveSettings.Currency,
-		Log:             env.Log,
-	}
-	s.target = scenariobench.Target{Service: svc, Index: s.tags.Index(), Vectors: s.vix, Embedder: emb, DB: pool}
+	s.target = scenariobench.Target{Service: s.core.Service, Index: s.core.Tags.Index(), Vectors: s.core.Index, Embedder: emb, DB: pool}
 	runtime.GC()
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	var vecBytes int64
+	if s.core.Index != nil {
+		vecBytes = s.core.Index.Stats().Bytes
+	}
 	fmt.Fprintf(w, "  heap after the build: %.2f GiB in use (%.2f GiB of it the vector index)\n",
-		float64(ms.HeapInuse)/(1<<30), float64(vs.Bytes)/(1<<30))
+		float64(ms.HeapInuse)/(1<<30), float64(vecBytes)/(1<<30))
 	return s, nil
 }

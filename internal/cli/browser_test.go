@@ -186,7 +186,7 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 
 	// Its version records where the indexes stood (incremental refreshes look for changes
 	// after that): the tag index's snapshot, the vector followers' and the text index's stamps.
-	pos := indexPosition(s.tags, s.planner.Index(), s.follower)
+	pos := s.core.Position()
 	require.NotEmpty(t, pos.EventSnapshot)
 	require.False(t, pos.VectorsFrom.IsZero())
 	require.False(t, pos.SKUsFrom.IsZero())

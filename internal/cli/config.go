@@ -1,75 +1,198 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
-
-	"selection/internal/pg"
 )
 
-// Config is every setting of the service. Each field's default is stated in settings below,
-// which is also what `selection config` prints and what README.md's table documents.
+// Config is every setting of the service, in sections. Each field states its default and its
+// environment variable; the settings table (settings.go) binds the variables to the fields and
+// is what `selection config` prints and README.md's table documents. Main reads the
+// environment once, with LoadConfig, and passes the Config down; nothing below reads it again.
 type Config struct {
-	DatabaseURL  string
-	LogLevel     string
-	LogFormat    string
-	ModelDir     string
-	HTTPAddr     string
+	// DatabaseURL is the Postgres connection URL (DATABASE_URL). Default: pg.DefaultURL.
+	DatabaseURL string
+	// LogLevel is debug, info, warn or error (SELECTION_LOG_LEVEL). Default "info".
+	LogLevel string
+	// LogFormat is text or json (SELECTION_LOG_FORMAT). Default "text".
+	LogFormat string
+	// ModelDir holds the USE-Lite model files (SELECTION_MODEL_DIR).
+	// Default "/var/cache/selection/models/use-lite-0.2.0".
+	ModelDir string
+	// HTTPAddr is where the API and the web page listen (SELECTION_HTTP_ADDR).
+	// Default "127.0.0.1:8080".
+	HTTPAddr string
+	// ShutdownWait bounds a graceful shutdown (SELECTION_SHUTDOWN_WAIT). Default 10s.
 	ShutdownWait time.Duration
+
+	Serve   ServeConfig
+	API     APIConfig
+	Ingest  IngestConfig
+	Vectors VectorsConfig
+	Embed   EmbedConfig
+	Demo    DemoConfig
 }
 
-// setting is one configuration entry: its environment variable, default and meaning.
+// ServeConfig is the running service's own settings: keys, pool refresh, planner, currency.
+type ServeConfig struct {
+	// APIKeys are static keys, name:role:key (SELECTION_API_KEYS). Default: none.
+	APIKeys []string
+	// PoolRefresh is how often pools are refreshed incrementally (SELECTION_POOL_REFRESH).
+	// Default 15s; negative: never (the variable's 0).
+	PoolRefresh time.Duration
+	// LLMProvider is the LLM planner: "" (none), "openai" or "ollama" (SELECTION_LLM_PROVIDER).
+	// Default "".
+	LLMProvider string
+	// LLMModel is the planner's model (SELECTION_LLM_MODEL). Default "": the provider's.
+	LLMModel string
+	// LLMBaseURL is the LLM server (SELECTION_LLM_BASE_URL). Default "": the provider's.
+	LLMBaseURL string
+	// LLMAPIKey is the LLM server's key (SELECTION_LLM_API_KEY). Default "".
+	LLMAPIKey string
+	// Currency is the currency of catalogue prices (SELECTION_CURRENCY). Default "USD".
+	Currency string
+	// Intents is "on" to restrict a scenario's pool to the product types its text names, and
+	// the SKUs of other types holding every word of its query (search.Intents), or "off"
+	// (SELECTION_INTENTS). Default "on": pool F1 0.705 against 0.355 without, keyword nDCG@10
+	// 0.782 (evals/README.md).
+	Intents string
+}
+
+// APIConfig is the HTTP server's limits.
+type APIConfig struct {
+	// ReadTimeout bounds reading a whole request (SELECTION_HTTP_READ_TIMEOUT). Default 30s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from its headers to the end of its answer
+	// (SELECTION_HTTP_WRITE_TIMEOUT). Default 60s.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds an idle keep-alive connection (SELECTION_HTTP_IDLE_TIMEOUT).
+	// Default 120s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (SELECTION_HTTP_MAX_HEADER_BYTES). Default 32768.
+	MaxHeaderBytes int
+	// RatePerAddress is requests per second from one client address
+	// (SELECTION_API_RATE_PER_ADDRESS). Default 100; negative: no limit (the variable's 0).
+	RatePerAddress float64
+	// RatePerKey is requests per second with one API key (SELECTION_API_RATE_PER_KEY).
+	// Default 50; negative: no limit (the variable's 0).
+	RatePerKey float64
+	// KeyLookupRate is database lookups per second of unseen API keys
+	// (SELECTION_API_KEY_LOOKUP_RATE). Default 20; negative: no limit (the variable's 0).
+	KeyLookupRate float64
+	// KeyRecheck is how long a valid key is trusted before api_keys is read again
+	// (SELECTION_API_KEY_RECHECK). Default 5s.
+	KeyRecheck time.Duration
+}
+
+// IngestConfig is Kafka and the ingest consumer.
+type IngestConfig struct {
+	// Brokers are Kafka seed brokers (SELECTION_KAFKA_BROKERS). Default: none, the embedded
+	// broker.
+	Brokers []string
+	// Topic carries the SKU events (SELECTION_KAFKA_TOPIC). Default ingest.DefaultTopic.
+	Topic string
+	// Group is the consumer group (SELECTION_KAFKA_GROUP). Default ingest.DefaultGroup.
+	Group string
+	// DataDir is the embedded broker's data (SELECTION_KAFKA_DATA_DIR).
+	// Default "/var/lib/selection/kafka".
+	DataDir string
+	// Port is the embedded broker's port on 127.0.0.1 (SELECTION_KAFKA_PORT). Default 9092.
+	Port int
+	// Partitions of the topics ingest creates (SELECTION_KAFKA_PARTITIONS).
+	// Default ingest.DefaultPartitions.
+	Partitions int
+	// Poll is records per consumer poll (SELECTION_INGEST_POLL). Default 20000.
+	Poll int
+	// MaxSkew is how far in the future an event may be (SELECTION_INGEST_MAX_SKEW). Default 5m.
+	MaxSkew time.Duration
+	// DBConns is the consumer's own Postgres connections (SELECTION_INGEST_DB_CONNS). Default 8.
+	DBConns int
+}
+
+// VectorsConfig is the embedding worker, the in-memory vector index and the pgvector planner.
+type VectorsConfig struct {
+	// EmbedBatch is SKUs per embedding transaction (SELECTION_EMBED_BATCH). Default 128.
+	EmbedBatch int
+	// EmbedCache is "on" (the Postgres embedding cache) or "off" (SELECTION_EMBED_CACHE).
+	// Default "on".
+	EmbedCache string
+	// Memory is what the in-memory index may take, in bytes (SELECTION_VECTOR_MEMORY).
+	// Default 8 GiB; negative: no in-memory index, search through pgvector (the variable's 0).
+	Memory int64
+	// Poll is how often the in-memory index polls sku_vectors (SELECTION_VECTOR_POLL).
+	// Default 500ms.
+	Poll time.Duration
+	// EfSearch is pgvector's hnsw.ef_search (SELECTION_HNSW_EF_SEARCH). Default 400.
+	EfSearch int
+	// PGExactMax is the largest candidate set pgvector ranks exactly (SELECTION_PG_EXACT_MAX).
+	// Default vectorindex.DefaultPGExactMax.
+	PGExactMax int
+	// QuantizedMin is where the in-memory index's 1-bit first pass starts
+	// (SELECTION_VECTOR_QUANTIZED_MIN). Default vectorindex.DefaultQuantizedMin.
+	QuantizedMin int
+}
+
+// EmbedConfig chooses the embedding model.
+type EmbedConfig struct {
+	// Provider is "local" (USE-Lite in process), "openai" or "ollama"
+	// (SELECTION_EMBED_PROVIDER). Default "local".
+	Provider string
+	// Model is the remote model (SELECTION_EMBED_MODEL). Default "": the provider's.
+	Model string
+	// BaseURL is the remote server (SELECTION_EMBED_BASE_URL). Default "": the provider's.
+	BaseURL string
+	// APIKey is the remote server's key (SELECTION_EMBED_API_KEY). Default "".
+	APIKey string
+	// Dimension is the remote model's output dimension (SELECTION_EMBED_DIMENSION).
+	// Default 0: known models' own, else asked once.
+	Dimension int
+}
+
+// DemoConfig is the demo's data.
+type DemoConfig struct {
+	// Data is the directory of the Icecat zips (SELECTION_DEMO_DATA).
+	// Default "evals/testdata/icecat".
+	Data string
+}
+
+// setting binds one environment variable to one field of Config.
 type setting struct {
 	env, def, help string
-	set            func(c *Config, v string) error
+	set            func(c *Config, v string) error // parse v into the field (checked)
+	check          func(c *Config) error           // the field's value is allowed
+	zero           func(c *Config) bool            // the field holds its zero value
+	copy           func(dst, src *Config)          // the field from src to dst
 }
 
-func str(dst func(*Config) *string) func(*Config, string) error {
-	return func(c *Config, v string) error { *dst(c) = v; return nil }
-}
-
-func dur(dst func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return err
-		}
-		*dst(c) = d
-		return nil
+// bind makes the setting of the field at field: parse reads the variable, check (optional)
+// bounds the value, for the variable and for a Config built in code alike.
+func bind[T any](env, def, help string, field func(*Config) *T, parse func(string) (T, error), check func(T) error) setting {
+	if check == nil {
+		check = func(T) error { return nil }
 	}
-}
-
-func oneOf(dst func(*Config) *string, allowed ...string) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		for _, a := range allowed {
-			if v == a {
-				*dst(c) = v
-				return nil
+	return setting{env: env, def: def, help: help,
+		set: func(c *Config, v string) error {
+			x, err := parse(v)
+			if err != nil {
+				return err
 			}
-		}
-		return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+			if err := check(x); err != nil {
+				return err
+			}
+			*field(c) = x
+			return nil
+		},
+		check: func(c *Config) error { return check(*field(c)) },
+		zero:  func(c *Config) bool { return reflect.ValueOf(field(c)).Elem().IsZero() },
+		copy:  func(dst, src *Config) { *field(dst) = *field(src) },
 	}
-}
-
-var _ = strconv.Itoa
-
-var settings = []setting{
-	{"DATABASE_URL", pg.DefaultURL, "Postgres connection URL (the setup creates this database)",
-		str(func(c *Config) *string { return &c.DatabaseURL })},
-	{"SELECTION_LOG_LEVEL", "info", "log level: debug, info, warn, error",
-		oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
-	{"SELECTION_LOG_FORMAT", "text", "log format: text or json",
-		oneOf(func(c *Config) *string { return &c.LogFormat }, "text", "json")},
-	{"SELECTION_MODEL_DIR", "/var/cache/selection/models/use-lite-0.2.0", "directory of the USE-Lite model files (the setup fills it)",
-		str(func(c *Config) *string { return &c.ModelDir })},
-	{"SELECTION_HTTP_ADDR", "127.0.0.1:8080", "address the API and web page listen on",
-		str(func(c *Config) *string { return &c.HTTPAddr })},
-	{"SELECTION_SHUTDOWN_WAIT", "10s", "how long a graceful shutdown may take",
-		dur(func(c *Config) *time.Duration { return &c.ShutdownWait })},
 }
 
 // LoadConfig reads every setting once, from getenv, falling back to its default.
@@ -84,11 +207,45 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s=%s: %w", s.env, shownValue(s.env, v), err)
 		}
 	}
-	return c, nil
+	return c, c.validate()
+}
+
+var defaults = sync.OnceValue(func() Config {
+	c, err := LoadConfig(func(string) string { return "" })
+	if err != nil {
+		panic("cli: a setting's default does not parse: " + err.Error())
+	}
+	return c
+})
+
+// DefaultConfig is every setting at its default.
+func DefaultConfig() Config { return defaults() }
+
+// WithDefaults fills zero fields with their defaults.
+func (c Config) WithDefaults() Config {
+	d := defaults()
+	for _, s := range settings {
+		if s.zero(&c) {
+			s.copy(&c, &d)
+		}
+	}
+	return c
+}
+
+// validate checks every field's value, naming the variable of a wrong one (without its value:
+// it may be a secret).
+func (c Config) validate() error {
+	var errs []error
+	for _, s := range settings {
+		if err := s.check(&c); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // secretSettings hold keys: a configuration error names them without their value.
-var secretSettings = map[string]bool{"SELECTION_API_KEYS": true, "SELECTION_LLM_API_KEY": true}
+var secretSettings = map[string]bool{"SELECTION_API_KEYS": true, "SELECTION_LLM_API_KEY": true, "SELECTION_EMBED_API_KEY": true}
 
 // shownValue is a setting's value as an error message may show it: hidden for secrets, without
 // the password for the database URL.

@@ -10,20 +10,12 @@ import (
 
 	"selection/api"
 	"selection/ingest"
+	"selection/internal/core"
 	"selection/migrations"
 	"selection/tagger"
 )
 
-var demoSettings struct {
-	DataDir string
-	Rate    float64
-}
-
 func init() {
-	settings = append(settings,
-		setting{"SELECTION_DEMO_DATA", "evals/testdata/icecat", "directory of the Icecat catalogue zips the demo loads",
-			func(_ *Config, v string) error { demoSettings.DataDir = v; return nil }},
-	)
 	register(&command{name: "demo", usage: "demo [--rate 50]",
 		summary: "the whole pipeline on real data: load Icecat, embed, tag, stream live events, serve the API and the page",
 		run:     runDemo})
@@ -87,9 +79,9 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if n == 0 {
-		files, err := filepath.Glob(filepath.Join(demoSettings.DataDir, "products_*.json.zip"))
+		files, err := filepath.Glob(filepath.Join(env.Config.Demo.Data, "products_*.json.zip"))
 		if err != nil || len(files) == 0 {
-			return fmt.Errorf("no Icecat catalogue in %s (SELECTION_DEMO_DATA); run the demo from the repository root", demoSettings.DataDir)
+			return fmt.Errorf("no Icecat catalogue in %s (SELECTION_DEMO_DATA); run the demo from the repository root", env.Config.Demo.Data)
 		}
 		fmt.Fprintf(out, "[2/6] loading the Icecat catalogue (%d files; markets, stock, list prices, ratings and sales are generated deterministically and labelled so in attributes._generated)\n", len(files))
 		if err := runLoad(ctx, env, append([]string{"--tier", "batch", "--format", "icecat"}, files...)); err != nil {
@@ -133,7 +125,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		s.sim, err = ingest.NewSimulator(ingest.SimulatorConfig{Brokers: s.ingest.Brokers, Topic: ingestSettings.Topic,
+		s.sim, err = ingest.NewSimulator(ingest.SimulatorConfig{Brokers: s.ingest.Brokers, Topic: env.Config.Ingest.Topic,
 			Catalogue: cat, Rate: *rate, Seed: uint64(time.Now().UnixNano()), Logger: env.Log})
 		if err != nil {
 			return err
@@ -172,7 +164,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 			st := s.ingest.Metrics.Snapshot()
 			b, _ := ingest.EmbedBacklog(ctx, pool)
 			env.Log.Info("demo", "events_applied", st.Applied, "dead_letters", st.DeadLetters,
-				"embedding_backlog", b.Count, "live_skus", s.tags.Index().LiveCount())
+				"embedding_backlog", b.Count, "live_skus", s.core.Tags.Index().LiveCount())
 		}
 	}
 }
@@ -180,19 +172,14 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 // defineDemoTags defines the demo's tags the first time (later runs find them saved) and, on the
 // first run, discovers topic clusters.
 func defineDemoTags(ctx context.Context, env *Env, s *stack) error {
+	tags := s.core.Tags
 	have := map[string]bool{}
-	for _, t := range s.tags.Index().Tags() {
+	for _, t := range tags.Index().Tags() {
 		have[t.Name] = true
 	}
-	made := 0
-	for _, def := range demoTags {
-		if have[def.Name] {
-			continue
-		}
-		if _, err := s.tags.Define(ctx, def); err != nil {
-			return fmt.Errorf("define tag %s: %w", def.Name, err)
-		}
-		made++
+	made, err := core.DefineMissing(ctx, tags, demoTags)
+	if err != nil {
+		return err
 	}
 	topics := 0
 	for name := range have {
@@ -201,16 +188,16 @@ func defineDemoTags(ctx context.Context, env *Env, s *stack) error {
 		}
 	}
 	if topics == 0 {
-		defs, err := s.tags.Discover(ctx, tagger.DiscoverOptions{Family: "topic", Clusters: 24})
+		defs, err := tags.Discover(ctx, tagger.DiscoverOptions{Family: "topic", Clusters: 24})
 		if err != nil {
 			return fmt.Errorf("discover topics: %w", err)
 		}
 		topics = len(defs)
 	}
-	if _, err := s.tags.Save(ctx); err != nil {
+	if _, err := tags.Save(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "      tags: %d defined now, %d topic clusters, %d in all\n", made, topics, len(s.tags.Index().Tags()))
+	fmt.Fprintf(env.Stdout, "      tags: %d defined now, %d topic clusters, %d in all\n", made, topics, len(tags.Index().Tags()))
 	return nil
 }
 

@@ -23,7 +23,7 @@ func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 func runEmbed(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "embed")
-	batch := fs.Int("batch", vectorSettings.EmbedBatch, "SKUs per transaction (SELECTION_EMBED_BATCH)")
+	batch := fs.Int("batch", env.Config.Vectors.EmbedBatch, "SKUs per transaction (SELECTION_EMBED_BATCH)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

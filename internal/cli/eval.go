@@ -68,7 +68,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := drainEmbedQueue(ctx, env, pool, emb, vectorSettings.EmbedBatch, progress); err != nil {
+	if _, err := drainEmbedQueue(ctx, env, pool, emb, env.Config.Vectors.EmbedBatch, progress); err != nil {
 		return fmt.Errorf("embed the catalogue: %w", err)
 	}
 	start := time.Now()

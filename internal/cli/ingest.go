@@ -47,7 +47,7 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "consuming %s from %v as group %s; Ctrl-C stops\n", ingestSettings.Topic, r.Brokers, ingestSettings.Group)
+	fmt.Fprintf(env.Stdout, "consuming %s from %v as group %s; Ctrl-C stops\n", env.Config.Ingest.Topic, r.Brokers, env.Config.Ingest.Group)
 	var tick <-chan time.Time
 	if *every > 0 {
 		t := time.NewTicker(*every)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,90 +16,25 @@ import (
 
 	"selection/api"
 	"selection/catalog"
-	"selection/embed"
 	"selection/ingest"
-	"selection/lexical"
+	"selection/internal/core"
 	"selection/migrations"
-	"selection/search"
 	"selection/selection"
-	"selection/tagger"
-	"selection/vectorindex"
 	"selection/web"
 )
 
-// serveSettings are the settings of the running service (besides ingest's and vectors').
-var serveSettings struct {
-	APIKeys         []string
-	RefreshInterval time.Duration
-	LLMProvider     string
-	LLMModel        string
-	LLMBaseURL      string
-	LLMAPIKey       string
-	Currency        string
-}
-
 func init() {
-	settings = append(settings,
-		setting{"SELECTION_API_KEYS", "", "static API keys, comma-separated name:role:key (role planner or reader); keys from `selection apikey create` need none",
-			func(_ *Config, v string) error {
-				serveSettings.APIKeys = nil
-				for _, s := range strings.Split(v, ",") {
-					if s = strings.TrimSpace(s); s != "" {
-						serveSettings.APIKeys = append(serveSettings.APIKeys, s)
-					}
-				}
-				_, err := api.NewKeys(nil, serveSettings.APIKeys, api.KeysConfig{})
-				return err
-			}},
-		setting{"SELECTION_POOL_REFRESH", "15s", "how often pools are refreshed incrementally (0 turns it off)",
-			func(_ *Config, v string) error {
-				d, err := time.ParseDuration(v)
-				if err != nil || d < 0 {
-					return fmt.Errorf("not a duration >= 0")
-				}
-				serveSettings.RefreshInterval = d
-				return nil
-			}},
-		setting{"SELECTION_LLM_PROVIDER", "", "LLM planner: empty (none), openai (any OpenAI-compatible server) or ollama",
-			func(_ *Config, v string) error {
-				if v != "" && v != "openai" && v != "ollama" {
-					return fmt.Errorf("want empty, openai or ollama")
-				}
-				serveSettings.LLMProvider = v
-				return nil
-			}},
-		setting{"SELECTION_LLM_MODEL", "", "the LLM planner's model name (provider default when empty)",
-			func(_ *Config, v string) error { serveSettings.LLMModel = v; return nil }},
-		setting{"SELECTION_LLM_BASE_URL", "", "the LLM server's base URL (provider default when empty)",
-			func(_ *Config, v string) error { serveSettings.LLMBaseURL = v; return nil }},
-		setting{"SELECTION_LLM_API_KEY", "", "the LLM server's API key, if it needs one",
-			func(_ *Config, v string) error { serveSettings.LLMAPIKey = v; return nil }},
-		setting{"SELECTION_CURRENCY", "USD", "currency of catalogue prices; scenario amounts in other currencies are converted at reference rates",
-			func(_ *Config, v string) error {
-				if _, ok := selection.CurrencyExponent[v]; !ok {
-					return fmt.Errorf("unknown currency (known: USD SGD MYR THB IDR PHP VND)")
-				}
-				serveSettings.Currency = v
-				return nil
-			}},
-	)
 	register(&command{name: "serve", usage: "serve [--no-ingest]",
 		summary: "run the service: REST API, web page, ingest from Kafka, embedding, tagging, pool refresh", run: runServe})
 }
 
-// stack is the running service, shared by serve and demo.
+// stack is the running service, shared by serve and demo: the core (indexes, followers,
+// service) and what serve adds around it (API, ingest, metrics, pool refresher).
 type stack struct {
 	env      *Env
 	pool     *pgxpool.Pool
 	catalog  *catalog.Store
-	embedder embed.Embedder
-	planner  *vectorindex.Planner
-	stopVec  func(context.Context) error
-	worker   *vectorindex.Worker
-	lex      *lexical.Index
-	follower *lexical.Follower
-	tags     *tagger.Tagger
-	svc      *selection.Service
+	core     *core.Core
 	api      *api.Server
 	ingest   *ingestRunner
 	ingestDB *pgxpool.Pool // ingest's own connections
@@ -148,65 +82,23 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 		return nil, err
 	}
 	t0 := time.Now()
-	if s.embedder, err = newEmbedder(ctx, env, pool); err != nil {
-		return nil, err
-	}
-	if s.planner, s.stopVec, err = startVectorSearch(ctx, env, pool); err != nil {
-		return nil, err
-	}
-	vix := s.planner.Index()
-	if vix == nil {
-		return nil, errors.New("the vector index did not fit in SELECTION_VECTOR_MEMORY; raise it to serve semantic search")
-	}
-	if s.worker, err = vectorindex.NewWorker(pool, s.embedder, nil, vectorindex.WorkerConfig{BatchSize: vectorSettings.EmbedBatch, Logger: env.Log}); err != nil {
-		return nil, err
-	}
-	if err := s.worker.Start(ctx); err != nil {
-		return nil, err
-	}
-	if s.lex, err = lexical.New(lexical.Config{}); err != nil {
-		return nil, err
-	}
-	if s.follower, err = lexical.NewFollower(lexical.NewStore(pool), s.lex, lexical.FollowerConfig{}); err != nil {
-		return nil, err
-	}
-	if err := s.follower.Start(ctx); err != nil {
-		return nil, fmt.Errorf("lexical index: %w", err)
-	}
-	eng, err := search.New(s.lex, vix, s.embedder, search.Config{})
+	emb, err := newEmbedder(ctx, env, pool)
 	if err != nil {
 		return nil, err
 	}
-	if s.tags, err = tagger.New(pool, vix, s.embedder, tagger.Config{Logger: env.Log,
-		Referrers: selection.NewPoolStore(pool).ReferringTo}); err != nil {
+	llm, err := newLLM(env.Config.Serve)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.tags.Start(ctx); err != nil {
-		return nil, fmt.Errorf("tag index: %w", err)
+	if s.core, err = core.New(ctx, pool, emb, coreConfig(env, llm)); err != nil {
+		return nil, err
 	}
-	env.Log.Info("indexes loaded", "skus", s.tags.Index().LiveCount(), "vectors", vix.Len(), "documents", s.lex.Len(),
+	env.Log.Info("indexes loaded", "skus", s.core.Tags.Index().LiveCount(), "vectors", s.core.VectorCount(), "documents", s.core.Lexical.Len(),
 		"took", time.Since(t0).Round(time.Millisecond))
-
-	llm, err := newLLM()
-	if err != nil {
-		return nil, err
-	}
-	s.svc = &selection.Service{
-		Engine:          &selection.Engine{Index: s.tags.Index(), Retriever: search.Retriever{Engine: eng}},
-		Pools:           selection.NewPoolStore(pool),
-		DB:              pool,
-		Vocabulary:      vocabularyOf(s.tags.Index()),
-		LLM:             llm,
-		CatalogCurrency: serveSettings.Currency,
-		Log:             env.Log,
-		Position: func(context.Context) (selection.Position, error) {
-			return indexPosition(s.tags, vix, s.follower), nil
-		},
-	}
 	if opt.ingest {
 		m := ingest.NewMetrics()
 		m.Register(s.registry)
-		if s.ingestDB, err = siblingPool(ctx, pool, apiSettings.IngestDBConns); err != nil {
+		if s.ingestDB, err = siblingPool(ctx, pool, env.Config.Ingest.DBConns); err != nil {
 			return nil, err
 		}
 		if s.ingest, err = startIngest(ctx, env, s.ingestDB, m); err != nil {
@@ -215,8 +107,8 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	}
 	s.registerMetrics()
 	s.api, err = api.New(apiConfig(env), api.Deps{
-		DB: pool, Service: s.svc, Catalog: s.catalog, Index: s.tags.Index(), Registry: s.registry, Web: web.FS(),
-		Ready: s.ready, Tags: api.TaggerService{Tagger: s.tags}, Log: env.Log,
+		DB: pool, Service: s.core.Service, Catalog: s.catalog, Index: s.core.Tags.Index(), Registry: s.registry, Web: web.FS(),
+		Ready: s.ready, Tags: api.TaggerService{Tagger: s.core.Tags}, Log: env.Log,
 	})
 	if err != nil {
 		return nil, err
@@ -224,7 +116,7 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	if err := s.api.Start(ctx); err != nil {
 		return nil, err
 	}
-	if serveSettings.RefreshInterval > 0 {
+	if env.Config.Serve.PoolRefresh > 0 {
 		s.startRefresher(ctx)
 	}
 	return s, nil
@@ -244,7 +136,7 @@ func (s *stack) ready(ctx context.Context) error {
 
 // registerMetrics exports the embedding backlog, the vector worker and the index sizes.
 func (s *stack) registerMetrics() {
-	if m := s.worker.Metrics(); m != nil {
+	if m := s.core.Worker.Metrics(); m != nil {
 		for name, v := range map[string]struct {
 			help string
 			get  func() int64
@@ -281,24 +173,10 @@ func (s *stack) registerMetrics() {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_embedding_backlog_age_seconds",
 			Help: "Age of the oldest SKU waiting for the embedding model."}, func() float64 { return backlog().OldestAge.Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_index_live_skus",
-			Help: "Live SKUs in the tag index."}, func() float64 { return float64(s.tags.Index().LiveCount()) }),
+			Help: "Live SKUs in the tag index."}, func() float64 { return float64(s.core.Tags.Index().LiveCount()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "selection_index_vectors",
-			Help: "Vectors in the in-memory vector index."}, func() float64 { return float64(s.planner.Index().Len()) }),
+			Help: "Vectors in the in-memory vector index."}, func() float64 { return float64(s.core.VectorCount()) }),
 	)
-}
-
-// indexPosition is where the indexes the engine reads stand: the tag index in sku_events, the
-// vector tags and the vector index in sku_vectors (the one further behind), the text index in
-// skus. A pool version records it, and an incremental refresh looks for changes after it.
-func indexPosition(tags *tagger.Tagger, vix *vectorindex.Index, lex *lexical.Follower) selection.Position {
-	p := tags.Position()
-	pos := selection.Position{EventSnapshot: p.Snapshot, EventSeq: p.Seq, SKUsFrom: lex.From()}
-	for _, from := range []time.Time{tags.VectorsFrom(), vix.From()} {
-		if !from.IsZero() && (pos.VectorsFrom.IsZero() || from.Before(pos.VectorsFrom)) {
-			pos.VectorsFrom = from
-		}
-	}
-	return pos
 }
 
 // startRefresher refreshes pools incrementally every SELECTION_POOL_REFRESH.
@@ -310,7 +188,7 @@ func (s *stack) startRefresher(ctx context.Context) {
 	_ = s.registry.Register(refreshed)
 	go func() {
 		defer close(s.refreshDone)
-		t := time.NewTicker(serveSettings.RefreshInterval)
+		t := time.NewTicker(s.env.Config.Serve.PoolRefresh)
 		defer t.Stop()
 		for {
 			select {
@@ -318,7 +196,7 @@ func (s *stack) startRefresher(ctx context.Context) {
 				return
 			case <-t.C:
 			}
-			outs, err := s.svc.RefreshAll(rctx)
+			outs, err := s.core.Service.RefreshAll(rctx)
 			if err != nil && rctx.Err() == nil {
 				s.env.Log.Warn("pool refresh", "err", err)
 			}
@@ -360,71 +238,43 @@ func (s *stack) stop(ctx context.Context) error {
 	if s.ingestDB != nil {
 		s.ingestDB.Close()
 	}
-	if s.tags != nil {
-		errs = append(errs, s.tags.Stop(ctx))
-	}
-	if s.follower != nil {
-		errs = append(errs, s.follower.Stop(ctx))
-	}
-	if s.worker != nil {
-		errs = append(errs, s.worker.Stop(ctx))
-	}
-	if s.stopVec != nil {
-		errs = append(errs, s.stopVec(ctx))
+	if s.core != nil {
+		errs = append(errs, s.core.Stop(ctx))
 	}
 	return errors.Join(errs...)
 }
 
-// vocabularyOf gives the parser the index's brands and tags, recomputed at most every 30 s.
-func vocabularyOf(ix *tagger.Index) func() selection.Vocabulary {
-	var mu sync.Mutex
-	var v selection.StaticVocabulary
-	var at time.Time
-	return func() selection.Vocabulary {
-		mu.Lock()
-		defer mu.Unlock()
-		if time.Since(at) < 30*time.Second && at.After(time.Time{}) {
-			return v
-		}
-		if fresh, err := selection.IndexVocabulary(ix); err == nil {
-			v = fresh
-		}
-		at = time.Now()
-		return v
-	}
-}
-
 // newLLM builds the configured LLM planner (nil when none is configured).
-func newLLM() (*selection.LLMPlanner, error) {
+func newLLM(c ServeConfig) (*selection.LLMPlanner, error) {
 	var model llms.Model
 	var err error
-	switch serveSettings.LLMProvider {
+	switch c.LLMProvider {
 	case "":
 		return nil, nil
 	case "openai":
-		opts := []openai.Option{openai.WithToken(serveSettings.LLMAPIKey)}
-		if serveSettings.LLMAPIKey == "" {
+		opts := []openai.Option{openai.WithToken(c.LLMAPIKey)}
+		if c.LLMAPIKey == "" {
 			opts = []openai.Option{openai.WithToken("none")}
 		}
-		if serveSettings.LLMModel != "" {
-			opts = append(opts, openai.WithModel(serveSettings.LLMModel))
+		if c.LLMModel != "" {
+			opts = append(opts, openai.WithModel(c.LLMModel))
 		}
-		if serveSettings.LLMBaseURL != "" {
-			opts = append(opts, openai.WithBaseURL(serveSettings.LLMBaseURL))
+		if c.LLMBaseURL != "" {
+			opts = append(opts, openai.WithBaseURL(c.LLMBaseURL))
 		}
 		model, err = openai.New(opts...)
 	case "ollama":
 		opts := []ollama.Option{ollama.WithFormat("json")}
-		if serveSettings.LLMModel != "" {
-			opts = append(opts, ollama.WithModel(serveSettings.LLMModel))
+		if c.LLMModel != "" {
+			opts = append(opts, ollama.WithModel(c.LLMModel))
 		}
-		if serveSettings.LLMBaseURL != "" {
-			opts = append(opts, ollama.WithServerURL(serveSettings.LLMBaseURL))
+		if c.LLMBaseURL != "" {
+			opts = append(opts, ollama.WithServerURL(c.LLMBaseURL))
 		}
 		model, err = ollama.New(opts...)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("LLM planner (%s): %w", serveSettings.LLMProvider, err)
+		return nil, fmt.Errorf("LLM planner (%s): %w", c.LLMProvider, err)
 	}
 	return &selection.LLMPlanner{Model: model}, nil
 }

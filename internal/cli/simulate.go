@@ -44,8 +44,8 @@ func runSimulate(ctx context.Context, env *Env, args []string) error {
 	if share == 0 {
 		share = -1 // none
 	}
-	brokers := kafkaBrokers()
-	sim, err := ingest.NewSimulator(ingest.SimulatorConfig{Brokers: brokers, Topic: ingestSettings.Topic, Catalogue: cat,
+	brokers := kafkaBrokers(env.Config.Ingest)
+	sim, err := ingest.NewSimulator(ingest.SimulatorConfig{Brokers: brokers, Topic: env.Config.Ingest.Topic, Catalogue: cat,
 		Rate: *rate, Seed: *seed, MalformedShare: share, MaxEvents: *events, Logger: env.Log})
 	if err != nil {
 		return err
@@ -55,7 +55,7 @@ func runSimulate(ctx context.Context, env *Env, args []string) error {
 			err, strings.Join(brokers, ","))
 	}
 	fmt.Fprintf(env.Stdout, "simulating %d SKUs at %.0f events/s into %s on %s (seed %d); Ctrl-C stops\n",
-		len(cat), *rate, ingestSettings.Topic, strings.Join(brokers, ","), *seed)
+		len(cat), *rate, env.Config.Ingest.Topic, strings.Join(brokers, ","), *seed)
 	var timeout <-chan time.Time
 	if *dur > 0 {
 		t := time.NewTimer(*dur)

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"selection/vectorindex"
+	"selection/internal/bench/vectorbench"
 )
 
 func init() {
@@ -17,7 +17,7 @@ func init() {
 
 func runBenchVectors(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "bench vectors")
-	var cfg vectorindex.BenchConfig
+	var cfg vectorbench.Config
 	fs.IntVar(&cfg.SKUs, "skus", 0, "index size; more than the stored vectors builds a synthetic in-memory index (stored vectors + noise)")
 	fs.IntVar(&cfg.Queries, "queries", 48, "queries per row")
 	fs.IntVar(&cfg.K, "k", 10, "results per query")
@@ -43,6 +43,6 @@ func runBenchVectors(ctx context.Context, env *Env, args []string) error {
 	cfg.Index = vectorIndexConfig(env)
 	cfg.Index.MaxBytes = 0 // the bench decides its own size
 	cfg.Planner = plannerConfig(env)
-	_, err = vectorindex.RunBench(ctx, pool, env.Stdout, cfg)
+	_, err = vectorbench.Run(ctx, pool, env.Stdout, cfg)
 	return err
 }

@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"selection/internal/vecfile"
 	"strings"
 	"time"
 
 	"selection/catalog"
 	"selection/embed"
 	"selection/ingest"
+	"selection/internal/vecfile"
 )
 
 // The Icecat vectors are cached on disk exactly as the test fixture internal/icecat caches them

@@ -1,4 +1,4 @@
-package embed
+package embedbench
 
 import (
 	"archive/zip"
@@ -11,15 +11,17 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+
+	"selection/internal/icecat"
 )
 
-// TestRunBenchIcecat runs RunBench on Icecat product titles with the local
+// TestRunIcecat runs Run on Icecat product titles with the local
 // model. It only runs when EMBED_BENCH_TITLES is set to the number of
 // titles to embed; titles come from $ICECAT_DIR (default
 // ../../shared/data/icecat), products_*.json.zip.
 //
-//	EMBED_BENCH_TITLES=4000 GOEXPERIMENT=simd go test ./embed -run RunBenchIcecat -v
-func TestRunBenchIcecat(t *testing.T) {
+//	EMBED_BENCH_TITLES=4000 GOEXPERIMENT=simd go test ./internal/bench/embedbench -run RunIcecat -v
+func TestRunIcecat(t *testing.T) {
 	n, err := strconv.Atoi(os.Getenv("EMBED_BENCH_TITLES"))
 	if err != nil || n <= 0 {
 		t.Skip("set EMBED_BENCH_TITLES=<n> to run")
@@ -66,9 +68,9 @@ func TestRunBenchIcecat(t *testing.T) {
 	if len(titles) > n {
 		titles = titles[:n]
 	}
-	e := newLocal(t)
+	e := icecat.Embedder(t)
 	var out bytes.Buffer
-	if _, err := RunBench(context.Background(), &out, e, titles); err != nil {
+	if _, err := Run(context.Background(), &out, e, titles); err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + out.String())

@@ -1,4 +1,4 @@
-package embed
+package embedbench
 
 import (
 	"context"
@@ -8,10 +8,12 @@ import (
 	"slices"
 	"text/tabwriter"
 	"time"
+
+	"selection/embed"
 )
 
-// BenchResult is what RunBench measured.
-type BenchResult struct {
+// Result is what Run measured.
+type Result struct {
 	Model        string
 	Texts        int
 	Elapsed      time.Duration // embedding all texts
@@ -31,20 +33,20 @@ const benchQueries = 200
 // benchChunk is the number of texts handed to EmbedDocuments at once.
 const benchChunk = 1024
 
-// RunBench embeds texts in chunks with e.EmbedDocuments, then times
+// Run embeds texts in chunks with e.EmbedDocuments, then times
 // EmbedQuery on up to 200 of them one at a time, and prints a small table
 // to out whose last line is exactly
 //
 //	embed titles_per_sec=<n> gflops=<n> query_p50_ms=<n> cores=<n>
 //
-// gflops is the achieved matrix GFLOP/s when e implements FLOPCounter
+// gflops is the achieved matrix GFLOP/s when e implements embed.FLOPCounter
 // (the local model does), otherwise 0.
-func RunBench(ctx context.Context, out io.Writer, e Embedder, texts []string) (BenchResult, error) {
-	res := BenchResult{Model: e.Name(), Texts: len(texts), Cores: runtime.GOMAXPROCS(0)}
+func Run(ctx context.Context, out io.Writer, e embed.Embedder, texts []string) (Result, error) {
+	res := Result{Model: e.Name(), Texts: len(texts), Cores: runtime.GOMAXPROCS(0)}
 	if len(texts) == 0 {
 		return res, fmt.Errorf("embed: bench: no texts")
 	}
-	if fc, ok := e.(FLOPCounter); ok {
+	if fc, ok := e.(embed.FLOPCounter); ok {
 		res.FLOPs = fc.CountFLOPs(texts)
 	}
 	start := time.Now()
@@ -55,7 +57,7 @@ func RunBench(ctx context.Context, out io.Writer, e Embedder, texts []string) (B
 			return res, fmt.Errorf("embed: bench: texts %d-%d: %w", lo, hi, err)
 		}
 		if len(vs) != hi-lo {
-			return res, fmt.Errorf("embed: bench: %d vectors for %d texts: %w", len(vs), hi-lo, ErrDimension)
+			return res, fmt.Errorf("embed: bench: %d vectors for %d texts: %w", len(vs), hi-lo, embed.ErrDimension)
 		}
 	}
 	res.Elapsed = time.Since(start)

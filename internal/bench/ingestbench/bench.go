@@ -1,4 +1,4 @@
-package ingest
+package ingestbench
 
 import (
 	"context"
@@ -17,10 +17,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"selection/ingest"
 )
 
-// BenchConfig configures RunBench. The database must be a freshly migrated schema of its own.
-type BenchConfig struct {
+// Config configures Run. The database must be a freshly migrated schema of its own.
+type Config struct {
 	// SKUs in the catalogue the events update. Default: 50,000.
 	SKUs int
 	// Events in the throughput run (half price, half stock updates). Default: 300,000.
@@ -49,7 +51,7 @@ type BenchConfig struct {
 }
 
 // WithDefaults fills zero fields with their defaults.
-func (c BenchConfig) WithDefaults() BenchConfig {
+func (c Config) WithDefaults() Config {
 	if c.SKUs <= 0 {
 		c.SKUs = 50000
 	}
@@ -80,8 +82,8 @@ func (c BenchConfig) WithDefaults() BenchConfig {
 	return c
 }
 
-// BenchResult are the measured figures.
-type BenchResult struct {
+// Result are the measured figures.
+type Result struct {
 	EventsPerSec      float64 // batched consumer, throughput run
 	Batches           int64
 	LiveRate          int     // events/s produced in the freshness run
@@ -138,13 +140,13 @@ func (g *benchGen) next(at time.Time) *kgo.Record {
 	return &kgo.Record{Key: strconv.AppendInt(nil, id, 10), Value: slices.Clone(b)}
 }
 
-// RunBench measures Kafka (an in-process kfake broker) -> Postgres for price and stock events:
+// Run measures Kafka (an in-process kfake broker) -> Postgres for price and stock events:
 // the throughput of the consumer over a backlog, the freshness (event time to database commit)
 // of a live stream produced at a fixed rate, and the throughput of a naive consumer that writes
 // one event per transaction, all in the same run. It prints a table to out.
-func RunBench(ctx context.Context, pool *pgxpool.Pool, cfg BenchConfig, out io.Writer) (BenchResult, error) {
+func Run(ctx context.Context, pool *pgxpool.Pool, cfg Config, out io.Writer) (Result, error) {
 	cfg = cfg.WithDefaults()
-	var res BenchResult
+	var res Result
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	dist := "uniform"
@@ -161,7 +163,7 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, cfg BenchConfig, out io.W
 	}
 	fmt.Fprintf(out, "catalogue of %d SKUs loaded in %v\n", cfg.SKUs, time.Since(start).Round(time.Millisecond))
 
-	broker, err := StartEmbeddedBroker(ctx, "", 0)
+	broker, err := ingest.StartEmbeddedBroker(ctx, "", 0)
 	if err != nil {
 		return res, err
 	}
@@ -173,7 +175,7 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, cfg BenchConfig, out io.W
 	}
 	defer prod.Close()
 	const topic, naiveTopic = "bench-events", "bench-naive"
-	if err := EnsureTopics(ctx, prod, cfg.Partitions, topic, topic+DLQSuffix, naiveTopic); err != nil {
+	if err := ingest.EnsureTopics(ctx, prod, cfg.Partitions, topic, topic+ingest.DLQSuffix, naiveTopic); err != nil {
 		return res, err
 	}
 	gen := &benchGen{r: rand.New(rand.NewPCG(cfg.Seed, 7)), n: cfg.SKUs, pfx: fmt.Sprintf("b%d-", time.Now().UnixNano())}
@@ -187,10 +189,10 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, cfg BenchConfig, out io.W
 	var fresh []float64
 	recordFresh := false
 	lastCommit := atomic.Int64{}
-	metrics := NewMetrics()
-	c, err := NewConsumer(pool, ConsumerConfig{Brokers: broker.Addrs(), Topic: topic, Group: "bench",
+	metrics := ingest.NewMetrics()
+	c, err := ingest.NewConsumer(pool, ingest.ConsumerConfig{Brokers: broker.Addrs(), Topic: topic, Group: "bench",
 		MaxPollRecords: cfg.MaxPollRecords, Logger: cfg.Logger, Metrics: metrics, Partitions: cfg.Partitions,
-		OnCommit: func(ci CommitInfo) {
+		OnCommit: func(ci ingest.CommitInfo) {
 			applied.Add(int64(ci.Applied + ci.Duplicates))
 			lastCommit.Store(ci.CommittedAt.UnixNano())
 			mu.Lock()
@@ -214,7 +216,7 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, cfg BenchConfig, out io.W
 	if err := waitApplied(ctx, &applied, 1, 60*time.Second); err != nil {
 		return res, fmt.Errorf("warm-up: %w", err)
 	}
-	c.client.PauseFetchTopics(topic)
+	c.Pause()
 	start = time.Now()
 	if err := produceN(ctx, prod, topic, gen, cfg.Events); err != nil {
 		return res, err
@@ -223,7 +225,7 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, cfg BenchConfig, out io.W
 	before := metrics.Snapshot()
 	applied.Store(0)
 	start = time.Now()
-	c.client.ResumeFetchTopics(topic)
+	c.Resume()
 	if err := waitApplied(ctx, &applied, int64(cfg.Events), 30*time.Minute); err != nil {
 		return res, err
 	}
@@ -284,30 +286,30 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, cfg BenchConfig, out io.W
 
 // benchCatalogue creates SKUs 1..n through the apply path.
 func benchCatalogue(ctx context.Context, pool *pgxpool.Pool, n int) error {
-	w, err := NewWriter(pool, WriterConfig{})
+	w, err := ingest.NewWriter(pool, ingest.WriterConfig{})
 	if err != nil {
 		return err
 	}
 	at := time.Now().Add(-24 * time.Hour)
 	const batch = 5000
 	for lo := 1; lo <= n; lo += batch {
-		recs := make([]Record, 0, batch)
+		recs := make([]ingest.Record, 0, batch)
 		for id := lo; id < lo+batch && id <= n; id++ {
 			title := "Bench product " + strconv.Itoa(id)
 			price, stock, cur := int64(1000+id%5000), int64(id%300), "SGD"
-			e, err := NewEvent("bench-sku-"+strconv.Itoa(id), KindUpsert, int64(id), "SG", at,
-				UpsertData{Title: &title, Price: &price, Currency: &cur, Stock: &stock})
+			e, err := ingest.NewEvent("bench-sku-"+strconv.Itoa(id), ingest.KindUpsert, int64(id), "SG", at,
+				ingest.UpsertData{Title: &title, Price: &price, Currency: &cur, Stock: &stock})
 			if err != nil {
 				return err
 			}
 			b, _ := e.Marshal()
-			d, err := DecodeEvent(b, DecodeOptions{})
+			d, err := ingest.DecodeEvent(b, ingest.DecodeOptions{})
 			if err != nil {
 				return err
 			}
-			recs = append(recs, Record{Source: "bench:" + strconv.Itoa(id), Event: d, Partition: -1, Offset: -1})
+			recs = append(recs, ingest.Record{Source: "bench:" + strconv.Itoa(id), Event: d, Partition: -1, Offset: -1})
 		}
-		if _, err := w.Write(ctx, TierBatch, recs); err != nil {
+		if _, err := w.Write(ctx, ingest.TierBatch, recs); err != nil {
 			return err
 		}
 	}
@@ -408,7 +410,7 @@ func naiveConsume(ctx context.Context, pool *pgxpool.Pool, brokers []string, top
 			start = time.Now()
 		}
 		for _, r := range fs.Records() {
-			d, err := DecodeEvent(r.Value, DecodeOptions{})
+			d, err := ingest.DecodeEvent(r.Value, ingest.DecodeOptions{})
 			if err != nil {
 				return 0, fmt.Errorf("naive: %w", err)
 			}
@@ -421,7 +423,7 @@ func naiveConsume(ctx context.Context, pool *pgxpool.Pool, brokers []string, top
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
-func naiveApply(ctx context.Context, pool *pgxpool.Pool, r *kgo.Record, d *Decoded) error {
+func naiveApply(ctx context.Context, pool *pgxpool.Pool, r *kgo.Record, d *ingest.Decoded) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var seq int64
 		err := tx.QueryRow(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, market, payload, source, tier, event_time)
@@ -435,10 +437,10 @@ func naiveApply(ctx context.Context, pool *pgxpool.Pool, r *kgo.Record, d *Decod
 			return fmt.Errorf("naive: %w", err)
 		}
 		switch d.Kind {
-		case KindPrice:
+		case ingest.KindPrice:
 			_, err = tx.Exec(ctx, `UPDATE skus SET price = $2, price_at = $3, updated_at = now()
 				WHERE id = $1 AND price_at <= $3`, d.SKUID, d.Patch.Price, d.EventTime)
-		case KindStock:
+		case ingest.KindStock:
 			_, err = tx.Exec(ctx, `UPDATE skus SET stock = $2, stock_at = $3, updated_at = now()
 				WHERE id = $1 AND stock_at <= $3`, d.SKUID, d.Patch.Stock, d.EventTime)
 		}

@@ -1,4 +1,4 @@
-package vectorindex
+package vectorbench
 
 import (
 	"context"
@@ -6,18 +6,20 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/vectorindex"
 )
 
-// BenchConfig says what RunBench measures.
-type BenchConfig struct {
+// Config says what Run measures.
+type Config struct {
 	// SKUs is the index size: 0 (or the number of stored vectors) benches the stored vectors,
 	// in memory and in pgvector; a larger number builds a synthetic in-memory index of that
 	// many vectors (stored vector + N(0, Noise²) per dimension, cycling through the stored
@@ -39,11 +41,11 @@ type BenchConfig struct {
 	// Seed makes the run repeatable. Default: 1.
 	Seed uint64
 	// Index and Planner tune what is measured.
-	Index   IndexConfig
-	Planner PlannerConfig
+	Index   vectorindex.IndexConfig
+	Planner vectorindex.PlannerConfig
 }
 
-func (c BenchConfig) withDefaults() BenchConfig {
+func (c Config) withDefaults() Config {
 	if c.Queries == 0 {
 		c.Queries = 48
 	}
@@ -62,14 +64,14 @@ func (c BenchConfig) withDefaults() BenchConfig {
 	return c
 }
 
-// BenchRow is one selectivity's measurements: latency percentiles and mean recall@K against
+// Row is one selectivity's measurements: latency percentiles and mean recall@K against
 // exact search, per path (zero when not run).
-type BenchRow struct {
+type Row struct {
 	Selectivity float64
 	Candidates  int
-	Paths       map[Path]PathStats
-	Chosen      Path // the planner's choice with the index loaded
-	ChosenPG    Path // and without it (when PG)
+	Paths       map[vectorindex.Path]PathStats
+	Chosen      vectorindex.Path // the planner's choice with the index loaded
+	ChosenPG    vectorindex.Path // and without it (when PG)
 }
 
 // PathStats summarises one path over the queries.
@@ -78,27 +80,27 @@ type PathStats struct {
 	Recall   float64
 }
 
-// BenchReport is RunBench's result.
-type BenchReport struct {
+// Report is Run's result.
+type Report struct {
 	Vectors     int
 	Synthetic   bool
 	LoadTime    time.Duration // Load from sku_vectors (or building the synthetic index)
 	Kernel      string
-	Rows        []BenchRow
+	Rows        []Row
 	QuantizedAt int // smallest candidate count where the quantised path beat exact (0: never)
 	HNSWAt      int // smallest candidate count where HNSW beat pgvector exact (0: never or not run)
 }
 
-// RunBench measures the search paths over candidate sets of the configured selectivities and
+// Run measures the search paths over candidate sets of the configured selectivities and
 // writes a table to w (nil: no table). Exact in-memory search is the baseline: recall is
 // measured against it and latencies are also reported as ratios to it.
-func RunBench(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg BenchConfig) (BenchReport, error) {
+func Run(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg Config) (Report, error) {
 	cfg = cfg.withDefaults()
-	var rep BenchReport
+	var rep Report
 	if pool == nil {
 		return rep, errors.New("vectorindex: bench needs the database (its stored vectors are the base set)")
 	}
-	stored, err := NewIndex(pool, cfg.Index)
+	stored, err := vectorindex.NewIndex(pool, cfg.Index)
 	if err != nil {
 		return rep, err
 	}
@@ -107,7 +109,10 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg BenchCon
 		return rep, err
 	}
 	rep.LoadTime = time.Since(start)
-	base := stored.presentOrdinals()
+	base, err := presentOrdinals(ctx, pool, stored)
+	if err != nil {
+		return rep, err
+	}
 	if len(base) == 0 {
 		return rep, errors.New("vectorindex: no vectors stored: run `selection load` and `selection embed` first")
 	}
@@ -115,14 +120,14 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg BenchCon
 	ix := stored
 	if cfg.SKUs > len(base) {
 		rep.Synthetic = true
-		ix, err = NewIndex(nil, cfg.Index)
+		ix, err = vectorindex.NewIndex(nil, cfg.Index)
 		if err != nil {
 			return rep, err
 		}
 		start = time.Now()
-		buf := make([]float32, ix.cfg.Dim)
+		buf := make([]float32, ix.Config().Dim)
 		for o := 0; o < cfg.SKUs; o++ {
-			v, _, _ := stored.row(base[o%len(base)])
+			v, _ := stored.Vector(base[o%len(base)])
 			for i := range buf {
 				buf[i] = v[i] + float32(cfg.Noise*rng.NormFloat64())
 			}
@@ -135,11 +140,17 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg BenchCon
 	}
 	rep.Vectors = ix.Len()
 	rep.Kernel = ix.Kernel()
-	all := ix.presentOrdinals()
+	all := base
+	if rep.Synthetic {
+		all = make([]int64, cfg.SKUs)
+		for o := range all {
+			all[o] = int64(o)
+		}
+	}
 
 	queries := make([][]float32, cfg.Queries)
 	for i := range queries {
-		v, _, _ := stored.row(base[rng.IntN(len(base))])
+		v, _ := stored.Vector(base[rng.IntN(len(base))])
 		q := make([]float32, len(v))
 		for j := range q {
 			q[j] = v[j] + float32(0.03*rng.NormFloat64())
@@ -147,19 +158,19 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg BenchCon
 		queries[i] = q
 	}
 	withPG := cfg.PG && !rep.Synthetic
-	var memPlanner, pgPlanner *Planner
-	if memPlanner, err = NewPlanner(pool, ix, cfg.Planner); err != nil {
+	var memPlanner, pgPlanner *vectorindex.Planner
+	if memPlanner, err = vectorindex.NewPlanner(pool, ix, cfg.Planner); err != nil {
 		return rep, err
 	}
 	if withPG {
-		if pgPlanner, err = NewPlanner(pool, nil, cfg.Planner); err != nil {
+		if pgPlanner, err = vectorindex.NewPlanner(pool, nil, cfg.Planner); err != nil {
 			return rep, err
 		}
 	}
 
-	paths := []Path{PathExact, PathBinary}
+	paths := []vectorindex.Path{vectorindex.PathExact, vectorindex.PathBinary}
 	if withPG {
-		paths = append(paths, PathPGExact, PathHNSW)
+		paths = append(paths, vectorindex.PathPGExact, vectorindex.PathHNSW)
 	}
 	for _, sel := range cfg.Selectivities {
 		var filter *roaring64.Bitmap
@@ -177,17 +188,17 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg BenchCon
 				n = 1
 			}
 		}
-		row := BenchRow{Selectivity: sel, Candidates: n, Paths: map[Path]PathStats{}}
-		times := map[Path][]time.Duration{}
-		recalls := map[Path]float64{}
+		row := Row{Selectivity: sel, Candidates: n, Paths: map[vectorindex.Path]PathStats{}}
+		times := map[vectorindex.Path][]time.Duration{}
+		recalls := map[vectorindex.Path]float64{}
 		for _, q := range queries {
 			if err := ctx.Err(); err != nil {
 				return rep, err
 			}
-			var exact []Hit
+			var exact []vectorindex.Hit
 			for _, p := range paths {
 				pl := memPlanner
-				if p == PathPGExact || p == PathHNSW {
+				if p == vectorindex.PathPGExact || p == vectorindex.PathHNSW {
 					pl = pgPlanner
 				}
 				t0 := time.Now()
@@ -196,7 +207,7 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg BenchCon
 				if err != nil {
 					return rep, fmt.Errorf("%s at selectivity %v: %w", p, sel, err)
 				}
-				if p == PathExact {
+				if p == vectorindex.PathExact {
 					exact = res.Hits
 				}
 				times[p] = append(times[p], d)
@@ -214,10 +225,10 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg BenchCon
 				Recall: recalls[p] / float64(len(queries))}
 		}
 		rep.Rows = append(rep.Rows, row)
-		if b, e := row.Paths[PathBinary], row.Paths[PathExact]; rep.QuantizedAt == 0 && b.P50 < e.P50 && b.Recall >= 0.99 {
+		if b, e := row.Paths[vectorindex.PathBinary], row.Paths[vectorindex.PathExact]; rep.QuantizedAt == 0 && b.P50 < e.P50 && b.Recall >= 0.99 {
 			rep.QuantizedAt = n
 		}
-		if h, e := row.Paths[PathHNSW], row.Paths[PathPGExact]; withPG && rep.HNSWAt == 0 && h.P50 < e.P50 && h.Recall >= 0.99 {
+		if h, e := row.Paths[vectorindex.PathHNSW], row.Paths[vectorindex.PathPGExact]; withPG && rep.HNSWAt == 0 && h.P50 < e.P50 && h.Recall >= 0.99 {
 			rep.HNSWAt = n
 		}
 	}
@@ -228,7 +239,7 @@ func RunBench(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg BenchCon
 }
 
 // benchRecall is recall@k against exact, ties with the k-th exact score counting as found.
-func benchRecall(exact, got []Hit) float64 {
+func benchRecall(exact, got []vectorindex.Hit) float64 {
 	if len(exact) == 0 {
 		return 1
 	}
@@ -243,7 +254,7 @@ func benchRecall(exact, got []Hit) float64 {
 }
 
 // Print writes the report as a table.
-func (r BenchReport) Print(w io.Writer) {
+func (r Report) Print(w io.Writer) {
 	kind := "stored vectors (memory and pgvector)"
 	if r.Synthetic {
 		kind = "synthetic: stored vectors + noise (memory only)"
@@ -253,7 +264,7 @@ func (r BenchReport) Print(w io.Writer) {
 	fmt.Fprint(tw, "sel\tcandidates\texact p50\tp95\tbinary p50\tp95\trecall\tvs exact\t")
 	pg := false
 	for _, row := range r.Rows {
-		if _, ok := row.Paths[PathHNSW]; ok {
+		if _, ok := row.Paths[vectorindex.PathHNSW]; ok {
 			pg = true
 		}
 	}
@@ -267,11 +278,11 @@ func (r BenchReport) Print(w io.Writer) {
 	fmt.Fprintln(tw)
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
 	for _, row := range r.Rows {
-		e, b := row.Paths[PathExact], row.Paths[PathBinary]
+		e, b := row.Paths[vectorindex.PathExact], row.Paths[vectorindex.PathBinary]
 		fmt.Fprintf(tw, "%g\t%d\t%s\t%s\t%s\t%s\t%.4f\t%.2fx\t", row.Selectivity, row.Candidates, ms(e.P50), ms(e.P95),
 			ms(b.P50), ms(b.P95), b.Recall, float64(b.P50)/float64(max(e.P50, 1)))
 		if pg {
-			x, h := row.Paths[PathPGExact], row.Paths[PathHNSW]
+			x, h := row.Paths[vectorindex.PathPGExact], row.Paths[vectorindex.PathHNSW]
 			fmt.Fprintf(tw, "%s\t%s\t%.4f\t%s\t%s\t%.4f\t", ms(x.P50), ms(x.P95), x.Recall, ms(h.P50), ms(h.P95), h.Recall)
 		}
 		fmt.Fprintf(tw, "%s\t", row.Chosen)
@@ -288,24 +299,21 @@ func (r BenchReport) Print(w io.Writer) {
 	fmt.Fprintln(w, " (0: not in this sweep)")
 }
 
-// presentOrdinals lists the ordinals held, ascending.
-func (ix *Index) presentOrdinals() []int64 {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	out := make([]int64, 0, ix.n)
-	for key, c := range ix.chunks {
-		if c == nil {
-			continue
-		}
-		for w, pw := range c.present {
-			for pw != 0 {
-				r := w<<6 + trailingZeros(pw)
-				pw &= pw - 1
-				out = append(out, int64(key)<<chunkBits+int64(r))
-			}
+// presentOrdinals lists the ordinals of sku_vectors the loaded index holds, ascending.
+func presentOrdinals(ctx context.Context, pool *pgxpool.Pool, ix *vectorindex.Index) ([]int64, error) {
+	rows, err := pool.Query(ctx, `SELECT ordinal FROM sku_vectors ORDER BY ordinal`)
+	if err != nil {
+		return nil, err
+	}
+	ords, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, err
+	}
+	out := ords[:0]
+	for _, o := range ords {
+		if _, ok := ix.Vector(o); ok {
+			out = append(out, o)
 		}
 	}
-	return out
+	return out, nil
 }
-
-func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }

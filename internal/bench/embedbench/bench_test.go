@@ -1,11 +1,17 @@
-package embed
+package embedbench
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+
+	"selection/embed"
+	"selection/internal/icecat"
 )
 
 var benchLine = regexp.MustCompile(`^embed titles_per_sec=[0-9]+(\.[0-9]+)? gflops=[0-9]+(\.[0-9]+)? query_p50_ms=[0-9]+(\.[0-9]+)? cores=[0-9]+$`)
@@ -15,14 +21,14 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-func TestRunBenchRemote(t *testing.T) {
+func TestRunRemote(t *testing.T) {
 	srv := newOllamaServer(t, 32)
-	e, err := New(context.Background(), Config{Provider: ProviderOllama, BaseURL: srv.URL, Model: "m", Dimension: 32})
+	e, err := embed.New(context.Background(), embed.Config{Provider: embed.ProviderOllama, BaseURL: srv.URL, Model: "m", Dimension: 32})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	res, err := RunBench(context.Background(), &out, e, []string{"a", "b", "c"})
+	res, err := Run(context.Background(), &out, e, []string{"a", "b", "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,19 +38,19 @@ func TestRunBenchRemote(t *testing.T) {
 	if res.Texts != 3 || res.Queries != 3 || res.GFLOPS != 0 || res.TitlesPerSec <= 0 {
 		t.Errorf("result %+v", res)
 	}
-	if _, err := RunBench(context.Background(), &out, e, nil); err == nil {
+	if _, err := Run(context.Background(), &out, e, nil); err == nil {
 		t.Error("no texts should be an error")
 	}
 }
 
-func TestRunBenchLocal(t *testing.T) {
-	e := newLocal(t)
+func TestRunLocal(t *testing.T) {
+	e := icecat.Embedder(t)
 	texts := make([]string, 64)
 	for i := range texts {
 		texts[i] = []string{"HP LaserJet Pro toner cartridge black", "Lenovo ThinkPad T14 notebook 35.6 cm (14\") Full HD Intel Core i5 16 GB DDR4-SDRAM 512 GB SSD Windows 11 Pro", "USB-C cable 1 m"}[i%3]
 	}
 	var out bytes.Buffer
-	res, err := RunBench(context.Background(), &out, e, texts)
+	res, err := Run(context.Background(), &out, e, texts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,4 +61,22 @@ func TestRunBenchLocal(t *testing.T) {
 	if res.GFLOPS <= 0 || res.FLOPs <= 0 || res.QueryP50 <= 0 {
 		t.Errorf("result %+v", res)
 	}
+}
+
+// newOllamaServer answers Ollama's /api/embed with a vector of dim ones.
+func newOllamaServer(t testing.TB, dim int) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Model string `json:"model"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		v := make([]float32, dim)
+		for i := range v {
+			v[i] = 1
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"model": req.Model, "embeddings": [][]float32{v}})
+	}))
+	t.Cleanup(s.Close)
+	return s
 }

@@ -89,25 +89,9 @@ func TestReadPoolJudgments(t *testing.T) {
 
 // poolRunner runs a scenario through the planner (with intents when in is set) and the engine.
 func poolRunner(s *Stack, in selection.IntentResolver) PoolRunner {
-	eng := &selection.Engine{Index: s.Tags.Index(), Retriever: search.Retriever{Engine: s.Engine}}
-	vocab, _ := selection.IndexVocabulary(s.Tags.Index())
-	svc := &selection.Service{Engine: eng, Intents: in, Vocabulary: func() selection.Vocabulary { return vocab }}
-	return func(ctx context.Context, scenario string, limit int) ([]int64, []string, error) {
-		pr, err := svc.PlanScenario(ctx, scenario, "")
-		if err != nil {
-			return nil, nil, err
-		}
-		pr.Plan.Limit = limit
-		res, err := svc.Preview(ctx, pr.Plan)
-		if err != nil {
-			return nil, nil, err
-		}
-		ids := make([]int64, len(res.Items))
-		for i, it := range res.Items {
-			ids[i] = it.SKUID
-		}
-		return ids, pr.Plan.Intent.Names(), nil
-	}
+	sc := *s.Scenario
+	sc.Intents = in
+	return sc.Pools()
 }
 
 func TestScenarioPools(t *testing.T) {

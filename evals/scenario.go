@@ -59,3 +59,42 @@ func (s *Scenario) Method(m search.Method) Method {
 		return r, nil
 	}}
 }
+
+// Pools runs scenarios through the same path into pools: the planner (with the intents), the
+// filter and the ranking, up to limit SKUs.
+func (s *Scenario) Pools() PoolRunner {
+	eng := &selection.Engine{Index: s.Tags, Retriever: search.Retriever{Engine: s.Search}}
+	svc := &selection.Service{Engine: eng, Vocabulary: func() selection.Vocabulary { return s.vocab }}
+	if s.Intents != nil {
+		svc.Intents = s.Intents
+	}
+	return func(ctx context.Context, scenario string, limit int) ([]int64, []string, error) {
+		pr, err := svc.PlanScenario(ctx, scenario, selection.PlannerDeterministic)
+		if err != nil {
+			return nil, nil, err
+		}
+		pr.Plan.Limit = limit
+		res, err := svc.Preview(ctx, pr.Plan)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids := make([]int64, len(res.Items))
+		for i, it := range res.Items {
+			ids[i] = it.SKUID
+		}
+		return ids, pr.Plan.Intent.Names(), nil
+	}
+}
+
+// AsJudgments lists the members as judgments rated 1 (to find the products a file refers to).
+func (j *PoolJudgments) AsJudgments() *Judgments {
+	out := &Judgments{Queries: j.Scenarios, Ratings: map[string]map[int64]int{}}
+	for sc, m := range j.Members {
+		r := map[int64]int{}
+		for id := range m {
+			r[id] = 1
+		}
+		out.Ratings[sc] = r
+	}
+	return out
+}

@@ -225,7 +225,7 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 			break
 		}
 	}
-	if _, err := t.fillTypesLocked(ctx); err != nil {
+	if _, err := t.fillAllTypesLocked(ctx, LoadVoteBudget); err != nil {
 		return "", err
 	}
 	return how, nil

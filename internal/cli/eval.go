@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,12 +15,13 @@ import (
 	"selection/ingest"
 	"selection/migrations"
 	"selection/search"
+	"selection/selection"
 )
 
 func init() {
 	register(&command{name: "eval",
-		usage:   "eval --judgments FILE [--per-query] [--json] [--catalog DIR] [--alternatives]",
-		summary: "measure retrieval quality (nDCG@10, recall@50, MRR) of every method on a judgments file",
+		usage:   "eval --judgments FILE [--per-query] [--json] [--catalog DIR] [--alternatives] | eval --scenarios FILE [--limit 1000] [--json]",
+		summary: "measure retrieval quality (nDCG@10, recall@50, MRR) of every method on a judgments file, or pool membership (precision, recall, F1) on scenario judgments",
 		run:     runEval})
 }
 
@@ -30,6 +32,8 @@ const defaultCatalogDir = "evals/testdata/icecat"
 func runEval(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "eval")
 	judgments := fs.String("judgments", "", "CSV file with the header query,docid,rating (ratings 0..3)")
+	scenarios := fs.String("scenarios", "", "CSV file with the header scenario,sku_id: the SKUs that belong in each scenario's pool")
+	limit := fs.Int("limit", 1000, "with --scenarios: the pool size asked for")
 	perQuery := fs.Bool("per-query", false, "add a row per query and method")
 	asJSON := fs.Bool("json", false, `print one JSON object: {"default": ..., "methods": {...}}`)
 	catalogDir := fs.String("catalog", defaultCatalogDir, "Icecat products_*.json.zip to load when judged products are missing from the catalogue")
@@ -40,8 +44,14 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
+	if *scenarios != "" {
+		if *judgments != "" {
+			return usageErr("give --judgments or --scenarios, not both")
+		}
+		return runEvalPools(ctx, env, *scenarios, *catalogDir, *limit, *asJSON)
+	}
 	if *judgments == "" {
-		return usageErr("--judgments is required")
+		return usageErr("--judgments or --scenarios is required")
 	}
 	j, bad, err := evals.ReadJudgmentsFile(*judgments)
 	if err != nil {
@@ -53,31 +63,11 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if len(j.Queries) == 0 {
 		return fmt.Errorf("%s: no usable judgments", *judgments)
 	}
-	// Progress goes to stderr so that stdout holds the table or the JSON alone.
-	progress := env.Stderr
-
-	pool, err := env.Connect(ctx)
+	st, pool, err := evalStack(ctx, env, j, *catalogDir)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := ensureCatalogue(ctx, env, pool, j, *catalogDir, progress); err != nil {
-		return err
-	}
-	emb, err := newEmbedder(ctx, env, pool)
-	if err != nil {
-		return err
-	}
-	if _, err := drainEmbedQueue(ctx, env, pool, emb, env.Config.Vectors.EmbedBatch, progress); err != nil {
-		return fmt.Errorf("embed the catalogue: %w", err)
-	}
-	start := time.Now()
-	st, err := evals.NewStack(ctx, pool, evals.NewMemoEmbedder(emb), search.Config{})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(progress, "indexes loaded in %s: %d products (lexical), %d vectors\n",
-		time.Since(start).Round(time.Millisecond), st.Lexical.Len(), st.Vectors.Len())
 
 	var methods []evals.Method
 	for _, m := range search.Methods {
@@ -100,6 +90,38 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprint(env.Stdout, "\n\n")
 	return rep.WriteTable(env.Stdout, *perQuery)
+}
+
+// evalStack connects, makes sure the judged products are loaded and embedded, and builds the
+// evaluation stack; progress goes to stderr so that stdout holds the table or the JSON alone.
+func evalStack(ctx context.Context, env *Env, j *evals.Judgments, catalogDir string) (*evals.Stack, *pgxpool.Pool, error) {
+	progress := env.Stderr
+	pool, err := env.Connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*evals.Stack, *pgxpool.Pool, error) {
+		pool.Close()
+		return nil, nil, err
+	}
+	if err := ensureCatalogue(ctx, env, pool, j, catalogDir, progress); err != nil {
+		return fail(err)
+	}
+	emb, err := newEmbedder(ctx, env, pool)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := drainEmbedQueue(ctx, env, pool, emb, env.Config.Vectors.EmbedBatch, progress); err != nil {
+		return fail(fmt.Errorf("embed the catalogue: %w", err))
+	}
+	start := time.Now()
+	st, err := evals.NewStack(ctx, pool, evals.NewMemoEmbedder(emb), search.Config{})
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(progress, "indexes loaded in %s: %d products (lexical), %d vectors\n",
+		time.Since(start).Round(time.Millisecond), st.Lexical.Len(), st.Vectors.Len())
+	return st, pool, nil
 }
 
 // ensureCatalogue makes sure the judged products are in the catalogue: it migrates the schema
@@ -172,4 +194,41 @@ func missingJudged(ctx context.Context, pool *pgxpool.Pool, j *evals.Judgments) 
 		return 0, 0, fmt.Errorf("count judged products: %w", err)
 	}
 	return len(ids) - present, len(ids), nil
+}
+
+// runEvalPools scores the pools the service builds for judged scenarios.
+func runEvalPools(ctx context.Context, env *Env, path, catalogDir string, limit int, asJSON bool) error {
+	if limit < 1 || limit > selection.MaxLimit {
+		return usageErr("--limit %d outside 1..%d", limit, selection.MaxLimit)
+	}
+	j, bad, err := evals.ReadPoolJudgmentsFile(path)
+	if err != nil {
+		return err
+	}
+	for _, b := range bad {
+		fmt.Fprintf(env.Stderr, "%s: %v (row skipped)\n", path, b)
+	}
+	if len(j.Scenarios) == 0 {
+		return fmt.Errorf("%s: no usable scenario judgments", path)
+	}
+	st, pool, err := evalStack(ctx, env, j.AsJudgments(), catalogDir)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	scores, err := evals.EvaluatePools(ctx, j, st.Scenario.Pools(), limit)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Macro     evals.PoolSummary `json:"macro"`
+			Scenarios []evals.PoolScore `json:"scenarios"`
+		}{evals.SummarizePools(scores), scores})
+	}
+	fmt.Fprintf(env.Stdout, "%s: %d scenarios; pools of up to %d SKUs through the scenario path (planner with product-type intents, filter, search)\n\n",
+		filepath.Base(path), len(j.Scenarios), limit)
+	return evals.WritePoolTable(env.Stdout, scores)
 }

@@ -67,5 +67,32 @@ func TestEvalCommand(t *testing.T) {
 	require.Contains(t, stderr, `judgments header must be "query,docid,rating"`)
 	code, _, stderr = run(t, env, "eval")
 	require.Equal(t, 2, code)
-	require.Contains(t, stderr, "--judgments is required")
+	require.Contains(t, stderr, "--judgments or --scenarios is required")
+
+	// Scenario judgments: pool membership per scenario and macro-averaged.
+	sc := filepath.Join(dir, "s.csv")
+	require.NoError(t, os.WriteFile(sc, []byte("scenario,sku_id\n"+
+		"usb flash drives,1426432\nusb flash drives,128125\nmouse pads,oops\n"), 0o644))
+	code, out, stderr = run(t, env, "eval", "--scenarios", sc, "--limit", "50", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "row skipped")
+	var pools struct {
+		Macro struct {
+			Scenarios int
+			Recall    float64
+		} `json:"macro"`
+		Scenarios []struct {
+			Scenario string
+			Pool     int
+			Types    []string
+		} `json:"scenarios"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &pools), out)
+	require.Equal(t, 1, pools.Macro.Scenarios)
+	require.Equal(t, "usb flash drives", pools.Scenarios[0].Scenario)
+	require.NotEmpty(t, pools.Scenarios[0].Types, "the scenario names a product type")
+	require.LessOrEqual(t, pools.Scenarios[0].Pool, 50)
+	code, _, stderr = run(t, env, "eval", "--scenarios", sc, "--judgments", file)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "not both")
 }

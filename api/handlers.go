@@ -141,9 +141,13 @@ type searchRequest struct {
 }
 
 type searchResponse struct {
-	Plan       selection.Plan     `json:"plan"`
-	Items      []ItemView         `json:"items"`
-	Candidates uint64             `json:"candidates"`
+	Plan       selection.Plan `json:"plan"`
+	Items      []ItemView     `json:"items"`
+	Candidates uint64         `json:"candidates"`
+	// Matched is how many SKUs pass the filter and are of the intent's types (plus those of
+	// other types holding every word of the query); Stop says why the list ends where it does.
+	Matched    uint64             `json:"matched"`
+	Stop       string             `json:"stop"`
 	Confidence float32            `json:"confidence"`
 	Method     string             `json:"method"`
 	Warnings   []string           `json:"warnings,omitempty"`
@@ -191,7 +195,7 @@ func (s *Server) search(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, searchResponse{Plan: res.Plan, Items: items, Candidates: res.Candidates,
+	c.JSON(http.StatusOK, searchResponse{Plan: res.Plan, Items: items, Candidates: res.Candidates, Matched: res.Matched, Stop: res.Stop,
 		Confidence: res.Confidence, Method: res.Method, Warnings: append(warnings, res.Warnings...), Timings: res.Timings})
 }
 

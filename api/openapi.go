@@ -141,6 +141,8 @@ func schemas() map[string]any {
 			"price": typ("integer", "minor units"), "list_price": intg, "discount_pct": intg, "stock": intg, "rating": num,
 			"sales_7d": intg, "score": num, "pinned": boo, "live": boo, "tags": arr(str), "why": str}),
 		"SearchResponse": obj(map[string]any{"plan": ref("Plan"), "items": arr(ref("Item")), "candidates": intg,
+			"matched": typ("integer", "SKUs that pass the filter and are of the intent's types (with those of other types holding every word of the query)"),
+			"stop": typ("string", "why the list ends where it does"),
 			"confidence": num, "method": str, "warnings": arr(str), "timings_ms": map[string]any{"type": "object", "additionalProperties": num}}),
 		"PoolRequest": obj(map[string]any{"name": map[string]any{"type": "string", "maxLength": 200, "description": "at most 200 bytes"},
 			"scenario": map[string]any{"type": "string", "maxLength": 4096, "description": "at most 4,096 bytes"}, "plan": ref("Plan"),

@@ -153,6 +153,11 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 			filtered = cand.Clone()
 		}
 		cand.And(bm)
+		for _, name := range types {
+			if one, err := e.Index.EvalContext(ctx, tagger.Attr("product_type", name)); err == nil && one.IsEmpty() {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("no SKU of the catalogue has the product type %q", name))
+			}
+		}
 	}
 	res.Matched = cand.GetCardinality()
 	lap("filter")
@@ -163,8 +168,22 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 	switch {
 	case len(types) > 0 && by != SortRelevance && by != SortBlend:
 		// The intent decides the set; the field orders all of it.
+		set := cand
+		if plan.Intent.Widen && query != "" && e.Retriever != nil {
+			got, err := e.Retriever.Retrieve(ctx, query, filtered, min(max(plan.Limit*5, 500), MaxLimit))
+			if err != nil {
+				return nil, fmt.Errorf("retrieve: %w", err)
+			}
+			set = cand.Clone()
+			for _, h := range got.Hits {
+				if h.Complete && !set.Contains(uint64(h.Ordinal)) {
+					set.Add(uint64(h.Ordinal))
+					res.Matched++
+				}
+			}
+		}
 		var err error
-		if ranked, err = e.topK(by, plan.Limit, cand); err != nil {
+		if ranked, err = e.topK(by, plan.Limit, set); err != nil {
 			return nil, err
 		}
 		res.Method, res.Confidence = "intent+"+by, float32(plan.Intent.Confidence)

@@ -459,3 +459,54 @@ func TestPoolsReferringToTag(t *testing.T) {
 		Ranking: selection.Ranking{By: "sales"}, Limit: 3}}, selection.Edit{Any: true})
 	require.ErrorIs(t, err, selection.ErrInvalid)
 }
+
+// A plan's intent keeps the pool to its product types: every SKU of them that passes the
+// filter (not a handful), ranked as asked; the result says how many matched and why it stops;
+// a type the catalogue does not hold is reported.
+func TestIntentRestrictsAndExplainsThePool(t *testing.T) {
+	ctx := context.Background()
+	db, _, svc := fixture(t)
+	var ps []catalog.Patch
+	for i := int64(1); i <= 40; i++ {
+		pt := "mouse"
+		if i > 30 {
+			pt = "mouse pad"
+		}
+		ps = append(ps, catalog.Patch{ID: 1000 + i, Fields: catalog.FieldProductType, ProductType: pt,
+			ContentAt: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)})
+	}
+	_, err := catalog.NewStore(db.Pool).Upsert(ctx, ps)
+	require.NoError(t, err)
+	svc.Engine.Index = rebuild(t, db)
+
+	plan := selection.Plan{Version: selection.PlanVersion, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 100,
+		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse pad"}}}}
+	res, err := svc.Preview(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, []int64{1040, 1039, 1038, 1037, 1036, 1035, 1034, 1033, 1032, 1031}, ids(res.Items))
+	require.EqualValues(t, 40, res.Candidates)
+	require.EqualValues(t, 10, res.Matched)
+	require.Equal(t, "all 10 SKUs pass the filter and are of the types mouse pad", res.Stop)
+
+	plan.Limit = 4
+	res, err = svc.Preview(ctx, plan)
+	require.NoError(t, err)
+	require.Len(t, res.Items, 4)
+	require.Contains(t, res.Stop, "the pool's limit: 4 of the 10")
+
+	f := tagger.Attr("market", "SG")
+	plan.Filter, plan.Limit = &f, 100
+	plan.Intent.Types = append(plan.Intent.Types, selection.IntentType{Name: "trackball"})
+	res, err = svc.Preview(ctx, plan)
+	require.NoError(t, err)
+	require.Empty(t, res.Items) // mouse pads are 31..40, all in MY
+	require.Equal(t, "no SKU passes the filter and is of the types mouse pad, trackball", res.Stop)
+	require.Contains(t, res.Warnings, `no SKU of the catalogue has the product type "trackball"`)
+
+	plan.Intent.Types = make([]selection.IntentType, selection.MaxIntentTypes+1)
+	for i := range plan.Intent.Types {
+		plan.Intent.Types[i].Name = fmt.Sprint("t", i)
+	}
+	_, err = svc.Preview(ctx, plan)
+	require.ErrorIs(t, err, selection.ErrInvalid)
+}

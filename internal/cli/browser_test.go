@@ -109,6 +109,23 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, understood, "price at most")
 	require.Contains(t, understood, "in stock")
+	// The plan names the product type as a chip the planner can remove, and the preview says
+	// how many SKUs match and why the list stops.
+	types, err := chromedp.Run(bctx, chromedp.Text(css("#types")))
+	require.NoError(t, err)
+	require.Contains(t, types, "toner cartridge")
+	stop, err := chromedp.Run(bctx, chromedp.Text(css("#stop")))
+	require.NoError(t, err)
+	require.Contains(t, stop, "Stops at")
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Click(css("#types button")),
+		chromedp.WaitVisible(css("#types .muted")),
+		chromedp.WaitVisible(css("#items tbody tr")),
+		chromedp.SetValue(css("#addt"), "toner cartridge"),
+		chromedp.Click(css("#addtbtn")),
+		chromedp.WaitNotPresent(css("#types .muted")),
+		chromedp.WaitVisible(css("#items tbody tr")),
+	), out.String())
 
 	require.NoError(t, chromedp.Do(bctx,
 		chromedp.SetValue(css("#poolname"), "browser test pool"),

@@ -110,7 +110,7 @@ function changedIDs(prev, next) {
 }
 
 // ---- the planning page ----
-const state = { scenario: "", plan: null, understood: [], notes: [], warnings: [], items: [], result: null };
+const state = { scenario: "", plan: null, understood: [], notes: [], warnings: [], items: [], result: null, types: [] };
 
 function planPage() {
   main.innerHTML = `
@@ -140,6 +140,12 @@ async function doPlan() {
   try {
     const r = await api("POST", "/v1/plan", { scenario: state.scenario, planner: $("#usellm").checked ? "llm" : "deterministic" });
     Object.assign(state, { plan: r.plan, understood: r.understood || [], notes: r.notes || [], warnings: r.warnings || [] });
+    if (!state.types.length) {
+      try {
+        const f = await api("GET", "/v1/fields");
+        state.types = ((f.fields || []).find((x) => x.name === "product_type") || {}).values || [];
+      } catch { /* the list only helps typing */ }
+    }
     $("#planmsg").textContent = `planned by the ${r.planner} planner`;
     renderPlan();
     await preview();
@@ -165,6 +171,13 @@ function renderPlan() {
           <div><label for="limit">Pool size</label><input id="limit" type="number" min="1" max="10000" value="${p.limit}" style="width:90px"></div>
           <div class="grow"><label for="excl">Exclude words</label><input id="excl" style="width:100%" value="${esc((p.exclude_terms || []).join(", "))}"></div>
         </div>
+      </div>
+      <label style="margin-top:10px" for="addt">Product types (the pool holds SKUs of these, and those of other types holding every word of the query)</label>
+      <div class="chips" id="types">${((p.intent && p.intent.types) || []).map((t, i) => `<span class="chip" title="${esc(t.why || "")}">${esc(t.name)}${t.kind === "accessory" ? ' <span class="muted">accessory</span>' : ""}<button type="button" data-rmt="${i}" aria-label="remove product type ${esc(t.name)}">×</button></span>`).join("") || '<span class="muted">none: the query\'s words and meaning select</span>'}</div>
+      <div class="row" style="margin-top:8px">
+        <input id="addt" class="grow" list="typelist" placeholder="add a product type: notebook case, toner cartridge, mouse">
+        <datalist id="typelist">${state.types.map((t) => `<option value="${esc(t)}">`).join("")}</datalist>
+        <button class="ghost" id="addtbtn" type="button">Add type</button>
       </div>
       <label style="margin-top:10px">Filters (all must hold)</label>
       <div class="chips" id="clauses">${cs.map((c, i) => `<span class="chip"><code>${esc(exprText(c))}</code><button type="button" data-rm="${i}" aria-label="remove filter">×</button></span>`).join("") || '<span class="muted">none: every live SKU</span>'}</div>
@@ -195,6 +208,24 @@ function renderPlan() {
     p.filter = fromClauses(next);
     renderPlan(); preview();
   });
+  $("#types").addEventListener("click", (e) => {
+    const i = e.target.dataset.rmt;
+    if (i === undefined) return;
+    readEdits();
+    p.intent.types.splice(Number(i), 1);
+    if (!p.intent.types.length) p.intent = undefined;
+    renderPlan(); preview();
+  });
+  const addType = () => {
+    const name = $("#addt").value.trim().toLowerCase();
+    if (!name) return;
+    readEdits();
+    p.intent = p.intent || { types: [], confidence: 1, named: true, widen: true };
+    if (!p.intent.types.some((t) => t.name === name)) p.intent.types.push({ name, score: 1, why: "added by the planner" });
+    renderPlan(); preview();
+  };
+  $("#addtbtn").addEventListener("click", addType);
+  $("#addt").addEventListener("keydown", (e) => { if (e.key === "Enter") addType(); });
   const addFilter = async () => {
     const text = $("#addf").value.trim();
     if (!text) return;
@@ -238,9 +269,10 @@ function renderPreview(changed) {
   if (!box) return;
   box.innerHTML = `
     <div class="panel">
-      <div class="stats"><span><b>${r.items.length}</b> products</span><span><b>${r.candidates}</b> pass the filters</span>
+      <div class="stats"><span><b>${r.items.length}</b> products</span><span><b>${r.candidates}</b> pass the filters</span><span><b>${r.matched ?? r.candidates}</b> match</span>
         <span>method <b>${esc(r.method)}</b></span><span>confidence <b>${(r.confidence ?? 0).toFixed(2)}</b></span>
         <span>${Object.entries(r.timings_ms || {}).map(([k, v]) => `${k} ${v} ms`).join(" · ")}</span><span class="muted">follows live data</span></div>
+      ${r.stop ? `<div class="muted" id="stop">Stops at ${r.items.length}: ${esc(r.stop)}</div>` : ""}
       ${(r.warnings || []).map((w) => `<div class="warn">${esc(w)}</div>`).join("")}
       <div id="items" style="margin-top:10px">${itemsTable(r.items, { actions: true, changed })}</div>
     </div>`;

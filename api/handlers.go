@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"selection/catalog"
+	"selection/search"
 	"selection/selection"
 )
 
@@ -156,6 +157,8 @@ type searchResponse struct {
 
 // search previews a scenario or a plan without saving it.
 func (s *Server) search(c *gin.Context) {
+	// One request: the intent's and the ranking's query embedding are one.
+	c.Request = c.Request.WithContext(search.WithQueryMemo(c.Request.Context()))
 	var req searchRequest
 	if err := decode(c, &req); err != nil {
 		s.fail(c, err)

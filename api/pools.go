@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"selection/search"
 	"selection/selection"
 )
 
@@ -55,6 +56,8 @@ type poolResponse struct {
 }
 
 func (s *Server) createPool(c *gin.Context) {
+	// One request: the intent's and the ranking's query embedding are one.
+	c.Request = c.Request.WithContext(search.WithQueryMemo(c.Request.Context()))
 	in, warnings, err := s.poolInput(c)
 	if err != nil {
 		s.fail(c, err)

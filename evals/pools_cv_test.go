@@ -69,8 +69,7 @@ func (b *intentBench) score(t testing.TB, i int, c search.IntentConfig) PoolScor
 	}
 	plan := k.plan
 	if len(it.Types) > 0 {
-		si := it.Selection()
-		plan.Intent = &si
+		plan.Intent = &it
 	}
 	ids, err := b.run(context.Background(), plan)
 	require.NoError(t, err)

@@ -39,6 +39,7 @@ func (s *Scenario) Method(m search.Method) Method {
 		svc.Intents = s.Intents
 	}
 	return Method{Name: string(m), Rank: func(ctx context.Context, query string, k int) (Ranked, error) {
+		ctx = search.WithQueryMemo(ctx)
 		pr, err := svc.PlanScenario(ctx, query, selection.PlannerDeterministic)
 		if err != nil {
 			return Ranked{}, err
@@ -69,6 +70,7 @@ func (s *Scenario) Pools() PoolRunner {
 		svc.Intents = s.Intents
 	}
 	return func(ctx context.Context, scenario string, limit int) ([]int64, []string, error) {
+		ctx = search.WithQueryMemo(ctx)
 		pr, err := svc.PlanScenario(ctx, scenario, selection.PlannerDeterministic)
 		if err != nil {
 			return nil, nil, err

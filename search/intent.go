@@ -9,9 +9,12 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+
 	"selection/lexical"
 	"selection/prodtype"
 	"selection/selection"
+	"selection/vectorindex"
 )
 
 // TypeSource is what intent resolution needs of the product types (the tagger implements it):
@@ -51,7 +54,13 @@ type IntentConfig struct {
 	// hold for its supertypes to be left out. Default 20.
 	MinExact int
 	// Depth is how many lexical matches the lexical share is taken over. Default 200.
-	Depth int
+	// SampleSize: above four times this many SKUs, the share is estimated on a fixed sample
+	// of them (the best Depth matches among SampleSize SKUs spread over the catalogue), and on
+	// the whole catalogue only when the sample holds fewer than Depth/4 matches (rare words).
+	// At 1M SKUs a search of the whole lexical index costs 3 ms for common words. Default
+	// 32,768; negative: never sample.
+	SampleSize int
+	Depth      int
 	// Sibling is the name score of a type that shares only the head with the query's phrase
 	// ("vga cable" for "hdmi cables"), used when no type is exact, a subtype or a supertype.
 	// Default -1: siblings alone are not named.
@@ -98,6 +107,9 @@ func (c IntentConfig) WithDefaults() IntentConfig {
 	if c.MinExact == 0 {
 		c.MinExact = 20
 	}
+	if c.SampleSize == 0 {
+		c.SampleSize = 1 << 15
+	}
 	if c.Depth == 0 {
 		c.Depth = 200
 	}
@@ -105,25 +117,6 @@ func (c IntentConfig) WithDefaults() IntentConfig {
 		c.MaxTypes = 8
 	}
 	return c
-}
-
-// IntentType is one product type a query means.
-type IntentType struct {
-	Name  string  `json:"name"`
-	Score float64 `json:"score"`
-	Kind  string  `json:"kind,omitempty"`
-	Why   string  `json:"why,omitempty"`
-}
-
-// Intent is what a query means: product types, best first, and its words no type explains
-// (wanted properties: "4k", "gaming", "noise cancelling").
-type Intent struct {
-	Types      []IntentType `json:"types"`
-	Properties []string     `json:"properties,omitempty"`
-	// Confidence is the best type's score, capped at 1.
-	Confidence float64 `json:"confidence"`
-	Widen      bool    `json:"widen,omitempty"`
-	Named      bool    `json:"named,omitempty"`
 }
 
 // TypeScore is the evidence for one type (for evaluation and explanations).
@@ -160,7 +153,10 @@ type kinCache struct {
 	n     int
 	kin   map[string][]Kin
 	model *prodtype.Model
-	words map[string]bool
+	table *typeTable
+	// sample: the lexical sample of a large catalogue, drawn at sampleOf SKUs.
+	sample   *roaring64.Bitmap
+	sampleOf int
 }
 
 // NewIntents returns a resolver.
@@ -201,7 +197,7 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 	// only when it is a word of some type's name ("4k" in "4k monitor" is a property, not a
 	// kind of monitor). The best class present is kept: exact and subtypes (1), else
 	// supertypes (0.75), else siblings (0.5).
-	typeWords := in.typeWords(m)
+	tab := in.table(m)
 	for _, ph := range strings.Split(text, ",") {
 		st := lexical.Analyze(ph)
 		if len(st) == 0 {
@@ -218,35 +214,30 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 		}
 		var cands []cand
 		bestClass := 0.0
-		for _, t := range m.Types() {
+		for _, ti := range tab.byHead[head] {
 			named := false
-			for _, alt := range strings.Split(t.Head, "/") {
-				as := lexical.Analyze(alt)
-				if len(as) == 0 || as[len(as)-1] != head {
+			for _, alt := range ti.alts {
+				if alt.stems[len(alt.stems)-1] != head {
 					continue
 				}
 				// A hyphenated head is one word: "s-bag" is not named by "bag".
 				all := true
-				for _, w := range as {
+				for _, w := range alt.stems {
 					all = all && set[w]
 				}
-				named = named || (all && (!strings.Contains(alt, "-") || strings.Contains(" "+strings.ToLower(ph)+" ", " "+alt)))
+				named = named || (all && (!alt.hyphen || strings.Contains(" "+strings.ToLower(ph)+" ", " "+alt.word)))
 			}
 			if !named {
 				continue
 			}
-			ws := map[string]bool{}
-			for _, w := range lexical.Analyze(t.Name) {
-				ws[w] = true
-			}
 			extra, missing := 0, 0
-			for w := range ws {
-				if !set[w] && !isHeadAlt(t.Head, w) {
+			for w := range ti.words {
+				if !set[w] && !(ti.altWords[w] && len(ti.alts) > 1) {
 					extra++
 				}
 			}
 			for w := range set {
-				if w != head && !ws[w] && typeWords[w] {
+				if w != head && !ti.words[w] && tab.typeWords[w] {
 					missing++
 				}
 			}
@@ -257,7 +248,7 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 			case extra == 0:
 				class = 0.75
 			}
-			cands = append(cands, cand{t.Name, class})
+			cands = append(cands, cand{ti.name, class})
 			bestClass = max(bestClass, class)
 		}
 		var better []string
@@ -288,7 +279,10 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 		}
 	}
 	flat := strings.ReplaceAll(text, ",", " ")
-	lr, err := in.eng.lex.Search(ctx, flat, in.cfg.Depth, nil)
+	lr, err := in.eng.lex.Search(ctx, flat, in.cfg.Depth, in.sample())
+	if err == nil && len(lr.Hits) < in.cfg.Depth/4 && in.cfg.SampleSize > 0 && in.eng.lex.Len() > 4*in.cfg.SampleSize {
+		lr, err = in.eng.lex.Search(ctx, flat, in.cfg.Depth, nil) // rare words: all of them
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -304,18 +298,14 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 	// The query against the types' centroids.
 	names, cents := in.types.TypeCentroids()
 	if len(cents) > 1 && in.eng.emb != nil {
-		qv, err := in.eng.emb.EmbedQuery(ctx, flat)
+		qv, err := in.eng.embedQuery(ctx, flat)
 		if err != nil {
 			return nil, nil, fmt.Errorf("search: embed query: %w", err)
 		}
 		cos := make([]float64, len(cents))
 		var s, ss float64
 		for i, c := range cents {
-			var d float32
-			for k := range c {
-				d += c[k] * qv[k]
-			}
-			cos[i] = float64(d)
+			cos[i] = float64(vectorindex.Dot(c, qv))
 			s += cos[i]
 		}
 		mean := s / float64(len(cos))
@@ -359,37 +349,74 @@ func isKin(e *TypeScore, o string, cos float64) bool {
 // siblingClass marks a sibling's name score in the evidence; Decide weighs it by Sibling.
 const siblingClass = 0.5
 
-// isHeadAlt reports whether w is a stem of one of head's alternatives ("headset" for
-// "headphones/headset"), which a phrase naming the other need not hold.
-func isHeadAlt(head, w string) bool {
-	if !strings.Contains(head, "/") {
-		return false
-	}
-	for _, alt := range strings.Split(head, "/") {
-		for _, s := range lexical.Analyze(alt) {
-			if s == w {
-				return true
-			}
-		}
-	}
-	return false
+// typeTable is what naming needs of the model's types, analysed once per model: each type's
+// head alternatives and name words as stems, the types by the last stem of each alternative,
+// and every stem of any type's name.
+type typeTable struct {
+	byHead    map[string][]*typeInfo
+	typeWords map[string]bool
 }
 
-// typeWords is the set of stems of every type's name (cached per model).
-func (in *Intents) typeWords(m *prodtype.Model) map[string]bool {
+type typeInfo struct {
+	name     string
+	alts     []headAlt
+	words    map[string]bool // stems of the name
+	altWords map[string]bool // stems of the head's alternatives
+}
+
+type headAlt struct {
+	word   string
+	stems  []string
+	hyphen bool
+}
+
+// table returns the type table of m (cached per model).
+func (in *Intents) table(m *prodtype.Model) *typeTable {
 	in.kin.mu.Lock()
 	defer in.kin.mu.Unlock()
-	if in.kin.model == m && in.kin.words != nil {
-		return in.kin.words
+	if in.kin.model == m && in.kin.table != nil {
+		return in.kin.table
 	}
-	words := map[string]bool{}
+	tab := &typeTable{byHead: map[string][]*typeInfo{}, typeWords: map[string]bool{}}
 	for _, t := range m.Types() {
+		ti := &typeInfo{name: t.Name, words: map[string]bool{}, altWords: map[string]bool{}}
 		for _, w := range lexical.Analyze(t.Name) {
-			words[w] = true
+			ti.words[w] = true
+			tab.typeWords[w] = true
+		}
+		heads := map[string]bool{}
+		for _, alt := range strings.Split(t.Head, "/") {
+			st := lexical.Analyze(alt)
+			if len(st) == 0 {
+				continue
+			}
+			ti.alts = append(ti.alts, headAlt{word: alt, stems: st, hyphen: strings.Contains(alt, "-")})
+			for _, w := range st {
+				ti.altWords[w] = true
+			}
+			heads[st[len(st)-1]] = true
+		}
+		for h := range heads {
+			tab.byHead[h] = append(tab.byHead[h], ti)
 		}
 	}
-	in.kin.model, in.kin.words = m, words
-	return words
+	in.kin.model, in.kin.table = m, tab
+	return tab
+}
+
+// sample is the fixed lexical sample for large catalogues (nil: search them whole), drawn
+// again when the catalogue has grown or shrunk by more than a tenth.
+func (in *Intents) sample() *roaring64.Bitmap {
+	n := in.eng.lex.Len()
+	if in.cfg.SampleSize <= 0 || n <= 4*in.cfg.SampleSize {
+		return nil
+	}
+	in.kin.mu.Lock()
+	defer in.kin.mu.Unlock()
+	if in.kin.sample == nil || math.Abs(float64(n-in.kin.sampleOf)) > 0.1*float64(in.kin.sampleOf) {
+		in.kin.sample, in.kin.sampleOf = in.eng.lex.Sample(in.cfg.SampleSize), n
+	}
+	return in.kin.sample
 }
 
 // kinOf returns each type's kin for a centroid set, computed once per set.
@@ -432,17 +459,17 @@ func (in *Intents) kinOf(names []string, cents [][]float32) map[string][]Kin {
 }
 
 // Resolve returns the product types a query means (none when no type is clear enough).
-func (in *Intents) Resolve(ctx context.Context, text string) (Intent, error) {
+func (in *Intents) Resolve(ctx context.Context, text string) (selection.Intent, error) {
 	ev, stems, err := in.Evidence(ctx, text)
 	if err != nil {
-		return Intent{}, err
+		return selection.Intent{}, err
 	}
 	return in.cfg.Decide(ev, stems), nil
 }
 
 // Decide turns the evidence into an intent with c's weights (c must have its defaults).
-func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
-	var it Intent
+func (c IntentConfig) Decide(ev []TypeScore, stems []string) selection.Intent {
+	var it selection.Intent
 	if len(ev) == 0 {
 		return it
 	}
@@ -503,7 +530,7 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 			continue
 		}
 		chosen[e.Name] = true
-		it.Types = append(it.Types, IntentType{Name: e.Name, Score: math.Round(e.Score*1000) / 1000, Kind: e.Kind,
+		it.Types = append(it.Types, selection.IntentType{Name: e.Name, Score: math.Round(e.Score*1000) / 1000, Kind: e.Kind,
 			Why: fmt.Sprintf("name %.2f, share of lexical matches %.2f, semantic %.1f sd", e.NameMatch, e.Lex, e.SemZ)})
 	}
 	// A type chosen on lexical and semantic evidence alone that shares a word with a named one
@@ -555,7 +582,7 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 				for _, k := range e.Kin {
 					if k.Cos >= c.KinCos && !chosen[k.Name] && len(it.Types) < c.MaxTypes {
 						chosen[k.Name] = true
-						it.Types = append(it.Types, IntentType{Name: k.Name, Score: t.Score,
+						it.Types = append(it.Types, selection.IntentType{Name: k.Name, Score: t.Score,
 							Why: fmt.Sprintf("the same products as %q by their vectors (centroid cosine %.2f)", t.Name, k.Cos)})
 					}
 				}
@@ -579,32 +606,7 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) Intent {
 	return it
 }
 
-// Names lists the intent's type names.
-func (it Intent) Names() []string {
-	out := make([]string, len(it.Types))
-	for i, t := range it.Types {
-		out[i] = t.Name
-	}
-	return out
-}
-
-// String is a short form for logs.
-func (it Intent) String() string { return strings.Join(it.Names(), ", ") }
-
-// ResolveIntent is Resolve in the selection engine's terms (selection.IntentResolver).
+// ResolveIntent is Resolve under the name selection.IntentResolver asks for.
 func (in *Intents) ResolveIntent(ctx context.Context, text string) (selection.Intent, error) {
-	it, err := in.Resolve(ctx, text)
-	if err != nil {
-		return selection.Intent{}, err
-	}
-	return it.Selection(), nil
-}
-
-// Selection is the intent in the selection engine's terms.
-func (it Intent) Selection() selection.Intent {
-	out := selection.Intent{Properties: it.Properties, Confidence: it.Confidence, Widen: it.Widen, Named: it.Named, Types: make([]selection.IntentType, len(it.Types))}
-	for i, t := range it.Types {
-		out.Types[i] = selection.IntentType{Name: t.Name, Score: t.Score, Kind: t.Kind, Why: t.Why}
-	}
-	return out
+	return in.Resolve(ctx, text)
 }

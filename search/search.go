@@ -263,7 +263,7 @@ func (e *Engine) lexical(ctx context.Context, text string, req Request) (Result,
 }
 
 func (e *Engine) semantic(ctx context.Context, text string, req Request) (Result, error) {
-	q, err := e.emb.EmbedQuery(ctx, text)
+	q, err := e.embedQuery(ctx, text)
 	if err != nil {
 		return Result{}, fmt.Errorf("search: embed query: %w", err)
 	}
@@ -392,7 +392,7 @@ func (e *Engine) hybrid(ctx context.Context, text string, req Request) (Result, 
 	if err != nil {
 		return res, err
 	}
-	q, err := e.emb.EmbedQuery(ctx, text)
+	q, err := e.embedQuery(ctx, text)
 	if err != nil {
 		return res, fmt.Errorf("search: embed query: %w", err)
 	}

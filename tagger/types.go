@@ -264,28 +264,26 @@ func (t *Tagger) refreshCentroidsLocked() {
 func (t *Tagger) fillAllTypesLocked(ctx context.Context, budget time.Duration) (int, error) {
 	start, total := time.Now(), 0
 	for time.Since(start) < budget {
-		t.store.types.mu.RLock()
-		before := len(t.store.types.pending)
-		t.store.types.mu.RUnlock()
-		n, err := t.fillTypesLocked(ctx)
+		n, voted, err := t.voteTypesLocked(ctx)
 		total += n
-		if err != nil {
-			return total, err
-		}
-		t.store.types.mu.RLock()
-		after := len(t.store.types.pending)
-		t.store.types.mu.RUnlock()
-		if after == 0 || after >= before {
-			break // done, or what is left waits for vectors
+		if err != nil || voted == 0 {
+			return total, err // done, or what is left waits for vectors
 		}
 	}
 	return total, nil
 }
 
-// fillTypesLocked types pending SKUs that have vectors by their neighbours' vote.
+// fillTypesLocked types pending SKUs that have vectors by their neighbours' vote, at most
+// NeighbourBatch of them.
 func (t *Tagger) fillTypesLocked(ctx context.Context) (int, error) {
+	n, _, err := t.voteTypesLocked(ctx)
+	return n, err
+}
+
+// voteTypesLocked is fillTypesLocked, also reporting how many SKUs it voted on.
+func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err error) {
 	if t.vectors == nil {
-		return 0, nil
+		return 0, 0, nil
 	}
 	t.refreshCentroidsLocked()
 	t.store.types.mu.Lock()
@@ -294,7 +292,7 @@ func (t *Tagger) fillTypesLocked(ctx context.Context) (int, error) {
 	weak := t.store.types.weak
 	t.store.types.mu.Unlock()
 	if len(pending) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	// The voters: live SKUs of strong types.
 	var strong []string
@@ -305,11 +303,11 @@ func (t *Tagger) fillTypesLocked(ctx context.Context) (int, error) {
 	}
 	if len(strong) == 0 {
 		t.requeue(pending)
-		return 0, nil
+		return 0, 0, nil
 	}
 	voters, err := t.ix.EvalContext(ctx, Attr("product_type", strong...))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	centOf := make(map[string][]float32, len(t.centNames))
 	for i, n := range t.centNames {
@@ -325,7 +323,7 @@ func (t *Tagger) fillTypesLocked(ctx context.Context) (int, error) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return 0, done, err
 		}
 		v, ok := t.vectors.Vector(o)
 		if !ok {
@@ -339,7 +337,7 @@ func (t *Tagger) fillTypesLocked(ctx context.Context) (int, error) {
 		done++
 		hits, err := t.vectors.Search(ctx, v, NeighbourK+1, voters)
 		if err != nil {
-			return 0, fmt.Errorf("tagger: type neighbours: %w", err)
+			return 0, done, fmt.Errorf("tagger: type neighbours: %w", err)
 		}
 		votes := map[string]float64{}
 		var total float64
@@ -387,7 +385,7 @@ func (t *Tagger) fillTypesLocked(ctx context.Context) (int, error) {
 		t.ix.Upsert(rows)
 		t.dirty = true
 	}
-	return len(rows), nil
+	return len(rows), done, nil
 }
 
 func (t *Tagger) requeue(os map[int64]bool) {

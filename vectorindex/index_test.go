@@ -99,6 +99,7 @@ func TestKernelsAgree(t *testing.T) {
 			a[i], b[i] = rng.Float32()-0.5, rng.Float32()-0.5
 		}
 		require.InDelta(t, portable{}.dot(a, b), k.dot(a, b), 1e-4, "n=%d", n)
+		require.InDelta(t, portable{}.dot(a, b), Dot(a, b), 1e-4, "Dot, n=%d", n)
 	}
 	for _, words := range []int{1, 3, 8} {
 		nb := 5

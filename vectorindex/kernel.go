@@ -51,3 +51,10 @@ func (portable) hamming(q []uint64, blocks []uint64, words int, out []uint64) {
 		copy(out[b*8:], d[:])
 	}
 }
+
+// defaultKernel is the kernel newKernel chooses, for Dot.
+var defaultKernel = newKernel()
+
+// Dot returns the inner product of a and b (len(b) >= len(a)) with the kernel the index uses
+// on this machine (AVX-512 where the build and the CPU have it, the portable loop otherwise).
+func Dot(a, b []float32) float32 { return defaultKernel.dot(a, b) }

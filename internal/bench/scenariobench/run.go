@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/embed"
+	"selection/search"
 	"selection/selection"
 	"selection/tagger"
 	"selection/vectorindex"
@@ -96,6 +97,7 @@ type Report struct {
 // run is one scenario-to-pool pass: plan the scenario, read the event position, run the plan,
 // write the version to the scenario's pool, as the service refreshes a pool.
 func run(ctx context.Context, t Target, s Scenario, poolID int64, stages map[string]time.Duration) (*selection.Result, selection.Plan, error) {
+	ctx = search.WithQueryMemo(ctx) // one request: the plan's and the ranking's query embedding are one
 	t0 := time.Now()
 	resp, err := t.Service.PlanScenario(ctx, s.Text, selection.PlannerDeterministic)
 	if err != nil {

@@ -1,0 +1,52 @@
+package search
+
+import (
+	"context"
+	"strings"
+	"sync"
+)
+
+// A query memo carries query embeddings through one request: resolving a scenario's intent
+// and ranking its pool embed the same words (3 ms each with USE-Lite), and the second finds
+// the first's vector. It lives as long as the request's context, so nothing is cached across
+// requests.
+type queryMemo struct {
+	mu sync.Mutex
+	m  map[string][]float32
+}
+
+type memoKey struct{}
+
+// WithQueryMemo returns a context that remembers the query embeddings made under it.
+func WithQueryMemo(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(memoKey{}).(*queryMemo); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, memoKey{}, &queryMemo{m: map[string][]float32{}})
+}
+
+// embedQuery embeds text, through the context's memo when it has one. Texts that differ only
+// in spacing and commas are one query.
+func (e *Engine) embedQuery(ctx context.Context, text string) ([]float32, error) {
+	memo, _ := ctx.Value(memoKey{}).(*queryMemo)
+	if memo == nil {
+		return e.emb.EmbedQuery(ctx, text)
+	}
+	key := strings.Join(strings.FieldsFunc(text, func(r rune) bool { return r == ' ' || r == ',' }), " ")
+	memo.mu.Lock()
+	v, ok := memo.m[key]
+	memo.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := e.emb.EmbedQuery(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	memo.mu.Lock()
+	if len(memo.m) < 16 {
+		memo.m[key] = v
+	}
+	memo.mu.Unlock()
+	return v, nil
+}

@@ -2,6 +2,15 @@
 // executes it against the tag index and the vector index, and keeps the resulting pools with
 // their versions and diffs.
 //
+// Pools are sets first. A plan's Intent names the product types the scenario means (resolved
+// by an IntentResolver, search.Intents in the service; editable like any other part): the pool
+// is every SKU of those types that passes the filter, plus (Intent.Widen) the SKUs of other
+// types whose text holds every word of the query, ranked as asked, up to the limit. A Result
+// says how many matched and why it stops where it does:
+//
+//	res, _ := svc.Preview(ctx, plan)
+//	fmt.Println(res.Matched, res.Stop) // 10 all 10 SKUs pass the filter and are of the types mouse pad
+//
 // Refreshing. A pool's version records the Position of the engine's in-memory indexes read just
 // before it was ranked: the tag index's pg_snapshot in sku_events, and the stamps the vector and
 // text followers read sku_vectors and skus from. RefreshAll re-runs a pool only when a SKU that

@@ -454,6 +454,9 @@ func (in *Intents) kinOf(names []string, cents [][]float32) map[string][]Kin {
 			}
 		}
 	}
+	for _, ks := range kin {
+		sort.Slice(ks, func(a, b int) bool { return ks[a].Name < ks[b].Name })
+	}
 	in.kin.first, in.kin.n, in.kin.kin = cents[0], len(cents), kin
 	return kin
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -317,7 +318,14 @@ func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err err
 	later := map[int64]bool{}
 	filled := map[int64]prodtype.Assignment{}
 	done := 0
+	// In ordinal order: SKUs typed by one batch vote in the next, so the order must not be a
+	// map's (the pools came out different from run to run).
+	order := make([]int64, 0, len(pending))
 	for o := range pending {
+		order = append(order, o)
+	}
+	slices.Sort(order)
+	for _, o := range order {
 		if done >= NeighbourBatch {
 			later[o] = true
 			continue

@@ -32,7 +32,9 @@ type Stack struct {
 // catalogue in pool, and builds the search engine (with cfg) and the scenario path over them,
 // with the service's own constructor (core.New), the indexes loaded once.
 func NewStack(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg search.Config) (*Stack, error) {
-	c, err := core.New(ctx, pool, emb, core.Config{Search: cfg})
+	// Every untyped SKU is voted on at load, however slow the machine: figures must not
+	// depend on it.
+	c, err := core.New(ctx, pool, emb, core.Config{Search: cfg, Tags: tagger.Config{LoadVoteBudget: -1}})
 	if err != nil {
 		return nil, fmt.Errorf("evals: %w", err)
 	}

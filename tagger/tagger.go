@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,10 @@ type Config struct {
 	// negative: never (rebuild and explicit Save still write). A restart replays the events
 	// since the last save, so this bounds the replay to ~5 minutes of events.
 	SaveInterval time.Duration
+	// LoadVoteBudget is how long a load may spend typing SKUs by their neighbours' vote before
+	// it returns and leaves the rest to the polls. Default 30s; negative: no limit (the evals,
+	// whose figures must not depend on the machine's speed).
+	LoadVoteBudget time.Duration
 	// MaxReplay is how many changed SKUs a start-up catch-up may replay from a saved snapshot
 	// before it rebuilds from skus instead. Default 200,000 (replaying re-reads each row; a
 	// full build reads ~1M rows/s).
@@ -62,6 +67,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxReplay == 0 {
 		c.MaxReplay = 200_000
+	}
+	if c.LoadVoteBudget == 0 {
+		c.LoadVoteBudget = LoadVoteBudget
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -225,7 +233,11 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 			break
 		}
 	}
-	if _, err := t.fillAllTypesLocked(ctx, LoadVoteBudget); err != nil {
+	budget := t.cfg.LoadVoteBudget
+	if budget < 0 {
+		budget = time.Duration(math.MaxInt64)
+	}
+	if _, err := t.fillAllTypesLocked(ctx, budget); err != nil {
 		return "", err
 	}
 	return how, nil

@@ -34,8 +34,12 @@ type Config struct {
 	// Intents configures the product-type resolver. Default: search's defaults.
 	Intents search.IntentConfig
 	// ServiceIntents hands the resolver to selection.Service, whose plans then restrict a
-	// pool to the types the scenario names. Default false (its thresholds are being tuned).
+	// pool to the types the scenario names. Default false here; serve and demo follow
+	// SELECTION_INTENTS (default on).
 	ServiceIntents bool
+	// Tags configures the tagger (its Logger and Referrers are set here). Default: tagger's
+	// defaults.
+	Tags tagger.Config
 	// Currency is the catalogue's currency. Default "USD".
 	Currency string
 	// LLM is the service's LLM planner. Default nil: none.
@@ -173,7 +177,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 
 	t0 = time.Now()
 	pools := selection.NewPoolStore(pool)
-	if c.Tags, err = tagger.New(pool, c.Vectors, emb, tagger.Config{Logger: log, Referrers: pools.ReferringTo}); err != nil {
+	tcfg := cfg.Tags
+	tcfg.Logger, tcfg.Referrers = log, pools.ReferringTo
+	if c.Tags, err = tagger.New(pool, c.Vectors, emb, tcfg); err != nil {
 		return nil, err
 	}
 	if c.TagsFrom, err = c.Tags.Load(ctx); err != nil {

@@ -60,7 +60,7 @@ type ServeConfig struct {
 	Currency string
 	// Intents is "on" to restrict a scenario's pool to the product types its text names, and
 	// the SKUs of other types holding every word of its query (search.Intents), or "off"
-	// (SELECTION_INTENTS). Default "on": pool F1 0.705 against 0.355 without, keyword nDCG@10
+	// (SELECTION_INTENTS). Default "on": pool F1 0.703 against 0.355 without, keyword nDCG@10
 	// 0.783 (evals/README.md).
 	Intents string
 }

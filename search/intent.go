@@ -73,9 +73,6 @@ type IntentConfig struct {
 	// KinCos is the centroid cosine above which a type sharing a word with a chosen one is
 	// meant too ("toner" with "toner cartridge"). Default 0.97; negative: never.
 	KinCos float64
-	// NamedOnly resolves only queries that name the best type whole ("mouse", "notebook
-	// case"); others keep the search's own membership. Default false.
-	NamedOnly bool
 	// MinLex is the share of the query's lexical matches a type the query does not name must
 	// hold to be meant. Default 0.1.
 	MinLex float64
@@ -121,10 +118,10 @@ func (c IntentConfig) WithDefaults() IntentConfig {
 
 // TypeScore is the evidence for one type (for evaluation and explanations).
 type TypeScore struct {
-	Name                    string
-	NameMatch, Lex, SemZ    float64
-	Score                   float64
-	Kind, AccessoryOf, Head string
+	Name                 string
+	NameMatch, Lex, SemZ float64
+	Score                float64
+	Kind, AccessoryOf    string
 	// SiblingOf, for a sibling, lists the better-named types of its phrase.
 	SiblingOf []string
 	// Kin are the types sharing a word with this one, with the cosine of their centroids:
@@ -169,25 +166,58 @@ func (in *Intents) WithConfig(cfg IntentConfig) *Intents {
 	return &Intents{eng: in.eng, types: in.types, cfg: cfg.WithDefaults(), kin: in.kin}
 }
 
-// Evidence scores every type for a query (unsorted) and returns the query's stems.
+// evidence collects the scores of the types a query touches.
+type evidence struct {
+	m      *prodtype.Model
+	scores map[string]*TypeScore
+}
+
+func (ev *evidence) get(name string) *TypeScore {
+	ts := ev.scores[name]
+	if ts == nil {
+		ts = &TypeScore{Name: name}
+		if t, ok := ev.m.Type(name); ok {
+			ts.Kind, ts.AccessoryOf = string(t.Kind), t.AccessoryOf
+		}
+		ev.scores[name] = ts
+	}
+	return ts
+}
+
+// Evidence scores every type for a query (unsorted) and returns the query's stems: its name in
+// the query's noun phrases, its share of the query's lexical matches, and the query's nearness
+// to its centroid.
 func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []string, error) {
 	m := in.types.TypeModel()
 	if m == nil || m.Len() == 0 {
 		return nil, nil, nil
 	}
 	stems := lexical.Analyze(text)
-	scores := map[string]*TypeScore{}
-	get := func(name string) *TypeScore {
-		ts := scores[name]
-		if ts == nil {
-			ts = &TypeScore{Name: name}
-			if t, ok := m.Type(name); ok {
-				ts.Kind, ts.AccessoryOf, ts.Head = string(t.Kind), t.AccessoryOf, t.Head
-			}
-			scores[name] = ts
-		}
-		return ts
+	ev := &evidence{m: m, scores: map[string]*TypeScore{}}
+	in.names(ev, text)
+	flat := strings.ReplaceAll(text, ",", " ")
+	total, err := in.lexicalShares(ctx, ev, flat)
+	if err != nil {
+		return nil, nil, err
 	}
+	names, cents := in.types.TypeCentroids()
+	if err := in.nearness(ctx, ev, flat, names, cents); err != nil {
+		return nil, nil, err
+	}
+	kin := in.kinOf(names, cents)
+	out := make([]TypeScore, 0, len(ev.scores))
+	for _, ts := range ev.scores {
+		ts.Kin = kin[ts.Name]
+		if total > 0 {
+			ts.Lex /= total
+		}
+		out = append(out, *ts)
+	}
+	return out, stems, nil
+}
+
+// names sets the name score of the types the query's noun phrases name.
+func (in *Intents) names(ev *evidence, text string) {
 	// The type's name in the query. A type is named by a noun phrase of the query (the text
 	// separates them with commas: "monitor arms, wall mounts" names arms and mounts, not
 	// monitors) whose head, its last word, is the type's head (or one of its alternatives,
@@ -197,7 +227,7 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 	// only when it is a word of some type's name ("4k" in "4k monitor" is a property, not a
 	// kind of monitor). The best class present is kept: exact and subtypes (1), else
 	// supertypes (0.75), else siblings (0.5).
-	tab := in.table(m)
+	tab := in.table(ev.m)
 	for _, ph := range strings.Split(text, ",") {
 		st := lexical.Analyze(ph)
 		if len(st) == 0 {
@@ -215,41 +245,10 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 		var cands []cand
 		bestClass := 0.0
 		for _, ti := range tab.byHead[head] {
-			named := false
-			for _, alt := range ti.alts {
-				if alt.stems[len(alt.stems)-1] != head {
-					continue
-				}
-				// A hyphenated head is one word: "s-bag" is not named by "bag".
-				all := true
-				for _, w := range alt.stems {
-					all = all && set[w]
-				}
-				named = named || (all && (!alt.hyphen || strings.Contains(" "+strings.ToLower(ph)+" ", " "+alt.word)))
+			if class, ok := tab.classOf(ti, ph, head, set); ok {
+				cands = append(cands, cand{ti.name, class})
+				bestClass = max(bestClass, class)
 			}
-			if !named {
-				continue
-			}
-			extra, missing := 0, 0
-			for w := range ti.words {
-				if !set[w] && !(ti.altWords[w] && len(ti.alts) > 1) {
-					extra++
-				}
-			}
-			for w := range set {
-				if w != head && !ti.words[w] && tab.typeWords[w] {
-					missing++
-				}
-			}
-			class := siblingClass
-			switch {
-			case missing == 0:
-				class = 1
-			case extra == 0:
-				class = 0.75
-			}
-			cands = append(cands, cand{ti.name, class})
-			bestClass = max(bestClass, class)
 		}
 		var better []string
 		size := 0
@@ -265,12 +264,12 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 		for _, c := range cands {
 			switch {
 			case c.class == bestClass || (keepSuper && c.class == 0.75):
-				ts := get(c.name)
+				ts := ev.get(c.name)
 				ts.NameMatch = max(ts.NameMatch, c.class)
 			case c.class == siblingClass && len(better) > 0:
 				// A sibling where better-named types exist: Decide keeps it only as their kin
 				// ("lcd monitor" beside "computer monitor").
-				ts := get(c.name)
+				ts := ev.get(c.name)
 				if ts.NameMatch == 0 {
 					ts.NameMatch = siblingClass
 					ts.SiblingOf = append(ts.SiblingOf, better...)
@@ -278,13 +277,17 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 			}
 		}
 	}
-	flat := strings.ReplaceAll(text, ",", " ")
+}
+
+// lexicalShares adds to each type the weight of its SKUs among the query's best lexical
+// matches (normalised by Evidence) and returns the total weight.
+func (in *Intents) lexicalShares(ctx context.Context, ev *evidence, flat string) (float64, error) {
 	lr, err := in.eng.lex.Search(ctx, flat, in.cfg.Depth, in.sample())
 	if err == nil && len(lr.Hits) < in.cfg.Depth/4 && in.cfg.SampleSize > 0 && in.eng.lex.Len() > 4*in.cfg.SampleSize {
 		lr, err = in.eng.lex.Search(ctx, flat, in.cfg.Depth, nil) // rare words: all of them
 	}
 	if err != nil {
-		return nil, nil, err
+		return 0, err
 	}
 	var total float64
 	for _, h := range lr.Hits {
@@ -292,15 +295,19 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 		w := float64(h.Score) * float64(h.Coverage) * float64(h.Coverage)
 		total += w
 		if ty != "" {
-			get(ty).Lex += w
+			ev.get(ty).Lex += w
 		}
 	}
-	// The query against the types' centroids.
-	names, cents := in.types.TypeCentroids()
+	return total, nil
+}
+
+// nearness sets, for the types the query's embedding is more than 2 standard deviations
+// nearer than the others' centroids, how many it is.
+func (in *Intents) nearness(ctx context.Context, ev *evidence, flat string, names []string, cents [][]float32) error {
 	if len(cents) > 1 && in.eng.emb != nil {
 		qv, err := in.eng.embedQuery(ctx, flat)
 		if err != nil {
-			return nil, nil, fmt.Errorf("search: embed query: %w", err)
+			return fmt.Errorf("search: embed query: %w", err)
 		}
 		cos := make([]float64, len(cents))
 		var s, ss float64
@@ -316,21 +323,12 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 		for i, c := range cos {
 			if sd > 0 {
 				if z := (c - mean) / sd; z > 2 {
-					get(names[i]).SemZ = z
+					ev.get(names[i]).SemZ = z
 				}
 			}
 		}
 	}
-	kin := in.kinOf(names, cents)
-	out := make([]TypeScore, 0, len(scores))
-	for _, ts := range scores {
-		ts.Kin = kin[ts.Name]
-		if total > 0 {
-			ts.Lex /= total
-		}
-		out = append(out, *ts)
-	}
-	return out, stems, nil
+	return nil
 }
 
 // isKin reports whether o is e's kin at cos or closer.
@@ -368,6 +366,44 @@ type headAlt struct {
 	word   string
 	stems  []string
 	hyphen bool
+}
+
+// classOf says whether a phrase (its text, head stem and stems) names the type, and as what:
+// exact or subtype (1), supertype (0.75) or sibling (siblingClass).
+func (tab *typeTable) classOf(ti *typeInfo, ph, head string, set map[string]bool) (float64, bool) {
+	named := false
+	for _, alt := range ti.alts {
+		if alt.stems[len(alt.stems)-1] != head {
+			continue
+		}
+		// A hyphenated head is one word: "s-bag" is not named by "bag".
+		all := true
+		for _, w := range alt.stems {
+			all = all && set[w]
+		}
+		named = named || (all && (!alt.hyphen || strings.Contains(" "+strings.ToLower(ph)+" ", " "+alt.word)))
+	}
+	if !named {
+		return 0, false
+	}
+	extra, missing := 0, 0
+	for w := range ti.words {
+		if !set[w] && !(ti.altWords[w] && len(ti.alts) > 1) {
+			extra++
+		}
+	}
+	for w := range set {
+		if w != head && !ti.words[w] && tab.typeWords[w] {
+			missing++
+		}
+	}
+	switch {
+	case missing == 0:
+		return 1, true
+	case extra == 0:
+		return 0.75, true
+	}
+	return siblingClass, true
 }
 
 // table returns the type table of m (cached per model).
@@ -517,16 +553,13 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) selection.Intent {
 		byName[sc[i].Name] = &sc[i]
 	}
 	best := sc[0].Score
-	if best < c.MinScore || (c.NamedOnly && sc[0].NameMatch < 1) {
+	if best < c.MinScore {
 		return it
 	}
 	chosen := map[string]bool{}
 	for _, e := range sc {
 		if len(it.Types) >= c.MaxTypes || e.Score < c.Keep*best {
 			break
-		}
-		if c.NamedOnly && e.NameMatch == 0 {
-			continue
 		}
 		// An accessory of a type also meant is left out unless the query names it.
 		if e.AccessoryOf != "" && chosen[e.AccessoryOf] && e.NameMatch == 0 {

@@ -145,19 +145,14 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 	types := plan.Intent.Names()
 	filtered := cand // what the filter passes, before the intent
 	if len(types) > 0 {
-		bm, err := e.Index.EvalContext(ctx, tagger.Attr("product_type", types...))
+		bm, err := e.typeSet(ctx, types, res)
 		if err != nil {
-			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
+			return nil, err
 		}
 		if plan.Intent.Widen {
 			filtered = cand.Clone()
 		}
 		cand.And(bm)
-		for _, name := range types {
-			if one, err := e.Index.EvalContext(ctx, tagger.Attr("product_type", name)); err == nil && one.IsEmpty() {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("no SKU of the catalogue has the product type %q", name))
-			}
-		}
 	}
 	res.Matched = cand.GetCardinality()
 	lap("filter")
@@ -168,31 +163,8 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 	switch {
 	case len(types) > 0 && by != SortRelevance && by != SortBlend:
 		// The intent decides the set; the field orders all of it.
-		set := cand
-		if plan.Intent.Widen && query != "" && e.Retriever != nil {
-			// Only SKUs holding every word join: lexical matches, without the semantic-only
-			// expansion (a dense scan of the filtered set, 20 ms at 1M SKUs).
-			k := min(max(plan.Limit*5, 500), MaxLimit)
-			var got Retrieved
-			var err error
-			if lr, ok := e.Retriever.(LexicalLedRetriever); ok {
-				got, err = lr.RetrieveLexicalLed(ctx, query, filtered, k)
-			} else {
-				got, err = e.Retriever.Retrieve(ctx, query, filtered, k)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("retrieve: %w", err)
-			}
-			set = cand.Clone()
-			for _, h := range got.Hits {
-				if h.Complete && !set.Contains(uint64(h.Ordinal)) {
-					set.Add(uint64(h.Ordinal))
-					res.Matched++
-				}
-			}
-		}
 		var err error
-		if ranked, err = e.topK(by, plan.Limit, set); err != nil {
+		if ranked, err = e.rankTypesBy(ctx, plan, query, cand, filtered, res); err != nil {
 			return nil, err
 		}
 		res.Method, res.Confidence = "intent+"+by, float32(plan.Intent.Confidence)
@@ -203,51 +175,25 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 			// Reorder a wider relevant set by the ranking's field.
 			k = min(max(plan.Limit*5, 500), MaxLimit)
 		}
-		var got Retrieved
-		var err error
 		within := cand
 		if len(types) > 0 && plan.Intent.Widen {
 			within = filtered
 		}
-		if lr, ok := e.Retriever.(LexicalLedRetriever); ok && by != SortRelevance {
-			got, err = lr.RetrieveLexicalLed(ctx, query, within, k)
-		} else {
-			got, err = e.Retriever.Retrieve(ctx, query, within, k)
-		}
+		got, err := e.retrieve(ctx, query, within, k, by != SortRelevance)
 		if err != nil {
-			return nil, fmt.Errorf("retrieve: %w", err)
+			return nil, err
 		}
 		lap("retrieve")
 		res.Confidence, res.Method = got.Confidence, got.Method
-		ranked = make([]Item, 0, len(got.Hits))
-		widened := 0
-		for _, h := range got.Hits {
-			if within != cand && !cand.Contains(uint64(h.Ordinal)) {
-				if !h.Complete {
-					continue
-				}
-				widened++
-				h.Why = "of another type, but its text holds every word of the query; " + h.Why
-			}
-			ranked = append(ranked, Item{Ordinal: h.Ordinal, Score: h.Score, Relevance: h.Score, Why: h.Why})
-		}
-		res.Matched += uint64(widened)
+		ranked = hitItems(got.Hits, cand, within, res)
 		if by != SortRelevance && len(types) == 0 {
 			ranked = relevantSet(ranked)
 		}
 		if len(types) > 0 && len(ranked) < plan.Limit {
 			// The whole pool: the intent's SKUs the query's words did not reach, best sellers first.
-			rest := cand.Clone()
-			for _, it := range ranked {
-				rest.Remove(uint64(it.Ordinal))
-			}
-			more, err := e.topK(SortSales, plan.Limit-len(ranked), rest)
+			more, err := e.restOf(cand, ranked, plan.Limit-len(ranked))
 			if err != nil {
 				return nil, err
-			}
-			for i := range more {
-				more[i].Score, more[i].Relevance = 0, 0
-				more[i].Why = "of the scenario's product type; " + more[i].Why
 			}
 			ranked = append(ranked, more...)
 			res.Method += "+intent"
@@ -307,6 +253,95 @@ func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
 	res.Stop = stopReason(res, plan, len(types) > 0)
 	lap("assemble")
 	return res, nil
+}
+
+// hitItems turns retrieved hits into items. Hits outside cand (retrieved within a wider set for
+// a widening intent) stay only when their text holds every word of the query; they count as
+// matched.
+func hitItems(hits []Hit, cand, within *roaring64.Bitmap, res *Result) []Item {
+	ranked := make([]Item, 0, len(hits))
+	for _, h := range hits {
+		if within != cand && !cand.Contains(uint64(h.Ordinal)) {
+			if !h.Complete {
+				continue
+			}
+			res.Matched++
+			h.Why = "of another type, but its text holds every word of the query; " + h.Why
+		}
+		ranked = append(ranked, Item{Ordinal: h.Ordinal, Score: h.Score, Relevance: h.Score, Why: h.Why})
+	}
+	return ranked
+}
+
+// typeSet is the union of the intent's types, one type at a time so that a type the catalogue
+// lacks is reported.
+func (e *Engine) typeSet(ctx context.Context, types []string, res *Result) (*roaring64.Bitmap, error) {
+	bm := roaring64.New()
+	for _, name := range types {
+		one, err := e.Index.EvalContext(ctx, tagger.Attr("product_type", name))
+		if err != nil {
+			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
+		}
+		if one.IsEmpty() {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("no SKU of the catalogue has the product type %q", name))
+		}
+		bm.Or(one)
+	}
+	return bm, nil
+}
+
+// retrieve asks the retriever for k SKUs relevant to query within a set; lexicalLed leaves out
+// the semantic-only expansion when the retriever can.
+func (e *Engine) retrieve(ctx context.Context, query string, within *roaring64.Bitmap, k int, lexicalLed bool) (Retrieved, error) {
+	var got Retrieved
+	var err error
+	if lr, ok := e.Retriever.(LexicalLedRetriever); ok && lexicalLed {
+		got, err = lr.RetrieveLexicalLed(ctx, query, within, k)
+	} else {
+		got, err = e.Retriever.Retrieve(ctx, query, within, k)
+	}
+	if err != nil {
+		return got, fmt.Errorf("retrieve: %w", err)
+	}
+	return got, nil
+}
+
+// rankTypesBy orders the intent's SKUs (cand) by the plan's ranking field; a widening intent
+// adds the SKUs of the filtered set whose text holds every word of the query (lexical matches
+// only: the semantic-only expansion is a dense scan of the filtered set, 20 ms at 1M SKUs).
+func (e *Engine) rankTypesBy(ctx context.Context, plan Plan, query string, cand, filtered *roaring64.Bitmap, res *Result) ([]Item, error) {
+	set := cand
+	if plan.Intent.Widen && query != "" && e.Retriever != nil {
+		got, err := e.retrieve(ctx, query, filtered, min(max(plan.Limit*5, 500), MaxLimit), true)
+		if err != nil {
+			return nil, err
+		}
+		set = cand.Clone()
+		for _, h := range got.Hits {
+			if h.Complete && !set.Contains(uint64(h.Ordinal)) {
+				set.Add(uint64(h.Ordinal))
+				res.Matched++
+			}
+		}
+	}
+	return e.topK(plan.Ranking.By, plan.Limit, set)
+}
+
+// restOf is up to n SKUs of cand not ranked yet, best sellers first, marked as the type's.
+func (e *Engine) restOf(cand *roaring64.Bitmap, ranked []Item, n int) ([]Item, error) {
+	rest := cand.Clone()
+	for _, it := range ranked {
+		rest.Remove(uint64(it.Ordinal))
+	}
+	more, err := e.topK(SortSales, n, rest)
+	if err != nil {
+		return nil, err
+	}
+	for i := range more {
+		more[i].Score, more[i].Relevance = 0, 0
+		more[i].Why = "of the scenario's product type; " + more[i].Why
+	}
+	return more, nil
 }
 
 // topK orders within by a ranking field, best first.

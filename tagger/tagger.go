@@ -104,11 +104,7 @@ type Tagger struct {
 	pubPos     atomic.Pointer[Position]
 	pubVecFrom atomic.Int64 // vecTail.From() in Unix nanoseconds (0: no tail yet)
 	dirty      bool
-	// The type centroids the neighbour typing uses, and when they were computed.
-	centNames  []string
-	cents      [][]float32
-	centsAt    time.Time
-	pubCents   atomic.Pointer[centroidSet] // what Types hands out, without t.mu
+	pubCents   atomic.Pointer[centroidSet] // the type centroids: the vote uses them, TypeCentroids hands them out without t.mu
 	lastSave   time.Time
 	loaded     bool
 	models     map[int64]Model
@@ -181,7 +177,7 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 	if _, err := t.store.LearnTypes(ctx); err != nil {
 		return "", err
 	}
-	t.cents = nil
+	t.pubCents.Store(nil) // computed again from what this load finds
 	ix, pos, err := t.store.LoadSnapshot(ctx)
 	if err == nil {
 		var pending int

@@ -230,12 +230,11 @@ func median(xs []float64) float64 {
 // refreshCentroidsLocked recomputes the centroids and weak types when missing or stale; a
 // newly weak type's members are put up for a vote.
 func (t *Tagger) refreshCentroidsLocked() {
-	if len(t.cents) > 0 && time.Since(t.centsAt) <= centroidTTL {
+	if p := t.pubCents.Load(); p != nil && len(p.cents) > 0 && time.Since(p.at) <= centroidTTL {
 		return
 	}
 	names, cents, weak := t.centroids()
-	t.centNames, t.cents, t.centsAt = names, cents, time.Now()
-	t.pubCents.Store(&centroidSet{names: names, cents: cents, at: t.centsAt})
+	t.pubCents.Store(&centroidSet{names: names, cents: cents, at: time.Now()})
 	t.store.types.mu.Lock()
 	old := t.store.types.weak
 	t.store.types.weak = weak
@@ -287,6 +286,7 @@ func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err err
 		return 0, 0, nil
 	}
 	t.refreshCentroidsLocked()
+	cs := t.pubCents.Load()
 	t.store.types.mu.Lock()
 	pending := t.store.types.pending
 	t.store.types.pending = nil
@@ -297,7 +297,7 @@ func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err err
 	}
 	// The voters: live SKUs of strong types.
 	var strong []string
-	for _, n := range t.centNames {
+	for _, n := range cs.names {
 		if !weak[n] {
 			strong = append(strong, n)
 		}
@@ -310,9 +310,9 @@ func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err err
 	if err != nil {
 		return 0, 0, err
 	}
-	centOf := make(map[string][]float32, len(t.centNames))
-	for i, n := range t.centNames {
-		centOf[n] = t.cents[i]
+	centOf := make(map[string][]float32, len(cs.names))
+	for i, n := range cs.names {
+		centOf[n] = cs.cents[i]
 	}
 	var rows []Row
 	later := map[int64]bool{}
@@ -427,20 +427,18 @@ func (t *Tagger) TypeOf(ordinal int64) string { return t.ix.TypeOf(ordinal) }
 // TypeModel is the learned product-type model (nil before the first load).
 func (t *Tagger) TypeModel() *prodtype.Model { return t.store.TypeModel() }
 
-// TypeCentroids returns each type's centroid (the normalised mean of its members' vectors),
-// computed when missing or older than centroidTTL; none without vectors.
+// TypeCentroids returns each type's centroid (the normalised mean of its members' vectors), as
+// the polls keep them (computed again when older than centroidTTL); none without vectors.
 func (t *Tagger) TypeCentroids() ([]string, [][]float32) {
-	if p := t.pubCents.Load(); p != nil && time.Since(p.at) < centroidTTL {
+	if p := t.pubCents.Load(); p != nil {
 		return p.names, p.cents
 	}
 	if t.vectors == nil || t.store.TypeModel() == nil {
 		return nil, nil
 	}
-	if p := t.pubCents.Load(); p != nil {
-		return p.names, p.cents // stale, but the next poll computes them again
-	}
+	// Not computed yet (a load computes them when it has vectors): compute without keeping
+	// them, so the load's computation, which also finds the weak types, is not skipped.
 	names, cents, _ := t.centroids()
-	t.pubCents.Store(&centroidSet{names: names, cents: cents, at: time.Now()})
 	return names, cents
 }
 

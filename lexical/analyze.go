@@ -113,12 +113,24 @@ func surfaceForm(tok string) string {
 	return tok
 }
 
+// irregular maps English plurals the Porter2 stemmer leaves apart from their singular ("mice"
+// stems to "mice", "mouse" to "mous") to the singular, so that a query for "computer mice" finds
+// what titles call a mouse. It is the language's grammar, not a list of products.
+var irregular = map[string]string{
+	"mice": "mouse", "feet": "foot", "teeth": "tooth", "geese": "goose", "men": "man",
+	"women": "woman", "children": "child", "knives": "knife", "shelves": "shelf",
+	"halves": "half", "wolves": "wolf", "loaves": "loaf", "thieves": "thief",
+}
+
 // stem is the Porter2 stem of a surface form; forms holding digits stay as they are.
 func stem(tok string) string {
 	for _, r := range tok {
 		if unicode.IsDigit(r) {
 			return tok
 		}
+	}
+	if s, ok := irregular[tok]; ok {
+		tok = s
 	}
 	env := snowballstem.NewEnv(tok)
 	english.Stem(env)

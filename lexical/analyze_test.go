@@ -12,7 +12,7 @@ func TestAnalyze(t *testing.T) {
 	for in, want := range map[string][]string{
 		"Brother TN-2110 Toner":         {"brother", "tn", "2110", "toner"},
 		"The Boys":                      {"boy"},
-		"Gaming Mice and Keyboards":     {"game", "mice", "keyboard"},
+		"Gaming Mice and Keyboards":     {"game", "mous", "keyboard"},
 		"HP's 17\" notebook, 3.5 GHz":   {"hp", "17", "notebook", "3.5", "ghz"},
 		"Intel® Core™2 Duo":             {"intel", "core", "2", "duo"},
 		"PS4 rechargeable batteries":    {"ps4", "recharg", "batteri"},
@@ -21,7 +21,8 @@ func TestAnalyze(t *testing.T) {
 		"":                              nil,
 		"   -- !! ":                     nil,
 		"end.":                          {"end"},
-		"men's shoes' laces":            {"men", "shoe", "lace"},
+		"men's shoes' laces":            {"man", "shoe", "lace"},
+		"computer mice, mouse feet":     {"comput", "mous", "mous", "foot"},
 	} {
 		require.Equal(t, want, Analyze(in), in)
 	}

@@ -29,7 +29,7 @@ func ExampleIndex_Search() {
 		fmt.Println(h.SKUID)
 	}
 	// Output:
-	// [game mice] 1
+	// [game mous] 2
 	// 101 coverage 1.00
 	// 100 coverage 0.50
 	// 102 coverage 0.50

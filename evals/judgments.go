@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -52,6 +53,20 @@ func (j *Judgments) Relevant(q string) map[int64]bool {
 		if r >= RelevantRating {
 			out[id] = true
 		}
+	}
+	return out
+}
+
+// Exact returns, per query, the SKUs judged an exact answer (MaxRating), in id order.
+func (j *Judgments) Exact() map[string][]int64 {
+	out := map[string][]int64{}
+	for q, rs := range j.Ratings {
+		for id, r := range rs {
+			if r == MaxRating {
+				out[q] = append(out[q], id)
+			}
+		}
+		slices.Sort(out[q])
 	}
 	return out
 }

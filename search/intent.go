@@ -21,6 +21,8 @@ import (
 // each SKU's type, the learned model, and the types' centroids in embedding space.
 type TypeSource interface {
 	TypeOf(ordinal int64) string
+	// TypeOfSKU is the type of the SKU with that id ("" when it has none or is not indexed).
+	TypeOfSKU(id int64) string
 	TypeModel() *prodtype.Model
 	TypeCentroids() ([]string, [][]float32)
 	// TypeSize is how many live SKUs have the type.
@@ -124,6 +126,10 @@ type TypeScore struct {
 	Kind, AccessoryOf    string
 	// SiblingOf, for a sibling, lists the better-named types of its phrase.
 	SiblingOf []string
+	// Alias is the query's word that names the type by the judged queries (Aliases)
+	// ("laptop" for "notebook"), and AliasShare the type's share of the SKUs judged for it.
+	Alias      string
+	AliasShare float64
 	// Kin are the types sharing a word with this one, with the cosine of their centroids:
 	// "toner" and "toner cartridge" (0.9 and more) are one thing named two ways.
 	Kin []Kin
@@ -141,6 +147,7 @@ type Intents struct {
 	types TypeSource
 	cfg   IntentConfig
 	kin   *kinCache
+	aliases *Aliases
 }
 
 // kinCache holds, for the current centroids, each type's kin.
@@ -163,7 +170,12 @@ func NewIntents(eng *Engine, types TypeSource, cfg IntentConfig) *Intents {
 
 // WithConfig returns a resolver over the same indexes with another configuration.
 func (in *Intents) WithConfig(cfg IntentConfig) *Intents {
-	return &Intents{eng: in.eng, types: in.types, cfg: cfg.WithDefaults(), kin: in.kin}
+	return &Intents{eng: in.eng, types: in.types, cfg: cfg.WithDefaults(), kin: in.kin, aliases: in.aliases}
+}
+
+// WithAliases returns a resolver that also knows the words of v (nil: none).
+func (in *Intents) WithAliases(v *Aliases) *Intents {
+	return &Intents{eng: in.eng, types: in.types, cfg: in.cfg, kin: in.kin, aliases: v}
 }
 
 // evidence collects the scores of the types a query touches.
@@ -241,6 +253,17 @@ func (in *Intents) names(ev *evidence, text string) {
 		type cand struct {
 			name  string
 			class float64
+		}
+		if len(tab.byHead[head]) == 0 {
+			// No type is named so: the word may be what people call a type the catalogue
+			// names otherwise ("laptops": notebooks).
+			for _, lt := range in.aliases.typesOf(head, in.types.TypeOfSKU) {
+				ts := ev.get(lt.name)
+				if ts.NameMatch < 1 {
+					ts.NameMatch, ts.Alias, ts.AliasShare = 1, head, lt.share
+				}
+			}
+			continue
 		}
 		var cands []cand
 		bestClass := 0.0
@@ -566,8 +589,11 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) selection.Intent {
 			continue
 		}
 		chosen[e.Name] = true
-		it.Types = append(it.Types, selection.IntentType{Name: e.Name, Score: math.Round(e.Score*1000) / 1000, Kind: e.Kind,
-			Why: fmt.Sprintf("name %.2f, share of lexical matches %.2f, semantic %.1f sd", e.NameMatch, e.Lex, e.SemZ)})
+		why := fmt.Sprintf("name %.2f, share of lexical matches %.2f, semantic %.1f sd", e.NameMatch, e.Lex, e.SemZ)
+		if e.Alias != "" {
+			why = fmt.Sprintf("%q means %s by judged queries (%.0f%% of the products judged for it); %s", e.Alias, e.Name, 100*e.AliasShare, why)
+		}
+		it.Types = append(it.Types, selection.IntentType{Name: e.Name, Score: math.Round(e.Score*1000) / 1000, Kind: e.Kind, Why: why})
 	}
 	// A type chosen on lexical and semantic evidence alone that shares a word with a named one
 	// plays another part: "projector lamp" beside the named "data projector" serves it; "mouse"

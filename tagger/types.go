@@ -474,3 +474,12 @@ func (t *Tagger) TypeSize(name string) int {
 	}
 	return int(n)
 }
+
+// TypeOfSKU is the product type of the SKU with that id ("" when it has none or is unknown).
+func (t *Tagger) TypeOfSKU(id int64) string {
+	o, ok := t.ix.Ordinal(id)
+	if !ok {
+		return ""
+	}
+	return t.ix.TypeOf(o)
+}

@@ -200,7 +200,10 @@ func startBenchStack(ctx context.Context, env *Env, pool *pgxpool.Pool, fresh bo
 	if err != nil {
 		return s, err
 	}
-	cfg := coreConfig(env, llm)
+	cfg, err := coreConfig(env, llm)
+	if err != nil {
+		return s, err
+	}
 	cfg.EmbedBatch = 0 // the data set's vectors are written
 	cfg.Step = step
 	if s.core, err = core.New(ctx, pool, emb, cfg); err != nil {

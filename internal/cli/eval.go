@@ -216,6 +216,13 @@ func runEvalPools(ctx context.Context, env *Env, path, catalogDir string, limit 
 		return err
 	}
 	defer pool.Close()
+	// Pools are built as the service builds them: with the aliases SELECTION_JUDGED_QUERIES
+	// teaches (keyword judgments are other data than the scenarios' members).
+	aliases, err := judgedAliases(env)
+	if err != nil {
+		return err
+	}
+	st.Scenario.Intents = st.Intents.WithAliases(aliases)
 	scores, err := evals.EvaluatePools(ctx, j, st.Scenario.Pools(), limit)
 	if err != nil {
 		return err

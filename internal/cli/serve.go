@@ -90,7 +90,11 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	if err != nil {
 		return nil, err
 	}
-	if s.core, err = core.New(ctx, pool, emb, coreConfig(env, llm)); err != nil {
+	cc, err := coreConfig(env, llm)
+	if err != nil {
+		return nil, err
+	}
+	if s.core, err = core.New(ctx, pool, emb, cc); err != nil {
 		return nil, err
 	}
 	env.Log.Info("indexes loaded", "skus", s.core.Tags.Index().LiveCount(), "vectors", s.core.VectorCount(), "documents", s.core.Lexical.Len(),

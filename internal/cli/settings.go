@@ -76,6 +76,8 @@ var settings = []setting{
 		}),
 	bind("SELECTION_INTENTS", "on", "on: a scenario's product types (search.Intents) restrict its pool, with the SKUs holding every word of its query; off: its words alone select (evals/README.md)",
 		func(c *Config) *string { return &c.Serve.Intents }, text, oneOf("off", "on")),
+	bind("SELECTION_JUDGED_QUERIES", "", "CSV of judged queries (query,sku_id,rating) that teach intents the words people use for product types (\"laptop\": notebook); empty: SELECTION_DEMO_DATA/judgments.csv if present; off: none",
+		func(c *Config) *string { return &c.Serve.JudgedQueries }, text, nil),
 	bind("SELECTION_DEMO_DATA", "evals/testdata/icecat", "directory of the Icecat catalogue zips the demo loads",
 		func(c *Config) *string { return &c.Demo.Data }, text, nil),
 

@@ -2,13 +2,18 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/embed"
 	"selection/embed/pgcache"
+	"selection/evals"
 	"selection/internal/core"
+	"selection/search"
 	"selection/selection"
 	"selection/vectorindex"
 )
@@ -27,11 +32,38 @@ func plannerConfig(env *Env) vectorindex.PlannerConfig {
 
 // coreConfig is the service core's configuration from the settings: the pollers run and the
 // embedding worker embeds what ingest changes, as in serve.
-func coreConfig(env *Env, llm *selection.LLMPlanner) core.Config {
+func coreConfig(env *Env, llm *selection.LLMPlanner) (core.Config, error) {
 	c := env.Config
+	aliases, err := judgedAliases(env)
+	if err != nil {
+		return core.Config{}, err
+	}
 	return core.Config{Index: vectorIndexConfig(env), NoIndex: c.Vectors.Memory <= 0, Planner: plannerConfig(env),
-		ServiceIntents: c.Serve.Intents == "on", Currency: c.Serve.Currency, LLM: llm,
-		Follow: true, EmbedBatch: c.Vectors.EmbedBatch, Logger: env.Log}
+		ServiceIntents: c.Serve.Intents == "on", Aliases: aliases, Currency: c.Serve.Currency, LLM: llm,
+		Follow: true, EmbedBatch: c.Vectors.EmbedBatch, Logger: env.Log}, nil
+}
+
+// judgedAliases reads the judged queries SELECTION_JUDGED_QUERIES names ("": the demo data's
+// judgments.csv when there is one; "off": none) and learns the words they use for the
+// catalogue's product types.
+func judgedAliases(env *Env) (*search.Aliases, error) {
+	path := env.Config.Serve.JudgedQueries
+	if path == "off" {
+		return nil, nil
+	}
+	if path == "" {
+		path = filepath.Join(env.Config.Demo.Data, "judgments.csv")
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil
+		}
+	}
+	j, bad, err := evals.ReadJudgmentsFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("SELECTION_JUDGED_QUERIES: %w", err)
+	}
+	a := search.NewAliases(j.Exact())
+	env.Log.Info("judged queries read", "path", path, "queries", len(j.Queries), "head_words", a.Len(), "bad_rows", len(bad))
+	return a, nil
 }
 
 // newEmbedder builds the configured embedder, behind the Postgres embedding cache when

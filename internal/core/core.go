@@ -33,6 +33,9 @@ type Config struct {
 	Search search.Config
 	// Intents configures the product-type resolver. Default: search's defaults.
 	Intents search.IntentConfig
+	// Aliases teaches the resolver the words judged queries use for the catalogue's types
+	// ("laptop" for notebooks). Default nil: none.
+	Aliases *search.Aliases
 	// ServiceIntents hands the resolver to selection.Service, whose plans then restrict a
 	// pool to the types the scenario names. Default false here; serve and demo follow
 	// SELECTION_INTENTS (default on).
@@ -193,7 +196,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 	}
 	cfg.Step("tag index (tagger.Load)", time.Since(t0), fmt.Sprintf("from %s; %d live SKUs", c.TagsFrom, c.Tags.Index().LiveCount()))
 
-	c.Intents = search.NewIntents(c.Engine, c.Tags, cfg.Intents)
+	c.Intents = search.NewIntents(c.Engine, c.Tags, cfg.Intents).WithAliases(cfg.Aliases)
 	c.Service = &selection.Service{
 		Engine:          &selection.Engine{Index: c.Tags.Index(), Retriever: search.Retriever{Engine: c.Engine}},
 		Pools:           pools,

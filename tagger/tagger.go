@@ -45,6 +45,11 @@ type Config struct {
 	// it returns and leaves the rest to the polls. Default 30s; negative: no limit (the evals,
 	// whose figures must not depend on the machine's speed).
 	LoadVoteBudget time.Duration
+	// VoteSample bounds the SKUs that vote on an untyped SKU's type: above it, the voters are
+	// a fixed, evenly spread sample of this many SKUs of strong types, so a vote costs a
+	// search over the sample, not over the catalogue (at 1M SKUs a vote over every typed SKU
+	// took a whole core while the polls caught up). Default 65,536; negative: every voter.
+	VoteSample int
 	// MaxReplay is how many changed SKUs a start-up catch-up may replay from a saved snapshot
 	// before it rebuilds from skus instead. Default 200,000 (replaying re-reads each row; a
 	// full build reads ~1M rows/s).
@@ -70,6 +75,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.LoadVoteBudget == 0 {
 		c.LoadVoteBudget = LoadVoteBudget
+	}
+	if c.VoteSample == 0 {
+		c.VoteSample = 1 << 16
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
 
 	"selection/prodtype"
@@ -310,6 +311,7 @@ func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err err
 	if err != nil {
 		return 0, 0, err
 	}
+	voters = spreadSample(voters, t.cfg.VoteSample)
 	centOf := make(map[string][]float32, len(cs.names))
 	for i, n := range cs.names {
 		centOf[n] = cs.cents[i]
@@ -394,6 +396,30 @@ func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err err
 		t.dirty = true
 	}
 	return len(rows), done, nil
+}
+
+// spreadSample returns bm when it holds at most n SKUs (or n < 0), else n of them spread
+// evenly over its ordinals (every k-th), the same for the same bitmap.
+func spreadSample(bm *roaring64.Bitmap, n int) *roaring64.Bitmap {
+	card := bm.GetCardinality()
+	if n < 0 || card <= uint64(n) {
+		return bm
+	}
+	out := roaring64.New()
+	step := float64(card) / float64(n)
+	next, i := 0.0, 0
+	it := bm.Iterator()
+	buf := make([]uint64, 0, n)
+	for it.HasNext() {
+		o := it.Next()
+		if float64(i) >= next {
+			buf = append(buf, o)
+			next += step
+		}
+		i++
+	}
+	out.AddMany(buf)
+	return out
 }
 
 func (t *Tagger) requeue(os map[int64]bool) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
@@ -81,4 +82,22 @@ func TestProductTypesLearnedAndFilledByNeighbours(t *testing.T) {
 	require.Equal(t, prodtype.SourceTitle, a.Source)
 	_, err = tg.ExplainType(ctx, 999999)
 	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestSpreadSampleKeepsSmallSetsAndSpreadsLargeOnes(t *testing.T) {
+	bm := roaring64.New()
+	for o := uint64(0); o < 10_000; o += 2 {
+		bm.Add(o)
+	}
+	require.Same(t, bm, spreadSample(bm, 5000), "no larger than the sample: all of it")
+	require.Same(t, bm, spreadSample(bm, -1), "negative: all of it")
+	s := spreadSample(bm, 100)
+	require.EqualValues(t, 100, s.GetCardinality())
+	require.True(t, s.Contains(0))
+	require.True(t, s.Contains(9900), "spread to the end, not the first hundred")
+	require.False(t, s.Contains(98), "every 50th voter")
+	for _, o := range s.ToArray() {
+		require.True(t, bm.Contains(o))
+	}
+	require.True(t, s.Equals(spreadSample(bm, 100)), "the same sample for the same voters")
 }

@@ -32,18 +32,26 @@ Answer with one JSON object and nothing else, with exactly these keys:
   "exclude_terms": [words whose products must not appear],
   "ranking": {"by": one of relevance, sales, price_asc, price_desc, newest, rating, blend,
               "weights": {signal: weight} only for blend, signals relevance, sales, rating, discount, newest, cheap},
-  "limit": number of products (1..10000, default 100).
+  "limit": number of products (1..10000, default 100),
+  "types": the product types the scenario means, each exactly as written in the list of known
+           product types below ([] when none of them fits; main products, not their accessories,
+           unless the scenario asks for accessories).
 Categorical fields F: %s.
 Numeric fields N: %s. Money is in minor units (cents) of %s; rating is x100 (4 stars = 400);
 discount is percent; released is the release date as days since 1970-01-01 (2024-01-01 is
 19723; 0 means unknown). Markets: SG MY TH ID PH VN (also include "ALL" when filtering markets).
 Known tags: %s.
 Known brands (examples): %s.
+Known product types (most common first): %s.
 `
 
-// Plan asks the model for a plan. fallback is the deterministic plan, used (with a warning) when
-// the model fails or answers something that is not a valid plan.
-func (l *LLMPlanner) Plan(ctx context.Context, scenario string, vocab Vocabulary, currency string, fallback Plan) (Plan, []string) {
+// maxLLMTypes bounds the product types the LLM planner is shown.
+const maxLLMTypes = 400
+
+// Plan asks the model for a plan. fallback is the deterministic plan, used (ok false, with a
+// warning) when the model fails or answers something that is not a valid plan. The warnings of
+// a plan it accepts say what of the answer was dropped (product types the catalogue lacks).
+func (l *LLMPlanner) Plan(ctx context.Context, scenario string, vocab Vocabulary, currency string, fallback Plan) (plan Plan, ok bool, warnings []string) {
 	timeout := l.Timeout
 	if timeout == 0 {
 		timeout = 20 * time.Second
@@ -58,40 +66,83 @@ func (l *LLMPlanner) Plan(ctx context.Context, scenario string, vocab Vocabulary
 			cats = append(cats, f.Name)
 		}
 	}
-	var tags, brands []string
+	var tags, brands, types []string
 	if vocab != nil {
-		tags, brands = vocab.Tags(), vocab.Brands()
+		tags, brands, types = vocab.Tags(), vocab.Brands(), vocab.Types()
 	}
 	if len(brands) > 60 {
 		brands = brands[:60]
 	}
+	shown := types
+	if len(shown) > maxLLMTypes {
+		shown = shown[:maxLLMTypes]
+	}
 	system := fmt.Sprintf(llmInstructions, strings.Join(cats, ", "), strings.Join(nums, ", "), currency,
-		strings.Join(tags, ", "), strings.Join(brands, ", "))
+		strings.Join(tags, ", "), strings.Join(brands, ", "), strings.Join(shown, ", "))
 	msgs := []llms.MessageContent{
 		llms.TextParts(llms.ChatMessageTypeSystem, system),
 		llms.TextParts(llms.ChatMessageTypeHuman, clean(scenario)),
 	}
 	resp, err := l.Model.GenerateContent(ctx, msgs, llms.WithTemperature(0), llms.WithJSONMode(), llms.WithMaxTokens(800))
 	if err != nil {
-		return fallback, []string{"the LLM planner failed (" + shortErr(err) + "); using the deterministic plan"}
+		return fallback, false, []string{"the LLM planner failed (" + shortErr(err) + "); using the deterministic plan"}
 	}
 	if len(resp.Choices) == 0 {
-		return fallback, []string{"the LLM planner returned no answer; using the deterministic plan"}
+		return fallback, false, []string{"the LLM planner returned no answer; using the deterministic plan"}
 	}
-	plan, err := decodeLLMPlan(resp.Choices[0].Content)
+	plan, proposed, err := decodeLLMPlan(resp.Choices[0].Content)
 	if err != nil {
-		return fallback, []string{"the LLM planner's answer is not a valid plan (" + shortErr(err) + "); using the deterministic plan"}
+		return fallback, false, []string{"the LLM planner's answer is not a valid plan (" + shortErr(err) + "); using the deterministic plan"}
 	}
 	plan.Pins, plan.Exclusions = fallback.Pins, fallback.Exclusions
 	if plan.Currency == "" {
 		plan.Currency = fallback.Currency
 	}
-	return plan, nil
+	plan.Intent, warnings = llmIntent(proposed, types, fallback.Intent)
+	return plan, true, warnings
+}
+
+// llmIntent checks the product types the model proposed against the catalogue's: the known
+// ones become the plan's intent; unknown ones are dropped with a note. With none known (or
+// none proposed), the deterministic planner's intent stands.
+func llmIntent(proposed, known []string, fallback *Intent) (*Intent, []string) {
+	if proposed == nil {
+		return fallback, nil
+	}
+	byName := make(map[string]string, len(known))
+	for _, k := range known {
+		byName[strings.ToLower(strings.TrimSpace(k))] = k
+	}
+	it := &Intent{Confidence: 1, Named: true, Widen: fallback != nil && fallback.Widen}
+	var unknown []string
+	seen := map[string]bool{}
+	for _, p := range proposed {
+		k, ok := byName[strings.ToLower(strings.TrimSpace(p))]
+		switch {
+		case !ok:
+			unknown = append(unknown, p)
+		case !seen[k] && len(it.Types) < MaxIntentTypes:
+			seen[k] = true
+			it.Types = append(it.Types, IntentType{Name: k, Score: 1, Why: "proposed by the LLM planner"})
+		}
+	}
+	var notes []string
+	if len(unknown) > 0 {
+		notes = append(notes, fmt.Sprintf("the LLM planner proposed product types the catalogue does not have (%s); dropped", strings.Join(unknown, ", ")))
+	}
+	if len(it.Types) == 0 {
+		if len(proposed) > 0 {
+			notes = append(notes, "none of the LLM planner's product types is known; the deterministic planner's types stand")
+		}
+		return fallback, notes
+	}
+	return it, notes
 }
 
 // decodeLLMPlan reads the model's answer: a JSON object, possibly inside a code fence, decoded
-// strictly (unknown keys are errors) and validated.
-func decodeLLMPlan(answer string) (Plan, error) {
+// strictly (unknown keys are errors) and validated, and the product types it proposes (nil when
+// it has no "types" key).
+func decodeLLMPlan(answer string) (Plan, []string, error) {
 	s := strings.TrimSpace(answer)
 	if i := strings.Index(s, "{"); i >= 0 {
 		if j := strings.LastIndex(s, "}"); j > i {
@@ -100,10 +151,14 @@ func decodeLLMPlan(answer string) (Plan, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
 	dec.DisallowUnknownFields()
-	var p Plan
-	if err := dec.Decode(&p); err != nil {
-		return Plan{}, err
+	var a struct {
+		Plan
+		Types []string `json:"types"`
 	}
+	if err := dec.Decode(&a); err != nil {
+		return Plan{}, nil, err
+	}
+	p := a.Plan
 	if p.Version == 0 {
 		p.Version = PlanVersion
 	}
@@ -114,9 +169,9 @@ func decodeLLMPlan(answer string) (Plan, error) {
 		p.Ranking.By = SortRelevance
 	}
 	if err := p.Validate(); err != nil {
-		return Plan{}, errors.Unwrap(err)
+		return Plan{}, nil, errors.Unwrap(err)
 	}
-	return p, nil
+	return p, a.Types, nil
 }
 
 func shortErr(err error) string {

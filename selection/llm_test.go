@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/tmc/langchaingo/llms"
 	"github.com/tmc/langchaingo/llms/fake"
 	"github.com/tmc/langchaingo/llms/ollama"
 	"github.com/tmc/langchaingo/llms/openai"
@@ -140,4 +141,56 @@ func TestLLMPlannerOverHTTP(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, selection.PlannerLLM, pr.Planner, pr.Warnings)
 	require.Equal(t, 20, pr.Plan.Limit)
+}
+
+// recordingModel answers with a fixed text and keeps the messages it was sent.
+type recordingModel struct {
+	answer string
+	sent   []llms.MessageContent
+}
+
+func (m *recordingModel) GenerateContent(_ context.Context, msgs []llms.MessageContent, _ ...llms.CallOption) (*llms.ContentResponse, error) {
+	m.sent = msgs
+	return &llms.ContentResponse{Choices: []*llms.ContentChoice{{Content: m.answer}}}, nil
+}
+
+func (m *recordingModel) Call(ctx context.Context, prompt string, opts ...llms.CallOption) (string, error) {
+	return llms.GenerateFromSinglePrompt(ctx, m, prompt, opts...)
+}
+
+// The LLM planner may propose product types; they are checked against the catalogue's types:
+// known ones become the plan's intent, unknown ones are dropped with a warning, and with none
+// known the deterministic intent stands.
+func TestLLMPlannerProposesTypesCheckedAgainstTheCatalogue(t *testing.T) {
+	ctx := context.Background()
+	_, _, svc := fixture(t)
+	svc.Vocabulary = func() selection.Vocabulary {
+		return selection.StaticVocabulary{BrandList: []string{"Logitech", "Razer"}, TypeList: []string{"mouse", "mouse pad", "keyboard"}}
+	}
+	plan := func(types string) (selection.PlanResponse, *recordingModel) {
+		m := &recordingModel{answer: `{"version":1,"query":"gaming mouse","ranking":{"by":"sales"},"limit":20,"types":` + types + `}`}
+		svc.LLM = &selection.LLMPlanner{Model: m}
+		pr, err := svc.PlanScenario(ctx, "gaming mice under $50", selection.PlannerLLM)
+		require.NoError(t, err)
+		return pr, m
+	}
+	defer func() { svc.LLM = nil }()
+
+	pr, m := plan(`["Mouse", "gaming chair", "mouse"]`)
+	require.Equal(t, selection.PlannerLLM, pr.Planner)
+	require.Equal(t, []string{"mouse"}, pr.Plan.Intent.Names(), "known, in the catalogue's spelling, once")
+	require.Len(t, pr.Warnings, 1)
+	require.Contains(t, pr.Warnings[0], "gaming chair")
+	require.Contains(t, m.sent[0].Parts[0].(llms.TextContent).Text, "Known product types (most common first): mouse, mouse pad, keyboard.")
+	_, err := svc.Preview(ctx, pr.Plan)
+	require.NoError(t, err)
+
+	pr, _ = plan(`["gaming chair"]`)
+	require.Equal(t, selection.PlannerLLM, pr.Planner)
+	require.Nil(t, pr.Plan.Intent, "none known: the deterministic planner's intent (none here) stands")
+	require.Len(t, pr.Warnings, 2)
+
+	pr, _ = plan(`[]`)
+	require.Nil(t, pr.Plan.Intent)
+	require.Empty(t, pr.Warnings)
 }

@@ -16,13 +16,17 @@ import (
 type Vocabulary interface {
 	Brands() []string
 	Tags() []string
+	// Types lists the catalogue's product types, most common first (the LLM planner chooses
+	// among them).
+	Types() []string
 }
 
 // StaticVocabulary is a fixed Vocabulary.
-type StaticVocabulary struct{ BrandList, TagList []string }
+type StaticVocabulary struct{ BrandList, TagList, TypeList []string }
 
 func (v StaticVocabulary) Brands() []string { return v.BrandList }
 func (v StaticVocabulary) Tags() []string   { return v.TagList }
+func (v StaticVocabulary) Types() []string  { return v.TypeList }
 
 // Parsed is what the deterministic parser understood of a scenario: each recognised phrase and
 // what it became, and the remaining words as the semantic query.

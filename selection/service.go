@@ -96,9 +96,9 @@ func (s *Service) PlanScenario(ctx context.Context, scenario, planner string) (P
 			}
 			break
 		}
-		p, warns := s.LLM.Plan(ctx, scenario, vocab, s.currency(), plan)
+		p, ok, warns := s.LLM.Plan(ctx, scenario, vocab, s.currency(), plan)
 		resp.Warnings = append(resp.Warnings, warns...)
-		if len(warns) == 0 {
+		if ok {
 			resp.Plan, resp.Planner = p, PlannerLLM
 		}
 	default:

@@ -6,7 +6,8 @@ import (
 	"selection/tagger"
 )
 
-// IndexVocabulary is what the parser may recognise in a tag index: its brands and tags.
+// IndexVocabulary is what the planners may recognise in a tag index: its brands, tags and
+// product types.
 func IndexVocabulary(ix *tagger.Index) (StaticVocabulary, error) {
 	var v StaticVocabulary
 	brands, err := ix.Values("brand")
@@ -18,6 +19,13 @@ func IndexVocabulary(ix *tagger.Index) (StaticVocabulary, error) {
 	}
 	for _, t := range ix.Tags() {
 		v.TagList = append(v.TagList, t.Name)
+	}
+	types, err := ix.Values("product_type")
+	if err != nil {
+		return v, fmt.Errorf("vocabulary: product types: %w", err)
+	}
+	for _, t := range types {
+		v.TypeList = append(v.TypeList, t.Value)
 	}
 	return v, nil
 }

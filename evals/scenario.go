@@ -5,16 +5,16 @@ import (
 	"fmt"
 	"math"
 
+	"selection/filter"
 	"selection/search"
 	"selection/selection"
-	"selection/tagger"
 )
 
 // Scenario is the real scenario path the service runs: the deterministic planner turns a
 // query into a plan (filters, query, ranking), the selection engine filters the tag index into
 // a candidate bitmap, and the search engine ranks the candidates.
 type Scenario struct {
-	Tags   *tagger.Index
+	Tags   *filter.Index
 	Search *search.Engine
 	// Intents, when set, puts the product types a query means into its plan.
 	Intents selection.IntentResolver
@@ -23,7 +23,7 @@ type Scenario struct {
 
 // NewScenario builds the scenario path over a loaded tag index and a search engine. The
 // planner's vocabulary is the index's brands and tags, as the service gives it.
-func NewScenario(tags *tagger.Index, eng *search.Engine) (*Scenario, error) {
+func NewScenario(tags *filter.Index, eng *search.Engine) (*Scenario, error) {
 	v, err := selection.IndexVocabulary(tags)
 	if err != nil {
 		return nil, fmt.Errorf("evals: %w", err)

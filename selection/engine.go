@@ -11,13 +11,13 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
-	"selection/tagger"
+	"selection/filter"
 )
 
-// Index is what the engine needs of the tag index (tagger.Index implements it).
+// Index is what the engine needs of the tag index (filter.Index implements it).
 type Index interface {
 	// EvalContext evaluates a filter; it stops with ctx's error when ctx is done.
-	EvalContext(ctx context.Context, e tagger.Expr) (*roaring64.Bitmap, error)
+	EvalContext(ctx context.Context, e filter.Expr) (*roaring64.Bitmap, error)
 	Live() *roaring64.Bitmap
 	SKUID(ordinal int64) (int64, bool)
 	Ordinal(id int64) (int64, bool)
@@ -278,7 +278,7 @@ func hitItems(hits []Hit, cand, within *roaring64.Bitmap, res *Result) []Item {
 func (e *Engine) typeSet(ctx context.Context, types []string, res *Result) (*roaring64.Bitmap, error) {
 	bm := roaring64.New()
 	for _, name := range types {
-		one, err := e.Index.EvalContext(ctx, tagger.Attr("product_type", name))
+		one, err := e.Index.EvalContext(ctx, filter.Attr("product_type", name))
 		if err != nil {
 			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
 		}

@@ -3,11 +3,11 @@ package selection
 import (
 	"fmt"
 
-	"selection/tagger"
+	"selection/filter"
 )
 
 // IndexVocabulary is what the parser may recognise in a tag index: its brands and tags.
-func IndexVocabulary(ix *tagger.Index) (StaticVocabulary, error) {
+func IndexVocabulary(ix *filter.Index) (StaticVocabulary, error) {
 	var v StaticVocabulary
 	brands, err := ix.Values("brand")
 	if err != nil {

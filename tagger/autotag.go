@@ -15,6 +15,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	pgvector "github.com/pgvector/pgvector-go"
 
+	"selection/filter"
 	"selection/internal/pg"
 )
 
@@ -89,16 +90,6 @@ func (t *Tagger) retagRules(ctx context.Context, changed *roaring64.Bitmap) erro
 	return nil
 }
 
-// ensureTag makes sure the index knows a tag (with no members yet).
-func (t *Tagger) ensureTag(info TagInfo) error {
-	t.ix.mu.Lock()
-	defer t.ix.mu.Unlock()
-	if _, ok := t.ix.tags[lowerName(info.Name)]; !ok {
-		t.ix.tags[lowerName(info.Name)] = &tagState{info: info, members: roaring64.New()}
-	}
-	return nil
-}
-
 // ---- vectors ----
 
 func (t *Tagger) vecMarkInit(ctx context.Context) error {
@@ -164,7 +155,7 @@ func (t *Tagger) pollVectorsLocked(ctx context.Context) (int, error) {
 
 func (t *Tagger) hasVectorTags() bool {
 	for _, tc := range t.ix.Tags() {
-		if tc.Kind != KindRule {
+		if Kind(tc.Kind) != KindRule {
 			return true
 		}
 	}
@@ -197,9 +188,10 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 	// hold says whether to set the tag's bits: a (re)build creates the tag in the index; a
 	// poll leaves alone tags the index does not hold yet (defined elsewhere: syncTagsLocked
 	// adds them whole, and would take a partly set tag for a complete one).
-	hold := func(info TagInfo) (bool, error) {
+	hold := func(info filter.TagInfo) (bool, error) {
 		if create {
-			return true, t.ensureTag(info)
+			t.ix.EnsureTag(info)
+			return true, nil
 		}
 		return t.ix.HasTag(info.Name), nil
 	}
@@ -208,7 +200,7 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 	// not stall every vector tag (a poll) or keep the others from being built (a rebuild, which
 	// leaves the broken one out of the index).
 	skip := func(tg *TagDef, err error) error {
-		if !errors.Is(err, ErrUnknownTag) {
+		if !errors.Is(err, filter.ErrUnknownTag) {
 			return fmt.Errorf("tag %q: %w", tg.Name, err)
 		}
 		t.cfg.Logger.Warn("tagger: a vector tag's definition does not evaluate; left as it is", "tag", tg.Name, "err", err)
@@ -349,7 +341,7 @@ func (t *Tagger) retagVectors(ctx context.Context, vecs map[int64][]float32, cre
 	return nil
 }
 
-func (t *Tagger) scope(e *Expr) (*roaring64.Bitmap, error) {
+func (t *Tagger) scope(e *filter.Expr) (*roaring64.Bitmap, error) {
 	if e == nil {
 		return nil, nil
 	}

@@ -1,7 +1,6 @@
 package tagger
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -13,10 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/filter"
 )
 
 // ErrNotFound is returned (wrapped) for a tag or SKU that does not exist.
@@ -27,10 +27,6 @@ var ErrExists = errors.New("already exists")
 
 // ErrInUse is returned (wrapped) by Tagger.Delete for a tag other tags or pools refer to.
 var ErrInUse = errors.New("in use")
-
-// ErrOutdated is returned by LoadSnapshot for a snapshot an older version saved (another layout,
-// or without a column that exists now); Tagger.Load then builds from skus and saves anew.
-var ErrOutdated = errors.New("saved by an older version")
 
 // TagDef is one row of tags: a tag definition.
 type TagDef struct {
@@ -44,12 +40,14 @@ type TagDef struct {
 }
 
 // Info is the tag's identity in the index.
-func (t *TagDef) Info() TagInfo { return TagInfo{ID: t.ID, Name: t.Name, Kind: t.Kind} }
+func (t *TagDef) Info() filter.TagInfo {
+	return filter.TagInfo{ID: t.ID, Name: t.Name, Kind: string(t.Kind)}
+}
 
 // Definition says how a tag gets its members; which fields apply depends on the kind.
 type Definition struct {
 	// Rule (rule tags): the members are the SKUs matching it.
-	Rule *Expr `json:"rule,omitempty"`
+	Rule *filter.Expr `json:"rule,omitempty"`
 
 	// Descriptions and Examples (prototype tags): plain-language descriptions and example SKU
 	// ids; each is a prototype vector and a SKU belongs when its best similarity to one reaches
@@ -62,14 +60,14 @@ type Definition struct {
 	// labelled SKUs when the seeds are one class of a labelling). K neighbours vote (default 10),
 	// weighted by similarity; a SKU joins when the seeds' share of the vote reaches MinVote
 	// (default 0.5, a weighted majority), with that share as its confidence.
-	Seeds     *Expr   `json:"seeds,omitempty"`
-	SeedIDs   []int64 `json:"seed_ids,omitempty"`
-	Reference *Expr   `json:"reference,omitempty"`
-	K         int     `json:"k,omitempty"`
-	MinVote   float64 `json:"min_vote,omitempty"`
+	Seeds     *filter.Expr `json:"seeds,omitempty"`
+	SeedIDs   []int64      `json:"seed_ids,omitempty"`
+	Reference *filter.Expr `json:"reference,omitempty"`
+	K         int          `json:"k,omitempty"`
+	MinVote   float64      `json:"min_vote,omitempty"`
 
 	// Scope (prototype and propagated tags): only SKUs matching it may become members.
-	Scope *Expr `json:"scope,omitempty"`
+	Scope *filter.Expr `json:"scope,omitempty"`
 
 	// Discovered tags: the clustering they came from, the cluster and its distinctive terms.
 	Family  string   `json:"family,omitempty"`
@@ -81,7 +79,7 @@ type Definition struct {
 // TagRefs returns the names of the tags the definition's expressions refer to.
 func (d *Definition) TagRefs() []string {
 	var out []string
-	for _, e := range []*Expr{d.Rule, d.Seeds, d.Reference, d.Scope} {
+	for _, e := range []*filter.Expr{d.Rule, d.Seeds, d.Reference, d.Scope} {
 		if e != nil {
 			out = append(out, e.Tags()...)
 		}
@@ -91,7 +89,7 @@ func (d *Definition) TagRefs() []string {
 
 // Validate checks a definition against its kind.
 func (d *Definition) Validate(kind Kind) error {
-	for _, e := range []*Expr{d.Rule, d.Seeds, d.Reference, d.Scope} {
+	for _, e := range []*filter.Expr{d.Rule, d.Seeds, d.Reference, d.Scope} {
 		if e != nil {
 			if err := e.Validate(); err != nil {
 				return err
@@ -174,7 +172,7 @@ func (s *Store) CreateTag(ctx context.Context, t TagDef) (TagDef, error) {
 		}
 		return err
 	})
-	if errors.Is(err, ErrUnknownTag) || errors.Is(err, ErrExists) {
+	if errors.Is(err, filter.ErrUnknownTag) || errors.Is(err, ErrExists) {
 		return t, err
 	}
 	if err != nil {
@@ -201,7 +199,7 @@ func insertTag(ctx context.Context, tx pgx.Tx, t TagDef, def []byte) (TagDef, er
 		return t, err
 	}
 	if len(missing) > 0 {
-		return t, fmt.Errorf("tag %q: refers to %w %q", t.Name, ErrUnknownTag, missing[0])
+		return t, fmt.Errorf("tag %q: refers to %w %q", t.Name, filter.ErrUnknownTag, missing[0])
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO tags (name, kind, description, definition)
 		VALUES ($1, $2, $3, $4) RETURNING id, created_at, updated_at`,
@@ -526,41 +524,41 @@ func (s *Store) Models(ctx context.Context) (map[int64]Model, error) {
 
 var rowCols = `title, coalesce(attributes->>'attr_t_product_colour', ''), ordinal, id, live, market, brand, category, product_type, currency,
 	price, list_price, stock, rating, rating_count, sales_1h, sales_24h, sales_7d,
-	gmv_1h, gmv_24h, gmv_7d, views_1h, views_24h, views_7d, ` + ReleasedDaySQL("released_at")
+	gmv_1h, gmv_24h, gmv_7d, views_1h, views_24h, views_7d, ` + filter.ReleasedDaySQL("released_at")
 
-func (s *Store) scanRow(rows pgx.Rows, r *Row) error {
+func (s *Store) scanRow(rows pgx.Rows, r *filter.Row) error {
 	var rating float32
 	var listPrice int64
 	var title, colour string
 	n := &r.Num
-	err := rows.Scan(&title, &colour, &r.Ordinal, &r.ID, &r.Live, &r.Cat[catMarket], &r.Cat[catBrand], &r.Cat[catCategory],
-		&r.Cat[catProductType], &r.Cat[catCurrency], &n[numPrice], &listPrice, &n[numStock], &rating,
-		&n[numRatingCount], &n[numSales1h], &n[numSales24h], &n[numSales7d], &n[numGMV1h], &n[numGMV24h],
-		&n[numGMV7d], &n[numViews1h], &n[numViews24h], &n[numViews7d], &n[numReleased])
+	err := rows.Scan(&title, &colour, &r.Ordinal, &r.ID, &r.Live, &r.Cat[filter.CatMarket], &r.Cat[filter.CatBrand], &r.Cat[filter.CatCategory],
+		&r.Cat[filter.CatProductType], &r.Cat[filter.CatCurrency], &n[filter.NumPrice], &listPrice, &n[filter.NumStock], &rating,
+		&n[filter.NumRatingCount], &n[filter.NumSales1h], &n[filter.NumSales24h], &n[filter.NumSales7d], &n[filter.NumGMV1h], &n[filter.NumGMV24h],
+		&n[filter.NumGMV7d], &n[filter.NumViews1h], &n[filter.NumViews24h], &n[filter.NumViews7d], &n[filter.NumReleased])
 	if err != nil {
 		return err
 	}
-	n[numListPrice] = listPrice
-	n[numDiscount] = 0
-	if listPrice > 0 && n[numPrice] < listPrice {
-		n[numDiscount] = (listPrice - n[numPrice]) * 100 / listPrice
+	n[filter.NumListPrice] = listPrice
+	n[filter.NumDiscount] = 0
+	if listPrice > 0 && n[filter.NumPrice] < listPrice {
+		n[filter.NumDiscount] = (listPrice - n[filter.NumPrice]) * 100 / listPrice
 	}
-	n[numRating] = int64(rating*100 + 0.5)
-	r.Cat[catInStock] = strconv.FormatBool(n[numStock] > 0)
-	s.classify(r, title, colour, n[numPrice])
+	n[filter.NumRating] = int64(rating*100 + 0.5)
+	r.Cat[filter.CatInStock] = strconv.FormatBool(n[filter.NumStock] > 0)
+	s.classify(r, title, colour, n[filter.NumPrice])
 	return nil
 }
 
 // Rows reads the index rows of the given SKU ids (ids that do not exist are left out).
-func (s *Store) Rows(ctx context.Context, q Querier, ids []int64) ([]Row, error) {
+func (s *Store) Rows(ctx context.Context, q Querier, ids []int64) ([]filter.Row, error) {
 	rows, err := q.Query(ctx, `SELECT `+rowCols+` FROM skus WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read skus: %w", err)
 	}
 	defer rows.Close()
-	var out []Row
+	var out []filter.Row
 	for rows.Next() {
-		var r Row
+		var r filter.Row
 		if err := s.scanRow(rows, &r); err != nil {
 			return nil, fmt.Errorf("read skus: %w", err)
 		}
@@ -576,27 +574,13 @@ type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// Position is where the index stands in sku_events: every event of a transaction visible in
-// Snapshot (a pg_snapshot, "xmin:xmax:xip,...") is reflected; Seq is the highest seq seen.
-type Position struct {
-	Snapshot string
-	Seq      int64
-}
-
-// Xmin is the position's snapshot xmin: every transaction below it is reflected.
-func (p Position) Xmin() uint64 {
-	x, _, _ := strings.Cut(p.Snapshot, ":")
-	v, _ := strconv.ParseUint(x, 10, 64)
-	return v
-}
-
 const currentSnapshot = `SELECT pg_current_snapshot()::text`
 
 // BuildFromSKUs builds the attribute part of an index from skus in one repeatable-read
 // snapshot and returns it with the position it reflects. Tags are not in skus: see LoadTags.
-func (s *Store) BuildFromSKUs(ctx context.Context) (*Index, Position, error) {
-	var ix *Index
-	var pos Position
+func (s *Store) BuildFromSKUs(ctx context.Context) (*filter.Index, filter.Position, error) {
+	var ix *filter.Index
+	var pos filter.Position
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var n int64
 		if err := tx.QueryRow(ctx, currentSnapshot).Scan(&pos.Snapshot); err != nil {
@@ -613,8 +597,8 @@ func (s *Store) BuildFromSKUs(ctx context.Context) (*Index, Position, error) {
 			return err
 		}
 		defer rows.Close()
-		b := NewBuilder(int(n))
-		var r Row
+		b := filter.NewBuilder(int(n))
+		var r filter.Row
 		for rows.Next() {
 			if err := s.scanRow(rows, &r); err != nil {
 				return err
@@ -631,343 +615,4 @@ func (s *Store) BuildFromSKUs(ctx context.Context) (*Index, Position, error) {
 		return nil, pos, fmt.Errorf("build index from skus: %w", err)
 	}
 	return ix, pos, nil
-}
-
-// ---- snapshots in tag_bitmaps ----
-
-// formatKey marks a snapshot in the current layout (3: product_type holds the learned type; 2:
-// categorical keys keep the value as
-// written); a snapshot without it is rebuilt from skus on load.
-const formatKey = "format:3"
-
-// Snapshot is a serialized index: one entry per bitmap or BSI column.
-type Snapshot struct {
-	Entries []SnapshotEntry
-	Pos     Position
-}
-
-// SnapshotEntry is one tag_bitmaps row.
-type SnapshotEntry struct {
-	Key         string
-	TagID       int64 // 0: not a tag
-	Bytes       []byte
-	Cardinality uint64
-}
-
-// Size is the serialized size of the snapshot in bytes.
-func (s *Snapshot) Size() int64 {
-	var n int64
-	for _, e := range s.Entries {
-		n += int64(len(e.Bytes))
-	}
-	return n
-}
-
-// Snapshot serializes the index in the portable roaring64 format: "live", "<field>:<value>"
-// per categorical value, "bsi:<field>" per numeric column (the BSI's WriteTo: existence bitmap
-// then every plane), "tag:<id>" per tag and "tagconf:<id>" for tags with confidences.
-func (ix *Index) Snapshot() (*Snapshot, error) {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	s := &Snapshot{}
-	add := func(key string, tagID int64, bm *roaring64.Bitmap) error {
-		b, err := bm.ToBytes()
-		if err != nil {
-			return fmt.Errorf("serialize %s: %w", key, err)
-		}
-		s.Entries = append(s.Entries, SnapshotEntry{key, tagID, b, bm.GetCardinality()})
-		return nil
-	}
-	addBSI := func(key string, tagID int64, b *roaring64.BSI) error {
-		var buf bytes.Buffer
-		if _, err := b.WriteTo(&buf); err != nil {
-			return fmt.Errorf("serialize %s: %w", key, err)
-		}
-		s.Entries = append(s.Entries, SnapshotEntry{key, tagID, buf.Bytes(), b.GetCardinality()})
-		return nil
-	}
-	if err := add("live", 0, ix.live); err != nil {
-		return nil, err
-	}
-	if err := add(formatKey, 0, roaring64.New()); err != nil {
-		return nil, err
-	}
-	for f, c := range ix.cats {
-		for code, v := range c.values {
-			bm := c.bms[code]
-			if bm.IsEmpty() {
-				continue
-			}
-			// The key keeps the value as written ("brand:Logitech"): loading folds it again for
-			// lookups and shows it as written (older snapshots saved it folded).
-			if err := add(catNames[f]+":"+v, 0, bm); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for f, c := range ix.nums {
-		if err := addBSI("bsi:"+numNames[f], 0, c.bsi); err != nil {
-			return nil, err
-		}
-	}
-	for _, t := range ix.tags {
-		key := "tag:" + strconv.FormatInt(t.info.ID, 10)
-		if err := add(key, t.info.ID, t.members); err != nil {
-			return nil, err
-		}
-		if t.conf != nil {
-			if err := addBSI("tagconf:"+strconv.FormatInt(t.info.ID, 10), t.info.ID, t.conf); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return s, nil
-}
-
-// SaveSnapshot replaces the persisted index with s, unless a snapshot of a later position is
-// already there (several replicas may save). It reports whether it wrote.
-func (s *Store) SaveSnapshot(ctx context.Context, snap *Snapshot) (bool, error) {
-	wrote := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `LOCK TABLE tag_index_state IN EXCLUSIVE MODE`); err != nil {
-			return err
-		}
-		var newer bool
-		err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(event_snapshot) > pg_snapshot_xmin($1::pg_snapshot)
-			FROM tag_index_state`, snap.Pos.Snapshot).Scan(&newer)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if newer {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tag_bitmaps_stage (key text, tag_id bigint, bitmap bytea,
-			cardinality bigint) ON COMMIT DROP`); err != nil {
-			return err
-		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"tag_bitmaps_stage"}, []string{"key", "tag_id", "bitmap", "cardinality"},
-			pgx.CopyFromSlice(len(snap.Entries), func(i int) ([]any, error) {
-				e := &snap.Entries[i]
-				var tagID any
-				if e.TagID != 0 {
-					tagID = e.TagID
-				}
-				return []any{e.Key, tagID, e.Bytes, int64(e.Cardinality)}, nil
-			}))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM tag_bitmaps`); err != nil {
-			return err
-		}
-		// Tags deleted since the snapshot was taken are left out.
-		if _, err := tx.Exec(ctx, `INSERT INTO tag_bitmaps (key, tag_id, bitmap, cardinality, version, event_seq)
-			SELECT st.key, st.tag_id, st.bitmap, st.cardinality, 1, $1 FROM tag_bitmaps_stage st
-			WHERE st.tag_id IS NULL OR EXISTS (SELECT 1 FROM tags WHERE tags.id = st.tag_id)`, snap.Pos.Seq); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO tag_index_state (id, event_snapshot, event_seq, skus, bytes, saved_at)
-			VALUES (true, $1::pg_snapshot, $2, (SELECT coalesce(max(ordinal) + 1, 0) FROM skus), $3, now())
-			ON CONFLICT (id) DO UPDATE SET event_snapshot = excluded.event_snapshot, event_seq = excluded.event_seq,
-				skus = excluded.skus, bytes = excluded.bytes, saved_at = now()`,
-			snap.Pos.Snapshot, snap.Pos.Seq, snap.Size()); err != nil {
-			return err
-		}
-		wrote = true
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("save index snapshot: %w", err)
-	}
-	return wrote, nil
-}
-
-// LoadSnapshot rebuilds an index from tag_bitmaps plus the ordinal -> id map from skus, in one
-// repeatable-read snapshot. It returns ErrNotFound when nothing was saved.
-func (s *Store) LoadSnapshot(ctx context.Context) (*Index, Position, error) {
-	var ix *Index
-	var pos Position
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT event_snapshot::text, event_seq FROM tag_index_state`).Scan(&pos.Snapshot, &pos.Seq)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("index snapshot: %w", ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		tags := map[int64]TagInfo{}
-		trows, err := tx.Query(ctx, `SELECT id, name, kind FROM tags`)
-		if err != nil {
-			return err
-		}
-		for trows.Next() {
-			var t TagInfo
-			var kind string
-			if err := trows.Scan(&t.ID, &t.Name, &kind); err != nil {
-				trows.Close()
-				return err
-			}
-			t.Kind = Kind(kind)
-			tags[t.ID] = t
-		}
-		if err := trows.Err(); err != nil {
-			return err
-		}
-		var n int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(ordinal) + 1, 0) FROM skus`).Scan(&n); err != nil {
-			return err
-		}
-		ix = NewIndex()
-		ix.ids = make([]int64, n)
-		ix.ords = make(map[int64]int64, n)
-		for _, c := range ix.cats {
-			c.codes = make([]uint32, n)
-		}
-		rows, err := tx.Query(ctx, `SELECT ordinal, id FROM skus`)
-		if err != nil {
-			return err
-		}
-		var o, id int64
-		_, err = pgx.ForEachRow(rows, []any{&o, &id}, func() error {
-			if o >= 0 && o < n {
-				ix.ids[o] = id
-				ix.ords[id] = o
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		brows, err := tx.Query(ctx, `SELECT key, bitmap FROM tag_bitmaps`)
-		if err != nil {
-			return err
-		}
-		var key string
-		var raw []byte
-		columns := map[string]bool{}
-		format := false
-		_, err = pgx.ForEachRow(brows, []any{&key, &raw}, func() error {
-			if name, ok := strings.CutPrefix(key, "bsi:"); ok {
-				columns[name] = true
-			}
-			if key == formatKey {
-				format = true
-				return nil
-			}
-			return ix.loadEntry(key, raw, tags)
-		})
-		if err != nil {
-			return err
-		}
-		// A snapshot an older version saved (another layout, or without a numeric column
-		// that exists now) cannot be trusted: build from skus instead (Tagger.Load does).
-		for _, name := range numNames {
-			if !columns[name] {
-				return fmt.Errorf("the snapshot has no %s column: %w", name, ErrOutdated)
-			}
-		}
-		if !format {
-			return fmt.Errorf("the snapshot is not in format %s: %w", formatKey, ErrOutdated)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, pos, fmt.Errorf("load index snapshot: %w", err)
-	}
-	return ix, pos, nil
-}
-
-// loadEntry installs one serialized tag_bitmaps row (the index is not shared yet).
-func (ix *Index) loadEntry(key string, raw []byte, tags map[int64]TagInfo) error {
-	kind, rest, ok := strings.Cut(key, ":")
-	readBM := func() (*roaring64.Bitmap, error) {
-		bm := roaring64.New()
-		if err := bm.UnmarshalBinary(raw); err != nil {
-			return nil, fmt.Errorf("tag_bitmaps %q: %w", key, err)
-		}
-		return bm, nil
-	}
-	readBSI := func() (*roaring64.BSI, error) {
-		b := roaring64.NewDefaultBSI()
-		if _, err := b.ReadFrom(bytes.NewReader(raw)); err != nil {
-			return nil, fmt.Errorf("tag_bitmaps %q: %w", key, err)
-		}
-		return b, nil
-	}
-	switch {
-	case key == "live":
-		bm, err := readBM()
-		if err != nil {
-			return err
-		}
-		ix.live = bm
-		return nil
-	case kind == "bsi" && ok:
-		fk, f, err := lookupField(rest)
-		if err != nil || fk != Numeric {
-			return nil // a column this version does not know: ignore
-		}
-		b, err := readBSI()
-		if err != nil {
-			return err
-		}
-		ix.nums[f] = &numColumn{bsi: b}
-		return nil
-	case (kind == "tag" || kind == "tagconf") && ok:
-		id, err := strconv.ParseInt(rest, 10, 64)
-		if err != nil {
-			return nil
-		}
-		info, known := tags[id]
-		if !known {
-			return nil
-		}
-		name := strings.ToLower(info.Name)
-		t := ix.tags[name]
-		if t == nil {
-			t = &tagState{info: info, members: roaring64.New()}
-			ix.tags[name] = t
-		}
-		if kind == "tag" {
-			bm, err := readBM()
-			if err != nil {
-				return err
-			}
-			t.members = bm
-		} else {
-			b, err := readBSI()
-			if err != nil {
-				return err
-			}
-			t.conf = b
-		}
-		return nil
-	case ok:
-		fk, f, err := lookupField(kind)
-		if err != nil || fk != Categorical {
-			return nil
-		}
-		bm, err := readBM()
-		if err != nil {
-			return err
-		}
-		c := ix.cats[f]
-		code := c.code(rest)
-		c.bms[code] = bm
-		it := bm.ManyIterator()
-		buf := make([]uint64, 1024)
-		for {
-			n := it.NextMany(buf)
-			if n == 0 {
-				break
-			}
-			for _, o := range buf[:n] {
-				if o < uint64(len(c.codes)) {
-					c.codes[o] = code
-				}
-			}
-		}
-		return nil
-	}
-	return nil
 }

@@ -18,9 +18,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/embed"
+	"selection/filter"
 	"selection/search"
 	"selection/selection"
-	"selection/tagger"
 	"selection/vectorindex"
 )
 
@@ -28,7 +28,7 @@ import (
 // serve wires it, and the parts the recall measurement and the baseline need.
 type Target struct {
 	Service  *selection.Service
-	Index    *tagger.Index
+	Index    *filter.Index
 	Vectors  *vectorindex.Index
 	Embedder embed.Embedder
 	DB       *pgxpool.Pool

@@ -137,7 +137,7 @@ type Kin struct {
 
 // Intents resolves queries to product types over an engine's indexes.
 type Intents struct {
-	eng   *Engine
+	eng   *Searcher
 	types TypeSource
 	cfg   IntentConfig
 	kin   *kinCache
@@ -157,7 +157,7 @@ type kinCache struct {
 }
 
 // NewIntents returns a resolver.
-func NewIntents(eng *Engine, types TypeSource, cfg IntentConfig) *Intents {
+func NewIntents(eng *Searcher, types TypeSource, cfg IntentConfig) *Intents {
 	return &Intents{eng: eng, types: types, cfg: cfg.WithDefaults(), kin: &kinCache{}}
 }
 

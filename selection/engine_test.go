@@ -40,7 +40,7 @@ func fixture(t *testing.T) (*testdb.DB, *filter.Index, *selection.Service) {
 	_, err := catalog.NewStore(db.Pool).Upsert(ctx, ps)
 	require.NoError(t, err)
 	ix := rebuild(t, db)
-	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool,
+	svc := &selection.Service{Executor: &selection.Executor{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool,
 		Vocabulary: func() selection.Vocabulary {
 			return selection.StaticVocabulary{BrandList: []string{"Logitech", "Razer"}}
 		}}
@@ -98,7 +98,7 @@ func TestNewestRanksByReleaseDate(t *testing.T) {
 	}
 	_, err := catalog.NewStore(db.Pool).Upsert(ctx, ps)
 	require.NoError(t, err)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 
 	pr, err := svc.PlanScenario(ctx, "newest Logitech", "")
 	require.NoError(t, err)
@@ -161,7 +161,7 @@ func TestPoolVersionsDiffAndIncrementalRefresh(t *testing.T) {
 		require.NoError(t, err)
 	}
 	record(1030, 500, 1)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Skipped, "%+v", outs[0])
@@ -169,7 +169,7 @@ func TestPoolVersionsDiffAndIncrementalRefresh(t *testing.T) {
 	// An SG SKU becomes the best seller: a new version, and the diff says what moved.
 	record(1005, 1000, 2)
 	ix := rebuild(t, db)
-	svc.Engine.Index = ix
+	svc.Executor.Index = ix
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed)
@@ -289,7 +289,7 @@ func TestRefreshSeesWhatTheIndexHadNotApplied(t *testing.T) {
 	require.Equal(t, selection.IDs{1020, 1019, 1018}, v1.Ranking, "ranked by the index as it stood")
 
 	// The index catches up: the refresh must not skip SKU 1005.
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	svc.Position = nil
 	outs, err := svc.RefreshAll(ctx)
 	require.NoError(t, err)
@@ -304,13 +304,13 @@ func TestRefreshSeesWhatTheIndexHadNotApplied(t *testing.T) {
 	defer func() { _ = tx.Rollback(ctx) }()
 	event(tx, 1007, 2000, 2)
 	event(db.Pool, 1009, 1500, 3)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed, "%+v", outs[0])
 	require.Equal(t, selection.IDs{1009, 1005, 1020}, mustVersion(t, svc, p.ID).Ranking)
 	require.NoError(t, tx.Commit(ctx))
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed, "%+v", outs[0])
@@ -355,7 +355,7 @@ func TestRefreshSeesARevivedPin(t *testing.T) {
 	store := catalog.NewStore(db.Pool)
 	_, err := store.Delete(ctx, 1030, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC))
 	require.NoError(t, err)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	f := filter.Attr("market", "SG")
 	p, v1, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sg + pin", Plan: selection.Plan{Version: 1, Filter: &f,
 		Ranking: selection.Ranking{By: "sales"}, Limit: 3, Pins: selection.IDs{1030}}})
@@ -369,7 +369,7 @@ func TestRefreshSeesARevivedPin(t *testing.T) {
 	_, err = db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
 		VALUES ('revive-1030', 'sku.upsert', 1030, '{}', 'test', 'realtime', $1)`, at)
 	require.NoError(t, err)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	outs, err := svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed, "%+v", outs[0])
@@ -387,7 +387,7 @@ func TestConcurrentRefreshesAddOneVersion(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.Pool.Exec(ctx, `UPDATE skus SET sales_7d = 5000, updated_at = now() WHERE id = 1001`)
 	require.NoError(t, err)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	outs := make(chan selection.RefreshOutcome, 4)
 	errs := make(chan error, 4)
 	for range 4 {
@@ -477,7 +477,7 @@ func TestIntentRestrictsAndExplainsThePool(t *testing.T) {
 	}
 	_, err := catalog.NewStore(db.Pool).Upsert(ctx, ps)
 	require.NoError(t, err)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 
 	plan := selection.Plan{Version: selection.PlanVersion, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 100,
 		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse pad"}}}}

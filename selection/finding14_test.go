@@ -49,7 +49,7 @@ func TestFinding14EngineStopsOnCancel(t *testing.T) {
 		rows = append(rows, filter.RowFromSKU(&catalog.SKU{ID: i, Ordinal: i, Live: true, Brand: fmt.Sprint("b", i%7), Market: "SG"}))
 	}
 	ix.Upsert(rows)
-	eng := &selection.Engine{Index: ix}
+	eng := &selection.Executor{Index: ix}
 	f := notBrandOr(300)
 	plan := selection.Plan{Version: selection.PlanVersion, Filter: &f, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 10}
 

@@ -39,7 +39,7 @@ func BenchmarkRefreshAll(b *testing.B) {
 	_, err := store.Upsert(ctx, ps)
 	require.NoError(b, err)
 	ix := rebuild(b, db)
-	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool}
+	svc := &selection.Service{Executor: &selection.Executor{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool}
 	var ids []int64
 	for m := range markets {
 		for br := range brands {
@@ -72,7 +72,7 @@ func BenchmarkRefreshAll(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			events()
-			svc.Engine.Index = rebuild(b, db)
+			svc.Executor.Index = rebuild(b, db)
 			b.StartTimer()
 			for _, id := range ids {
 				_, err := svc.Refresh(ctx, id)
@@ -85,7 +85,7 @@ func BenchmarkRefreshAll(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			events()
-			svc.Engine.Index = rebuild(b, db)
+			svc.Executor.Index = rebuild(b, db)
 			b.StartTimer()
 			outs, err := svc.RefreshAll(ctx)
 			require.NoError(b, err)

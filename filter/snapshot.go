@@ -101,23 +101,9 @@ func (ix *Index) Snapshot() (*Snapshot, error) {
 // loadEntry installs one serialized tag_bitmaps row (the index is not shared yet).
 func (ix *Index) loadEntry(key string, raw []byte, tags map[int64]TagInfo) error {
 	kind, rest, ok := strings.Cut(key, ":")
-	readBM := func() (*roaring64.Bitmap, error) {
-		bm := roaring64.New()
-		if err := bm.UnmarshalBinary(raw); err != nil {
-			return nil, fmt.Errorf("tag_bitmaps %q: %w", key, err)
-		}
-		return bm, nil
-	}
-	readBSI := func() (*roaring64.BSI, error) {
-		b := roaring64.NewDefaultBSI()
-		if _, err := b.ReadFrom(bytes.NewReader(raw)); err != nil {
-			return nil, fmt.Errorf("tag_bitmaps %q: %w", key, err)
-		}
-		return b, nil
-	}
 	switch {
 	case key == "live":
-		bm, err := readBM()
+		bm, err := readBitmap(key, raw)
 		if err != nil {
 			return err
 		}
@@ -128,67 +114,96 @@ func (ix *Index) loadEntry(key string, raw []byte, tags map[int64]TagInfo) error
 		if err != nil || fk != Numeric {
 			return nil // a column this version does not know: ignore
 		}
-		b, err := readBSI()
+		b, err := readBSI(key, raw)
 		if err != nil {
 			return err
 		}
 		ix.nums[f] = &numColumn{bsi: b}
 		return nil
 	case (kind == "tag" || kind == "tagconf") && ok:
-		id, err := strconv.ParseInt(rest, 10, 64)
-		if err != nil {
-			return nil
-		}
-		info, known := tags[id]
-		if !known {
-			return nil
-		}
-		name := strings.ToLower(info.Name)
-		t := ix.tags[name]
-		if t == nil {
-			t = &tagState{info: info, members: roaring64.New()}
-			ix.tags[name] = t
-		}
-		if kind == "tag" {
-			bm, err := readBM()
-			if err != nil {
-				return err
-			}
-			t.members = bm
-		} else {
-			b, err := readBSI()
-			if err != nil {
-				return err
-			}
-			t.conf = b
-		}
-		return nil
+		return ix.loadTagEntry(kind, rest, key, raw, tags)
 	case ok:
 		fk, f, err := lookupField(kind)
 		if err != nil || fk != Categorical {
 			return nil
 		}
-		bm, err := readBM()
+		bm, err := readBitmap(key, raw)
 		if err != nil {
 			return err
 		}
-		c := ix.cats[f]
-		code := c.code(rest)
-		c.bms[code] = bm
-		it := bm.ManyIterator()
-		buf := make([]uint64, 1024)
-		for {
-			n := it.NextMany(buf)
-			if n == 0 {
-				break
-			}
-			for _, o := range buf[:n] {
-				if o < uint64(len(c.codes)) {
-					c.codes[o] = code
-				}
-			}
-		}
+		ix.loadValue(f, rest, bm)
 		return nil
 	}
 	return nil
+}
+
+// loadTagEntry installs a tag's members ("tag:<id>") or confidences ("tagconf:<id>"); a tag
+// not in tags (deleted since) is left out.
+func (ix *Index) loadTagEntry(kind, id, key string, raw []byte, tags map[int64]TagInfo) error {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return nil
+	}
+	info, known := tags[n]
+	if !known {
+		return nil
+	}
+	name := strings.ToLower(info.Name)
+	t := ix.tags[name]
+	if t == nil {
+		t = &tagState{info: info, members: roaring64.New()}
+		ix.tags[name] = t
+	}
+	if kind == "tag" {
+		bm, err := readBitmap(key, raw)
+		if err != nil {
+			return err
+		}
+		t.members = bm
+		return nil
+	}
+	b, err := readBSI(key, raw)
+	if err != nil {
+		return err
+	}
+	t.conf = b
+	return nil
+}
+
+// loadValue installs the bitmap of one value of categorical field f and its ordinals' codes.
+func (ix *Index) loadValue(f int, value string, bm *roaring64.Bitmap) {
+	c := ix.cats[f]
+	code := c.code(value)
+	c.bms[code] = bm
+	it := bm.ManyIterator()
+	buf := make([]uint64, 1024)
+	for {
+		n := it.NextMany(buf)
+		if n == 0 {
+			break
+		}
+		for _, o := range buf[:n] {
+			if o < uint64(len(c.codes)) {
+				c.codes[o] = code
+			}
+		}
+	}
+}
+
+// readBitmap decodes a saved bitmap (key names it in errors).
+func readBitmap(key string, raw []byte) (*roaring64.Bitmap, error) {
+	bm := roaring64.New()
+	if err := bm.UnmarshalBinary(raw); err != nil {
+		return nil, fmt.Errorf("tag_bitmaps %q: %w", key, err)
+	}
+	return bm, nil
+}
+
+// readBSI decodes a saved BSI column (key names it in errors).
+func readBSI(key string, raw []byte) (*roaring64.BSI, error) {
+	b := roaring64.NewDefaultBSI()
+	if _, err := b.ReadFrom(bytes.NewReader(raw)); err != nil {
+		return nil, fmt.Errorf("tag_bitmaps %q: %w", key, err)
+	}
+	return b, nil
 }

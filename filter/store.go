@@ -112,45 +112,11 @@ func (s *Store) LoadSnapshot(ctx context.Context) (*Index, Position, error) {
 		if err != nil {
 			return err
 		}
-		tags := map[int64]TagInfo{}
-		trows, err := tx.Query(ctx, `SELECT id, name, kind FROM tags`)
+		tags, err := tagInfos(ctx, tx)
 		if err != nil {
 			return err
 		}
-		for trows.Next() {
-			var t TagInfo
-			if err := trows.Scan(&t.ID, &t.Name, &t.Kind); err != nil {
-				trows.Close()
-				return err
-			}
-			tags[t.ID] = t
-		}
-		if err := trows.Err(); err != nil {
-			return err
-		}
-		var n int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(ordinal) + 1, 0) FROM skus`).Scan(&n); err != nil {
-			return err
-		}
-		ix = NewIndex()
-		ix.ids = make([]int64, n)
-		ix.ords = make(map[int64]int64, n)
-		for _, c := range ix.cats {
-			c.codes = make([]uint32, n)
-		}
-		rows, err := tx.Query(ctx, `SELECT ordinal, id FROM skus`)
-		if err != nil {
-			return err
-		}
-		var o, id int64
-		_, err = pgx.ForEachRow(rows, []any{&o, &id}, func() error {
-			if o >= 0 && o < n {
-				ix.ids[o] = id
-				ix.ords[id] = o
-			}
-			return nil
-		})
-		if err != nil {
+		if ix, err = indexOfSKUs(ctx, tx); err != nil {
 			return err
 		}
 		brows, err := tx.Query(ctx, `SELECT key, bitmap FROM tag_bitmaps`)
@@ -190,6 +156,57 @@ func (s *Store) LoadSnapshot(ctx context.Context) (*Index, Position, error) {
 		return nil, pos, fmt.Errorf("load index snapshot: %w", err)
 	}
 	return ix, pos, nil
+}
+
+// tagInfos reads every tag's identity by id.
+func tagInfos(ctx context.Context, tx pgx.Tx) (map[int64]TagInfo, error) {
+	tags := map[int64]TagInfo{}
+	trows, err := tx.Query(ctx, `SELECT id, name, kind FROM tags`)
+	if err != nil {
+		return nil, err
+	}
+	for trows.Next() {
+		var t TagInfo
+		if err := trows.Scan(&t.ID, &t.Name, &t.Kind); err != nil {
+			trows.Close()
+			return nil, err
+		}
+		tags[t.ID] = t
+	}
+	if err := trows.Err(); err != nil {
+		return nil, err
+	}
+	return tags, nil
+}
+
+// indexOfSKUs returns an empty index sized for skus' ordinals, with their ordinal <-> id maps.
+func indexOfSKUs(ctx context.Context, tx pgx.Tx) (*Index, error) {
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(ordinal) + 1, 0) FROM skus`).Scan(&n); err != nil {
+		return nil, err
+	}
+	ix := NewIndex()
+	ix.ids = make([]int64, n)
+	ix.ords = make(map[int64]int64, n)
+	for _, c := range ix.cats {
+		c.codes = make([]uint32, n)
+	}
+	rows, err := tx.Query(ctx, `SELECT ordinal, id FROM skus`)
+	if err != nil {
+		return nil, err
+	}
+	var o, id int64
+	_, err = pgx.ForEachRow(rows, []any{&o, &id}, func() error {
+		if o >= 0 && o < n {
+			ix.ids[o] = id
+			ix.ords[id] = o
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ix, nil
 }
 
 // LoadTagMembers installs in ix the saved members (tag:<id>, tagconf:<id>) of the given tags,

@@ -75,7 +75,7 @@ func newHarnessWith(t testing.TB, cfg api.Config) *harness {
 	_, err = tg.Load(ctx)
 	require.NoError(t, err)
 	ix := tg.Index()
-	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: pools, DB: db.Pool,
+	svc := &selection.Service{Executor: &selection.Executor{Index: ix}, Pools: pools, DB: db.Pool,
 		Vocabulary: func() selection.Vocabulary {
 			return selection.StaticVocabulary{BrandList: []string{"Logitech", "Razer"}}
 		}}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"selection/tagger"
+	"selection/filter"
 )
 
 // op documents one route. The OpenAPI document is generated from these, and a test checks that
@@ -116,7 +116,7 @@ func schemas() map[string]any {
 			`{"and":[e,...]} {"or":[e,...]} {"not":e} {"all":true} {"tag":"name"} ` +
 			`{"attr":{"field":"brand","value":"Logitech"}} {"attr":{"field":"market","in":["SG","ALL"]}} ` +
 			`{"range":{"field":"price","gte":1000,"lte":5000}} (gt, gte, lt, lte, eq; integers, money in minor units). Fields: GET /v1/fields. ` +
-			fmt.Sprintf("At most %d terms (each operator, tag, range and value is one), %d of them numeric, nested at most 64 deep.", tagger.MaxTerms, tagger.MaxRanges)},
+			fmt.Sprintf("At most %d terms (each operator, tag, range and value is one), %d of them numeric, nested at most 64 deep.", filter.MaxTerms, filter.MaxRanges)},
 		"Plan": obj(map[string]any{
 			"version":       typ("integer", "plan schema version, 1"),
 			"query":         typ("string", "semantic query: what the products are"),

@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/selection"
-	"selection/tagger"
 )
 
 // Config is the HTTP server's configuration.
@@ -102,7 +102,7 @@ type Deps struct {
 	DB       *pgxpool.Pool
 	Service  *selection.Service
 	Catalog  *catalog.Store
-	Index    *tagger.Index
+	Index    *filter.Index
 	Registry *prometheus.Registry // /metrics; the server registers its own collectors here
 	Web      fs.FS                // the web page's assets (nil: no page)
 	// Ready reports whether the service is ready for traffic (index loaded, consumers running).

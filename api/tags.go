@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"selection/filter"
 	"selection/selection"
 	"selection/tagger"
 )
@@ -83,9 +84,9 @@ type fieldView struct {
 // listFields lists the filterable fields, with the top values of categorical ones.
 func (s *Server) listFields(c *gin.Context) {
 	var out []fieldView
-	for _, f := range tagger.Fields() {
+	for _, f := range filter.Fields() {
 		v := fieldView{Name: f.Name, Kind: f.Kind.String(), Help: f.Help}
-		if f.Kind == tagger.Categorical && s.deps.Index != nil {
+		if f.Kind == filter.Categorical && s.deps.Index != nil {
 			if vals, err := s.deps.Index.Values(f.Name); err == nil {
 				for i, vc := range vals {
 					if i == 50 {
@@ -112,7 +113,7 @@ func (s *Server) parseFilter(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	e, err := tagger.ParseExpr(req.Text)
+	e, err := filter.ParseExpr(req.Text)
 	if err != nil {
 		s.fail(c, fmt.Errorf("%w: %v", errBadRequest, err))
 		return
@@ -129,7 +130,7 @@ type tagRequest struct {
 	Description  string        `json:"description,omitempty"`
 	Descriptions []string      `json:"descriptions,omitempty"`
 	Examples     selection.IDs `json:"examples,omitempty"`
-	Rule         *tagger.Expr  `json:"rule,omitempty"`
+	Rule         *filter.Expr  `json:"rule,omitempty"`
 }
 
 // DefineTag defines a rule or prototype tag from the request body and builds its members.
@@ -154,14 +155,14 @@ func (d TaggerService) DefineTag(ctx context.Context, raw json.RawMessage) (any,
 		return nil, fmt.Errorf("%w: tag %q: %v", selection.ErrInvalid, name, err)
 	}
 	created, err := d.Tagger.Define(ctx, def)
-	if errors.Is(err, tagger.ErrUnknownTag) || errors.Is(err, tagger.ErrExists) {
+	if errors.Is(err, filter.ErrUnknownTag) || errors.Is(err, tagger.ErrExists) {
 		return nil, fmt.Errorf("%w: %v", selection.ErrInvalid, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	members, err := d.Tagger.Index().Count(tagger.Tag(created.Name))
-	if errors.Is(err, tagger.ErrUnknownTag) {
+	members, err := d.Tagger.Index().Count(filter.Tag(created.Name))
+	if errors.Is(err, filter.ErrUnknownTag) {
 		members = 0 // deleted again in the moment since it was made
 	} else if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ type Stack struct {
 	Lexical  *lexical.Index
 	Vectors  *vectorindex.Index
 	Embedder embed.Embedder
-	Engine   *search.Engine
+	Searcher *search.Searcher
 	// Tags is the tag index the scenario path filters with; Scenario is that path.
 	Tags     *tagger.Tagger
 	Scenario *Scenario
@@ -38,17 +38,17 @@ func NewStack(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg s
 	if err != nil {
 		return nil, fmt.Errorf("evals: %w", err)
 	}
-	sc, err := NewScenario(c.Tags.Index(), c.Engine)
+	sc, err := NewScenario(c.Tags.Index(), c.Searcher)
 	if err != nil {
 		return nil, err
 	}
 	sc.Intents = c.Intents
-	return &Stack{Lexical: c.Lexical, Vectors: c.Index, Embedder: emb, Engine: c.Engine, Tags: c.Tags, Scenario: sc,
+	return &Stack{Lexical: c.Lexical, Vectors: c.Index, Embedder: emb, Searcher: c.Searcher, Tags: c.Tags, Scenario: sc,
 		Intents: c.Intents}, nil
 }
 
 // SearchMethod evaluates one search method of eng.
-func SearchMethod(eng *search.Engine, m search.Method) Method {
+func SearchMethod(eng *search.Searcher, m search.Method) Method {
 	return Method{Name: string(m), Rank: func(ctx context.Context, query string, k int) (Ranked, error) {
 		res, err := eng.Search(ctx, search.Request{Text: query, K: k, Method: m})
 		if err != nil {
@@ -63,6 +63,6 @@ func SearchMethod(eng *search.Engine, m search.Method) Method {
 }
 
 // WithConfig returns an engine over the same indexes with another configuration.
-func (s *Stack) WithConfig(cfg search.Config) (*search.Engine, error) {
+func (s *Stack) WithConfig(cfg search.Config) (*search.Searcher, error) {
 	return search.New(s.Lexical, s.Vectors, s.Embedder, cfg)
 }

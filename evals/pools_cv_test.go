@@ -32,10 +32,10 @@ type intentBench struct {
 
 func newIntentBench(t testing.TB, s *Stack, j *PoolJudgments) *intentBench {
 	ctx := context.Background()
-	eng := &selection.Engine{Index: s.Tags.Index(), Retriever: search.Retriever{Engine: s.Engine}}
+	eng := &selection.Executor{Index: s.Tags.Index(), Retriever: search.Retriever{Searcher: s.Searcher}}
 	vocab, err := selection.IndexVocabulary(s.Tags.Index())
 	require.NoError(t, err)
-	svc := &selection.Service{Engine: eng, Vocabulary: func() selection.Vocabulary { return vocab }}
+	svc := &selection.Service{Executor: eng, Vocabulary: func() selection.Vocabulary { return vocab }}
 	b := &intentBench{memo: map[string]PoolScore{}, run: func(ctx context.Context, plan selection.Plan) ([]int64, error) {
 		res, err := svc.Preview(ctx, plan)
 		if err != nil {

@@ -11,10 +11,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"selection/filter"
 	"selection/internal/icecat"
 	"selection/search"
 	"selection/selection"
-	"selection/tagger"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/scenarios/judgments.csv from scenarios.json")
@@ -36,7 +36,7 @@ func labelScenarios(t testing.TB, s *Stack) *PoolJudgments {
 	}
 	ix := s.Tags.Index()
 	j, err := Label(rules, docs, func(f string) (map[int64]bool, error) {
-		e, err := tagger.ParseExpr(f)
+		e, err := filter.ParseExpr(f)
 		if err != nil {
 			return nil, err
 		}

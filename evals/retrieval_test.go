@@ -66,7 +66,7 @@ func TestRetrieval(t *testing.T) {
 	t.Logf("public judgments, scenario path:\n%s", b.String())
 
 	t.Run("search alone agrees with the scenario path", func(t *testing.T) {
-		direct, err := Evaluate(ctx, j, []Method{SearchMethod(s.Engine, search.Default)}, "")
+		direct, err := Evaluate(ctx, j, []Method{SearchMethod(s.Searcher, search.Default)}, "")
 		require.NoError(t, err)
 		d := direct.Methods[0].Summary
 		t.Logf("search engine alone: nDCG@10 %.3f recall@50 %.3f", d.NDCG, d.Recall)
@@ -101,7 +101,7 @@ func TestRetrieval(t *testing.T) {
 		}
 		require.LessOrEqual(t, full, maxNoAnswerFullPages)
 		for _, q := range []string{"netflix", "the boys"} {
-			res, err := s.Engine.Search(ctx, search.Request{Text: q, K: 50})
+			res, err := s.Searcher.Search(ctx, search.Request{Text: q, K: 50})
 			require.NoError(t, err)
 			require.Zero(t, res.Confidence, q)
 			require.Less(t, len(res.Hits), PageSize, q)
@@ -191,7 +191,7 @@ func TestRetrieval(t *testing.T) {
 				cands = append(cands, Candidate{Name: fmt.Sprintf("query=%g feedback=%g", max(qw, 0), max(fw, 0)), Method: SearchMethod(eng, search.Default)})
 			}
 		}
-		cv, err := NewCrossValidation(ctx, j, cands, SearchMethod(s.Engine, search.Lexical))
+		cv, err := NewCrossValidation(ctx, j, cands, SearchMethod(s.Searcher, search.Lexical))
 		require.NoError(t, err)
 		for _, f := range cv.Folds(2) {
 			t.Logf("2-fold %d: chosen %-26s train nDCG %.3f | held out: nDCG %.3f recall %.3f | lexical %.3f recall %.3f",
@@ -211,7 +211,7 @@ func TestRetrieval(t *testing.T) {
 		require.Greater(t, gain, 0.0)
 		// The default on each fold, for the record.
 		for fi, qs := range Folds(j.Queries, 2) {
-			r, err := Evaluate(ctx, j.Subset(qs), []Method{SearchMethod(s.Engine, search.Default)}, "")
+			r, err := Evaluate(ctx, j.Subset(qs), []Method{SearchMethod(s.Searcher, search.Default)}, "")
 			require.NoError(t, err)
 			t.Logf("fold %d: default nDCG %.3f recall %.3f", fi, r.Methods[0].Summary.NDCG, r.Methods[0].Summary.Recall)
 		}

@@ -5,17 +5,17 @@ import (
 	"fmt"
 	"math"
 
+	"selection/filter"
 	"selection/search"
 	"selection/selection"
-	"selection/tagger"
 )
 
 // Scenario is the real scenario path the service runs: the deterministic planner turns a
 // query into a plan (filters, query, ranking), the selection engine filters the tag index into
 // a candidate bitmap, and the search engine ranks the candidates.
 type Scenario struct {
-	Tags   *tagger.Index
-	Search *search.Engine
+	Tags   *filter.Index
+	Search *search.Searcher
 	// Intents, when set, puts the product types a query means into its plan.
 	Intents selection.IntentResolver
 	vocab   selection.Vocabulary
@@ -23,7 +23,7 @@ type Scenario struct {
 
 // NewScenario builds the scenario path over a loaded tag index and a search engine. The
 // planner's vocabulary is the index's brands and tags, as the service gives it.
-func NewScenario(tags *tagger.Index, eng *search.Engine) (*Scenario, error) {
+func NewScenario(tags *filter.Index, eng *search.Searcher) (*Scenario, error) {
 	v, err := selection.IndexVocabulary(tags)
 	if err != nil {
 		return nil, fmt.Errorf("evals: %w", err)
@@ -33,8 +33,8 @@ func NewScenario(tags *tagger.Index, eng *search.Engine) (*Scenario, error) {
 
 // Method evaluates the scenario path with the search engine answering by m.
 func (s *Scenario) Method(m search.Method) Method {
-	eng := &selection.Engine{Index: s.Tags, Retriever: search.Retriever{Engine: s.Search, Method: m}}
-	svc := &selection.Service{Engine: eng, Vocabulary: func() selection.Vocabulary { return s.vocab }}
+	eng := &selection.Executor{Index: s.Tags, Retriever: search.Retriever{Searcher: s.Search, Method: m}}
+	svc := &selection.Service{Executor: eng, Vocabulary: func() selection.Vocabulary { return s.vocab }}
 	if s.Intents != nil {
 		svc.Intents = s.Intents
 	}
@@ -64,8 +64,8 @@ func (s *Scenario) Method(m search.Method) Method {
 // Pools runs scenarios through the same path into pools: the planner (with the intents), the
 // filter and the ranking, up to limit SKUs.
 func (s *Scenario) Pools() PoolRunner {
-	eng := &selection.Engine{Index: s.Tags, Retriever: search.Retriever{Engine: s.Search}}
-	svc := &selection.Service{Engine: eng, Vocabulary: func() selection.Vocabulary { return s.vocab }}
+	eng := &selection.Executor{Index: s.Tags, Retriever: search.Retriever{Searcher: s.Search}}
+	svc := &selection.Service{Executor: eng, Vocabulary: func() selection.Vocabulary { return s.vocab }}
 	if s.Intents != nil {
 		svc.Intents = s.Intents
 	}

@@ -18,6 +18,7 @@ import (
 
 	"selection/catalog"
 	"selection/embed"
+	"selection/filter"
 	"selection/ingest"
 	"selection/internal/icecat"
 	"selection/internal/testdb"
@@ -199,19 +200,19 @@ func TestTaggingPropagation(t *testing.T) {
 	f := newTaggingFixture(t)
 	ctx := context.Background()
 	types := evalTypes(f.ps)
-	labelled := tagger.And(tagger.Not(tagger.Attr("category", "")), tagger.Not(tagger.Attr("category", "eval-hidden")))
-	scope := tagger.Attr("category", "eval-hidden")
+	labelled := filter.And(filter.Not(filter.Attr("category", "")), filter.Not(filter.Attr("category", "eval-hidden")))
+	scope := filter.Attr("category", "eval-hidden")
 	var report strings.Builder
 	fmt.Fprintf(&report, "%-28s %6s %6s %6s %6s %6s\n", "product type", "hidden", "pred", "P", "R", "F1")
 	var macro float64
 	var totTP, totFP, totFN int
 	for i, typ := range types {
-		seeds := tagger.Attr("category", "eval:"+typ)
+		seeds := filter.Attr("category", "eval:"+typ)
 		def := tagger.TagDef{Name: fmt.Sprintf("prop-%d", i), Kind: tagger.KindPropagated,
 			Definition: tagger.Definition{Seeds: &seeds, Reference: &labelled, Scope: &scope}}
 		_, err := f.tg.Define(ctx, def)
 		require.NoError(t, err)
-		members, err := f.tg.Index().Eval(tagger.Tag(def.Name))
+		members, err := f.tg.Index().Eval(filter.Tag(def.Name))
 		require.NoError(t, err)
 		tp, fp, fn, hiddenN := 0, 0, 0, 0
 		for _, p := range f.ps {
@@ -287,7 +288,7 @@ func TestTaggingPrototypes(t *testing.T) {
 		_, err := f.tg.Define(ctx, tagger.TagDef{Name: name, Kind: tagger.KindPrototype,
 			Definition: tagger.Definition{Descriptions: []string{d.desc}}})
 		require.NoError(t, err)
-		members, err := f.tg.Index().Eval(tagger.Tag(name))
+		members, err := f.tg.Index().Eval(filter.Tag(name))
 		require.NoError(t, err)
 		judged, correct := 0, 0
 		for _, id := range f.tg.Index().SKUIDs(members, 0) {

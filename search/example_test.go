@@ -10,7 +10,7 @@ import (
 	"selection/vectorindex"
 )
 
-func ExampleEngine_Search() {
+func ExampleSearcher_Search() {
 	ctx := context.Background()
 	lex, _ := lexical.New(lexical.Config{})
 	emb, err := embed.New(ctx, embed.Config{}) // the local USE-Lite model

@@ -143,7 +143,7 @@ type Kin struct {
 
 // Intents resolves queries to product types over an engine's indexes.
 type Intents struct {
-	eng   *Engine
+	eng   *Searcher
 	types TypeSource
 	cfg   IntentConfig
 	kin   *kinCache
@@ -164,7 +164,7 @@ type kinCache struct {
 }
 
 // NewIntents returns a resolver.
-func NewIntents(eng *Engine, types TypeSource, cfg IntentConfig) *Intents {
+func NewIntents(eng *Searcher, types TypeSource, cfg IntentConfig) *Intents {
 	return &Intents{eng: eng, types: types, cfg: cfg.WithDefaults(), kin: &kinCache{}}
 }
 

@@ -28,7 +28,7 @@ func WithQueryMemo(ctx context.Context) context.Context {
 // embedQuery embeds text, through the context's memo when it has one. Texts that differ only
 // in spacing and commas are one query, embedded as the first of them was written (USE-Lite
 // reads the punctuation: embedding the normalised text moved nDCG@10 from 0.783 to 0.777).
-func (e *Engine) embedQuery(ctx context.Context, text string) ([]float32, error) {
+func (e *Searcher) embedQuery(ctx context.Context, text string) ([]float32, error) {
 	memo, _ := ctx.Value(memoKey{}).(*queryMemo)
 	if memo == nil {
 		return e.emb.EmbedQuery(ctx, text)

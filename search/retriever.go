@@ -8,11 +8,11 @@ import (
 	"selection/selection"
 )
 
-// Retriever adapts an Engine to the selection engine's selection.Retriever, answering with a
+// Retriever adapts a Searcher to the selection engine's selection.Retriever, answering with a
 // fixed method (Default when empty).
 type Retriever struct {
-	Engine *Engine
-	Method Method
+	Searcher *Searcher
+	Method   Method
 }
 
 var _ selection.Retriever = Retriever{}
@@ -29,7 +29,7 @@ func (r Retriever) RetrieveLexicalLed(ctx context.Context, text string, candidat
 }
 
 func (r Retriever) retrieve(ctx context.Context, req Request) (selection.Retrieved, error) {
-	res, err := r.Engine.Search(ctx, req)
+	res, err := r.Searcher.Search(ctx, req)
 	if err != nil {
 		return selection.Retrieved{}, err
 	}
@@ -43,5 +43,5 @@ func (r Retriever) retrieve(ctx context.Context, req Request) (selection.Retriev
 // Mentioning returns the ordinals of products whose text holds any of the words (as the
 // lexical analyser sees them, so "refurbished" also catches "Refurbished" and "refurbish").
 func (r Retriever) Mentioning(words []string) *roaring64.Bitmap {
-	return r.Engine.lex.Mentioning(words...)
+	return r.Searcher.lex.Mentioning(words...)
 }

@@ -179,8 +179,8 @@ type Result struct {
 	Method Method
 }
 
-// Engine answers searches from a lexical index, a dense index and a query embedder.
-type Engine struct {
+// Searcher answers searches from a lexical index, a dense index and a query embedder.
+type Searcher struct {
 	lex   *lexical.Index
 	dense Dense
 	emb   embed.Embedder
@@ -194,7 +194,7 @@ type Engine struct {
 
 // New returns an engine. dense and emb may be nil, leaving only the lexical method (Default
 // then answers lexically).
-func New(lex *lexical.Index, dense Dense, emb embed.Embedder, cfg Config) (*Engine, error) {
+func New(lex *lexical.Index, dense Dense, emb embed.Embedder, cfg Config) (*Searcher, error) {
 	if lex == nil {
 		return nil, errors.New("search: a lexical index is required")
 	}
@@ -205,14 +205,14 @@ func New(lex *lexical.Index, dense Dense, emb embed.Embedder, cfg Config) (*Engi
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Engine{lex: lex, dense: dense, emb: emb, cfg: cfg}, nil
+	return &Searcher{lex: lex, dense: dense, emb: emb, cfg: cfg}, nil
 }
 
 // Config returns the engine's configuration, defaults filled in.
-func (e *Engine) Config() Config { return e.cfg }
+func (e *Searcher) Config() Config { return e.cfg }
 
 // Search runs one request.
-func (e *Engine) Search(ctx context.Context, req Request) (Result, error) {
+func (e *Searcher) Search(ctx context.Context, req Request) (Result, error) {
 	text := strings.TrimSpace(req.Text)
 	if text == "" {
 		return Result{}, ErrEmptyQuery
@@ -242,12 +242,12 @@ func (e *Engine) Search(ctx context.Context, req Request) (Result, error) {
 }
 
 // lexicalEvidence mixes normalised BM25 and coverage.
-func (e *Engine) lexicalEvidence(h lexical.Hit, best float32) float32 {
+func (e *Searcher) lexicalEvidence(h lexical.Hit, best float32) float32 {
 	w := float32(weight(e.cfg.CoverageWeight))
 	return (1-w)*h.Score/best + w*h.Coverage
 }
 
-func (e *Engine) lexical(ctx context.Context, text string, req Request) (Result, error) {
+func (e *Searcher) lexical(ctx context.Context, text string, req Request) (Result, error) {
 	lr, err := e.lex.Search(ctx, text, req.K, req.Candidates)
 	if err != nil {
 		return Result{}, err
@@ -262,7 +262,7 @@ func (e *Engine) lexical(ctx context.Context, text string, req Request) (Result,
 	return res, nil
 }
 
-func (e *Engine) semantic(ctx context.Context, text string, req Request) (Result, error) {
+func (e *Searcher) semantic(ctx context.Context, text string, req Request) (Result, error) {
 	q, err := e.embedQuery(ctx, text)
 	if err != nil {
 		return Result{}, fmt.Errorf("search: embed query: %w", err)
@@ -303,7 +303,7 @@ func (c calibration) z(cos float32) float64 {
 
 // calibrate measures q against the calibration sample, drawn from the lexical index's live
 // documents and redrawn when the catalogue has grown or shrunk by more than 10%.
-func (e *Engine) calibrate(ctx context.Context, text string, q []float32) (calibration, error) {
+func (e *Searcher) calibrate(ctx context.Context, text string, q []float32) (calibration, error) {
 	n := e.lex.Len()
 	e.calMu.Lock()
 	if e.calSample == nil || math.Abs(float64(n-e.calSize)) > 0.1*float64(max(e.calSize, 1)) {
@@ -332,7 +332,7 @@ func (e *Engine) calibrate(ctx context.Context, text string, q []float32) (calib
 	return cal, err
 }
 
-func (e *Engine) measureCalibration(ctx context.Context, q []float32, n int, sample *roaring64.Bitmap) (calibration, error) {
+func (e *Searcher) measureCalibration(ctx context.Context, q []float32, n int, sample *roaring64.Bitmap) (calibration, error) {
 	cal := calibration{chance: math.Sqrt(2 * math.Log(math.Max(float64(n), 2)))}
 	hits, err := e.dense.Search(ctx, q, int(sample.GetCardinality()), sample)
 	if err != nil {
@@ -355,7 +355,7 @@ func (e *Engine) measureCalibration(ctx context.Context, q []float32, n int, sam
 }
 
 // cosines returns the query's similarity to each ordinal (those without a vector are left out).
-func (e *Engine) cosines(ctx context.Context, q []float32, ords []int64) (map[int64]float32, error) {
+func (e *Searcher) cosines(ctx context.Context, q []float32, ords []int64) (map[int64]float32, error) {
 	out := make(map[int64]float32, len(ords))
 	if len(ords) == 0 {
 		return out, nil
@@ -385,7 +385,7 @@ type cand struct {
 	onlySem bool
 }
 
-func (e *Engine) hybrid(ctx context.Context, text string, req Request) (Result, error) {
+func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result, error) {
 	res := Result{Method: Default}
 	depth := max(e.cfg.LexicalDepth, req.K)
 	lr, err := e.lex.Search(ctx, text, depth, req.Candidates)
@@ -531,7 +531,7 @@ const completeCoverage = 0.999
 
 // centroid is the normalised mean vector of the first n lexical hits that have vectors; nil if
 // none has.
-func (e *Engine) centroid(hits []lexical.Hit, n int) []float32 {
+func (e *Searcher) centroid(hits []lexical.Hit, n int) []float32 {
 	var c []float32
 	used := 0
 	for _, h := range hits {

@@ -68,7 +68,7 @@ func embedder(t testing.TB) (embed.Embedder, [][]float32) {
 }
 
 // newEngine indexes the products; those in noVector get no vector (not embedded yet).
-func newEngine(t testing.TB, cfg search.Config, noVector ...int) *search.Engine {
+func newEngine(t testing.TB, cfg search.Config, noVector ...int) *search.Searcher {
 	t.Helper()
 	e, _ := embedder(t)
 	lex, vix := newIndexes(t, noVector...)
@@ -232,7 +232,7 @@ func TestConfig(t *testing.T) {
 
 func TestRetrieverAdapter(t *testing.T) {
 	eng := newEngine(t, search.Config{})
-	r := search.Retriever{Engine: eng}
+	r := search.Retriever{Searcher: eng}
 	got, err := r.Retrieve(context.Background(), "laser printer", nil, 3)
 	require.NoError(t, err)
 	require.Equal(t, "hybrid", got.Method)

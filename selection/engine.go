@@ -11,13 +11,13 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
-	"selection/tagger"
+	"selection/filter"
 )
 
-// Index is what the engine needs of the tag index (tagger.Index implements it).
+// Index is what the engine needs of the tag index (filter.Index implements it).
 type Index interface {
 	// EvalContext evaluates a filter; it stops with ctx's error when ctx is done.
-	EvalContext(ctx context.Context, e tagger.Expr) (*roaring64.Bitmap, error)
+	EvalContext(ctx context.Context, e filter.Expr) (*roaring64.Bitmap, error)
 	Live() *roaring64.Bitmap
 	SKUID(ordinal int64) (int64, bool)
 	Ordinal(id int64) (int64, bool)
@@ -86,8 +86,8 @@ type Result struct {
 	Timings    map[string]float64 `json:"timings_ms"`
 }
 
-// Engine runs plans against the tag index and the retriever.
-type Engine struct {
+// Executor runs plans against the tag index and the retriever.
+type Executor struct {
 	Index     Index
 	Retriever Retriever
 }
@@ -108,7 +108,7 @@ var rankField = map[string]struct {
 // Run executes a plan: the filter gives the exact candidate bitmap, exclusions and excluded
 // words leave it, the retriever ranks the candidates by relevance to the query (or, without a
 // query, the ranking's field orders them), the ranking reorders, and pins go first.
-func (e *Engine) Run(ctx context.Context, plan Plan) (*Result, error) {
+func (e *Executor) Run(ctx context.Context, plan Plan) (*Result, error) {
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
@@ -275,10 +275,10 @@ func hitItems(hits []Hit, cand, within *roaring64.Bitmap, res *Result) []Item {
 
 // typeSet is the union of the intent's types, one type at a time so that a type the catalogue
 // lacks is reported.
-func (e *Engine) typeSet(ctx context.Context, types []string, res *Result) (*roaring64.Bitmap, error) {
+func (e *Executor) typeSet(ctx context.Context, types []string, res *Result) (*roaring64.Bitmap, error) {
 	bm := roaring64.New()
 	for _, name := range types {
-		one, err := e.Index.EvalContext(ctx, tagger.Attr("product_type", name))
+		one, err := e.Index.EvalContext(ctx, filter.Attr("product_type", name))
 		if err != nil {
 			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
 		}
@@ -292,7 +292,7 @@ func (e *Engine) typeSet(ctx context.Context, types []string, res *Result) (*roa
 
 // retrieve asks the retriever for k SKUs relevant to query within a set; lexicalLed leaves out
 // the semantic-only expansion when the retriever can.
-func (e *Engine) retrieve(ctx context.Context, query string, within *roaring64.Bitmap, k int, lexicalLed bool) (Retrieved, error) {
+func (e *Executor) retrieve(ctx context.Context, query string, within *roaring64.Bitmap, k int, lexicalLed bool) (Retrieved, error) {
 	var got Retrieved
 	var err error
 	if lr, ok := e.Retriever.(LexicalLedRetriever); ok && lexicalLed {
@@ -309,7 +309,7 @@ func (e *Engine) retrieve(ctx context.Context, query string, within *roaring64.B
 // rankTypesBy orders the intent's SKUs (cand) by the plan's ranking field; a widening intent
 // adds the SKUs of the filtered set whose text holds every word of the query (lexical matches
 // only: the semantic-only expansion is a dense scan of the filtered set, 20 ms at 1M SKUs).
-func (e *Engine) rankTypesBy(ctx context.Context, plan Plan, query string, cand, filtered *roaring64.Bitmap, res *Result) ([]Item, error) {
+func (e *Executor) rankTypesBy(ctx context.Context, plan Plan, query string, cand, filtered *roaring64.Bitmap, res *Result) ([]Item, error) {
 	set := cand
 	if plan.Intent.Widen && query != "" && e.Retriever != nil {
 		got, err := e.retrieve(ctx, query, filtered, min(max(plan.Limit*5, 500), MaxLimit), true)
@@ -328,7 +328,7 @@ func (e *Engine) rankTypesBy(ctx context.Context, plan Plan, query string, cand,
 }
 
 // restOf is up to n SKUs of cand not ranked yet, best sellers first, marked as the type's.
-func (e *Engine) restOf(cand *roaring64.Bitmap, ranked []Item, n int) ([]Item, error) {
+func (e *Executor) restOf(cand *roaring64.Bitmap, ranked []Item, n int) ([]Item, error) {
 	rest := cand.Clone()
 	for _, it := range ranked {
 		rest.Remove(uint64(it.Ordinal))
@@ -345,7 +345,7 @@ func (e *Engine) restOf(cand *roaring64.Bitmap, ranked []Item, n int) ([]Item, e
 }
 
 // topK orders within by a ranking field, best first.
-func (e *Engine) topK(by string, k int, within *roaring64.Bitmap) ([]Item, error) {
+func (e *Executor) topK(by string, k int, within *roaring64.Bitmap) ([]Item, error) {
 	rf := rankField[by]
 	ords, vals, err := e.Index.TopK(rf.field, k, within, rf.desc)
 	if err != nil {
@@ -422,7 +422,7 @@ func relevantSet(hits []Item) []Item {
 
 // reorder sorts relevant items by the ranking (a field, or a weighted blend of normalised
 // signals); relevance breaks ties.
-func (e *Engine) reorder(items []Item, r Ranking) error {
+func (e *Executor) reorder(items []Item, r Ranking) error {
 	if len(items) == 0 {
 		return nil
 	}

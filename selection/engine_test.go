@@ -11,13 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/internal/testdb"
 	"selection/selection"
-	"selection/tagger"
 )
 
 // fixture: 40 SKUs in two markets and two brands, prices 100..4000, sales = id.
-func fixture(t *testing.T) (*testdb.DB, *tagger.Index, *selection.Service) {
+func fixture(t *testing.T) (*testdb.DB, *filter.Index, *selection.Service) {
 	t.Helper()
 	ctx := context.Background()
 	db := testdb.New(t)
@@ -40,20 +40,20 @@ func fixture(t *testing.T) (*testdb.DB, *tagger.Index, *selection.Service) {
 	_, err := catalog.NewStore(db.Pool).Upsert(ctx, ps)
 	require.NoError(t, err)
 	ix := rebuild(t, db)
-	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool,
+	svc := &selection.Service{Executor: &selection.Executor{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool,
 		Vocabulary: func() selection.Vocabulary {
 			return selection.StaticVocabulary{BrandList: []string{"Logitech", "Razer"}}
 		}}
 	return db, ix, svc
 }
 
-func rebuild(t testing.TB, db *testdb.DB) *tagger.Index {
+func rebuild(t testing.TB, db *testdb.DB) *filter.Index {
 	list, err := catalog.NewStore(db.Pool).List(context.Background(), catalog.ListOptions{First: true, Limit: 1 << 20, IncludeDeleted: true})
 	require.NoError(t, err)
-	ix := tagger.NewIndex()
-	rows := make([]tagger.Row, len(list))
+	ix := filter.NewIndex()
+	rows := make([]filter.Row, len(list))
 	for i := range list {
-		rows[i] = tagger.RowFromSKU(&list[i])
+		rows[i] = filter.RowFromSKU(&list[i])
 	}
 	ix.Upsert(rows)
 	return ix
@@ -98,7 +98,7 @@ func TestNewestRanksByReleaseDate(t *testing.T) {
 	}
 	_, err := catalog.NewStore(db.Pool).Upsert(ctx, ps)
 	require.NoError(t, err)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 
 	pr, err := svc.PlanScenario(ctx, "newest Logitech", "")
 	require.NoError(t, err)
@@ -124,11 +124,11 @@ func TestPinsExclusionsAndBlend(t *testing.T) {
 
 	_, err = svc.Preview(ctx, selection.Plan{Version: 1, Ranking: selection.Ranking{By: "blend"}, Limit: 3})
 	require.ErrorIs(t, err, selection.ErrInvalid)
-	f := tagger.Attr("brand", "nosuchbrand")
+	f := filter.Attr("brand", "nosuchbrand")
 	res, err = svc.Preview(ctx, selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 3})
 	require.NoError(t, err)
 	require.Empty(t, res.Items)
-	bad := tagger.Tag("nosuchtag")
+	bad := filter.Tag("nosuchtag")
 	_, err = svc.Preview(ctx, selection.Plan{Version: 1, Filter: &bad, Ranking: selection.Ranking{By: "sales"}, Limit: 3})
 	require.ErrorIs(t, err, selection.ErrInvalid)
 }
@@ -136,7 +136,7 @@ func TestPinsExclusionsAndBlend(t *testing.T) {
 func TestPoolVersionsDiffAndIncrementalRefresh(t *testing.T) {
 	ctx := context.Background()
 	db, _, svc := fixture(t)
-	f := tagger.Attr("market", "SG")
+	f := filter.Attr("market", "SG")
 	p, v1, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sg best sellers",
 		Plan: selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
 	require.NoError(t, err)
@@ -161,7 +161,7 @@ func TestPoolVersionsDiffAndIncrementalRefresh(t *testing.T) {
 		require.NoError(t, err)
 	}
 	record(1030, 500, 1)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Skipped, "%+v", outs[0])
@@ -169,7 +169,7 @@ func TestPoolVersionsDiffAndIncrementalRefresh(t *testing.T) {
 	// An SG SKU becomes the best seller: a new version, and the diff says what moved.
 	record(1005, 1000, 2)
 	ix := rebuild(t, db)
-	svc.Engine.Index = ix
+	svc.Executor.Index = ix
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed)
@@ -277,7 +277,7 @@ func TestRefreshSeesWhatTheIndexHadNotApplied(t *testing.T) {
 			VALUES ($1, 'metrics.update', $2, $3, 'test', 'realtime', $4)`, fmt.Sprintf("lag-%d-%d", id, sec), id, payload, at)
 		require.NoError(t, err)
 	}
-	f := tagger.Attr("market", "SG")
+	f := filter.Attr("market", "SG")
 	plan := selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 3}
 
 	// The index stands at p0; SKU 1005's new sales are committed but not applied yet.
@@ -289,7 +289,7 @@ func TestRefreshSeesWhatTheIndexHadNotApplied(t *testing.T) {
 	require.Equal(t, selection.IDs{1020, 1019, 1018}, v1.Ranking, "ranked by the index as it stood")
 
 	// The index catches up: the refresh must not skip SKU 1005.
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	svc.Position = nil
 	outs, err := svc.RefreshAll(ctx)
 	require.NoError(t, err)
@@ -304,13 +304,13 @@ func TestRefreshSeesWhatTheIndexHadNotApplied(t *testing.T) {
 	defer func() { _ = tx.Rollback(ctx) }()
 	event(tx, 1007, 2000, 2)
 	event(db.Pool, 1009, 1500, 3)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed, "%+v", outs[0])
 	require.Equal(t, selection.IDs{1009, 1005, 1020}, mustVersion(t, svc, p.ID).Ranking)
 	require.NoError(t, tx.Commit(ctx))
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed, "%+v", outs[0])
@@ -355,8 +355,8 @@ func TestRefreshSeesARevivedPin(t *testing.T) {
 	store := catalog.NewStore(db.Pool)
 	_, err := store.Delete(ctx, 1030, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC))
 	require.NoError(t, err)
-	svc.Engine.Index = rebuild(t, db)
-	f := tagger.Attr("market", "SG")
+	svc.Executor.Index = rebuild(t, db)
+	f := filter.Attr("market", "SG")
 	p, v1, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sg + pin", Plan: selection.Plan{Version: 1, Filter: &f,
 		Ranking: selection.Ranking{By: "sales"}, Limit: 3, Pins: selection.IDs{1030}}})
 	require.NoError(t, err)
@@ -369,7 +369,7 @@ func TestRefreshSeesARevivedPin(t *testing.T) {
 	_, err = db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
 		VALUES ('revive-1030', 'sku.upsert', 1030, '{}', 'test', 'realtime', $1)`, at)
 	require.NoError(t, err)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	outs, err := svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed, "%+v", outs[0])
@@ -381,13 +381,13 @@ func TestRefreshSeesARevivedPin(t *testing.T) {
 func TestConcurrentRefreshesAddOneVersion(t *testing.T) {
 	ctx := context.Background()
 	db, _, svc := fixture(t)
-	f := tagger.Attr("market", "SG")
+	f := filter.Attr("market", "SG")
 	p, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sg", Plan: selection.Plan{Version: 1, Filter: &f,
 		Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
 	require.NoError(t, err)
 	_, err = db.Pool.Exec(ctx, `UPDATE skus SET sales_7d = 5000, updated_at = now() WHERE id = 1001`)
 	require.NoError(t, err)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 	outs := make(chan selection.RefreshOutcome, 4)
 	errs := make(chan error, 4)
 	for range 4 {
@@ -417,7 +417,7 @@ func mustVersion(t *testing.T, svc *selection.Service, id int64) *selection.Vers
 	return v
 }
 
-func mustOrd(t *testing.T, ix *tagger.Index, id int64) int64 {
+func mustOrd(t *testing.T, ix *filter.Index, id int64) int64 {
 	o, ok := ix.Ordinal(id)
 	require.True(t, ok)
 	return o
@@ -429,15 +429,15 @@ func TestPoolsReferringToTag(t *testing.T) {
 	db, _, svc := fixture(t)
 	_, err := db.Pool.Exec(ctx, `INSERT INTO tags (name, kind, definition) VALUES ('refurbished', 'rule', '{}'), ('Gaming', 'rule', '{}')`)
 	require.NoError(t, err)
-	mk := func(name string, f tagger.Expr) int64 {
+	mk := func(name string, f filter.Expr) int64 {
 		p, err := svc.Pools.Create(ctx, selection.PoolInput{Name: name,
 			Plan: selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
 		require.NoError(t, err)
 		return p.ID
 	}
-	a := mk("gaming deals", tagger.And(tagger.Attr("market", "SG"), tagger.Not(tagger.Or(tagger.Tag("Refurbished"), tagger.Tag("gaming")))))
-	mk("plain", tagger.Attr("market", "MY"))
-	b := mk("refurb only", tagger.Tag("refurbished"))
+	a := mk("gaming deals", filter.And(filter.Attr("market", "SG"), filter.Not(filter.Or(filter.Tag("Refurbished"), filter.Tag("gaming")))))
+	mk("plain", filter.Attr("market", "MY"))
+	b := mk("refurb only", filter.Tag("refurbished"))
 	_, err = svc.Pools.Create(ctx, selection.PoolInput{Name: "no filter", Plan: selection.Plan{Version: 1, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
 	require.NoError(t, err)
 
@@ -450,7 +450,7 @@ func TestPoolsReferringToTag(t *testing.T) {
 
 	// A pool may only name tags that exist (and they stay locked until it is written, so a
 	// tag delete cannot slip in between).
-	f := tagger.Tag("clearance")
+	f := filter.Tag("clearance")
 	_, err = svc.Pools.Create(ctx, selection.PoolInput{Name: "clearance", Plan: selection.Plan{Version: 1, Filter: &f,
 		Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
 	require.ErrorIs(t, err, selection.ErrInvalid)
@@ -477,7 +477,7 @@ func TestIntentRestrictsAndExplainsThePool(t *testing.T) {
 	}
 	_, err := catalog.NewStore(db.Pool).Upsert(ctx, ps)
 	require.NoError(t, err)
-	svc.Engine.Index = rebuild(t, db)
+	svc.Executor.Index = rebuild(t, db)
 
 	plan := selection.Plan{Version: selection.PlanVersion, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 100,
 		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse pad"}}}}
@@ -494,7 +494,7 @@ func TestIntentRestrictsAndExplainsThePool(t *testing.T) {
 	require.Len(t, res.Items, 4)
 	require.Contains(t, res.Stop, "the pool's limit: 4 of the 10")
 
-	f := tagger.Attr("market", "SG")
+	f := filter.Attr("market", "SG")
 	plan.Filter, plan.Limit = &f, 100
 	plan.Intent.Types = append(plan.Intent.Types, selection.IntentType{Name: "trackball"})
 	res, err = svc.Preview(ctx, plan)

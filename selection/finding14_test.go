@@ -9,28 +9,28 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/selection"
-	"selection/tagger"
 )
 
-func notBrandOr(k int) tagger.Expr {
-	args := make([]tagger.Expr, k)
+func notBrandOr(k int) filter.Expr {
+	args := make([]filter.Expr, k)
 	for i := range args {
-		args[i] = tagger.Not(tagger.Attr("brand", fmt.Sprint("b", i)))
+		args[i] = filter.Not(filter.Attr("brand", fmt.Sprint("b", i)))
 	}
-	return tagger.Or(args...)
+	return filter.Or(args...)
 }
 
-// Finding 14: a plan whose filter is wider than tagger.MaxTerms is invalid, whether built in
+// Finding 14: a plan whose filter is wider than filter.MaxTerms is invalid, whether built in
 // Go or read from JSON.
 func TestFinding14PlanRefusesWideFilter(t *testing.T) {
-	wide := notBrandOr(tagger.MaxTerms)
+	wide := notBrandOr(filter.MaxTerms)
 	p := selection.Plan{Version: selection.PlanVersion, Filter: &wide, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 10}
 	err := p.Validate()
 	require.ErrorIs(t, err, selection.ErrInvalid)
 	require.ErrorContains(t, err, "filter too wide")
 
-	ok := notBrandOr((tagger.MaxTerms - 1) / 2)
+	ok := notBrandOr((filter.MaxTerms - 1) / 2)
 	p.Filter = &ok
 	require.NoError(t, p.Validate())
 
@@ -43,13 +43,13 @@ func TestFinding14PlanRefusesWideFilter(t *testing.T) {
 // Finding 14: the engine evaluates the filter under the request's context: a cancelled or
 // timed-out request stops with the context's error (not as an invalid plan).
 func TestFinding14EngineStopsOnCancel(t *testing.T) {
-	ix := tagger.NewIndex()
-	var rows []tagger.Row
+	ix := filter.NewIndex()
+	var rows []filter.Row
 	for i := int64(1); i <= 100; i++ {
-		rows = append(rows, tagger.RowFromSKU(&catalog.SKU{ID: i, Ordinal: i, Live: true, Brand: fmt.Sprint("b", i%7), Market: "SG"}))
+		rows = append(rows, filter.RowFromSKU(&catalog.SKU{ID: i, Ordinal: i, Live: true, Brand: fmt.Sprint("b", i%7), Market: "SG"}))
 	}
 	ix.Upsert(rows)
-	eng := &selection.Engine{Index: ix}
+	eng := &selection.Executor{Index: ix}
 	f := notBrandOr(300)
 	plan := selection.Plan{Version: selection.PlanVersion, Filter: &f, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 10}
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/tmc/langchaingo/llms"
 
-	"selection/tagger"
+	"selection/filter"
 )
 
 // LLMPlanner asks a language model (any langchaingo llms.Model: OpenAI-compatible, Ollama,
@@ -59,8 +59,8 @@ func (l *LLMPlanner) Plan(ctx context.Context, scenario string, vocab Vocabulary
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var cats, nums []string
-	for _, f := range tagger.Fields() {
-		if f.Kind == tagger.Numeric {
+	for _, f := range filter.Fields() {
+		if f.Kind == filter.Numeric {
 			nums = append(nums, f.Name)
 		} else {
 			cats = append(cats, f.Name)

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"selection/catalog"
-	"selection/tagger"
+	"selection/filter"
 )
 
 // PlanVersion is the version of the plan schema (selection/plan.schema.json).
@@ -30,7 +30,7 @@ type Plan struct {
 	Query string `json:"query"`
 	// Filter is an exact filter over the tag index (tags, categorical values, numeric ranges;
 	// and, or, not). Absent: every live SKU.
-	Filter *tagger.Expr `json:"filter,omitempty"`
+	Filter *filter.Expr `json:"filter,omitempty"`
 	// Intent, when it names product types, restricts the plan to SKUs of those types (learned
 	// from the catalogue: the tag index's product_type field); the query then ranks them.
 	Intent *Intent `json:"intent,omitempty"`
@@ -174,9 +174,9 @@ func FromParsed(p Parsed, catalogCurrency string) (Plan, []string) {
 		plan.Ranking.By = SortSales // nothing to be relevant to: best sellers first
 		notes = append(notes, "no product words left in the scenario: ranking by sales")
 	}
-	var parts []tagger.Expr
+	var parts []filter.Expr
 	if len(p.Markets) > 0 {
-		parts = append(parts, tagger.Attr("market", append(append([]string(nil), p.Markets...), catalog.MarketAll)...))
+		parts = append(parts, filter.Attr("market", append(append([]string(nil), p.Markets...), catalog.MarketAll)...))
 	}
 	if p.PriceMin != nil || p.PriceMax != nil {
 		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
@@ -190,42 +190,42 @@ func FromParsed(p Parsed, catalogCurrency string) (Plan, []string) {
 			notes = append(notes, fmt.Sprintf("prices converted from %s to %s at the reference rate %.4g %s per %s",
 				p.Currency, catalogCurrency, ReferenceRates[p.Currency]/ReferenceRates[catalogCurrency], p.Currency, catalogCurrency))
 		}
-		parts = append(parts, tagger.Range("price", lo, hi))
+		parts = append(parts, filter.Range("price", lo, hi))
 		plan.Currency = catalogCurrency
 	}
 	if len(p.Brands) > 0 {
-		parts = append(parts, tagger.Attr("brand", p.Brands...))
+		parts = append(parts, filter.Attr("brand", p.Brands...))
 	}
 	for _, b := range p.ExcludeBrands {
-		parts = append(parts, tagger.Not(tagger.Attr("brand", b)))
+		parts = append(parts, filter.Not(filter.Attr("brand", b)))
 	}
 	for _, t := range p.Tags {
-		parts = append(parts, tagger.Tag(t))
+		parts = append(parts, filter.Tag(t))
 	}
 	for _, t := range p.ExcludeTags {
-		parts = append(parts, tagger.Not(tagger.Tag(t)))
+		parts = append(parts, filter.Not(filter.Tag(t)))
 	}
 	if p.InStock {
-		parts = append(parts, tagger.Attr("in_stock", "true"))
+		parts = append(parts, filter.Attr("in_stock", "true"))
 	}
 	if p.MinDiscountPct > 0 {
-		parts = append(parts, tagger.AtLeast("discount", p.MinDiscountPct))
+		parts = append(parts, filter.AtLeast("discount", p.MinDiscountPct))
 	}
 	if p.MinRating > 0 {
-		parts = append(parts, tagger.AtLeast("rating", int64(math.Round(p.MinRating*100))))
+		parts = append(parts, filter.AtLeast("rating", int64(math.Round(p.MinRating*100))))
 	}
 	if lo, hi := releasedDay(p.ReleasedFrom), releasedDay(p.ReleasedBefore); lo > 0 || hi > 0 {
 		if hi == 0 {
 			hi = math.MaxInt64
 		}
-		parts = append(parts, tagger.Range("released", max(lo, 1), hi-1)) // 0 is "unknown"
+		parts = append(parts, filter.Range("released", max(lo, 1), hi-1)) // 0 is "unknown"
 	}
 	switch len(parts) {
 	case 0:
 	case 1:
 		plan.Filter = &parts[0]
 	default:
-		e := tagger.And(parts...)
+		e := filter.And(parts...)
 		plan.Filter = &e
 	}
 	return plan, notes
@@ -271,6 +271,6 @@ func (ids *IDs) UnmarshalJSON(b []byte) error {
 
 // releasedDay is the released column's value for a YYYY-MM-DD date, 0 for none.
 func releasedDay(date string) int64 {
-	v, _ := tagger.ParseReleasedDate(date) // 0 on error: no bound
+	v, _ := filter.ParseReleasedDate(date) // 0 on error: no bound
 	return v
 }

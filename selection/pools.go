@@ -132,7 +132,7 @@ func scanPool(row pgx.Row) (Pool, error) {
 	return p, nil
 }
 
-// Create saves a new pool (without versions; Engine.Refresh writes the first).
+// Create saves a new pool (without versions; Service.Refresh writes the first).
 func (s *PoolStore) Create(ctx context.Context, in PoolInput) (Pool, error) {
 	return s.CreateWithVersion(ctx, in, nil)
 }

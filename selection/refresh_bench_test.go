@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/internal/testdb"
 	"selection/selection"
-	"selection/tagger"
 )
 
 // BenchmarkRefreshAll: 180 pools over 18,000 SKUs (6 markets x 30 brands, one pool per pair),
@@ -39,11 +39,11 @@ func BenchmarkRefreshAll(b *testing.B) {
 	_, err := store.Upsert(ctx, ps)
 	require.NoError(b, err)
 	ix := rebuild(b, db)
-	svc := &selection.Service{Engine: &selection.Engine{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool}
+	svc := &selection.Service{Executor: &selection.Executor{Index: ix}, Pools: selection.NewPoolStore(db.Pool), DB: db.Pool}
 	var ids []int64
 	for m := range markets {
 		for br := range brands {
-			f := tagger.And(tagger.Attr("market", catalog.Markets[m]), tagger.Attr("brand", fmt.Sprintf("B%d", br)))
+			f := filter.And(filter.Attr("market", catalog.Markets[m]), filter.Attr("brand", fmt.Sprintf("B%d", br)))
 			p, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: fmt.Sprintf("%s B%d", catalog.Markets[m], br),
 				Plan: selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: "sales"}, Limit: 20}})
 			require.NoError(b, err)
@@ -72,7 +72,7 @@ func BenchmarkRefreshAll(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			events()
-			svc.Engine.Index = rebuild(b, db)
+			svc.Executor.Index = rebuild(b, db)
 			b.StartTimer()
 			for _, id := range ids {
 				_, err := svc.Refresh(ctx, id)
@@ -85,7 +85,7 @@ func BenchmarkRefreshAll(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			events()
-			svc.Engine.Index = rebuild(b, db)
+			svc.Executor.Index = rebuild(b, db)
 			b.StartTimer()
 			outs, err := svc.RefreshAll(ctx)
 			require.NoError(b, err)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"selection/filter"
 	"selection/selection"
-	"selection/tagger"
 )
 
 // The JSON Schema documents exactly the fields, rankings, signals and filter fields the Go
@@ -69,8 +69,8 @@ func TestPlanSchemaMatchesCode(t *testing.T) {
 	require.ElementsMatch(t, selection.BlendSignals, ranking.Properties.Weights.PropertyNames.Enum)
 
 	var cats, nums []string
-	for _, f := range tagger.Fields() {
-		if f.Kind == tagger.Numeric {
+	for _, f := range filter.Fields() {
+		if f.Kind == filter.Numeric {
 			nums = append(nums, f.Name)
 		} else {
 			cats = append(cats, f.Name)

@@ -17,9 +17,9 @@ import (
 
 // Service is the selection service's use cases: plan a scenario, preview, and keep pools.
 type Service struct {
-	Engine *Engine
-	Pools  *PoolStore
-	DB     *pgxpool.Pool
+	Executor *Executor
+	Pools    *PoolStore
+	DB       *pgxpool.Pool
 	// Vocabulary feeds the deterministic parser (brands and tags the index knows).
 	Vocabulary func() Vocabulary
 	// Intents, when set, resolves the product types a scenario's query means into the plan.
@@ -29,7 +29,7 @@ type Service struct {
 	// CatalogCurrency is the currency of catalogue prices (default USD).
 	CatalogCurrency string
 	Log             *slog.Logger
-	// Position reports where Engine's indexes stand in the tables they follow (the running
+	// Position reports where Executor's indexes stand in the tables they follow (the running
 	// service asks the tag index and the vector index). A version records the position read
 	// just before it was ranked, and an incremental refresh looks for changes after it. Nil:
 	// the indexes are taken to be current (the database's snapshot now; vectors not followed).
@@ -109,7 +109,7 @@ func (s *Service) PlanScenario(ctx context.Context, scenario, planner string) (P
 
 // Preview runs a plan without saving anything.
 func (s *Service) Preview(ctx context.Context, plan Plan) (*Result, error) {
-	return s.Engine.Run(ctx, plan)
+	return s.Executor.Run(ctx, plan)
 }
 
 // CreatePool saves a pool and writes its first version.
@@ -122,7 +122,7 @@ func (s *Service) CreatePool(ctx context.Context, in PoolInput) (Pool, *Version,
 	if err != nil {
 		return Pool{}, nil, err
 	}
-	res, err := s.Engine.Run(ctx, in.Plan)
+	res, err := s.Executor.Run(ctx, in.Plan)
 	if err != nil {
 		return Pool{}, nil, err
 	}
@@ -221,7 +221,7 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 	if err != nil {
 		return out, err
 	}
-	res, err := s.Engine.Run(ctx, p.Plan)
+	res, err := s.Executor.Run(ctx, p.Plan)
 	if err != nil {
 		return out, err
 	}
@@ -353,13 +353,13 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 	if !changed.Intersects(cur.Members) && !s.pinsIn(p.Plan, changed) {
 		admitted := changed
 		if p.Plan.Filter != nil {
-			bm, err := s.Engine.Index.EvalContext(ctx, *p.Plan.Filter)
+			bm, err := s.Executor.Index.EvalContext(ctx, *p.Plan.Filter)
 			if err != nil {
 				return RefreshOutcome{}, err
 			}
 			admitted = roaring64.And(bm, changed)
 		} else {
-			admitted = roaring64.And(s.Engine.Index.Live(), changed)
+			admitted = roaring64.And(s.Executor.Index.Live(), changed)
 		}
 		if admitted.IsEmpty() {
 			return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
@@ -374,7 +374,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 // index does not know yet has no event the index applied, so it stays in later changed sets.
 func (s *Service) pinsIn(plan Plan, changed *roaring64.Bitmap) bool {
 	for _, id := range plan.Pins {
-		if o, ok := s.Engine.Index.Ordinal(id); ok && changed.Contains(uint64(o)) {
+		if o, ok := s.Executor.Index.Ordinal(id); ok && changed.Contains(uint64(o)) {
 			return true
 		}
 	}

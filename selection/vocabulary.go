@@ -3,12 +3,12 @@ package selection
 import (
 	"fmt"
 
-	"selection/tagger"
+	"selection/filter"
 )
 
 // IndexVocabulary is what the planners may recognise in a tag index: its brands, tags and
 // product types.
-func IndexVocabulary(ix *tagger.Index) (StaticVocabulary, error) {
+func IndexVocabulary(ix *filter.Index) (StaticVocabulary, error) {
 	var v StaticVocabulary
 	brands, err := ix.Values("brand")
 	if err != nil {

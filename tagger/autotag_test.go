@@ -13,6 +13,7 @@ import (
 	"github.com/tmc/langchaingo/llms/fake"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/internal/testdb"
 	"selection/vectorindex"
 )
@@ -98,7 +99,7 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 	names := map[string]bool{}
 	for _, m := range made {
 		names[m.Name] = true
-		n, err := tg.Index().Count(Tag(m.Name))
+		n, err := tg.Index().Count(filter.Tag(m.Name))
 		require.NoError(t, err)
 		require.EqualValues(t, 100, n, m.Name)
 		require.Equal(t, "tfidf", m.Definition.NamedBy)
@@ -147,11 +148,11 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 			seeds = append(seeds, id)
 		}
 	}
-	ref := Attr("brand", "Logitech", "HP") // mice and printers vote
+	ref := filter.Attr("brand", "Logitech", "HP") // mice and printers vote
 	_, err = tg.Define(ctx, TagDef{Name: "mice", Kind: KindPropagated,
 		Definition: Definition{SeedIDs: seeds, Reference: &ref, K: 5}})
 	require.NoError(t, err)
-	mice, err := tg.Index().Eval(Tag("mice"))
+	mice, err := tg.Index().Eval(filter.Tag("mice"))
 	require.NoError(t, err)
 	// 5 seeds only: the 5 nearest voters of a mouse are mostly other (unseeded) mice, so the
 	// seeds' share decides; every member must be a mouse.
@@ -162,15 +163,15 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 	require.False(t, other.Index().HasTag("mice"))
 	syncNow()
 	for _, name := range []string{"mice", "topics/gaming-mouse-wireless", "llm/gaming-mice"} {
-		want, err := tg.Index().Eval(Tag(name))
+		want, err := tg.Index().Eval(filter.Tag(name))
 		require.NoError(t, err)
-		got, err := other.Index().Eval(Tag(name))
+		got, err := other.Index().Eval(filter.Tag(name))
 		require.NoError(t, err, name)
 		require.True(t, want.Equals(got), "%s: %d members here, %d there", name, want.GetCardinality(), got.GetCardinality())
 	}
 
 	// Define a rule over a discovered tag; then a new mouse arrives: its event, then its vector.
-	rule := And(Tag("topics/gaming-mouse-wireless"), Below("price", 5000))
+	rule := filter.And(filter.Tag("topics/gaming-mouse-wireless"), filter.Below("price", 5000))
 	_, err = tg.Define(ctx, TagDef{Name: "cheap-mice", Kind: KindRule, Definition: Definition{Rule: &rule}})
 	require.NoError(t, err)
 	require.NoError(t, tg.Start(ctx))

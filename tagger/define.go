@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
+
+	"selection/filter"
 )
 
 // Define creates a tag and computes its members (rule tags from the index; prototype and
@@ -69,7 +71,7 @@ func (t *Tagger) checkRule(ctx context.Context, def TagDef) error {
 			}
 			dep, ok := byName[lowerName(n)]
 			if !ok {
-				return fmt.Errorf("tag %q: rule refers to %w %q", def.Name, ErrUnknownTag, n)
+				return fmt.Errorf("tag %q: rule refers to %w %q", def.Name, filter.ErrUnknownTag, n)
 			}
 			if dep.Kind == KindRule && dep.Definition.Rule != nil {
 				if err := walk(dep.Definition.Rule.Tags(), append(path, n)); err != nil {
@@ -146,7 +148,7 @@ func (t *Tagger) Explain(ctx context.Context, tagName string, skuID int64) (Expl
 	if conf, err := t.ix.Confidence(tg.Name, o); err == nil {
 		ex.Confidence = conf
 		ex.Member = conf > 0
-		if m, err := t.ix.EvalWithin(Tag(tg.Name), single); err == nil {
+		if m, err := t.ix.EvalWithin(filter.Tag(tg.Name), single); err == nil {
 			ex.Member = !m.IsEmpty()
 		}
 	}
@@ -157,10 +159,10 @@ func (t *Tagger) Explain(ctx context.Context, tagName string, skuID int64) (Expl
 	switch tg.Kind {
 	case KindRule:
 		ex.Rule = tg.Definition.Rule.String()
-		var leaves func(e Expr)
-		leaves = func(e Expr) {
+		var leaves func(e filter.Expr)
+		leaves = func(e filter.Expr) {
 			switch e.Op {
-			case OpAnd, OpOr, OpNot:
+			case filter.OpAnd, filter.OpOr, filter.OpNot:
 				for _, a := range e.Args {
 					leaves(a)
 				}
@@ -168,12 +170,12 @@ func (t *Tagger) Explain(ctx context.Context, tagName string, skuID int64) (Expl
 			}
 			pv := PredicateValue{Predicate: e.String()}
 			switch e.Op {
-			case OpTag:
+			case filter.OpTag:
 				c, _ := t.ix.Confidence(e.Name, o)
 				pv.Value = fmt.Sprintf("member=%v", c > 0)
-			case OpAttr, OpRange:
+			case filter.OpAttr, filter.OpRange:
 				pv.Value, _ = row.Get(e.Field)
-			case OpAll:
+			case filter.OpAll:
 				pv.Value = "live"
 			}
 			m, err := t.ix.EvalWithin(e, single)
@@ -303,7 +305,7 @@ func (t *Tagger) Calibration(name string) (Calibration, error) {
 	return Calibration{}, fmt.Errorf("calibration of %q: %w", name, ErrNotFound)
 }
 
-func (t *Tagger) tagByID(id int64) *TagInfo {
+func (t *Tagger) tagByID(id int64) *filter.TagInfo {
 	for _, tc := range t.ix.Tags() {
 		if tc.ID == id {
 			info := tc.TagInfo

@@ -13,6 +13,7 @@ import (
 	"github.com/tmc/langchaingo/llms/fake"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/internal/testdb"
 	"selection/vectorindex"
 )
@@ -38,7 +39,7 @@ func TestDeleteRefusesTagsInUse(t *testing.T) {
 	_, err = tg.Load(ctx)
 	require.NoError(t, err)
 	define := func(name, rule string) {
-		e, err := ParseExpr(rule)
+		e, err := filter.ParseExpr(rule)
 		require.NoError(t, err)
 		_, err = tg.Define(ctx, TagDef{Name: name, Kind: KindRule, Definition: Definition{Rule: &e}})
 		require.NoError(t, err)
@@ -46,7 +47,7 @@ func TestDeleteRefusesTagsInUse(t *testing.T) {
 	define("Cheap", "price < 10000")
 	define("cheap-razer", "tag = cheap and brand = Razer")
 	define("boom", "price > 29000")
-	e, err := ParseExpr("price < 5")
+	e, err := filter.ParseExpr("price < 5")
 	require.NoError(t, err)
 	_, err = tg.Define(ctx, TagDef{Name: "CHEAP", Kind: KindRule, Definition: Definition{Rule: &e}})
 	require.ErrorContains(t, err, "already exists", "names differ only in case")
@@ -64,8 +65,8 @@ func TestDeleteRefusesTagsInUse(t *testing.T) {
 	delete(pools, "cheap-razer")
 	require.NoError(t, tg.Delete(ctx, "CHEAP-RAZER"))
 	require.NoError(t, tg.Delete(ctx, "cheap"), "nothing refers to it any more")
-	_, err = tg.Index().Count(Tag("cheap"))
-	require.ErrorIs(t, err, ErrUnknownTag)
+	_, err = tg.Index().Count(filter.Tag("cheap"))
+	require.ErrorIs(t, err, filter.ErrUnknownTag)
 	tags, err := tg.Store().Tags(ctx)
 	require.NoError(t, err)
 	require.Len(t, tags, 1)
@@ -107,7 +108,7 @@ func TestDiscoverAndDefineKeepReferencesWhole(t *testing.T) {
 	before := family()
 	require.Len(t, before, 3)
 
-	e, err := ParseExpr(`tag = "` + mice + `" and price < 5000`)
+	e, err := filter.ParseExpr(`tag = "` + mice + `" and price < 5000`)
 	require.NoError(t, err)
 	_, err = tg.Define(ctx, TagDef{Name: "cheap-mice", Kind: KindRule, Definition: Definition{Rule: &e}})
 	require.NoError(t, err)
@@ -130,7 +131,7 @@ func TestDiscoverAndDefineKeepReferencesWhole(t *testing.T) {
 	// A rediscovery that cannot write its new tags (a name taken by a tag outside the family)
 	// changes nothing: the old family stays, in the database and in the index.
 	before = family()
-	e, err = ParseExpr("price < 2000")
+	e, err = filter.ParseExpr("price < 2000")
 	require.NoError(t, err)
 	_, err = tg.Define(ctx, TagDef{Name: "topics/taken", Kind: KindRule, Definition: Definition{Rule: &e}})
 	require.NoError(t, err)
@@ -149,7 +150,7 @@ func TestDiscoverAndDefineKeepReferencesWhole(t *testing.T) {
 	// SKU 1000 exists and has a vector: the tag is made, with members.
 	_, err = tg.Define(ctx, TagDef{Name: "like-1000", Kind: KindPrototype, Definition: Definition{Examples: []int64{1000}}})
 	require.NoError(t, err)
-	bm, err := tg.Index().Eval(Tag("like-1000"))
+	bm, err := tg.Index().Eval(filter.Tag("like-1000"))
 	require.NoError(t, err)
 	o, _ := tg.Index().Ordinal(1000)
 	require.True(t, bm.Contains(uint64(o)))
@@ -172,7 +173,7 @@ func TestPositionAndVectorsFrom(t *testing.T) {
 	require.NotEmpty(t, tg.Position().Snapshot)
 	putTopicVectors(t, tg, vi, centres, topic, 6)
 	require.True(t, tg.VectorsFrom().IsZero(), "no tags")
-	e, err := ParseExpr("price < 5000")
+	e, err := filter.ParseExpr("price < 5000")
 	require.NoError(t, err)
 	_, err = tg.Define(ctx, TagDef{Name: "cheap", Kind: KindRule, Definition: Definition{Rule: &e}})
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/internal/testdb"
 )
 
@@ -41,11 +42,11 @@ func TestReleasedColumn(t *testing.T) {
 	require.NoError(t, err)
 	list, err := catalog.NewStore(db.Pool).List(ctx, catalog.ListOptions{First: true, Limit: 100})
 	require.NoError(t, err)
-	streamed := NewIndex()
+	streamed := filter.NewIndex()
 	for i := range list {
-		streamed.Upsert([]Row{RowFromSKU(&list[i])})
+		streamed.Upsert([]filter.Row{filter.RowFromSKU(&list[i])})
 	}
-	for _, ix := range []*Index{built, streamed} {
+	for _, ix := range []*filter.Index{built, streamed} {
 		for id, w := range want {
 			o, ok := ix.Ordinal(id)
 			require.True(t, ok)
@@ -58,7 +59,8 @@ func TestReleasedColumn(t *testing.T) {
 		require.Equal(t, []int64{19782, 18809, 18808}, vals)
 		var gotIDs []int64
 		for _, o := range ords {
-			gotIDs = append(gotIDs, ix.ids[o])
+			id, _ := ix.SKUID(o)
+			gotIDs = append(gotIDs, id)
 		}
 		require.Equal(t, []int64{4, 6, 1}, gotIDs)
 	}
@@ -69,7 +71,7 @@ func TestReleasedColumn(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tg.Save(ctx)
 	require.NoError(t, err)
-	_, _, err = tg.Store().LoadSnapshot(ctx)
+	_, _, err = filter.NewStore(db.Pool).LoadSnapshot(ctx)
 	require.NoError(t, err)
 	tg2, err := New(db.Pool, nil, nil, Config{SaveInterval: -1})
 	require.NoError(t, err)
@@ -82,16 +84,16 @@ func TestReleasedColumn(t *testing.T) {
 	// An older layout (no format mark) is not trusted either.
 	_, err = db.Pool.Exec(ctx, `UPDATE tag_bitmaps SET key = 'format:1' WHERE key = 'format:3'`)
 	require.NoError(t, err)
-	_, _, err = tg.Store().LoadSnapshot(ctx)
-	require.ErrorIs(t, err, ErrOutdated)
+	_, _, err = filter.NewStore(db.Pool).LoadSnapshot(ctx)
+	require.ErrorIs(t, err, filter.ErrOutdated)
 	require.ErrorContains(t, err, "not in format format:3")
 	_, err = db.Pool.Exec(ctx, `UPDATE tag_bitmaps SET key = 'format:3' WHERE key = 'format:1'`)
 	require.NoError(t, err)
 	// An older version's snapshot had no released column.
 	_, err = db.Pool.Exec(ctx, `DELETE FROM tag_bitmaps WHERE key = 'bsi:released'`)
 	require.NoError(t, err)
-	_, _, err = tg.Store().LoadSnapshot(ctx)
-	require.ErrorIs(t, err, ErrOutdated)
+	_, _, err = filter.NewStore(db.Pool).LoadSnapshot(ctx)
+	require.ErrorIs(t, err, filter.ErrOutdated)
 	require.ErrorContains(t, err, "no released column")
 	tg3, err := New(db.Pool, nil, nil, Config{SaveInterval: -1})
 	require.NoError(t, err)

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"selection/filter"
 )
 
 // tagsSignature changes whenever a tag is created, deleted or changed, by any process.
@@ -56,11 +56,9 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 		byName[lowerName(tags[i].Name)] = &tags[i]
 	}
 	have := map[string]int64{}
-	t.ix.mu.RLock()
-	for name, st := range t.ix.tags {
-		have[name] = st.info.ID
+	for _, tc := range t.ix.Tags() {
+		have[lowerName(tc.Name)] = tc.ID
 	}
-	t.ix.mu.RUnlock()
 
 	changed := false
 	for name, id := range have {
@@ -96,8 +94,8 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 		for i, d := range vectorTags {
 			ids[i] = d.ID
 		}
-		if err := t.loadSavedMembers(ctx, ids); err != nil {
-			return changed, err
+		if err := t.snaps.LoadTagMembers(ctx, t.ix, ids); err != nil {
+			return changed, fmt.Errorf("tagger: %w", err)
 		}
 	}
 	failed := t.buildVectorTags(ctx, vectorTags)
@@ -120,7 +118,7 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 	if rulesAdded {
 		var again []*TagDef
 		for _, d := range vectorTags {
-			if errors.Is(failed[d.Name], ErrUnknownTag) {
+			if errors.Is(failed[d.Name], filter.ErrUnknownTag) {
 				again = append(again, d)
 			}
 		}
@@ -180,54 +178,10 @@ func (t *Tagger) buildVectorTags(ctx context.Context, tags []*TagDef) map[string
 
 // buildVectorTag computes a vector tag's members here; on failure the tag is not held.
 func (t *Tagger) buildVectorTag(ctx context.Context, d *TagDef) error {
-	if err := t.ensureTag(d.Info()); err != nil {
-		return err
-	}
+	t.ix.EnsureTag(d.Info())
 	if err := t.rebuildVectorTag(ctx, d); err != nil {
 		t.ix.DropTag(d.Name)
 		return err
 	}
-	return nil
-}
-
-// loadSavedMembers installs the saved members (tag:<id>, tagconf:<id>) of the given tags. The
-// rows are read before the index is locked, so searches do not wait for Postgres.
-func (t *Tagger) loadSavedMembers(ctx context.Context, ids []int64) error {
-	type saved struct {
-		key  string
-		raw  []byte
-		info TagInfo
-	}
-	rows, err := t.store.pool.Query(ctx, `SELECT b.key, b.bitmap, t.id, t.name, t.kind
-		FROM tag_bitmaps b JOIN tags t ON t.id = b.tag_id WHERE b.tag_id = ANY($1)`, ids)
-	if err != nil {
-		return fmt.Errorf("tagger: saved tag members: %w", err)
-	}
-	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (saved, error) {
-		var s saved
-		var kind string
-		err := r.Scan(&s.key, &s.raw, &s.info.ID, &s.info.Name, &kind)
-		s.info.Kind = Kind(kind)
-		return s, err
-	})
-	if err != nil {
-		return fmt.Errorf("tagger: saved tag members: %w", err)
-	}
-	if len(got) == 0 {
-		return nil
-	}
-	t.ix.mu.Lock()
-	defer t.ix.mu.Unlock()
-	for _, s := range got {
-		if err := t.ix.loadEntry(s.key, s.raw, map[int64]TagInfo{s.info.ID: s.info}); err != nil {
-			return fmt.Errorf("tagger: saved tag members: %w", err)
-		}
-	}
-	for _, s := range got {
-		if st := t.ix.tags[lowerName(s.info.Name)]; st != nil {
-			st.members.And(t.ix.live) // SKUs deleted since the save
-		}
-	}
-	t.ix.version++
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/internal/testdb"
 )
 
@@ -36,23 +37,23 @@ func TestTagsDefinedElsewhere(t *testing.T) {
 	require.NoError(t, err)
 	_, err = cli.Load(ctx)
 	require.NoError(t, err)
-	cheap, err := ParseExpr("price < 10000")
+	cheap, err := filter.ParseExpr("price < 10000")
 	require.NoError(t, err)
 	_, err = cli.Define(ctx, TagDef{Name: "Cheap", Kind: KindRule, Definition: Definition{Rule: &cheap}})
 	require.NoError(t, err)
-	cheapRazer, err := ParseExpr("tag = cheap and brand = razer")
+	cheapRazer, err := filter.ParseExpr("tag = cheap and brand = razer")
 	require.NoError(t, err)
 	_, err = cli.Define(ctx, TagDef{Name: "cheap-razer", Kind: KindRule, Definition: Definition{Rule: &cheapRazer}})
 	require.NoError(t, err)
 
 	require.Eventually(t, func() bool {
-		n, err := service.Index().Count(Tag("cheap-razer"))
+		n, err := service.Index().Count(filter.Tag("cheap-razer"))
 		return err == nil && n == 5
 	}, 30*time.Second, 20*time.Millisecond, "the service picks up tags defined elsewhere")
 	// The service's rule tags follow changes like its own: SKU 3 (Razer, 3000) becomes pricey.
 	applyWithEvent(t, db, []catalog.Patch{skuPatch(3, "Razer", 50_000, t0.Add(time.Hour))})
 	require.Eventually(t, func() bool {
-		n, _ := service.Index().Count(Tag("cheap-razer"))
+		n, _ := service.Index().Count(filter.Tag("cheap-razer"))
 		return n == 4
 	}, 30*time.Second, 20*time.Millisecond)
 
@@ -65,7 +66,7 @@ func TestTagsDefinedElsewhere(t *testing.T) {
 	how, err := fresh.Load(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "snapshot", how)
-	n, err := fresh.Index().Count(Tag("cheap-razer"))
+	n, err := fresh.Index().Count(filter.Tag("cheap-razer"))
 	require.NoError(t, err)
 	require.EqualValues(t, 4, n)
 
@@ -80,7 +81,7 @@ func TestTagsDefinedElsewhere(t *testing.T) {
 	require.NoError(t, err)
 	_, err = quiet.Load(ctx)
 	require.NoError(t, err)
-	logitech, err := ParseExpr("tag = cheap and brand = logitech")
+	logitech, err := filter.ParseExpr("tag = cheap and brand = logitech")
 	require.NoError(t, err)
 	_, err = cli.Define(ctx, TagDef{Name: "cheap-logitech", Kind: KindRule, Definition: Definition{Rule: &logitech}})
 	require.NoError(t, err)
@@ -92,7 +93,7 @@ func TestTagsDefinedElsewhere(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, quiet.Index().HasTag("cheap-logitech"))
 	pollWithSync(t, quiet)
-	n, err = quiet.Index().Count(Tag("cheap-logitech"))
+	n, err = quiet.Index().Count(filter.Tag("cheap-logitech"))
 	require.NoError(t, err)
 	require.EqualValues(t, 4, n, "2, 4, 6, 8: whole")
 

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"selection/filter"
 	"selection/internal/pg"
 	"selection/vectorindex"
 )
@@ -100,16 +101,17 @@ func (c Config) validate() error {
 type Tagger struct {
 	cfg      Config
 	store    *Store
-	ix       *Index
+	snaps    *filter.Store // the saved index
+	ix       *filter.Index
 	vectors  Vectors
 	embedder QueryEmbedder
 
 	mu      sync.Mutex // serialises polls, rebuilds and saves (the writer side)
-	pos     Position
+	pos     filter.Position
 	vecTail *pg.Tail // where the next poll of sku_vectors reads from
 	// What Position and VectorsFrom report, published without t.mu (held through whole polls,
 	// saves and tag builds) so that readers (the pool refresher, once per pool) never wait.
-	pubPos     atomic.Pointer[Position]
+	pubPos     atomic.Pointer[filter.Position]
 	pubVecFrom atomic.Int64 // vecTail.From() in Unix nanoseconds (0: no tail yet)
 	dirty      bool
 	pubCents   atomic.Pointer[centroidSet] // the type centroids: the vote uses them, TypeCentroids hands them out without t.mu
@@ -134,26 +136,26 @@ func New(pool *pgxpool.Pool, vectors Vectors, embedder QueryEmbedder, cfg Config
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Tagger{cfg: cfg, store: NewStore(pool), ix: NewIndex(), vectors: vectors, embedder: embedder}, nil
+	return &Tagger{cfg: cfg, store: NewStore(pool), snaps: filter.NewStore(pool), ix: filter.NewIndex(), vectors: vectors, embedder: embedder}, nil
 }
 
 // Index is the live index; it stays the same object across reloads.
-func (t *Tagger) Index() *Index { return t.ix }
+func (t *Tagger) Index() *filter.Index { return t.ix }
 
 // Store is the tagger's store.
 func (t *Tagger) Store() *Store { return t.store }
 
 // Position is where the index stands in sku_events: every event of a transaction visible in
 // its snapshot is applied (zero before the first load).
-func (t *Tagger) Position() Position {
+func (t *Tagger) Position() filter.Position {
 	if p := t.pubPos.Load(); p != nil {
 		return *p
 	}
-	return Position{}
+	return filter.Position{}
 }
 
 // setPosLocked moves the index's position (after what it covers was applied).
-func (t *Tagger) setPosLocked(p Position) {
+func (t *Tagger) setPosLocked(p filter.Position) {
 	t.pos = p
 	t.pubPos.Store(&p)
 }
@@ -186,7 +188,7 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 		return "", err
 	}
 	t.pubCents.Store(nil) // computed again from what this load finds
-	ix, pos, err := t.store.LoadSnapshot(ctx)
+	ix, pos, err := t.snaps.LoadSnapshot(ctx)
 	if err == nil {
 		var pending int
 		if err := t.store.pool.QueryRow(ctx, `SELECT count(DISTINCT sku_id) FROM sku_events
@@ -199,7 +201,7 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 		}
 	}
 	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, filter.ErrNotFound) {
 			t.cfg.Logger.Info("tagger: building from skus instead of the snapshot", "reason", err)
 		}
 		how = "skus"
@@ -210,7 +212,7 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 		// Tags are not in skus: the sync below adds them (saved members, rules evaluated).
 		t.dirty = true // the saved snapshot is missing, stale or older: the next save replaces it
 	}
-	t.ix.swap(ix)
+	t.ix.Replace(ix)
 	t.setPosLocked(pos)
 	t.loaded = true
 	models, err := t.store.Models(ctx)
@@ -247,14 +249,6 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 	return how, nil
 }
 
-// swap replaces the index's contents with o's (o must not be used afterwards).
-func (ix *Index) swap(o *Index) {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	ix.ids, ix.ords, ix.live, ix.cats, ix.nums, ix.tags = o.ids, o.ords, o.live, o.cats, o.nums, o.tags
-	ix.version++
-}
-
 // Poll applies the changes committed since the last poll (events and new vectors) and reports
 // how many SKUs it re-read.
 func (t *Tagger) Poll(ctx context.Context) (int, error) {
@@ -288,8 +282,8 @@ func (t *Tagger) Poll(ctx context.Context) (int, error) {
 // once, whatever the order in which transactions took seqs and committed, and a long
 // transaction elsewhere holds back only its own events.
 func (t *Tagger) pollLocked(ctx context.Context) (int, error) {
-	var rows []Row
-	var next Position
+	var rows []filter.Row
+	var next filter.Position
 	err := pgx.BeginTxFunc(ctx, t.store.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, currentSnapshot).Scan(&next.Snapshot); err != nil {
 			return err
@@ -415,7 +409,7 @@ func (t *Tagger) saveLocked(ctx context.Context, force bool) (bool, error) {
 		return false, err
 	}
 	snap.Pos = t.pos
-	wrote, err := t.store.SaveSnapshot(ctx, snap)
+	wrote, err := t.snaps.SaveSnapshot(ctx, snap)
 	if err != nil {
 		return false, err
 	}

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/internal/testdb"
 )
 
@@ -64,11 +65,11 @@ func TestTaggerFreshnessAndSnapshot(t *testing.T) {
 	require.Equal(t, "skus", how)
 	require.EqualValues(t, 500, tg.Index().LiveCount())
 
-	rule, err := ParseExpr("brand = Logitech and price < 3000")
+	rule, err := filter.ParseExpr("brand = Logitech and price < 3000")
 	require.NoError(t, err)
 	_, err = tg.Define(ctx, TagDef{Name: "cheap-logitech", Kind: KindRule, Definition: Definition{Rule: &rule}})
 	require.NoError(t, err)
-	n, err := tg.Index().Count(Tag("cheap-logitech"))
+	n, err := tg.Index().Count(filter.Tag("cheap-logitech"))
 	require.NoError(t, err)
 	want, err := tg.Index().Count(rule)
 	require.NoError(t, err)
@@ -83,7 +84,7 @@ func TestTaggerFreshnessAndSnapshot(t *testing.T) {
 	p := skuPatch(target, "Logitech", 999_999, t0.Add(time.Hour))
 	applyWithEvent(t, db, []catalog.Patch{p, skuPatch(42, "logitech", 10, t0)})
 	start := time.Now()
-	expensive := And(Attr("brand", "logitech"), AtLeast("price", 999_999))
+	expensive := filter.And(filter.Attr("brand", "logitech"), filter.AtLeast("price", 999_999))
 	for {
 		bm, err := tg.Index().Eval(expensive)
 		require.NoError(t, err)
@@ -116,7 +117,7 @@ func TestTaggerFreshnessAndSnapshot(t *testing.T) {
 	del := t0.Add(2 * time.Hour)
 	applyWithEvent(t, db, []catalog.Patch{{ID: 42, DeleteAt: &del}})
 	require.Eventually(t, func() bool {
-		n, _ := tg.Index().Count(Attr("brand", "logitech"))
+		n, _ := tg.Index().Count(filter.Attr("brand", "logitech"))
 		return n == 166
 	}, 30*time.Second, 10*time.Millisecond)
 
@@ -133,10 +134,10 @@ func TestTaggerFreshnessAndSnapshot(t *testing.T) {
 	require.Equal(t, "snapshot", how)
 	built, _, err := tg.Store().BuildFromSKUs(ctx)
 	require.NoError(t, err)
-	for _, e := range []Expr{All(), Attr("brand", "razer"), expensive, Range("price", 1500, 4000), Tag("cheap-logitech")} {
+	for _, e := range []filter.Expr{filter.All(), filter.Attr("brand", "razer"), expensive, filter.Range("price", 1500, 4000), filter.Tag("cheap-logitech")} {
 		a, err := tg2.Index().Eval(e)
 		require.NoError(t, err)
-		if e.Op == OpTag {
+		if e.Op == filter.OpTag {
 			b, err := tg.Index().Eval(e)
 			require.NoError(t, err)
 			require.True(t, a.Equals(b), e.String())

@@ -12,6 +12,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
 
+	"selection/filter"
 	"selection/prodtype"
 )
 
@@ -69,22 +70,22 @@ func (s *Store) TypeModel() *prodtype.Model {
 
 // classify sets a scanned row's product type from its text (or the neighbours' earlier
 // answer) and notes live rows that have none.
-func (s *Store) classify(r *Row, title, colour string, price int64) {
+func (s *Store) classify(r *filter.Row, title, colour string, price int64) {
 	s.types.mu.RLock()
 	m := s.types.model
 	s.types.mu.RUnlock()
 	if m == nil || m.Len() == 0 {
 		return // nothing learned (an empty catalogue): the feed's value stands
 	}
-	a := m.Classify(prodtype.Doc{Title: title, Brand: r.Cat[catBrand], Feed: r.Cat[catProductType], Colour: colour, Price: price})
-	r.Cat[catProductType] = a.Type
+	a := m.Classify(prodtype.Doc{Title: title, Brand: r.Cat[filter.CatBrand], Feed: r.Cat[filter.CatProductType], Colour: colour, Price: price})
+	r.Cat[filter.CatProductType] = a.Type
 	s.types.mu.Lock()
 	defer s.types.mu.Unlock()
 	if a.Type != "" && !s.types.weak[a.Type] {
 		return
 	}
 	if nb, ok := s.types.neighbour[r.Ordinal]; ok {
-		r.Cat[catProductType] = nb.Type
+		r.Cat[filter.CatProductType] = nb.Type
 		return
 	}
 	if r.Live {
@@ -169,7 +170,7 @@ func (t *Tagger) centroids() (names []string, cents [][]float32, weak map[string
 		if vc.Value == "" {
 			continue
 		}
-		bm, err := t.ix.Eval(Attr("product_type", vc.Value))
+		bm, err := t.ix.Eval(filter.Attr("product_type", vc.Value))
 		if err != nil {
 			continue
 		}
@@ -244,7 +245,7 @@ func (t *Tagger) refreshCentroidsLocked() {
 		if old[name] {
 			continue
 		}
-		bm, err := t.ix.Eval(Attr("product_type", name))
+		bm, err := t.ix.Eval(filter.Attr("product_type", name))
 		if err != nil {
 			continue
 		}
@@ -307,7 +308,7 @@ func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err err
 		t.requeue(pending)
 		return 0, 0, nil
 	}
-	voters, err := t.ix.EvalContext(ctx, Attr("product_type", strong...))
+	voters, err := t.ix.EvalContext(ctx, filter.Attr("product_type", strong...))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -316,7 +317,7 @@ func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err err
 	for i, n := range cs.names {
 		centOf[n] = cs.cents[i]
 	}
-	var rows []Row
+	var rows []filter.Row
 	later := map[int64]bool{}
 	filled := map[int64]prodtype.Assignment{}
 	done := 0
@@ -367,14 +368,14 @@ func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err err
 				best, bw = ty, w
 			}
 		}
-		if best == "" || total == 0 || bw < NeighbourShare*total || best == r.Cat[catProductType] {
+		if best == "" || total == 0 || bw < NeighbourShare*total || best == r.Cat[filter.CatProductType] {
 			continue // no clear answer: it keeps what its text says (a weak type, or none)
 		}
-		was := r.Cat[catProductType]
+		was := r.Cat[filter.CatProductType]
 		if was != "" && centOf[was] != nil && centOf[best] != nil && dot(v, centOf[best]) <= dot(v, centOf[was]) {
 			continue // it lies nearer its own (weak) type's centre than the neighbours' choice
 		}
-		r.Cat[catProductType] = best
+		r.Cat[filter.CatProductType] = best
 		rows = append(rows, r)
 		why := fmt.Sprintf("its text names no type; %.0f%% of the votes of its %d nearest typed neighbours are for %q", 100*bw/total, n, best)
 		if was != "" {
@@ -436,17 +437,6 @@ func (t *Tagger) requeue(os map[int64]bool) {
 	}
 }
 
-// TypeOf returns a SKU's product type ("" when it has none or is not live).
-func (ix *Index) TypeOf(ordinal int64) string {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	c := ix.cats[catProductType]
-	if ordinal < 0 || ordinal >= int64(len(c.codes)) {
-		return ""
-	}
-	return c.values[c.codes[ordinal]]
-}
-
 // TypeOf returns a SKU's product type ("" when it has none).
 func (t *Tagger) TypeOf(ordinal int64) string { return t.ix.TypeOf(ordinal) }
 
@@ -494,7 +484,7 @@ func (t *Tagger) WeakTypes() []string {
 
 // TypeSize is how many live SKUs have the type.
 func (t *Tagger) TypeSize(name string) int {
-	n, err := t.ix.Count(Attr("product_type", name))
+	n, err := t.ix.Count(filter.Attr("product_type", name))
 	if err != nil {
 		return 0
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/internal/testdb"
 	"selection/prodtype"
 	"selection/vectorindex"
@@ -54,7 +55,7 @@ func TestProductTypesLearnedAndFilledByNeighbours(t *testing.T) {
 	require.Equal(t, "mouse", tg.TypeOf(ord(5000)))
 	require.Equal(t, "printer", tg.TypeOf(ord(5001)))
 	require.Equal(t, "", tg.TypeOf(ord(6000)))
-	n, err := tg.Index().Count(Attr("product_type", "mouse"))
+	n, err := tg.Index().Count(filter.Attr("product_type", "mouse"))
 	require.NoError(t, err)
 	require.EqualValues(t, 16, n) // and "wireless gaming mouse model 0" from clusteredCatalog
 

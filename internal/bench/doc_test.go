@@ -16,7 +16,7 @@ import (
 // them (with a second "naive" apply path in ingest).
 func TestFinding4NoBenchHarnessInCorePackages(t *testing.T) {
 	root := filepath.Join("..", "..")
-	for _, pkg := range []string{"api", "catalog", "embed", "ingest", "lexical", "prodtype", "search", "selection",
+	for _, pkg := range []string{"api", "catalog", "embed", "filter", "ingest", "lexical", "prodtype", "search", "selection",
 		"tagger", "vectorindex", "internal/core"} {
 		dir := filepath.Join(root, pkg)
 		entries, err := os.ReadDir(dir)

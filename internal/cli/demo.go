@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/api"
+	"selection/filter"
 	"selection/ingest"
 	"selection/internal/core"
 	"selection/migrations"
@@ -25,11 +26,11 @@ func init() {
 // prototype tags from plain-language descriptions (their thresholds are calibrated).
 var demoTags = []tagger.TagDef{
 	{Name: "deal", Kind: tagger.KindRule, Description: "at least 20% below list price",
-		Definition: tagger.Definition{Rule: ptr(tagger.AtLeast("discount", 20))}},
+		Definition: tagger.Definition{Rule: ptr(filter.AtLeast("discount", 20))}},
 	{Name: "premium", Kind: tagger.KindRule, Description: "priced at US$500 or more",
-		Definition: tagger.Definition{Rule: ptr(tagger.AtLeast("price", 50000))}},
+		Definition: tagger.Definition{Rule: ptr(filter.AtLeast("price", 50000))}},
 	{Name: "low-stock", Kind: tagger.KindRule, Description: "1 to 5 units left",
-		Definition: tagger.Definition{Rule: ptr(tagger.Range("stock", 1, 5))}},
+		Definition: tagger.Definition{Rule: ptr(filter.Range("stock", 1, 5))}},
 	{Name: "gaming", Kind: tagger.KindPrototype, Description: "gaming gear",
 		Definition: tagger.Definition{Descriptions: []string{"gaming mouse", "gaming keyboard", "gaming headset"}}},
 	{Name: "printing-supplies", Kind: tagger.KindPrototype, Description: "toner, ink and printer paper",

@@ -113,9 +113,9 @@ func TestFinding3ServeFallsBackToPgvector(t *testing.T) {
 	for _, sc := range scenariobench.Scenarios {
 		plan, err := mem.core.Service.PlanScenario(ctx, sc.Text, selection.PlannerDeterministic)
 		require.NoError(t, err, sc.Name)
-		want, err := mem.core.Service.Engine.Run(ctx, plan.Plan)
+		want, err := mem.core.Service.Executor.Run(ctx, plan.Plan)
 		require.NoError(t, err, sc.Name)
-		have, err := pg.core.Service.Engine.Run(ctx, plan.Plan)
+		have, err := pg.core.Service.Executor.Run(ctx, plan.Plan)
 		require.NoError(t, err, sc.Name)
 		if w := ids(want); len(w) > 0 {
 			found := 0

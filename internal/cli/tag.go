@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/embed"
+	"selection/filter"
 	"selection/prodtype"
 	"selection/selection"
 	"selection/tagger"
@@ -75,11 +76,11 @@ func parseIDs(s string) ([]int64, error) {
 	return out, nil
 }
 
-func parseOptExpr(s, what string) (*tagger.Expr, error) {
+func parseOptExpr(s, what string) (*filter.Expr, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	e, err := tagger.ParseExpr(s)
+	e, err := filter.ParseExpr(s)
 	if err != nil {
 		return nil, usageErr("--%s: %v", what, err)
 	}
@@ -208,7 +209,7 @@ func runTagDefine(ctx context.Context, env *Env, args []string) error {
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TAG\tMEMBERS\tTERMS")
 		for _, m := range made {
-			n, _ := tg.Index().Count(tagger.Tag(m.Name))
+			n, _ := tg.Index().Count(filter.Tag(m.Name))
 			fmt.Fprintf(tw, "%s\t%d\t%s\n", m.Name, n, strings.Join(m.Definition.Terms, ", "))
 		}
 		return tw.Flush()
@@ -217,7 +218,7 @@ func runTagDefine(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := tg.Index().Count(tagger.Tag(made.Name))
+	n, err := tg.Index().Count(filter.Tag(made.Name))
 	if err != nil {
 		return err
 	}
@@ -328,7 +329,7 @@ func runTagShow(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	def, _ := json.MarshalIndent(t.Definition, "", "  ")
-	n, err := tg.Index().Count(tagger.Tag(t.Name))
+	n, err := tg.Index().Count(filter.Tag(t.Name))
 	if err != nil {
 		return err
 	}
@@ -341,7 +342,7 @@ func runTagShow(ctx context.Context, env *Env, args []string) error {
 		cj, _ := json.Marshal(c)
 		fmt.Fprintf(env.Stdout, "calibration: %s\n", cj)
 	}
-	ids, err := tg.Index().First(tagger.Tag(t.Name), *limit)
+	ids, err := tg.Index().First(filter.Tag(t.Name), *limit)
 	if err != nil {
 		return err
 	}

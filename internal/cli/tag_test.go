@@ -6,8 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"selection/filter"
 	"selection/selection"
-	"selection/tagger"
 )
 
 // The tag commands end to end: define rule tags over loaded SKUs, list, show and explain them,
@@ -36,7 +36,7 @@ func TestTagCommands(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "in use by tag sg-mice")
 
-	f := tagger.Tag("sg-mice")
+	f := filter.Tag("sg-mice")
 	p, err := selection.NewPoolStore(db.Pool).Create(context.Background(), selection.PoolInput{Name: "mouse week",
 		Plan: selection.Plan{Version: 1, Filter: &f, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 10}})
 	require.NoError(t, err)

@@ -103,7 +103,7 @@ type Core struct {
 	Worker   *vectorindex.Worker
 	Lexical  *lexical.Index
 	Follower *lexical.Follower // nil without Follow
-	Engine   *search.Engine
+	Searcher *search.Searcher
 	Tags     *tagger.Tagger
 	// TagsFrom says how the tag index was loaded: "snapshot" or "rebuild".
 	TagsFrom string
@@ -174,7 +174,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 	}
 	cfg.Step("lexical index (lexical.Follower.Start)", time.Since(t0), fmt.Sprintf("%d documents", c.Lexical.Len()))
 
-	if c.Engine, err = search.New(c.Lexical, c.Vectors, emb, cfg.Search); err != nil {
+	if c.Searcher, err = search.New(c.Lexical, c.Vectors, emb, cfg.Search); err != nil {
 		return nil, err
 	}
 
@@ -196,9 +196,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 	}
 	cfg.Step("tag index (tagger.Load)", time.Since(t0), fmt.Sprintf("from %s; %d live SKUs", c.TagsFrom, c.Tags.Index().LiveCount()))
 
-	c.Intents = search.NewIntents(c.Engine, c.Tags, cfg.Intents).WithAliases(cfg.Aliases)
+	c.Intents = search.NewIntents(c.Searcher, c.Tags, cfg.Intents).WithAliases(cfg.Aliases)
 	c.Service = &selection.Service{
-		Engine:          &selection.Engine{Index: c.Tags.Index(), Retriever: search.Retriever{Engine: c.Engine}},
+		Executor:        &selection.Executor{Index: c.Tags.Index(), Retriever: search.Retriever{Searcher: c.Searcher}},
 		Pools:           pools,
 		DB:              pool,
 		Vocabulary:      vocabularyOf(c.Tags.Index()),

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"selection/filter"
 	"selection/internal/core"
 	"selection/internal/icecat"
 	"selection/internal/testdb"
@@ -33,7 +34,7 @@ func TestFinding2DefineMissingIgnoresCase(t *testing.T) {
 	defer func() { require.NoError(t, c.Stop(context.Background())) }()
 	rule := func(name string) tagger.TagDef {
 		return tagger.TagDef{Name: name, Kind: tagger.KindRule,
-			Definition: tagger.Definition{Rule: ptr(tagger.AtLeast("discount", 20))}}
+			Definition: tagger.Definition{Rule: ptr(filter.AtLeast("discount", 20))}}
 	}
 	made, err := core.DefineMissing(ctx, c.Tags, []tagger.TagDef{rule("deal")})
 	require.NoError(t, err)

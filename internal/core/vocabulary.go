@@ -4,12 +4,12 @@ import (
 	"sync"
 	"time"
 
+	"selection/filter"
 	"selection/selection"
-	"selection/tagger"
 )
 
 // vocabularyOf gives the parser the index's brands and tags, recomputed at most every 30 s.
-func vocabularyOf(ix *tagger.Index) func() selection.Vocabulary {
+func vocabularyOf(ix *filter.Index) func() selection.Vocabulary {
 	var mu sync.Mutex
 	var v selection.StaticVocabulary
 	var at time.Time

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
 
+	"selection/filter"
 	"selection/selection"
 	"selection/tagger"
 )
@@ -18,7 +19,7 @@ import (
 // sqlBuilder turns a plan's filter into a WHERE condition over skus s, with numbered arguments.
 type sqlBuilder struct {
 	args  []any
-	rules map[string]*tagger.Expr // rule tags by lower-case name
+	rules map[string]*filter.Expr // rule tags by lower-case name
 }
 
 func (b *sqlBuilder) arg(v any) string {
@@ -27,7 +28,7 @@ func (b *sqlBuilder) arg(v any) string {
 }
 
 // numericSQL is each numeric field of the tag index as an expression over skus, computed the way
-// tagger.RowFromSKU computes it.
+// filter.RowFromSKU computes it.
 var numericSQL = map[string]string{
 	"price":        "s.price",
 	"list_price":   "s.list_price",
@@ -40,8 +41,8 @@ var numericSQL = map[string]string{
 	"released": releasedSQL,
 }
 
-// releasedSQL is tagger.ReleasedDay in SQL.
-var releasedSQL = tagger.ReleasedDaySQL("s.released_at")
+// releasedSQL is filter.ReleasedDay in SQL.
+var releasedSQL = filter.ReleasedDaySQL("s.released_at")
 
 // categoricalSQL is each categorical field, case-folded as the index keys it.
 var categoricalSQL = map[string]string{
@@ -49,11 +50,11 @@ var categoricalSQL = map[string]string{
 	"product_type": "lower(trim(s.product_type))", "currency": "lower(s.currency)", "in_stock": "(s.stock > 0)::text",
 }
 
-func (b *sqlBuilder) where(e *tagger.Expr, depth int) (string, error) {
+func (b *sqlBuilder) where(e *filter.Expr, depth int) (string, error) {
 	if depth > 32 {
 		return "", fmt.Errorf("filter nested too deeply")
 	}
-	join := func(args []tagger.Expr, op, empty string) (string, error) {
+	join := func(args []filter.Expr, op, empty string) (string, error) {
 		if len(args) == 0 {
 			return empty, nil
 		}
@@ -68,22 +69,22 @@ func (b *sqlBuilder) where(e *tagger.Expr, depth int) (string, error) {
 		return "(" + strings.Join(parts, " "+op+" ") + ")", nil
 	}
 	switch e.Op {
-	case tagger.OpAll:
+	case filter.OpAll:
 		return "TRUE", nil
-	case tagger.OpAnd:
+	case filter.OpAnd:
 		return join(e.Args, "AND", "TRUE")
-	case tagger.OpOr:
+	case filter.OpOr:
 		return join(e.Args, "OR", "FALSE")
-	case tagger.OpNot:
+	case filter.OpNot:
 		p, err := b.where(&e.Args[0], depth+1)
 		return "NOT " + p, err
-	case tagger.OpTag:
+	case filter.OpTag:
 		r, ok := b.rules[strings.ToLower(e.Name)]
 		if !ok {
 			return "", fmt.Errorf("tag %q is not a rule tag: Postgres alone cannot evaluate it", e.Name)
 		}
 		return b.where(r, depth+1)
-	case tagger.OpAttr:
+	case filter.OpAttr:
 		col, ok := categoricalSQL[e.Field]
 		if !ok {
 			return "", fmt.Errorf("no SQL for field %q", e.Field)
@@ -93,7 +94,7 @@ func (b *sqlBuilder) where(e *tagger.Expr, depth int) (string, error) {
 			vals[i] = strings.ToLower(strings.TrimSpace(v))
 		}
 		return col + " = ANY(" + b.arg(vals) + ")", nil
-	case tagger.OpRange:
+	case filter.OpRange:
 		col, ok := numericSQL[e.Field]
 		if !ok {
 			return "", fmt.Errorf("no SQL for field %q", e.Field)
@@ -114,7 +115,7 @@ func (b *sqlBuilder) where(e *tagger.Expr, depth int) (string, error) {
 }
 
 // filter is a plan's filter as a condition over skus s (TRUE without one).
-func (b *sqlBuilder) filter(e *tagger.Expr) (string, error) {
+func (b *sqlBuilder) filter(e *filter.Expr) (string, error) {
 	if e == nil {
 		return "TRUE", nil
 	}
@@ -123,7 +124,7 @@ func (b *sqlBuilder) filter(e *tagger.Expr) (string, error) {
 
 // FilterSQL is a filter as a condition over skus s and its arguments ($1...), evaluated the way
 // the tag index evaluates it (rule tags expanded into their rules).
-func FilterSQL(e *tagger.Expr, rules map[string]*tagger.Expr) (string, []any, error) {
+func FilterSQL(e *filter.Expr, rules map[string]*filter.Expr) (string, []any, error) {
 	b := &sqlBuilder{rules: rules}
 	cond, err := b.filter(e)
 	return cond, b.args, err
@@ -144,7 +145,7 @@ var rankSQL = map[string]struct{ expr, dir string }{
 // the ranking's field; without one, the rows ordered by the ranking's field. The first argument
 // is the query vector (when there is a query). The HNSW index is absent in the bench schema, so
 // the distance is computed for every filtered row.
-func BaselineSQL(plan selection.Plan, rules map[string]*tagger.Expr) (string, []any, error) {
+func BaselineSQL(plan selection.Plan, rules map[string]*filter.Expr) (string, []any, error) {
 	b := &sqlBuilder{rules: rules}
 	query := strings.TrimSpace(plan.Query) != ""
 	if query {
@@ -186,12 +187,12 @@ func BaselineSQL(plan selection.Plan, rules map[string]*tagger.Expr) (string, []
 }
 
 // ruleTags are the rule tags' filters, for the baseline's SQL.
-func ruleTags(ctx context.Context, t Target) (map[string]*tagger.Expr, error) {
+func ruleTags(ctx context.Context, t Target) (map[string]*filter.Expr, error) {
 	defs, err := tagger.NewStore(t.DB).Tags(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*tagger.Expr{}
+	out := map[string]*filter.Expr{}
 	for _, d := range defs {
 		if d.Kind == tagger.KindRule && d.Definition.Rule != nil {
 			out[strings.ToLower(d.Name)] = d.Definition.Rule

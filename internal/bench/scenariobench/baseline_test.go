@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"selection/filter"
 	"selection/internal/icecat"
 	"selection/internal/testdb"
 	"selection/selection"
@@ -23,22 +24,22 @@ func TestBaselineFilterSelectsWhatTheIndexSelects(t *testing.T) {
 	icecat.LoadWith(t, db.Pool, icecat.LoadOptions{NoVectors: true})
 	ix, _, err := tagger.NewStore(db.Pool).BuildFromSKUs(ctx)
 	require.NoError(t, err)
-	rules := map[string]*tagger.Expr{}
+	rules := map[string]*filter.Expr{}
 	for i, d := range BenchTags {
 		bm, err := ix.Eval(*d.Definition.Rule)
 		require.NoError(t, err)
-		ix.SetTag(tagger.TagInfo{ID: int64(i + 1), Name: d.Name, Kind: d.Kind}, bm, nil)
+		ix.SetTag(filter.TagInfo{ID: int64(i + 1), Name: d.Name, Kind: string(d.Kind)}, bm, nil)
 		rules[strings.ToLower(d.Name)] = d.Definition.Rule
 	}
 
-	exprs := map[string]tagger.Expr{
-		"not brand, or": tagger.And(tagger.Not(tagger.Attr("brand", "hp", "Canon")),
-			tagger.Or(tagger.Attr("market", "SG"), tagger.Below("price", 1000))),
-		"out of stock":   tagger.Attr("in_stock", "false"),
-		"rating exactly": tagger.Range("rating", 450, 450),
-		"discount 1..19": tagger.Range("discount", 1, 19),
-		"sales, tag":     tagger.And(tagger.AtLeast("sales_7d", 50), tagger.Tag("Big-Ticket")),
-		"all":            tagger.All(),
+	exprs := map[string]filter.Expr{
+		"not brand, or": filter.And(filter.Not(filter.Attr("brand", "hp", "Canon")),
+			filter.Or(filter.Attr("market", "SG"), filter.Below("price", 1000))),
+		"out of stock":   filter.Attr("in_stock", "false"),
+		"rating exactly": filter.Range("rating", 450, 450),
+		"discount 1..19": filter.Range("discount", 1, 19),
+		"sales, tag":     filter.And(filter.AtLeast("sales_7d", 50), filter.Tag("Big-Ticket")),
+		"all":            filter.All(),
 	}
 	vocab := icecatVocabulary(t)
 	for _, s := range Scenarios {
@@ -64,13 +65,13 @@ func TestBaselineFilterSelectsWhatTheIndexSelects(t *testing.T) {
 			require.True(t, want.Equals(got), "%s", cond)
 		})
 	}
-	_, _, err = FilterSQL(ptr(tagger.Tag("nope")), rules)
+	_, _, err = FilterSQL(ptr(filter.Tag("nope")), rules)
 	require.ErrorContains(t, err, "not a rule tag")
 }
 
 func TestBaselineSQLShapes(t *testing.T) {
 	vocab := selection.StaticVocabulary{BrandList: []string{"HP"}, TagList: []string{"deal"}}
-	rules := map[string]*tagger.Expr{"deal": BenchTags[0].Definition.Rule}
+	rules := map[string]*filter.Expr{"deal": BenchTags[0].Definition.Rule}
 	plan := func(text string) selection.Plan {
 		p, _ := selection.FromParsed(selection.Parse(text, vocab), "USD")
 		return p

@@ -10,7 +10,7 @@
 // A pass is what the service does to refresh a pool, in process (no HTTP): Service.PlanScenario
 // with the deterministic parser (the vocabulary is the index's brands and tags, through the
 // same 30-second cache serve uses), the newest sku_events seq (as Service.Refresh reads it),
-// Engine.Run (filter over the tag index, hybrid retrieval or a ranking by a field, assembly)
+// Executor.Run (filter over the tag index, hybrid retrieval or a ranking by a field, assembly)
 // and PoolStore.AddVersion, which writes the version to the scenario's pool in one transaction.
 // The stack is built with serve's constructors and settings (embedder behind the Postgres
 // embedding cache, in-memory vector index, lexical index and follower, search engine, tagger

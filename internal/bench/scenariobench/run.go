@@ -18,9 +18,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/embed"
+	"selection/filter"
 	"selection/search"
 	"selection/selection"
-	"selection/tagger"
 	"selection/vectorindex"
 )
 
@@ -28,7 +28,7 @@ import (
 // serve wires it, and the parts the recall measurement and the baseline need.
 type Target struct {
 	Service  *selection.Service
-	Index    *tagger.Index
+	Index    *filter.Index
 	Vectors  *vectorindex.Index
 	Embedder embed.Embedder
 	DB       *pgxpool.Pool
@@ -109,7 +109,7 @@ func run(ctx context.Context, t Target, s Scenario, poolID int64, stages map[str
 		return nil, resp.Plan, err
 	}
 	t2 := time.Now()
-	res, err := t.Service.Engine.Run(ctx, resp.Plan)
+	res, err := t.Service.Executor.Run(ctx, resp.Plan)
 	if err != nil {
 		return nil, resp.Plan, err
 	}
@@ -270,7 +270,7 @@ func fingerprint(items []selection.Item) uint32 {
 	return h.Sum32()
 }
 
-// candidates is the engine's candidate bitmap for a plan (Engine.Run's filter step).
+// candidates is the engine's candidate bitmap for a plan (Executor.Run's filter step).
 func candidates(t Target, plan selection.Plan) (*roaring64.Bitmap, error) {
 	var cand *roaring64.Bitmap
 	if plan.Filter != nil {
@@ -287,8 +287,8 @@ func candidates(t Target, plan selection.Plan) (*roaring64.Bitmap, error) {
 			cand.Remove(uint64(o))
 		}
 	}
-	if len(plan.ExcludeTerms) > 0 && t.Service.Engine.Retriever != nil {
-		cand.AndNot(t.Service.Engine.Retriever.Mentioning(plan.ExcludeTerms))
+	if len(plan.ExcludeTerms) > 0 && t.Service.Executor.Retriever != nil {
+		cand.AndNot(t.Service.Executor.Retriever.Mentioning(plan.ExcludeTerms))
 	}
 	return cand, nil
 }

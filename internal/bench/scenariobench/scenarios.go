@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"selection/filter"
 	"selection/selection"
 	"selection/tagger"
 )
@@ -80,26 +81,26 @@ var Scenarios = []Scenario{
 // and its "premium" rule under another name ("premium" is a ranking word for the parser).
 var BenchTags = []tagger.TagDef{
 	{Name: "deal", Kind: tagger.KindRule, Description: "at least 20% below list price",
-		Definition: tagger.Definition{Rule: ptr(tagger.AtLeast("discount", 20))}},
+		Definition: tagger.Definition{Rule: ptr(filter.AtLeast("discount", 20))}},
 	{Name: "big-ticket", Kind: tagger.KindRule, Description: "priced at US$500 or more",
-		Definition: tagger.Definition{Rule: ptr(tagger.AtLeast("price", 50000))}},
+		Definition: tagger.Definition{Rule: ptr(filter.AtLeast("price", 50000))}},
 }
 
 func ptr[T any](v T) *T { return &v }
 
 // Fields lists the fields and tags a filter uses, sorted and without duplicates ("tag:name"
 // for a tag).
-func Fields(e *tagger.Expr) []string {
+func Fields(e *filter.Expr) []string {
 	if e == nil {
 		return nil
 	}
 	seen := map[string]bool{}
-	var walk func(e *tagger.Expr)
-	walk = func(e *tagger.Expr) {
+	var walk func(e *filter.Expr)
+	walk = func(e *filter.Expr) {
 		switch e.Op {
-		case tagger.OpTag:
+		case filter.OpTag:
 			seen["tag:"+e.Name] = true
-		case tagger.OpAttr, tagger.OpRange:
+		case filter.OpAttr, filter.OpRange:
 			seen[e.Field] = true
 		}
 		for i := range e.Args {

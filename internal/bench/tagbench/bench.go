@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"selection/filter"
 	"selection/migrations"
 	"selection/tagger"
 )
@@ -191,13 +192,13 @@ func benchSaveSnapshot(ctx context.Context, pool *pgxpool.Pool, o Config) error 
 	if err := pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap.Pos.Snapshot); err != nil {
 		return err
 	}
-	_, err = tagger.NewStore(pool).SaveSnapshot(ctx, snap)
+	_, err = filter.NewStore(pool).SaveSnapshot(ctx, snap)
 	return err
 }
 
 // benchBuildFromSKUs builds the index from Postgres rows: the attributes from skus through
 // the tagger's store, then the tags from the int4[] column. It returns the two times.
-func benchBuildFromSKUs(ctx context.Context, pool *pgxpool.Pool, o Config) (*tagger.Index, [2]time.Duration, error) {
+func benchBuildFromSKUs(ctx context.Context, pool *pgxpool.Pool, o Config) (*filter.Index, [2]time.Duration, error) {
 	var d [2]time.Duration
 	start := time.Now()
 	ix, _, err := tagger.NewStore(pool).BuildFromSKUs(ctx)
@@ -227,7 +228,7 @@ func benchBuildFromSKUs(ctx context.Context, pool *pgxpool.Pool, o Config) (*tag
 	for k := 1; k <= o.Tags; k++ {
 		bm := roaring64.New()
 		bm.AddMany(lists[k])
-		ix.SetTag(tagger.TagInfo{ID: int64(k), Name: fmt.Sprintf("bench-%03d", k), Kind: tagger.KindDiscovered}, bm, nil)
+		ix.SetTag(filter.TagInfo{ID: int64(k), Name: fmt.Sprintf("bench-%03d", k), Kind: string(tagger.KindDiscovered)}, bm, nil)
 	}
 	d[1] = time.Since(start)
 	return ix, d, nil
@@ -235,7 +236,7 @@ func benchBuildFromSKUs(ctx context.Context, pool *pgxpool.Pool, o Config) (*tag
 
 type benchQuery struct {
 	name   string
-	expr   tagger.Expr
+	expr   filter.Expr
 	where  []string // Postgres WHERE variants (the fastest median counts)
 	normal string   // the normalised sku_tags form
 }
@@ -249,12 +250,12 @@ func median(ds []time.Duration) time.Duration {
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 func Run(ctx context.Context, pool *pgxpool.Pool, o Config, w io.Writer) error {
-	store := tagger.NewStore(pool)
+	store := filter.NewStore(pool)
 	// Build from Postgres the way the service starts (the snapshot in tag_bitmaps) and, for
 	// comparison, from the rows of skus.
 	start := time.Now()
 	ix, _, err := store.LoadSnapshot(ctx)
-	if errors.Is(err, tagger.ErrOutdated) {
+	if errors.Is(err, filter.ErrOutdated) {
 		// The data set outlived a change of the snapshot's layout: save it anew, then time the load.
 		fmt.Fprintf(w, "the saved index snapshot is from an older version (%v): saving a new one\n", err)
 		if err := benchSaveSnapshot(ctx, pool, o); err != nil {
@@ -284,7 +285,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, o Config, w io.Writer) error {
 	}
 	var pops []tagPop
 	for k := 1; k <= o.Tags; k++ {
-		n, err := ix.Count(tagger.Tag(fmt.Sprintf("bench-%03d", k)))
+		n, err := ix.Count(filter.Tag(fmt.Sprintf("bench-%03d", k)))
 		if err != nil {
 			return err
 		}
@@ -329,7 +330,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, o Config, w io.Writer) error {
 
 	qs := []benchQuery{
 		{"Q1 A and (B or C) and not D and price between",
-			tagger.And(tagger.Tag(name(A)), tagger.Or(tagger.Tag(name(B)), tagger.Tag(name(C))), tagger.Not(tagger.Tag(name(D))), tagger.Range("price", lo, hi)),
+			filter.And(filter.Tag(name(A)), filter.Or(filter.Tag(name(B)), filter.Tag(name(C))), filter.Not(filter.Tag(name(D))), filter.Range("price", lo, hi)),
 			[]string{
 				fmt.Sprintf("live AND %d = ANY(tags) AND (%d = ANY(tags) OR %d = ANY(tags)) AND NOT %d = ANY(tags) AND price BETWEEN %d AND %d", A, B, C, D, lo, hi),
 				fmt.Sprintf("live AND tags @> '{%d}' AND tags && '{%d,%d}' AND NOT tags @> '{%d}' AND price BETWEEN %d AND %d", A, B, C, D, lo, hi),
@@ -338,7 +339,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, o Config, w io.Writer) error {
 				AND EXISTS (SELECT 1 FROM sku_tags t WHERE t.sku_id = s.id AND t.tag IN (%d, %d))
 				AND NOT EXISTS (SELECT 1 FROM sku_tags t WHERE t.sku_id = s.id AND t.tag = %d)`, lo, hi, A, B, C, D)},
 		{"Q2 rare and popular",
-			tagger.And(tagger.Tag(name(rare)), tagger.Tag(name(P))),
+			filter.And(filter.Tag(name(rare)), filter.Tag(name(P))),
 			[]string{
 				fmt.Sprintf("live AND tags @> '{%d}' AND %d = ANY(tags)", rare, P),
 				fmt.Sprintf("live AND tags @> '{%d,%d}'", rare, P),
@@ -346,7 +347,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, o Config, w io.Writer) error {
 			fmt.Sprintf(`live AND EXISTS (SELECT 1 FROM sku_tags t WHERE t.sku_id = s.id AND t.tag = %d)
 				AND EXISTS (SELECT 1 FROM sku_tags t WHERE t.sku_id = s.id AND t.tag = %d)`, rare, P)},
 		{"Q3 (A or B or C or E) and not D",
-			tagger.And(tagger.Or(tagger.Tag(name(A)), tagger.Tag(name(B)), tagger.Tag(name(C)), tagger.Tag(name(E))), tagger.Not(tagger.Tag(name(D)))),
+			filter.And(filter.Or(filter.Tag(name(A)), filter.Tag(name(B)), filter.Tag(name(C)), filter.Tag(name(E))), filter.Not(filter.Tag(name(D)))),
 			[]string{
 				fmt.Sprintf("live AND (%d = ANY(tags) OR %d = ANY(tags) OR %d = ANY(tags) OR %d = ANY(tags)) AND NOT %d = ANY(tags)", A, B, C, E, D),
 				fmt.Sprintf("live AND tags && '{%d,%d,%d,%d}' AND NOT tags @> '{%d}'", A, B, C, E, D),
@@ -382,7 +383,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, o Config, w io.Writer) error {
 				pd := make([]time.Duration, o.Runs)
 				for r := range pd {
 					t0 := time.Now()
-					bm, err := ix.Eval(tagger.And(q.expr.Args[:3]...))
+					bm, err := ix.Eval(filter.And(q.expr.Args[:3]...))
 					if err != nil {
 						return err
 					}

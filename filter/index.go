@@ -1,4 +1,4 @@
-package tagger
+package filter
 
 import (
 	"errors"
@@ -44,11 +44,12 @@ type tagState struct {
 	conf    *roaring64.BSI // confidence x1000 per member; nil when every member is certain
 }
 
-// TagInfo identifies a tag held by the index.
+// TagInfo identifies a tag held by the index. Kind is the tag's kind as the tags table names it
+// (package tagger defines the kinds; the index only carries the name).
 type TagInfo struct {
 	ID   int64
 	Name string
-	Kind Kind
+	Kind string
 }
 
 // NewIndex returns an empty index.
@@ -296,7 +297,36 @@ type ValueCount struct {
 	Count uint64
 }
 
+// Replace replaces the index's contents with o's (o must not be used afterwards), so that the
+// index stays the same object across reloads.
+func (ix *Index) Replace(o *Index) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.ids, ix.ords, ix.live, ix.cats, ix.nums, ix.tags = o.ids, o.ords, o.live, o.cats, o.nums, o.tags
+	ix.version++
+}
+
+// TypeOf returns a SKU's product type ("" when it has none or is not live).
+func (ix *Index) TypeOf(ordinal int64) string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	c := ix.cats[CatProductType]
+	if ordinal < 0 || ordinal >= int64(len(c.codes)) {
+		return ""
+	}
+	return c.values[c.codes[ordinal]]
+}
+
 // ---- tags ----
+
+// EnsureTag makes sure the index holds a tag (with no members when it is new).
+func (ix *Index) EnsureTag(info TagInfo) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if _, ok := ix.tags[strings.ToLower(info.Name)]; !ok {
+		ix.tags[strings.ToLower(info.Name)] = &tagState{info: info, members: roaring64.New()}
+	}
+}
 
 // SetTag replaces a tag's members. conf, when not nil, gives each member's confidence in
 // [0, 1] (missing members count as 1).

@@ -1,4 +1,4 @@
-package tagger
+package filter
 
 import (
 	"context"
@@ -187,7 +187,7 @@ func wideRows(rng *rand.Rand, n int) []Row {
 	rows := testRows(rng, n)
 	for i := range rows {
 		if rng.IntN(20) != 0 {
-			rows[i].Cat[catBrand] = fmt.Sprintf("b%d", rng.IntN(40))
+			rows[i].Cat[CatBrand] = fmt.Sprintf("b%d", rng.IntN(40))
 		}
 	}
 	return rows

@@ -1,4 +1,4 @@
-package tagger
+package filter
 
 import (
 	"fmt"
@@ -19,16 +19,16 @@ var benchIndex = sync.OnceValue(func() *Index {
 	hot := roaring64.New()
 	for i := range n {
 		r := Row{Ordinal: int64(i), ID: int64(i + 1), Live: rng.IntN(100) != 0}
-		r.Cat[catBrand] = benchBrand(int(rng.ExpFloat64() * 150))
-		r.Cat[catMarket] = markets[rng.IntN(len(markets))]
-		r.Num[numPrice] = int64(rng.ExpFloat64() * 5000)
+		r.Cat[CatBrand] = benchBrand(int(rng.ExpFloat64() * 150))
+		r.Cat[CatMarket] = markets[rng.IntN(len(markets))]
+		r.Num[NumPrice] = int64(rng.ExpFloat64() * 5000)
 		if r.Live && rng.IntN(3) == 0 {
 			hot.Add(uint64(i))
 		}
 		b.Add(r)
 	}
 	ix := b.Index()
-	ix.SetTag(TagInfo{ID: 1, Name: "hot", Kind: KindRule}, hot, nil)
+	ix.SetTag(TagInfo{ID: 1, Name: "hot", Kind: "rule"}, hot, nil)
 	if err := ix.Prepare(); err != nil { // the range buckets, as a loaded index has them
 		panic(err)
 	}

@@ -1,4 +1,4 @@
-package tagger
+package filter
 
 import (
 	"math/rand/v2"
@@ -16,9 +16,9 @@ func TestTopKMatchesFullSort(t *testing.T) {
 	var rows []Row
 	for o := int64(0); o < 5000; o++ {
 		r := Row{Ordinal: o, ID: o + 1_000_000_007, Live: true}
-		r.Num[numSales7d] = int64(rng.IntN(50)) * int64(rng.IntN(3)) // many zeros and ties
-		r.Num[numPrice] = int64(rng.IntN(100000))
-		r.Num[numReleased] = int64(rng.IntN(4)) * 7000 // 0 (unknown) and three days, many ties
+		r.Num[NumSales7d] = int64(rng.IntN(50)) * int64(rng.IntN(3)) // many zeros and ties
+		r.Num[NumPrice] = int64(rng.IntN(100000))
+		r.Num[NumReleased] = int64(rng.IntN(4)) * 7000 // 0 (unknown) and three days, many ties
 		rows = append(rows, r)
 	}
 	ix.Upsert(rows)
@@ -29,7 +29,7 @@ func TestTopKMatchesFullSort(t *testing.T) {
 	for _, field := range []string{"sales_7d", "price", "released"} {
 		for _, desc := range []bool{true, false} {
 			for _, k := range []int{1, 7, 100, 1000, 4999, 6000} {
-				col := map[string]int{"sales_7d": numSales7d, "price": numPrice, "released": numReleased}[field]
+				col := map[string]int{"sales_7d": NumSales7d, "price": NumPrice, "released": NumReleased}[field]
 				var all []int64
 				it := within.Iterator()
 				for it.HasNext() {

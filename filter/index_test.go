@@ -1,4 +1,4 @@
-package tagger
+package filter
 
 import (
 	"fmt"
@@ -20,14 +20,14 @@ func testRows(rng *rand.Rand, n int) []Row {
 	rows := make([]Row, n)
 	for i := range rows {
 		r := Row{Ordinal: int64(i), ID: int64(rng.Uint64() >> 1), Live: rng.IntN(10) != 0}
-		r.Cat[catBrand] = brands[rng.IntN(len(brands))]
-		r.Cat[catMarket] = markets[rng.IntN(len(markets))]
-		r.Cat[catProductType] = fmt.Sprintf("type%d", rng.IntN(5))
+		r.Cat[CatBrand] = brands[rng.IntN(len(brands))]
+		r.Cat[CatMarket] = markets[rng.IntN(len(markets))]
+		r.Cat[CatProductType] = fmt.Sprintf("type%d", rng.IntN(5))
 		stock := int64(rng.IntN(5)) - 1
-		r.Cat[catInStock] = fmt.Sprint(stock > 0)
-		r.Num[numPrice] = int64(rng.ExpFloat64() * 5000)
-		r.Num[numStock] = stock
-		r.Num[numRating] = int64(rng.IntN(501))
+		r.Cat[CatInStock] = fmt.Sprint(stock > 0)
+		r.Num[NumPrice] = int64(rng.ExpFloat64() * 5000)
+		r.Num[NumStock] = stock
+		r.Num[NumRating] = int64(rng.IntN(501))
 		rows[i] = r
 	}
 	return rows
@@ -137,7 +137,7 @@ func setTestTags(ix *Index, rows []Row, rng *rand.Rand) map[string]map[int64]boo
 		if name == "cold" {
 			display = "Cold"
 		}
-		ix.SetTag(TagInfo{ID: int64(len(name)), Name: display, Kind: KindRule}, bm, nil)
+		ix.SetTag(TagInfo{ID: int64(len(name)), Name: display, Kind: "rule"}, bm, nil)
 	}
 	return tags
 }
@@ -237,9 +237,9 @@ func TestUpsertMovesBits(t *testing.T) {
 			r := rows[i]
 			switch rng.IntN(4) {
 			case 0:
-				r.Cat[catBrand] = "Brand" + fmt.Sprint(rng.IntN(3))
+				r.Cat[CatBrand] = "Brand" + fmt.Sprint(rng.IntN(3))
 			case 1:
-				r.Num[numPrice] = int64(rng.IntN(100_000))
+				r.Num[NumPrice] = int64(rng.IntN(100_000))
 			case 2:
 				r.Live = !r.Live
 				if !r.Live {
@@ -247,7 +247,7 @@ func TestUpsertMovesBits(t *testing.T) {
 					delete(tags["cold"], r.Ordinal)
 				}
 			default:
-				r.Num[numStock] = -3
+				r.Num[NumStock] = -3
 			}
 			rows[i] = r
 			batch = append(batch, r)
@@ -271,7 +271,7 @@ func TestUpsertMovesBits(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, rows[5].ID, r.ID)
 	if rows[5].Live {
-		require.Equal(t, rows[5].Num[numPrice], r.Num[numPrice])
+		require.Equal(t, rows[5].Num[NumPrice], r.Num[NumPrice])
 	}
 }
 

@@ -1,4 +1,4 @@
-package tagger
+package filter
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package tagger
+package filter
 
 import (
 	"fmt"
@@ -41,7 +41,7 @@ func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) 
 		// One pass over the candidates' dense values (the range accelerator's), keeping the
 		// best k in a heap whose root is the worst kept.
 		a := c.accel()
-		h := topHeap{desc: desc, laterFirst: col == numReleased}
+		h := topHeap{desc: desc, laterFirst: col == NumReleased}
 		h.o = make([]uint64, 0, k)
 		h.v = make([]int64, 0, k)
 		buf := make([]uint64, 1024)
@@ -64,7 +64,7 @@ func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) 
 		ords, vals = h.o, h.v
 	}
 	// Ordinals of within without a value rank last, as 0.
-	laterFirst := col == numReleased
+	laterFirst := col == NumReleased
 	if len(ords) < k {
 		var it roaring64.IntIterable64 = roaring64.AndNot(within, valued).Iterator()
 		if laterFirst {

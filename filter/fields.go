@@ -1,4 +1,4 @@
-package tagger
+package filter
 
 import (
 	"fmt"
@@ -12,33 +12,33 @@ import (
 
 // Categorical fields: a bitmap per distinct (case-folded) value.
 const (
-	catMarket = iota
-	catBrand
-	catCategory
-	catProductType
-	catCurrency
-	catInStock
+	CatMarket = iota
+	CatBrand
+	CatCategory
+	CatProductType
+	CatCurrency
+	CatInStock
 	numCat
 )
 
 // Numeric fields: a roaring64.BSI column each (integers; money in minor units).
 const (
-	numPrice = iota
-	numListPrice
-	numDiscount
-	numRating
-	numRatingCount
-	numStock
-	numSales1h
-	numSales24h
-	numSales7d
-	numGMV1h
-	numGMV24h
-	numGMV7d
-	numViews1h
-	numViews24h
-	numViews7d
-	numReleased
+	NumPrice = iota
+	NumListPrice
+	NumDiscount
+	NumRating
+	NumRatingCount
+	NumStock
+	NumSales1h
+	NumSales24h
+	NumSales7d
+	NumGMV1h
+	NumGMV24h
+	NumGMV7d
+	NumViews1h
+	NumViews24h
+	NumViews7d
+	NumReleased
 	numNum
 )
 
@@ -120,7 +120,8 @@ func lookupField(name string) (FieldKind, int, error) {
 // "logitech " are one brand.
 func normValue(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
 
-// Row is the tagger's view of one SKU: what the index stores about it.
+// Row is the index's view of one SKU: what it stores about it. Cat and Num are indexed by the
+// Cat* and Num* constants.
 type Row struct {
 	Ordinal int64
 	ID      int64
@@ -132,23 +133,23 @@ type Row struct {
 // RowFromSKU converts a catalogue SKU.
 func RowFromSKU(s *catalog.SKU) Row {
 	r := Row{Ordinal: s.Ordinal, ID: s.ID, Live: s.Live}
-	r.Cat[catMarket] = s.Market
-	r.Cat[catBrand] = s.Brand
-	r.Cat[catCategory] = s.Category
-	r.Cat[catProductType] = s.ProductType
-	r.Cat[catCurrency] = s.Currency
-	r.Cat[catInStock] = fmt.Sprint(s.Stock > 0)
-	r.Num[numPrice] = s.Price
-	r.Num[numListPrice] = s.ListPrice
-	r.Num[numDiscount] = s.DiscountPercent()
-	r.Num[numRating] = int64(s.Rating*100 + 0.5)
-	r.Num[numRatingCount] = s.RatingCount
-	r.Num[numStock] = s.Stock
+	r.Cat[CatMarket] = s.Market
+	r.Cat[CatBrand] = s.Brand
+	r.Cat[CatCategory] = s.Category
+	r.Cat[CatProductType] = s.ProductType
+	r.Cat[CatCurrency] = s.Currency
+	r.Cat[CatInStock] = fmt.Sprint(s.Stock > 0)
+	r.Num[NumPrice] = s.Price
+	r.Num[NumListPrice] = s.ListPrice
+	r.Num[NumDiscount] = s.DiscountPercent()
+	r.Num[NumRating] = int64(s.Rating*100 + 0.5)
+	r.Num[NumRatingCount] = s.RatingCount
+	r.Num[NumStock] = s.Stock
 	m := &s.Metrics
-	r.Num[numSales1h], r.Num[numSales24h], r.Num[numSales7d] = m.Sales1h, m.Sales24h, m.Sales7d
-	r.Num[numGMV1h], r.Num[numGMV24h], r.Num[numGMV7d] = m.GMV1h, m.GMV24h, m.GMV7d
-	r.Num[numViews1h], r.Num[numViews24h], r.Num[numViews7d] = m.Views1h, m.Views24h, m.Views7d
-	r.Num[numReleased] = ReleasedDay(s.ReleasedAt)
+	r.Num[NumSales1h], r.Num[NumSales24h], r.Num[NumSales7d] = m.Sales1h, m.Sales24h, m.Sales7d
+	r.Num[NumGMV1h], r.Num[NumGMV24h], r.Num[NumGMV7d] = m.GMV1h, m.GMV24h, m.GMV7d
+	r.Num[NumViews1h], r.Num[NumViews24h], r.Num[NumViews7d] = m.Views1h, m.Views24h, m.Views7d
+	r.Num[NumReleased] = ReleasedDay(s.ReleasedAt)
 	return r
 }
 

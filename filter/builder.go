@@ -1,4 +1,4 @@
-package tagger
+package filter
 
 import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"

@@ -1,0 +1,84 @@
+// Package filter is the in-memory roaring64 index over SKU ordinals and the filter language
+// evaluated over it: tags, categorical attributes and BSI numeric columns, the Expr types with
+// their JSON and text forms, evaluation, top-k by a numeric field, and the index's snapshot in
+// tag_bitmaps. Package tagger keeps the index loaded and fresh and decides tag memberships;
+// this package knows tags only as named bitmaps.
+//
+// A filter is built from And, Or, Not, Tag, Attr and Range (or parsed from its text or JSON
+// form) and evaluated into a bitmap of ordinals:
+//
+//	ix := filter.NewIndex()
+//	r := filter.Row{Ordinal: 0, ID: 9_000_000_000_000, Live: true}
+//	_ = r.Set("brand", "Logitech")
+//	_ = r.Set("price", "1999")
+//	ix.Upsert([]filter.Row{r})
+//
+//	e, err := filter.ParseExpr("brand = logitech and price < 2500")
+//	// the same: filter.And(filter.Attr("brand", "logitech"), filter.Below("price", 2500))
+//	bm, err := ix.Eval(e)                              // a bitmap of ordinals, the caller's own
+//	ids := ix.SKUIDs(bm, 0)                            // [9000000000000]
+//	ords, vals, err := ix.TopK("price", 10, bm, false) // cheapest first
+//
+// # The index
+//
+// Index holds, for the dense internal ordinals of skus (never raw 64-bit SKU ids: random ids
+// cost one roaring container each and were slower than Postgres GIN; dense ordinals pack 65,536
+// SKUs per container):
+//
+//   - the live universe (a bitmap);
+//   - a bitmap per categorical value: market, brand, category, product_type, currency, in_stock;
+//   - a roaring64.BSI column per numeric field: price and list_price (minor units), discount
+//     (percent), rating (x100), rating_count, stock, the sales, GMV and views windows, and
+//     released (days since 1970-01-01; 0 when unknown), which "newest" ranks by;
+//   - a bitmap per tag, and for tags whose memberships have a confidence, a BSI of
+//     confidence x1000;
+//   - ordinal -> SKU id (a dense slice) and SKU id -> ordinal (a map).
+//
+// Filters are Expr values (And, Or, Not, Tag, Attr, Range, All) with a JSON form the selection
+// engine embeds in its plans and a text form for people (`brand = Logitech and price < 5000`).
+// Index.Eval answers with a bitmap of the caller's own; NOT is relative to the live universe; an
+// unknown tag or field is an error. And-terms are intersected smallest first, negated terms are
+// subtracted, and numeric ranges run last over the few candidates left.
+//
+// Filters come from API callers, so their cost is bounded: at most 64 levels of nesting,
+// MaxTerms (1,000) terms and MaxRanges (16) numeric ones, refused by Validate and by both
+// parsers at the first term too many (a 1 MiB text body of `not brand = x or ...` is refused
+// after reading 8.5 KB of it). Evaluation never copies the live universe per NOT: a result is
+// a bitmap or the complement of one, NOT flips which, an OR of negated parts is the complement
+// of their intersection (its ranges evaluated only over what that leaves), an AND of them the
+// complement of their union, and the universe is copied once at the end if the answer is a
+// complement. The index's own bitmaps are combined by reference and an operator's computed
+// parts are merged as they come, so at most one per operator is alive. Index.EvalContext looks
+// at its context every 8 terms. BenchmarkEvalWidest (1M SKUs, 2 shared cores, old and new run
+// back to back): the widest filters take 0.6-38 ms; `not brand = x or ...` 999 terms wide
+// 0.96 ms and 74 KB allocated, where copying the universe per NOT took 9.6 s and 178 MB; the
+// dearest is 16 ranges or'ed with 967 brands (38 ms, the ranges' own cost, as before).
+//
+// Ranges are faster than the BSI's own CompareValue (which walks every bit plane with two
+// bitmap operations each, ~2-3 ms over 1M SKUs whatever the candidates): each numeric column
+// gets, on its first range query (or Index.Prepare), a range accelerator of dense values and
+// 32 range-encoded bitmaps at the column's quantiles. A range is then two bitmap operations for
+// the buckets wholly inside plus a value check of the candidates in the two edge buckets; small
+// candidate sets (< 16,384) are checked value by value. BenchmarkRange measures the three ways.
+//
+// Concurrency: many readers, one writer, under a sync.RWMutex; an evaluation holds the read
+// lock for its duration (microseconds to a millisecond at 1M SKUs).
+//
+// Measured by `selection bench tags --skus 1000000` (1M SKUs with random 64-bit ids, 200 Zipf
+// tags, s = 1.1, 8 per SKU, loaded by COPY into skus so they take ordinals from the sequence;
+// 2 shared cores): Q1 `A and (B or C) and not D and price between` 0.92 ms vs 179 ms for
+// Postgres' best layout (int4[] + GIN), 194x; the bucketed range beats the library's
+// CompareValue (2.9 ms for the range alone); Q2 rare and popular 0.013 ms (514x); Q3 a 4-tag OR
+// minus D 0.15 ms (2298x); first-1,000 forms 87x-777x. Tag bitmaps + price BSI take 9.8 MiB,
+// 0.153 of the int4[] column plus its GIN index (64 MiB). Loading the saved index from
+// tag_bitmaps takes 0.99 s; building from the rows of skus 8.4 s (+2.6 s for tag arrays), so
+// the service loads the snapshot and replays the events since.
+//
+// # Saving
+//
+// Store.SaveSnapshot writes every bitmap and BSI (portable roaring64 format; keys "live",
+// "brand:Logitech", "bsi:price", "tag:12", "tagconf:12") to tag_bitmaps with the pg_snapshot
+// it reflects (tag_index_state); Store.LoadSnapshot reads it back in one repeatable-read snapshot (with the ordinal -> id map
+// from skus); a snapshot saved by an older version (another layout, or without a numeric column
+// that exists now) is refused with ErrOutdated, and the caller builds from skus instead.
+package filter

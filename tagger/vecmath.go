@@ -1,0 +1,50 @@
+package tagger
+
+import "math"
+
+// dot is the inner product: the cosine similarity of L2-normalised vectors.
+func dot(a, b []float32) float64 {
+	var s float32
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return float64(s)
+}
+
+// normalize returns v scaled to unit length (zeros for a zero vector).
+func normalize(v []float32) []float32 {
+	var n float64
+	for _, x := range v {
+		n += float64(x) * float64(x)
+	}
+	out := make([]float32, len(v))
+	if n == 0 {
+		return out
+	}
+	inv := float32(1 / math.Sqrt(n))
+	for i, x := range v {
+		out[i] = x * inv
+	}
+	return out
+}
+
+// bestSim is the highest cosine similarity of v to the prototypes (all L2-normalised) and
+// which prototype it was.
+func bestSim(v []float32, protos [][]float32) (float64, int) {
+	best, at := math.Inf(-1), -1
+	for i, p := range protos {
+		if len(p) != len(v) {
+			continue
+		}
+		if s := dot(v, p); s > best {
+			best, at = s, i
+		}
+	}
+	return best, at
+}
+
+// nearest is the index of the centroid most similar to v (-1 when none has its dimension).
+func nearest(v []float32, cents [][]float32) int {
+	_, at := bestSim(v, cents)
+	return at
+}

@@ -129,6 +129,20 @@ func TestScenarioPools(t *testing.T) {
 	require.GreaterOrEqual(t, as.F1, floorPoolF1Intent, "with intents")
 	require.Greater(t, as.F1, bs.F1+0.2, "intents must make much better pools than search alone")
 	require.LessOrEqual(t, as.Empty, 1, "empty pools although members exist")
+
+	// A class word ("accessories", whose types lie far apart) is not a kind: "laptop
+	// accessories" are the accessories of notebooks (prodtype's relation, "laptop" by the
+	// judged queries' aliases), not every "* accessory" type.
+	in := servedIntents(t, s)
+	it, err := in.Resolve(ctx, "laptop accessories")
+	require.NoError(t, err)
+	require.Contains(t, it.Names(), "notebook case")
+	require.Contains(t, it.Names(), "notebook stand")
+	require.NotContains(t, it.Names(), "rack accessory")
+	it, err = in.Resolve(ctx, "camera accessories")
+	require.NoError(t, err)
+	require.Contains(t, it.Names(), "camera case")
+	require.NotContains(t, it.Names(), "rack accessory")
 }
 
 const (

@@ -143,10 +143,10 @@ type Kin struct {
 
 // Intents resolves queries to product types over an engine's indexes.
 type Intents struct {
-	eng   *Searcher
-	types TypeSource
-	cfg   IntentConfig
-	kin   *kinCache
+	eng     *Searcher
+	types   TypeSource
+	cfg     IntentConfig
+	kin     *kinCache
 	aliases *Aliases
 }
 
@@ -156,8 +156,11 @@ type kinCache struct {
 	first []float32 // identifies the centroid set it was built from
 	n     int
 	kin   map[string][]Kin
-	model *prodtype.Model
-	table *typeTable
+	// class: the class words, for the centroid set and the model classOf.
+	class   map[string]bool
+	classOf *prodtype.Model
+	model   *prodtype.Model
+	table   *typeTable
 	// sample: the lexical sample of a large catalogue, drawn at sampleOf SKUs.
 	sample   *roaring64.Bitmap
 	sampleOf int
@@ -182,6 +185,8 @@ func (in *Intents) WithAliases(v *Aliases) *Intents {
 type evidence struct {
 	m      *prodtype.Model
 	scores map[string]*TypeScore
+	// priceCap, when > 0, leaves out the unnamed types whose median price is above it.
+	priceCap int64
 }
 
 func (ev *evidence) get(name string) *TypeScore {
@@ -206,18 +211,23 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 	}
 	stems := lexical.Analyze(text)
 	ev := &evidence{m: m, scores: map[string]*TypeScore{}}
-	in.names(ev, text)
-	flat := strings.ReplaceAll(text, ",", " ")
+	names, cents := in.types.TypeCentroids()
+	kin, class := in.kinOf(m, names, cents)
+	flat := in.names(ev, text, class)
 	total, err := in.lexicalShares(ctx, ev, flat)
 	if err != nil {
 		return nil, nil, err
 	}
-	names, cents := in.types.TypeCentroids()
 	if err := in.nearness(ctx, ev, flat, names, cents); err != nil {
 		return nil, nil, err
 	}
-	kin := in.kinOf(names, cents)
 	out := make([]TypeScore, 0, len(ev.scores))
+	for name, ts := range ev.scores {
+		if t, ok := m.Type(name); ok && ev.priceCap > 0 && ts.NameMatch == 0 && t.MedianPrice > ev.priceCap {
+			total -= ts.Lex // the shares are of the matches of the types that may be meant
+			delete(ev.scores, name)
+		}
+	}
 	for _, ts := range ev.scores {
 		ts.Kin = kin[ts.Name]
 		if total > 0 {
@@ -228,8 +238,10 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 	return out, stems, nil
 }
 
-// names sets the name score of the types the query's noun phrases name.
-func (in *Intents) names(ev *evidence, text string) {
+// names sets the name score of the types the query's noun phrases name, and returns the text
+// the lexical and semantic evidence is taken on: the query without the class words of its
+// phrases ("gaming accessories" is evidence as "gaming").
+func (in *Intents) names(ev *evidence, text string, class map[string]bool) string {
 	// The type's name in the query. A type is named by a noun phrase of the query (the text
 	// separates them with commas: "monitor arms, wall mounts" names arms and mounts, not
 	// monitors) whose head, its last word, is the type's head (or one of its alternatives,
@@ -240,12 +252,18 @@ func (in *Intents) names(ev *evidence, text string) {
 	// kind of monitor). The best class present is kept: exact and subtypes (1), else
 	// supertypes (0.75), else siblings (0.5).
 	tab := in.table(ev.m)
+	var flat []string
 	for _, ph := range strings.Split(text, ",") {
 		st := lexical.Analyze(ph)
 		if len(st) == 0 {
 			continue
 		}
 		head := st[len(st)-1]
+		if class[head] && len(st) > 1 {
+			flat = append(flat, in.classPhrase(ev, tab, ph, st))
+			continue
+		}
+		flat = append(flat, ph)
 		set := map[string]bool{}
 		for _, w := range st {
 			set[w] = true
@@ -300,6 +318,67 @@ func (in *Intents) names(ev *evidence, text string) {
 			}
 		}
 	}
+	return strings.Join(flat, " ")
+}
+
+// classPhrase names the types a phrase with a class word for its head means ("gaming
+// accessories", "laptop accessories", "coffee machines"): the types of that head sharing a
+// word with the phrase ("pod coffee machine"), else the accessories of the type its other words
+// name ("laptop accessories": notebook cases, stands, docks, by prodtype's accessory
+// relation); else none is named, and the evidence of its other words decides ("gaming": mice,
+// keyboards, headsets). It returns the phrase without its class word.
+func (in *Intents) classPhrase(ev *evidence, tab *typeTable, ph string, st []string) string {
+	head, mods := st[len(st)-1], st[:len(st)-1]
+	set := map[string]bool{}
+	for _, w := range mods {
+		set[w] = true
+	}
+	named := false
+	for _, ti := range tab.byHead[head] {
+		for w := range ti.words {
+			if set[w] {
+				ts := ev.get(ti.name)
+				ts.NameMatch, named = max(ts.NameMatch, 1), true
+				break
+			}
+		}
+	}
+	words := strings.Fields(ph)
+	rest := strings.Join(words[:max(len(words)-1, 0)], " ")
+	if named {
+		return rest
+	}
+	// Unnamed, the other words' evidence decides, among types priced like the class: "gaming
+	// accessories" are mice and headsets, not gaming notebooks.
+	var prices []float64
+	for _, ti := range tab.byHead[head] {
+		if t, ok := ev.m.Type(ti.name); ok && t.MedianPrice > 0 {
+			prices = append(prices, float64(t.MedianPrice))
+		}
+	}
+	if len(prices) > 0 {
+		ev.priceCap = max(ev.priceCap, int64(classPriceCap*median(prices)))
+	}
+	// The type the other words name: exactly by its head, or by the judged queries' words.
+	served := map[string]bool{}
+	for _, ti := range tab.byHead[mods[len(mods)-1]] {
+		if c, ok := tab.classOf(ti, rest, mods[len(mods)-1], set); ok && c == 1 && len(ti.words) == len(set) {
+			served[ti.name] = true
+		}
+	}
+	if len(served) == 0 {
+		for _, lt := range in.aliases.typesOf(mods[len(mods)-1], in.types.TypeOfSKU) {
+			served[lt.name] = true
+		}
+	}
+	for _, t := range ev.m.Types() {
+		if t.AccessoryOf != "" && served[t.AccessoryOf] {
+			ts := ev.get(t.Name)
+			ts.NameMatch = max(ts.NameMatch, 1)
+			named = true
+		}
+	}
+	return rest
 }
 
 // lexicalShares adds to each type the weight of its SKUs among the query's best lexical
@@ -478,15 +557,15 @@ func (in *Intents) sample() *roaring64.Bitmap {
 	return in.kin.sample
 }
 
-// kinOf returns each type's kin for a centroid set, computed once per set.
-func (in *Intents) kinOf(names []string, cents [][]float32) map[string][]Kin {
+// kinOf returns each type's kin and the class words for a centroid set, computed once per set.
+func (in *Intents) kinOf(m *prodtype.Model, names []string, cents [][]float32) (map[string][]Kin, map[string]bool) {
 	if len(cents) == 0 {
-		return nil
+		return nil, nil
 	}
 	in.kin.mu.Lock()
 	defer in.kin.mu.Unlock()
-	if in.kin.n == len(cents) && len(in.kin.first) > 0 && &in.kin.first[0] == &cents[0][0] {
-		return in.kin.kin
+	if in.kin.n == len(cents) && len(in.kin.first) > 0 && &in.kin.first[0] == &cents[0][0] && in.kin.classOf == m {
+		return in.kin.kin, in.kin.class
 	}
 	byWord := map[string][]int{}
 	for i, n := range names {
@@ -517,7 +596,81 @@ func (in *Intents) kinOf(names []string, cents [][]float32) map[string][]Kin {
 		sort.Slice(ks, func(a, b int) bool { return ks[a].Name < ks[b].Name })
 	}
 	in.kin.first, in.kin.n, in.kin.kin = cents[0], len(cents), kin
-	return kin
+	in.kin.class, in.kin.classOf = classWords(m, names, cents), m
+	return kin, in.kin.class
+}
+
+// classPriceCap is how many times the median price of a class's types an unnamed type of a
+// class phrase may cost.
+const classPriceCap = 3
+
+// classWords are the heads that name a class of things rather than a kind: shared by three
+// types or more whose centroids lie farther apart than those of other shared heads (their mean
+// pairwise cosine more than one MAD below the median over such heads). On the Icecat catalogue:
+// accessory, kit, part, set, adapter, machine, supplies, ... but not cable, printer or monitor.
+func classWords(m *prodtype.Model, names []string, cents [][]float32) map[string]bool {
+	idx := make(map[string]int, len(names))
+	for i, n := range names {
+		idx[n] = i
+	}
+	groups := map[string][]int{}
+	for _, t := range m.Types() {
+		i, ok := idx[t.Name]
+		if !ok {
+			continue
+		}
+		heads := map[string]bool{}
+		for _, alt := range strings.Split(t.Head, "/") {
+			if st := lexical.Analyze(alt); len(st) > 0 {
+				heads[st[len(st)-1]] = true
+			}
+		}
+		for h := range heads {
+			groups[h] = append(groups[h], i)
+		}
+	}
+	spread := map[string]float64{}
+	var all []float64
+	for h, g := range groups {
+		if len(g) < 3 {
+			continue
+		}
+		var sum float64
+		n := 0
+		for a := 0; a < len(g); a++ {
+			for b := a + 1; b < len(g); b++ {
+				sum += float64(vectorindex.Dot(cents[g[a]], cents[g[b]]))
+				n++
+			}
+		}
+		spread[h] = sum / float64(n)
+		all = append(all, spread[h])
+	}
+	if len(all) < 5 {
+		return nil
+	}
+	med := median(all)
+	dev := make([]float64, len(all))
+	for i, v := range all {
+		dev[i] = math.Abs(v - med)
+	}
+	cut := med - median(dev)
+	out := map[string]bool{}
+	for h, v := range spread {
+		if v < cut {
+			out[h] = true
+		}
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // Resolve returns the product types a query means (none when no type is clear enough).

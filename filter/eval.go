@@ -127,9 +127,26 @@ func (ix *Index) evaluator(ctx context.Context, e *Expr) (*evaluator, error) {
 	return &evaluator{ix: ix, ctx: ctx}, nil
 }
 
+// TypeTagPrefix starts the name of a product-type tag: "type/notebook case" holds the SKUs
+// whose product_type is "notebook case". Type tags are not stored: they are the field's values,
+// kept fresh by the tagger as it types new and changed SKUs.
+const TypeTagPrefix = "type/"
+
+// TypeOfTag returns the product type a type tag names.
+func TypeOfTag(name string) (string, bool) {
+	if len(name) > len(TypeTagPrefix) && strings.EqualFold(name[:len(TypeTagPrefix)], TypeTagPrefix) {
+		return strings.TrimSpace(name[len(TypeTagPrefix):]), true
+	}
+	return "", false
+}
+
 func (ix *Index) checkTags(e *Expr) error {
 	if e.Op == OpTag {
-		if _, ok := ix.tags[strings.ToLower(e.Name)]; !ok {
+		if ty, ok := TypeOfTag(e.Name); ok {
+			if _, known := ix.cats[CatProductType].dict[normValue(ty)]; !known {
+				return fmt.Errorf("%w %q (no SKU has the product type %q)", ErrUnknownTag, e.Name, ty)
+			}
+		} else if _, ok := ix.tags[strings.ToLower(e.Name)]; !ok {
 			return fmt.Errorf("%w %q", ErrUnknownTag, e.Name)
 		}
 	}
@@ -192,6 +209,9 @@ func (ev *evaluator) eval(e *Expr, within *roaring64.Bitmap) (set, error) {
 	case OpAll:
 		return everything(), nil
 	case OpTag:
+		if ty, ok := TypeOfTag(e.Name); ok {
+			return ev.evalAttr(&Expr{Op: OpAttr, Field: "product_type", Values: []string{ty}}, within)
+		}
 		t, ok := ix.tags[strings.ToLower(e.Name)]
 		if !ok {
 			return set{}, fmt.Errorf("%w %q", ErrUnknownTag, e.Name)

@@ -48,6 +48,9 @@ func validName(name string) error {
 	if len(n) > 200 {
 		return errors.New("tag name longer than 200 bytes")
 	}
+	if _, ok := filter.TypeOfTag(n); ok {
+		return fmt.Errorf("tag name %q: names starting with %q are the product types' tags", name, filter.TypeTagPrefix)
+	}
 	return nil
 }
 

@@ -29,6 +29,7 @@ func init() {
 			"  tag define --kind discovered --name FAMILY [--clusters K]\n" +
 			"  tag list | tag show NAME [--limit 20] | tag explain NAME SKU_ID [--json] | tag rebuild [NAME...]\n" +
 			"  tag explain product_type SKU_ID [--json] (why the SKU has its learned product type)\n" +
+			"  tag explain type/TYPE SKU_ID [--json] (product type tags: tag = \"type/notebook case\" in filters)\n" +
 			"  tag delete NAME (refused while another tag or a pool refers to it)",
 		summary: "define, list, show, explain, rebuild and delete tags (rule, prototype, propagated, discovered)",
 		run:     runTag})
@@ -383,7 +384,10 @@ func runTagExplain(ctx context.Context, env *Env, args []string) error {
 	}
 	defer pool.Close()
 	if pos[0] == "product_type" {
-		return explainType(ctx, env, tg, id, *asJSON)
+		return explainType(ctx, env, tg, id, *asJSON, "")
+	}
+	if ty, ok := filter.TypeOfTag(pos[0]); ok {
+		return explainType(ctx, env, tg, id, *asJSON, ty)
 	}
 	ex, err := tg.Explain(ctx, pos[0], id)
 	if err != nil {
@@ -441,10 +445,19 @@ func runTagRebuild(ctx context.Context, env *Env, args []string) error {
 var _ = errors.New
 
 // explainType prints why a SKU has its learned product type, and what the type is.
-func explainType(ctx context.Context, env *Env, tg *tagger.Tagger, id int64, asJSON bool) error {
+// explainType says why a SKU has its product type, and, for a type tag (want, its type), whether
+// that makes it a member.
+func explainType(ctx context.Context, env *Env, tg *tagger.Tagger, id int64, asJSON bool, want string) error {
 	a, err := tg.ExplainType(ctx, id)
 	if err != nil {
 		return err
+	}
+	if want != "" && !asJSON {
+		member := "is not"
+		if strings.EqualFold(a.Type, want) {
+			member = "is"
+		}
+		fmt.Fprintf(env.Stdout, "SKU %d %s a member of %q (product type tag)\n", id, member, filter.TypeTagPrefix+want)
 	}
 	var ty *prodtype.Type
 	if m := tg.TypeModel(); m != nil && a.Type != "" {

@@ -31,6 +31,15 @@ func TestTagCommands(t *testing.T) {
 	code, out, stderr = run(t, env, "tag", "explain", "sg-mice", "601")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, out, "601")
+	// Product types are tags too (filter_test has their members); this small catalogue teaches
+	// no types, and the explanation says so.
+	code, out, stderr = run(t, env, "tag", "explain", "type/mouse", "601")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, out, `SKU 601 is not a member of "type/mouse"`)
+	require.Contains(t, out, "no product type")
+	code, _, stderr = run(t, env, "tag", "define", "--kind", "rule", "--name", "type/mice", "--rule", "brand = Logitech")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "product types' tags")
 
 	code, _, stderr = run(t, env, "tag", "delete", "mice")
 	require.Equal(t, 1, code)

@@ -143,6 +143,26 @@ func TestScenarioPools(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, it.Names(), "camera case")
 	require.NotContains(t, it.Names(), "rack accessory")
+	// The "gaming accessories under $50 ...": no type is clear, and the scenario is
+	// searched as "gaming" (it gave 4 SKUs, rack accessories first), not "gaming accessories".
+	svc := &selection.Service{Executor: &selection.Executor{Index: s.Tags.Index(), Retriever: search.Retriever{Searcher: s.Searcher}},
+		Vocabulary: func() selection.Vocabulary { v, _ := selection.IndexVocabulary(s.Tags.Index()); return v }, Intents: in}
+	pr, err := svc.PlanScenario(ctx, "gaming accessories under $50 in stock, no refurbished, best sellers", "")
+	require.NoError(t, err)
+	require.Nil(t, pr.Plan.Intent)
+	require.Equal(t, "gaming", pr.Plan.Query)
+	pr.Plan.Limit = 1000
+	res, err := svc.Preview(ctx, pr.Plan)
+	require.NoError(t, err)
+	require.Greater(t, len(res.Items), 10)
+	mice := 0
+	for _, item := range res.Items {
+		if ty := s.Tags.TypeOfSKU(item.SKUID); ty == "mouse" || ty == "mouse pad" {
+			mice++
+		}
+		require.NotEqual(t, "rack accessory", s.Tags.TypeOfSKU(item.SKUID))
+	}
+	require.Greater(t, mice, 1)
 }
 
 const (

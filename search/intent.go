@@ -205,9 +205,16 @@ func (ev *evidence) get(name string) *TypeScore {
 // the query's noun phrases, its share of the query's lexical matches, and the query's nearness
 // to its centroid.
 func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []string, error) {
+	ev, stems, _, err := in.evidence(ctx, text)
+	return ev, stems, err
+}
+
+// evidence is Evidence, and also the text the lexical and semantic evidence was taken on (the
+// query without its class words).
+func (in *Intents) evidence(ctx context.Context, text string) ([]TypeScore, []string, string, error) {
 	m := in.types.TypeModel()
 	if m == nil || m.Len() == 0 {
-		return nil, nil, nil
+		return nil, nil, "", nil
 	}
 	stems := lexical.Analyze(text)
 	ev := &evidence{m: m, scores: map[string]*TypeScore{}}
@@ -216,10 +223,10 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 	flat := in.names(ev, text, class)
 	total, err := in.lexicalShares(ctx, ev, flat)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	if err := in.nearness(ctx, ev, flat, names, cents); err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	out := make([]TypeScore, 0, len(ev.scores))
 	for name, ts := range ev.scores {
@@ -235,7 +242,7 @@ func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []st
 		}
 		out = append(out, *ts)
 	}
-	return out, stems, nil
+	return out, stems, flat, nil
 }
 
 // names sets the name score of the types the query's noun phrases name, and returns the text
@@ -675,11 +682,15 @@ func median(v []float64) float64 {
 
 // Resolve returns the product types a query means (none when no type is clear enough).
 func (in *Intents) Resolve(ctx context.Context, text string) (selection.Intent, error) {
-	ev, stems, err := in.Evidence(ctx, text)
+	ev, stems, flat, err := in.evidence(ctx, text)
 	if err != nil {
 		return selection.Intent{}, err
 	}
-	return in.cfg.Decide(ev, stems), nil
+	it := in.cfg.Decide(ev, stems)
+	if q := strings.Join(strings.Fields(flat), " "); q != strings.Join(strings.Fields(strings.ReplaceAll(text, ",", " ")), " ") {
+		it.Query = q
+	}
+	return it, nil
 }
 
 // Decide turns the evidence into an intent with c's weights (c must have its defaults).

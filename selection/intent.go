@@ -20,6 +20,10 @@ type Intent struct {
 	Named bool `json:"named,omitempty"`
 	// Widen also admits SKUs of other types whose text holds every word of the query.
 	Widen bool `json:"widen,omitempty"`
+	// Query, when set, is the scenario's product words without its class words ("gaming" for
+	// "gaming accessories": "accessories" names no kind of product); a scenario naming no type
+	// is searched by it.
+	Query string `json:"query,omitempty"`
 }
 
 // IntentType is one product type a scenario means.

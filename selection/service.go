@@ -76,10 +76,14 @@ func (s *Service) PlanScenario(ctx context.Context, scenario, planner string) (P
 		if err != nil {
 			return PlanResponse{}, fmt.Errorf("resolve intent: %w", err)
 		}
-		if len(it.Types) > 0 {
+		switch {
+		case len(it.Types) > 0:
 			plan.Intent = &it
 			notes = append(notes, "product types: "+strings.Join(it.Names(), ", "))
-		} else {
+		case it.Query != "" && plan.Query != "":
+			notes = append(notes, fmt.Sprintf("no product type is clear from the scenario; %q names a class of products, not a kind: searching for %q", plan.Query, it.Query))
+			plan.Query = it.Query
+		default:
 			notes = append(notes, "no product type is clear from the scenario: the query's words and meaning select")
 		}
 	}

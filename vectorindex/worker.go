@@ -303,7 +303,10 @@ type Backlog struct {
 	OldestAge time.Duration
 }
 
-// QueueBacklog reads the embedding backlog.
+// QueueBacklog reads the embedding backlog: SKUs whose text changed (catalog.Apply queues
+// them; price, stock and metrics events never do) and that wait for the worker. It is the one
+// read of embed_queue's size: the CLI's status lines and /metrics
+// (selection_embedding_backlog_skus, selection_embedding_backlog_age_seconds) use it.
 func QueueBacklog(ctx context.Context, db DBTX) (Backlog, error) {
 	var b Backlog
 	var age *float64

@@ -21,6 +21,7 @@ import (
 	"selection/internal/poll"
 	"selection/migrations"
 	"selection/selection"
+	"selection/vectorindex"
 	"selection/web"
 )
 
@@ -153,15 +154,15 @@ func (s *stack) registerMetrics() {
 		}
 	}
 	var mu sync.Mutex
-	var last ingest.Backlog
+	var last vectorindex.Backlog
 	var lastAt time.Time
-	backlog := func() ingest.Backlog {
+	backlog := func() vectorindex.Backlog {
 		mu.Lock()
 		defer mu.Unlock()
 		if time.Since(lastAt) > 2*time.Second {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			if b, err := ingest.EmbedBacklog(ctx, s.pool); err == nil {
+			if b, err := vectorindex.QueueBacklog(ctx, s.pool); err == nil {
 				last, lastAt = b, time.Now()
 			}
 		}

@@ -93,40 +93,37 @@ func MetricsDataOf(m catalog.Metrics) MetricsData { return MetricsData(m) }
 func (d *Decoded) buildPatch() error {
 	e := &d.Event
 	p := catalog.Patch{ID: e.SKUID}
-	at := e.EventTime
+	var err error
 	switch e.Kind {
 	case KindDelete:
-		x, err := decodeDelete(e.Data)
-		if err != nil {
-			return err
-		}
-		x.apply(&p, at)
+		err = decodeInto(decodeDelete, e.Data, &p, e.EventTime)
 	case KindPrice:
-		x, err := decodePrice(e.Data)
-		if err != nil {
-			return err
-		}
-		x.apply(&p, at)
+		err = decodeInto(decodePrice, e.Data, &p, e.EventTime)
 	case KindStock:
-		x, err := decodeStock(e.Data)
-		if err != nil {
-			return err
-		}
-		x.apply(&p, at)
+		err = decodeInto(decodeStock, e.Data, &p, e.EventTime)
 	case KindMetrics:
-		x, err := decodeMetrics("data", e.Data)
-		if err != nil {
-			return err
-		}
-		x.apply(&p, at)
+		err = decodeInto(decodeMetricsData, e.Data, &p, e.EventTime)
 	case KindUpsert:
-		x, err := decodeUpsert(e.Data)
-		if err != nil {
-			return err
-		}
-		x.apply(&p, e.Market, at)
+		p.Market = e.Market // the envelope's market is the SKU's
+		err = decodeInto(decodeUpsert, e.Data, &p, e.EventTime)
+	}
+	if err != nil {
+		return err
 	}
 	d.Patch = p
+	return nil
+}
+
+// decodeInto decodes raw with a kind's decoder and applies the payload to p.
+func decodeInto[T interface {
+	apply(*catalog.Patch, time.Time)
+}](decode func(json.RawMessage) (T, error),
+	raw json.RawMessage, p *catalog.Patch, at time.Time) error {
+	x, err := decode(raw)
+	if err != nil {
+		return err
+	}
+	x.apply(p, at)
 	return nil
 }
 
@@ -211,7 +208,10 @@ func (d StockData) apply(p *catalog.Patch, at time.Time) {
 var metricsFields = []string{"sales_1h", "sales_24h", "sales_7d", "gmv_1h", "gmv_24h", "gmv_7d",
 	"views_1h", "views_24h", "views_7d", "rating", "rating_count"}
 
-// decodeMetrics reads metrics.update's payload, or sku.upsert's metrics (path "data.metrics").
+// decodeMetricsData reads metrics.update's payload.
+func decodeMetricsData(raw json.RawMessage) (MetricsData, error) { return decodeMetrics("data", raw) }
+
+// decodeMetrics reads metrics (path "data", or "data.metrics" in sku.upsert).
 func decodeMetrics(path string, raw json.RawMessage) (MetricsData, error) {
 	var m MetricsData
 	f, err := object(path, raw, metricsFields...)
@@ -345,9 +345,9 @@ func decodeUpsertNumbers(f obj, v *upsertValues, u *UpsertData) error {
 	return nil
 }
 
-func (u UpsertData) apply(p *catalog.Patch, market string, at time.Time) {
+// apply sets the fields given; p.Market must hold the event's market.
+func (u UpsertData) apply(p *catalog.Patch, at time.Time) {
 	p.Fields |= catalog.FieldMarket
-	p.Market = market
 	for _, s := range []struct {
 		bit uint32
 		val *string

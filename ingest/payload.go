@@ -437,13 +437,9 @@ func (f obj) int(name string, required bool, min int64) (n int64, ok bool, err e
 
 // str reads a string field of minLen..maxLen code points; ok says whether it was there.
 func (f obj) str(name string, minLen, maxLen int) (string, bool, error) {
-	raw, ok := f.m[name]
-	if !ok {
-		return "", false, nil
-	}
-	s, ok := jsonString(raw)
-	if !ok {
-		return "", false, invalid(f.name(name), "must be a string")
+	s, ok, err := f.string(name)
+	if err != nil || !ok {
+		return "", false, err
 	}
 	if n := utf8.RuneCountInString(s); n < minLen || n > maxLen {
 		return "", false, invalid(f.name(name), "must be %d..%d characters, not %d", minLen, maxLen, n)
@@ -453,6 +449,18 @@ func (f obj) str(name string, minLen, maxLen int) (string, bool, error) {
 
 // currency reads an ISO 4217 code; ok says whether it was there.
 func (f obj) currency(name string) (string, bool, error) {
+	s, ok, err := f.string(name)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	if len(s) != 3 || strings.ToUpper(s) != s || strings.IndexFunc(s, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+		return "", false, invalid(f.name(name), "%q is not a 3-letter upper-case ISO 4217 code", s)
+	}
+	return s, true, nil
+}
+
+// string reads a string field; ok says whether it was there.
+func (f obj) string(name string) (string, bool, error) {
 	raw, ok := f.m[name]
 	if !ok {
 		return "", false, nil
@@ -460,9 +468,6 @@ func (f obj) currency(name string) (string, bool, error) {
 	s, ok := jsonString(raw)
 	if !ok {
 		return "", false, invalid(f.name(name), "must be a string")
-	}
-	if len(s) != 3 || strings.ToUpper(s) != s || strings.IndexFunc(s, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-		return "", false, invalid(f.name(name), "%q is not a 3-letter upper-case ISO 4217 code", s)
 	}
 	return s, true, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,7 +43,7 @@ type Loop struct {
 	stop   context.CancelFunc // ends the loop between steps
 	cancel context.CancelFunc // ends the step in flight
 	done   chan struct{}
-	ended  chan struct{} // closed when the last run ended, for Done
+	ended  atomic.Pointer[chan struct{}] // closed when the last run ends; read by Done without mu (Stop holds mu while it waits)
 }
 
 // Start runs the loop in a goroutine until Stop or until ctx ends. It returns false, and does
@@ -62,7 +63,8 @@ func (l *Loop) Start(ctx context.Context, step Step) bool {
 		stepCtx = loopCtx
 	}
 	done := make(chan struct{})
-	l.stop, l.cancel, l.done, l.ended = stop, cancel, done, done
+	l.stop, l.cancel, l.done = stop, cancel, done
+	l.ended.Store(&done)
 	go func() {
 		defer close(done)
 		l.run(loopCtx, stepCtx, step)
@@ -85,9 +87,10 @@ func (l *Loop) Running() bool {
 // Done is closed when the loop ends (Stop, Start's context, or a step returning Done); nil
 // before the first Start.
 func (l *Loop) Done() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.ended
+	if p := l.ended.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Stop ends the loop and waits for it. If ctx ends first, the step in flight is canceled and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -32,13 +31,6 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 type Position struct {
 	Snapshot string
 	Seq      int64
-}
-
-// Xmin is the position's snapshot xmin: every transaction below it is reflected.
-func (p Position) Xmin() uint64 {
-	x, _, _ := strings.Cut(p.Snapshot, ":")
-	v, _ := strconv.ParseUint(x, 10, 64)
-	return v
 }
 
 // SaveSnapshot replaces the persisted index with s, unless a snapshot of a later position is

@@ -12,6 +12,7 @@ import (
 	"selection/catalog"
 	"selection/internal/pg"
 	"selection/internal/testdb"
+	"selection/vectorindex"
 )
 
 // ev builds a decoded event record (it must be valid).
@@ -106,7 +107,7 @@ func TestApplyBatch(t *testing.T) {
 	require.Equal(t, 1, dl)
 	require.Contains(t, reason, "malformed JSON")
 
-	b, err := EmbedBacklog(ctx, db.Pool)
+	b, err := vectorindex.QueueBacklog(ctx, db.Pool)
 	require.NoError(t, err)
 	require.Equal(t, int64(2), b.Count, "two new SKUs wait for the model; price and stock never queue")
 	require.Greater(t, b.OldestAge, time.Duration(0))

@@ -54,64 +54,6 @@ type Event struct {
 	Data      json.RawMessage `json:"data,omitempty"`
 }
 
-// UpsertData is the payload of sku.upsert: any non-empty subset of a SKU's fields. Absent
-// fields keep their stored values. The envelope's market is the SKU's market.
-type UpsertData struct {
-	Title       *string         `json:"title,omitempty"`
-	Description *string         `json:"description,omitempty"`
-	Brand       *string         `json:"brand,omitempty"`
-	Category    *string         `json:"category,omitempty"`
-	ProductType *string         `json:"product_type,omitempty"`
-	Attributes  json.RawMessage `json:"attributes,omitempty"` // a JSON object
-	ReleasedAt  *time.Time      `json:"released_at,omitempty"`
-	Currency    *string         `json:"currency,omitempty"` // ISO 4217, e.g. "SGD"
-	Price       *int64          `json:"price,omitempty"`    // minor units
-	ListPrice   *int64          `json:"list_price,omitempty"`
-	Stock       *int64          `json:"stock,omitempty"`
-	Metrics     *MetricsData    `json:"metrics,omitempty"`
-}
-
-// PriceData is the payload of price.update. Price is required; list price and currency keep
-// their stored values when absent.
-type PriceData struct {
-	Price     int64   `json:"price"`
-	ListPrice *int64  `json:"list_price,omitempty"`
-	Currency  *string `json:"currency,omitempty"`
-}
-
-// StockData is the payload of stock.update: the absolute stock level (not a delta, so that
-// replaying or redelivering an event is harmless).
-type StockData struct {
-	Stock int64 `json:"stock"`
-}
-
-// MetricsData is the payload of metrics.update, a full snapshot of the SKU's moving metrics:
-// every field is required.
-type MetricsData struct {
-	Sales1h     int64   `json:"sales_1h"`
-	Sales24h    int64   `json:"sales_24h"`
-	Sales7d     int64   `json:"sales_7d"`
-	GMV1h       int64   `json:"gmv_1h"` // minor units
-	GMV24h      int64   `json:"gmv_24h"`
-	GMV7d       int64   `json:"gmv_7d"`
-	Views1h     int64   `json:"views_1h"`
-	Views24h    int64   `json:"views_24h"`
-	Views7d     int64   `json:"views_7d"`
-	Rating      float32 `json:"rating"` // 0..5
-	RatingCount int64   `json:"rating_count"`
-}
-
-// DeleteData is the optional payload of sku.delete.
-type DeleteData struct {
-	Reason string `json:"reason,omitempty"`
-}
-
-// Metrics converts to the catalogue's type.
-func (m MetricsData) Metrics() catalog.Metrics { return catalog.Metrics(m) }
-
-// MetricsDataOf converts from the catalogue's type.
-func MetricsDataOf(m catalog.Metrics) MetricsData { return MetricsData(m) }
-
 // NewEvent builds an event whose data is data marshalled as JSON.
 func NewEvent(id string, kind Kind, sku int64, market string, at time.Time, data any) (Event, error) {
 	e := Event{V: SchemaVersion, EventID: id, Kind: kind, SKUID: sku, Market: market, EventTime: at.UTC()}
@@ -175,82 +117,100 @@ func DecodeEvent(b []byte, o DecodeOptions) (Decoded, error) {
 			return d, err
 		}
 	}
+	if err := d.decodeEnvelope(top, o); err != nil {
+		return d, err
+	}
+	if err := d.buildPatch(); err != nil {
+		return d, err
+	}
+	if err := d.Patch.Validate(); err != nil {
+		return d, &ValidationError{Reason: err.Error()}
+	}
+	return d, nil
+}
+
+// decodeEnvelope checks the envelope's fields in a fixed order (the first broken rule is the
+// error) and fills d.Event; Data is the payload's raw JSON, checked by the kind's decoder.
+func (d *Decoded) decodeEnvelope(top fields, o DecodeOptions) error {
 	for k := range top {
 		switch k {
 		case "v", "event_id", "kind", "sku_id", "market", "event_time", "data":
 		default:
-			return d, invalid(k, "unknown field")
+			return invalid(k, "unknown field")
 		}
 	}
-	str := func(name string) (*string, error) {
-		raw, ok := top[name]
-		if !ok {
-			return nil, nil
+	var env [4]string // event_id, kind, market, event_time
+	var has [4]bool
+	for i, name := range [...]string{"event_id", "kind", "market", "event_time"} {
+		if raw, ok := top[name]; ok {
+			if env[i], has[i] = jsonString(raw); !has[i] {
+				return invalid(name, "must be a string")
+			}
 		}
-		s, ok := jsonString(raw)
-		if !ok {
-			return nil, invalid(name, "must be a string")
-		}
-		return &s, nil
-	}
-	var env struct {
-		EventID, Kind, Market, EventTime *string
-	}
-	for _, f := range []struct {
-		name string
-		dst  **string
-	}{{"event_id", &env.EventID}, {"kind", &env.Kind}, {"market", &env.Market}, {"event_time", &env.EventTime}} {
-		v, err := str(f.name)
-		if err != nil {
-			return d, err
-		}
-		*f.dst = v
 	}
 	e := &d.Event
 	vraw, ok := top["v"]
 	if !ok {
-		return d, invalid("v", "required")
+		return invalid("v", "required")
 	}
 	if v, err := intValue(vraw); err != nil || v != SchemaVersion {
-		return d, invalid("v", "unsupported version %s (this decoder reads %d)", vraw, SchemaVersion)
+		return invalid("v", "unsupported version %s (this decoder reads %d)", vraw, SchemaVersion)
 	}
 	e.V = SchemaVersion
-	if env.EventID == nil {
-		return d, invalid("event_id", "required")
+	if !has[0] {
+		return invalid("event_id", "required")
 	}
-	if n := utf8.RuneCountInString(*env.EventID); n == 0 || n > MaxEventIDLen {
-		return d, invalid("event_id", "must be 1..%d characters", MaxEventIDLen)
+	if n := utf8.RuneCountInString(env[0]); n == 0 || n > MaxEventIDLen {
+		return invalid("event_id", "must be 1..%d characters", MaxEventIDLen)
 	}
-	e.EventID = *env.EventID
-	if env.Kind == nil {
-		return d, invalid("kind", "required")
+	e.EventID = env[0]
+	if !has[1] {
+		return invalid("kind", "required")
 	}
-	e.Kind = Kind(*env.Kind)
-	if !validKind(e.Kind) {
-		return d, invalid("kind", "unknown kind %q", *env.Kind)
+	if e.Kind = Kind(env[1]); !validKind(e.Kind) {
+		return invalid("kind", "unknown kind %q", env[1])
 	}
 	rawID, ok := top["sku_id"]
 	if !ok {
-		return d, invalid("sku_id", "required")
+		return invalid("sku_id", "required")
 	}
 	id, err := parseSKUID(rawID)
 	if err != nil {
-		return d, err
+		return err
 	}
 	e.SKUID = id
-	if env.Market == nil {
-		return d, invalid("market", "required")
+	if !has[2] {
+		return invalid("market", "required")
 	}
-	if !catalog.ValidMarket(*env.Market) {
-		return d, invalid("market", "unknown market %q (one of SG MY TH ID PH VN ALL)", *env.Market)
+	if !catalog.ValidMarket(env[2]) {
+		return invalid("market", "unknown market %q (one of SG MY TH ID PH VN ALL)", env[2])
 	}
-	e.Market = *env.Market
-	if env.EventTime == nil {
-		return d, invalid("event_time", "required")
+	e.Market = env[2]
+	if !has[3] {
+		return invalid("event_time", "required")
 	}
-	t, err := parseTime(*env.EventTime)
+	t, err := eventTime(env[3], o)
 	if err != nil {
-		return d, invalid("event_time", "%v", err)
+		return err
+	}
+	e.EventTime = t
+	data, ok := top["data"]
+	switch {
+	case !ok && e.Kind != KindDelete:
+		return invalid("data", "required for %s", e.Kind)
+	case ok && firstByte(data) != '{':
+		return invalid("data", "must be an object")
+	case ok:
+		e.Data = data
+	}
+	return nil
+}
+
+// eventTime parses the envelope's event_time and checks it against o's future-skew limit.
+func eventTime(s string, o DecodeOptions) (time.Time, error) {
+	t, err := parseTime(s)
+	if err != nil {
+		return t, invalid("event_time", "%v", err)
 	}
 	if o.MaxSkew >= 0 {
 		skew := o.MaxSkew
@@ -262,27 +222,10 @@ func DecodeEvent(b []byte, o DecodeOptions) (Decoded, error) {
 			now = time.Now()
 		}
 		if t.After(now.Add(skew)) {
-			return d, invalid("event_time", "%s is more than %v in the future", *env.EventTime, skew)
+			return t, invalid("event_time", "%s is more than %v in the future", s, skew)
 		}
 	}
-	e.EventTime = t
-	data, ok := top["data"]
-	if !ok {
-		if e.Kind != KindDelete {
-			return d, invalid("data", "required for %s", e.Kind)
-		}
-	} else if firstByte(data) != '{' {
-		return d, invalid("data", "must be an object")
-	} else {
-		e.Data = data
-	}
-	if err := d.buildPatch(); err != nil {
-		return d, err
-	}
-	if err := d.Patch.Validate(); err != nil {
-		return d, &ValidationError{Reason: err.Error()}
-	}
-	return d, nil
+	return t, nil
 }
 
 func validKind(k Kind) bool {
@@ -437,279 +380,4 @@ func parseTime(s string) (time.Time, error) {
 	}
 	// Postgres keeps microseconds: truncating here makes live ingest and replay agree.
 	return t.UTC().Truncate(time.Microsecond), nil
-}
-
-// field readers for the payloads: each takes the raw value of a present field.
-
-type fields map[string]json.RawMessage
-
-func (f fields) int(name string, required bool, min int64) (int64, bool, error) {
-	raw, ok := f[name]
-	if !ok {
-		if required {
-			return 0, false, invalid("data."+name, "required")
-		}
-		return 0, false, nil
-	}
-	n, err := intValue(raw)
-	if err != nil {
-		return 0, false, invalid("data."+name, "must be an integer: %v", err)
-	}
-	if n < min {
-		return 0, false, invalid("data."+name, "must be at least %d, not %d", min, n)
-	}
-	return n, true, nil
-}
-
-func (f fields) str(name string, minLen, maxLen int) (string, bool, error) {
-	raw, ok := f[name]
-	if !ok {
-		return "", false, nil
-	}
-	s, ok := jsonString(raw)
-	if !ok {
-		return "", false, invalid("data."+name, "must be a string")
-	}
-	if n := utf8.RuneCountInString(s); n < minLen || n > maxLen {
-		return "", false, invalid("data."+name, "must be %d..%d characters, not %d", minLen, maxLen, n)
-	}
-	return s, true, nil
-}
-
-func (f fields) currency(name string) (string, bool, error) {
-	raw, ok := f[name]
-	if !ok {
-		return "", false, nil
-	}
-	s, ok := jsonString(raw)
-	if !ok {
-		return "", false, invalid("data."+name, "must be a string")
-	}
-	if len(s) != 3 || strings.ToUpper(s) != s || strings.IndexFunc(s, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-		return "", false, invalid("data."+name, "%q is not a 3-letter upper-case ISO 4217 code", s)
-	}
-	return s, true, nil
-}
-
-// object decodes a payload object into its fields, rejecting names not in allowed.
-func object(path string, raw json.RawMessage, allowed ...string) (fields, error) {
-	f, ok := scanObject(raw)
-	if !ok {
-		if err := json.Unmarshal(raw, &f); err != nil || f == nil {
-			return nil, invalid(path, "must be an object")
-		}
-	}
-	for k := range f {
-		ok := false
-		for _, a := range allowed {
-			if k == a {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return nil, invalid(path+"."+k, "unknown field")
-		}
-	}
-	return f, nil
-}
-
-var metricsFields = []string{"sales_1h", "sales_24h", "sales_7d", "gmv_1h", "gmv_24h", "gmv_7d",
-	"views_1h", "views_24h", "views_7d", "rating", "rating_count"}
-
-func decodeMetrics(path string, raw json.RawMessage) (catalog.Metrics, error) {
-	var m catalog.Metrics
-	f, err := object(path, raw, metricsFields...)
-	if err != nil {
-		return m, err
-	}
-	ints := []*int64{&m.Sales1h, &m.Sales24h, &m.Sales7d, &m.GMV1h, &m.GMV24h, &m.GMV7d,
-		&m.Views1h, &m.Views24h, &m.Views7d}
-	for i, name := range metricsFields[:9] {
-		n, _, err := f.int(name, true, 0)
-		if err != nil {
-			return m, relabel(err, path)
-		}
-		*ints[i] = n
-	}
-	n, _, err := f.int("rating_count", true, 0)
-	if err != nil {
-		return m, relabel(err, path)
-	}
-	m.RatingCount = n
-	rraw, ok := f["rating"]
-	if !ok {
-		return m, invalid(path+".rating", "required")
-	}
-	r, ok := jsonFloat(rraw)
-	if !ok {
-		return m, invalid(path+".rating", "must be a number")
-	}
-	if r < 0 || r > 5 {
-		return m, invalid(path+".rating", "must be within 0..5, not %v", r)
-	}
-	m.Rating = float32(r)
-	return m, nil
-}
-
-// relabel rewrites "data.x" in a field error to "<path>.x".
-func relabel(err error, path string) error {
-	var ve *ValidationError
-	if errors.As(err, &ve) && path != "data" {
-		return &ValidationError{Field: path + strings.TrimPrefix(ve.Field, "data"), Reason: ve.Reason}
-	}
-	return err
-}
-
-// buildPatch validates the payload and maps the event to a catalogue patch.
-func (d *Decoded) buildPatch() error {
-	e := &d.Event
-	p := catalog.Patch{ID: e.SKUID}
-	t := e.EventTime
-	switch e.Kind {
-	case KindDelete:
-		if e.Data != nil {
-			f, err := object("data", e.Data, "reason")
-			if err != nil {
-				return err
-			}
-			if _, _, err := f.str("reason", 0, 1000); err != nil {
-				return err
-			}
-		}
-		p.DeleteAt = &t
-
-	case KindPrice:
-		f, err := object("data", e.Data, "price", "list_price", "currency")
-		if err != nil {
-			return err
-		}
-		if err := pricePatch(f, &p, true); err != nil {
-			return err
-		}
-		p.PriceAt = t
-
-	case KindStock:
-		f, err := object("data", e.Data, "stock")
-		if err != nil {
-			return err
-		}
-		n, _, err := f.int("stock", true, 0)
-		if err != nil {
-			return err
-		}
-		p.Fields, p.Stock, p.StockAt = catalog.FieldStock, n, t
-
-	case KindMetrics:
-		m, err := decodeMetrics("data", e.Data)
-		if err != nil {
-			return err
-		}
-		p.Fields, p.Metrics, p.MetricsAt = catalog.FieldMetrics, m, t
-
-	case KindUpsert:
-		f, err := object("data", e.Data, "title", "description", "brand", "category", "product_type",
-			"attributes", "released_at", "currency", "price", "list_price", "stock", "metrics")
-		if err != nil {
-			return err
-		}
-		if len(f) == 0 {
-			return invalid("data", "sku.upsert needs at least one field")
-		}
-		p.Fields = catalog.FieldMarket
-		p.Market = e.Market
-		for _, s := range []struct {
-			name     string
-			bit      uint32
-			min, max int
-			dst      *string
-		}{
-			{"title", catalog.FieldTitle, 1, MaxTitleLen, &p.Title},
-			{"description", catalog.FieldDescription, 0, MaxDescriptionLen, &p.Description},
-			{"brand", catalog.FieldBrand, 0, MaxNameLen, &p.Brand},
-			{"category", catalog.FieldCategory, 0, MaxNameLen, &p.Category},
-			{"product_type", catalog.FieldProductType, 0, MaxNameLen, &p.ProductType},
-		} {
-			v, ok, err := f.str(s.name, s.min, s.max)
-			if err != nil {
-				return err
-			}
-			if ok {
-				p.Fields |= s.bit
-				*s.dst = v
-			}
-		}
-		if raw, ok := f["attributes"]; ok {
-			if firstByte(raw) != '{' || !json.Valid(raw) {
-				return invalid("data.attributes", "must be an object")
-			}
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, raw); err != nil {
-				return invalid("data.attributes", "must be an object")
-			}
-			p.Fields |= catalog.FieldAttributes
-			p.Attributes = buf.Bytes()
-		}
-		if raw, ok := f["released_at"]; ok {
-			p.Fields |= catalog.FieldReleasedAt
-			if !isNull(raw) {
-				s, ok := jsonString(raw)
-				if !ok {
-					return invalid("data.released_at", "must be a date-time string or null")
-				}
-				rt, err := parseTime(s)
-				if err != nil {
-					return invalid("data.released_at", "%v", err)
-				}
-				p.ReleasedAt = &rt
-			}
-		}
-		p.ContentAt = t
-		if err := pricePatch(f, &p, false); err != nil {
-			return err
-		}
-		if p.Fields&(catalog.FieldPrice|catalog.FieldListPrice|catalog.FieldCurrency) != 0 {
-			p.PriceAt = t
-		}
-		if n, ok, err := f.int("stock", false, 0); err != nil {
-			return err
-		} else if ok {
-			p.Fields |= catalog.FieldStock
-			p.Stock, p.StockAt = n, t
-		}
-		if raw, ok := f["metrics"]; ok {
-			m, err := decodeMetrics("data.metrics", raw)
-			if err != nil {
-				return err
-			}
-			p.Fields |= catalog.FieldMetrics
-			p.Metrics, p.MetricsAt = m, t
-		}
-	}
-	d.Patch = p
-	return nil
-}
-
-func pricePatch(f fields, p *catalog.Patch, required bool) error {
-	n, ok, err := f.int("price", required, 0)
-	if err != nil {
-		return err
-	}
-	if ok {
-		p.Fields |= catalog.FieldPrice
-		p.Price = n
-	}
-	if n, ok, err := f.int("list_price", false, 0); err != nil {
-		return err
-	} else if ok {
-		p.Fields |= catalog.FieldListPrice
-		p.ListPrice = n
-	}
-	if c, ok, err := f.currency("currency"); err != nil {
-		return err
-	} else if ok {
-		p.Fields |= catalog.FieldCurrency
-		p.Currency = c
-	}
-	return nil
 }

@@ -219,6 +219,7 @@ func TestEventRoundTrip(t *testing.T) {
 		{KindMetrics, m},
 		{KindDelete, nil},
 		{KindUpsert, UpsertData{Title: &title, Stock: &stock, Metrics: &m}},
+		{KindUpsert, UpsertData{ClearReleasedAt: true}},
 	} {
 		e, err := NewEvent("id-"+string(c.kind), c.kind, 77, "SG", at, c.data)
 		require.NoError(t, err)
@@ -230,6 +231,11 @@ func TestEventRoundTrip(t *testing.T) {
 		require.Equal(t, e.SKUID, d.SKUID)
 		require.Equal(t, at, d.EventTime)
 		require.NoError(t, compileSchema(t).Validate(mustJSON(t, b)), "%s", b)
+		if u, ok := c.data.(UpsertData); ok {
+			back, err := decodeUpsert(d.Data)
+			require.NoError(t, err)
+			require.Equal(t, u, back, "%s", d.Data)
+		}
 	}
 }
 

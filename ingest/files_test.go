@@ -13,6 +13,7 @@ import (
 
 	"selection/catalog"
 	"selection/internal/testdb"
+	"selection/vectorindex"
 )
 
 func collect(t *testing.T, read func(fn func(Record) error) error) (good, bad []Record) {
@@ -206,7 +207,7 @@ func TestLoadIcecatFull(t *testing.T) {
 	n, err := catalog.NewStore(db.Pool).Count(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 19406, int(n))
-	b, err := EmbedBacklog(ctx, db.Pool)
+	b, err := vectorindex.QueueBacklog(ctx, db.Pool)
 	require.NoError(t, err)
 	require.Equal(t, int64(19406), b.Count, "every new SKU waits for its embedding")
 }

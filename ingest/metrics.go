@@ -1,12 +1,10 @@
 package ingest
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -154,60 +152,4 @@ func (m *Metrics) retried() {
 	}
 	m.Retries.Inc()
 	m.retries.Add(1)
-}
-
-// Backlog is the embedding backlog: SKUs whose text changed and wait for the model.
-type Backlog struct {
-	Count     int64
-	OldestAge time.Duration // age of the oldest waiting SKU; 0 when none wait
-}
-
-// EmbedBacklog reads the embedding backlog from embed_queue. Price, stock and metrics events
-// never enter it; only text changes (a different content hash) do.
-func EmbedBacklog(ctx context.Context, pool *pgxpool.Pool) (Backlog, error) {
-	var b Backlog
-	var age float64
-	err := pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(enqueued_at)), 0)
-		FROM embed_queue`).Scan(&b.Count, &age)
-	if err != nil {
-		return b, fmt.Errorf("read embedding backlog: %w", err)
-	}
-	if age > 0 {
-		b.OldestAge = time.Duration(age * float64(time.Second))
-	}
-	return b, nil
-}
-
-// BacklogCollector is a Prometheus collector reading the embedding backlog on each scrape
-// (selection_embed_backlog_skus, selection_embed_backlog_oldest_seconds).
-type BacklogCollector struct {
-	pool          *pgxpool.Pool
-	count, oldest *prometheus.Desc
-	timeout       time.Duration
-}
-
-// NewBacklogCollector returns a collector over pool; each scrape runs one query bounded by 2 s.
-func NewBacklogCollector(pool *pgxpool.Pool) *BacklogCollector {
-	return &BacklogCollector{
-		pool:    pool,
-		count:   prometheus.NewDesc("selection_embed_backlog_skus", "SKUs waiting to be embedded.", nil, nil),
-		oldest:  prometheus.NewDesc("selection_embed_backlog_oldest_seconds", "Age of the oldest SKU waiting to be embedded.", nil, nil),
-		timeout: 2 * time.Second,
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (c *BacklogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.count; ch <- c.oldest }
-
-// Collect implements prometheus.Collector.
-func (c *BacklogCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	b, err := EmbedBacklog(ctx, c.pool)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.count, err)
-		return
-	}
-	ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(b.Count))
-	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, b.OldestAge.Seconds())
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"selection/catalog"
+	"selection/internal/poll"
 )
 
 // SimSKU is what the simulator knows of a SKU.
@@ -146,11 +147,10 @@ type Simulator struct {
 	byKind  map[string]int64
 	client  *kgo.Client
 	own     bool
-	cancel  context.CancelFunc
-	done    chan struct{}
-	err     error
 	perr    atomic.Value
 	stopped bool
+
+	loop poll.Loop
 }
 
 // NewSimulator returns a simulator; Start runs it.
@@ -171,7 +171,8 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 	r := rand.New(rand.NewPCG(cfg.Seed, 0x5157))
 	sort.Slice(skus, func(i, j int) bool { return skus[i].ID < skus[j].ID })
 	r.Shuffle(len(skus), func(i, j int) { skus[i], skus[j] = skus[j], skus[i] })
-	s := &Simulator{cfg: cfg, r: r, skus: skus, nextID: maxID + 1, byKind: map[string]int64{}}
+	s := &Simulator{cfg: cfg, r: r, skus: skus, nextID: maxID + 1, byKind: map[string]int64{},
+		loop: poll.Loop{Name: "simulator", Every: 10 * time.Millisecond, Immediate: true, Logger: cfg.Logger}}
 	s.zipf = rand.NewZipf(r, 1.1, 4, uint64(len(skus)-1))
 	return s, nil
 }
@@ -181,7 +182,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 func (s *Simulator) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.done != nil {
+	if s.loop.Running() {
 		return nil
 	}
 	if s.stopped {
@@ -205,56 +206,28 @@ func (s *Simulator) Start(ctx context.Context) error {
 	}
 	s.client = cl
 	s.runID = strconv.FormatInt(time.Now().UnixMilli(), 36)
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel, s.done = cancel, make(chan struct{})
-	go func() {
-		defer close(s.done)
-		err := s.run(runCtx)
-		s.mu.Lock()
-		if runCtx.Err() == nil {
-			s.err = err
-		}
-		s.mu.Unlock()
-	}()
+	s.loop.Start(context.WithoutCancel(ctx), s.step(ctx))
 	return nil
 }
 
-// Done is closed when the simulator stops (Stop, MaxEvents reached, or a failure: see Err).
-func (s *Simulator) Done() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.done
-}
-
-// Err is the failure that stopped the simulator, if any.
-func (s *Simulator) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
+// Done is closed when the simulator stops (Stop, or MaxEvents reached).
+func (s *Simulator) Done() <-chan struct{} { return s.loop.Done() }
 
 // Stop stops producing, flushes what was produced and closes the client the simulator made.
 // It is idempotent.
 func (s *Simulator) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopped = true
-	cancel, done := s.cancel, s.done
 	s.mu.Unlock()
-	if done == nil {
+	if s.Done() == nil {
 		return nil
 	}
-	cancel()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("simulator: stop: %w", ctx.Err())
+	if err := s.loop.Stop(ctx); err != nil {
+		return err
 	}
 	err := s.client.Flush(ctx)
 	if s.own {
 		s.client.Close()
-	}
-	if e := s.Err(); e != nil {
-		return e
 	}
 	if e, ok := s.perr.Load().(error); ok {
 		return fmt.Errorf("simulator: produce: %w", e)
@@ -273,18 +246,20 @@ func (s *Simulator) Stats() SimStats {
 	return st
 }
 
-func (s *Simulator) run(ctx context.Context) error {
+// step produces the records due at Rate since the first step; it ends the loop at MaxEvents.
+func (s *Simulator) step(ctx context.Context) poll.Step {
 	// Records already made are delivered even when Stop ends the loop: Stop flushes them.
 	pctx := context.WithoutCancel(ctx)
-	start := time.Now()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
+	var start time.Time
 	var sent int64
-	for {
+	return func(context.Context) error {
+		if start.IsZero() {
+			start = time.Now()
+		}
 		due := int64(time.Since(start).Seconds() * s.cfg.Rate)
 		for sent < due {
 			if s.cfg.MaxEvents > 0 && sent >= int64(s.cfg.MaxEvents) {
-				return nil
+				break
 			}
 			for _, rec := range s.Next(time.Now()) {
 				s.client.Produce(pctx, rec, func(_ *kgo.Record, err error) {
@@ -296,13 +271,9 @@ func (s *Simulator) run(ctx context.Context) error {
 			}
 		}
 		if s.cfg.MaxEvents > 0 && sent >= int64(s.cfg.MaxEvents) {
-			return nil
+			return poll.Done
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+		return nil
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/internal/pg"
+	"selection/internal/poll"
 )
 
 // Store reads the catalogue's text from the skus table.
@@ -133,11 +134,11 @@ type Follower struct {
 	ix    *Index
 	cfg   FollowerConfig
 
+	loop poll.Loop
+
 	mu      sync.Mutex
 	hashes  map[int64][]byte
 	tail    *pg.Tail
-	cancel  context.CancelFunc
-	done    chan struct{}
 	polls   int64
 	changed int64
 	scanned int64
@@ -174,7 +175,8 @@ func NewFollower(store *Store, ix *Index, cfg FollowerConfig) (*Follower, error)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Follower{store: store, ix: ix, cfg: cfg}, nil
+	return &Follower{store: store, ix: ix, cfg: cfg,
+		loop: poll.Loop{Name: "lexical: poll", Every: cfg.Interval, Logger: cfg.Logger}}, nil
 }
 
 // Start loads the index and starts polling. It returns once the initial load is done; calling
@@ -182,7 +184,7 @@ func NewFollower(store *Store, ix *Index, cfg FollowerConfig) (*Follower, error)
 func (f *Follower) Start(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.done != nil {
+	if f.loop.Running() {
 		return nil
 	}
 	hashes, at, err := f.store.load(ctx, f.ix)
@@ -190,45 +192,17 @@ func (f *Follower) Start(ctx context.Context) error {
 		return err
 	}
 	f.hashes, f.tail = hashes, pg.NewTail(at, f.cfg.Overlap)
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	f.cancel, f.done = cancel, make(chan struct{})
-	go f.run(runCtx, f.done)
+	f.loop.Start(context.WithoutCancel(ctx), func(ctx context.Context) error {
+		_, err := f.Poll(ctx)
+		return err
+	})
 	return nil
 }
 
 // Stop ends polling and waits for the poll in flight (or until ctx ends). Stopping a stopped
 // follower does nothing.
 func (f *Follower) Stop(ctx context.Context) error {
-	f.mu.Lock()
-	cancel, done := f.cancel, f.done
-	f.cancel, f.done = nil, nil
-	f.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	cancel()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (f *Follower) run(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	t := time.NewTicker(f.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := f.Poll(ctx); err != nil && ctx.Err() == nil {
-				f.cfg.Logger.Warn("lexical: poll skus", "err", err)
-			}
-		}
-	}
+	return f.loop.Stop(ctx) // not under f.mu: the poll in flight takes it
 }
 
 // Poll applies the changes since the last poll (Start calls it periodically; tests call it

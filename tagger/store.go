@@ -108,26 +108,6 @@ func insertTag(ctx context.Context, tx pgx.Tx, t TagDef, def []byte) (TagDef, er
 	return t, err
 }
 
-// UpdateTag replaces a tag's description and definition (not its kind or name).
-func (s *Store) UpdateTag(ctx context.Context, t TagDef) error {
-	if err := t.Definition.Validate(t.Kind); err != nil {
-		return fmt.Errorf("tag %q: %w", t.Name, err)
-	}
-	def, err := json.Marshal(t.Definition)
-	if err != nil {
-		return err
-	}
-	ct, err := s.pool.Exec(ctx, `UPDATE tags SET description = $2, definition = $3, updated_at = now()
-		WHERE id = $1`, t.ID, t.Description, def)
-	if err != nil {
-		return fmt.Errorf("update tag %q: %w", t.Name, err)
-	}
-	if ct.RowsAffected() == 0 {
-		return fmt.Errorf("tag %q: %w", t.Name, ErrNotFound)
-	}
-	return nil
-}
-
 // LockTags share-locks, until tx ends, the tags named (in any case), so that a tag delete
 // (DeleteUnreferenced) waits for whatever tx writes that refers to them and then sees it; it
 // returns the names (lower-cased, sorted) of those that do not exist.

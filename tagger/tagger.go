@@ -16,6 +16,7 @@ import (
 
 	"selection/filter"
 	"selection/internal/pg"
+	"selection/internal/poll"
 	"selection/vectorindex"
 )
 
@@ -115,7 +116,6 @@ type Tagger struct {
 	pubVecFrom atomic.Int64 // vecTail.From() in Unix nanoseconds (0: no tail yet)
 	dirty      bool
 	pubCents   atomic.Pointer[centroidSet] // the type centroids: the vote uses them, TypeCentroids hands them out without t.mu
-	lastSave   time.Time
 	loaded     bool
 	models     map[int64]Model
 	tagsSig    tagsSignature // the tags table as the index last matched it
@@ -124,9 +124,8 @@ type Tagger struct {
 	retryAt    time.Time     // when to try them again
 	retryEvery time.Duration // the current back-off
 
-	runMu  sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	runMu sync.Mutex // serialises Start and Stop
+	loop  poll.Loop
 }
 
 // New returns a Tagger over pool. vectors and embedder may be nil: then prototype, propagated
@@ -136,7 +135,8 @@ func New(pool *pgxpool.Pool, vectors Vectors, embedder QueryEmbedder, cfg Config
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Tagger{cfg: cfg, store: NewStore(pool), snaps: filter.NewStore(pool), ix: filter.NewIndex(), vectors: vectors, embedder: embedder}, nil
+	return &Tagger{cfg: cfg, store: NewStore(pool), snaps: filter.NewStore(pool), ix: filter.NewIndex(), vectors: vectors, embedder: embedder,
+		loop: poll.Loop{Name: "tagger: poll", Every: cfg.PollInterval, Logger: cfg.Logger}}, nil
 }
 
 // Index is the live index; it stays the same object across reloads.
@@ -335,7 +335,7 @@ func (t *Tagger) pollLocked(ctx context.Context) (int, error) {
 func (t *Tagger) Start(ctx context.Context) error {
 	t.runMu.Lock()
 	defer t.runMu.Unlock()
-	if t.cancel != nil {
+	if t.loop.Running() {
 		return nil
 	}
 	t.mu.Lock()
@@ -346,51 +346,25 @@ func (t *Tagger) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	t.cancel = cancel
-	t.done = make(chan struct{})
-	go t.run(runCtx, t.done)
-	return nil
-}
-
-func (t *Tagger) run(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	tick := time.NewTicker(t.cfg.PollInterval)
-	defer tick.Stop()
-	t.lastSave = time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if _, err := t.Poll(ctx); err != nil && ctx.Err() == nil {
-			t.cfg.Logger.Warn("tagger: poll failed", "err", err)
-		}
-		if t.cfg.SaveInterval > 0 && time.Since(t.lastSave) >= t.cfg.SaveInterval {
-			t.lastSave = time.Now()
-			if _, err := t.Save(ctx); err != nil && ctx.Err() == nil {
-				t.cfg.Logger.Warn("tagger: save failed", "err", err)
+	lastSave := time.Now()
+	t.loop.Start(context.WithoutCancel(ctx), func(ctx context.Context) error {
+		_, err := t.Poll(ctx)
+		if t.cfg.SaveInterval > 0 && time.Since(lastSave) >= t.cfg.SaveInterval {
+			lastSave = time.Now()
+			if _, serr := t.Save(ctx); serr != nil {
+				err = errors.Join(err, fmt.Errorf("save: %w", serr))
 			}
 		}
-	}
+		return err
+	})
+	return nil
 }
 
 // Stop ends the poll loop and waits for it (or for ctx). It is idempotent.
 func (t *Tagger) Stop(ctx context.Context) error {
 	t.runMu.Lock()
 	defer t.runMu.Unlock()
-	if t.cancel == nil {
-		return nil
-	}
-	t.cancel()
-	select {
-	case <-t.done:
-	case <-ctx.Done():
-		return fmt.Errorf("tagger: stop: %w", ctx.Err())
-	}
-	t.cancel, t.done = nil, nil
-	return nil
+	return t.loop.Stop(ctx)
 }
 
 // Save writes the index to tag_bitmaps when it changed since the last save (or force).

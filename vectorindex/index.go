@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/internal/pg"
+	"selection/internal/poll"
 )
 
 // ErrNotLoaded is returned by searches on an index that has not been loaded (or was refused
@@ -164,9 +165,8 @@ type Index struct {
 	tail   *pg.Tail     // where Refresh reads from (made from wm on first use)
 	from   atomic.Int64 // tail.From() after the last poll, in Unix nanoseconds (0: none yet)
 
-	runMu  sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	runMu sync.Mutex // serialises Start and Stop
+	loop  poll.Loop
 
 	polls, pollErrors, applied, removed atomic.Int64
 	lastPoll                            atomic.Int64 // unix nanos of the last successful poll
@@ -179,7 +179,8 @@ func NewIndex(pool *pgxpool.Pool, cfg IndexConfig) (*Index, error) {
 		return nil, err
 	}
 	return &Index{pool: pool, cfg: cfg, kern: newKernel(), words: (cfg.Dim + 63) / 64,
-		mean: make([]float32, cfg.Dim), maxOrd: -1}, nil
+		mean: make([]float32, cfg.Dim), maxOrd: -1,
+		loop: poll.Loop{Name: "vectorindex: poll", Every: cfg.PollInterval, Logger: cfg.Logger}}, nil
 }
 
 // Config returns the index's configuration (with defaults filled).
@@ -745,7 +746,7 @@ func (ix *Index) From() time.Time {
 func (ix *Index) Start(ctx context.Context) error {
 	ix.runMu.Lock()
 	defer ix.runMu.Unlock()
-	if ix.done != nil {
+	if ix.loop.Running() {
 		return nil
 	}
 	if !ix.Loaded() {
@@ -753,33 +754,17 @@ func (ix *Index) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	ix.cancel = cancel
-	ix.done = make(chan struct{})
-	go func() {
-		defer close(ix.done)
-		stop := context.AfterFunc(ctx, cancel)
-		defer stop()
-		t := time.NewTicker(ix.cfg.PollInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-t.C:
-			}
-			ix.polls.Add(1)
-			if _, _, err := ix.Refresh(runCtx); err != nil {
-				if runCtx.Err() != nil {
-					return
-				}
+	ix.loop.Start(ctx, func(ctx context.Context) error {
+		ix.polls.Add(1)
+		if _, _, err := ix.Refresh(ctx); err != nil {
+			if ctx.Err() == nil {
 				ix.pollErrors.Add(1)
-				ix.cfg.Logger.Warn("vectorindex: poll failed", "err", err)
-				continue
 			}
-			ix.lastPoll.Store(time.Now().UnixNano())
+			return err
 		}
-	}()
+		ix.lastPoll.Store(time.Now().UnixNano())
+		return nil
+	})
 	return nil
 }
 
@@ -787,15 +772,5 @@ func (ix *Index) Start(ctx context.Context) error {
 func (ix *Index) Stop(ctx context.Context) error {
 	ix.runMu.Lock()
 	defer ix.runMu.Unlock()
-	if ix.done == nil {
-		return nil
-	}
-	ix.cancel()
-	select {
-	case <-ix.done:
-	case <-ctx.Done():
-		return fmt.Errorf("vectorindex: stop: %w", ctx.Err())
-	}
-	ix.done, ix.cancel = nil, nil
-	return nil
+	return ix.loop.Stop(ctx)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"selection/catalog"
 	"selection/embed"
+	"selection/internal/poll"
 )
 
 // WorkerConfig tunes a Worker. Zero fields take the defaults stated on each.
@@ -86,10 +86,7 @@ type Worker struct {
 	cfg     WorkerConfig
 	metrics *Metrics
 
-	runMu  sync.Mutex
-	stop   chan struct{}
-	cancel context.CancelFunc // cancels the batch in flight
-	done   chan struct{}
+	loop poll.Loop
 }
 
 // NewWorker returns a worker that embeds with e (wrap it with embed.NewCached to use the
@@ -105,7 +102,9 @@ func NewWorker(pool *pgxpool.Pool, e embed.Embedder, m *Metrics, cfg WorkerConfi
 	if m == nil {
 		m = &Metrics{}
 	}
-	return &Worker{pool: pool, emb: e, cfg: cfg, metrics: m}, nil
+	return &Worker{pool: pool, emb: e, cfg: cfg, metrics: m, loop: poll.Loop{
+		Name: "vectorindex: embedding batch", Every: cfg.Idle, Retry: cfg.RetryBackoff, MaxRetry: 30 * time.Second,
+		Immediate: true, Graceful: true, Logger: cfg.Logger}}, nil
 }
 
 // Metrics returns the worker's counters.
@@ -282,77 +281,20 @@ func (w *Worker) Drain(ctx context.Context, progress func(done, total int64)) (D
 // Start runs batches in the background until Stop or until ctx ends, waiting Idle when the
 // queue is empty and backing off after failures. It is idempotent.
 func (w *Worker) Start(ctx context.Context) error {
-	w.runMu.Lock()
-	defer w.runMu.Unlock()
-	if w.done != nil {
-		return nil
-	}
-	batchCtx, cancel := context.WithCancel(ctx)
-	w.cancel, w.stop, w.done = cancel, make(chan struct{}), make(chan struct{})
-	stop, done := w.stop, w.done
-	go func() {
-		defer close(done)
-		backoff := w.cfg.RetryBackoff
-		for {
-			select {
-			case <-stop:
-				return
-			case <-batchCtx.Done():
-				return
-			default:
-			}
-			res, err := w.RunBatch(batchCtx)
-			wait := time.Duration(0)
-			switch {
-			case batchCtx.Err() != nil:
-				return
-			case err != nil:
-				w.cfg.Logger.Warn("vectorindex: embedding batch failed; retrying", "err", err, "in", backoff)
-				wait = backoff
-				backoff = min(2*backoff, 30*time.Second)
-			case res.Taken == 0:
-				wait = w.cfg.Idle
-				backoff = w.cfg.RetryBackoff
-			default:
-				backoff = w.cfg.RetryBackoff
-			}
-			if wait > 0 {
-				t := time.NewTimer(wait)
-				select {
-				case <-stop:
-					t.Stop()
-					return
-				case <-batchCtx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
-			}
+	w.loop.Start(ctx, func(ctx context.Context) error {
+		res, err := w.RunBatch(ctx)
+		if err == nil && res.Taken > 0 {
+			return poll.More
 		}
-	}()
+		return err
+	})
 	return nil
 }
 
 // Stop lets the batch in flight commit and ends the loop; if ctx ends first, the batch is
 // canceled (its transaction rolls back, its rows stay queued). It is idempotent.
 func (w *Worker) Stop(ctx context.Context) error {
-	w.runMu.Lock()
-	defer w.runMu.Unlock()
-	if w.done == nil {
-		return nil
-	}
-	close(w.stop)
-	var err error
-	select {
-	case <-w.done:
-	case <-ctx.Done():
-		w.cancel()
-		<-w.done
-		err = fmt.Errorf("vectorindex: stop worker: %w", ctx.Err())
-	}
-	w.cancel()
-	w.done, w.cancel, w.stop = nil, nil, nil
-	return err
+	return w.loop.Stop(ctx)
 }
 
 // Backlog is the embedding queue's size and the age of its oldest entry.
@@ -361,7 +303,10 @@ type Backlog struct {
 	OldestAge time.Duration
 }
 
-// QueueBacklog reads the embedding backlog.
+// QueueBacklog reads the embedding backlog: SKUs whose text changed (catalog.Apply queues
+// them; price, stock and metrics events never do) and that wait for the worker. It is the one
+// read of embed_queue's size: the CLI's status lines and /metrics
+// (selection_embedding_backlog_skus, selection_embedding_backlog_age_seconds) use it.
 func QueueBacklog(ctx context.Context, db DBTX) (Backlog, error) {
 	var b Backlog
 	var age *float64

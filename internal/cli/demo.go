@@ -14,6 +14,7 @@ import (
 	"selection/internal/core"
 	"selection/migrations"
 	"selection/tagger"
+	"selection/vectorindex"
 )
 
 func init() {
@@ -163,7 +164,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("ingest consumer stopped: %w", s.ingest.Consumer.Err())
 		case <-tick.C:
 			st := s.ingest.Metrics.Snapshot()
-			b, _ := ingest.EmbedBacklog(ctx, pool)
+			b, _ := vectorindex.QueueBacklog(ctx, pool)
 			env.Log.Info("demo", "events_applied", st.Applied, "dead_letters", st.DeadLetters,
 				"embedding_backlog", b.Count, "live_skus", s.core.Tags.Index().LiveCount())
 		}

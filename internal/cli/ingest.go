@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/ingest"
+	"selection/vectorindex"
 )
 
 func init() {
@@ -63,7 +64,7 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 			done = true
 		case <-tick:
 			s := m.Snapshot()
-			b, _ := ingest.EmbedBacklog(ctx, pool)
+			b, _ := vectorindex.QueueBacklog(ctx, pool)
 			fmt.Fprintf(env.Stdout, "%s applied %d (+%d), duplicates %d, dead letters %d, batches %d, retries %d; embedding backlog %d (oldest %s)\n",
 				time.Now().Format(time.TimeOnly), s.Applied, s.Applied-last.Applied, s.Duplicates, s.DeadLetters, s.Batches, s.Retries,
 				b.Count, b.OldestAge.Round(time.Second))
@@ -105,7 +106,7 @@ func printIngestStatus(ctx context.Context, pool *pgxpool.Pool, w io.Writer) err
 		return fmt.Errorf("ingest status: %w", err)
 	}
 	fmt.Fprintf(w, "dead letters: %d (%d in the last 24 h)\n", dl, dl24)
-	b, err := ingest.EmbedBacklog(ctx, pool)
+	b, err := vectorindex.QueueBacklog(ctx, pool)
 	if err != nil {
 		return err
 	}

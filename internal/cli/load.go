@@ -8,6 +8,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"selection/ingest"
+	"selection/vectorindex"
 )
 
 func init() {
@@ -104,7 +105,7 @@ func runLoad(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(out, "total: %d records: %d applied, %d duplicates, %d dead letters\n",
 			total.Records, total.Applied, total.Duplicates, total.DeadLetters)
 	}
-	if b, err := ingest.EmbedBacklog(ctx, pool); err == nil && b.Count > 0 {
+	if b, err := vectorindex.QueueBacklog(ctx, pool); err == nil && b.Count > 0 {
 		fmt.Fprintf(out, "embedding backlog: %d SKUs (selection embed, or a running serve, embeds them)\n", b.Count)
 	}
 	return nil

@@ -18,8 +18,10 @@ import (
 	"selection/catalog"
 	"selection/ingest"
 	"selection/internal/core"
+	"selection/internal/poll"
 	"selection/migrations"
 	"selection/selection"
+	"selection/vectorindex"
 	"selection/web"
 )
 
@@ -41,8 +43,7 @@ type stack struct {
 	sim      *ingest.Simulator
 	registry *prometheus.Registry
 
-	refreshStop func()
-	refreshDone chan struct{}
+	refresher poll.Loop // the pool refresher, when SELECTION_POOL_REFRESH > 0
 }
 
 type stackOptions struct {
@@ -157,15 +158,15 @@ func (s *stack) registerMetrics() {
 		}
 	}
 	var mu sync.Mutex
-	var last ingest.Backlog
+	var last vectorindex.Backlog
 	var lastAt time.Time
-	backlog := func() ingest.Backlog {
+	backlog := func() vectorindex.Backlog {
 		mu.Lock()
 		defer mu.Unlock()
 		if time.Since(lastAt) > 2*time.Second {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			if b, err := ingest.EmbedBacklog(ctx, s.pool); err == nil {
+			if b, err := vectorindex.QueueBacklog(ctx, s.pool); err == nil {
 				last, lastAt = b, time.Now()
 			}
 		}
@@ -185,42 +186,29 @@ func (s *stack) registerMetrics() {
 
 // startRefresher refreshes pools incrementally every SELECTION_POOL_REFRESH.
 func (s *stack) startRefresher(ctx context.Context) {
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.refreshStop, s.refreshDone = cancel, make(chan struct{})
 	refreshed := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "selection_pool_refreshes_total",
 		Help: "Pool refreshes by outcome (changed, unchanged, skipped)."}, []string{"outcome"})
 	_ = s.registry.Register(refreshed)
-	go func() {
-		defer close(s.refreshDone)
-		t := time.NewTicker(s.env.Config.Serve.PoolRefresh)
-		defer t.Stop()
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-t.C:
-			}
-			outs, err := s.core.Service.RefreshAll(rctx)
-			if err != nil && rctx.Err() == nil {
-				s.env.Log.Warn("pool refresh", "err", err)
-			}
-			for _, o := range outs {
-				switch {
-				case o.Changed:
-					refreshed.WithLabelValues("changed").Inc()
-					attrs := []any{"pool", o.PoolID, "version", o.Version}
-					if o.Diff != nil {
-						attrs = append(attrs, "added", len(o.Diff.Added), "removed", len(o.Diff.Removed), "moved", len(o.Diff.Moved))
-					}
-					s.env.Log.Info("pool refreshed", attrs...)
-				case o.Skipped:
-					refreshed.WithLabelValues("skipped").Inc()
-				default:
-					refreshed.WithLabelValues("unchanged").Inc()
+	s.refresher.Name, s.refresher.Every, s.refresher.Logger = "pool refresh", s.env.Config.Serve.PoolRefresh, s.env.Log
+	s.refresher.Start(context.WithoutCancel(ctx), func(ctx context.Context) error {
+		outs, err := s.core.Service.RefreshAll(ctx)
+		for _, o := range outs {
+			switch {
+			case o.Changed:
+				refreshed.WithLabelValues("changed").Inc()
+				attrs := []any{"pool", o.PoolID, "version", o.Version}
+				if o.Diff != nil {
+					attrs = append(attrs, "added", len(o.Diff.Added), "removed", len(o.Diff.Removed), "moved", len(o.Diff.Moved))
 				}
+				s.env.Log.Info("pool refreshed", attrs...)
+			case o.Skipped:
+				refreshed.WithLabelValues("skipped").Inc()
+			default:
+				refreshed.WithLabelValues("unchanged").Inc()
 			}
 		}
-	}()
+		return err
+	})
 }
 
 // stop stops every part that started, in reverse order.
@@ -229,10 +217,7 @@ func (s *stack) stop(ctx context.Context) error {
 	if s.sim != nil {
 		errs = append(errs, s.sim.Stop(ctx))
 	}
-	if s.refreshStop != nil {
-		s.refreshStop()
-		<-s.refreshDone
-	}
+	errs = append(errs, s.refresher.Stop(ctx))
 	if s.api != nil {
 		errs = append(errs, s.api.Stop(ctx))
 	}

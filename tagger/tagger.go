@@ -47,6 +47,11 @@ type Config struct {
 	// it returns and leaves the rest to the polls. Default 30s; negative: no limit (the evals,
 	// whose figures must not depend on the machine's speed).
 	LoadVoteBudget time.Duration
+	// PollVoteBudget bounds the time one poll spends voting on untyped SKUs' types, so that a
+	// backlog (a bulk load of SKUs whose text names no type) is worked off in the background
+	// without taking a core from the service: 20 ms of every 200 ms poll is a tenth of one core.
+	// Default 20ms; negative: no limit but NeighbourBatch SKUs a poll.
+	PollVoteBudget time.Duration
 	// VoteSample bounds the SKUs that vote on an untyped SKU's type: above it, the voters are
 	// a fixed, evenly spread sample of this many SKUs of strong types, so a vote costs a
 	// search over the sample, not over the catalogue (at 1M SKUs a vote over every typed SKU
@@ -77,6 +82,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.LoadVoteBudget == 0 {
 		c.LoadVoteBudget = LoadVoteBudget
+	}
+	if c.PollVoteBudget == 0 {
+		c.PollVoteBudget = 20 * time.Millisecond
 	}
 	if c.VoteSample == 0 {
 		c.VoteSample = 1 << 16

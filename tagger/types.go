@@ -266,7 +266,7 @@ func (t *Tagger) refreshCentroidsLocked() {
 func (t *Tagger) fillAllTypesLocked(ctx context.Context, budget time.Duration) (int, error) {
 	start, total := time.Now(), 0
 	for time.Since(start) < budget {
-		n, voted, err := t.voteTypesLocked(ctx)
+		n, voted, err := t.voteTypesLocked(ctx, time.Time{})
 		total += n
 		if err != nil || voted == 0 {
 			return total, err // done, or what is left waits for vectors
@@ -276,14 +276,19 @@ func (t *Tagger) fillAllTypesLocked(ctx context.Context, budget time.Duration) (
 }
 
 // fillTypesLocked types pending SKUs that have vectors by their neighbours' vote, at most
-// NeighbourBatch of them.
+// NeighbourBatch of them and for at most the poll's vote budget (Config.PollVoteBudget).
 func (t *Tagger) fillTypesLocked(ctx context.Context) (int, error) {
-	n, _, err := t.voteTypesLocked(ctx)
+	var until time.Time
+	if t.cfg.PollVoteBudget > 0 {
+		until = time.Now().Add(t.cfg.PollVoteBudget)
+	}
+	n, _, err := t.voteTypesLocked(ctx, until)
 	return n, err
 }
 
-// voteTypesLocked is fillTypesLocked, also reporting how many SKUs it voted on.
-func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err error) {
+// voteTypesLocked is fillTypesLocked, also reporting how many SKUs it voted on; it stops
+// voting at until (zero: no limit), after at least one vote.
+func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, voted int, err error) {
 	if t.vectors == nil {
 		return 0, 0, nil
 	}
@@ -329,7 +334,7 @@ func (t *Tagger) voteTypesLocked(ctx context.Context) (typed, voted int, err err
 	}
 	slices.Sort(order)
 	for _, o := range order {
-		if done >= NeighbourBatch {
+		if done >= NeighbourBatch || (done > 0 && !until.IsZero() && time.Now().After(until)) {
 			later[o] = true
 			continue
 		}

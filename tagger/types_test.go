@@ -102,3 +102,50 @@ func TestSpreadSampleKeepsSmallSetsAndSpreadsLargeOnes(t *testing.T) {
 	}
 	require.True(t, s.Equals(spreadSample(bm, 100)), "the same sample for the same voters")
 }
+
+// A poll votes for at most PollVoteBudget (after at least one SKU): a backlog of untyped SKUs is
+// worked off over several polls instead of taking a core in one.
+func TestPollVoteBudgetSpreadsTheBacklogOverPolls(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, centres, _ := clusteredCatalog(t, db, 3)
+	var patches []catalog.Patch
+	topic := map[int64]int{}
+	for i := 0; i < 30; i++ {
+		id := int64(5000 + i)
+		c := i % 2
+		p := skuPatch(id, []string{"Logitech", "HP"}[c], 1000+int64(c)*20000, t0)
+		p.Title = fmt.Sprintf([]string{"Logitech G%d mouse USB Black", "HP LaserJet P%d printer A4 Black"}[c], 100+i)
+		topic[id] = c
+		patches = append(patches, p)
+	}
+	for i := 0; i < 4; i++ {
+		odd := skuPatch(int64(6000+i), "HP", 30000, t0)
+		odd.Title = fmt.Sprintf("HP ZX-900%d Ultra", i) // names no type
+		patches = append(patches, odd)
+		topic[int64(6000+i)] = 1
+	}
+	applyWithEvent(t, db, patches)
+	vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
+	require.NoError(t, err)
+	tg, err := New(db.Pool, vi, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1, PollVoteBudget: time.Nanosecond})
+	require.NoError(t, err)
+	_, err = tg.Load(ctx)
+	require.NoError(t, err)
+	typed := func() int {
+		n := 0
+		for i := 0; i < 4; i++ {
+			if tg.TypeOfSKU(int64(6000+i)) == "printer" {
+				n++
+			}
+		}
+		return n
+	}
+	require.Zero(t, typed())
+	putTopicVectors(t, tg, vi, centres, topic, 7)
+	for want := 1; want <= 4; want++ {
+		_, err = tg.Poll(ctx)
+		require.NoError(t, err)
+		require.Equal(t, want, typed(), "one vote a poll within a 1 ns budget")
+	}
+}

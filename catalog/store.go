@@ -118,10 +118,53 @@ func nullTime(t time.Time, present bool) any {
 	return t
 }
 
+// applyRound applies one round of patches (at most one per SKU) through the staging table:
+// an UPDATE of the existing SKUs, then an INSERT of the new ones.
 func applyRound(ctx context.Context, tx DBTX, round []Patch) (ApplyResult, error) {
 	var res ApplyResult
+	if err := copyStage(ctx, tx, round); err != nil {
+		return res, err
+	}
+	// Existing SKUs first: one UPDATE with the guards, which also says which stage rows exist.
+	// Only when some do not is the INSERT run (price and stock streams rarely bring new SKUs).
+	exists, err := applyUpdate(ctx, tx, nil, &res)
+	if err != nil {
+		return res, err
+	}
+	var missing []int64
+	for i := range round {
+		if !exists[round[i].ID] {
+			missing = append(missing, round[i].ID)
+		}
+	}
+	if len(missing) == 0 {
+		res.Stale = len(round) - res.Inserted - res.Updated
+		return res, nil
+	}
+	inserted, err := applyInsert(ctx, tx, missing, &res)
+	if err != nil {
+		return res, err
+	}
+	// A SKU another transaction inserted meanwhile is updated like any existing one.
+	var raced []int64
+	for _, id := range missing {
+		if !inserted[id] {
+			raced = append(raced, id)
+		}
+	}
+	if len(raced) > 0 {
+		if _, err := applyUpdate(ctx, tx, raced, &res); err != nil {
+			return res, err
+		}
+	}
+	res.Stale = len(round) - res.Inserted - res.Updated
+	return res, nil
+}
+
+// copyStage replaces the staging table's rows with the round's patches.
+func copyStage(ctx context.Context, tx DBTX, round []Patch) error {
 	if _, err := tx.Exec(ctx, "TRUNCATE sku_stage"); err != nil {
-		return res, fmt.Errorf("clear staging table: %w", err)
+		return fmt.Errorf("clear staging table: %w", err)
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"sku_stage"}, stageCols, pgx.CopyFromSlice(len(round), func(i int) ([]any, error) {
 		p := &round[i]
@@ -152,31 +195,19 @@ func applyRound(ctx context.Context, tx DBTX, round []Patch) (ApplyResult, error
 			nullTime(p.MetricsAt, p.Fields&metricsFields != 0), del}, nil
 	}))
 	if err != nil {
-		return res, fmt.Errorf("copy to staging table: %w", err)
+		return fmt.Errorf("copy to staging table: %w", err)
 	}
+	return nil
+}
 
-	// Existing SKUs first: one UPDATE with the guards, which also says which stage rows exist.
-	// Only when some do not is the INSERT run (price and stock streams rarely bring new SKUs).
-	exists, err := applyUpdate(ctx, tx, nil, &res)
-	if err != nil {
-		return res, err
-	}
-	var missing []int64
-	for i := range round {
-		if !exists[round[i].ID] {
-			missing = append(missing, round[i].ID)
-		}
-	}
-	if len(missing) == 0 {
-		res.Stale = len(round) - res.Inserted - res.Updated
-		return res, nil
-	}
-	// New SKUs: inserted in arrival order, so ordinals follow it. A patch that only deletes an
-	// unknown SKU still records it (as a tombstone) so that a late upsert older than the
-	// delete stays deleted.
+// applyInsert inserts the stage rows of the missing ids, counting inserts and text changes into
+// res, and returns the ids it inserted. New SKUs are inserted in arrival order, so ordinals
+// follow it. A patch that only deletes an unknown SKU still records it (as a tombstone) so that
+// a late upsert older than the delete stays deleted.
+func applyInsert(ctx context.Context, tx DBTX, missing []int64, res *ApplyResult) (map[int64]bool, error) {
 	rows, err := tx.Query(ctx, insertSQL, missing)
 	if err != nil {
-		return res, fmt.Errorf("insert new skus: %w", err)
+		return nil, fmt.Errorf("insert new skus: %w", err)
 	}
 	inserted := map[int64]bool{}
 	for rows.Next() {
@@ -184,7 +215,7 @@ func applyRound(ctx context.Context, tx DBTX, round []Patch) (ApplyResult, error
 		var textual bool
 		if err := rows.Scan(&id, &textual); err != nil {
 			rows.Close()
-			return res, fmt.Errorf("insert new skus: %w", err)
+			return nil, fmt.Errorf("insert new skus: %w", err)
 		}
 		inserted[id] = true
 		if textual {
@@ -192,23 +223,10 @@ func applyRound(ctx context.Context, tx DBTX, round []Patch) (ApplyResult, error
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("insert new skus: %w", err)
+		return nil, fmt.Errorf("insert new skus: %w", err)
 	}
 	res.Inserted = len(inserted)
-	// A SKU another transaction inserted meanwhile is updated like any existing one.
-	var raced []int64
-	for _, id := range missing {
-		if !inserted[id] {
-			raced = append(raced, id)
-		}
-	}
-	if len(raced) > 0 {
-		if _, err := applyUpdate(ctx, tx, raced, &res); err != nil {
-			return res, err
-		}
-	}
-	res.Stale = len(round) - res.Inserted - res.Updated
-	return res, nil
+	return inserted, nil
 }
 
 // applyUpdate runs updateSQL over the stage rows (only ids, when given), counting updates and

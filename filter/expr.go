@@ -303,6 +303,8 @@ func ParseExprJSON(b []byte) (Expr, error) {
 	return e, nil
 }
 
+// decodeExpr reads one expression object at the given nesting depth, counting its terms and
+// ranges in n.
 func decodeExpr(b []byte, depth int, n *terms) (Expr, error) {
 	if depth > maxDepth {
 		return Expr{}, fmt.Errorf("expression nested deeper than %d", maxDepth)
@@ -357,25 +359,7 @@ func decodeExpr(b []byte, depth int, n *terms) (Expr, error) {
 			}
 			return Tag(name), nil
 		case OpAttr:
-			var a jsonAttr
-			if err := strictUnmarshal(raw, &a); err != nil {
-				return Expr{}, fmt.Errorf(`"attr" takes {"field": ..., "value": ...} or {"field": ..., "in": [...]}: %w`, err)
-			}
-			if (a.Value == nil) == (a.In == nil) {
-				return Expr{}, errors.New(`"attr" needs exactly one of "value" and "in"`)
-			}
-			e := Attr(a.Field, a.In...)
-			if a.Value != nil {
-				e = Attr(a.Field, *a.Value)
-			}
-			numeric := 0
-			if kind, _, err := lookupField(a.Field); err == nil && kind == Numeric {
-				numeric = len(e.Values)
-			}
-			if err := n.add(len(e.Values), numeric); err != nil {
-				return Expr{}, err
-			}
-			return e, nil
+			return decodeAttr(raw, n)
 		case OpRange:
 			var r jsonRange
 			if err := strictUnmarshal(raw, &r); err != nil {
@@ -387,6 +371,30 @@ func decodeExpr(b []byte, depth int, n *terms) (Expr, error) {
 		}
 	}
 	panic("unreachable")
+}
+
+// decodeAttr reads the body of an attr expression; each value counts one term and, for a
+// numeric field, one range.
+func decodeAttr(raw []byte, n *terms) (Expr, error) {
+	var a jsonAttr
+	if err := strictUnmarshal(raw, &a); err != nil {
+		return Expr{}, fmt.Errorf(`"attr" takes {"field": ..., "value": ...} or {"field": ..., "in": [...]}: %w`, err)
+	}
+	if (a.Value == nil) == (a.In == nil) {
+		return Expr{}, errors.New(`"attr" needs exactly one of "value" and "in"`)
+	}
+	e := Attr(a.Field, a.In...)
+	if a.Value != nil {
+		e = Attr(a.Field, *a.Value)
+	}
+	numeric := 0
+	if kind, _, err := lookupField(a.Field); err == nil && kind == Numeric {
+		numeric = len(e.Values)
+	}
+	if err := n.add(len(e.Values), numeric); err != nil {
+		return Expr{}, err
+	}
+	return e, nil
 }
 
 // decodeArgs reads the array of an and or an or item by item, so that a filter past MaxTerms

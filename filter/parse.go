@@ -314,18 +314,12 @@ func (p *parser) integer(field string) (int64, error) {
 	return 0, p.errAt(t, "%q is not an integer (money is in minor units)", s)
 }
 
+// pred reads one predicate after its field name: tag = <name>, <field> in (...), <field>
+// between <lo> and <hi>, or <field> <op> <value>.
 func (p *parser) pred(field token) (Expr, error) {
 	name := strings.ToLower(field.text)
 	if name == "tag" {
-		op, ok := p.next()
-		if !ok || op.kind != tOp || op.text != "=" {
-			return Expr{}, p.errAt(op, "expected tag = <name>")
-		}
-		v, _, err := p.word()
-		if err != nil {
-			return Expr{}, err
-		}
-		return Tag(v), p.n.add(1, 0)
+		return p.tagPred()
 	}
 	kind, _, err := lookupField(name)
 	if err != nil {
@@ -340,50 +334,10 @@ func (p *parser) pred(field token) (Expr, error) {
 		return Expr{}, p.errAt(op, "expected an operator after %s", field.text)
 	}
 	if op.kind == tWord && strings.EqualFold(op.text, "in") {
-		if c, ok := p.next(); !ok || c.kind != tLParen {
-			return Expr{}, p.errAt(c, "expected ( after in")
-		}
-		var vals []string
-		for {
-			v, _, err := p.word()
-			if err != nil {
-				return Expr{}, err
-			}
-			if err := p.n.add(1, numeric); err != nil {
-				return Expr{}, err
-			}
-			vals = append(vals, v)
-			c, ok := p.next()
-			if !ok {
-				return Expr{}, p.errAt(c, "missing )")
-			}
-			if c.kind == tRParen {
-				break
-			}
-			if c.kind != tComma {
-				return Expr{}, p.errAt(c, "expected , or )")
-			}
-		}
-		return Attr(name, vals...), nil
+		return p.inList(name, numeric)
 	}
 	if op.kind == tWord && strings.EqualFold(op.text, "between") {
-		if kind != Numeric {
-			return Expr{}, p.errAt(op, "%s is categorical: between needs a numeric field", name)
-		}
-		lo, err := p.integer(name)
-		if err != nil {
-			return Expr{}, err
-		}
-		if !p.peekKeyword("and") {
-			t, _ := p.next()
-			return Expr{}, p.errAt(t, "expected and in between")
-		}
-		p.has = false
-		hi, err := p.integer(name)
-		if err != nil {
-			return Expr{}, err
-		}
-		return Range(name, lo, hi), p.n.add(1, 1)
+		return p.between(name, kind, op)
 	}
 	if op.kind != tOp {
 		return Expr{}, p.errAt(op, "expected an operator after %s, got %q", field.text, op.text)
@@ -391,6 +345,76 @@ func (p *parser) pred(field token) (Expr, error) {
 	if err := p.n.add(1, numeric); err != nil {
 		return Expr{}, err
 	}
+	return p.comparison(name, kind, op)
+}
+
+// tagPred reads the rest of tag = <name>.
+func (p *parser) tagPred() (Expr, error) {
+	op, ok := p.next()
+	if !ok || op.kind != tOp || op.text != "=" {
+		return Expr{}, p.errAt(op, "expected tag = <name>")
+	}
+	v, _, err := p.word()
+	if err != nil {
+		return Expr{}, err
+	}
+	return Tag(v), p.n.add(1, 0)
+}
+
+// inList reads the value list of <name> in (v1, v2, ...); each value counts one node and, for
+// a numeric field, one range.
+func (p *parser) inList(name string, numeric int) (Expr, error) {
+	if c, ok := p.next(); !ok || c.kind != tLParen {
+		return Expr{}, p.errAt(c, "expected ( after in")
+	}
+	var vals []string
+	for {
+		v, _, err := p.word()
+		if err != nil {
+			return Expr{}, err
+		}
+		if err := p.n.add(1, numeric); err != nil {
+			return Expr{}, err
+		}
+		vals = append(vals, v)
+		c, ok := p.next()
+		if !ok {
+			return Expr{}, p.errAt(c, "missing )")
+		}
+		if c.kind == tRParen {
+			break
+		}
+		if c.kind != tComma {
+			return Expr{}, p.errAt(c, "expected , or )")
+		}
+	}
+	return Attr(name, vals...), nil
+}
+
+// between reads the bounds of <name> between <lo> and <hi>, for a numeric field.
+func (p *parser) between(name string, kind FieldKind, op token) (Expr, error) {
+	if kind != Numeric {
+		return Expr{}, p.errAt(op, "%s is categorical: between needs a numeric field", name)
+	}
+	lo, err := p.integer(name)
+	if err != nil {
+		return Expr{}, err
+	}
+	if !p.peekKeyword("and") {
+		t, _ := p.next()
+		return Expr{}, p.errAt(t, "expected and in between")
+	}
+	p.has = false
+	hi, err := p.integer(name)
+	if err != nil {
+		return Expr{}, err
+	}
+	return Range(name, lo, hi), p.n.add(1, 1)
+}
+
+// comparison reads the value of <name> <op> <value>: = and != for any field, the orderings
+// for a numeric one.
+func (p *parser) comparison(name string, kind FieldKind, op token) (Expr, error) {
 	switch op.text {
 	case "=", "!=":
 		var e Expr

@@ -10,10 +10,9 @@ import (
 
 // TopK returns up to k ordinals of within (nil: every live SKU) with the highest (desc) or
 // lowest values of a numeric field, best first, and their values; ties go by ordinal, the lower
-// first, except for released, where the later arrival (higher ordinal) is the newer. It narrows
-// a value threshold by bisection with the column's range query (each step a few bitmap
-// operations), until the ordinals at or past the threshold are just over k, and reads only
-// those values: no sort of the whole candidate set.
+// first, except for released, where the later arrival (higher ordinal) is the newer. When more
+// than k candidates have a value it makes one pass over their values keeping the best k in a
+// heap: no sort of the whole candidate set.
 func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) ([]int64, []int64, error) {
 	kind, col, err := lookupField(field)
 	if err != nil {
@@ -32,39 +31,16 @@ func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) 
 	}
 	c := ix.nums[col]
 	valued := roaring64.And(within, c.bsi.GetExistenceBitmap())
+	laterFirst := col == NumReleased
 	var ords []uint64
 	var vals []int64
 	if valued.GetCardinality() <= uint64(k) {
 		ords = valued.ToArray()
 		vals, _ = c.bsi.GetValues(ords)
 	} else {
-		// One pass over the candidates' dense values (the range accelerator's), keeping the
-		// best k in a heap whose root is the worst kept.
-		a := c.accel()
-		h := topHeap{desc: desc, laterFirst: col == NumReleased}
-		h.o = make([]uint64, 0, k)
-		h.v = make([]int64, 0, k)
-		buf := make([]uint64, 1024)
-		it := valued.ManyIterator()
-		for {
-			n := it.NextMany(buf)
-			if n == 0 {
-				break
-			}
-			for _, o := range buf[:n] {
-				v := a.vals[o]
-				if len(h.o) < k {
-					h.push(o, v)
-				} else if h.better(v, o, h.v[0], h.o[0]) {
-					h.o[0], h.v[0] = o, v
-					h.down(0)
-				}
-			}
-		}
-		ords, vals = h.o, h.v
+		ords, vals = bestOf(valued, c.accel().vals, k, desc, laterFirst)
 	}
 	// Ordinals of within without a value rank last, as 0.
-	laterFirst := col == NumReleased
 	if len(ords) < k {
 		var it roaring64.IntIterable64 = roaring64.AndNot(within, valued).Iterator()
 		if laterFirst {
@@ -75,6 +51,39 @@ func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) 
 			vals = append(vals, 0)
 		}
 	}
+	outO, outV := rankOrdinals(ords, vals, k, desc, laterFirst)
+	return outO, outV, nil
+}
+
+// bestOf makes one pass over the dense values (by ordinal) of the ordinals of valued, keeping
+// the best k in a heap whose root is the worst kept, and returns them unordered.
+func bestOf(valued *roaring64.Bitmap, dense []int64, k int, desc, laterFirst bool) ([]uint64, []int64) {
+	h := topHeap{desc: desc, laterFirst: laterFirst}
+	h.o = make([]uint64, 0, k)
+	h.v = make([]int64, 0, k)
+	buf := make([]uint64, 1024)
+	it := valued.ManyIterator()
+	for {
+		n := it.NextMany(buf)
+		if n == 0 {
+			break
+		}
+		for _, o := range buf[:n] {
+			v := dense[o]
+			if len(h.o) < k {
+				h.push(o, v)
+			} else if h.better(v, o, h.v[0], h.o[0]) {
+				h.o[0], h.v[0] = o, v
+				h.down(0)
+			}
+		}
+	}
+	return h.o, h.v
+}
+
+// rankOrdinals sorts ords (with their vals) best first, ties by ordinal (the later first when
+// laterFirst), and returns the first k.
+func rankOrdinals(ords []uint64, vals []int64, k int, desc, laterFirst bool) ([]int64, []int64) {
 	idx := make([]int, len(ords))
 	for i := range idx {
 		idx[i] = i
@@ -94,7 +103,7 @@ func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) 
 	for i, j := range idx {
 		outO[i], outV[i] = int64(ords[j]), vals[j]
 	}
-	return outO, outV, nil
+	return outO, outV
 }
 
 // NumericValues returns a numeric field's values for ordinals (0 where a value is missing).

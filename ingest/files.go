@@ -251,34 +251,29 @@ func ReadCSV(ctx context.Context, name string, r io.Reader, o CSVOptions, fn fun
 	}
 }
 
+// csvRecord turns one CSV row into the record of its event (the envelope the JSONL form would
+// carry, decoded like one), or a rejected record naming the cell at fault.
 func csvRecord(src string, header, row []string, col map[string]int, attrCols []int, o CSVOptions) Record {
-	cell := func(name string) (string, bool) {
-		i, ok := col[name]
-		if !ok {
-			return "", false
-		}
-		v := strings.TrimSpace(row[i])
-		return v, v != ""
-	}
+	r := csvRow{header: header, row: row, col: col}
 	raw := []byte(strings.Join(row, ","))
 	reject := func(field, format string, a ...any) Record {
 		return Reject(src, raw, &ValidationError{Field: field, Reason: fmt.Sprintf(format, a...)})
 	}
 	env := map[string]any{"v": SchemaVersion}
-	id, _ := cell("sku_id")
+	id, _ := r.cell("sku_id")
 	env["sku_id"] = id
 	market := o.Market
-	if v, ok := cell("market"); ok {
+	if v, ok := r.cell("market"); ok {
 		market = v
 	}
 	env["market"] = market
 	kind := string(KindUpsert)
-	if v, ok := cell("kind"); ok {
+	if v, ok := r.cell("kind"); ok {
 		kind = v
 	}
 	env["kind"] = kind
 	at := o.EventTime
-	if v, ok := cell("event_time"); ok {
+	if v, ok := r.cell("event_time"); ok {
 		t, err := parseTime(v)
 		if err != nil {
 			return reject("event_time", "%v", err)
@@ -289,43 +284,15 @@ func csvRecord(src string, header, row []string, col map[string]int, attrCols []
 		return reject("event_time", "required (no event_time cell and no default event time)")
 	}
 	env["event_time"] = at.UTC().Format(time.RFC3339Nano)
-	data := map[string]any{}
-	for _, name := range []string{"title", "description", "brand", "category", "product_type", "currency", "released_at"} {
-		if v, ok := cell(name); ok {
-			data[name] = v
-		}
-	}
-	for _, name := range []string{"price", "list_price", "stock"} {
-		if v, ok := cell(name); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return reject("data."+name, "%q is not an integer (money is in minor units)", v)
-			}
-			data[name] = n
-		}
-	}
-	var attrs map[string]any
-	if v, ok := cell("attributes"); ok {
-		if err := json.Unmarshal([]byte(v), &attrs); err != nil || attrs == nil {
-			return reject("data.attributes", "not a JSON object")
-		}
-	}
-	for _, i := range attrCols {
-		if v := strings.TrimSpace(row[i]); v != "" {
-			if attrs == nil {
-				attrs = map[string]any{}
-			}
-			attrs[header[i]] = v
-		}
-	}
-	if attrs != nil {
-		data["attributes"] = attrs
+	data, err := r.data(attrCols)
+	if err != nil {
+		return Reject(src, raw, err)
 	}
 	if kind != string(KindDelete) || len(data) > 0 {
 		env["data"] = data
 	}
 	content, _ := json.Marshal([]any{env, row}) // maps and strings: cannot fail
-	if v, ok := cell("event_id"); ok {
+	if v, ok := r.cell("event_id"); ok {
 		env["event_id"] = v
 	} else {
 		env["event_id"] = contentID("csv", content, at)
@@ -339,6 +306,61 @@ func csvRecord(src string, header, row []string, col map[string]int, attrCols []
 		return Reject(src, raw, err)
 	}
 	return Record{Source: src, Event: d, Partition: -1, Offset: -1}
+}
+
+// csvRow is one row of a CSV file with its header and the header's column indexes.
+type csvRow struct {
+	header, row []string
+	col         map[string]int
+}
+
+// cell returns the trimmed cell of the named column, and whether it is there and not empty.
+func (r csvRow) cell(name string) (string, bool) {
+	i, ok := r.col[name]
+	if !ok {
+		return "", false
+	}
+	v := strings.TrimSpace(r.row[i])
+	return v, v != ""
+}
+
+// data returns the event's data object: the text and integer cells, and the attributes (the
+// attributes cell's JSON object, with the attr_* cells, at attrCols, added). A cell that does
+// not read is a *ValidationError.
+func (r csvRow) data(attrCols []int) (map[string]any, error) {
+	data := map[string]any{}
+	for _, name := range []string{"title", "description", "brand", "category", "product_type", "currency", "released_at"} {
+		if v, ok := r.cell(name); ok {
+			data[name] = v
+		}
+	}
+	for _, name := range []string{"price", "list_price", "stock"} {
+		if v, ok := r.cell(name); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, &ValidationError{Field: "data." + name, Reason: fmt.Sprintf("%q is not an integer (money is in minor units)", v)}
+			}
+			data[name] = n
+		}
+	}
+	var attrs map[string]any
+	if v, ok := r.cell("attributes"); ok {
+		if err := json.Unmarshal([]byte(v), &attrs); err != nil || attrs == nil {
+			return nil, &ValidationError{Field: "data.attributes", Reason: "not a JSON object"}
+		}
+	}
+	for _, i := range attrCols {
+		if v := strings.TrimSpace(r.row[i]); v != "" {
+			if attrs == nil {
+				attrs = map[string]any{}
+			}
+			attrs[r.header[i]] = v
+		}
+	}
+	if attrs != nil {
+		data["attributes"] = attrs
+	}
+	return data, nil
 }
 
 // LoadConfig configures LoadFile.

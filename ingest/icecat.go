@@ -227,23 +227,13 @@ func DecodeIcecat(ctx context.Context, name string, r io.Reader, fn func(IcecatP
 // decodeIcecatProduct decodes one array element. It returns the raw id (for error reports).
 func decodeIcecatProduct(raw []byte) (IcecatProduct, string, error) {
 	var p IcecatProduct
-	var obj map[string]json.RawMessage
+	var obj icecatObject
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return p, "", fmt.Errorf("not a JSON object: %w", err)
 	}
 	var idStr string
 	if v, ok := obj["id"]; ok {
 		idStr = strings.Trim(string(v), `"`)
-	}
-	str := func(key string, dst *string) error {
-		v, ok := obj[key]
-		if !ok || string(v) == "null" {
-			return nil
-		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			return fmt.Errorf("%s is not a string", key)
-		}
-		return nil
 	}
 	id, err := jsonInt(obj["id"], true)
 	if err != nil {
@@ -253,12 +243,47 @@ func decodeIcecatProduct(raw []byte) (IcecatProduct, string, error) {
 		return p, idStr, fmt.Errorf("id %d is not positive", id)
 	}
 	p.ID = id
+	if err := obj.texts(&p); err != nil {
+		return p, idStr, err
+	}
+	if p.EAN, err = obj.ean(); err != nil {
+		return p, idStr, err
+	}
+	if p.Price, err = obj.price(); err != nil {
+		return p, idStr, err
+	}
+	if p.DateReleased, err = obj.released(); err != nil {
+		return p, idStr, err
+	}
+	if err := obj.attributes(&p); err != nil {
+		return p, idStr, err
+	}
+	return p, idStr, nil
+}
+
+// icecatObject is one product of an Icecat file, by key.
+type icecatObject map[string]json.RawMessage
+
+// str reads the string at key into dst; a missing or null key leaves dst alone.
+func (obj icecatObject) str(key string, dst *string) error {
+	v, ok := obj[key]
+	if !ok || string(v) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		return fmt.Errorf("%s is not a string", key)
+	}
+	return nil
+}
+
+// texts reads the name, title (the name when there is none), short description and supplier.
+func (obj icecatObject) texts(p *IcecatProduct) error {
 	for _, f := range []struct {
 		key string
 		dst *string
 	}{{"name", &p.Name}, {"title", &p.Title}, {"short_description", &p.ShortDescription}, {"supplier", &p.Supplier}} {
-		if err := str(f.key, f.dst); err != nil {
-			return p, idStr, err
+		if err := obj.str(f.key, f.dst); err != nil {
+			return err
 		}
 	}
 	p.Title = strings.TrimSpace(p.Title)
@@ -266,43 +291,66 @@ func decodeIcecatProduct(raw []byte) (IcecatProduct, string, error) {
 		p.Title = strings.TrimSpace(p.Name)
 	}
 	if p.Title == "" {
-		return p, idStr, errors.New("no title and no name")
+		return errors.New("no title and no name")
 	}
-	if v, ok := obj["ean"]; ok && string(v) != "null" {
-		if err := json.Unmarshal(v, &p.EAN); err != nil {
-			var one string
-			if json.Unmarshal(v, &one) != nil {
-				return p, idStr, errors.New("ean is neither a list of strings nor a string")
-			}
-			p.EAN = []string{one}
-		}
+	return nil
+}
+
+// ean reads the EANs: a list of strings or one string.
+func (obj icecatObject) ean() ([]string, error) {
+	v, ok := obj["ean"]
+	if !ok || string(v) == "null" {
+		return nil, nil
 	}
-	if v, ok := obj["price"]; ok && string(v) != "null" {
-		price, err := jsonInt(v, false)
-		if err != nil {
-			return p, idStr, fmt.Errorf("price: %w", err)
+	var eans []string
+	if err := json.Unmarshal(v, &eans); err != nil {
+		var one string
+		if json.Unmarshal(v, &one) != nil {
+			return nil, errors.New("ean is neither a list of strings nor a string")
 		}
-		if price < 0 {
-			return p, idStr, fmt.Errorf("negative price %d", price)
-		}
-		p.Price = price
-	} else {
-		return p, idStr, errors.New("no price")
+		eans = []string{one}
 	}
+	return eans, nil
+}
+
+// price reads the price, required and not negative.
+func (obj icecatObject) price() (int64, error) {
+	v, ok := obj["price"]
+	if !ok || string(v) == "null" {
+		return 0, errors.New("no price")
+	}
+	price, err := jsonInt(v, false)
+	if err != nil {
+		return 0, fmt.Errorf("price: %w", err)
+	}
+	if price < 0 {
+		return 0, fmt.Errorf("negative price %d", price)
+	}
+	return price, nil
+}
+
+// released reads date_released, an RFC 3339 time or a date, as UTC; nil when there is none.
+func (obj icecatObject) released() (*time.Time, error) {
 	var released string
-	if err := str("date_released", &released); err != nil {
-		return p, idStr, err
+	if err := obj.str("date_released", &released); err != nil {
+		return nil, err
 	}
-	if released != "" {
-		t, err := time.Parse(time.RFC3339, released)
-		if err != nil {
-			if t, err = time.Parse("2006-01-02", released); err != nil {
-				return p, idStr, fmt.Errorf("date_released %q is not an RFC 3339 time", released)
-			}
+	if released == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, released)
+	if err != nil {
+		if t, err = time.Parse("2006-01-02", released); err != nil {
+			return nil, fmt.Errorf("date_released %q is not an RFC 3339 time", released)
 		}
-		t = t.UTC()
-		p.DateReleased = &t
 	}
+	t = t.UTC()
+	return &t, nil
+}
+
+// attributes keeps the non-null attr_ keys as they are, and reads the product type from
+// attr_t_product_type.
+func (obj icecatObject) attributes(p *IcecatProduct) error {
 	for k, v := range obj {
 		if !strings.HasPrefix(k, "attr_") || string(v) == "null" {
 			continue
@@ -315,11 +363,11 @@ func decodeIcecatProduct(raw []byte) (IcecatProduct, string, error) {
 	if v, ok := p.Attributes["attr_t_product_type"]; ok {
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
-			return p, idStr, errors.New("attr_t_product_type is not a string")
+			return errors.New("attr_t_product_type is not a string")
 		}
 		p.ProductType = strings.TrimSpace(s)
 	}
-	return p, idStr, nil
+	return nil
 }
 
 // jsonInt reads an integer given as a JSON number or (when quoted is allowed, or always for

@@ -44,94 +44,114 @@ func indexState(ctx context.Context, db *sql.DB, schema, name string) (exists, v
 	return exists, valid, err
 }
 
+// rebuildHNSW rebuilds sku_vectors_hnsw with efConstruction, after finishing or cleaning up an
+// interrupted run: in one transaction below concurrentFrom rows, else concurrently under
+// another name and swapped in.
 func rebuildHNSW(ctx context.Context, db *sql.DB, efConstruction int) error {
-	fail := func(err error) error { return fmt.Errorf("hnsw rebuild: %w", err) }
-	var schema string
-	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return fail(err)
+	r := hnswRebuild{db: db, ef: efConstruction}
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&r.schema); err != nil {
+		return hnswFail(err)
 	}
-	q := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
-	exec := func(stmt string) error {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fail(fmt.Errorf("%s: %w", stmt, err))
-		}
-		return nil
-	}
-	// Finish or clean up an interrupted concurrent run.
-	if ok, _, err := indexState(ctx, db, schema, "sku_vectors_hnsw_old"); err != nil {
-		return fail(err)
-	} else if ok {
-		if err := exec(`DROP INDEX CONCURRENTLY ` + q("sku_vectors_hnsw_old")); err != nil {
-			return err
-		}
-	}
-	exists, _, err := indexState(ctx, db, schema, "sku_vectors_hnsw")
-	if err != nil {
-		return fail(err)
-	}
-	next, nextValid, err := indexState(ctx, db, schema, "sku_vectors_hnsw_next")
-	if err != nil {
-		return fail(err)
-	}
-	if !exists && next && nextValid {
-		return exec(`ALTER INDEX ` + q("sku_vectors_hnsw_next") + ` RENAME TO sku_vectors_hnsw`)
-	}
-	if next {
-		if err := exec(`DROP INDEX CONCURRENTLY ` + q("sku_vectors_hnsw_next")); err != nil {
-			return err
-		}
-	}
-	if !exists {
-		return nil // dropped on purpose
+	if done, err := r.recoverInterrupted(ctx); err != nil || done {
+		return err
 	}
 	var def string
-	if err := db.QueryRowContext(ctx, `SELECT pg_get_indexdef($1::regclass)`, q("sku_vectors_hnsw")).Scan(&def); err != nil {
-		return fail(err)
+	if err := db.QueryRowContext(ctx, `SELECT pg_get_indexdef($1::regclass)`, r.q("sku_vectors_hnsw")).Scan(&def); err != nil {
+		return hnswFail(err)
 	}
 	if strings.Contains(def, fmt.Sprintf("ef_construction='%d'", efConstruction)) {
 		return nil // built so already (a run whose last step, dropping the old index, failed)
 	}
-	create := func(name, how string) string {
-		return fmt.Sprintf(`CREATE INDEX %s %s ON %s USING hnsw (embedding vector_cosine_ops)
-			WITH (m = 16, ef_construction = %d)`, how, pgx.Identifier{name}.Sanitize(), q("sku_vectors"), efConstruction)
-	}
 	// The exact count up to the threshold (reltuples is -1 for a table never analysed).
 	var rows int64
 	if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) t`,
-		q("sku_vectors"), concurrentFrom)).Scan(&rows); err != nil {
-		return fail(err)
+		r.q("sku_vectors"), concurrentFrom)).Scan(&rows); err != nil {
+		return hnswFail(err)
 	}
 	if rows < concurrentFrom {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return fail(err)
-		}
-		defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
-		for _, stmt := range []string{`DROP INDEX ` + q("sku_vectors_hnsw"), create("sku_vectors_hnsw", "")} {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return fail(fmt.Errorf("%s: %w", stmt, err))
-			}
-		}
-		return tx.Commit()
+		return r.execTx(ctx, `DROP INDEX `+r.q("sku_vectors_hnsw"), r.create("sku_vectors_hnsw", ""))
 	}
-	if err := exec(create("sku_vectors_hnsw_next", "CONCURRENTLY")); err != nil {
+	if err := r.exec(ctx, r.create("sku_vectors_hnsw_next", "CONCURRENTLY")); err != nil {
 		return err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	if err := r.execTx(ctx,
+		`ALTER INDEX `+r.q("sku_vectors_hnsw")+` RENAME TO sku_vectors_hnsw_old`,
+		`ALTER INDEX `+r.q("sku_vectors_hnsw_next")+` RENAME TO sku_vectors_hnsw`,
+	); err != nil {
+		return err
+	}
+	return r.exec(ctx, `DROP INDEX CONCURRENTLY `+r.q("sku_vectors_hnsw_old"))
+}
+
+// hnswRebuild is one run of rebuildHNSW in the migrated schema.
+type hnswRebuild struct {
+	db     *sql.DB
+	schema string
+	ef     int // ef_construction
+}
+
+func hnswFail(err error) error { return fmt.Errorf("hnsw rebuild: %w", err) }
+
+// q qualifies name with the migrated schema.
+func (r hnswRebuild) q(name string) string { return pgx.Identifier{r.schema, name}.Sanitize() }
+
+// create is the statement that builds the index name (how: "" or "CONCURRENTLY").
+func (r hnswRebuild) create(name, how string) string {
+	return fmt.Sprintf(`CREATE INDEX %s %s ON %s USING hnsw (embedding vector_cosine_ops)
+			WITH (m = 16, ef_construction = %d)`, how, pgx.Identifier{name}.Sanitize(), r.q("sku_vectors"), r.ef)
+}
+
+func (r hnswRebuild) exec(ctx context.Context, stmt string) error {
+	if _, err := r.db.ExecContext(ctx, stmt); err != nil {
+		return hnswFail(fmt.Errorf("%s: %w", stmt, err))
+	}
+	return nil
+}
+
+// execTx runs the statements in one transaction.
+func (r hnswRebuild) execTx(ctx context.Context, stmts ...string) error {
+	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fail(err)
+		return hnswFail(err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
-	for _, stmt := range []string{
-		`ALTER INDEX ` + q("sku_vectors_hnsw") + ` RENAME TO sku_vectors_hnsw_old`,
-		`ALTER INDEX ` + q("sku_vectors_hnsw_next") + ` RENAME TO sku_vectors_hnsw`,
-	} {
+	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fail(fmt.Errorf("%s: %w", stmt, err))
+			return hnswFail(fmt.Errorf("%s: %w", stmt, err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fail(err)
+		return hnswFail(err)
 	}
-	return exec(`DROP INDEX CONCURRENTLY ` + q("sku_vectors_hnsw_old"))
+	return nil
+}
+
+// recoverInterrupted finishes or cleans up an interrupted concurrent run: drops a leftover _old,
+// swaps in a valid _next when sku_vectors_hnsw is missing, else drops _next. It reports done
+// when nothing is left to build: the swap finished the run, or the index was dropped on purpose.
+func (r hnswRebuild) recoverInterrupted(ctx context.Context) (done bool, err error) {
+	if ok, _, err := indexState(ctx, r.db, r.schema, "sku_vectors_hnsw_old"); err != nil {
+		return false, hnswFail(err)
+	} else if ok {
+		if err := r.exec(ctx, `DROP INDEX CONCURRENTLY `+r.q("sku_vectors_hnsw_old")); err != nil {
+			return false, err
+		}
+	}
+	exists, _, err := indexState(ctx, r.db, r.schema, "sku_vectors_hnsw")
+	if err != nil {
+		return false, hnswFail(err)
+	}
+	next, nextValid, err := indexState(ctx, r.db, r.schema, "sku_vectors_hnsw_next")
+	if err != nil {
+		return false, hnswFail(err)
+	}
+	if !exists && next && nextValid {
+		return true, r.exec(ctx, `ALTER INDEX `+r.q("sku_vectors_hnsw_next")+` RENAME TO sku_vectors_hnsw`)
+	}
+	if next {
+		if err := r.exec(ctx, `DROP INDEX CONCURRENTLY `+r.q("sku_vectors_hnsw_next")); err != nil {
+			return false, err
+		}
+	}
+	return !exists, nil // !exists: dropped on purpose
 }

@@ -158,106 +158,133 @@ func (t *Tagger) Explain(ctx context.Context, tagName string, skuID int64) (Expl
 	}
 	switch tg.Kind {
 	case KindRule:
-		ex.Rule = tg.Definition.Rule.String()
-		var leaves func(e filter.Expr)
-		leaves = func(e filter.Expr) {
-			switch e.Op {
-			case filter.OpAnd, filter.OpOr, filter.OpNot:
-				for _, a := range e.Args {
-					leaves(a)
-				}
-				return
-			}
-			pv := PredicateValue{Predicate: e.String()}
-			switch e.Op {
-			case filter.OpTag:
-				c, _ := t.ix.Confidence(e.Name, o)
-				pv.Value = fmt.Sprintf("member=%v", c > 0)
-			case filter.OpAttr, filter.OpRange:
-				pv.Value, _ = row.Get(e.Field)
-			case filter.OpAll:
-				pv.Value = "live"
-			}
-			m, err := t.ix.EvalWithin(e, single)
-			pv.Holds = err == nil && !m.IsEmpty()
-			ex.Predicates = append(ex.Predicates, pv)
-		}
-		leaves(*tg.Definition.Rule)
-		if ex.Member {
-			ex.Why = "the rule holds: " + ex.Rule
-		} else {
-			ex.Why = "the rule does not hold: " + ex.Rule
-		}
+		t.explainRule(&ex, &tg, row, single)
 	case KindPrototype:
-		m, ok := t.model(tg.ID)
-		v, hasV := t.vectorOf(o)
-		if !ok || !hasV {
-			ex.Why = "no prototype model or no vector for this SKU yet"
-			return ex, nil
-		}
-		s, at := bestSim(v, m.Vectors)
-		ex.Similarity, ex.Threshold = s, float64(m.Threshold)
-		_, labels, _ := t.prototypeLabels(&tg.Definition)
-		if at >= 0 && at < len(labels) {
-			ex.Prototype = labels[at]
-		}
-		rel := "below"
-		if s >= ex.Threshold {
-			rel = "at or above"
-		}
-		ex.Why = fmt.Sprintf("similarity %.3f to %s is %s the calibrated threshold %.3f", s, ex.Prototype, rel, ex.Threshold)
+		t.explainPrototype(&ex, &tg)
 	case KindPropagated:
-		p, err := t.propagation(ctx, &tg)
-		if err != nil {
+		if err := t.explainPropagated(ctx, &ex, &tg); err != nil {
 			return ex, err
-		}
-		ex.MinVote = p.minVote
-		if p.seeds.Contains(uint64(o)) {
-			ex.Seed = true
-			ex.Why = "the SKU is a seed of the tag"
-			return ex, nil
-		}
-		v, hasV := t.vectorOf(o)
-		if !hasV {
-			ex.Why = "the SKU has no vector yet"
-			return ex, nil
-		}
-		vote, err := p.vote(ctx, t.vectors, o, v)
-		if err != nil {
-			return ex, err
-		}
-		ex.Vote, ex.Neighbours = vote.Share, vote.Neighbours
-		carriers := 0
-		for _, n := range vote.Neighbours {
-			if n.Carries {
-				carriers++
-			}
-		}
-		rel := "below"
-		if vote.Share >= p.minVote && vote.Share > 0 {
-			rel = "reaches"
-		}
-		ex.Why = fmt.Sprintf("%d of its %d nearest neighbours carry the tag: weighted vote %.2f %s the minimum %.2f",
-			carriers, len(vote.Neighbours), vote.Share, rel, p.minVote)
-		if p.scope != nil && !p.scope.Contains(uint64(o)) {
-			ex.Why += "; but the SKU is outside the tag's scope"
 		}
 	case KindDiscovered:
-		m, ok := t.model(tg.ID)
-		v, hasV := t.vectorOf(o)
-		if !ok || !hasV || len(m.Vectors) != 1 {
-			ex.Why = "no centroid or no vector for this SKU yet"
-			return ex, nil
-		}
-		ex.Similarity = dot(normalize(v), m.Vectors[0])
-		ex.Cluster = fmt.Sprintf("%s #%d (%s)", tg.Definition.Family, tg.Definition.Cluster, strings.Join(tg.Definition.Terms, ", "))
-		if ex.Member {
-			ex.Why = fmt.Sprintf("its vector is nearest to this cluster's centroid (similarity %.3f)", ex.Similarity)
-		} else {
-			ex.Why = fmt.Sprintf("its vector is nearer another cluster of %s (similarity to this one %.3f)", tg.Definition.Family, ex.Similarity)
-		}
+		t.explainDiscovered(&ex, &tg)
 	}
 	return ex, nil
+}
+
+// explainRule fills in the rule and every leaf predicate's value and truth for the SKU single
+// holds.
+func (t *Tagger) explainRule(ex *Explanation, tg *TagDef, row filter.Row, single *roaring64.Bitmap) {
+	o := ex.Ordinal
+	ex.Rule = tg.Definition.Rule.String()
+	var leaves func(e filter.Expr)
+	leaves = func(e filter.Expr) {
+		switch e.Op {
+		case filter.OpAnd, filter.OpOr, filter.OpNot:
+			for _, a := range e.Args {
+				leaves(a)
+			}
+			return
+		}
+		pv := PredicateValue{Predicate: e.String()}
+		switch e.Op {
+		case filter.OpTag:
+			c, _ := t.ix.Confidence(e.Name, o)
+			pv.Value = fmt.Sprintf("member=%v", c > 0)
+		case filter.OpAttr, filter.OpRange:
+			pv.Value, _ = row.Get(e.Field)
+		case filter.OpAll:
+			pv.Value = "live"
+		}
+		m, err := t.ix.EvalWithin(e, single)
+		pv.Holds = err == nil && !m.IsEmpty()
+		ex.Predicates = append(ex.Predicates, pv)
+	}
+	leaves(*tg.Definition.Rule)
+	if ex.Member {
+		ex.Why = "the rule holds: " + ex.Rule
+	} else {
+		ex.Why = "the rule does not hold: " + ex.Rule
+	}
+}
+
+// explainPrototype fills in the SKU's best similarity, to which prototype, and the threshold.
+func (t *Tagger) explainPrototype(ex *Explanation, tg *TagDef) {
+	m, ok := t.model(tg.ID)
+	v, hasV := t.vectorOf(ex.Ordinal)
+	if !ok || !hasV {
+		ex.Why = "no prototype model or no vector for this SKU yet"
+		return
+	}
+	s, at := bestSim(v, m.Vectors)
+	ex.Similarity, ex.Threshold = s, float64(m.Threshold)
+	_, labels, _ := t.prototypeLabels(&tg.Definition)
+	if at >= 0 && at < len(labels) {
+		ex.Prototype = labels[at]
+	}
+	rel := "below"
+	if s >= ex.Threshold {
+		rel = "at or above"
+	}
+	ex.Why = fmt.Sprintf("similarity %.3f to %s is %s the calibrated threshold %.3f", s, ex.Prototype, rel, ex.Threshold)
+}
+
+// explainPropagated fills in whether the SKU is a seed, else its neighbours and their weighted
+// vote against the tag's minimum.
+func (t *Tagger) explainPropagated(ctx context.Context, ex *Explanation, tg *TagDef) error {
+	o := ex.Ordinal
+	p, err := t.propagation(ctx, tg)
+	if err != nil {
+		return err
+	}
+	ex.MinVote = p.minVote
+	if p.seeds.Contains(uint64(o)) {
+		ex.Seed = true
+		ex.Why = "the SKU is a seed of the tag"
+		return nil
+	}
+	v, hasV := t.vectorOf(o)
+	if !hasV {
+		ex.Why = "the SKU has no vector yet"
+		return nil
+	}
+	vote, err := p.vote(ctx, t.vectors, o, v)
+	if err != nil {
+		return err
+	}
+	ex.Vote, ex.Neighbours = vote.Share, vote.Neighbours
+	carriers := 0
+	for _, n := range vote.Neighbours {
+		if n.Carries {
+			carriers++
+		}
+	}
+	rel := "below"
+	if vote.Share >= p.minVote && vote.Share > 0 {
+		rel = "reaches"
+	}
+	ex.Why = fmt.Sprintf("%d of its %d nearest neighbours carry the tag: weighted vote %.2f %s the minimum %.2f",
+		carriers, len(vote.Neighbours), vote.Share, rel, p.minVote)
+	if p.scope != nil && !p.scope.Contains(uint64(o)) {
+		ex.Why += "; but the SKU is outside the tag's scope"
+	}
+	return nil
+}
+
+// explainDiscovered fills in the SKU's similarity to the cluster's centroid.
+func (t *Tagger) explainDiscovered(ex *Explanation, tg *TagDef) {
+	m, ok := t.model(tg.ID)
+	v, hasV := t.vectorOf(ex.Ordinal)
+	if !ok || !hasV || len(m.Vectors) != 1 {
+		ex.Why = "no centroid or no vector for this SKU yet"
+		return
+	}
+	ex.Similarity = dot(normalize(v), m.Vectors[0])
+	ex.Cluster = fmt.Sprintf("%s #%d (%s)", tg.Definition.Family, tg.Definition.Cluster, strings.Join(tg.Definition.Terms, ", "))
+	if ex.Member {
+		ex.Why = fmt.Sprintf("its vector is nearest to this cluster's centroid (similarity %.3f)", ex.Similarity)
+	} else {
+		ex.Why = fmt.Sprintf("its vector is nearer another cluster of %s (similarity to this one %.3f)", tg.Definition.Family, ex.Similarity)
+	}
 }
 
 func (t *Tagger) model(id int64) (Model, bool) {

@@ -295,10 +295,25 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 	if t.vectors == nil {
 		return nil, errors.New("discover: needs the vector index")
 	}
-	live := t.ix.Live()
+	ords, vecs := t.liveVectors()
+	if len(vecs) < 2 {
+		return nil, errors.New("discover: fewer than 2 SKUs have vectors")
+	}
+	opts = opts.withDefaults(len(vecs))
+	clusters := clusterVectors(ords, vecs, opts)
+	titles, err := t.store.titles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nameClusters(ctx, clusters, titles, opts)
+	return t.replaceFamily(ctx, opts.Family, clusters)
+}
+
+// liveVectors returns the live SKUs that have vectors: their ordinals and normalized vectors.
+func (t *Tagger) liveVectors() ([]int64, [][]float32) {
 	var ords []int64
 	var vecs [][]float32
-	it := live.Iterator()
+	it := t.ix.Live().Iterator()
 	for it.HasNext() {
 		o := int64(it.Next())
 		if v, ok := t.vectors.Vector(o); ok {
@@ -306,10 +321,12 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 			vecs = append(vecs, normalize(v))
 		}
 	}
-	if len(vecs) < 2 {
-		return nil, errors.New("discover: fewer than 2 SKUs have vectors")
-	}
-	opts = opts.withDefaults(len(vecs))
+	return ords, vecs
+}
+
+// clusterVectors trains k-means on a sample of vecs and assigns every SKU (ords[i] has vecs[i])
+// to its nearest centroid.
+func clusterVectors(ords []int64, vecs [][]float32, opts DiscoverOptions) []Cluster {
 	rng := rand.New(rand.NewPCG(opts.Seed, 0xd15c))
 	train := vecs
 	if len(vecs) > opts.Sample {
@@ -327,10 +344,12 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 		c := nearest(v, cents)
 		clusters[c].Members = append(clusters[c].Members, ords[i])
 	}
-	titles, err := t.store.titles(ctx)
-	if err != nil {
-		return nil, err
-	}
+	return clusters
+}
+
+// nameClusters gives every cluster its distinctive terms and a unique slug name: from the
+// terms, or from the LLM when opts.LLM is set and answers.
+func nameClusters(ctx context.Context, clusters []Cluster, titles map[int64]string, opts DiscoverOptions) {
 	memberLists := make([][]int64, len(clusters))
 	for i := range clusters {
 		memberLists[i] = clusters[i].Members
@@ -359,7 +378,11 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 			c.Name = fmt.Sprintf("%s-%d", c.Name, used[c.Name])
 		}
 	}
-	// Replace the family.
+}
+
+// replaceFamily replaces the family's discovered tags with one tag per cluster, in the store
+// and in the index, and saves the index.
+func (t *Tagger) replaceFamily(ctx context.Context, family string, clusters []Cluster) ([]TagDef, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	// All or nothing, and not while a pool or another tag names one of the family's tags (their
@@ -368,12 +391,12 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 	models := make([]Model, len(clusters))
 	for i := range clusters {
 		c := &clusters[i]
-		defs[i] = TagDef{Name: opts.Family + "/" + c.Name, Kind: KindDiscovered,
-			Description: fmt.Sprintf("cluster %d of %d in %s (%d SKUs at discovery)", i, len(clusters), opts.Family, len(c.Members)),
-			Definition:  Definition{Family: opts.Family, Cluster: i, Terms: c.Terms, NamedBy: c.NamedBy}}
+		defs[i] = TagDef{Name: family + "/" + c.Name, Kind: KindDiscovered,
+			Description: fmt.Sprintf("cluster %d of %d in %s (%d SKUs at discovery)", i, len(clusters), family, len(c.Members)),
+			Definition:  Definition{Family: family, Cluster: i, Terms: c.Terms, NamedBy: c.NamedBy}}
 		models[i] = Model{Model: t.embedderName(), Vectors: [][]float32{c.Centroid}}
 	}
-	old, out, err := t.store.ReplaceFamily(ctx, opts.Family, defs, models, t.cfg.Referrers)
+	old, out, err := t.store.ReplaceFamily(ctx, family, defs, models, t.cfg.Referrers)
 	if err != nil {
 		return nil, fmt.Errorf("discover: %w", err)
 	}

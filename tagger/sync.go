@@ -51,71 +51,14 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	byName := make(map[string]*TagDef, len(tags))
-	for i := range tags {
-		byName[lowerName(tags[i].Name)] = &tags[i]
-	}
-	have := map[string]int64{}
-	for _, tc := range t.ix.Tags() {
-		have[lowerName(tc.Name)] = tc.ID
-	}
-
-	changed := false
-	for name, id := range have {
-		if d, ok := byName[name]; !ok || d.ID != id {
-			t.ix.DropTag(name)
-			delete(have, name)
-			changed = true
-		}
-	}
-	var vectorTags []*TagDef
-	var ruleMissing bool
-	for i := range tags {
-		if _, ok := have[lowerName(tags[i].Name)]; ok {
-			continue
-		}
-		if tags[i].Kind == KindRule {
-			ruleMissing = true
-		} else {
-			vectorTags = append(vectorTags, &tags[i])
-		}
-	}
-	if len(vectorTags) > 0 {
-		for _, d := range vectorTags {
-			if _, ok := t.models[d.ID]; !ok && d.Kind != KindPropagated {
-				// Prototype and discovered tags made elsewhere bring models (propagated: none).
-				if t.models, err = t.store.Models(ctx); err != nil {
-					return changed, err
-				}
-				break
-			}
-		}
-		ids := make([]int64, len(vectorTags))
-		for i, d := range vectorTags {
-			ids[i] = d.ID
-		}
-		if err := t.snaps.LoadTagMembers(ctx, t.ix, ids); err != nil {
-			return changed, fmt.Errorf("tagger: %w", err)
-		}
+	have, changed := t.dropStaleTags(tags)
+	vectorTags, ruleMissing := missingTags(tags, have)
+	if err := t.loadVectorTagMembers(ctx, vectorTags); err != nil {
+		return changed, err
 	}
 	failed := t.buildVectorTags(ctx, vectorTags)
-	rulesAdded := false
-	if ruleMissing {
-		for _, d := range orderRules(tags) {
-			if _, ok := have[lowerName(d.Name)]; ok {
-				continue
-			}
-			bm, err := t.ix.Eval(*d.Definition.Rule)
-			if err != nil {
-				t.cfg.Logger.Warn("tagger: a rule tag defined elsewhere does not evaluate; left out", "tag", d.Name, "err", err)
-				continue
-			}
-			t.ix.SetTag(d.Info(), bm, nil)
-			rulesAdded = true
-		}
-	}
-	// Vector tags whose seeds or scope named a rule tag new in this sync are built now.
-	if rulesAdded {
+	if ruleMissing && t.addRuleTags(tags, have) {
+		// Vector tags whose seeds or scope named a rule tag new in this sync are built now.
 		var again []*TagDef
 		for _, d := range vectorTags {
 			if errors.Is(failed[d.Name], filter.ErrUnknownTag) {
@@ -131,6 +74,102 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 			t.cfg.Logger.Warn("tagger: a tag defined elsewhere cannot be built here; left out", "tag", d.Name, "err", err)
 		}
 	}
+	built := t.countBuiltLocked(tags, have)
+	changed = changed || built > 0
+	if changed {
+		t.dirty = true
+	}
+	t.tagsSig = sig
+	return changed, nil
+}
+
+// dropStaleTags drops from the index the tags the tags table no longer holds (or holds under
+// another id) and returns the ids of those it keeps, by lower-cased name, and whether it
+// dropped any.
+func (t *Tagger) dropStaleTags(tags []TagDef) (map[string]int64, bool) {
+	byName := make(map[string]*TagDef, len(tags))
+	for i := range tags {
+		byName[lowerName(tags[i].Name)] = &tags[i]
+	}
+	have := map[string]int64{}
+	for _, tc := range t.ix.Tags() {
+		have[lowerName(tc.Name)] = tc.ID
+	}
+	changed := false
+	for name, id := range have {
+		if d, ok := byName[name]; !ok || d.ID != id {
+			t.ix.DropTag(name)
+			delete(have, name)
+			changed = true
+		}
+	}
+	return have, changed
+}
+
+// missingTags returns the vector tags of the table the index does not hold, and whether a rule
+// tag is missing too.
+func missingTags(tags []TagDef, have map[string]int64) (vectorTags []*TagDef, ruleMissing bool) {
+	for i := range tags {
+		if _, ok := have[lowerName(tags[i].Name)]; ok {
+			continue
+		}
+		if tags[i].Kind == KindRule {
+			ruleMissing = true
+		} else {
+			vectorTags = append(vectorTags, &tags[i])
+		}
+	}
+	return vectorTags, ruleMissing
+}
+
+// loadVectorTagMembers reads the models (when a prototype or discovered tag brings one this
+// process lacks) and the members saved in tag_bitmaps of the given vector tags.
+func (t *Tagger) loadVectorTagMembers(ctx context.Context, vectorTags []*TagDef) error {
+	if len(vectorTags) == 0 {
+		return nil
+	}
+	for _, d := range vectorTags {
+		if _, ok := t.models[d.ID]; !ok && d.Kind != KindPropagated {
+			// Prototype and discovered tags made elsewhere bring models (propagated: none).
+			var err error
+			if t.models, err = t.store.Models(ctx); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	ids := make([]int64, len(vectorTags))
+	for i, d := range vectorTags {
+		ids[i] = d.ID
+	}
+	if err := t.snaps.LoadTagMembers(ctx, t.ix, ids); err != nil {
+		return fmt.Errorf("tagger: %w", err)
+	}
+	return nil
+}
+
+// addRuleTags evaluates the rule tags the index does not hold, in dependency order; one that
+// does not evaluate is logged and left out. It reports whether it added any.
+func (t *Tagger) addRuleTags(tags []TagDef, have map[string]int64) bool {
+	added := false
+	for _, d := range orderRules(tags) {
+		if _, ok := have[lowerName(d.Name)]; ok {
+			continue
+		}
+		bm, err := t.ix.Eval(*d.Definition.Rule)
+		if err != nil {
+			t.cfg.Logger.Warn("tagger: a rule tag defined elsewhere does not evaluate; left out", "tag", d.Name, "err", err)
+			continue
+		}
+		t.ix.SetTag(d.Info(), bm, nil)
+		added = true
+	}
+	return added
+}
+
+// countBuiltLocked returns how many of the table's tags the index holds now but did not before
+// this sync, counts those it still lacks in t.leftOut and, if any, sets when to try again.
+func (t *Tagger) countBuiltLocked(tags []TagDef, have map[string]int64) int {
 	built := 0
 	t.leftOut = 0
 	for i := range tags {
@@ -146,12 +185,7 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 		t.retryEvery = min(max(2*t.retryEvery, tagRetryInterval), tagRetryMax)
 		t.retryAt = time.Now().Add(t.retryEvery)
 	}
-	changed = changed || built > 0
-	if changed {
-		t.dirty = true
-	}
-	t.tagsSig = sig
-	return changed, nil
+	return built
 }
 
 // buildVectorTags builds the given vector tags the index does not hold yet (one pass for every

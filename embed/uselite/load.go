@@ -86,12 +86,7 @@ type vocabEntry struct {
 
 // readModelDir reads model.json, the weight shards and vocab.json from dir.
 func readModelDir(dir string) (*rawModel, error) {
-	wrap := func(err error, what string) error {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("uselite: %s in model dir %s: %w (%v); %s", what, dir, ErrModelMissing, err, setupHint(dir))
-		}
-		return fmt.Errorf("uselite: %s in model dir %s: %w; %s", what, dir, err, setupHint(dir))
-	}
+	wrap := func(err error, what string) error { return modelDirErr(dir, err, what) }
 	if st, err := os.Stat(dir); err != nil {
 		return nil, wrap(err, "stat")
 	} else if !st.IsDir() {
@@ -113,44 +108,69 @@ func readModelDir(dir string) (*rawModel, error) {
 		raw.ops[n.Name] = n.Op
 	}
 	for _, g := range m.WeightsManifest {
-		// The shards of a group are one byte stream; every weight is read at
-		// its running offset in that stream.
-		var buf []byte
-		for _, p := range g.Paths {
-			b, err := os.ReadFile(filepath.Join(dir, filepath.Clean("/" + p)[1:]))
-			if err != nil {
-				return nil, wrap(err, "read weight shard "+p)
-			}
-			buf = append(buf, b...)
-		}
-		off := 0
-		for _, w := range g.Weights {
-			t := tensor{shape: w.Shape}
-			n := t.size()
-			if off+4*n > len(buf) {
-				return nil, wrap(fmt.Errorf("weight %s needs bytes [%d,%d) but the shards hold %d: %w", w.Name, off, off+4*n, len(buf), io.ErrUnexpectedEOF), "read weights")
-			}
-			switch w.Dtype {
-			case "float32":
-				t.f32 = make([]float32, n)
-				for i := range t.f32 {
-					t.f32[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[off+4*i:]))
-				}
-			case "int32":
-				t.i32 = make([]int32, n)
-				for i := range t.i32 {
-					t.i32[i] = int32(binary.LittleEndian.Uint32(buf[off+4*i:]))
-				}
-			default:
-				return nil, wrap(fmt.Errorf("weight %s has unsupported dtype %q", w.Name, w.Dtype), "read weights")
-			}
-			off += 4 * n
-			raw.tensors[w.Name] = t
-		}
-		if off != len(buf) {
-			return nil, wrap(fmt.Errorf("manifest describes %d bytes but shards hold %d", off, len(buf)), "read weights")
+		if err := raw.readWeightGroup(dir, g); err != nil {
+			return nil, err
 		}
 	}
+	if raw.vocab, err = readVocab(dir); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// modelDirErr says what failed in the model directory and how to set it up; a missing file
+// wraps ErrModelMissing.
+func modelDirErr(dir string, err error, what string) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("uselite: %s in model dir %s: %w (%v); %s", what, dir, ErrModelMissing, err, setupHint(dir))
+	}
+	return fmt.Errorf("uselite: %s in model dir %s: %w; %s", what, dir, err, setupHint(dir))
+}
+
+// readWeightGroup reads the weights of one manifest group into r.tensors. The shards of a group
+// are one byte stream; every weight is read at its running offset in that stream.
+func (r *rawModel) readWeightGroup(dir string, g manifestGroup) error {
+	var buf []byte
+	for _, p := range g.Paths {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.Clean("/" + p)[1:]))
+		if err != nil {
+			return modelDirErr(dir, err, "read weight shard "+p)
+		}
+		buf = append(buf, b...)
+	}
+	off := 0
+	for _, w := range g.Weights {
+		t := tensor{shape: w.Shape}
+		n := t.size()
+		if off+4*n > len(buf) {
+			return modelDirErr(dir, fmt.Errorf("weight %s needs bytes [%d,%d) but the shards hold %d: %w", w.Name, off, off+4*n, len(buf), io.ErrUnexpectedEOF), "read weights")
+		}
+		switch w.Dtype {
+		case "float32":
+			t.f32 = make([]float32, n)
+			for i := range t.f32 {
+				t.f32[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[off+4*i:]))
+			}
+		case "int32":
+			t.i32 = make([]int32, n)
+			for i := range t.i32 {
+				t.i32[i] = int32(binary.LittleEndian.Uint32(buf[off+4*i:]))
+			}
+		default:
+			return modelDirErr(dir, fmt.Errorf("weight %s has unsupported dtype %q", w.Name, w.Dtype), "read weights")
+		}
+		off += 4 * n
+		r.tensors[w.Name] = t
+	}
+	if off != len(buf) {
+		return modelDirErr(dir, fmt.Errorf("manifest describes %d bytes but shards hold %d", off, len(buf)), "read weights")
+	}
+	return nil
+}
+
+// readVocab reads vocab.json: [piece, score] pairs.
+func readVocab(dir string) ([]vocabEntry, error) {
+	wrap := func(err error, what string) error { return modelDirErr(dir, err, what) }
 	vj, err := os.ReadFile(filepath.Join(dir, "vocab.json"))
 	if err != nil {
 		return nil, wrap(err, "read vocab.json")
@@ -159,7 +179,7 @@ func readModelDir(dir string) (*rawModel, error) {
 	if err := json.Unmarshal(vj, &pairs); err != nil {
 		return nil, wrap(fmt.Errorf("decode vocab.json: %w", err), "parse vocab.json")
 	}
-	raw.vocab = make([]vocabEntry, len(pairs))
+	vocab := make([]vocabEntry, len(pairs))
 	for i, p := range pairs {
 		s, ok := p[0].(string)
 		if !ok {
@@ -175,9 +195,9 @@ func readModelDir(dir string) (*rawModel, error) {
 		default:
 			return nil, wrap(fmt.Errorf("vocab entry %d: score is %T, want number or null", i, p[1]), "parse vocab.json")
 		}
-		raw.vocab[i] = vocabEntry{piece: s, score: score}
+		vocab[i] = vocabEntry{piece: s, score: score}
 	}
-	return raw, nil
+	return vocab, nil
 }
 
 // f32 returns a float32 weight with the given shape.

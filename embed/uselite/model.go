@@ -176,6 +176,8 @@ func (m *Model) newLinear(in, out int, w, b []float32) *linear {
 	return l
 }
 
+// buildLayer reads layer l's weights into m.layers[l], checking the graph's constants (the q/k/v
+// split and the head size) against the shapes the encoder assumes.
 func (m *Model) buildLayer(raw *rawModel, l int) error {
 	L := fmt.Sprintf("Layer_%d/TransformerLayer/", l)
 	width := embedDim
@@ -185,20 +187,53 @@ func (m *Model) buildLayer(raw *rawModel, l int) error {
 	a := &m.layers[l]
 	a.width = width
 	var err error
-	ln := func(prefix string, n int) (layerNorm, error) {
-		s, err := raw.f32(encodePrefix+L+prefix+"layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", n)
-		if err != nil {
-			return layerNorm{}, err
-		}
-		b, err := raw.f32(encodePrefix+L+prefix+"layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", n)
-		return layerNorm{scale: s, bias: b}, err
-	}
-	if a.ln1, err = ln("", width); err != nil {
+	if a.ln1, err = raw.readLayerNorm(encodePrefix+L, width); err != nil {
 		return err
 	}
-	if a.ln2, err = ln("FFN/", hiddenDim); err != nil {
+	if a.ln2, err = raw.readLayerNorm(encodePrefix+L+"FFN/", hiddenDim); err != nil {
 		return err
 	}
+	if err := m.buildAttention(raw, L, a); err != nil {
+		return err
+	}
+	if a.out, err = m.attentionOutput(raw, L, l == 0, width); err != nil {
+		return err
+	}
+	f1W, err := raw.f32(stackPrefix+L+"FFN/conv1/Tensordot/Reshape_1", hiddenDim, ffnDim)
+	if err != nil {
+		return err
+	}
+	f1B, err := raw.f32(encodePrefix+L+"FFN/conv1/bias/ConcatPartitions/concat", ffnDim)
+	if err != nil {
+		return err
+	}
+	f2W, err := raw.f32(stackPrefix+L+"FFN/conv2/Tensordot/Reshape_1", ffnDim, hiddenDim)
+	if err != nil {
+		return err
+	}
+	f2B, err := raw.f32(encodePrefix+L+"FFN/conv2/bias/ConcatPartitions/concat", hiddenDim)
+	if err != nil {
+		return err
+	}
+	a.ffn1 = m.newLinear(hiddenDim, ffnDim, f1W, f1B)
+	a.ffn2 = m.newLinear(ffnDim, hiddenDim, f2W, f2B)
+	return nil
+}
+
+// readLayerNorm reads the scale and bias of the layer norm under prefix, n wide.
+func (r *rawModel) readLayerNorm(prefix string, n int) (layerNorm, error) {
+	s, err := r.f32(prefix+"layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", n)
+	if err != nil {
+		return layerNorm{}, err
+	}
+	b, err := r.f32(prefix+"layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", n)
+	return layerNorm{scale: s, bias: b}, err
+}
+
+// buildAttention reads the head size, the q scale and the q/k/v transform of the layer whose
+// names start with L (a.width wide).
+func (m *Model) buildAttention(raw *rawModel, L string, a *attnLayer) error {
+	width := a.width
 	split, err := raw.i32(stackPrefix + L + "MultiheadAttention/Const")
 	if err != nil {
 		return err
@@ -226,53 +261,39 @@ func (m *Model) buildLayer(raw *rawModel, l int) error {
 		return err
 	}
 	a.qkv = m.newLinear(width, 3*width, qkvW, qkvB)
+	return nil
+}
+
+// attentionOutput reads the attention output transform of the layer whose names start with L;
+// for the first layer it is fused with the dense layer that widens the residual.
+func (m *Model) attentionOutput(raw *rawModel, L string, first bool, width int) (*linear, error) {
 	outW, err := raw.f32(varPrefix+L+"MultiheadAttention/output_transform_single/kernel/part_0", 1, 1, width, hiddenDim)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	outB, err := raw.f32(encodePrefix+L+"MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat", hiddenDim)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if l == 0 {
-		// Layer 0 widens the residual: x1 = attn·W_out + b_out + x0·W_dense + b_dense.
-		dW, err := raw.f32(encodePrefix+L+"dense/kernel/ConcatPartitions/concat", embedDim, hiddenDim)
-		if err != nil {
-			return err
-		}
-		dB, err := raw.f32(encodePrefix+L+"dense/bias/ConcatPartitions/concat", hiddenDim)
-		if err != nil {
-			return err
-		}
-		w := make([]float32, 0, 2*embedDim*hiddenDim)
-		w = append(append(w, outW...), dW...)
-		b := make([]float32, hiddenDim)
-		for i := range b {
-			b[i] = outB[i] + dB[i]
-		}
-		a.out = m.newLinear(2*embedDim, hiddenDim, w, b)
-	} else {
-		a.out = m.newLinear(width, hiddenDim, outW, outB)
+	if !first {
+		return m.newLinear(width, hiddenDim, outW, outB), nil
 	}
-	f1W, err := raw.f32(stackPrefix+L+"FFN/conv1/Tensordot/Reshape_1", hiddenDim, ffnDim)
+	// Layer 0 widens the residual: x1 = attn·W_out + b_out + x0·W_dense + b_dense.
+	dW, err := raw.f32(encodePrefix+L+"dense/kernel/ConcatPartitions/concat", embedDim, hiddenDim)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	f1B, err := raw.f32(encodePrefix+L+"FFN/conv1/bias/ConcatPartitions/concat", ffnDim)
+	dB, err := raw.f32(encodePrefix+L+"dense/bias/ConcatPartitions/concat", hiddenDim)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	f2W, err := raw.f32(stackPrefix+L+"FFN/conv2/Tensordot/Reshape_1", ffnDim, hiddenDim)
-	if err != nil {
-		return err
+	w := make([]float32, 0, 2*embedDim*hiddenDim)
+	w = append(append(w, outW...), dW...)
+	b := make([]float32, hiddenDim)
+	for i := range b {
+		b[i] = outB[i] + dB[i]
 	}
-	f2B, err := raw.f32(encodePrefix+L+"FFN/conv2/bias/ConcatPartitions/concat", hiddenDim)
-	if err != nil {
-		return err
-	}
-	a.ffn1 = m.newLinear(hiddenDim, ffnDim, f1W, f1B)
-	a.ffn2 = m.newLinear(ffnDim, hiddenDim, f2W, f2B)
-	return nil
+	return m.newLinear(2*embedDim, hiddenDim, w, b), nil
 }
 
 // FLOPsPerToken is the multiply-add work (2 FLOP each) of the dense

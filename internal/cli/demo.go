@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -46,6 +47,8 @@ var demoTags = []tagger.TagDef{
 
 func ptr[T any](v T) *T { return &v }
 
+// runDemo runs the pipeline's six steps in order, printing each, then waits for Ctrl-C,
+// logging the ingest and embedding progress every 30 s.
 func runDemo(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "demo")
 	rate := fs.Float64("rate", 50, "live events per second from the simulator (0: none)")
@@ -64,35 +67,13 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	defer pool.Close()
 
 	// 1. Schema.
-	m, err := migrations.New(pool)
-	if err != nil {
+	if err := demoSchema(ctx, env, pool); err != nil {
 		return err
 	}
-	res, err := m.Up(ctx)
-	m.Close()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "[1/6] schema up to date (%d migrations applied now)\n", len(res))
-
 	// 2. The catalogue, once.
-	var n int64
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM skus`).Scan(&n); err != nil {
+	if err := demoCatalogue(ctx, env, pool); err != nil {
 		return err
 	}
-	if n == 0 {
-		files, err := filepath.Glob(filepath.Join(env.Config.Demo.Data, "products_*.json.zip"))
-		if err != nil || len(files) == 0 {
-			return fmt.Errorf("no Icecat catalogue in %s (SELECTION_DEMO_DATA); run the demo from the repository root", env.Config.Demo.Data)
-		}
-		fmt.Fprintf(out, "[2/6] loading the Icecat catalogue (%d files; markets, stock, list prices, ratings and sales are generated deterministically and labelled so in attributes._generated)\n", len(files))
-		if err := runLoad(ctx, env, append([]string{"--tier", "batch", "--format", "icecat"}, files...)); err != nil {
-			return fmt.Errorf("load: %w", err)
-		}
-	} else {
-		fmt.Fprintf(out, "[2/6] catalogue already loaded: %d SKUs\n", n)
-	}
-
 	// 3. Embeddings of every SKU whose text is new or changed.
 	emb, err := newEmbedder(ctx, env, pool)
 	if err != nil {
@@ -120,45 +101,99 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if err := defineDemoTags(ctx, env, s); err != nil {
 		return err
 	}
-
 	// 5. Live events.
-	if *rate > 0 {
-		cat, err := ingest.LoadSimCatalogue(ctx, pool, 0)
-		if err != nil {
-			return err
-		}
-		s.sim, err = ingest.NewSimulator(ingest.SimulatorConfig{Brokers: s.ingest.Brokers, Topic: env.Config.Ingest.Topic,
-			Catalogue: cat, Rate: *rate, Seed: uint64(time.Now().UnixNano()), Logger: env.Log})
-		if err != nil {
-			return err
-		}
-		if err := s.sim.Start(ctx); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "[5/6] live-event simulator: %.0f events/s over %d SKUs (price moves, orders, restocks, new SKUs, deletions, ~1.5%% malformed)\n", *rate, len(cat))
-	} else {
-		fmt.Fprintln(out, "[5/6] live-event simulator off (--rate 0)")
+	if err := demoSimulator(ctx, env, pool, s, *rate); err != nil {
+		return err
 	}
-
 	// 6. A key for the page and the API.
 	key, err := demoKey(ctx, pool)
 	if err != nil {
 		return err
 	}
-	url := "http://" + s.api.Addr()
-	fmt.Fprintf(out, "[6/6] ready in %s\n\n", time.Since(start).Round(100*time.Millisecond))
+	printDemoReady(out, "http://"+s.api.Addr(), key, time.Since(start))
+	return demoWait(ctx, env, pool, s)
+}
+
+// demoSchema migrates the schema up to date.
+func demoSchema(ctx context.Context, env *Env, pool *pgxpool.Pool) error {
+	m, err := migrations.New(pool)
+	if err != nil {
+		return err
+	}
+	res, err := m.Up(ctx)
+	m.Close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "[1/6] schema up to date (%d migrations applied now)\n", len(res))
+	return nil
+}
+
+// demoCatalogue loads the Icecat catalogue when the skus table is empty.
+func demoCatalogue(ctx context.Context, env *Env, pool *pgxpool.Pool) error {
+	out := env.Stdout
+	var n int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM skus`).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		fmt.Fprintf(out, "[2/6] catalogue already loaded: %d SKUs\n", n)
+		return nil
+	}
+	files, err := filepath.Glob(filepath.Join(env.Config.Demo.Data, "products_*.json.zip"))
+	if err != nil || len(files) == 0 {
+		return fmt.Errorf("no Icecat catalogue in %s (SELECTION_DEMO_DATA); run the demo from the repository root", env.Config.Demo.Data)
+	}
+	fmt.Fprintf(out, "[2/6] loading the Icecat catalogue (%d files; markets, stock, list prices, ratings and sales are generated deterministically and labelled so in attributes._generated)\n", len(files))
+	if err := runLoad(ctx, env, append([]string{"--tier", "batch", "--format", "icecat"}, files...)); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	return nil
+}
+
+// demoSimulator starts the live-event simulator on the stack's broker at rate events per
+// second (0: none); the stack stops it.
+func demoSimulator(ctx context.Context, env *Env, pool *pgxpool.Pool, s *stack, rate float64) error {
+	out := env.Stdout
+	if rate == 0 {
+		fmt.Fprintln(out, "[5/6] live-event simulator off (--rate 0)")
+		return nil
+	}
+	cat, err := ingest.LoadSimCatalogue(ctx, pool, 0)
+	if err != nil {
+		return err
+	}
+	s.sim, err = ingest.NewSimulator(ingest.SimulatorConfig{Brokers: s.ingest.Brokers, Topic: env.Config.Ingest.Topic,
+		Catalogue: cat, Rate: rate, Seed: uint64(time.Now().UnixNano()), Logger: env.Log})
+	if err != nil {
+		return err
+	}
+	if err := s.sim.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "[5/6] live-event simulator: %.0f events/s over %d SKUs (price moves, orders, restocks, new SKUs, deletions, ~1.5%% malformed)\n", rate, len(cat))
+	return nil
+}
+
+// printDemoReady prints where the page, the API and the metrics are, and a request to try.
+func printDemoReady(out io.Writer, url, key string, took time.Duration) {
+	fmt.Fprintf(out, "[6/6] ready in %s\n\n", took.Round(100*time.Millisecond))
 	fmt.Fprintf(out, "  web page:  %s/#key=%s\n", url, key)
 	fmt.Fprintf(out, "  API key:   %s   (role planner)\n", key)
 	fmt.Fprintf(out, "  metrics:   %s/metrics\n", url)
 	fmt.Fprintf(out, "  try:       curl -s -H 'X-API-Key: %s' -d '{\"scenario\":\"gaming mouse under $50 in stock, best sellers, top 10\"}' %s/v1/search\n\n", key, url)
 	fmt.Fprintln(out, "Ctrl-C stops everything; the next `make demo` reuses what is loaded.")
+}
 
+// demoWait logs the ingest and embedding progress every 30 s until ctx ends (nil) or the
+// ingest consumer stops (its error).
+func demoWait(ctx context.Context, env *Env, pool *pgxpool.Pool, s *stack) error {
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(out, "\nstopping…")
+			fmt.Fprintln(env.Stdout, "\nstopping…")
 			return nil
 		case <-s.ingest.Consumer.Done():
 			return fmt.Errorf("ingest consumer stopped: %w", s.ingest.Consumer.Err())

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -18,6 +19,8 @@ func init() {
 		run:     runLoad})
 }
 
+// runLoad loads the named files one after the other, each through the ingest writer in
+// batches, showing its progress, then prints what each file and all of them did.
 func runLoad(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "load")
 	tierS := fs.String("tier", "batch", "freshness tier recorded in sku_events: batch, hourly or realtime")
@@ -58,34 +61,7 @@ func runLoad(ctx context.Context, env *Env, args []string) error {
 	var total ingest.LoadResult
 	for _, path := range fs.Args() {
 		cfg := ingest.LoadConfig{Tier: tier, Format: format, BatchSize: *batch, EventTime: at}
-		var bar *progressbar.ProgressBar
-		if outIsTerminal(out) {
-			bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription(path),
-				progressbar.OptionShowBytes(true), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(out) }))
-			cfg.Progress = func(p ingest.LoadProgress) {
-				if p.Total > 0 && bar.GetMax64() != p.Total {
-					bar.ChangeMax64(p.Total)
-				}
-				bar.Describe(fmt.Sprintf("%s: %d records, %.0f/s", path, p.Records, float64(p.Records)/max(p.Elapsed.Seconds(), 1e-9)))
-				_ = bar.Set64(p.Bytes)
-			}
-		} else {
-			last := time.Now()
-			cfg.Progress = func(p ingest.LoadProgress) {
-				if time.Since(last) < 5*time.Second {
-					return
-				}
-				last = time.Now()
-				rate := float64(p.Bytes) / max(p.Elapsed.Seconds(), 1e-9)
-				eta := "?"
-				if rate > 0 && p.Total >= p.Bytes {
-					eta = (time.Duration(float64(p.Total-p.Bytes)/rate) * time.Second).Round(time.Second).String()
-				}
-				fmt.Fprintf(out, "%s: %d%% %d records (%.0f/s), about %s left\n", path, 100*p.Bytes/max(p.Total, 1),
-					p.Records, float64(p.Records)/max(p.Elapsed.Seconds(), 1e-9), eta)
-			}
-		}
+		bar := loadProgress(out, path, &cfg)
 		res, err := ingest.LoadFile(ctx, w, path, cfg)
 		if bar != nil {
 			_ = bar.Finish()
@@ -109,4 +85,37 @@ func runLoad(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(out, "embedding backlog: %d SKUs (selection embed, or a running serve, embeds them)\n", b.Count)
 	}
 	return nil
+}
+
+// loadProgress sets cfg.Progress to show the loading of path on out: a progress bar, returned to
+// be finished, when out is a terminal, else a line every 5 s (and a nil bar).
+func loadProgress(out io.Writer, path string, cfg *ingest.LoadConfig) *progressbar.ProgressBar {
+	if !outIsTerminal(out) {
+		last := time.Now()
+		cfg.Progress = func(p ingest.LoadProgress) {
+			if time.Since(last) < 5*time.Second {
+				return
+			}
+			last = time.Now()
+			rate := float64(p.Bytes) / max(p.Elapsed.Seconds(), 1e-9)
+			eta := "?"
+			if rate > 0 && p.Total >= p.Bytes {
+				eta = (time.Duration(float64(p.Total-p.Bytes)/rate) * time.Second).Round(time.Second).String()
+			}
+			fmt.Fprintf(out, "%s: %d%% %d records (%.0f/s), about %s left\n", path, 100*p.Bytes/max(p.Total, 1),
+				p.Records, float64(p.Records)/max(p.Elapsed.Seconds(), 1e-9), eta)
+		}
+		return nil
+	}
+	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(out), progressbar.OptionSetDescription(path),
+		progressbar.OptionShowBytes(true), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(out) }))
+	cfg.Progress = func(p ingest.LoadProgress) {
+		if p.Total > 0 && bar.GetMax64() != p.Total {
+			bar.ChangeMax64(p.Total)
+		}
+		bar.Describe(fmt.Sprintf("%s: %d records, %.0f/s", path, p.Records, float64(p.Records)/max(p.Elapsed.Seconds(), 1e-9)))
+		_ = bar.Set64(p.Bytes)
+	}
+	return bar
 }

@@ -130,80 +130,47 @@ func openTagger(ctx context.Context, env *Env, withVectors bool) (*tagger.Tagger
 	return tg, pool, nil
 }
 
+// tagDefineFlags are the flags of tag define; which apply depends on the kind.
+type tagDefineFlags struct {
+	kind, name, rule, examples, scope, seeds, seedIDs, reference, note string
+	descs                                                              stringList
+	k, clusters                                                        int
+	minVote                                                            float64
+}
+
 func runTagDefine(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "tag define")
-	kind := fs.String("kind", "rule", "rule, prototype, propagated or discovered")
-	name := fs.String("name", "", "tag name (for discovered tags: the family name)")
-	rule := fs.String("rule", "", "rule: a filter expression, JSON or text (`brand = Logitech and price < 5000`)")
-	var descs stringList
-	fs.Var(&descs, "description", "prototype: a plain-language description (repeatable)")
-	examples := fs.String("examples", "", "prototype: example SKU ids, comma-separated")
-	scope := fs.String("scope", "", "prototype/propagated: only SKUs matching this expression may join")
-	seeds := fs.String("seeds", "", "propagated: expression of the SKUs that carry the tag")
-	seedIDs := fs.String("seed-ids", "", "propagated: seed SKU ids, comma-separated")
-	reference := fs.String("reference", "", "propagated: expression of the SKUs that vote (default all)")
-	k := fs.Int("k", 0, "propagated: neighbours that vote (default 10)")
-	minVote := fs.Float64("min-vote", 0, "propagated: weighted vote share to join (default 0.5)")
-	clusters := fs.Int("clusters", 0, "discovered: number of clusters (default sqrt(SKUs/2), at most 200)")
-	note := fs.String("note", "", "a description of the tag for people")
+	var f tagDefineFlags
+	fs.StringVar(&f.kind, "kind", "rule", "rule, prototype, propagated or discovered")
+	fs.StringVar(&f.name, "name", "", "tag name (for discovered tags: the family name)")
+	fs.StringVar(&f.rule, "rule", "", "rule: a filter expression, JSON or text (`brand = Logitech and price < 5000`)")
+	fs.Var(&f.descs, "description", "prototype: a plain-language description (repeatable)")
+	fs.StringVar(&f.examples, "examples", "", "prototype: example SKU ids, comma-separated")
+	fs.StringVar(&f.scope, "scope", "", "prototype/propagated: only SKUs matching this expression may join")
+	fs.StringVar(&f.seeds, "seeds", "", "propagated: expression of the SKUs that carry the tag")
+	fs.StringVar(&f.seedIDs, "seed-ids", "", "propagated: seed SKU ids, comma-separated")
+	fs.StringVar(&f.reference, "reference", "", "propagated: expression of the SKUs that vote (default all)")
+	fs.IntVar(&f.k, "k", 0, "propagated: neighbours that vote (default 10)")
+	fs.Float64Var(&f.minVote, "min-vote", 0, "propagated: weighted vote share to join (default 0.5)")
+	fs.IntVar(&f.clusters, "clusters", 0, "discovered: number of clusters (default sqrt(SKUs/2), at most 200)")
+	fs.StringVar(&f.note, "note", "", "a description of the tag for people")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected arguments %v", fs.Args())
 	}
-	k0, err := tagger.ParseKind(*kind)
+	def, err := f.tagDef()
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
-	if *name == "" {
-		return usageErr("--name is required")
-	}
-	def := tagger.TagDef{Name: *name, Kind: k0, Description: *note}
-	d := &def.Definition
-	switch k0 {
-	case tagger.KindRule:
-		if d.Rule, err = parseOptExpr(*rule, "rule"); err != nil {
-			return err
-		}
-		if d.Rule == nil {
-			return usageErr("a rule tag needs --rule")
-		}
-	case tagger.KindPrototype:
-		d.Descriptions = descs
-		if d.Examples, err = parseIDs(*examples); err != nil {
-			return usageErr("--examples: %v", err)
-		}
-		if d.Scope, err = parseOptExpr(*scope, "scope"); err != nil {
-			return err
-		}
-	case tagger.KindPropagated:
-		if d.Seeds, err = parseOptExpr(*seeds, "seeds"); err != nil {
-			return err
-		}
-		if d.SeedIDs, err = parseIDs(*seedIDs); err != nil {
-			return usageErr("--seed-ids: %v", err)
-		}
-		if d.Reference, err = parseOptExpr(*reference, "reference"); err != nil {
-			return err
-		}
-		if d.Scope, err = parseOptExpr(*scope, "scope"); err != nil {
-			return err
-		}
-		d.K, d.MinVote = *k, *minVote
-	}
-	if k0 != tagger.KindDiscovered {
-		if err := d.Validate(k0); err != nil {
-			return usageErr("%v", err)
-		}
-	}
-	tg, pool, err := openTagger(ctx, env, k0 != tagger.KindRule)
+	tg, pool, err := openTagger(ctx, env, def.Kind != tagger.KindRule)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if k0 == tagger.KindDiscovered {
-		made, err := tg.Discover(ctx, tagger.DiscoverOptions{Family: *name, Clusters: *clusters})
+	if def.Kind == tagger.KindDiscovered {
+		made, err := tg.Discover(ctx, tagger.DiscoverOptions{Family: f.name, Clusters: f.clusters})
 		if err != nil {
 			return err
 		}
@@ -231,6 +198,57 @@ func runTagDefine(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// tagDef reads the flags of the tag's kind into its definition and validates it (a discovered
+// tag's family is checked by Discover).
+func (f *tagDefineFlags) tagDef() (tagger.TagDef, error) {
+	k0, err := tagger.ParseKind(f.kind)
+	if err != nil {
+		return tagger.TagDef{}, usageErr("%v", err)
+	}
+	if f.name == "" {
+		return tagger.TagDef{}, usageErr("--name is required")
+	}
+	def := tagger.TagDef{Name: f.name, Kind: k0, Description: f.note}
+	d := &def.Definition
+	switch k0 {
+	case tagger.KindRule:
+		if d.Rule, err = parseOptExpr(f.rule, "rule"); err != nil {
+			return def, err
+		}
+		if d.Rule == nil {
+			return def, usageErr("a rule tag needs --rule")
+		}
+	case tagger.KindPrototype:
+		d.Descriptions = f.descs
+		if d.Examples, err = parseIDs(f.examples); err != nil {
+			return def, usageErr("--examples: %v", err)
+		}
+		if d.Scope, err = parseOptExpr(f.scope, "scope"); err != nil {
+			return def, err
+		}
+	case tagger.KindPropagated:
+		if d.Seeds, err = parseOptExpr(f.seeds, "seeds"); err != nil {
+			return def, err
+		}
+		if d.SeedIDs, err = parseIDs(f.seedIDs); err != nil {
+			return def, usageErr("--seed-ids: %v", err)
+		}
+		if d.Reference, err = parseOptExpr(f.reference, "reference"); err != nil {
+			return def, err
+		}
+		if d.Scope, err = parseOptExpr(f.scope, "scope"); err != nil {
+			return def, err
+		}
+		d.K, d.MinVote = f.k, f.minVote
+	}
+	if k0 != tagger.KindDiscovered {
+		if err := d.Validate(k0); err != nil {
+			return def, usageErr("%v", err)
+		}
+	}
+	return def, nil
 }
 
 func runTagList(ctx context.Context, env *Env, args []string) error {

@@ -147,55 +147,19 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 			fmt.Sprintf("%d vectors, %d MiB, kernel %s", st.Vectors, st.Bytes>>20, st.Kernel))
 	}
 
-	if cfg.EmbedBatch > 0 {
-		if c.Worker, err = vectorindex.NewWorker(pool, emb, nil, vectorindex.WorkerConfig{BatchSize: cfg.EmbedBatch, Logger: log}); err != nil {
-			return nil, err
-		}
-		if err := c.Worker.Start(ctx); err != nil {
-			return nil, err
-		}
-		c.stops = append(c.stops, c.Worker.Stop)
-	}
-
-	t0 = time.Now()
-	if c.Lexical, err = lexical.New(lexical.Config{}); err != nil {
+	if err := c.startWorker(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if cfg.Follow {
-		if c.Follower, err = lexical.NewFollower(lexical.NewStore(pool), c.Lexical, lexical.FollowerConfig{}); err != nil {
-			return nil, err
-		}
-		if err := c.Follower.Start(ctx); err != nil {
-			return nil, fmt.Errorf("lexical index: %w", err)
-		}
-		c.stops = append(c.stops, c.Follower.Stop)
-	} else if _, err := lexical.NewStore(pool).Load(ctx, c.Lexical); err != nil {
-		return nil, fmt.Errorf("lexical index: %w", err)
+	if err := c.startLexical(ctx, cfg); err != nil {
+		return nil, err
 	}
-	cfg.Step("lexical index (lexical.Follower.Start)", time.Since(t0), fmt.Sprintf("%d documents", c.Lexical.Len()))
-
 	if c.Searcher, err = search.New(c.Lexical, c.Vectors, emb, cfg.Search); err != nil {
 		return nil, err
 	}
-
-	t0 = time.Now()
 	pools := selection.NewPoolStore(pool)
-	tcfg := cfg.Tags
-	tcfg.Logger, tcfg.Referrers = log, pools.ReferringTo
-	if c.Tags, err = tagger.New(pool, c.Vectors, emb, tcfg); err != nil {
+	if err := c.startTags(ctx, cfg, pools); err != nil {
 		return nil, err
 	}
-	if c.TagsFrom, err = c.Tags.Load(ctx); err != nil {
-		return nil, fmt.Errorf("tag index: %w", err)
-	}
-	if cfg.Follow {
-		if err := c.Tags.Start(ctx); err != nil {
-			return nil, fmt.Errorf("tag index: %w", err)
-		}
-		c.stops = append(c.stops, c.Tags.Stop)
-	}
-	cfg.Step("tag index (tagger.Load)", time.Since(t0), fmt.Sprintf("from %s; %d live SKUs", c.TagsFrom, c.Tags.Index().LiveCount()))
-
 	c.Intents = search.NewIntents(c.Searcher, c.Tags, cfg.Intents).WithAliases(cfg.Aliases)
 	c.Service = &selection.Service{
 		Executor:        &selection.Executor{Index: c.Tags.Index(), Retriever: search.Retriever{Searcher: c.Searcher}},
@@ -213,6 +177,64 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 		c.Service.Position = func(context.Context) (selection.Position, error) { return c.Position(), nil }
 	}
 	return c, nil
+}
+
+// startWorker starts the embedding worker when cfg.EmbedBatch > 0.
+func (c *Core) startWorker(ctx context.Context, cfg Config) (err error) {
+	if cfg.EmbedBatch <= 0 {
+		return nil
+	}
+	if c.Worker, err = vectorindex.NewWorker(c.Pool, c.Embedder, nil, vectorindex.WorkerConfig{BatchSize: cfg.EmbedBatch, Logger: cfg.Logger}); err != nil {
+		return err
+	}
+	if err := c.Worker.Start(ctx); err != nil {
+		return err
+	}
+	c.stops = append(c.stops, c.Worker.Stop)
+	return nil
+}
+
+// startLexical builds the lexical index: followed until Stop with cfg.Follow, else loaded once.
+func (c *Core) startLexical(ctx context.Context, cfg Config) (err error) {
+	t0 := time.Now()
+	if c.Lexical, err = lexical.New(lexical.Config{}); err != nil {
+		return err
+	}
+	if cfg.Follow {
+		if c.Follower, err = lexical.NewFollower(lexical.NewStore(c.Pool), c.Lexical, lexical.FollowerConfig{}); err != nil {
+			return err
+		}
+		if err := c.Follower.Start(ctx); err != nil {
+			return fmt.Errorf("lexical index: %w", err)
+		}
+		c.stops = append(c.stops, c.Follower.Stop)
+	} else if _, err := lexical.NewStore(c.Pool).Load(ctx, c.Lexical); err != nil {
+		return fmt.Errorf("lexical index: %w", err)
+	}
+	cfg.Step("lexical index (lexical.Follower.Start)", time.Since(t0), fmt.Sprintf("%d documents", c.Lexical.Len()))
+	return nil
+}
+
+// startTags builds and loads the tagger (following the tags table until Stop with cfg.Follow);
+// pools tells it which tags a pool names.
+func (c *Core) startTags(ctx context.Context, cfg Config, pools *selection.PoolStore) (err error) {
+	t0 := time.Now()
+	tcfg := cfg.Tags
+	tcfg.Logger, tcfg.Referrers = cfg.Logger, pools.ReferringTo
+	if c.Tags, err = tagger.New(c.Pool, c.Vectors, c.Embedder, tcfg); err != nil {
+		return err
+	}
+	if c.TagsFrom, err = c.Tags.Load(ctx); err != nil {
+		return fmt.Errorf("tag index: %w", err)
+	}
+	if cfg.Follow {
+		if err := c.Tags.Start(ctx); err != nil {
+			return fmt.Errorf("tag index: %w", err)
+		}
+		c.stops = append(c.stops, c.Tags.Stop)
+	}
+	cfg.Step("tag index (tagger.Load)", time.Since(t0), fmt.Sprintf("from %s; %d live SKUs", c.TagsFrom, c.Tags.Index().LiveCount()))
+	return nil
 }
 
 // startVectors loads the in-memory index (unless NoIndex, or the vectors do not fit) and

@@ -54,9 +54,42 @@ func LoadWith(tb testing.TB, pool *pgxpool.Pool, opts LoadOptions) *Catalog {
 	tb.Helper()
 	ctx := context.Background()
 	c := &Catalog{Products: Products(tb)}
-	const batch = 2000
-	for lo := 0; lo < len(c.Products); lo += batch {
-		hi := min(lo+batch, len(c.Products))
+	hashes := loadProducts(ctx, tb, pool, c)
+	if opts.NoVectors {
+		return c
+	}
+	e := opts.Embedder
+	if e == nil {
+		e = Embedder(tb)
+	}
+	var hnswDef string
+	if !opts.DropHNSW {
+		err := pool.QueryRow(ctx, `SELECT coalesce(pg_get_indexdef(to_regclass('sku_vectors_hnsw')), '')`).Scan(&hnswDef)
+		if err != nil {
+			tb.Fatalf("icecat: read the HNSW index definition: %v", err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `DROP INDEX IF EXISTS sku_vectors_hnsw`); err != nil {
+		tb.Fatalf("icecat: drop HNSW index: %v", err)
+	}
+	loadVectors(ctx, tb, pool, c, e, hashes)
+	if hnswDef != "" {
+		if _, err := pool.Exec(ctx, hnswDef); err != nil {
+			tb.Fatalf("icecat: build the HNSW index: %v", err)
+		}
+	}
+	return c
+}
+
+// loadBatch is how many products or vectors go into one transaction.
+const loadBatch = 2000
+
+// loadProducts applies c.Products through catalog.Apply, fills c.Ordinals and returns every
+// SKU's content hash by id.
+func loadProducts(ctx context.Context, tb testing.TB, pool *pgxpool.Pool, c *Catalog) map[int64][]byte {
+	tb.Helper()
+	for lo := 0; lo < len(c.Products); lo += loadBatch {
+		hi := min(lo+loadBatch, len(c.Products))
 		patches := make([]catalog.Patch, 0, hi-lo)
 		for _, p := range c.Products[lo:hi] {
 			patches = append(patches, p.Patch(LoadedAt))
@@ -86,31 +119,21 @@ func LoadWith(tb testing.TB, pool *pgxpool.Pool, opts LoadOptions) *Catalog {
 	if err := rows.Err(); err != nil {
 		tb.Fatalf("icecat: %v", err)
 	}
-	if opts.NoVectors {
-		return c
-	}
-	e := opts.Embedder
-	if e == nil {
-		e = Embedder(tb)
-	}
-	var hnswDef string
-	if !opts.DropHNSW {
-		err := pool.QueryRow(ctx, `SELECT coalesce(pg_get_indexdef(to_regclass('sku_vectors_hnsw')), '')`).Scan(&hnswDef)
-		if err != nil {
-			tb.Fatalf("icecat: read the HNSW index definition: %v", err)
-		}
-	}
-	if _, err := pool.Exec(ctx, `DROP INDEX IF EXISTS sku_vectors_hnsw`); err != nil {
-		tb.Fatalf("icecat: drop HNSW index: %v", err)
-	}
+	return hashes
+}
+
+// loadVectors writes e's vectors of c.Products (with their content hashes) into sku_vectors,
+// fills c.Vectors and c.Model, and clears the embed_queue entries they satisfy.
+func loadVectors(ctx context.Context, tb testing.TB, pool *pgxpool.Pool, c *Catalog, e embed.Embedder, hashes map[int64][]byte) {
+	tb.Helper()
 	c.Vectors = Vectors(tb, e)
 	c.Model = e.Name()
 	vecs := make([]vectorindex.Vector, 0, len(c.Products))
 	for _, p := range c.Products {
 		vecs = append(vecs, vectorindex.Vector{SKUID: p.ID, Model: c.Model, ContentHash: hashes[p.ID], Embedding: c.Vectors[p.ID]})
 	}
-	for lo := 0; lo < len(vecs); lo += batch {
-		hi := min(lo+batch, len(vecs))
+	for lo := 0; lo < len(vecs); lo += loadBatch {
+		hi := min(lo+loadBatch, len(vecs))
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			res, err := vectorindex.UpsertTx(ctx, tx, vecs[lo:hi])
 			if err == nil && len(res.Rejected) > 0 {
@@ -126,10 +149,4 @@ func LoadWith(tb testing.TB, pool *pgxpool.Pool, opts LoadOptions) *Catalog {
 		WHERE v.sku_id = q.sku_id AND v.content_hash = q.content_hash`); err != nil {
 		tb.Fatalf("icecat: clear embed_queue: %v", err)
 	}
-	if hnswDef != "" {
-		if _, err := pool.Exec(ctx, hnswDef); err != nil {
-			tb.Fatalf("icecat: build the HNSW index: %v", err)
-		}
-	}
-	return c
 }

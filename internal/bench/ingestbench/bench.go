@@ -183,26 +183,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, cfg Config, out io.Writer) (Re
 		gen.zipf = rand.NewZipf(gen.r, cfg.Skew, 1, uint64(cfg.SKUs-1))
 	}
 
-	// Throughput: a backlog of cfg.Events, consumed from a warm consumer.
-	var applied atomic.Int64
-	var mu sync.Mutex
-	var fresh []float64
-	recordFresh := false
-	lastCommit := atomic.Int64{}
-	metrics := ingest.NewMetrics()
+	// The batched consumer: throughput over a backlog, then freshness of a live stream.
+	r := &batchedRun{cfg: cfg, prod: prod, topic: topic, gen: gen, stats: &commitStats{}, metrics: ingest.NewMetrics(), out: out}
 	c, err := ingest.NewConsumer(pool, ingest.ConsumerConfig{Brokers: broker.Addrs(), Topic: topic, Group: "bench",
-		MaxPollRecords: cfg.MaxPollRecords, Logger: cfg.Logger, Metrics: metrics, Partitions: cfg.Partitions,
-		OnCommit: func(ci ingest.CommitInfo) {
-			applied.Add(int64(ci.Applied + ci.Duplicates))
-			lastCommit.Store(ci.CommittedAt.UnixNano())
-			mu.Lock()
-			if recordFresh {
-				for _, t := range ci.EventTimes {
-					fresh = append(fresh, float64(ci.CommittedAt.Sub(t))/float64(time.Millisecond))
-				}
-			}
-			mu.Unlock()
-		}})
+		MaxPollRecords: cfg.MaxPollRecords, Logger: cfg.Logger, Metrics: r.metrics, Partitions: cfg.Partitions,
+		OnCommit: r.stats.onCommit})
 	if err != nil {
 		return res, err
 	}
@@ -210,54 +195,12 @@ func Run(ctx context.Context, pool *pgxpool.Pool, cfg Config, out io.Writer) (Re
 		return res, err
 	}
 	defer c.Stop(context.WithoutCancel(ctx)) //nolint:errcheck
-	if err := produceN(ctx, prod, topic, gen, 1); err != nil {
+	if err := r.backlog(ctx, c, &res); err != nil {
 		return res, err
 	}
-	if err := waitApplied(ctx, &applied, 1, 60*time.Second); err != nil {
-		return res, fmt.Errorf("warm-up: %w", err)
-	}
-	c.Pause()
-	start = time.Now()
-	if err := produceN(ctx, prod, topic, gen, cfg.Events); err != nil {
+	if err := r.live(ctx, &res); err != nil {
 		return res, err
 	}
-	fmt.Fprintf(out, "produced %d events in %v\n", cfg.Events, time.Since(start).Round(time.Millisecond))
-	before := metrics.Snapshot()
-	applied.Store(0)
-	start = time.Now()
-	c.Resume()
-	if err := waitApplied(ctx, &applied, int64(cfg.Events), 30*time.Minute); err != nil {
-		return res, err
-	}
-	elapsed := time.Unix(0, lastCommit.Load()).Sub(start)
-	res.EventsPerSec = float64(cfg.Events) / elapsed.Seconds()
-	res.Batches = metrics.Snapshot().Batches - before.Batches
-
-	// Freshness: a live stream at a fixed rate.
-	res.LiveRate = cfg.LiveRate
-	if res.LiveRate <= 0 {
-		res.LiveRate = min(50000, int(0.6*res.EventsPerSec))
-	}
-	mu.Lock()
-	recordFresh = true
-	mu.Unlock()
-	applied.Store(0)
-	produced, err := produceAtRate(ctx, prod, topic, gen, res.LiveRate, cfg.LiveDuration)
-	if err != nil {
-		return res, err
-	}
-	if err := waitApplied(ctx, &applied, int64(produced), 5*time.Minute); err != nil {
-		return res, err
-	}
-	mu.Lock()
-	slices.Sort(fresh)
-	res.LiveEvents = len(fresh)
-	if len(fresh) > 0 {
-		res.FreshnessP50 = fresh[len(fresh)/2]
-		res.FreshnessP99 = fresh[min(len(fresh)-1, len(fresh)*99/100)]
-		res.FreshnessMax = fresh[len(fresh)-1]
-	}
-	mu.Unlock()
 	if err := c.Stop(ctx); err != nil {
 		return res, err
 	}
@@ -272,16 +215,113 @@ func Run(ctx context.Context, pool *pgxpool.Pool, cfg Config, out io.Writer) (Re
 	}
 	res.NaiveEventsPerSec = nps
 	res.NaiveRatio = res.EventsPerSec / nps
+	report(tw, out, cfg, res)
+	return res, nil
+}
 
+// commitStats are what the batched consumer's commits report: the events applied (or found
+// duplicate), the time of the last commit and, while recordFresh, every event's freshness in ms.
+type commitStats struct {
+	applied     atomic.Int64
+	lastCommit  atomic.Int64 // Unix ns
+	mu          sync.Mutex
+	fresh       []float64
+	recordFresh bool
+}
+
+func (s *commitStats) onCommit(ci ingest.CommitInfo) {
+	s.applied.Add(int64(ci.Applied + ci.Duplicates))
+	s.lastCommit.Store(ci.CommittedAt.UnixNano())
+	s.mu.Lock()
+	if s.recordFresh {
+		for _, t := range ci.EventTimes {
+			s.fresh = append(s.fresh, float64(ci.CommittedAt.Sub(t))/float64(time.Millisecond))
+		}
+	}
+	s.mu.Unlock()
+}
+
+// batchedRun is the batched consumer's part of the bench: what it produces with and what its
+// commits report.
+type batchedRun struct {
+	cfg     Config
+	prod    *kgo.Client
+	topic   string
+	gen     *benchGen
+	stats   *commitStats
+	metrics *ingest.Metrics
+	out     io.Writer
+}
+
+// backlog warms the consumer c up with one event, pauses it, produces cfg.Events and times
+// their consumption from the resume to the last commit.
+func (r *batchedRun) backlog(ctx context.Context, c *ingest.Consumer, res *Result) error {
+	if err := produceN(ctx, r.prod, r.topic, r.gen, 1); err != nil {
+		return err
+	}
+	if err := waitApplied(ctx, &r.stats.applied, 1, 60*time.Second); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	c.Pause()
+	start := time.Now()
+	if err := produceN(ctx, r.prod, r.topic, r.gen, r.cfg.Events); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "produced %d events in %v\n", r.cfg.Events, time.Since(start).Round(time.Millisecond))
+	before := r.metrics.Snapshot()
+	r.stats.applied.Store(0)
+	start = time.Now()
+	c.Resume()
+	if err := waitApplied(ctx, &r.stats.applied, int64(r.cfg.Events), 30*time.Minute); err != nil {
+		return err
+	}
+	elapsed := time.Unix(0, r.stats.lastCommit.Load()).Sub(start)
+	res.EventsPerSec = float64(r.cfg.Events) / elapsed.Seconds()
+	res.Batches = r.metrics.Snapshot().Batches - before.Batches
+	return nil
+}
+
+// live produces at a fixed rate (cfg.LiveRate, else 60% of the backlog throughput, at most
+// 50,000/s) for cfg.LiveDuration and records the freshness percentiles of what was applied.
+func (r *batchedRun) live(ctx context.Context, res *Result) error {
+	res.LiveRate = r.cfg.LiveRate
+	if res.LiveRate <= 0 {
+		res.LiveRate = min(50000, int(0.6*res.EventsPerSec))
+	}
+	s := r.stats
+	s.mu.Lock()
+	s.recordFresh = true
+	s.mu.Unlock()
+	s.applied.Store(0)
+	produced, err := produceAtRate(ctx, r.prod, r.topic, r.gen, res.LiveRate, r.cfg.LiveDuration)
+	if err != nil {
+		return err
+	}
+	if err := waitApplied(ctx, &s.applied, int64(produced), 5*time.Minute); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slices.Sort(s.fresh)
+	res.LiveEvents = len(s.fresh)
+	if len(s.fresh) > 0 {
+		res.FreshnessP50 = s.fresh[len(s.fresh)/2]
+		res.FreshnessP99 = s.fresh[min(len(s.fresh)-1, len(s.fresh)*99/100)]
+		res.FreshnessMax = s.fresh[len(s.fresh)-1]
+	}
+	return nil
+}
+
+// report prints the table of the three runs and the summary line.
+func report(tw *tabwriter.Writer, out io.Writer, cfg Config, res Result) {
 	fmt.Fprintln(tw, "run\tevents\tevents/s\tbatches\tfreshness p50 ms\tp99 ms\tmax ms")
 	fmt.Fprintf(tw, "batched consumer, backlog\t%d\t%.0f\t%d\t-\t-\t-\n", cfg.Events, res.EventsPerSec, res.Batches)
 	fmt.Fprintf(tw, "batched consumer, live at %d/s for %v\t%d\t-\t-\t%.0f\t%.0f\t%.0f\n", res.LiveRate, cfg.LiveDuration,
 		res.LiveEvents, res.FreshnessP50, res.FreshnessP99, res.FreshnessMax)
-	fmt.Fprintf(tw, "naive: one event per transaction\t%d\t%.0f\t%d\t-\t-\t-\n", cfg.NaiveEvents, nps, cfg.NaiveEvents)
+	fmt.Fprintf(tw, "naive: one event per transaction\t%d\t%.0f\t%d\t-\t-\t-\n", cfg.NaiveEvents, res.NaiveEventsPerSec, cfg.NaiveEvents)
 	tw.Flush()
 	fmt.Fprintf(out, "ingest events_per_sec=%.0f freshness_p50_ms=%.0f freshness_p99_ms=%.0f naive_ratio=%.1f\n",
 		res.EventsPerSec, res.FreshnessP50, res.FreshnessP99, res.NaiveRatio)
-	return res, nil
 }
 
 // benchCatalogue creates SKUs 1..n through the apply path.

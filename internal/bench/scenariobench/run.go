@@ -152,8 +152,53 @@ func Run(ctx context.Context, t Target, cfg RunConfig, w io.Writer) (*Report, er
 	if len(list) == 0 {
 		return nil, fmt.Errorf("no scenario matches %q", cfg.Only)
 	}
+	pools, err := setupPools(ctx, t, list, rep)
+	if err != nil {
+		return nil, err
+	}
+	// Warm-up, then the timed runs, scenarios interleaved so that a slow patch of the shared
+	// machine spreads over all of them.
+	for r := 0; r < cfg.Warmup; r++ {
+		for _, sr := range rep.Scenarios {
+			if _, _, err := run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][0], nil); err != nil {
+				return nil, fmt.Errorf("%s: %w", sr.Scenario.Name, err)
+			}
+		}
+	}
+	if err := timedRuns(ctx, t, cfg, rep, pools); err != nil {
+		return nil, err
+	}
+	for _, sr := range rep.Scenarios {
+		if sr.Plan.Query == "" {
+			continue
+		}
+		rc, path, err := recallAt10(ctx, t, sr.Plan)
+		if err != nil {
+			return nil, fmt.Errorf("%s: recall: %w", sr.Scenario.Name, err)
+		}
+		sr.Recall, sr.RecallPath = rc, path
+		rep.RecallMin = math.Min(rep.RecallMin, rc)
+	}
+	if cfg.BaselineRuns > 0 {
+		for _, sr := range rep.Scenarios {
+			for r := 0; r < cfg.BaselineRuns; r++ {
+				d, err := baseline(ctx, t, sr.Scenario, pools[sr.Scenario.Name][1], cfg.BaselineTimeout)
+				if err != nil {
+					sr.BaseErr = err.Error()
+					break
+				}
+				sr.Baseline = append(sr.Baseline, d)
+			}
+		}
+	}
+	rep.Print(w, cfg)
+	return rep, nil
+}
 
-	// One pool per scenario (and one per scenario for the baseline's versions), made afresh.
+// setupPools makes one pool per scenario of list (and one per scenario for the baseline's
+// versions) afresh, planned from the scenario, and adds each scenario's result to rep. It
+// returns the two pool ids by scenario name.
+func setupPools(ctx context.Context, t Target, list []Scenario, rep *Report) (map[string][2]int64, error) {
 	if _, err := t.DB.Exec(ctx, `DELETE FROM pools WHERE name LIKE 'bench:%' OR name LIKE 'bench-pg:%'`); err != nil {
 		return nil, err
 	}
@@ -175,24 +220,21 @@ func Run(ctx context.Context, t Target, cfg RunConfig, w io.Writer) (*Report, er
 		rep.Scenarios = append(rep.Scenarios, &ScenarioResult{Scenario: s, Plan: resp.Plan, PlanDiff: s.Check(resp.Plan),
 			Stages: map[string][]time.Duration{}, Recall: math.NaN()})
 	}
+	return pools, nil
+}
 
-	// Warm-up, then the timed runs, scenarios interleaved so that a slow patch of the shared
-	// machine spreads over all of them.
-	for r := 0; r < cfg.Warmup; r++ {
-		for _, sr := range rep.Scenarios {
-			if _, _, err := run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][0], nil); err != nil {
-				return nil, fmt.Errorf("%s: %w", sr.Scenario.Name, err)
-			}
-		}
-	}
+// timedRuns runs every scenario cfg.Runs times, interleaved, recording each run's time, its
+// stages and its result, the wall time and the garbage collections; under a CPU profile when
+// cfg.CPUProfile is set.
+func timedRuns(ctx context.Context, t Target, cfg RunConfig, rep *Report, pools map[string][2]int64) error {
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
+			return err
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -203,7 +245,7 @@ func Run(ctx context.Context, t Target, cfg RunConfig, w io.Writer) (*Report, er
 	for r := 0; r < cfg.Runs; r++ {
 		for _, sr := range rep.Scenarios {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 			var res *selection.Result
 			var err error
@@ -214,7 +256,7 @@ func Run(ctx context.Context, t Target, cfg RunConfig, w io.Writer) (*Report, er
 			})
 			d := time.Since(t0)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", sr.Scenario.Name, err)
+				return fmt.Errorf("%s: %w", sr.Scenario.Name, err)
 			}
 			sr.Times = append(sr.Times, d)
 			rep.All = append(rep.All, d)
@@ -231,33 +273,7 @@ func Run(ctx context.Context, t Target, cfg RunConfig, w io.Writer) (*Report, er
 	runtime.ReadMemStats(&ms1)
 	rep.GCs = ms1.NumGC - ms0.NumGC
 	rep.GCPause = time.Duration(ms1.PauseTotalNs - ms0.PauseTotalNs)
-
-	for _, sr := range rep.Scenarios {
-		if sr.Plan.Query == "" {
-			continue
-		}
-		rc, path, err := recallAt10(ctx, t, sr.Plan)
-		if err != nil {
-			return nil, fmt.Errorf("%s: recall: %w", sr.Scenario.Name, err)
-		}
-		sr.Recall, sr.RecallPath = rc, path
-		rep.RecallMin = math.Min(rep.RecallMin, rc)
-	}
-
-	if cfg.BaselineRuns > 0 {
-		for _, sr := range rep.Scenarios {
-			for r := 0; r < cfg.BaselineRuns; r++ {
-				d, err := baseline(ctx, t, sr.Scenario, pools[sr.Scenario.Name][1], cfg.BaselineTimeout)
-				if err != nil {
-					sr.BaseErr = err.Error()
-					break
-				}
-				sr.Baseline = append(sr.Baseline, d)
-			}
-		}
-	}
-	rep.Print(w, cfg)
-	return rep, nil
+	return nil
 }
 
 // fingerprint is an FNV-1a hash of a ranking (SKU ids, and scores to 4 decimals), so that two

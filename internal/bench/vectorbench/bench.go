@@ -116,39 +116,73 @@ func Run(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg Config) (Repo
 	if len(base) == 0 {
 		return rep, errors.New("vectorindex: no vectors stored: run `selection load` and `selection embed` first")
 	}
+	// One generator, drawn from in this order: the synthetic vectors, the queries, the filters.
 	rng := rand.New(rand.NewPCG(cfg.Seed, 7))
-	ix := stored
+	ix, all := stored, base
 	if cfg.SKUs > len(base) {
 		rep.Synthetic = true
-		ix, err = vectorindex.NewIndex(nil, cfg.Index)
-		if err != nil {
+		start = time.Now()
+		if ix, all, err = syntheticIndex(stored, base, cfg, rng); err != nil {
 			return rep, err
 		}
-		start = time.Now()
-		buf := make([]float32, ix.Config().Dim)
-		for o := 0; o < cfg.SKUs; o++ {
-			v, _ := stored.Vector(base[o%len(base)])
-			for i := range buf {
-				buf[i] = v[i] + float32(cfg.Noise*rng.NormFloat64())
-			}
-			if err := ix.Put(int64(o), int64(o)+1, buf); err != nil {
-				return rep, err
-			}
-		}
-		ix.Recenter()
 		rep.LoadTime = time.Since(start)
 	}
 	rep.Vectors = ix.Len()
 	rep.Kernel = ix.Kernel()
-	all := base
-	if rep.Synthetic {
-		all = make([]int64, cfg.SKUs)
-		for o := range all {
-			all[o] = int64(o)
+	queries := noisyQueries(stored, base, cfg.Queries, rng)
+	sw, err := newSweep(pool, ix, cfg, cfg.PG && !rep.Synthetic)
+	if err != nil {
+		return rep, err
+	}
+	for _, sel := range cfg.Selectivities {
+		filter, n := randomFilter(all, sel, rng)
+		row, err := sw.measure(ctx, queries, sel, filter, n)
+		if err != nil {
+			return rep, err
+		}
+		rep.Rows = append(rep.Rows, row)
+		if b, e := row.Paths[vectorindex.PathBinary], row.Paths[vectorindex.PathExact]; rep.QuantizedAt == 0 && b.P50 < e.P50 && b.Recall >= 0.99 {
+			rep.QuantizedAt = n
+		}
+		if h, e := row.Paths[vectorindex.PathHNSW], row.Paths[vectorindex.PathPGExact]; sw.withPG && rep.HNSWAt == 0 && h.P50 < e.P50 && h.Recall >= 0.99 {
+			rep.HNSWAt = n
 		}
 	}
+	if w != nil {
+		rep.Print(w)
+	}
+	return rep, nil
+}
 
-	queries := make([][]float32, cfg.Queries)
+// syntheticIndex builds an in-memory index of cfg.SKUs vectors: the stored ones at base, in
+// turn, plus N(0, Noise²) per dimension, at ordinals 0..SKUs-1, which it returns too.
+func syntheticIndex(stored *vectorindex.Index, base []int64, cfg Config, rng *rand.Rand) (*vectorindex.Index, []int64, error) {
+	ix, err := vectorindex.NewIndex(nil, cfg.Index)
+	if err != nil {
+		return nil, nil, err
+	}
+	buf := make([]float32, ix.Config().Dim)
+	for o := 0; o < cfg.SKUs; o++ {
+		v, _ := stored.Vector(base[o%len(base)])
+		for i := range buf {
+			buf[i] = v[i] + float32(cfg.Noise*rng.NormFloat64())
+		}
+		if err := ix.Put(int64(o), int64(o)+1, buf); err != nil {
+			return nil, nil, err
+		}
+	}
+	ix.Recenter()
+	all := make([]int64, cfg.SKUs)
+	for o := range all {
+		all[o] = int64(o)
+	}
+	return ix, all, nil
+}
+
+// noisyQueries returns n queries: stored vectors at random ordinals of base with N(0, 0.03²)
+// noise per dimension.
+func noisyQueries(stored *vectorindex.Index, base []int64, n int, rng *rand.Rand) [][]float32 {
+	queries := make([][]float32, n)
 	for i := range queries {
 		v, _ := stored.Vector(base[rng.IntN(len(base))])
 		q := make([]float32, len(v))
@@ -157,85 +191,94 @@ func Run(ctx context.Context, pool *pgxpool.Pool, w io.Writer, cfg Config) (Repo
 		}
 		queries[i] = q
 	}
-	withPG := cfg.PG && !rep.Synthetic
-	var memPlanner, pgPlanner *vectorindex.Planner
-	if memPlanner, err = vectorindex.NewPlanner(pool, ix, cfg.Planner); err != nil {
-		return rep, err
-	}
-	if withPG {
-		if pgPlanner, err = vectorindex.NewPlanner(pool, nil, cfg.Planner); err != nil {
-			return rep, err
-		}
-	}
+	return queries
+}
 
-	paths := []vectorindex.Path{vectorindex.PathExact, vectorindex.PathBinary}
+// randomFilter keeps each ordinal of all with probability sel (at least one); sel >= 1 is no
+// filter (nil). It returns the filter and its size.
+func randomFilter(all []int64, sel float64, rng *rand.Rand) (*roaring64.Bitmap, int) {
+	var filter *roaring64.Bitmap
+	n := len(all)
+	if sel < 1 {
+		filter = roaring64.New()
+		for _, o := range all {
+			if rng.Float64() < sel {
+				filter.Add(uint64(o))
+			}
+		}
+		n = int(filter.GetCardinality())
+		if n == 0 {
+			filter.Add(uint64(all[rng.IntN(len(all))]))
+			n = 1
+		}
+	}
+	return filter, n
+}
+
+// sweep is what every selectivity is measured with: the planners (over the index, and without
+// it when withPG) and the paths to run.
+type sweep struct {
+	mem, pg *vectorindex.Planner
+	paths   []vectorindex.Path
+	withPG  bool
+	k       int
+}
+
+func newSweep(pool *pgxpool.Pool, ix *vectorindex.Index, cfg Config, withPG bool) (*sweep, error) {
+	sw := &sweep{withPG: withPG, k: cfg.K, paths: []vectorindex.Path{vectorindex.PathExact, vectorindex.PathBinary}}
+	var err error
+	if sw.mem, err = vectorindex.NewPlanner(pool, ix, cfg.Planner); err != nil {
+		return nil, err
+	}
 	if withPG {
-		paths = append(paths, vectorindex.PathPGExact, vectorindex.PathHNSW)
+		if sw.pg, err = vectorindex.NewPlanner(pool, nil, cfg.Planner); err != nil {
+			return nil, err
+		}
+		sw.paths = append(sw.paths, vectorindex.PathPGExact, vectorindex.PathHNSW)
 	}
-	for _, sel := range cfg.Selectivities {
-		var filter *roaring64.Bitmap
-		n := len(all)
-		if sel < 1 {
-			filter = roaring64.New()
-			for _, o := range all {
-				if rng.Float64() < sel {
-					filter.Add(uint64(o))
-				}
-			}
-			n = int(filter.GetCardinality())
-			if n == 0 {
-				filter.Add(uint64(all[rng.IntN(len(all))]))
-				n = 1
-			}
+	return sw, nil
+}
+
+// measure runs every query on every path within filter (n candidates; nil: all) and returns
+// the row of selectivity sel: each path's latency percentiles and mean recall against exact.
+func (sw *sweep) measure(ctx context.Context, queries [][]float32, sel float64, filter *roaring64.Bitmap, n int) (Row, error) {
+	row := Row{Selectivity: sel, Candidates: n, Paths: map[vectorindex.Path]PathStats{}}
+	times := map[vectorindex.Path][]time.Duration{}
+	recalls := map[vectorindex.Path]float64{}
+	for _, q := range queries {
+		if err := ctx.Err(); err != nil {
+			return row, err
 		}
-		row := Row{Selectivity: sel, Candidates: n, Paths: map[vectorindex.Path]PathStats{}}
-		times := map[vectorindex.Path][]time.Duration{}
-		recalls := map[vectorindex.Path]float64{}
-		for _, q := range queries {
-			if err := ctx.Err(); err != nil {
-				return rep, err
+		var exact []vectorindex.Hit
+		for _, p := range sw.paths {
+			pl := sw.mem
+			if p == vectorindex.PathPGExact || p == vectorindex.PathHNSW {
+				pl = sw.pg
 			}
-			var exact []vectorindex.Hit
-			for _, p := range paths {
-				pl := memPlanner
-				if p == vectorindex.PathPGExact || p == vectorindex.PathHNSW {
-					pl = pgPlanner
-				}
-				t0 := time.Now()
-				res, err := pl.SearchPath(ctx, q, cfg.K, filter, p)
-				d := time.Since(t0)
-				if err != nil {
-					return rep, fmt.Errorf("%s at selectivity %v: %w", p, sel, err)
-				}
-				if p == vectorindex.PathExact {
-					exact = res.Hits
-				}
-				times[p] = append(times[p], d)
-				recalls[p] += benchRecall(exact, res.Hits)
+			t0 := time.Now()
+			res, err := pl.SearchPath(ctx, q, sw.k, filter, p)
+			d := time.Since(t0)
+			if err != nil {
+				return row, fmt.Errorf("%s at selectivity %v: %w", p, sel, err)
 			}
-			row.Chosen = memPlanner.Choose(n, cfg.K, filter != nil)
-			if withPG {
-				row.ChosenPG = pgPlanner.Choose(n, cfg.K, filter != nil)
+			if p == vectorindex.PathExact {
+				exact = res.Hits
 			}
+			times[p] = append(times[p], d)
+			recalls[p] += benchRecall(exact, res.Hits)
 		}
-		for _, p := range paths {
-			ts := times[p]
-			slices.Sort(ts)
-			row.Paths[p] = PathStats{P50: ts[len(ts)/2], P95: ts[min(len(ts)-1, int(math.Ceil(0.95*float64(len(ts))))-1)],
-				Recall: recalls[p] / float64(len(queries))}
-		}
-		rep.Rows = append(rep.Rows, row)
-		if b, e := row.Paths[vectorindex.PathBinary], row.Paths[vectorindex.PathExact]; rep.QuantizedAt == 0 && b.P50 < e.P50 && b.Recall >= 0.99 {
-			rep.QuantizedAt = n
-		}
-		if h, e := row.Paths[vectorindex.PathHNSW], row.Paths[vectorindex.PathPGExact]; withPG && rep.HNSWAt == 0 && h.P50 < e.P50 && h.Recall >= 0.99 {
-			rep.HNSWAt = n
+		row.Chosen = sw.mem.Choose(n, sw.k, filter != nil)
+		if sw.withPG {
+			row.ChosenPG = sw.pg.Choose(n, sw.k, filter != nil)
 		}
 	}
-	if w != nil {
-		rep.Print(w)
+	for _, p := range sw.paths {
+		ts := times[p]
+		slices.Sort(ts)
+		row.Paths[p] = PathStats{P50: ts[len(ts)/2], P95: ts[min(len(ts)-1, int(math.Ceil(0.95*float64(len(ts))))-1)],
+			Recall: recalls[p] / float64(len(queries))}
 	}
-	return rep, nil
+	return row, nil
 }
 
 // benchRecall is recall@k against exact, ties with the k-th exact score counting as found.

@@ -60,7 +60,10 @@ func (ix *Index) Search(ctx context.Context, text string, k int, candidates *roa
 	sc := &scorer{cfg: &ix.cfg, avg: &avg, lens: ix.lens}
 
 	acc := ix.getAcc(len(ix.docs))
-	defer ix.scratch.Put(acc)
+	defer func() {
+		acc.reset() // a cancelled search leaves partial scores too
+		ix.scratch.Put(acc)
+	}()
 
 	var postingsTotal uint64
 	for _, q := range qs {
@@ -77,7 +80,6 @@ func (ix *Index) Search(ctx context.Context, text string, k int, candidates *roa
 	}
 	res.Matched = len(acc.touched)
 	res.Hits = ix.topHits(acc, qs, totalIDF, k)
-	acc.reset()
 	return res, nil
 }
 

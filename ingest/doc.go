@@ -89,14 +89,10 @@
 //
 // # Figures
 //
-// `selection bench ingest` (internal/bench/ingestbench) measures Kafka (kfake) -> Postgres for price and stock
-// events with a one-row-per-transaction consumer as the baseline in the same run. On the shared
-// 2-core machine: about 40,000 events/s over 50,000 SKUs with events spread uniformly (p99
-// freshness 0.4-0.5 s at 24,000/s live), 55,000-60,000 events/s with a Zipf-skewed stream (p99
-// 0.64 s at 50,000/s live), 24,000 events/s over 1,000,000 SKUs; 60-170 times the naive
-// consumer. Postgres does about 85% of the work, most of it the guarded UPDATE of skus (25 us
-// per distinct SKU) and the sku_events insert (8-9 us per event, four indexes). The package
-// README has the table.
+// `selection bench ingest` (internal/bench/ingestbench) measures Kafka (kfake) -> Postgres for
+// price and stock events, with a one-row-per-transaction consumer as the baseline in the same
+// run. The package README and the top-level README's figures table have the results; most of
+// the time is Postgres's, in the guarded UPDATE of skus and the sku_events insert.
 //
 // # Icecat
 //

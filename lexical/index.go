@@ -54,7 +54,7 @@ type Config struct {
 	// B is the length normalisation, the same for every field. Default 0.75.
 	B float64
 	// Weights multiply each field's term frequency before saturation (BM25F). Default: 1 for
-	// every field (see doc.go for the measurements behind it).
+	// every field (evals/README.md has the measurements behind it).
 	Weights [NumFields]float64
 }
 

@@ -55,7 +55,8 @@ type Dense interface {
 }
 
 // Config holds the fusion's few parameters. Zero fields take the defaults stated on each (a
-// negative weight turns its signal off); the numbers behind them are in doc.go.
+// negative weight turns its signal off); doc.go explains them and evals/README.md has the
+// measurements.
 type Config struct {
 	// CoverageWeight mixes the two lexical signals: (1 - w) * BM25 / best BM25 + w * coverage.
 	// Default 0.5 (equal parts).

@@ -140,12 +140,11 @@ func priceRange(p *Parsed, m []string) string {
 
 // priceAtMost: "under $50".
 func priceAtMost(p *Parsed, m []string) string {
-	v, c, ok := amount(m[2], m[3], m[4])
+	v, ok := p.readAmount(m)
 	if !ok {
 		return ""
 	}
-	p.setCurrency(c)
-	p.priceHi = &v
+	p.priceHi = v
 	return "price at most"
 }
 
@@ -155,13 +154,22 @@ func priceAtLeast(p *Parsed, m []string) string {
 	if m[2] == "" && m[4] == "" && !priceWordRe.MatchString(m[1]) {
 		return ""
 	}
-	v, c, ok := amount(m[2], m[3], m[4])
+	v, ok := p.readAmount(m)
 	if !ok {
 		return ""
 	}
-	p.setCurrency(c)
-	p.priceLo = &v
+	p.priceLo = v
 	return "price at least"
+}
+
+// readAmount reads the amount of groups 2-4 and notes its currency.
+func (p *Parsed) readAmount(m []string) (*float64, bool) {
+	v, c, ok := amount(m[2], m[3], m[4])
+	if !ok {
+		return nil, false
+	}
+	p.setCurrency(c)
+	return &v, true
 }
 
 // discountAtLeast: "20% off", "at least 30% discount".

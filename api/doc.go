@@ -1,6 +1,14 @@
 // Package api is the HTTP edge of the selection service: the REST API under /v1 (gin), the
 // health endpoints (/healthz, /readyz), Prometheus /metrics and the web page's assets.
 //
+// A Server is built over the service's parts; Start serves in the background, Stop shuts down:
+//
+//	srv, err := api.New(api.Config{Addr: ":8080"}, api.Deps{DB: pool, Service: svc, Catalog: store,
+//		Index: tags, Registry: prometheus.NewRegistry(), Log: logger})
+//	err = srv.Start(ctx)   // or mount srv.Handler() in a server of your own
+//	defer srv.Stop(ctx)
+//	spec := api.OpenAPI()  // the OpenAPI 3 document served at /v1/openapi.json
+//
 // It is the only place where errors meet HTTP status codes (problem.go: selection.ErrInvalid
 // is 400, ErrNotFound 404, a missing or unknown key 401, the wrong role 403, an oversized body
 // 413, a rate limit 429 with Retry-After), and every error body is application/problem+json.

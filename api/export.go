@@ -45,17 +45,7 @@ func (s *Server) export(c *gin.Context) {
 		return
 	}
 	page := func(start int) ([]ItemView, error) {
-		end := min(start+exportPage, len(v.Ranking))
-		ids := v.Ranking[start:end]
-		ranks := make([]int, len(ids))
-		scores := make([]float32, len(ids))
-		for i := range ids {
-			ranks[i] = start + i + 1
-			if start+i < len(v.Scores) {
-				scores[i] = v.Scores[start+i]
-			}
-		}
-		return s.views(c, ids, ranks, scores, nil, nil)
+		return s.views(c, versionRows(v, start, min(start+exportPage, len(v.Ranking)), nil))
 	}
 	items, err := page(0)
 	if err != nil {

@@ -187,58 +187,7 @@ func OpenAPI() []byte {
 				item = map[string]any{}
 				paths[o.path] = item
 			}
-			status := o.status
-			if status == 0 {
-				status = 200
-			}
-			resp := map[string]any{"description": "success"}
-			switch {
-			case o.response != "":
-				resp["content"] = map[string]any{"application/json": map[string]any{"schema": ref(o.response)}}
-			case len(o.contentTypes) > 0:
-				ct := map[string]any{}
-				for _, t := range o.contentTypes {
-					ct[t] = map[string]any{"schema": str}
-				}
-				resp["content"] = ct
-			}
-			problem := map[string]any{"description": "problem", "content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}}
-			responses := map[string]any{itoa(status): resp, "400": problem, "401": problem, "403": problem, "404": problem, "413": problem, "500": problem,
-				"429": map[string]any{"description": "too many requests (per client address, per key, or lookups of unknown keys); Retry-After says when to retry",
-					"headers": map[string]any{"Retry-After": map[string]any{"description": "seconds", "schema": intg}},
-					"content": problem["content"]}}
-			if o.path == "/v1/pools/{id}/items" {
-				responses["304"] = map[string]any{"description": "not modified (If-None-Match matched the ETag)"}
-			}
-			if o.conflict {
-				responses["409"] = problem
-			}
-			if o.etag {
-				resp["headers"] = map[string]any{"ETag": map[string]any{"schema": str}}
-			}
-			if o.ifMatch {
-				responses["412"] = problem
-				responses["428"] = problem
-			}
-			op := map[string]any{
-				"summary":     o.summary,
-				"operationId": operationID(o),
-				"security":    []any{map[string]any{"apiKey": []string{}}, map[string]any{"bearer": []string{}}},
-				"x-role":      o.role,
-				"responses":   responses,
-			}
-			var params []any
-			for _, p := range o.params {
-				params = append(params, map[string]any{"name": p.name, "in": p.in, "required": p.required,
-					"description": p.help, "schema": typ(p.typ, "")})
-			}
-			if params != nil {
-				op["parameters"] = params
-			}
-			if o.request != "" {
-				op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(o.request)}}}
-			}
-			item[strings.ToLower(o.method)] = op
+			item[strings.ToLower(o.method)] = operation(o)
 		}
 		doc := map[string]any{
 			"openapi": "3.0.3",
@@ -263,6 +212,63 @@ func OpenAPI() []byte {
 		openapiDoc = append(b, '\n')
 	})
 	return openapiDoc
+}
+
+// operation is the OpenAPI operation object of one route: its responses (the success, the
+// problems every route can answer, and those of its own), parameters and request body.
+func operation(o op) map[string]any {
+	status := o.status
+	if status == 0 {
+		status = 200
+	}
+	resp := map[string]any{"description": "success"}
+	switch {
+	case o.response != "":
+		resp["content"] = map[string]any{"application/json": map[string]any{"schema": ref(o.response)}}
+	case len(o.contentTypes) > 0:
+		ct := map[string]any{}
+		for _, t := range o.contentTypes {
+			ct[t] = map[string]any{"schema": str}
+		}
+		resp["content"] = ct
+	}
+	problem := map[string]any{"description": "problem", "content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}}
+	responses := map[string]any{itoa(status): resp, "400": problem, "401": problem, "403": problem, "404": problem, "413": problem, "500": problem,
+		"429": map[string]any{"description": "too many requests (per client address, per key, or lookups of unknown keys); Retry-After says when to retry",
+			"headers": map[string]any{"Retry-After": map[string]any{"description": "seconds", "schema": intg}},
+			"content": problem["content"]}}
+	if o.path == "/v1/pools/{id}/items" {
+		responses["304"] = map[string]any{"description": "not modified (If-None-Match matched the ETag)"}
+	}
+	if o.conflict {
+		responses["409"] = problem
+	}
+	if o.etag {
+		resp["headers"] = map[string]any{"ETag": map[string]any{"schema": str}}
+	}
+	if o.ifMatch {
+		responses["412"] = problem
+		responses["428"] = problem
+	}
+	out := map[string]any{
+		"summary":     o.summary,
+		"operationId": operationID(o),
+		"security":    []any{map[string]any{"apiKey": []string{}}, map[string]any{"bearer": []string{}}},
+		"x-role":      o.role,
+		"responses":   responses,
+	}
+	var params []any
+	for _, p := range o.params {
+		params = append(params, map[string]any{"name": p.name, "in": p.in, "required": p.required,
+			"description": p.help, "schema": typ(p.typ, "")})
+	}
+	if params != nil {
+		out["parameters"] = params
+	}
+	if o.request != "" {
+		out["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(o.request)}}}
+	}
+	return out
 }
 
 func itoa(n int) string {

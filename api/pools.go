@@ -307,22 +307,11 @@ func (s *Server) poolItems(c *gin.Context) {
 	}
 	start := min(offset, len(v.Ranking)) // offset+limit could overflow: a cursor is client input
 	end := start + min(limit, len(v.Ranking)-start)
-	ids := v.Ranking[start:end]
-	ranks := make([]int, len(ids))
-	scores := make([]float32, len(ids))
-	pinned := make([]bool, len(ids))
 	pins := map[int64]bool{}
 	for _, p := range v.Plan.Pins {
 		pins[p] = true
 	}
-	for i := range ids {
-		ranks[i] = start + i + 1
-		if start+i < len(v.Scores) {
-			scores[i] = v.Scores[start+i]
-		}
-		pinned[i] = pins[ids[i]]
-	}
-	items, err := s.views(c, ids, ranks, scores, nil, pinned)
+	items, err := s.views(c, versionRows(v, start, end, pins))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -3,6 +3,11 @@
 // set plus Dimension and Name), three providers behind it, a cache wrapper
 // and a benchmark.
 //
+//	emb, err := embed.New(ctx, embed.Config{}) // the local USE-Lite model
+//	vs, err := emb.EmbedDocuments(ctx, []string{"Razer gaming mouse", "HDMI cable 2 m"})
+//	q, err := emb.EmbedQuery(ctx, "gaming mouse") // len(q) == emb.Dimension() == 512
+//	cached := embed.NewCached(emb, embed.NewMemoryCache()) // embeds each distinct text once
+//
 // # Providers
 //
 // New(ctx, Config) builds an Embedder:
@@ -53,33 +58,12 @@
 // README) matches with cosine >= 0.99999; the largest element difference
 // is about 1e-7.
 //
-// # Speed, and the numbers behind the choices
+// # Speed, and the choices behind it
 //
-// One token costs about 9.2 MFLOP of matrix work (projections and
-// feed-forward, FLOPsPerToken in uselite); an Icecat title averages 23
-// tokens, about 0.21 GFLOP with attention. Measured on the project's
-// machine (2 cores AMD EPYC Zen 4, AVX-512, reported at 2.6 GHz; other
-// sessions were using it, so rates per CPU-second are given next to wall
-// time, which varied 2-3x with the neighbours' load):
-//
-//	BenchmarkEmbedTitles      titles per CPU-second   titles/s, 2 cores
-//	(2,000 Icecat titles)                             best seen (contended)
-//	gonum blas32 (portable)           72              141 (54)
-//	AVX-512 archsimd, 4x32            410-420         816 (185-400)
-//	AVX-512 archsimd, 3x32            395-445         870 (128-636)
-//
-// 400 titles per CPU-second is about 800 titles/s when both cores are
-// free, twice the goal of 400/s and 6x the gonum port. `selection bench embed` on 4,000
-// titles gave 351/s with other test suites on the machine (load 3.7) and
-// 92-122/s at load 8-9. Single-title EmbedQuery p50: 2.6 ms at load 3.7.
-//
-// Matrix kernel alone (BenchmarkMatmul, M = 736 rows = 32 titles, the
-// model's four shapes): 98-106 GFLOP per CPU-second per core with
-// archsimd, 12 with gonum; 169 GFLOP/s wall on both cores at load 4.
-// Two free cores would give about 210 GFLOP/s, which is above
-// the 166 GFLOP/s "peak" computed at the nominal 2.6 GHz (one 16-wide FMA
-// per cycle per core): the cores evidently run at a boost clock (at
-// Zen 4's 3.7 GHz boost the peak is 118 per core, and 105 is 89% of it).
+// One token costs about 9.2 MFLOP of matrix work (projections and feed-forward, FLOPsPerToken
+// in uselite), so the encoder is a matrix-multiplication workload; BenchmarkEmbedTitles and
+// BenchmarkMatmul (embed/uselite) and `selection bench embed` measure it, and the README's
+// figures section has their results.
 //
 // Choices:
 //
@@ -96,20 +80,15 @@
 //     15 vector registers. 4x32 needs one more and spilled an accumulator to
 //     the stack every step; whether that 64-byte slot straddled a cache line
 //     depended on the goroutine's stack depth, so an unrelated edit made the
-//     whole encoder 3.3x slower. 3x32 has no stack traffic and measured
-//     112-115 GFLOP/s in L1 against 110-113 for 4x32; 5x32, 6x32, 8x32,
-//     8x16 and 12x16 spill and run at 22-45 GFLOP/s.
-//   - Full-depth panels (no K blocking): a 1536x32 panel (196 KB) streams
+//     whole encoder 3.3x slower. 3x32 has no stack traffic and runs as fast
+//     as 4x32 did; wider shapes (5x32 to 8x32, 8x16, 12x16) spill and run at
+//     a fraction of the speed.
+//   - Full-depth panels (no K blocking): a 1536x32 panel streams
 //     from L2 at the same speed as an L1-resident one; rows are processed
 //     64 at a time so the A rows stay in L2 across all panels.
 //   - Layer norm, softmax (degree-6 exp with VSCALEFPS) and attention scores
-//     (q against keys transposed per head) are SIMD too: with scalar
-//     versions they took 10% and 15% of the time.
-//
-// Profile (BenchmarkEmbedTitles, 3x32 kernel): matrix kernel 85-88%,
-// attention 8%, layer norm, tanh, softmax and tokenization about 1% each.
-// Model load is about 150 ms; the packed weights (about 20 MB) replace the
-// row-major ones, and the token table adds 8 MB.
+//     (q against keys transposed per head) are SIMD too: scalar versions
+//     took a visible share of the time.
 //
 // The kernels advance integer offsets from fixed base pointers (a pointer
 // stepped past the end of its allocation is invalid in Go, and

@@ -2,6 +2,11 @@
 // tagging quality, on the Icecat catalogue in testdata/icecat. Production code never imports
 // it; `selection eval` and `go test ./evals/...` do.
 //
+//	j, bad, err := evals.ReadJudgmentsFile("evals/testdata/icecat/judgments.csv")
+//	st, err := evals.NewStack(ctx, pool, emb, search.Config{}) // over a loaded catalogue
+//	rep, err := evals.Evaluate(ctx, j, []evals.Method{evals.SearchMethod(st.Searcher, search.Default)}, "hybrid")
+//	ndcg := evals.NDCG(ranking, j.Ratings["usb stick"], 10) // one query's ranking of SKU ids
+//
 // Judgments (ReadJudgments) are CSV rows query,docid,rating with ratings 0..3; a bad row is
 // reported with its line number and skipped, a bad header fails the read. Metrics (NDCG,
 // CondensedNDCG, Recall, ReciprocalRank) follow the usual definitions: gain 2^rating - 1,

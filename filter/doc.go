@@ -49,30 +49,23 @@
 // complement of their union, and the universe is copied once at the end if the answer is a
 // complement. The index's own bitmaps are combined by reference and an operator's computed
 // parts are merged as they come, so at most one per operator is alive. Index.EvalContext looks
-// at its context every 8 terms. BenchmarkEvalWidest (1M SKUs, 2 shared cores, old and new run
-// back to back): the widest filters take 0.6-38 ms; `not brand = x or ...` 999 terms wide
-// 0.96 ms and 74 KB allocated, where copying the universe per NOT took 9.6 s and 178 MB; the
-// dearest is 16 ranges or'ed with 967 brands (38 ms, the ranges' own cost, as before).
+// at its context every 8 terms. BenchmarkEvalWidest measures the widest filters
+// the bounds allow (figures in the README).
 //
 // Ranges are faster than the BSI's own CompareValue (which walks every bit plane with two
-// bitmap operations each, ~2-3 ms over 1M SKUs whatever the candidates): each numeric column
+// bitmap operations each, whatever the candidates): each numeric column
 // gets, on its first range query (or Index.Prepare), a range accelerator of dense values and
 // 32 range-encoded bitmaps at the column's quantiles. A range is then two bitmap operations for
 // the buckets wholly inside plus a value check of the candidates in the two edge buckets; small
 // candidate sets (< 16,384) are checked value by value. BenchmarkRange measures the three ways.
 //
 // Concurrency: many readers, one writer, under a sync.RWMutex; an evaluation holds the read
-// lock for its duration (microseconds to a millisecond at 1M SKUs).
+// lock for its duration.
 //
-// Measured by `selection bench tags --skus 1000000` (1M SKUs with random 64-bit ids, 200 Zipf
-// tags, s = 1.1, 8 per SKU, loaded by COPY into skus so they take ordinals from the sequence;
-// 2 shared cores): Q1 `A and (B or C) and not D and price between` 0.92 ms vs 179 ms for
-// Postgres' best layout (int4[] + GIN), 194x; the bucketed range beats the library's
-// CompareValue (2.9 ms for the range alone); Q2 rare and popular 0.013 ms (514x); Q3 a 4-tag OR
-// minus D 0.15 ms (2298x); first-1,000 forms 87x-777x. Tag bitmaps + price BSI take 9.8 MiB,
-// 0.153 of the int4[] column plus its GIN index (64 MiB). Loading the saved index from
-// tag_bitmaps takes 0.99 s; building from the rows of skus 8.4 s (+2.6 s for tag arrays), so
-// the service loads the snapshot and replays the events since.
+// `selection bench tags` compares the index with Postgres' best layout (int4[] + GIN) on the
+// same SKUs and tags, for speed and storage, and times loading the saved index against building
+// it from skus (figures in the README): loading is much faster, so the service loads the
+// snapshot and replays the events since.
 //
 // # Saving
 //

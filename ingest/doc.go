@@ -1,6 +1,15 @@
 // Package ingest brings product data in: the versioned event schema, the Kafka consumer
 // (franz-go), batch files, dead letters, and replay of the sku_events table.
 //
+// A Consumer applies a topic's events to the catalogue in batches; a batch file goes through
+// the same apply path:
+//
+//	c, err := ingest.NewConsumer(pool, ingest.ConsumerConfig{Brokers: []string{"127.0.0.1:9092"}, Topic: "sku-events"})
+//	err = c.Start(ctx) // consumes in the background until c.Stop(ctx)
+//
+//	w, err := ingest.NewWriter(pool, ingest.WriterConfig{})
+//	res, err := ingest.LoadFile(ctx, w, "products.jsonl", ingest.LoadConfig{Tier: ingest.TierBatch})
+//
 // # Events
 //
 // Every change is an event in a versioned JSON envelope ({"v":1, "event_id", "kind", "sku_id",
@@ -14,9 +23,9 @@
 // PriceData, StockData, MetricsData, DeleteData) that producers fill and the kind's decoder
 // (payload.go) reads back and maps onto the patch. TestSchemaAgreesWithDecoder keeps the JSON Schema and
 // the decoder in step on 58 valid and invalid samples. Events are small flat objects, so a
-// validating scanner decodes the common shape without encoding/json's maps and reflection: 2.3 us
-// and 20 allocations for a price event instead of 9 us and 58 (FuzzFastPathAgrees checks both
-// paths give the same answer on every input).
+// validating scanner decodes the common shape without encoding/json's maps and reflection
+// (BenchmarkDecodeEvent; FuzzFastPathAgrees checks both paths give the same answer on every
+// input).
 //
 // # One apply path
 //
@@ -91,14 +100,10 @@
 //
 // # Figures
 //
-// `selection bench ingest` (internal/bench/ingestbench) measures Kafka (kfake) -> Postgres for price and stock
-// events with a one-row-per-transaction consumer as the baseline in the same run. On the shared
-// 2-core machine: about 40,000 events/s over 50,000 SKUs with events spread uniformly (p99
-// freshness 0.4-0.5 s at 24,000/s live), 55,000-60,000 events/s with a Zipf-skewed stream (p99
-// 0.64 s at 50,000/s live), 24,000 events/s over 1,000,000 SKUs; 60-170 times the naive
-// consumer. Postgres does about 85% of the work, most of it the guarded UPDATE of skus (25 us
-// per distinct SKU) and the sku_events insert (8-9 us per event, four indexes). The package
-// README has the table.
+// `selection bench ingest` (internal/bench/ingestbench) measures Kafka (kfake) -> Postgres for
+// price and stock events, with a one-row-per-transaction consumer as the baseline in the same
+// run. The package README and the top-level README's figures table have the results; most of
+// the time is Postgres's, in the guarded UPDATE of skus and the sku_events insert.
 //
 // # Icecat
 //

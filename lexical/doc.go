@@ -2,18 +2,28 @@
 // text, addressed by ordinal, kept fresh SKU by SKU, that ranks the products matching a query's
 // words and can be restricted to a candidate bitmap of ordinals.
 //
+// A search ranks the documents holding any of the query's words, best first, each with its
+// coverage of the query; a candidate bitmap restricts it:
+//
+//	ix, _ := lexical.New(lexical.Config{})
+//	d := lexical.Document{SKUID: 101, Ordinal: 1}
+//	d.Fields[lexical.FieldTitle] = "Razer gaming mouse"
+//	_ = ix.Upsert(d)
+//	res, err := ix.Search(ctx, "gaming mice", 10, nil)     // res.Terms: [game mous]
+//	res, err = ix.Search(ctx, "gaming mouse", 10, within) // only ordinals in within
+//	for _, h := range res.Hits {
+//		fmt.Println(h.SKUID, h.Score, h.Coverage) // Coverage 1: every query word
+//	}
+//
 // # Why our own BM25
 //
-// Postgres full-text search was measured first (evals.PostgresTSRank): ts_rank over title +
-// brand + product type + description, english configuration, query lexemes ORed, reaches
-// nDCG@10 0.669 and recall@50 0.760 on the public Icecat judgments, because ts_rank has no
-// inverse document frequency: "usb" counts as much as "calculator" (ANDing the lexemes instead
-// loses every multi-word query whose words never occur together). bleve v2.6.3's
-// BM25 (title + name + brand + short description, English analyzer) reaches 0.740 / recall@50
-// 0.870. This package reaches 0.739 / 0.870 with the same fields and analysis, and unlike an
-// embedded bleve index it addresses documents by the ordinals every bitmap in the system uses,
-// so a candidate bitmap from the tag index restricts a search without translating ids, and a
-// SKU is re-indexed in microseconds when its text changes.
+// Postgres full-text search was measured first (evals.PostgresTSRank): ts_rank has no inverse
+// document frequency, so "usb" counts as much as "calculator" (ANDing the lexemes instead loses
+// every multi-word query whose words never occur together). This package matches bleve's BM25
+// on the same fields with the same analysis, and unlike an embedded bleve index it addresses
+// documents by the ordinals every bitmap in the system uses, so a candidate bitmap from the tag
+// index restricts a search without translating ids, and a SKU is re-indexed in microseconds
+// when its text changes. The figures are in evals/README.md.
 //
 // # How it works
 //
@@ -25,11 +35,9 @@
 // Scoring is BM25F (Robertson, Zaragoza and Taylor 2004): each field's term frequency is
 // normalised by that field's length (b = 0.75) and weighted, the weighted frequencies are
 // summed and saturated once (k1 = 1.2), times Lucene's IDF ln(1 + (N - df + 0.5)/(df + 0.5)).
-// Fields: title, brand, product type, category, description, all weighted 1. Measured on the
-// public judgments (nDCG@10 / recall@50): equal weights 0.739 / 0.870; title and product type
-// x2 0.749 / 0.849; title x3 0.746 / 0.826; title only 0.686 / 0.722. Extra term kinds were tried
-// and dropped: adjacent word pairs as terms 0.736 / 0.869 (weight 0.5), exact surface forms next
-// to stems 0.739 / 0.868; neither helps. Equal weights keep recall, which the fusion in package
+// Fields: title, brand, product type, category, description, all weighted 1. Heavier title and
+// product-type weights, adjacent word pairs as terms and exact surface forms next to stems were
+// measured and dropped (evals/README.md): equal weights keep recall, which the fusion in package
 // search needs (it re-ranks the lexical candidates and cannot recover what BM25 never found).
 //
 // Every hit also carries its coverage: the share of the query's IDF mass the document matches
@@ -56,10 +64,6 @@
 // and tests bitmap membership. Statistics (N, df, average field lengths) stay those of the whole
 // index, so a document scores the same whatever the candidate set.
 //
-// Measured (BenchmarkSearch, 200,000 synthetic documents of 12 Zipf-distributed words, a
-// 3-word query holding the most frequent word, 2 cores): 1.9 ms over everything, 0.29 ms over a
-// 1% candidate bitmap. BenchmarkUpsert (documents of 12 title and 30 description words from a
-// Zipf vocabulary): 48,000 documents/s on one core and about 970 heap bytes per document
-// (postings plus the forward index), so 1M SKUs take about 1 GB and 20 s to index. The Icecat
-// catalogue (19,406 products) loads from Postgres and indexes in about half a second.
+// BenchmarkSearch and BenchmarkUpsert measure the two paths and the cost of indexing; their
+// figures are in the README's figures table.
 package lexical

@@ -157,6 +157,36 @@ func TestSearchHonoursContext(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 }
 
+// cancelledAfter is a context whose Err reports cancellation from its n+1st call on: a search
+// that checks its context while scoring gives up midway.
+type cancelledAfter struct {
+	context.Context
+	n int
+}
+
+func (c *cancelledAfter) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestCancelledSearchLeavesNoScores: a search given up midway (after scoring its first term)
+// must not leave its partial scores to the next search, which reuses the accumulator.
+func TestCancelledSearchLeavesNoScores(t *testing.T) {
+	ix := newIndex(t,
+		mkdoc(100, 0, "gaming mouse", "", ""),
+		mkdoc(101, 1, "gaming keyboard", "", ""),
+		mkdoc(102, 2, "laser printer", "", ""),
+	)
+	_, err := ix.Search(&cancelledAfter{Context: context.Background(), n: 1}, "gaming mouse", 10, nil)
+	require.ErrorIs(t, err, context.Canceled)
+	res, err := ix.Search(context.Background(), "printer", 10, nil)
+	require.NoError(t, err)
+	require.Equal(t, []int64{102}, ids(res.Hits))
+	require.Equal(t, 1, res.Matched)
+}
+
 func TestConfigValidation(t *testing.T) {
 	_, err := New(Config{K1: -1})
 	require.Error(t, err)

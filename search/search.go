@@ -55,7 +55,8 @@ type Dense interface {
 }
 
 // Config holds the fusion's few parameters. Zero fields take the defaults stated on each (a
-// negative weight turns its signal off); the numbers behind them are in doc.go.
+// negative weight turns its signal off); doc.go explains them and evals/README.md has the
+// measurements.
 type Config struct {
 	// CoverageWeight mixes the two lexical signals: (1 - w) * BM25 / best BM25 + w * coverage.
 	// Default 0.5 (equal parts).
@@ -385,6 +386,10 @@ type cand struct {
 	onlySem bool
 }
 
+// hybrid ranks the lexical matches with embedding evidence in two stages (lexical evidence plus
+// the query's similarity; then, for the head, the similarity to the best lexical matches),
+// keeps them all when one holds every query word (else those far enough above an ordinary
+// product), and adds semantic-only hits when too few remain.
 func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result, error) {
 	res := Result{Method: Default}
 	depth := max(e.cfg.LexicalDepth, req.K)
@@ -400,20 +405,51 @@ func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result
 	if err != nil {
 		return res, err
 	}
+	cs, best, err := e.firstStage(ctx, q, lr.Hits, cal)
+	if err != nil {
+		return res, err
+	}
+	if err := e.feedbackStage(ctx, cs, lr.Hits); err != nil {
+		return res, err
+	}
+	// Confidence and the cut.
+	res.Confidence = best
+	complete := best >= completeCoverage
+	kept := cs[:0:0]
+	for _, c := range cs {
+		if !complete && !(c.z >= e.cfg.PartialZ) {
+			res.Truncated = true
+			continue
+		}
+		kept = append(kept, c)
+	}
+	if len(kept) < req.K && !(req.NoExpansion && len(kept) > 0) {
+		if kept, err = e.expand(ctx, q, req, cal, kept); err != nil {
+			return res, err
+		}
+	}
+	if len(kept) > req.K {
+		kept = kept[:req.K]
+	}
+	res.Hits = hybridHits(kept, lr.Terms)
+	return res, nil
+}
 
-	// Stage 1: every lexical match, by lexical evidence plus the query's similarity.
-	ords := make([]int64, len(lr.Hits))
-	for i, h := range lr.Hits {
+// firstStage scores every lexical match by lexical evidence plus the query's similarity, best
+// first; best is the highest coverage of a match.
+func (e *Searcher) firstStage(ctx context.Context, q []float32, hits []lexical.Hit, cal calibration) ([]cand, float32, error) {
+	ords := make([]int64, len(hits))
+	for i, h := range hits {
 		ords[i] = h.Ordinal
 	}
 	cos, err := e.cosines(ctx, q, ords)
 	if err != nil {
-		return res, err
+		return nil, 0, err
 	}
-	cs := make([]cand, len(lr.Hits))
+	cs := make([]cand, len(hits))
 	best := float32(0)
-	for i, h := range lr.Hits {
-		c := cand{lex: h, l: e.lexicalEvidence(h, lr.Hits[0].Score), cos: float32(math.NaN()), fb: float32(math.NaN())}
+	for i, h := range hits {
+		c := cand{lex: h, l: e.lexicalEvidence(h, hits[0].Score), cos: float32(math.NaN()), fb: float32(math.NaN())}
 		neutral := float32(cal.mean) // a product without a vector is neither helped nor hurt
 		s, ok := cos[h.Ordinal]
 		if ok {
@@ -427,82 +463,81 @@ func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result
 		best = max(best, h.Coverage)
 	}
 	sort.SliceStable(cs, func(a, b int) bool { return cs[a].stage1 > cs[b].stage1 })
+	return cs, best, nil
+}
 
-	// Stage 2: re-rank the head by similarity to the centroid of the best lexical matches.
-	if head := min(e.cfg.RerankDepth, len(cs)); head > 1 && weight(e.cfg.FeedbackWeight) > 0 {
-		centroid := e.centroid(lr.Hits, e.cfg.FeedbackDocs)
-		if centroid != nil {
-			headOrds := make([]int64, head)
-			for i := range headOrds {
-				headOrds[i] = cs[i].lex.Ordinal
-			}
-			fb, err := e.cosines(ctx, centroid, headOrds)
-			if err != nil {
-				return res, err
-			}
-			var mean float32
-			for _, v := range fb {
-				mean += v
-			}
-			if len(fb) > 0 {
-				mean /= float32(len(fb))
-			}
-			for i := 0; i < head; i++ {
-				v, ok := fb[cs[i].lex.Ordinal]
-				if ok {
-					cs[i].fb = v
-				} else {
-					v = mean
-				}
-				cs[i].score = cs[i].stage1 + float32(weight(e.cfg.FeedbackWeight))*v
-			}
-			sort.SliceStable(cs[:head], func(a, b int) bool { return cs[a].score > cs[b].score })
-		}
+// feedbackStage re-ranks the head of cs (RerankDepth) by similarity to the centroid of the best
+// lexical matches (pseudo-relevance feedback).
+func (e *Searcher) feedbackStage(ctx context.Context, cs []cand, hits []lexical.Hit) error {
+	head := min(e.cfg.RerankDepth, len(cs))
+	if head <= 1 || weight(e.cfg.FeedbackWeight) <= 0 {
+		return nil
 	}
+	centroid := e.centroid(hits, e.cfg.FeedbackDocs)
+	if centroid == nil {
+		return nil
+	}
+	headOrds := make([]int64, head)
+	for i := range headOrds {
+		headOrds[i] = cs[i].lex.Ordinal
+	}
+	fb, err := e.cosines(ctx, centroid, headOrds)
+	if err != nil {
+		return err
+	}
+	var mean float32
+	for _, v := range fb {
+		mean += v
+	}
+	if len(fb) > 0 {
+		mean /= float32(len(fb))
+	}
+	for i := 0; i < head; i++ {
+		v, ok := fb[cs[i].lex.Ordinal]
+		if ok {
+			cs[i].fb = v
+		} else {
+			v = mean
+		}
+		cs[i].score = cs[i].stage1 + float32(weight(e.cfg.FeedbackWeight))*v
+	}
+	sort.SliceStable(cs[:head], func(a, b int) bool { return cs[a].score > cs[b].score })
+	return nil
+}
 
-	// Confidence and the cut.
-	res.Confidence = best
-	complete := best >= completeCoverage
-	chanceZ := cal.chance
-	kept := cs[:0:0]
-	for _, c := range cs {
-		if !complete && !(c.z >= e.cfg.PartialZ) {
-			res.Truncated = true
+// expand is the recall expansion: too few lexical results, so it adds (up to req.K in all) the
+// products the embedding alone finds more similar than the best of N ordinary products would be
+// by chance.
+func (e *Searcher) expand(ctx context.Context, q []float32, req Request, cal calibration, kept []cand) ([]cand, error) {
+	hits, err := e.dense.Search(ctx, q, req.K, req.Candidates)
+	if err != nil {
+		return kept, fmt.Errorf("search: dense: %w", err)
+	}
+	have := make(map[int64]bool, len(kept))
+	for _, c := range kept {
+		have[c.lex.Ordinal] = true
+	}
+	for _, h := range hits {
+		if len(kept) >= req.K {
+			break
+		}
+		if have[h.Ordinal] {
 			continue
 		}
-		kept = append(kept, c)
-	}
-	// Recall expansion: too few lexical results, so add the products the embedding alone finds
-	// more similar than the best of N ordinary products would be by chance.
-	if len(kept) < req.K && !(req.NoExpansion && len(kept) > 0) {
-		threshold := chanceZ
-		hits, err := e.dense.Search(ctx, q, req.K, req.Candidates)
-		if err != nil {
-			return res, fmt.Errorf("search: dense: %w", err)
+		z := cal.z(h.Score)
+		if z < cal.chance {
+			break // hits come best first
 		}
-		have := make(map[int64]bool, len(kept))
-		for _, c := range kept {
-			have[c.lex.Ordinal] = true
-		}
-		for _, h := range hits {
-			if len(kept) >= req.K {
-				break
-			}
-			if have[h.Ordinal] {
-				continue
-			}
-			z := cal.z(h.Score)
-			if z < threshold {
-				break // hits come best first
-			}
-			kept = append(kept, cand{lex: lexical.Hit{Ordinal: h.Ordinal, SKUID: h.SKUID}, cos: h.Score, z: z,
-				fb: float32(math.NaN()), onlySem: true})
-		}
+		kept = append(kept, cand{lex: lexical.Hit{Ordinal: h.Ordinal, SKUID: h.SKUID}, cos: h.Score, z: z,
+			fb: float32(math.NaN()), onlySem: true})
 	}
-	if len(kept) > req.K {
-		kept = kept[:req.K]
-	}
-	res.Hits = make([]Hit, len(kept))
+	return kept, nil
+}
+
+// hybridHits turns the kept candidates into hits; semantic-only ones score below the lowest
+// lexical one, in their order.
+func hybridHits(kept []cand, terms []string) []Hit {
+	out := make([]Hit, len(kept))
 	floor := float32(0) // the lowest lexical score: semantic-only hits come after
 	for _, c := range kept {
 		if !c.onlySem {
@@ -516,11 +551,11 @@ func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result
 			h.Why = fmt.Sprintf("no query word; semantic similarity %.2f (%.1f sd above an ordinary product)", c.cos, c.z)
 		} else {
 			h.Score = c.score
-			h.Why = whyHybrid(lr.Terms, c)
+			h.Why = whyHybrid(terms, c)
 		}
-		res.Hits[i] = h
+		out[i] = h
 	}
-	return res, nil
+	return out
 }
 
 // weight is a configured weight, negative meaning off.

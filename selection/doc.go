@@ -2,6 +2,20 @@
 // executes it against the tag index and the vector index, and keeps the resulting pools with
 // their versions and diffs.
 //
+// A scenario becomes a plan through the deterministic parser (or an LLM planner), and an
+// Executor runs the plan against the tag index and a Retriever:
+//
+//	parsed := selection.NewParser(vocab).Parse("top 20 gaming mice by Razer under $50, in stock, in Singapore")
+//	// parsed.Query "gaming mice", Brands [Razer], Markets [SG], PriceMax 5000 (SGD cents), Limit 20
+//	plan, notes := selection.FromParsed(parsed, "USD") // the filter, prices in the catalogue's currency
+//	ex := &selection.Executor{Index: tags, Retriever: search.Retriever{Searcher: eng}}
+//	res, err := ex.Run(ctx, plan)
+//	for _, it := range res.Items {
+//		fmt.Println(it.Rank, it.SKUID, it.Why)
+//	}
+//
+// Service wraps the two with the pool store: PlanScenario, Preview, CreatePool, Refresh.
+//
 // Pools are sets first. A plan's Intent names the product types the scenario means (resolved
 // by an IntentResolver, search.Intents in the service; editable like any other part): the pool
 // is every SKU of those types that passes the filter, plus (Intent.Widen) the SKUs of other

@@ -113,21 +113,70 @@ func (e *Executor) Run(ctx context.Context, plan Plan) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Plan: plan, Timings: map[string]float64{}, Members: roaring64.New()}
-	t := time.Now()
-	lap := func(name string) {
-		now := time.Now()
-		res.Timings[name] = math.Round(float64(now.Sub(t).Microseconds())/10) / 100
-		t = now
+	sw := stopwatch{t: time.Now(), timings: res.Timings}
+	types := plan.Intent.Names()
+	cand, filtered, err := e.candidates(ctx, plan, types, res)
+	if err != nil {
+		return nil, err
+	}
+	sw.lap("filter")
+
+	by := plan.Ranking.By
+	query := strings.TrimSpace(plan.Query)
+	var ranked []Item
+	switch {
+	case len(types) > 0 && by != SortRelevance && by != SortBlend:
+		// The intent decides the set; the field orders all of it.
+		if ranked, err = e.rankTypesBy(ctx, plan, query, cand, filtered, res); err != nil {
+			return nil, err
+		}
+		res.Method, res.Confidence = "intent+"+by, float32(plan.Intent.Confidence)
+		sw.lap("rank")
+	case query != "" && e.Retriever != nil:
+		if ranked, err = e.rankByQuery(ctx, plan, query, types, cand, filtered, res, &sw); err != nil {
+			return nil, err
+		}
+	default:
+		if ranked, err = e.rankWithoutQuery(plan, query, cand, res); err != nil {
+			return nil, err
+		}
+		sw.lap("rank")
 	}
 
-	var cand *roaring64.Bitmap
+	res.Items = e.withPins(plan, ranked, res)
+	for _, it := range res.Items {
+		res.Members.Add(uint64(it.Ordinal))
+	}
+	res.Stop = stopReason(res, plan, len(types) > 0)
+	sw.lap("assemble")
+	return res, nil
+}
+
+// stopwatch records the time of each stage of a run, in milliseconds to two decimals.
+type stopwatch struct {
+	t       time.Time
+	timings map[string]float64
+}
+
+// lap records the time since the previous lap as the stage's.
+func (w *stopwatch) lap(stage string) {
+	now := time.Now()
+	w.timings[stage] = math.Round(float64(now.Sub(w.t).Microseconds())/10) / 100
+	w.t = now
+}
+
+// candidates is the plan's candidate set (cand): what the filter passes, less the exclusions
+// and the SKUs mentioning an excluded word, narrowed to the intent's types. filtered is the set
+// before the intent when a widening intent needs it (else cand). It sets res.Candidates and
+// res.Matched.
+func (e *Executor) candidates(ctx context.Context, plan Plan, types []string, res *Result) (cand, filtered *roaring64.Bitmap, err error) {
 	if plan.Filter != nil {
 		bm, err := e.Index.EvalContext(ctx, *plan.Filter)
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("filter: %w", err) // the caller gave up or ran out of time
+			return nil, nil, fmt.Errorf("filter: %w", err) // the caller gave up or ran out of time
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: filter: %v", ErrInvalid, err)
+			return nil, nil, fmt.Errorf("%w: filter: %v", ErrInvalid, err)
 		}
 		cand = bm
 	} else {
@@ -142,12 +191,11 @@ func (e *Executor) Run(ctx context.Context, plan Plan) (*Result, error) {
 		cand.AndNot(e.Retriever.Mentioning(plan.ExcludeTerms))
 	}
 	res.Candidates = cand.GetCardinality()
-	types := plan.Intent.Names()
-	filtered := cand // what the filter passes, before the intent
+	filtered = cand // what the filter passes, before the intent
 	if len(types) > 0 {
 		bm, err := e.typeSet(ctx, types, res)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if plan.Intent.Widen {
 			filtered = cand.Clone()
@@ -155,72 +203,73 @@ func (e *Executor) Run(ctx context.Context, plan Plan) (*Result, error) {
 		cand.And(bm)
 	}
 	res.Matched = cand.GetCardinality()
-	lap("filter")
+	return cand, filtered, nil
+}
 
+// rankByQuery ranks the candidates by relevance to the query (within the filtered set for a
+// widening intent); a ranking by a field then reorders a wider relevant set, and an intent's
+// SKUs the query's words did not reach fill the pool up to the plan's limit.
+func (e *Executor) rankByQuery(ctx context.Context, plan Plan, query string, types []string, cand, filtered *roaring64.Bitmap, res *Result, sw *stopwatch) ([]Item, error) {
 	by := plan.Ranking.By
-	query := strings.TrimSpace(plan.Query)
-	var ranked []Item
-	switch {
-	case len(types) > 0 && by != SortRelevance && by != SortBlend:
-		// The intent decides the set; the field orders all of it.
-		var err error
-		if ranked, err = e.rankTypesBy(ctx, plan, query, cand, filtered, res); err != nil {
-			return nil, err
-		}
-		res.Method, res.Confidence = "intent+"+by, float32(plan.Intent.Confidence)
-		lap("rank")
-	case query != "" && e.Retriever != nil:
-		k := plan.Limit
-		if by != SortRelevance {
-			// Reorder a wider relevant set by the ranking's field.
-			k = min(max(plan.Limit*5, 500), MaxLimit)
-		}
-		within := cand
-		if len(types) > 0 && plan.Intent.Widen {
-			within = filtered
-		}
-		got, err := e.retrieve(ctx, query, within, k, by != SortRelevance)
+	k := plan.Limit
+	if by != SortRelevance {
+		// Reorder a wider relevant set by the ranking's field.
+		k = min(max(plan.Limit*5, 500), MaxLimit)
+	}
+	within := cand
+	if len(types) > 0 && plan.Intent.Widen {
+		within = filtered
+	}
+	got, err := e.retrieve(ctx, query, within, k, by != SortRelevance)
+	if err != nil {
+		return nil, err
+	}
+	sw.lap("retrieve")
+	res.Confidence, res.Method = got.Confidence, got.Method
+	ranked := hitItems(got.Hits, cand, within, res)
+	if by != SortRelevance && len(types) == 0 {
+		ranked = relevantSet(ranked)
+	}
+	if len(types) > 0 && len(ranked) < plan.Limit {
+		// The whole pool: the intent's SKUs the query's words did not reach, best sellers first.
+		more, err := e.restOf(cand, ranked, plan.Limit-len(ranked))
 		if err != nil {
 			return nil, err
 		}
-		lap("retrieve")
-		res.Confidence, res.Method = got.Confidence, got.Method
-		ranked = hitItems(got.Hits, cand, within, res)
-		if by != SortRelevance && len(types) == 0 {
-			ranked = relevantSet(ranked)
-		}
-		if len(types) > 0 && len(ranked) < plan.Limit {
-			// The whole pool: the intent's SKUs the query's words did not reach, best sellers first.
-			more, err := e.restOf(cand, ranked, plan.Limit-len(ranked))
-			if err != nil {
-				return nil, err
-			}
-			ranked = append(ranked, more...)
-			res.Method += "+intent"
-		}
-		if by != SortRelevance {
-			if err := e.reorder(ranked, plan.Ranking); err != nil {
-				return nil, err
-			}
-		}
-	default:
-		if query != "" {
-			res.Warnings = append(res.Warnings, "no retriever configured: the query was not used")
-		}
-		if by == SortRelevance || by == SortBlend {
-			res.Warnings = append(res.Warnings, "no query to be relevant to: ranked by sales")
-			by = SortSales
-		}
-		var err error
-		if ranked, err = e.topK(by, plan.Limit, cand); err != nil {
+		ranked = append(ranked, more...)
+		res.Method += "+intent"
+	}
+	if by != SortRelevance {
+		if err := e.reorder(ranked, plan.Ranking); err != nil {
 			return nil, err
 		}
-		res.Method = "filter+" + by
-		res.Confidence = 1
-		lap("rank")
 	}
+	return ranked, nil
+}
 
-	// Pins first, in their order, when live; then the rest without them.
+// rankWithoutQuery orders the candidates by the ranking's field (by sales when the ranking
+// needs a query there is none of, or no retriever to use it).
+func (e *Executor) rankWithoutQuery(plan Plan, query string, cand *roaring64.Bitmap, res *Result) ([]Item, error) {
+	by := plan.Ranking.By
+	if query != "" {
+		res.Warnings = append(res.Warnings, "no retriever configured: the query was not used")
+	}
+	if by == SortRelevance || by == SortBlend {
+		res.Warnings = append(res.Warnings, "no query to be relevant to: ranked by sales")
+		by = SortSales
+	}
+	ranked, err := e.topK(by, plan.Limit, cand)
+	if err != nil {
+		return nil, err
+	}
+	res.Method = "filter+" + by
+	res.Confidence = 1
+	return ranked, nil
+}
+
+// withPins is the result's items: pins first, in their order, when live; then the ranked items
+// without them, up to the plan's limit, numbered and with their SKU ids.
+func (e *Executor) withPins(plan Plan, ranked []Item, res *Result) []Item {
 	live := e.Index.Live()
 	var items []Item
 	pinned := map[int64]bool{}
@@ -247,12 +296,8 @@ func (e *Executor) Run(ctx context.Context, plan Plan) (*Result, error) {
 		items[i].Rank = i + 1
 		id, _ := e.Index.SKUID(items[i].Ordinal)
 		items[i].SKUID = id
-		res.Members.Add(uint64(items[i].Ordinal))
 	}
-	res.Items = items
-	res.Stop = stopReason(res, plan, len(types) > 0)
-	lap("assemble")
-	return res, nil
+	return items
 }
 
 // hitItems turns retrieved hits into items. Hits outside cand (retrieved within a wider set for
@@ -431,70 +476,11 @@ func (e *Executor) reorder(items []Item, r Ranking) error {
 		ords[i] = items[i].Ordinal
 	}
 	if r.By != SortBlend {
-		rf := rankField[r.By]
-		vals, err := e.Index.NumericValues(rf.field, ords)
-		if err != nil {
-			return err
-		}
-		for i := range items {
-			items[i].Score = float32(vals[i])
-			items[i].Why = fmt.Sprintf("%s %d; %s", rf.label, vals[i], items[i].Why)
-		}
-		sort.SliceStable(items, func(a, b int) bool {
-			if items[a].Score != items[b].Score {
-				return (items[a].Score > items[b].Score) == rf.desc
-			}
-			return items[a].Relevance > items[b].Relevance
-		})
-		return nil
+		return e.reorderByField(items, ords, r.By)
 	}
-	// Blend: each signal min-max normalised over the relevant set, then weighted.
-	signals := map[string][]float64{}
-	norm := func(vals []int64, invert bool) []float64 {
-		lo, hi := vals[0], vals[0]
-		for _, v := range vals {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		out := make([]float64, len(vals))
-		for i, v := range vals {
-			if hi > lo {
-				out[i] = float64(v-lo) / float64(hi-lo)
-			}
-			if invert {
-				out[i] = 1 - out[i]
-			}
-		}
-		return out
-	}
-	for name, w := range r.Weights {
-		if w == 0 {
-			continue
-		}
-		switch name {
-		case "relevance":
-			rel := make([]float64, len(items))
-			lo, hi := float64(items[len(items)-1].Relevance), float64(items[0].Relevance)
-			for i := range items {
-				if hi > lo {
-					rel[i] = (float64(items[i].Relevance) - lo) / (hi - lo)
-				} else {
-					rel[i] = 1
-				}
-			}
-			signals[name] = rel
-		default:
-			field := map[string]string{"sales": "sales_7d", "rating": "rating", "discount": "discount",
-				"cheap": "price", "newest": "released"}[name]
-			vals, err := e.Index.NumericValues(field, ords)
-			if err != nil {
-				return err
-			}
-			if name == "newest" {
-				signals[name] = normKnown(vals)
-				continue
-			}
-			signals[name] = norm(vals, name == "cheap")
-		}
+	signals, err := e.blendSignals(items, ords, r.Weights)
+	if err != nil {
+		return err
 	}
 	for i := range items {
 		var s float64
@@ -509,4 +495,87 @@ func (e *Executor) reorder(items []Item, r Ranking) error {
 	}
 	sort.SliceStable(items, func(a, b int) bool { return items[a].Score > items[b].Score })
 	return nil
+}
+
+// reorderByField sorts items (of ordinals ords) by a ranking field; relevance breaks ties.
+func (e *Executor) reorderByField(items []Item, ords []int64, by string) error {
+	rf := rankField[by]
+	vals, err := e.Index.NumericValues(rf.field, ords)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		items[i].Score = float32(vals[i])
+		items[i].Why = fmt.Sprintf("%s %d; %s", rf.label, vals[i], items[i].Why)
+	}
+	sort.SliceStable(items, func(a, b int) bool {
+		if items[a].Score != items[b].Score {
+			return (items[a].Score > items[b].Score) == rf.desc
+		}
+		return items[a].Relevance > items[b].Relevance
+	})
+	return nil
+}
+
+// blendFields maps the blend's signals to the numeric fields they read.
+var blendFields = map[string]string{"sales": "sales_7d", "rating": "rating", "discount": "discount",
+	"cheap": "price", "newest": "released"}
+
+// blendSignals is each weighted signal of a blend min-max normalised over the relevant set
+// (items, best first, of ordinals ords), by signal name.
+func (e *Executor) blendSignals(items []Item, ords []int64, weights map[string]float64) (map[string][]float64, error) {
+	signals := map[string][]float64{}
+	for name, w := range weights {
+		if w == 0 {
+			continue
+		}
+		if name == "relevance" {
+			signals[name] = relevanceSignal(items)
+			continue
+		}
+		vals, err := e.Index.NumericValues(blendFields[name], ords)
+		if err != nil {
+			return nil, err
+		}
+		if name == "newest" {
+			signals[name] = normKnown(vals)
+			continue
+		}
+		signals[name] = normRange(vals, name == "cheap")
+	}
+	return signals, nil
+}
+
+// relevanceSignal is the items' relevance min-max normalised (items are best first); all 1
+// when they are equally relevant.
+func relevanceSignal(items []Item) []float64 {
+	rel := make([]float64, len(items))
+	lo, hi := float64(items[len(items)-1].Relevance), float64(items[0].Relevance)
+	for i := range items {
+		if hi > lo {
+			rel[i] = (float64(items[i].Relevance) - lo) / (hi - lo)
+		} else {
+			rel[i] = 1
+		}
+	}
+	return rel
+}
+
+// normRange min-max normalises vals to 0..1 (all 0 when they are equal), inverted for a
+// signal where less is better.
+func normRange(vals []int64, invert bool) []float64 {
+	lo, hi := vals[0], vals[0]
+	for _, v := range vals {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		if hi > lo {
+			out[i] = float64(v-lo) / float64(hi-lo)
+		}
+		if invert {
+			out[i] = 1 - out[i]
+		}
+	}
+	return out
 }

@@ -24,8 +24,8 @@
 // Every event is read exactly once, whatever order transactions took seqs in and committed
 // (a plain "seq > last" skips a transaction that took a lower seq and commits later; "xid <
 // xmin" alone stalls behind any long transaction in the cluster, which the tests hit: a 20 s
-// HNSW load elsewhere). Polls run every 200 ms; a committed change was visible after ~40 ms in
-// TestTaggerFreshnessAndSnapshot.
+// HNSW load elsewhere). Polls run every 200 ms (TestTaggerFreshnessAndSnapshot checks that a
+// committed change becomes visible).
 //
 // Tags defined or deleted by another process (`selection tag define|delete` while the service
 // runs) reach a running Tagger within a second: Poll compares a signature of the tags table

@@ -3,6 +3,17 @@
 // by ordinal, the embedding worker that fills sku_vectors from the embedding queue, and the
 // planner that picks a search path for a candidate bitmap.
 //
+// The in-memory index is addressed by ordinal; a search takes a query vector, k and a bitmap of
+// candidate ordinals (nil: all):
+//
+//	ix, err := vectorindex.NewIndex(pool, vectorindex.IndexConfig{Dim: 512})
+//	err = ix.Load(ctx) // or ix.Put(ordinal, skuID, vector) one by one
+//	hits, err := ix.Search(ctx, q, 10, candidates)
+//	for _, h := range hits {
+//		fmt.Println(h.SKUID, h.Score) // cosine, best first
+//	}
+//	hits, err = ix.Similar(ctx, ordinal, 10, nil) // the neighbours of a stored vector
+//
 // # Store
 //
 // Store writes sku_vectors with one COPY into a temporary stage and one INSERT ... ON CONFLICT
@@ -34,8 +45,7 @@
 // rows (the same split as a roaring container; a chunk grows by doubling, so memory follows the
 // vectors held), plus per vector a 512-bit sign code of v - mean (block-transposed, 8 codes per
 // 512-byte block) and a RaBitQ correction factor: 2,124 bytes per vector, 2.0 GiB at 1M. Load
-// reads sku_vectors (binary vector values decoded straight into the slab: 19,406 vectors in
-// 0.3-0.6 s on the shared 2-core machine, load included); the poll loop reads, every
+// reads sku_vectors (binary vector values decoded straight into the slab); the poll loop reads, every
 // PollInterval (500 ms), the rows stamped since the oldest transaction still open began (or just
 // after the newest stamp seen when none is; at most PollOverlap behind it: see pg.Tail), and
 // removes SKUs that stopped being live, so a new vector is searchable within about a second and
@@ -61,63 +71,26 @@
 // rows (ORDER BY distance, ordinal: never the HNSW index) up to PGExactMax candidates, else the
 // HNSW index with an iterative scan (hnsw.iterative_scan = relaxed_order, ef_search 400,
 // max_scan_tuples 20,000) and a membership check: ordinal = ANY(array) for a sparse filter,
-// checked here on over-fetched rows for a dense one (an array of 9,806 ordinals cost 5 ms of
-// planning and pushed Postgres into an exact range scan of 50 ms). When the iterative scan comes
+// checked here on over-fetched rows for a dense one (a large array cost more planning than the
+// scan and pushed Postgres into an exact range scan). When the iterative scan comes
 // back with fewer than k rows while the filter holds more, it ranks exactly instead.
 //
 // Planner.Vectors is the planner as search's and the tagger's vector side (search.Dense,
 // tagger.Vectors): serve uses it when the vectors do not fit, and Vector then reads one row of
-// sku_vectors by ordinal (a primary-key lookup, about 0.1 ms locally), normalised as the index
+// sku_vectors by ordinal (a primary-key lookup), normalised as the index
 // holds it.
 //
-// # Numbers
+// # Choosing the thresholds
 //
-// From BenchmarkSearchPaths (`go test -run '^$' -bench SearchPaths -benchtime 1x -timeout 60m
-// ./internal/bench/vectorbench/`; `selection bench vectors` prints the same table for the configured database),
-// k = 10, p50 latency, recall@10 against exact, on the 2-core machine shared by five engineers
-// (load average 4-7 while measuring: absolute times are pessimistic, ratios within a row hold).
-//
-// Icecat, 19,406 stored vectors (Load: 0.3-0.6 s), 48 queries:
-//
-//	candidates   memory exact   quantised   pgvector exact   pgvector HNSW (recall)
-//	        15        0.01 ms     0.07 ms          0.3 ms        0.3 ms (1.000)
-//	       214        0.14 ms     0.31 ms          3.9 ms        4.0 ms (1.000)
-//	       965        0.39 ms     0.87 ms          7.7 ms        7.5 ms (1.000)
-//	     1,952        0.74 ms     1.51 ms         12.5 ms       12.4 ms (1.000)
-//	     4,863        1.65 ms     2.67 ms         26.1 ms        5.2 ms (0.998)
-//	     9,806        2.69 ms     3.69 ms         66.6 ms        5.8 ms (1.000)
-//	    19,406        1.94 ms     7.97 ms         86.8 ms        4.8 ms (1.000)
-//
-// In memory, exact scoring wins at every size of this catalogue, so with the index loaded the
-// planner never goes to pgvector. pgvector's exact ranking grows linearly (about 4.5 ms per
-// 1,000 candidates); its HNSW scan stays at 5-8 ms, and below about 2,000 candidates Postgres
-// answers the HNSW query through the ordinal btree anyway (same time as exact). On the 96
-// public judgment queries (TestPlannerRecallIcecat) the filtered HNSW scan reached recall@10
-// 0.985 at 10% selectivity in one configuration and 0.99-1.0 from 25% on, so PGExactMax is
-// 5,000: exact up to there (at most ~27 ms), HNSW beyond. The test's current figures: chosen
-// paths 1.000 in memory at every selectivity; without the index 1.000 up to 10%, 0.996-1.000
-// at 50% and 0.998 unfiltered (HNSW, ef_search 400, graph built with ef_construction 128 by
-// migration 00008). The graph is built with random levels, so recall varies from build to
-// build: with pgvector's default ef_construction 64 it ranged 0.9896-0.9958, and one build
-// below 0.99 failed CI; raising ef_search to 1,000 on such a graph did not lift it (the misses
-// are single products the graph does not reach), while ef_construction 128 did for 1.6 times
-// the build time (200: the same recall, 2.1 times). ef_search 100 gave 0.955 unfiltered.
-//
-// Synthetic 1,000,000 vectors (each Icecat vector repeated about 51 times with N(0, 0.01²)
-// noise per dimension, so the top 10 are near-duplicates told apart by the noise: a hard case
-// for quantisation), 32 queries, built in 28-33 s:
-//
-//	candidates   exact p50   quantised p50 (recall)
-//	     1,022     0.12 ms    0.53 ms (1.000)
-//	     9,964     6.1  ms    9.5  ms (1.000)
-//	    50,050    23.2  ms   27.0  ms (1.000)
-//	   100,078    27.5  ms   15.3  ms (1.000)
-//	   249,407    57.4  ms   16.6  ms (1.000)
-//	   501,074   175   ms    22.5  ms (0.997)
-//	 1,000,000   138   ms    22.6-34.6 ms (0.988 with 2,000 reranks, 0.997 with 4,000)
-//
-// so QuantizedMin is 65,536 and Rerank grows to n/250. Exact scoring of 1M x 512 float32 reads
-// 2 GiB and is memory-bound (about 20 GB/s here: ~100 ms, not the 10 ms a FLOP count suggests);
-// the sign codes are 64 MiB and their Hamming pass takes about 1 ms of CPU per query; the
-// rest is the asymmetric estimate of 20,000 codes and 2,000-4,000 float32 rescores.
+// BenchmarkSearchPaths (internal/bench/vectorbench; `selection bench vectors` prints the same
+// table for the configured database) times every path by candidate count with recall@10
+// against exact scoring, on the Icecat vectors and on a synthetic 1M-vector index; the README's
+// figures section has the tables. They set the defaults: in memory, exact scoring wins below
+// QuantizedMin candidates (it is memory-bound above: 1M x 512 float32 is 2 GiB per query, the
+// sign codes 64 MiB), and Rerank grows to n/250 to hold recall@10 at 0.99 on near-duplicate
+// vectors; through pgvector, exact ranking grows linearly with the candidates while the HNSW
+// scan stays flat, and filtered HNSW recall@10 reaches 0.99 from about 10-25% selectivity
+// (TestPlannerRecallIcecat), so PGExactMax is 5,000. The HNSW graph is built with
+// ef_construction 128 (migration 00008): with pgvector's default 64, recall varied from build
+// to build below 0.99, and a larger ef_search did not lift it.
 package vectorindex

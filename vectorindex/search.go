@@ -116,6 +116,9 @@ func (a *asym) estimate(code []uint64, corr float32) float32 {
 
 type span struct{ lo, hi uint64 } // ordinals [lo, hi)
 
+// search is Search, SearchPath and Similar: it checks the query, counts the candidates, picks
+// the path, splits the candidates over the workers and scores them; exclude (an ordinal, or
+// -1) is left out of the k results.
 func (ix *Index) search(ctx context.Context, query []float32, k int, filter *roaring64.Bitmap, path Path, exclude int64) ([]Hit, Path, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, path, fmt.Errorf("vectorindex: search: %w", err)
@@ -169,79 +172,9 @@ func (ix *Index) search(ctx context.Context, query []float32, k int, filter *roa
 	var hits []Hit
 	switch path {
 	case PathExact:
-		tops := make([]*topK, len(spans))
-		ix.parallel(spans, func(i int, s span) { tops[i] = ix.scoreExact(qn, kk, filter, mask, s) })
-		all := newTopK(kk)
-		for _, t := range tops {
-			for _, h := range t.h {
-				all.push(h)
-			}
-		}
-		hits = all.sorted()
+		hits = ix.searchExact(qn, kk, filter, mask, spans)
 	case PathBinary:
-		qc := ix.queryCode(qn)
-		r1, r2 := ix.candidatesFor(kk), ix.rerankFor(kk, n)
-		kept := make([][]uint64, len(spans))
-		ix.parallel(spans, func(i int, s span) { kept[i] = ix.scoreBinary(qc, r1, filter, mask, s) })
-		var keys []uint64
-		for _, k := range kept {
-			keys = append(keys, k...)
-		}
-		slices.Sort(keys)
-		keys = keys[:min(r1, len(keys))]
-		// Stage 2: the asymmetric estimate (float query against the sign codes) keeps r2;
-		// stage 3 scores those exactly. Both split over the workers like the scan.
-		aq := ix.asymQuery(qn)
-		parts := spans
-		if len(keys) < 4096 {
-			parts = parts[:1]
-		}
-		tops := make([]*topK, len(parts))
-		ix.parallel(parts, func(i int, _ span) {
-			lo, hi := i*len(keys)/len(parts), (i+1)*len(keys)/len(parts)
-			est := newTopK(r2)
-			nw := ix.words
-			for _, key := range keys[lo:hi] {
-				o := int64(key & ordMask)
-				c := ix.chunks[o>>chunkBits]
-				row := int(o & chunkMask)
-				est.push(Hit{Ordinal: o, Score: aq.estimate(c.rcodes[row*nw:(row+1)*nw], c.corr[row])})
-			}
-			tops[i] = est
-		})
-		var ests []Hit
-		for _, t := range tops {
-			ests = append(ests, t.h...)
-		}
-		if len(ests) > r2 {
-			slices.SortFunc(ests, func(a, b Hit) int {
-				if better(a, b) {
-					return -1
-				}
-				return 1
-			})
-			ests = ests[:r2]
-		}
-		if len(ests) < 1024 {
-			parts = parts[:1]
-		}
-		ix.parallel(parts, func(i int, _ span) {
-			lo, hi := i*len(ests)/len(parts), (i+1)*len(ests)/len(parts)
-			t := newTopK(kk)
-			for _, h := range ests[lo:hi] {
-				if v, id, ok := ix.row(h.Ordinal); ok {
-					t.push(Hit{Ordinal: h.Ordinal, SKUID: id, Score: ix.kern.dot(qn, v)})
-				}
-			}
-			tops[i] = t
-		})
-		all := newTopK(kk)
-		for _, t := range tops[:len(parts)] {
-			for _, h := range t.h {
-				all.push(h)
-			}
-		}
-		hits = all.sorted()
+		hits = ix.searchBinary(qn, kk, n, filter, mask, spans)
 	default:
 		return nil, path, fmt.Errorf("vectorindex: the in-memory index has no path %q", path)
 	}
@@ -255,6 +188,100 @@ func (ix *Index) search(ctx context.Context, query []float32, k int, filter *roa
 		hits = out[:min(len(out), k)]
 	}
 	return hits, path, nil
+}
+
+// searchExact scores every candidate in float32, a top-k per span merged into one.
+func (ix *Index) searchExact(qn []float32, k int, filter *roaring64.Bitmap, mask []uint64, spans []span) []Hit {
+	tops := make([]*topK, len(spans))
+	ix.parallel(spans, func(i int, s span) { tops[i] = ix.scoreExact(qn, k, filter, mask, s) })
+	return mergeTops(k, tops)
+}
+
+// mergeTops is the best k hits of the top-k lists, best first.
+func mergeTops(k int, tops []*topK) []Hit {
+	all := newTopK(k)
+	for _, t := range tops {
+		for _, h := range t.h {
+			all.push(h)
+		}
+	}
+	return all.sorted()
+}
+
+// searchBinary is the quantised path over n candidates, in three stages: the Hamming distance
+// of the sign codes keeps candidatesFor(k), the asymmetric estimate (float query against the
+// sign codes) keeps rerankFor(k, n), and those are scored exactly. Each stage splits over the
+// workers like the scan.
+func (ix *Index) searchBinary(qn []float32, k, n int, filter *roaring64.Bitmap, mask []uint64, spans []span) []Hit {
+	qc := ix.queryCode(qn)
+	r1, r2 := ix.candidatesFor(k), ix.rerankFor(k, n)
+	kept := make([][]uint64, len(spans))
+	ix.parallel(spans, func(i int, s span) { kept[i] = ix.scoreBinary(qc, r1, filter, mask, s) })
+	var keys []uint64
+	for _, k := range kept {
+		keys = append(keys, k...)
+	}
+	slices.Sort(keys)
+	keys = keys[:min(r1, len(keys))]
+	parts := spans
+	if len(keys) < 4096 {
+		parts = parts[:1]
+	}
+	ests := ix.estimateStage(qn, keys, r2, parts)
+	if len(ests) < 1024 {
+		parts = parts[:1]
+	}
+	return ix.rescoreStage(qn, k, ests, parts)
+}
+
+// estimateStage keeps the r best of the Hamming pass's keys (distance and ordinal, best first)
+// by the asymmetric estimate; the keys are split over len(parts) workers.
+func (ix *Index) estimateStage(qn []float32, keys []uint64, r int, parts []span) []Hit {
+	aq := ix.asymQuery(qn)
+	tops := make([]*topK, len(parts))
+	ix.parallel(parts, func(i int, _ span) {
+		lo, hi := i*len(keys)/len(parts), (i+1)*len(keys)/len(parts)
+		est := newTopK(r)
+		nw := ix.words
+		for _, key := range keys[lo:hi] {
+			o := int64(key & ordMask)
+			c := ix.chunks[o>>chunkBits]
+			row := int(o & chunkMask)
+			est.push(Hit{Ordinal: o, Score: aq.estimate(c.rcodes[row*nw:(row+1)*nw], c.corr[row])})
+		}
+		tops[i] = est
+	})
+	var ests []Hit
+	for _, t := range tops {
+		ests = append(ests, t.h...)
+	}
+	if len(ests) > r {
+		slices.SortFunc(ests, func(a, b Hit) int {
+			if better(a, b) {
+				return -1
+			}
+			return 1
+		})
+		ests = ests[:r]
+	}
+	return ests
+}
+
+// rescoreStage scores the estimated hits exactly in float32 and keeps the best k, split over
+// len(parts) workers.
+func (ix *Index) rescoreStage(qn []float32, k int, ests []Hit, parts []span) []Hit {
+	tops := make([]*topK, len(parts))
+	ix.parallel(parts, func(i int, _ span) {
+		lo, hi := i*len(ests)/len(parts), (i+1)*len(ests)/len(parts)
+		t := newTopK(k)
+		for _, h := range ests[lo:hi] {
+			if v, id, ok := ix.row(h.Ordinal); ok {
+				t.push(Hit{Ordinal: h.Ordinal, SKUID: id, Score: ix.kern.dot(qn, v)})
+			}
+		}
+		tops[i] = t
+	})
+	return mergeTops(k, tops)
 }
 
 // parallel runs fn over spans, one goroutine per span beyond the first.
@@ -408,63 +435,77 @@ const runBlocks = 64
 // (at least r when there are r; callers sort and cut).
 func (ix *Index) scoreBinary(qc []uint64, r int, filter *roaring64.Bitmap, mask []uint64, s span) []uint64 {
 	sel := newSelector(r, ix.words*64)
-	w8 := ix.words * 8
 	if filter == nil {
-		var dist [runBlocks * 8]uint64
-		for key := int(s.lo >> chunkBits); key < len(ix.chunks) && uint64(key)<<chunkBits < s.hi; key++ {
-			c := ix.chunks[key]
-			if c == nil {
+		ix.hammingScan(qc, sel, mask, s)
+	} else {
+		ix.hammingFiltered(qc, sel, filter, s)
+	}
+	sel.tighten()
+	return sel.keep
+}
+
+// hammingScan feeds sel the Hamming distance to qc of every present row in s (within mask when
+// there is one), runBlocks code blocks per kernel call.
+func (ix *Index) hammingScan(qc []uint64, sel *selector, mask []uint64, s span) {
+	w8 := ix.words * 8
+	var dist [runBlocks * 8]uint64
+	for key := int(s.lo >> chunkBits); key < len(ix.chunks) && uint64(key)<<chunkBits < s.hi; key++ {
+		c := ix.chunks[key]
+		if c == nil {
+			continue
+		}
+		base := uint64(key) << chunkBits
+		r0 := int(max(s.lo, base)-base) &^ 63
+		r1 := int(min(s.hi-base, uint64(c.rows)))
+		for run := r0; run < r1; run += runBlocks * 8 {
+			end := min(run+runBlocks*8, r1)
+			end = (end + 7) &^ 7
+			// Skip runs without a present row.
+			any := false
+			for w := run >> 6; w<<6 < end; w++ {
+				if c.present[w] != 0 && (mask == nil || maskWord(mask, base, w) != 0) {
+					any = true
+					break
+				}
+			}
+			if !any {
 				continue
 			}
-			base := uint64(key) << chunkBits
-			r0 := int(max(s.lo, base)-base) &^ 63
-			r1 := int(min(s.hi-base, uint64(c.rows)))
-			for run := r0; run < r1; run += runBlocks * 8 {
-				end := min(run+runBlocks*8, r1)
-				end = (end + 7) &^ 7
-				// Skip runs without a present row.
-				any := false
-				for w := run >> 6; w<<6 < end; w++ {
-					if c.present[w] != 0 && (mask == nil || maskWord(mask, base, w) != 0) {
-						any = true
-						break
-					}
+			ix.kern.hamming(qc, c.codes[(run>>3)*w8:(end>>3)*w8], ix.words, dist[:])
+			for w := run >> 6; w<<6 < end; w++ {
+				pw := c.present[w]
+				if mask != nil {
+					pw &= maskWord(mask, base, w)
 				}
-				if !any {
+				if pw == ^uint64(0) && w<<6+64 <= end {
+					// Whole word present: no bit walk.
+					d := dist[w<<6-run : w<<6-run+64]
+					for j, x := range d {
+						if x < sel.lim {
+							sel.push(x, base+uint64(w<<6+j))
+						}
+					}
 					continue
 				}
-				ix.kern.hamming(qc, c.codes[(run>>3)*w8:(end>>3)*w8], ix.words, dist[:])
-				for w := run >> 6; w<<6 < end; w++ {
-					pw := c.present[w]
-					if mask != nil {
-						pw &= maskWord(mask, base, w)
+				for pw != 0 {
+					row := w<<6 + bits.TrailingZeros64(pw)
+					pw &= pw - 1
+					if row >= end {
+						break
 					}
-					if pw == ^uint64(0) && w<<6+64 <= end {
-						// Whole word present: no bit walk.
-						d := dist[w<<6-run : w<<6-run+64]
-						for j, x := range d {
-							if x < sel.lim {
-								sel.push(x, base+uint64(w<<6+j))
-							}
-						}
-						continue
-					}
-					for pw != 0 {
-						row := w<<6 + bits.TrailingZeros64(pw)
-						pw &= pw - 1
-						if row >= end {
-							break
-						}
-						if x := dist[row-run]; x < sel.lim {
-							sel.push(x, base+uint64(row))
-						}
+					if x := dist[row-run]; x < sel.lim {
+						sel.push(x, base+uint64(row))
 					}
 				}
 			}
 		}
-		sel.tighten()
-		return sel.keep
 	}
+}
+
+// hammingFiltered feeds sel the Hamming distance to qc of each member of a sparse filter in s,
+// one kernel call per code block holding members.
+func (ix *Index) hammingFiltered(qc []uint64, sel *selector, filter *roaring64.Bitmap, s span) {
+	w8 := ix.words * 8
 	var d8 [8]uint64
 	it := filter.Iterator()
 	it.AdvanceIfNeeded(s.lo)
@@ -497,6 +538,4 @@ func (ix *Index) scoreBinary(qc []uint64, r int, filter *roaring64.Bitmap, mask 
 			sel.push(x, o)
 		}
 	}
-	sel.tighten()
-	return sel.keep
 }

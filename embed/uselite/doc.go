@@ -6,5 +6,6 @@
 //
 // Matrix work runs on AVX-512 kernels written with simd/archsimd when built
 // with GOEXPERIMENT=simd on amd64 and the CPU has AVX-512, otherwise on
-// gonum's blas32. See package selection/embed for the measured figures.
+// gonum's blas32. Package selection/embed explains the kernel choices; the measured figures
+// are in the README's figures section.
 package uselite

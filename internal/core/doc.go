@@ -7,6 +7,10 @@
 // the tagger, the product-type intent resolver and the selection.Service. Stop stops what New
 // started, in reverse order; a failing New stops what it had started before it returns.
 //
+//	c, err := core.New(ctx, pool, emb, core.Config{Follow: true})
+//	defer c.Stop(ctx)
+//	res, err := c.Service.Preview(ctx, plan) // or c.Searcher, c.Tags, c.Index ...
+//
 // Search and tagging read vectors through Core.Vectors: the in-memory index when it is loaded,
 // else the planner's pgvector paths (exact ranking of up to PGExactMax candidates, HNSW with
 // an iterative scan above) and single vectors read from sku_vectors by ordinal.

@@ -2,6 +2,9 @@
 // on every connection, pings the server, and turns a failure into one line that names host,
 // port, database and user (never the password) and the command that sets the database up.
 //
+//	pool, err := pg.Connect(ctx, pg.Config{URL: os.Getenv("DATABASE_URL")}) // "" takes DefaultURL
+//	defer pool.Close()
+//
 // Tail is how the in-memory followers (the vector index, the lexical index, the tagger's vector
 // poll) tail a table by its updated_at stamp without missing rows of transactions that commit
 // late and without re-reading a fixed window on every poll.

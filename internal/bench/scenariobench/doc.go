@@ -7,6 +7,13 @@
 //
 // # What one pass is
 //
+// The command builds (or reuses) the data set, then measures the stack serve would build over it:
+//
+//	fresh, info, err := scenariobench.EnsureSchema(ctx, admin, scenariobench.DataConfig{SKUs: 1_000_000}, false)
+//	// ... build the service over the bench schema: selection.Service, tag and vector indexes
+//	t := scenariobench.Target{Service: svc, Index: tags, Vectors: vix, Embedder: emb, DB: pool}
+//	rep, err := scenariobench.Run(ctx, t, scenariobench.RunConfig{BaselineRuns: 5}, os.Stdout)
+//
 // A pass is what the service does to refresh a pool, in process (no HTTP): Service.PlanScenario
 // with the deterministic parser (the vocabulary is the index's brands and tags, through the
 // same 30-second cache serve uses), the newest sku_events seq (as Service.Refresh reads it),
@@ -42,7 +49,6 @@
 // updated_at of skus and sku_vectors is set one second apart by ordinal, because the lexical
 // and vector pollers re-read the 5-10 s behind the newest stamp on every poll: with the load's
 // own stamps they would re-read the last batches (or all vectors of one COPY) twice a second.
-// At 1M the build takes about 2 minutes (variants 50 s at ~20,000 SKUs/s, vectors 41 s).
 //
 // # Recall
 //
@@ -51,7 +57,7 @@
 // pass with rescoring above) within the plan's exact candidate bitmap, against exact float32
 // scoring of every candidate, for the plan's query embedding; ties at the 10th score count as
 // found; the minimum over those scenarios. At 19,406 every search is exact (1.000 by
-// construction); at 1M, 17 of 18 query scenarios take the quantised path and all reach 1.000.
+// construction); at 1M most query scenarios take the quantised path.
 //
 // # The baseline
 //
@@ -61,33 +67,8 @@
 // by the ranking's field when there is one, without one ORDER BY that field. 5 runs per
 // scenario up to 100,000 SKUs, 1 above.
 //
-// # Numbers (2 shared cores; absolute times move 2-3x with the other engineers' load)
+// # Numbers
 //
-// 19,406 SKUs (20 timed passes per scenario): p50 2.7 ms, p95 5.0 ms, recall 1.000; Postgres
-// alone 18.5x slower (geometric mean of the per-scenario p50 ratios; 10.7x-55.6x). Data set 6 s,
-// indexes 1 s.
-//
-// 1,000,000 SKUs: p50 12.7-13.3 ms and p95 25.6-29.4 ms on quiet runs (17.4/33.3 ms and 39/151 ms
-// while other engineers' tests ran), recall 1.000 (17 of 18 query scenarios on the quantised
-// path); Postgres alone 112x slower (21x-326x: a filtered exact pgvector scan reads 0.03-1 M
-// vectors, 1.1-3.1 s). Data set 1m52s (variants 62 s, vectors 26-41 s, VACUUM 18 s); indexes:
-// vectors 16-38 s, lexical 86-131 s, tags 4 s from skus or 1 s from the saved snapshot; heap
-// 2.8 GiB, 2.0 of it the vector index.
-//
-// Profile at 1M: lexical BM25 scoring 41% of the CPU (every posting reads the document's field
-// lengths from a 56-byte struct in a 56 MB array: a cache miss each), the tag index's ranges
-// and top-k 22%, dense search 19% (the semantic calibration 10%, the rest mostly the recall
-// expansion over large candidate sets). Prototyped in a copy of the tree and measured A/B, back
-// to back, with identical ranking fingerprints: packed field lengths, one accumulator cell per
-// document and a bit set for the candidates in lexical.Index.Search; range edge buckets wholly
-// inside a range left unchecked, and top-k by one pass over the dense values, in the tag index;
-// the calibration cached by query text; no semantic-only expansion when the plan ranks by a
-// field (its hits cannot pass the engine's 75% relevance cut); versions written without waiting
-// for the WAL flush. Together: p50 12.7-13.3 -> 6.4-6.7 ms, p95 25.6-29.4 -> 12.5-16.8 ms.
-// Loading the lexical index by ordinal rather than SKU id (postings append instead of insert)
-// takes its build from 86-131 s to 15-21 s.
-//
-// All of these but the WAL one then landed; measured on the committed code the same day:
-// 19,406 SKUs p50 1.79 ms, p95 3.51 ms (Postgres alone 28x slower); 1,000,000 SKUs p50 6.35 ms,
-// p95 13.86 ms, recall 1.000 (Postgres alone 222x slower); lexical build at 1M 16.7 s.
+// The README's figures table has the current p50/p95 and the speed-up over Postgres; its
+// figures section keeps the profile at 1M SKUs and the changes it led to.
 package scenariobench

@@ -1,0 +1,247 @@
+package search
+
+import (
+	"strings"
+
+	"selection/lexical"
+	"selection/prodtype"
+)
+
+// names sets the name score of the types the query's noun phrases name, and returns the text
+// the lexical and semantic evidence is taken on: the query without the class words of its
+// phrases ("gaming accessories" is evidence as "gaming").
+func (in *Intents) names(ev *evidence, text string, class map[string]bool) string {
+	// The type's name in the query. A type is named by a noun phrase of the query (the text
+	// separates them with commas: "monitor arms, wall mounts" names arms and mounts, not
+	// monitors) whose head, its last word, is the type's head (or one of its alternatives,
+	// "headphones/headset"). Against the phrase, a type is exact ("hdmi cables": "hdmi
+	// cable"), a subtype ("printers": "inkjet printer"), a supertype ("hdmi cables": "cable")
+	// or a sibling ("hdmi cables": "vga cable"); a phrase word counts as missing from a type
+	// only when it is a word of some type's name ("4k" in "4k monitor" is a property, not a
+	// kind of monitor). The best class present is kept: exact and subtypes (1), else
+	// supertypes (0.75), else siblings (0.5).
+	tab := in.table(ev.m)
+	var flat []string
+	for _, ph := range strings.Split(text, ",") {
+		st := lexical.Analyze(ph)
+		if len(st) == 0 {
+			continue
+		}
+		head := st[len(st)-1]
+		if class[head] && len(st) > 1 {
+			flat = append(flat, in.classPhrase(ev, tab, ph, st))
+			continue
+		}
+		flat = append(flat, ph)
+		set := map[string]bool{}
+		for _, w := range st {
+			set[w] = true
+		}
+		type cand struct {
+			name  string
+			class float64
+		}
+		if len(tab.byHead[head]) == 0 {
+			// No type is named so: the word may be what people call a type the catalogue
+			// names otherwise ("laptops": notebooks).
+			for _, lt := range in.aliases.typesOf(head, in.types.TypeOfSKU) {
+				ts := ev.get(lt.name)
+				if ts.NameMatch < 1 {
+					ts.NameMatch, ts.Alias, ts.AliasShare = 1, head, lt.share
+				}
+			}
+			continue
+		}
+		var cands []cand
+		bestClass := 0.0
+		for _, ti := range tab.byHead[head] {
+			if class, ok := tab.classOf(ti, ph, head, set); ok {
+				cands = append(cands, cand{ti.name, class})
+				bestClass = max(bestClass, class)
+			}
+		}
+		var better []string
+		size := 0
+		for _, c := range cands {
+			if c.class == bestClass && c.class > siblingClass {
+				better = append(better, c.name)
+				size += in.types.TypeSize(c.name)
+			}
+		}
+		// Few SKUs carry the exact name ("laser printer": 4, where most laser printers are
+		// "printer"s): the supertypes are meant too.
+		keepSuper := bestClass == 1 && size < in.cfg.MinExact
+		for _, c := range cands {
+			switch {
+			case c.class == bestClass || (keepSuper && c.class == 0.75):
+				ts := ev.get(c.name)
+				ts.NameMatch = max(ts.NameMatch, c.class)
+			case c.class == siblingClass && len(better) > 0:
+				// A sibling where better-named types exist: Decide keeps it only as their kin
+				// ("lcd monitor" beside "computer monitor").
+				ts := ev.get(c.name)
+				if ts.NameMatch == 0 {
+					ts.NameMatch = siblingClass
+					ts.SiblingOf = append(ts.SiblingOf, better...)
+				}
+			}
+		}
+	}
+	return strings.Join(flat, " ")
+}
+
+// classPhrase names the types a phrase with a class word for its head means ("gaming
+// accessories", "laptop accessories", "coffee machines"): the types of that head sharing a
+// word with the phrase ("pod coffee machine"), else the accessories of the type its other words
+// name ("laptop accessories": notebook cases, stands, docks, by prodtype's accessory
+// relation); else none is named, and the evidence of its other words decides ("gaming": mice,
+// keyboards, headsets). It returns the phrase without its class word.
+func (in *Intents) classPhrase(ev *evidence, tab *typeTable, ph string, st []string) string {
+	head, mods := st[len(st)-1], st[:len(st)-1]
+	set := map[string]bool{}
+	for _, w := range mods {
+		set[w] = true
+	}
+	named := false
+	for _, ti := range tab.byHead[head] {
+		for w := range ti.words {
+			if set[w] {
+				ts := ev.get(ti.name)
+				ts.NameMatch, named = max(ts.NameMatch, 1), true
+				break
+			}
+		}
+	}
+	words := strings.Fields(ph)
+	rest := strings.Join(words[:max(len(words)-1, 0)], " ")
+	if named {
+		return rest
+	}
+	// Unnamed, the other words' evidence decides, among types priced like the class: "gaming
+	// accessories" are mice and headsets, not gaming notebooks.
+	var prices []float64
+	for _, ti := range tab.byHead[head] {
+		if t, ok := ev.m.Type(ti.name); ok && t.MedianPrice > 0 {
+			prices = append(prices, float64(t.MedianPrice))
+		}
+	}
+	if len(prices) > 0 {
+		ev.priceCap = max(ev.priceCap, int64(classPriceCap*median(prices)))
+	}
+	// The type the other words name: exactly by its head, or by the judged queries' words.
+	served := map[string]bool{}
+	for _, ti := range tab.byHead[mods[len(mods)-1]] {
+		if c, ok := tab.classOf(ti, rest, mods[len(mods)-1], set); ok && c == 1 && len(ti.words) == len(set) {
+			served[ti.name] = true
+		}
+	}
+	if len(served) == 0 {
+		for _, lt := range in.aliases.typesOf(mods[len(mods)-1], in.types.TypeOfSKU) {
+			served[lt.name] = true
+		}
+	}
+	for _, t := range ev.m.Types() {
+		if t.AccessoryOf != "" && served[t.AccessoryOf] {
+			ts := ev.get(t.Name)
+			ts.NameMatch = max(ts.NameMatch, 1)
+			named = true
+		}
+	}
+	return rest
+}
+
+// siblingClass marks a sibling's name score in the evidence; Decide weighs it by Sibling.
+const siblingClass = 0.5
+
+// typeTable is what naming needs of the model's types, analysed once per model: each type's
+// head alternatives and name words as stems, the types by the last stem of each alternative,
+// and every stem of any type's name.
+type typeTable struct {
+	byHead    map[string][]*typeInfo
+	typeWords map[string]bool
+}
+
+type typeInfo struct {
+	name     string
+	alts     []headAlt
+	words    map[string]bool // stems of the name
+	altWords map[string]bool // stems of the head's alternatives
+}
+
+type headAlt struct {
+	word   string
+	stems  []string
+	hyphen bool
+}
+
+// classOf says whether a phrase (its text, head stem and stems) names the type, and as what:
+// exact or subtype (1), supertype (0.75) or sibling (siblingClass).
+func (tab *typeTable) classOf(ti *typeInfo, ph, head string, set map[string]bool) (float64, bool) {
+	named := false
+	for _, alt := range ti.alts {
+		if alt.stems[len(alt.stems)-1] != head {
+			continue
+		}
+		// A hyphenated head is one word: "s-bag" is not named by "bag".
+		all := true
+		for _, w := range alt.stems {
+			all = all && set[w]
+		}
+		named = named || (all && (!alt.hyphen || strings.Contains(" "+strings.ToLower(ph)+" ", " "+alt.word)))
+	}
+	if !named {
+		return 0, false
+	}
+	extra, missing := 0, 0
+	for w := range ti.words {
+		if !set[w] && !(ti.altWords[w] && len(ti.alts) > 1) {
+			extra++
+		}
+	}
+	for w := range set {
+		if w != head && !ti.words[w] && tab.typeWords[w] {
+			missing++
+		}
+	}
+	switch {
+	case missing == 0:
+		return 1, true
+	case extra == 0:
+		return 0.75, true
+	}
+	return siblingClass, true
+}
+
+// table returns the type table of m (cached per model).
+func (in *Intents) table(m *prodtype.Model) *typeTable {
+	in.kin.mu.Lock()
+	defer in.kin.mu.Unlock()
+	if in.kin.model == m && in.kin.table != nil {
+		return in.kin.table
+	}
+	tab := &typeTable{byHead: map[string][]*typeInfo{}, typeWords: map[string]bool{}}
+	for _, t := range m.Types() {
+		ti := &typeInfo{name: t.Name, words: map[string]bool{}, altWords: map[string]bool{}}
+		for _, w := range lexical.Analyze(t.Name) {
+			ti.words[w] = true
+			tab.typeWords[w] = true
+		}
+		heads := map[string]bool{}
+		for _, alt := range strings.Split(t.Head, "/") {
+			st := lexical.Analyze(alt)
+			if len(st) == 0 {
+				continue
+			}
+			ti.alts = append(ti.alts, headAlt{word: alt, stems: st, hyphen: strings.Contains(alt, "-")})
+			for _, w := range st {
+				ti.altWords[w] = true
+			}
+			heads[st[len(st)-1]] = true
+		}
+		for h := range heads {
+			tab.byHead[h] = append(tab.byHead[h], ti)
+		}
+	}
+	in.kin.model, in.kin.table = m, tab
+	return tab
+}

@@ -302,22 +302,11 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 	if len(pending) == 0 {
 		return 0, 0, nil
 	}
-	// The voters: live SKUs of strong types.
-	var strong []string
-	for _, n := range cs.names {
-		if !weak[n] {
-			strong = append(strong, n)
-		}
-	}
-	if len(strong) == 0 {
+	voters, err := t.voters(ctx, cs.names, weak)
+	if err != nil || voters == nil {
 		t.requeue(pending)
-		return 0, 0, nil
-	}
-	voters, err := t.ix.EvalContext(ctx, filter.Attr("product_type", strong...))
-	if err != nil {
 		return 0, 0, err
 	}
-	voters = spreadSample(voters, t.cfg.VoteSample)
 	centOf := make(map[string][]float32, len(cs.names))
 	for i, n := range cs.names {
 		centOf[n] = cs.cents[i]
@@ -351,43 +340,81 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 			continue
 		}
 		done++
-		hits, err := t.vectors.Search(ctx, v, NeighbourK+1, voters)
+		a, err := t.vote(ctx, o, v, r.Cat[filter.CatProductType], voters, centOf)
 		if err != nil {
-			return 0, done, fmt.Errorf("tagger: type neighbours: %w", err)
+			return 0, done, err
 		}
-		votes := map[string]float64{}
-		var total float64
-		n := 0
-		for _, h := range hits {
-			if h.Ordinal == o || n == NeighbourK {
-				continue
-			}
-			n++
-			w := math.Max(float64(h.Score), 0)
-			votes[t.ix.TypeOf(h.Ordinal)] += w
-			total += w
+		if a.Type != "" {
+			r.Cat[filter.CatProductType] = a.Type
+			rows = append(rows, r)
+			filled[o] = a
 		}
-		best, bw := "", 0.0
-		for ty, w := range votes {
-			if w > bw || (w == bw && ty < best) {
-				best, bw = ty, w
-			}
-		}
-		if best == "" || total == 0 || bw < NeighbourShare*total || best == r.Cat[filter.CatProductType] {
-			continue // no clear answer: it keeps what its text says (a weak type, or none)
-		}
-		was := r.Cat[filter.CatProductType]
-		if was != "" && centOf[was] != nil && centOf[best] != nil && dot(v, centOf[best]) <= dot(v, centOf[was]) {
-			continue // it lies nearer its own (weak) type's centre than the neighbours' choice
-		}
-		r.Cat[filter.CatProductType] = best
-		rows = append(rows, r)
-		why := fmt.Sprintf("its text names no type; %.0f%% of the votes of its %d nearest typed neighbours are for %q", 100*bw/total, n, best)
-		if was != "" {
-			why = fmt.Sprintf("its title names %q, a type whose members lie far apart; %.0f%% of the votes of its %d nearest neighbours are for %q", was, 100*bw/total, n, best)
-		}
-		filled[o] = prodtype.Assignment{Type: best, Source: prodtype.SourceNeighbour, Why: why}
 	}
+	t.keepVotes(filled, later, rows)
+	return len(rows), done, nil
+}
+
+// voters are the live SKUs of strong types (a spread sample of VoteSample of them); nil when no
+// type is strong.
+func (t *Tagger) voters(ctx context.Context, names []string, weak map[string]bool) (*roaring64.Bitmap, error) {
+	var strong []string
+	for _, n := range names {
+		if !weak[n] {
+			strong = append(strong, n)
+		}
+	}
+	if len(strong) == 0 {
+		return nil, nil
+	}
+	bm, err := t.ix.EvalContext(ctx, filter.Attr("product_type", strong...))
+	if err != nil {
+		return nil, err
+	}
+	return spreadSample(bm, t.cfg.VoteSample), nil
+}
+
+// vote returns the type SKU o (vector v, type was) takes from its NeighbourK nearest voters,
+// each voting with its similarity; none (an empty Type) when no type has NeighbourShare of the
+// votes, the vote is its own type, or it lies nearer its own (weak) type's centre.
+func (t *Tagger) vote(ctx context.Context, o int64, v []float32, was string, voters *roaring64.Bitmap, centOf map[string][]float32) (prodtype.Assignment, error) {
+	hits, err := t.vectors.Search(ctx, v, NeighbourK+1, voters)
+	if err != nil {
+		return prodtype.Assignment{}, fmt.Errorf("tagger: type neighbours: %w", err)
+	}
+	votes := map[string]float64{}
+	var total float64
+	n := 0
+	for _, h := range hits {
+		if h.Ordinal == o || n == NeighbourK {
+			continue
+		}
+		n++
+		w := math.Max(float64(h.Score), 0)
+		votes[t.ix.TypeOf(h.Ordinal)] += w
+		total += w
+	}
+	best, bw := "", 0.0
+	for ty, w := range votes {
+		if w > bw || (w == bw && ty < best) {
+			best, bw = ty, w
+		}
+	}
+	if best == "" || total == 0 || bw < NeighbourShare*total || best == was {
+		return prodtype.Assignment{}, nil // no clear answer: it keeps what its text says (a weak type, or none)
+	}
+	if was != "" && centOf[was] != nil && centOf[best] != nil && dot(v, centOf[best]) <= dot(v, centOf[was]) {
+		return prodtype.Assignment{}, nil // it lies nearer its own (weak) type's centre than the neighbours' choice
+	}
+	why := fmt.Sprintf("its text names no type; %.0f%% of the votes of its %d nearest typed neighbours are for %q", 100*bw/total, n, best)
+	if was != "" {
+		why = fmt.Sprintf("its title names %q, a type whose members lie far apart; %.0f%% of the votes of its %d nearest neighbours are for %q", was, 100*bw/total, n, best)
+	}
+	return prodtype.Assignment{Type: best, Source: prodtype.SourceNeighbour, Why: why}, nil
+}
+
+// keepVotes records the voted types (for explanations), puts back the SKUs left for later and
+// writes the retyped rows into the index.
+func (t *Tagger) keepVotes(filled map[int64]prodtype.Assignment, later map[int64]bool, rows []filter.Row) {
 	t.store.types.mu.Lock()
 	if t.store.types.neighbour == nil {
 		t.store.types.neighbour = map[int64]prodtype.Assignment{}
@@ -401,7 +428,6 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 		t.ix.Upsert(rows)
 		t.dirty = true
 	}
-	return len(rows), done, nil
 }
 
 // spreadSample returns bm when it holds at most n SKUs (or n < 0), else n of them spread

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -27,7 +26,7 @@ type types struct {
 	mu        sync.RWMutex
 	model     *prodtype.Model
 	neighbour map[int64]prodtype.Assignment
-	pending   map[int64]bool // live ordinals with no type (or a weak one) yet, to be voted on
+	pending   *roaring64.Bitmap // live ordinals with no type (or a weak one) yet, to be voted on
 	weak      map[string]bool
 }
 
@@ -90,9 +89,9 @@ func (s *Store) classify(r *filter.Row, title, colour string, price int64) {
 	}
 	if r.Live {
 		if s.types.pending == nil {
-			s.types.pending = map[int64]bool{}
+			s.types.pending = roaring64.New()
 		}
-		s.types.pending[r.Ordinal] = true
+		s.types.pending.Add(uint64(r.Ordinal))
 	}
 }
 
@@ -249,15 +248,7 @@ func (t *Tagger) refreshCentroidsLocked() {
 		if err != nil {
 			continue
 		}
-		t.store.types.mu.Lock()
-		if t.store.types.pending == nil {
-			t.store.types.pending = map[int64]bool{}
-		}
-		it := bm.Iterator()
-		for it.HasNext() {
-			t.store.types.pending[int64(it.Next())] = true
-		}
-		t.store.types.mu.Unlock()
+		t.requeue(bm)
 	}
 }
 
@@ -299,7 +290,7 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 	t.store.types.pending = nil
 	weak := t.store.types.weak
 	t.store.types.mu.Unlock()
-	if len(pending) == 0 {
+	if pending == nil || pending.IsEmpty() {
 		return 0, 0, nil
 	}
 	voters, err := t.voters(ctx, cs.names, weak)
@@ -312,29 +303,28 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 		centOf[n] = cs.cents[i]
 	}
 	var rows []filter.Row
-	later := map[int64]bool{}
 	filled := map[int64]prodtype.Assignment{}
 	done := 0
-	// In ordinal order: SKUs typed by one batch vote in the next, so the order must not be a
-	// map's (the pools came out different from run to run).
-	order := make([]int64, 0, len(pending))
-	for o := range pending {
-		order = append(order, o)
-	}
-	slices.Sort(order)
-	for _, o := range order {
+	// In ordinal order (the bitmap's): SKUs typed by one batch vote in the next, so the order
+	// must not be a map's (the pools came out different from run to run). What is not voted on
+	// stays in pending, which goes back whole: a backlog costs a poll its batch, not its size.
+	settled := roaring64.New()
+	it := pending.Iterator()
+	for it.HasNext() {
 		if done >= NeighbourBatch || (done > 0 && !until.IsZero() && time.Now().After(until)) {
-			later[o] = true
-			continue
+			break
 		}
 		if err := ctx.Err(); err != nil {
+			pending.AndNot(settled)
+			t.requeue(pending)
 			return 0, done, err
 		}
+		o := int64(it.Next())
 		v, ok := t.vectors.Vector(o)
 		if !ok {
-			later[o] = true // its vector has not arrived yet
-			continue
+			continue // its vector has not arrived yet: it stays pending
 		}
+		settled.Add(uint64(o))
 		r, ok := t.ix.Row(o)
 		if !ok || !r.Live {
 			continue
@@ -342,6 +332,8 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 		done++
 		a, err := t.vote(ctx, o, v, r.Cat[filter.CatProductType], voters, centOf)
 		if err != nil {
+			pending.AndNot(settled)
+			t.requeue(pending)
 			return 0, done, err
 		}
 		if a.Type != "" {
@@ -350,7 +342,8 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 			filled[o] = a
 		}
 	}
-	t.keepVotes(filled, later, rows)
+	pending.AndNot(settled)
+	t.keepVotes(filled, pending, rows)
 	return len(rows), done, nil
 }
 
@@ -414,7 +407,7 @@ func (t *Tagger) vote(ctx context.Context, o int64, v []float32, was string, vot
 
 // keepVotes records the voted types (for explanations), puts back the SKUs left for later and
 // writes the retyped rows into the index.
-func (t *Tagger) keepVotes(filled map[int64]prodtype.Assignment, later map[int64]bool, rows []filter.Row) {
+func (t *Tagger) keepVotes(filled map[int64]prodtype.Assignment, later *roaring64.Bitmap, rows []filter.Row) {
 	t.store.types.mu.Lock()
 	if t.store.types.neighbour == nil {
 		t.store.types.neighbour = map[int64]prodtype.Assignment{}
@@ -454,18 +447,18 @@ func spreadSample(bm *roaring64.Bitmap, n int) *roaring64.Bitmap {
 	return out
 }
 
-func (t *Tagger) requeue(os map[int64]bool) {
-	if len(os) == 0 {
+// requeue puts ordinals back among the pending ones.
+func (t *Tagger) requeue(os *roaring64.Bitmap) {
+	if os == nil || os.IsEmpty() {
 		return
 	}
 	t.store.types.mu.Lock()
 	defer t.store.types.mu.Unlock()
 	if t.store.types.pending == nil {
-		t.store.types.pending = map[int64]bool{}
+		t.store.types.pending = os
+		return
 	}
-	for o := range os {
-		t.store.types.pending[o] = true
-	}
+	t.store.types.pending.Or(os)
 }
 
 // TypeOf returns a SKU's product type ("" when it has none).

@@ -22,6 +22,12 @@ func (r Retriever) Retrieve(ctx context.Context, text string, candidates *roarin
 	return r.retrieve(ctx, Request{Text: text, Candidates: candidates, K: k, Method: r.Method})
 }
 
+// RetrieveDense is Retrieve with the semantic-only recall expansion restricted to dense
+// (selection.DenseScopedRetriever).
+func (r Retriever) RetrieveDense(ctx context.Context, text string, candidates, dense *roaring64.Bitmap, k int) (selection.Retrieved, error) {
+	return r.retrieve(ctx, Request{Text: text, Candidates: candidates, Dense: dense, K: k, Method: r.Method})
+}
+
 // RetrieveLexicalLed is Retrieve without the semantic-only recall expansion when some lexical
 // match was kept (selection.LexicalLedRetriever).
 func (r Retriever) RetrieveLexicalLed(ctx context.Context, text string, candidates *roaring64.Bitmap, k int) (selection.Retrieved, error) {

@@ -146,6 +146,10 @@ type Request struct {
 	// NoExpansion leaves out the semantic-only hits the hybrid adds when fewer than K lexical
 	// matches are kept, unless none is kept.
 	NoExpansion bool
+	// Dense, when set, restricts those semantic-only hits to these ordinals (a subset of
+	// Candidates: the SKUs of a scenario's product types, where lexical matches may also come
+	// from SKUs of other types holding every query word). Default nil: Candidates.
+	Dense *roaring64.Bitmap
 }
 
 // Hit is one result.
@@ -509,7 +513,11 @@ func (e *Searcher) feedbackStage(ctx context.Context, cs []cand, hits []lexical.
 // products the embedding alone finds more similar than the best of N ordinary products would be
 // by chance.
 func (e *Searcher) expand(ctx context.Context, q []float32, req Request, cal calibration, kept []cand) ([]cand, error) {
-	hits, err := e.dense.Search(ctx, q, req.K, req.Candidates)
+	within := req.Candidates
+	if req.Dense != nil {
+		within = req.Dense
+	}
+	hits, err := e.dense.Search(ctx, q, req.K, within)
 	if err != nil {
 		return kept, fmt.Errorf("search: dense: %w", err)
 	}

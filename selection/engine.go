@@ -35,6 +35,14 @@ type Retriever interface {
 	Mentioning(words []string) *roaring64.Bitmap
 }
 
+// DenseScopedRetriever is a Retriever that can restrict the semantic-only hits it adds to a
+// subset of the candidates: a widening intent retrieves within the filtered set for the
+// lexical matches of other types, but only its types' SKUs can join without a query word, so
+// the dense scan need not cover the rest (at 1M SKUs it was 20 ms of a 25 ms scenario).
+type DenseScopedRetriever interface {
+	RetrieveDense(ctx context.Context, text string, candidates, dense *roaring64.Bitmap, k int) (Retrieved, error)
+}
+
 // LexicalLedRetriever is a Retriever that can leave out the semantic-only hits it would add when
 // lexical matching finds fewer than k: the engine asks for that when it ranks by a field, where
 // only hits within RelevantShare of the best one's relevance count and semantic-only hits rank
@@ -216,11 +224,11 @@ func (e *Executor) rankByQuery(ctx context.Context, plan Plan, query string, typ
 		// Reorder a wider relevant set by the ranking's field.
 		k = min(max(plan.Limit*5, 500), MaxLimit)
 	}
-	within := cand
+	within, dense := cand, (*roaring64.Bitmap)(nil)
 	if len(types) > 0 && plan.Intent.Widen {
-		within = filtered
+		within, dense = filtered, cand
 	}
-	got, err := e.retrieve(ctx, query, within, k, by != SortRelevance)
+	got, err := e.retrieve(ctx, query, within, dense, k, by != SortRelevance)
 	if err != nil {
 		return nil, err
 	}
@@ -336,12 +344,15 @@ func (e *Executor) typeSet(ctx context.Context, types []string, res *Result) (*r
 }
 
 // retrieve asks the retriever for k SKUs relevant to query within a set; lexicalLed leaves out
-// the semantic-only expansion when the retriever can.
-func (e *Executor) retrieve(ctx context.Context, query string, within *roaring64.Bitmap, k int, lexicalLed bool) (Retrieved, error) {
+// the semantic-only expansion when the retriever can, and dense (when set) restricts it.
+func (e *Executor) retrieve(ctx context.Context, query string, within, dense *roaring64.Bitmap, k int, lexicalLed bool) (Retrieved, error) {
 	var got Retrieved
 	var err error
+	dr, scoped := e.Retriever.(DenseScopedRetriever)
 	if lr, ok := e.Retriever.(LexicalLedRetriever); ok && lexicalLed {
 		got, err = lr.RetrieveLexicalLed(ctx, query, within, k)
+	} else if scoped && dense != nil {
+		got, err = dr.RetrieveDense(ctx, query, within, dense, k)
 	} else {
 		got, err = e.Retriever.Retrieve(ctx, query, within, k)
 	}
@@ -357,7 +368,7 @@ func (e *Executor) retrieve(ctx context.Context, query string, within *roaring64
 func (e *Executor) rankTypesBy(ctx context.Context, plan Plan, query string, cand, filtered *roaring64.Bitmap, res *Result) ([]Item, error) {
 	set := cand
 	if plan.Intent.Widen && query != "" && e.Retriever != nil {
-		got, err := e.retrieve(ctx, query, filtered, min(max(plan.Limit*5, 500), MaxLimit), true)
+		got, err := e.retrieve(ctx, query, filtered, nil, min(max(plan.Limit*5, 500), MaxLimit), true)
 		if err != nil {
 			return nil, err
 		}

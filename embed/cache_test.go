@@ -2,6 +2,7 @@ package embed
 
 import (
 	"context"
+	"slices"
 	"testing"
 )
 
@@ -25,7 +26,7 @@ func TestCached(t *testing.T) {
 	if reqs := srv.inputs(); len(reqs) != 1 || len(reqs[0]) != 3 {
 		t.Fatalf("requests %v, want one of 3 distinct texts", reqs)
 	}
-	if !equalVec(first[0], first[2]) || &first[0][0] == &first[2][0] {
+	if !slices.Equal(first[0], first[2]) || &first[0][0] == &first[2][0] {
 		t.Error("duplicate texts should get equal, separate vectors")
 	}
 	second, err := e.EmbedDocuments(ctx, []string{"c", "d", "a"})
@@ -36,17 +37,17 @@ func TestCached(t *testing.T) {
 	if len(reqs) != 2 || len(reqs[1]) != 1 || reqs[1][0] != "d" {
 		t.Fatalf("second call requests %v, want only the miss \"d\"", reqs)
 	}
-	if !equalVec(second[0], first[3]) || !equalVec(second[2], first[0]) {
+	if !slices.Equal(second[0], first[3]) || !slices.Equal(second[2], first[0]) {
 		t.Error("cached vectors differ from the first ones")
 	}
-	if !equalVec(second[1], fakeVector("tiny|d", 16)) {
+	if !slices.Equal(second[1], fakeVector("tiny|d", 16)) {
 		t.Error("miss vector wrong")
 	}
 	q, err := e.EmbedQuery(ctx, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalVec(q, first[1]) || len(srv.inputs()) != 2 {
+	if !slices.Equal(q, first[1]) || len(srv.inputs()) != 2 {
 		t.Error("query should be served from the cache")
 	}
 	st := e.(*Cached).Stats()

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -108,18 +109,6 @@ func newOllamaServer(t testing.TB, dim int) *httptest.Server {
 	return s
 }
 
-func equalVec(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestOpenAIProvider(t *testing.T) {
 	srv := newOpenAIServer(t, 1536)
 	ctx := context.Background()
@@ -136,7 +125,7 @@ func TestOpenAIProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, tx := range texts {
-		if !equalVec(vs[i], fakeVector("text-embedding-3-small|"+tx, 1536)) {
+		if !slices.Equal(vs[i], fakeVector("text-embedding-3-small|"+tx, 1536)) {
 			t.Errorf("vector %d does not match the server's", i)
 		}
 	}
@@ -150,7 +139,7 @@ func TestOpenAIProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalVec(q, vs[2]) {
+	if !slices.Equal(q, vs[2]) {
 		t.Error("EmbedQuery differs from EmbedDocuments")
 	}
 	if vs, err := e.EmbedDocuments(ctx, nil); err != nil || len(vs) != 0 {
@@ -199,7 +188,7 @@ func TestOllamaProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, tx := range texts {
-		if !equalVec(vs[i], fakeVector("nomic-embed-text|"+tx, 768)) {
+		if !slices.Equal(vs[i], fakeVector("nomic-embed-text|"+tx, 768)) {
 			t.Errorf("vector %d does not match the server's", i)
 		}
 	}

@@ -278,7 +278,9 @@ func (s *Simulator) step(ctx context.Context) poll.Step {
 }
 
 // Next makes the next record(s) of the stream at time now (an order makes two). Exported so
-// the stream can be inspected and tested without a broker.
+// the stream can be inspected and tested without a broker. The draws from the seeded source
+// happen in a fixed order (malformed or not, which SKU, which kind, then the kind's own), so
+// the stream for a seed stays the same.
 func (s *Simulator) Next(now time.Time) []*kgo.Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -286,105 +288,144 @@ func (s *Simulator) Next(now time.Time) []*kgo.Record {
 	if len(s.skus) == 0 {
 		return nil
 	}
-	eid := func() string {
-		s.n++
-		return "sim-" + strconv.FormatUint(s.cfg.Seed, 10) + "-" + s.runID + "-" + strconv.FormatInt(s.n, 10)
-	}
 	if s.r.Float64() < s.cfg.MalformedShare {
 		s.byKind["malformed"]++
-		return []*kgo.Record{s.malformed(eid(), now)}
+		return []*kgo.Record{s.malformed(s.eventID(), now)}
 	}
 	i := int(s.zipf.Uint64())
 	k := &s.skus[i]
-	rec := func(kind Kind, sku *SimSKU, data any) *kgo.Record {
-		s.byKind[string(kind)]++
-		e, err := NewEvent(eid(), kind, sku.ID, sku.Market, now, data)
-		if err != nil { // the payload types always marshal
-			panic(err)
-		}
-		b, _ := e.Marshal()
-		return &kgo.Record{Topic: s.cfg.Topic, Key: []byte(strconv.FormatInt(sku.ID, 10)), Value: b}
-	}
 	switch p := s.r.Float64(); {
-	case p < 0.35: // price change: a small move, or a flash discount off the list price
-		list := max(k.ListPrice, k.Price)
-		if s.r.IntN(5) == 0 {
-			k.Price = list * int64(60+s.r.IntN(31)) / 100
-		} else {
-			k.Price = max(1, k.Price+k.Price*int64(s.r.IntN(21)-10)/100)
-		}
-		k.ListPrice = max(list, k.Price)
-		return []*kgo.Record{rec(KindPrice, k, PriceData{Price: k.Price, ListPrice: &k.ListPrice})}
-	case p < 0.65: // an order: stock goes down, sales and GMV up
-		qty := int64(1 + s.r.IntN(3))
-		if k.Stock < qty {
-			k.Stock += int64(20 + s.r.IntN(200)) // restocked before the order
-		}
-		k.Stock -= qty
-		s.decay(k, now)
-		m := &k.Metrics
-		m.Sales1h, m.Sales24h, m.Sales7d = m.Sales1h+qty, m.Sales24h+qty, m.Sales7d+qty
-		m.GMV1h, m.GMV24h, m.GMV7d = m.GMV1h+qty*k.Price, m.GMV24h+qty*k.Price, m.GMV7d+qty*k.Price
-		m.Views1h, m.Views24h, m.Views7d = m.Views1h+1, m.Views24h+1, m.Views7d+1
-		stock := rec(KindStock, k, StockData{Stock: k.Stock})
-		return []*kgo.Record{stock, rec(KindMetrics, k, MetricsDataOf(k.Metrics))}
-	case p < 0.77: // restock
-		k.Stock += int64(20 + s.r.IntN(200))
-		return []*kgo.Record{rec(KindStock, k, StockData{Stock: k.Stock})}
-	case p < 0.87: // views, sometimes a new rating
-		s.decay(k, now)
-		v := int64(1 + s.r.IntN(30))
-		m := &k.Metrics
-		m.Views1h, m.Views24h, m.Views7d = m.Views1h+v, m.Views24h+v, m.Views7d+v
-		if s.r.IntN(10) == 0 {
-			stars := float32(1 + s.r.IntN(5))
-			m.Rating = (m.Rating*float32(m.RatingCount) + stars) / float32(m.RatingCount+1)
-			m.Rating = float32(math.Round(float64(m.Rating)*100) / 100)
-			m.RatingCount++
-		}
-		return []*kgo.Record{rec(KindMetrics, k, MetricsDataOf(k.Metrics))}
-	case p < 0.92: // a title edit: the text changes, the SKU is queued for embedding
-		suffix := []string{" (2025 model)", " - new packaging", " [bundle]", ""}[s.r.IntN(4)]
-		base := k.Title
-		for _, sfx := range []string{" (2025 model)", " - new packaging", " [bundle]"} {
-			if len(base) >= len(sfx) && base[len(base)-len(sfx):] == sfx {
-				base = base[:len(base)-len(sfx)]
-			}
-		}
-		k.Title = base + suffix
-		if k.Title == "" {
-			k.Title = "Untitled " + strconv.FormatInt(k.ID, 10)
-		}
-		return []*kgo.Record{rec(KindUpsert, k, UpsertData{Title: &k.Title})}
-	case p < 0.97: // a new SKU, a variant of an existing one
-		n := *k
-		n.ID = s.nextID
-		s.nextID++
-		n.Title = k.Title + " (variant " + strconv.FormatInt(n.ID%1000, 10) + ")"
-		n.Stock = int64(10 + s.r.IntN(100))
-		n.Metrics = catalog.Metrics{}
-		n.metricsAt = time.Time{}
-		s.skus = append(s.skus, n)
-		s.zipf = rand.NewZipf(s.r, 1.1, 4, uint64(len(s.skus)-1))
-		cur := n.Currency
-		if cur == "" {
-			cur = "USD"
-		}
-		attrs, _ := json.Marshal(map[string]any{"_generated": []string{"simulator"}})
-		m := MetricsDataOf(n.Metrics)
-		released := now.UTC().Truncate(24 * time.Hour) // a launch: released today
-		return []*kgo.Record{rec(KindUpsert, &n, UpsertData{Title: &n.Title, Brand: &n.Brand, Category: &n.Category,
-			ProductType: &n.ProductType, Attributes: attrs, ReleasedAt: &released, Currency: &cur, Price: &n.Price,
-			ListPrice: &n.ListPrice, Stock: &n.Stock, Metrics: &m})}
-	default: // a deletion
-		gone := *k
-		if len(s.skus) > 1 {
-			s.skus[i] = s.skus[len(s.skus)-1]
-			s.skus = s.skus[:len(s.skus)-1]
-			s.zipf = rand.NewZipf(s.r, 1.1, 4, uint64(len(s.skus)-1))
-		}
-		return []*kgo.Record{rec(KindDelete, &gone, DeleteData{Reason: "discontinued"})}
+	case p < 0.35:
+		return s.priceChange(k, now)
+	case p < 0.65:
+		return s.order(k, now)
+	case p < 0.77:
+		return s.restock(k, now)
+	case p < 0.87:
+		return s.views(k, now)
+	case p < 0.92:
+		return s.titleEdit(k, now)
+	case p < 0.97:
+		return s.newVariant(k, now)
+	default:
+		return s.deletion(i, now)
 	}
+}
+
+// eventID numbers the next event of the run.
+func (s *Simulator) eventID() string {
+	s.n++
+	return "sim-" + strconv.FormatUint(s.cfg.Seed, 10) + "-" + s.runID + "-" + strconv.FormatInt(s.n, 10)
+}
+
+// record makes the record of one event of kind about sku, counting it by kind.
+func (s *Simulator) record(kind Kind, sku *SimSKU, now time.Time, data any) *kgo.Record {
+	s.byKind[string(kind)]++
+	e, err := NewEvent(s.eventID(), kind, sku.ID, sku.Market, now, data)
+	if err != nil { // the payload types always marshal
+		panic(err)
+	}
+	b, _ := e.Marshal()
+	return &kgo.Record{Topic: s.cfg.Topic, Key: []byte(strconv.FormatInt(sku.ID, 10)), Value: b}
+}
+
+// priceChange is a small move, or a flash discount off the list price.
+func (s *Simulator) priceChange(k *SimSKU, now time.Time) []*kgo.Record {
+	list := max(k.ListPrice, k.Price)
+	if s.r.IntN(5) == 0 {
+		k.Price = list * int64(60+s.r.IntN(31)) / 100
+	} else {
+		k.Price = max(1, k.Price+k.Price*int64(s.r.IntN(21)-10)/100)
+	}
+	k.ListPrice = max(list, k.Price)
+	return []*kgo.Record{s.record(KindPrice, k, now, PriceData{Price: k.Price, ListPrice: &k.ListPrice})}
+}
+
+// order takes stock down and sales and GMV up: a stock and a metrics event.
+func (s *Simulator) order(k *SimSKU, now time.Time) []*kgo.Record {
+	qty := int64(1 + s.r.IntN(3))
+	if k.Stock < qty {
+		k.Stock += int64(20 + s.r.IntN(200)) // restocked before the order
+	}
+	k.Stock -= qty
+	s.decay(k, now)
+	m := &k.Metrics
+	m.Sales1h, m.Sales24h, m.Sales7d = m.Sales1h+qty, m.Sales24h+qty, m.Sales7d+qty
+	m.GMV1h, m.GMV24h, m.GMV7d = m.GMV1h+qty*k.Price, m.GMV24h+qty*k.Price, m.GMV7d+qty*k.Price
+	m.Views1h, m.Views24h, m.Views7d = m.Views1h+1, m.Views24h+1, m.Views7d+1
+	stock := s.record(KindStock, k, now, StockData{Stock: k.Stock})
+	return []*kgo.Record{stock, s.record(KindMetrics, k, now, MetricsDataOf(k.Metrics))}
+}
+
+// restock adds stock.
+func (s *Simulator) restock(k *SimSKU, now time.Time) []*kgo.Record {
+	k.Stock += int64(20 + s.r.IntN(200))
+	return []*kgo.Record{s.record(KindStock, k, now, StockData{Stock: k.Stock})}
+}
+
+// views adds page views and sometimes a new rating.
+func (s *Simulator) views(k *SimSKU, now time.Time) []*kgo.Record {
+	s.decay(k, now)
+	v := int64(1 + s.r.IntN(30))
+	m := &k.Metrics
+	m.Views1h, m.Views24h, m.Views7d = m.Views1h+v, m.Views24h+v, m.Views7d+v
+	if s.r.IntN(10) == 0 {
+		stars := float32(1 + s.r.IntN(5))
+		m.Rating = (m.Rating*float32(m.RatingCount) + stars) / float32(m.RatingCount+1)
+		m.Rating = float32(math.Round(float64(m.Rating)*100) / 100)
+		m.RatingCount++
+	}
+	return []*kgo.Record{s.record(KindMetrics, k, now, MetricsDataOf(k.Metrics))}
+}
+
+// titleEdit changes the title's suffix: the text changes, the SKU is queued for embedding.
+func (s *Simulator) titleEdit(k *SimSKU, now time.Time) []*kgo.Record {
+	suffix := []string{" (2025 model)", " - new packaging", " [bundle]", ""}[s.r.IntN(4)]
+	base := k.Title
+	for _, sfx := range []string{" (2025 model)", " - new packaging", " [bundle]"} {
+		if len(base) >= len(sfx) && base[len(base)-len(sfx):] == sfx {
+			base = base[:len(base)-len(sfx)]
+		}
+	}
+	k.Title = base + suffix
+	if k.Title == "" {
+		k.Title = "Untitled " + strconv.FormatInt(k.ID, 10)
+	}
+	return []*kgo.Record{s.record(KindUpsert, k, now, UpsertData{Title: &k.Title})}
+}
+
+// newVariant launches a new SKU, a variant of k released today, and adds it to the catalogue.
+func (s *Simulator) newVariant(k *SimSKU, now time.Time) []*kgo.Record {
+	n := *k
+	n.ID = s.nextID
+	s.nextID++
+	n.Title = k.Title + " (variant " + strconv.FormatInt(n.ID%1000, 10) + ")"
+	n.Stock = int64(10 + s.r.IntN(100))
+	n.Metrics = catalog.Metrics{}
+	n.metricsAt = time.Time{}
+	s.skus = append(s.skus, n) // k may point into the old array from here on
+	s.zipf = rand.NewZipf(s.r, 1.1, 4, uint64(len(s.skus)-1))
+	cur := n.Currency
+	if cur == "" {
+		cur = "USD"
+	}
+	attrs, _ := json.Marshal(map[string]any{"_generated": []string{"simulator"}})
+	m := MetricsDataOf(n.Metrics)
+	released := now.UTC().Truncate(24 * time.Hour) // a launch: released today
+	return []*kgo.Record{s.record(KindUpsert, &n, now, UpsertData{Title: &n.Title, Brand: &n.Brand, Category: &n.Category,
+		ProductType: &n.ProductType, Attributes: attrs, ReleasedAt: &released, Currency: &cur, Price: &n.Price,
+		ListPrice: &n.ListPrice, Stock: &n.Stock, Metrics: &m})}
+}
+
+// deletion discontinues the SKU at index i (the last one stays, so that there is always one).
+func (s *Simulator) deletion(i int, now time.Time) []*kgo.Record {
+	gone := s.skus[i]
+	if len(s.skus) > 1 {
+		s.skus[i] = s.skus[len(s.skus)-1]
+		s.skus = s.skus[:len(s.skus)-1]
+		s.zipf = rand.NewZipf(s.r, 1.1, 4, uint64(len(s.skus)-1))
+	}
+	return []*kgo.Record{s.record(KindDelete, &gone, now, DeleteData{Reason: "discontinued"})}
 }
 
 // decay shrinks the moving windows by the time since the SKU's last metrics update.

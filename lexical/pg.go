@@ -208,76 +208,26 @@ func (f *Follower) Stop(ctx context.Context) error {
 // Poll applies the changes since the last poll (Start calls it periodically; tests call it
 // directly) and returns how many SKUs were re-indexed or removed.
 func (f *Follower) Poll(ctx context.Context) (int, error) {
-	f.mu.Lock()
-	if f.hashes == nil {
-		f.hashes = map[int64][]byte{}
-	}
-	if f.tail == nil {
-		f.tail = pg.NewTail(time.Time{}, f.cfg.Overlap)
-	}
-	tail := f.tail
-	since := tail.From()
-	f.mu.Unlock()
-
+	tail, since := f.pollTail()
 	floor, err := tail.Floor(ctx, f.store.pool)
 	if err != nil {
 		return 0, fmt.Errorf("lexical: poll: %w", err)
 	}
-	rows, err := f.store.pool.Query(ctx, `SELECT id, content_hash, live, updated_at FROM skus
-		WHERE updated_at >= $1 ORDER BY updated_at`, since)
+	scan, err := f.scanChanges(ctx, since)
 	if err != nil {
 		return 0, fmt.Errorf("lexical: poll: %w", err)
 	}
-	type change struct {
-		id   int64
-		hash []byte
-		live bool
-	}
-	var changes []change
-	var scanned int64
-	var newest time.Time // newest stamp this poll read (zero: none)
-	f.mu.Lock()
-	for rows.Next() {
-		var c change
-		var at time.Time
-		if err := rows.Scan(&c.id, &c.hash, &c.live, &at); err != nil {
-			f.mu.Unlock()
-			rows.Close()
-			return 0, fmt.Errorf("lexical: poll: %w", err)
-		}
-		scanned++
-		if at.After(newest) {
-			newest = at
-		}
-		old, known := f.hashes[c.id]
-		if c.live == known && (!c.live || bytes.Equal(old, c.hash)) {
-			continue // nothing the index sees changed
-		}
-		changes = append(changes, c)
-	}
-	f.mu.Unlock()
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("lexical: poll: %w", err)
-	}
-
 	var upIDs, delIDs []int64
-	for _, c := range changes {
+	for _, c := range scan.changes {
 		if c.live {
 			upIDs = append(upIDs, c.id)
 		} else {
 			delIDs = append(delIDs, c.id)
 		}
 	}
-	var ups []row
-	if len(upIDs) > 0 {
-		r, err := f.store.pool.Query(ctx, `SELECT `+textCols+` FROM skus WHERE id = ANY($1) AND live`, upIDs)
-		if err != nil {
-			return 0, fmt.Errorf("lexical: poll: %w", err)
-		}
-		if ups, err = scanRows(r); err != nil {
-			return 0, fmt.Errorf("lexical: poll: %w", err)
-		}
+	ups, err := f.store.liveRows(ctx, upIDs)
+	if err != nil {
+		return 0, fmt.Errorf("lexical: poll: %w", err)
 	}
 	docs := make([]Document, len(ups))
 	for i, r := range ups {
@@ -285,7 +235,87 @@ func (f *Follower) Poll(ctx context.Context) (int, error) {
 	}
 	upErr := f.ix.Upsert(docs...)
 	f.ix.Delete(delIDs...)
+	f.record(tail, floor, scan, ups, delIDs)
+	if upErr != nil {
+		return len(ups) + len(delIDs), fmt.Errorf("lexical: poll: %w", upErr)
+	}
+	return len(ups) + len(delIDs), nil
+}
 
+// pollTail returns the tail a poll reads through and where it reads from, making the
+// follower's state on first use (a follower polled without Start).
+func (f *Follower) pollTail() (*pg.Tail, time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hashes == nil {
+		f.hashes = map[int64][]byte{}
+	}
+	if f.tail == nil {
+		f.tail = pg.NewTail(time.Time{}, f.cfg.Overlap)
+	}
+	return f.tail, f.tail.From()
+}
+
+// skuChange is a skus row whose indexed state (live, content hash) differs from the index's.
+type skuChange struct {
+	id   int64
+	hash []byte
+	live bool
+}
+
+// pollScan is what one poll read of the skus rows stamped since its start.
+type pollScan struct {
+	changes []skuChange
+	scanned int64     // rows read, changed or not
+	newest  time.Time // the newest stamp read (zero: none)
+}
+
+// scanChanges reads the skus rows stamped at or after since and keeps those whose liveness or
+// content hash differs from what the index holds.
+func (f *Follower) scanChanges(ctx context.Context, since time.Time) (pollScan, error) {
+	var scan pollScan
+	rows, err := f.store.pool.Query(ctx, `SELECT id, content_hash, live, updated_at FROM skus
+		WHERE updated_at >= $1 ORDER BY updated_at`, since)
+	if err != nil {
+		return scan, err
+	}
+	defer rows.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for rows.Next() {
+		var c skuChange
+		var at time.Time
+		if err := rows.Scan(&c.id, &c.hash, &c.live, &at); err != nil {
+			return scan, err
+		}
+		scan.scanned++
+		if at.After(scan.newest) {
+			scan.newest = at
+		}
+		old, known := f.hashes[c.id]
+		if c.live == known && (!c.live || bytes.Equal(old, c.hash)) {
+			continue // nothing the index sees changed
+		}
+		scan.changes = append(scan.changes, c)
+	}
+	return scan, rows.Err()
+}
+
+// liveRows reads the text of the live SKUs among ids (none when ids is empty).
+func (s *Store) liveRows(ctx context.Context, ids []int64) ([]row, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	r, err := s.pool.Query(ctx, `SELECT `+textCols+` FROM skus WHERE id = ANY($1) AND live`, ids)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(r)
+}
+
+// record notes what a poll applied: the hashes now indexed, the tail moved past what was read
+// (unless a Start replaced the tail meanwhile) and the counts.
+func (f *Follower) record(tail *pg.Tail, floor pg.Floor, scan pollScan, ups []row, delIDs []int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, r := range ups {
@@ -295,13 +325,9 @@ func (f *Follower) Poll(ctx context.Context) (int, error) {
 		delete(f.hashes, id)
 	}
 	if f.tail == tail {
-		tail.Done(nil, newest, floor)
+		tail.Done(nil, scan.newest, floor)
 	}
 	f.polls++
 	f.changed += int64(len(ups) + len(delIDs))
-	f.scanned += scanned
-	if upErr != nil {
-		return len(ups) + len(delIDs), fmt.Errorf("lexical: poll: %w", upErr)
-	}
-	return len(ups) + len(delIDs), nil
+	f.scanned += scan.scanned
 }

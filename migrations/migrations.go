@@ -36,6 +36,21 @@ func New(pool *pgxpool.Pool) (*Migrator, error) {
 	return &Migrator{db: db, provider: p}, nil
 }
 
+// Apply applies every pending migration to the database (and schema) behind pool and returns
+// what it applied: New, Up and Close in one call, for the commands, benchmarks and tests that
+// only need the schema up to date.
+//
+// Connections the pool opened before a migration that creates the vector type lack its
+// registration: call pool.Reset() afterwards when the pool was used before.
+func Apply(ctx context.Context, pool *pgxpool.Pool) ([]*goose.MigrationResult, error) {
+	m, err := New(pool)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	return m.Up(ctx)
+}
+
 // Close releases the migrator's database handle (not the pool).
 func (m *Migrator) Close() error { return m.db.Close() }
 

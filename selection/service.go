@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -231,7 +232,7 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 	}
 	out.Result, out.Notes = res, res.Warnings
 	next := versionOf(id, p.Plan, res, pos)
-	if cur.Version > 0 && sameRanking(cur.Ranking, next.Ranking) && planEqual(cur.Plan, p.Plan) {
+	if cur.Version > 0 && slices.Equal(cur.Ranking, next.Ranking) && planEqual(cur.Plan, p.Plan) {
 		out.Version = cur.Version
 		out.Reason = "ranking unchanged"
 		// The version holds at pos: later refreshes look for changes after it only.
@@ -244,18 +245,6 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 	d := DiffVersions(cur, next)
 	out.Diff = &d
 	return out, nil
-}
-
-func sameRanking(a, b IDs) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // planEqual compares plans by their JSON form (plans are small).

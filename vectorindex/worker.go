@@ -131,110 +131,149 @@ func (w *Worker) RunBatch(ctx context.Context) (BatchResult, error) {
 	var res BatchResult
 	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		res = BatchResult{}
-		// One statement locks the queue rows and their SKU rows, skipping any another
-		// transaction holds: a catalogue update holds its SKU row (FOR UPDATE) before it
-		// re-queues, so waiting here could deadlock with it; holding the SKU row (KEY SHARE,
-		// which the sku_vectors foreign key needs anyway) makes such an update wait for us.
-		rows, err := tx.Query(ctx, `SELECT q.sku_id, q.content_hash, s.live, s.content_hash,
-				s.title, s.brand, s.product_type, s.description
-			FROM embed_queue q JOIN skus s ON s.id = q.sku_id
-			ORDER BY q.enqueued_at, q.sku_id LIMIT $1
-			FOR UPDATE OF q SKIP LOCKED FOR KEY SHARE OF s SKIP LOCKED`, w.cfg.BatchSize)
+		q, skus, err := w.lockBatch(ctx, tx)
 		if err != nil {
-			return fmt.Errorf("lock queue rows: %w", err)
-		}
-		type sku struct {
-			live bool
-			hash []byte
-			text string
-		}
-		var q []queued
-		skus := map[int64]sku{}
-		for rows.Next() {
-			var e queued
-			var s sku
-			var title, brand, ptype, desc string
-			if err := rows.Scan(&e.id, &e.hash, &s.live, &s.hash, &title, &brand, &ptype, &desc); err != nil {
-				rows.Close()
-				return err
-			}
-			s.text = catalog.EmbedText(title, brand, ptype, desc)
-			q = append(q, e)
-			skus[e.id] = s
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("lock queue rows: %w", err)
+			return err
 		}
 		res.Taken = len(q)
 		if len(q) == 0 {
-			// Idle: drop entries whose SKU row is gone (they cannot join above).
-			tag, err := tx.Exec(ctx, `DELETE FROM embed_queue q WHERE NOT EXISTS (SELECT 1 FROM skus s WHERE s.id = q.sku_id)`)
-			if err != nil {
-				return fmt.Errorf("drop orphaned queue rows: %w", err)
-			}
-			res.Dequeued = int(tag.RowsAffected())
-			return nil
+			res.Dequeued, err = dropOrphans(ctx, tx)
+			return err
 		}
-
-		var embedIDs, gone []int64
-		var texts []string
-		doneIDs := make([]int64, 0, len(q))
-		doneHashes := make([][]byte, 0, len(q))
-		for _, e := range q {
-			s := skus[e.id]
-			if s.live {
-				embedIDs = append(embedIDs, e.id)
-				texts = append(texts, s.text)
-			} else {
-				gone = append(gone, e.id)
-			}
-			doneIDs, doneHashes = append(doneIDs, e.id), append(doneHashes, e.hash)
-		}
-		if len(texts) > 0 {
-			vecs, err := w.emb.EmbedDocuments(ctx, texts)
-			if err != nil {
-				return fmt.Errorf("embed %d texts with %s: %w", len(texts), w.emb.Name(), err)
-			}
-			if len(vecs) != len(texts) {
-				return fmt.Errorf("embedder %s returned %d vectors for %d texts", w.emb.Name(), len(vecs), len(texts))
-			}
-			batch := make([]Vector, len(texts))
-			for i, id := range embedIDs {
-				batch[i] = Vector{SKUID: id, Model: w.emb.Name(), ContentHash: skus[id].hash, Embedding: vecs[i]}
-			}
-			up, err := UpsertTx(ctx, tx, batch)
-			if err != nil {
-				return err
-			}
-			res.Embedded, res.Rejected = up.Written, up.Rejected
-			for _, r := range up.Rejected {
-				w.cfg.Logger.Error("vectorindex: embedding refused; the SKU stays without a vector until its text changes",
-					"sku", r.SKUID, "reason", r.Reason)
-			}
+		var gone []int64
+		if res.Embedded, res.Rejected, gone, err = w.embedLive(ctx, tx, q, skus); err != nil {
+			return err
 		}
 		if res.Removed, err = DeleteTx(ctx, tx, gone); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM embed_queue q USING unnest($1::bigint[], $2::bytea[]) AS d(id, h)
-			WHERE q.sku_id = d.id AND q.content_hash = d.h`, doneIDs, doneHashes)
-		if err != nil {
-			return fmt.Errorf("dequeue: %w", err)
-		}
-		res.Dequeued = int(tag.RowsAffected())
-		return nil
+		res.Dequeued, err = dequeue(ctx, tx, q)
+		return err
 	})
 	if err != nil {
 		w.metrics.Failures.Add(1)
 		return res, fmt.Errorf("vectorindex: embedding batch: %w", err)
 	}
-	if res.Taken > 0 {
-		w.metrics.Batches.Add(1)
-		w.metrics.Embedded.Add(int64(res.Embedded))
-		w.metrics.Removed.Add(int64(res.Removed))
-		w.metrics.Rejected.Add(int64(len(res.Rejected)))
-		w.metrics.LastBatch.Store(time.Now().UnixNano())
-	}
+	w.count(res)
 	return res, nil
+}
+
+// lockedSKU is a queued SKU's row as the batch locked it.
+type lockedSKU struct {
+	live bool
+	hash []byte
+	text string
+}
+
+// lockBatch locks up to BatchSize queue rows, oldest first, with their SKU rows, and reads the
+// SKUs' liveness, content hash and embedding text.
+func (w *Worker) lockBatch(ctx context.Context, tx pgx.Tx) ([]queued, map[int64]lockedSKU, error) {
+	// One statement locks the queue rows and their SKU rows, skipping any another
+	// transaction holds: a catalogue update holds its SKU row (FOR UPDATE) before it
+	// re-queues, so waiting here could deadlock with it; holding the SKU row (KEY SHARE,
+	// which the sku_vectors foreign key needs anyway) makes such an update wait for us.
+	rows, err := tx.Query(ctx, `SELECT q.sku_id, q.content_hash, s.live, s.content_hash,
+			s.title, s.brand, s.product_type, s.description
+		FROM embed_queue q JOIN skus s ON s.id = q.sku_id
+		ORDER BY q.enqueued_at, q.sku_id LIMIT $1
+		FOR UPDATE OF q SKIP LOCKED FOR KEY SHARE OF s SKIP LOCKED`, w.cfg.BatchSize)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock queue rows: %w", err)
+	}
+	var q []queued
+	skus := map[int64]lockedSKU{}
+	for rows.Next() {
+		var e queued
+		var s lockedSKU
+		var title, brand, ptype, desc string
+		if err := rows.Scan(&e.id, &e.hash, &s.live, &s.hash, &title, &brand, &ptype, &desc); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		s.text = catalog.EmbedText(title, brand, ptype, desc)
+		q = append(q, e)
+		skus[e.id] = s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("lock queue rows: %w", err)
+	}
+	return q, skus, nil
+}
+
+// dropOrphans deletes, when the queue looks idle, the entries whose SKU row is gone (they
+// cannot join in lockBatch) and returns how many.
+func dropOrphans(ctx context.Context, tx pgx.Tx) (int, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM embed_queue q WHERE NOT EXISTS (SELECT 1 FROM skus s WHERE s.id = q.sku_id)`)
+	if err != nil {
+		return 0, fmt.Errorf("drop orphaned queue rows: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// embedLive embeds the texts of the live SKUs of q and upserts their vectors; it returns how
+// many were written, the ones the store refused (logged) and the SKUs that are not live.
+func (w *Worker) embedLive(ctx context.Context, tx pgx.Tx, q []queued, skus map[int64]lockedSKU) (written int, rejected []Rejected, gone []int64, err error) {
+	var embedIDs []int64
+	var texts []string
+	for _, e := range q {
+		if s := skus[e.id]; s.live {
+			embedIDs = append(embedIDs, e.id)
+			texts = append(texts, s.text)
+		} else {
+			gone = append(gone, e.id)
+		}
+	}
+	if len(texts) == 0 {
+		return 0, nil, gone, nil
+	}
+	vecs, err := w.emb.EmbedDocuments(ctx, texts)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("embed %d texts with %s: %w", len(texts), w.emb.Name(), err)
+	}
+	if len(vecs) != len(texts) {
+		return 0, nil, nil, fmt.Errorf("embedder %s returned %d vectors for %d texts", w.emb.Name(), len(vecs), len(texts))
+	}
+	batch := make([]Vector, len(texts))
+	for i, id := range embedIDs {
+		batch[i] = Vector{SKUID: id, Model: w.emb.Name(), ContentHash: skus[id].hash, Embedding: vecs[i]}
+	}
+	up, err := UpsertTx(ctx, tx, batch)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	for _, r := range up.Rejected {
+		w.cfg.Logger.Error("vectorindex: embedding refused; the SKU stays without a vector until its text changes",
+			"sku", r.SKUID, "reason", r.Reason)
+	}
+	return up.Written, up.Rejected, gone, nil
+}
+
+// dequeue deletes the queue rows of q whose hash is still the one locked (a row re-queued with
+// a newer text stays) and returns how many.
+func dequeue(ctx context.Context, tx pgx.Tx, q []queued) (int, error) {
+	ids := make([]int64, 0, len(q))
+	hashes := make([][]byte, 0, len(q))
+	for _, e := range q {
+		ids, hashes = append(ids, e.id), append(hashes, e.hash)
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM embed_queue q USING unnest($1::bigint[], $2::bytea[]) AS d(id, h)
+		WHERE q.sku_id = d.id AND q.content_hash = d.h`, ids, hashes)
+	if err != nil {
+		return 0, fmt.Errorf("dequeue: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// count adds a committed batch to the metrics (an empty one counts nothing).
+func (w *Worker) count(res BatchResult) {
+	if res.Taken == 0 {
+		return
+	}
+	w.metrics.Batches.Add(1)
+	w.metrics.Embedded.Add(int64(res.Embedded))
+	w.metrics.Removed.Add(int64(res.Removed))
+	w.metrics.Rejected.Add(int64(len(res.Rejected)))
+	w.metrics.LastBatch.Store(time.Now().UnixNano())
 }
 
 // DrainResult totals a Drain.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 
 	"selection/embed"
@@ -19,18 +20,6 @@ func vec(seed, dim int) []float32 {
 		v[i] = float32(seed*1000+i) / 3
 	}
 	return v
-}
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestPutGet(t *testing.T) {
@@ -57,7 +46,7 @@ func TestPutGet(t *testing.T) {
 		t.Fatalf("got %d vectors, want %d", len(got), n)
 	}
 	for i, e := range entries {
-		if !equal(got[e.Hash], e.Vector) {
+		if !slices.Equal(got[e.Hash], e.Vector) {
 			t.Fatalf("entry %d does not round-trip", i)
 		}
 	}
@@ -75,7 +64,7 @@ func TestPutGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equal(got[entries[0].Hash], entries[0].Vector) {
+	if !slices.Equal(got[entries[0].Hash], entries[0].Vector) {
 		t.Error("existing entry was overwritten")
 	}
 	if got, err := c.Get(ctx, "m1", nil); err != nil || len(got) != 0 {
@@ -113,7 +102,7 @@ func TestCachedLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range texts {
-		if !equal(first[i], second[i]) {
+		if !slices.Equal(first[i], second[i]) {
 			t.Errorf("%q: cached vector differs", texts[i])
 		}
 	}

@@ -67,13 +67,7 @@ func runBenchIngest(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	m, err := migrations.New(pool)
-	if err != nil {
-		return err
-	}
-	_, err = m.Up(ctx)
-	m.Close()
-	if err != nil {
+	if _, err := migrations.Apply(ctx, pool); err != nil {
 		return fmt.Errorf("migrate bench schema: %w", err)
 	}
 	pool.Reset()

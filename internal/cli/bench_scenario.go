@@ -49,11 +49,8 @@ func runBenchScenario(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.baselineRuns, "baseline-runs", -1, "runs per scenario answered by Postgres alone (-1: 5 up to 100,000 SKUs, 1 above; 0: none)")
 	fs.StringVar(&o.run.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	fs.StringVar(&o.run.Only, "only", "", "run only the scenarios whose names contain this")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	o.data = o.data.WithDefaults()
 	if err := o.data.Validate(); err != nil {

@@ -117,4 +117,15 @@ func newFlags(env *Env, name string) *flag.FlagSet {
 	return fs
 }
 
+// parseNoArgs parses args into fs and refuses positional arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
 var _ = os.Stdout

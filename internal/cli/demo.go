@@ -116,12 +116,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 
 // demoSchema migrates the schema up to date.
 func demoSchema(ctx context.Context, env *Env, pool *pgxpool.Pool) error {
-	m, err := migrations.New(pool)
-	if err != nil {
-		return err
-	}
-	res, err := m.Up(ctx)
-	m.Close()
+	res, err := migrations.Apply(ctx, pool)
 	if err != nil {
 		return err
 	}

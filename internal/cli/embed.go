@@ -24,11 +24,8 @@ func errorsIs(err, target error) bool { return errors.Is(err, target) }
 func runEmbed(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "embed")
 	batch := fs.Int("batch", env.Config.Vectors.EmbedBatch, "SKUs per transaction (SELECTION_EMBED_BATCH)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	pool, err := env.Connect(ctx)
 	if err != nil {

@@ -38,11 +38,8 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	asJSON := fs.Bool("json", false, `print one JSON object: {"default": ..., "methods": {...}}`)
 	catalogDir := fs.String("catalog", defaultCatalogDir, "Icecat products_*.json.zip to load when judged products are missing from the catalogue")
 	alternatives := fs.Bool("alternatives", false, "also measure the fusions the default was chosen against and Postgres ts_rank (search engine directly, not the scenario path; ts_rank takes about a minute)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	if *scenarios != "" {
 		if *judgments != "" {
@@ -129,12 +126,7 @@ func evalStack(ctx context.Context, env *Env, j *evals.Judgments, catalogDir str
 // through the ingest path (events already applied are duplicates, so a partial earlier load
 // is completed, not repeated).
 func ensureCatalogue(ctx context.Context, env *Env, pool *pgxpool.Pool, j *evals.Judgments, dir string, out io.Writer) error {
-	m, err := migrations.New(pool)
-	if err != nil {
-		return err
-	}
-	res, err := m.Up(ctx)
-	m.Close()
+	res, err := migrations.Apply(ctx, pool)
 	if err != nil {
 		return err
 	}

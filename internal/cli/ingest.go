@@ -32,11 +32,8 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 	}
 	fs := newFlags(env, "ingest")
 	every := fs.Duration("every", 10*time.Second, "how often to print a progress line (0: never)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	pool, err := env.Connect(ctx)
 	if err != nil {

@@ -271,11 +271,8 @@ func newLLM(c ServeConfig) (*selection.LLMPlanner, error) {
 func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "serve")
 	noIngest := fs.Bool("no-ingest", false, "do not consume Kafka (API, web page and indexes only)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
 	pool, err := env.Connect(ctx)
 	if err != nil {

@@ -13,9 +13,6 @@ package icecat
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 	"selection/internal/vecfile"
@@ -137,24 +134,17 @@ func Vectors(tb testing.TB, e embed.Embedder) map[int64][]float32 {
 	ps := Products(tb)
 	ids := make([]int64, len(ps))
 	texts := make([]string, len(ps))
-	h := sha256.New()
 	for i, p := range ps {
 		ids[i], texts[i] = p.ID, Text(p)
-		fmt.Fprintf(h, "%d\x00%s\x00", p.ID, texts[i])
 	}
-	model := e.Name()
-	key := fmt.Sprintf("icecat-vectors-%s-%s.bin", sanitize(model), hex.EncodeToString(h.Sum(nil))[:16])
+	key := vecfile.CacheName("icecat-vectors", e.Name(), ids, texts)
 
 	vectorsMu.Lock()
 	defer vectorsMu.Unlock()
 	if m, ok := vectorsMemo[key]; ok {
 		return m
 	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
-	}
-	dir = filepath.Join(dir, "selection")
+	dir := vecfile.CacheDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatalf("icecat: %v", err)
 	}
@@ -174,7 +164,7 @@ func Vectors(tb testing.TB, e embed.Embedder) map[int64][]float32 {
 		return m
 	}
 	start := time.Now()
-	tb.Logf("icecat: embedding %d products with %s (once per machine; cached in %s)", len(texts), model, path)
+	tb.Logf("icecat: embedding %d products with %s (once per machine; cached in %s)", len(texts), e.Name(), path)
 	vecs, err := e.EmbedDocuments(context.Background(), texts)
 	if err != nil {
 		tb.Fatalf("icecat: embed: %v", err)
@@ -189,13 +179,4 @@ func Vectors(tb testing.TB, e embed.Embedder) map[int64][]float32 {
 	}
 	vectorsMemo[key] = m
 	return m
-}
-
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
-			return r
-		}
-		return '_'
-	}, s)
 }

@@ -94,12 +94,7 @@ func newDB(t testing.TB, migrate bool) *DB {
 		admin.Close()
 	})
 	if migrate {
-		m, err := migrations.New(pool)
-		if err != nil {
-			t.Fatalf("testdb: %v", err)
-		}
-		defer m.Close()
-		if _, err := m.Up(ctx); err != nil {
+		if _, err := migrations.Apply(ctx, pool); err != nil {
 			t.Fatalf("testdb: %v", err)
 		}
 		// Connections opened before the migration lack the vector type registration.

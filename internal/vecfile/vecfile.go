@@ -5,14 +5,44 @@ package vecfile
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 )
+
+// CacheDir is the directory of the caches: selection in the user's cache directory (in the
+// temporary directory when there is none). It may not exist yet.
+func CacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "selection")
+}
+
+// CacheName is the file name of the cache of texts (by ids) embedded with model:
+// prefix-model-hash.bin, the hash over ids and texts, so that whoever embeds the same texts
+// with the same model finds the same file.
+func CacheName(prefix, model string, ids []int64, texts []string) string {
+	h := sha256.New()
+	for i, id := range ids {
+		fmt.Fprintf(h, "%d\x00%s\x00", id, texts[i])
+	}
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, model)
+	return fmt.Sprintf("%s-%s-%s.bin", prefix, safe, hex.EncodeToString(h.Sum(nil))[:16])
+}
 
 // File format: magic, uint32 count, uint32 dim, then count x (int64 id, dim x float32), all
 // little-endian.

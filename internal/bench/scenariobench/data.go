@@ -124,12 +124,7 @@ func EnsureSchema(ctx context.Context, admin *pgxpool.Pool, cfg DataConfig, relo
 
 // Migrate applies the migrations to the schema behind pool (whose search_path names it).
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	m, err := migrations.New(pool)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	_, err = m.Up(ctx)
+	_, err := migrations.Apply(ctx, pool)
 	return err
 }
 

@@ -2,13 +2,10 @@ package scenariobench
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"selection/catalog"
@@ -29,17 +26,11 @@ import (
 func icecatVectors(ctx context.Context, products []ingest.IcecatProduct, e embed.Embedder, out io.Writer) (map[int64][]float32, string, error) {
 	ids := make([]int64, len(products))
 	texts := make([]string, len(products))
-	h := sha256.New()
 	for i, p := range products {
 		ids[i], texts[i] = p.ID, catalog.EmbedText(p.Title, p.Supplier, p.ProductType, p.ShortDescription)
-		fmt.Fprintf(h, "%d\x00%s\x00", p.ID, texts[i])
 	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
-	}
-	dir = filepath.Join(dir, "selection")
-	path := filepath.Join(dir, fmt.Sprintf("icecat-vectors-%s-%s.bin", sanitize(e.Name()), hex.EncodeToString(h.Sum(nil))[:16]))
+	dir := vecfile.CacheDir()
+	path := filepath.Join(dir, vecfile.CacheName("icecat-vectors", e.Name(), ids, texts))
 	if m, err := vecfile.Read(path, ids, e.Dimension()); err == nil {
 		return m, "from " + path, nil
 	}
@@ -70,13 +61,4 @@ func icecatVectors(ctx context.Context, products []ingest.IcecatProduct, e embed
 		m[id] = vecs[i]
 	}
 	return m, fmt.Sprintf("embedded in %s and cached in %s", time.Since(start).Round(time.Second), path), nil
-}
-
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
-			return r
-		}
-		return '_'
-	}, s)
 }

@@ -75,15 +75,9 @@ func zipfProbs(n int, s, perSKU float64) []float64 {
 // SKUs with their tags as an int4[] column (GIN-indexed) and as the normalised sku_tags table,
 // and the index snapshot in tag_bitmaps; it marks bench_meta done last.
 func Load(ctx context.Context, pool *pgxpool.Pool, o Config, w io.Writer) error {
-	m, err := migrations.New(pool)
-	if err != nil {
+	if _, err := migrations.Apply(ctx, pool); err != nil {
 		return err
 	}
-	if _, err := m.Up(ctx); err != nil {
-		m.Close()
-		return err
-	}
-	m.Close()
 	pool.Reset()
 	c := synthesize(o)
 	// Tags: stored as discovered tags of a "bench" family so that they load like any tag.
@@ -119,7 +113,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Config, w io.Writer) error 
 	if err := benchSaveSnapshot(ctx, pool, o); err != nil {
 		return err
 	}
-	_, err = pool.Exec(ctx, `UPDATE bench_meta SET done = true`)
+	_, err := pool.Exec(ctx, `UPDATE bench_meta SET done = true`)
 	return err
 }
 

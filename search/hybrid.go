@@ -1,0 +1,278 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+
+	"selection/lexical"
+)
+
+// The default method: lexical matches re-ranked with embedding evidence, topped up with
+// semantic-only hits.
+
+// cosines returns the query's similarity to each ordinal (those without a vector are left out).
+func (e *Searcher) cosines(ctx context.Context, q []float32, ords []int64) (map[int64]float32, error) {
+	out := make(map[int64]float32, len(ords))
+	if len(ords) == 0 {
+		return out, nil
+	}
+	bm := roaring64.New()
+	for _, o := range ords {
+		bm.Add(uint64(o))
+	}
+	hits, err := e.dense.Search(ctx, q, len(ords), bm)
+	if err != nil {
+		return nil, fmt.Errorf("search: dense: %w", err)
+	}
+	for _, h := range hits {
+		out[h.Ordinal] = h.Score
+	}
+	return out, nil
+}
+
+// cand is a hybrid candidate with its evidence.
+type cand struct {
+	lex     lexical.Hit
+	l       float32 // lexical evidence
+	cos     float32 // query similarity (NaN: no vector)
+	z       float64
+	fb      float32 // similarity to the feedback centroid (NaN: not re-ranked)
+	stage1  float32
+	score   float32
+	onlySem bool
+}
+
+// hybrid ranks the lexical matches with embedding evidence in two stages (lexical evidence plus
+// the query's similarity; then, for the head, the similarity to the best lexical matches),
+// keeps them all when one holds every query word (else those far enough above an ordinary
+// product), and adds semantic-only hits when too few remain.
+func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result, error) {
+	res := Result{Method: Default}
+	depth := max(e.cfg.LexicalDepth, req.K)
+	lr, err := e.lex.Search(ctx, text, depth, req.Candidates)
+	if err != nil {
+		return res, err
+	}
+	q, err := e.embedQuery(ctx, text)
+	if err != nil {
+		return res, fmt.Errorf("search: embed query: %w", err)
+	}
+	cal, err := e.calibrate(ctx, text, q)
+	if err != nil {
+		return res, err
+	}
+	cs, best, err := e.firstStage(ctx, q, lr.Hits, cal)
+	if err != nil {
+		return res, err
+	}
+	if err := e.feedbackStage(ctx, cs, lr.Hits); err != nil {
+		return res, err
+	}
+	// Confidence and the cut.
+	res.Confidence = best
+	complete := best >= completeCoverage
+	kept := cs[:0:0]
+	for _, c := range cs {
+		if !complete && !(c.z >= e.cfg.PartialZ) {
+			res.Truncated = true
+			continue
+		}
+		kept = append(kept, c)
+	}
+	if len(kept) < req.K && !(req.NoExpansion && len(kept) > 0) {
+		if kept, err = e.expand(ctx, q, req, cal, kept); err != nil {
+			return res, err
+		}
+	}
+	if len(kept) > req.K {
+		kept = kept[:req.K]
+	}
+	res.Hits = hybridHits(kept, lr.Terms)
+	return res, nil
+}
+
+// firstStage scores every lexical match by lexical evidence plus the query's similarity, best
+// first; best is the highest coverage of a match.
+func (e *Searcher) firstStage(ctx context.Context, q []float32, hits []lexical.Hit, cal calibration) ([]cand, float32, error) {
+	ords := make([]int64, len(hits))
+	for i, h := range hits {
+		ords[i] = h.Ordinal
+	}
+	cos, err := e.cosines(ctx, q, ords)
+	if err != nil {
+		return nil, 0, err
+	}
+	cs := make([]cand, len(hits))
+	best := float32(0)
+	for i, h := range hits {
+		c := cand{lex: h, l: e.lexicalEvidence(h, hits[0].Score), cos: float32(math.NaN()), fb: float32(math.NaN())}
+		neutral := float32(cal.mean) // a product without a vector is neither helped nor hurt
+		s, ok := cos[h.Ordinal]
+		if ok {
+			c.cos, c.z = s, cal.z(s)
+		} else {
+			s = neutral
+		}
+		c.stage1 = c.l + float32(weight(e.cfg.QueryWeight))*s
+		c.score = c.stage1
+		cs[i] = c
+		best = max(best, h.Coverage)
+	}
+	sort.SliceStable(cs, func(a, b int) bool { return cs[a].stage1 > cs[b].stage1 })
+	return cs, best, nil
+}
+
+// feedbackStage re-ranks the head of cs (RerankDepth) by similarity to the centroid of the best
+// lexical matches (pseudo-relevance feedback).
+func (e *Searcher) feedbackStage(ctx context.Context, cs []cand, hits []lexical.Hit) error {
+	head := min(e.cfg.RerankDepth, len(cs))
+	if head <= 1 || weight(e.cfg.FeedbackWeight) <= 0 {
+		return nil
+	}
+	centroid := e.centroid(hits, e.cfg.FeedbackDocs)
+	if centroid == nil {
+		return nil
+	}
+	headOrds := make([]int64, head)
+	for i := range headOrds {
+		headOrds[i] = cs[i].lex.Ordinal
+	}
+	fb, err := e.cosines(ctx, centroid, headOrds)
+	if err != nil {
+		return err
+	}
+	var mean float32
+	for _, v := range fb {
+		mean += v
+	}
+	if len(fb) > 0 {
+		mean /= float32(len(fb))
+	}
+	for i := 0; i < head; i++ {
+		v, ok := fb[cs[i].lex.Ordinal]
+		if ok {
+			cs[i].fb = v
+		} else {
+			v = mean
+		}
+		cs[i].score = cs[i].stage1 + float32(weight(e.cfg.FeedbackWeight))*v
+	}
+	sort.SliceStable(cs[:head], func(a, b int) bool { return cs[a].score > cs[b].score })
+	return nil
+}
+
+// expand is the recall expansion: too few lexical results, so it adds (up to req.K in all) the
+// products the embedding alone finds more similar than the best of N ordinary products would be
+// by chance.
+func (e *Searcher) expand(ctx context.Context, q []float32, req Request, cal calibration, kept []cand) ([]cand, error) {
+	within := req.Candidates
+	if req.Dense != nil {
+		within = req.Dense
+	}
+	hits, err := e.dense.Search(ctx, q, req.K, within)
+	if err != nil {
+		return kept, fmt.Errorf("search: dense: %w", err)
+	}
+	have := make(map[int64]bool, len(kept))
+	for _, c := range kept {
+		have[c.lex.Ordinal] = true
+	}
+	for _, h := range hits {
+		if len(kept) >= req.K {
+			break
+		}
+		if have[h.Ordinal] {
+			continue
+		}
+		z := cal.z(h.Score)
+		if z < cal.chance {
+			break // hits come best first
+		}
+		kept = append(kept, cand{lex: lexical.Hit{Ordinal: h.Ordinal, SKUID: h.SKUID}, cos: h.Score, z: z,
+			fb: float32(math.NaN()), onlySem: true})
+	}
+	return kept, nil
+}
+
+// hybridHits turns the kept candidates into hits; semantic-only ones score below the lowest
+// lexical one, in their order.
+func hybridHits(kept []cand, terms []string) []Hit {
+	out := make([]Hit, len(kept))
+	floor := float32(0) // the lowest lexical score: semantic-only hits come after
+	for _, c := range kept {
+		if !c.onlySem {
+			floor = min(floor, c.score)
+		}
+	}
+	for i, c := range kept {
+		h := Hit{Ordinal: c.lex.Ordinal, SKUID: c.lex.SKUID, Lexical: c.l, Semantic: c.cos, Coverage: c.lex.Coverage}
+		if c.onlySem {
+			h.Score = floor - 1e-3*float32(i+1) + c.cos*1e-4
+			h.Why = fmt.Sprintf("no query word; semantic similarity %.2f (%.1f sd above an ordinary product)", c.cos, c.z)
+		} else {
+			h.Score = c.score
+			h.Why = whyHybrid(terms, c)
+		}
+		out[i] = h
+	}
+	return out
+}
+
+// completeCoverage is the coverage of a product holding every query word (up to rounding).
+const completeCoverage = 0.999
+
+// centroid is the normalised mean vector of the first n lexical hits that have vectors; nil if
+// none has.
+func (e *Searcher) centroid(hits []lexical.Hit, n int) []float32 {
+	var c []float32
+	used := 0
+	for _, h := range hits {
+		if used == n {
+			break
+		}
+		v, ok := e.dense.Vector(h.Ordinal)
+		if !ok {
+			continue
+		}
+		if c == nil {
+			c = make([]float32, len(v))
+		}
+		for i := range v {
+			c[i] += v[i]
+		}
+		used++
+	}
+	if c == nil {
+		return nil
+	}
+	var nn float64
+	for _, x := range c {
+		nn += float64(x) * float64(x)
+	}
+	if nn == 0 {
+		return nil
+	}
+	inv := float32(1 / math.Sqrt(nn))
+	for i := range c {
+		c[i] *= inv
+	}
+	return c
+}
+
+// whyHybrid explains a hybrid hit: its words, and its semantic evidence where it has any.
+func whyHybrid(terms []string, c cand) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "words: %.0f%% of the query (%s), BM25 %.2f", 100*c.lex.Coverage, strings.Join(terms, ", "), c.lex.Score)
+	if !math.IsNaN(float64(c.cos)) {
+		fmt.Fprintf(&b, "; semantic %.2f (%.1f sd)", c.cos, c.z)
+	}
+	if !math.IsNaN(float64(c.fb)) {
+		fmt.Fprintf(&b, "; like the best matches %.2f", c.fb)
+	}
+	return b.String()
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
 	"selection/lexical"
+	"selection/vectorindex"
 )
 
 // The default method: lexical matches re-ranked with embedding evidence, topped up with
@@ -239,27 +240,15 @@ func (e *Searcher) centroid(hits []lexical.Hit, n int) []float32 {
 		if !ok {
 			continue
 		}
-		if c == nil {
-			c = make([]float32, len(v))
-		}
-		for i := range v {
-			c[i] += v[i]
-		}
+		c = vectorindex.Add(c, v)
 		used++
 	}
 	if c == nil {
 		return nil
 	}
-	var nn float64
-	for _, x := range c {
-		nn += float64(x) * float64(x)
-	}
-	if nn == 0 {
+	c, ok := vectorindex.Normalize(c)
+	if !ok {
 		return nil
-	}
-	inv := float32(1 / math.Sqrt(nn))
-	for i := range c {
-		c[i] *= inv
 	}
 	return c
 }

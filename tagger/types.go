@@ -13,6 +13,7 @@ import (
 
 	"selection/filter"
 	"selection/prodtype"
+	"selection/vectorindex"
 )
 
 // Product types: the index's product_type field holds each SKU's type as the catalogue teaches
@@ -185,12 +186,7 @@ func (t *Tagger) centroids() (names []string, cents [][]float32, weak map[string
 			if !ok {
 				continue
 			}
-			if c == nil {
-				c = make([]float32, len(v))
-			}
-			for i := range v {
-				c[i] += v[i]
-			}
+			c = vectorindex.Add(c, v)
 			vecs = append(vecs, v)
 		}
 		if len(vecs) < 2 {

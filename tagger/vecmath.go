@@ -1,6 +1,10 @@
 package tagger
 
-import "math"
+import (
+	"math"
+
+	"selection/vectorindex"
+)
 
 // dot is the inner product: the cosine similarity of L2-normalised vectors.
 func dot(a, b []float32) float64 {
@@ -13,18 +17,7 @@ func dot(a, b []float32) float64 {
 
 // normalize returns v scaled to unit length (zeros for a zero vector).
 func normalize(v []float32) []float32 {
-	var n float64
-	for _, x := range v {
-		n += float64(x) * float64(x)
-	}
-	out := make([]float32, len(v))
-	if n == 0 {
-		return out
-	}
-	inv := float32(1 / math.Sqrt(n))
-	for i, x := range v {
-		out[i] = x * inv
-	}
+	out, _ := vectorindex.Normalize(v)
 	return out
 }
 

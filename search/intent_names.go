@@ -102,18 +102,31 @@ func (in *Intents) classPhrase(ev *evidence, tab *typeTable, ph string, st []str
 	for _, w := range mods {
 		set[w] = true
 	}
-	named := false
+	named, size := false, 0
 	for _, ti := range tab.byHead[head] {
 		for w := range ti.words {
 			if set[w] {
 				ts := ev.get(ti.name)
 				ts.NameMatch, named = max(ts.NameMatch, 1), true
+				size += in.types.TypeSize(ti.name)
 				break
 			}
 		}
 	}
 	words := strings.Fields(ph)
 	rest := strings.Join(words[:max(len(words)-1, 0)], " ")
+	if named && size < in.cfg.MinExact {
+		// Few SKUs carry the class's own name ("pod coffee machine"): the products whose type
+		// holds every other word of the phrase are meant too ("coffee maker"), as supertypes
+		// join a thin exact type; accessories stay out.
+		for _, t := range ev.m.Types() {
+			if t.Kind == prodtype.KindAccessory || !tab.holdsAll(t.Name, mods) {
+				continue
+			}
+			ts := ev.get(t.Name)
+			ts.NameMatch = max(ts.NameMatch, 1)
+		}
+	}
 	if named {
 		return rest
 	}
@@ -158,6 +171,7 @@ const siblingClass = 0.5
 // and every stem of any type's name.
 type typeTable struct {
 	byHead    map[string][]*typeInfo
+	byName    map[string]*typeInfo
 	typeWords map[string]bool
 }
 
@@ -212,6 +226,20 @@ func (tab *typeTable) classOf(ti *typeInfo, ph, head string, set map[string]bool
 	return siblingClass, true
 }
 
+// holdsAll reports whether the type's name holds every one of the stems.
+func (tab *typeTable) holdsAll(name string, stems []string) bool {
+	ti := tab.byName[name]
+	if ti == nil {
+		return false
+	}
+	for _, w := range stems {
+		if !ti.words[w] {
+			return false
+		}
+	}
+	return true
+}
+
 // table returns the type table of m (cached per model).
 func (in *Intents) table(m *prodtype.Model) *typeTable {
 	in.kin.mu.Lock()
@@ -219,9 +247,10 @@ func (in *Intents) table(m *prodtype.Model) *typeTable {
 	if in.kin.model == m && in.kin.table != nil {
 		return in.kin.table
 	}
-	tab := &typeTable{byHead: map[string][]*typeInfo{}, typeWords: map[string]bool{}}
+	tab := &typeTable{byHead: map[string][]*typeInfo{}, byName: map[string]*typeInfo{}, typeWords: map[string]bool{}}
 	for _, t := range m.Types() {
 		ti := &typeInfo{name: t.Name, words: map[string]bool{}, altWords: map[string]bool{}}
+		tab.byName[t.Name] = ti
 		for _, w := range lexical.Analyze(t.Name) {
 			ti.words[w] = true
 			tab.typeWords[w] = true

@@ -60,7 +60,7 @@ type ServeConfig struct {
 	Currency string
 	// Intents is "on" to restrict a scenario's pool to the product types its text names, and
 	// the SKUs of other types holding every word of its query (search.Intents), or "off"
-	// (SELECTION_INTENTS). Default "on": pool F1 0.739 against 0.368 without, keyword nDCG@10
+	// (SELECTION_INTENTS). Default "on": pool F1 0.747 against 0.368 without, keyword nDCG@10
 	// 0.783 (evals/README.md).
 	Intents string
 	// JudgedQueries is a CSV of judged queries (query,sku_id,rating, as the Chorus judgments)

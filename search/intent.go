@@ -214,8 +214,9 @@ func (in *Intents) evidence(ctx context.Context, text string) ([]TypeScore, []st
 	stems := lexical.Analyze(text)
 	ev := &evidence{m: m, scores: map[string]*TypeScore{}}
 	names, cents := in.types.TypeCentroids()
-	kin, class := in.kinOf(m, names, cents)
-	flat := in.names(ev, text, class)
+	tab := in.table(m)
+	kin, class := in.kinOf(m, tab, names, cents)
+	flat := in.names(ev, tab, text, class)
 	total, err := in.lexicalShares(ctx, ev, flat)
 	if err != nil {
 		return nil, nil, "", err

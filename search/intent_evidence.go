@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
@@ -83,7 +82,7 @@ func (in *Intents) sample() *roaring64.Bitmap {
 }
 
 // kinOf returns each type's kin and the class words for a centroid set, computed once per set.
-func (in *Intents) kinOf(m *prodtype.Model, names []string, cents [][]float32) (map[string][]Kin, map[string]bool) {
+func (in *Intents) kinOf(m *prodtype.Model, tab *typeTable, names []string, cents [][]float32) (map[string][]Kin, map[string]bool) {
 	if len(cents) == 0 {
 		return nil, nil
 	}
@@ -121,7 +120,7 @@ func (in *Intents) kinOf(m *prodtype.Model, names []string, cents [][]float32) (
 		sort.Slice(ks, func(a, b int) bool { return ks[a].Name < ks[b].Name })
 	}
 	in.kin.first, in.kin.n, in.kin.kin = cents[0], len(cents), kin
-	in.kin.class, in.kin.classOf = classWords(m, names, cents), m
+	in.kin.class, in.kin.classOf = classWords(tab, names, cents), m
 	return kin, in.kin.class
 }
 
@@ -133,25 +132,17 @@ const classPriceCap = 3
 // types or more whose centroids lie farther apart than those of other shared heads (their mean
 // pairwise cosine more than one MAD below the median over such heads). On the Icecat catalogue:
 // accessory, kit, part, set, adapter, machine, supplies, ... but not cable, printer or monitor.
-func classWords(m *prodtype.Model, names []string, cents [][]float32) map[string]bool {
+func classWords(tab *typeTable, names []string, cents [][]float32) map[string]bool {
 	idx := make(map[string]int, len(names))
 	for i, n := range names {
 		idx[n] = i
 	}
-	groups := map[string][]int{}
-	for _, t := range m.Types() {
-		i, ok := idx[t.Name]
-		if !ok {
-			continue
-		}
-		heads := map[string]bool{}
-		for _, alt := range strings.Split(t.Head, "/") {
-			if st := lexical.Analyze(alt); len(st) > 0 {
-				heads[st[len(st)-1]] = true
+	groups := map[string][]int{} // the centroids of the types sharing each head
+	for h, tis := range tab.byHead {
+		for _, ti := range tis {
+			if i, ok := idx[ti.name]; ok {
+				groups[h] = append(groups[h], i)
 			}
-		}
-		for h := range heads {
-			groups[h] = append(groups[h], i)
 		}
 	}
 	spread := map[string]float64{}

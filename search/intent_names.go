@@ -10,7 +10,7 @@ import (
 // names sets the name score of the types the query's noun phrases name, and returns the text
 // the lexical and semantic evidence is taken on: the query without the class words of its
 // phrases ("gaming accessories" is evidence as "gaming").
-func (in *Intents) names(ev *evidence, text string, class map[string]bool) string {
+func (in *Intents) names(ev *evidence, tab *typeTable, text string, class map[string]bool) string {
 	// The type's name in the query. A type is named by a noun phrase of the query (the text
 	// separates them with commas: "monitor arms, wall mounts" names arms and mounts, not
 	// monitors) whose head, its last word, is the type's head (or one of its alternatives,
@@ -20,7 +20,6 @@ func (in *Intents) names(ev *evidence, text string, class map[string]bool) strin
 	// only when it is a word of some type's name ("4k" in "4k monitor" is a property, not a
 	// kind of monitor). The best class present is kept: exact and subtypes (1), else
 	// supertypes (0.75), else siblings (0.5).
-	tab := in.table(ev.m)
 	var flat []string
 	for _, ph := range strings.Split(text, ",") {
 		st := lexical.Analyze(ph)

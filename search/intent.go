@@ -22,6 +22,8 @@ type TypeSource interface {
 	TypeCentroids() ([]string, [][]float32)
 	// TypeSize is how many live SKUs have the type.
 	TypeSize(name string) int
+	// TypeMembers returns the ordinals of the live SKUs that have the type.
+	TypeMembers(name string) *roaring64.Bitmap
 }
 
 // IntentConfig weighs the three kinds of evidence that a query means a product type. Zero
@@ -67,6 +69,12 @@ type IntentConfig struct {
 	// the USE-Lite centroids do not tell every pair apart ("vga cable" is 0.92 from "hdmi
 	// cable" and joins it too); negative: never.
 	SiblingKin float64
+	// SiblingMention is the share of a better-named type's SKUs whose text must hold a word
+	// of a sibling's own name for the sibling to be its kin: a "computer monitor" is often
+	// described as LCD (44% on Icecat), so "lcd monitor"s are computer monitors too; no "hdmi
+	// cable" says VGA and no "external hard drive" says internal, since those are the other
+	// kinds, not other names of one kind. Default 0.1; negative: not checked.
+	SiblingMention float64
 	// KinCos is the centroid cosine above which a type sharing a word with a chosen one is
 	// meant too ("toner" with "toner cartridge"). Default 0.97; negative: never.
 	KinCos float64
@@ -97,6 +105,7 @@ func (c IntentConfig) WithDefaults() IntentConfig {
 	def(&c.KinCos, 0.97)
 	def(&c.Sibling, -1)
 	def(&c.SiblingKin, 0.9)
+	def(&c.SiblingMention, 0.1)
 	def(&c.MinLex, 0.1)
 	if c.MinExact == 0 {
 		c.MinExact = 20
@@ -119,8 +128,15 @@ type TypeScore struct {
 	NameMatch, Lex, SemZ float64
 	Score                float64
 	Kind, AccessoryOf    string
-	// SiblingOf, for a sibling, lists the better-named types of its phrase.
-	SiblingOf []string
+	// SiblingOf, for a sibling, lists the better-named types of its phrase, and
+	// SiblingMention is the share of their SKUs whose text holds a word of the sibling's own
+	// name ("lcd" for "lcd monitor" beside "computer monitor").
+	SiblingOf      []string
+	SiblingMention float64
+	// ByModifier marks a type named by the word before a phrase's head when the head names
+	// only other kinds ("ssd" in "ssd upgrades"); Decide names it when its lexical share is
+	// at least MinLex or the query is near its centroid (SemZ > 0).
+	ByModifier bool
 	// Alias is the query's word that names the type by the judged queries (Aliases)
 	// ("laptop" for "notebook"), and AliasShare the type's share of the SKUs judged for it.
 	Alias      string

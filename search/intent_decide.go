@@ -49,8 +49,10 @@ func (c IntentConfig) Decide(ev []TypeScore, stems []string) selection.Intent {
 }
 
 // nameSiblings turns the siblings' marks into name scores (Sibling alone; 0.75 as the kin, at
-// SiblingKin or closer, of a better-named type of their phrase) and reports whether any type is
-// named.
+// SiblingKin or closer, of a better-named type of their phrase whose SKUs mention the
+// sibling's words), names the types a modifier names that hold MinLex of the lexical matches
+// or are among the nearest to the query,
+// and reports whether any type is named.
 func (c IntentConfig) nameSiblings(sc []TypeScore) bool {
 	named := false
 	for i := range sc {
@@ -61,10 +63,14 @@ func (c IntentConfig) nameSiblings(sc []TypeScore) bool {
 				e.NameMatch = max(c.Sibling, 0)
 			}
 			for _, k := range e.Kin {
-				if c.SiblingKin > 0 && k.Cos >= c.SiblingKin && slices.Contains(e.SiblingOf, k.Name) {
+				if c.SiblingKin > 0 && k.Cos >= c.SiblingKin && slices.Contains(e.SiblingOf, k.Name) &&
+					(c.SiblingMention < 0 || e.SiblingMention >= c.SiblingMention) {
 					e.NameMatch = 0.75
 				}
 			}
+		}
+		if e.ByModifier && e.NameMatch == 0 && (e.Lex >= c.MinLex || e.SemZ > 0) {
+			e.NameMatch = 1
 		}
 		named = named || e.NameMatch > 0
 	}

@@ -3,6 +3,8 @@ package search
 import (
 	"strings"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+
 	"selection/lexical"
 	"selection/prodtype"
 )
@@ -26,67 +28,137 @@ func (in *Intents) names(ev *evidence, tab *typeTable, text string, class map[st
 		if len(st) == 0 {
 			continue
 		}
-		head := st[len(st)-1]
-		if class[head] && len(st) > 1 {
+		if class[st[len(st)-1]] && len(st) > 1 {
 			flat = append(flat, in.classPhrase(ev, tab, ph, st))
 			continue
 		}
 		flat = append(flat, ph)
-		set := map[string]bool{}
-		for _, w := range st {
-			set[w] = true
+		in.namePhrase(ev, tab, ph, st)
+	}
+	return strings.Join(flat, " ")
+}
+
+// namePhrase sets the name scores of the types a phrase (its text and stems) names by its head.
+func (in *Intents) namePhrase(ev *evidence, tab *typeTable, ph string, st []string) {
+	head := st[len(st)-1]
+	set := map[string]bool{}
+	for _, w := range st {
+		set[w] = true
+	}
+	if len(tab.byHead[head]) == 0 {
+		// No type is named so: the word may be what people call a type the catalogue names
+		// otherwise ("laptops": notebooks).
+		in.nameByAlias(ev, head)
+		return
+	}
+	var cands []nameCand
+	bestClass := 0.0
+	for _, ti := range tab.byHead[head] {
+		if class, ok := tab.classOf(ti, ph, head, set, in.aliasWord); ok {
+			cands = append(cands, nameCand{ti.name, class})
+			bestClass = max(bestClass, class)
 		}
-		type cand struct {
-			name  string
-			class float64
+	}
+	if bestClass <= siblingClass && in.nameByModifier(ev, tab, ph, st, cands) {
+		return
+	}
+	var better []string
+	size := 0
+	for _, c := range cands {
+		if c.class == bestClass && c.class > siblingClass {
+			better = append(better, c.name)
+			size += in.types.TypeSize(c.name)
 		}
-		if len(tab.byHead[head]) == 0 {
-			// No type is named so: the word may be what people call a type the catalogue
-			// names otherwise ("laptops": notebooks).
-			for _, lt := range in.aliases.typesOf(head, in.types.TypeOfSKU) {
-				ts := ev.get(lt.name)
-				if ts.NameMatch < 1 {
-					ts.NameMatch, ts.Alias, ts.AliasShare = 1, head, lt.share
-				}
-			}
-			continue
-		}
-		var cands []cand
-		bestClass := 0.0
-		for _, ti := range tab.byHead[head] {
-			if class, ok := tab.classOf(ti, ph, head, set); ok {
-				cands = append(cands, cand{ti.name, class})
-				bestClass = max(bestClass, class)
-			}
-		}
-		var better []string
-		size := 0
-		for _, c := range cands {
-			if c.class == bestClass && c.class > siblingClass {
-				better = append(better, c.name)
-				size += in.types.TypeSize(c.name)
-			}
-		}
-		// Few SKUs carry the exact name ("laser printer": 4, where most laser printers are
-		// "printer"s): the supertypes are meant too.
-		keepSuper := bestClass == 1 && size < in.cfg.MinExact
-		for _, c := range cands {
-			switch {
-			case c.class == bestClass || (keepSuper && c.class == 0.75):
-				ts := ev.get(c.name)
-				ts.NameMatch = max(ts.NameMatch, c.class)
-			case c.class == siblingClass && len(better) > 0:
-				// A sibling where better-named types exist: Decide keeps it only as their kin
-				// ("lcd monitor" beside "computer monitor").
-				ts := ev.get(c.name)
-				if ts.NameMatch == 0 {
-					ts.NameMatch = siblingClass
-					ts.SiblingOf = append(ts.SiblingOf, better...)
-				}
+	}
+	// Few SKUs carry the exact name ("laser printer": 4, where most laser printers are
+	// "printer"s): the supertypes are meant too.
+	keepSuper := bestClass == 1 && size < in.cfg.MinExact
+	for _, c := range cands {
+		switch {
+		case c.class == bestClass || (keepSuper && c.class == 0.75):
+			ts := ev.get(c.name)
+			ts.NameMatch = max(ts.NameMatch, c.class)
+		case c.class == siblingClass && len(better) > 0:
+			// A sibling where better-named types exist: Decide keeps it only as their kin
+			// ("lcd monitor" beside "computer monitor").
+			ts := ev.get(c.name)
+			if ts.NameMatch == 0 {
+				ts.NameMatch = siblingClass
+				ts.SiblingOf = append(ts.SiblingOf, better...)
+				ts.SiblingMention = in.mentionShare(tab, better, c.name, set)
 			}
 		}
 	}
-	return strings.Join(flat, " ")
+}
+
+// nameCand is a type a phrase's head names, and as what (classOf).
+type nameCand struct {
+	name  string
+	class float64
+}
+
+// nameByAlias names the types a head word means by the judged queries.
+func (in *Intents) nameByAlias(ev *evidence, head string) {
+	for _, lt := range in.aliases.typesOf(head, in.types.TypeOfSKU) {
+		ts := ev.get(lt.name)
+		if ts.NameMatch < 1 {
+			ts.NameMatch, ts.Alias, ts.AliasShare = 1, head, lt.share
+		}
+	}
+}
+
+// aliasWord reports whether the judged queries teach what a word means: like a word of a
+// type's name, it names a kind, so a phrase holding it does not name other kinds exactly.
+func (in *Intents) aliasWord(w string) bool {
+	return len(in.aliases.typesOf(w, in.types.TypeOfSKU)) > 0
+}
+
+// nameByModifier handles a phrase whose head names only other kinds than its modifier does
+// ("ssd upgrades": the "upgrade"s are printer emulation upgrades and software licences, none
+// an SSD): the word before the head may name the types instead, exactly by its own head or by
+// the judged queries. They are marked, and Decide names them when they also hold a good share
+// of the query's lexical matches ("monitor arms" names no monitors: the products holding both
+// words are mounts). Not when a head's type serves the modifier's ("printer paper"). It
+// reports whether it marked any.
+func (in *Intents) nameByModifier(ev *evidence, tab *typeTable, ph string, st []string, cands []nameCand) bool {
+	if len(st) < 2 || len(cands) == 0 {
+		return false
+	}
+	mod := st[len(st)-2]
+	modSet := map[string]bool{}
+	for _, w := range st[:len(st)-1] {
+		modSet[w] = true
+	}
+	meant := map[string]float64{}
+	for _, ti := range tab.byHead[mod] {
+		if c, ok := tab.classOf(ti, ph, mod, modSet, in.aliasWord); ok && c == 1 {
+			meant[ti.name] = 0
+		}
+	}
+	alias := len(meant) == 0
+	if alias {
+		for _, lt := range in.aliases.typesOf(mod, in.types.TypeOfSKU) {
+			meant[lt.name] = lt.share
+		}
+	}
+	if len(meant) == 0 {
+		return false
+	}
+	for _, c := range cands {
+		if t, ok := ev.m.Type(c.name); ok {
+			if _, serves := meant[t.AccessoryOf]; serves {
+				return false
+			}
+		}
+	}
+	for name, share := range meant {
+		ts := ev.get(name)
+		ts.ByModifier = true
+		if alias {
+			ts.Alias, ts.AliasShare = mod, share
+		}
+	}
+	return true
 }
 
 // classPhrase names the types a phrase with a class word for its head means ("gaming
@@ -143,7 +215,7 @@ func (in *Intents) classPhrase(ev *evidence, tab *typeTable, ph string, st []str
 	// The type the other words name: exactly by its head, or by the judged queries' words.
 	served := map[string]bool{}
 	for _, ti := range tab.byHead[mods[len(mods)-1]] {
-		if c, ok := tab.classOf(ti, rest, mods[len(mods)-1], set); ok && c == 1 && len(ti.words) == len(set) {
+		if c, ok := tab.classOf(ti, rest, mods[len(mods)-1], set, nil); ok && c == 1 && len(ti.words) == len(set) {
 			served[ti.name] = true
 		}
 	}
@@ -189,7 +261,7 @@ type headAlt struct {
 
 // classOf says whether a phrase (its text, head stem and stems) names the type, and as what:
 // exact or subtype (1), supertype (0.75) or sibling (siblingClass).
-func (tab *typeTable) classOf(ti *typeInfo, ph, head string, set map[string]bool) (float64, bool) {
+func (tab *typeTable) classOf(ti *typeInfo, ph, head string, set map[string]bool, kindWord func(string) bool) (float64, bool) {
 	named := false
 	for _, alt := range ti.alts {
 		if alt.stems[len(alt.stems)-1] != head {
@@ -212,7 +284,7 @@ func (tab *typeTable) classOf(ti *typeInfo, ph, head string, set map[string]bool
 		}
 	}
 	for w := range set {
-		if w != head && !ti.words[w] && tab.typeWords[w] {
+		if w != head && !ti.words[w] && (tab.typeWords[w] || kindWord != nil && kindWord(w)) {
 			missing++
 		}
 	}
@@ -272,4 +344,43 @@ func (in *Intents) table(m *prodtype.Model) *typeTable {
 	}
 	in.kin.model, in.kin.table = m, tab
 	return tab
+}
+
+// mentionShare is the share of the SKUs of the types named that mention a word of the
+// sibling's name the phrase (its stems in set) does not hold: "lcd" among computer monitors.
+// A sibling that is a subtype of a named type ("adf scanner" of "scanner", named by "document
+// scanners") is one of its kinds: 1.
+func (in *Intents) mentionShare(tab *typeTable, named []string, sibling string, set map[string]bool) float64 {
+	for _, n := range named {
+		if ti := tab.byName[n]; ti != nil && tab.holdsAll(sibling, keys(ti.words)) {
+			return 1
+		}
+	}
+	var own []string
+	for _, w := range strings.Fields(sibling) {
+		st := lexical.Analyze(w)
+		if len(st) > 0 && !set[st[len(st)-1]] {
+			own = append(own, w)
+		}
+	}
+	if len(own) == 0 {
+		return 1
+	}
+	members := roaring64.New()
+	for _, n := range named {
+		members.Or(in.types.TypeMembers(n))
+	}
+	if members.IsEmpty() {
+		return 0
+	}
+	mention := in.eng.lex.Mentioning(own...)
+	return float64(mention.AndCardinality(members)) / float64(members.GetCardinality())
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

@@ -511,6 +511,15 @@ func (t *Tagger) TypeSize(name string) int {
 	return int(n)
 }
 
+// TypeMembers returns the ordinals of the live SKUs that have the type.
+func (t *Tagger) TypeMembers(name string) *roaring64.Bitmap {
+	bm, err := t.ix.Eval(filter.Attr("product_type", name))
+	if err != nil {
+		return roaring64.New()
+	}
+	return bm
+}
+
 // TypeOfSKU is the product type of the SKU with that id ("" when it has none or is unknown).
 func (t *Tagger) TypeOfSKU(id int64) string {
 	o, ok := t.ix.Ordinal(id)

@@ -122,6 +122,30 @@ var irregular = map[string]string{
 	"halves": "half", "wolves": "wolf", "loaves": "loaf", "thieves": "thief",
 }
 
+// american spells a British form the American way where English spelling differs by a rule, so
+// that "fibre optic" finds the titles that say "fiber optic" and "colour" those that say
+// "color": -tre and -bre become -ter and -ber (fibre, centre, metre, litre), -our in words of
+// six letters or more becomes -or (colour, favour, behaviour; not four, hour or flour) and
+// -ogue in words of seven or more becomes -og (catalogue, analogue), plurals alike. A word
+// that only looks British ("contour") is spelt the same way in queries and titles, so it still
+// finds itself.
+func american(tok string) string {
+	plural := ""
+	if strings.HasSuffix(tok, "s") {
+		tok, plural = tok[:len(tok)-1], "s"
+	}
+	n := len(tok)
+	switch {
+	case n >= 5 && (strings.HasSuffix(tok, "tre") || strings.HasSuffix(tok, "bre")):
+		tok = tok[:n-2] + "er"
+	case n >= 6 && strings.HasSuffix(tok, "our"):
+		tok = tok[:n-2] + "r"
+	case n >= 7 && strings.HasSuffix(tok, "ogue"):
+		tok = tok[:n-2]
+	}
+	return tok + plural
+}
+
 // stem is the Porter2 stem of a surface form; forms holding digits stay as they are.
 func stem(tok string) string {
 	for _, r := range tok {
@@ -132,6 +156,7 @@ func stem(tok string) string {
 	if s, ok := irregular[tok]; ok {
 		tok = s
 	}
+	tok = american(tok)
 	env := snowballstem.NewEnv(tok)
 	english.Stem(env)
 	return env.Current()

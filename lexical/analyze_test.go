@@ -33,6 +33,15 @@ func TestAnalyzeQueryAndDocumentAgree(t *testing.T) {
 	require.Equal(t, Analyze("laptops"), Analyze("Laptop"))
 	require.Equal(t, Analyze("headphones"), Analyze("Headphone"))
 	require.Equal(t, Analyze("batteries"), Analyze("battery"))
+	// British and American spellings meet: "fibre optic" finds what titles call fiber.
+	for uk, us := range map[string]string{"fibre": "fiber", "centres": "centers", "colour": "color",
+		"behaviours": "behaviors", "catalogue": "catalog", "analogue": "analog", "litre": "liter"} {
+		require.Equal(t, Analyze(us), Analyze(uk), uk)
+	}
+	// Not words that only look British.
+	for _, w := range []string{"four", "hours", "flour", "tour", "acre", "genre", "rogue", "vogue", "tre", "s"} {
+		require.Equal(t, w, american(w), w)
+	}
 }
 
 func FuzzAnalyze(f *testing.F) {

@@ -133,6 +133,10 @@ type TypeScore struct {
 	// name ("lcd" for "lcd monitor" beside "computer monitor").
 	SiblingOf      []string
 	SiblingMention float64
+	// Mentions narrows a type broader than the phrase that names it to its SKUs whose text
+	// holds one of the phrase's words that tell kinds of its head apart ("patch cable" for
+	// "fibre optic patch cables": fibre, optic).
+	Mentions []string
 	// ByModifier marks a type named by the word before a phrase's head when the head names
 	// only other kinds ("ssd" in "ssd upgrades"); Decide names it when its lexical share is
 	// at least MinLex or the query is near its centroid (SemZ > 0).

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	"selection/lexical"
 	"selection/selection"
@@ -110,7 +111,10 @@ func (c IntentConfig) choose(sc []TypeScore, best float64) []selection.IntentTyp
 		if e.Alias != "" {
 			why = fmt.Sprintf("%q means %s by judged queries (%.0f%% of the products judged for it); %s", e.Alias, e.Name, 100*e.AliasShare, why)
 		}
-		out = append(out, selection.IntentType{Name: e.Name, Score: math.Round(e.Score*1000) / 1000, Kind: e.Kind, Why: why})
+		if len(e.Mentions) > 0 {
+			why += fmt.Sprintf("; only its SKUs that say %s", strings.Join(e.Mentions, " or "))
+		}
+		out = append(out, selection.IntentType{Name: e.Name, Score: math.Round(e.Score*1000) / 1000, Kind: e.Kind, Why: why, Mentions: e.Mentions})
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -77,6 +78,11 @@ func (in *Intents) namePhrase(ev *evidence, tab *typeTable, ph string, st []stri
 		switch {
 		case c.class == bestClass || (keepSuper && c.class == 0.75):
 			ts := ev.get(c.name)
+			if c.class == 0.75 && ts.NameMatch < 0.75 {
+				ts.Mentions = in.narrowing(tab, c.name, head, ph)
+			} else if c.class == 1 {
+				ts.Mentions = nil
+			}
 			ts.NameMatch = max(ts.NameMatch, c.class)
 		case c.class == siblingClass && len(better) > 0:
 			// A sibling where better-named types exist: Decide keeps it only as their kin
@@ -85,7 +91,13 @@ func (in *Intents) namePhrase(ev *evidence, tab *typeTable, ph string, st []stri
 			if ts.NameMatch == 0 {
 				ts.NameMatch = siblingClass
 				ts.SiblingOf = append(ts.SiblingOf, better...)
-				ts.SiblingMention = in.mentionShare(tab, better, c.name, set)
+				var subtype bool
+				ts.SiblingMention, subtype = in.mentionShare(tab, better, c.name, set)
+				if subtype {
+					// A kind of a broader type named: narrowed like it ("coaxial cable" of
+					// "cable" for "fibre optic patch cables").
+					ts.Mentions = in.narrowing(tab, c.name, head, ph)
+				}
 			}
 		}
 	}
@@ -349,11 +361,11 @@ func (in *Intents) table(m *prodtype.Model) *typeTable {
 // mentionShare is the share of the SKUs of the types named that mention a word of the
 // sibling's name the phrase (its stems in set) does not hold: "lcd" among computer monitors.
 // A sibling that is a subtype of a named type ("adf scanner" of "scanner", named by "document
-// scanners") is one of its kinds: 1.
-func (in *Intents) mentionShare(tab *typeTable, named []string, sibling string, set map[string]bool) float64 {
+// scanners") is one of its kinds: 1, and subtype is set.
+func (in *Intents) mentionShare(tab *typeTable, named []string, sibling string, set map[string]bool) (share float64, subtype bool) {
 	for _, n := range named {
 		if ti := tab.byName[n]; ti != nil && tab.holdsAll(sibling, keys(ti.words)) {
-			return 1
+			return 1, true
 		}
 	}
 	var own []string
@@ -364,16 +376,21 @@ func (in *Intents) mentionShare(tab *typeTable, named []string, sibling string, 
 		}
 	}
 	if len(own) == 0 {
-		return 1
+		return 1, false
 	}
+	return in.mentioning(named, own), false
+}
+
+// mentioning is the share of the SKUs of the types that mention one of the words.
+func (in *Intents) mentioning(types, words []string) float64 {
 	members := roaring64.New()
-	for _, n := range named {
+	for _, n := range types {
 		members.Or(in.types.TypeMembers(n))
 	}
 	if members.IsEmpty() {
 		return 0
 	}
-	mention := in.eng.lex.Mentioning(own...)
+	mention := in.eng.lex.Mentioning(words...)
 	return float64(mention.AndCardinality(members)) / float64(members.GetCardinality())
 }
 
@@ -381,6 +398,41 @@ func keys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
+	}
+	return out
+}
+
+// narrowing returns the words of a phrase (with head stem head) that tell kinds of its head
+// apart and the type's name lacks, when fewer than half of the type's SKUs say one of them: a
+// broader type than the phrase names then holds the phrase's kind only among its SKUs that do
+// ("patch cable" for "fibre optic patch cables": fibre, optic, since "fibre optic cable" is a
+// kind of cable). Words that are no kind of the head ("document" in "document scanners") do
+// not narrow, nor words most of the type's SKUs say already (most "networking cable"s are
+// patch cables, whether their text says so or not).
+func (in *Intents) narrowing(tab *typeTable, name, head, ph string) []string {
+	ti := tab.byName[name]
+	if ti == nil {
+		return nil
+	}
+	family := map[string]bool{}
+	for _, o := range tab.byHead[head] {
+		for w := range o.words {
+			family[w] = true
+		}
+	}
+	var out []string
+	for _, w := range strings.Fields(ph) {
+		st := lexical.Analyze(w)
+		if len(st) == 0 {
+			continue
+		}
+		s := st[len(st)-1]
+		if s != head && family[s] && !ti.words[s] && !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	if len(out) == 0 || in.mentioning([]string{name}, out) >= 0.5 {
+		return nil
 	}
 	return out
 }

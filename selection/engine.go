@@ -201,7 +201,7 @@ func (e *Executor) candidates(ctx context.Context, plan Plan, types []string, re
 	res.Candidates = cand.GetCardinality()
 	filtered = cand // what the filter passes, before the intent
 	if len(types) > 0 {
-		bm, err := e.typeSet(ctx, types, res)
+		bm, err := e.typeSet(ctx, plan.Intent, res)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -328,15 +328,18 @@ func hitItems(hits []Hit, cand, within *roaring64.Bitmap, res *Result) []Item {
 
 // typeSet is the union of the intent's types, one type at a time so that a type the catalogue
 // lacks is reported.
-func (e *Executor) typeSet(ctx context.Context, types []string, res *Result) (*roaring64.Bitmap, error) {
+func (e *Executor) typeSet(ctx context.Context, it *Intent, res *Result) (*roaring64.Bitmap, error) {
 	bm := roaring64.New()
-	for _, name := range types {
-		one, err := e.Index.EvalContext(ctx, filter.Attr("product_type", name))
+	for _, t := range it.Types {
+		one, err := e.Index.EvalContext(ctx, filter.Attr("product_type", t.Name))
 		if err != nil {
 			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
 		}
 		if one.IsEmpty() {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("no SKU of the catalogue has the product type %q", name))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("no SKU of the catalogue has the product type %q", t.Name))
+		}
+		if len(t.Mentions) > 0 && e.Retriever != nil {
+			one.And(e.Retriever.Mentioning(t.Mentions))
 		}
 		bm.Or(one)
 	}

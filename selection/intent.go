@@ -34,10 +34,18 @@ type IntentType struct {
 	Score float64 `json:"score"`
 	Kind  string  `json:"kind,omitempty"` // product or accessory
 	Why   string  `json:"why,omitempty"`
+	// Mentions, when set, narrows the type to its SKUs whose text holds one of these words: a
+	// broader type than the scenario names, cut to what it names ("fibre optic patch cables"
+	// means the "patch cable"s that say fibre or optic).
+	Mentions []string `json:"mentions,omitempty"`
 }
 
-// MaxIntentTypes bounds the types of one intent.
-const MaxIntentTypes = 64
+// MaxIntentTypes bounds the types of one intent, and MaxIntentMentions the words narrowing
+// one type.
+const (
+	MaxIntentTypes    = 64
+	MaxIntentMentions = 16
+)
 
 // IntentResolver finds the product types a plan's query means (search.Intents implements it).
 type IntentResolver interface {
@@ -66,6 +74,14 @@ func (it *Intent) validate() error {
 	for _, t := range it.Types {
 		if strings.TrimSpace(t.Name) == "" || len(t.Name) > 200 {
 			return fmt.Errorf("%w: intent: a product type needs a name of 1..200 bytes", ErrInvalid)
+		}
+		if len(t.Mentions) > MaxIntentMentions {
+			return fmt.Errorf("%w: intent: at most %d words narrow a product type", ErrInvalid, MaxIntentMentions)
+		}
+		for _, w := range t.Mentions {
+			if strings.TrimSpace(w) == "" || len(w) > 100 {
+				return fmt.Errorf("%w: intent: a word narrowing a product type needs 1..100 bytes", ErrInvalid)
+			}
 		}
 	}
 	return nil

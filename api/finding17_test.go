@@ -258,3 +258,13 @@ func TestFinding17ReadmeStatesLimits(t *testing.T) {
 	require.Equal(t, int64(1<<20), api.Config{}.WithDefaults().MaxBodyBytes)
 	require.Equal(t, 1000, api.Config{}.WithDefaults().MaxLookupIDs)
 }
+
+// Finding 17 (found by FuzzRequestBodies): a prototype tag defined on a server whose tagger has
+// no vector index answered 500; it is the client's request this server cannot serve, a 400
+// that says why.
+func TestFinding17PrototypeTagWithoutVectorsIs400(t *testing.T) {
+	h := newHarness(t)
+	p := requireProblem(t, h.do("POST", "/v1/tags", h.planner,
+		`{"name":"proto","kind":"prototype","descriptions":["gaming mouse"]}`, "Content-Type", "application/json"), 400)
+	require.Contains(t, p.Detail, "need the vector index")
+}

@@ -8,8 +8,9 @@ export GOEXPERIMENT := simd
 export GOFLAGS := -buildvcs=false
 BIN := bin/selection
 TEST_TIMEOUT ?= 40m
+FUZZTIME ?= 1m
 
-.PHONY: all setup build demo test test-portable bench lint clean
+.PHONY: all setup build demo test test-portable bench fuzz lint clean
 
 all: build
 
@@ -34,6 +35,12 @@ test-portable:
 
 bench: setup build
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./...
+
+# Every fuzz target in the repository (found by grep: new ones are picked up), FUZZTIME each,
+# one after the other; a failing input lands in the package's testdata/fuzz. FUZZ_MATCH=api
+# runs some only.
+fuzz: setup
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 lint:
 	$(GO) vet ./...

@@ -11,7 +11,11 @@
 //
 // It is the only place where errors meet HTTP status codes (problem.go: selection.ErrInvalid
 // is 400, ErrNotFound 404, a missing or unknown key 401, the wrong role 403, an oversized body
-// 413, a rate limit 429 with Retry-After), and every error body is application/problem+json.
+// 413, a body that is not JSON 415, a rate limit 429 with Retry-After), and every error body is
+// application/problem+json, its detail cut to MaxDetailBytes (detail.go: the client's input
+// it quotes is bounded only by the body limit). Routes that read a JSON body (those with a
+// request schema in the route table) refuse another Content-Type before reading it
+// (requireJSON: curl -d sends a form type); a request without one is read as JSON.
 // Keys carry a role: planners write, readers read; only SHA-256 hashes of keys are stored
 // (api_keys). The OpenAPI 3 document (/v1/openapi.json) is generated from the route table in
 // openapi.go, and the server registers exactly the table's routes, each behind the table's

@@ -5,14 +5,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
 
 // Request helpers shared by the handlers (one file per resource: search.go, skus.go, pools.go,
 // export.go, tags.go).
+
+// requireJSON refuses (415, body unread) a request to a route that reads a JSON body when its
+// Content-Type is another: curl -d sends application/x-www-form-urlencoded, and a form's
+// fields are not the JSON object the route reads. application/json and the +json types pass,
+// in UTF-8 (JSON's only encoding: a charset parameter other than utf-8 is refused). A request
+// without a Content-Type passes, its body read as JSON (clients that send none mean JSON).
+func (s *Server) requireJSON(c *gin.Context) {
+	ct := c.GetHeader("Content-Type")
+	if ct == "" {
+		c.Next()
+		return
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
+			c.Next()
+			return
+		}
+	}
+	s.refuse(c, fmt.Errorf("%w: Content-Type %.60q; this route reads application/json (UTF-8)", errUnsupportedMediaType, ct))
+}
 
 // decode reads a JSON body strictly: unknown fields and trailing data are errors.
 func decode(c *gin.Context, v any) error {

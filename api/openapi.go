@@ -266,6 +266,8 @@ func operation(o op) map[string]any {
 		out["parameters"] = params
 	}
 	if o.request != "" {
+		responses["415"] = map[string]any{"description": "the body's Content-Type is not application/json (or another +json type, UTF-8); a request without one is read as JSON",
+			"content": problem["content"]}
 		out["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(o.request)}}}
 	}
 	return out

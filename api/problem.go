@@ -24,6 +24,9 @@ type Problem struct {
 // errBodyTooLarge marks a request body over the limit.
 var errBodyTooLarge = errors.New("request body too large")
 
+// errUnsupportedMediaType marks a request body whose Content-Type is not JSON (415).
+var errUnsupportedMediaType = errors.New("unsupported media type")
+
 // errBadRequest marks malformed input found by the HTTP layer itself (bad JSON, bad parameter).
 var errBadRequest = errors.New("bad request")
 
@@ -39,6 +42,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusTooManyRequests, "too-many-requests"
 	case errors.As(err, &mbe), errors.Is(err, errBodyTooLarge):
 		return http.StatusRequestEntityTooLarge, "request-too-large"
+	case errors.Is(err, errUnsupportedMediaType):
+		return http.StatusUnsupportedMediaType, "unsupported-media-type"
 	case errors.Is(err, errBadRequest), errors.Is(err, selection.ErrInvalid):
 		return http.StatusBadRequest, "invalid-request"
 	case errors.Is(err, selection.ErrNotFound), errors.Is(err, catalog.ErrNotFound), errors.Is(err, tagger.ErrNotFound):
@@ -68,7 +73,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
 		p.Detail = "internal error; see the service log"
 	} else {
-		p.Detail = err.Error()
+		p.Detail = boundDetail(err.Error())
 	}
 	if status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", `Bearer realm="selection"`)

@@ -77,7 +77,11 @@ func (s *Server) routes() {
 			panic("api: route table entry without a handler: " + name)
 		}
 		delete(hs, name)
-		r.Handle(o.method, ginPath(o), s.auth(o.role), h)
+		chain := []gin.HandlerFunc{s.auth(o.role)}
+		if o.request != "" {
+			chain = append(chain, s.requireJSON)
+		}
+		r.Handle(o.method, ginPath(o), append(chain, h)...)
 	}
 	for name := range hs {
 		panic("api: handler missing from the route table (give it a role there): " + name)

@@ -28,8 +28,10 @@ import (
 type Config struct {
 	// Addr to listen on. Default 127.0.0.1:8080.
 	Addr string
-	// MaxBodyBytes bounds request bodies. Default 1 MiB.
+	// MaxBodyBytes bounds request bodies (413 past it). Default 1 MiB.
 	MaxBodyBytes int64
+	// MaxLookupIDs bounds the ids of one GET /v1/skus?ids= lookup (400 past it). Default 1000.
+	MaxLookupIDs int
 	// RequestTimeout bounds each API request's work. Default 30s.
 	RequestTimeout time.Duration
 	// StaticKeys are "name:role:key" API keys from the configuration (besides api_keys).
@@ -65,6 +67,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxLookupIDs == 0 {
+		c.MaxLookupIDs = 1000
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 30 * time.Second

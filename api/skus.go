@@ -41,11 +41,11 @@ func (s *Server) getSKUs(c *gin.Context) {
 		s.fail(c, fmt.Errorf("%w: give ids=1,2,3", errBadRequest))
 		return
 	}
-	parts := strings.Split(raw, ",")
-	if len(parts) > 1000 {
-		s.fail(c, fmt.Errorf("%w: at most 1,000 ids", errBadRequest))
+	if n := strings.Count(raw, ",") + 1; n > s.cfg.MaxLookupIDs {
+		s.fail(c, fmt.Errorf("%w: %d ids, at most %d per lookup", errBadRequest, n, s.cfg.MaxLookupIDs))
 		return
 	}
+	parts := strings.Split(raw, ",")
 	ids := make([]int64, 0, len(parts))
 	for _, p := range parts {
 		v, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)

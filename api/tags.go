@@ -155,7 +155,7 @@ func (d TaggerService) DefineTag(ctx context.Context, raw json.RawMessage) (any,
 		return nil, fmt.Errorf("%w: tag %q: %v", selection.ErrInvalid, name, err)
 	}
 	created, err := d.Tagger.Define(ctx, def)
-	if errors.Is(err, filter.ErrUnknownTag) || errors.Is(err, tagger.ErrExists) {
+	if errors.Is(err, filter.ErrUnknownTag) || errors.Is(err, tagger.ErrExists) || errors.Is(err, tagger.ErrNoVectors) {
 		return nil, fmt.Errorf("%w: %v", selection.ErrInvalid, err)
 	}
 	if err != nil {

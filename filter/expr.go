@@ -90,8 +90,8 @@ func Above(field string, v int64) Expr {
 	return Range(field, v+1, math.MaxInt64)
 }
 
-// maxDepth bounds nesting so that hostile input cannot exhaust the stack.
-const maxDepth = 64
+// MaxDepth bounds nesting so that hostile input cannot exhaust the stack.
+const MaxDepth = 64
 
 // MaxTerms bounds a filter's width: every operator (and, or, not, all), tag, range and
 // categorical value counts one term, so `not brand = x or not brand = y` is five. Real filters
@@ -135,8 +135,8 @@ func (t *terms) add(n, numeric int) error {
 func (e Expr) Validate() error { return e.validate(0, &terms{}) }
 
 func (e Expr) validate(depth int, n *terms) error {
-	if depth > maxDepth {
-		return fmt.Errorf("expression nested deeper than %d", maxDepth)
+	if depth > MaxDepth {
+		return fmt.Errorf("expression nested deeper than %d", MaxDepth)
 	}
 	switch e.Op {
 	case OpAll, OpAnd, OpOr, OpNot, OpTag:
@@ -306,8 +306,8 @@ func ParseExprJSON(b []byte) (Expr, error) {
 // decodeExpr reads one expression object at the given nesting depth, counting its terms and
 // ranges in n.
 func decodeExpr(b []byte, depth int, n *terms) (Expr, error) {
-	if depth > maxDepth {
-		return Expr{}, fmt.Errorf("expression nested deeper than %d", maxDepth)
+	if depth > MaxDepth {
+		return Expr{}, fmt.Errorf("expression nested deeper than %d", MaxDepth)
 	}
 	var obj map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -349,7 +349,7 @@ func decodeExpr(b []byte, depth int, n *terms) (Expr, error) {
 		case OpNot:
 			a, err := decodeExpr(raw, depth+1, n)
 			if err != nil {
-				return Expr{}, fmt.Errorf("not: %w", err)
+				return Expr{}, atPath("not", err)
 			}
 			return Not(a), nil
 		case OpTag:
@@ -417,7 +417,7 @@ func decodeArgs(k string, raw []byte, depth int, n *terms) ([]Expr, error) {
 		}
 		a, err := decodeExpr(it, depth+1, n)
 		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: %w", k, i, err)
+			return nil, atPath(k+"["+strconv.Itoa(i)+"]", err)
 		}
 		args = append(args, a)
 	}

@@ -207,8 +207,8 @@ func (p *parser) next() (token, bool) {
 }
 
 func (p *parser) or(depth int) (Expr, error) {
-	if depth > maxDepth {
-		return Expr{}, fmt.Errorf("expression nested deeper than %d", maxDepth)
+	if depth > MaxDepth {
+		return Expr{}, fmt.Errorf("expression nested deeper than %d", MaxDepth)
 	}
 	first, err := p.and(depth)
 	if err != nil {
@@ -250,8 +250,8 @@ func (p *parser) and(depth int) (Expr, error) {
 }
 
 func (p *parser) unary(depth int) (Expr, error) {
-	if depth > maxDepth {
-		return Expr{}, fmt.Errorf("expression nested deeper than %d", maxDepth)
+	if depth > MaxDepth {
+		return Expr{}, fmt.Errorf("expression nested deeper than %d", MaxDepth)
 	}
 	t, ok := p.next()
 	if !ok {

@@ -438,18 +438,23 @@ func (c *Consumer) processBatch(ctx context.Context, cl *kgo.Client, records []*
 	now := time.Now()
 	recs := make([]Record, len(records))
 	var dead []*dlqSend
+	undecoded := make([]bool, len(records)) // the record did not decode (its dead letter is in dead)
 	for i, kr := range records {
 		r := &recs[i]
 		r.Source = "kafka:" + kr.Topic + "/" + strconv.Itoa(int(kr.Partition)) + "/" + strconv.FormatInt(kr.Offset, 10)
 		r.Topic, r.Partition, r.Offset = kr.Topic, kr.Partition, kr.Offset
+		// The bytes as received, for a dead letter: a record that decodes may still be refused
+		// by the database (Writer's record-by-record path), and its dead letter keeps them.
+		r.Key, r.Value = kr.Key, kr.Value
 		d, err := decodeRecord(kr, c.cfg.MaxRecordBytes, DecodeOptions{Now: now, MaxSkew: c.cfg.MaxSkew})
 		if err != nil {
 			s := newDLQSend(kr, err)
-			r.Err, r.Key, r.Value = err, kr.Key, kr.Value
+			r.Err = err
 			if s.byRef {
 				r.Key, r.Value = prefix(kr.Key), prefix(kr.Value)
 			}
 			dead = append(dead, s)
+			undecoded[i] = true
 			continue
 		}
 		r.Event = d
@@ -469,6 +474,20 @@ func (c *Consumer) processBatch(ctx context.Context, cl *kgo.Client, records []*
 	}
 	if len(dead) > 0 {
 		if err := c.finishDLQ(ctx, cl, dead, wait); err != nil {
+			return err
+		}
+	}
+	// Records that decoded but that the database refused (a poison record: the Writer applied
+	// the batch record by record and made them dead letters in dead_letters) go to the
+	// dead-letter topic too, now that the transaction that recorded them is committed.
+	var refused []*dlqSend
+	for i := range recs {
+		if recs[i].Err != nil && !undecoded[i] {
+			refused = append(refused, newDLQSend(records[i], recs[i].Err))
+		}
+	}
+	if len(refused) > 0 {
+		if err := c.finishDLQ(ctx, cl, refused, c.produceDLQ(ctx, cl, refused)); err != nil {
 			return err
 		}
 	}

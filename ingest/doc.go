@@ -53,7 +53,10 @@
 // takes effect exactly once: a batch abandoned before its commit is redelivered whole, a batch
 // committed but not acknowledged to Kafka is redelivered and skipped. Bad records go to
 // dead_letters in the batch's transaction and to <topic>.dlq (reason, source topic, partition,
-// offset and size in dlq.* headers), produced while the batch is written. A record over
+// offset and size in dlq.* headers), produced while the batch is written; a poison record, one
+// that decodes but that the database refuses (the Writer's record-by-record path), keeps its
+// bytes as received in dead_letters and goes to <topic>.dlq once the batch is committed, while
+// the rest of its batch lands (TestFinding17PoisonRecordAfterDecoding). A record over
 // MaxRecordBytes (256 KiB; the largest Icecat product as an event is 15 KB) is not decoded: it
 // is dead-lettered by reference, keeping its first 1 KiB (dlq.by-reference), so a record near
 // Kafka's 1 MB limit, whose full copy plus its reason would not fit the topic, cannot jam the

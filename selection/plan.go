@@ -20,6 +20,11 @@ const (
 	MaxLimit     = 10000
 	// MaxCampaignBytes bounds a plan's campaign label.
 	MaxCampaignBytes = 100
+	// MaxPins, MaxExclusions and MaxExcludeTerms bound a plan's pins, exclusions and
+	// excluded words (each pin and exclusion is a map entry on every run of the plan).
+	MaxPins         = 1000
+	MaxExclusions   = 10000
+	MaxExcludeTerms = 100
 )
 
 // Plan is what a scenario compiles to, what a planner reviews and edits, and what a pool
@@ -103,8 +108,13 @@ func (p *Plan) Validate() error {
 	if !currencyCode(p.Currency) {
 		return fmt.Errorf("%w: currency %.20q, want an ISO 4217 code (three capital letters) or none", ErrInvalid, p.Currency)
 	}
-	if len(p.Pins) > 1000 || len(p.Exclusions) > 10000 || len(p.ExcludeTerms) > 100 {
-		return fmt.Errorf("%w: at most 1,000 pins, 10,000 exclusions and 100 excluded terms", ErrInvalid)
+	for _, l := range []struct {
+		what     string
+		n, limit int
+	}{{"pins", len(p.Pins), MaxPins}, {"exclusions", len(p.Exclusions), MaxExclusions}, {"excluded terms", len(p.ExcludeTerms), MaxExcludeTerms}} {
+		if l.n > l.limit {
+			return fmt.Errorf("%w: %d %s, at most %d", ErrInvalid, l.n, l.what, l.limit)
+		}
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ func (t *Tagger) Define(ctx context.Context, def TagDef) (TagDef, error) {
 		return def, fmt.Errorf("tag %q: %w", def.Name, err)
 	}
 	if def.Kind != KindRule && def.Kind != KindDiscovered && t.vectors == nil {
-		return def, fmt.Errorf("tag %q: %s tags need the vector index", def.Name, def.Kind)
+		return def, fmt.Errorf("tag %q: %s: %w", def.Name, def.Kind, ErrNoVectors)
 	}
 	if def.Kind == KindRule {
 		if err := t.checkRule(ctx, def); err != nil {

@@ -21,6 +21,10 @@ var ErrNotFound = errors.New("not found")
 // ErrExists is returned (wrapped) by CreateTag for a name taken (compared without case).
 var ErrExists = errors.New("already exists")
 
+// ErrNoVectors is returned (wrapped) by Tagger.Define for a tag whose members are found by
+// embedding (prototype, propagated) when the tagger has no vector index.
+var ErrNoVectors = errors.New("tags of this kind need the vector index, which this server does not have")
+
 // ErrInUse is returned (wrapped) by Tagger.Delete for a tag other tags or pools refer to.
 var ErrInUse = errors.New("in use")
 

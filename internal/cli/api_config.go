@@ -15,6 +15,7 @@ func apiConfig(env *Env) api.Config {
 	// The rates' negative (off) is api.Config's own; their zero would be its default.
 	return api.Config{Addr: env.Config.HTTPAddr, StaticKeys: env.Config.Serve.APIKeys,
 		ReadTimeout: a.ReadTimeout, WriteTimeout: a.WriteTimeout, IdleTimeout: a.IdleTimeout, MaxHeaderBytes: a.MaxHeaderBytes,
+		MaxBodyBytes:   int64(a.MaxBodyBytes),
 		RatePerAddress: a.RatePerAddress, RatePerKey: a.RatePerKey,
 		Keys: api.KeysConfig{Recheck: a.KeyRecheck, LookupRate: a.KeyLookupRate}}
 }

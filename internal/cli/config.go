@@ -82,6 +82,8 @@ type APIConfig struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds a request's headers (SELECTION_HTTP_MAX_HEADER_BYTES). Default 32768.
 	MaxHeaderBytes int
+	// MaxBodyBytes bounds a request's body (SELECTION_HTTP_MAX_BODY_BYTES). Default 1048576.
+	MaxBodyBytes int
 	// RatePerAddress is requests per second from one client address
 	// (SELECTION_API_RATE_PER_ADDRESS). Default 100; negative: no limit (the variable's 0).
 	RatePerAddress float64

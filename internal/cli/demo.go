@@ -176,7 +176,7 @@ func printDemoReady(out io.Writer, url, key string, took time.Duration) {
 	fmt.Fprintf(out, "  web page:  %s/#key=%s\n", url, key)
 	fmt.Fprintf(out, "  API key:   %s   (role planner)\n", key)
 	fmt.Fprintf(out, "  metrics:   %s/metrics\n", url)
-	fmt.Fprintf(out, "  try:       curl -s -H 'X-API-Key: %s' -d '{\"scenario\":\"gaming mouse under $50 in stock, best sellers, top 10\"}' %s/v1/search\n\n", key, url)
+	fmt.Fprintf(out, "  try:       curl -s -H 'X-API-Key: %s' -H 'Content-Type: application/json' -d '{\"scenario\":\"gaming mouse under $50 in stock, best sellers, top 10\"}' %s/v1/search\n\n", key, url)
 	fmt.Fprintln(out, "Ctrl-C stops everything; the next `make demo` reuses what is loaded.")
 }
 

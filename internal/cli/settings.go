@@ -41,6 +41,8 @@ var settings = []setting{
 		func(c *Config) *time.Duration { return &c.API.IdleTimeout }, time.ParseDuration, positive[time.Duration]),
 	bind("SELECTION_HTTP_MAX_HEADER_BYTES", "32768", "largest request header block, in bytes (431 past it)",
 		func(c *Config) *int { return &c.API.MaxHeaderBytes }, whole, between(1024, 1<<20)),
+	bind("SELECTION_HTTP_MAX_BODY_BYTES", "1048576", "largest request body, in bytes (413 past it); a plan with its most pins and exclusions needs about 250 KiB",
+		func(c *Config) *int { return &c.API.MaxBodyBytes }, whole, between(4096, 64<<20)),
 	bind("SELECTION_API_RATE_PER_ADDRESS", "100", "requests per second from one client address (IPv6: one /64), burst twice that, on every route; past it 429 with Retry-After (0 turns it off)",
 		func(c *Config) *float64 { return &c.API.RatePerAddress }, rate, rateCheck),
 	bind("SELECTION_API_RATE_PER_KEY", "50", "requests per second with one API key, burst twice that; past it 429 with Retry-After (0 turns it off)",

@@ -112,7 +112,7 @@
 // `selection bench embed` (internal/bench/embedbench.Run) embeds texts and times 200 single
 // queries; its last line is
 //
-//	embed titles_per_sec=<n> gflops=<n> query_p50_ms=<n> cores=<n>
+//	embed titles_per_sec=<n> gflops=<n> query_p50_ms=<n> cores=<n> kernel=<path> peak_pct=<n>
 //
 // For local measurements:
 //

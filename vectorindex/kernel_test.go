@@ -92,7 +92,7 @@ func TestKernelPathsSameNeighbours(t *testing.T) {
 	vecs := clustered(rng, n, dim)
 	queries := clustered(rng, 8, dim)
 	filter := func(o int) bool { return o%3 != 0 }
-	cfg := IndexConfig{Dim: dim, Workers: 2, ParallelMin: 1000, Kernel: string(cpukernel.Portable)}
+	cfg := IndexConfig{Dim: dim, Workers: 2, ParallelMin: 1000, Candidates: 400, Rerank: 40, Kernel: string(cpukernel.Portable)}
 	ref := newTestIndex(t, cfg, vecs)
 	ctx := context.Background()
 	type result struct{ exact, binary, filtered []Hit }

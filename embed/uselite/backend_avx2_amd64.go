@@ -9,27 +9,35 @@ import (
 	"unsafe"
 )
 
-// The AVX2+FMA kernels: the AVX-512 ones' scheme on 256-bit vectors, for the many x86-64
-// servers without AVX-512 (Haswell to Alder Lake, Zen 1 to Zen 3). Go's register allocator
-// gives archsimd code 15 vector registers (X15 is its zero register), and AVX2 has no more
-// than 16 anyway, so the micro-kernel is 5x16 (see kernel5x16).
+// The AVX2+FMA kernels, for the many x86-64 servers without AVX-512 (Haswell to Alder Lake,
+// Zen 1 to Zen 3): the AVX-512 ones' scheme on 256-bit vectors, written with archsimd, except
+// the matrix product's inner loop, which is Go assembly (backend_avx2_amd64.s).
+//
+// Why assembly there: archsimd's MulAdd is VFMADD213PS, whose result replaces the multiplicand
+// (the broadcast A value, used for two panel vectors, so it is copied first), and the compiler
+// loads every broadcast of a step before the first FMA. With 16 YMM registers (15 for Go code)
+// the classic 6x16 block then spills accumulators every step; 5x16 spills too, and the 4x16
+// that fits spends about 44 instructions (copies, register rotation at the loop's end,
+// address arithmetic, VMOVSS+VBROADCASTSS pairs) per 8 FMAs: 46-55 GFLOP per CPU-second
+// here against 83-96 for the 6x16 assembly loop (2 loads, 6 VBROADCASTSS from memory and 12
+// VFMADD231PS per step), on a par with the AVX-512 kernels on this Zen 4 (BenchmarkMatmul).
 
 // nr8 is the width of a packed weight panel on the AVX2 path: two 8-float vectors.
 const nr8 = 16
 
 // mr8 is the number of A rows one micro-kernel call computes.
-const mr8 = 4
+const mr8 = 6
 
-// mc8 is the number of A rows whose panel sweep is kept together (a multiple of mr8): 45 rows
-// of up to 1536 floats are 270 KiB, within the L2 of every AVX2 server core.
+// mc8 is the number of A rows whose panel sweep is kept together (a multiple of mr8): 48 rows
+// of up to 1536 floats are 288 KiB, packed (packA) and within the L2 of every AVX2 server core.
 const mc8 = 48
 
 type vec8 = archsimd.Float32x8
 
-// avx2Backend runs the matrix products with a 5x16 register-blocked kernel on Float32x8.
+// avx2Backend runs the matrix products with a 6x16 register-blocked kernel on 256-bit vectors.
 type avx2Backend struct{}
 
-func (avx2Backend) name() string { return "avx2-archsimd" }
+func (avx2Backend) name() string { return "avx2-archsimd+asm" }
 
 // pack lays W [in][out] out as out/16 panels of [in][16] floats.
 func (avx2Backend) pack(l *linear) {
@@ -67,7 +75,7 @@ func (avx2Backend) matmul(M int, a []float32, lda int, l *linear, c []float32, l
 	var apack *[]float32
 	for i0 := 0; i0 < M; i0 += mc8 {
 		i1 := min(i0+mc8, M)
-		full := i0 + (i1-i0)/mr8*mr8 // rows [i0, full) go through the packed 4x16 kernel
+		full := i0 + (i1-i0)/mr8*mr8 // rows [i0, full) go through the packed 6x16 kernel
 		var pp unsafe.Pointer
 		if full > i0 {
 			if apack == nil {
@@ -81,7 +89,7 @@ func (avx2Backend) matmul(M int, a []float32, lda int, l *linear, c []float32, l
 			bias := unsafe.Add(biasp, uintptr(p*nr8)*4)
 			col := uintptr(p*nr8) * 4
 			for i := i0; i < full; i += mr8 {
-				kernel4x16(unsafe.Add(pp, uintptr((i-i0)*K)*4), pb, K, unsafe.Add(cp, uintptr(i)*sc+col), sc, bias, mode)
+				kernel6x16(unsafe.Add(pp, uintptr((i-i0)*K)*4), pb, K, unsafe.Add(cp, uintptr(i)*sc+col), sc, bias, mode)
 			}
 			i := full
 			if i+3 <= i1 {
@@ -98,10 +106,10 @@ func (avx2Backend) matmul(M int, a []float32, lda int, l *linear, c []float32, l
 // packPool recycles the buffers packA fills (mc8 x K floats, at most 288 KiB).
 var packPool = sync.Pool{New: func() any { return new([]float32) }}
 
-// packA lays rows [0, m) of a (m a multiple of mr8, row stride lda, depth k) out as m/4
-// micro-panels of [k][4] floats in *buf and returns a pointer to the first, so that the
-// micro-kernel finds the four values it broadcasts for one k side by side, at constant
-// offsets from one address (Go computes every other address with an instruction of its own).
+// packA lays rows [0, m) of a (m a multiple of mr8, row stride lda, depth k) out as m/6
+// micro-panels of [k][6] floats in *buf and returns a pointer to the first, so that the
+// micro-kernel finds the six values it broadcasts for one k side by side, at constant
+// offsets from one pointer it steps.
 func packA(buf *[]float32, a []float32, lda, m, k int) unsafe.Pointer {
 	if cap(*buf) < m*k {
 		*buf = make([]float32, mc8*k)
@@ -109,10 +117,11 @@ func packA(buf *[]float32, a []float32, lda, m, k int) unsafe.Pointer {
 	dst := (*buf)[:m*k]
 	for g := 0; g < m; g += mr8 {
 		panel := dst[g*k : (g+mr8)*k]
-		r0, r1, r2, r3 := a[g*lda:][:k], a[(g+1)*lda:][:k], a[(g+2)*lda:][:k], a[(g+3)*lda:][:k]
-		for kk := 0; kk < k; kk++ {
-			q := panel[4*kk : 4*kk+4]
-			q[0], q[1], q[2], q[3] = r0[kk], r1[kk], r2[kk], r3[kk]
+		for r := 0; r < mr8; r++ {
+			row := a[(g+r)*lda:][:k]
+			for kk, v := range row {
+				panel[mr8*kk+r] = v
+			}
 		}
 	}
 	return unsafe.Pointer(unsafe.SliceData(dst))
@@ -143,84 +152,23 @@ func finishRow8(c unsafe.Pointer, acc0, acc1 vec8, bias unsafe.Pointer, mode gem
 	finish8(unsafe.Add(c, 32), acc1, load8(unsafe.Add(bias, 32)), mode)
 }
 
-// kernel5x16 computes a 5x16 block of C from 5 rows of A (byte stride sa) and one packed
-// panel over the full depth k: 10 FMA chains per step, enough to cover the FMA latency (4-5
-// cycles) on two FMA pipes. archsimd's MulAdd is VFMADD213PS, whose destination is the
-// broadcast (used twice, so copied first): 10 accumulators, 2 panel vectors, the broadcast
-// and its copy are 14 of the 15 registers; the classic 6x16 needs 16 and spills three
-// accumulators to the stack every step (measured 40% slower).
-func kernel5x16(a unsafe.Pointer, sa uintptr, b unsafe.Pointer, k int, c unsafe.Pointer, sc uintptr, bias unsafe.Pointer, mode gemmMode) {
-	var c00, c01, c10, c11, c20, c21, c30, c31, c40, c41 vec8
-	a0 := a
-	a1 := unsafe.Add(a, sa)
-	a2 := unsafe.Add(a, 2*sa)
-	a3 := unsafe.Add(a, 3*sa)
-	a4 := unsafe.Add(a, 4*sa)
-	// Integer offsets, never stepped pointers (see kernel3x32).
-	end := uintptr(k) * 4
-	bo := uintptr(0)
-	for ao := uintptr(0); ao < end; ao += 4 {
-		b0 := load8(unsafe.Add(b, bo))
-		b1 := load8(unsafe.Add(b, bo+32))
-		x := bcast8(unsafe.Add(a0, ao))
-		c00 = x.MulAdd(b0, c00)
-		c01 = x.MulAdd(b1, c01)
-		x = bcast8(unsafe.Add(a1, ao))
-		c10 = x.MulAdd(b0, c10)
-		c11 = x.MulAdd(b1, c11)
-		x = bcast8(unsafe.Add(a2, ao))
-		c20 = x.MulAdd(b0, c20)
-		c21 = x.MulAdd(b1, c21)
-		x = bcast8(unsafe.Add(a3, ao))
-		c30 = x.MulAdd(b0, c30)
-		c31 = x.MulAdd(b1, c31)
-		x = bcast8(unsafe.Add(a4, ao))
-		c40 = x.MulAdd(b0, c40)
-		c41 = x.MulAdd(b1, c41)
-		bo += 4 * nr8
+// kernel6x16 computes a 6x16 block of C from the packed A micro-panel at ap and one packed
+// weight panel over the full depth k, and finishes it into C.
+func kernel6x16(ap unsafe.Pointer, b unsafe.Pointer, k int, c unsafe.Pointer, sc uintptr, bias unsafe.Pointer, mode gemmMode) {
+	var acc [12]vec8
+	kernel6x16asm(ap, b, k, &acc)
+	for r := 0; r < mr8; r++ {
+		finishRow8(unsafe.Add(c, uintptr(r)*sc), acc[2*r], acc[2*r+1], bias, mode)
 	}
-	finishRow8(c, c00, c01, bias, mode)
-	finishRow8(unsafe.Add(c, sc), c10, c11, bias, mode)
-	finishRow8(unsafe.Add(c, 2*sc), c20, c21, bias, mode)
-	finishRow8(unsafe.Add(c, 3*sc), c30, c31, bias, mode)
-	finishRow8(unsafe.Add(c, 4*sc), c40, c41, bias, mode)
 }
 
-// kernel4x16 is kernel5x16 for 4 rows.
-func kernel4x16(ap unsafe.Pointer, b unsafe.Pointer, k int, c unsafe.Pointer, sc uintptr, bias unsafe.Pointer, mode gemmMode) {
-	var acc [8]vec8
-	kernel4x16acc(ap, b, k, &acc)
-	finishRow8(c, acc[0], acc[1], bias, mode)
-	finishRow8(unsafe.Add(c, sc), acc[2], acc[3], bias, mode)
-	finishRow8(unsafe.Add(c, 2*sc), acc[4], acc[5], bias, mode)
-	finishRow8(unsafe.Add(c, 3*sc), acc[6], acc[7], bias, mode)
-}
+// kernel6x16asm is in backend_avx2_amd64.s.
+//
+//go:noescape
+func kernel6x16asm(ap unsafe.Pointer, b unsafe.Pointer, k int, out *[12]vec8)
 
-func kernel4x16acc(ap unsafe.Pointer, b unsafe.Pointer, k int, out *[8]vec8) {
-	var c00, c01, c10, c11, c20, c21, c30, c31 vec8
-	end := uintptr(k) * 16
-	for ao := uintptr(0); ao < end; ao += 16 {
-		pa := (*[4]float32)(unsafe.Add(ap, ao))
-		pb := (*[16]float32)(unsafe.Add(b, 4*ao))
-		b0 := archsimd.LoadFloat32x8((*[8]float32)(pb[0:8]))
-		b1 := archsimd.LoadFloat32x8((*[8]float32)(pb[8:16]))
-		x := archsimd.BroadcastFloat32x8(pa[0])
-		c00 = x.MulAdd(b0, c00)
-		c01 = x.MulAdd(b1, c01)
-		x = archsimd.BroadcastFloat32x8(pa[1])
-		c10 = x.MulAdd(b0, c10)
-		c11 = x.MulAdd(b1, c11)
-		x = archsimd.BroadcastFloat32x8(pa[2])
-		c20 = x.MulAdd(b0, c20)
-		c21 = x.MulAdd(b1, c21)
-		x = archsimd.BroadcastFloat32x8(pa[3])
-		c30 = x.MulAdd(b0, c30)
-		c31 = x.MulAdd(b1, c31)
-	}
-	*out = [8]vec8{c00, c01, c10, c11, c20, c21, c30, c31}
-}
-
-// kernel3x16 is kernel5x16 for 3 rows (part of the M%5 tail).
+// kernel3x16 computes a 3x16 block of C from 3 rows of A (byte stride sa) and one packed
+// panel over the full depth k (part of the M%6 tail).
 func kernel3x16(a unsafe.Pointer, sa uintptr, b unsafe.Pointer, k int, c unsafe.Pointer, sc uintptr, bias unsafe.Pointer, mode gemmMode) {
 	var c00, c01, c10, c11, c20, c21 vec8
 	a0 := a
@@ -247,7 +195,7 @@ func kernel3x16(a unsafe.Pointer, sa uintptr, b unsafe.Pointer, k int, c unsafe.
 	finishRow8(unsafe.Add(c, 2*sc), c20, c21, bias, mode)
 }
 
-// kernel1x16 is kernel5x16 for a single row, with two chains per column vector so that the
+// kernel1x16 is kernel3x16 for a single row, with two chains per column vector so that the
 // FMA latency is not the whole story even for one row (a query of one token).
 func kernel1x16(a unsafe.Pointer, b unsafe.Pointer, k int, c unsafe.Pointer, bias unsafe.Pointer, mode gemmMode) {
 	var c00, c01, d00, d01 vec8

@@ -102,10 +102,12 @@
 //	GOEXPERIMENT=simd go build ./...
 //	GOEXPERIMENT=simd go test ./embed/...
 //
-// Their files carry //go:build goexperiment.simd && amd64 and check
-// archsimd.X86.AVX512() at load time, falling back to gonum on CPUs without
-// AVX-512. A plain `go build` uses gonum's pure-Go blas32 (no cgo) and
-// passes the same golden tests.
+// Their files carry //go:build goexperiment.simd && amd64. At load time
+// (Config.Kernel, SELECTION_KERNEL, default auto; internal/cpukernel) the
+// AVX-512 kernels run where the CPU has AVX-512, else the AVX2+FMA ones
+// (6x16 micro-kernel in Go assembly, the rest archsimd), else gonum. A plain
+// `go build` uses gonum's pure-Go blas32 (no cgo) and passes the same golden
+// tests.
 //
 // # Benchmarks
 //

@@ -102,17 +102,19 @@
 //	GOEXPERIMENT=simd go build ./...
 //	GOEXPERIMENT=simd go test ./embed/...
 //
-// Their files carry //go:build goexperiment.simd && amd64 and check
-// archsimd.X86.AVX512() at load time, falling back to gonum on CPUs without
-// AVX-512. A plain `go build` uses gonum's pure-Go blas32 (no cgo) and
-// passes the same golden tests.
+// Their files carry //go:build goexperiment.simd && amd64. At load time
+// (Config.Kernel, SELECTION_KERNEL, default auto; internal/cpukernel) the
+// AVX-512 kernels run where the CPU has AVX-512, else the AVX2+FMA ones
+// (6x16 micro-kernel in Go assembly, the rest archsimd), else gonum. A plain
+// `go build` uses gonum's pure-Go blas32 (no cgo) and passes the same golden
+// tests.
 //
 // # Benchmarks
 //
 // `selection bench embed` (internal/bench/embedbench.Run) embeds texts and times 200 single
 // queries; its last line is
 //
-//	embed titles_per_sec=<n> gflops=<n> query_p50_ms=<n> cores=<n>
+//	embed titles_per_sec=<n> gflops=<n> query_p50_ms=<n> cores=<n> kernel=<path> peak_pct=<n>
 //
 // For local measurements:
 //

@@ -95,6 +95,11 @@ type Config struct {
 	// local (default 32), per request for openai (default 256) and ollama
 	// (default 32; langchaingo sends one request per text there).
 	BatchSize int
+	// Kernel chooses the local model's numeric kernels: "auto" (default) for
+	// the fastest this build and CPU support (AVX-512, else AVX2+FMA, else
+	// portable), or "avx512", "avx2" or "portable" to force one; New
+	// refuses a path the machine lacks. Unused for remote providers.
+	Kernel string
 }
 
 // WithDefaults returns c with every unset field given its default.
@@ -143,6 +148,9 @@ func (c Config) WithDefaults() Config {
 	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
 	}
+	if c.Kernel == "" {
+		c.Kernel = "auto"
+	}
 	return c
 }
 
@@ -188,6 +196,18 @@ func (c Config) validate() error {
 	return nil
 }
 
+// Kernel names the numeric kernels e runs on ("avx2-archsimd", ...): the
+// local model's, also behind a Cached; "" for remote embedders.
+func Kernel(e Embedder) string {
+	if c, ok := e.(*Cached); ok {
+		e = c.inner
+	}
+	if b, ok := e.(interface{ Backend() string }); ok {
+		return b.Backend()
+	}
+	return ""
+}
+
 // New builds the Embedder cfg describes (after WithDefaults). For the
 // local provider it loads the model from ModelDir, which takes about
 // 150 ms; a missing model gives an error naming the directory and the
@@ -202,7 +222,7 @@ func New(ctx context.Context, cfg Config) (Embedder, error) {
 	}
 	switch cfg.Provider {
 	case ProviderLocal:
-		m, err := uselite.Load(cfg.ModelDir)
+		m, err := uselite.LoadKernel(cfg.ModelDir, cfg.Kernel)
 		if err != nil {
 			return nil, fmt.Errorf("embed: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"selection/internal/cpukernel"
 	"selection/internal/pg"
 	"selection/internal/poll"
 )
@@ -57,6 +58,11 @@ type IndexConfig struct {
 	// candidates).
 	// Default: DefaultRerank (measured: recall@10 >= 0.99).
 	Rerank int
+	// Kernel chooses the scoring kernels: "auto" for the fastest this build and CPU support
+	// (AVX-512, else AVX2+FMA, else portable), or "avx512", "avx2" or "portable" to force one;
+	// NewIndex refuses a path the build or the CPU lacks (cpukernel.ErrUnsupported).
+	// Default: "auto".
+	Kernel string
 	// Logger receives poll errors. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -97,6 +103,9 @@ func (c IndexConfig) WithDefaults() IndexConfig {
 	}
 	if c.Rerank == 0 {
 		c.Rerank = DefaultRerank
+	}
+	if c.Kernel == "" {
+		c.Kernel = string(cpukernel.Auto)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -173,7 +182,11 @@ func NewIndex(pool *pgxpool.Pool, cfg IndexConfig) (*Index, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Index{pool: pool, cfg: cfg, kern: newKernel(), words: (cfg.Dim + 63) / 64,
+	kp, err := cpukernel.Resolve(cfg.Kernel)
+	if err != nil {
+		return nil, fmt.Errorf("vectorindex: %w", err)
+	}
+	return &Index{pool: pool, cfg: cfg, kern: newKernel(kp), words: (cfg.Dim + 63) / 64,
 		mean: make([]float32, cfg.Dim), maxOrd: -1,
 		loop: poll.Loop{Name: "vectorindex: poll", Every: cfg.PollInterval, Logger: cfg.Logger}}, nil
 }
@@ -181,7 +194,7 @@ func NewIndex(pool *pgxpool.Pool, cfg IndexConfig) (*Index, error) {
 // Config returns the index's configuration (with defaults filled).
 func (ix *Index) Config() IndexConfig { return ix.cfg }
 
-// Kernel names the scoring kernels in use ("avx512-archsimd" or "portable").
+// Kernel names the scoring kernels in use: "avx512-archsimd", "avx2-archsimd" or "portable".
 func (ix *Index) Kernel() string { return ix.kern.name() }
 
 // Len is the number of vectors held.

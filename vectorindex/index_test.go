@@ -3,7 +3,6 @@ package vectorindex
 import (
 	"context"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 	"sort"
 	"testing"
@@ -87,41 +86,6 @@ func newTestIndex(t testing.TB, cfg IndexConfig, vecs [][]float32) *Index {
 	}
 	ix.Recenter()
 	return ix
-}
-
-func TestKernelsAgree(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	k := newKernel()
-	t.Logf("kernel: %s", k.name())
-	for _, n := range []int{1, 7, 16, 17, 64, 100, 512, 513} {
-		a, b := make([]float32, n), make([]float32, n)
-		for i := range a {
-			a[i], b[i] = rng.Float32()-0.5, rng.Float32()-0.5
-		}
-		require.InDelta(t, portable{}.dot(a, b), k.dot(a, b), 1e-4, "n=%d", n)
-		require.InDelta(t, portable{}.dot(a, b), Dot(a, b), 1e-4, "Dot, n=%d", n)
-	}
-	for _, words := range []int{1, 3, 8} {
-		nb := 5
-		blocks := make([]uint64, nb*words*8)
-		for i := range blocks {
-			blocks[i] = rng.Uint64()
-		}
-		q := make([]uint64, words)
-		for i := range q {
-			q[i] = rng.Uint64()
-		}
-		want, got := make([]uint64, nb*8), make([]uint64, nb*8)
-		portable{}.hamming(q, blocks, words, want)
-		k.hamming(q, blocks, words, got)
-		require.Equal(t, want, got, "words=%d", words)
-		// Check the portable kernel itself against the definition for one code.
-		var d int
-		for w := 0; w < words; w++ {
-			d += bits.OnesCount64(blocks[(1*words+w)*8+3] ^ q[w])
-		}
-		require.Equal(t, uint64(d), want[8+3])
-	}
 }
 
 func TestTopK(t *testing.T) {

@@ -1,10 +1,15 @@
 package vectorindex
 
-import "math/bits"
+import (
+	"math/bits"
 
-// kernel is the set of scoring loops the index runs. One is chosen at start: the AVX-512
-// kernels of the GOEXPERIMENT=simd build when the CPU has AVX-512 (with VPOPCNTDQ for the
-// Hamming distances), the portable ones otherwise.
+	"selection/internal/cpukernel"
+)
+
+// kernel is the set of scoring loops the index runs. One is chosen at start (IndexConfig.Kernel,
+// default auto): in the GOEXPERIMENT=simd build the AVX-512 kernels when the CPU has AVX-512
+// (VPOPCNTQ for the Hamming distances where it has VPOPCNTDQ), else the AVX2+FMA ones, else
+// the portable ones.
 type kernel interface {
 	name() string
 	// dot returns the inner product of a and b (len(b) >= len(a)).
@@ -52,9 +57,9 @@ func (portable) hamming(q []uint64, blocks []uint64, words int, out []uint64) {
 	}
 }
 
-// defaultKernel is the kernel newKernel chooses, for Dot.
-var defaultKernel = newKernel()
+// defaultKernel is the fastest kernel this machine supports, for Dot.
+var defaultKernel = newKernel(cpukernel.Best())
 
-// Dot returns the inner product of a and b (len(b) >= len(a)) with the kernel the index uses
-// on this machine (AVX-512 where the build and the CPU have it, the portable loop otherwise).
+// Dot returns the inner product of a and b (len(b) >= len(a)) with the fastest kernel this
+// machine supports (SELECTION_KERNEL does not apply: it is for search's few small products).
 func Dot(a, b []float32) float32 { return defaultKernel.dot(a, b) }

@@ -2,6 +2,8 @@
 
 package vectorindex
 
-// newKernel returns the portable kernels; build with GOEXPERIMENT=simd on amd64 for the
-// AVX-512 ones.
-func newKernel() kernel { return portable{} }
+import "selection/internal/cpukernel"
+
+// newKernel returns the portable kernels: without GOEXPERIMENT=simd on amd64 there are no
+// others (cpukernel.Resolve gives only cpukernel.Portable).
+func newKernel(cpukernel.Path) kernel { return portable{} }

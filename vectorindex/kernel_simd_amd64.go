@@ -5,18 +5,36 @@ package vectorindex
 import (
 	"simd/archsimd"
 	"unsafe"
+
+	"selection/internal/cpukernel"
 )
 
-// newKernel picks the AVX-512 kernels when the CPU has AVX-512 (F, CD, BW, DQ and VL, as
-// archsimd requires) plus VPOPCNTDQ for the Hamming distances, the portable ones otherwise.
-func newKernel() kernel {
-	if archsimd.X86.AVX512() && archsimd.X86.AVX512VPOPCNTDQ() {
-		return avx512{}
+// newKernel returns the kernels of path p (resolved by cpukernel.Resolve, so supported here).
+// The AVX-512 path counts bits with VPOPCNTQ where the CPU has AVX512_VPOPCNTDQ (Ice Lake,
+// Zen 4 and later) and with the AVX2 nibble table otherwise (Skylake-SP, Cascade Lake).
+func newKernel(p cpukernel.Path) kernel {
+	switch p {
+	case cpukernel.AVX512:
+		if cpukernel.HasVPOPCNTDQ() {
+			return avx512{}
+		}
+		return avx512NoPopcnt{}
+	case cpukernel.AVX2:
+		return avx2{}
 	}
 	return portable{}
 }
 
 type avx512 struct{}
+
+// avx512NoPopcnt is the AVX-512 dot product with the AVX2 Hamming pass.
+type avx512NoPopcnt struct{ avx512 }
+
+func (avx512NoPopcnt) name() string { return "avx512-archsimd (hamming avx2)" }
+
+func (avx512NoPopcnt) hamming(q []uint64, blocks []uint64, words int, out []uint64) {
+	hammingNibble(q, blocks, words, out)
+}
 
 func (avx512) name() string { return "avx512-archsimd" }
 

@@ -2,6 +2,8 @@
 
 package uselite
 
-// newBackend returns the portable kernels; build with GOEXPERIMENT=simd on
-// amd64 for the AVX-512 ones.
-func newBackend() backend { return gonumBackend{} }
+import "selection/internal/cpukernel"
+
+// newBackend returns the portable kernels: without GOEXPERIMENT=simd on amd64 there are no
+// others (cpukernel.Resolve gives only cpukernel.Portable).
+func newBackend(cpukernel.Path) backend { return gonumBackend{} }

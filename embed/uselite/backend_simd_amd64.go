@@ -6,13 +6,17 @@ import (
 	"math"
 	"simd/archsimd"
 	"unsafe"
+
+	"selection/internal/cpukernel"
 )
 
-// newBackend picks the AVX-512 kernels when the CPU has AVX-512 (F, CD,
-// BW, DQ and VL, as archsimd requires) and gonum's otherwise.
-func newBackend() backend {
-	if archsimd.X86.AVX512() {
+// newBackend returns the kernels of path p (resolved by cpukernel.Resolve, so supported here).
+func newBackend(p cpukernel.Path) backend {
+	switch p {
+	case cpukernel.AVX512:
 		return avx512Backend{}
+	case cpukernel.AVX2:
+		return avx2Backend{}
 	}
 	return gonumBackend{}
 }

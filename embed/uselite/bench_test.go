@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"selection/internal/cpukernel"
 )
 
 // icecatDir is where the Icecat product dumps are: $ICECAT_DIR, else the
@@ -67,10 +69,20 @@ func loadTitles(tb testing.TB, max int) []string {
 }
 
 // BenchmarkEmbedTitles embeds 2,000 Icecat titles per iteration and reports
-// titles/s and the achieved GFLOP/s.
+// titles/s and the achieved GFLOP/s, on every kernel path this machine supports.
 func BenchmarkEmbedTitles(b *testing.B) {
-	m := loadTestModel(b)
+	loadTestModel(b)
 	titles := loadTitles(b, 2000)
+	for _, p := range cpukernel.Supported() {
+		m, err := LoadKernel(testModelDir(), string(p))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(string(p), func(b *testing.B) { benchEmbedTitles(b, m, titles) })
+	}
+}
+
+func benchEmbedTitles(b *testing.B, m *Model, titles []string) {
 	enc := NewEncoder(m, Options{})
 	flops := enc.CountFLOPs(titles)
 	ctx := context.Background()

@@ -139,3 +139,6 @@ func (e *Encoder) CountFLOPs(texts []string) int64 {
 
 // Backend names the matrix kernels in use.
 func (e *Encoder) Backend() string { return e.m.Backend() }
+
+// Kernel is the kernel path in use: "avx512", "avx2" or "portable".
+func (e *Encoder) Kernel() string { return e.m.Kernel() }

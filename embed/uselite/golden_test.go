@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"selection/internal/cpukernel"
 )
 
 // testModelDir is the model directory the tests use: $USELITE_MODEL_DIR or
@@ -100,13 +102,17 @@ func checkGolden(t *testing.T, enc *Encoder, file string) {
 	}
 }
 
+// TestGolden checks the vectors of every kernel path this machine supports against the
+// reference runtime's (cosine >= 0.99999); unsupported paths are skipped with the reason.
 func TestGolden(t *testing.T) {
-	m := loadTestModel(t)
-	t.Logf("backend %s, load %v", m.Backend(), m.LoadTime())
-	for _, bs := range []int{1, 3, 32} {
-		enc := NewEncoder(m, Options{BatchSize: bs})
-		for _, f := range []string{"golden-short.json", "golden-edgecases.json", "golden-titles.json"} {
-			checkGolden(t, enc, f)
+	eachKernel(t, func(t *testing.T, p cpukernel.Path) {
+		m := loadKernelModel(t, p)
+		t.Logf("backend %s, load %v", m.Backend(), m.LoadTime())
+		for _, bs := range []int{1, 3, 32} {
+			enc := NewEncoder(m, Options{BatchSize: bs})
+			for _, f := range []string{"golden-short.json", "golden-edgecases.json", "golden-titles.json"} {
+				checkGolden(t, enc, f)
+			}
 		}
-	}
+	})
 }

@@ -5,13 +5,21 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"selection/internal/cpukernel"
 )
 
 // BenchmarkMatmul times the matrix kernel alone on the model's layer
 // shapes for a batch of 32 Icecat titles (M = 736 tokens), with one
 // goroutine per core each running its own product, as the encoder does.
+// Every kernel path this machine supports is timed.
 func BenchmarkMatmul(b *testing.B) {
-	be := newBackend()
+	for _, p := range cpukernel.Supported() {
+		benchMatmul(b, newBackend(p))
+	}
+}
+
+func benchMatmul(b *testing.B, be backend) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const M = 736
 	for _, kn := range [][2]int{{256, 768}, {512, 512}, {512, 1536}, {1536, 512}} {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"selection/internal/cpukernel"
 )
 
 // Graph names of the weights and constants, as they appear in model.json.
@@ -66,24 +68,42 @@ type Model struct {
 	maskBias  float32
 	maxTokens int
 	backend   backend
+	kernel    cpukernel.Path
 	loadTime  time.Duration
 }
 
 // Tokenizer returns the model's tokenizer.
 func (m *Model) Tokenizer() *Tokenizer { return m.tok }
 
-// Backend names the matrix kernels in use, e.g. "avx512-archsimd" or "gonum".
+// Backend names the matrix kernels in use: "avx512-archsimd", "avx2-archsimd" or "gonum".
 func (m *Model) Backend() string { return m.backend.name() }
 
 // LoadTime is how long Load took.
 func (m *Model) LoadTime() time.Duration { return m.loadTime }
 
-// Load reads the model from dir (DefaultModelDir when dir is empty).
-// A missing or damaged directory gives an error naming the directory and
-// the setup command (`make setup`).
-func Load(dir string) (*Model, error) {
-	return loadWith(dir, newBackend())
+// Load reads the model from dir (DefaultModelDir when dir is empty) with the fastest kernels
+// this machine supports. A missing or damaged directory gives an error naming the directory
+// and the setup command (`make setup`).
+func Load(dir string) (*Model, error) { return LoadKernel(dir, string(cpukernel.Auto)) }
+
+// LoadKernel is Load with the kernels chosen by kernel: "auto" (or "") for the fastest this
+// build and CPU support, or "avx512", "avx2" or "portable" to force a path; a path the build
+// or the CPU lacks is an error wrapping cpukernel.ErrUnsupported.
+func LoadKernel(dir, kernel string) (*Model, error) {
+	p, err := cpukernel.Resolve(kernel)
+	if err != nil {
+		return nil, fmt.Errorf("uselite: %w", err)
+	}
+	m, err := loadWith(dir, newBackend(p))
+	if err != nil {
+		return nil, err
+	}
+	m.kernel = p
+	return m, nil
 }
+
+// Kernel is the kernel path the model runs on: "avx512", "avx2" or "portable".
+func (m *Model) Kernel() string { return string(m.kernel) }
 
 func loadWith(dir string, be backend) (*Model, error) {
 	start := time.Now()

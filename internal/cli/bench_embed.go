@@ -12,7 +12,7 @@ import (
 
 func init() {
 	registerBench(&command{name: "embed", usage: "bench embed [--titles N] [--dir DIR]",
-		summary: "embed the Icecat titles with the configured model; last line: embed titles_per_sec=... gflops=... query_p50_ms=... cores=...",
+		summary: "embed the Icecat titles with the configured model; last line: embed titles_per_sec=... gflops=... query_p50_ms=... cores=... kernel=... peak_pct=...",
 		run:     runBenchEmbed})
 }
 

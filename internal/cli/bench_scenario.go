@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"selection/embed"
 	"selection/ingest"
 	"selection/internal/bench/scenariobench"
 	"selection/internal/core"
@@ -192,7 +193,7 @@ func startBenchStack(ctx context.Context, env *Env, pool *pgxpool.Pool, fresh bo
 	if err != nil {
 		return s, err
 	}
-	step("embedder", time.Since(t0), emb.Name())
+	step("embedder", time.Since(t0), strings.TrimSpace(emb.Name()+" "+embed.Kernel(emb)))
 	llm, err := newLLM(env.Config.Serve)
 	if err != nil {
 		return s, err

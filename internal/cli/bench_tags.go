@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"selection/internal/bench/tagbench"
+	"selection/internal/cpukernel"
 	"selection/internal/pg"
 )
 
@@ -32,6 +33,12 @@ func init() {
 			if !ok {
 				return usageErr("unknown benchmark %q", args[0])
 			}
+			// Every bench says which kernels the process runs (config has checked the setting).
+			kp, err := cpukernel.Resolve(env.Config.Kernel)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "kernels: %s\n", cpukernel.Describe(kp, env.Config.Kernel))
 			return sub.run(ctx, env, args[1:])
 		}})
 	registerBench(&command{name: "tags", usage: "bench tags [--skus 1000000] [--runs 15] [--reload]",

@@ -31,6 +31,11 @@ type Config struct {
 	HTTPAddr string
 	// ShutdownWait bounds a graceful shutdown (SELECTION_SHUTDOWN_WAIT). Default 10s.
 	ShutdownWait time.Duration
+	// Kernel is the numeric kernel path of the embedding model and the in-memory vector index
+	// (SELECTION_KERNEL): auto (the fastest the build and CPU support: AVX-512, else AVX2+FMA,
+	// else portable), avx512, avx2 or portable. Default "auto"; a path the machine lacks is
+	// refused when the configuration is read.
+	Kernel string
 
 	Serve   ServeConfig
 	API     APIConfig

@@ -12,6 +12,7 @@ import (
 	"selection/api"
 	"selection/embed"
 	"selection/ingest"
+	"selection/internal/cpukernel"
 	"selection/internal/pg"
 	"selection/selection"
 	"selection/vectorindex"
@@ -28,6 +29,8 @@ var settings = []setting{
 		func(c *Config) *string { return &c.LogFormat }, text, oneOf("text", "json")),
 	bind("SELECTION_MODEL_DIR", "/var/cache/selection/models/use-lite-0.2.0", "directory of the USE-Lite model files (the setup fills it)",
 		func(c *Config) *string { return &c.ModelDir }, text, nil),
+	bind("SELECTION_KERNEL", string(cpukernel.Auto), "numeric kernels of the embedding model and the in-memory vector index: auto (fastest the CPU supports: avx512, else avx2 with FMA, else portable) or one of those to force it; a path the CPU lacks is an error at start",
+		func(c *Config) *string { return &c.Kernel }, text, kernelCheck),
 	bind("SELECTION_HTTP_ADDR", "127.0.0.1:8080", "address the API and web page listen on",
 		func(c *Config) *string { return &c.HTTPAddr }, text, nil),
 	bind("SELECTION_SHUTDOWN_WAIT", "10s", "how long a graceful shutdown may take",
@@ -206,6 +209,17 @@ func oneOf(allowed ...string) func(string) error {
 		}
 		return fmt.Errorf("must be one of %s", strings.Join(show, ", "))
 	}
+}
+
+// kernelCheck accepts auto and the kernel paths this build and CPU support (cpukernel.Resolve).
+func kernelCheck(v string) error {
+	if _, err := cpukernel.Resolve(v); err != nil {
+		if errors.Is(err, cpukernel.ErrUnsupported) {
+			return err
+		}
+		return oneOf(string(cpukernel.Auto), string(cpukernel.AVX512), string(cpukernel.AVX2), string(cpukernel.Portable))(v)
+	}
+	return nil
 }
 
 func between(lo, hi int) func(int) error {

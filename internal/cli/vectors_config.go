@@ -21,7 +21,8 @@ import (
 // vectorIndexConfig is the in-memory index configuration from the settings.
 func vectorIndexConfig(env *Env) vectorindex.IndexConfig {
 	v := env.Config.Vectors
-	return vectorindex.IndexConfig{MaxBytes: max(v.Memory, 0), PollInterval: v.Poll, QuantizedMin: v.QuantizedMin, Logger: env.Log}
+	return vectorindex.IndexConfig{MaxBytes: max(v.Memory, 0), PollInterval: v.Poll, QuantizedMin: v.QuantizedMin,
+		Kernel: env.Config.Kernel, Logger: env.Log}
 }
 
 // plannerConfig is the search planner configuration from the settings.
@@ -72,6 +73,9 @@ func newEmbedder(ctx context.Context, env *Env, pool *pgxpool.Pool) (embed.Embed
 	e, err := embed.New(ctx, embedConfig(env))
 	if err != nil {
 		return nil, err
+	}
+	if k := embed.Kernel(e); k != "" {
+		env.Log.Info("embedding model loaded", "model", e.Name(), "kernel", k)
 	}
 	if err := vectorindex.CheckDimension(ctx, pool, e.Dimension()); err != nil {
 		return nil, err

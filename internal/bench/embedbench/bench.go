@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"selection/embed"
+	"selection/internal/cpukernel"
 )
 
 // Result is what Run measured.
@@ -25,6 +26,13 @@ type Result struct {
 	QueryP95     time.Duration
 	QueryMax     time.Duration
 	Cores        int // GOMAXPROCS during the run
+	// Kernel is the local model's kernel path ("avx512", "avx2", "portable"); "" for a
+	// remote model, which has no Peak either.
+	Kernel string
+	// Peak is the fp32 peak of Kernel's path on Cores cores at the clock measured after the
+	// run; MachinePeak that of the fastest path the machine supports (the same under auto).
+	Peak, MachinePeak cpukernel.Peak
+	PeakFrac          float64 // GFLOPS / Peak.GFLOPS()
 }
 
 // benchQueries is the number of single EmbedQuery calls timed.
@@ -37,10 +45,13 @@ const benchChunk = 1024
 // EmbedQuery on up to 200 of them one at a time, and prints a small table
 // to out whose last line is exactly
 //
-//	embed titles_per_sec=<n> gflops=<n> query_p50_ms=<n> cores=<n>
+//	embed titles_per_sec=<n> gflops=<n> query_p50_ms=<n> cores=<n> kernel=<path> peak_pct=<n>
 //
 // gflops is the achieved matrix GFLOP/s when e implements embed.FLOPCounter
-// (the local model does), otherwise 0.
+// (the local model does), otherwise 0; kernel is the local model's kernel path
+// (avx512, avx2 or portable; "remote" otherwise) and peak_pct the share of that
+// path's fp32 peak on these cores that gflops is (cpukernel.MeasurePeak: the clock is
+// measured right after the throughput run).
 func Run(ctx context.Context, out io.Writer, e embed.Embedder, texts []string) (Result, error) {
 	res := Result{Model: e.Name(), Texts: len(texts), Cores: runtime.GOMAXPROCS(0)}
 	if len(texts) == 0 {
@@ -65,6 +76,15 @@ func Run(ctx context.Context, out io.Writer, e embed.Embedder, texts []string) (
 	res.TitlesPerSec = float64(len(texts)) / secs
 	if res.FLOPs > 0 {
 		res.GFLOPS = float64(res.FLOPs) / secs / 1e9
+	}
+	if k, ok := e.(interface{ Kernel() string }); ok {
+		res.Kernel = k.Kernel()
+		res.Peak = cpukernel.MeasurePeak(cpukernel.Path(res.Kernel))
+		res.MachinePeak = res.Peak
+		if best := cpukernel.Best(); best != res.Peak.Path {
+			res.MachinePeak = cpukernel.Peak{Path: best, Cores: res.Peak.Cores, GHz: res.Peak.GHz, FLOPsPerCycle: cpukernel.FLOPsPerCycle(best)}
+		}
+		res.PeakFrac = res.GFLOPS / res.Peak.GFLOPS()
 	}
 
 	res.Queries = min(benchQueries, len(texts))
@@ -92,13 +112,26 @@ func Run(ctx context.Context, out io.Writer, e embed.Embedder, texts []string) (
 	if res.FLOPs > 0 {
 		fmt.Fprintf(tw, "matrix work\t%.1f GFLOP, %.1f GFLOP/s\n", float64(res.FLOPs)/1e9, res.GFLOPS)
 	}
+	if res.Kernel != "" {
+		pk := res.Peak
+		fmt.Fprintf(tw, "fp32 peak\t%.0f GFLOP/s = %d cores x %.2f GHz (measured) x %d FLOP/cycle (%s); reached %.0f%%",
+			pk.GFLOPS(), pk.Cores, pk.GHz, pk.FLOPsPerCycle, pk.Path, 100*res.PeakFrac)
+		if mp := res.MachinePeak; mp.FLOPsPerCycle != pk.FLOPsPerCycle {
+			fmt.Fprintf(tw, "; the machine's (%s) %.0f GFLOP/s: %.0f%%", mp.Path, mp.GFLOPS(), 100*res.GFLOPS/mp.GFLOPS())
+		}
+		fmt.Fprintln(tw)
+	}
 	fmt.Fprintf(tw, "query latency\tp50 %s, p95 %s, max %s (%d queries)\n", ms(res.QueryP50), ms(res.QueryP95), ms(res.QueryMax), res.Queries)
 	fmt.Fprintf(tw, "cores\t%d\n", res.Cores)
 	if err := tw.Flush(); err != nil {
 		return res, fmt.Errorf("embed: bench: write: %w", err)
 	}
-	if _, err := fmt.Fprintf(out, "embed titles_per_sec=%.1f gflops=%.1f query_p50_ms=%.2f cores=%d\n",
-		res.TitlesPerSec, res.GFLOPS, float64(res.QueryP50)/1e6, res.Cores); err != nil {
+	kernel := res.Kernel
+	if kernel == "" {
+		kernel = "remote"
+	}
+	if _, err := fmt.Fprintf(out, "embed titles_per_sec=%.1f gflops=%.1f query_p50_ms=%.2f cores=%d kernel=%s peak_pct=%.0f\n",
+		res.TitlesPerSec, res.GFLOPS, float64(res.QueryP50)/1e6, res.Cores, kernel, 100*res.PeakFrac); err != nil {
 		return res, fmt.Errorf("embed: bench: write: %w", err)
 	}
 	return res, nil

@@ -14,7 +14,7 @@ import (
 	"selection/internal/icecat"
 )
 
-var benchLine = regexp.MustCompile(`^embed titles_per_sec=[0-9]+(\.[0-9]+)? gflops=[0-9]+(\.[0-9]+)? query_p50_ms=[0-9]+(\.[0-9]+)? cores=[0-9]+$`)
+var benchLine = regexp.MustCompile(`^embed titles_per_sec=[0-9]+(\.[0-9]+)? gflops=[0-9]+(\.[0-9]+)? query_p50_ms=[0-9]+(\.[0-9]+)? cores=[0-9]+ kernel=(avx512|avx2|portable|remote) peak_pct=[0-9]+$`)
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
@@ -58,7 +58,7 @@ func TestRunLocal(t *testing.T) {
 	if !benchLine.MatchString(lastLine(out.String())) {
 		t.Errorf("last line %q", lastLine(out.String()))
 	}
-	if res.GFLOPS <= 0 || res.FLOPs <= 0 || res.QueryP50 <= 0 {
+	if res.GFLOPS <= 0 || res.FLOPs <= 0 || res.QueryP50 <= 0 || res.Kernel == "" || res.PeakFrac <= 0 {
 		t.Errorf("result %+v", res)
 	}
 }

@@ -21,5 +21,5 @@ func ExampleRun() {
 		log.Fatal(err)
 	}
 	// The last line reads like:
-	// embed titles_per_sec=650.2 gflops=141.0 query_p50_ms=3.10 cores=2
+	// embed titles_per_sec=650.2 gflops=141.0 query_p50_ms=3.10 cores=2 kernel=avx512 peak_pct=62
 }

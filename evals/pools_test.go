@@ -186,6 +186,13 @@ func TestScenarioPools(t *testing.T) {
 	for _, item := range res.Items {
 		require.True(t, says.Contains(uint64(item.Ordinal)), "SKU %d says neither fiber nor optic", item.SKUID)
 	}
+
+	// A planner's acronym names the type whose name it abbreviates, when the type's own SKUs
+	// use it: "UPS" is an uninterruptible power supply (no judged query says so).
+	it, err = in.Resolve(ctx, "UPS")
+	require.NoError(t, err)
+	require.Contains(t, it.Names(), "uninterruptible power supply")
+	require.Contains(t, it.Types[0].Why, `"ups" is the acronym of`)
 }
 
 const (

@@ -97,7 +97,8 @@ func (v *Aliases) typesOf(head string, typeOf func(id int64) string) []learnedTy
 }
 
 type learnedType struct {
-	name   string
-	share  float64
-	judged int
+	name    string
+	share   float64
+	judged  int
+	acronym bool // the word is the acronym of the type's name
 }

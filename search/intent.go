@@ -145,6 +145,8 @@ type TypeScore struct {
 	// ("laptop" for "notebook"), and AliasShare the type's share of the SKUs judged for it.
 	Alias      string
 	AliasShare float64
+	// Acronym: Alias is the acronym of the type's name, which its own SKUs use ("ups").
+	Acronym bool
 	// Kin are the types sharing a word with this one, with the cosine of their centroids:
 	// "toner" and "toner cartridge" (0.9 and more) are one thing named two ways.
 	Kin []Kin
@@ -202,6 +204,9 @@ type evidence struct {
 	scores map[string]*TypeScore
 	// priceCap, when > 0, leaves out the unnamed types whose median price is above it.
 	priceCap int64
+	// surface maps the query's stems to the words as written, lower case ("ups" stems to
+	// "up").
+	surface map[string]string
 }
 
 func (ev *evidence) get(name string) *TypeScore {

@@ -108,7 +108,10 @@ func (c IntentConfig) choose(sc []TypeScore, best float64) []selection.IntentTyp
 		}
 		chosen[e.Name] = true
 		why := fmt.Sprintf("name %.2f, share of lexical matches %.2f, semantic %.1f sd", e.NameMatch, e.Lex, e.SemZ)
-		if e.Alias != "" {
+		switch {
+		case e.Acronym:
+			why = fmt.Sprintf("%q is the acronym of %s, which its products use; %s", e.Alias, e.Name, why)
+		case e.Alias != "":
 			why = fmt.Sprintf("%q means %s by judged queries (%.0f%% of the products judged for it); %s", e.Alias, e.Name, 100*e.AliasShare, why)
 		}
 		if len(e.Mentions) > 0 {

@@ -23,6 +23,7 @@ func (in *Intents) names(ev *evidence, tab *typeTable, text string, class map[st
 	// only when it is a word of some type's name ("4k" in "4k monitor" is a property, not a
 	// kind of monitor). The best class present is kept: exact and subtypes (1), else
 	// supertypes (0.75), else siblings (0.5).
+	ev.surface = surfaces(text)
 	var flat []string
 	for _, ph := range strings.Split(text, ",") {
 		st := lexical.Analyze(ph)
@@ -49,13 +50,14 @@ func (in *Intents) namePhrase(ev *evidence, tab *typeTable, ph string, st []stri
 	if len(tab.byHead[head]) == 0 {
 		// No type is named so: the word may be what people call a type the catalogue names
 		// otherwise ("laptops": notebooks).
-		in.nameByAlias(ev, head)
+		in.nameByAlias(ev, tab, head)
 		return
 	}
 	var cands []nameCand
 	bestClass := 0.0
+	kind := func(w string) bool { return len(in.called(ev, tab, w)) > 0 }
 	for _, ti := range tab.byHead[head] {
-		if class, ok := tab.classOf(ti, ph, head, set, in.aliasWord); ok {
+		if class, ok := tab.classOf(ti, ph, head, set, kind); ok {
 			cands = append(cands, nameCand{ti.name, class})
 			bestClass = max(bestClass, class)
 		}
@@ -109,20 +111,15 @@ type nameCand struct {
 	class float64
 }
 
-// nameByAlias names the types a head word means by the judged queries.
-func (in *Intents) nameByAlias(ev *evidence, head string) {
-	for _, lt := range in.aliases.typesOf(head, in.types.TypeOfSKU) {
+// nameByAlias names the types a head word calls by another name than the catalogue's
+// (called: the judged queries' aliases, the acronyms of type names).
+func (in *Intents) nameByAlias(ev *evidence, tab *typeTable, head string) {
+	for _, lt := range in.called(ev, tab, head) {
 		ts := ev.get(lt.name)
 		if ts.NameMatch < 1 {
-			ts.NameMatch, ts.Alias, ts.AliasShare = 1, head, lt.share
+			ts.NameMatch, ts.Alias, ts.AliasShare, ts.Acronym = 1, ev.surfaceOf(head), lt.share, lt.acronym
 		}
 	}
-}
-
-// aliasWord reports whether the judged queries teach what a word means: like a word of a
-// type's name, it names a kind, so a phrase holding it does not name other kinds exactly.
-func (in *Intents) aliasWord(w string) bool {
-	return len(in.aliases.typesOf(w, in.types.TypeOfSKU)) > 0
 }
 
 // nameByModifier handles a phrase whose head names only other kinds than its modifier does
@@ -141,16 +138,16 @@ func (in *Intents) nameByModifier(ev *evidence, tab *typeTable, ph string, st []
 	for _, w := range st[:len(st)-1] {
 		modSet[w] = true
 	}
-	meant := map[string]float64{}
+	meant := map[string]learnedType{}
 	for _, ti := range tab.byHead[mod] {
-		if c, ok := tab.classOf(ti, ph, mod, modSet, in.aliasWord); ok && c == 1 {
-			meant[ti.name] = 0
+		if c, ok := tab.classOf(ti, ph, mod, modSet, func(w string) bool { return len(in.called(ev, tab, w)) > 0 }); ok && c == 1 {
+			meant[ti.name] = learnedType{name: ti.name}
 		}
 	}
 	alias := len(meant) == 0
 	if alias {
-		for _, lt := range in.aliases.typesOf(mod, in.types.TypeOfSKU) {
-			meant[lt.name] = lt.share
+		for _, lt := range in.called(ev, tab, mod) {
+			meant[lt.name] = lt
 		}
 	}
 	if len(meant) == 0 {
@@ -163,11 +160,11 @@ func (in *Intents) nameByModifier(ev *evidence, tab *typeTable, ph string, st []
 			}
 		}
 	}
-	for name, share := range meant {
+	for name, lt := range meant {
 		ts := ev.get(name)
 		ts.ByModifier = true
 		if alias {
-			ts.Alias, ts.AliasShare = mod, share
+			ts.Alias, ts.AliasShare, ts.Acronym = ev.surfaceOf(mod), lt.share, lt.acronym
 		}
 	}
 	return true
@@ -232,7 +229,7 @@ func (in *Intents) classPhrase(ev *evidence, tab *typeTable, ph string, st []str
 		}
 	}
 	if len(served) == 0 {
-		for _, lt := range in.aliases.typesOf(mods[len(mods)-1], in.types.TypeOfSKU) {
+		for _, lt := range in.called(ev, tab, mods[len(mods)-1]) {
 			served[lt.name] = true
 		}
 	}
@@ -256,6 +253,7 @@ type typeTable struct {
 	byHead    map[string][]*typeInfo
 	byName    map[string]*typeInfo
 	typeWords map[string]bool
+	acronyms  map[string][]string // initials of a name's last three words or more -> the types
 }
 
 type typeInfo struct {
@@ -353,6 +351,7 @@ func (in *Intents) table(m *prodtype.Model) *typeTable {
 		for h := range heads {
 			tab.byHead[h] = append(tab.byHead[h], ti)
 		}
+		tab.addAcronyms(t.Name)
 	}
 	in.kin.model, in.kin.table = m, tab
 	return tab

@@ -207,6 +207,11 @@ type evidence struct {
 	// surface maps the query's stems to the words as written, lower case ("ups" stems to
 	// "up").
 	surface map[string]string
+	// kin are the types' kin; called and members memoise what the query's words call types
+	// and the types' SKUs.
+	kin     map[string][]Kin
+	called  map[string][]learnedType
+	members map[string]*roaring64.Bitmap
 }
 
 func (ev *evidence) get(name string) *TypeScore {
@@ -241,6 +246,7 @@ func (in *Intents) evidence(ctx context.Context, text string) ([]TypeScore, []st
 	names, cents := in.types.TypeCentroids()
 	tab := in.table(m)
 	kin, class := in.kinOf(m, tab, names, cents)
+	ev.kin = kin
 	flat := in.names(ev, tab, text, class)
 	total, err := in.lexicalShares(ctx, ev, flat)
 	if err != nil {

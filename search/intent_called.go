@@ -22,6 +22,18 @@ const (
 // called returns the types a query word (its stem) calls by another name than the
 // catalogue's: the judged queries' aliases, else the types whose name it is the acronym of.
 func (in *Intents) called(ev *evidence, tab *typeTable, stem string) []learnedType {
+	if lts, ok := ev.called[stem]; ok {
+		return lts
+	}
+	if ev.called == nil {
+		ev.called = map[string][]learnedType{}
+	}
+	lts := in.calledOnce(ev, tab, stem)
+	ev.called[stem] = lts
+	return lts
+}
+
+func (in *Intents) calledOnce(ev *evidence, tab *typeTable, stem string) []learnedType {
 	if lts := in.aliases.typesOf(stem, in.types.TypeOfSKU); len(lts) > 0 {
 		return lts
 	}
@@ -29,7 +41,7 @@ func (in *Intents) called(ev *evidence, tab *typeTable, stem string) []learnedTy
 	var out []learnedType
 	for _, a := range []string{word, strings.TrimSuffix(word, "s")} {
 		for _, name := range tab.acronyms[a] {
-			if in.mentioning([]string{name}, []string{a}) >= acronymMinShare {
+			if in.mentioning(ev, []string{name}, []string{a}) >= acronymMinShare {
 				out = append(out, learnedType{name: name, share: 1, acronym: true})
 			}
 		}

@@ -81,7 +81,7 @@ func (in *Intents) namePhrase(ev *evidence, tab *typeTable, ph string, st []stri
 		case c.class == bestClass || (keepSuper && c.class == 0.75):
 			ts := ev.get(c.name)
 			if c.class == 0.75 && ts.NameMatch < 0.75 {
-				ts.Mentions = in.narrowing(tab, c.name, head, ph)
+				ts.Mentions = in.narrowing(ev, tab, c.name, head, ph)
 			} else if c.class == 1 {
 				ts.Mentions = nil
 			}
@@ -94,11 +94,11 @@ func (in *Intents) namePhrase(ev *evidence, tab *typeTable, ph string, st []stri
 				ts.NameMatch = siblingClass
 				ts.SiblingOf = append(ts.SiblingOf, better...)
 				var subtype bool
-				ts.SiblingMention, subtype = in.mentionShare(tab, better, c.name, set)
+				ts.SiblingMention, subtype = in.mentionShare(ev, tab, better, c.name, set)
 				if subtype {
 					// A kind of a broader type named: narrowed like it ("coaxial cable" of
 					// "cable" for "fibre optic patch cables").
-					ts.Mentions = in.narrowing(tab, c.name, head, ph)
+					ts.Mentions = in.narrowing(ev, tab, c.name, head, ph)
 				}
 			}
 		}
@@ -361,11 +361,14 @@ func (in *Intents) table(m *prodtype.Model) *typeTable {
 // sibling's name the phrase (its stems in set) does not hold: "lcd" among computer monitors.
 // A sibling that is a subtype of a named type ("adf scanner" of "scanner", named by "document
 // scanners") is one of its kinds: 1, and subtype is set.
-func (in *Intents) mentionShare(tab *typeTable, named []string, sibling string, set map[string]bool) (share float64, subtype bool) {
+func (in *Intents) mentionShare(ev *evidence, tab *typeTable, named []string, sibling string, set map[string]bool) (share float64, subtype bool) {
 	for _, n := range named {
 		if ti := tab.byName[n]; ti != nil && tab.holdsAll(sibling, keys(ti.words)) {
 			return 1, true
 		}
+	}
+	if !in.closeKin(ev, sibling, named) {
+		return 0, false // too far to be their kin whatever its text says: not worth the count
 	}
 	var own []string
 	for _, w := range strings.Fields(sibling) {
@@ -377,14 +380,22 @@ func (in *Intents) mentionShare(tab *typeTable, named []string, sibling string, 
 	if len(own) == 0 {
 		return 1, false
 	}
-	return in.mentioning(named, own), false
+	return in.mentioning(ev, named, own), false
 }
 
 // mentioning is the share of the SKUs of the types that mention one of the words.
-func (in *Intents) mentioning(types, words []string) float64 {
+func (in *Intents) mentioning(ev *evidence, types, words []string) float64 {
 	members := roaring64.New()
 	for _, n := range types {
-		members.Or(in.types.TypeMembers(n))
+		bm, ok := ev.members[n]
+		if !ok {
+			if ev.members == nil {
+				ev.members = map[string]*roaring64.Bitmap{}
+			}
+			bm = in.types.TypeMembers(n)
+			ev.members[n] = bm
+		}
+		members.Or(bm)
 	}
 	if members.IsEmpty() {
 		return 0
@@ -408,7 +419,7 @@ func keys(m map[string]bool) []string {
 // kind of cable). Words that are no kind of the head ("document" in "document scanners") do
 // not narrow, nor words most of the type's SKUs say already (most "networking cable"s are
 // patch cables, whether their text says so or not).
-func (in *Intents) narrowing(tab *typeTable, name, head, ph string) []string {
+func (in *Intents) narrowing(ev *evidence, tab *typeTable, name, head, ph string) []string {
 	ti := tab.byName[name]
 	if ti == nil {
 		return nil
@@ -430,8 +441,18 @@ func (in *Intents) narrowing(tab *typeTable, name, head, ph string) []string {
 			out = append(out, w)
 		}
 	}
-	if len(out) == 0 || in.mentioning([]string{name}, out) >= 0.5 {
+	if len(out) == 0 || in.mentioning(ev, []string{name}, out) >= 0.5 {
 		return nil
 	}
 	return out
+}
+
+// closeKin reports whether a type's centroid is within SiblingKin of one of the named types'.
+func (in *Intents) closeKin(ev *evidence, name string, named []string) bool {
+	for _, k := range ev.kin[name] {
+		if in.cfg.SiblingKin > 0 && k.Cos >= in.cfg.SiblingKin && slices.Contains(named, k.Name) {
+			return true
+		}
+	}
+	return false
 }

@@ -187,13 +187,6 @@ func TestScenarioPools(t *testing.T) {
 		require.True(t, says.Contains(uint64(item.Ordinal)), "SKU %d says neither fiber nor optic", item.SKUID)
 	}
 
-	// Widening admits SKUs of other types that hold the scenario's words, but not those of types
-	// playing another part: a keyboard's cover is no keyboard.
-	it, err = in.Resolve(ctx, "keyboards")
-	require.NoError(t, err)
-	require.Contains(t, it.Unwanted, "keyboard cover")
-	require.NotContains(t, it.Unwanted, "keyboard")
-
 	// A planner's acronym names the type whose name it abbreviates, when the type's own SKUs
 	// use it: "UPS" is an uninterruptible power supply (no judged query says so).
 	it, err = in.Resolve(ctx, "UPS")

@@ -279,9 +279,6 @@ func (in *Intents) Resolve(ctx context.Context, text string) (selection.Intent, 
 		return selection.Intent{}, err
 	}
 	it := in.cfg.Decide(ev, stems)
-	if it.Widen && len(it.Types) > 0 {
-		it.Unwanted = in.unwanted(in.table(in.types.TypeModel()), in.types.TypeModel(), it.Types)
-	}
 	if q := strings.Join(strings.Fields(flat), " "); q != strings.Join(strings.Fields(strings.ReplaceAll(text, ",", " ")), " ") {
 		it.Query = q
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"selection/lexical"
-	"selection/prodtype"
 	"selection/selection"
 )
 
@@ -206,44 +205,4 @@ func isKin(e *TypeScore, o string, cos float64) bool {
 		}
 	}
 	return false
-}
-
-// unwanted lists the types that play another part than the chosen ones while sharing their
-// words, so that widening does not admit their SKUs: a type whose name holds a chosen type's
-// head as a qualifier ("keyboard cover", "keyboard drawer" beside "keyboard") and the
-// accessories of the chosen types (prodtype's relation). At most selection.MaxIntentTypes,
-// by name.
-func (in *Intents) unwanted(tab *typeTable, m *prodtype.Model, chosen []selection.IntentType) []string {
-	if m == nil {
-		return nil
-	}
-	meant := map[string]bool{}
-	heads := map[string]bool{}
-	for _, t := range chosen {
-		meant[t.Name] = true
-		if ti := tab.byName[t.Name]; ti != nil {
-			for _, alt := range ti.alts {
-				heads[alt.stems[len(alt.stems)-1]] = true
-			}
-		}
-	}
-	var out []string
-	for _, t := range m.Types() {
-		ti := tab.byName[t.Name]
-		if meant[t.Name] || ti == nil {
-			continue
-		}
-		other := meant[t.AccessoryOf]
-		for w := range ti.words {
-			other = other || (heads[w] && !ti.altWords[w])
-		}
-		if other {
-			out = append(out, t.Name)
-		}
-	}
-	sort.Strings(out)
-	if len(out) > selection.MaxIntentTypes {
-		out = out[:selection.MaxIntentTypes]
-	}
-	return out
 }

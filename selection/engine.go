@@ -207,18 +207,6 @@ func (e *Executor) candidates(ctx context.Context, plan Plan, types []string, re
 		}
 		if plan.Intent.Widen {
 			filtered = cand.Clone()
-			if len(plan.Intent.Unwanted) > 0 {
-				other := &Intent{Types: make([]IntentType, len(plan.Intent.Unwanted))}
-				for i, n := range plan.Intent.Unwanted {
-					other.Types[i].Name = n
-				}
-				ub, err := e.typeSet(ctx, other, &Result{})
-				if err != nil {
-					return nil, nil, err
-				}
-				ub.AndNot(bm) // a type both meant and unwanted stays meant
-				filtered.AndNot(ub)
-			}
 		}
 		cand.And(bm)
 	}

@@ -18,11 +18,8 @@ type Intent struct {
 	// Named reports that the scenario names the types (rather than its words matching
 	// products of them).
 	Named bool `json:"named,omitempty"`
-	// Widen also admits SKUs of other types whose text holds every word of the query, except
-	// those of the Unwanted types: types that share the scenario's words but play another part
-	// (a keyboard's cover, drawer or wrist rest for "keyboards").
-	Widen    bool     `json:"widen,omitempty"`
-	Unwanted []string `json:"unwanted,omitempty"`
+	// Widen also admits SKUs of other types whose text holds every word of the query.
+	Widen bool `json:"widen,omitempty"`
 	// Query, when set, is the scenario's product words without its class words ("gaming" for
 	// "gaming accessories": "accessories" names no kind of product); a scenario naming no type
 	// is searched by it.
@@ -71,13 +68,8 @@ func (it *Intent) validate() error {
 	if it == nil {
 		return nil
 	}
-	if len(it.Types) > MaxIntentTypes || len(it.Unwanted) > MaxIntentTypes {
-		return fmt.Errorf("%w: intent: at most %d product types, and as many unwanted", ErrInvalid, MaxIntentTypes)
-	}
-	for _, n := range it.Unwanted {
-		if strings.TrimSpace(n) == "" || len(n) > 200 {
-			return fmt.Errorf("%w: intent: an unwanted product type needs a name of 1..200 bytes", ErrInvalid)
-		}
+	if len(it.Types) > MaxIntentTypes {
+		return fmt.Errorf("%w: intent: at most %d product types", ErrInvalid, MaxIntentTypes)
 	}
 	for _, t := range it.Types {
 		if strings.TrimSpace(t.Name) == "" || len(t.Name) > 200 {

@@ -187,6 +187,12 @@ func TestScenarioPools(t *testing.T) {
 		require.True(t, says.Contains(uint64(item.Ordinal)), "SKU %d says neither fiber nor optic", item.SKUID)
 	}
 
+	// Each phrase of two words or more widens by itself: a mouse pad typed "wrist rest" holds
+	// "mouse pad", not "mouse pad mat"; a one-word phrase names too little.
+	it, err = in.Resolve(ctx, "mouse pads, mats")
+	require.NoError(t, err)
+	require.Equal(t, []string{"mouse pads"}, it.Phrases)
+
 	// A planner's acronym names the type whose name it abbreviates, when the type's own SKUs
 	// use it: "UPS" is an uninterruptible power supply (no judged query says so).
 	it, err = in.Resolve(ctx, "UPS")

@@ -209,6 +209,7 @@ type evidence struct {
 	surface map[string]string
 	// kin are the types' kin; called and members memoise what the query's words call types
 	// and the types' SKUs.
+	phrases []string // the query's noun phrases, without class words
 	kin     map[string][]Kin
 	called  map[string][]learnedType
 	members map[string]*roaring64.Bitmap
@@ -230,16 +231,16 @@ func (ev *evidence) get(name string) *TypeScore {
 // the query's noun phrases, its share of the query's lexical matches, and the query's nearness
 // to its centroid.
 func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []string, error) {
-	ev, stems, _, err := in.evidence(ctx, text)
+	ev, stems, _, _, err := in.evidence(ctx, text)
 	return ev, stems, err
 }
 
 // evidence is Evidence, and also the text the lexical and semantic evidence was taken on (the
 // query without its class words).
-func (in *Intents) evidence(ctx context.Context, text string) ([]TypeScore, []string, string, error) {
+func (in *Intents) evidence(ctx context.Context, text string) ([]TypeScore, []string, string, []string, error) {
 	m := in.types.TypeModel()
 	if m == nil || m.Len() == 0 {
-		return nil, nil, "", nil
+		return nil, nil, "", nil, nil
 	}
 	stems := lexical.Analyze(text)
 	ev := &evidence{m: m, scores: map[string]*TypeScore{}}
@@ -250,10 +251,10 @@ func (in *Intents) evidence(ctx context.Context, text string) ([]TypeScore, []st
 	flat := in.names(ev, tab, text, class)
 	total, err := in.lexicalShares(ctx, ev, flat)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, "", nil, err
 	}
 	if err := in.nearness(ctx, ev, flat, names, cents); err != nil {
-		return nil, nil, "", err
+		return nil, nil, "", nil, err
 	}
 	out := make([]TypeScore, 0, len(ev.scores))
 	for name, ts := range ev.scores {
@@ -269,16 +270,30 @@ func (in *Intents) evidence(ctx context.Context, text string) ([]TypeScore, []st
 		}
 		out = append(out, *ts)
 	}
-	return out, stems, flat, nil
+	return out, stems, flat, ev.phrases, nil
 }
 
 // Resolve returns the product types a query means (none when no type is clear enough).
 func (in *Intents) Resolve(ctx context.Context, text string) (selection.Intent, error) {
-	ev, stems, flat, err := in.evidence(ctx, text)
+	ev, stems, flat, phrases, err := in.evidence(ctx, text)
 	if err != nil {
 		return selection.Intent{}, err
 	}
 	it := in.cfg.Decide(ev, stems)
+	if it.Widen && len(it.Types) > 0 && len(phrases) > 1 {
+		// A one-word phrase ("headsets", "sd") names too little to widen by itself.
+		for _, ph := range phrases {
+			var words []string // its words that are terms (not "the")
+			for _, w := range strings.Fields(ph) {
+				if len(lexical.Analyze(w)) > 0 {
+					words = append(words, w)
+				}
+			}
+			if len(words) > 1 {
+				it.Phrases = append(it.Phrases, strings.Join(words, " "))
+			}
+		}
+	}
 	if q := strings.Join(strings.Fields(flat), " "); q != strings.Join(strings.Fields(strings.ReplaceAll(text, ",", " ")), " ") {
 		it.Query = q
 	}

@@ -32,9 +32,11 @@ func (in *Intents) names(ev *evidence, tab *typeTable, text string, class map[st
 		}
 		if class[st[len(st)-1]] && len(st) > 1 {
 			flat = append(flat, in.classPhrase(ev, tab, ph, st))
+			ev.phrases = append(ev.phrases, strings.TrimSpace(flat[len(flat)-1]))
 			continue
 		}
 		flat = append(flat, ph)
+		ev.phrases = append(ev.phrases, strings.TrimSpace(ph))
 		in.namePhrase(ev, tab, ph, st)
 	}
 	return strings.Join(flat, " ")

@@ -209,9 +209,28 @@ func (e *Executor) candidates(ctx context.Context, plan Plan, types []string, re
 			filtered = cand.Clone()
 		}
 		cand.And(bm)
+		if plan.Intent.Widen && len(plan.Intent.Phrases) > 0 && e.Retriever != nil {
+			// Each of the scenario's phrases widens by itself: a mouse pad typed "wrist rest"
+			// holds "mouse pad", not "mouse pad mat".
+			for _, ph := range plan.Intent.Phrases {
+				cand.Or(e.holdingAll(ph, filtered))
+			}
+		}
 	}
 	res.Matched = cand.GetCardinality()
 	return cand, filtered, nil
+}
+
+// holdingAll returns the SKUs of within whose text holds every word of phrase.
+func (e *Executor) holdingAll(phrase string, within *roaring64.Bitmap) *roaring64.Bitmap {
+	out := within.Clone()
+	for _, w := range strings.Fields(phrase) {
+		out.And(e.Retriever.Mentioning([]string{w}))
+		if out.IsEmpty() {
+			break
+		}
+	}
+	return out
 }
 
 // rankByQuery ranks the candidates by relevance to the query (within the filtered set for a

@@ -20,6 +20,10 @@ type Intent struct {
 	Named bool `json:"named,omitempty"`
 	// Widen also admits SKUs of other types whose text holds every word of the query.
 	Widen bool `json:"widen,omitempty"`
+	// Phrases are those of the scenario's noun phrases of two words or more, when it has more
+	// than one ("mouse pads" of "mouse pads, mats"): a widening intent also admits the SKUs
+	// whose text holds every word of one of them.
+	Phrases []string `json:"phrases,omitempty"`
 	// Query, when set, is the scenario's product words without its class words ("gaming" for
 	// "gaming accessories": "accessories" names no kind of product); a scenario naming no type
 	// is searched by it.
@@ -70,6 +74,14 @@ func (it *Intent) validate() error {
 	}
 	if len(it.Types) > MaxIntentTypes {
 		return fmt.Errorf("%w: intent: at most %d product types", ErrInvalid, MaxIntentTypes)
+	}
+	if len(it.Phrases) > MaxIntentTypes {
+		return fmt.Errorf("%w: intent: at most %d phrases", ErrInvalid, MaxIntentTypes)
+	}
+	for _, ph := range it.Phrases {
+		if len(ph) > 200 {
+			return fmt.Errorf("%w: intent: a phrase needs at most 200 bytes", ErrInvalid)
+		}
 	}
 	for _, t := range it.Types {
 		if strings.TrimSpace(t.Name) == "" || len(t.Name) > 200 {

@@ -17,8 +17,7 @@ import (
 type intentCase struct {
 	scenario string
 	plan     selection.Plan
-	ev       []search.TypeScore
-	stems    []string
+	ev       search.Evidence
 	members  map[int64]bool
 }
 
@@ -53,9 +52,9 @@ func newIntentBench(t testing.TB, s *Stack, j *PoolJudgments) *intentBench {
 		require.NoError(t, err)
 		pr.Plan.Limit = 1000
 		text := selection.NewParser(vocab).Parse(sc).ProductText
-		ev, stems, err := in.Evidence(ctx, text)
+		ev, err := in.Evidence(ctx, text)
 		require.NoError(t, err)
-		b.cases = append(b.cases, intentCase{scenario: sc, plan: pr.Plan, ev: ev, stems: stems, members: j.Members[sc]})
+		b.cases = append(b.cases, intentCase{scenario: sc, plan: pr.Plan, ev: ev, members: j.Members[sc]})
 	}
 	return b
 }
@@ -63,7 +62,7 @@ func newIntentBench(t testing.TB, s *Stack, j *PoolJudgments) *intentBench {
 // score runs case i with configuration c.
 func (b *intentBench) score(t testing.TB, i int, c search.IntentConfig) PoolScore {
 	k := b.cases[i]
-	it := c.Decide(k.ev, k.stems)
+	it := c.DecideEvidence(k.ev)
 	key := fmt.Sprintf("%d|%s", i, strings.Join(it.Names(), "|"))
 	if s, ok := b.memo[key]; ok {
 		return s

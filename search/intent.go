@@ -227,20 +227,23 @@ func (ev *evidence) get(name string) *TypeScore {
 	return ts
 }
 
-// Evidence scores every type for a query (unsorted) and returns the query's stems: its name in
-// the query's noun phrases, its share of the query's lexical matches, and the query's nearness
-// to its centroid.
-func (in *Intents) Evidence(ctx context.Context, text string) ([]TypeScore, []string, error) {
-	ev, stems, _, _, err := in.evidence(ctx, text)
-	return ev, stems, err
+// Evidence is what a query says of the product types it may mean: each type's scores
+// (unsorted), the query's stems, the text the lexical and semantic evidence was taken on (the
+// query without its class words) and its noun phrases.
+type Evidence struct {
+	Scores  []TypeScore
+	Stems   []string
+	Text    string
+	Phrases []string
+	query   string
 }
 
-// evidence is Evidence, and also the text the lexical and semantic evidence was taken on (the
-// query without its class words).
-func (in *Intents) evidence(ctx context.Context, text string) ([]TypeScore, []string, string, []string, error) {
+// Evidence scores every type for a query: its name in the query's noun phrases, its share of
+// the query's lexical matches, and the query's nearness to its centroid.
+func (in *Intents) Evidence(ctx context.Context, text string) (Evidence, error) {
 	m := in.types.TypeModel()
 	if m == nil || m.Len() == 0 {
-		return nil, nil, "", nil, nil
+		return Evidence{query: text}, nil
 	}
 	stems := lexical.Analyze(text)
 	ev := &evidence{m: m, scores: map[string]*TypeScore{}}
@@ -251,10 +254,10 @@ func (in *Intents) evidence(ctx context.Context, text string) ([]TypeScore, []st
 	flat := in.names(ev, tab, text, class)
 	total, err := in.lexicalShares(ctx, ev, flat)
 	if err != nil {
-		return nil, nil, "", nil, err
+		return Evidence{}, err
 	}
 	if err := in.nearness(ctx, ev, flat, names, cents); err != nil {
-		return nil, nil, "", nil, err
+		return Evidence{}, err
 	}
 	out := make([]TypeScore, 0, len(ev.scores))
 	for name, ts := range ev.scores {
@@ -270,19 +273,25 @@ func (in *Intents) evidence(ctx context.Context, text string) ([]TypeScore, []st
 		}
 		out = append(out, *ts)
 	}
-	return out, stems, flat, ev.phrases, nil
+	return Evidence{Scores: out, Stems: stems, Text: flat, Phrases: ev.phrases, query: text}, nil
 }
 
 // Resolve returns the product types a query means (none when no type is clear enough).
 func (in *Intents) Resolve(ctx context.Context, text string) (selection.Intent, error) {
-	ev, stems, flat, phrases, err := in.evidence(ctx, text)
+	e, err := in.Evidence(ctx, text)
 	if err != nil {
 		return selection.Intent{}, err
 	}
-	it := in.cfg.Decide(ev, stems)
-	if it.Widen && len(it.Types) > 0 && len(phrases) > 1 {
+	return in.cfg.DecideEvidence(e), nil
+}
+
+// DecideEvidence is Decide over a query's evidence, with what the query's text adds: the
+// phrases a widening intent widens by, and the query without its class words.
+func (c IntentConfig) DecideEvidence(e Evidence) selection.Intent {
+	it := c.Decide(e.Scores, e.Stems)
+	if it.Widen && len(it.Types) > 0 && len(e.Phrases) > 1 {
 		// A one-word phrase ("headsets", "sd") names too little to widen by itself.
-		for _, ph := range phrases {
+		for _, ph := range e.Phrases {
 			var words []string // its words that are terms (not "the")
 			for _, w := range strings.Fields(ph) {
 				if len(lexical.Analyze(w)) > 0 {
@@ -294,10 +303,10 @@ func (in *Intents) Resolve(ctx context.Context, text string) (selection.Intent, 
 			}
 		}
 	}
-	if q := strings.Join(strings.Fields(flat), " "); q != strings.Join(strings.Fields(strings.ReplaceAll(text, ",", " ")), " ") {
+	if q := strings.Join(strings.Fields(e.Text), " "); e.Text != "" && q != strings.Join(strings.Fields(strings.ReplaceAll(e.query, ",", " ")), " ") {
 		it.Query = q
 	}
-	return it, nil
+	return it
 }
 
 // ResolveIntent is Resolve under the name selection.IntentResolver asks for.

@@ -158,4 +158,3 @@ func status(st []soakbench.RouteStats, code int) int {
 	}
 	return n
 }
-

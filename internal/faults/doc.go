@@ -13,10 +13,14 @@
 //     /readyz goes unready and back, requests meanwhile are 503 problem+json (never 500),
 //     the process does not die, the consumer and the index followers reconnect, nothing is
 //     lost.
-//   - TestStartupFaults: Postgres unreachable at start, a wrong password, a missing model
-//     directory and a configured broker that is not there: one clear line each, and a retry
-//     where retrying is right (a broker that comes up later: the consumer catches up on the
-//     backlog).
+//   - TestStartupFaults: Postgres unreachable at start, a missing model directory, a schema
+//     not migrated: one clear line each (exit 1, no retry: the supervisor restarts the
+//     service; a retry loop would hide the cause). TestFinding17WrongPasswordSaysSo: a wrong
+//     password says the server refused the user, not that it cannot be reached.
+//   - TestTopicBacklogAtStart: serve started on a topic 30,000 records behind is ready at
+//     once, says "ingest: behind the topic; catching up" once, and stores every record once.
+//   - TestFinding17TailersBackOff: while Postgres is away the index followers back off
+//     (doubling up to 5 s) through the service's logger, and follow again afterwards.
 //
 // The figures a run measured (records produced, stored, dead-lettered, duplicates, time to
 // recover) go to the test log (go test -v ./internal/faults/); the assertions are counts,

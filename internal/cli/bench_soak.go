@@ -126,4 +126,3 @@ func withSearchPath(u, schema string) string {
 	}
 	return u + sep + "options=-csearch_path%3D" + schema + ",public"
 }
-

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"selection/catalog"
 	"selection/selection"
@@ -54,8 +55,12 @@ func statusOf(err error) (int, string) {
 		return http.StatusPreconditionFailed, "precondition-failed"
 	case errors.Is(err, selection.ErrRevisionRequired):
 		return http.StatusPreconditionRequired, "precondition-required"
+	case errors.As(err, new(*pgconn.ConnectError)): // before timeout: it names hosts and users
+		return http.StatusServiceUnavailable, "unavailable"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "timeout"
+	case dbUnavailable(err):
+		return http.StatusServiceUnavailable, "unavailable"
 	case errors.Is(err, context.Canceled):
 		return 499, "client-closed-request"
 	}
@@ -72,6 +77,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		s.log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
 		p.Detail = "internal error; see the service log"
+	} else if kind == "unavailable" {
+		s.log.Warn("request failed: database unavailable", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		p.Detail = errUnavailableDetail
+		c.Header("Retry-After", unavailableRetryAfter)
 	} else {
 		p.Detail = boundDetail(err.Error())
 	}

@@ -324,6 +324,7 @@ func (c *Consumer) run(ctx context.Context, cl *kgo.Client) error {
 	c.failRun = cancel
 	c.mu.Unlock()
 	defer c.stopWorkers(nil) // every worker, before the client closes
+	behind := false
 	for {
 		fetches := cl.PollRecords(ctx, c.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -354,6 +355,12 @@ func (c *Consumer) run(ctx context.Context, cl *kgo.Client) error {
 		})
 		if c.cfg.Metrics != nil {
 			c.cfg.Metrics.Lag.WithLabelValues(c.cfg.Topic).Set(float64(lag))
+		}
+		if !behind && lag > int64(c.cfg.MaxPollRecords) {
+			// One line for a backlog (a restart after downtime, a bulk load upstream): the
+			// service is ready meanwhile; selection_ingest_lag_records shows the rest.
+			behind = true
+			c.cfg.Logger.Info("ingest: behind the topic; catching up", "topic", c.cfg.Topic, "records", lag)
 		}
 		cl.AllowRebalance()
 	}

@@ -176,7 +176,7 @@ func NewFollower(store *Store, ix *Index, cfg FollowerConfig) (*Follower, error)
 		return nil, err
 	}
 	return &Follower{store: store, ix: ix, cfg: cfg,
-		loop: poll.Loop{Name: "lexical: poll", Every: cfg.Interval, Logger: cfg.Logger}}, nil
+		loop: poll.Loop{Name: "lexical: poll", Every: cfg.Interval, Retry: cfg.Interval, MaxRetry: poll.TailRetryMax, Logger: cfg.Logger}}, nil
 }
 
 // Start loads the index and starts polling. It returns once the initial load is done; calling

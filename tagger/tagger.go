@@ -144,7 +144,7 @@ func New(pool *pgxpool.Pool, vectors Vectors, embedder QueryEmbedder, cfg Config
 		return nil, err
 	}
 	return &Tagger{cfg: cfg, store: NewStore(pool), snaps: filter.NewStore(pool), ix: filter.NewIndex(), vectors: vectors, embedder: embedder,
-		loop: poll.Loop{Name: "tagger: poll", Every: cfg.PollInterval, Logger: cfg.Logger}}, nil
+		loop: poll.Loop{Name: "tagger: poll", Every: cfg.PollInterval, Retry: cfg.PollInterval, MaxRetry: poll.TailRetryMax, Logger: cfg.Logger}}, nil
 }
 
 // Index is the live index; it stays the same object across reloads.

@@ -188,7 +188,7 @@ func NewIndex(pool *pgxpool.Pool, cfg IndexConfig) (*Index, error) {
 	}
 	return &Index{pool: pool, cfg: cfg, kern: newKernel(kp), words: (cfg.Dim + 63) / 64,
 		mean: make([]float32, cfg.Dim), maxOrd: -1,
-		loop: poll.Loop{Name: "vectorindex: poll", Every: cfg.PollInterval, Logger: cfg.Logger}}, nil
+		loop: poll.Loop{Name: "vectorindex: poll", Every: cfg.PollInterval, Retry: cfg.PollInterval, MaxRetry: poll.TailRetryMax, Logger: cfg.Logger}}, nil
 }
 
 // Config returns the index's configuration (with defaults filled).

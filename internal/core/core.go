@@ -201,7 +201,7 @@ func (c *Core) startLexical(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	if cfg.Follow {
-		if c.Follower, err = lexical.NewFollower(lexical.NewStore(c.Pool), c.Lexical, lexical.FollowerConfig{}); err != nil {
+		if c.Follower, err = lexical.NewFollower(lexical.NewStore(c.Pool), c.Lexical, lexical.FollowerConfig{Logger: cfg.Logger}); err != nil {
 			return err
 		}
 		if err := c.Follower.Start(ctx); err != nil {

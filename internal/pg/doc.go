@@ -1,6 +1,8 @@
 // Package pg opens the service's Postgres pool: it parses the URL, registers pgvector's types
 // on every connection, pings the server, and turns a failure into one line that names host,
-// port, database and user (never the password) and the command that sets the database up.
+// port, database and user (never the password) and the command that sets the database up, or,
+// when the server refused the login (a wrong password), that the user and password are to be
+// checked.
 //
 //	pool, err := pg.Connect(ctx, pg.Config{URL: os.Getenv("DATABASE_URL")}) // "" takes DefaultURL
 //	defer pool.Close()

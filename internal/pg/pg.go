@@ -94,6 +94,12 @@ type ConnectError struct {
 }
 
 func (e *ConnectError) Error() string {
+	var pgErr *pgconn.PgError
+	if errors.As(e.Err, &pgErr) && strings.HasPrefix(pgErr.Code, "28") {
+		// The server is there and said no: installing or starting it is not the cure.
+		return fmt.Sprintf("Postgres at %s port %d refused user %q for database %q: %s; check the user and password in DATABASE_URL",
+			e.Host, e.Port, e.User, e.Database, reason(e.Err))
+	}
 	return fmt.Sprintf("cannot reach Postgres at %s port %d, database %q as user %q: %s; run `%s` to install and start it, or set DATABASE_URL",
 		e.Host, e.Port, e.Database, e.User, reason(e.Err), SetupHint)
 }

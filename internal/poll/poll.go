@@ -17,6 +17,12 @@ var (
 	Done = errors.New("poll: done")
 )
 
+// TailRetryMax caps the backoff of the loops that follow a table (the tag and vector indexes,
+// the lexical follower): while the database is unavailable they retry after Every, doubling
+// up to this, so an outage costs a few log lines and connection attempts, not two a second,
+// and a restored database is followed again within this.
+const TailRetryMax = 5 * time.Second
+
 // A Step is one round of a loop. Its context ends when the loop is stopped (see Loop.Graceful).
 type Step func(ctx context.Context) error
 

@@ -1,11 +1,15 @@
 package uselite
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"selection/internal/cpukernel"
 )
@@ -149,4 +153,21 @@ func TestLoadKernelUnsupported(t *testing.T) {
 		}
 	}
 	t.Skip("this machine supports every kernel path: none to refuse")
+}
+
+// TestQuerySplitMatchesBatch: one query's products run on two goroutines by column panels
+// (EmbedQuery); the result is the same vector the unsplit batch path gives, on every path.
+func TestQuerySplitMatchesBatch(t *testing.T) {
+	eachKernel(t, func(t *testing.T, p cpukernel.Path) {
+		m := loadKernelModel(t, p)
+		enc := NewEncoder(m, Options{Workers: 1})
+		texts := []string{"HP GW405AA mouse USB", "Xerox 006R90321 toner cartridge Original Black", "a", ""}
+		batch, err := enc.EmbedDocuments(context.Background(), texts)
+		require.NoError(t, err)
+		for i, text := range texts {
+			q, err := enc.EmbedQuery(context.Background(), text)
+			require.NoError(t, err)
+			maxRelDiff(t, fmt.Sprintf("query %q", text), q, batch[i], 1e-5)
+		}
+	})
 }

@@ -61,7 +61,9 @@ func (e *Encoder) EmbedQuery(ctx context.Context, text string) ([]float32, error
 	}
 	out := [][]float32{make([]float32, Dim)}
 	s := e.pool.Get().(*scratch)
+	s.split = runtime.GOMAXPROCS(0) > 1
 	e.m.encodeBatch([]string{text}, out, s)
+	s.split = false
 	e.pool.Put(s)
 	return out[0], nil
 }

@@ -353,6 +353,10 @@ type scratch struct {
 	kT     []float32 // one head's keys, transposed
 	pool   []float32 // B x 512
 	out    []float32 // B x 512
+	// split runs each matrix product on two goroutines (by column panels): one query's few
+	// rows leave a single core waiting on the weights, while a batch's workers keep every core
+	// busy already.
+	split bool
 }
 
 func grow(b []float32, n int) []float32 {
@@ -409,16 +413,16 @@ func (m *Model) forward(s *scratch, nSent int) {
 		// ----- layer 0
 		l0 := &m.layers[0]
 		m.layerNorm(s.h, embedDim, s.cat[embedDim:], 2*embedDim, M, l0.ln1)
-		be.matmul(M, s.h, embedDim, l0.qkv, s.qkv, 3*embedDim, modeStore)
+		m.matmul(s, M, s.h, embedDim, l0.qkv, s.qkv, 3*embedDim, modeStore)
 		m.attention(s, l0, s.cat, 2*embedDim)
-		be.matmul(M, s.cat, 2*embedDim, l0.out, s.x, hiddenDim, modeStore)
+		m.matmul(s, M, s.cat, 2*embedDim, l0.out, s.x, hiddenDim, modeStore)
 		m.ffn(s, l0, M)
 		// ----- layer 1
 		l1 := &m.layers[1]
 		m.layerNorm(s.h, hiddenDim, s.x, hiddenDim, M, l1.ln1)
-		be.matmul(M, s.h, hiddenDim, l1.qkv, s.qkv, 3*hiddenDim, modeStore)
+		m.matmul(s, M, s.h, hiddenDim, l1.qkv, s.qkv, 3*hiddenDim, modeStore)
 		m.attention(s, l1, s.h, hiddenDim)
-		be.matmul(M, s.h, hiddenDim, l1.out, s.x, hiddenDim, modeAccum)
+		m.matmul(s, M, s.h, hiddenDim, l1.out, s.x, hiddenDim, modeAccum)
 		m.ffn(s, l1, M)
 	}
 	// Mean over each sentence's tokens (divided by max(n,1): an empty
@@ -439,7 +443,7 @@ func (m *Model) forward(s *scratch, nSent int) {
 			p[j] *= inv
 		}
 	}
-	be.matmul(nSent, s.pool, hiddenDim, m.tanh, s.out, hiddenDim, modeStore)
+	m.matmul(s, nSent, s.pool, hiddenDim, m.tanh, s.out, hiddenDim, modeStore)
 	for si := 0; si < nSent; si++ {
 		o := s.out[si*hiddenDim:][:hiddenDim]
 		var ss float64
@@ -456,10 +460,33 @@ func (m *Model) forward(s *scratch, nSent int) {
 	}
 }
 
+// splitPanel is the column granularity of a split product: a multiple of every packed
+// kernel's panel width (32 floats for AVX-512, 16 for AVX2), so each half is whole panels.
+const splitPanel = 32
+
+// matmul is the backend's product, on two goroutines when s.split asks for it and the weights
+// are packed in panels (each half is a linear over a contiguous run of panels).
+func (m *Model) matmul(s *scratch, M int, a []float32, lda int, l *linear, c []float32, ldc int, mode gemmMode) {
+	if !s.split || l.packed == nil || l.out < 2*splitPanel || l.out%splitPanel != 0 || M == 0 {
+		m.backend.matmul(M, a, lda, l, c, ldc, mode)
+		return
+	}
+	j := l.out / splitPanel / 2 * splitPanel // the first half's columns
+	left := &linear{in: l.in, out: j, b: l.b[:j], packed: l.packed[:j*l.in]}
+	right := &linear{in: l.in, out: l.out - j, b: l.b[j:], packed: l.packed[j*l.in:]}
+	done := make(chan struct{})
+	go func() {
+		m.backend.matmul(M, a, lda, right, c[j:], ldc, mode)
+		close(done)
+	}()
+	m.backend.matmul(M, a, lda, left, c, ldc, mode)
+	<-done
+}
+
 func (m *Model) ffn(s *scratch, l *attnLayer, M int) {
 	m.layerNorm(s.h, hiddenDim, s.x, hiddenDim, M, l.ln2)
-	m.backend.matmul(M, s.h, hiddenDim, l.ffn1, s.f, ffnDim, modeRelu)
-	m.backend.matmul(M, s.f, ffnDim, l.ffn2, s.x, hiddenDim, modeAccum)
+	m.matmul(s, M, s.h, hiddenDim, l.ffn1, s.f, ffnDim, modeRelu)
+	m.matmul(s, M, s.f, ffnDim, l.ffn2, s.x, hiddenDim, modeAccum)
 }
 
 // layerNorm writes LN(src row) into dst for M rows of width len(ln.scale).

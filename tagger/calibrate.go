@@ -8,6 +8,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 )
@@ -27,7 +29,65 @@ type Calibration struct {
 	KneeScore  float64 `json:"knee_score"`
 	Threshold  float64 `json:"threshold"`
 	Members    int     `json:"members"`
+	// Types are the product types that hold at least 3 SKUs at or above the threshold and
+	// half of whose SKUs reach the background floor (ZFloor): their SKUs join when they reach
+	// the floor, so the tag follows the kind's real extent rather than the knee of the closest
+	// few hundred.
+	Types []string `json:"types,omitempty"`
+	// Prototypes holds each prototype's own calibration (a tag's descriptions name different
+	// kinds, whose similarities differ: "toner cartridge" and "photo paper for printers");
+	// the tag's Threshold is then the lowest of theirs.
+	Prototypes []Calibration `json:"prototypes,omitempty"`
 }
+
+// protoRule is one prototype's membership rule, from its calibration.
+type protoRule struct {
+	threshold, floor float64
+	types            map[string]bool
+}
+
+// rules returns a model's membership rules, one per prototype: from the per-prototype
+// calibration when the model has it, else the tag's one threshold for every prototype.
+func (m Model) rules() []protoRule {
+	var c Calibration
+	if len(m.Calibration) > 0 {
+		_ = json.Unmarshal(m.Calibration, &c) // an unreadable calibration leaves the threshold
+	}
+	out := make([]protoRule, len(m.Vectors))
+	for i := range out {
+		out[i] = protoRule{threshold: float64(m.Threshold), floor: math.Inf(1)}
+		if len(c.Prototypes) == len(m.Vectors) {
+			pc := c.Prototypes[i]
+			out[i] = protoRule{threshold: pc.Threshold, floor: pc.ZFloor, types: map[string]bool{}}
+			for _, ty := range pc.Types {
+				out[i].types[ty] = true
+			}
+		}
+	}
+	return out
+}
+
+// protoMatch returns the first prototype whose rule admits a SKU (its vector and product
+// type), and why; -1 when none does.
+func protoMatch(v []float32, typ string, protos [][]float32, rules []protoRule) (int, string) {
+	for i, p := range protos {
+		if len(p) != len(v) || i >= len(rules) {
+			continue
+		}
+		s, r := dot(v, p), rules[i]
+		switch {
+		case s >= r.threshold:
+			return i, fmt.Sprintf("similarity %.3f is at or above its calibrated threshold %.3f", s, r.threshold)
+		case r.types[typ] && s >= r.floor:
+			return i, fmt.Sprintf("similarity %.3f is below its threshold %.3f but at or above the background floor %.3f, and the SKU's type %q is one whose SKUs mostly reach that floor", s, r.threshold, r.floor, typ)
+		}
+	}
+	return -1, ""
+}
+
+// typeShare is the share of a product type's SKUs that must reach a prototype tag's threshold
+// for the type to be the tag's (Calibration.Types).
+const typeShare = 0.5
 
 // calibrationZ is the background z-score a member must reach: two standard deviations (about
 // 2.3% of random SKUs under a normal background). Measured on Icecat: the USE-Lite similarity
@@ -150,32 +210,48 @@ func (t *Tagger) prototypeMembers(ctx context.Context, tg *TagDef) (*roaring64.B
 	if err != nil {
 		return nil, Calibration{}, err
 	}
-	// Every SKU's best similarity, and a random background sample.
+	// Each prototype is calibrated on its own: its similarity to every SKU, a random
+	// background sample, the knee, and the types whose SKUs mostly reach the floor.
 	ords := live.ToArray()
-	scores := make([]float64, 0, len(ords))
+	vecs := make([][]float32, 0, len(ords))
 	scored := make([]uint64, 0, len(ords))
 	for _, o := range ords {
-		v, ok := t.vectors.Vector(int64(o))
-		if !ok {
-			continue
+		if v, ok := t.vectors.Vector(int64(o)); ok {
+			vecs = append(vecs, v)
+			scored = append(scored, o)
 		}
-		s, _ := bestSim(v, protos)
-		scores = append(scores, s)
-		scored = append(scored, o)
 	}
 	rng := rand.New(rand.NewPCG(uint64(tg.ID), 0x7a66))
-	var background []float64
-	if len(scores) <= calibrationSample {
-		background = scores
-	} else {
-		for _, i := range rng.Perm(len(scores))[:calibrationSample] {
-			background = append(background, scores[i])
-		}
+	var sample []int
+	if len(scored) > calibrationSample {
+		sample = rng.Perm(len(scored))[:calibrationSample]
 	}
-	cal := calibrate(scores, background, len(scores))
+	cal := Calibration{Method: "knee+zfloor per prototype, types reaching the floor", Z: calibrationZ, Threshold: math.Inf(1)}
+	scores := make([]float64, len(scored))
+	for pi, p := range protos {
+		for i, v := range vecs {
+			scores[i] = dot(v, p)
+		}
+		background := scores
+		if sample != nil {
+			background = make([]float64, len(sample))
+			for j, i := range sample {
+				background[j] = scores[i]
+			}
+		}
+		pc := calibrate(scores, background, len(scores))
+		pc.Types = t.tagTypes(scored, scores, pc.Threshold, pc.ZFloor, t.namedBy(&tg.Definition, pi))
+		cal.Prototypes = append(cal.Prototypes, pc)
+		cal.Threshold = math.Min(cal.Threshold, pc.Threshold)
+		cal.SampleSize = pc.SampleSize
+	}
+	if len(protos) == 0 {
+		cal.Threshold = 0
+	}
 	members := roaring64.New()
+	rules := Model{Vectors: protos}.withRules(cal).rules()
 	for i, o := range scored {
-		if scores[i] >= cal.Threshold && (scope == nil || scope.Contains(o)) {
+		if at, _ := protoMatch(vecs[i], t.ix.TypeOf(int64(o)), protos, rules); at >= 0 && (scope == nil || scope.Contains(o)) {
 			members.Add(o)
 		}
 	}
@@ -197,4 +273,87 @@ func (t *Tagger) embedderName() string {
 		return ""
 	}
 	return t.embedder.Name()
+}
+
+// tagTypes returns the product types a prototype names (named) that hold at least 3 SKUs at
+// or above the threshold and at least typeShare of whose SKUs reach the floor, sorted.
+func (t *Tagger) tagTypes(ords []uint64, scores []float64, threshold, floor float64, named func(string) bool) []string {
+	above, reach, all := map[string]int{}, map[string]int{}, map[string]int{}
+	for i, o := range ords {
+		ty := t.ix.TypeOf(int64(o))
+		if ty == "" {
+			continue
+		}
+		all[ty]++
+		if scores[i] >= threshold {
+			above[ty]++
+		}
+		if scores[i] >= floor {
+			reach[ty]++
+		}
+	}
+	var out []string
+	for ty, n := range above {
+		if n >= 3 && float64(reach[ty]) >= typeShare*float64(all[ty]) && named(ty) {
+			out = append(out, ty)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// withRules returns the model with a calibration attached (for its rules).
+func (m Model) withRules(c Calibration) Model {
+	m.Calibration, _ = json.Marshal(c)
+	return m
+}
+
+// namedBy returns whether a product type is named by prototype i of d: a description names
+// the types whose every word it holds before its first "for" ("photo paper for printers"
+// names photo paper, not printers; "a headset with a microphone" names headset); an example
+// SKU names its own type.
+func (t *Tagger) namedBy(d *Definition, i int) func(string) bool {
+	if i >= len(d.Descriptions) {
+		typ := ""
+		if j := i - len(d.Descriptions); j < len(d.Examples) {
+			if o, ok := t.ix.Ordinal(d.Examples[j]); ok {
+				typ = t.ix.TypeOf(o)
+			}
+		}
+		return func(ty string) bool { return ty != "" && ty == typ }
+	}
+	words := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(d.Descriptions[i]), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-'
+	}) {
+		if w == "for" {
+			break
+		}
+		words[singular(w)] = true
+	}
+	return func(ty string) bool {
+		for _, alt := range strings.Split(ty, "/") {
+			all := alt != ""
+			for _, w := range strings.Fields(alt) {
+				all = all && words[singular(w)]
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// singular trims an English plural's ending ("cartridges", "batteries", "boxes").
+func singular(w string) string {
+	switch {
+	case strings.HasSuffix(w, "ies") && len(w) > 4:
+		return w[:len(w)-3] + "y"
+	case strings.HasSuffix(w, "ses") || strings.HasSuffix(w, "xes") || strings.HasSuffix(w, "ches") || strings.HasSuffix(w, "shes"):
+		return strings.TrimSuffix(w, "es")
+	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && len(w) > 3:
+		return w[:len(w)-1]
+	}
+	return w
 }

@@ -215,17 +215,22 @@ func (t *Tagger) explainPrototype(ex *Explanation, tg *TagDef) {
 		ex.Why = "no prototype model or no vector for this SKU yet"
 		return
 	}
+	_, labels, _ := t.prototypeLabels(&tg.Definition)
+	rules := m.rules()
+	if at, why := protoMatch(v, t.ix.TypeOf(ex.Ordinal), m.Vectors, rules); at >= 0 {
+		ex.Similarity, ex.Threshold = dot(v, m.Vectors[at]), rules[at].threshold
+		if at < len(labels) {
+			ex.Prototype = labels[at]
+		}
+		ex.Why = fmt.Sprintf("to %s: %s", ex.Prototype, why)
+		return
+	}
 	s, at := bestSim(v, m.Vectors)
 	ex.Similarity, ex.Threshold = s, float64(m.Threshold)
-	_, labels, _ := t.prototypeLabels(&tg.Definition)
 	if at >= 0 && at < len(labels) {
-		ex.Prototype = labels[at]
+		ex.Prototype, ex.Threshold = labels[at], rules[at].threshold
 	}
-	rel := "below"
-	if s >= ex.Threshold {
-		rel = "at or above"
-	}
-	ex.Why = fmt.Sprintf("similarity %.3f to %s is %s the calibrated threshold %.3f", s, ex.Prototype, rel, ex.Threshold)
+	ex.Why = fmt.Sprintf("similarity %.3f to %s, the nearest prototype, is below its calibrated threshold %.3f, and its type %q is not one whose SKUs mostly reach the background floor", s, ex.Prototype, ex.Threshold, t.ix.TypeOf(ex.Ordinal))
 }
 
 // explainPropagated fills in whether the SKU is a seed, else its neighbours and their weighted

@@ -189,7 +189,7 @@ func (t *Tagger) retagPrototype(tg *TagDef, ords []int64, vecs map[int64][]float
 	if err != nil {
 		return t.skipBroken(tg, err)
 	}
-	add, drop := prototypeBits(m, scope, ords, vecs)
+	add, drop := prototypeBits(m, scope, ords, vecs, t.ix.TypeOf)
 	t.hold(tg.Info(), create)
 	return t.ix.SetTagBits(tg.Name, add, drop, nil)
 }
@@ -246,12 +246,12 @@ func (t *Tagger) scope(e *filter.Expr) (*roaring64.Bitmap, error) {
 	return bm, nil
 }
 
-// prototypeBits splits ords into the members of a prototype tag (their best similarity to one
-// of its prototypes reaches the threshold, and they are in scope; nil: no scope) and the rest.
-func prototypeBits(m Model, scope *roaring64.Bitmap, ords []int64, vecs map[int64][]float32) (add, drop []uint64) {
+// prototypeBits splits ords into the members of a prototype tag (a prototype's rule admits
+// them, by their vector and product type, and they are in scope; nil: no scope) and the rest.
+func prototypeBits(m Model, scope *roaring64.Bitmap, ords []int64, vecs map[int64][]float32, typeOf func(int64) string) (add, drop []uint64) {
+	rules := m.rules()
 	for _, o := range ords {
-		s, _ := bestSim(vecs[o], m.Vectors)
-		if s >= float64(m.Threshold) && (scope == nil || scope.Contains(uint64(o))) {
+		if at, _ := protoMatch(vecs[o], typeOf(o), m.Vectors, rules); at >= 0 && (scope == nil || scope.Contains(uint64(o))) {
 			add = append(add, uint64(o))
 		} else {
 			drop = append(drop, uint64(o))

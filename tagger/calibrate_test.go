@@ -1,0 +1,61 @@
+package tagger
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A prototype admits a SKU at or above its own threshold, or below it but at or above the
+// background floor when the SKU's product type is one the prototype names and whose SKUs
+// mostly reach the floor; each prototype has its own rule.
+func TestPrototypeRules(t *testing.T) {
+	toner := []float32{1, 0}
+	paper := []float32{0, 1}
+	cal := Calibration{Prototypes: []Calibration{
+		{Threshold: 0.8, ZFloor: 0.5, Types: []string{"toner cartridge"}},
+		{Threshold: 0.6, ZFloor: 0.3},
+	}}
+	raw, err := json.Marshal(cal)
+	require.NoError(t, err)
+	m := Model{Vectors: [][]float32{toner, paper}, Threshold: 0.6, Calibration: raw}
+	rules := m.rules()
+	require.Len(t, rules, 2)
+
+	at, why := protoMatch([]float32{0.85, 0.1}, "printer", m.Vectors, rules)
+	require.Equal(t, 0, at, "above the toner prototype's threshold, whatever its type")
+	require.Contains(t, why, "at or above its calibrated threshold 0.800")
+	at, why = protoMatch([]float32{0.6, 0.1}, "toner cartridge", m.Vectors, rules)
+	require.Equal(t, 0, at, "a toner cartridge reaching the floor")
+	require.Contains(t, why, `type "toner cartridge"`)
+	at, _ = protoMatch([]float32{0.6, 0.1}, "printer", m.Vectors, rules)
+	require.Equal(t, -1, at, "a printer as similar is not a toner cartridge")
+	at, _ = protoMatch([]float32{0.1, 0.65}, "", m.Vectors, rules)
+	require.Equal(t, 1, at, "the paper prototype's own, lower threshold")
+	at, _ = protoMatch([]float32{0.4, 0.1}, "toner cartridge", m.Vectors, rules)
+	require.Equal(t, -1, at, "below the floor")
+
+	// A model calibrated before the per-prototype rules: one threshold for all.
+	old := Model{Vectors: [][]float32{toner, paper}, Threshold: 0.7, Calibration: json.RawMessage(`{"threshold": 0.7}`)}
+	at, _ = protoMatch([]float32{0.6, 0.1}, "toner cartridge", old.Vectors, old.rules())
+	require.Equal(t, -1, at)
+	at, _ = protoMatch([]float32{0.1, 0.75}, "", old.Vectors, old.rules())
+	require.Equal(t, 1, at)
+}
+
+// A description names the types whose every word it holds before its first "for".
+func TestDescriptionNamesTypes(t *testing.T) {
+	tg := &Tagger{}
+	d := &Definition{Descriptions: []string{"photo paper for printers", "Toner cartridges", "a headset with a microphone"}}
+	named := tg.namedBy(d, 0)
+	require.True(t, named("photo paper"))
+	require.False(t, named("printer"), "what follows for is what it serves")
+	require.False(t, named("paper shredder"))
+	require.True(t, tg.namedBy(d, 1)("toner cartridge"), "plurals and case")
+	require.True(t, tg.namedBy(d, 2)("headphones/headset"), "one alternative of the head suffices")
+	require.False(t, tg.namedBy(d, 2)("microphone stand"))
+	require.Equal(t, "battery", singular("batteries"))
+	require.Equal(t, "box", singular("boxes"))
+	require.Equal(t, "glass", singular("glass"))
+}

@@ -29,11 +29,14 @@ type Calibration struct {
 	KneeScore  float64 `json:"knee_score"`
 	Threshold  float64 `json:"threshold"`
 	Members    int     `json:"members"`
-	// Types are the product types that hold at least 3 SKUs at or above the threshold and
-	// half of whose SKUs reach the background floor (ZFloor): their SKUs join when they reach
-	// the floor, so the tag follows the kind's real extent rather than the knee of the closest
-	// few hundred.
+	// Types are the product types the prototype names that hold at least 3 SKUs at or above
+	// the threshold and half of whose SKUs reach TypeFloor: their SKUs join when they reach it,
+	// so the tag follows the kind's real extent rather than the knee of the closest few
+	// hundred.
 	Types []string `json:"types,omitempty"`
+	// TypeFloor is the similarity the SKUs of those types need: the background mean plus
+	// typeZ standard deviations.
+	TypeFloor float64 `json:"type_floor,omitempty"`
 	// Prototypes holds each prototype's own calibration (a tag's descriptions name different
 	// kinds, whose similarities differ: "toner cartridge" and "photo paper for printers");
 	// the tag's Threshold is then the lowest of theirs.
@@ -58,7 +61,11 @@ func (m Model) rules() []protoRule {
 		out[i] = protoRule{threshold: float64(m.Threshold), floor: math.Inf(1)}
 		if len(c.Prototypes) == len(m.Vectors) {
 			pc := c.Prototypes[i]
-			out[i] = protoRule{threshold: pc.Threshold, floor: pc.ZFloor, types: map[string]bool{}}
+			floor := pc.TypeFloor
+			if floor == 0 {
+				floor = pc.ZFloor
+			}
+			out[i] = protoRule{threshold: pc.Threshold, floor: floor, types: map[string]bool{}}
 			for _, ty := range pc.Types {
 				out[i].types[ty] = true
 			}
@@ -79,11 +86,16 @@ func protoMatch(v []float32, typ string, protos [][]float32, rules []protoRule) 
 		case s >= r.threshold:
 			return i, fmt.Sprintf("similarity %.3f is at or above its calibrated threshold %.3f", s, r.threshold)
 		case r.types[typ] && s >= r.floor:
-			return i, fmt.Sprintf("similarity %.3f is below its threshold %.3f but at or above the background floor %.3f, and the SKU's type %q is one whose SKUs mostly reach that floor", s, r.threshold, r.floor, typ)
+			return i, fmt.Sprintf("similarity %.3f is below its threshold %.3f but at or above %.3f, and its type %q is one the prototype names whose SKUs mostly reach that", s, r.threshold, r.floor, typ)
 		}
 	}
 	return -1, ""
 }
+
+// typeZ is how many background standard deviations above the background mean the SKUs of a
+// prototype's types need (Calibration.TypeFloor): one, since the type already says what they
+// are; the similarity only keeps out the SKUs the type holds by mistake.
+const typeZ = 1.0
 
 // typeShare is the share of a product type's SKUs that must reach a prototype tag's threshold
 // for the type to be the tag's (Calibration.Types).
@@ -240,7 +252,8 @@ func (t *Tagger) prototypeMembers(ctx context.Context, tg *TagDef) (*roaring64.B
 			}
 		}
 		pc := calibrate(scores, background, len(scores))
-		pc.Types = t.tagTypes(scored, scores, pc.Threshold, pc.ZFloor, t.namedBy(&tg.Definition, pi))
+		pc.TypeFloor = pc.Mean + typeZ*pc.Std
+		pc.Types = t.tagTypes(scored, scores, pc.Threshold, pc.TypeFloor, t.namedBy(&tg.Definition, pi))
 		cal.Prototypes = append(cal.Prototypes, pc)
 		cal.Threshold = math.Min(cal.Threshold, pc.Threshold)
 		cal.SampleSize = pc.SampleSize

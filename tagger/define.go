@@ -230,7 +230,7 @@ func (t *Tagger) explainPrototype(ex *Explanation, tg *TagDef) {
 	if at >= 0 && at < len(labels) {
 		ex.Prototype, ex.Threshold = labels[at], rules[at].threshold
 	}
-	ex.Why = fmt.Sprintf("similarity %.3f to %s, the nearest prototype, is below its calibrated threshold %.3f, and its type %q is not one whose SKUs mostly reach the background floor", s, ex.Prototype, ex.Threshold, t.ix.TypeOf(ex.Ordinal))
+	ex.Why = fmt.Sprintf("similarity %.3f to %s, the nearest prototype, is below its calibrated threshold %.3f, and its type %q is not one the prototype names whose SKUs mostly reach the type floor", s, ex.Prototype, ex.Threshold, t.ix.TypeOf(ex.Ordinal))
 }
 
 // explainPropagated fills in whether the SKU is a seed, else its neighbours and their weighted

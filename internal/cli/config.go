@@ -52,6 +52,12 @@ type ServeConfig struct {
 	// PoolRefresh is how often pools are refreshed incrementally (SELECTION_POOL_REFRESH).
 	// Default 15s; negative: never (the variable's 0).
 	PoolRefresh time.Duration
+	// RefreshTakeover is how often a replica that does not run the pool refresher tries to take
+	// it over, and how often the one that runs it checks that it still holds it: a Postgres
+	// advisory lock on a connection of its own, so that one refresher runs among the replicas
+	// of a database and another takes over within about this after its replica dies
+	// (SELECTION_POOL_REFRESH_TAKEOVER). Default 2s.
+	RefreshTakeover time.Duration
 	// LLMProvider is the LLM planner: "" (none), "openai" or "ollama" (SELECTION_LLM_PROVIDER).
 	// Default "".
 	LLMProvider string
@@ -126,6 +132,11 @@ type IngestConfig struct {
 	MaxSkew time.Duration
 	// DBConns is the consumer's own Postgres connections (SELECTION_INGEST_DB_CONNS). Default 8.
 	DBConns int
+	// SessionTimeout is how long the consumer group waits for a member that stopped
+	// heartbeating (its replica was killed) before its partitions move to the other members
+	// (SELECTION_KAFKA_SESSION_TIMEOUT). Default 45s, Kafka's; a broker refuses values outside
+	// its group.min/max.session.timeout.ms (6 s to 30 min by default).
+	SessionTimeout time.Duration
 }
 
 // VectorsConfig is the embedding worker, the in-memory vector index and the pgvector planner.

@@ -8,8 +8,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/term"
 
 	"selection/ingest"
@@ -48,7 +50,7 @@ func startIngest(ctx context.Context, env *Env, pool *pgxpool.Pool, metrics *ing
 	}
 	c, err := ingest.NewConsumer(pool, ingest.ConsumerConfig{Brokers: r.Brokers, Topic: cfg.Topic,
 		Group: cfg.Group, Partitions: int32(cfg.Partitions), MaxPollRecords: cfg.Poll,
-		MaxSkew: cfg.MaxSkew, Logger: env.Log, Metrics: metrics})
+		MaxSkew: cfg.MaxSkew, Logger: env.Log, Metrics: metrics, ClientOpts: groupOpts(cfg)})
 	if err == nil {
 		err = c.Start(ctx)
 	}
@@ -61,6 +63,15 @@ func startIngest(ctx context.Context, env *Env, pool *pgxpool.Pool, metrics *ing
 	r.Consumer = c
 	env.Log.Info("ingest consumer started", "topic", cfg.Topic, "group", cfg.Group)
 	return r, nil
+}
+
+// groupOpts are the consumer group's timeouts: the session timeout, and heartbeats a third of
+// it (Kafka's rule), at most every 3 s (franz-go's default).
+func groupOpts(cfg IngestConfig) []kgo.Opt {
+	if cfg.SessionTimeout <= 0 {
+		return nil
+	}
+	return []kgo.Opt{kgo.SessionTimeout(cfg.SessionTimeout), kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3))}
 }
 
 // Stop stops the consumer, then the embedded broker.

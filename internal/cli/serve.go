@@ -18,6 +18,7 @@ import (
 	"selection/catalog"
 	"selection/ingest"
 	"selection/internal/core"
+	"selection/internal/pg"
 	"selection/internal/poll"
 	"selection/migrations"
 	"selection/selection"
@@ -43,7 +44,8 @@ type stack struct {
 	sim      *ingest.Simulator
 	registry *prometheus.Registry
 
-	refresher poll.Loop // the pool refresher, when SELECTION_POOL_REFRESH > 0
+	refresher poll.Loop // the pool refresher, when SELECTION_POOL_REFRESH > 0 (refresher.go)
+	lease     *pg.Lease // the refresher's lease among the replicas of the database
 }
 
 type stackOptions struct {
@@ -184,33 +186,6 @@ func (s *stack) registerMetrics() {
 	)
 }
 
-// startRefresher refreshes pools incrementally every SELECTION_POOL_REFRESH.
-func (s *stack) startRefresher(ctx context.Context) {
-	refreshed := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "selection_pool_refreshes_total",
-		Help: "Pool refreshes by outcome (changed, unchanged, skipped)."}, []string{"outcome"})
-	_ = s.registry.Register(refreshed)
-	s.refresher.Name, s.refresher.Every, s.refresher.Logger = "pool refresh", s.env.Config.Serve.PoolRefresh, s.env.Log
-	s.refresher.Start(context.WithoutCancel(ctx), func(ctx context.Context) error {
-		outs, err := s.core.Service.RefreshAll(ctx)
-		for _, o := range outs {
-			switch {
-			case o.Changed:
-				refreshed.WithLabelValues("changed").Inc()
-				attrs := []any{"pool", o.PoolID, "version", o.Version}
-				if o.Diff != nil {
-					attrs = append(attrs, "added", len(o.Diff.Added), "removed", len(o.Diff.Removed), "moved", len(o.Diff.Moved))
-				}
-				s.env.Log.Info("pool refreshed", attrs...)
-			case o.Skipped:
-				refreshed.WithLabelValues("skipped").Inc()
-			default:
-				refreshed.WithLabelValues("unchanged").Inc()
-			}
-		}
-		return err
-	})
-}
-
 // stop stops every part that started, in reverse order.
 func (s *stack) stop(ctx context.Context) error {
 	var errs []error
@@ -218,6 +193,9 @@ func (s *stack) stop(ctx context.Context) error {
 		errs = append(errs, s.sim.Stop(ctx))
 	}
 	errs = append(errs, s.refresher.Stop(ctx))
+	if s.lease != nil {
+		errs = append(errs, s.lease.Release(ctx))
+	}
 	if s.api != nil {
 		errs = append(errs, s.api.Stop(ctx))
 	}

@@ -64,6 +64,8 @@ var settings = []setting{
 		}),
 	bind("SELECTION_POOL_REFRESH", "15s", "how often pools are refreshed incrementally (0 turns it off)",
 		func(c *Config) *time.Duration { return &c.Serve.PoolRefresh }, offIfZero(time.ParseDuration), nil),
+	bind("SELECTION_POOL_REFRESH_TAKEOVER", "2s", "replicas on one database run one pool refresher (a Postgres advisory lock): how often the others try to take it over, and the holder checks it still holds it; another takes over within about this after the holder dies",
+		func(c *Config) *time.Duration { return &c.Serve.RefreshTakeover }, time.ParseDuration, positive[time.Duration]),
 	bind("SELECTION_LLM_PROVIDER", "", "LLM planner: empty (none), openai (any OpenAI-compatible server) or ollama",
 		func(c *Config) *string { return &c.Serve.LLMProvider }, text, oneOf("", "openai", "ollama")),
 	bind("SELECTION_LLM_MODEL", "", "the LLM planner's model name (provider default when empty)",
@@ -140,6 +142,8 @@ var settings = []setting{
 		func(c *Config) *int { return &c.Ingest.Poll }, whole, between(1, 1000000)),
 	bind("SELECTION_INGEST_MAX_SKEW", "5m", "how far in the future an event time may be before the event is a dead letter",
 		func(c *Config) *time.Duration { return &c.Ingest.MaxSkew }, time.ParseDuration, positive[time.Duration]),
+	bind("SELECTION_KAFKA_SESSION_TIMEOUT", "45s", "how long the consumer group waits for a member that stopped heartbeating (a killed replica) before its partitions move to the others; the broker bounds it (6s to 30m by default)",
+		func(c *Config) *time.Duration { return &c.Ingest.SessionTimeout }, time.ParseDuration, positive[time.Duration]),
 }
 
 // Parsers of a variable's text.

@@ -21,6 +21,12 @@
 //     once, says "ingest: behind the topic; catching up" once, and stores every record once.
 //   - TestFinding17TailersBackOff: while Postgres is away the index followers back off
 //     (doubling up to 5 s) through the service's logger, and follow again afterwards.
+//   - TestTwoReplicas: two serve processes on one schema and one Kafka cluster (kfake in the
+//     test): the consumer group splits the partitions, both plan alike and answer a plan alike
+//     (also shortly after a write), one runs the pool refresher (pg.Lease), and when its
+//     replica is killed the other takes the refresher over and, after the group's session
+//     timeout, every partition. Answers with an intent may differ: the product types the
+//     tagger votes for SKUs whose text names none are each replica's own (counted in the log).
 //
 // The figures a run measured (records produced, stored, dead-lettered, duplicates, time to
 // recover) go to the test log (go test -v ./internal/faults/); the assertions are counts,

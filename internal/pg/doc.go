@@ -10,4 +10,8 @@
 // Tail is how the in-memory followers (the vector index, the lexical index, the tagger's vector
 // poll) tail a table by its updated_at stamp without missing rows of transactions that commit
 // late and without re-reading a fixed window on every poll.
+//
+// Lease elects one holder among the replicas that share a database (the pool refresher's): a
+// session-level advisory lock on a connection of its own, released by the server when the
+// holder's process dies, taken by another replica at its next Hold.
 package pg

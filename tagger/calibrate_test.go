@@ -59,3 +59,22 @@ func TestDescriptionNamesTypes(t *testing.T) {
 	require.Equal(t, "box", singular("boxes"))
 	require.Equal(t, "glass", singular("glass"))
 }
+
+// The poll retags changed SKUs with the same rules as the calibration: a new toner cartridge
+// below the threshold but above its type's floor joins; when its text changes and it becomes a
+// printer, it leaves.
+func TestPrototypeBitsFollowTypes(t *testing.T) {
+	cal := Calibration{Prototypes: []Calibration{{Threshold: 0.8, ZFloor: 0.7, TypeFloor: 0.5, Types: []string{"toner cartridge"}}}}
+	raw, err := json.Marshal(cal)
+	require.NoError(t, err)
+	m := Model{Vectors: [][]float32{{1, 0}}, Threshold: 0.8, Calibration: raw}
+	vecs := map[int64][]float32{1: {0.6, 0.8}, 2: {0.9, 0.43}, 3: {0.3, 0.95}}
+	types := map[int64]string{1: "toner cartridge", 2: "printer", 3: "toner cartridge"}
+	add, drop := prototypeBits(m, nil, []int64{1, 2, 3}, vecs, func(o int64) string { return types[o] })
+	require.Equal(t, []uint64{1, 2}, add, "1 by its type and floor, 2 by the threshold")
+	require.Equal(t, []uint64{3}, drop, "below its type's floor")
+	types[1] = "printer"
+	add, drop = prototypeBits(m, nil, []int64{1}, vecs, func(o int64) string { return types[o] })
+	require.Empty(t, add)
+	require.Equal(t, []uint64{1}, drop)
+}

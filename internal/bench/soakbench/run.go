@@ -250,6 +250,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	fmt.Fprintf(out, "Go heap in use after GC: %.0f MiB after the warm-up, %.0f MiB at the end (%+.1f%%)\n", mib(res.Start.Heap), mib(res.End.Heap), 100*res.HeapGrowth())
 	fmt.Fprintf(out, "live SKUs: %d after the warm-up, %d at the end (%+.1f%%); per live SKU: resident %.1f -> %.1f KiB, heap %.1f -> %.1f KiB\n",
 		res.Start.LiveSKUs, res.End.LiveSKUs, 100*growth(res.Start.LiveSKUs, res.End.LiveSKUs), rss0/1024, rss1/1024, heap0/1024, heap1/1024)
+	fmt.Fprintf(out, "SKU rows, the deleted included: %d after the warm-up, %d at the end (%+.1f%%)\n", res.Start.SKUs, res.End.SKUs, 100*growth(res.Start.SKUs, res.End.SKUs))
 	fmt.Fprintf(out, "soak for=%s events_per_s=%.0f requests_per_s=%.1f 5xx=%d bad=%d lost=%d rss_start_mib=%.0f rss_end_mib=%.0f rss_growth_pct=%.1f "+
 		"heap_start_mib=%.1f heap_end_mib=%.1f heap_growth_pct=%.1f skus_start=%d skus_end=%d\n",
 		cfg.For, float64(produced1-produced0)/res.Elapsed.Seconds(), float64(res.Requests)/res.Elapsed.Seconds(), res.FiveXX, res.BadCount,

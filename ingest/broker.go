@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,6 +24,15 @@ const (
 	DefaultPartitions = 4
 	// DLQSuffix is appended to a topic's name to name its dead-letter topic.
 	DLQSuffix = ".dlq"
+	// EmbeddedRetentionBytes is how much of each partition the embedded broker keeps (its
+	// oldest records go first, as a Kafka broker's log.retention.bytes): kfake holds an index
+	// entry in memory for every batch of its log (about 22 bytes per record of the simulator's
+	// stream), so an unbounded log grows the service's heap with every event. 256 MiB is about
+	// 750,000 records of 350 bytes per partition; a consumer further behind than that loses
+	// the oldest. Real clusters keep their own retention.
+	EmbeddedRetentionBytes = 256 << 20
+	// EmbeddedRetentionEvery is how often the embedded broker applies the retention.
+	EmbeddedRetentionEvery = time.Minute
 )
 
 // EmbeddedBroker is franz-go's kfake cluster run in-process as a single broker on 127.0.0.1:
@@ -31,16 +42,24 @@ type EmbeddedBroker struct {
 	cluster *kfake.Cluster
 	lock    *os.File
 	once    sync.Once
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // StartEmbeddedBroker starts the embedded broker listening on 127.0.0.1:port (0 picks a free
 // port). dir is its data directory, created if needed and locked against a second process;
-// empty keeps everything in memory.
+// empty keeps everything in memory. Each partition keeps its newest EmbeddedRetentionBytes,
+// applied every EmbeddedRetentionEvery.
 func StartEmbeddedBroker(ctx context.Context, dir string, port int) (*EmbeddedBroker, error) {
+	return startEmbeddedBroker(ctx, dir, port, EmbeddedRetentionBytes, EmbeddedRetentionEvery)
+}
+
+func startEmbeddedBroker(ctx context.Context, dir string, port int, retention int64, every time.Duration) (*EmbeddedBroker, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.ClusterID("selection-embedded")}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.ClusterID("selection-embedded"),
+		kfake.BrokerConfigs(map[string]string{"log.retention.bytes": strconv.FormatInt(retention, 10)})}
 	if port != 0 {
 		opts = append(opts, kfake.Ports(port))
 	}
@@ -66,7 +85,26 @@ func StartEmbeddedBroker(ctx context.Context, dir string, port int) (*EmbeddedBr
 		return nil, fmt.Errorf("embedded kafka: %w", err)
 	}
 	b.cluster = c
+	b.stop, b.done = make(chan struct{}), make(chan struct{})
+	go b.retain(every)
 	return b, nil
+}
+
+// retain applies the retention every so often until Close. (kfake applies log.retention.bytes
+// on its own only to topics with a retention setting of their own, and the service's topics
+// are created with the cluster's defaults, here or on a real cluster.)
+func (b *EmbeddedBroker) retain(every time.Duration) {
+	defer close(b.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.cluster.ApplyRetention()
+		}
+	}
 }
 
 // Addrs are the broker's host:port addresses, to use as seed brokers.
@@ -75,6 +113,8 @@ func (b *EmbeddedBroker) Addrs() []string { return b.cluster.ListenAddrs() }
 // Close stops the broker, writing its state to the data directory. It is idempotent.
 func (b *EmbeddedBroker) Close() {
 	b.once.Do(func() {
+		close(b.stop)
+		<-b.done
 		b.cluster.Close()
 		b.unlock()
 	})

@@ -71,7 +71,9 @@
 //
 // When no brokers are configured, the service runs franz-go's kfake in-process as a single
 // broker on 127.0.0.1 (StartEmbeddedBroker) with a data directory, so topics, records and
-// committed offsets survive a restart; a lock file keeps a second process out. With brokers
+// committed offsets survive a restart; a lock file keeps a second process out. It keeps each
+// partition's newest EmbeddedRetentionBytes (256 MiB): kfake holds an index entry in memory per
+// batch of its log, so an unbounded log would grow the heap with every event. With brokers
 // configured, the same consumer talks to a real cluster.
 //
 // # Files

@@ -75,6 +75,12 @@ type SimulatorConfig struct {
 	// MalformedShare of records is broken on purpose (bad JSON, negative prices, unknown kinds,
 	// bad markets, times in the future) to exercise the dead letters. Default: 0.015; negative: none.
 	MalformedShare float64
+	// NewSKUShare of the well-formed events launches a new SKU (a variant of an existing one),
+	// and DeleteShare discontinues one; the other kinds (price 35%, orders 30%, restocks 12%,
+	// views 10%, title edits 5% at the defaults) share the rest in those proportions. Both 0
+	// keeps the catalogue's size, so that a soak's memory growth is not data. Defaults: 0.05
+	// and 0.03; negative: none.
+	NewSKUShare, DeleteShare float64
 	// MaxEvents stops the simulator after so many records (one more when the last is an order,
 	// whose two records are not split); 0 runs until Stop.
 	MaxEvents int
@@ -103,6 +109,18 @@ func (c SimulatorConfig) WithDefaults() SimulatorConfig {
 	if c.MalformedShare < 0 {
 		c.MalformedShare = 0
 	}
+	if c.NewSKUShare == 0 {
+		c.NewSKUShare = DefaultNewSKUShare
+	}
+	if c.NewSKUShare < 0 {
+		c.NewSKUShare = 0
+	}
+	if c.DeleteShare == 0 {
+		c.DeleteShare = DefaultDeleteShare
+	}
+	if c.DeleteShare < 0 {
+		c.DeleteShare = 0
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -118,6 +136,9 @@ func (c SimulatorConfig) validate() error {
 	}
 	if c.MalformedShare >= 1 {
 		return errors.New("simulator: MalformedShare must be below 1")
+	}
+	if c.NewSKUShare+c.DeleteShare > 1 {
+		return errors.New("simulator: NewSKUShare and DeleteShare add up to more than 1")
 	}
 	return nil
 }
@@ -145,6 +166,7 @@ type Simulator struct {
 	runID   string
 	n       int64
 	byKind  map[string]int64
+	cuts    [6]float64 // the kinds' cumulative shares (eventCuts)
 	client  *kgo.Client
 	own     bool
 	perr    atomic.Value
@@ -174,7 +196,35 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 	s := &Simulator{cfg: cfg, r: r, skus: skus, nextID: maxID + 1, byKind: map[string]int64{},
 		loop: poll.Loop{Name: "simulator", Every: 10 * time.Millisecond, Immediate: true, Logger: cfg.Logger}}
 	s.zipf = rand.NewZipf(r, 1.1, 4, uint64(len(skus)-1))
+	s.cuts = eventCuts(cfg.NewSKUShare, cfg.DeleteShare)
 	return s, nil
+}
+
+// The default shares of new SKUs and deletions among the well-formed events.
+const (
+	DefaultNewSKUShare = 0.05
+	DefaultDeleteShare = 0.03
+)
+
+// eventCuts are the cumulative shares of price changes, orders, restocks, views, title edits
+// and new SKUs (deletions take the rest) for the given shares of new SKUs and deletions: the
+// first five kinds keep their proportions (35:30:12:10:5) in what is left.
+func eventCuts(newSKU, del float64) [6]float64 {
+	if newSKU == DefaultNewSKUShare && del == DefaultDeleteShare {
+		return [6]float64{0.35, 0.65, 0.77, 0.87, 0.92, 0.97} // exactly as before the shares were settings
+	}
+	rest := 1 - newSKU - del
+	base := [5]float64{0.35, 0.65, 0.77, 0.87, 0.92}
+	var c [6]float64
+	for i, b := range base {
+		c[i] = b / 0.92 * rest
+	}
+	c[4] = rest
+	c[5] = rest + newSKU
+	if del == 0 {
+		c[5] = 1.0001 // Float64 is below 1: never a deletion
+	}
+	return c
 }
 
 // Start begins producing in the background. It is idempotent; a stopped simulator cannot start
@@ -294,18 +344,19 @@ func (s *Simulator) Next(now time.Time) []*kgo.Record {
 	}
 	i := int(s.zipf.Uint64())
 	k := &s.skus[i]
+	c := &s.cuts
 	switch p := s.r.Float64(); {
-	case p < 0.35:
+	case p < c[0]:
 		return s.priceChange(k, now)
-	case p < 0.65:
+	case p < c[1]:
 		return s.order(k, now)
-	case p < 0.77:
+	case p < c[2]:
 		return s.restock(k, now)
-	case p < 0.87:
+	case p < c[3]:
 		return s.views(k, now)
-	case p < 0.92:
+	case p < c[4]:
 		return s.titleEdit(k, now)
-	case p < 0.97:
+	case p < c[5]:
 		return s.newVariant(k, now)
 	default:
 		return s.deletion(i, now)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"selection/api"
+	"selection/ingest"
 	"selection/internal/bench/soakbench"
 	"selection/internal/pg"
 	"selection/migrations"
@@ -16,8 +18,8 @@ import (
 
 func init() {
 	registerBench(&command{name: "soak",
-		usage:   "bench soak [--for 10m] [--rate 1000] [--clients 8] [--api-rate 0] [--catalogue FILE] [--keep]",
-		summary: "the whole service under live ingest and mixed API load for a while: throughput, p50/p99 per route, 5xx, resident memory",
+		usage:   "bench soak [--for 10m] [--rate 1000] [--clients 8] [--api-rate 0] [--new-sku-share 0.05] [--delete-share 0.03] [--heap-profile PREFIX] [--catalogue FILE] [--keep]",
+		summary: "the whole service under live ingest and mixed API load for a while: throughput, p50/p99 per route, 5xx, resident memory, Go heap and live SKUs",
 		run:     runBenchSoak})
 }
 
@@ -30,14 +32,23 @@ func runBenchSoak(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&cfg.Clients, "clients", 8, "concurrent API clients")
 	fs.Float64Var(&cfg.APIRate, "api-rate", 0, "API requests per second of all clients together (0: as fast as answered)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the events and the clients")
+	newSKU := fs.Float64("new-sku-share", ingest.DefaultNewSKUShare, "share of the events that launch a new SKU (0: none)")
+	del := fs.Float64("delete-share", ingest.DefaultDeleteShare, "share of the events that discontinue a SKU (default: 0.03, or 0 with --new-sku-share 0 so that the catalogue keeps its size)")
+	fs.StringVar(&cfg.HeapProfile, "heap-profile", "", "write heap profiles after the warm-up and at the end to PREFIX-start.pb.gz and PREFIX-end.pb.gz")
 	catalogue := fs.String("catalogue", "", "Icecat file to load (default: the first products_*.json.zip of SELECTION_DEMO_DATA, 4,850 products)")
 	keep := fs.Bool("keep", false, "keep the bench schema afterwards")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if cfg.For <= 0 || cfg.Rate <= 0 || cfg.Clients < 1 || cfg.APIRate < 0 || cfg.WarmUp < 0 {
-		return usageErr("positive --for, --rate and --clients; --api-rate and --warmup not negative")
+	delSet := false
+	fs.Visit(func(f *flag.Flag) { delSet = delSet || f.Name == "delete-share" })
+	if !delSet && *newSKU == 0 {
+		*del = 0 // no launches and no deletions: the catalogue keeps its size
 	}
+	if cfg.For <= 0 || cfg.Rate <= 0 || cfg.Clients < 1 || cfg.APIRate < 0 || cfg.WarmUp < 0 || *newSKU < 0 || *del < 0 || *newSKU+*del > 1 {
+		return usageErr("positive --for, --rate and --clients; --api-rate, --warmup, --new-sku-share and --delete-share not negative, the two shares at most 1 together")
+	}
+	cfg.NewSKUShare, cfg.DeleteShare = shareSetting(*newSKU), shareSetting(*del)
 	if *catalogue == "" {
 		files, _ := filepath.Glob(filepath.Join(env.Config.Demo.Data, "products_*.json.zip"))
 		if len(files) == 0 {
@@ -113,6 +124,15 @@ func runBenchSoak(ctx context.Context, env *Env, args []string) error {
 	cfg.Base, cfg.Key, cfg.Logger = "http://"+s.api.Addr(), key, env.Log
 	_, err = soakbench.Run(ctx, cfg, env.Stdout)
 	return err
+}
+
+// shareSetting maps a flag's share to the simulator's setting, where 0 means the default and a
+// negative value none.
+func shareSetting(v float64) float64 {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // withSearchPath returns the database URL u with schema first on the search path.

@@ -34,6 +34,13 @@ type Config struct {
 	APIRate float64
 	// Seed of the events and the clients' choices. Default: 1.
 	Seed uint64
+	// NewSKUShare and DeleteShare of the events launch a new SKU and discontinue one
+	// (ingest.SimulatorConfig). Defaults: 0.05 and 0.03; negative: none (both none: the
+	// catalogue keeps its size, so memory growth is not data).
+	NewSKUShare, DeleteShare float64
+	// HeapProfile, when set, is a path prefix: the heap profiles after the warm-up and at the
+	// end are written to HeapProfile+"-start.pb.gz" and HeapProfile+"-end.pb.gz".
+	HeapProfile string
 
 	// Pool is the service's database (the stream's catalogue, the stored-record count).
 	Pool *pgxpool.Pool
@@ -44,6 +51,9 @@ type Config struct {
 	Base, Key string
 	// RSS reads the service's resident memory in bytes. Default: this process's (VmRSS).
 	RSS func() (int64, error)
+	// Heap reads the service's Go heap in use in bytes, after a collection. Default: this
+	// process's (HeapAfterGC).
+	Heap func() (int64, error)
 	// Logger. Default: discard.
 	Logger *slog.Logger
 }
@@ -71,6 +81,9 @@ func (c Config) WithDefaults() Config {
 	if c.RSS == nil {
 		c.RSS = func() (int64, error) { return ReadRSS("/proc/self/status") }
 	}
+	if c.Heap == nil {
+		c.Heap = HeapAfterGC
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -90,17 +103,16 @@ type Result struct {
 	// Bad are answers other than 503 problem+json among the errors (BadCount in all).
 	Bad      []Bad
 	BadCount int
-	// RSSStart and RSSEnd are the resident memory after the warm-up and at the end, in bytes.
-	RSSStart, RSSEnd int64
+	// Start and End are the memory and the live SKUs after the warm-up and at the end.
+	Start, End Memory
 }
 
 // Growth is the resident memory's growth over the soak, as a share of the start.
-func (r Result) Growth() float64 {
-	if r.RSSStart == 0 {
-		return 0
-	}
-	return float64(r.RSSEnd-r.RSSStart) / float64(r.RSSStart)
-}
+func (r Result) Growth() float64 { return growth(r.Start.RSS, r.End.RSS) }
+
+// HeapGrowth is the Go heap's growth (in use after a collection) over the soak, as a share of
+// the start.
+func (r Result) HeapGrowth() float64 { return growth(r.Start.Heap, r.End.Heap) }
 
 // ReadRSS reads VmRSS (bytes) from a /proc/<pid>/status file.
 func ReadRSS(path string) (int64, error) {
@@ -131,7 +143,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		return res, err
 	}
 	sim, err := ingest.NewSimulator(ingest.SimulatorConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Catalogue: cat,
-		Rate: cfg.Rate, Seed: cfg.Seed, Logger: cfg.Logger})
+		Rate: cfg.Rate, Seed: cfg.Seed, NewSKUShare: cfg.NewSKUShare, DeleteShare: cfg.DeleteShare, Logger: cfg.Logger})
 	if err != nil {
 		return res, err
 	}
@@ -159,8 +171,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 		return res, ctx.Err()
 	}
 	load.Reset()
-	if res.RSSStart, err = cfg.RSS(); err != nil {
-		return res, fmt.Errorf("soak: resident memory: %w", err)
+	if res.Start, err = readMemory(ctx, cfg, cfg.Pool); err != nil {
+		return res, err
+	}
+	if cfg.HeapProfile != "" {
+		if err := WriteHeapProfile(cfg.HeapProfile + "-start.pb.gz"); err != nil {
+			return res, err
+		}
 	}
 	start := time.Now()
 	produced0 := sim.Stats().Produced
@@ -174,8 +191,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 			sim.Stats().Produced-produced0, sumRequests(st), float64(rss)/(1<<20))
 	}
 	res.Elapsed = time.Since(start)
-	if res.RSSEnd, err = cfg.RSS(); err != nil {
-		return res, fmt.Errorf("soak: resident memory: %w", err)
+	if res.End, err = readMemory(ctx, cfg, cfg.Pool); err != nil {
+		return res, err
+	}
+	if cfg.HeapProfile != "" {
+		if err := WriteHeapProfile(cfg.HeapProfile + "-end.pb.gz"); err != nil {
+			return res, err
+		}
 	}
 	produced1 := sim.Stats().Produced
 	load.Stop()
@@ -222,11 +244,18 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	}
 	fmt.Fprintf(out, "events: %d produced (%.0f/s measured), %d stored, %d dead letters, %d lost\n",
 		res.Produced, float64(produced1-produced0)/res.Elapsed.Seconds(), res.Stored, res.DeadLetters, res.Lost)
-	fmt.Fprintf(out, "resident memory: %.0f MiB after the warm-up, %.0f MiB at the end (%+.1f%%)\n",
-		float64(res.RSSStart)/(1<<20), float64(res.RSSEnd)/(1<<20), 100*res.Growth())
-	fmt.Fprintf(out, "soak for=%s events_per_s=%.0f requests_per_s=%.1f 5xx=%d bad=%d lost=%d rss_start_mib=%.0f rss_end_mib=%.0f rss_growth_pct=%.1f\n",
+	rss0, heap0 := res.Start.PerSKU()
+	rss1, heap1 := res.End.PerSKU()
+	fmt.Fprintf(out, "resident memory: %.0f MiB after the warm-up, %.0f MiB at the end (%+.1f%%)\n", mib(res.Start.RSS), mib(res.End.RSS), 100*res.Growth())
+	fmt.Fprintf(out, "Go heap in use after GC: %.0f MiB after the warm-up, %.0f MiB at the end (%+.1f%%)\n", mib(res.Start.Heap), mib(res.End.Heap), 100*res.HeapGrowth())
+	fmt.Fprintf(out, "live SKUs: %d after the warm-up, %d at the end (%+.1f%%); per live SKU: resident %.1f -> %.1f KiB, heap %.1f -> %.1f KiB\n",
+		res.Start.LiveSKUs, res.End.LiveSKUs, 100*growth(res.Start.LiveSKUs, res.End.LiveSKUs), rss0/1024, rss1/1024, heap0/1024, heap1/1024)
+	fmt.Fprintf(out, "SKU rows, the deleted included: %d after the warm-up, %d at the end (%+.1f%%)\n", res.Start.SKUs, res.End.SKUs, 100*growth(res.Start.SKUs, res.End.SKUs))
+	fmt.Fprintf(out, "soak for=%s events_per_s=%.0f requests_per_s=%.1f 5xx=%d bad=%d lost=%d rss_start_mib=%.0f rss_end_mib=%.0f rss_growth_pct=%.1f "+
+		"heap_start_mib=%.1f heap_end_mib=%.1f heap_growth_pct=%.1f skus_start=%d skus_end=%d\n",
 		cfg.For, float64(produced1-produced0)/res.Elapsed.Seconds(), float64(res.Requests)/res.Elapsed.Seconds(), res.FiveXX, res.BadCount,
-		res.Lost, float64(res.RSSStart)/(1<<20), float64(res.RSSEnd)/(1<<20), 100*res.Growth())
+		res.Lost, mib(res.Start.RSS), mib(res.End.RSS), 100*res.Growth(), mib(res.Start.Heap), mib(res.End.Heap), 100*res.HeapGrowth(),
+		res.Start.LiveSKUs, res.End.LiveSKUs)
 	return res, nil
 }
 

@@ -40,20 +40,7 @@ type avx2Backend struct{}
 func (avx2Backend) name() string { return "avx2-archsimd+asm" }
 
 // pack lays W [in][out] out as out/16 panels of [in][16] floats.
-func (avx2Backend) pack(l *linear) {
-	if l.out%nr8 != 0 {
-		return
-	}
-	np := l.out / nr8
-	l.packed = make([]float32, l.in*l.out)
-	for p := 0; p < np; p++ {
-		dst := l.packed[p*l.in*nr8:]
-		for k := 0; k < l.in; k++ {
-			copy(dst[k*nr8:(k+1)*nr8], l.w[k*l.out+p*nr8:])
-		}
-	}
-	l.w = nil
-}
+func (avx2Backend) pack(l *linear) { packPanels(l, nr8) }
 
 func (avx2Backend) matmul(M int, a []float32, lda int, l *linear, c []float32, ldc int, mode gemmMode) {
 	if M == 0 {

@@ -37,22 +37,26 @@ type avx512Backend struct{}
 
 func (avx512Backend) name() string { return "avx512-archsimd" }
 
-// pack lays W [in][out] out as out/32 panels of [in][32] floats, so the
-// kernel reads each panel sequentially.
-func (avx512Backend) pack(l *linear) {
-	if l.out%nr != 0 {
+// packPanels lays W [in][out] out as out/width panels of [in][width] floats, each contiguous,
+// for a kernel that reads a panel sequentially (Model.matmul splits products at panel
+// boundaries); W stays as it is when out is not a multiple of width.
+func packPanels(l *linear, width int) {
+	if l.out%width != 0 {
 		return
 	}
-	np := l.out / nr
 	l.packed = make([]float32, l.in*l.out)
-	for p := 0; p < np; p++ {
-		dst := l.packed[p*l.in*nr:]
+	for p := 0; p < l.out/width; p++ {
+		dst := l.packed[p*l.in*width:]
 		for k := 0; k < l.in; k++ {
-			copy(dst[k*nr:(k+1)*nr], l.w[k*l.out+p*nr:])
+			copy(dst[k*width:(k+1)*width], l.w[k*l.out+p*width:])
 		}
 	}
 	l.w = nil // only the packed copy is used from now on
 }
+
+// pack lays W [in][out] out as out/32 panels of [in][32] floats, so the
+// kernel reads each panel sequentially.
+func (avx512Backend) pack(l *linear) { packPanels(l, nr) }
 
 func (b avx512Backend) matmul(M int, a []float32, lda int, l *linear, c []float32, ldc int, mode gemmMode) {
 	if M == 0 {

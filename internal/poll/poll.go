@@ -138,7 +138,7 @@ func (l *Loop) run(loopCtx, stepCtx context.Context, step Step) {
 		wait = 0
 	}
 	for {
-		if wait > 0 && !sleep(loopCtx, wait) {
+		if wait > 0 && !Sleep(loopCtx, wait) {
 			return
 		}
 		if loopCtx.Err() != nil {
@@ -163,8 +163,8 @@ func (l *Loop) run(loopCtx, stepCtx context.Context, step Step) {
 	}
 }
 
-// sleep waits d and reports whether ctx was still going at the end.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d and reports whether ctx was still going at the end.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

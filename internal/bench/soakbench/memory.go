@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/internal/poll"
 )
 
 // Memory is one reading of the service's memory and of the catalogue it holds, so that growth
@@ -83,7 +85,7 @@ const (
 func readMemory(ctx context.Context, cfg Config, pool *pgxpool.Pool) (Memory, error) {
 	var m Memory
 	for i := range heapReadings {
-		if i > 0 && !sleep(ctx, heapGap) {
+		if i > 0 && !poll.Sleep(ctx, heapGap) {
 			return m, ctx.Err()
 		}
 		h, err := cfg.Heap()

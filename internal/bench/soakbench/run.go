@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/ingest"
+	"selection/internal/poll"
 )
 
 // Config configures Run: the service under soak (running, with its consumer on Brokers and its
@@ -167,7 +168,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	}
 	defer load.Stop()
 	fmt.Fprintf(out, "soak: %.0f events/s and %d API clients; warm-up %s, then %s measured\n", cfg.Rate, cfg.Clients, cfg.WarmUp, cfg.For)
-	if !sleep(ctx, cfg.WarmUp) {
+	if !poll.Sleep(ctx, cfg.WarmUp) {
 		return res, ctx.Err()
 	}
 	load.Reset()
@@ -182,7 +183,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 	start := time.Now()
 	produced0 := sim.Stats().Produced
 	for end := start.Add(cfg.For); time.Now().Before(end); {
-		if !sleep(ctx, min(time.Minute, time.Until(end))) {
+		if !poll.Sleep(ctx, min(time.Minute, time.Until(end))) {
 			return res, ctx.Err()
 		}
 		st, _, _ := load.Stats()
@@ -213,7 +214,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Result, error) {
 			(SELECT count(*) FROM dead_letters WHERE starts_with(source, $1))`, prefix).Scan(&res.Stored, &res.DeadLetters); err != nil {
 			return res, fmt.Errorf("soak: count stored records: %w", err)
 		}
-		if res.Stored+res.DeadLetters >= res.Produced || time.Now().After(deadline) || !sleep(ctx, 500*time.Millisecond) {
+		if res.Stored+res.DeadLetters >= res.Produced || time.Now().After(deadline) || !poll.Sleep(ctx, 500*time.Millisecond) {
 			break
 		}
 	}
@@ -268,14 +269,3 @@ func sumRequests(st []RouteStats) int {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}

@@ -52,6 +52,12 @@ func (in *Intents) calledOnce(ev *evidence, tab *typeTable, stem string) []learn
 	return out
 }
 
+// kindWord reports whether a query word (its stem) calls some type by another name: like a
+// word of a type's name, it names a kind (classOf's kindWord).
+func (in *Intents) kindWord(ev *evidence, tab *typeTable) func(string) bool {
+	return func(stem string) bool { return len(in.called(ev, tab, stem)) > 0 }
+}
+
 // addAcronyms records the acronyms of a type's name: the initials of its last three words or
 // more ("uninterruptible power supply": ups; "internal solid state drive": issd and ssd). A
 // name with alternatives ("headphones/headset") has none.

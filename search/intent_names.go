@@ -57,9 +57,8 @@ func (in *Intents) namePhrase(ev *evidence, tab *typeTable, ph string, st []stri
 	}
 	var cands []nameCand
 	bestClass := 0.0
-	kind := func(w string) bool { return len(in.called(ev, tab, w)) > 0 }
 	for _, ti := range tab.byHead[head] {
-		if class, ok := tab.classOf(ti, ph, head, set, kind); ok {
+		if class, ok := tab.classOf(ti, ph, head, set, in.kindWord(ev, tab)); ok {
 			cands = append(cands, nameCand{ti.name, class})
 			bestClass = max(bestClass, class)
 		}
@@ -142,7 +141,7 @@ func (in *Intents) nameByModifier(ev *evidence, tab *typeTable, ph string, st []
 	}
 	meant := map[string]learnedType{}
 	for _, ti := range tab.byHead[mod] {
-		if c, ok := tab.classOf(ti, ph, mod, modSet, func(w string) bool { return len(in.called(ev, tab, w)) > 0 }); ok && c == 1 {
+		if c, ok := tab.classOf(ti, ph, mod, modSet, in.kindWord(ev, tab)); ok && c == 1 {
 			meant[ti.name] = learnedType{name: ti.name}
 		}
 	}

@@ -12,7 +12,9 @@
 //   - 00008 (Go, hnsw.go) the HNSW index rebuilt with ef_construction 128, concurrently on a
 //     large table;
 //   - 00009 tag names unique without case;
-//   - 00011 a pool's edit revision (the API's ETag, If-Match) and the key that wrote it.
+//   - 00011 a pool's edit revision (the API's ETag, If-Match) and the key that wrote it;
+//   - 00012 type_models (the learned product-type vocabulary) and sku_types (the neighbours'
+//     votes), shared by the replicas of a database.
 //
 // The vector extension itself is created by scripts/setup.sh as the database superuser, because
 // the service's role is not one; the first migration only checks for it. Migrating down to zero

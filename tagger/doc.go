@@ -1,7 +1,8 @@
 // Package tagger owns tag definitions (rule, prototype, propagated and discovered tags), keeps
 // the filter index (package filter) loaded and fresh from skus and sku_events, decides tag
 // memberships, auto-tagging from vector neighbourhoods, and types SKUs (product types learned
-// by package prodtype, filled in by neighbours' votes).
+// by package prodtype, filled in by neighbours' votes; the model and the votes are stored in
+// type_models and sku_types so that every replica types alike: sharedtypes.go).
 //
 // A Tagger is loaded once, then polls; tags are defined through it and evaluated through its
 // index:

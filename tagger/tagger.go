@@ -65,6 +65,10 @@ type Config struct {
 	// passes its pools), reading through q: Delete calls it in the transaction that holds the
 	// tag's row lock, and refuses the tag while it lists anything.
 	Referrers func(ctx context.Context, q Querier, tag string) ([]string, error)
+	// Leader reports whether this replica votes on the product types of SKUs whose text names
+	// none, and stores the votes for the other replicas (sku_types); the others apply them.
+	// The service passes its lease's Held. Default nil: this tagger votes (one process).
+	Leader func() bool
 	// Logger receives the tagger's logs. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -128,9 +132,11 @@ type Tagger struct {
 	models     map[int64]Model
 	tagsSig    tagsSignature // the tags table as the index last matched it
 	lastSync   time.Time
-	leftOut    int           // tags of the table the last sync could not build
-	retryAt    time.Time     // when to try them again
-	retryEvery time.Duration // the current back-off
+	// lastModelCheck: when the poll last looked for a newer product-type model.
+	lastModelCheck time.Time
+	leftOut        int           // tags of the table the last sync could not build
+	retryAt        time.Time     // when to try them again
+	retryEvery     time.Duration // the current back-off
 
 	runMu sync.Mutex // serialises Start and Stop
 	loop  poll.Loop
@@ -191,10 +197,17 @@ func (t *Tagger) publishVecTailLocked() {
 func (t *Tagger) Load(ctx context.Context) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.loadLocked(ctx)
+}
+
+func (t *Tagger) loadLocked(ctx context.Context) (string, error) {
 	how := "snapshot"
-	if _, err := t.store.LearnTypes(ctx); err != nil {
+	if _, _, err := t.store.LoadTypes(ctx); err != nil {
 		return "", err
 	}
+	t.store.types.mu.Lock()
+	t.store.types.pending, t.store.types.weak = nil, nil
+	t.store.types.mu.Unlock()
 	t.pubCents.Store(nil) // computed again from what this load finds
 	ix, pos, err := t.snaps.LoadSnapshot(ctx)
 	if err == nil {
@@ -251,9 +264,14 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 	if budget < 0 {
 		budget = time.Duration(math.MaxInt64)
 	}
+	// The votes stored since the snapshot was saved (a build from skus applied them already).
+	if _, err := t.applyAllVotesLocked(ctx); err != nil {
+		return "", err
+	}
 	if _, err := t.fillAllTypesLocked(ctx, budget); err != nil {
 		return "", err
 	}
+	t.lastModelCheck = time.Now()
 	return how, nil
 }
 
@@ -264,6 +282,12 @@ func (t *Tagger) Poll(ctx context.Context) (int, error) {
 	defer t.mu.Unlock()
 	if !t.loaded {
 		return 0, errors.New("tagger: not loaded")
+	}
+	if time.Since(t.lastModelCheck) >= modelCheckInterval {
+		t.lastModelCheck = time.Now()
+		if _, err := t.checkModelLocked(ctx); err != nil {
+			return 0, err
+		}
 	}
 	if time.Since(t.lastSync) >= tagSyncInterval {
 		t.lastSync = time.Now()
@@ -276,6 +300,9 @@ func (t *Tagger) Poll(ctx context.Context) (int, error) {
 		return n, err
 	}
 	if _, err := t.fillTypesLocked(ctx); err != nil {
+		return n, err
+	}
+	if _, err := t.followVotesLocked(ctx); err != nil { // the leader's votes (on the leader: none new)
 		return n, err
 	}
 	if _, err := t.pollVectorsLocked(ctx); err != nil {

@@ -21,12 +21,15 @@ import (
 // at load; a SKU whose text names no type takes the type whose centroid (the mean of its
 // members' vectors) is nearest to its own vector, when that is clearly nearer than the next.
 
-// types is the store's product-type state: the learned model and the types the neighbours
-// gave SKUs whose text names none (by ordinal), so that a re-read row keeps them.
+// types is the store's product-type state: the model (stored in type_models, modelID) and
+// the types the neighbours gave SKUs whose text names none (sku_types, read up to voteSeq), by
+// ordinal, so that a re-read row keeps them.
 type types struct {
 	mu        sync.RWMutex
 	model     *prodtype.Model
-	neighbour map[int64]prodtype.Assignment
+	modelID   int64
+	neighbour map[int64]typeVote
+	voteSeq   int64
 	pending   *roaring64.Bitmap // live ordinals with no type (or a weak one) yet, to be voted on
 	weak      map[string]bool
 }
@@ -35,33 +38,7 @@ type types struct {
 const typesSQL = `SELECT title, brand, product_type, coalesce(attributes->>'attr_t_product_colour', ''), price
 	FROM skus WHERE live`
 
-// LearnTypes learns the product-type model from the live catalogue.
-func (s *Store) LearnTypes(ctx context.Context) (*prodtype.Model, error) {
-	rows, err := s.pool.Query(ctx, typesSQL)
-	if err != nil {
-		return nil, fmt.Errorf("learn product types: %w", err)
-	}
-	var docs []prodtype.Doc
-	for rows.Next() {
-		var d prodtype.Doc
-		if err := rows.Scan(&d.Title, &d.Brand, &d.Feed, &d.Colour, &d.Price); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("learn product types: %w", err)
-		}
-		docs = append(docs, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("learn product types: %w", err)
-	}
-	m := prodtype.Learn(docs, prodtype.Config{})
-	s.types.mu.Lock()
-	s.types.model = m
-	s.types.mu.Unlock()
-	return m, nil
-}
-
-// TypeModel is the learned model (nil before LearnTypes).
+// TypeModel is the learned model (nil before LoadTypes).
 func (s *Store) TypeModel() *prodtype.Model {
 	s.types.mu.RLock()
 	defer s.types.mu.RUnlock()
@@ -81,11 +58,13 @@ func (s *Store) classify(r *filter.Row, title, colour string, price int64) {
 	r.Cat[filter.CatProductType] = a.Type
 	s.types.mu.Lock()
 	defer s.types.mu.Unlock()
-	if a.Type != "" && !s.types.weak[a.Type] {
+	if nb, ok := s.types.neighbour[r.Ordinal]; ok && nb.was == a.Type {
+		// The vote stands while the text says what it said then, whatever this replica
+		// thinks of weak types now: every replica applies it alike.
+		r.Cat[filter.CatProductType] = nb.Type
 		return
 	}
-	if nb, ok := s.types.neighbour[r.Ordinal]; ok {
-		r.Cat[filter.CatProductType] = nb.Type
+	if a.Type != "" && !s.types.weak[a.Type] {
 		return
 	}
 	if r.Live {
@@ -116,14 +95,12 @@ func (s *Store) ExplainType(ctx context.Context, id int64) (prodtype.Assignment,
 	a := m.Classify(prodtype.Doc{Title: title, Brand: brand, Feed: feed, Colour: colour, Price: price})
 	s.types.mu.RLock()
 	nb, ok := s.types.neighbour[ord]
-	weak := s.types.weak[a.Type]
 	s.types.mu.RUnlock()
-	if a.Type == "" || weak {
-		if ok {
-			a = nb
-		} else if a.Type == "" {
-			a.Why = "neither its title nor the feed names a known type, and its vector has no clearly nearest type"
-		}
+	switch {
+	case ok && nb.was == a.Type:
+		a = nb.Assignment
+	case a.Type == "":
+		a.Why = "neither its title nor the feed names a known type, and its vector has no clearly nearest type"
 	}
 	return a, nil
 }
@@ -279,7 +256,10 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 	if t.vectors == nil {
 		return 0, 0, nil
 	}
-	t.refreshCentroidsLocked()
+	t.refreshCentroidsLocked() // every replica: the intents read them
+	if !t.leader() {
+		return 0, 0, nil // a replica that does not lead applies the leader's votes instead
+	}
 	cs := t.pubCents.Load()
 	t.store.types.mu.Lock()
 	pending := t.store.types.pending
@@ -298,8 +278,10 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 	for i, n := range cs.names {
 		centOf[n] = cs.cents[i]
 	}
-	var rows []filter.Row
-	filled := map[int64]prodtype.Assignment{}
+	t.store.types.mu.RLock()
+	nb := t.store.types.neighbour
+	t.store.types.mu.RUnlock()
+	filled := map[int64]typeVote{}
 	done := 0
 	// In ordinal order (the bitmap's): SKUs typed by one batch vote in the next, so the order
 	// must not be a map's (the pools came out different from run to run). What is not voted on
@@ -333,14 +315,21 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 			return 0, done, err
 		}
 		if a.Type != "" {
-			r.Cat[filter.CatProductType] = a.Type
-			rows = append(rows, r)
-			filled[o] = a
+			// What its text says: the type it has unless that is an earlier vote's.
+			was := r.Cat[filter.CatProductType]
+			if prev, ok := nb[o]; ok && prev.Type == was {
+				was = prev.was
+			}
+			filled[o] = typeVote{Assignment: a, was: was}
 		}
 	}
 	pending.AndNot(settled)
-	t.keepVotes(filled, pending, rows)
-	return len(rows), done, nil
+	t.requeue(pending)
+	if err := t.keepVotesLocked(ctx, filled); err != nil {
+		t.requeue(settled) // voted again at the next poll
+		return 0, done, err
+	}
+	return len(filled), done, nil
 }
 
 // voters are the live SKUs of strong types (a spread sample of VoteSample of them); nil when no
@@ -401,22 +390,17 @@ func (t *Tagger) vote(ctx context.Context, o int64, v []float32, was string, vot
 	return prodtype.Assignment{Type: best, Source: prodtype.SourceNeighbour, Why: why}, nil
 }
 
-// keepVotes records the voted types (for explanations), puts back the SKUs left for later and
-// writes the retyped rows into the index.
-func (t *Tagger) keepVotes(filled map[int64]prodtype.Assignment, later *roaring64.Bitmap, rows []filter.Row) {
-	t.store.types.mu.Lock()
-	if t.store.types.neighbour == nil {
-		t.store.types.neighbour = map[int64]prodtype.Assignment{}
+// keepVotesLocked stores the votes under the current model and applies them (as every other
+// replica does: followVotesLocked).
+func (t *Tagger) keepVotesLocked(ctx context.Context, votes map[int64]typeVote) error {
+	t.store.types.mu.RLock()
+	id := t.store.types.modelID
+	t.store.types.mu.RUnlock()
+	if err := t.store.writeVotes(ctx, id, votes); err != nil {
+		return fmt.Errorf("tagger: %w", err)
 	}
-	for o, a := range filled {
-		t.store.types.neighbour[o] = a
-	}
-	t.store.types.mu.Unlock()
-	t.requeue(later)
-	if len(rows) > 0 {
-		t.ix.Upsert(rows)
-		t.dirty = true
-	}
+	_, err := t.followVotesLocked(ctx)
+	return err
 }
 
 // spreadSample returns bm when it holds at most n SKUs (or n < 0), else n of them spread

@@ -45,7 +45,7 @@ type stack struct {
 	registry *prometheus.Registry
 
 	refresher poll.Loop // the pool refresher, when SELECTION_POOL_REFRESH > 0 (refresher.go)
-	lease     *pg.Lease // the refresher's lease among the replicas of the database
+	lease     *pg.Lease // the leader's lease among the replicas of the database (leaderLease)
 }
 
 type stackOptions struct {
@@ -97,6 +97,13 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	if err != nil {
 		return nil, err
 	}
+	// The leader's lease, taken (when free) before the indexes load: the leader votes on the
+	// product types of SKUs whose text names none, and refreshes pools.
+	s.lease = pg.NewLease(pool, leaderLease)
+	if _, _, err := s.lease.Hold(ctx); err != nil {
+		env.Log.Warn("leader lease: not held at start; retried in the background", "err", err)
+	}
+	cc.Tags.Leader = s.lease.Held
 	if s.core, err = core.New(ctx, pool, emb, cc); err != nil {
 		return nil, err
 	}
@@ -123,9 +130,7 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	if err := s.api.Start(ctx); err != nil {
 		return nil, err
 	}
-	if env.Config.Serve.PoolRefresh > 0 {
-		s.startRefresher(ctx)
-	}
+	s.startLeader(ctx)
 	return s, nil
 }
 

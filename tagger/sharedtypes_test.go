@@ -1,0 +1,151 @@
+package tagger
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"selection/catalog"
+	"selection/internal/testdb"
+	"selection/prodtype"
+	"selection/vectorindex"
+)
+
+// Two taggers on one database, as two replicas run them: they classify with the one stored
+// model; only the leader votes on the types of SKUs whose text names none, and the other
+// applies its votes (the same type for the same SKU on both); a restarted leader keeps the
+// stored votes instead of voting again; a newer stored model makes the others reload; when the
+// leader changes, the new one votes.
+func TestSharedTypesAcrossReplicas(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, centres, _ := clusteredCatalog(t, db, 3)
+	var patches []catalog.Patch
+	topic := map[int64]int{}
+	for i := 0; i < 30; i++ {
+		id := int64(5000 + i)
+		c := i % 2
+		p := skuPatch(id, []string{"Logitech", "HP"}[c], 1000+int64(c)*20000, t0)
+		p.Title = fmt.Sprintf([]string{"Logitech G%d mouse USB Black", "HP LaserJet P%d printer A4 Black"}[c], 100+i)
+		topic[id] = c
+		patches = append(patches, p)
+	}
+	for i := 0; i < 4; i++ {
+		odd := skuPatch(int64(6000+i), "HP", 30000, t0)
+		odd.Title = fmt.Sprintf("HP ZX-900%d Ultra", i) // names no type
+		patches = append(patches, odd)
+		topic[int64(6000+i)] = 1
+	}
+	applyWithEvent(t, db, patches)
+
+	var lead [2]atomic.Bool
+	lead[0].Store(true)
+	replica := func(i int) (*Tagger, *vectorindex.Index) {
+		vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
+		require.NoError(t, err)
+		tg, err := New(db.Pool, vi, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1, Leader: lead[i].Load})
+		require.NoError(t, err)
+		_, err = tg.Load(ctx)
+		require.NoError(t, err)
+		return tg, vi
+	}
+	a, va := replica(0)
+	b, vb := replica(1)
+	models := func() int {
+		var n int
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM type_models`).Scan(&n))
+		return n
+	}
+	require.Equal(t, 1, models(), "the second replica loads the first one's model")
+	require.Equal(t, a.store.types.modelID, b.store.types.modelID)
+
+	// Vectors arrive on both (each replica follows sku_vectors into its own index).
+	putTopicVectors(t, a, va, centres, topic, 7)
+	putTopicVectors(t, b, vb, centres, topic, 7)
+	_, err := b.Poll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "", b.TypeOfSKU(6000), "the follower does not vote")
+	_, err = a.Poll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "printer", a.TypeOfSKU(6000))
+	_, err = b.Poll(ctx)
+	require.NoError(t, err)
+	for i := 0; i < 4; i++ {
+		id := int64(6000 + i)
+		require.Equal(t, "printer", b.TypeOfSKU(id), "the leader's vote for %d applied on the follower", id)
+	}
+	ex, err := b.ExplainType(ctx, 6001)
+	require.NoError(t, err)
+	require.Equal(t, prodtype.SourceNeighbour, ex.Source)
+	var votes int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM sku_types`).Scan(&votes))
+	require.Equal(t, 4, votes)
+
+	// A restarted leader keeps the stored votes: typed at load, before its vectors are back.
+	a2, _ := replica(0)
+	require.Equal(t, "printer", a2.TypeOfSKU(6002))
+
+	// A SKU whose text now names a type leaves its vote.
+	p := skuPatch(6003, "HP", 30000, t0.Add(time.Minute))
+	p.Title = "HP ZX-9003 mouse USB"
+	p.Fields = catalog.FieldTitle
+	applyWithEvent(t, db, []catalog.Patch{p})
+	_, err = b.Poll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "mouse", b.TypeOfSKU(6003))
+
+	// A newer model stored (another replica learned one): the follower reloads with it.
+	var newest int64
+	require.NoError(t, db.Pool.QueryRow(ctx, `INSERT INTO type_models (skus, model) SELECT skus, model FROM type_models ORDER BY id DESC LIMIT 1 RETURNING id`).Scan(&newest))
+	b.mu.Lock()
+	b.lastModelCheck = time.Time{}
+	b.mu.Unlock()
+	_, err = b.Poll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, newest, b.store.types.modelID)
+	require.Equal(t, "", b.TypeOfSKU(6000), "the votes of the old model do not apply")
+
+	// The other replica becomes the leader: it votes under the new model.
+	lead[0].Store(false)
+	lead[1].Store(true)
+	_, err = b.Poll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "printer", b.TypeOfSKU(6000))
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM sku_types WHERE model_id = $1`, newest).Scan(&votes))
+	require.Equal(t, 3, votes)
+}
+
+// A leader started over an empty catalogue stores an empty model; once SKUs arrive, a poll
+// learns and stores a model that knows their types, and types them.
+func TestTypeModelLearnedWhenTheCatalogueArrives(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	tg, err := New(db.Pool, nil, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1})
+	require.NoError(t, err)
+	_, err = tg.Load(ctx)
+	require.NoError(t, err)
+	require.Zero(t, tg.TypeModel().Len())
+	var patches []catalog.Patch
+	for i := 0; i < 6; i++ {
+		p := skuPatch(int64(7000+i), "Logitech", 1000, t0)
+		p.Title = fmt.Sprintf("Logitech G%d mouse USB Black", 100+i)
+		patches = append(patches, p)
+	}
+	applyWithEvent(t, db, patches)
+	_, err = tg.Poll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "", tg.TypeOfSKU(7000), "not yet checked")
+	tg.mu.Lock()
+	tg.lastModelCheck = time.Time{}
+	tg.mu.Unlock()
+	_, err = tg.Poll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "mouse", tg.TypeOfSKU(7000))
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM type_models`).Scan(&n))
+	require.Equal(t, 1, n, "the empty model is replaced, not kept beside")
+}

@@ -33,6 +33,12 @@ const (
 	EmbeddedRetentionBytes = 256 << 20
 	// EmbeddedRetentionEvery is how often the embedded broker applies the retention.
 	EmbeddedRetentionEvery = time.Minute
+	// EmbeddedKeepConsumed is how many records below the consumer groups' committed offsets
+	// each partition of the embedded broker keeps (for kcat and replays of the last minutes);
+	// older ones, consumed by every group that reads the topic, are deleted at each retention
+	// pass, so the broker's memory stays flat under a steady stream (the byte retention alone
+	// lets it grow for hours). Records no group has committed past are never deleted this way.
+	EmbeddedKeepConsumed = 10_000
 )
 
 // EmbeddedBroker is franz-go's kfake cluster run in-process as a single broker on 127.0.0.1:
@@ -86,25 +92,85 @@ func startEmbeddedBroker(ctx context.Context, dir string, port int, retention in
 	}
 	b.cluster = c
 	b.stop, b.done = make(chan struct{}), make(chan struct{})
-	go b.retain(every)
+	go b.retain(every, EmbeddedKeepConsumed)
 	return b, nil
 }
 
-// retain applies the retention every so often until Close. (kfake applies log.retention.bytes
-// on its own only to topics with a retention setting of their own, and the service's topics
-// are created with the cluster's defaults, here or on a real cluster.)
-func (b *EmbeddedBroker) retain(every time.Duration) {
+// retain applies the retention every so often until Close: the byte retention, and the
+// deletion of what every consumer group has consumed but keep records (trimConsumed). (kfake
+// applies log.retention.bytes on its own only to topics with a retention setting of their own,
+// and the service's topics are created with the cluster's defaults, here or on a real
+// cluster.)
+func (b *EmbeddedBroker) retain(every time.Duration, keep int64) {
 	defer close(b.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var cl *kgo.Client
+	defer func() {
+		if cl != nil {
+			cl.Close()
+		}
+	}()
 	for {
 		select {
 		case <-b.stop:
 			return
 		case <-t.C:
 			b.cluster.ApplyRetention()
+			if cl == nil {
+				var err error
+				if cl, err = kgo.NewClient(kgo.SeedBrokers(b.Addrs()...)); err != nil {
+					continue
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			_, _ = trimConsumed(ctx, kadm.NewClient(cl), keep) // tried again at the next pass
+			cancel()
 		}
 	}
+}
+
+// trimConsumed deletes, in every partition that consumer groups have committed offsets in,
+// the records more than keep below the least of their commits, and returns the new log start
+// offsets it asked for.
+func trimConsumed(ctx context.Context, adm *kadm.Client, keep int64) (kadm.Offsets, error) {
+	groups, err := adm.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("trim consumed: list groups: %w", err)
+	}
+	least := kadm.Offsets{}
+	for _, g := range groups.Groups() {
+		resp, err := adm.FetchOffsets(ctx, g)
+		if err != nil {
+			return nil, fmt.Errorf("trim consumed: offsets of %s: %w", g, err)
+		}
+		resp.Each(func(o kadm.OffsetResponse) {
+			if o.Err != nil || o.At < 0 {
+				return
+			}
+			if cur, ok := least.Lookup(o.Topic, o.Partition); !ok || o.At < cur.At {
+				if least[o.Topic] == nil {
+					least[o.Topic] = map[int32]kadm.Offset{}
+				}
+				// (Offsets.Add keeps the higher of two offsets: not what is wanted here.)
+				least[o.Topic][o.Partition] = kadm.Offset{Topic: o.Topic, Partition: o.Partition, At: o.At}
+			}
+		})
+	}
+	del := kadm.Offsets{}
+	least.Each(func(o kadm.Offset) {
+		if o.At-keep > 0 {
+			del.Add(kadm.Offset{Topic: o.Topic, Partition: o.Partition, At: o.At - keep})
+		}
+	})
+	if len(del) == 0 {
+		return del, nil
+	}
+	res, err := adm.DeleteRecords(ctx, del)
+	if err != nil {
+		return nil, fmt.Errorf("trim consumed: %w", err)
+	}
+	return del, res.Error()
 }
 
 // Addrs are the broker's host:port addresses, to use as seed brokers.

@@ -75,7 +75,7 @@ type RouteStats struct {
 	Requests  int
 	ByStatus  map[int]int
 	Errors    int             // transport errors (no answer)
-	Latencies []time.Duration // of answered requests
+	Latencies *Latencies      // of answered requests
 }
 
 // Count5xx is the route's answers with a 5xx status.
@@ -91,13 +91,10 @@ func (r RouteStats) Count5xx() int {
 
 // Quantile is the q-quantile of the route's latencies (0 without answers).
 func (r RouteStats) Quantile(q float64) time.Duration {
-	if len(r.Latencies) == 0 {
+	if r.Latencies == nil {
 		return 0
 	}
-	l := slices.Clone(r.Latencies)
-	slices.Sort(l)
-	i := int(q * float64(len(l)-1))
-	return l[i]
+	return r.Latencies.Quantile(q)
 }
 
 // Load drives the API with a mix of routes from concurrent clients: search and plan (most of
@@ -134,7 +131,7 @@ func StartLoad(ctx context.Context, cfg LoadConfig) (*Load, error) {
 	l := &Load{cfg: cfg, stats: map[string]*RouteStats{},
 		http: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients}}}
 	for _, r := range Routes {
-		l.stats[r] = &RouteStats{Route: r, ByStatus: map[int]int{}}
+		l.stats[r] = &RouteStats{Route: r, ByStatus: map[int]int{}, Latencies: new(Latencies)}
 	}
 	ctx, l.cancel = context.WithCancel(ctx)
 	for i := range cfg.Clients {
@@ -166,7 +163,8 @@ func (l *Load) Stats() ([]RouteStats, []Bad, int) {
 		for k, v := range l.stats[r].ByStatus {
 			s.ByStatus[k] = v
 		}
-		s.Latencies = slices.Clone(s.Latencies)
+		lat := *s.Latencies
+		s.Latencies = &lat
 		out = append(out, s)
 	}
 	return out, slices.Clone(l.bad), l.nbad
@@ -177,7 +175,7 @@ func (l *Load) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, r := range Routes {
-		l.stats[r] = &RouteStats{Route: r, ByStatus: map[int]int{}}
+		l.stats[r] = &RouteStats{Route: r, ByStatus: map[int]int{}, Latencies: new(Latencies)}
 	}
 	l.bad, l.nbad = nil, 0
 }
@@ -298,7 +296,7 @@ func (l *Load) do(ctx context.Context, route, method, path string, body any, out
 	s := l.stats[route]
 	s.Requests++
 	s.ByStatus[resp.StatusCode]++
-	s.Latencies = append(s.Latencies, took)
+	s.Latencies.Add(took)
 	problem := strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json")
 	if (resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable) || (resp.StatusCode >= 400 && !problem) || rerr != nil {
 		l.nbad++

@@ -170,11 +170,17 @@ func isAcronym(s string) bool {
 	return true
 }
 
-// isNumber: digits with '.' or ',' inside ("2", "2.0", "1,000"), not a model code ("08A0476").
+// isNumber: digits with '.' or ',' inside ("2", "2.0", "1,000"), or an ordinal ("10th",
+// "2nd": "10th gen" is a count, as "16 GB" is), not a model code ("08A0476").
 func isNumber(s string) bool {
 	r, _ := utf8.DecodeRuneInString(s)
 	if !unicode.IsDigit(r) {
 		return false
+	}
+	for _, suf := range []string{"st", "nd", "rd", "th"} {
+		if n := strings.TrimSuffix(s, suf); n != s && n != "" && strings.Trim(n, "0123456789") == "" {
+			return true
+		}
 	}
 	for _, r := range s {
 		if !unicode.IsDigit(r) && r != '.' && r != ',' {

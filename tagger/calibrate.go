@@ -37,6 +37,13 @@ type Calibration struct {
 	// TypeFloor is the similarity the SKUs of those types need: the background mean plus
 	// typeZ standard deviations.
 	TypeFloor float64 `json:"type_floor,omitempty"`
+	// Others: when the prototype names types (Types), the other product types at least half of
+	// whose SKUs reach the threshold; a SKU of any other type (another kind than the one named:
+	// earphones for "a headset with a microphone", pod machines for "a drip coffee maker")
+	// does not join however near it lies. SKUs without a type join by similarity alone.
+	// KindsOnly marks a calibration that applies Others (those made before it admit any type).
+	Others    []string `json:"others,omitempty"`
+	KindsOnly bool     `json:"kinds_only,omitempty"`
 	// Prototypes holds each prototype's own calibration (a tag's descriptions name different
 	// kinds, whose similarities differ: "toner cartridge" and "photo paper for printers");
 	// the tag's Threshold is then the lowest of theirs.
@@ -47,6 +54,8 @@ type Calibration struct {
 type protoRule struct {
 	threshold, floor float64
 	types            map[string]bool
+	// others: with types named, the other types whose SKUs may join (nil: any).
+	others map[string]bool
 }
 
 // rules returns a model's membership rules, one per prototype: from the per-prototype
@@ -69,6 +78,12 @@ func (m Model) rules() []protoRule {
 			for _, ty := range pc.Types {
 				out[i].types[ty] = true
 			}
+			if len(pc.Types) > 0 && pc.KindsOnly {
+				out[i].others = map[string]bool{}
+				for _, ty := range pc.Others {
+					out[i].others[ty] = true
+				}
+			}
 		}
 	}
 	return out
@@ -83,6 +98,8 @@ func protoMatch(v []float32, typ string, protos [][]float32, rules []protoRule) 
 		}
 		s, r := dot(v, p), rules[i]
 		switch {
+		case s >= r.threshold && typ != "" && !r.types[typ] && r.others != nil && !r.others[typ]:
+			continue // another kind than the types it names
 		case s >= r.threshold:
 			return i, fmt.Sprintf("similarity %.3f is at or above its calibrated threshold %.3f", s, r.threshold)
 		case r.types[typ] && s >= r.floor:
@@ -254,6 +271,9 @@ func (t *Tagger) prototypeMembers(ctx context.Context, tg *TagDef) (*roaring64.B
 		pc := calibrate(scores, background, len(scores))
 		pc.TypeFloor = pc.Mean + typeZ*pc.Std
 		pc.Types = t.tagTypes(scored, scores, pc.Threshold, pc.TypeFloor, t.namedBy(&tg.Definition, pi))
+		if len(pc.Types) > 0 {
+			pc.Others, pc.KindsOnly = t.otherKin(scored, scores, pc.Threshold, pc.Types), true
+		}
 		cal.Prototypes = append(cal.Prototypes, pc)
 		cal.Threshold = math.Min(cal.Threshold, pc.Threshold)
 		cal.SampleSize = pc.SampleSize
@@ -308,6 +328,48 @@ func (t *Tagger) tagTypes(ords []uint64, scores []float64, threshold, floor floa
 	var out []string
 	for ty, n := range above {
 		if n >= 3 && float64(reach[ty]) >= typeShare*float64(all[ty]) && named(ty) {
+			out = append(out, ty)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// otherKin returns the product types other than the named ones whose SKUs lie as near the
+// prototype as the named types' own: at least 3 of them at or above the threshold, and their
+// median similarity at least the named types' lower quartile ("desktop board" beside the named
+// "motherboard"; not "headphones" beside "headset"), sorted.
+func (t *Tagger) otherKin(ords []uint64, scores []float64, threshold float64, named []string) []string {
+	byType := map[string][]float64{}
+	var own []float64
+	for i, o := range ords {
+		ty := t.ix.TypeOf(int64(o))
+		switch {
+		case ty == "":
+		case slices.Contains(named, ty):
+			own = append(own, scores[i])
+		default:
+			byType[ty] = append(byType[ty], scores[i])
+		}
+	}
+	if len(own) == 0 {
+		return nil
+	}
+	slices.Sort(own)
+	q25 := own[len(own)/4]
+	var out []string
+	for ty, ss := range byType {
+		above := 0
+		for _, s := range ss {
+			if s >= threshold {
+				above++
+			}
+		}
+		if above < 3 {
+			continue
+		}
+		slices.Sort(ss)
+		if ss[len(ss)/2] >= q25 {
 			out = append(out, ty)
 		}
 	}

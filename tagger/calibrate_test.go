@@ -36,6 +36,22 @@ func TestPrototypeRules(t *testing.T) {
 	at, _ = protoMatch([]float32{0.4, 0.1}, "toner cartridge", m.Vectors, rules)
 	require.Equal(t, -1, at, "below the floor")
 
+	// A prototype that names a type keeps other kinds out, but those lying as near it as its
+	// own (Others); SKUs without a type join by similarity.
+	cal.Prototypes[0].KindsOnly, cal.Prototypes[0].Others = true, []string{"toner"}
+	raw, err = json.Marshal(cal)
+	require.NoError(t, err)
+	m.Calibration = raw
+	rules = m.rules()
+	at, _ = protoMatch([]float32{0.85, 0.1}, "printer", m.Vectors, rules)
+	require.Equal(t, -1, at, "another kind than the toner cartridge it names")
+	at, _ = protoMatch([]float32{0.85, 0.1}, "toner", m.Vectors, rules)
+	require.Equal(t, 0, at, "a kind as near as its own")
+	at, _ = protoMatch([]float32{0.85, 0.1}, "", m.Vectors, rules)
+	require.Equal(t, 0, at, "no type: by similarity")
+	at, _ = protoMatch([]float32{0.6, 0.1}, "toner cartridge", m.Vectors, rules)
+	require.Equal(t, 0, at)
+
 	// A model calibrated before the per-prototype rules: one threshold for all.
 	old := Model{Vectors: [][]float32{toner, paper}, Threshold: 0.7, Calibration: json.RawMessage(`{"threshold": 0.7}`)}
 	at, _ = protoMatch([]float32{0.6, 0.1}, "toner cartridge", old.Vectors, old.rules())

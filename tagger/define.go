@@ -230,7 +230,12 @@ func (t *Tagger) explainPrototype(ex *Explanation, tg *TagDef) {
 	if at >= 0 && at < len(labels) {
 		ex.Prototype, ex.Threshold = labels[at], rules[at].threshold
 	}
-	ex.Why = fmt.Sprintf("similarity %.3f to %s, the nearest prototype, is below its calibrated threshold %.3f, and its type %q is not one the prototype names whose SKUs mostly reach the type floor", s, ex.Prototype, ex.Threshold, t.ix.TypeOf(ex.Ordinal))
+	typ := t.ix.TypeOf(ex.Ordinal)
+	if at >= 0 && s >= ex.Threshold {
+		ex.Why = fmt.Sprintf("similarity %.3f to %s reaches its calibrated threshold %.3f, but its type %q is another kind than the types the prototype names, and its SKUs lie farther from it than theirs", s, ex.Prototype, ex.Threshold, typ)
+		return
+	}
+	ex.Why = fmt.Sprintf("similarity %.3f to %s, the nearest prototype, is below its calibrated threshold %.3f, and its type %q is not one the prototype names whose SKUs mostly reach the type floor", s, ex.Prototype, ex.Threshold, typ)
 }
 
 // explainPropagated fills in whether the SKU is a seed, else its neighbours and their weighted

@@ -74,8 +74,8 @@ type RouteStats struct {
 	Route     string
 	Requests  int
 	ByStatus  map[int]int
-	Errors    int             // transport errors (no answer)
-	Latencies *Latencies      // of answered requests
+	Errors    int        // transport errors (no answer)
+	Latencies *Latencies // of answered requests
 }
 
 // Count5xx is the route's answers with a 5xx status.

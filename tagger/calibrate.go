@@ -272,7 +272,7 @@ func (t *Tagger) prototypeMembers(ctx context.Context, tg *TagDef) (*roaring64.B
 		pc.TypeFloor = pc.Mean + typeZ*pc.Std
 		pc.Types = t.tagTypes(scored, scores, pc.Threshold, pc.TypeFloor, t.namedBy(&tg.Definition, pi))
 		if len(pc.Types) > 0 {
-			pc.Others, pc.KindsOnly = t.otherKin(scored, scores, pc.Threshold, pc.Types), true
+			pc.Others, pc.KindsOnly = t.otherKin(scored, scores, pc.Threshold, pc.Types, t.servedBy(&tg.Definition, pi)), true
 		}
 		cal.Prototypes = append(cal.Prototypes, pc)
 		cal.Threshold = math.Min(cal.Threshold, pc.Threshold)
@@ -335,17 +335,17 @@ func (t *Tagger) tagTypes(ords []uint64, scores []float64, threshold, floor floa
 	return out
 }
 
-// otherKin returns the product types other than the named ones whose SKUs lie as near the
-// prototype as the named types' own: at least 3 of them at or above the threshold, and their
-// median similarity at least the named types' lower quartile ("desktop board" beside the named
-// "motherboard"; not "headphones" beside "headset"), sorted.
-func (t *Tagger) otherKin(ords []uint64, scores []float64, threshold float64, named []string) []string {
+// otherKin returns the product types other than the named ones (and than those it serves)
+// whose SKUs lie as near the prototype as the named types' own: at least 3 of them at or above
+// the threshold, and their median similarity at least the named types' median ("desktop board"
+// beside the named "motherboard"; not "headphones" beside "headset"), sorted.
+func (t *Tagger) otherKin(ords []uint64, scores []float64, threshold float64, named []string, served func(string) bool) []string {
 	byType := map[string][]float64{}
 	var own []float64
 	for i, o := range ords {
 		ty := t.ix.TypeOf(int64(o))
 		switch {
-		case ty == "":
+		case ty == "" || served(ty):
 		case slices.Contains(named, ty):
 			own = append(own, scores[i])
 		default:
@@ -356,7 +356,7 @@ func (t *Tagger) otherKin(ords []uint64, scores []float64, threshold float64, na
 		return nil
 	}
 	slices.Sort(own)
-	q25 := own[len(own)/4]
+	med := own[len(own)/2]
 	var out []string
 	for ty, ss := range byType {
 		above := 0
@@ -369,7 +369,7 @@ func (t *Tagger) otherKin(ords []uint64, scores []float64, threshold float64, na
 			continue
 		}
 		slices.Sort(ss)
-		if ss[len(ss)/2] >= q25 {
+		if ss[len(ss)/2] >= med {
 			out = append(out, ty)
 		}
 	}
@@ -397,15 +397,7 @@ func (t *Tagger) namedBy(d *Definition, i int) func(string) bool {
 		}
 		return func(ty string) bool { return ty != "" && ty == typ }
 	}
-	words := map[string]bool{}
-	for _, w := range strings.FieldsFunc(strings.ToLower(d.Descriptions[i]), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-'
-	}) {
-		if w == "for" {
-			break
-		}
-		words[singular(w)] = true
-	}
+	words, _ := descWords(d.Descriptions[i])
 	return func(ty string) bool {
 		for _, alt := range strings.Split(ty, "/") {
 			all := alt != ""
@@ -413,6 +405,41 @@ func (t *Tagger) namedBy(d *Definition, i int) func(string) bool {
 				all = all && words[singular(w)]
 			}
 			if all {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// descWords splits a description at its first "for" into the words before (what it is) and
+// after (what it serves), singular, lower case.
+func descWords(desc string) (is, serves map[string]bool) {
+	is, serves = map[string]bool{}, map[string]bool{}
+	cur, seenFor := is, false
+	for _, w := range strings.FieldsFunc(strings.ToLower(desc), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-'
+	}) {
+		if w == "for" && !seenFor {
+			cur, seenFor = serves, true
+			continue
+		}
+		cur[singular(w)] = true
+	}
+	return is, serves
+}
+
+// servedBy returns whether a product type is what prototype i of d serves: a type whose head
+// (its last word) is a word after the description's first "for" ("photo paper for printers":
+// printer, inkjet printer, photo printer). Such a type is never another kind the tag admits.
+func (t *Tagger) servedBy(d *Definition, i int) func(string) bool {
+	if i >= len(d.Descriptions) {
+		return func(string) bool { return false }
+	}
+	_, serves := descWords(d.Descriptions[i])
+	return func(ty string) bool {
+		for _, alt := range strings.Split(ty, "/") {
+			if ws := strings.Fields(alt); len(ws) > 0 && serves[singular(ws[len(ws)-1])] {
 				return true
 			}
 		}

@@ -28,7 +28,12 @@ CREATE TABLE sku_types (
 );
 CREATE INDEX sku_types_by_seq ON sku_types (seq);
 
+-- The model the saved index snapshot's product types were made with: a load whose model
+-- differs builds from skus instead.
+ALTER TABLE tag_index_state ADD COLUMN type_model bigint NOT NULL DEFAULT 0;
+
 -- +goose Down
+ALTER TABLE tag_index_state DROP COLUMN type_model;
 DROP TABLE sku_types;
 DROP SEQUENCE sku_types_seq;
 DROP TABLE type_models;

@@ -304,3 +304,30 @@ func (t *Tagger) applyAllVotesLocked(ctx context.Context) (int, error) {
 	t.store.types.mu.RUnlock()
 	return t.applyVotesLocked(ctx, id, votes, seq)
 }
+
+// snapshotModel reports an error when the saved index snapshot's product types were made with
+// another model than the current one (the load then builds from skus).
+func (s *Store) snapshotModel(ctx context.Context) error {
+	var made int64
+	if err := s.pool.QueryRow(ctx, `SELECT type_model FROM tag_index_state`).Scan(&made); err != nil {
+		return fmt.Errorf("index snapshot's product-type model: %w", err)
+	}
+	s.types.mu.RLock()
+	id := s.types.modelID
+	s.types.mu.RUnlock()
+	if made != id {
+		return fmt.Errorf("the snapshot's product types come from model %d, not the current %d", made, id)
+	}
+	return nil
+}
+
+// markSnapshotModel records the current model as the one the saved snapshot was made with.
+func (s *Store) markSnapshotModel(ctx context.Context) error {
+	s.types.mu.RLock()
+	id := s.types.modelID
+	s.types.mu.RUnlock()
+	if _, err := s.pool.Exec(ctx, `UPDATE tag_index_state SET type_model = $1`, id); err != nil {
+		return fmt.Errorf("index snapshot's product-type model: %w", err)
+	}
+	return nil
+}

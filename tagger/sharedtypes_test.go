@@ -149,3 +149,33 @@ func TestTypeModelLearnedWhenTheCatalogueArrives(t *testing.T) {
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM type_models`).Scan(&n))
 	require.Equal(t, 1, n, "the empty model is replaced, not kept beside")
 }
+
+// A saved index snapshot is used only with the product-type model its types were made with.
+func TestSnapshotFollowsTheTypeModel(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	var patches []catalog.Patch
+	for i := 0; i < 6; i++ {
+		p := skuPatch(int64(7000+i), "Logitech", 1000, t0)
+		p.Title = fmt.Sprintf("Logitech G%d mouse USB Black", 100+i)
+		patches = append(patches, p)
+	}
+	applyWithEvent(t, db, patches)
+	load := func() string {
+		tg, err := New(db.Pool, nil, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1})
+		require.NoError(t, err)
+		how, err := tg.Load(ctx)
+		require.NoError(t, err)
+		tg.mu.Lock()
+		_, err = tg.saveLocked(ctx, true)
+		tg.mu.Unlock()
+		require.NoError(t, err)
+		return how
+	}
+	require.Equal(t, "skus", load(), "no snapshot yet")
+	require.Equal(t, "snapshot", load(), "saved with the same model")
+	_, err := db.Pool.Exec(ctx, `INSERT INTO type_models (skus, model) SELECT skus, model FROM type_models ORDER BY id DESC LIMIT 1`)
+	require.NoError(t, err)
+	require.Equal(t, "skus", load(), "a newer model: its types are made again")
+	require.Equal(t, "snapshot", load())
+}

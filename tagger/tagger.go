@@ -211,6 +211,9 @@ func (t *Tagger) loadLocked(ctx context.Context) (string, error) {
 	t.pubCents.Store(nil) // computed again from what this load finds
 	ix, pos, err := t.snaps.LoadSnapshot(ctx)
 	if err == nil {
+		err = t.store.snapshotModel(ctx)
+	}
+	if err == nil {
 		var pending int
 		if err := t.store.pool.QueryRow(ctx, `SELECT count(DISTINCT sku_id) FROM sku_events
 			WHERE xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)`,
@@ -421,6 +424,11 @@ func (t *Tagger) saveLocked(ctx context.Context, force bool) (bool, error) {
 	wrote, err := t.snaps.SaveSnapshot(ctx, snap)
 	if err != nil {
 		return false, err
+	}
+	if wrote {
+		if err := t.store.markSnapshotModel(ctx); err != nil {
+			return true, err
+		}
 	}
 	t.dirty = false
 	return wrote, nil

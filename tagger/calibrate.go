@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"selection/lexical"
 	"slices"
 	"strings"
 	"unicode"
@@ -37,6 +39,13 @@ type Calibration struct {
 	// TypeFloor is the similarity the SKUs of those types need: the background mean plus
 	// typeZ standard deviations.
 	TypeFloor float64 `json:"type_floor,omitempty"`
+	// ExactTypes are those of Types that the description names exactly (it holds no word of
+	// another type's name that theirs lacks: "toner cartridge" for "toner cartridge", not
+	// "cartridge"; "adapter" is not exact for "ethernet adapter"): their SKUs, whose own text
+	// names what the description names, join when they are nearer the prototype than the
+	// background mean (ExactFloor), at least half of them being so.
+	ExactTypes []string `json:"exact_types,omitempty"`
+	ExactFloor float64  `json:"exact_floor,omitempty"`
 	// Others: when the prototype names types (Types), the other product types at least half of
 	// whose SKUs reach the threshold; a SKU of any other type (another kind than the one named:
 	// earphones for "a headset with a microphone", pod machines for "a drip coffee maker")
@@ -54,6 +63,8 @@ type Calibration struct {
 type protoRule struct {
 	threshold, floor float64
 	types            map[string]bool
+	exact            map[string]bool
+	exactFloor       float64
 	// others: with types named, the other types whose SKUs may join (nil: any).
 	others map[string]bool
 }
@@ -74,9 +85,12 @@ func (m Model) rules() []protoRule {
 			if floor == 0 {
 				floor = pc.ZFloor
 			}
-			out[i] = protoRule{threshold: pc.Threshold, floor: floor, types: map[string]bool{}}
+			out[i] = protoRule{threshold: pc.Threshold, floor: floor, types: map[string]bool{}, exact: map[string]bool{}, exactFloor: pc.ExactFloor}
 			for _, ty := range pc.Types {
 				out[i].types[ty] = true
+			}
+			for _, ty := range pc.ExactTypes {
+				out[i].exact[ty] = true
 			}
 			if len(pc.Types) > 0 && pc.KindsOnly {
 				out[i].others = map[string]bool{}
@@ -102,6 +116,8 @@ func protoMatch(v []float32, typ string, protos [][]float32, rules []protoRule) 
 			continue // another kind than the types it names
 		case s >= r.threshold:
 			return i, fmt.Sprintf("similarity %.3f is at or above its calibrated threshold %.3f", s, r.threshold)
+		case r.exact[typ] && s >= r.exactFloor && s < r.floor:
+			return i, fmt.Sprintf("similarity %.3f is below its threshold %.3f but at or above the background mean %.3f, and its type %q is the one the prototype names, most of whose SKUs are that near", s, r.threshold, r.exactFloor, typ)
 		case r.types[typ] && s >= r.floor:
 			return i, fmt.Sprintf("similarity %.3f is below its threshold %.3f but at or above %.3f, and its type %q is one the prototype names whose SKUs mostly reach that", s, r.threshold, r.floor, typ)
 		}
@@ -271,6 +287,14 @@ func (t *Tagger) prototypeMembers(ctx context.Context, tg *TagDef) (*roaring64.B
 		pc := calibrate(scores, background, len(scores))
 		pc.TypeFloor = pc.Mean + typeZ*pc.Std
 		pc.Types = t.tagTypes(scored, scores, pc.Threshold, pc.TypeFloor, t.namedBy(&tg.Definition, pi))
+		pc.ExactFloor = pc.Mean
+		pc.ExactTypes = t.tagTypes(scored, scores, pc.Threshold, pc.ExactFloor, t.exactlyNamedBy(&tg.Definition, pi))
+		for _, ty := range pc.ExactTypes {
+			if !slices.Contains(pc.Types, ty) {
+				pc.Types = append(pc.Types, ty)
+			}
+		}
+		slices.Sort(pc.Types)
 		if len(pc.Types) > 0 {
 			pc.Others, pc.KindsOnly = t.otherKin(scored, scores, pc.Threshold, pc.Types, t.servedBy(&tg.Definition, pi)), true
 		}
@@ -327,6 +351,9 @@ func (t *Tagger) tagTypes(ords []uint64, scores []float64, threshold, floor floa
 	}
 	var out []string
 	for ty, n := range above {
+		if named(ty) && os.Getenv("ZZDBG") != "" {
+			fmt.Fprintf(os.Stderr, "ZZ type %q above %d reach %d all %d\n", ty, n, reach[ty], all[ty])
+		}
 		if n >= 3 && float64(reach[ty]) >= typeShare*float64(all[ty]) && named(ty) {
 			out = append(out, ty)
 		}
@@ -409,6 +436,37 @@ func (t *Tagger) namedBy(d *Definition, i int) func(string) bool {
 			}
 		}
 		return false
+	}
+}
+
+// exactlyNamedBy returns whether prototype i of d names a product type exactly: the type's
+// name holds every term of the description before its first "for" ("toner cartridge", "photo
+// paper for printers"; not "adapter" for "ethernet adapter", nor "headset" for "a headset with
+// a microphone").
+func (t *Tagger) exactlyNamedBy(d *Definition, i int) func(string) bool {
+	named := t.namedBy(d, i)
+	if i >= len(d.Descriptions) {
+		return named // an example names its own type exactly
+	}
+	desc := strings.ToLower(d.Descriptions[i])
+	if at := strings.Index(" "+desc+" ", " for "); at >= 0 {
+		desc = desc[:max(at-1, 0)]
+	}
+	terms := lexical.Analyze(desc)
+	return func(ty string) bool {
+		if !named(ty) || len(terms) == 0 {
+			return false
+		}
+		own := map[string]bool{}
+		for _, w := range lexical.Analyze(strings.ReplaceAll(ty, "/", " ")) {
+			own[w] = true
+		}
+		for _, w := range terms {
+			if !own[w] {
+				return false
+			}
+		}
+		return true
 	}
 }
 

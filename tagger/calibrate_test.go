@@ -52,6 +52,18 @@ func TestPrototypeRules(t *testing.T) {
 	at, _ = protoMatch([]float32{0.6, 0.1}, "toner cartridge", m.Vectors, rules)
 	require.Equal(t, 0, at)
 
+	// A type the description names exactly joins from the background mean up.
+	cal.Prototypes[0].ExactTypes, cal.Prototypes[0].ExactFloor = []string{"toner cartridge"}, 0.3
+	raw, err = json.Marshal(cal)
+	require.NoError(t, err)
+	m.Calibration = raw
+	rules = m.rules()
+	at, why = protoMatch([]float32{0.35, 0.1}, "toner cartridge", m.Vectors, rules)
+	require.Equal(t, 0, at)
+	require.Contains(t, why, "background mean 0.300")
+	at, _ = protoMatch([]float32{0.35, 0.1}, "toner", m.Vectors, rules)
+	require.Equal(t, -1, at, "not the type it names exactly")
+
 	// A model calibrated before the per-prototype rules: one threshold for all.
 	old := Model{Vectors: [][]float32{toner, paper}, Threshold: 0.7, Calibration: json.RawMessage(`{"threshold": 0.7}`)}
 	at, _ = protoMatch([]float32{0.6, 0.1}, "toner cartridge", old.Vectors, old.rules())
@@ -74,6 +86,11 @@ func TestDescriptionNamesTypes(t *testing.T) {
 	require.Equal(t, "battery", singular("batteries"))
 	require.Equal(t, "box", singular("boxes"))
 	require.Equal(t, "glass", singular("glass"))
+	exact := tg.exactlyNamedBy(&Definition{Descriptions: []string{"photo paper for printers"}}, 0)
+	require.True(t, exact("photo paper"))
+	require.False(t, exact("paper"), "broader than it")
+	require.False(t, tg.exactlyNamedBy(&Definition{Descriptions: []string{"ethernet adapter"}}, 0)("adapter"))
+	require.False(t, tg.exactlyNamedBy(d, 2)("headphones/headset"), "a headset with a microphone: more than a headset")
 }
 
 // The poll retags changed SKUs with the same rules as the calibration: a new toner cartridge

@@ -22,6 +22,7 @@ import (
 	"selection/ingest"
 	"selection/internal/icecat"
 	"selection/internal/testdb"
+	"selection/search"
 	"selection/tagger"
 	"selection/vectorindex"
 )
@@ -421,4 +422,80 @@ func topWrong(wrong map[string]int, n int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", t, wrong[t]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// demoTagRules labels the demo's prototype tags by their products' titles.
+var demoTagRules = filepath.Join("testdata", "tags", "demo_tags.json")
+
+// Floors for the demo's prototype tags (macro over the five), set a little below the values
+// measured on 2026-12-04: precision 0.577 (gaming 0.01: the "gaming mouse" prototype's
+// threshold admits every mouse, keyboard and headset), recall 0.802.
+const (
+	floorDemoTagPrecision = 0.55
+	floorDemoTagRecall    = 0.78
+)
+
+// The demo's prototype tags (tagger.DemoTags) hold what their names say: precision and recall
+// of their members against title labels (testdata/tags/demo_tags.json), over the whole
+// catalogue with the types the tagger learns. Logged per tag, with samples of each side's
+// disagreements when EVALS_PER_QUERY is set.
+func TestDemoTagsPrecisionRecall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the Icecat catalogue")
+	}
+	ctx := context.Background()
+	s := stack(t, search.Config{})
+	rules, err := ReadScenarioRules(demoTagRules)
+	require.NoError(t, err)
+	ps := icecat.Products(t)
+	docs := make([]LabelDoc, len(ps))
+	title := map[int64]string{}
+	for i, p := range ps {
+		docs[i] = LabelDoc{ID: p.ID, Title: p.Title, Description: p.ShortDescription}
+		title[p.ID] = p.Title
+	}
+	labels, err := Label(rules, docs, nil)
+	require.NoError(t, err)
+	defs := map[string]tagger.TagDef{}
+	for _, d := range tagger.DemoTags() {
+		defs[d.Name] = d
+	}
+	var report strings.Builder
+	fmt.Fprintf(&report, "%-18s %8s %8s %8s %9s %7s\n", "tag", "members", "labelled", "correct", "precision", "recall")
+	var sumP, sumR float64
+	for _, name := range labels.Scenarios {
+		d, ok := defs[name]
+		require.True(t, ok, "no demo tag %q", name)
+		_, err := s.Tags.Define(ctx, d)
+		require.NoError(t, err)
+		bm, err := s.Tags.Index().Eval(filter.Tag(name))
+		require.NoError(t, err)
+		ids := s.Tags.Index().SKUIDs(bm, 0)
+		sc := ScorePool(name, ids, labels.Members[name])
+		sumP, sumR = sumP+sc.Precision, sumR+sc.Recall
+		fmt.Fprintf(&report, "%-18s %8d %8d %8d %9.2f %7.2f\n", name, sc.Pool, sc.Members, sc.Hits, sc.Precision, sc.Recall)
+		if os.Getenv("EVALS_PER_QUERY") != "" {
+			in := map[int64]bool{}
+			n := 0
+			for _, id := range ids {
+				in[id] = true
+				if !labels.Members[name][id] && n < 15 {
+					fmt.Fprintf(&report, "    member, not labelled: %s\n", title[id])
+					n++
+				}
+			}
+			n = 0
+			for id := range labels.Members[name] {
+				if !in[id] && n < 15 {
+					fmt.Fprintf(&report, "    labelled, not member: %s\n", title[id])
+					n++
+				}
+			}
+		}
+	}
+	n := float64(len(labels.Scenarios))
+	fmt.Fprintf(&report, "macro precision %.3f, recall %.3f over %d tags", sumP/n, sumR/n, len(labels.Scenarios))
+	t.Logf("demo prototype tags against title labels:\n%s", report.String())
+	require.GreaterOrEqual(t, sumP/n, floorDemoTagPrecision)
+	require.GreaterOrEqual(t, sumR/n, floorDemoTagRecall)
 }

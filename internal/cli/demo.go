@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/api"
-	"selection/filter"
 	"selection/ingest"
 	"selection/internal/core"
 	"selection/migrations"
@@ -24,28 +23,8 @@ func init() {
 		run:     runDemo})
 }
 
-// demoTags are defined on the first run: rule tags over the generated marketplace facts and
-// prototype tags from plain-language descriptions (their thresholds are calibrated).
-var demoTags = []tagger.TagDef{
-	{Name: "deal", Kind: tagger.KindRule, Description: "at least 20% below list price",
-		Definition: tagger.Definition{Rule: ptr(filter.AtLeast("discount", 20))}},
-	{Name: "premium", Kind: tagger.KindRule, Description: "priced at US$500 or more",
-		Definition: tagger.Definition{Rule: ptr(filter.AtLeast("price", 50000))}},
-	{Name: "low-stock", Kind: tagger.KindRule, Description: "1 to 5 units left",
-		Definition: tagger.Definition{Rule: ptr(filter.Range("stock", 1, 5))}},
-	{Name: "gaming", Kind: tagger.KindPrototype, Description: "gaming gear",
-		Definition: tagger.Definition{Descriptions: []string{"gaming mouse", "gaming keyboard", "gaming headset"}}},
-	{Name: "printing-supplies", Kind: tagger.KindPrototype, Description: "toner, ink and printer paper",
-		Definition: tagger.Definition{Descriptions: []string{"toner cartridge", "ink cartridge", "photo paper for printers"}}},
-	{Name: "storage", Kind: tagger.KindPrototype, Description: "drives and memory",
-		Definition: tagger.Definition{Descriptions: []string{"usb flash drive", "external hard drive", "memory card"}}},
-	{Name: "audio", Kind: tagger.KindPrototype, Description: "headphones and speakers",
-		Definition: tagger.Definition{Descriptions: []string{"headphones", "bluetooth speaker", "earphones"}}},
-	{Name: "networking", Kind: tagger.KindPrototype, Description: "routers, switches, adapters",
-		Definition: tagger.Definition{Descriptions: []string{"wireless router", "network switch", "ethernet adapter"}}},
-}
-
-func ptr[T any](v T) *T { return &v }
+// demoTags are defined on the first run (tagger.DemoTags).
+var demoTags = tagger.DemoTags()
 
 // runDemo runs the pipeline's six steps in order, printing each, then waits for Ctrl-C,
 // logging the ingest and embedding progress every 30 s.

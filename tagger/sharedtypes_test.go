@@ -2,7 +2,6 @@ package tagger
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,24 +22,7 @@ import (
 func TestSharedTypesAcrossReplicas(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
-	_, centres, _ := clusteredCatalog(t, db, 3)
-	var patches []catalog.Patch
-	topic := map[int64]int{}
-	for i := 0; i < 30; i++ {
-		id := int64(5000 + i)
-		c := i % 2
-		p := skuPatch(id, []string{"Logitech", "HP"}[c], 1000+int64(c)*20000, t0)
-		p.Title = fmt.Sprintf([]string{"Logitech G%d mouse USB Black", "HP LaserJet P%d printer A4 Black"}[c], 100+i)
-		topic[id] = c
-		patches = append(patches, p)
-	}
-	for i := 0; i < 4; i++ {
-		odd := skuPatch(int64(6000+i), "HP", 30000, t0)
-		odd.Title = fmt.Sprintf("HP ZX-900%d Ultra", i) // names no type
-		patches = append(patches, odd)
-		topic[int64(6000+i)] = 1
-	}
-	applyWithEvent(t, db, patches)
+	centres, topic := miceAndPrinters(t, db, 4)
 
 	var lead [2]atomic.Bool
 	lead[0].Store(true)
@@ -129,13 +111,7 @@ func TestTypeModelLearnedWhenTheCatalogueArrives(t *testing.T) {
 	_, err = tg.Load(ctx)
 	require.NoError(t, err)
 	require.Zero(t, tg.TypeModel().Len())
-	var patches []catalog.Patch
-	for i := 0; i < 6; i++ {
-		p := skuPatch(int64(7000+i), "Logitech", 1000, t0)
-		p.Title = fmt.Sprintf("Logitech G%d mouse USB Black", 100+i)
-		patches = append(patches, p)
-	}
-	applyWithEvent(t, db, patches)
+	mice(t, db, 6)
 	_, err = tg.Poll(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "", tg.TypeOfSKU(7000), "not yet checked")
@@ -154,13 +130,7 @@ func TestTypeModelLearnedWhenTheCatalogueArrives(t *testing.T) {
 func TestSnapshotFollowsTheTypeModel(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
-	var patches []catalog.Patch
-	for i := 0; i < 6; i++ {
-		p := skuPatch(int64(7000+i), "Logitech", 1000, t0)
-		p.Title = fmt.Sprintf("Logitech G%d mouse USB Black", 100+i)
-		patches = append(patches, p)
-	}
-	applyWithEvent(t, db, patches)
+	mice(t, db, 6)
 	load := func() string {
 		tg, err := New(db.Pool, nil, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1})
 		require.NoError(t, err)

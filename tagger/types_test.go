@@ -22,23 +22,7 @@ import (
 func TestProductTypesLearnedAndFilledByNeighbours(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
-	_, centres, _ := clusteredCatalog(t, db, 3) // three topic directions (and three SKUs)
-	var patches []catalog.Patch
-	topic := map[int64]int{}
-	for i := 0; i < 30; i++ {
-		id := int64(5000 + i)
-		c := i % 2
-		p := skuPatch(id, []string{"Logitech", "HP"}[c], 1000+int64(c)*20000, t0)
-		p.Title = []string{"Logitech G%d mouse USB Black", "HP LaserJet P%d printer A4 Black"}[c]
-		p.Title = fmt.Sprintf(p.Title, 100+i)
-		topic[id] = c
-		patches = append(patches, p)
-	}
-	odd := skuPatch(6000, "HP", 30000, t0)
-	odd.Title = "HP ZX-9000 Ultra" // names no type
-	patches = append(patches, odd)
-	topic[6000] = 1
-	applyWithEvent(t, db, patches)
+	centres, topic := miceAndPrinters(t, db, 1) // SKU 6000's title names no type
 
 	vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
 	require.NoError(t, err)
@@ -108,24 +92,7 @@ func TestSpreadSampleKeepsSmallSetsAndSpreadsLargeOnes(t *testing.T) {
 func TestPollVoteBudgetSpreadsTheBacklogOverPolls(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
-	_, centres, _ := clusteredCatalog(t, db, 3)
-	var patches []catalog.Patch
-	topic := map[int64]int{}
-	for i := 0; i < 30; i++ {
-		id := int64(5000 + i)
-		c := i % 2
-		p := skuPatch(id, []string{"Logitech", "HP"}[c], 1000+int64(c)*20000, t0)
-		p.Title = fmt.Sprintf([]string{"Logitech G%d mouse USB Black", "HP LaserJet P%d printer A4 Black"}[c], 100+i)
-		topic[id] = c
-		patches = append(patches, p)
-	}
-	for i := 0; i < 4; i++ {
-		odd := skuPatch(int64(6000+i), "HP", 30000, t0)
-		odd.Title = fmt.Sprintf("HP ZX-900%d Ultra", i) // names no type
-		patches = append(patches, odd)
-		topic[int64(6000+i)] = 1
-	}
-	applyWithEvent(t, db, patches)
+	centres, topic := miceAndPrinters(t, db, 4)
 	vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
 	require.NoError(t, err)
 	tg, err := New(db.Pool, vi, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1, PollVoteBudget: time.Nanosecond})
@@ -148,4 +115,42 @@ func TestPollVoteBudgetSpreadsTheBacklogOverPolls(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, typed(), "one vote a poll within a 1 ns budget")
 	}
+}
+
+// miceAndPrinters adds to clusteredCatalog's three topics 30 SKUs whose titles name a mouse or
+// a printer (5000-5029, topics 0 and 1) and odd SKUs whose titles name no type (6000 on, among
+// the printers); it returns the topic centres and each added SKU's topic.
+func miceAndPrinters(t *testing.T, db *testdb.DB, odd int) ([][]float32, map[int64]int) {
+	t.Helper()
+	_, centres, _ := clusteredCatalog(t, db, 3)
+	var patches []catalog.Patch
+	topic := map[int64]int{}
+	for i := 0; i < 30; i++ {
+		id := int64(5000 + i)
+		c := i % 2
+		p := skuPatch(id, []string{"Logitech", "HP"}[c], 1000+int64(c)*20000, t0)
+		p.Title = fmt.Sprintf([]string{"Logitech G%d mouse USB Black", "HP LaserJet P%d printer A4 Black"}[c], 100+i)
+		topic[id] = c
+		patches = append(patches, p)
+	}
+	for i := 0; i < odd; i++ {
+		p := skuPatch(int64(6000+i), "HP", 30000, t0)
+		p.Title = fmt.Sprintf("HP ZX-900%d Ultra", i) // names no type
+		patches = append(patches, p)
+		topic[int64(6000+i)] = 1
+	}
+	applyWithEvent(t, db, patches)
+	return centres, topic
+}
+
+// mice adds n SKUs (7000 on) whose titles name a mouse.
+func mice(t *testing.T, db *testdb.DB, n int) {
+	t.Helper()
+	var patches []catalog.Patch
+	for i := 0; i < n; i++ {
+		p := skuPatch(int64(7000+i), "Logitech", 1000, t0)
+		p.Title = fmt.Sprintf("Logitech G%d mouse USB Black", 100+i)
+		patches = append(patches, p)
+	}
+	applyWithEvent(t, db, patches)
 }

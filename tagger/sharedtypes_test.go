@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
+	"selection/filter"
 	"selection/internal/testdb"
 	"selection/prodtype"
 	"selection/vectorindex"
@@ -45,10 +46,15 @@ func TestSharedTypesAcrossReplicas(t *testing.T) {
 	require.Equal(t, 1, models(), "the second replica loads the first one's model")
 	require.Equal(t, a.store.types.modelID, b.store.types.modelID)
 
+	// A rule tag on the type, defined before the votes: the voted SKUs join it.
+	_, err := a.Define(ctx, TagDef{Name: "printers", Kind: KindRule, Definition: Definition{Rule: ptr(filter.Attr("product_type", "printer"))}})
+	require.NoError(t, err)
+	pollWithSync(t, b)
+
 	// Vectors arrive on both (each replica follows sku_vectors into its own index).
 	putTopicVectors(t, a, va, centres, topic, 7)
 	putTopicVectors(t, b, vb, centres, topic, 7)
-	_, err := b.Poll(ctx)
+	_, err = b.Poll(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "", b.TypeOfSKU(6000), "the follower does not vote")
 	_, err = a.Poll(ctx)
@@ -59,6 +65,12 @@ func TestSharedTypesAcrossReplicas(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		id := int64(6000 + i)
 		require.Equal(t, "printer", b.TypeOfSKU(id), "the leader's vote for %d applied on the follower", id)
+	}
+	for _, tg := range []*Tagger{a, b} {
+		bm, err := tg.Index().Eval(filter.Tag("printers"))
+		require.NoError(t, err)
+		o, _ := tg.Index().Ordinal(6000)
+		require.True(t, bm.Contains(uint64(o)), "a voted printer is in the rule tag on product_type")
 	}
 	ex, err := b.ExplainType(ctx, 6001)
 	require.NoError(t, err)

@@ -218,6 +218,15 @@ func startBenchStack(ctx context.Context, env *Env, pool *pgxpool.Pool, fresh bo
 	if made > 0 || fresh {
 		step("rule tags defined, tag index saved", time.Since(t0), fmt.Sprintf("%d tags", made))
 	}
+	if s.core.TagsFrom == "skus" {
+		// Built from skus (no snapshot, or one of another product-type model): saved, so that
+		// the next run loads it instead of building again.
+		t0 = time.Now()
+		if _, err := s.core.Tags.Save(ctx); err != nil {
+			return s, err
+		}
+		step("tag index saved", time.Since(t0), "for the next run")
+	}
 	s.target = scenariobench.Target{Service: s.core.Service, Index: s.core.Tags.Index(), Vectors: s.core.Index, Embedder: emb, DB: pool}
 	runtime.GC()
 	debug.FreeOSMemory()

@@ -100,8 +100,13 @@ func startStack(ctx context.Context, env *Env, pool *pgxpool.Pool, opt stackOpti
 	// The leader's lease, taken (when free) before the indexes load: the leader votes on the
 	// product types of SKUs whose text names none, and refreshes pools.
 	s.lease = pg.NewLease(pool, leaderLease)
-	if _, _, err := s.lease.Hold(ctx); err != nil {
-		env.Log.Warn("leader lease: not held at start; retried in the background", "err", err)
+	switch held, _, err := s.lease.Hold(ctx); {
+	case err != nil:
+		env.Log.Warn("leader: the lease could not be tried at start; retried in the background", "err", err)
+	case held:
+		env.Log.Info("leader: this replica took the lease; it runs the pool refresher and votes on product types")
+	default:
+		env.Log.Info("leader: another replica holds the lease; this one applies its product-type votes")
 	}
 	cc.Tags.Leader = s.lease.Held
 	if s.core, err = core.New(ctx, pool, emb, cc); err != nil {

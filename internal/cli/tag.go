@@ -193,8 +193,18 @@ func runTagDefine(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "defined %s tag %q (id %d): %d members\n", made.Kind, made.Name, made.ID, n)
 	if made.Kind == tagger.KindPrototype {
 		if c, err := tg.Calibration(made.Name); err == nil {
-			fmt.Fprintf(env.Stdout, "threshold %.3f (knee %.3f at rank %d; background mean %.3f, std %.3f, floor %.3f)\n",
-				c.Threshold, c.KneeScore, c.KneeRank, c.Mean, c.Std, c.ZFloor)
+			cs := c.Prototypes
+			if len(cs) == 0 {
+				cs = []tagger.Calibration{c} // calibrated before each prototype had its own
+			}
+			for i, pc := range cs {
+				fmt.Fprintf(env.Stdout, "prototype %d: threshold %.3f (knee %.3f at rank %d; background mean %.3f, std %.3f, floor %.3f)",
+					i+1, pc.Threshold, pc.KneeScore, pc.KneeRank, pc.Mean, pc.Std, pc.ZFloor)
+				if len(pc.Types) > 0 {
+					fmt.Fprintf(env.Stdout, "; types it names %s join from %.3f", strings.Join(pc.Types, ", "), pc.TypeFloor)
+				}
+				fmt.Fprintln(env.Stdout)
+			}
 		}
 	}
 	return nil

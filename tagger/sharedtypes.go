@@ -243,21 +243,9 @@ func (t *Tagger) applyVotesLocked(ctx context.Context, id int64, votes []storedV
 	if err != nil {
 		return 0, fmt.Errorf("tagger: apply type votes: %w", err)
 	}
-	t.ix.Upsert(rows)
-	t.dirty = true
 	// A new type can move the SKU in or out of rule tags on product_type and of prototype tags
 	// that admit the types they name below their threshold.
-	changed := roaring64.New()
-	for i := range rows {
-		changed.Add(uint64(rows[i].Ordinal))
-	}
-	if err := t.retagRules(ctx, changed); err != nil {
-		return len(rows), err
-	}
-	if err := t.retagVectorsOf(ctx, changed); err != nil {
-		return len(rows), err
-	}
-	return len(rows), nil
+	return len(rows), t.applyRowsLocked(ctx, rows)
 }
 
 // checkModelLocked reloads the index when another replica stored a newer model, or, on the

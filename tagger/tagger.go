@@ -351,21 +351,27 @@ func (t *Tagger) pollLocked(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("tagger: read changes: %w", err)
 	}
 	if len(rows) > 0 {
-		t.ix.Upsert(rows)
-		changed := roaring64.New()
-		for i := range rows {
-			changed.Add(uint64(rows[i].Ordinal))
-		}
-		if err := t.retagRules(ctx, changed); err != nil {
+		if err := t.applyRowsLocked(ctx, rows); err != nil {
 			return len(rows), err
 		}
-		if err := t.retagVectorsOf(ctx, changed); err != nil {
-			return len(rows), err
-		}
-		t.dirty = true
 	}
 	t.setPosLocked(next)
 	return len(rows), nil
+}
+
+// applyRowsLocked writes re-read rows into the index and decides the rule and vector tags of
+// those SKUs again.
+func (t *Tagger) applyRowsLocked(ctx context.Context, rows []filter.Row) error {
+	t.ix.Upsert(rows)
+	t.dirty = true
+	changed := roaring64.New()
+	for i := range rows {
+		changed.Add(uint64(rows[i].Ordinal))
+	}
+	if err := t.retagRules(ctx, changed); err != nil {
+		return err
+	}
+	return t.retagVectorsOf(ctx, changed)
 }
 
 // Start loads the index if needed and polls every PollInterval until Stop; it saves the index

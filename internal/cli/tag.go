@@ -14,6 +14,7 @@ import (
 
 	"selection/embed"
 	"selection/filter"
+	"selection/internal/pg"
 	"selection/prodtype"
 	"selection/selection"
 	"selection/tagger"
@@ -115,8 +116,15 @@ func openTagger(ctx context.Context, env *Env, withVectors bool) (*tagger.Tagger
 		}
 		emb = e
 	}
+	// Beside a running service, the replica holding the leader's lease votes on product types;
+	// this command applies its votes instead of casting its own.
+	leads, err := pg.LeaseHeld(ctx, pool, leaderLease)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
 	tg, err := tagger.New(pool, vecs, emb, tagger.Config{Logger: env.Log, SaveInterval: -1,
-		Referrers: selection.NewPoolStore(pool).ReferringTo})
+		Referrers: selection.NewPoolStore(pool).ReferringTo, Leader: func() bool { return !leads }})
 	if err != nil {
 		pool.Close()
 		return nil, nil, err

@@ -118,3 +118,17 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	return nil
 }
+
+// LeaseHeld reports whether some session holds the lease named name over the database of pool
+// (without taking it): a command that runs beside the service asks it to know whether a
+// replica leads.
+func LeaseHeld(ctx context.Context, pool *pgxpool.Pool, name string) (bool, error) {
+	var held bool
+	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+		AND classid = $1::int4::oid AND objid = hashtext($2::text || current_schema())::oid
+		AND objsubid = 2 AND granted)`, LeaseClass, name).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("lease %s: %w", name, err)
+	}
+	return held, nil
+}

@@ -30,9 +30,15 @@ func TestLeaseOneHolderAndTakeover(t *testing.T) {
 	defer a.Release(ctx) //nolint:errcheck
 	defer b.Release(ctx) //nolint:errcheck
 
+	free, err := pg.LeaseHeld(ctx, db.Pool, "refresh")
+	require.NoError(t, err)
+	require.False(t, free, "nobody holds it yet")
 	held, changed := hold(t, a)
 	require.True(t, held)
 	require.True(t, changed)
+	seen, err := pg.LeaseHeld(ctx, db.Pool, "refresh")
+	require.NoError(t, err)
+	require.True(t, seen, "held by another session, seen without taking it")
 	held, changed = hold(t, b)
 	require.False(t, held)
 	require.False(t, changed)
@@ -60,7 +66,7 @@ func TestLeaseOneHolderAndTakeover(t *testing.T) {
 
 	// The holder's session dies: its next Hold says it lost the lock, and the other takes it.
 	terminate(t, db.Pool, b)
-	held, changed, err := b.Hold(ctx)
+	held, changed, err = b.Hold(ctx)
 	require.Error(t, err)
 	require.False(t, held)
 	require.True(t, changed)

@@ -233,6 +233,21 @@ func TestPoolLifecycle(t *testing.T) {
 
 	vs := decodeJSON[map[string][]selection.VersionInfo](t, h.do("GET", base+"/versions", h.reader, nil))
 	require.Len(t, vs["versions"], 2)
+	// Paged: newest first, next_before the cursor of the older page, absent on the last.
+	type versionPage struct {
+		Versions   []selection.VersionInfo `json:"versions"`
+		NextBefore string                  `json:"next_before"`
+	}
+	vp := decodeJSON[versionPage](t, h.do("GET", base+"/versions?limit=1", h.reader, nil))
+	require.Len(t, vp.Versions, 1)
+	require.Equal(t, 2, vp.Versions[0].Version)
+	require.Equal(t, "2", vp.NextBefore)
+	vp = decodeJSON[versionPage](t, h.do("GET", base+"/versions?limit=1&before="+vp.NextBefore, h.reader, nil))
+	require.Len(t, vp.Versions, 1)
+	require.Equal(t, 1, vp.Versions[0].Version)
+	require.Empty(t, vp.NextBefore)
+	require.Equal(t, 400, h.do("GET", base+"/versions?before=x", h.reader, nil).Code)
+	require.Equal(t, 400, h.do("GET", base+"/versions?limit=0", h.reader, nil).Code)
 
 	// Export both forms.
 	w = h.do("GET", base+"/export?format=csv", h.reader, nil)

@@ -230,12 +230,38 @@ func (s *Server) listVersions(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	vs, err := s.deps.Service.Pools.Versions(c.Request.Context(), id)
+	limit, err := queryInt(c, "limit", 100, 1, selection.MaxVersionPage)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"versions": vs})
+	before := 0
+	if b := c.Query("before"); b != "" {
+		if before, err = strconv.Atoi(b); err != nil || before < 1 {
+			s.fail(c, fmt.Errorf("%w: before=%q is not a version", errBadRequest, b))
+			return
+		}
+	}
+	vs, more, err := s.deps.Service.Pools.VersionPage(c.Request.Context(), id, before, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	resp := versionList{Versions: vs}
+	if vs == nil {
+		resp.Versions = []selection.VersionInfo{}
+	}
+	if more {
+		resp.NextBefore = strconv.Itoa(vs[len(vs)-1].Version)
+	}
+	c.JSON(http.StatusOK, resp)
+}
+
+// versionList is a page of a pool's versions, newest first; next_before is the cursor of the
+// next (older) page, present only when there is one.
+type versionList struct {
+	Versions   []selection.VersionInfo `json:"versions"`
+	NextBefore string                  `json:"next_before,omitempty"`
 }
 
 // cursor addresses a position in one version's ranking, so paging stays stable while new

@@ -456,12 +456,41 @@ type VersionInfo struct {
 
 // Versions lists a pool's versions, newest first.
 func (s *PoolStore) Versions(ctx context.Context, poolID int64) ([]VersionInfo, error) {
-	rows, err := s.pool.Query(ctx, `SELECT version, member_count, event_seq, created_at FROM pool_versions
-		WHERE pool_id = $1 ORDER BY version DESC`, poolID)
-	if err != nil {
-		return nil, fmt.Errorf("pool %d versions: %w", poolID, err)
+	var out []VersionInfo
+	before := 0
+	for {
+		page, more, err := s.VersionPage(ctx, poolID, before, MaxVersionPage)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if !more {
+			return out, nil
+		}
+		before = page[len(page)-1].Version
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[VersionInfo])
+}
+
+// MaxVersionPage bounds a page of a pool's versions.
+const MaxVersionPage = 500
+
+// VersionPage returns a page of a pool's versions, newest first, below the version before (0:
+// from the newest), and whether older versions follow. limit is clamped to 1..MaxVersionPage.
+func (s *PoolStore) VersionPage(ctx context.Context, poolID int64, before, limit int) ([]VersionInfo, bool, error) {
+	limit = min(max(limit, 1), MaxVersionPage)
+	rows, err := s.pool.Query(ctx, `SELECT version, member_count, event_seq, created_at FROM pool_versions
+		WHERE pool_id = $1 AND ($2 = 0 OR version < $2) ORDER BY version DESC LIMIT $3`, poolID, before, limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("pool %d versions: %w", poolID, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[VersionInfo])
+	if err != nil {
+		return nil, false, fmt.Errorf("pool %d versions: %w", poolID, err)
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
 }
 
 func nonNil(s []int64) []int64 {

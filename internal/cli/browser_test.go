@@ -139,6 +139,10 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	rows, err = chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#pitems tbody tr").length`))
 	require.NoError(t, err)
 	require.Greater(t, rows, 0)
+	// The page lists a page of versions (GET .../versions?limit=20); with one, no older page.
+	vlist, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#vlist").textContent + "|" + document.querySelector("#older").hidden`))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(vlist, "v1 (") && strings.HasSuffix(vlist, "|true"), vlist)
 
 	// The saved pool is there through the API too, with the same items.
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/pools/"+strings.TrimPrefix(hash, "#/pools/")+"/items", nil)

@@ -322,11 +322,13 @@ async function poolPage(id) {
   let pool, versions, poolTag;
   try {
     let got;
-    [got, versions] = await Promise.all([api("GET", `/v1/pools/${id}`, undefined, { withHeaders: true }), api("GET", `/v1/pools/${id}/versions`)]);
+    [got, versions] = await Promise.all([api("GET", `/v1/pools/${id}`, undefined, { withHeaders: true }), api("GET", `/v1/pools/${id}/versions?limit=20`)]);
     pool = got.data;
     poolTag = got.headers.get("ETag") || ""; // the pool's edit revision: edits send it back as If-Match
   } catch (err) { main.innerHTML = `<div class="panel err">${esc(err.message)}</div>`; return; }
-  const vs = versions.versions;
+  const vs = versions.versions; // the newest 20; "older" pages the rest (GET .../versions?before=)
+  let olderThan = versions.next_before || "";
+  const versionText = (v) => `v${v.version} (${v.member_count}, ${new Date(v.created_at).toLocaleTimeString()})`;
   main.innerHTML = `
     <h1>${esc(pool.name)} <span class="muted" style="font-weight:400">pool ${esc(pool.id)}</span></h1>
     <div class="panel">
@@ -364,10 +366,22 @@ async function poolPage(id) {
     </div>
     <div class="panel">
       <div class="stats"><span>version <b id="ver">${pool.current_version}</b></span><span><b id="total">…</b> products</span>
-        <span>versions: ${vs.map((v) => `v${v.version} (${v.member_count}, ${new Date(v.created_at).toLocaleTimeString()})`).join(", ")}</span><span class="muted">follows live data</span></div>
+        <span>versions: <span id="vlist">${vs.map(versionText).join(", ")}</span>
+          <button class="ghost" id="older" type="button" ${olderThan ? "" : "hidden"}>older versions</button></span><span class="muted">follows live data</span></div>
       <div id="pitems" style="margin-top:10px">loading…</div>
       <div class="row" style="margin-top:8px"><button class="ghost" id="more" type="button" hidden>More</button></div>
     </div>`;
+  $("#older").onclick = async () => {
+    try {
+      const page = await api("GET", `/v1/pools/${id}/versions?limit=20&before=${olderThan}`);
+      olderThan = page.next_before || "";
+      $("#older").hidden = !olderThan;
+      $("#vlist").textContent += ", " + page.versions.map(versionText).join(", ");
+      for (const sel of [$("#from"), $("#to")]) {
+        for (const v of page.versions) sel.add(new Option(`v${v.version}`, String(v.version)));
+      }
+    } catch (err) { $("#diff").innerHTML = `<div class="err">${esc(err.message)}</div>`; }
+  };
   let etag = "", items = [], cursor = "";
   const load = async (quiet) => {
     try {

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"selection/lexical"
 	"slices"
 	"strings"
 	"unicode"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
+
+	"selection/lexical"
 )
 
 // Calibration is how a prototype tag's threshold was chosen, kept in tag_models.calibration.
@@ -351,9 +351,6 @@ func (t *Tagger) tagTypes(ords []uint64, scores []float64, threshold, floor floa
 	}
 	var out []string
 	for ty, n := range above {
-		if named(ty) && os.Getenv("ZZDBG") != "" {
-			fmt.Fprintf(os.Stderr, "ZZ type %q above %d reach %d all %d\n", ty, n, reach[ty], all[ty])
-		}
 		if n >= 3 && float64(reach[ty]) >= typeShare*float64(all[ty]) && named(ty) {
 			out = append(out, ty)
 		}

@@ -260,10 +260,12 @@ func (t *Tagger) prototypeMembers(ctx context.Context, tg *TagDef) (*roaring64.B
 	ords := live.ToArray()
 	vecs := make([][]float32, 0, len(ords))
 	scored := make([]uint64, 0, len(ords))
+	types := make([]string, 0, len(ords)) // each scored SKU's product type, read once
 	for _, o := range ords {
 		if v, ok := t.vectors.Vector(int64(o)); ok {
 			vecs = append(vecs, v)
 			scored = append(scored, o)
+			types = append(types, t.ix.TypeOf(int64(o)))
 		}
 	}
 	rng := rand.New(rand.NewPCG(uint64(tg.ID), 0x7a66))
@@ -286,9 +288,9 @@ func (t *Tagger) prototypeMembers(ctx context.Context, tg *TagDef) (*roaring64.B
 		}
 		pc := calibrate(scores, background, len(scores))
 		pc.TypeFloor = pc.Mean + typeZ*pc.Std
-		pc.Types = t.tagTypes(scored, scores, pc.Threshold, pc.TypeFloor, t.namedBy(&tg.Definition, pi))
+		pc.Types = tagTypes(types, scores, pc.Threshold, pc.TypeFloor, t.namedBy(&tg.Definition, pi))
 		pc.ExactFloor = pc.Mean
-		pc.ExactTypes = t.tagTypes(scored, scores, pc.Threshold, pc.ExactFloor, t.exactlyNamedBy(&tg.Definition, pi))
+		pc.ExactTypes = tagTypes(types, scores, pc.Threshold, pc.ExactFloor, t.exactlyNamedBy(&tg.Definition, pi))
 		for _, ty := range pc.ExactTypes {
 			if !slices.Contains(pc.Types, ty) {
 				pc.Types = append(pc.Types, ty)
@@ -296,7 +298,7 @@ func (t *Tagger) prototypeMembers(ctx context.Context, tg *TagDef) (*roaring64.B
 		}
 		slices.Sort(pc.Types)
 		if len(pc.Types) > 0 {
-			pc.Others, pc.KindsOnly = t.otherKin(scored, scores, pc.Threshold, pc.Types, t.servedBy(&tg.Definition, pi)), true
+			pc.Others, pc.KindsOnly = otherKin(types, scores, pc.Threshold, pc.Types, t.servedBy(&tg.Definition, pi)), true
 		}
 		cal.Prototypes = append(cal.Prototypes, pc)
 		cal.Threshold = math.Min(cal.Threshold, pc.Threshold)
@@ -308,7 +310,7 @@ func (t *Tagger) prototypeMembers(ctx context.Context, tg *TagDef) (*roaring64.B
 	members := roaring64.New()
 	rules := Model{Vectors: protos}.withRules(cal).rules()
 	for i, o := range scored {
-		if at, _ := protoMatch(vecs[i], t.ix.TypeOf(int64(o)), protos, rules); at >= 0 && (scope == nil || scope.Contains(o)) {
+		if at, _ := protoMatch(vecs[i], types[i], protos, rules); at >= 0 && (scope == nil || scope.Contains(o)) {
 			members.Add(o)
 		}
 	}
@@ -333,11 +335,11 @@ func (t *Tagger) embedderName() string {
 }
 
 // tagTypes returns the product types a prototype names (named) that hold at least 3 SKUs at
-// or above the threshold and at least typeShare of whose SKUs reach the floor, sorted.
-func (t *Tagger) tagTypes(ords []uint64, scores []float64, threshold, floor float64, named func(string) bool) []string {
+// or above the threshold and at least typeShare of whose SKUs reach the floor, sorted; types
+// and scores are the SKUs' product types and similarities, index for index.
+func tagTypes(types []string, scores []float64, threshold, floor float64, named func(string) bool) []string {
 	above, reach, all := map[string]int{}, map[string]int{}, map[string]int{}
-	for i, o := range ords {
-		ty := t.ix.TypeOf(int64(o))
+	for i, ty := range types {
 		if ty == "" {
 			continue
 		}
@@ -363,11 +365,10 @@ func (t *Tagger) tagTypes(ords []uint64, scores []float64, threshold, floor floa
 // whose SKUs lie as near the prototype as the named types' own: at least 3 of them at or above
 // the threshold, and their median similarity at least the named types' median ("desktop board"
 // beside the named "motherboard"; not "headphones" beside "headset"), sorted.
-func (t *Tagger) otherKin(ords []uint64, scores []float64, threshold float64, named []string, served func(string) bool) []string {
+func otherKin(types []string, scores []float64, threshold float64, named []string, served func(string) bool) []string {
 	byType := map[string][]float64{}
 	var own []float64
-	for i, o := range ords {
-		ty := t.ix.TypeOf(int64(o))
+	for i, ty := range types {
 		switch {
 		case ty == "" || served(ty):
 		case slices.Contains(named, ty):

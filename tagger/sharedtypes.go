@@ -47,12 +47,12 @@ type typeVote struct {
 // and its id.
 func (s *Store) LoadTypes(ctx context.Context) (*prodtype.Model, int64, error) {
 	var m *prodtype.Model
-	var id int64
+	var id, learnedOn int64
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext('type model' || current_schema()))`, pg.LeaseClass); err != nil {
 			return err
 		}
-		var live, learnedOn int64
+		var live int64
 		var raw []byte
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM skus WHERE live`).Scan(&live); err != nil {
 			return err
@@ -66,7 +66,7 @@ func (s *Store) LoadTypes(ctx context.Context) (*prodtype.Model, int64, error) {
 			if err := json.Unmarshal(raw, m); err != nil {
 				return fmt.Errorf("model %d: %w", id, err)
 			}
-			if !(m.Len() == 0 && live > 0) && live <= RelearnGrowth*learnedOn {
+			if !outgrown(m, learnedOn, live) {
 				return nil
 			}
 		}
@@ -80,6 +80,7 @@ func (s *Store) LoadTypes(ctx context.Context) (*prodtype.Model, int64, error) {
 		if err := tx.QueryRow(ctx, `INSERT INTO type_models (skus, model) VALUES ($1, $2) RETURNING id`, live, b).Scan(&id); err != nil {
 			return err
 		}
+		learnedOn = live
 		// The votes of older models go with them.
 		_, err = tx.Exec(ctx, `DELETE FROM type_models WHERE id < $1`, id)
 		return err
@@ -96,9 +97,16 @@ func (s *Store) LoadTypes(ctx context.Context) (*prodtype.Model, int64, error) {
 		nb[v.ordinal] = v.typeVote
 	}
 	s.types.mu.Lock()
-	s.types.model, s.types.modelID, s.types.neighbour, s.types.voteSeq = m, id, nb, seq
+	s.types.model, s.types.modelID, s.types.learnedOn, s.types.neighbour, s.types.voteSeq = m, id, learnedOn, nb, seq
 	s.types.mu.Unlock()
 	return m, id, nil
+}
+
+// outgrown reports whether a catalogue of live SKUs needs a new model instead of m, learned on
+// learnedOn of them: m knows no type while SKUs exist, or the catalogue has grown past
+// RelearnGrowth times what m was learned on.
+func outgrown(m *prodtype.Model, learnedOn, live int64) bool {
+	return (m.Len() == 0 && live > 0) || live > RelearnGrowth*learnedOn
 }
 
 // learnTypes learns the product-type model from the live catalogue.
@@ -257,29 +265,24 @@ func (t *Tagger) checkModelLocked(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	t.store.types.mu.RLock()
-	id, m := t.store.types.modelID, t.store.types.model
+	id, m, learnedOn := t.store.types.modelID, t.store.types.model, t.store.types.learnedOn
 	t.store.types.mu.RUnlock()
-	reload := newest != id
-	if !reload && t.leader() {
-		var learnedOn int64
-		if err := t.store.pool.QueryRow(ctx, `SELECT skus FROM type_models WHERE id = $1`, id).Scan(&learnedOn); err != nil {
-			return false, fmt.Errorf("tagger: product-type model: %w", err)
+	load := t.loadLocked
+	switch {
+	case newest != id:
+	case t.leader() && m != nil && outgrown(m, learnedOn, int64(t.ix.LiveCount())):
+		// Grown by the index's count: LoadTypes decides on the table's (and learns); the
+		// index is built again only when it did.
+		_, now, err := t.store.LoadTypes(ctx)
+		if err != nil || now == id {
+			return false, err
 		}
-		live := int64(t.ix.LiveCount())
-		if live > RelearnGrowth*learnedOn || (m != nil && m.Len() == 0 && live > 0) {
-			// Grown by the index's count: LoadTypes decides on the table's (and learns).
-			_, now, err := t.store.LoadTypes(ctx)
-			if err != nil {
-				return false, err
-			}
-			reload = now != id
-		}
-	}
-	if !reload {
+		load = t.loadIndexLocked
+	default:
 		return false, nil
 	}
 	start := time.Now()
-	if _, err := t.loadLocked(ctx); err != nil {
+	if _, err := load(ctx); err != nil {
 		return false, err
 	}
 	t.store.types.mu.RLock()

@@ -201,10 +201,15 @@ func (t *Tagger) Load(ctx context.Context) (string, error) {
 }
 
 func (t *Tagger) loadLocked(ctx context.Context) (string, error) {
-	how := "snapshot"
 	if _, _, err := t.store.LoadTypes(ctx); err != nil {
 		return "", err
 	}
+	return t.loadIndexLocked(ctx)
+}
+
+// loadIndexLocked is loadLocked after the product-type model and its votes are loaded.
+func (t *Tagger) loadIndexLocked(ctx context.Context) (string, error) {
+	how := "snapshot"
 	t.store.types.mu.Lock()
 	t.store.types.pending, t.store.types.weak = nil, nil
 	t.store.types.mu.Unlock()

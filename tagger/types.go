@@ -28,6 +28,7 @@ type types struct {
 	mu        sync.RWMutex
 	model     *prodtype.Model
 	modelID   int64
+	learnedOn int64 // the live SKUs the model was learned on
 	neighbour map[int64]typeVote
 	voteSeq   int64
 	pending   *roaring64.Bitmap // live ordinals with no type (or a weak one) yet, to be voted on

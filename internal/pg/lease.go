@@ -81,9 +81,8 @@ func (l *Lease) hold(ctx context.Context) (bool, error) {
 		// Alive and still ours: a connection the server ended (pg_terminate_backend, a restart)
 		// fails here.
 		var ours bool
-		err := l.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
-			AND pid = pg_backend_pid() AND classid = $1::int4::oid AND objid = hashtext($2::text || current_schema())::oid
-			AND objsubid = 2 AND granted)`, LeaseClass, l.name).Scan(&ours)
+		err := l.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE `+leaseGranted+`
+			AND pid = pg_backend_pid())`, LeaseClass, l.name).Scan(&ours)
 		if err != nil {
 			return false, fmt.Errorf("lease %s: check: %w", l.name, err)
 		}
@@ -119,14 +118,17 @@ func (l *Lease) Release(ctx context.Context) error {
 	return nil
 }
 
+// leaseGranted is the pg_locks condition of a granted lease lock ($1 LeaseClass, $2 the name):
+// a two-key advisory lock (objsubid 2) keyed as Hold takes it.
+const leaseGranted = `locktype = 'advisory' AND classid = $1::int4::oid
+	AND objid = hashtext($2::text || current_schema())::oid AND objsubid = 2 AND granted`
+
 // LeaseHeld reports whether some session holds the lease named name over the database of pool
 // (without taking it): a command that runs beside the service asks it to know whether a
 // replica leads.
 func LeaseHeld(ctx context.Context, pool *pgxpool.Pool, name string) (bool, error) {
 	var held bool
-	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
-		AND classid = $1::int4::oid AND objid = hashtext($2::text || current_schema())::oid
-		AND objsubid = 2 AND granted)`, LeaseClass, name).Scan(&held)
+	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE `+leaseGranted+`)`, LeaseClass, name).Scan(&held)
 	if err != nil {
 		return false, fmt.Errorf("lease %s: %w", name, err)
 	}

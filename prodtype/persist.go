@@ -3,7 +3,8 @@ package prodtype
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -18,7 +19,7 @@ type modelJSON struct {
 
 // MarshalJSON encodes the model; UnmarshalJSON gives back one that classifies alike.
 func (m *Model) MarshalJSON() ([]byte, error) {
-	return json.Marshal(modelJSON{Config: m.cfg, Units: sortedKeys(m.units), Props: sortedKeys(m.props), Types: m.Types()})
+	return json.Marshal(modelJSON{Config: m.cfg, Units: slices.Sorted(maps.Keys(m.units)), Props: slices.Sorted(maps.Keys(m.props)), Types: m.Types()})
 }
 
 // UnmarshalJSON decodes a model written by MarshalJSON.
@@ -43,13 +44,4 @@ func (m *Model) UnmarshalJSON(b []byte) error {
 	}
 	m.index()
 	return nil
-}
-
-func sortedKeys(s map[string]bool) []string {
-	out := make([]string, 0, len(s))
-	for k := range s {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

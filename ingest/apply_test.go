@@ -172,9 +172,9 @@ func TestWriterRetriesConnectTimeouts(t *testing.T) {
 	if testdb.URL() != testdb.DefaultURL {
 		t.Skip("the proxy test assumes the default test database on 127.0.0.1:5432")
 	}
-	proxy := newFlakyProxy(t, "127.0.0.1:5432")
+	proxy := testdb.NewProxy(t, "127.0.0.1:5432")
 	cfg := db.Config
-	cfg.URL = "postgres://selection:selection@" + proxy.addr + "/selection_test?sslmode=disable&connect_timeout=1"
+	cfg.URL = "postgres://selection:selection@" + proxy.Addr() + "/selection_test?sslmode=disable&connect_timeout=1"
 	ctx := context.Background()
 	pool, err := pg.Connect(ctx, cfg)
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -306,111 +305,6 @@ func TestConsumerStopMidBatch(t *testing.T) {
 	}
 }
 
-// flakyProxy forwards TCP to Postgres; Outage closes every connection and refuses new ones
-// for a while, which is what a client sees while the server restarts.
-type flakyProxy struct {
-	t      testing.TB
-	target string
-	mu     sync.Mutex
-	ln     net.Listener
-	addr   string
-	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
-	closed bool
-	// stallUntil: connections accepted before then are held open and never answered, which is
-	// what a client sees of an overloaded server (its connect timeout fires).
-	stallUntil time.Time
-}
-
-func newFlakyProxy(t testing.TB, target string) *flakyProxy {
-	p := &flakyProxy{t: t, target: target, conns: map[net.Conn]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *flakyProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			stalled := time.Now().Before(p.stallUntil)
-			if stalled {
-				p.conns[c] = true
-			}
-			p.mu.Unlock()
-			if stalled {
-				continue
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[up] = true, true
-			p.mu.Unlock()
-			p.wg.Add(2)
-			pipe := func(dst, src net.Conn) {
-				defer p.wg.Done()
-				_, _ = io.Copy(dst, src)
-				dst.Close()
-				src.Close()
-			}
-			go pipe(up, c)
-			go pipe(c, up)
-		}
-	}()
-}
-
-// Outage cuts every connection and refuses new ones for d.
-func (p *flakyProxy) Outage(d time.Duration) {
-	p.mu.Lock()
-	p.ln.Close()
-	for c := range p.conns {
-		c.Close()
-	}
-	p.conns = map[net.Conn]bool{}
-	p.mu.Unlock()
-	time.Sleep(d)
-	ln, err := net.Listen("tcp", p.addr)
-	require.NoError(p.t, err)
-	p.serve(ln)
-}
-
-// Stall answers no new connection for d; connections already open keep working.
-func (p *flakyProxy) Stall(d time.Duration) {
-	p.mu.Lock()
-	p.stallUntil = time.Now().Add(d)
-	p.mu.Unlock()
-}
-
-func (p *flakyProxy) Close() {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return
-	}
-	p.closed = true
-	p.ln.Close()
-	for c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
 // Postgres "restarts" (every connection dropped, new ones refused for two seconds) twice while
 // the consumer runs and events keep coming: it retries with backoff and catches up, losing
 // nothing. The outage is a proxy between the consumer and Postgres, so other tests running
@@ -418,9 +312,9 @@ func (p *flakyProxy) Close() {
 // (pg_ctlcluster 15 main restart) instead.
 func TestConsumerSurvivesPostgresRestart(t *testing.T) {
 	db := testdb.New(t)
-	proxy := newFlakyProxy(t, "127.0.0.1:5432")
+	proxy := testdb.NewProxy(t, "127.0.0.1:5432")
 	cfg := db.Config
-	cfg.URL = "postgres://selection:selection@" + proxy.addr + "/selection_test?sslmode=disable&connect_timeout=2"
+	cfg.URL = "postgres://selection:selection@" + proxy.Addr() + "/selection_test?sslmode=disable&connect_timeout=2"
 	if u := testdb.URL(); u != testdb.DefaultURL {
 		t.Skip("the proxy test assumes the default test database on 127.0.0.1:5432")
 	}
@@ -457,7 +351,7 @@ func TestConsumerSurvivesPostgresRestart(t *testing.T) {
 		}
 	}()
 	waitFor(t, 30*time.Second, "some progress", func() bool { return m.Snapshot().Applied > 500 })
-	outage := proxy.Outage
+	outage := func(d time.Duration) { proxy.Outage(t, d) }
 	if os.Getenv("INGEST_TEST_PG_RESTART") == "1" {
 		// The real thing, for a machine of one's own: it restarts the cluster every test uses.
 		outage = func(time.Duration) {

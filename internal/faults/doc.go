@@ -7,8 +7,8 @@
 //     every record is in sku_events or dead_letters exactly once, the group's offsets resume
 //     where the killed process had committed them (the restart re-applies only what was in
 //     flight, counted as duplicates), and the in-memory indexes converge on the tables.
-//   - TestPostgresCutDuringIngestAndLoad: a TCP proxy between serve and Postgres (written in
-//     the test: the machine's Postgres is shared and is never restarted) cuts every connection
+//   - TestPostgresCutDuringIngestAndLoad: a TCP proxy between serve and Postgres (testdb.Proxy:
+//     the machine's Postgres is shared and is never restarted) cuts every connection
 //     and refuses new ones for a few seconds, during live ingest and concurrent API load:
 //     /readyz goes unready and back, requests meanwhile are 503 problem+json (never 500),
 //     the process does not die, the consumer and the index followers reconnect, nothing is

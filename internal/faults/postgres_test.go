@@ -78,8 +78,8 @@ func (lp *liveProducer) Stop(t *testing.T) *produced {
 // ones) for a few seconds while records stream in and clients use the API.
 func TestPostgresCutDuringIngestAndLoad(t *testing.T) {
 	f := newFixture(t, 300)
-	proxy := newPGProxy(t, hostPort(t, testdb.URL()))
-	env := f.with("DATABASE_URL", withHostPort(t, f.db.URL(), proxy.addr),
+	proxy := testdb.NewProxy(t, hostPort(t, testdb.URL()))
+	env := f.with("DATABASE_URL", withHostPort(t, f.db.URL(), proxy.Addr()),
 		"SELECTION_INGEST_POLL", "500", "SELECTION_LOG_LEVEL", "warn")
 	s := startServe(t, env)
 	key, err := api.CreateKey(context.Background(), f.db.Pool, "faults", api.RolePlanner)

@@ -40,8 +40,8 @@ func retries(log, name string) []time.Duration {
 // is back.
 func TestFinding17TailersBackOff(t *testing.T) {
 	f := newFixture(t, 300)
-	proxy := newPGProxy(t, hostPort(t, testdb.URL()))
-	s := startServe(t, f.with("DATABASE_URL", withHostPort(t, f.db.URL(), proxy.addr), "SELECTION_LOG_LEVEL", "warn"), "--no-ingest")
+	proxy := testdb.NewProxy(t, hostPort(t, testdb.URL()))
+	s := startServe(t, f.with("DATABASE_URL", withHostPort(t, f.db.URL(), proxy.Addr()), "SELECTION_LOG_LEVEL", "warn"), "--no-ingest")
 	tailers := []string{"tagger: poll", "vectorindex: poll", "lexical: poll"}
 
 	proxy.Cut()

@@ -3,7 +3,8 @@
 // The database comes from TEST_DATABASE_URL, by default the selection_test database that
 // scripts/setup.sh creates. Each call to New makes a schema named after the test, runs every
 // migration in it, returns a pool whose connections use it (search_path = schema, public; the
-// vector extension lives in public), and drops the schema when the test ends.
+// vector extension lives in public), and drops the schema when the test ends. Proxy stands
+// between a test's client and the server to cut, stall or restore its connections.
 package testdb
 
 import (

@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,29 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/api"
+	"selection/internal/icecat"
 	"selection/internal/testdb"
 )
 
 const chromium = "/usr/bin/chromium"
-
-// icecatSubset writes the first n products of the Icecat catalogue to a JSON file.
-func icecatSubset(t *testing.T, n int) string {
-	t.Helper()
-	zr, err := zip.OpenReader("../../evals/testdata/icecat/products_1.json.zip")
-	require.NoError(t, err)
-	defer zr.Close()
-	require.NotEmpty(t, zr.File)
-	rc, err := zr.File[0].Open()
-	require.NoError(t, err)
-	defer rc.Close()
-	var all []json.RawMessage
-	require.NoError(t, json.NewDecoder(rc).Decode(&all))
-	b, err := json.Marshal(all[:n])
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "icecat-subset.json")
-	require.NoError(t, os.WriteFile(path, b, 0o644))
-	return path
-}
 
 // TestBrowserPlansAndSavesAPool runs the service on a small real catalogue and drives the web
 // page in headless Chromium (Debian's package, installed by the setup): type a scenario, plan,
@@ -69,7 +49,7 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 		code := Main(ctx, args, &out, &out, getenv)
 		require.Equal(t, 0, code, "selection %s:\n%s", strings.Join(args, " "), out.String())
 	}
-	run("load", "--format", "icecat", icecatSubset(t, 400))
+	run("load", "--format", "icecat", icecat.Subset(t, 400))
 	run("embed")
 
 	cfg, err := LoadConfig(getenv)

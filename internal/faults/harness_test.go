@@ -1,11 +1,9 @@
 package faults
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/internal/cli"
+	"selection/internal/icecat"
 	"selection/internal/testdb"
 )
 
@@ -204,7 +202,7 @@ func newFixture(t *testing.T, n int) *fixture {
 	if env["SELECTION_MODEL_DIR"] == "" {
 		delete(env, "SELECTION_MODEL_DIR")
 	}
-	for _, args := range [][]string{{"load", "--format", "icecat", icecatSubset(t, n)}, {"embed"}} {
+	for _, args := range [][]string{{"load", "--format", "icecat", icecat.Subset(t, n)}, {"embed"}} {
 		var out bytes.Buffer
 		code := cli.Main(context.Background(), args, &out, &out, func(k string) string { return env[k] })
 		require.Equal(t, 0, code, "selection %s:\n%s", strings.Join(args, " "), out.String())
@@ -234,24 +232,6 @@ func count(t *testing.T, pool *pgxpool.Pool, q string, args ...any) int64 {
 	var n int64
 	require.NoError(t, pool.QueryRow(context.Background(), q, args...).Scan(&n), q)
 	return n
-}
-
-// icecatSubset writes the first n products of the Icecat catalogue to a JSON file.
-func icecatSubset(t *testing.T, n int) string {
-	t.Helper()
-	zr, err := zip.OpenReader("../../evals/testdata/icecat/products_1.json.zip")
-	require.NoError(t, err)
-	defer zr.Close()
-	rc, err := zr.File[0].Open()
-	require.NoError(t, err)
-	defer rc.Close()
-	var all []json.RawMessage
-	require.NoError(t, json.NewDecoder(rc).Decode(&all))
-	b, err := json.Marshal(all[:n])
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "icecat-subset.json")
-	require.NoError(t, os.WriteFile(path, b, 0o644))
-	return path
 }
 
 // metrics reads serve's /metrics into name{labels} -> value.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/internal/cli"
+	"selection/internal/icecat"
 	"selection/internal/testdb"
 )
 
@@ -66,7 +67,7 @@ func TestFinding17TailersBackOff(t *testing.T) {
 
 	// New SKUs after the outage reach the indexes: the followers follow again.
 	var out bytes.Buffer
-	code := cli.Main(context.Background(), []string{"load", "--format", "icecat", icecatSubset(t, 340)}, &out, &out,
+	code := cli.Main(context.Background(), []string{"load", "--format", "icecat", icecat.Subset(t, 340)}, &out, &out,
 		func(k string) string { return f.env[k] })
 	require.Equal(t, 0, code, out.String())
 	code = cli.Main(context.Background(), []string{"embed"}, &out, &out, func(k string) string { return f.env[k] })

@@ -116,9 +116,11 @@ type Explanation struct {
 	Prototype  string  `json:"prototype,omitempty"`
 	Threshold  float64 `json:"threshold,omitempty"`
 	// Propagated tags: whether the SKU is a seed, its neighbours and their votes.
-	Seed       bool            `json:"seed,omitempty"`
-	Vote       float64         `json:"vote,omitempty"`
-	MinVote    float64         `json:"min_vote,omitempty"`
+	Seed    bool    `json:"seed,omitempty"`
+	Vote    float64 `json:"vote,omitempty"`
+	MinVote float64 `json:"min_vote,omitempty"`
+	// Lift is how much more a carrying neighbour's vote weighs (Definition.Balance).
+	Lift       float64         `json:"lift,omitempty"`
 	Neighbours []NeighbourVote `json:"neighbours,omitempty"`
 	// Discovered tags: the similarity to this cluster's centroid and to the nearest one.
 	Cluster string `json:"cluster,omitempty"`
@@ -246,7 +248,7 @@ func (t *Tagger) explainPropagated(ctx context.Context, ex *Explanation, tg *Tag
 	if err != nil {
 		return err
 	}
-	ex.MinVote = p.minVote
+	ex.MinVote, ex.Lift = p.minVote, p.lift
 	if p.seeds.Contains(uint64(o)) {
 		ex.Seed = true
 		ex.Why = "the SKU is a seed of the tag"
@@ -274,6 +276,9 @@ func (t *Tagger) explainPropagated(ctx context.Context, ex *Explanation, tg *Tag
 	}
 	ex.Why = fmt.Sprintf("%d of its %d nearest neighbours carry the tag: weighted vote %.2f %s the minimum %.2f",
 		carriers, len(vote.Neighbours), vote.Share, rel, p.minVote)
+	if p.lift != 1 {
+		ex.Why += fmt.Sprintf(" (a carrier's vote weighs %.2f times another's: the seeds are %.1f%% of the voters)", p.lift, 100*p.prior)
+	}
 	if p.scope != nil && !p.scope.Contains(uint64(o)) {
 		ex.Why += "; but the SKU is outside the tag's scope"
 	}

@@ -51,9 +51,12 @@
 //     (0.76 and 0.53 with the knee alone).
 //   - propagated: seeds (an Expr and/or SKU ids) spread to SKUs whose k = 10 nearest voters
 //     (optionally only a reference set, e.g. the labelled SKUs) give them a similarity-weighted
-//     majority (>= 0.5); the vote share is the membership's confidence (a BSI, x1000). On the
-//     Icecat product types (hide half, propagate from the other half) macro-F1 0.77 over 18
-//     types, micro-F1 0.93.
+//     majority (>= 0.5); the vote share is the membership's confidence (a BSI, x1000). A
+//     seed's vote is weighed up for the seeds being few among the voters (((1-p)/p)^0.2, p
+//     their share; Definition.Balance), so a small class beside a large one is not outvoted
+//     by its neighbour's size alone ("Workstation" beside "PC"). On the Icecat product types
+//     (hide half, propagate from the other half) macro-F1 0.88 over 18 types (0.82 with a
+//     plain majority; 0.88 on folds held out from the choice of 0.2), micro-F1 0.94.
 //   - discovered: spherical k-means (k-means++, 20 Lloyd iterations, k = sqrt(n/2) trained on
 //     5,000 sampled vectors), one tag per cluster named by the members' most distinctive title
 //     terms (TF-IDF) or by an LLM through langchaingo; new SKUs join the nearest centroid.

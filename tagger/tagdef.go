@@ -41,12 +41,18 @@ type Definition struct {
 	// SeedIDs). Reference is the set whose members vote (default: every live SKU; give the
 	// labelled SKUs when the seeds are one class of a labelling). K neighbours vote (default 10),
 	// weighted by similarity; a SKU joins when the seeds' share of the vote reaches MinVote
-	// (default 0.5, a weighted majority), with that share as its confidence.
+	// (default 0.5, a weighted majority), with that share as its confidence. Balance makes
+	// up for seeds that are few among the voters: a carrying neighbour's vote weighs
+	// ((1-p)/p)^Balance times a non-carrying one's, p the seeds' share of the reference, so a
+	// small class beside a large one ("Workstation" beside "PC") is not outvoted by its
+	// neighbour's size alone. 0 takes DefaultBalance; negative: no correction; at most 1
+	// (the full prior correction).
 	Seeds     *filter.Expr `json:"seeds,omitempty"`
 	SeedIDs   []int64      `json:"seed_ids,omitempty"`
 	Reference *filter.Expr `json:"reference,omitempty"`
 	K         int          `json:"k,omitempty"`
 	MinVote   float64      `json:"min_vote,omitempty"`
+	Balance   float64      `json:"balance,omitempty"`
 
 	// Scope (prototype and propagated tags): only SKUs matching it may become members.
 	Scope *filter.Expr `json:"scope,omitempty"`
@@ -101,6 +107,9 @@ func (d *Definition) Validate(kind Kind) error {
 		}
 		if d.MinVote < 0 || d.MinVote > 1 || math.IsNaN(d.MinVote) {
 			return fmt.Errorf("min_vote %v outside 0..1", d.MinVote)
+		}
+		if d.Balance > 1 || math.IsNaN(d.Balance) || math.IsInf(d.Balance, 0) {
+			return fmt.Errorf("balance %v above 1 (negative: no correction)", d.Balance)
 		}
 	case KindDiscovered:
 		if d.Family == "" {

@@ -26,7 +26,7 @@ func init() {
 		usage: "tag define|list|show|explain|rebuild|delete [flags]\n" +
 			"  tag define --kind rule --name N --rule EXPR\n" +
 			"  tag define --kind prototype --name N --description TEXT... [--examples ID,...] [--scope EXPR]\n" +
-			"  tag define --kind propagated --name N --seeds EXPR [--seed-ids ID,...] [--reference EXPR] [--k 10] [--min-vote 0.5]\n" +
+			"  tag define --kind propagated --name N --seeds EXPR [--seed-ids ID,...] [--reference EXPR] [--k 10] [--min-vote 0.5] [--balance 0.2]\n" +
 			"  tag define --kind discovered --name FAMILY [--clusters K]\n" +
 			"  tag list | tag show NAME [--limit 20] | tag explain NAME SKU_ID [--json] | tag rebuild [NAME...]\n" +
 			"  tag explain product_type SKU_ID [--json] (why the SKU has its learned product type)\n" +
@@ -143,7 +143,7 @@ type tagDefineFlags struct {
 	kind, name, rule, examples, scope, seeds, seedIDs, reference, note string
 	descs                                                              stringList
 	k, clusters                                                        int
-	minVote                                                            float64
+	minVote, balance                                                   float64
 }
 
 func runTagDefine(ctx context.Context, env *Env, args []string) error {
@@ -160,6 +160,7 @@ func runTagDefine(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&f.reference, "reference", "", "propagated: expression of the SKUs that vote (default all)")
 	fs.IntVar(&f.k, "k", 0, "propagated: neighbours that vote (default 10)")
 	fs.Float64Var(&f.minVote, "min-vote", 0, "propagated: weighted vote share to join (default 0.5)")
+	fs.Float64Var(&f.balance, "balance", 0, "propagated: how far a seed's vote is weighed up for the seeds' share of the voters, 0..1 (default 0.2; negative: not at all)")
 	fs.IntVar(&f.clusters, "clusters", 0, "discovered: number of clusters (default sqrt(SKUs/2), at most 200)")
 	fs.StringVar(&f.note, "note", "", "a description of the tag for people")
 	if err := fs.Parse(args); err != nil {
@@ -259,7 +260,7 @@ func (f *tagDefineFlags) tagDef() (tagger.TagDef, error) {
 		if d.Scope, err = parseOptExpr(f.scope, "scope"); err != nil {
 			return def, err
 		}
-		d.K, d.MinVote = f.k, f.minVote
+		d.K, d.MinVote, d.Balance = f.k, f.minVote, f.balance
 	}
 	if k0 != tagger.KindDiscovered {
 		if err := d.Validate(k0); err != nil {

@@ -344,6 +344,18 @@ func TestTagsDefineAndDelete(t *testing.T) {
 	w = h.do("GET", "/v1/tags", h.reader, nil)
 	require.Equal(t, http.StatusOK, w.Code)
 	require.Contains(t, w.Body.String(), `"name":"Razer-Mice","kind":"rule","members":10`)
+	// A rule tag by its titles' words ("gaming mouse 3", ...; a phrase needs all its words),
+	// with a rule or alone; words without a letter are refused.
+	w = h.do("POST", "/v1/tags", h.planner, map[string]any{"name": "razer-gaming", "kind": "rule", "words": []string{"Gaming Mouse"},
+		"rule": map[string]any{"tag": "razer-mice"}})
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	require.EqualValues(t, 10, decodeJSON[map[string]any](t, w)["members"])
+	w = h.do("POST", "/v1/tags", h.planner, map[string]any{"name": "trackballs", "kind": "rule", "words": []string{"trackball"}})
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	require.EqualValues(t, 0, decodeJSON[map[string]any](t, w)["members"])
+	requireProblem(t, h.do("POST", "/v1/tags", h.planner, map[string]any{"name": "x", "kind": "rule", "words": []string{"--"}}), http.StatusBadRequest)
+	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/tags/razer-gaming", h.planner, nil).Code)
+	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/tags/trackballs", h.planner, nil).Code)
 
 	w = h.do("POST", "/v1/pools", h.planner, map[string]any{"name": "razer week",
 		"plan": map[string]any{"version": 1, "filter": map[string]any{"tag": "cheap-razer"}, "ranking": map[string]any{"by": "sales"}, "limit": 5}})

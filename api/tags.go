@@ -131,6 +131,7 @@ type tagRequest struct {
 	Descriptions []string      `json:"descriptions,omitempty"`
 	Examples     selection.IDs `json:"examples,omitempty"`
 	Rule         *filter.Expr  `json:"rule,omitempty"`
+	Words        []string      `json:"words,omitempty"`
 }
 
 // DefineTag defines a rule or prototype tag from the request body and builds its members.
@@ -150,7 +151,7 @@ func (d TaggerService) DefineTag(ctx context.Context, raw json.RawMessage) (any,
 		return nil, fmt.Errorf("%w: a tag needs a name of at most 100 bytes", selection.ErrInvalid)
 	}
 	def := tagger.TagDef{Name: name, Kind: kind, Description: req.Description,
-		Definition: tagger.Definition{Rule: req.Rule, Descriptions: req.Descriptions, Examples: req.Examples}}
+		Definition: tagger.Definition{Rule: req.Rule, Words: req.Words, Descriptions: req.Descriptions, Examples: req.Examples}}
 	if err := def.Definition.Validate(kind); err != nil {
 		return nil, fmt.Errorf("%w: tag %q: %v", selection.ErrInvalid, name, err)
 	}

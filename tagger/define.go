@@ -81,7 +81,7 @@ func (t *Tagger) checkRule(ctx context.Context, def TagDef) error {
 		}
 		return nil
 	}
-	return walk(def.Definition.Rule.Tags(), []string{def.Name})
+	return walk(def.Definition.TagRefs(), []string{def.Name})
 }
 
 // Delete removes a tag (named in any case) from the database and the index. It refuses, with
@@ -177,7 +177,14 @@ func (t *Tagger) Explain(ctx context.Context, tagName string, skuID int64) (Expl
 // holds.
 func (t *Tagger) explainRule(ex *Explanation, tg *TagDef, row filter.Row, single *roaring64.Bitmap) {
 	o := ex.Ordinal
-	ex.Rule = tg.Definition.Rule.String()
+	rule := filter.All()
+	if tg.Definition.Rule != nil {
+		rule = *tg.Definition.Rule
+	}
+	ex.Rule = rule.String()
+	if len(tg.Definition.Words) > 0 {
+		ex.Rule += " and " + wordsText(tg.Definition.Words)
+	}
 	var leaves func(e filter.Expr)
 	leaves = func(e filter.Expr) {
 		switch e.Op {
@@ -201,7 +208,20 @@ func (t *Tagger) explainRule(ex *Explanation, tg *TagDef, row filter.Row, single
 		pv.Holds = err == nil && !m.IsEmpty()
 		ex.Predicates = append(ex.Predicates, pv)
 	}
-	leaves(*tg.Definition.Rule)
+	leaves(rule)
+	if words := tg.Definition.Words; len(words) > 0 {
+		var held []string
+		for _, w := range words {
+			if !t.store.holding(wordTerms([]string{w}), single).IsEmpty() {
+				held = append(held, w)
+			}
+		}
+		pv := PredicateValue{Predicate: wordsText(words), Holds: len(held) > 0, Value: "none of them"}
+		if len(held) > 0 {
+			pv.Value = strings.Join(held, ", ")
+		}
+		ex.Predicates = append(ex.Predicates, pv)
+	}
 	if ex.Member {
 		ex.Why = "the rule holds: " + ex.Rule
 	} else {

@@ -37,8 +37,11 @@
 //
 // # Tag kinds
 //
-//   - rule: an Expr; re-evaluated over the changed ordinals on every poll (rules may use other
-//     tags, without cycles).
+//   - rule: an Expr and/or words the SKU's title holds (Definition.Words, compared without case
+//     or plural); re-evaluated over the changed ordinals on every poll (rules may use other
+//     tags, without cycles). The store keeps, for the words' terms only, the live SKUs whose
+//     titles hold each, updated from every row it scans and filled from skus when a term is
+//     first asked for; titles themselves are not kept.
 //   - prototype: descriptions (embedded) and/or example SKUs, each calibrated on its own; a SKU
 //     belongs when its cosine similarity to a prototype reaches that prototype's threshold: the
 //     knee (Kneedle) of the sorted similarities above a floor of the background mean + 2 sd

@@ -41,7 +41,7 @@ func (t *Tagger) rebuildLocked(ctx context.Context, names ...string) error {
 		if !pick(&tg) {
 			continue
 		}
-		bm, err := t.ix.Eval(*tg.Definition.Rule)
+		bm, err := t.evalRule(ctx, &tg, nil)
 		if err != nil {
 			return fmt.Errorf("tag %q: %w", tg.Name, err)
 		}

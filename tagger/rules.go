@@ -16,7 +16,7 @@ func lowerName(s string) string { return strings.ToLower(s) }
 func orderRules(tags []TagDef) []TagDef {
 	byName := map[string]*TagDef{}
 	for i := range tags {
-		if tags[i].Kind == KindRule && tags[i].Definition.Rule != nil {
+		if tags[i].Kind == KindRule && (tags[i].Definition.Rule != nil || len(tags[i].Definition.Words) > 0) {
 			byName[lowerName(tags[i].Name)] = &tags[i]
 		}
 	}
@@ -33,7 +33,7 @@ func orderRules(tags []TagDef) []TagDef {
 		}
 		state[n] = 1
 		ok := true
-		for _, dep := range byName[n].Definition.Rule.Tags() {
+		for _, dep := range byName[n].Definition.TagRefs() {
 			if _, isRule := byName[lowerName(dep)]; isRule && !visit(lowerName(dep)) {
 				ok = false
 			}
@@ -67,7 +67,7 @@ func (t *Tagger) retagRules(ctx context.Context, changed *roaring64.Bitmap) erro
 		if !t.ix.HasTag(tg.Name) {
 			continue // defined elsewhere and not synced yet: syncTagsLocked evaluates it whole
 		}
-		match, err := t.ix.EvalWithin(*tg.Definition.Rule, changed)
+		match, err := t.evalRule(ctx, &tg, changed)
 		if err != nil {
 			t.cfg.Logger.Warn("tagger: rule tag does not evaluate", "tag", tg.Name, "err", err)
 			continue

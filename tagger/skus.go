@@ -40,6 +40,7 @@ func (s *Store) scanRow(rows pgx.Rows, r *filter.Row) error {
 	n[filter.NumRating] = int64(rating*100 + 0.5)
 	r.Cat[filter.CatInStock] = strconv.FormatBool(n[filter.NumStock] > 0)
 	s.classify(r, title, colour, n[filter.NumPrice])
+	s.words.note(r.Ordinal, r.Live, title)
 	return nil
 }
 

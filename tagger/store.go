@@ -33,6 +33,7 @@ var ErrInUse = errors.New("in use")
 type Store struct {
 	pool  *pgxpool.Pool
 	types types
+	words titleWords
 }
 
 // NewStore returns a Store over pool.

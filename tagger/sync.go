@@ -57,7 +57,7 @@ func (t *Tagger) syncTagsLocked(ctx context.Context) (bool, error) {
 		return changed, err
 	}
 	failed := t.buildVectorTags(ctx, vectorTags)
-	if ruleMissing && t.addRuleTags(tags, have) {
+	if ruleMissing && t.addRuleTags(ctx, tags, have) {
 		// Vector tags whose seeds or scope named a rule tag new in this sync are built now.
 		var again []*TagDef
 		for _, d := range vectorTags {
@@ -150,13 +150,13 @@ func (t *Tagger) loadVectorTagMembers(ctx context.Context, vectorTags []*TagDef)
 
 // addRuleTags evaluates the rule tags the index does not hold, in dependency order; one that
 // does not evaluate is logged and left out. It reports whether it added any.
-func (t *Tagger) addRuleTags(tags []TagDef, have map[string]int64) bool {
+func (t *Tagger) addRuleTags(ctx context.Context, tags []TagDef, have map[string]int64) bool {
 	added := false
 	for _, d := range orderRules(tags) {
 		if _, ok := have[lowerName(d.Name)]; ok {
 			continue
 		}
-		bm, err := t.ix.Eval(*d.Definition.Rule)
+		bm, err := t.evalRule(ctx, &d, nil)
 		if err != nil {
 			t.cfg.Logger.Warn("tagger: a rule tag defined elsewhere does not evaluate; left out", "tag", d.Name, "err", err)
 			continue

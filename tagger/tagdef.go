@@ -28,8 +28,13 @@ func (t *TagDef) Info() filter.TagInfo {
 
 // Definition says how a tag gets its members; which fields apply depends on the kind.
 type Definition struct {
-	// Rule (rule tags): the members are the SKUs matching it.
-	Rule *filter.Expr `json:"rule,omitempty"`
+	// Rule (rule tags): the members are the SKUs matching it. Words, when set, keeps only
+	// the SKUs whose titles hold one of them (a phrase: all its words), compared without case
+	// and plural ("game" holds "Games", not "gaming"): what the catalogue's own text says where
+	// no attribute does. A rule tag with words and no rule holds every live SKU
+	// whose title holds one.
+	Rule  *filter.Expr `json:"rule,omitempty"`
+	Words []string     `json:"words,omitempty"`
 
 	// Descriptions and Examples (prototype tags): plain-language descriptions and example SKU
 	// ids; each is a prototype vector and a SKU belongs when its best similarity to one reaches
@@ -86,8 +91,16 @@ func (d *Definition) Validate(kind Kind) error {
 	}
 	switch kind {
 	case KindRule:
-		if d.Rule == nil {
-			return errors.New("a rule tag needs a rule")
+		if d.Rule == nil && len(d.Words) == 0 {
+			return errors.New("a rule tag needs a rule or words")
+		}
+		if len(d.Words) > MaxWords {
+			return fmt.Errorf("%d words: at most %d", len(d.Words), MaxWords)
+		}
+		for _, w := range d.Words {
+			if len(titleTerms(w)) == 0 {
+				return fmt.Errorf("word %q has no letter or digit to look for", w)
+			}
 		}
 	case KindPrototype:
 		if len(d.Descriptions) == 0 && len(d.Examples) == 0 {

@@ -24,7 +24,7 @@ import (
 func init() {
 	register(&command{name: "tag",
 		usage: "tag define|list|show|explain|rebuild|delete [flags]\n" +
-			"  tag define --kind rule --name N --rule EXPR\n" +
+			"  tag define --kind rule --name N [--rule EXPR] [--words W,...] (a rule, words its titles hold, or both)\n" +
 			"  tag define --kind prototype --name N --description TEXT... [--examples ID,...] [--scope EXPR]\n" +
 			"  tag define --kind propagated --name N --seeds EXPR [--seed-ids ID,...] [--reference EXPR] [--k 10] [--min-vote 0.5] [--balance 0.2]\n" +
 			"  tag define --kind discovered --name FAMILY [--clusters K]\n" +
@@ -140,10 +140,10 @@ func openTagger(ctx context.Context, env *Env, withVectors bool) (*tagger.Tagger
 
 // tagDefineFlags are the flags of tag define; which apply depends on the kind.
 type tagDefineFlags struct {
-	kind, name, rule, examples, scope, seeds, seedIDs, reference, note string
-	descs                                                              stringList
-	k, clusters                                                        int
-	minVote, balance                                                   float64
+	kind, name, rule, words, examples, scope, seeds, seedIDs, reference, note string
+	descs                                                                     stringList
+	k, clusters                                                               int
+	minVote, balance                                                          float64
 }
 
 func runTagDefine(ctx context.Context, env *Env, args []string) error {
@@ -152,6 +152,7 @@ func runTagDefine(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&f.kind, "kind", "rule", "rule, prototype, propagated or discovered")
 	fs.StringVar(&f.name, "name", "", "tag name (for discovered tags: the family name)")
 	fs.StringVar(&f.rule, "rule", "", "rule: a filter expression, JSON or text (`brand = Logitech and price < 5000`)")
+	fs.StringVar(&f.words, "words", "", "rule: only SKUs whose titles hold one of these words, comma-separated (`gaming,gamer`)")
 	fs.Var(&f.descs, "description", "prototype: a plain-language description (repeatable)")
 	fs.StringVar(&f.examples, "examples", "", "prototype: example SKU ids, comma-separated")
 	fs.StringVar(&f.scope, "scope", "", "prototype/propagated: only SKUs matching this expression may join")
@@ -236,8 +237,13 @@ func (f *tagDefineFlags) tagDef() (tagger.TagDef, error) {
 		if d.Rule, err = parseOptExpr(f.rule, "rule"); err != nil {
 			return def, err
 		}
-		if d.Rule == nil {
-			return def, usageErr("a rule tag needs --rule")
+		for _, w := range strings.Split(f.words, ",") {
+			if w = strings.TrimSpace(w); w != "" {
+				d.Words = append(d.Words, w)
+			}
+		}
+		if d.Rule == nil && len(d.Words) == 0 {
+			return def, usageErr("a rule tag needs --rule or --words")
 		}
 	case tagger.KindPrototype:
 		d.Descriptions = f.descs
@@ -299,9 +305,18 @@ func summarize(t tagger.TagDef) string {
 	d := t.Definition
 	switch t.Kind {
 	case tagger.KindRule:
+		s := ""
 		if d.Rule != nil {
-			return d.Rule.String()
+			s = d.Rule.String()
 		}
+		if len(d.Words) > 0 {
+			w := "title holds " + strings.Join(d.Words, " or ")
+			if s == "" {
+				return w
+			}
+			return s + " and " + w
+		}
+		return s
 	case tagger.KindPrototype:
 		parts := make([]string, 0, len(d.Descriptions)+1)
 		for _, s := range d.Descriptions {

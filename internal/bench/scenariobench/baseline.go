@@ -194,7 +194,7 @@ func ruleTags(ctx context.Context, t Target) (map[string]*filter.Expr, error) {
 	}
 	out := map[string]*filter.Expr{}
 	for _, d := range defs {
-		if d.Kind == tagger.KindRule && d.Definition.Rule != nil {
+		if d.Kind == tagger.KindRule && d.Definition.Rule != nil && len(d.Definition.Words) == 0 {
 			out[strings.ToLower(d.Name)] = d.Definition.Rule
 		}
 	}

@@ -63,6 +63,9 @@ type Version struct {
 	// Position is where the engine's indexes stood when the version was ranked (or last
 	// confirmed unchanged); incremental refreshes look for changes after it.
 	Position Position `json:"-"`
+	// delta, when set, is the version as a reverse delta against the next one (its members,
+	// ranking and scores are not filled in until GetVersion rebuilds them).
+	delta []byte
 }
 
 // Position is where the engine's in-memory indexes stand in the tables they follow.
@@ -152,7 +155,7 @@ func (s *PoolStore) CreateWithVersion(ctx context.Context, in PoolInput, first *
 	if first != nil {
 		then = func(tx pgx.Tx, p *Pool) error {
 			first.PoolID = p.ID
-			if err := s.addVersion(ctx, tx, first, -1); err != nil {
+			if err := s.addVersion(ctx, tx, first, -1, nil); err != nil {
 				return err
 			}
 			p.CurrentVersion = first.Version
@@ -280,13 +283,14 @@ func (s *PoolStore) ReferringTo(ctx context.Context, q tagger.Querier, tag strin
 // version number is allocated under the pool's row lock, so concurrent refreshes get distinct
 // numbers.
 func (s *PoolStore) AddVersion(ctx context.Context, v *Version) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.addVersion(ctx, tx, v, -1) })
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.addVersion(ctx, tx, v, -1, nil) })
 }
 
-// addVersionOn adds v only while the pool's current version is base and its plan is v.Plan;
-// otherwise it returns ErrConflict (or ErrNotFound for a pool deleted meanwhile).
-func (s *PoolStore) addVersionOn(ctx context.Context, v *Version, base int) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.addVersion(ctx, tx, v, base) })
+// addVersionOn adds v only while the pool's current version is base.Version and its plan is
+// v.Plan; otherwise it returns ErrConflict (or ErrNotFound for a pool deleted meanwhile). base,
+// as read, becomes the reverse delta against v without being read again.
+func (s *PoolStore) addVersionOn(ctx context.Context, v *Version, base *Version) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.addVersion(ctx, tx, v, base.Version, base) })
 }
 
 // confirm records that each version's ranking still holds at pos (nothing that changed since
@@ -326,8 +330,9 @@ func nullTime(t time.Time) *time.Time {
 	return &t
 }
 
-// addVersion writes v as the pool's next version; base >= 0 makes it conditional (addVersionOn).
-func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version, base int) error {
+// addVersion writes v as the pool's next version; base >= 0 makes it conditional (addVersionOn),
+// and prev, when it is the version before v as stored, spares compactPrevious reading it.
+func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version, base int, prev *Version) error {
 	members, err := v.Members.ToBytes()
 	if err != nil {
 		return fmt.Errorf("serialize members: %w", err)
@@ -375,10 +380,44 @@ func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version, base 
 	if err != nil {
 		return fmt.Errorf("pool %d: write version: %w", v.PoolID, err)
 	}
+	return s.compactPrevious(ctx, tx, v, prev)
+}
+
+// compactPrevious rewrites the version before v, when it is a full row, as a reverse delta
+// against v, if that is smaller.
+func (s *PoolStore) compactPrevious(ctx context.Context, tx pgx.Tx, v, prev *Version) error {
+	if v.Version <= 1 {
+		return nil
+	}
+	if prev == nil || prev.PoolID != v.PoolID || prev.Version != v.Version-1 || prev.Members == nil {
+		var err error
+		prev, err = scanVersion(tx.QueryRow(ctx, `SELECT `+versionCols+` FROM pool_versions v
+			WHERE pool_id = $1 AND version = $2 AND delta IS NULL`, v.PoolID, v.Version-1))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // already a delta, or dropped by retention
+		}
+		if err != nil {
+			return fmt.Errorf("pool %d version %d: %w", v.PoolID, v.Version-1, err)
+		}
+	}
+	d, err := encodeDelta(prev, v)
+	if err != nil {
+		return fmt.Errorf("pool %d version %d: %w", v.PoolID, prev.Version, err)
+	}
+	raw, _ := prev.Members.ToBytes()
+	if len(d) >= len(raw)+8*len(prev.Ranking)+4*len(prev.Scores) {
+		return nil // nothing in common: the full row is as small
+	}
+	_, err = tx.Exec(ctx, `UPDATE pool_versions SET delta = $3, members = '', ranking = '{}', scores = '{}'
+		WHERE pool_id = $1 AND version = $2`, v.PoolID, prev.Version, d)
+	if err != nil {
+		return fmt.Errorf("pool %d version %d: store as delta: %w", v.PoolID, prev.Version, err)
+	}
 	return nil
 }
 
-// GetVersion returns version n of a pool (0: the current one).
+// GetVersion returns version n of a pool (0: the current one). A version stored as a delta is
+// rebuilt from the nearest full version after it, through the deltas between.
 func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Version, error) {
 	v, err := scanVersion(s.pool.QueryRow(ctx, `SELECT `+versionCols+` FROM pool_versions v WHERE pool_id = $1
 		  AND version = CASE WHEN $2 = 0 THEN (SELECT current_version FROM pools WHERE id = $1) ELSE $2 END`,
@@ -391,6 +430,30 @@ func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Versi
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pool %d version %d: %w", poolID, n, err)
+	}
+	if v.delta == nil {
+		return v, nil
+	}
+	// The chain: this version up to the first full one after it, newest first.
+	rows, err := s.pool.Query(ctx, `SELECT `+versionCols+` FROM pool_versions v WHERE pool_id = $1 AND version > $2
+		AND version <= (SELECT min(version) FROM pool_versions WHERE pool_id = $1 AND version > $2 AND delta IS NULL)
+		ORDER BY version DESC`, poolID, v.Version)
+	if err != nil {
+		return nil, fmt.Errorf("pool %d version %d: %w", poolID, v.Version, err)
+	}
+	chain, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Version, error) { return scanVersion(r) })
+	if err != nil {
+		return nil, fmt.Errorf("pool %d version %d: %w", poolID, v.Version, err)
+	}
+	if len(chain) == 0 || chain[0].delta != nil || chain[len(chain)-1].Version != v.Version+1 {
+		return nil, fmt.Errorf("pool %d version %d: %w: no full version after it", poolID, v.Version, errDelta)
+	}
+	newer := chain[0]
+	for _, c := range append(chain[1:], v) {
+		if err := applyDelta(c, newer, c.delta); err != nil {
+			return nil, err
+		}
+		c.delta, newer = nil, c
 	}
 	return v, nil
 }
@@ -409,13 +472,56 @@ func (s *PoolStore) currentVersions(ctx context.Context, ids []int64) (map[int64
 	}
 	out := make(map[int64]*Version, len(vs))
 	for _, v := range vs {
+		if v.delta != nil { // not written so (the current version is a full row), but readable
+			if v, err = s.GetVersion(ctx, v.PoolID, v.Version); err != nil {
+				return nil, err
+			}
+		}
 		out[v.PoolID] = v
 	}
 	return out, nil
 }
 
+// Retention says which versions of a pool Prune keeps: the newest Keep (the current one among
+// them) and every one younger than KeepFor. Zero fields take the defaults.
+type Retention struct {
+	// Keep is how many of a pool's newest versions stay whatever their age. Default 100.
+	Keep int
+	// KeepFor is the age below which a version stays: at least as long as an items cursor or
+	// an export names a version in use. Default 7 days.
+	KeepFor time.Duration
+}
+
+// WithDefaults fills zero fields.
+func (r Retention) WithDefaults() Retention {
+	if r.Keep <= 0 {
+		r.Keep = 100
+	}
+	if r.KeepFor <= 0 {
+		r.KeepFor = 7 * 24 * time.Hour
+	}
+	return r
+}
+
+// Prune deletes the versions retention lets go: for each pool, its oldest versions up to the
+// newest one that is both older than KeepFor and not among its Keep newest. What it deletes is
+// always a run of a pool's oldest versions, so every version kept can still be rebuilt (a delta
+// leans on the version after it). It returns how many it deleted.
+func (s *PoolStore) Prune(ctx context.Context, r Retention) (int64, error) {
+	r = r.WithDefaults()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM pool_versions v USING pools p
+		WHERE v.pool_id = p.id AND v.version <= p.current_version - $1
+		  AND v.version <= (SELECT coalesce(max(o.version), 0) FROM pool_versions o
+		                    WHERE o.pool_id = v.pool_id AND o.created_at < now() - $2::interval)`,
+		r.Keep, r.KeepFor.String())
+	if err != nil {
+		return 0, fmt.Errorf("prune pool versions: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 const versionCols = `v.pool_id, v.version, v.members, v.ranking, v.scores, v.member_count, v.plan, v.event_seq,
-	v.created_at, v.event_snapshot::text, v.vectors_from, v.skus_from`
+	v.created_at, v.event_snapshot::text, v.vectors_from, v.skus_from, v.delta`
 
 func scanVersion(row pgx.Row) (*Version, error) {
 	var members, plan []byte
@@ -423,7 +529,7 @@ func scanVersion(row pgx.Row) (*Version, error) {
 	var snap *string
 	var vecFrom, skusFrom *time.Time
 	err := row.Scan(&v.PoolID, &v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq,
-		&v.CreatedAt, &snap, &vecFrom, &skusFrom)
+		&v.CreatedAt, &snap, &vecFrom, &skusFrom, &v.delta)
 	if err != nil {
 		return nil, err
 	}
@@ -436,9 +542,11 @@ func scanVersion(row pgx.Row) (*Version, error) {
 	if skusFrom != nil {
 		v.Position.SKUsFrom = *skusFrom
 	}
-	v.Members = roaring64.New()
-	if err := v.Members.UnmarshalBinary(members); err != nil {
-		return nil, fmt.Errorf("pool %d version %d: members: %w", v.PoolID, v.Version, err)
+	if v.delta == nil {
+		var err error
+		if v.Members, err = readBitmap(members); err != nil {
+			return nil, fmt.Errorf("pool %d version %d: members: %w", v.PoolID, v.Version, err)
+		}
 	}
 	if err := json.Unmarshal(plan, &v.Plan); err != nil {
 		return nil, fmt.Errorf("pool %d version %d: plan: %w", v.PoolID, v.Version, err)

@@ -238,7 +238,7 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 		// The version holds at pos: later refreshes look for changes after it only.
 		return out, s.Pools.confirm(ctx, []*Version{cur}, pos)
 	}
-	if err := s.Pools.addVersionOn(ctx, next, cur.Version); err != nil {
+	if err := s.Pools.addVersionOn(ctx, next, cur); err != nil {
 		return out, err
 	}
 	out.Version, out.Changed = next.Version, true

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"selection/selection"
 )
 
 // Config is every setting of the service, in sections. Each field states its default and its
@@ -58,6 +60,11 @@ type ServeConfig struct {
 	// of a database and another takes over within about this after its replica dies
 	// (SELECTION_POOL_REFRESH_TAKEOVER). Default 2s.
 	RefreshTakeover time.Duration
+	// VersionRetention is which pool versions the leader keeps when it prunes, after a refresh
+	// pass at most every 10 minutes: each pool's newest Keep and every version younger than
+	// KeepFor (SELECTION_POOL_VERSIONS_KEEP, default 100; SELECTION_POOL_VERSIONS_KEEP_FOR,
+	// default 168h).
+	VersionRetention selection.Retention
 	// LLMProvider is the LLM planner: "" (none), "openai" or "ollama" (SELECTION_LLM_PROVIDER).
 	// Default "".
 	LLMProvider string

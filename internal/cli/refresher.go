@@ -2,12 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"selection/internal/poll"
 )
+
+// pruneEvery is how often, at most, the leader prunes pool versions after a refresh pass.
+const pruneEvery = 10 * time.Minute
 
 // leaderLease names the leader's lease (pg.Lease): one replica of a database holds it, runs
 // the pool refresher and votes on product types (tagger.Config.Leader).
@@ -34,7 +38,7 @@ func (s *stack) startLeader(ctx context.Context) {
 	}
 	s.refresher.Name, s.refresher.Every, s.refresher.Logger = "leader", every, s.env.Log
 	s.refresher.MaxRetry = max(every, poll.TailRetryMax) // while the database is away
-	var last time.Time                                   // end of the last refresh
+	var last, lastPrune time.Time                        // end of the last refresh, the last prune
 	s.refresher.Start(context.WithoutCancel(ctx), func(ctx context.Context) error {
 		held, changed, err := s.lease.Hold(ctx)
 		switch {
@@ -53,6 +57,15 @@ func (s *stack) startLeader(ctx context.Context) {
 		}
 		outs, err := s.core.Service.RefreshAll(ctx)
 		last = time.Now()
+		if time.Since(lastPrune) >= pruneEvery {
+			lastPrune = time.Now()
+			n, perr := s.core.Service.Pools.Prune(ctx, cfg.VersionRetention)
+			if perr != nil {
+				err = errors.Join(err, perr)
+			} else if n > 0 {
+				s.env.Log.Info("pool versions pruned", "deleted", n, "keep", cfg.VersionRetention.Keep, "keep_for", cfg.VersionRetention.KeepFor)
+			}
+		}
 		for _, o := range outs {
 			switch {
 			case o.Changed:

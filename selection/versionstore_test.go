@@ -1,0 +1,96 @@
+package selection
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"selection/internal/testdb"
+)
+
+// Versions before the current one are stored as reverse deltas: every version reads back as it
+// was written, the current one is a full row, the store holds a small share of full copies at
+// 1% churn, and retention drops the oldest versions, keeping the newest Keep and every version
+// younger than KeepFor, every kept one still readable.
+func TestVersionDeltasAndRetention(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	store := NewPoolStore(db.Pool)
+	plan := Plan{Version: PlanVersion, Ranking: Ranking{By: SortSales}, Limit: 2000}
+	p, err := store.Create(ctx, PoolInput{Name: "deltas", Plan: plan})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(5, 6))
+	cur := randomVersion(rng, 2000, true)
+	var written []*Version
+	const n = 30
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			cur = churn(rng, cur, 0.01)
+		}
+		v := &Version{PoolID: p.ID, Members: cur.Members.Clone(), Ranking: append(IDs(nil), cur.Ranking...),
+			Scores: append([]float32(nil), cur.Scores...), Plan: plan, EventSeq: int64(i)}
+		require.NoError(t, store.AddVersion(ctx, v))
+		written = append(written, v)
+	}
+	check := func(from int) {
+		t.Helper()
+		for _, w := range written[from-1:] {
+			got, err := store.GetVersion(ctx, p.ID, w.Version)
+			require.NoError(t, err, "version %d", w.Version)
+			require.Equal(t, []int64(w.Ranking), []int64(got.Ranking), "version %d", w.Version)
+			require.Equal(t, w.Scores, got.Scores, "version %d", w.Version)
+			require.True(t, w.Members.Equals(got.Members), "version %d", w.Version)
+			require.Equal(t, w.EventSeq, got.EventSeq)
+		}
+	}
+	check(1)
+	cur0, err := store.GetVersion(ctx, p.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, n, cur0.Version)
+
+	var full, deltas, stored int64
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE delta IS NULL), count(*) FILTER (WHERE delta IS NOT NULL),
+		sum(octet_length(members) + 8 * cardinality(ranking) + 4 * cardinality(scores) + coalesce(octet_length(delta), 0))
+		FROM pool_versions WHERE pool_id = $1`, p.ID).Scan(&full, &deltas, &stored))
+	require.EqualValues(t, 1, full, "only the current version is a full row")
+	require.EqualValues(t, n-1, deltas)
+	raw, _ := cur0.Members.ToBytes()
+	one := int64(len(raw) + 8*len(cur0.Ranking) + 4*len(cur0.Scores))
+	share := float64(stored-one) / float64((n-1)*one)
+	t.Logf("%d versions of 2,000 SKUs at 1%% churn: %d bytes stored, full copies %d (the older versions %.1f%% of full copies)", n, stored, int64(n)*one, 100*share)
+	require.Less(t, share, 0.10)
+
+	// Retention: young versions all stay; old ones go down to the newest Keep.
+	deleted, err := store.Prune(ctx, Retention{Keep: 5, KeepFor: time.Hour})
+	require.NoError(t, err)
+	require.Zero(t, deleted, "every version is younger than an hour")
+	_, err = db.Pool.Exec(ctx, `UPDATE pool_versions SET created_at = created_at - interval '2 hours' WHERE pool_id = $1 AND version <= 20`, p.ID)
+	require.NoError(t, err)
+	deleted, err = store.Prune(ctx, Retention{Keep: 5, KeepFor: time.Hour})
+	require.NoError(t, err)
+	require.EqualValues(t, 20, deleted, "versions 1-20 are old; 21-30 are young")
+	_, err = db.Pool.Exec(ctx, `UPDATE pool_versions SET created_at = created_at - interval '2 hours' WHERE pool_id = $1`, p.ID)
+	require.NoError(t, err)
+	deleted, err = store.Prune(ctx, Retention{Keep: 5, KeepFor: time.Hour})
+	require.NoError(t, err)
+	require.EqualValues(t, 5, deleted, "all old: the newest 5 stay")
+	_, err = store.GetVersion(ctx, p.ID, 25)
+	require.ErrorIs(t, err, ErrNotFound)
+	check(26)
+	page, more, err := store.VersionPage(ctx, p.ID, 0, 100)
+	require.NoError(t, err)
+	require.False(t, more)
+	require.Len(t, page, 5)
+
+	// The next version still compacts the one before it, and a diff across the deltas is right.
+	next := churn(rng, cur, 0.01)
+	v := &Version{PoolID: p.ID, Members: next.Members, Ranking: next.Ranking, Scores: next.Scores, Plan: plan}
+	require.NoError(t, store.AddVersion(ctx, v))
+	a, err := store.GetVersion(ctx, p.ID, 26)
+	require.NoError(t, err)
+	d := DiffVersions(a, v)
+	require.Equal(t, DiffVersions(written[25], v), d)
+}

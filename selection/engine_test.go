@@ -510,3 +510,56 @@ func TestIntentRestrictsAndExplainsThePool(t *testing.T) {
 	_, err = svc.Preview(ctx, plan)
 	require.ErrorIs(t, err, selection.ErrInvalid)
 }
+
+// A pool says how fresh it is: when a refresh last wrote or confirmed its version, and how many
+// catalogue events came after what the version reflects; a pass that finds nothing touching
+// the pool moves both on (a change elsewhere: at once; nothing at all: once its check is a
+// minute old, without a write per pass).
+func TestPoolFreshness(t *testing.T) {
+	ctx := context.Background()
+	db, _, svc := fixture(t)
+	p, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "fresh",
+		Plan: selection.Plan{Version: 1, Filter: ptrExpr(filter.Attr("brand", "razer")), Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+	require.NoError(t, err)
+	got, err := svc.Pools.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.RefreshedAt)
+	require.Zero(t, got.EventsBehind)
+	first := *got.RefreshedAt
+
+	// Events about a SKU the pool does not hold or admit: the pool falls behind, until a pass.
+	for i := range 3 {
+		_, err := db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+			VALUES ($1, 'sku.upsert', 1001, '{}', 'test', 'realtime', now())`, fmt.Sprintf("fresh-%d", i))
+		require.NoError(t, err)
+	}
+	got, err = svc.Pools.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, got.EventsBehind)
+	outs, err := svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.Len(t, outs, 1)
+	require.True(t, outs[0].Skipped, outs[0].Reason)
+	require.Positive(t, outs[0].Lag)
+	got, err = svc.Pools.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.Zero(t, got.EventsBehind)
+	require.True(t, got.RefreshedAt.After(first))
+
+	// Nothing changed: no write within the minute, then one.
+	second := *got.RefreshedAt
+	_, err = svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	got, err = svc.Pools.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, second, *got.RefreshedAt)
+	_, err = db.Pool.Exec(ctx, `UPDATE pool_versions SET checked_at = checked_at - interval '2 minutes' WHERE pool_id = $1`, p.ID)
+	require.NoError(t, err)
+	_, err = svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	got, err = svc.Pools.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now(), *got.RefreshedAt, time.Minute)
+}
+
+func ptrExpr(e filter.Expr) *filter.Expr { return &e }

@@ -42,6 +42,11 @@ type Pool struct {
 	CreatedBy string    `json:"created_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// RefreshedAt is when a refresh last wrote the current version or found it still right
+	// (nil: no version yet), and EventsBehind how many catalogue events were accepted after
+	// the last one it reflects (sku_events seqs; about, as sequences may skip).
+	RefreshedAt  *time.Time `json:"refreshed_at,omitempty"`
+	EventsBehind int64      `json:"events_behind"`
 }
 
 // Active reports whether the pool's validity window holds at t.
@@ -60,6 +65,8 @@ type Version struct {
 	Plan        Plan              `json:"plan"`
 	EventSeq    int64             `json:"event_seq"`
 	CreatedAt   time.Time         `json:"created_at"`
+	// CheckedAt is when a refresh last wrote the version or found its ranking still right.
+	CheckedAt time.Time `json:"checked_at"`
 	// Position is where the engine's indexes stood when the version was ranked (or last
 	// confirmed unchanged); incremental refreshes look for changes after it.
 	Position Position `json:"-"`
@@ -118,14 +125,18 @@ func (in *PoolInput) validate() error {
 }
 
 const poolCols = `id, name, scenario, plan, pins, exclusions, valid_from, valid_until, current_version,
-	revision, updated_by, created_by, created_at, updated_at`
+	revision, updated_by, created_by, created_at, updated_at,
+	(SELECT v.checked_at FROM pool_versions v WHERE v.pool_id = pools.id AND v.version = pools.current_version),
+	greatest((SELECT coalesce(max(seq), 0) FROM sku_events) -
+		coalesce((SELECT v.event_seq FROM pool_versions v WHERE v.pool_id = pools.id AND v.version = pools.current_version), 0), 0)`
 
 func scanPool(row pgx.Row) (Pool, error) {
 	var p Pool
 	var plan []byte
 	var pins, excl []int64
 	err := row.Scan(&p.ID, &p.Name, &p.Scenario, &plan, &pins, &excl, &p.ValidFrom,
-		&p.ValidUntil, &p.CurrentVersion, &p.Revision, &p.UpdatedBy, &p.CreatedBy, &p.CreatedAt, &p.UpdatedAt)
+		&p.ValidUntil, &p.CurrentVersion, &p.Revision, &p.UpdatedBy, &p.CreatedBy, &p.CreatedAt, &p.UpdatedAt,
+		&p.RefreshedAt, &p.EventsBehind)
 	if err != nil {
 		return p, err
 	}
@@ -305,11 +316,17 @@ func (s *PoolStore) confirm(ctx context.Context, versions []*Version, pos Positi
 	for i, v := range versions {
 		ids[i], ns[i] = v.PoolID, int32(v.Version)
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE pool_versions v SET event_snapshot = coalesce($3::pg_snapshot, v.event_snapshot),
-		vectors_from = coalesce($4, v.vectors_from), skus_from = coalesce($5, v.skus_from)
+	// The event seq moves with a snapshot only (for display: events_behind); alone, it is what
+	// changedSince reads, and a transaction with an older seq may commit later.
+	seq := int64(0)
+	if pos.EventSnapshot != "" {
+		seq = pos.EventSeq
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE pool_versions v SET checked_at = now(), event_snapshot = coalesce($3::pg_snapshot, v.event_snapshot),
+		vectors_from = coalesce($4, v.vectors_from), skus_from = coalesce($5, v.skus_from), event_seq = greatest(v.event_seq, $6)
 		FROM unnest($1::bigint[], $2::int[]) AS c(pool_id, version)
 		WHERE v.pool_id = c.pool_id AND v.version = c.version`,
-		ids, ns, nullString(pos.EventSnapshot), nullTime(pos.VectorsFrom), nullTime(pos.SKUsFrom))
+		ids, ns, nullString(pos.EventSnapshot), nullTime(pos.VectorsFrom), nullTime(pos.SKUsFrom), seq)
 	if err != nil {
 		return fmt.Errorf("confirm %d pool versions: %w", len(versions), err)
 	}
@@ -374,9 +391,9 @@ func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version, base 
 	v.MemberCount = int(v.Members.GetCardinality())
 	err = tx.QueryRow(ctx, `INSERT INTO pool_versions (pool_id, version, members, ranking, scores,
 		member_count, plan, event_seq, event_snapshot, vectors_from, skus_from)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::pg_snapshot, $10, $11) RETURNING created_at`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::pg_snapshot, $10, $11) RETURNING created_at, checked_at`,
 		v.PoolID, v.Version, members, nonNil(v.Ranking), nonNilF(v.Scores), v.MemberCount, plan, v.EventSeq,
-		nullString(v.Position.EventSnapshot), nullTime(v.Position.VectorsFrom), nullTime(v.Position.SKUsFrom)).Scan(&v.CreatedAt)
+		nullString(v.Position.EventSnapshot), nullTime(v.Position.VectorsFrom), nullTime(v.Position.SKUsFrom)).Scan(&v.CreatedAt, &v.CheckedAt)
 	if err != nil {
 		return fmt.Errorf("pool %d: write version: %w", v.PoolID, err)
 	}
@@ -521,7 +538,7 @@ func (s *PoolStore) Prune(ctx context.Context, r Retention) (int64, error) {
 }
 
 const versionCols = `v.pool_id, v.version, v.members, v.ranking, v.scores, v.member_count, v.plan, v.event_seq,
-	v.created_at, v.event_snapshot::text, v.vectors_from, v.skus_from, v.delta`
+	v.created_at, v.event_snapshot::text, v.vectors_from, v.skus_from, v.delta, v.checked_at`
 
 func scanVersion(row pgx.Row) (*Version, error) {
 	var members, plan []byte
@@ -529,7 +546,7 @@ func scanVersion(row pgx.Row) (*Version, error) {
 	var snap *string
 	var vecFrom, skusFrom *time.Time
 	err := row.Scan(&v.PoolID, &v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq,
-		&v.CreatedAt, &snap, &vecFrom, &skusFrom, &v.delta)
+		&v.CreatedAt, &snap, &vecFrom, &skusFrom, &v.delta, &v.CheckedAt)
 	if err != nil {
 		return nil, err
 	}

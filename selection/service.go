@@ -181,6 +181,9 @@ type RefreshOutcome struct {
 	Result  *Result  `json:"-"`
 	Reason  string   `json:"reason,omitempty"`
 	Notes   []string `json:"warnings,omitempty"`
+	// Lag is, in RefreshAll, how long ago the pool's version had last been checked when the
+	// pass took it up (0: no version yet): how stale refreshes let pools grow.
+	Lag time.Duration `json:"-"`
 }
 
 // Refresh re-runs a pool's plan. A new version is written when the ranking changed; otherwise
@@ -308,7 +311,13 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 				}
 				continue
 			}
-			if o.Skipped && o.Reason != reasonNothingChanged {
+			// A pool nothing touched is confirmed too, when its check is a minute old: its
+			// position moves on (the next pass reads fewer changes) and its refreshed_at says
+			// how fresh it is, without a write per pool on every pass of an idle catalogue.
+			if cur != nil && !cur.CheckedAt.IsZero() {
+				o.Lag = now.Sub(cur.CheckedAt)
+			}
+			if o.Skipped && (o.Reason != reasonNothingChanged || now.Sub(cur.CheckedAt) >= recheckEvery) {
 				skipped = append(skipped, cur)
 			}
 			out = append(out, o)
@@ -321,6 +330,9 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 }
 
 const reasonNothingChanged = "no SKU changed"
+
+// recheckEvery is how stale a pool's refreshed_at may grow while nothing changes.
+const recheckEvery = time.Minute
 
 // refreshIfTouched refreshes p unless nothing that changed after the position of its current
 // version cur can touch it (the outcome says Skipped). changes caches changedSince by position

@@ -123,6 +123,10 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	vlist, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#vlist").textContent + "|" + document.querySelector("#older").hidden`))
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(vlist, "v1 (") && strings.HasSuffix(vlist, "|true"), vlist)
+	// It says how fresh the pool is: version 1 was written (checked) just now.
+	fresh, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#fresh").textContent`))
+	require.NoError(t, err)
+	require.Regexp(t, `^refreshed \d+ s ago, `, fresh)
 
 	// The saved pool is there through the API too, with the same items.
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/pools/"+strings.TrimPrefix(hash, "#/pools/")+"/items", nil)

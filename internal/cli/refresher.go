@@ -32,6 +32,14 @@ func (s *stack) startLeader(ctx context.Context) {
 	leader := prometheus.NewGauge(prometheus.GaugeOpts{Name: "selection_pool_refresh_leader",
 		Help: "1 while this replica holds the leader's lease (a Postgres advisory lock): it runs the pool refresher and votes on product types; else 0."})
 	_ = s.registry.Register(leader)
+	passSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "selection_pool_refresh_pass_seconds",
+		Help:    "Duration of a refresh pass over every active pool (the leader's).",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 15)})
+	_ = s.registry.Register(passSeconds)
+	lagSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "selection_pool_refresh_lag_seconds",
+		Help:    "Per pool and pass: how long ago its version had last been checked when the pass took it up.",
+		Buckets: prometheus.ExponentialBuckets(0.5, 2, 14)})
+	_ = s.registry.Register(lagSeconds)
 	every := cfg.RefreshTakeover
 	if cfg.PoolRefresh > 0 {
 		every = min(cfg.PoolRefresh, cfg.RefreshTakeover)
@@ -55,8 +63,10 @@ func (s *stack) startLeader(ctx context.Context) {
 		if err != nil || !held || cfg.PoolRefresh <= 0 || (!changed && time.Since(last) < cfg.PoolRefresh) {
 			return err
 		}
+		began := time.Now()
 		outs, err := s.core.Service.RefreshAll(ctx)
 		last = time.Now()
+		passSeconds.Observe(last.Sub(began).Seconds())
 		if time.Since(lastPrune) >= pruneEvery {
 			lastPrune = time.Now()
 			n, perr := s.core.Service.Pools.Prune(ctx, cfg.VersionRetention)
@@ -67,6 +77,9 @@ func (s *stack) startLeader(ctx context.Context) {
 			}
 		}
 		for _, o := range outs {
+			if o.Lag > 0 {
+				lagSeconds.Observe(o.Lag.Seconds())
+			}
 			switch {
 			case o.Changed:
 				refreshed.WithLabelValues("changed").Inc()

@@ -317,6 +317,16 @@ async function poolsPage() {
   });
 }
 
+// freshText says when a refresh last checked the pool and how many catalogue events came after
+// what its version reflects.
+function freshText(pool) {
+  if (!pool.refreshed_at) return "not refreshed yet";
+  const ago = Math.max(0, Math.round((Date.now() - new Date(pool.refreshed_at).getTime()) / 1000));
+  const when = ago < 90 ? `${ago} s ago` : ago < 5400 ? `${Math.round(ago / 60)} min ago` : new Date(pool.refreshed_at).toLocaleString();
+  const behind = pool.events_behind > 0 ? `, ${pool.events_behind} catalogue events since` : ", up to date with the catalogue";
+  return `refreshed ${when}${behind}`;
+}
+
 async function poolPage(id) {
   main.innerHTML = `<div id="ph">loading…</div>`;
   let pool, versions, poolTag;
@@ -367,7 +377,7 @@ async function poolPage(id) {
     <div class="panel">
       <div class="stats"><span>version <b id="ver">${pool.current_version}</b></span><span><b id="total">…</b> products</span>
         <span>versions: <span id="vlist">${vs.map(versionText).join(", ")}</span>
-          <button class="ghost" id="older" type="button" ${olderThan ? "" : "hidden"}>older versions</button></span><span class="muted">follows live data</span></div>
+          <button class="ghost" id="older" type="button" ${olderThan ? "" : "hidden"}>older versions</button></span><span class="muted" id="fresh">${freshText(pool)}</span></div>
       <div id="pitems" style="margin-top:10px">loading…</div>
       <div class="row" style="margin-top:8px"><button class="ghost" id="more" type="button" hidden>More</button></div>
     </div>`;

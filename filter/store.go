@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,6 +32,8 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 type Position struct {
 	Snapshot string
 	Seq      int64
+	// Saved is when a loaded snapshot was saved (zero for a position not read from one).
+	Saved time.Time
 }
 
 // SaveSnapshot replaces the persisted index with s, unless a snapshot of a later position is
@@ -97,7 +100,7 @@ func (s *Store) LoadSnapshot(ctx context.Context) (*Index, Position, error) {
 	var ix *Index
 	var pos Position
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT event_snapshot::text, event_seq FROM tag_index_state`).Scan(&pos.Snapshot, &pos.Seq)
+		err := tx.QueryRow(ctx, `SELECT event_snapshot::text, event_seq, saved_at FROM tag_index_state`).Scan(&pos.Snapshot, &pos.Seq, &pos.Saved)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("index snapshot: %w", ErrNotFound)
 		}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -39,6 +40,9 @@ type ReplayProgress struct {
 	Elapsed        time.Duration
 }
 
+// ErrPruned: a full replay cannot run, since retention pruned the oldest events.
+var ErrPruned = errors.New("events pruned")
+
 // ReplayResult is what a replay did.
 type ReplayResult = ReplayProgress
 
@@ -64,6 +68,16 @@ func Replay(ctx context.Context, pool *pgxpool.Pool, cfg ReplayConfig) (ReplayRe
 		}
 		if err := tx.QueryRow(ctx, `SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM sku_events WHERE seq >= $1`,
 			cfg.From).Scan(&res.FromSeq, &res.ToSeq); err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		var through int64
+		var at time.Time
+		err := tx.QueryRow(ctx, `SELECT pruned_through, pruned_at FROM event_retention`).Scan(&through, &at)
+		switch {
+		case err == nil && cfg.From <= through:
+			return fmt.Errorf("replay: %w: events through seq %d were pruned (retention, %s), so a replay from %d would lose what they set: replay --from a later seq over skus restored from a backup taken just before it",
+				ErrPruned, through, at.Format(time.RFC3339), cfg.From)
+		case err != nil && !errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("replay: %w", err)
 		}
 		if cfg.From == 0 {

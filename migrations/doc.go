@@ -16,7 +16,8 @@
 //   - 00012 type_models (the learned product-type vocabulary) and sku_types (the neighbours'
 //     votes), shared by the replicas of a database;
 //   - 00013 pool_versions.delta: versions before the current one stored as reverse deltas;
-//   - 00014 pool_versions.checked_at: when a refresh last wrote or confirmed the version.
+//   - 00014 pool_versions.checked_at: when a refresh last wrote or confirmed the version;
+//   - 00015 event_retention: the newest sku_events seq retention pruned (a full replay refuses).
 //
 // The vector extension itself is created by scripts/setup.sh as the database superuser, because
 // the service's role is not one; the first migration only checks for it. Migrating down to zero

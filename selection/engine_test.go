@@ -560,6 +560,19 @@ func TestPoolFreshness(t *testing.T) {
 	got, err = svc.Pools.Get(ctx, p.ID)
 	require.NoError(t, err)
 	require.WithinDuration(t, time.Now(), *got.RefreshedAt, time.Minute)
+
+	// Checked longer ago than events are kept: ranked again, not checked against the changes.
+	svc.EventsKeptFor = time.Hour
+	_, err = db.Pool.Exec(ctx, `UPDATE pool_versions SET checked_at = checked_at - interval '2 hours' WHERE pool_id = $1`, p.ID)
+	require.NoError(t, err)
+	outs, err = svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.Len(t, outs, 1)
+	require.False(t, outs[0].Skipped)
+	require.Equal(t, "ranking unchanged", outs[0].Reason)
+	got, err = svc.Pools.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now(), *got.RefreshedAt, time.Minute)
 }
 
 func ptrExpr(e filter.Expr) *filter.Expr { return &e }

@@ -35,6 +35,10 @@ type Service struct {
 	// just before it was ranked, and an incremental refresh looks for changes after it. Nil:
 	// the indexes are taken to be current (the database's snapshot now; vectors not followed).
 	Position func(context.Context) (Position, error)
+	// EventsKeptFor, when > 0, is how long sku_events keeps events (ingest.EventRetention): a
+	// pool whose version was last checked longer ago (less a tenth, for the pass) is ranked
+	// again rather than checked against the changes since, which may be gone. Default 0.
+	EventsKeptFor time.Duration
 }
 
 // Planners.
@@ -351,6 +355,10 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 			return RefreshOutcome{}, err
 		}
 		changes[key] = changed
+	}
+	if s.EventsKeptFor > 0 && time.Since(cur.CheckedAt) > s.EventsKeptFor*9/10 {
+		// The changes since its check may be pruned (or about to be): rank it again.
+		return s.refreshFrom(ctx, p.ID, &p, cur)
 	}
 	if changed.IsEmpty() {
 		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reasonNothingChanged}, nil

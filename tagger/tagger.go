@@ -61,6 +61,10 @@ type Config struct {
 	// before it rebuilds from skus instead. Default 200,000 (replaying re-reads each row; a
 	// full build reads ~1M rows/s).
 	MaxReplay int
+	// SnapshotMaxAge, when > 0, is the age past which a saved snapshot is not loaded (the
+	// index is built from skus instead): the events after it may be pruned by then
+	// (ingest.EventRetention; serve sets it to SELECTION_EVENTS_KEEP_FOR). Default 0: any age.
+	SnapshotMaxAge time.Duration
 	// Referrers, when set, lists what outside the tagger refers to a tag by name (the service
 	// passes its pools), reading through q: Delete calls it in the transaction that holds the
 	// tag's row lock, and refuses the tag while it lists anything.
@@ -227,6 +231,9 @@ func (t *Tagger) loadIndexLocked(ctx context.Context) (string, error) {
 		}
 		if pending > t.cfg.MaxReplay {
 			err = fmt.Errorf("%d SKUs changed since the snapshot", pending)
+		}
+		if age := time.Since(pos.Saved); t.cfg.SnapshotMaxAge > 0 && age > t.cfg.SnapshotMaxAge {
+			err = fmt.Errorf("the snapshot was saved %s ago, longer than events are kept (%s)", age.Round(time.Second), t.cfg.SnapshotMaxAge)
 		}
 	}
 	if err != nil {

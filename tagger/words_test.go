@@ -3,6 +3,8 @@ package tagger
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +112,38 @@ func TestFoldPlural(t *testing.T) {
 		require.Equal(t, want, foldPlural(in), in)
 	}
 	require.Equal(t, []string{"video", "game", "ps4"}, titleTerms("Video-Games (PS4)"))
+}
+
+// A saved snapshot older than the events kept is not loaded: the changes after it may be gone.
+func TestSnapshotOlderThanTheEventsIsNotLoaded(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	var ps []catalog.Patch
+	for i := int64(1); i <= 6; i++ {
+		p := skuPatch(i, "Logitech", 1000*i, t0)
+		p.Title = fmt.Sprintf("Logitech M%d wireless mouse", i) // a product type, so the model is kept
+		ps = append(ps, p)
+	}
+	applyWithEvent(t, db, ps)
+	tg, err := New(db.Pool, nil, nil, Config{SaveInterval: -1})
+	require.NoError(t, err)
+	_, err = tg.Load(ctx)
+	require.NoError(t, err)
+	pollWithSync(t, tg)
+	_, err = tg.Save(ctx)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `UPDATE tag_index_state SET saved_at = now() - interval '2 days'`)
+	require.NoError(t, err)
+	for _, c := range []struct {
+		maxAge time.Duration
+		how    string
+	}{{0, "snapshot"}, {72 * time.Hour, "snapshot"}, {24 * time.Hour, "skus"}} {
+		var logs strings.Builder
+		tg, err := New(db.Pool, nil, nil, Config{SaveInterval: -1, SnapshotMaxAge: c.maxAge, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		require.NoError(t, err)
+		how, err := tg.Load(ctx)
+		require.NoError(t, err)
+		require.Equal(t, c.how, how, "max age %s: %s", c.maxAge, logs.String())
+		require.EqualValues(t, 6, tg.Index().LiveCount())
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"selection/ingest"
 	"selection/selection"
 )
 
@@ -65,6 +66,10 @@ type ServeConfig struct {
 	// KeepFor (SELECTION_POOL_VERSIONS_KEEP, default 100; SELECTION_POOL_VERSIONS_KEEP_FOR,
 	// default 168h).
 	VersionRetention selection.Retention
+	// EventRetention is how long the leader keeps accepted events and dead letters when it
+	// prunes (SELECTION_EVENTS_KEEP_FOR, SELECTION_DEAD_LETTERS_KEEP_FOR; default 720h each),
+	// SELECTION_EVENTS_PRUNE_BATCH rows a statement (default 10,000).
+	EventRetention ingest.EventRetention
 	// LLMProvider is the LLM planner: "" (none), "openai" or "ollama" (SELECTION_LLM_PROVIDER).
 	// Default "".
 	LLMProvider string

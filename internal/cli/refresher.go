@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"selection/ingest"
 	"selection/internal/poll"
 )
 
@@ -74,6 +75,12 @@ func (s *stack) startLeader(ctx context.Context) {
 				err = errors.Join(err, perr)
 			} else if n > 0 {
 				s.env.Log.Info("pool versions pruned", "deleted", n, "keep", cfg.VersionRetention.Keep, "keep_for", cfg.VersionRetention.KeepFor)
+			}
+			ev, dl, perr := ingest.PruneEvents(ctx, s.core.Pool, cfg.EventRetention)
+			if perr != nil {
+				err = errors.Join(err, perr)
+			} else if ev+dl > 0 {
+				s.env.Log.Info("events pruned", "sku_events", ev, "dead_letters", dl, "keep_for", cfg.EventRetention.EventsFor)
 			}
 		}
 		for _, o := range outs {

@@ -43,6 +43,10 @@ type Config struct {
 	// Tags configures the tagger (its Logger and Referrers are set here). Default: tagger's
 	// defaults.
 	Tags tagger.Config
+	// EventsKeptFor is how long sku_events keeps events (0: for ever): tag snapshots older
+	// than it are not loaded (tagger.Config.SnapshotMaxAge) and pools checked longer ago are
+	// ranked again (selection.Service.EventsKeptFor).
+	EventsKeptFor time.Duration
 	// Currency is the catalogue's currency. Default "USD".
 	Currency string
 	// LLM is the service's LLM planner. Default nil: none.
@@ -169,6 +173,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 		LLM:             cfg.LLM,
 		CatalogCurrency: cfg.Currency,
 		Log:             log,
+		EventsKeptFor:   cfg.EventsKeptFor,
 	}
 	if cfg.ServiceIntents {
 		c.Service.Intents = c.Intents
@@ -221,6 +226,9 @@ func (c *Core) startTags(ctx context.Context, cfg Config, pools *selection.PoolS
 	t0 := time.Now()
 	tcfg := cfg.Tags
 	tcfg.Logger, tcfg.Referrers = cfg.Logger, pools.ReferringTo
+	if tcfg.SnapshotMaxAge == 0 {
+		tcfg.SnapshotMaxAge = cfg.EventsKeptFor
+	}
 	if c.Tags, err = tagger.New(c.Pool, c.Vectors, c.Embedder, tcfg); err != nil {
 		return err
 	}

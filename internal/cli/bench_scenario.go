@@ -98,51 +98,11 @@ func icecatDir(flag, demo string) (string, error) {
 
 func benchScenario(ctx context.Context, env *Env, o benchScenarioOpts) error {
 	w := env.Stdout
-	admin, err := env.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-	fresh, info, err := scenariobench.EnsureSchema(ctx, admin, o.data, o.reload)
-	if err != nil {
-		return err
-	}
-	pool, err := pg.Connect(ctx, pg.Config{URL: env.Config.DatabaseURL, SearchPath: fmt.Sprintf("%q, public", o.data.Schema)})
+	pool, fresh, err := openBenchData(ctx, env, o.data, o.reload, o.icecat)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if fresh {
-		dir, err := icecatDir(o.icecat, env.Config.Demo.Data)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "building the data set in schema %s: %d SKUs (%d Icecat + %d synthetic variants, vector noise %g, seed %d), once; later runs reuse it (--reload rebuilds)\n",
-			o.data.Schema, o.data.SKUs, scenariobench.IcecatCount, o.data.SKUs-scenariobench.IcecatCount, o.data.Noise, o.data.Seed)
-		start := time.Now()
-		if err := scenariobench.Migrate(ctx, pool); err != nil {
-			return err
-		}
-		pool.Reset() // the vector type exists now: new connections register it
-		emb, err := newEmbedder(ctx, env, pool)
-		if err != nil {
-			return err
-		}
-		ld := &scenariobench.Loader{Pool: pool, Config: o.data, IcecatDir: dir, Embedder: emb, Log: env.Log, Out: w}
-		if _, err := ld.Load(ctx); err != nil {
-			return err
-		}
-		if err := scenariobench.MarkDone(ctx, pool, time.Since(start)); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "data set built in %s\n", time.Since(start).Round(time.Second))
-	} else {
-		fmt.Fprintf(w, "reusing the data set in schema %s (%d SKUs, %s; --reload rebuilds it)\n", o.data.Schema, o.data.SKUs, info)
-		// Migrations written since the data set was built apply to it like to any database.
-		if err := scenariobench.Migrate(ctx, pool); err != nil {
-			return fmt.Errorf("migrate the bench schema (or run with --reload): %w", err)
-		}
-	}
 
 	st, err := startBenchStack(ctx, env, pool, fresh, w)
 	if st != nil {
@@ -161,6 +121,65 @@ func benchScenario(ctx context.Context, env *Env, o benchScenarioOpts) error {
 		len(scenariobench.Scenarios), o.run.Warmup, o.run.Runs, o.run.BaselineRuns, runtime.GOMAXPROCS(0))
 	_, err = scenariobench.Run(ctx, st.target, o.run, w)
 	return err
+}
+
+// openBenchData connects to the bench data set's schema, building it first when it is not there
+// (or reload), and migrating it when it is. fresh reports a data set built now.
+func openBenchData(ctx context.Context, env *Env, data scenariobench.DataConfig, reload bool, icecat string) (*pgxpool.Pool, bool, error) {
+	w := env.Stdout
+	admin, err := env.Connect(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer admin.Close()
+	fresh, info, err := scenariobench.EnsureSchema(ctx, admin, data, reload)
+	if err != nil {
+		return nil, false, err
+	}
+	pool, err := pg.Connect(ctx, pg.Config{URL: env.Config.DatabaseURL, SearchPath: fmt.Sprintf("%q, public", data.Schema)})
+	if err != nil {
+		return nil, false, err
+	}
+	if err := loadBenchData(ctx, env, pool, data, fresh, info, icecat, w); err != nil {
+		pool.Close()
+		return nil, false, err
+	}
+	return pool, fresh, nil
+}
+
+func loadBenchData(ctx context.Context, env *Env, pool *pgxpool.Pool, data scenariobench.DataConfig, fresh bool, info, icecat string, w io.Writer) error {
+	if !fresh {
+		fmt.Fprintf(w, "reusing the data set in schema %s (%d SKUs, %s; --reload rebuilds it)\n", data.Schema, data.SKUs, info)
+		// Migrations written since the data set was built apply to it like to any database.
+		if err := scenariobench.Migrate(ctx, pool); err != nil {
+			return fmt.Errorf("migrate the bench schema (or run with --reload): %w", err)
+		}
+		return nil
+	}
+	dir, err := icecatDir(icecat, env.Config.Demo.Data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "building the data set in schema %s: %d SKUs (%d Icecat + %d synthetic variants, vector noise %g, seed %d), once; later runs reuse it (--reload rebuilds)\n",
+		data.Schema, data.SKUs, scenariobench.IcecatCount, data.SKUs-scenariobench.IcecatCount, data.Noise, data.Seed)
+	start := time.Now()
+	if err := scenariobench.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	pool.Reset() // the vector type exists now: new connections register it
+	emb, err := newEmbedder(ctx, env, pool)
+	if err != nil {
+		return err
+	}
+	ld := &scenariobench.Loader{Pool: pool, Config: data, IcecatDir: dir, Embedder: emb, Log: env.Log, Out: w}
+	if _, err := ld.Load(ctx); err != nil {
+		return err
+	}
+	if err := scenariobench.MarkDone(ctx, pool, time.Since(start)); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "data set built in %s\n", time.Since(start).Round(time.Second))
+	return nil
 }
 
 // benchStack is the part of serve's stack a scenario-to-pool pass uses.

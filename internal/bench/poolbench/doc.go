@@ -1,0 +1,12 @@
+// Package poolbench measures the pool refresher at the seed platform's scale: thousands of live
+// pools over the scenario bench's catalogue (up to 1,000,000 SKUs), refreshed from scratch and
+// incrementally after batches of changed SKUs, with what the versions cost in Postgres. `selection
+// bench pools` runs it on the data set `selection bench scenario` builds (the same schema, built
+// once and reused).
+//
+// The pools are a realistic mix made from the scenario bench's briefs: each brief is planned once
+// by the service's planner, then varied in size (50 to 5,000), ranking, market and pins, so broad
+// and narrow, filtered and unfiltered pools sit side by side. The changes come from the live-event
+// simulator (price moves, orders, restocks, views, title edits over Zipf-popular SKUs), written
+// through ingest's one apply path, so the followers and the refresher see them as in serve.
+package poolbench

@@ -1,0 +1,332 @@
+package poolbench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/filter"
+	"selection/ingest"
+	"selection/internal/bench/scenariobench"
+	"selection/selection"
+)
+
+// Target is the running service the bench drives in process.
+type Target struct {
+	Service *selection.Service
+	DB      *pgxpool.Pool
+	// Position is where the service's indexes stand (core.Core.Position): the bench waits for
+	// them to reflect a batch of changes before it times a pass.
+	Position func() selection.Position
+}
+
+// Config says what to measure. Zero fields take the defaults.
+type Config struct {
+	// Pools is how many pools to keep. Default 6,000.
+	Pools int
+	// Changes are the batch sizes of changed SKUs, each followed by a timed incremental pass.
+	// Default 1,000, 10,000, 100,000.
+	Changes []int
+	// Seed makes the pools' variations and the change stream reproducible. Default 1.
+	Seed uint64
+}
+
+func (c Config) withDefaults() Config {
+	if c.Pools <= 0 {
+		c.Pools = 6000
+	}
+	if len(c.Changes) == 0 {
+		c.Changes = []int{1000, 10_000, 100_000}
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	return c
+}
+
+// namePrefix marks the bench's pools (earlier runs' are deleted first).
+const namePrefix = "bench pool "
+
+// Pass is one timed refresh pass.
+type Pass struct {
+	Name                       string
+	Changed                    int // SKUs changed before it (0: the full pass)
+	Took                       time.Duration
+	Written, Confirmed, Skip   int
+	Failed                     int
+	Freshness                  time.Duration // from the batch's last commit to the pass's end
+	VersionBytes, StoreBytes   int64         // bytes the pass added to pool_versions; its size after
+	FullRowBytes               int64         // the mean size of a full version row (for the ratio)
+	FollowerWait, ApplyChanges time.Duration
+}
+
+// Result is the whole run.
+type Result struct {
+	SKUs, Pools int
+	Passes      []Pass
+}
+
+// Run creates the pools, times a full pass and the incremental passes, and writes a table and a
+// last line to out.
+func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, error) {
+	cfg = cfg.withDefaults()
+	var res Result
+	if err := t.DB.QueryRow(ctx, `SELECT count(*) FROM skus WHERE live`).Scan(&res.SKUs); err != nil {
+		return res, err
+	}
+	t0 := time.Now()
+	n, err := makePools(ctx, t, cfg)
+	if err != nil {
+		return res, err
+	}
+	res.Pools = n
+	fmt.Fprintf(out, "created %d pools (no version yet) in %s\n", n, time.Since(t0).Round(time.Millisecond))
+	if _, err := t.DB.Exec(ctx, `VACUUM ANALYZE pool_versions`); err != nil {
+		return res, err
+	}
+	p, err := pass(ctx, t, "full (every pool from scratch)", 0)
+	if err != nil {
+		return res, err
+	}
+	res.Passes = append(res.Passes, p)
+	fmt.Fprintf(out, "full pass: %s, %d versions written\n", p.Took.Round(time.Millisecond), p.Written)
+
+	sims, err := ingest.LoadSimCatalogue(ctx, t.DB, 0)
+	if err != nil {
+		return res, err
+	}
+	sim, err := ingest.NewSimulator(ingest.SimulatorConfig{Brokers: []string{"unused:9092"}, Catalogue: sims, Seed: cfg.Seed,
+		MalformedShare: -1, NewSKUShare: -1, DeleteShare: -1})
+	if err != nil {
+		return res, err
+	}
+	for _, k := range cfg.Changes {
+		t1 := time.Now()
+		last, err := applyChanges(ctx, t.DB, sim, k)
+		if err != nil {
+			return res, err
+		}
+		applied := time.Since(t1)
+		t2 := time.Now()
+		if err := waitFollowers(ctx, t); err != nil {
+			return res, err
+		}
+		wait := time.Since(t2)
+		p, err := pass(ctx, t, fmt.Sprintf("incremental after %d changed SKUs", k), k)
+		if err != nil {
+			return res, err
+		}
+		p.ApplyChanges, p.FollowerWait = applied, wait
+		p.Freshness = time.Since(last)
+		res.Passes = append(res.Passes, p)
+		fmt.Fprintf(out, "%s: %s\n", p.Name, p.Took.Round(time.Millisecond))
+	}
+	report(out, res)
+	return res, nil
+}
+
+// makePools deletes earlier runs' pools and creates cfg.Pools without versions: the briefs
+// planned once, each copy varied in size, ranking, market and pins.
+func makePools(ctx context.Context, t Target, cfg Config) (int, error) {
+	if _, err := t.DB.Exec(ctx, `DELETE FROM pools WHERE starts_with(name, $1)`, namePrefix); err != nil {
+		return 0, err
+	}
+	var bases []selection.PlanResponse
+	for _, sc := range scenariobench.Scenarios {
+		pr, err := t.Service.PlanScenario(ctx, sc.Text, "")
+		if err != nil {
+			return 0, fmt.Errorf("plan %q: %w", sc.Text, err)
+		}
+		bases = append(bases, pr)
+	}
+	var pins []int64
+	if err := t.DB.QueryRow(ctx, `SELECT array_agg(id) FROM (SELECT id FROM skus WHERE live ORDER BY sales_7d DESC LIMIT 200) s`).Scan(&pins); err != nil {
+		return 0, err
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x9001))
+	sizes := []int{50, 100, 100, 200, 200, 500, 1000, 2000, 5000}
+	rankings := []string{selection.SortRelevance, selection.SortSales, selection.SortNewest, selection.SortPriceAsc}
+	markets := []string{"", "", "SG", "MY", "TH", "VN", "ID", "PH"}
+	rows := make([][]any, 0, cfg.Pools)
+	for i := 0; i < cfg.Pools; i++ {
+		base := bases[i%len(bases)]
+		plan := base.Plan
+		plan.Limit = sizes[rng.IntN(len(sizes))]
+		if plan.Query != "" && rng.IntN(3) == 0 {
+			plan.Ranking = selection.Ranking{By: rankings[rng.IntN(len(rankings))]}
+		}
+		if m := markets[rng.IntN(len(markets))]; m != "" {
+			f := filter.Attr("market", m)
+			if plan.Filter != nil {
+				f = filter.And(*plan.Filter, f)
+			}
+			plan.Filter = &f
+		}
+		if rng.IntN(5) == 0 {
+			plan.Pins = nil
+			for range 1 + rng.IntN(5) {
+				plan.Pins = append(plan.Pins, pins[rng.IntN(len(pins))])
+			}
+		}
+		if err := plan.Validate(); err != nil {
+			return 0, fmt.Errorf("pool %d: %w", i, err)
+		}
+		raw, err := json.Marshal(plan)
+		if err != nil {
+			return 0, err
+		}
+		rows = append(rows, []any{fmt.Sprintf("%s%d", namePrefix, i), base.Plan.Query, raw,
+			append([]int64{}, plan.Pins...), append([]int64{}, plan.Exclusions...)})
+	}
+	_, err := t.DB.CopyFrom(ctx, pgx.Identifier{"pools"}, []string{"name", "scenario", "plan", "pins", "exclusions"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		return 0, fmt.Errorf("create pools: %w", err)
+	}
+	return len(rows), nil
+}
+
+// pass times one RefreshAll and what it wrote.
+func pass(ctx context.Context, t Target, name string, changed int) (Pass, error) {
+	p := Pass{Name: name, Changed: changed}
+	before, _, err := storedBytes(ctx, t.DB)
+	if err != nil {
+		return p, err
+	}
+	t0 := time.Now()
+	outs, err := t.Service.RefreshAll(ctx)
+	p.Took = time.Since(t0)
+	if err != nil {
+		return p, err
+	}
+	for _, o := range outs {
+		switch {
+		case o.Changed:
+			p.Written++
+		case o.Skipped:
+			p.Skip++
+		default:
+			p.Confirmed++
+		}
+	}
+	var pools int
+	if err := t.DB.QueryRow(ctx, `SELECT count(*) FROM pools WHERE starts_with(name, $1)`, namePrefix).Scan(&pools); err != nil {
+		return p, err
+	}
+	p.Failed = pools - len(outs)
+	after, fullRow, err := storedBytes(ctx, t.DB)
+	if err != nil {
+		return p, err
+	}
+	p.FullRowBytes = fullRow
+	if err := t.DB.QueryRow(ctx, `SELECT pg_total_relation_size('pool_versions')`).Scan(&p.StoreBytes); err != nil {
+		return p, err
+	}
+	p.VersionBytes = after - before
+	return p, nil
+}
+
+// storedBytes is what pool_versions holds, as Postgres stores each value (compressed, TOAST
+// included, dead rows not), and the mean of a full version row.
+func storedBytes(ctx context.Context, db *pgxpool.Pool) (total, fullRow int64, err error) {
+	err = db.QueryRow(ctx, `SELECT coalesce(sum(b), 0)::bigint, coalesce(avg(b) FILTER (WHERE full_row), 0)::bigint FROM (
+		SELECT pg_column_size(members) + pg_column_size(ranking) + pg_column_size(scores) + pg_column_size(plan)
+			+ coalesce(pg_column_size(delta), 0) AS b, delta IS NULL AS full_row FROM pool_versions) v`).Scan(&total, &fullRow)
+	return total, fullRow, err
+}
+
+// applyChanges writes k simulated events through ingest's apply path, 5,000 a transaction, and
+// returns when the last batch committed.
+func applyChanges(ctx context.Context, db *pgxpool.Pool, sim *ingest.Simulator, k int) (time.Time, error) {
+	var last time.Time
+	for done := 0; done < k; {
+		var recs []ingest.Record
+		for len(recs) < min(5000, k-done) {
+			for _, r := range sim.Next(time.Now()) {
+				d, err := ingest.DecodeEvent(r.Value, ingest.DecodeOptions{})
+				if err != nil {
+					return last, fmt.Errorf("simulated event: %w", err)
+				}
+				recs = append(recs, ingest.Record{Source: "bench:" + d.EventID, Event: d, Partition: -1, Offset: -1})
+			}
+		}
+		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+			_, err := ingest.ApplyBatch(ctx, tx, ingest.TierRealtime, recs)
+			return err
+		})
+		if err != nil {
+			return last, fmt.Errorf("apply changes: %w", err)
+		}
+		last = time.Now()
+		done += len(recs)
+	}
+	return last, nil
+}
+
+// waitFollowers waits until the service's indexes reflect every event written so far.
+func waitFollowers(ctx context.Context, t Target) error {
+	var seq int64
+	if err := t.DB.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM sku_events`).Scan(&seq); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for t.Position().EventSeq < seq {
+		if time.Now().After(deadline) {
+			return errors.New("the indexes did not catch up with the changes in 10 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// report prints the passes and the last line.
+func report(out io.Writer, r Result) {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "pass\tchanged SKUs\tseconds\twritten\tconfirmed\tskipped\tfailed\tbytes stored\tper version\tfull row\tshare\ttable bytes\tfreshness s\t")
+	for _, p := range r.Passes {
+		per := int64(0)
+		if p.Written > 0 {
+			per = p.VersionBytes / int64(p.Written)
+		}
+		share := 0.0
+		if p.FullRowBytes > 0 {
+			share = float64(per) / float64(p.FullRowBytes)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%.2f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t\n", strings.SplitN(p.Name, " ", 2)[0], p.Changed, p.Took.Seconds(),
+			p.Written, p.Confirmed, p.Skip, p.Failed, p.VersionBytes, per, p.FullRowBytes, share, p.StoreBytes, p.Freshness.Seconds())
+	}
+	w.Flush()
+	full := r.Passes[0]
+	incr10k := find(r.Passes, 10_000)
+	bpv := int64(0)
+	fresh := 0.0
+	for _, p := range r.Passes[1:] {
+		if p.Written > 0 {
+			bpv = max(bpv, p.VersionBytes/int64(p.Written))
+		}
+		fresh = max(fresh, p.Freshness.Seconds())
+	}
+	fmt.Fprintf(out, "pools skus=%d pools=%d full_s=%.2f incr_10k_s=%.2f freshness_p99_s=%.2f bytes_per_version=%d\n",
+		r.SKUs, r.Pools, full.Took.Seconds(), incr10k, fresh, bpv)
+}
+
+func find(ps []Pass, changed int) float64 {
+	i := slices.IndexFunc(ps, func(p Pass) bool { return p.Changed == changed })
+	if i < 0 {
+		return -1
+	}
+	return ps[i].Took.Seconds()
+}

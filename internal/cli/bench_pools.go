@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"selection/internal/bench/poolbench"
+	"selection/internal/bench/scenariobench"
+)
+
+func init() {
+	registerBench(&command{name: "pools",
+		usage:   "bench pools [--skus 1000000] [--pools 6000] [--changes 1000,10000,100000] [--reload]",
+		summary: "the pool refresher at scale: every pool from scratch, then incremental passes after batches of changed SKUs, and what the versions cost in Postgres",
+		run:     runBenchPools})
+}
+
+func runBenchPools(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "bench pools")
+	var data scenariobench.DataConfig
+	var cfg poolbench.Config
+	var reload bool
+	var icecat, changes string
+	fs.IntVar(&data.SKUs, "skus", 1_000_000, "catalogue size: the 19,406 Icecat products plus synthetic variants")
+	fs.Float64Var(&data.Noise, "noise", 0.01, "standard deviation per dimension of the noise added to a variant's vector")
+	fs.Uint64Var(&data.Seed, "seed", 1, "random seed of the synthetic variants, the pools' variations and the change stream")
+	fs.StringVar(&data.Schema, "schema", "", "schema holding the data set (default bench_pools_<skus>: the changes would alter the scenario bench's)")
+	fs.BoolVar(&reload, "reload", false, "drop and rebuild the data set even if the schema holds it")
+	fs.StringVar(&icecat, "icecat", "", "directory of the Icecat catalogue (default as bench scenario)")
+	fs.IntVar(&cfg.Pools, "pools", 6000, "pools to keep")
+	fs.StringVar(&changes, "changes", "1000,10000,100000", "batch sizes of changed SKUs, each followed by a timed incremental pass")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if data.Schema == "" {
+		data.Schema = fmt.Sprintf("bench_pools_%d", data.SKUs)
+	}
+	data = data.WithDefaults()
+	if err := data.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	if cfg.Pools < 1 {
+		return usageErr("--pools must be at least 1")
+	}
+	for _, f := range strings.Split(changes, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 1 {
+			return usageErr("--changes: %q is not a positive number", f)
+		}
+		cfg.Changes = append(cfg.Changes, k)
+	}
+	cfg.Seed = data.Seed
+	pool, fresh, err := openBenchData(ctx, env, data, reload, icecat)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st, err := startBenchStack(ctx, env, pool, fresh, env.Stdout)
+	if st != nil {
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), env.Config.ShutdownWait)
+			defer cancel()
+			if err := st.stop(sctx); err != nil {
+				env.Log.Warn("stop", "err", err)
+			}
+		}()
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "refreshing %d pools over the data set (GOMAXPROCS %d)\n", cfg.Pools, runtime.GOMAXPROCS(0))
+	_, err = poolbench.Run(ctx, poolbench.Target{Service: st.core.Service, DB: pool, Position: st.core.Position}, cfg, env.Stdout)
+	return err
+}

@@ -576,3 +576,44 @@ func TestPoolFreshness(t *testing.T) {
 }
 
 func ptrExpr(e filter.Expr) *filter.Expr { return &e }
+
+// RefreshAll refreshes a page's pools on several workers with the outcomes in pool order, the
+// same as one worker gives; a pool that overruns its budget fails alone (the pass goes on and
+// the next one tries it again), and the outcomes hold no run results.
+func TestRefreshAllWorkersAndBudget(t *testing.T) {
+	ctx := context.Background()
+	_, _, svc := fixture(t)
+	for i := range 12 {
+		_, err := svc.Pools.Create(ctx, selection.PoolInput{Name: fmt.Sprintf("w%d", i),
+			Plan: selection.Plan{Version: 1, Ranking: selection.Ranking{By: "sales"}, Limit: 2 + i}})
+		require.NoError(t, err)
+	}
+	svc.PoolBudget = time.Nanosecond
+	outs, err := svc.RefreshAll(ctx)
+	require.NoError(t, err, "pools over budget fail alone")
+	require.Empty(t, outs)
+
+	svc.PoolBudget, svc.RefreshWorkers = 0, 4
+	outs, err = svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.Len(t, outs, 12)
+	for i, o := range outs {
+		require.True(t, o.Changed)
+		require.Nil(t, o.Result)
+		if i > 0 {
+			require.Less(t, o.PoolID, outs[i-1].PoolID, "pool order: newest first, as listed")
+		}
+		p, err := svc.Pools.Get(ctx, o.PoolID)
+		require.NoError(t, err)
+		v, err := svc.Pools.GetVersion(ctx, o.PoolID, 0)
+		require.NoError(t, err)
+		require.Len(t, v.Ranking, p.Plan.Limit)
+	}
+	svc.RefreshWorkers = 1
+	again, err := svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.Len(t, again, 12)
+	for _, o := range again {
+		require.False(t, o.Changed, "nothing changed since")
+	}
+}

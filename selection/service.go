@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -39,6 +41,11 @@ type Service struct {
 	// pool whose version was last checked longer ago (less a tenth, for the pass) is ranked
 	// again rather than checked against the changes since, which may be gone. Default 0.
 	EventsKeptFor time.Duration
+	// RefreshWorkers is how many pools RefreshAll refreshes at once. Default: GOMAXPROCS.
+	RefreshWorkers int
+	// PoolBudget bounds one pool's refresh in RefreshAll: a pool that takes longer fails
+	// (logged; the next pass tries again) instead of holding the pass up. Default 30s.
+	PoolBudget time.Duration
 }
 
 // Planners.
@@ -279,6 +286,14 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 		return nil, err
 	}
 	changes := map[string]*roaring64.Bitmap{}
+	workers := s.RefreshWorkers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	budget := s.PoolBudget
+	if budget <= 0 {
+		budget = 30 * time.Second
+	}
 	for {
 		pools, err := s.Pools.List(ctx, before, 200)
 		if err != nil {
@@ -300,27 +315,50 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 		if err != nil {
 			return out, err
 		}
+		// The page's pools, RefreshWorkers at a time, each within PoolBudget; outcomes keep
+		// their order and drop the run's result (the pass would otherwise hold every pool's
+		// items until it ends).
+		outs := make([]RefreshOutcome, len(active))
+		errs := make([]error, len(active))
+		var mu sync.Mutex // guards changes
+		sem := make(chan struct{}, workers)
+		var wg sync.WaitGroup
+		for i := range active {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				p := active[i]
+				cur := curs[p.ID]
+				pctx, cancel := context.WithTimeout(ctx, budget)
+				defer cancel()
+				if cur == nil || !planEqual(cur.Plan, p.Plan) {
+					outs[i], errs[i] = s.refreshFrom(pctx, p.ID, &p, cur)
+				} else {
+					outs[i], errs[i] = s.refreshIfTouched(pctx, p, cur, changes, &mu)
+				}
+				outs[i].Result = nil
+			}()
+		}
+		wg.Wait()
 		var skipped []*Version
-		for _, p := range active {
-			cur := curs[p.ID]
-			var o RefreshOutcome
-			if cur == nil || !planEqual(cur.Plan, p.Plan) {
-				o, err = s.refreshFrom(ctx, p.ID, &p, cur)
-			} else {
-				o, err = s.refreshIfTouched(ctx, p, cur, changes)
-			}
+		for i, p := range active {
+			cur, o, err := curs[p.ID], outs[i], errs[i]
 			if err != nil {
+				if ctx.Err() != nil {
+					return out, ctx.Err()
+				}
 				if s.Log != nil {
 					s.Log.Warn("refresh pool", "pool", p.ID, "err", err)
 				}
 				continue
 			}
-			// A pool nothing touched is confirmed too, when its check is a minute old: its
-			// position moves on (the next pass reads fewer changes) and its refreshed_at says
-			// how fresh it is, without a write per pool on every pass of an idle catalogue.
 			if cur != nil && !cur.CheckedAt.IsZero() {
 				o.Lag = now.Sub(cur.CheckedAt)
 			}
+			// A pool nothing touched is confirmed too, when its check is a minute old: its
+			// position moves on (the next pass reads fewer changes) and its refreshed_at says
+			// how fresh it is, without a write per pool on every pass of an idle catalogue.
 			if o.Skipped && (o.Reason != reasonNothingChanged || now.Sub(cur.CheckedAt) >= recheckEvery) {
 				skipped = append(skipped, cur)
 			}
@@ -341,21 +379,24 @@ const recheckEvery = time.Minute
 // refreshIfTouched refreshes p unless nothing that changed after the position of its current
 // version cur can touch it (the outcome says Skipped). changes caches changedSince by position
 // for one pass.
-func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, changes map[string]*roaring64.Bitmap) (RefreshOutcome, error) {
+func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, changes map[string]*roaring64.Bitmap, mu *sync.Mutex) (RefreshOutcome, error) {
 	// The event seq matters only to a version without a snapshot (confirm does not move it).
 	events := cur.Position.EventSnapshot
 	if events == "" {
 		events = fmt.Sprintf("seq %d", cur.EventSeq)
 	}
 	key := fmt.Sprintf("%s|%d|%d", events, cur.Position.VectorsFrom.UnixNano(), cur.Position.SKUsFrom.UnixNano())
+	mu.Lock() // one read of the changes per position, whichever worker needs it first
 	changed, ok := changes[key]
 	if !ok {
 		var err error
 		if changed, err = s.changedSince(ctx, cur); err != nil {
+			mu.Unlock()
 			return RefreshOutcome{}, err
 		}
 		changes[key] = changed
 	}
+	mu.Unlock()
 	if s.EventsKeptFor > 0 && time.Since(cur.CheckedAt) > s.EventsKeptFor*9/10 {
 		// The changes since its check may be pruned (or about to be): rank it again.
 		return s.refreshFrom(ctx, p.ID, &p, cur)

@@ -61,6 +61,11 @@ type ServeConfig struct {
 	// of a database and another takes over within about this after its replica dies
 	// (SELECTION_POOL_REFRESH_TAKEOVER). Default 2s.
 	RefreshTakeover time.Duration
+	// RefreshWorkers is how many pools a pass refreshes at once (SELECTION_POOL_REFRESH_WORKERS;
+	// default 0: GOMAXPROCS), and PoolBudget how long one pool's refresh may take
+	// (SELECTION_POOL_REFRESH_BUDGET; default 30s).
+	RefreshWorkers int
+	PoolBudget     time.Duration
 	// VersionRetention is which pool versions the leader keeps when it prunes, after a refresh
 	// pass at most every 10 minutes: each pool's newest Keep and every version younger than
 	// KeepFor (SELECTION_POOL_VERSIONS_KEEP, default 100; SELECTION_POOL_VERSIONS_KEEP_FOR,

@@ -47,6 +47,9 @@ type Config struct {
 	// than it are not loaded (tagger.Config.SnapshotMaxAge) and pools checked longer ago are
 	// ranked again (selection.Service.EventsKeptFor).
 	EventsKeptFor time.Duration
+	// RefreshWorkers and PoolBudget go to selection.Service (0: its defaults).
+	RefreshWorkers int
+	PoolBudget     time.Duration
 	// Currency is the catalogue's currency. Default "USD".
 	Currency string
 	// LLM is the service's LLM planner. Default nil: none.
@@ -174,6 +177,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 		CatalogCurrency: cfg.Currency,
 		Log:             log,
 		EventsKeptFor:   cfg.EventsKeptFor,
+		RefreshWorkers:  cfg.RefreshWorkers,
+		PoolBudget:      cfg.PoolBudget,
 	}
 	if cfg.ServiceIntents {
 		c.Service.Intents = c.Intents

@@ -1,6 +1,7 @@
 package selection
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -73,6 +74,9 @@ type Version struct {
 	// delta, when set, is the version as a reverse delta against the next one (its members,
 	// ranking and scores are not filled in until GetVersion rebuilds them).
 	delta []byte
+	// samePlan: the row stores no plan of its own (JSON null): a delta's plan is the next
+	// version's.
+	samePlan bool
 }
 
 // Position is where the engine's in-memory indexes stand in the tables they follow.
@@ -425,8 +429,10 @@ func (s *PoolStore) compactPrevious(ctx context.Context, tx pgx.Tx, v, prev *Ver
 	if len(d) >= len(raw)+8*len(prev.Ranking)+4*len(prev.Scores) {
 		return nil // nothing in common: the full row is as small
 	}
-	_, err = tx.Exec(ctx, `UPDATE pool_versions SET delta = $3, members = '', ranking = '{}', scores = '{}'
-		WHERE pool_id = $1 AND version = $2`, v.PoolID, prev.Version, d)
+	// The plan too, when the next version has the same: most refreshes keep it.
+	_, err = tx.Exec(ctx, `UPDATE pool_versions SET delta = $3, members = '', ranking = '{}', scores = '{}',
+		plan = CASE WHEN $4 THEN 'null'::jsonb ELSE plan END
+		WHERE pool_id = $1 AND version = $2`, v.PoolID, prev.Version, d, planEqual(prev.Plan, v.Plan))
 	if err != nil {
 		return fmt.Errorf("pool %d version %d: store as delta: %w", v.PoolID, prev.Version, err)
 	}
@@ -469,6 +475,9 @@ func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Versi
 	for _, c := range append(chain[1:], v) {
 		if err := applyDelta(c, newer, c.delta); err != nil {
 			return nil, err
+		}
+		if c.samePlan {
+			c.Plan, c.samePlan = newer.Plan, false
 		}
 		c.delta, newer = nil, c
 	}
@@ -565,8 +574,10 @@ func scanVersion(row pgx.Row) (*Version, error) {
 			return nil, fmt.Errorf("pool %d version %d: members: %w", v.PoolID, v.Version, err)
 		}
 	}
-	if err := json.Unmarshal(plan, &v.Plan); err != nil {
-		return nil, fmt.Errorf("pool %d version %d: plan: %w", v.PoolID, v.Version, err)
+	if v.samePlan = v.delta != nil && bytes.Equal(plan, []byte("null")); !v.samePlan {
+		if err := json.Unmarshal(plan, &v.Plan); err != nil {
+			return nil, fmt.Errorf("pool %d version %d: plan: %w", v.PoolID, v.Version, err)
+		}
 	}
 	return v, nil
 }

@@ -30,8 +30,12 @@ func TestVersionDeltasAndRetention(t *testing.T) {
 		if i > 0 {
 			cur = churn(rng, cur, 0.01)
 		}
+		vp := plan
+		if i >= 10 && i < 20 { // versions 11-20 ran another plan (a delta keeps its own plan then)
+			vp.Limit = 1999 + i
+		}
 		v := &Version{PoolID: p.ID, Members: cur.Members.Clone(), Ranking: append(IDs(nil), cur.Ranking...),
-			Scores: append([]float32(nil), cur.Scores...), Plan: plan, EventSeq: int64(i)}
+			Scores: append([]float32(nil), cur.Scores...), Plan: vp, EventSeq: int64(i)}
 		require.NoError(t, store.AddVersion(ctx, v))
 		written = append(written, v)
 	}
@@ -44,6 +48,7 @@ func TestVersionDeltasAndRetention(t *testing.T) {
 			require.Equal(t, w.Scores, got.Scores, "version %d", w.Version)
 			require.True(t, w.Members.Equals(got.Members), "version %d", w.Version)
 			require.Equal(t, w.EventSeq, got.EventSeq)
+			require.Equal(t, w.Plan.Limit, got.Plan.Limit, "version %d", w.Version)
 		}
 	}
 	check(1)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"selection/internal/bench/poolbench"
 	"selection/internal/bench/scenariobench"
 )
@@ -53,25 +55,9 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 		cfg.Changes = append(cfg.Changes, k)
 	}
 	cfg.Seed = data.Seed
-	pool, fresh, err := openBenchData(ctx, env, data, reload, icecat)
-	if err != nil {
+	return onBenchStack(ctx, env, data, reload, icecat, func(st *benchStack, pool *pgxpool.Pool) error {
+		fmt.Fprintf(env.Stdout, "refreshing %d pools over the data set (GOMAXPROCS %d)\n", cfg.Pools, runtime.GOMAXPROCS(0))
+		_, err := poolbench.Run(ctx, poolbench.Target{Service: st.core.Service, DB: pool, Position: st.core.Position}, cfg, env.Stdout)
 		return err
-	}
-	defer pool.Close()
-	st, err := startBenchStack(ctx, env, pool, fresh, env.Stdout)
-	if st != nil {
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), env.Config.ShutdownWait)
-			defer cancel()
-			if err := st.stop(sctx); err != nil {
-				env.Log.Warn("stop", "err", err)
-			}
-		}()
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "refreshing %d pools over the data set (GOMAXPROCS %d)\n", cfg.Pools, runtime.GOMAXPROCS(0))
-	_, err = poolbench.Run(ctx, poolbench.Target{Service: st.core.Service, DB: pool, Position: st.core.Position}, cfg, env.Stdout)
-	return err
+	})
 }

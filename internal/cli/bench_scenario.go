@@ -97,14 +97,24 @@ func icecatDir(flag, demo string) (string, error) {
 }
 
 func benchScenario(ctx context.Context, env *Env, o benchScenarioOpts) error {
-	w := env.Stdout
-	pool, fresh, err := openBenchData(ctx, env, o.data, o.reload, o.icecat)
+	return onBenchStack(ctx, env, o.data, o.reload, o.icecat, func(st *benchStack, _ *pgxpool.Pool) error {
+		w := env.Stdout
+		fmt.Fprintf(w, "running %d scenarios: %d warm-up and %d timed runs each, %d baseline runs each (GOMAXPROCS %d)\n",
+			len(scenariobench.Scenarios), o.run.Warmup, o.run.Runs, o.run.BaselineRuns, runtime.GOMAXPROCS(0))
+		_, err := scenariobench.Run(ctx, st.target, o.run, w)
+		return err
+	})
+}
+
+// onBenchStack runs fn over the bench data set (openBenchData) with the service core started
+// on it as serve starts it (startBenchStack), and stops the core after.
+func onBenchStack(ctx context.Context, env *Env, data scenariobench.DataConfig, reload bool, icecat string, fn func(*benchStack, *pgxpool.Pool) error) error {
+	pool, fresh, err := openBenchData(ctx, env, data, reload, icecat)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-
-	st, err := startBenchStack(ctx, env, pool, fresh, w)
+	st, err := startBenchStack(ctx, env, pool, fresh, env.Stdout)
 	if st != nil {
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), env.Config.ShutdownWait)
@@ -117,10 +127,7 @@ func benchScenario(ctx context.Context, env *Env, o benchScenarioOpts) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "running %d scenarios: %d warm-up and %d timed runs each, %d baseline runs each (GOMAXPROCS %d)\n",
-		len(scenariobench.Scenarios), o.run.Warmup, o.run.Runs, o.run.BaselineRuns, runtime.GOMAXPROCS(0))
-	_, err = scenariobench.Run(ctx, st.target, o.run, w)
-	return err
+	return fn(st, pool)
 }
 
 // openBenchData connects to the bench data set's schema, building it first when it is not there

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -295,12 +297,11 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 	if t.vectors == nil {
 		return nil, errors.New("discover: needs the vector index")
 	}
-	ords, vecs := t.liveVectors()
-	if len(vecs) < 2 {
+	clusters, n := t.clusterLive(opts)
+	if n < 2 {
 		return nil, errors.New("discover: fewer than 2 SKUs have vectors")
 	}
-	opts = opts.withDefaults(len(vecs))
-	clusters := clusterVectors(ords, vecs, opts)
+	opts = opts.withDefaults(n)
 	titles, err := t.store.titles(ctx)
 	if err != nil {
 		return nil, err
@@ -309,40 +310,68 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 	return t.replaceFamily(ctx, opts.Family, clusters)
 }
 
-// liveVectors returns the live SKUs that have vectors: their ordinals and normalized vectors.
-func (t *Tagger) liveVectors() ([]int64, [][]float32) {
-	var ords []int64
-	var vecs [][]float32
-	it := t.ix.Live().Iterator()
-	for it.HasNext() {
-		o := int64(it.Next())
-		if v, ok := t.vectors.Vector(o); ok {
-			ords = append(ords, o)
-			vecs = append(vecs, normalize(v))
+// clusterLive clusters the live SKUs that have vectors without holding a copy of them all: one
+// pass draws the training sample (reservoir sampling, opts.Sample vectors, normalized), k-means
+// trains on it, and a second pass assigns every SKU to its nearest centroid, on GOMAXPROCS
+// workers over runs of ordinals (the members stay in ordinal order). It returns the clusters and
+// how many SKUs had vectors.
+func (t *Tagger) clusterLive(opts DiscoverOptions) ([]Cluster, int) {
+	live := t.ix.Live().ToArray()
+	sample := opts.withDefaults(0).Sample
+	rng := rand.New(rand.NewPCG(opts.withDefaults(0).Seed, 0xd15c))
+	var train [][]float32
+	n := 0
+	for _, o := range live {
+		v, ok := t.vectors.Vector(int64(o))
+		if !ok {
+			continue
+		}
+		n++
+		switch {
+		case len(train) < sample:
+			train = append(train, normalize(v))
+		default:
+			if j := rng.IntN(n); j < sample {
+				train[j] = normalize(v)
+			}
 		}
 	}
-	return ords, vecs
+	if n < 2 {
+		return nil, n
+	}
+	opts = opts.withDefaults(n)
+	return assignClusters(live, t.vectors.Vector, bestKMeans(train, opts.Clusters, opts.Iterations, rng)), n
 }
 
-// clusterVectors trains k-means on a sample of vecs and assigns every SKU (ords[i] has vecs[i])
-// to its nearest centroid.
-func clusterVectors(ords []int64, vecs [][]float32, opts DiscoverOptions) []Cluster {
-	rng := rand.New(rand.NewPCG(opts.Seed, 0xd15c))
-	train := vecs
-	if len(vecs) > opts.Sample {
-		train = make([][]float32, 0, opts.Sample)
-		for _, i := range rng.Perm(len(vecs))[:opts.Sample] {
-			train = append(train, vecs[i])
-		}
+// assignClusters puts each ordinal that has a vector into the cluster of its nearest centroid
+// (the vector's length does not change which one), on GOMAXPROCS workers.
+func assignClusters(ords []uint64, vector func(int64) ([]float32, bool), cents [][]float32) []Cluster {
+	workers := runtime.GOMAXPROCS(0)
+	chunk := (len(ords) + workers - 1) / max(workers, 1)
+	parts := make([][][]int64, workers) // per worker, per cluster
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := min(w*chunk, len(ords)), min((w+1)*chunk, len(ords))
+		parts[w] = make([][]int64, len(cents))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, o := range ords[lo:hi] {
+				if v, ok := vector(int64(o)); ok {
+					if c := nearest(v, cents); c >= 0 {
+						parts[w][c] = append(parts[w][c], int64(o))
+					}
+				}
+			}
+		}()
 	}
-	cents := bestKMeans(train, opts.Clusters, opts.Iterations, rng)
+	wg.Wait()
 	clusters := make([]Cluster, len(cents))
 	for i := range clusters {
 		clusters[i].Centroid = cents[i]
-	}
-	for i, v := range vecs {
-		c := nearest(v, cents)
-		clusters[c].Members = append(clusters[c].Members, ords[i])
+		for w := range parts {
+			clusters[i].Members = append(clusters[i].Members, parts[w][i]...)
+		}
 	}
 	return clusters
 }

@@ -617,3 +617,48 @@ func TestRefreshAllWorkersAndBudget(t *testing.T) {
 		require.False(t, o.Changed, "nothing changed since")
 	}
 }
+
+// A change to a SKU that is not a member re-runs a pool only when it can bring the SKU in: a
+// metrics change matters to a pool ranked by sales, not to one ranked by price; a price change
+// the other way round; any other change (an upsert) to both.
+func TestRefreshSkipsChangesThatCannotBringASKUIn(t *testing.T) {
+	ctx := context.Background()
+	db, _, svc := fixture(t)
+	razer := ptrExpr(filter.Attr("brand", "razer"))
+	bySales, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sales",
+		Plan: selection.Plan{Version: 1, Filter: razer, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+	require.NoError(t, err)
+	byPrice, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "price",
+		Plan: selection.Plan{Version: 1, Filter: razer, Ranking: selection.Ranking{By: "price_asc"}, Limit: 3}})
+	require.NoError(t, err)
+	// SKU 1020 is a Razer in neither pool: 4th-8th by sales... and dear.
+	for _, pool := range []int64{bySales.ID, byPrice.ID} {
+		v, err := svc.Pools.GetVersion(ctx, pool, 0)
+		require.NoError(t, err)
+		require.NotContains(t, []int64(v.Ranking), int64(1020))
+	}
+	n := 0
+	event := func(kind string) map[int64]selection.RefreshOutcome {
+		t.Helper()
+		n++
+		_, err := db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+			VALUES ($1, $2, 1020, '{}', 'test', 'realtime', now())`, fmt.Sprintf("k%d", n), kind)
+		require.NoError(t, err)
+		outs, err := svc.RefreshAll(ctx)
+		require.NoError(t, err)
+		by := map[int64]selection.RefreshOutcome{}
+		for _, o := range outs {
+			by[o.PoolID] = o
+		}
+		return by
+	}
+	outs := event("metrics.update")
+	require.False(t, outs[bySales.ID].Skipped, "sales ranking reads metrics")
+	require.True(t, outs[byPrice.ID].Skipped, outs[byPrice.ID].Reason)
+	outs = event("price.update")
+	require.True(t, outs[bySales.ID].Skipped, outs[bySales.ID].Reason)
+	require.False(t, outs[byPrice.ID].Skipped, "price ranking reads prices")
+	outs = event("sku.upsert")
+	require.False(t, outs[bySales.ID].Skipped)
+	require.False(t, outs[byPrice.ID].Skipped)
+}

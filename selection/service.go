@@ -16,6 +16,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/filter"
 )
 
 // Service is the selection service's use cases: plan a scenario, preview, and keep pools.
@@ -285,7 +287,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	changes := map[string]*roaring64.Bitmap{}
+	changes := map[string]*changeSet{}
 	workers := s.RefreshWorkers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -379,7 +381,7 @@ const recheckEvery = time.Minute
 // refreshIfTouched refreshes p unless nothing that changed after the position of its current
 // version cur can touch it (the outcome says Skipped). changes caches changedSince by position
 // for one pass.
-func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, changes map[string]*roaring64.Bitmap, mu *sync.Mutex) (RefreshOutcome, error) {
+func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, changes map[string]*changeSet, mu *sync.Mutex) (RefreshOutcome, error) {
 	// The event seq matters only to a version without a snapshot (confirm does not move it).
 	events := cur.Position.EventSnapshot
 	if events == "" {
@@ -401,23 +403,28 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 		// The changes since its check may be pruned (or about to be): rank it again.
 		return s.refreshFrom(ctx, p.ID, &p, cur)
 	}
-	if changed.IsEmpty() {
+	if changed.all.IsEmpty() {
 		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reasonNothingChanged}, nil
 	}
-	if !changed.Intersects(cur.Members) && !s.pinsIn(p.Plan, changed) {
-		admitted := changed
-		if p.Plan.Filter != nil {
-			bm, err := s.Executor.Index.EvalContext(ctx, *p.Plan.Filter)
-			if err != nil {
-				return RefreshOutcome{}, err
+	if !changed.all.Intersects(cur.Members) && !s.pinsIn(p.Plan, changed.all) {
+		// No member and no pin changed: only a SKU that now passes the filter and whose change
+		// can lift it into the ranking (any change but a price, stock or metrics one the
+		// filter and the ranking do not read) can enter.
+		admitted := changed.relevantTo(p.Plan)
+		if !admitted.IsEmpty() {
+			within := s.Executor.Index.Live()
+			if p.Plan.Filter != nil {
+				bm, err := s.Executor.Index.EvalContext(ctx, *p.Plan.Filter)
+				if err != nil {
+					return RefreshOutcome{}, err
+				}
+				within = bm
 			}
-			admitted = roaring64.And(bm, changed)
-		} else {
-			admitted = roaring64.And(s.Executor.Index.Live(), changed)
+			admitted.And(within)
 		}
 		if admitted.IsEmpty() {
 			return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
-				Reason: fmt.Sprintf("%d changed SKUs, none a member or admitted by the filter", changed.GetCardinality())}, nil
+				Reason: fmt.Sprintf("%d changed SKUs, none a member, none admitted by the filter with a change that can bring it in", changed.all.GetCardinality())}, nil
 		}
 	}
 	return s.refreshFrom(ctx, p.ID, &p, cur)
@@ -435,37 +442,113 @@ func (s *Service) pinsIn(plan Plan, changed *roaring64.Bitmap) bool {
 	return false
 }
 
-// changedSince returns the ordinals of the SKUs that changed after v's position: events of
-// transactions not visible in its snapshot (committed later, or still open then), vectors
-// stamped at or after its VectorsFrom and skus rows stamped at or after its SKUsFrom. Versions without a snapshot use their event seq.
-func (s *Service) changedSince(ctx context.Context, v *Version) (*roaring64.Bitmap, error) {
-	events := `SELECT ordinal FROM skus WHERE id IN (SELECT sku_id FROM sku_events
-		WHERE xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot))`
+// changeSet is what changed after a version's position: every SKU (all), and of those, the
+// SKUs whose only changes were prices, stock levels or metrics (the kinds of their events);
+// every other change (an upsert, a deletion, a new vector, a row the followers had not read)
+// may have changed anything.
+type changeSet struct {
+	all, price, stock, metrics *roaring64.Bitmap
+}
+
+// changedSince returns the SKUs that changed after v's position: events of transactions not
+// visible in its snapshot (committed later, or still open then), vectors stamped at or after its
+// VectorsFrom and skus rows stamped at or after its SKUsFrom, with the kinds of the events.
+// Versions without a snapshot use their event seq.
+func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, error) {
+	events := `SELECT s.ordinal, e.kind FROM sku_events e JOIN skus s ON s.id = e.sku_id
+		WHERE e.xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(e.xid, $1::pg_snapshot)`
 	args := []any{v.Position.EventSnapshot}
 	if v.Position.EventSnapshot == "" {
-		events = `SELECT ordinal FROM skus WHERE id IN (SELECT sku_id FROM sku_events WHERE seq > $1)`
+		events = `SELECT s.ordinal, e.kind FROM sku_events e JOIN skus s ON s.id = e.sku_id WHERE e.seq > $1`
 		args = []any{v.EventSeq}
 	}
 	q := events
 	if !v.Position.VectorsFrom.IsZero() {
 		args = append(args, v.Position.VectorsFrom)
-		q += fmt.Sprintf(` UNION SELECT ordinal FROM sku_vectors WHERE updated_at >= $%d`, len(args))
+		q += fmt.Sprintf(` UNION ALL SELECT ordinal, 'vector' FROM sku_vectors WHERE updated_at >= $%d`, len(args))
 	}
 	if !v.Position.SKUsFrom.IsZero() {
 		args = append(args, v.Position.SKUsFrom)
-		q += fmt.Sprintf(` UNION SELECT ordinal FROM skus WHERE updated_at >= $%d`, len(args))
+		q += fmt.Sprintf(` UNION ALL SELECT ordinal, 'row' FROM skus WHERE updated_at >= $%d`, len(args))
 	}
 	rows, err := s.DB.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("changed skus: %w", err)
 	}
-	ords, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	cs := &changeSet{all: roaring64.New(), price: roaring64.New(), stock: roaring64.New(), metrics: roaring64.New()}
+	other, rowsOnly := roaring64.New(), roaring64.New()
+	var o int64
+	var kind string
+	_, err = pgx.ForEachRow(rows, []any{&o, &kind}, func() error {
+		cs.all.Add(uint64(o))
+		switch kind {
+		case "price.update":
+			cs.price.Add(uint64(o))
+		case "stock.update":
+			cs.stock.Add(uint64(o))
+		case "metrics.update":
+			cs.metrics.Add(uint64(o))
+		case "row":
+			rowsOnly.Add(uint64(o))
+		default:
+			other.Add(uint64(o))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("changed skus: %w", err)
 	}
-	bm := roaring64.New()
-	for _, o := range ords {
-		bm.Add(uint64(o))
+	// A row changed without an event after the snapshot (the followers' lag) may hold any change.
+	rowsOnly.AndNot(roaring64.Or(roaring64.Or(cs.price, cs.stock), cs.metrics))
+	other.Or(rowsOnly)
+	for _, bm := range []*roaring64.Bitmap{cs.price, cs.stock, cs.metrics} {
+		bm.AndNot(other) // a SKU with any other change is not "only" that kind
 	}
-	return bm, nil
+	return cs, nil
+}
+
+// relevantKinds are the SKUs among the changed whose change can bring a SKU that is not a
+// member into plan's pool: any change but a price, stock or metrics one; and those too when the
+// filter reads their fields (or a tag, which may read any) or the ranking orders by them.
+func (cs *changeSet) relevantTo(plan Plan) *roaring64.Bitmap {
+	out := roaring64.AndNot(cs.all, roaring64.Or(roaring64.Or(cs.price, cs.stock), cs.metrics))
+	uses := map[string]bool{}
+	if plan.Filter != nil {
+		var walk func(e filter.Expr)
+		walk = func(e filter.Expr) {
+			switch e.Op {
+			case filter.OpTag:
+				uses["tag"] = true
+			case filter.OpAttr, filter.OpRange:
+				uses[e.Field] = true
+			}
+			for _, a := range e.Args {
+				walk(a)
+			}
+		}
+		walk(*plan.Filter)
+	}
+	switch plan.Ranking.By {
+	case SortSales:
+		uses["sales_7d"] = true
+	case SortPriceAsc, SortPriceDesc:
+		uses["price"] = true
+	case SortRating:
+		uses["rating"] = true
+	case SortBlend:
+		uses["tag"] = true // its signals read prices, sales and ratings
+	}
+	if uses["tag"] || uses["price"] || uses["list_price"] || uses["discount"] {
+		out.Or(cs.price)
+	}
+	if uses["tag"] || uses["stock"] || uses["in_stock"] {
+		out.Or(cs.stock)
+	}
+	for f := range uses {
+		if f == "tag" || f == "rating" || f == "rating_count" || strings.HasPrefix(f, "sales_") || strings.HasPrefix(f, "gmv_") || strings.HasPrefix(f, "views_") {
+			out.Or(cs.metrics)
+			break
+		}
+	}
+	return out
 }

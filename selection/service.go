@@ -406,28 +406,51 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 	if changed.all.IsEmpty() {
 		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reasonNothingChanged}, nil
 	}
-	if !changed.all.Intersects(cur.Members) && !s.pinsIn(p.Plan, changed.all) {
-		// No member and no pin changed: only a SKU that now passes the filter and whose change
-		// can lift it into the ranking (any change but a price, stock or metrics one the
-		// filter and the ranking do not read) can enter.
-		admitted := changed.relevantTo(p.Plan)
-		if !admitted.IsEmpty() {
-			within := s.Executor.Index.Live()
-			if p.Plan.Filter != nil {
-				bm, err := s.Executor.Index.EvalContext(ctx, *p.Plan.Filter)
-				if err != nil {
-					return RefreshOutcome{}, err
-				}
-				within = bm
+	if !s.pinsIn(p.Plan, changed.all) {
+		// Only a change the pool reads can alter it (any change but a price, stock or metrics
+		// one its filter and ranking do not read): to a member, or to a SKU that now passes
+		// the filter and, for a pool of product types, is of them or holds a word of its
+		// query (a content change that made it one).
+		rel := changed.relevantTo(p.Plan)
+		touched := rel.Intersects(cur.Members)
+		if !touched && !rel.IsEmpty() {
+			admitted, err := s.admitting(ctx, p.Plan, rel)
+			if err != nil {
+				return RefreshOutcome{}, err
 			}
-			admitted.And(within)
+			touched = !admitted.IsEmpty()
 		}
-		if admitted.IsEmpty() {
+		if !touched {
 			return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
-				Reason: fmt.Sprintf("%d changed SKUs, none a member, none admitted by the filter with a change that can bring it in", changed.all.GetCardinality())}, nil
+				Reason: fmt.Sprintf("%d changed SKUs, none with a change the pool's filter and ranking read that is a member or admitted", changed.all.GetCardinality())}, nil
 		}
 	}
 	return s.refreshFrom(ctx, p.ID, &p, cur)
+}
+
+// admitting returns the SKUs of rel the plan's filter passes and, when the plan holds product
+// types, that are of them or hold a word of its query.
+func (s *Service) admitting(ctx context.Context, plan Plan, rel *roaring64.Bitmap) (*roaring64.Bitmap, error) {
+	out := roaring64.And(rel, s.Executor.Index.Live())
+	if plan.Filter != nil {
+		bm, err := s.Executor.Index.EvalContext(ctx, *plan.Filter)
+		if err != nil {
+			return nil, err
+		}
+		out.And(bm)
+	}
+	if out.IsEmpty() || plan.Intent == nil || len(plan.Intent.Types) == 0 {
+		return out, nil
+	}
+	types, err := s.Executor.typeSet(ctx, plan.Intent, &Result{})
+	if err != nil {
+		return nil, err
+	}
+	if plan.Query != "" && s.Executor.Retriever != nil {
+		types.Or(s.Executor.Retriever.Mentioning(strings.Fields(plan.Query)))
+	}
+	out.And(types)
+	return out, nil
 }
 
 // pinsIn reports whether a SKU the plan pins is in changed (pins bypass the filter: a pinned
@@ -527,6 +550,11 @@ func (cs *changeSet) relevantTo(plan Plan) *roaring64.Bitmap {
 			}
 		}
 		walk(*plan.Filter)
+	}
+	if (plan.Intent != nil && len(plan.Intent.Types) > 0) || (plan.Query == "" && plan.Ranking.By == SortRelevance) {
+		// The types' SKUs the query's words did not reach fill a pool best sellers first, and
+		// a pool without a query ranks by sales.
+		uses["sales_7d"] = true
 	}
 	switch plan.Ranking.By {
 	case SortSales:

@@ -333,9 +333,10 @@ func TestRefreshSeesWhatTheIndexHadNotApplied(t *testing.T) {
 	require.False(t, cur.Position.VectorsFrom.IsZero())
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
-	require.False(t, outs[0].Skipped, "SKU 1003's vector is new to the version: %+v", outs[0])
-	require.False(t, outs[0].Changed, "%+v %+v", outs[0], outs[0].Diff)
-	require.Equal(t, "ranking unchanged", outs[0].Reason)
+	// Seen (one changed SKU), and judged: a new vector cannot lift SKU 1003 into a pool ranked
+	// by sales without a query, whose last member sells more.
+	require.True(t, outs[0].Skipped, "%+v", outs[0])
+	require.Contains(t, outs[0].Reason, "1 changed SKUs", "SKU 1003's vector is new to the version")
 	svc.Position = func(context.Context) (selection.Position, error) {
 		return selection.Position{EventSnapshot: snapshot(), VectorsFrom: time.Now().Add(time.Minute)}, nil
 	}
@@ -631,7 +632,7 @@ func TestRefreshSkipsChangesThatCannotBringASKUIn(t *testing.T) {
 	byPrice, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "price",
 		Plan: selection.Plan{Version: 1, Filter: razer, Ranking: selection.Ranking{By: "price_asc"}, Limit: 3}})
 	require.NoError(t, err)
-	// SKU 1020 is a Razer in neither pool: 4th-8th by sales... and dear.
+	// SKU 1020 is a Razer in neither pool: 36, 38, 40 sell more, 2, 4, 6 cost less.
 	for _, pool := range []int64{bySales.ID, byPrice.ID} {
 		v, err := svc.Pools.GetVersion(ctx, pool, 0)
 		require.NoError(t, err)
@@ -653,11 +654,22 @@ func TestRefreshSkipsChangesThatCannotBringASKUIn(t *testing.T) {
 		return by
 	}
 	outs := event("metrics.update")
-	require.False(t, outs[bySales.ID].Skipped, "sales ranking reads metrics")
+	require.True(t, outs[bySales.ID].Skipped, "its 20 sales do not beat the last member's 36: %s", outs[bySales.ID].Reason)
 	require.True(t, outs[byPrice.ID].Skipped, outs[byPrice.ID].Reason)
+	// Now it sells 1,000: it can enter the pool ranked by sales, not the one ranked by price.
+	_, err = db.Pool.Exec(ctx, `UPDATE skus SET sales_7d = 1000 WHERE id = 1020`)
+	require.NoError(t, err)
+	svc.Executor.Index = rebuild(t, db)
+	outs = event("metrics.update")
+	require.True(t, outs[bySales.ID].Changed, "sales ranking reads metrics: %+v", outs[bySales.ID])
+	require.True(t, outs[byPrice.ID].Skipped, outs[byPrice.ID].Reason)
+	// Then it costs 1 cent: it can enter the pool ranked by price, not (again) the other.
+	_, err = db.Pool.Exec(ctx, `UPDATE skus SET price = 1 WHERE id = 1020`)
+	require.NoError(t, err)
+	svc.Executor.Index = rebuild(t, db)
 	outs = event("price.update")
 	require.True(t, outs[bySales.ID].Skipped, outs[bySales.ID].Reason)
-	require.False(t, outs[byPrice.ID].Skipped, "price ranking reads prices")
+	require.True(t, outs[byPrice.ID].Changed, "price ranking reads prices: %+v", outs[byPrice.ID])
 	outs = event("sku.upsert")
 	require.False(t, outs[bySales.ID].Skipped)
 	require.False(t, outs[byPrice.ID].Skipped)

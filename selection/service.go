@@ -418,7 +418,11 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 			if err != nil {
 				return RefreshOutcome{}, err
 			}
-			touched = !admitted.IsEmpty()
+			if touched = !admitted.IsEmpty(); touched {
+				if touched, err = s.canEnter(p.Plan, cur, admitted); err != nil {
+					return RefreshOutcome{}, err
+				}
+			}
 		}
 		if !touched {
 			return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
@@ -451,6 +455,26 @@ func (s *Service) admitting(ctx context.Context, plan Plan, rel *roaring64.Bitma
 	}
 	out.And(types)
 	return out, nil
+}
+
+// canEnter reports whether one of the admitted SKUs (not members) can enter a full pool ranked
+// by a field without a query: only when its value beats the last member's (the version's
+// scores are the field's values). Other pools: whenever any is admitted.
+func (s *Service) canEnter(plan Plan, cur *Version, admitted *roaring64.Bitmap) (bool, error) {
+	rf, ok := rankField[plan.Ranking.By]
+	if !ok || plan.Query != "" || (plan.Intent != nil && len(plan.Intent.Types) > 0) ||
+		len(cur.Ranking) < plan.Limit || len(cur.Scores) != len(cur.Ranking) || len(cur.Ranking) == 0 {
+		return true, nil
+	}
+	_, vals, err := s.Executor.Index.TopK(rf.field, 1, admitted, rf.desc)
+	if err != nil || len(vals) == 0 {
+		return true, err
+	}
+	last := int64(cur.Scores[len(cur.Scores)-1])
+	if rf.desc {
+		return vals[0] >= last, nil
+	}
+	return vals[0] <= last, nil
 }
 
 // pinsIn reports whether a SKU the plan pins is in changed (pins bypass the filter: a pinned

@@ -674,3 +674,32 @@ func TestRefreshSkipsChangesThatCannotBringASKUIn(t *testing.T) {
 	require.False(t, outs[bySales.ID].Skipped)
 	require.False(t, outs[byPrice.ID].Skipped)
 }
+
+// A member's change to a field only the filter reads matters when the member stops passing it:
+// a restock of an in-stock best seller leaves its pool alone, its selling out re-runs it.
+func TestRefreshSkipsAMemberThatStillPasses(t *testing.T) {
+	ctx := context.Background()
+	db, _, svc := fixture(t)
+	p, v, err := svc.CreatePool(ctx, selection.PoolInput{Name: "in stock",
+		Plan: selection.Plan{Version: 1, Filter: ptrExpr(filter.Attr("in_stock", "true")), Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+	require.NoError(t, err)
+	require.Equal(t, selection.IDs{1040, 1038, 1037}, v.Ranking)
+	stock := func(n int64) selection.RefreshOutcome {
+		t.Helper()
+		_, err := db.Pool.Exec(ctx, `UPDATE skus SET stock = $1 WHERE id = 1040`, n)
+		require.NoError(t, err)
+		_, err = db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+			VALUES ($1, 'stock.update', 1040, '{}', 'test', 'realtime', now())`, fmt.Sprintf("s%d", n))
+		require.NoError(t, err)
+		svc.Executor.Index = rebuild(t, db)
+		outs, err := svc.RefreshAll(ctx)
+		require.NoError(t, err)
+		require.Len(t, outs, 1)
+		return outs[0]
+	}
+	o := stock(9)
+	require.True(t, o.Skipped, "restocked, still in stock: %+v", o)
+	o = stock(0)
+	require.True(t, o.Changed, "sold out: %+v", o)
+	require.Equal(t, selection.IDs{1038, 1037, 1035}, mustVersion(t, svc, p.ID).Ranking)
+}

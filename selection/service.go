@@ -411,14 +411,24 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 		// one its filter and ranking do not read): to a member, or to a SKU that now passes
 		// the filter and, for a pool of product types, is of them or holds a word of its
 		// query (a content change that made it one).
-		rel := changed.relevantTo(p.Plan)
-		touched := rel.Intersects(cur.Members)
-		if !touched && !rel.IsEmpty() {
-			admitted, err := s.admitting(ctx, p.Plan, rel)
-			if err != nil {
+		ranked, filtered := changed.reading(p.Plan)
+		touched := ranked.Intersects(cur.Members)
+		var passes *roaring64.Bitmap // what the filter passes now
+		if !touched && (filtered.Intersects(cur.Members) || !roaring64.Or(ranked, filtered).IsEmpty()) {
+			var err error
+			if passes, err = s.passing(ctx, p.Plan); err != nil {
 				return RefreshOutcome{}, err
 			}
-			if touched = !admitted.IsEmpty(); touched {
+			// A member whose filtered field changed matters only if it no longer passes.
+			touched = !roaring64.AndNot(roaring64.And(filtered, cur.Members), passes).IsEmpty()
+		}
+		if !touched && passes != nil {
+			admitted := roaring64.Or(ranked, filtered)
+			admitted.AndNot(cur.Members)
+			admitted.And(passes)
+			if admitted, err := s.ofIntent(ctx, p.Plan, admitted); err != nil {
+				return RefreshOutcome{}, err
+			} else if !admitted.IsEmpty() {
 				if touched, err = s.canEnter(p.Plan, cur, admitted); err != nil {
 					return RefreshOutcome{}, err
 				}
@@ -432,19 +442,19 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 	return s.refreshFrom(ctx, p.ID, &p, cur)
 }
 
-// admitting returns the SKUs of rel the plan's filter passes and, when the plan holds product
-// types, that are of them or hold a word of its query.
-func (s *Service) admitting(ctx context.Context, plan Plan, rel *roaring64.Bitmap) (*roaring64.Bitmap, error) {
-	out := roaring64.And(rel, s.Executor.Index.Live())
-	if plan.Filter != nil {
-		bm, err := s.Executor.Index.EvalContext(ctx, *plan.Filter)
-		if err != nil {
-			return nil, err
-		}
-		out.And(bm)
+// passing is what the plan's filter passes now (every live SKU without one).
+func (s *Service) passing(ctx context.Context, plan Plan) (*roaring64.Bitmap, error) {
+	if plan.Filter == nil {
+		return s.Executor.Index.Live(), nil
 	}
-	if out.IsEmpty() || plan.Intent == nil || len(plan.Intent.Types) == 0 {
-		return out, nil
+	return s.Executor.Index.EvalContext(ctx, *plan.Filter)
+}
+
+// ofIntent keeps, for a plan of product types, the SKUs of set that are of them or hold a word
+// of its query (what its pool can hold); other plans keep set.
+func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap) (*roaring64.Bitmap, error) {
+	if set.IsEmpty() || plan.Intent == nil || len(plan.Intent.Types) == 0 {
+		return set, nil
 	}
 	types, err := s.Executor.typeSet(ctx, plan.Intent, &Result{})
 	if err != nil {
@@ -453,8 +463,7 @@ func (s *Service) admitting(ctx context.Context, plan Plan, rel *roaring64.Bitma
 	if plan.Query != "" && s.Executor.Retriever != nil {
 		types.Or(s.Executor.Retriever.Mentioning(strings.Fields(plan.Query)))
 	}
-	out.And(types)
-	return out, nil
+	return roaring64.And(set, types), nil
 }
 
 // canEnter reports whether one of the admitted SKUs (not members) can enter a full pool ranked
@@ -554,20 +563,20 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 	return cs, nil
 }
 
-// relevantKinds are the SKUs among the changed whose change can bring a SKU that is not a
-// member into plan's pool: any change but a price, stock or metrics one; and those too when the
-// filter reads their fields (or a tag, which may read any) or the ranking orders by them.
-func (cs *changeSet) relevantTo(plan Plan) *roaring64.Bitmap {
-	out := roaring64.AndNot(cs.all, roaring64.Or(roaring64.Or(cs.price, cs.stock), cs.metrics))
-	uses := map[string]bool{}
+// reading returns the SKUs among the changed whose change plan's ranking reads (ranked) and
+// those whose change its filter reads (filtered): any change but a price, stock or metrics one
+// is in both; those only when the ranking (or the filter) reads their fields, or a tag (which
+// may read any) or a blend.
+func (cs *changeSet) reading(plan Plan) (ranked, filtered *roaring64.Bitmap) {
+	inFilter := map[string]bool{}
 	if plan.Filter != nil {
 		var walk func(e filter.Expr)
 		walk = func(e filter.Expr) {
 			switch e.Op {
 			case filter.OpTag:
-				uses["tag"] = true
+				inFilter["tag"] = true
 			case filter.OpAttr, filter.OpRange:
-				uses[e.Field] = true
+				inFilter[e.Field] = true
 			}
 			for _, a := range e.Args {
 				walk(a)
@@ -575,21 +584,29 @@ func (cs *changeSet) relevantTo(plan Plan) *roaring64.Bitmap {
 		}
 		walk(*plan.Filter)
 	}
+	inRanking := map[string]bool{}
 	if (plan.Intent != nil && len(plan.Intent.Types) > 0) || (plan.Query == "" && plan.Ranking.By == SortRelevance) {
 		// The types' SKUs the query's words did not reach fill a pool best sellers first, and
 		// a pool without a query ranks by sales.
-		uses["sales_7d"] = true
+		inRanking["sales_7d"] = true
 	}
 	switch plan.Ranking.By {
 	case SortSales:
-		uses["sales_7d"] = true
+		inRanking["sales_7d"] = true
 	case SortPriceAsc, SortPriceDesc:
-		uses["price"] = true
+		inRanking["price"] = true
 	case SortRating:
-		uses["rating"] = true
+		inRanking["rating"] = true
 	case SortBlend:
-		uses["tag"] = true // its signals read prices, sales and ratings
+		inRanking["tag"] = true // its signals read prices, sales and ratings
 	}
+	return cs.readBy(inRanking), cs.readBy(inFilter)
+}
+
+// readBy is every change but a price, stock or metrics one, and those of the kinds the fields
+// named read.
+func (cs *changeSet) readBy(uses map[string]bool) *roaring64.Bitmap {
+	out := roaring64.AndNot(cs.all, roaring64.Or(roaring64.Or(cs.price, cs.stock), cs.metrics))
 	if uses["tag"] || uses["price"] || uses["list_price"] || uses["discount"] {
 		out.Or(cs.price)
 	}

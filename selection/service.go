@@ -194,6 +194,10 @@ type RefreshOutcome struct {
 	Result  *Result  `json:"-"`
 	Reason  string   `json:"reason,omitempty"`
 	Notes   []string `json:"warnings,omitempty"`
+	// Trigger says, in RefreshAll, what made the pass run the pool's plan: "no version",
+	// "plan edited", "checked too long ago", "pin changed", "member changed" (a change its
+	// ranking reads), "member left the filter" or "SKU admitted" ("" when skipped).
+	Trigger string `json:"trigger,omitempty"`
 	// Lag is, in RefreshAll, how long ago the pool's version had last been checked when the
 	// pass took it up (0: no version yet): how stale refreshes let pools grow.
 	Lag time.Duration `json:"-"`
@@ -336,6 +340,10 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 				defer cancel()
 				if cur == nil || !planEqual(cur.Plan, p.Plan) {
 					outs[i], errs[i] = s.refreshFrom(pctx, p.ID, &p, cur)
+					outs[i].Trigger = "plan edited"
+					if cur == nil {
+						outs[i].Trigger = "no version"
+					}
 				} else {
 					outs[i], errs[i] = s.refreshIfTouched(pctx, p, cur, changes, &mu)
 				}
@@ -401,18 +409,22 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 	mu.Unlock()
 	if s.EventsKeptFor > 0 && time.Since(cur.CheckedAt) > s.EventsKeptFor*9/10 {
 		// The changes since its check may be pruned (or about to be): rank it again.
-		return s.refreshFrom(ctx, p.ID, &p, cur)
+		return s.refreshBecause(ctx, p, cur, "checked too long ago")
 	}
 	if changed.all.IsEmpty() {
 		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reasonNothingChanged}, nil
 	}
-	if !s.pinsIn(p.Plan, changed.all) {
+	trigger := "pin changed"
+	// A pin's price, stock or metrics change leaves it where it is (pins go first, in their
+	// order); any other change (a deletion, a revival) may not.
+	if !s.pinsIn(p.Plan, roaring64.AndNot(changed.all, roaring64.Or(roaring64.Or(changed.price, changed.stock), changed.metrics))) {
 		// Only a change the pool reads can alter it (any change but a price, stock or metrics
 		// one its filter and ranking do not read): to a member, or to a SKU that now passes
 		// the filter and, for a pool of product types, is of them or holds a word of its
 		// query (a content change that made it one).
 		ranked, filtered := changed.reading(p.Plan)
 		touched := ranked.Intersects(cur.Members)
+		trigger = "member changed"
 		var passes *roaring64.Bitmap // what the filter passes now
 		if !touched && (filtered.Intersects(cur.Members) || !roaring64.Or(ranked, filtered).IsEmpty()) {
 			var err error
@@ -421,6 +433,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 			}
 			// A member whose filtered field changed matters only if it no longer passes.
 			touched = !roaring64.AndNot(roaring64.And(filtered, cur.Members), passes).IsEmpty()
+			trigger = "member left the filter"
 		}
 		if !touched && passes != nil {
 			admitted := roaring64.Or(ranked, filtered)
@@ -432,6 +445,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 				if touched, err = s.canEnter(p.Plan, cur, admitted); err != nil {
 					return RefreshOutcome{}, err
 				}
+				trigger = "SKU admitted"
 			}
 		}
 		if !touched {
@@ -439,7 +453,14 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 				Reason: fmt.Sprintf("%d changed SKUs, none with a change the pool's filter and ranking read that is a member or admitted", changed.all.GetCardinality())}, nil
 		}
 	}
-	return s.refreshFrom(ctx, p.ID, &p, cur)
+	return s.refreshBecause(ctx, p, cur, trigger)
+}
+
+// refreshBecause refreshes p and says why in the outcome.
+func (s *Service) refreshBecause(ctx context.Context, p Pool, cur *Version, trigger string) (RefreshOutcome, error) {
+	o, err := s.refreshFrom(ctx, p.ID, &p, cur)
+	o.Trigger = trigger
+	return o, err
 }
 
 // passing is what the plan's filter passes now (every live SKU without one).

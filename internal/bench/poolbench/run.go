@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -63,6 +64,7 @@ type Pass struct {
 	Changed                    int // SKUs changed before it (0: the full pass)
 	Took                       time.Duration
 	Written, Confirmed, Skip   int
+	Triggers                   map[string]int // what made the pass run the pools it ran
 	Failed                     int
 	Freshness                  time.Duration // from the batch's last commit to the pass's end
 	VersionBytes, StoreBytes   int64         // bytes the pass added to pool_versions; its size after
@@ -129,7 +131,7 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 		p.ApplyChanges, p.FollowerWait = applied, wait
 		p.Freshness = time.Since(last)
 		res.Passes = append(res.Passes, p)
-		fmt.Fprintf(out, "%s: %s\n", p.Name, p.Took.Round(time.Millisecond))
+		fmt.Fprintf(out, "%s: %s; ran the plans of %v\n", p.Name, p.Took.Round(time.Millisecond), p.Triggers)
 	}
 	report(out, res)
 	return res, nil
@@ -208,7 +210,11 @@ func pass(ctx context.Context, t Target, name string, changed int) (Pass, error)
 	if err != nil {
 		return p, err
 	}
+	p.Triggers = map[string]int{}
 	for _, o := range outs {
+		if o.Trigger != "" {
+			p.Triggers[o.Trigger]++
+		}
 		switch {
 		case o.Changed:
 			p.Written++
@@ -248,6 +254,9 @@ func storedBytes(ctx context.Context, db *pgxpool.Pool) (total, fullRow int64, e
 // returns when the last batch committed.
 func applyChanges(ctx context.Context, db *pgxpool.Pool, sim *ingest.Simulator, k int) (time.Time, error) {
 	var last time.Time
+	// The simulator numbers its events per run only when started: this run's ids are its own,
+	// or a second run's events would be duplicates of the first's (no-ops).
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for done := 0; done < k; {
 		var recs []ingest.Record
 		for len(recs) < min(5000, k-done) {
@@ -256,6 +265,7 @@ func applyChanges(ctx context.Context, db *pgxpool.Pool, sim *ingest.Simulator, 
 				if err != nil {
 					return last, fmt.Errorf("simulated event: %w", err)
 				}
+				d.EventID = "bench-" + run + "-" + d.EventID
 				recs = append(recs, ingest.Record{Source: "bench:" + d.EventID, Event: d, Partition: -1, Offset: -1})
 			}
 		}

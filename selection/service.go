@@ -491,7 +491,11 @@ func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap
 // by a field without a query: only when its value beats the last member's (the version's
 // scores are the field's values). Other pools: whenever any is admitted.
 func (s *Service) canEnter(plan Plan, cur *Version, admitted *roaring64.Bitmap) (bool, error) {
-	rf, ok := rankField[plan.Ranking.By]
+	by := plan.Ranking.By
+	if plan.Query == "" && (by == SortRelevance || by == SortBlend) {
+		by = SortSales // what a pool without a query is ranked by
+	}
+	rf, ok := rankField[by]
 	if !ok || plan.Query != "" || (plan.Intent != nil && len(plan.Intent.Types) > 0) ||
 		len(cur.Ranking) < plan.Limit || len(cur.Scores) != len(cur.Ranking) || len(cur.Ranking) == 0 {
 		return true, nil

@@ -530,9 +530,7 @@ func TestPoolFreshness(t *testing.T) {
 
 	// Events about a SKU the pool does not hold or admit: the pool falls behind, until a pass.
 	for i := range 3 {
-		_, err := db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
-			VALUES ($1, 'sku.upsert', 1001, '{}', 'test', 'realtime', now())`, fmt.Sprintf("fresh-%d", i))
-		require.NoError(t, err)
+		recordEvent(t, db, fmt.Sprintf("fresh-%d", i), "sku.upsert", 1001)
 	}
 	got, err = svc.Pools.Get(ctx, p.ID)
 	require.NoError(t, err)
@@ -642,9 +640,7 @@ func TestRefreshSkipsChangesThatCannotBringASKUIn(t *testing.T) {
 	event := func(kind string) map[int64]selection.RefreshOutcome {
 		t.Helper()
 		n++
-		_, err := db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
-			VALUES ($1, $2, 1020, '{}', 'test', 'realtime', now())`, fmt.Sprintf("k%d", n), kind)
-		require.NoError(t, err)
+		recordEvent(t, db, fmt.Sprintf("k%d", n), kind, 1020)
 		outs, err := svc.RefreshAll(ctx)
 		require.NoError(t, err)
 		by := map[int64]selection.RefreshOutcome{}
@@ -688,9 +684,7 @@ func TestRefreshSkipsAMemberThatStillPasses(t *testing.T) {
 		t.Helper()
 		_, err := db.Pool.Exec(ctx, `UPDATE skus SET stock = $1 WHERE id = 1040`, n)
 		require.NoError(t, err)
-		_, err = db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
-			VALUES ($1, 'stock.update', 1040, '{}', 'test', 'realtime', now())`, fmt.Sprintf("s%d", n))
-		require.NoError(t, err)
+		recordEvent(t, db, fmt.Sprintf("s%d", n), "stock.update", 1040)
 		svc.Executor.Index = rebuild(t, db)
 		outs, err := svc.RefreshAll(ctx)
 		require.NoError(t, err)
@@ -702,4 +696,13 @@ func TestRefreshSkipsAMemberThatStillPasses(t *testing.T) {
 	o = stock(0)
 	require.True(t, o.Changed, "sold out: %+v", o)
 	require.Equal(t, selection.IDs{1038, 1037, 1035}, mustVersion(t, svc, p.ID).Ranking)
+}
+
+// recordEvent records an accepted event of a kind about a SKU (the row is changed, if at all,
+// by the caller): what the refresher reads changes from.
+func recordEvent(t *testing.T, db *testdb.DB, id, kind string, sku int64) {
+	t.Helper()
+	_, err := db.Pool.Exec(context.Background(), `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+		VALUES ($1, $2, $3, '{}', 'test', 'realtime', now())`, id, kind, sku)
+	require.NoError(t, err)
 }

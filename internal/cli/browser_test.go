@@ -123,6 +123,7 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	vlist, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#vlist").textContent + "|" + document.querySelector("#older").hidden`))
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(vlist, "v1 (") && strings.HasSuffix(vlist, "|true"), vlist)
+	axeCheck(t, bctx, "pool")
 	// It says how fresh the pool is: version 1 was written (checked) just now.
 	fresh, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#fresh").textContent`))
 	require.NoError(t, err)
@@ -188,6 +189,12 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	listed, err := chromedp.Run(bctx, chromedp.Text(css("#plrows")))
 	require.NoError(t, err)
 	require.Contains(t, listed, "edited in the browser")
+	axeCheck(t, bctx, "pools")
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Navigate(base+"/#/tags"),
+		chromedp.WaitVisible(css("#tl table, #tl p")),
+	))
+	axeCheck(t, bctx, "tags")
 
 	// Its version records where the indexes stood (incremental refreshes look for changes
 	// after that): the tag index's snapshot, the vector followers' and the text index's stamps.
@@ -213,6 +220,7 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 		chromedp.WaitVisible(css("#items tbody tr")),
 	))
 	requireNoCSPViolations(t, bctx) // on the planning page; the pool page was checked before
+	axeCheck(t, bctx, "planning")
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll("../../docs", 0o755))

@@ -352,9 +352,9 @@ async function poolPage(id) {
         <button class="ghost" id="editbtn" type="button">Edit</button>
         <span class="grow"></span>
         <label for="from" style="margin:0">Diff</label>
-        <select id="from">${vs.map((v) => `<option value="${v.version}" ${v.version === Math.max(1, pool.current_version - 1) ? "selected" : ""}>v${v.version}</option>`).join("")}</select>
-        <span>→</span>
-        <select id="to">${vs.map((v) => `<option value="${v.version}" ${v.version === pool.current_version ? "selected" : ""}>v${v.version}</option>`).join("")}</select>
+        <select id="from" aria-label="diff from version">${vs.map((v) => `<option value="${v.version}" ${v.version === Math.max(1, pool.current_version - 1) ? "selected" : ""}>v${v.version}</option>`).join("")}</select>
+        <span aria-hidden="true">→</span>
+        <select id="to" aria-label="diff to version">${vs.map((v) => `<option value="${v.version}" ${v.version === pool.current_version ? "selected" : ""}>v${v.version}</option>`).join("")}</select>
         <button class="ghost" id="diffbtn" type="button">Show diff</button>
       </div>
       <div id="diff"></div>

@@ -105,15 +105,7 @@ func kdot(a, b []float32) float64 { return float64(vectorindex.Dot(a, b)) }
 
 // knearest is nearest with kdot.
 func knearest(v []float32, cents [][]float32) int {
-	best, at := math.Inf(-1), -1
-	for i, c := range cents {
-		if len(c) != len(v) {
-			continue
-		}
-		if s := kdot(v, c); s > best {
-			best, at = s, i
-		}
-	}
+	_, at := bestBy(v, cents, kdot)
 	return at
 }
 

@@ -23,13 +23,16 @@ func normalize(v []float32) []float32 {
 
 // bestSim is the highest cosine similarity of v to the prototypes (all L2-normalised) and
 // which prototype it was.
-func bestSim(v []float32, protos [][]float32) (float64, int) {
+func bestSim(v []float32, protos [][]float32) (float64, int) { return bestBy(v, protos, dot) }
+
+// bestBy is bestSim with the product prod.
+func bestBy(v []float32, protos [][]float32, prod func(a, b []float32) float64) (float64, int) {
 	best, at := math.Inf(-1), -1
 	for i, p := range protos {
 		if len(p) != len(v) {
 			continue
 		}
-		if s := dot(v, p); s > best {
+		if s := prod(v, p); s > best {
 			best, at = s, i
 		}
 	}

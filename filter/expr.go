@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -209,6 +210,23 @@ func (e Expr) Tags() []string {
 	walk = func(x *Expr) {
 		if x.Op == OpTag {
 			out = append(out, x.Name)
+		}
+		for i := range x.Args {
+			walk(&x.Args[i])
+		}
+	}
+	walk(&e)
+	return out
+}
+
+// Fields returns the names of the fields e's predicates read (attr and range), each once, in
+// the order they first appear.
+func (e Expr) Fields() []string {
+	var out []string
+	var walk func(x *Expr)
+	walk = func(x *Expr) {
+		if (x.Op == OpAttr || x.Op == OpRange) && !slices.Contains(out, x.Field) {
+			out = append(out, x.Field)
 		}
 		for i := range x.Args {
 			walk(&x.Args[i])

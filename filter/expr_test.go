@@ -165,3 +165,12 @@ func FuzzParseExprJSON(f *testing.F) {
 		require.Equal(t, canon(e), canon(back))
 	})
 }
+
+// Fields and Tags name what an expression reads: each field once, in order of appearance.
+func TestExprFieldsAndTags(t *testing.T) {
+	e, err := ParseExpr("brand = Logitech and (price < 5000 or tag = deal) and not brand = Razer and stock >= 1")
+	require.NoError(t, err)
+	require.Equal(t, []string{"brand", "price", "stock"}, e.Fields())
+	require.Equal(t, []string{"deal"}, e.Tags())
+	require.Empty(t, All().Fields())
+}

@@ -16,8 +16,6 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"selection/filter"
 )
 
 // Service is the selection service's use cases: plan a scenario, preview, and keep pools.
@@ -417,7 +415,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 	trigger := "pin changed"
 	// A pin's price, stock or metrics change leaves it where it is (pins go first, in their
 	// order); any other change (a deletion, a revival) may not.
-	if !s.pinsIn(p.Plan, roaring64.AndNot(changed.all, roaring64.Or(roaring64.Or(changed.price, changed.stock), changed.metrics))) {
+	if !s.pinsIn(p.Plan, changed.other) {
 		// Only a change the pool reads can alter it (any change but a price, stock or metrics
 		// one its filter and ranking do not read): to a member, or to a SKU that now passes
 		// the filter and, for a pool of product types, is of them or holds a word of its
@@ -529,6 +527,8 @@ func (s *Service) pinsIn(plan Plan, changed *roaring64.Bitmap) bool {
 // may have changed anything.
 type changeSet struct {
 	all, price, stock, metrics *roaring64.Bitmap
+	// other is all less price, stock and metrics: the SKUs with a change of any other kind.
+	other *roaring64.Bitmap
 }
 
 // changedSince returns the SKUs that changed after v's position: events of transactions not
@@ -585,6 +585,7 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 	for _, bm := range []*roaring64.Bitmap{cs.price, cs.stock, cs.metrics} {
 		bm.AndNot(other) // a SKU with any other change is not "only" that kind
 	}
+	cs.other = other
 	return cs, nil
 }
 
@@ -595,19 +596,10 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 func (cs *changeSet) reading(plan Plan) (ranked, filtered *roaring64.Bitmap) {
 	inFilter := map[string]bool{}
 	if plan.Filter != nil {
-		var walk func(e filter.Expr)
-		walk = func(e filter.Expr) {
-			switch e.Op {
-			case filter.OpTag:
-				inFilter["tag"] = true
-			case filter.OpAttr, filter.OpRange:
-				inFilter[e.Field] = true
-			}
-			for _, a := range e.Args {
-				walk(a)
-			}
+		for _, f := range plan.Filter.Fields() {
+			inFilter[f] = true
 		}
-		walk(*plan.Filter)
+		inFilter["tag"] = len(plan.Filter.Tags()) > 0
 	}
 	inRanking := map[string]bool{}
 	if (plan.Intent != nil && len(plan.Intent.Types) > 0) || (plan.Query == "" && plan.Ranking.By == SortRelevance) {
@@ -631,7 +623,7 @@ func (cs *changeSet) reading(plan Plan) (ranked, filtered *roaring64.Bitmap) {
 // readBy is every change but a price, stock or metrics one, and those of the kinds the fields
 // named read.
 func (cs *changeSet) readBy(uses map[string]bool) *roaring64.Bitmap {
-	out := roaring64.AndNot(cs.all, roaring64.Or(roaring64.Or(cs.price, cs.stock), cs.metrics))
+	out := cs.other.Clone()
 	if uses["tag"] || uses["price"] || uses["list_price"] || uses["discount"] {
 		out.Or(cs.price)
 	}

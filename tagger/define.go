@@ -177,10 +177,7 @@ func (t *Tagger) Explain(ctx context.Context, tagName string, skuID int64) (Expl
 // holds.
 func (t *Tagger) explainRule(ex *Explanation, tg *TagDef, row filter.Row, single *roaring64.Bitmap) {
 	o := ex.Ordinal
-	rule := filter.All()
-	if tg.Definition.Rule != nil {
-		rule = *tg.Definition.Rule
-	}
+	rule := tg.Definition.ruleExpr()
 	ex.Rule = rule.String()
 	if len(tg.Definition.Words) > 0 {
 		ex.Rule += " and " + wordsText(tg.Definition.Words)

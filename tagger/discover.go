@@ -338,8 +338,9 @@ func (t *Tagger) Discover(ctx context.Context, opts DiscoverOptions) ([]TagDef, 
 // how many SKUs had vectors.
 func (t *Tagger) clusterLive(opts DiscoverOptions) ([]Cluster, int) {
 	live := t.ix.Live().ToArray()
-	sample := opts.withDefaults(0).Sample
-	rng := rand.New(rand.NewPCG(opts.withDefaults(0).Seed, 0xd15c))
+	d := opts.withDefaults(0) // the sample and seed; the clusters follow n
+	sample := d.Sample
+	rng := rand.New(rand.NewPCG(d.Seed, 0xd15c))
 	var train [][]float32
 	n := 0
 	for _, o := range live {

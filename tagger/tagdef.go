@@ -69,6 +69,14 @@ type Definition struct {
 	NamedBy string   `json:"named_by,omitempty"`
 }
 
+// ruleExpr is a rule tag's rule; without one (a tag by words alone), every live SKU.
+func (d *Definition) ruleExpr() filter.Expr {
+	if d.Rule == nil {
+		return filter.All()
+	}
+	return *d.Rule
+}
+
 // TagRefs returns the names of the tags the definition's expressions refer to.
 func (d *Definition) TagRefs() []string {
 	var out []string

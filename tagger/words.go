@@ -3,14 +3,13 @@ package tagger
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
-
-	"selection/filter"
 )
 
 // MaxWords bounds the words of one rule tag (Definition.Words).
@@ -57,7 +56,7 @@ func foldPlural(w string) string {
 
 // titleWords keeps, for the terms some rule tag's words use, the live SKUs whose titles hold
 // each. Every row the store scans updates the terms tracked so far (scanRow); a term asked for
-// the first time is filled from the titles in skus (ensure). Titles are not kept.
+// the first time is filled from the titles in skus (Store.ensureWords). Titles are not kept.
 type titleWords struct {
 	mu    sync.Mutex
 	terms map[string]*roaring64.Bitmap
@@ -93,7 +92,7 @@ func (s *Store) ensureWords(ctx context.Context, entries [][]string) error {
 	var fresh []string
 	for _, ts := range entries {
 		for _, term := range ts {
-			if _, ok := w.terms[term]; !ok && !containsString(fresh, term) {
+			if _, ok := w.terms[term]; !ok && !slices.Contains(fresh, term) {
 				fresh = append(fresh, term)
 			}
 		}
@@ -170,10 +169,7 @@ func (s *Store) holding(entries [][]string, within *roaring64.Bitmap) *roaring64
 // evalRule evaluates a rule tag (within a set when within is not nil): its rule, and when it
 // has words, only the SKUs whose titles hold one of them.
 func (t *Tagger) evalRule(ctx context.Context, d *TagDef, within *roaring64.Bitmap) (*roaring64.Bitmap, error) {
-	rule := filter.All()
-	if d.Definition.Rule != nil {
-		rule = *d.Definition.Rule
-	}
+	rule := d.Definition.ruleExpr()
 	var bm *roaring64.Bitmap
 	var err error
 	if within != nil {
@@ -199,13 +195,4 @@ func wordsText(words []string) string {
 		q[i] = fmt.Sprintf("%q", w)
 	}
 	return "title holds " + strings.Join(q, " or ")
-}
-
-func containsString(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -131,7 +131,8 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 		p.ApplyChanges, p.FollowerWait = applied, wait
 		p.Freshness = time.Since(last)
 		res.Passes = append(res.Passes, p)
-		fmt.Fprintf(out, "%s: %s; ran the plans of %v\n", p.Name, p.Took.Round(time.Millisecond), p.Triggers)
+		fmt.Fprintf(out, "%s: %s (changes written in %s, indexes caught up in %s); ran the plans of %v\n", p.Name,
+			p.Took.Round(time.Millisecond), p.ApplyChanges.Round(time.Millisecond), p.FollowerWait.Round(time.Millisecond), p.Triggers)
 	}
 	report(out, res)
 	return res, nil

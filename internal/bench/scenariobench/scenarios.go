@@ -2,6 +2,7 @@ package scenariobench
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -94,23 +95,11 @@ func Fields(e *filter.Expr) []string {
 	if e == nil {
 		return nil
 	}
-	seen := map[string]bool{}
-	var walk func(e *filter.Expr)
-	walk = func(e *filter.Expr) {
-		switch e.Op {
-		case filter.OpTag:
-			seen["tag:"+e.Name] = true
-		case filter.OpAttr, filter.OpRange:
-			seen[e.Field] = true
+	out := e.Fields()
+	for _, t := range e.Tags() {
+		if f := "tag:" + t; !slices.Contains(out, f) {
+			out = append(out, f)
 		}
-		for i := range e.Args {
-			walk(&e.Args[i])
-		}
-	}
-	walk(e)
-	out := make([]string, 0, len(seen))
-	for f := range seen {
-		out = append(out, f)
 	}
 	sort.Strings(out)
 	return out

@@ -36,6 +36,7 @@ type harness struct {
 	reader  string
 	db      *testdb.DB
 	reg     *prometheus.Registry
+	tg      *tagger.Tagger
 }
 
 // newHarness serves 30 SKUs with a planner key (alice) and a reader key (bob); opts adjust the
@@ -87,7 +88,7 @@ func newHarnessWith(t testing.TB, cfg api.Config) *harness {
 	srv, err := api.New(cfg, api.Deps{DB: db.Pool, Service: svc, Catalog: store, Index: ix,
 		Tags: api.TaggerService{Tagger: tg}, Registry: reg})
 	require.NoError(t, err)
-	return &harness{t: t, srv: srv, h: srv.Handler(), planner: planner, reader: reader, db: db, reg: reg}
+	return &harness{t: t, srv: srv, h: srv.Handler(), planner: planner, reader: reader, db: db, reg: reg, tg: tg}
 }
 
 func (h *harness) do(method, path, key string, body any, hdr ...string) *httptest.ResponseRecorder {
@@ -380,4 +381,110 @@ func TestTagsDefineAndDelete(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, h.do("DELETE", "/v1/tags/deals/razer", h.planner, nil).Code)
 	w = h.do("GET", "/v1/tags", h.reader, nil)
 	require.Equal(t, `{"tags":[]}`, w.Body.String())
+}
+
+// Boost and bury rules and slots through the API: the plan carries them as filter text, each
+// item names what moved it, and bad ones are refused with 400.
+func TestRulesAndSlotsThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	plan := map[string]any{"version": 1, "query": "", "ranking": map[string]any{"by": "sales"}, "limit": 6,
+		"rules": []any{map[string]any{"name": "razer up", "filter": "brand = Razer", "factor": 0.5}},
+		"slots": []any{map[string]any{"from": 1, "to": 1, "filter": "stock = 0"}}}
+	w := h.do("POST", "/v1/search", h.reader, map[string]any{"plan": plan})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	res := decodeJSON[map[string]any](t, w)
+	var got []string
+	items := res["items"].([]any)
+	for _, it := range items {
+		got = append(got, strings.TrimPrefix(it.(map[string]any)["sku_id"].(string), "90000000000000000"))
+	}
+	// By sales: 1, 2, 3, ...; Razer (3, 6, 9) up by a quarter of the list, the first SKU out of
+	// stock (4) in position 1.
+	require.Equal(t, []string{"04", "03", "01", "02", "06", "05"}, got)
+	require.Equal(t, "stock = 0", items[0].(map[string]any)["slot"])
+	require.Equal(t, []any{"razer up +0.50"}, items[1].(map[string]any)["rules"])
+	require.Nil(t, items[2].(map[string]any)["rules"])
+	rules := res["plan"].(map[string]any)["rules"].([]any)
+	require.Equal(t, "brand = Razer", rules[0].(map[string]any)["filter"])
+
+	for _, bad := range []map[string]any{
+		{"name": "x", "filter": "brand = Razer", "factor": 3},
+		{"filter": "brand = ", "factor": 0.5},
+		{"filter": "tag = nosuchtag", "factor": 0.5},
+	} {
+		plan["rules"] = []any{bad}
+		requireProblem(t, h.do("POST", "/v1/search", h.reader, map[string]any{"plan": plan}), 400)
+	}
+	plan["rules"] = nil
+	plan["slots"] = []any{map[string]any{"from": 5, "to": 9, "filter": "brand = Razer"}} // past the limit
+	requireProblem(t, h.do("POST", "/v1/search", h.reader, map[string]any{"plan": plan}), 400)
+
+	// A pool keeps its rules and slots; its items are ranked by them.
+	plan["slots"] = []any{map[string]any{"from": 1, "to": 2, "filter": "brand = Razer"}}
+	loc, _ := h.createPool(h.planner, "razer first", plan)
+	w = h.do("GET", loc+"/items", h.reader, nil)
+	require.Equal(t, 200, w.Code, w.Body.String())
+	items = decodeJSON[map[string]any](t, w)["items"].([]any)
+	require.Equal(t, "Razer", items[0].(map[string]any)["brand"])
+	require.Equal(t, "Razer", items[1].(map[string]any)["brand"])
+	require.Equal(t, "Logitech", items[2].(map[string]any)["brand"])
+}
+
+// The safety net through the API: a refresh that drops too much of a guarded pool is held;
+// readers keep the published version; a planner reads the pending one and accepts or rejects
+// it; a reader may do neither.
+func TestGuardThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	// Stock is i%4: SKUs 4, 8, 12 ... have none. By sales (100 - i): 1, 2, 3, 5, 6, 7, 9, 10.
+	plan := map[string]any{"version": 1, "query": "", "filter": map[string]any{"range": map[string]any{"field": "stock", "gte": 1}},
+		"ranking": map[string]any{"by": "sales"}, "limit": 8, "guard": map[string]any{"max_drop_pct": 25, "min_size": 4}}
+	base, _ := h.createPool(h.planner, "guarded", plan)
+	requireProblem(t, h.do("GET", base+"/pending", h.reader, nil), 404)
+
+	outOfStock := func(at time.Time, ids ...int64) {
+		for _, i := range ids {
+			id := 9_000_000_000_000_000_000 + i
+			_, err := catalog.NewStore(h.db.Pool).Upsert(ctx, []catalog.Patch{{ID: id, Fields: catalog.FieldStock, Stock: 0, StockAt: at}})
+			require.NoError(t, err)
+			_, err = h.db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+				VALUES ($1, 'stock.update', $2, '{}', 'test', 'realtime', $3)`, fmt.Sprintf("out-%d", i), id, at)
+			require.NoError(t, err)
+		}
+		_, err := h.tg.Poll(ctx)
+		require.NoError(t, err)
+	}
+	outOfStock(time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), 1, 2, 3) // 3 of 8: 37%
+	w := h.do("POST", base+"/refresh", h.planner, nil)
+	require.Equal(t, 200, w.Code, w.Body.String())
+	out := decodeJSON[map[string]any](t, w)
+	require.Equal(t, true, out["held"], out)
+	require.Equal(t, float64(1), out["version"])
+
+	pool := decodeJSON[map[string]any](t, h.do("GET", base, h.reader, nil))
+	require.Equal(t, float64(1), pool["current_version"])
+	require.Contains(t, pool["pending"].(map[string]any)["reason"], "3 of its 8 SKUs (37%) would leave")
+	pend := decodeJSON[map[string]any](t, h.do("GET", base+"/pending", h.reader, nil))
+	require.Equal(t, float64(1), pend["based_on"])
+	require.Len(t, pend["diff"].(map[string]any)["removed"], 3)
+	items := decodeJSON[map[string]any](t, h.do("GET", base+"/items", h.reader, nil))["items"].([]any)
+	require.Equal(t, "9000000000000000001", items[0].(map[string]any)["sku_id"], "readers keep the published version")
+
+	requireProblem(t, h.do("POST", base+"/pending/accept", h.reader, nil), 403)
+	w = h.do("POST", base+"/pending/accept", h.planner, nil)
+	require.Equal(t, 200, w.Code, w.Body.String())
+	require.Equal(t, float64(2), decodeJSON[map[string]any](t, w)["version"])
+	items = decodeJSON[map[string]any](t, h.do("GET", base+"/items", h.reader, nil))["items"].([]any)
+	require.Equal(t, "9000000000000000005", items[0].(map[string]any)["sku_id"])
+	requireProblem(t, h.do("POST", base+"/pending/accept", h.planner, nil), 404)
+
+	outOfStock(time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), 5, 6, 7)
+	w = h.do("POST", base+"/refresh", h.planner, nil)
+	require.Equal(t, true, decodeJSON[map[string]any](t, w)["held"], w.Body.String())
+	require.Equal(t, 204, h.do("POST", base+"/pending/reject", h.planner, nil).Code)
+	requireProblem(t, h.do("GET", base+"/pending", h.reader, nil), 404)
+	require.Equal(t, float64(2), decodeJSON[map[string]any](t, h.do("GET", base, h.reader, nil))["current_version"])
+
+	plan["guard"] = map[string]any{"max_drop_pct": 101}
+	requireProblem(t, h.do("POST", "/v1/search", h.reader, map[string]any{"plan": plan}), 400)
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"selection/filter"
+	"selection/selection"
 )
 
 // op documents one route. The OpenAPI document is generated from these, and a test checks that
@@ -55,6 +56,11 @@ var ops = []op{
 	{method: "DELETE", path: "/v1/pools/{id}", role: RolePlanner, summary: "Delete a pool and its versions", params: []param{idParam}, status: 204},
 	{method: "POST", path: "/v1/pools/{id}/refresh", role: RolePlanner, summary: "Re-run the pool's plan; a changed ranking becomes a new version (409 when other refreshes or edits of the pool keep winning)",
 		params: []param{idParam}, response: "RefreshOutcome", conflict: true},
+	{method: "GET", path: "/v1/pools/{id}/pending", role: RoleReader, summary: "The refresh held by the pool's guard (plan.guard), if any: why, its size, and its diff from the published version (404 when none)",
+		params: []param{idParam}, response: "PendingVersion"},
+	{method: "POST", path: "/v1/pools/{id}/pending/accept", role: RolePlanner, summary: "Publish the held refresh as the pool's next version (409 when the pool moved on since it was held: refresh again)",
+		params: []param{idParam}, response: "RefreshOutcome", conflict: true},
+	{method: "POST", path: "/v1/pools/{id}/pending/reject", role: RolePlanner, summary: "Drop the held refresh; the published version stands", params: []param{idParam}, status: 204},
 	{method: "GET", path: "/v1/pools/{id}/versions", role: RoleReader, summary: "List a pool's versions, newest first, a page at a time",
 		params:   []param{idParam, {"limit", "query", "integer", "page size, 1..500 (default 100)", false}, {"before", "query", "integer", "list versions below this one (next_before of the previous page, present when there is a next page)", false}},
 		response: "VersionList"},
@@ -118,6 +124,8 @@ func schemas() map[string]any {
 			`{"attr":{"field":"brand","value":"Logitech"}} {"attr":{"field":"market","in":["SG","ALL"]}} ` +
 			`{"range":{"field":"price","gte":1000,"lte":5000}} (gt, gte, lt, lte, eq; integers, money in minor units). Fields: GET /v1/fields. ` +
 			fmt.Sprintf("At most %d terms (each operator, tag, range and value is one), %d of them numeric, nested at most 64 deep.", filter.MaxTerms, filter.MaxRanges)},
+		"RuleFilter": map[string]any{"description": `filter text ("brand = Logitech", "stock < 5", "tag = clearance"), or an Expr`,
+			"oneOf": []any{typ("string", ""), ref("Expr")}},
 		"Plan": obj(map[string]any{
 			"version":       typ("integer", "plan schema version, 1"),
 			"query":         typ("string", "semantic query: what the products are"),
@@ -130,8 +138,18 @@ func schemas() map[string]any {
 			"limit":      typ("integer", "1..10000"),
 			"pins":       ids,
 			"exclusions": ids,
-			"currency":   map[string]any{"type": "string", "pattern": "^([A-Z]{3})?$", "description": "ISO 4217 code"},
-			"campaign":   map[string]any{"type": "string", "maxLength": 100, "description": "at most 100 bytes"},
+			"rules": map[string]any{"type": "array", "maxItems": selection.MaxRules, "description": "boost (factor > 0) or bury (factor < 0) the SKUs a filter holds; " +
+				"a rule of factor 1 moves a SKU up half the ranked list at most, and the rules' total on one SKU is bounded to [-1, 1]",
+				"items": obj(map[string]any{"name": str, "filter": ref("RuleFilter"),
+					"factor": map[string]any{"type": "number", "minimum": -1, "maximum": 1, "description": "not 0"}}, "filter", "factor")},
+			"guard": map[string]any{"type": "object", "description": "safety net on refresh: a refresh the data caused that would leave the pool below min_size SKUs, " +
+				"or remove more than max_drop_pct percent of the published members, is held as the pool's pending version (GET /v1/pools/{id}/pending) for a planner to accept or reject",
+				"properties": map[string]any{"min_size": typ("integer", "0..limit; 0: off"), "max_drop_pct": typ("integer", "0..100; 0: off")}},
+			"slots": map[string]any{"type": "array", "maxItems": selection.MaxSlots, "description": "positions from..to (1-based, within the limit, not overlapping) " +
+				"reserved for the best-ranked SKUs a filter holds; pins keep their positions first",
+				"items": obj(map[string]any{"name": str, "from": intg, "to": intg, "filter": ref("RuleFilter")}, "from", "to", "filter")},
+			"currency": map[string]any{"type": "string", "pattern": "^([A-Z]{3})?$", "description": "ISO 4217 code"},
+			"campaign": map[string]any{"type": "string", "maxLength": 100, "description": "at most 100 bytes"},
 		}, "version", "query", "ranking", "limit"),
 		"PlanRequest": obj(map[string]any{"scenario": str,
 			"planner": map[string]any{"type": "string", "enum": []string{"deterministic", "llm", "auto"}}}, "scenario"),
@@ -140,7 +158,7 @@ func schemas() map[string]any {
 		"SearchRequest": obj(map[string]any{"scenario": str, "plan": ref("Plan"), "limit": intg}),
 		"Item": obj(map[string]any{"rank": intg, "sku_id": id, "title": str, "brand": str, "market": str, "currency": str,
 			"price": typ("integer", "minor units"), "list_price": intg, "discount_pct": intg, "stock": intg, "rating": num,
-			"sales_7d": intg, "score": num, "pinned": boo, "live": boo, "tags": arr(str), "why": str}),
+			"sales_7d": intg, "score": num, "pinned": boo, "rules": arr(str), "slot": str, "live": boo, "tags": arr(str), "why": str}),
 		"SearchResponse": obj(map[string]any{"plan": ref("Plan"), "items": arr(ref("Item")), "candidates": intg,
 			"matched":    typ("integer", "SKUs that pass the filter and are of the intent's types (with those of other types holding every word of the query)"),
 			"stop":       typ("string", "why the list ends where it does"),
@@ -151,21 +169,25 @@ func schemas() map[string]any {
 		"Pool": obj(map[string]any{"id": str, "name": str, "scenario": str, "plan": ref("Plan"), "valid_from": str,
 			"valid_until": str, "current_version": intg, "revision": typ("integer", "edit revision: 1 when created, one more per edit"),
 			"updated_by": typ("string", "the key that wrote the current revision"), "created_by": str, "created_at": str, "updated_at": str, "warnings": arr(str),
+			"pending":       obj(map[string]any{"pool_id": str, "based_on": intg, "reason": str, "size": intg, "created_at": str}),
 			"refreshed_at":  typ("string", "when a refresh last wrote the current version or found it still right (absent: no version yet)"),
 			"events_behind": typ("integer", "catalogue events accepted after the last one the current version reflects (about: sequences may skip)")}),
 		"PoolSummary": obj(map[string]any{"id": str, "name": str, "scenario": typ("string", "the scenario's first 200 characters"),
 			"scenario_truncated": boo, "ranking": str, "limit": intg, "pins": typ("integer", "number of pins"), "exclusions": typ("integer", "number of exclusions"),
 			"valid_from": str, "valid_until": str, "current_version": intg, "revision": intg, "created_by": str, "created_at": str, "updated_at": str}),
-		"PoolList":       obj(map[string]any{"pools": arr(ref("PoolSummary")), "next_before": str}),
-		"VersionList":    obj(map[string]any{"versions": arr(obj(map[string]any{"version": intg, "member_count": intg, "event_seq": intg, "created_at": str})), "next_before": str}),
-		"ItemsPage":      obj(map[string]any{"pool_id": str, "version": intg, "total": intg, "items": arr(ref("Item")), "next_cursor": str}),
-		"Moved":          obj(map[string]any{"sku_id": id, "from_rank": intg, "to_rank": intg}),
-		"Diff":           obj(map[string]any{"from": intg, "to": intg, "added": arr(ref("Moved")), "removed": arr(ref("Moved")), "moved": arr(ref("Moved")), "unchanged": intg}),
-		"RefreshOutcome": obj(map[string]any{"pool_id": str, "version": intg, "changed": boo, "skipped": boo, "diff": ref("Diff"), "reason": str, "warnings": arr(str)}),
-		"TagList":        obj(map[string]any{"tags": arr(obj(map[string]any{"name": str, "kind": str, "members": intg}))}),
-		"TagDefinition":  map[string]any{"type": "object", "description": "name, kind (rule or prototype), and for a rule tag the rule (an Expr) and/or words its SKUs' titles hold (words: [\"gaming\", \"gamer\"]), for a prototype tag descriptions / example SKU ids"},
-		"Object":         map[string]any{"type": "object"},
-		"FieldList":      obj(map[string]any{"fields": arr(obj(map[string]any{"name": str, "kind": str, "help": str, "values": arr(str)}))}),
+		"PoolList":    obj(map[string]any{"pools": arr(ref("PoolSummary")), "next_before": str}),
+		"VersionList": obj(map[string]any{"versions": arr(obj(map[string]any{"version": intg, "member_count": intg, "event_seq": intg, "created_at": str})), "next_before": str}),
+		"ItemsPage":   obj(map[string]any{"pool_id": str, "version": intg, "total": intg, "items": arr(ref("Item")), "next_cursor": str}),
+		"Moved":       obj(map[string]any{"sku_id": id, "from_rank": intg, "to_rank": intg}),
+		"Diff":        obj(map[string]any{"from": intg, "to": intg, "added": arr(ref("Moved")), "removed": arr(ref("Moved")), "moved": arr(ref("Moved")), "unchanged": intg}),
+		"RefreshOutcome": obj(map[string]any{"pool_id": str, "version": intg, "changed": boo, "skipped": boo,
+			"held": typ("boolean", "the new ranking broke the pool's guard and waits as its pending version"), "diff": ref("Diff"), "reason": str, "trigger": str, "warnings": arr(str)}),
+		"PendingVersion": obj(map[string]any{"pool_id": str, "based_on": typ("integer", "the published version it was compared with"),
+			"reason": str, "size": intg, "created_at": str, "diff": ref("Diff")}),
+		"TagList":       obj(map[string]any{"tags": arr(obj(map[string]any{"name": str, "kind": str, "members": intg}))}),
+		"TagDefinition": map[string]any{"type": "object", "description": "name, kind (rule or prototype), and for a rule tag the rule (an Expr) and/or words its SKUs' titles hold (words: [\"gaming\", \"gamer\"]), for a prototype tag descriptions / example SKU ids"},
+		"Object":        map[string]any{"type": "object"},
+		"FieldList":     obj(map[string]any{"fields": arr(obj(map[string]any{"name": str, "kind": str, "help": str, "values": arr(str)}))}),
 		"SKU": obj(map[string]any{"id": id, "ordinal": intg, "market": str, "title": str, "description": str, "brand": str,
 			"category": str, "product_type": str, "attributes": map[string]any{"type": "object"}, "currency": str, "price": intg,
 			"list_price": intg, "discount_pct": intg, "stock": intg, "rating": num, "sales_7d": intg, "live": boo, "tags": arr(str)}),

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -52,7 +53,9 @@ func (s *Server) poolInput(c *gin.Context) (selection.PoolInput, []string, error
 
 type poolResponse struct {
 	selection.Pool
-	Warnings []string `json:"warnings,omitempty"`
+	// Pending, on GET, is the refresh the pool's guard holds for review (GET .../pending).
+	Pending  *selection.Pending `json:"pending,omitempty"`
+	Warnings []string           `json:"warnings,omitempty"`
 }
 
 func (s *Server) createPool(c *gin.Context) {
@@ -162,13 +165,22 @@ func (s *Server) getPool(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	p, err := s.deps.Service.Pools.Get(c.Request.Context(), id)
+	ctx := c.Request.Context()
+	p, err := s.deps.Service.Pools.Get(ctx, id)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	out := poolResponse{Pool: p}
+	switch pend, err := s.deps.Service.Pools.Pending(ctx, id); {
+	case err == nil:
+		out.Pending = pend
+	case !errors.Is(err, selection.ErrNoPending):
+		s.fail(c, err)
+		return
+	}
 	c.Header("ETag", poolETag(p.Revision))
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, out)
 }
 
 // listPools pages pool summaries (selection.PoolSummary: no plans), newest first; next_before
@@ -218,6 +230,61 @@ func (s *Server) refreshPool(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// pendingView is a held refresh as the API shows it: its diff from the published version.
+type pendingView struct {
+	*selection.Pending
+	Diff selection.Diff `json:"diff"`
+}
+
+func (s *Server) getPending(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	p, err := s.deps.Service.Pools.Pending(ctx, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	cur, err := s.deps.Service.Pools.GetVersion(ctx, id, 0)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d := selection.DiffVersions(cur, p.Version)
+	d.To = cur.Version + 1 // what it would become
+	c.JSON(http.StatusOK, pendingView{Pending: p, Diff: d})
+}
+
+func (s *Server) acceptPending(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out, err := s.deps.Service.AcceptPending(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) rejectPending(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.deps.Service.Pools.Reject(c.Request.Context(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 func (s *Server) listVersions(c *gin.Context) {

@@ -28,25 +28,28 @@ const apiCSP = "default-src 'none'; frame-ancestors 'none'"
 // registered without one.
 func (s *Server) handlers() map[string]gin.HandlerFunc {
 	return map[string]gin.HandlerFunc{
-		"POST /v1/plan":               s.plan,
-		"POST /v1/search":             s.search,
-		"GET /v1/pools":               s.listPools,
-		"POST /v1/pools":              s.createPool,
-		"GET /v1/pools/{id}":          s.getPool,
-		"PUT /v1/pools/{id}":          s.updatePool,
-		"DELETE /v1/pools/{id}":       s.deletePool,
-		"POST /v1/pools/{id}/refresh": s.refreshPool,
-		"GET /v1/pools/{id}/versions": s.listVersions,
-		"GET /v1/pools/{id}/items":    s.poolItems,
-		"GET /v1/pools/{id}/diff":     s.diff,
-		"GET /v1/pools/{id}/export":   s.export,
-		"GET /v1/tags":                s.listTags,
-		"POST /v1/tags":               s.defineTag,
-		"DELETE /v1/tags/{name}":      s.deleteTag, // discovered tags are named family/topic
-		"GET /v1/fields":              s.listFields,
-		"POST /v1/filters/parse":      s.parseFilter,
-		"GET /v1/skus":                s.getSKUs,
-		"GET /v1/skus/{id}":           s.getSKU,
+		"POST /v1/plan":                      s.plan,
+		"POST /v1/search":                    s.search,
+		"GET /v1/pools":                      s.listPools,
+		"POST /v1/pools":                     s.createPool,
+		"GET /v1/pools/{id}":                 s.getPool,
+		"PUT /v1/pools/{id}":                 s.updatePool,
+		"DELETE /v1/pools/{id}":              s.deletePool,
+		"POST /v1/pools/{id}/refresh":        s.refreshPool,
+		"GET /v1/pools/{id}/versions":        s.listVersions,
+		"GET /v1/pools/{id}/pending":         s.getPending,
+		"POST /v1/pools/{id}/pending/accept": s.acceptPending,
+		"POST /v1/pools/{id}/pending/reject": s.rejectPending,
+		"GET /v1/pools/{id}/items":           s.poolItems,
+		"GET /v1/pools/{id}/diff":            s.diff,
+		"GET /v1/pools/{id}/export":          s.export,
+		"GET /v1/tags":                       s.listTags,
+		"POST /v1/tags":                      s.defineTag,
+		"DELETE /v1/tags/{name}":             s.deleteTag, // discovered tags are named family/topic
+		"GET /v1/fields":                     s.listFields,
+		"POST /v1/filters/parse":             s.parseFilter,
+		"GET /v1/skus":                       s.getSKUs,
+		"GET /v1/skus/{id}":                  s.getSKU,
 	}
 }
 

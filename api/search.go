@@ -89,7 +89,7 @@ func (s *Server) search(c *gin.Context) {
 	}
 	rows := make([]itemRow, len(res.Items))
 	for i, it := range res.Items {
-		rows[i] = itemRow{SKUID: it.SKUID, Rank: it.Rank, Score: it.Score, Why: it.Why, Pinned: it.Pinned}
+		rows[i] = itemRow{SKUID: it.SKUID, Rank: it.Rank, Score: it.Score, Why: it.Why, Pinned: it.Pinned, Rules: it.Rules, Slot: it.Slot}
 	}
 	items, err := s.views(c, rows)
 	if err != nil {

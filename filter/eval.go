@@ -25,6 +25,11 @@ func (ix *Index) EvalWithin(e Expr, within *roaring64.Bitmap) (*roaring64.Bitmap
 	return ix.evalWithin(context.Background(), e, within)
 }
 
+// EvalWithinContext is EvalWithin that stops with ctx's error when ctx is done.
+func (ix *Index) EvalWithinContext(ctx context.Context, e Expr, within *roaring64.Bitmap) (*roaring64.Bitmap, error) {
+	return ix.evalWithin(ctx, e, within)
+}
+
 func (ix *Index) evalWithin(ctx context.Context, e Expr, within *roaring64.Bitmap) (*roaring64.Bitmap, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err

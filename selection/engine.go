@@ -18,6 +18,9 @@ import (
 type Index interface {
 	// EvalContext evaluates a filter; it stops with ctx's error when ctx is done.
 	EvalContext(ctx context.Context, e filter.Expr) (*roaring64.Bitmap, error)
+	// EvalWithinContext evaluates a filter over the ordinals of within only: what a few
+	// hundred ranked SKUs' rules need costs that few, not the catalogue.
+	EvalWithinContext(ctx context.Context, e filter.Expr, within *roaring64.Bitmap) (*roaring64.Bitmap, error)
 	Live() *roaring64.Bitmap
 	SKUID(ordinal int64) (int64, bool)
 	Ordinal(id int64) (int64, bool)
@@ -75,7 +78,11 @@ type Item struct {
 	Score     float32 `json:"score"`
 	Relevance float32 `json:"relevance,omitempty"`
 	Pinned    bool    `json:"pinned,omitempty"`
-	Why       string  `json:"why"`
+	// Rules names the boost and bury rules that moved the item (with their factors), Slot the
+	// slot that placed it.
+	Rules []string `json:"rules,omitempty"`
+	Slot  string   `json:"slot,omitempty"`
+	Why   string   `json:"why"`
 }
 
 // Result is what running a plan gives.
@@ -151,7 +158,12 @@ func (e *Executor) Run(ctx context.Context, plan Plan) (*Result, error) {
 		sw.lap("rank")
 	}
 
-	res.Items = e.withPins(plan, ranked, res)
+	if err := e.applyRules(ctx, plan.Rules, ranked, res); err != nil {
+		return nil, err
+	}
+	if res.Items, err = e.withPins(ctx, plan, ranked, res); err != nil {
+		return nil, err
+	}
 	for _, it := range res.Items {
 		res.Members.Add(uint64(it.Ordinal))
 	}
@@ -238,7 +250,7 @@ func (e *Executor) holdingAll(phrase string, within *roaring64.Bitmap) *roaring6
 // SKUs the query's words did not reach fill the pool up to the plan's limit.
 func (e *Executor) rankByQuery(ctx context.Context, plan Plan, query string, types []string, cand, filtered *roaring64.Bitmap, res *Result, sw *stopwatch) ([]Item, error) {
 	by := plan.Ranking.By
-	k := plan.Limit
+	k := plan.depth()
 	if by != SortRelevance {
 		// Reorder a wider relevant set by the ranking's field.
 		k = min(max(plan.Limit*5, 500), MaxLimit)
@@ -257,9 +269,9 @@ func (e *Executor) rankByQuery(ctx context.Context, plan Plan, query string, typ
 	if by != SortRelevance && len(types) == 0 {
 		ranked = relevantSet(ranked)
 	}
-	if len(types) > 0 && len(ranked) < plan.Limit {
+	if len(types) > 0 && len(ranked) < plan.depth() {
 		// The whole pool: the intent's SKUs the query's words did not reach, best sellers first.
-		more, err := e.restOf(cand, ranked, plan.Limit-len(ranked))
+		more, err := e.restOf(cand, ranked, plan.depth()-len(ranked))
 		if err != nil {
 			return nil, err
 		}
@@ -285,7 +297,7 @@ func (e *Executor) rankWithoutQuery(plan Plan, query string, cand *roaring64.Bit
 		res.Warnings = append(res.Warnings, "no query to be relevant to: ranked by sales")
 		by = SortSales
 	}
-	ranked, err := e.topK(by, plan.Limit, cand)
+	ranked, err := e.topK(by, plan.depth(), cand)
 	if err != nil {
 		return nil, err
 	}
@@ -296,35 +308,90 @@ func (e *Executor) rankWithoutQuery(plan Plan, query string, cand *roaring64.Bit
 
 // withPins is the result's items: pins first, in their order, when live; then the ranked items
 // without them, up to the plan's limit, numbered and with their SKU ids.
-func (e *Executor) withPins(plan Plan, ranked []Item, res *Result) []Item {
+func (e *Executor) withPins(ctx context.Context, plan Plan, ranked []Item, res *Result) ([]Item, error) {
 	live := e.Index.Live()
+	out := roaring64.New()
+	if len(plan.Pins) > 0 {
+		pins := roaring64.New()
+		for _, id := range plan.Pins {
+			if o, ok := e.Index.Ordinal(id); ok {
+				pins.Add(uint64(o))
+			}
+		}
+		var err error
+		if out, err = e.Index.EvalWithinContext(ctx, filter.Attr("in_stock", "false"), pins); err != nil {
+			return nil, err
+		}
+	}
 	var items []Item
 	pinned := map[int64]bool{}
 	for _, id := range plan.Pins {
 		o, ok := e.Index.Ordinal(id)
-		if !ok || !live.Contains(uint64(o)) || pinned[o] {
-			if !ok || !live.Contains(uint64(o)) {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("pinned SKU %d is not in the catalogue (or deleted)", id))
-			}
+		switch {
+		case !ok || !live.Contains(uint64(o)):
+			res.Warnings = append(res.Warnings, fmt.Sprintf("pinned SKU %d is not in the catalogue (or deleted): the SKUs after it move up", id))
+			continue
+		case out.Contains(uint64(o)):
+			res.Warnings = append(res.Warnings, fmt.Sprintf("pinned SKU %d is out of stock: the SKUs after it move up until it is back", id))
+			continue
+		case pinned[o]:
 			continue
 		}
 		pinned[o] = true
 		items = append(items, Item{Ordinal: o, Pinned: true, Why: "pinned"})
 	}
-	for _, it := range ranked {
-		if len(items) >= plan.Limit {
+	sets, err := e.slotSets(ctx, plan.Slots, ranked)
+	if err != nil {
+		return nil, err
+	}
+	reserved := map[int]int{} // position -> slot
+	for i, s := range plan.Slots {
+		for p := s.From; p <= s.To; p++ {
+			reserved[p] = i
+		}
+	}
+	used := make([]bool, len(ranked))
+	next := 0 // the first ranked item not used yet
+	empty := map[int]bool{}
+	for len(items) < plan.Limit {
+		pos := len(items) + 1
+		took := false
+		if si, ok := reserved[pos]; ok && !empty[si] {
+			for i := next; i < len(ranked); i++ {
+				if !used[i] && !pinned[ranked[i].Ordinal] && sets[si].Contains(uint64(ranked[i].Ordinal)) {
+					used[i] = true
+					it := ranked[i]
+					it.Slot = label(plan.Slots[si].Name, plan.Slots[si].Filter)
+					it.Why = fmt.Sprintf("slot %d-%d (%s); %s", plan.Slots[si].From, plan.Slots[si].To, it.Slot, it.Why)
+					items = append(items, it)
+					took = true
+					break
+				}
+			}
+			if !took {
+				empty[si] = true
+				res.Warnings = append(res.Warnings, fmt.Sprintf("slot %d-%d (%s): no more SKUs of this pool match it from position %d",
+					plan.Slots[si].From, plan.Slots[si].To, label(plan.Slots[si].Name, plan.Slots[si].Filter), pos))
+			}
+		}
+		if took {
+			continue
+		}
+		for next < len(ranked) && (used[next] || pinned[ranked[next].Ordinal]) {
+			next++
+		}
+		if next >= len(ranked) {
 			break
 		}
-		if !pinned[it.Ordinal] {
-			items = append(items, it)
-		}
+		used[next] = true
+		items = append(items, ranked[next])
 	}
 	for i := range items {
 		items[i].Rank = i + 1
 		id, _ := e.Index.SKUID(items[i].Ordinal)
 		items[i].SKUID = id
 	}
-	return items
+	return items, nil
 }
 
 // hitItems turns retrieved hits into items. Hits outside cand (retrieved within a wider set for
@@ -402,7 +469,7 @@ func (e *Executor) rankTypesBy(ctx context.Context, plan Plan, query string, can
 			}
 		}
 	}
-	return e.topK(plan.Ranking.By, plan.Limit, set)
+	return e.topK(plan.Ranking.By, plan.depth(), set)
 }
 
 // restOf is up to n SKUs of cand not ranked yet, best sellers first, marked as the type's.

@@ -354,27 +354,27 @@ func TestRefreshSeesARevivedPin(t *testing.T) {
 	ctx := context.Background()
 	db, _, svc := fixture(t)
 	store := catalog.NewStore(db.Pool)
-	_, err := store.Delete(ctx, 1030, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC))
+	_, err := store.Delete(ctx, 1029, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC))
 	require.NoError(t, err)
 	svc.Executor.Index = rebuild(t, db)
 	f := filter.Attr("market", "SG")
 	p, v1, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sg + pin", Plan: selection.Plan{Version: 1, Filter: &f,
-		Ranking: selection.Ranking{By: "sales"}, Limit: 3, Pins: selection.IDs{1030}}})
+		Ranking: selection.Ranking{By: "sales"}, Limit: 3, Pins: selection.IDs{1029}}})
 	require.NoError(t, err)
 	require.Equal(t, selection.IDs{1020, 1019, 1018}, v1.Ranking, "a deleted pin is left out")
 
 	// Revived (newer content) with an event: the pin is back on top.
 	at := time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)
-	_, err = store.Upsert(ctx, []catalog.Patch{{ID: 1030, Fields: catalog.FieldTitle, Title: "mouse 30 (back)", ContentAt: at}})
+	_, err = store.Upsert(ctx, []catalog.Patch{{ID: 1029, Fields: catalog.FieldTitle, Title: "mouse 29 (back)", ContentAt: at}})
 	require.NoError(t, err)
 	_, err = db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
-		VALUES ('revive-1030', 'sku.upsert', 1030, '{}', 'test', 'realtime', $1)`, at)
+		VALUES ('revive-1029', 'sku.upsert', 1029, '{}', 'test', 'realtime', $1)`, at)
 	require.NoError(t, err)
 	svc.Executor.Index = rebuild(t, db)
 	outs, err := svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed, "%+v", outs[0])
-	require.Equal(t, selection.IDs{1030, 1020, 1019}, mustVersion(t, svc, p.ID).Ranking)
+	require.Equal(t, selection.IDs{1029, 1020, 1019}, mustVersion(t, svc, p.ID).Ranking)
 }
 
 // Two refreshes of one pool at once (the refresher and a manual one, or two replicas) add one

@@ -46,6 +46,12 @@ type Plan struct {
 	// Pins come first, in this order, when they are live; Exclusions never appear.
 	Pins       IDs `json:"pins,omitempty"`
 	Exclusions IDs `json:"exclusions,omitempty"`
+	// Rules boost or bury the items their filters hold; Slots reserve positions for items
+	// their filters hold (rules.go).
+	Rules []Rule `json:"rules,omitempty"`
+	Slots []Slot `json:"slots,omitempty"`
+	// Guard is the pool's safety net on refresh (guard.go); nil: every refresh publishes.
+	Guard *Guard `json:"guard,omitempty"`
 	// Currency of the money amounts in Filter (informational; prices are minor units).
 	Currency string `json:"currency,omitempty"`
 	Campaign string `json:"campaign,omitempty"`
@@ -116,7 +122,10 @@ func (p *Plan) Validate() error {
 			return fmt.Errorf("%w: %d %s, at most %d", ErrInvalid, l.n, l.what, l.limit)
 		}
 	}
-	return nil
+	if err := p.Guard.validate(p.Limit); err != nil {
+		return err
+	}
+	return p.validateRules()
 }
 
 // currencyCode reports whether c is empty or three capital ASCII letters.

@@ -83,7 +83,12 @@ func (s *PoolStore) Update(ctx context.Context, id int64, in PoolInput, e Edit) 
 		}
 		return e.Check(&cur)
 	}
-	p, err := s.writeIf(ctx, in.Plan, check, nil, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
+	// An edit makes a held refresh stale: the next refresh runs the edited plan.
+	dropPending := func(tx pgx.Tx, p *Pool) error {
+		_, err := tx.Exec(ctx, `DELETE FROM pool_pending WHERE pool_id = $1`, p.ID)
+		return err
+	}
+	p, err := s.writeIf(ctx, in.Plan, check, dropPending, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
 		exclusions = $6, valid_from = $7, valid_until = $8, revision = revision + 1, updated_by = $9, updated_at = now()
 		WHERE id = $1 RETURNING `+poolCols,
 		id, in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil, e.Editor)

@@ -202,16 +202,12 @@ func (s *PoolStore) write(ctx context.Context, plan Plan, then func(pgx.Tx, *Poo
 func (s *PoolStore) writeIf(ctx context.Context, plan Plan, check func(pgx.Tx) error, then func(pgx.Tx, *Pool) error, sql string, args ...any) (Pool, error) {
 	var p Pool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var names []string
-		if plan.Filter != nil {
-			names = plan.Filter.Tags()
-		}
-		missing, err := tagger.LockTags(ctx, tx, names)
+		missing, err := tagger.LockTags(ctx, tx, plan.Tags())
 		if err != nil {
 			return err
 		}
 		if len(missing) > 0 {
-			return fmt.Errorf("%w: the filter names tag %q, which does not exist", ErrInvalid, missing[0])
+			return fmt.Errorf("%w: the plan's filter, rules or slots name tag %q, which does not exist", ErrInvalid, missing[0])
 		}
 		if check != nil {
 			if err := check(tx); err != nil {
@@ -281,10 +277,7 @@ func (s *PoolStore) ReferringTo(ctx context.Context, q tagger.Querier, tag strin
 	}
 	var out []string
 	for _, p := range pools {
-		if p.Plan.Filter == nil {
-			continue
-		}
-		for _, n := range p.Plan.Filter.Tags() {
+		for _, n := range p.Plan.Tags() {
 			if strings.EqualFold(n, tag) {
 				out = append(out, fmt.Sprintf("pool %q (id %d)", p.Name, p.ID))
 				break
@@ -400,6 +393,12 @@ func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version, base 
 		nullString(v.Position.EventSnapshot), nullTime(v.Position.VectorsFrom), nullTime(v.Position.SKUsFrom)).Scan(&v.CreatedAt, &v.CheckedAt)
 	if err != nil {
 		return fmt.Errorf("pool %d: write version: %w", v.PoolID, err)
+	}
+	if v.Plan.Guard != nil {
+		// A published version supersedes a held one.
+		if _, err := tx.Exec(ctx, `DELETE FROM pool_pending WHERE pool_id = $1`, v.PoolID); err != nil {
+			return fmt.Errorf("pool %d: drop pending version: %w", v.PoolID, err)
+		}
 	}
 	return s.compactPrevious(ctx, tx, v, prev)
 }

@@ -184,14 +184,16 @@ func (s *Service) position(ctx context.Context) (Position, error) {
 
 // RefreshOutcome says what a refresh did.
 type RefreshOutcome struct {
-	PoolID  int64    `json:"pool_id,string"`
-	Version int      `json:"version"`
-	Changed bool     `json:"changed"`
-	Skipped bool     `json:"skipped,omitempty"` // no change since the last version could touch it
-	Diff    *Diff    `json:"diff,omitempty"`
-	Result  *Result  `json:"-"`
-	Reason  string   `json:"reason,omitempty"`
-	Notes   []string `json:"warnings,omitempty"`
+	PoolID  int64 `json:"pool_id,string"`
+	Version int   `json:"version"`
+	Changed bool  `json:"changed"`
+	Skipped bool  `json:"skipped,omitempty"` // no change since the last version could touch it
+	// Held: the new ranking broke the pool's guard and waits as its pending version.
+	Held   bool     `json:"held,omitempty"`
+	Diff   *Diff    `json:"diff,omitempty"`
+	Result *Result  `json:"-"`
+	Reason string   `json:"reason,omitempty"`
+	Notes  []string `json:"warnings,omitempty"`
 	// Trigger says, in RefreshAll, what made the pass run the pool's plan: "no version",
 	// "plan edited", "checked too long ago", "pin changed", "member changed" (a change its
 	// ranking reads), "member left the filter" or "SKU admitted" ("" when skipped).
@@ -254,6 +256,15 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 		out.Version = cur.Version
 		out.Reason = "ranking unchanged"
 		// The version holds at pos: later refreshes look for changes after it only.
+		return out, s.Pools.confirm(ctx, []*Version{cur}, pos)
+	}
+	if reason := p.Plan.Guard.breaks(cur, next); reason != "" && planEqual(cur.Plan, p.Plan) {
+		// The safety net: held for a planner, not published. The published version is
+		// confirmed at pos, so later passes look at later changes only.
+		if err := s.Pools.hold(ctx, next, cur.Version, reason); err != nil {
+			return out, err
+		}
+		out.Version, out.Held, out.Reason = cur.Version, true, "held for review: "+reason
 		return out, s.Pools.confirm(ctx, []*Version{cur}, pos)
 	}
 	if err := s.Pools.addVersionOn(ctx, next, cur); err != nil {
@@ -413,9 +424,9 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reasonNothingChanged}, nil
 	}
 	trigger := "pin changed"
-	// A pin's price, stock or metrics change leaves it where it is (pins go first, in their
-	// order); any other change (a deletion, a revival) may not.
-	if !s.pinsIn(p.Plan, changed.other) {
+	// A pin's price or metrics change leaves it where it is (pins go first, in their order);
+	// any other change (a deletion, a revival, its stock running out or coming back) may not.
+	if !s.pinsIn(p.Plan, roaring64.Or(changed.other, changed.stock)) {
 		// Only a change the pool reads can alter it (any change but a price, stock or metrics
 		// one its filter and ranking do not read): to a member, or to a SKU that now passes
 		// the filter and, for a pool of product types, is of them or holds a word of its
@@ -494,7 +505,7 @@ func (s *Service) canEnter(plan Plan, cur *Version, admitted *roaring64.Bitmap) 
 		by = SortSales // what a pool without a query is ranked by
 	}
 	rf, ok := rankField[by]
-	if !ok || plan.Query != "" || (plan.Intent != nil && len(plan.Intent.Types) > 0) ||
+	if !ok || plan.Query != "" || len(plan.Rules) > 0 || len(plan.Slots) > 0 || (plan.Intent != nil && len(plan.Intent.Types) > 0) ||
 		len(cur.Ranking) < plan.Limit || len(cur.Scores) != len(cur.Ranking) || len(cur.Ranking) == 0 {
 		return true, nil
 	}
@@ -616,6 +627,13 @@ func (cs *changeSet) reading(plan Plan) (ranked, filtered *roaring64.Bitmap) {
 		inRanking["rating"] = true
 	case SortBlend:
 		inRanking["tag"] = true // its signals read prices, sales and ratings
+	}
+	// Rules and slots move members by their filters' fields.
+	for _, f := range plan.ruleFilters() {
+		for _, name := range f.Fields() {
+			inRanking[name] = true
+		}
+		inRanking["tag"] = inRanking["tag"] || len(f.Tags()) > 0
 	}
 	return cs.readBy(inRanking), cs.readBy(inFilter)
 }

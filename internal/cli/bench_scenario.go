@@ -50,6 +50,7 @@ func runBenchScenario(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&o.baselineRuns, "baseline-runs", -1, "runs per scenario answered by Postgres alone (-1: 5 up to 100,000 SKUs, 1 above; 0: none)")
 	fs.StringVar(&o.run.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	fs.StringVar(&o.run.Only, "only", "", "run only the scenarios whose names contain this")
+	fs.BoolVar(&o.run.Rules, "rules", false, "also time every scenario with three boost/bury rules and two slots in its plan, interleaved, and report both")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}

@@ -106,6 +106,23 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 		chromedp.WaitNotPresent(css("#types .muted")),
 		chromedp.WaitVisible(css("#items tbody tr")),
 	), out.String())
+	// A boost rule and a slot from the plan's editor: the preview's items name them.
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.SetValue(css("#addr"), "in_stock = true"),
+		chromedp.SetValue(css("#addrf"), "0.4"),
+		chromedp.Click(css("#addrbtn")),
+		chromedp.WaitVisible(css("#rules code")),
+		chromedp.SetValue(css("#addsfrom"), "1"),
+		chromedp.SetValue(css("#addsto"), "1"),
+		chromedp.SetValue(css("#adds"), "price >= 1"),
+		chromedp.Click(css("#addsbtn")),
+		chromedp.WaitVisible(css("#slots code")),
+		chromedp.WaitVisible(css("#items tbody tr .badge")),
+	), out.String())
+	badges, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("#items tbody tr").textContent`))
+	require.NoError(t, err)
+	require.Contains(t, badges, "slot: price >= 1")
+	require.Contains(t, badges, "in_stock = true +0.40")
 
 	require.NoError(t, chromedp.Do(bctx,
 		chromedp.SetValue(css("#poolname"), "browser test pool"),

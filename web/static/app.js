@@ -98,7 +98,7 @@ function itemsTable(items, opts = {}) {
       <td class="num">${it.stock > 0 ? it.stock : '<span class="err">0</span>'}</td>
       <td class="num">${it.sales_7d}</td>
       <td>${(it.tags || []).map((t) => `<span class="tag">${esc(t)}</span>`).join("")}</td>
-      <td><div class="why">${esc(it.pinned ? "pinned" : it.why || "")}</div></td>
+      <td>${it.slot ? `<span class="chip badge">slot: ${esc(it.slot)}</span> ` : ""}${(it.rules || []).map((r) => `<span class="chip badge${r.includes(" -") ? " bury" : ""}">${esc(r)}</span> `).join("")}<div class="why">${esc(it.pinned ? "pinned" : it.why || "")}</div></td>
       ${opts.actions ? `<td><button class="small ghost" data-act="pin">${it.pinned ? "Unpin" : "Pin"}</button> <button class="small ghost" data-act="exclude">Exclude</button></td>` : ""}
     </tr>`).join("");
   return `<table><thead><tr><th class="num">#</th><th>Product</th><th>Brand</th><th class="num">Price</th><th class="num">Stock</th><th class="num">Sold 7d</th><th>Tags</th><th>Why</th>${opts.actions ? "<th></th>" : ""}</tr></thead><tbody>${rows}</tbody></table>`;
@@ -185,6 +185,21 @@ function renderPlan() {
         <input id="addf" class="grow" placeholder="add a filter: brand = Logitech, price <= 5000, market in (SG, MY), tag = gaming, in_stock = true">
         <button class="ghost" id="addbtn" type="button">Add filter</button>
       </div>
+      <label style="margin-top:10px">Boost and bury rules (a factor of 1 lifts a SKU by half the list at most; −1 sinks it as far)</label>
+      <div class="chips" id="rules">${(p.rules || []).map((r, i) => `<span class="chip"><code>${esc(r.name ? r.name + ": " : "")}${esc(r.filter)}</code> ${r.factor > 0 ? "+" : ""}${esc(r.factor)}<button type="button" data-rmr="${i}" aria-label="remove rule ${esc(r.filter)}">×</button></span>`).join("") || '<span class="muted">none</span>'}</div>
+      <div class="row" style="margin-top:8px">
+        <input id="addr" class="grow" aria-label="rule filter" placeholder="boost or bury: brand = Logitech, stock < 5, tag = clearance">
+        <label class="inline" for="addrf">factor</label><input id="addrf" type="number" min="-1" max="1" step="0.1" value="0.3" style="width:80px">
+        <button class="ghost" id="addrbtn" type="button">Add rule</button>
+      </div>
+      <label style="margin-top:10px">Slots (positions reserved for SKUs of a filter; pins keep theirs first)</label>
+      <div class="chips" id="slots">${(p.slots || []).map((sl, i) => `<span class="chip">positions ${esc(sl.from)}–${esc(sl.to)}: <code>${esc(sl.filter)}</code><button type="button" data-rms="${i}" aria-label="remove slot ${esc(sl.from)} to ${esc(sl.to)}">×</button></span>`).join("") || '<span class="muted">none</span>'}</div>
+      <div class="row" style="margin-top:8px">
+        <label class="inline" for="addsfrom">positions</label><input id="addsfrom" type="number" min="1" value="1" style="width:70px">
+        <label class="inline" for="addsto">to</label><input id="addsto" type="number" min="1" value="3" style="width:70px">
+        <input id="adds" class="grow" aria-label="slot filter" placeholder="for: brand = Razer">
+        <button class="ghost" id="addsbtn" type="button">Add slot</button>
+      </div>
       <div class="muted" style="margin-top:6px">Pinned: ${(p.pins || []).length} · Excluded: ${(p.exclusions || []).length}</div>
       <div class="row" style="margin-top:12px">
         <button id="prevbtn" type="button">Preview</button>
@@ -236,6 +251,46 @@ function renderPlan() {
       renderPlan(); preview();
     } catch (err) { toast(err.message); }
   };
+  // Rules and slots keep the filter's text; the parser checks it first.
+  const parsed = async (text) => { await api("POST", "/v1/filters/parse", { text }); return text; };
+  const addRule = async () => {
+    const text = $("#addr").value.trim();
+    const factor = Math.max(-1, Math.min(1, parseFloat($("#addrf").value) || 0));
+    if (!text) return;
+    if (!factor) { toast("a rule needs a factor between -1 and 1 other than 0"); return; }
+    try {
+      await parsed(text);
+      readEdits();
+      p.rules = [...(p.rules || []), { filter: text, factor }];
+      renderPlan(); preview();
+    } catch (err) { toast(err.message); }
+  };
+  const addSlot = async () => {
+    const text = $("#adds").value.trim();
+    const from = parseInt($("#addsfrom").value, 10), to = parseInt($("#addsto").value, 10);
+    if (!text) return;
+    if (!(from >= 1 && to >= from)) { toast("a slot needs positions from 1 up, from <= to"); return; }
+    try {
+      await parsed(text);
+      readEdits();
+      p.slots = [...(p.slots || []), { from, to, filter: text }];
+      renderPlan(); preview();
+    } catch (err) { toast(err.message); }
+  };
+  const removeFrom = (key, attr) => (e) => {
+    const i = e.target.dataset[attr];
+    if (i === undefined) return;
+    readEdits();
+    p[key].splice(Number(i), 1);
+    if (!p[key].length) p[key] = undefined;
+    renderPlan(); preview();
+  };
+  $("#rules").addEventListener("click", removeFrom("rules", "rmr"));
+  $("#slots").addEventListener("click", removeFrom("slots", "rms"));
+  $("#addrbtn").addEventListener("click", addRule);
+  $("#addr").addEventListener("keydown", (e) => { if (e.key === "Enter") addRule(); });
+  $("#addsbtn").addEventListener("click", addSlot);
+  $("#adds").addEventListener("keydown", (e) => { if (e.key === "Enter") addSlot(); });
   $("#addbtn").addEventListener("click", addFilter);
   $("#addf").addEventListener("keydown", (e) => { if (e.key === "Enter") addFilter(); });
   for (const id of ["#q", "#limit", "#excl"]) $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") { readEdits(); preview(); } });

@@ -48,6 +48,9 @@ type RunConfig struct {
 	CPUProfile string
 	// Only, when set, runs the scenarios whose names contain it.
 	Only string
+	// Rules also times every scenario with three boost/bury rules and two slots added to its
+	// plan (Merchandised), interleaved with the plain runs, and reports both.
+	Rules bool
 }
 
 func (c RunConfig) withDefaults() RunConfig {
@@ -81,6 +84,8 @@ type ScenarioResult struct {
 	RecallPath vectorindex.Path
 	Baseline   []time.Duration
 	BaseErr    string
+	// RuleTimes are the runs with rules and slots (RunConfig.Rules).
+	RuleTimes []time.Duration
 }
 
 // Report is a whole run.
@@ -88,6 +93,7 @@ type Report struct {
 	SKUs      int
 	Scenarios []*ScenarioResult
 	All       []time.Duration
+	AllRules  []time.Duration
 	RecallMin float64
 	GCs       uint32
 	GCPause   time.Duration
@@ -96,12 +102,15 @@ type Report struct {
 
 // run is one scenario-to-pool pass: plan the scenario, read the event position, run the plan,
 // write the version to the scenario's pool, as the service refreshes a pool.
-func run(ctx context.Context, t Target, s Scenario, poolID int64, stages map[string]time.Duration) (*selection.Result, selection.Plan, error) {
+func run(ctx context.Context, t Target, s Scenario, poolID int64, stages map[string]time.Duration, rules bool) (*selection.Result, selection.Plan, error) {
 	ctx = search.WithQueryMemo(ctx) // one request: the plan's and the ranking's query embedding are one
 	t0 := time.Now()
 	resp, err := t.Service.PlanScenario(ctx, s.Text, selection.PlannerDeterministic)
 	if err != nil {
 		return nil, selection.Plan{}, err
+	}
+	if rules {
+		resp.Plan = Merchandised(resp.Plan)
 	}
 	t1 := time.Now()
 	seq, err := eventSeq(ctx, t.DB)
@@ -132,6 +141,25 @@ func run(ctx context.Context, t Target, s Scenario, poolID int64, stages map[str
 	return res, resp.Plan, nil
 }
 
+// Merchandised is plan with three rules and two slots, as a merchandiser adds them: in-stock
+// SKUs up, discounts of 20% or more up, ratings under 3 down; the first three positions for a
+// SKU that sold this week and the fifth for one in stock (each within the limit).
+func Merchandised(plan selection.Plan) selection.Plan {
+	plan.Rules = []selection.Rule{
+		{Name: "in stock", Filter: filter.Attr("in_stock", "true"), Factor: 0.3},
+		{Name: "deals", Filter: filter.Range("discount", 20, math.MaxInt64), Factor: 0.5},
+		{Name: "poorly rated", Filter: filter.Range("rating", math.MinInt64, 299), Factor: -0.4},
+	}
+	plan.Slots = nil
+	if plan.Limit >= 3 {
+		plan.Slots = append(plan.Slots, selection.Slot{Name: "sold this week", From: 1, To: 3, Filter: filter.Range("sales_7d", 1, math.MaxInt64)})
+	}
+	if plan.Limit >= 5 {
+		plan.Slots = append(plan.Slots, selection.Slot{Name: "in stock", From: 5, To: 5, Filter: filter.Attr("in_stock", "true")})
+	}
+	return plan
+}
+
 // eventSeq is what selection.Service reads before running a plan: the newest sku_events seq.
 func eventSeq(ctx context.Context, db *pgxpool.Pool) (int64, error) {
 	var seq int64
@@ -160,7 +188,7 @@ func Run(ctx context.Context, t Target, cfg RunConfig, w io.Writer) (*Report, er
 	// machine spreads over all of them.
 	for r := 0; r < cfg.Warmup; r++ {
 		for _, sr := range rep.Scenarios {
-			if _, _, err := run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][0], nil); err != nil {
+			if _, _, err := run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][0], nil, cfg.Rules); err != nil {
 				return nil, fmt.Errorf("%s: %w", sr.Scenario.Name, err)
 			}
 		}
@@ -252,11 +280,19 @@ func timedRuns(ctx context.Context, t Target, cfg RunConfig, rep *Report, pools 
 			t0 := time.Now()
 			// Labelled, so a profile splits by scenario: go tool pprof -tagfocus scenario=NAME.
 			pprof.Do(ctx, pprof.Labels("scenario", sr.Scenario.Name), func(ctx context.Context) {
-				res, _, err = run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][0], stages)
+				res, _, err = run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][0], stages, false)
 			})
 			d := time.Since(t0)
 			if err != nil {
 				return fmt.Errorf("%s: %w", sr.Scenario.Name, err)
+			}
+			if cfg.Rules {
+				t1 := time.Now()
+				if _, _, err := run(ctx, t, sr.Scenario, pools[sr.Scenario.Name][1], nil, true); err != nil {
+					return fmt.Errorf("%s with rules: %w", sr.Scenario.Name, err)
+				}
+				sr.RuleTimes = append(sr.RuleTimes, time.Since(t1))
+				rep.AllRules = append(rep.AllRules, sr.RuleTimes[len(sr.RuleTimes)-1])
 			}
 			sr.Times = append(sr.Times, d)
 			rep.All = append(rep.All, d)
@@ -405,6 +441,18 @@ func (r *Report) Print(w io.Writer, cfg RunConfig) {
 		}
 		fmt.Fprintf(w, "baseline (Postgres alone: SQL filter + pgvector exact ORDER BY embedding <=> q over the filtered rows, or ORDER BY the ranking field; same plan and version write): speedup p50 geometric mean %.1fx, min %.1fx, max %.1fx over %d scenarios\n",
 			math.Exp(geo/float64(len(speedups))), speedups[0], speedups[len(speedups)-1], len(speedups))
+	}
+	if len(r.AllRules) > 0 {
+		var worst string
+		worstRatio := 0.0
+		for _, sr := range r.Scenarios {
+			if ratio := float64(Percentile(sr.RuleTimes, 95)) / float64(max(Percentile(sr.Times, 95), 1)); ratio > worstRatio {
+				worst, worstRatio = sr.Scenario.Name, ratio
+			}
+		}
+		fmt.Fprintf(w, "with 3 rules and 2 slots in every plan (interleaved runs): p50 %s ms, p95 %s ms; without: p50 %s ms, p95 %s ms; p95 ratio %.2fx (largest per scenario %.2fx, %s)\n",
+			f2(med(r.AllRules)), f2(Percentile(r.AllRules, 95)), f2(med(r.All)), f2(Percentile(r.All, 95)),
+			float64(Percentile(r.AllRules, 95))/float64(max(Percentile(r.All, 95), 1)), worstRatio, worst)
 	}
 	fmt.Fprintln(w, "recall@10: per scenario with a query, the dense top 10 of vectorindex.Index.Search within the plan's candidate bitmap (the search the engine's retriever makes) against exact float32 scoring of every candidate; min over those scenarios")
 	fmt.Fprintf(w, "scenario skus=%d p50_ms=%.2f p95_ms=%.2f recall_at10_min=%.3f\n", r.SKUs,

@@ -37,6 +37,7 @@ type harness struct {
 	db      *testdb.DB
 	reg     *prometheus.Registry
 	tg      *tagger.Tagger
+	svc     *selection.Service
 }
 
 // newHarness serves 30 SKUs with a planner key (alice) and a reader key (bob); opts adjust the
@@ -88,7 +89,7 @@ func newHarnessWith(t testing.TB, cfg api.Config) *harness {
 	srv, err := api.New(cfg, api.Deps{DB: db.Pool, Service: svc, Catalog: store, Index: ix,
 		Tags: api.TaggerService{Tagger: tg}, Registry: reg})
 	require.NoError(t, err)
-	return &harness{t: t, srv: srv, h: srv.Handler(), planner: planner, reader: reader, db: db, reg: reg, tg: tg}
+	return &harness{t: t, srv: srv, h: srv.Handler(), planner: planner, reader: reader, db: db, reg: reg, tg: tg, svc: svc}
 }
 
 func (h *harness) do(method, path, key string, body any, hdr ...string) *httptest.ResponseRecorder {
@@ -487,4 +488,84 @@ func TestGuardThroughTheAPI(t *testing.T) {
 
 	plan["guard"] = map[string]any{"max_drop_pct": 101}
 	requireProblem(t, h.do("POST", "/v1/search", h.reader, map[string]any{"plan": plan}), 400)
+}
+
+// Governance through the API with approval required: a planner drafts and submits, only an
+// approver publishes; readers see published pools only; rollback makes an earlier version
+// current again as a new version; the audit log says who did what.
+func TestGovernanceThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	h.svc.Approval = true
+	approver, err := api.CreateKey(context.Background(), h.db.Pool, "carol", api.RoleApprover)
+	require.NoError(t, err)
+
+	base, _ := h.createPool(h.planner, "draft pool", salesPlan(5))
+	pool := decodeJSON[map[string]any](t, h.do("GET", base, h.planner, nil))
+	require.Equal(t, "draft", pool["state"])
+	// Readers do not see drafts: not in the list, not by id, not their items.
+	requireProblem(t, h.do("GET", base, h.reader, nil), 404)
+	requireProblem(t, h.do("GET", base+"/items", h.reader, nil), 404)
+	list := decodeJSON[map[string]any](t, h.do("GET", "/v1/pools", h.reader, nil))
+	require.Empty(t, list["pools"])
+	// A planner may not create a published pool, nor publish one.
+	w := h.do("POST", "/v1/pools", h.planner, map[string]any{"name": "x", "plan": salesPlan(3), "state": "published"})
+	requireProblem(t, w, 403)
+	requireProblem(t, h.do("POST", base+"/state", h.reader, map[string]any{"state": "in_review"}), 403)
+	w = h.do("POST", base+"/state", h.planner, map[string]any{"state": "in_review", "note": "ready for 11.11"})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	p := requireProblem(t, h.do("POST", base+"/state", h.planner, map[string]any{"state": "published"}), 403)
+	require.Contains(t, p.Detail, "needs an approver")
+	p = requireProblem(t, h.do("POST", base+"/state", h.planner, map[string]any{"state": "bogus"}), 400)
+	require.Contains(t, p.Detail, "it may become")
+	w = h.do("POST", base+"/state", approver, map[string]any{"state": "published"})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	require.Equal(t, 200, h.do("GET", base+"/items", h.reader, nil).Code)
+	require.Len(t, decodeJSON[map[string]any](t, h.do("GET", "/v1/pools", h.reader, nil))["pools"], 1)
+
+	// Edit (a pin) and refresh: version 2. A planner may not edit a published pool; the
+	// approver may. Rolling back a published pool needs the approver too.
+	pool = decodeJSON[map[string]any](t, h.do("GET", base, h.planner, nil))
+	plan := pool["plan"].(map[string]any)
+	plan["pins"] = []any{"9000000000000000009"}
+	requireProblem(t, h.do("PUT", base, h.planner, map[string]any{"name": "draft pool", "plan": plan}, "If-Match", `"r1"`), 403)
+	w = h.do("PUT", base, approver, map[string]any{"name": "draft pool", "plan": plan}, "If-Match", `"r1"`)
+	require.Equal(t, 200, w.Code, w.Body.String())
+	require.Equal(t, 200, h.do("POST", base+"/refresh", h.planner, nil).Code)
+	items := decodeJSON[map[string]any](t, h.do("GET", base+"/items", h.reader, nil))["items"].([]any)
+	require.Equal(t, "9000000000000000009", items[0].(map[string]any)["sku_id"])
+	requireProblem(t, h.do("POST", base+"/rollback", h.planner, map[string]any{"version": 1}), 403)
+	requireProblem(t, h.do("POST", base+"/rollback", approver, map[string]any{"version": 9}), 404)
+	w = h.do("POST", base+"/rollback", approver, map[string]any{"version": 1})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	out := decodeJSON[map[string]any](t, w)
+	require.Equal(t, float64(3), out["version"])
+	items = decodeJSON[map[string]any](t, h.do("GET", base+"/items", h.reader, nil))["items"].([]any)
+	require.Equal(t, "9000000000000000001", items[0].(map[string]any)["sku_id"], "version 1's ranking, without the pin")
+	pool = decodeJSON[map[string]any](t, h.do("GET", base, h.planner, nil))
+	require.Nil(t, pool["plan"].(map[string]any)["pins"], "version 1's plan is the pool's again")
+	// A refresh now keeps it: the plan is version 1's.
+	out = decodeJSON[map[string]any](t, h.do("POST", base+"/refresh", h.planner, nil))
+	require.Equal(t, false, out["changed"], out)
+
+	// Archive (approver), then the refresher leaves it alone and readers lose it.
+	require.Equal(t, 200, h.do("POST", base+"/state", approver, map[string]any{"state": "archived"}).Code)
+	requireProblem(t, h.do("GET", base+"/items", h.reader, nil), 404)
+
+	audit := decodeJSON[map[string]any](t, h.do("GET", base+"/audit", h.planner, nil))["entries"].([]any)
+	var got []string
+	for i := len(audit) - 1; i >= 0; i-- {
+		e := audit[i].(map[string]any)
+		got = append(got, e["actor"].(string)+" "+e["action"].(string)+": "+e["detail"].(string))
+	}
+	require.Len(t, got, 6, "%q", got)
+	require.True(t, strings.HasPrefix(got[0], "alice created: as draft; ranking sales, limit 5"), got[0])
+	require.Equal(t, "alice state: draft -> in_review: ready for 11.11", got[1])
+	require.Equal(t, "carol state: in_review -> published", got[2])
+	require.Equal(t, "carol edited: pins +1 -0 (1 now)", got[3])
+	require.Equal(t, "carol rollback: to version 1, as version 3", got[4])
+	require.Equal(t, "carol state: published -> archived", got[5])
+	page := decodeJSON[map[string]any](t, h.do("GET", base+"/audit?limit=2", h.planner, nil))
+	require.Len(t, page["entries"], 2)
+	require.NotEmpty(t, page["next_before"])
+	requireProblem(t, h.do("GET", base+"/audit", h.reader, nil), 404)
 }

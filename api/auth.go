@@ -19,11 +19,19 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Roles. A planner may do everything a reader may, and write.
+// Roles. A planner may do everything a reader may, and write; an approver everything a planner
+// may, and publish (selection.Service.Approval).
 const (
-	RolePlanner = "planner"
-	RoleReader  = "reader"
+	RolePlanner  = "planner"
+	RoleReader   = "reader"
+	RoleApprover = "approver"
 )
+
+// roleRank orders the roles by what they may do.
+var roleRank = map[string]int{RoleReader: 1, RolePlanner: 2, RoleApprover: 3}
+
+// atLeast reports whether a key's role may do what role may.
+func atLeast(have, role string) bool { return roleRank[have] >= roleRank[role] }
 
 // ErrUnauthorized means no key or an unknown key; ErrForbidden a key whose role may not.
 var (
@@ -107,7 +115,7 @@ func NewKeys(db *pgxpool.Pool, static []string, cfg KeysConfig) (*Keys, error) {
 	}
 	for i, s := range static {
 		parts := strings.SplitN(strings.TrimSpace(s), ":", 3)
-		if len(parts) != 3 || parts[2] == "" || (parts[1] != RolePlanner && parts[1] != RoleReader) {
+		if len(parts) != 3 || parts[2] == "" || roleRank[parts[1]] == 0 {
 			return nil, fmt.Errorf("static API key %d of %d (%s): want name:role:key with role planner or reader", i+1, len(static), redactKeySpec(s))
 		}
 		k.static[sha256.Sum256([]byte(parts[2]))] = Key{Name: parts[0], Role: parts[1]}
@@ -192,8 +200,8 @@ func (k *Keys) Check(ctx context.Context, presented string) (Key, error) {
 
 // CreateKey makes a new random key with a role and stores its hash; the key is returned once.
 func CreateKey(ctx context.Context, db *pgxpool.Pool, name, role string) (string, error) {
-	if role != RolePlanner && role != RoleReader {
-		return "", fmt.Errorf("role %q: want planner or reader", role)
+	if roleRank[role] == 0 {
+		return "", fmt.Errorf("role %q: want reader, planner or approver", role)
 	}
 	var b [24]byte
 	if _, err := rand.Read(b[:]); err != nil {

@@ -28,12 +28,14 @@ func jsonRoutes(t *testing.T, h *harness) map[string]string {
 	}
 	require.NoError(t, json.Unmarshal(h.do("GET", "/v1/openapi.json", "", nil).Body.Bytes(), &doc))
 	samples := map[string]string{
-		"POST /v1/plan":          `{"scenario":"gaming mice"}`,
-		"POST /v1/search":        `{"scenario":"gaming mice"}`,
-		"POST /v1/pools":         `{"name":"p","scenario":"gaming mice"}`,
-		"PUT /v1/pools/{id}":     `{"name":"p","scenario":"gaming mice"}`,
-		"POST /v1/tags":          `{"name":"t","kind":"rule","rule":{"attr":{"field":"brand","value":"Razer"}}}`,
-		"POST /v1/filters/parse": `{"text":"brand = Razer"}`,
+		"POST /v1/plan":                `{"scenario":"gaming mice"}`,
+		"POST /v1/search":              `{"scenario":"gaming mice"}`,
+		"POST /v1/pools":               `{"name":"p","scenario":"gaming mice"}`,
+		"PUT /v1/pools/{id}":           `{"name":"p","scenario":"gaming mice"}`,
+		"POST /v1/tags":                `{"name":"t","kind":"rule","rule":{"attr":{"field":"brand","value":"Razer"}}}`,
+		"POST /v1/filters/parse":       `{"text":"brand = Razer"}`,
+		"POST /v1/pools/{id}/state":    `{"state":"in_review"}`,
+		"POST /v1/pools/{id}/rollback": `{"version":1}`,
 	}
 	out := map[string]string{}
 	for path, ops := range doc.Paths {

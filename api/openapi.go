@@ -61,6 +61,15 @@ var ops = []op{
 	{method: "POST", path: "/v1/pools/{id}/pending/accept", role: RolePlanner, summary: "Publish the held refresh as the pool's next version (409 when the pool moved on since it was held: refresh again)",
 		params: []param{idParam}, response: "RefreshOutcome", conflict: true},
 	{method: "POST", path: "/v1/pools/{id}/pending/reject", role: RolePlanner, summary: "Drop the held refresh; the published version stands", params: []param{idParam}, status: 204},
+	{method: "POST", path: "/v1/pools/{id}/state", role: RolePlanner, summary: "Move a pool through draft, in_review, published and archived (readers see published pools only; " +
+		"archived ones are not refreshed). With approval required, publishing, unpublishing and archiving a published pool need the approver role (403)",
+		params: []param{idParam}, request: "StateRequest", response: "Pool", etag: true},
+	{method: "POST", path: "/v1/pools/{id}/rollback", role: RolePlanner, summary: "Make an earlier version current again, as a new version; its plan becomes the pool's plan " +
+		"(with approval required, an approver's for a published pool)",
+		params: []param{idParam}, request: "RollbackRequest", response: "RefreshOutcome", conflict: true},
+	{method: "GET", path: "/v1/pools/{id}/audit", role: RoleReader, summary: "The pool's audit log, newest first: who created, edited, moved, published, rolled back it and when",
+		params:   []param{idParam, {"limit", "query", "integer", "page size, 1..500 (default 100)", false}, {"before", "query", "string", "entries with ids below this (next_before of the previous page)", false}},
+		response: "AuditPage"},
 	{method: "GET", path: "/v1/pools/{id}/versions", role: RoleReader, summary: "List a pool's versions, newest first, a page at a time",
 		params:   []param{idParam, {"limit", "query", "integer", "page size, 1..500 (default 100)", false}, {"before", "query", "integer", "list versions below this one (next_before of the previous page, present when there is a next page)", false}},
 		response: "VersionList"},
@@ -165,15 +174,18 @@ func schemas() map[string]any {
 			"confidence": num, "method": str, "warnings": arr(str), "timings_ms": map[string]any{"type": "object", "additionalProperties": num}}),
 		"PoolRequest": obj(map[string]any{"name": map[string]any{"type": "string", "maxLength": 200, "description": "at most 200 bytes"},
 			"scenario": map[string]any{"type": "string", "maxLength": 4096, "description": "at most 4,096 bytes"}, "plan": ref("Plan"),
-			"valid_from": typ("string", "RFC 3339"), "valid_until": typ("string", "RFC 3339")}, "name"),
+			"valid_from": typ("string", "RFC 3339"), "valid_until": typ("string", "RFC 3339"),
+			"state": map[string]any{"type": "string", "enum": []string{"draft", "published"}, "description": "POST only: the state a new pool starts in " +
+				"(default published, or draft when approval is required, where only an approver may ask for published)"}}, "name"),
 		"Pool": obj(map[string]any{"id": str, "name": str, "scenario": str, "plan": ref("Plan"), "valid_from": str,
 			"valid_until": str, "current_version": intg, "revision": typ("integer", "edit revision: 1 when created, one more per edit"),
 			"updated_by": typ("string", "the key that wrote the current revision"), "created_by": str, "created_at": str, "updated_at": str, "warnings": arr(str),
+			"state":         map[string]any{"type": "string", "enum": []string{"draft", "in_review", "published", "archived"}, "description": "readers see published pools only"},
 			"pending":       obj(map[string]any{"pool_id": str, "based_on": intg, "reason": str, "size": intg, "created_at": str}),
 			"refreshed_at":  typ("string", "when a refresh last wrote the current version or found it still right (absent: no version yet)"),
 			"events_behind": typ("integer", "catalogue events accepted after the last one the current version reflects (about: sequences may skip)")}),
 		"PoolSummary": obj(map[string]any{"id": str, "name": str, "scenario": typ("string", "the scenario's first 200 characters"),
-			"scenario_truncated": boo, "ranking": str, "limit": intg, "pins": typ("integer", "number of pins"), "exclusions": typ("integer", "number of exclusions"),
+			"scenario_truncated": boo, "ranking": str, "limit": intg, "state": str, "pins": typ("integer", "number of pins"), "exclusions": typ("integer", "number of exclusions"),
 			"valid_from": str, "valid_until": str, "current_version": intg, "revision": intg, "created_by": str, "created_at": str, "updated_at": str}),
 		"PoolList":    obj(map[string]any{"pools": arr(ref("PoolSummary")), "next_before": str}),
 		"VersionList": obj(map[string]any{"versions": arr(obj(map[string]any{"version": intg, "member_count": intg, "event_seq": intg, "created_at": str})), "next_before": str}),
@@ -182,6 +194,12 @@ func schemas() map[string]any {
 		"Diff":        obj(map[string]any{"from": intg, "to": intg, "added": arr(ref("Moved")), "removed": arr(ref("Moved")), "moved": arr(ref("Moved")), "unchanged": intg}),
 		"RefreshOutcome": obj(map[string]any{"pool_id": str, "version": intg, "changed": boo, "skipped": boo,
 			"held": typ("boolean", "the new ranking broke the pool's guard and waits as its pending version"), "diff": ref("Diff"), "reason": str, "trigger": str, "warnings": arr(str)}),
+		"StateRequest": obj(map[string]any{"state": map[string]any{"type": "string", "enum": []string{"draft", "in_review", "published", "archived"}},
+			"note": typ("string", "at most 1,000 bytes; kept in the audit log")}, "state"),
+		"RollbackRequest": obj(map[string]any{"version": typ("integer", "the version to make current again")}, "version"),
+		"AuditPage": obj(map[string]any{"entries": arr(obj(map[string]any{"id": str, "pool_id": str, "at": str, "actor": str,
+			"action": typ("string", "created, edited, state, pending accepted, pending rejected, rollback"), "detail": str})),
+			"next_before": str}),
 		"PendingVersion": obj(map[string]any{"pool_id": str, "based_on": typ("integer", "the published version it was compared with"),
 			"reason": str, "size": intg, "created_at": str, "diff": ref("Diff")}),
 		"TagList":       obj(map[string]any{"tags": arr(obj(map[string]any{"name": str, "kind": str, "members": intg}))}),
@@ -219,7 +237,7 @@ func OpenAPI() []byte {
 			"info": map[string]any{"title": "Selection service API", "version": "1.0.0",
 				"description": "Campaign planners turn scenarios into ranked, saved, refreshable pools of SKUs. " +
 					"Every /v1 route but this document needs an API key (X-API-Key or Authorization: Bearer); " +
-					"x-role says which role: planner writes, reader reads. Errors are application/problem+json; " +
+					"x-role says which role: reader reads (published pools only), planner writes, approver publishes. Errors are application/problem+json; " +
 					"429 (with Retry-After) answers a client address, a key, or unknown keys over their rate."},
 			"paths": paths,
 			"components": map[string]any{

@@ -24,6 +24,23 @@ type poolRequest struct {
 	Plan       *selection.Plan `json:"plan,omitempty"`
 	ValidFrom  *time.Time      `json:"valid_from,omitempty"`
 	ValidUntil *time.Time      `json:"valid_until,omitempty"`
+	// State a new pool starts in (POST only): draft, or published; default published, or
+	// draft when approval is required (where only an approver may ask for published).
+	State string `json:"state,omitempty"`
+}
+
+// actor is who the request's key is.
+func actor(c *gin.Context) selection.Actor {
+	if k, ok := c.Get(keyCtx); ok {
+		return selection.Actor{Name: k.(Key).Name, Approver: k.(Key).Role == RoleApprover}
+	}
+	return selection.Actor{}
+}
+
+// reader reports whether the request's key only reads (it sees published pools only).
+func reader(c *gin.Context) bool {
+	k, ok := c.Get(keyCtx)
+	return ok && k.(Key).Role == RoleReader
 }
 
 func (s *Server) poolInput(c *gin.Context) (selection.PoolInput, []string, error) {
@@ -31,7 +48,7 @@ func (s *Server) poolInput(c *gin.Context) (selection.PoolInput, []string, error
 	if err := decode(c, &req); err != nil {
 		return selection.PoolInput{}, nil, err
 	}
-	in := selection.PoolInput{Name: req.Name, Scenario: req.Scenario, ValidFrom: req.ValidFrom, ValidUntil: req.ValidUntil}
+	in := selection.PoolInput{Name: req.Name, Scenario: req.Scenario, ValidFrom: req.ValidFrom, ValidUntil: req.ValidUntil, State: req.State}
 	if k, ok := c.Get(keyCtx); ok {
 		in.CreatedBy = k.(Key).Name
 	}
@@ -64,6 +81,13 @@ func (s *Server) createPool(c *gin.Context) {
 	in, warnings, err := s.poolInput(c)
 	if err != nil {
 		s.fail(c, err)
+		return
+	}
+	switch who := actor(c); {
+	case in.State == "" && s.deps.Service.Approval:
+		in.State = selection.StateDraft
+	case in.State == selection.StatePublished && s.deps.Service.Approval && !who.Approver:
+		s.fail(c, fmt.Errorf("%w: approval is required: a planner's pool starts as a draft, and an approver publishes it", selection.ErrForbidden))
 		return
 	}
 	p, _, err := s.deps.Service.CreatePool(c.Request.Context(), in)
@@ -128,6 +152,10 @@ func (s *Server) updatePool(c *gin.Context) {
 	if err == nil {
 		err = e.Check(&cur)
 	}
+	if err == nil && cur.State == selection.StatePublished && s.deps.Service.Approval && !actor(c).Approver {
+		// What readers see changes only through an approver: a planner edits drafts.
+		err = fmt.Errorf("%w: approval is required: a published pool is edited by an approver (or unpublished to a draft by one first)", selection.ErrForbidden)
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -152,7 +180,7 @@ func (s *Server) deletePool(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.deps.Service.Pools.Delete(c.Request.Context(), id); err != nil {
+	if err := s.deps.Service.DeletePool(c.Request.Context(), id, actor(c)); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -167,6 +195,9 @@ func (s *Server) getPool(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	p, err := s.deps.Service.Pools.Get(ctx, id)
+	if err == nil && reader(c) && p.State != selection.StatePublished {
+		err = fmt.Errorf("pool %d: %w", id, selection.ErrNotFound)
+	}
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -198,7 +229,7 @@ func (s *Server) listPools(c *gin.Context) {
 			return
 		}
 	}
-	pools, more, err := s.deps.Service.Pools.Summaries(c.Request.Context(), before, limit)
+	pools, more, err := s.deps.Service.Pools.Summaries(c.Request.Context(), before, limit, reader(c))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -266,7 +297,7 @@ func (s *Server) acceptPending(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out, err := s.deps.Service.AcceptPending(c.Request.Context(), id)
+	out, err := s.deps.Service.AcceptPending(c.Request.Context(), id, actor(c))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -280,7 +311,7 @@ func (s *Server) rejectPending(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.deps.Service.Pools.Reject(c.Request.Context(), id); err != nil {
+	if err := s.deps.Service.Pools.Reject(c.Request.Context(), id, actor(c)); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -363,9 +394,29 @@ type itemsResponse struct {
 	NextCursor string     `json:"next_cursor,omitempty"`
 }
 
-// version resolves ?version= (default: current) or a cursor's version.
+// version resolves ?version= (default: current) or a cursor's version; a reader's key sees
+// published pools only.
 func (s *Server) version(c *gin.Context, id int64, n int) (*selection.Version, error) {
+	if err := s.visible(c, id); err != nil {
+		return nil, err
+	}
 	return s.deps.Service.Pools.GetVersion(c.Request.Context(), id, n)
+}
+
+// visible checks that the request's key may see the pool: any pool for a planner or an
+// approver, published ones for a reader (others are not found, as if they did not exist).
+func (s *Server) visible(c *gin.Context, id int64) error {
+	if !reader(c) {
+		return nil
+	}
+	state, err := s.deps.Service.Pools.State(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	if state != selection.StatePublished {
+		return fmt.Errorf("pool %d: %w", id, selection.ErrNotFound)
+	}
+	return nil
 }
 
 func (s *Server) poolItems(c *gin.Context) {
@@ -470,4 +521,109 @@ func (s *Server) diff(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, selection.DiffVersions(a, b))
+}
+
+type stateRequest struct {
+	State string `json:"state"`
+	Note  string `json:"note,omitempty"`
+}
+
+// setState moves a pool through draft, in_review, published and archived.
+func (s *Server) setState(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req stateRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(req.Note) > 1000 {
+		s.fail(c, fmt.Errorf("%w: note longer than 1000 bytes", errBadRequest))
+		return
+	}
+	p, err := s.deps.Service.SetState(c.Request.Context(), id, req.State, actor(c), req.Note)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("ETag", poolETag(p.Revision))
+	c.JSON(http.StatusOK, poolResponse{Pool: p})
+}
+
+type rollbackRequest struct {
+	Version int `json:"version"`
+}
+
+// rollback makes an earlier version current again, as a new version.
+func (s *Server) rollback(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req rollbackRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if req.Version < 1 {
+		s.fail(c, fmt.Errorf("%w: version must be 1 or more", errBadRequest))
+		return
+	}
+	out, err := s.deps.Service.Rollback(c.Request.Context(), id, req.Version, actor(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+type auditPage struct {
+	Entries    []selection.AuditEntry `json:"entries"`
+	NextBefore string                 `json:"next_before,omitempty"`
+}
+
+// audit pages a pool's audit log, newest first.
+func (s *Server) audit(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	limit, err := queryInt(c, "limit", 100, 1, selection.MaxAuditPage)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var before int64
+	if b := c.Query("before"); b != "" {
+		if before, err = strconv.ParseInt(b, 10, 64); err != nil {
+			s.fail(c, fmt.Errorf("%w: before=%q is not an id", errBadRequest, b))
+			return
+		}
+	}
+	if _, err := s.deps.Service.Pools.Get(c.Request.Context(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.visible(c, id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	entries, more, err := s.deps.Service.Pools.Audit(c.Request.Context(), id, before, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := auditPage{Entries: entries}
+	if out.Entries == nil {
+		out.Entries = []selection.AuditEntry{}
+	}
+	if more {
+		out.NextBefore = strconv.FormatInt(entries[len(entries)-1].ID, 10)
+	}
+	c.JSON(http.StatusOK, out)
 }

@@ -49,6 +49,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, "invalid-request"
 	case errors.Is(err, selection.ErrNotFound), errors.Is(err, catalog.ErrNotFound), errors.Is(err, tagger.ErrNotFound):
 		return http.StatusNotFound, "not-found"
+	case errors.Is(err, selection.ErrForbidden):
+		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, tagger.ErrInUse), errors.Is(err, selection.ErrConflict):
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, selection.ErrStale):

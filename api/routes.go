@@ -40,6 +40,9 @@ func (s *Server) handlers() map[string]gin.HandlerFunc {
 		"GET /v1/pools/{id}/pending":         s.getPending,
 		"POST /v1/pools/{id}/pending/accept": s.acceptPending,
 		"POST /v1/pools/{id}/pending/reject": s.rejectPending,
+		"POST /v1/pools/{id}/state":          s.setState,
+		"POST /v1/pools/{id}/rollback":       s.rollback,
+		"GET /v1/pools/{id}/audit":           s.audit,
 		"GET /v1/pools/{id}/items":           s.poolItems,
 		"GET /v1/pools/{id}/diff":            s.diff,
 		"GET /v1/pools/{id}/export":          s.export,
@@ -164,8 +167,8 @@ func (s *Server) auth(role string) gin.HandlerFunc {
 				err = &RateLimitError{Scope: "key", RetryAfter: d}
 			}
 		}
-		if err == nil && role == RolePlanner && key.Role != RolePlanner {
-			err = fmt.Errorf("%w: %s needs the planner role, key %q is a %s", ErrForbidden, c.Request.Method+" "+c.FullPath(), key.Name, key.Role)
+		if err == nil && !atLeast(key.Role, role) {
+			err = fmt.Errorf("%w: %s needs the %s role, key %q is a %s", ErrForbidden, c.Request.Method+" "+c.FullPath(), role, key.Name, key.Role)
 		}
 		if err != nil {
 			s.refuse(c, err)

@@ -138,24 +138,30 @@ func (s *PoolStore) Pending(ctx context.Context, poolID int64) (*Pending, error)
 }
 
 // Reject deletes a pool's pending version: the published one stands (ErrNoPending when there
-// was none).
-func (s *PoolStore) Reject(ctx context.Context, poolID int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM pool_pending WHERE pool_id = $1`, poolID)
-	if err != nil {
-		return fmt.Errorf("pool %d: reject pending version: %w", poolID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("pool %d: %w", poolID, ErrNoPending)
-	}
-	return nil
+// was none). The audit log names who.
+func (s *PoolStore) Reject(ctx context.Context, poolID int64, who Actor) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var reason string
+		err := tx.QueryRow(ctx, `DELETE FROM pool_pending WHERE pool_id = $1 RETURNING reason`, poolID).Scan(&reason)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("pool %d: %w", poolID, ErrNoPending)
+		}
+		if err != nil {
+			return fmt.Errorf("pool %d: reject pending version: %w", poolID, err)
+		}
+		return writeAudit(ctx, tx, poolID, who.Name, "pending rejected", "held refresh ("+reason+") dropped")
+	})
 }
 
 // AcceptPending publishes a pool's pending version as its next version, in one transaction
 // with the pending row's deletion. When the pool was published past the version the held
 // refresh was compared with, or its plan was edited, the pending version is stale: it is
 // dropped and ErrConflict returned (refresh again).
-func (s *Service) AcceptPending(ctx context.Context, id int64) (RefreshOutcome, error) {
+func (s *Service) AcceptPending(ctx context.Context, id int64, who Actor) (RefreshOutcome, error) {
 	out := RefreshOutcome{PoolID: id}
+	if err := s.mayChangePublished(ctx, id, who, "publishing a held refresh"); err != nil {
+		return out, err
+	}
 	pend, err := s.Pools.Pending(ctx, id)
 	if err != nil {
 		return out, err
@@ -169,11 +175,13 @@ func (s *Service) AcceptPending(ctx context.Context, id int64) (RefreshOutcome, 
 		if err := s.Pools.addVersion(ctx, tx, next, pend.BasedOn, cur); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM pool_pending WHERE pool_id = $1`, id)
-		return err
+		if _, err := tx.Exec(ctx, `DELETE FROM pool_pending WHERE pool_id = $1`, id); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, id, who.Name, "pending accepted", fmt.Sprintf("held refresh (%s) published as version %d", pend.Reason, next.Version))
 	})
 	if errors.Is(err, ErrConflict) {
-		_ = s.Pools.Reject(ctx, id)
+		_ = s.Pools.Reject(ctx, id, Actor{Name: "selection (stale)"})
 		return out, fmt.Errorf("pool %d: the held refresh was compared with version %d, which is no longer current (or the plan changed): %w", id, pend.BasedOn, ErrConflict)
 	}
 	if err != nil {

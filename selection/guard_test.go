@@ -72,14 +72,14 @@ func TestGuardHoldsARefreshForReview(t *testing.T) {
 	require.True(t, outs[0].Skipped, "%+v", outs[0])
 
 	// Accepted: it becomes version 3, and the pending one is gone.
-	o, err := svc.AcceptPending(ctx, p.ID)
+	o, err := svc.AcceptPending(ctx, p.ID, selection.Actor{Name: "ann"})
 	require.NoError(t, err)
 	require.Equal(t, 3, o.Version)
 	require.Len(t, o.Diff.Removed, 4)
 	require.Equal(t, pend.Version.Ranking, mustVersion(t, svc, p.ID).Ranking)
 	_, err = svc.Pools.Pending(ctx, p.ID)
 	require.ErrorIs(t, err, selection.ErrNoPending)
-	_, err = svc.AcceptPending(ctx, p.ID)
+	_, err = svc.AcceptPending(ctx, p.ID, selection.Actor{Name: "ann"})
 	require.ErrorIs(t, err, selection.ErrNoPending)
 
 	// Below the floor of 6 (the SG SKUs in stock run out): held, then rejected.
@@ -88,8 +88,8 @@ func TestGuardHoldsARefreshForReview(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, outs[0].Held, "%+v", outs[0])
 	require.Contains(t, outs[0].Reason, "below its floor of 6")
-	require.NoError(t, svc.Pools.Reject(ctx, p.ID))
-	require.ErrorIs(t, svc.Pools.Reject(ctx, p.ID), selection.ErrNoPending)
+	require.NoError(t, svc.Pools.Reject(ctx, p.ID, selection.Actor{Name: "ann"}))
+	require.ErrorIs(t, svc.Pools.Reject(ctx, p.ID, selection.Actor{Name: "ann"}), selection.ErrNoPending)
 	require.Equal(t, 3, mustVersion(t, svc, p.ID).Version)
 
 	// Held again by the next change; a plan edit makes it stale and publishes at once.
@@ -119,7 +119,7 @@ func TestGuardHoldsARefreshForReview(t *testing.T) {
 	v := mustVersion(t, svc, p.ID)
 	v.Version = 0
 	require.NoError(t, svc.Pools.AddVersion(ctx, v))
-	_, err = svc.AcceptPending(ctx, p.ID)
+	_, err = svc.AcceptPending(ctx, p.ID, selection.Actor{Name: "ann"})
 	require.ErrorIs(t, err, selection.ErrNoPending)
 
 	bad := plan

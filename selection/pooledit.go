@@ -74,19 +74,27 @@ func (s *PoolStore) Update(ctx context.Context, id int64, in PoolInput, e Edit) 
 	if err != nil {
 		return Pool{}, fmt.Errorf("encode plan: %w", err)
 	}
+	var before Pool
 	check := func(tx pgx.Tx) error {
-		cur := Pool{ID: id}
-		err := tx.QueryRow(ctx, `SELECT revision, updated_by FROM pools WHERE id = $1 FOR UPDATE`, id).
-			Scan(&cur.Revision, &cur.UpdatedBy)
+		before = Pool{ID: id}
+		var plan []byte
+		err := tx.QueryRow(ctx, `SELECT revision, updated_by, name, plan, valid_from, valid_until FROM pools WHERE id = $1 FOR UPDATE`, id).
+			Scan(&before.Revision, &before.UpdatedBy, &before.Name, &plan, &before.ValidFrom, &before.ValidUntil)
 		if err != nil {
 			return err
 		}
-		return e.Check(&cur)
+		if err := json.Unmarshal(plan, &before.Plan); err != nil {
+			return fmt.Errorf("pool %d: stored plan: %w", id, err)
+		}
+		return e.Check(&before)
 	}
-	// An edit makes a held refresh stale: the next refresh runs the edited plan.
+	// An edit makes a held refresh stale: the next refresh runs the edited plan. The audit
+	// log says what changed.
 	dropPending := func(tx pgx.Tx, p *Pool) error {
-		_, err := tx.Exec(ctx, `DELETE FROM pool_pending WHERE pool_id = $1`, p.ID)
-		return err
+		if _, err := tx.Exec(ctx, `DELETE FROM pool_pending WHERE pool_id = $1`, p.ID); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, p.ID, e.Editor, "edited", editSummary(before, in))
 	}
 	p, err := s.writeIf(ctx, in.Plan, check, dropPending, `UPDATE pools SET name = $2, scenario = $3, plan = $4, pins = $5,
 		exclusions = $6, valid_from = $7, valid_until = $8, revision = revision + 1, updated_by = $9, updated_at = now()

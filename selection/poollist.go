@@ -35,17 +35,21 @@ type PoolSummary struct {
 	CreatedBy         string     `json:"created_by,omitempty"`
 	CreatedAt         time.Time  `json:"created_at"`
 	UpdatedAt         time.Time  `json:"updated_at"`
+	State             string     `json:"state"`
 }
 
 // Summaries returns a page of pool summaries by id, newest first, below the cursor id before
 // (0: from the newest), and whether more pools follow. limit is clamped to 1..MaxSummaryPage.
 // Only the summary's columns leave the database (the scenario cut there too).
-func (s *PoolStore) Summaries(ctx context.Context, before int64, limit int) ([]PoolSummary, bool, error) {
+//
+// publishedOnly lists the published pools only (what a reader may see).
+func (s *PoolStore) Summaries(ctx context.Context, before int64, limit int, publishedOnly bool) ([]PoolSummary, bool, error) {
 	limit = min(max(limit, 1), MaxSummaryPage)
 	rows, err := s.pool.Query(ctx, `SELECT id, name, left(scenario, $3), char_length(scenario) > $3,
 		coalesce(plan->'ranking'->>'by', ''), coalesce((plan->>'limit')::int, 0), cardinality(pins), cardinality(exclusions),
-		valid_from, valid_until, current_version, revision, created_by, created_at, updated_at
-		FROM pools WHERE ($1 = 0 OR id < $1) ORDER BY id DESC LIMIT $2`, before, limit+1, SummaryScenarioChars)
+		valid_from, valid_until, current_version, revision, created_by, created_at, updated_at, state
+		FROM pools WHERE ($1 = 0 OR id < $1) AND (NOT $4 OR state = 'published') ORDER BY id DESC LIMIT $2`,
+		before, limit+1, SummaryScenarioChars, publishedOnly)
 	if err != nil {
 		return nil, false, fmt.Errorf("list pools: %w", err)
 	}

@@ -48,11 +48,14 @@ type Pool struct {
 	// the last one it reflects (sku_events seqs; about, as sequences may skip).
 	RefreshedAt  *time.Time `json:"refreshed_at,omitempty"`
 	EventsBehind int64      `json:"events_behind"`
+	// State is draft, in_review, published or archived (governance.go): REST readers see
+	// published pools only, and archived ones are not refreshed.
+	State string `json:"state"`
 }
 
 // Active reports whether the pool's validity window holds at t.
 func (p *Pool) Active(t time.Time) bool {
-	return (p.ValidFrom == nil || !t.Before(*p.ValidFrom)) && (p.ValidUntil == nil || t.Before(*p.ValidUntil))
+	return p.State != StateArchived && (p.ValidFrom == nil || !t.Before(*p.ValidFrom)) && (p.ValidUntil == nil || t.Before(*p.ValidUntil))
 }
 
 // Version is one refresh of a pool: its members (ordinals) and their ranking.
@@ -110,6 +113,8 @@ type PoolInput struct {
 	ValidFrom  *time.Time `json:"valid_from,omitempty"`
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 	CreatedBy  string     `json:"-"`
+	// State a new pool starts in: draft or published (""). Edits leave it (SetState moves it).
+	State string `json:"state,omitempty"`
 }
 
 func (in *PoolInput) validate() error {
@@ -122,6 +127,9 @@ func (in *PoolInput) validate() error {
 	if len(in.Scenario) > MaxScenarioBytes {
 		return fmt.Errorf("%w: scenario longer than %d bytes", ErrInvalid, MaxScenarioBytes)
 	}
+	if in.State != "" && in.State != StateDraft && in.State != StatePublished {
+		return fmt.Errorf("%w: a pool starts as draft or published, not %q", ErrInvalid, in.State)
+	}
 	if in.ValidFrom != nil && in.ValidUntil != nil && !in.ValidUntil.After(*in.ValidFrom) {
 		return fmt.Errorf("%w: valid_until must be after valid_from", ErrInvalid)
 	}
@@ -132,7 +140,8 @@ const poolCols = `id, name, scenario, plan, pins, exclusions, valid_from, valid_
 	revision, updated_by, created_by, created_at, updated_at,
 	(SELECT v.checked_at FROM pool_versions v WHERE v.pool_id = pools.id AND v.version = pools.current_version),
 	greatest((SELECT coalesce(max(seq), 0) FROM sku_events) -
-		coalesce((SELECT v.event_seq FROM pool_versions v WHERE v.pool_id = pools.id AND v.version = pools.current_version), 0), 0)`
+		coalesce((SELECT v.event_seq FROM pool_versions v WHERE v.pool_id = pools.id AND v.version = pools.current_version), 0), 0),
+	state`
 
 func scanPool(row pgx.Row) (Pool, error) {
 	var p Pool
@@ -140,7 +149,7 @@ func scanPool(row pgx.Row) (Pool, error) {
 	var pins, excl []int64
 	err := row.Scan(&p.ID, &p.Name, &p.Scenario, &plan, &pins, &excl, &p.ValidFrom,
 		&p.ValidUntil, &p.CurrentVersion, &p.Revision, &p.UpdatedBy, &p.CreatedBy, &p.CreatedAt, &p.UpdatedAt,
-		&p.RefreshedAt, &p.EventsBehind)
+		&p.RefreshedAt, &p.EventsBehind, &p.State)
 	if err != nil {
 		return p, err
 	}
@@ -166,20 +175,27 @@ func (s *PoolStore) CreateWithVersion(ctx context.Context, in PoolInput, first *
 	if err != nil {
 		return Pool{}, fmt.Errorf("encode plan: %w", err)
 	}
-	var then func(pgx.Tx, *Pool) error
-	if first != nil {
-		then = func(tx pgx.Tx, p *Pool) error {
-			first.PoolID = p.ID
-			if err := s.addVersion(ctx, tx, first, -1, nil); err != nil {
-				return err
-			}
-			p.CurrentVersion = first.Version
+	state := in.State
+	if state == "" {
+		state = StatePublished
+	}
+	then := func(tx pgx.Tx, p *Pool) error {
+		if err := writeAudit(ctx, tx, p.ID, in.CreatedBy, "created", fmt.Sprintf("as %s; %s", state, planSummary(in.Plan))); err != nil {
+			return err
+		}
+		if first == nil {
 			return nil
 		}
+		first.PoolID = p.ID
+		if err := s.addVersion(ctx, tx, first, -1, nil); err != nil {
+			return err
+		}
+		p.CurrentVersion = first.Version
+		return nil
 	}
 	p, err := s.write(ctx, in.Plan, then, `INSERT INTO pools (name, scenario, plan, pins, exclusions,
-		valid_from, valid_until, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING `+poolCols,
-		in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil, in.CreatedBy)
+		valid_from, valid_until, created_by, updated_by, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING `+poolCols,
+		in.Name, in.Scenario, plan, nonNil(in.Plan.Pins), nonNil(in.Plan.Exclusions), in.ValidFrom, in.ValidUntil, in.CreatedBy, state)
 	if errors.Is(err, ErrInvalid) {
 		return p, err
 	}
@@ -225,14 +241,22 @@ func (s *PoolStore) writeIf(ctx context.Context, plan Plan, check func(pgx.Tx) e
 
 // Delete removes a pool and its versions.
 func (s *PoolStore) Delete(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM pools WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("delete pool %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("pool %d: %w", id, ErrNotFound)
-	}
-	return nil
+	return s.deleteBy(ctx, id, Actor{})
+}
+
+// deleteBy deletes a pool and notes who in its audit log (which outlives it).
+func (s *PoolStore) deleteBy(ctx context.Context, id int64, who Actor) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var name string
+		err := tx.QueryRow(ctx, `DELETE FROM pools WHERE id = $1 RETURNING name`, id).Scan(&name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("pool %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("delete pool %d: %w", id, err)
+		}
+		return writeAudit(ctx, tx, id, who.Name, "deleted", fmt.Sprintf("pool %q and its versions", name))
+	})
 }
 
 // Get returns one pool.

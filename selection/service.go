@@ -31,7 +31,10 @@ type Service struct {
 	LLM *LLMPlanner
 	// CatalogCurrency is the currency of catalogue prices (default USD).
 	CatalogCurrency string
-	Log             *slog.Logger
+	// Approval requires an approver to publish, unpublish, archive, roll back or accept a held
+	// refresh of a published pool (governance.go); planners draft and submit.
+	Approval bool
+	Log      *slog.Logger
 	// Position reports where Executor's indexes stand in the tables they follow (the running
 	// service asks the tag index and the vector index). A version records the position read
 	// just before it was ranked, and an incremental refresh looks for changes after it. Nil:

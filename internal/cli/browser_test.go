@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"selection/api"
@@ -27,44 +29,9 @@ const chromium = "/usr/bin/chromium"
 // preview, save the pool, and see its items on the pool page. It writes the screenshot the
 // README shows (docs/screenshot.png).
 func TestBrowserPlansAndSavesAPool(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing: make setup installs Debian's chromium package", chromium)
-		}
-		t.Skipf("%s is missing (make setup installs it)", chromium)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	db := testdb.New(t)
-	vars := map[string]string{
-		"DATABASE_URL":           db.URL(),
-		"SELECTION_HTTP_ADDR":    "127.0.0.1:0",
-		"SELECTION_LOG_LEVEL":    "warn",
-		"SELECTION_POOL_REFRESH": "1s",
-	}
-	getenv := func(k string) string { return vars[k] }
-	var out bytes.Buffer
-	run := func(args ...string) {
-		t.Helper()
-		code := Main(ctx, args, &out, &out, getenv)
-		require.Equal(t, 0, code, "selection %s:\n%s", strings.Join(args, " "), out.String())
-	}
-	run("load", "--format", "icecat", icecat.Subset(t, 400))
-	run("embed")
-
-	cfg, err := LoadConfig(getenv)
-	require.NoError(t, err)
-	env := &Env{Stdout: &out, Stderr: &out, Config: cfg, Log: newLogger(&out, cfg)}
-	pool, err := env.Connect(ctx)
-	require.NoError(t, err)
-	defer pool.Close()
-	s, err := startStack(ctx, env, pool, stackOptions{})
-	require.NoError(t, err)
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		require.NoError(t, s.stop(sctx))
-	}()
+	out, pool, s := browserService(t, ctx, nil)
 	key, err := api.CreateKey(ctx, pool, "browser", api.RolePlanner)
 	require.NoError(t, err)
 	base := "http://" + s.api.Addr()
@@ -243,4 +210,110 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	require.NoError(t, os.MkdirAll("../../docs", 0o755))
 	require.NoError(t, os.WriteFile("../../docs/screenshot.png", shot, 0o644))
 	t.Logf("screenshot: docs/screenshot.png (%d bytes)", len(shot))
+}
+
+// browserService runs the service (serve's stack) on 400 products of the catalogue, with the
+// settings vars adds, for a browser test; it skips the test without Chromium. The stack stops
+// when the test ends.
+func browserService(t *testing.T, ctx context.Context, add map[string]string) (*bytes.Buffer, *pgxpool.Pool, *stack) {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing: make setup installs Debian's chromium package", chromium)
+		}
+		t.Skipf("%s is missing (make setup installs it)", chromium)
+	}
+	db := testdb.New(t)
+	vars := map[string]string{
+		"DATABASE_URL":           db.URL(),
+		"SELECTION_HTTP_ADDR":    "127.0.0.1:0",
+		"SELECTION_LOG_LEVEL":    "warn",
+		"SELECTION_POOL_REFRESH": "1s",
+	}
+	maps.Copy(vars, add)
+	getenv := func(k string) string { return vars[k] }
+	var out bytes.Buffer
+	run := func(args ...string) {
+		t.Helper()
+		code := Main(ctx, args, &out, &out, getenv)
+		require.Equal(t, 0, code, "selection %s:\n%s", strings.Join(args, " "), out.String())
+	}
+	run("load", "--format", "icecat", icecat.Subset(t, 400))
+	run("embed")
+
+	cfg, err := LoadConfig(getenv)
+	require.NoError(t, err)
+	env := &Env{Stdout: &out, Stderr: &out, Config: cfg, Log: newLogger(&out, cfg)}
+	pool, err := env.Connect(ctx)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	s, err := startStack(ctx, env, pool, stackOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, s.stop(sctx))
+	})
+	return &out, pool, s
+}
+
+// TestBrowserDraftReviewPublish: with approval required, a planner plans and saves a pool (a
+// draft), submits it for review and cannot publish it; an approver publishes it from the same
+// page; the pool's history names both.
+func TestBrowserDraftReviewPublish(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, pool, s := browserService(t, ctx, map[string]string{"SELECTION_POOL_APPROVAL": "on"})
+	planner, err := api.CreateKey(ctx, pool, "pat", api.RolePlanner)
+	require.NoError(t, err)
+	approver, err := api.CreateKey(ctx, pool, "ann", api.RoleApprover)
+	require.NoError(t, err)
+	base := "http://" + s.api.Addr()
+	bctx, done := newBrowser(t, ctx)
+	defer done()
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	stateIs := func(want string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](`document.querySelector("#state")?.textContent === "`+want+`"`, chromedp.WithPollingTimeout(20*time.Second))
+	}
+
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Navigate(base+"/#key="+planner),
+		chromedp.WaitVisible(css("#scenario")),
+		chromedp.SendKeys(css("#scenario"), "usb cable under $30, best sellers, top 10"),
+		chromedp.Click(css("#planbtn")),
+		chromedp.WaitVisible(css("#items tbody tr")),
+		chromedp.SetValue(css("#poolname"), "usb cables for review"),
+		chromedp.Click(css("#savebtn")),
+		chromedp.WaitVisible(css("#pitems tbody tr")),
+		stateIs("draft"),
+		chromedp.SetValue(css("#statenote"), "ready for the 12.12 sale"),
+		chromedp.Click(css(`#moves button[data-to="in_review"]`)),
+		stateIs("in review"),
+	), out.String())
+	// The planner may not publish: the page says why and the pool stays in review.
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Click(css(`#moves button[data-to="published"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#toast").textContent.includes("needs an approver")`, chromedp.WithPollingTimeout(20*time.Second)),
+		stateIs("in review"),
+	))
+	hash, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.hash`))
+	require.NoError(t, err)
+
+	// The approver opens the same pool and publishes it.
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Navigate(base+"/#key="+approver),
+		chromedp.WaitVisible(css("#scenario")),
+		chromedp.Navigate(base+"/"+hash),
+		stateIs("in review"),
+		chromedp.Click(css(`#moves button[data-to="published"]`)),
+		stateIs("published"),
+		chromedp.WaitVisible(css("#audit li b")),
+	), out.String())
+	history, err := chromedp.Run(bctx, chromedp.Text(css("#audit")))
+	require.NoError(t, err)
+	require.Contains(t, history, "ann state: in_review -> published")
+	require.Contains(t, history, "pat state: draft -> in_review: ready for the 12.12 sale")
+	require.Contains(t, history, "pat created: as draft")
+	axeCheck(t, bctx, "pool with history")
+	requireNoCSPViolations(t, bctx)
 }

@@ -66,6 +66,9 @@ type ServeConfig struct {
 	// (SELECTION_POOL_REFRESH_BUDGET; default 30s).
 	RefreshWorkers int
 	PoolBudget     time.Duration
+	// Approval requires an approver's key to publish, unpublish, archive or roll back a pool;
+	// a planner's new pools start as drafts (SELECTION_POOL_APPROVAL, on or off). Default off.
+	Approval string
 	// VersionRetention is which pool versions the leader keeps when it prunes, after a refresh
 	// pass at most every 10 minutes: each pool's newest Keep and every version younger than
 	// KeepFor (SELECTION_POOL_VERSIONS_KEEP, default 100; SELECTION_POOL_VERSIONS_KEEP_FOR,

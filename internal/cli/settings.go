@@ -57,7 +57,7 @@ var settings = []setting{
 	bind("SELECTION_INGEST_DB_CONNS", "8", "Postgres connections of the ingest consumer, a pool apart from the API's (one transaction per partition at a time: keep it above SELECTION_KAFKA_PARTITIONS)",
 		func(c *Config) *int { return &c.Ingest.DBConns }, whole, between(1, 1000)),
 
-	bind("SELECTION_API_KEYS", "", "static API keys, comma-separated name:role:key (role planner or reader); keys from `selection apikey create` need none",
+	bind("SELECTION_API_KEYS", "", "static API keys, comma-separated name:role:key (role reader, planner or approver); keys from `selection apikey create` need none",
 		func(c *Config) *[]string { return &c.Serve.APIKeys }, list, func(keys []string) error {
 			_, err := api.NewKeys(nil, keys, api.KeysConfig{})
 			return err
@@ -66,6 +66,8 @@ var settings = []setting{
 		func(c *Config) *time.Duration { return &c.Serve.PoolRefresh }, offIfZero(time.ParseDuration), nil),
 	bind("SELECTION_POOL_REFRESH_TAKEOVER", "2s", "replicas on one database run one pool refresher (a Postgres advisory lock): how often the others try to take it over, and the holder checks it still holds it; another takes over within about this after the holder dies",
 		func(c *Config) *time.Duration { return &c.Serve.RefreshTakeover }, time.ParseDuration, positive[time.Duration]),
+	bind("SELECTION_POOL_APPROVAL", "off", "on: require an approver: a planner's new pools start as drafts, and only an approver's key publishes, unpublishes, archives, edits, deletes or rolls back a published pool (readers always see published pools only)",
+		func(c *Config) *string { return &c.Serve.Approval }, text, oneOf("off", "on")),
 	bind("SELECTION_POOL_REFRESH_WORKERS", "0", "pools a refresh pass refreshes at once (0: one per core)",
 		func(c *Config) *int { return &c.Serve.RefreshWorkers }, whole, between(0, 256)),
 	bind("SELECTION_POOL_REFRESH_BUDGET", "30s", "longest one pool's refresh may take in a pass; past it the pool fails (logged) and the next pass tries again, so a slow pool cannot hold the others up",

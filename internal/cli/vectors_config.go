@@ -42,7 +42,7 @@ func coreConfig(env *Env, llm *selection.LLMPlanner) (core.Config, error) {
 	return core.Config{Index: vectorIndexConfig(env), NoIndex: c.Vectors.Memory <= 0, Planner: plannerConfig(env),
 		ServiceIntents: c.Serve.Intents == "on", Aliases: aliases, Currency: c.Serve.Currency, LLM: llm,
 		Follow: true, EmbedBatch: c.Vectors.EmbedBatch, Logger: env.Log, EventsKeptFor: c.Serve.EventRetention.EventsFor,
-		RefreshWorkers: c.Serve.RefreshWorkers, PoolBudget: c.Serve.PoolBudget}, nil
+		RefreshWorkers: c.Serve.RefreshWorkers, PoolBudget: c.Serve.PoolBudget, Approval: c.Serve.Approval == "on"}, nil
 }
 
 // judgedAliases reads the judged queries SELECTION_JUDGED_QUERIES names ("": the demo data's

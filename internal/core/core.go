@@ -50,6 +50,8 @@ type Config struct {
 	// RefreshWorkers and PoolBudget go to selection.Service (0: its defaults).
 	RefreshWorkers int
 	PoolBudget     time.Duration
+	// Approval requires an approver to publish pools (selection.Service.Approval).
+	Approval bool
 	// Currency is the catalogue's currency. Default "USD".
 	Currency string
 	// LLM is the service's LLM planner. Default nil: none.
@@ -179,6 +181,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 		EventsKeptFor:   cfg.EventsKeptFor,
 		RefreshWorkers:  cfg.RefreshWorkers,
 		PoolBudget:      cfg.PoolBudget,
+		Approval:        cfg.Approval,
 	}
 	if cfg.ServiceIntents {
 		c.Service.Intents = c.Intents

@@ -355,7 +355,7 @@ async function poolsPage() {
   // GET /v1/pools pages summaries (the scenario's beginning, no plan); next_before is the cursor.
   let next = "";
   const rows = (pools) => pools.map((p) => `
-      <tr><td><a href="#/pools/${esc(p.id)}">${esc(p.name)}</a></td><td class="muted">${esc(p.scenario)}${p.scenario_truncated ? "…" : ""}</td><td class="num">${p.current_version}</td><td class="muted">${new Date(p.updated_at).toLocaleString()}</td></tr>`).join("");
+      <tr><td><a href="#/pools/${esc(p.id)}">${esc(p.name)}</a></td><td class="muted">${esc(p.scenario)}${p.scenario_truncated ? "…" : ""}</td><td><span class="state ${esc(p.state)}">${esc(stateName(p.state))}</span></td><td class="num">${p.current_version}</td><td class="muted">${new Date(p.updated_at).toLocaleString()}</td></tr>`).join("");
   const page = async () => {
     const r = await api("GET", `/v1/pools?limit=100${next ? `&before=${encodeURIComponent(next)}` : ""}`);
     next = r.next_before || "";
@@ -364,13 +364,22 @@ async function poolsPage() {
   };
   try {
     const pools = await page();
-    $("#pl").innerHTML = pools.length ? `<table><thead><tr><th>Pool</th><th>Scenario</th><th class="num">Version</th><th>Updated</th></tr></thead><tbody id="plrows">${rows(pools)}</tbody></table>`
+    $("#pl").innerHTML = pools.length ? `<table><thead><tr><th>Pool</th><th>Scenario</th><th>State</th><th class="num">Version</th><th>Updated</th></tr></thead><tbody id="plrows">${rows(pools)}</tbody></table>`
       : `<p class="muted">No pools yet. <a href="#/">Plan one.</a></p>`;
   } catch (err) { $("#pl").innerHTML = `<span class="err">${esc(err.message)}</span>`; }
   $("#morepools").addEventListener("click", async () => {
     try { $("#plrows").insertAdjacentHTML("beforeend", rows(await page())); } catch (err) { toast(err.message); }
   });
 }
+
+// Pool states and the moves the page offers from each (the server decides who may make them).
+const stateName = (s) => ({ draft: "draft", in_review: "in review", published: "published", archived: "archived" })[s] || s || "";
+const stateMoves = {
+  draft: [["in_review", "Submit for review"], ["published", "Publish"], ["archived", "Archive"]],
+  in_review: [["published", "Approve and publish"], ["draft", "Back to draft"], ["archived", "Archive"]],
+  published: [["draft", "Unpublish"], ["archived", "Archive"]],
+  archived: [["draft", "Reopen as draft"]],
+};
 
 // freshText says when a refresh last checked the pool and how many catalogue events came after
 // what its version reflects.
@@ -395,11 +404,21 @@ async function poolPage(id) {
   let olderThan = versions.next_before || "";
   const versionText = (v) => `v${v.version} (${v.member_count}, ${new Date(v.created_at).toLocaleTimeString()})`;
   main.innerHTML = `
-    <h1>${esc(pool.name)} <span class="muted" style="font-weight:400">pool ${esc(pool.id)}</span></h1>
+    <h1>${esc(pool.name)} <span class="muted" style="font-weight:400">pool ${esc(pool.id)}</span> <span class="state ${esc(pool.state)}" id="state">${esc(stateName(pool.state))}</span></h1>
     <div class="panel">
+      <div class="row" id="moves" style="margin-bottom:8px">${(stateMoves[pool.state] || []).map(([to, label]) => `<button class="${to === "published" ? "" : "ghost"}" type="button" data-to="${to}">${label}</button>`).join("")}
+        <input id="statenote" class="grow" aria-label="note for the history" placeholder="note for the history (optional)"></div>
       <div class="muted">${esc(pool.scenario)}</div>
       <div style="margin-top:6px"><b>query</b> ${esc(pool.plan.query) || '<span class="muted">none</span>'} · <b>ranking</b> ${esc(pool.plan.ranking.by)} · <b>size</b> ${pool.plan.limit}
-        ${pool.plan.filter ? ` · <b>filters</b> <code>${esc(exprText(pool.plan.filter))}</code>` : ""}</div>
+        ${pool.plan.filter ? ` · <b>filters</b> <code>${esc(exprText(pool.plan.filter))}</code>` : ""}
+        ${(pool.plan.rules || []).length ? ` · <b>rules</b> ${(pool.plan.rules || []).map((r) => `<code>${esc(r.filter)} ${r.factor > 0 ? "+" : ""}${esc(r.factor)}</code>`).join(" ")}` : ""}
+        ${(pool.plan.slots || []).length ? ` · <b>slots</b> ${(pool.plan.slots || []).map((sl) => `<code>${esc(sl.from)}–${esc(sl.to)}: ${esc(sl.filter)}</code>`).join(" ")}` : ""}
+        ${pool.plan.guard ? ` · <b>guard</b> ${pool.plan.guard.min_size ? `at least ${esc(pool.plan.guard.min_size)} SKUs` : ""}${pool.plan.guard.min_size && pool.plan.guard.max_drop_pct ? ", " : ""}${pool.plan.guard.max_drop_pct ? `drops up to ${esc(pool.plan.guard.max_drop_pct)}%` : ""}` : ""}</div>
+      ${pool.pending ? `<div class="conflict" role="alert" id="pending" style="margin-top:10px">
+        <b>A refresh is held for review:</b> ${esc(pool.pending.reason)}. It would hold ${esc(pool.pending.size)} SKUs; readers keep version ${esc(pool.current_version)} until you decide.
+        <div class="row" style="margin-top:6px"><button class="ghost" id="pdiff" type="button">Show its changes</button>
+          <button id="paccept" type="button">Publish it</button><button class="ghost" id="preject" type="button">Reject it</button></div>
+        <div id="pdiffbox"></div></div>` : ""}
       <div class="row" style="margin-top:10px">
         <button id="refresh" type="button">Refresh now</button>
         <button class="ghost" id="csv" type="button">Export CSV</button>
@@ -420,6 +439,8 @@ async function poolPage(id) {
           <div><label for="erank">Ranking</label>
             <select id="erank">${["relevance", "sales", "price_asc", "price_desc", "newest", "rating", "blend"].map((r) => `<option ${r === pool.plan.ranking.by ? "selected" : ""}>${r}</option>`).join("")}</select></div>
           <div><label for="elimit">Pool size</label><input id="elimit" type="number" min="1" max="10000" value="${pool.plan.limit}" style="width:90px"></div>
+          <div><label for="eminsize">Hold refreshes below (SKUs)</label><input id="eminsize" type="number" min="0" value="${(pool.plan.guard || {}).min_size || 0}" style="width:90px"></div>
+          <div><label for="emaxdrop">… or dropping over (%)</label><input id="emaxdrop" type="number" min="0" max="100" value="${(pool.plan.guard || {}).max_drop_pct || 0}" style="width:90px"></div>
         </div>
         <div class="row" style="margin-top:8px">
           <button id="esave" type="button">Save changes</button>
@@ -435,6 +456,15 @@ async function poolPage(id) {
           <button class="ghost" id="older" type="button" ${olderThan ? "" : "hidden"}>older versions</button></span><span class="muted" id="fresh">${freshText(pool)}</span></div>
       <div id="pitems" style="margin-top:10px">loading…</div>
       <div class="row" style="margin-top:8px"><button class="ghost" id="more" type="button" hidden>More</button></div>
+    </div>
+    <div class="panel">
+      <h2 style="margin-top:0">History</h2>
+      <div class="row" style="margin-bottom:8px">
+        <label for="rbver" style="margin:0">Roll back to</label>
+        <select id="rbver">${vs.filter((v) => v.version !== pool.current_version).map((v) => `<option value="${v.version}">v${v.version}</option>`).join("")}</select>
+        <button class="ghost" id="rbbtn" type="button" ${vs.length > 1 ? "" : "disabled"}>Roll back (as a new version)</button>
+      </div>
+      <ol id="audit" class="audit"><li class="muted">loading…</li></ol>
     </div>`;
   $("#older").onclick = async () => {
     try {
@@ -470,8 +500,8 @@ async function poolPage(id) {
   $("#refresh").addEventListener("click", async () => {
     try {
       const out = await api("POST", `/v1/pools/${id}/refresh`);
-      toast(out.changed ? `new version ${out.version}` : `unchanged: ${out.reason || "same ranking"}`);
-      if (out.changed) poolPage(id);
+      toast(out.changed ? `new version ${out.version}` : out.held ? out.reason : `unchanged: ${out.reason || "same ranking"}`);
+      if (out.changed || out.held) poolPage(id);
     } catch (err) { toast(err.message); }
   });
   const exportAs = async (format) => {
@@ -488,6 +518,8 @@ async function poolPage(id) {
     const plan = { ...pool.plan, query: $("#equery").value.trim(),
       ranking: by === pool.plan.ranking.by ? pool.plan.ranking : { by, ...(by === "blend" ? { weights: { relevance: 1, sales: 0.5 } } : {}) },
       limit: Math.max(1, Math.min(10000, parseInt($("#elimit").value, 10) || pool.plan.limit)) };
+    const minSize = Math.max(0, parseInt($("#eminsize").value, 10) || 0), maxDrop = Math.max(0, Math.min(100, parseInt($("#emaxdrop").value, 10) || 0));
+    plan.guard = minSize || maxDrop ? { ...(minSize ? { min_size: minSize } : {}), ...(maxDrop ? { max_drop_pct: maxDrop } : {}) } : undefined;
     const body = { name: $("#ename").value.trim() || pool.name, scenario: pool.scenario, plan,
       valid_from: pool.valid_from, valid_until: pool.valid_until };
     try {
@@ -506,6 +538,45 @@ async function poolPage(id) {
       $("#ereload").addEventListener("click", route);
     }
   });
+  if (pool.pending) {
+    $("#pdiff").addEventListener("click", async () => {
+      try {
+        const p = await api("GET", `/v1/pools/${id}/pending`);
+        const list = (xs, f) => xs.slice(0, 30).map(f).join(", ") + (xs.length > 30 ? ` … and ${xs.length - 30} more` : "");
+        $("#pdiffbox").innerHTML = `<div style="margin-top:8px">
+          <div class="added">would add ${p.diff.added.length}: ${list(p.diff.added, (m) => `${m.sku_id} (#${m.to_rank})`)}</div>
+          <div class="removed">would remove ${p.diff.removed.length}: ${list(p.diff.removed, (m) => `${m.sku_id} (was #${m.from_rank})`)}</div>
+          <div class="muted">moved ${p.diff.moved.length}, unchanged ${p.diff.unchanged}</div></div>`;
+      } catch (err) { toast(err.message); }
+    });
+    $("#paccept").addEventListener("click", async () => {
+      try { const out = await api("POST", `/v1/pools/${id}/pending/accept`); toast(`published version ${out.version}`); } catch (err) { toast(err.message); }
+      poolPage(id);
+    });
+    $("#preject").addEventListener("click", async () => {
+      try { await api("POST", `/v1/pools/${id}/pending/reject`); toast("rejected: the published version stands"); } catch (err) { toast(err.message); }
+      poolPage(id);
+    });
+  }
+  $("#moves").addEventListener("click", async (e) => {
+    const to = e.target.dataset.to;
+    if (!to) return;
+    try {
+      await api("POST", `/v1/pools/${id}/state`, { state: to, note: $("#statenote").value.trim() || undefined });
+      toast(`now ${stateName(to)}`);
+      poolPage(id);
+    } catch (err) { toast(err.message); }
+  });
+  $("#rbbtn").addEventListener("click", async () => {
+    try {
+      const out = await api("POST", `/v1/pools/${id}/rollback`, { version: parseInt($("#rbver").value, 10) });
+      toast(`rolled back: version ${out.version}`);
+      poolPage(id);
+    } catch (err) { toast(err.message); }
+  });
+  api("GET", `/v1/pools/${id}/audit?limit=50`).then((a) => {
+    $("#audit").innerHTML = a.entries.map((e) => `<li><span class="muted">${esc(new Date(e.at).toLocaleString())}</span> <b>${esc(e.actor)}</b> ${esc(e.action)}${e.detail ? `: ${esc(e.detail)}` : ""}</li>`).join("") || '<li class="muted">nothing yet</li>';
+  }).catch((err) => { $("#audit").innerHTML = `<li class="err">${esc(err.message)}</li>`; });
   $("#csv").addEventListener("click", () => exportAs("csv"));
   $("#jsonl").addEventListener("click", () => exportAs("jsonl"));
   $("#diffbtn").addEventListener("click", async () => {

@@ -234,7 +234,11 @@ func OpenAPI() []byte {
 		}
 		doc := map[string]any{
 			"openapi": "3.0.3",
+			// The page and the API are served together: the server is the one that served
+			// this document (SELECTION_HTTP_ADDR).
+			"servers": []any{map[string]any{"url": "/", "description": "the service that serves this document (SELECTION_HTTP_ADDR, default 127.0.0.1:8080)"}},
 			"info": map[string]any{"title": "Selection service API", "version": "1.0.0",
+				"license": map[string]any{"name": "Proprietary: all rights reserved", "url": "/ui/LICENSE.txt"},
 				"description": "Campaign planners turn scenarios into ranked, saved, refreshable pools of SKUs. " +
 					"Every /v1 route but this document needs an API key (X-API-Key or Authorization: Bearer); " +
 					"x-role says which role: reader reads (published pools only), planner writes, approver publishes. Errors are application/problem+json; " +

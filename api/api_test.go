@@ -447,7 +447,6 @@ func TestRulesAndSlotsThroughTheAPI(t *testing.T) {
 // it; a reader may do neither.
 func TestGuardThroughTheAPI(t *testing.T) {
 	h := newHarness(t)
-	ctx := context.Background()
 	// Stock is i%4: SKUs 4, 8, 12 ... have none. By sales (100 - i): 1, 2, 3, 5, 6, 7, 9, 10.
 	plan := map[string]any{"version": 1, "query": "", "filter": map[string]any{"range": map[string]any{"field": "stock", "gte": 1}},
 		"ranking": map[string]any{"by": "sales"}, "limit": 8, "guard": map[string]any{"max_drop_pct": 25, "min_size": 4}}
@@ -455,16 +454,11 @@ func TestGuardThroughTheAPI(t *testing.T) {
 	requireProblem(t, h.do("GET", base+"/pending", h.reader, nil), 404)
 
 	outOfStock := func(at time.Time, ids ...int64) {
+		var ps []catalog.Patch
 		for _, i := range ids {
-			id := 9_000_000_000_000_000_000 + i
-			_, err := catalog.NewStore(h.db.Pool).Upsert(ctx, []catalog.Patch{{ID: id, Fields: catalog.FieldStock, Stock: 0, StockAt: at}})
-			require.NoError(t, err)
-			_, err = h.db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
-				VALUES ($1, 'stock.update', $2, '{}', 'test', 'realtime', $3)`, fmt.Sprintf("out-%d", i), id, at)
-			require.NoError(t, err)
+			ps = append(ps, catalog.Patch{ID: 9_000_000_000_000_000_000 + i, Fields: catalog.FieldStock, Stock: 0, StockAt: at})
 		}
-		_, err := h.tg.Poll(ctx)
-		require.NoError(t, err)
+		h.change("stock.update", ps)
 	}
 	outOfStock(time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), 1, 2, 3) // 3 of 8: 37%
 	w := h.do("POST", base+"/refresh", h.planner, nil)
@@ -579,4 +573,58 @@ func TestGovernanceThroughTheAPI(t *testing.T) {
 	require.Len(t, page["entries"], 2)
 	require.NotEmpty(t, page["next_before"])
 	requireProblem(t, h.do("GET", base+"/audit", h.reader, nil), 404)
+}
+
+// Pool analytics through the API: size, GMV, units and views by window, conversion, stock
+// coverage and the mix, computed by hand for a small pool; the versions list carries size and
+// GMV through time.
+func TestPoolAnalyticsThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	// SKUs 1..6 (the six best sellers): 24 h GMV 1000 x i and units i, 7-day GMV 5000 x i,
+	// units 100 - i and views 100 x i, one unit in the last hour.
+	at := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	var ps []catalog.Patch
+	for i := int64(1); i <= 6; i++ {
+		ps = append(ps, catalog.Patch{ID: 9_000_000_000_000_000_000 + i, Fields: catalog.FieldMetrics, MetricsAt: at,
+			Metrics: catalog.Metrics{Sales7d: 100 - i, Sales24h: i, GMV24h: 1000 * i, GMV7d: 5000 * i, Views7d: 100 * i, Sales1h: 1}})
+	}
+	h.change("metrics.update", ps)
+	base, _ := h.createPool(h.planner, "analytics", salesPlan(6))
+
+	a := decodeJSON[map[string]any](t, h.do("GET", base+"/analytics", h.reader, nil))
+	require.Equal(t, float64(6), a["size"])
+	require.Equal(t, float64(21000), a["gmv"].(map[string]any)["24h"])
+	require.Equal(t, float64(105000), a["gmv"].(map[string]any)["7d"])
+	require.Equal(t, float64(6), a["units"].(map[string]any)["1h"])
+	require.InDelta(t, float64(100*6-21)/2100, a["conversion_7d"], 1e-9, "units 7d (99+98+...+94) over views 2100")
+	// Stock is i%4: 1, 2, 3, 0, 1, 2 -> 5 of 6 in stock, 9 units.
+	require.Equal(t, float64(5), a["in_stock"])
+	require.InDelta(t, 5.0/6, a["stock_coverage"], 1e-9)
+	require.Equal(t, float64(9), a["stock_units"])
+	mix := a["mix"].(map[string]any)
+	require.Equal(t, []any{map[string]any{"value": "Logitech", "skus": float64(4), "gmv_7d": float64(5000 * (1 + 2 + 4 + 5)), "units_7d": float64(99 + 98 + 96 + 95)},
+		map[string]any{"value": "Razer", "skus": float64(2), "gmv_7d": float64(5000 * (3 + 6)), "units_7d": float64(97 + 94)}}, mix["brand"])
+	require.Equal(t, "under 10", mix["price_band"].([]any)[0].(map[string]any)["value"])
+	require.Equal(t, "SG", mix["market"].([]any)[0].(map[string]any)["value"])
+
+	versions := decodeJSON[map[string]any](t, h.do("GET", base+"/versions", h.reader, nil))["versions"].([]any)
+	require.Equal(t, float64(21000), versions[0].(map[string]any)["gmv_24h"])
+	require.Equal(t, float64(21), versions[0].(map[string]any)["units_24h"])
+	requireProblem(t, h.do("GET", base+"/analytics?version=7", h.reader, nil), 404)
+}
+
+// change writes patches to the catalogue with an event of kind each (as ingest does) and has
+// the tag index follow them.
+func (h *harness) change(kind string, ps []catalog.Patch) {
+	h.t.Helper()
+	ctx := context.Background()
+	_, err := catalog.NewStore(h.db.Pool).Upsert(ctx, ps)
+	require.NoError(h.t, err)
+	for _, p := range ps {
+		_, err = h.db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+			VALUES ($1, $2, $3, '{}', 'test', 'realtime', now())`, fmt.Sprintf("%s-%d-%d", kind, p.ID, time.Now().UnixNano()), kind, p.ID)
+		require.NoError(h.t, err)
+	}
+	_, err = h.tg.Poll(ctx)
+	require.NoError(h.t, err)
 }

@@ -627,3 +627,27 @@ func (s *Server) audit(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, out)
 }
+
+// analytics answers a version's analytics (default: the current version).
+func (s *Server) analytics(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	vn, err := queryInt(c, "version", 0, 1, 1<<30)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.visible(c, id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	a, err := s.deps.Service.Analytics(c.Request.Context(), id, vn)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, a)
+}

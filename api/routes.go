@@ -43,6 +43,7 @@ func (s *Server) handlers() map[string]gin.HandlerFunc {
 		"POST /v1/pools/{id}/state":          s.setState,
 		"POST /v1/pools/{id}/rollback":       s.rollback,
 		"GET /v1/pools/{id}/audit":           s.audit,
+		"GET /v1/pools/{id}/analytics":       s.analytics,
 		"GET /v1/pools/{id}/items":           s.poolItems,
 		"GET /v1/pools/{id}/diff":            s.diff,
 		"GET /v1/pools/{id}/export":          s.export,

@@ -200,6 +200,7 @@ func (s *Service) Rollback(ctx context.Context, id int64, version int, who Actor
 	}
 	next := &Version{PoolID: id, Members: old.Members.Clone(), Ranking: slices.Clone(old.Ranking), Scores: slices.Clone(old.Scores),
 		Plan: old.Plan, EventSeq: cur.EventSeq, Position: cur.Position}
+	s.stamp(next)
 	plan, err := json.Marshal(old.Plan)
 	if err != nil {
 		return out, err

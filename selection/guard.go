@@ -171,6 +171,7 @@ func (s *Service) AcceptPending(ctx context.Context, id int64, who Actor) (Refre
 		return out, err
 	}
 	next := pend.Version
+	s.stamp(next)
 	err = pgx.BeginFunc(ctx, s.Pools.pool, func(tx pgx.Tx) error {
 		if err := s.Pools.addVersion(ctx, tx, next, pend.BasedOn, cur); err != nil {
 			return err

@@ -74,6 +74,10 @@ type Version struct {
 	// Position is where the engine's indexes stood when the version was ranked (or last
 	// confirmed unchanged); incremental refreshes look for changes after it.
 	Position Position `json:"-"`
+	// GMV24h and Units24h are what its SKUs had sold in the 24 hours before it was written
+	// (nil: not recorded, versions written before migration 00018).
+	GMV24h   *int64 `json:"gmv_24h,omitempty"`
+	Units24h *int64 `json:"units_24h,omitempty"`
 	// delta, when set, is the version as a reverse delta against the next one (its members,
 	// ranking and scores are not filled in until GetVersion rebuilds them).
 	delta []byte
@@ -411,10 +415,11 @@ func (s *PoolStore) addVersion(ctx context.Context, tx pgx.Tx, v *Version, base 
 	v.Version = next
 	v.MemberCount = int(v.Members.GetCardinality())
 	err = tx.QueryRow(ctx, `INSERT INTO pool_versions (pool_id, version, members, ranking, scores,
-		member_count, plan, event_seq, event_snapshot, vectors_from, skus_from)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::pg_snapshot, $10, $11) RETURNING created_at, checked_at`,
+		member_count, plan, event_seq, event_snapshot, vectors_from, skus_from, gmv_24h, units_24h)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::pg_snapshot, $10, $11, $12, $13) RETURNING created_at, checked_at`,
 		v.PoolID, v.Version, members, nonNil(v.Ranking), nonNilF(v.Scores), v.MemberCount, plan, v.EventSeq,
-		nullString(v.Position.EventSnapshot), nullTime(v.Position.VectorsFrom), nullTime(v.Position.SKUsFrom)).Scan(&v.CreatedAt, &v.CheckedAt)
+		nullString(v.Position.EventSnapshot), nullTime(v.Position.VectorsFrom), nullTime(v.Position.SKUsFrom),
+		v.GMV24h, v.Units24h).Scan(&v.CreatedAt, &v.CheckedAt)
 	if err != nil {
 		return fmt.Errorf("pool %d: write version: %w", v.PoolID, err)
 	}
@@ -611,6 +616,10 @@ type VersionInfo struct {
 	MemberCount int       `json:"member_count"`
 	EventSeq    int64     `json:"event_seq"`
 	CreatedAt   time.Time `json:"created_at"`
+	// GMV24h and Units24h: what its SKUs had sold in the 24 hours before it was written
+	// (absent: not recorded).
+	GMV24h   *int64 `json:"gmv_24h,omitempty"`
+	Units24h *int64 `json:"units_24h,omitempty"`
 }
 
 // Versions lists a pool's versions, newest first.
@@ -637,7 +646,7 @@ const MaxVersionPage = 500
 // from the newest), and whether older versions follow. limit is clamped to 1..MaxVersionPage.
 func (s *PoolStore) VersionPage(ctx context.Context, poolID int64, before, limit int) ([]VersionInfo, bool, error) {
 	limit = min(max(limit, 1), MaxVersionPage)
-	rows, err := s.pool.Query(ctx, `SELECT version, member_count, event_seq, created_at FROM pool_versions
+	rows, err := s.pool.Query(ctx, `SELECT version, member_count, event_seq, created_at, gmv_24h, units_24h FROM pool_versions
 		WHERE pool_id = $1 AND ($2 = 0 OR version < $2) ORDER BY version DESC LIMIT $3`, poolID, before, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("pool %d versions: %w", poolID, err)

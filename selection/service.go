@@ -146,6 +146,7 @@ func (s *Service) CreatePool(ctx context.Context, in PoolInput) (Pool, *Version,
 		return Pool{}, nil, err
 	}
 	v := versionOf(0, in.Plan, res, pos)
+	s.stamp(v)
 	p, err := s.Pools.CreateWithVersion(ctx, in, v)
 	if err != nil {
 		return p, nil, err
@@ -255,6 +256,7 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 	}
 	out.Result, out.Notes = res, res.Warnings
 	next := versionOf(id, p.Plan, res, pos)
+	s.stamp(next)
 	if cur.Version > 0 && slices.Equal(cur.Ranking, next.Ranking) && planEqual(cur.Plan, p.Plan) {
 		out.Version = cur.Version
 		out.Reason = "ranking unchanged"

@@ -191,6 +191,42 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 		AND skus_from IS NOT NULL) FROM pool_versions`).Scan(&recorded))
 	require.True(t, recorded)
 
+	// The pool's analytics: tiles, the mix charts and, once the refresher has written the
+	// edited plan's version, size and GMV through the versions (two lines); a screenshot of
+	// the panel for the README.
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Navigate(base+"/"+hash),
+		chromedp.WaitVisible(css("#astats .tile")),
+		chromedp.WaitVisible(css("#amix svg rect")),
+	), out.String())
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequestWithContext(ctx, "GET", poolPath+"/versions", nil)
+		req.Header.Set("X-API-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var vs struct {
+			Versions []json.RawMessage `json:"versions"`
+		}
+		return json.NewDecoder(resp.Body).Decode(&vs) == nil && len(vs.Versions) >= 2
+	}, time.Minute, 200*time.Millisecond, "the refresher writes the edited plan's version")
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Reload(), // the same URL: Navigate would not load the page again
+		chromedp.WaitVisible(css("#atrend svg polyline")),
+	), out.String())
+	charts, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#atrend polyline").length + document.querySelectorAll("#amix svg").length`))
+	require.NoError(t, err)
+	require.Equal(t, 2+4, charts, "two trend lines and four mix charts")
+	stats, err := chromedp.Run(bctx, chromedp.Text(css("#astats")))
+	require.NoError(t, err)
+	require.Contains(t, stats, "GMV 1 h / 24 h / 7 d")
+	axeCheck(t, bctx, "pool analytics")
+	ashot, err := chromedp.Run(bctx, chromedp.Screenshot(css("#analytics")))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile("../../docs/analytics.png", ashot, 0o644))
+
 	// Back on the planning page for the screenshot: the scenario, its plan and the preview.
 	require.NoError(t, chromedp.Do(bctx,
 		chromedp.Navigate(base+"/#/"),

@@ -457,6 +457,13 @@ async function poolPage(id) {
       <div id="pitems" style="margin-top:10px">loading…</div>
       <div class="row" style="margin-top:8px"><button class="ghost" id="more" type="button" hidden>More</button></div>
     </div>
+    <div class="panel" id="analytics">
+      <h2 style="margin-top:0">Analytics <span class="muted" style="font-weight:400">— version ${pool.current_version}, by today's data</span></h2>
+      <div id="astats" class="tiles">loading…</div>
+      <div id="amix" class="mixgrid"></div>
+      <h3>Size and GMV (24 h) through the versions</h3>
+      <div id="atrend"></div>
+    </div>
     <div class="panel">
       <h2 style="margin-top:0">History</h2>
       <div class="row" style="margin-bottom:8px">
@@ -574,6 +581,7 @@ async function poolPage(id) {
       poolPage(id);
     } catch (err) { toast(err.message); }
   });
+  loadAnalytics(id, pool, vs);
   api("GET", `/v1/pools/${id}/audit?limit=50`).then((a) => {
     $("#audit").innerHTML = a.entries.map((e) => `<li><span class="muted">${esc(new Date(e.at).toLocaleString())}</span> <b>${esc(e.actor)}</b> ${esc(e.action)}${e.detail ? `: ${esc(e.detail)}` : ""}</li>`).join("") || '<li class="muted">nothing yet</li>';
   }).catch((err) => { $("#audit").innerHTML = `<li class="err">${esc(err.message)}</li>`; });
@@ -591,6 +599,63 @@ async function poolPage(id) {
     } catch (err) { toast(err.message); }
   });
   timers.push(setInterval(() => load(true), 4000));
+}
+
+// ---- analytics: inline SVG charts (no script or style inside them: the page's CSP holds) ----
+const num = (n) => Number(n || 0).toLocaleString();
+const svgEsc = esc;
+
+// bars draws a horizontal bar chart of entries (label, value, note) as an SVG image.
+function bars(title, entries) {
+  const w = 380, row = 18, lw = 120, max = Math.max(1, ...entries.map((e) => e.value));
+  const h = row * entries.length + 4;
+  const rows = entries.map((e, i) => {
+    const bw = Math.max(1, Math.round((w - lw - 130) * e.value / max));
+    return `<text x="0" y="${i * row + 13}" font-size="11" fill="#334155">${svgEsc(e.label.length > 18 ? e.label.slice(0, 17) + "…" : e.label)}</text>
+      <rect x="${lw}" y="${i * row + 3}" width="${bw}" height="${row - 6}" fill="#3b82f6"></rect>
+      <text x="${lw + bw + 4}" y="${i * row + 13}" font-size="11" fill="#334155">${svgEsc(e.note)}</text>`;
+  }).join("");
+  const desc = entries.map((e) => `${e.label}: ${e.note}`).join("; ");
+  return `<figure class="chart"><figcaption>${svgEsc(title)}</figcaption>
+    <svg role="img" aria-label="${svgEsc(title + ": " + desc)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}">${rows}</svg></figure>`;
+}
+
+// trend draws the versions' size and 24 h GMV as two lines over the version numbers.
+function trend(versions, cur) {
+  const pts = versions.filter((v) => v.member_count !== undefined).slice().reverse();
+  if (pts.length < 2) return '<p class="muted">One version so far: the chart needs two.</p>';
+  const w = 640, h = 160, pad = 30;
+  const x = (i) => pad + (w - 2 * pad) * i / (pts.length - 1);
+  const line = (vals, color) => {
+    const max = Math.max(1, ...vals);
+    return `<polyline fill="none" stroke="${color}" stroke-width="2" points="${vals.map((v, i) => `${x(i).toFixed(1)},${(h - pad - (h - 2 * pad) * v / max).toFixed(1)}`).join(" ")}"></polyline>`;
+  };
+  const sizes = pts.map((v) => v.member_count), gmv = pts.map((v) => v.gmv_24h || 0);
+  const labels = pts.map((v, i) => (pts.length <= 12 || i % Math.ceil(pts.length / 12) === 0) ? `<text x="${x(i).toFixed(1)}" y="${h - 8}" font-size="10" text-anchor="middle" fill="#64748b">v${v.version}</text>` : "").join("");
+  const desc = pts.map((v) => `v${v.version}: ${v.member_count} SKUs, GMV ${v.gmv_24h === undefined ? "not recorded" : money(v.gmv_24h, cur)}`).join("; ");
+  return `<svg role="img" aria-label="${svgEsc("size and 24-hour GMV by version: " + desc)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}">
+      <line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#cbd5e1"></line>
+      ${line(sizes, "#3b82f6")}${line(gmv, "#16a34a")}${labels}
+      <text x="${pad}" y="14" font-size="11" fill="#3b82f6">size (max ${num(Math.max(...sizes))})</text>
+      <text x="${pad + 160}" y="14" font-size="11" fill="#16a34a">GMV 24 h (max ${svgEsc(money(Math.max(...gmv), cur))})</text></svg>`;
+}
+
+async function loadAnalytics(id, pool, versions) {
+  try {
+    const a = await api("GET", `/v1/pools/${id}/analytics`);
+    const cur = (pool.plan.currency || "USD");
+    const tile = (label, value) => `<div class="tile"><div class="muted">${esc(label)}</div><b>${esc(value)}</b></div>`;
+    $("#astats").innerHTML = [
+      tile("SKUs", `${num(a.size)}${a.deleted ? ` (${a.deleted} deleted)` : ""}`),
+      tile("GMV 1 h / 24 h / 7 d", `${money(a.gmv["1h"], cur)} / ${money(a.gmv["24h"], cur)} / ${money(a.gmv["7d"], cur)}`),
+      tile("units 1 h / 24 h / 7 d", `${num(a.units["1h"])} / ${num(a.units["24h"])} / ${num(a.units["7d"])}`),
+      tile("views → sales (7 d)", `${(100 * a.conversion_7d).toFixed(2)}%`),
+      tile("in stock", `${(100 * a.stock_coverage).toFixed(0)}% (${num(a.stock_units)} units)`),
+    ].join("");
+    const mix = (dim, title) => bars(title, (a.mix[dim] || []).map((e) => ({ label: e.value, value: e.skus, note: `${e.skus} · ${money(e.gmv_7d, cur)}` })));
+    $("#amix").innerHTML = mix("product_type", "By product type (SKUs · GMV 7 d)") + mix("brand", "By brand") + mix("market", "By market") + mix("price_band", "By price band (" + cur + ")");
+    $("#atrend").innerHTML = trend(versions, cur);
+  } catch (err) { $("#astats").innerHTML = `<span class="err">${esc(err.message)}</span>`; }
 }
 
 // ---- tags ----

@@ -628,3 +628,70 @@ func (h *harness) change(kind string, ps []catalog.Patch) {
 	_, err = h.tg.Poll(ctx)
 	require.NoError(h.t, err)
 }
+
+// The campaign calendar through the API: schedules in a slot never overlap; a slot's read
+// answers with the pool scheduled now, else its base pool; a scheduled draft leaves the slot to
+// the base pool; the calendar lists slots by market with their schedules.
+func TestCampaignCalendarThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	id := func(loc string) string { return strings.TrimPrefix(loc, "/v1/pools/") }
+	basePath, _ := h.createPool(h.planner, "evergreen", salesPlan(3))
+	salePath, _ := h.createPool(h.planner, "12.12 sale", map[string]any{"version": 1, "query": "", "ranking": map[string]any{"by": "price_asc"}, "limit": 3})
+	nextPath, _ := h.createPool(h.planner, "new year", map[string]any{"version": 1, "query": "", "ranking": map[string]any{"by": "price_desc"}, "limit": 3})
+	base, sale, next := id(basePath), id(salePath), id(nextPath)
+
+	requireProblem(t, h.do("PUT", "/v1/slots/home-hero-sg", h.reader, map[string]any{"market": "SG"}), 403)
+	requireProblem(t, h.do("PUT", "/v1/slots/Bad-Name", h.planner, map[string]any{"market": "SG"}), 400)
+	requireProblem(t, h.do("GET", "/v1/slots/home-hero-sg/items", h.reader, nil), 404)
+	w := h.do("PUT", "/v1/slots/home-hero-sg", h.planner, map[string]any{"market": "SG", "base_pool": base})
+	require.Equal(t, 200, w.Code, w.Body.String())
+
+	// Nothing scheduled: the base pool answers (by sales: SKU 1 first).
+	got := decodeJSON[map[string]any](t, h.do("GET", "/v1/slots/home-hero-sg/items", h.reader, nil))
+	require.Equal(t, base, got["pool_id"])
+	require.Equal(t, "nothing is scheduled now: the slot's base pool", got["why"])
+	require.Equal(t, "9000000000000000001", got["items"].([]any)[0].(map[string]any)["sku_id"])
+
+	now := time.Now().UTC()
+	schedule := func(pool string, from, to time.Time) *httptest.ResponseRecorder {
+		return h.do("POST", "/v1/slots/home-hero-sg/schedules", h.planner, map[string]any{"pool_id": pool, "starts_at": from, "ends_at": to})
+	}
+	w = schedule(sale, now.Add(-time.Hour), now.Add(24*time.Hour))
+	require.Equal(t, 201, w.Code, w.Body.String())
+	saleSched := decodeJSON[map[string]any](t, w)
+	p := requireProblem(t, schedule(next, now.Add(23*time.Hour), now.Add(48*time.Hour)), 409)
+	require.Contains(t, p.Detail, `already shows pool "12.12 sale"`)
+	require.Equal(t, 201, schedule(next, now.Add(24*time.Hour), now.Add(48*time.Hour)).Code, "back to back is no overlap")
+	requireProblem(t, schedule(next, now.Add(72*time.Hour), now.Add(71*time.Hour)), 400)
+	requireProblem(t, schedule("424242", now.Add(96*time.Hour), now.Add(97*time.Hour)), 400)
+
+	// The sale is live now (by price: SKU 1 first too, so compare the pool), until its end.
+	got = decodeJSON[map[string]any](t, h.do("GET", "/v1/slots/home-hero-sg/items?limit=2", h.reader, nil))
+	require.Equal(t, sale, got["pool_id"])
+	require.Contains(t, got["why"], "scheduled from")
+	require.Len(t, got["items"], 2)
+	require.NotEmpty(t, got["next_cursor"])
+	until, err := time.Parse(time.RFC3339Nano, got["until"].(string))
+	require.NoError(t, err)
+	require.WithinDuration(t, now.Add(24*time.Hour), until, time.Second)
+
+	// Unpublished, the sale leaves the slot to its base pool.
+	h.svc.Approval = false
+	require.Equal(t, 200, h.do("POST", salePath+"/state", h.planner, map[string]any{"state": "draft"}).Code)
+	got = decodeJSON[map[string]any](t, h.do("GET", "/v1/slots/home-hero-sg/items", h.reader, nil))
+	require.Equal(t, base, got["pool_id"])
+	require.Contains(t, got["why"], "is scheduled now but is draft")
+
+	// The calendar: SG's slots with the two schedules; another market has none.
+	cal := decodeJSON[map[string]any](t, h.do("GET", "/v1/slots?market=SG", h.reader, nil))
+	slots := cal["slots"].([]any)
+	require.Len(t, slots, 1)
+	require.Len(t, slots[0].(map[string]any)["schedules"], 2)
+	require.Empty(t, decodeJSON[map[string]any](t, h.do("GET", "/v1/slots?market=MY", h.reader, nil))["slots"])
+	requireProblem(t, h.do("GET", "/v1/slots?from=yesterday", h.reader, nil), 400)
+
+	require.Equal(t, 204, h.do("DELETE", "/v1/slots/home-hero-sg/schedules/"+saleSched["id"].(string), h.planner, nil).Code)
+	requireProblem(t, h.do("DELETE", "/v1/slots/home-hero-sg/schedules/"+saleSched["id"].(string), h.planner, nil), 404)
+	require.Equal(t, 204, h.do("DELETE", "/v1/slots/home-hero-sg", h.planner, nil).Code)
+	requireProblem(t, h.do("GET", "/v1/slots/home-hero-sg/items", h.reader, nil), 404)
+}

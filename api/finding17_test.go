@@ -28,14 +28,16 @@ func jsonRoutes(t *testing.T, h *harness) map[string]string {
 	}
 	require.NoError(t, json.Unmarshal(h.do("GET", "/v1/openapi.json", "", nil).Body.Bytes(), &doc))
 	samples := map[string]string{
-		"POST /v1/plan":                `{"scenario":"gaming mice"}`,
-		"POST /v1/search":              `{"scenario":"gaming mice"}`,
-		"POST /v1/pools":               `{"name":"p","scenario":"gaming mice"}`,
-		"PUT /v1/pools/{id}":           `{"name":"p","scenario":"gaming mice"}`,
-		"POST /v1/tags":                `{"name":"t","kind":"rule","rule":{"attr":{"field":"brand","value":"Razer"}}}`,
-		"POST /v1/filters/parse":       `{"text":"brand = Razer"}`,
-		"POST /v1/pools/{id}/state":    `{"state":"in_review"}`,
-		"POST /v1/pools/{id}/rollback": `{"version":1}`,
+		"POST /v1/plan":                   `{"scenario":"gaming mice"}`,
+		"POST /v1/search":                 `{"scenario":"gaming mice"}`,
+		"POST /v1/pools":                  `{"name":"p","scenario":"gaming mice"}`,
+		"PUT /v1/pools/{id}":              `{"name":"p","scenario":"gaming mice"}`,
+		"POST /v1/tags":                   `{"name":"t","kind":"rule","rule":{"attr":{"field":"brand","value":"Razer"}}}`,
+		"POST /v1/filters/parse":          `{"text":"brand = Razer"}`,
+		"POST /v1/pools/{id}/state":       `{"state":"in_review"}`,
+		"POST /v1/pools/{id}/rollback":    `{"version":1}`,
+		"PUT /v1/slots/{slot}":            `{"market":"SG"}`,
+		"POST /v1/slots/{slot}/schedules": `{"pool_id":"1","starts_at":"2026-12-01T00:00:00Z","ends_at":"2026-12-02T00:00:00Z"}`,
 	}
 	out := map[string]string{}
 	for path, ops := range doc.Paths {

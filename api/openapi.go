@@ -34,6 +34,7 @@ type param struct {
 var (
 	idParam      = param{"id", "path", "string", "pool id", true}
 	versionParam = param{"version", "query", "integer", "version number (default: current)", false}
+	slotParam    = param{"slot", "path", "string", "slot name: 1-100 of a-z 0-9 . _ -", true}
 )
 
 var ops = []op{
@@ -92,6 +93,19 @@ var ops = []op{
 		request: "TagDefinition", response: "Object", status: 201},
 	{method: "DELETE", path: "/v1/tags/{name}", role: RolePlanner, summary: "Delete a tag; refused (409) while another tag or a pool refers to it",
 		params: []param{{"name", "path", "string", "tag name (any case; a discovered tag's family/topic as it is)", true}}, status: 204, conflict: true, rest: "name"},
+	{method: "GET", path: "/v1/slots", role: RoleReader, summary: "The campaign calendar: slots (places pools are shown, by market) with their schedules in a window",
+		params: []param{{"market", "query", "string", "one market's slots (default: all)", false}, {"from", "query", "string", "RFC 3339 (default: 1 day ago)", false},
+			{"to", "query", "string", "RFC 3339 (default: 30 days on)", false}}, response: "Calendar"},
+	{method: "PUT", path: "/v1/slots/{slot}", role: RolePlanner, summary: "Create or update a slot: its market and base pool (the fallback outside its schedules)",
+		params: []param{slotParam}, request: "SlotRequest", response: "Slot"},
+	{method: "DELETE", path: "/v1/slots/{slot}", role: RolePlanner, summary: "Delete a slot and its schedules", params: []param{slotParam}, status: 204},
+	{method: "POST", path: "/v1/slots/{slot}/schedules", role: RolePlanner, summary: "Schedule a pool in a slot from starts_at until ends_at (409 when it overlaps another schedule of the slot)",
+		params: []param{slotParam}, request: "ScheduleRequest", response: "Schedule", status: 201, conflict: true},
+	{method: "DELETE", path: "/v1/slots/{slot}/schedules/{id}", role: RolePlanner, summary: "Remove a schedule from a slot",
+		params: []param{slotParam, {"id", "path", "string", "schedule id", true}}, status: 204},
+	{method: "GET", path: "/v1/slots/{slot}/items", role: RoleReader, summary: "The items of whichever pool is live in the slot now (its schedule's published pool, else its base pool), " +
+		"with the pool, why it is that one and until when; page on with GET /v1/pools/{pool_id}/items?cursor=next_cursor",
+		params: []param{slotParam, {"limit", "query", "integer", "page size, 1..1000 (default 50)", false}}, response: "SlotItems"},
 	{method: "GET", path: "/v1/fields", role: RoleReader, summary: "List the filterable fields and common values", response: "FieldList"},
 	{method: "POST", path: "/v1/filters/parse", role: RoleReader, summary: "Turn a filter's text form (brand = Logitech and price < 5000) into its JSON form",
 		request: "FilterText", response: "FilterParsed"},
@@ -206,6 +220,13 @@ func schemas() map[string]any {
 		"Diff":      obj(map[string]any{"from": intg, "to": intg, "added": arr(ref("Moved")), "removed": arr(ref("Moved")), "moved": arr(ref("Moved")), "unchanged": intg}),
 		"RefreshOutcome": obj(map[string]any{"pool_id": str, "version": intg, "changed": boo, "skipped": boo,
 			"held": typ("boolean", "the new ranking broke the pool's guard and waits as its pending version"), "diff": ref("Diff"), "reason": str, "trigger": str, "warnings": arr(str)}),
+		"Schedule":        obj(map[string]any{"id": str, "slot": str, "pool_id": str, "pool_name": str, "pool_state": str, "starts_at": str, "ends_at": str, "created_by": str}),
+		"Slot":            obj(map[string]any{"name": str, "market": str, "base_pool": typ("string", "pool id of the fallback"), "schedules": arr(ref("Schedule")), "updated_at": str}),
+		"Calendar":        obj(map[string]any{"slots": arr(ref("Slot")), "from": str, "to": str}),
+		"SlotRequest":     obj(map[string]any{"market": str, "base_pool": typ("string", "pool id (absent: none)")}),
+		"ScheduleRequest": obj(map[string]any{"pool_id": str, "starts_at": typ("string", "RFC 3339"), "ends_at": typ("string", "RFC 3339")}, "pool_id", "starts_at", "ends_at"),
+		"SlotItems": obj(map[string]any{"slot": str, "pool_id": str, "why": str, "until": typ("string", "when the answer may change next (absent: nothing scheduled later)"),
+			"version": intg, "total": intg, "items": arr(ref("Item")), "next_cursor": str}),
 		"StateRequest": obj(map[string]any{"state": map[string]any{"type": "string", "enum": []string{"draft", "in_review", "published", "archived"}},
 			"note": typ("string", "at most 1,000 bytes; kept in the audit log")}, "state"),
 		"RollbackRequest": obj(map[string]any{"version": typ("integer", "the version to make current again")}, "version"),

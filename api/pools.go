@@ -387,6 +387,11 @@ func decodeCursor(s string) (cursor, error) {
 }
 
 type itemsResponse struct {
+	// Slot, Why and Until: for a slot's read, the slot, why this pool is live there, and until
+	// when (absent for a pool's read).
+	Slot       string     `json:"slot,omitempty"`
+	Why        string     `json:"why,omitempty"`
+	Until      *time.Time `json:"until,omitempty"`
 	PoolID     string     `json:"pool_id"`
 	Version    int        `json:"version"`
 	Total      int        `json:"total"`
@@ -425,6 +430,11 @@ func (s *Server) poolItems(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.itemsOf(c, id, nil)
+}
+
+// itemsOf answers a page of pool id's items; live, for a slot's read, says which slot and why.
+func (s *Server) itemsOf(c *gin.Context, id int64, live *selection.LiveSlot) {
 	limit, err := queryInt(c, "limit", 50, 1, 1000)
 	if err != nil {
 		s.fail(c, err)
@@ -461,6 +471,9 @@ func (s *Server) poolItems(c *gin.Context) {
 		return
 	}
 	resp := itemsResponse{PoolID: strconv.FormatInt(id, 10), Version: v.Version, Total: len(v.Ranking), Items: items}
+	if live != nil {
+		resp.Slot, resp.Why, resp.Until = live.Slot, live.Why, live.Until
+	}
 	if end < len(v.Ranking) {
 		resp.NextCursor = encodeCursor(cursor{Version: v.Version, Offset: end})
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -25,8 +26,12 @@ func axeCheck(t *testing.T, bctx context.Context, page string) {
 		require.NoError(t, err)
 		axeSource = string(b)
 	})
+	// A toast fading in or out has a contrast in between: check the page at rest.
+	_, err := chromedp.Run(bctx, chromedp.Poll[chromedp.Void](`(() => { const t = document.querySelector("#toast");
+		return !t || !t.getAnimations().length })()`, chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err)
 	// Injected through the DevTools protocol (as a test harness does), not by the page.
-	_, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => { if (!window.axe) { `+axeSource+` } return true })()`))
+	_, err = chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => { if (!window.axe) { `+axeSource+` } return true })()`))
 	require.NoError(t, err)
 	found, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`axe.run(document, {resultTypes: ["violations"]}).then(r =>
 		r.violations.filter(v => v.impact === "serious" || v.impact === "critical").map(v =>

@@ -227,6 +227,38 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile("../../docs/analytics.png", ashot, 0o644))
 
+	// The campaign calendar: a slot with the pool as its base, the pool scheduled from now for
+	// a day; the timeline draws it, and a REST read of the slot answers with the pool.
+	now := time.Now()
+	local := func(t time.Time) string { return t.Local().Format("2006-01-02T15:04") }
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Navigate(base+"/#/calendar"),
+		chromedp.WaitVisible(css("#slotform")),
+		chromedp.SetValue(css("#sname"), "home-hero-sg"),
+		chromedp.SetValue(css("#smarket"), "SG"),
+		chromedp.SetValue(css("#sbase"), strings.TrimPrefix(hash, "#/pools/")),
+		chromedp.Click(css(`#slotform button[type="submit"]`)),
+		chromedp.WaitVisible(css("#cal svg")),
+		chromedp.SetValue(css("#sfrom"), local(now.Add(-time.Minute))),
+		chromedp.SetValue(css("#sto"), local(now.Add(24*time.Hour))),
+		chromedp.Click(css(`#schedform button[type="submit"]`)),
+		chromedp.WaitVisible(css("#cal svg rect")),
+		chromedp.WaitVisible(css("#sched button")),
+	), out.String())
+	axeCheck(t, bctx, "calendar")
+	req, _ = http.NewRequestWithContext(ctx, "GET", base+"/v1/slots/home-hero-sg/items", nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var live struct {
+		PoolID string `json:"pool_id"`
+		Why    string `json:"why"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&live))
+	resp.Body.Close()
+	require.Equal(t, strings.TrimPrefix(hash, "#/pools/"), live.PoolID)
+	require.Contains(t, live.Why, "scheduled from")
+
 	// Back on the planning page for the screenshot: the scenario, its plan and the preview.
 	require.NoError(t, chromedp.Do(bctx,
 		chromedp.Navigate(base+"/#/"),

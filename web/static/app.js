@@ -658,6 +658,88 @@ async function loadAnalytics(id, pool, versions) {
   } catch (err) { $("#astats").innerHTML = `<span class="err">${esc(err.message)}</span>`; }
 }
 
+// ---- campaign calendar ----
+// timeline draws one market's slots as rows and their schedules as bars over [from, to).
+function timeline(market, slots, from, to) {
+  const w = 900, lw = 150, row = 26, h = row * slots.length + 24, span = to - from;
+  const x = (t) => lw + (w - lw - 10) * Math.min(1, Math.max(0, (t - from) / span));
+  const nowX = x(Date.now());
+  const days = [];
+  for (let d = new Date(from); d < to; d = new Date(d.getTime() + 7 * 864e5)) days.push(d);
+  const rows = slots.map((sl, i) => `<text x="0" y="${i * row + 17}" font-size="12" fill="#1c2430">${esc(sl.name)}</text>` +
+    sl.schedules.map((sc) => {
+      const x0 = x(new Date(sc.starts_at)), x1 = Math.max(x0 + 2, x(new Date(sc.ends_at)));
+      const fill = sc.pool_state === "published" ? "#16a34a" : "#f59e0b";
+      return `<rect x="${x0.toFixed(1)}" y="${i * row + 4}" width="${(x1 - x0).toFixed(1)}" height="${row - 8}" rx="3" fill="${fill}"></rect>
+        <text x="${(x0 + 4).toFixed(1)}" y="${i * row + 17}" font-size="11" fill="#fff">${esc(sc.pool_name.slice(0, Math.max(0, Math.floor((x1 - x0) / 7))))}</text>`;
+    }).join("")).join("");
+  const ticks = days.map((d) => `<text x="${x(d).toFixed(1)}" y="${h - 4}" font-size="10" fill="#64748b">${esc(d.toLocaleDateString(undefined, { month: "short", day: "numeric" }))}</text>`).join("");
+  const desc = slots.map((sl) => `${sl.name}: ` + (sl.schedules.map((sc) => `${sc.pool_name} from ${new Date(sc.starts_at).toLocaleString()} to ${new Date(sc.ends_at).toLocaleString()}`).join(", ") || "nothing scheduled")).join("; ");
+  return `<figure class="chart"><figcaption>${esc(market || "no market")}</figcaption>
+    <svg role="img" aria-label="${esc(`calendar of ${market || "no market"}: ${desc}`)}" viewBox="0 0 ${w} ${h}" width="100%" height="${h}">
+    ${rows}${ticks}<line x1="${nowX.toFixed(1)}" y1="0" x2="${nowX.toFixed(1)}" y2="${h - 14}" stroke="#dc2626" stroke-dasharray="3 3"></line></svg></figure>`;
+}
+
+async function calendarPage() {
+  main.innerHTML = `<h1>Campaign calendar</h1>
+    <div class="panel"><div id="cal">loading…</div>
+      <p class="muted">Green: a published pool (live in its window); amber: not published (the slot's base pool answers instead). REST clients read <code>GET /v1/slots/{slot}/items</code>.</p></div>
+    <div class="panel"><h2 style="margin-top:0">Schedules</h2><ul id="sched" class="audit"></ul></div>
+    <div class="panel grid2">
+      <form id="slotform"><h2 style="margin-top:0">Slot</h2>
+        <label for="sname">Name</label><input id="sname" required pattern="[a-z0-9][a-z0-9._\-]{0,99}" placeholder="home-hero-sg">
+        <label for="smarket">Market</label><input id="smarket" placeholder="SG">
+        <label for="sbase">Base pool (the fallback)</label><select id="sbase"></select>
+        <div class="row" style="margin-top:8px"><button type="submit">Save slot</button></div></form>
+      <form id="schedform"><h2 style="margin-top:0">Schedule a pool</h2>
+        <label for="sslot">Slot</label><select id="sslot"></select>
+        <label for="spool">Pool</label><select id="spool"></select>
+        <label for="sfrom">From</label><input id="sfrom" type="datetime-local" required>
+        <label for="sto">Until</label><input id="sto" type="datetime-local" required>
+        <div class="row" style="margin-top:8px"><button type="submit">Add schedule</button></div></form>
+    </div>`;
+  const from = new Date(Date.now() - 864e5), to = new Date(Date.now() + 30 * 864e5);
+  let pools = [];
+  const load = async () => {
+    try {
+      const [cal, pl] = await Promise.all([api("GET", `/v1/slots?from=${from.toISOString()}&to=${to.toISOString()}`), api("GET", "/v1/pools?limit=500")]);
+      pools = pl.pools;
+      const byMarket = {};
+      cal.slots.forEach((sl) => { (byMarket[sl.market] = byMarket[sl.market] || []).push(sl); });
+      $("#cal").innerHTML = Object.keys(byMarket).sort().map((m) => timeline(m, byMarket[m], from, to)).join("") || '<p class="muted">No slots yet: add one below.</p>';
+      const all = cal.slots.flatMap((sl) => sl.schedules);
+      $("#sched").innerHTML = all.map((sc) => `<li><b>${esc(sc.slot)}</b>: ${esc(sc.pool_name)} <span class="state ${esc(sc.pool_state)}">${esc(stateName(sc.pool_state))}</span>
+        ${esc(new Date(sc.starts_at).toLocaleString())} → ${esc(new Date(sc.ends_at).toLocaleString())}
+        <button class="small ghost" type="button" data-slot="${esc(sc.slot)}" data-sched="${esc(sc.id)}" aria-label="remove the schedule of ${esc(sc.pool_name)} in ${esc(sc.slot)}">Remove</button></li>`).join("") || '<li class="muted">none in the next 30 days</li>';
+      const poolOpts = pools.map((p) => `<option value="${esc(p.id)}">${esc(p.name)} (${esc(stateName(p.state))})</option>`).join("");
+      $("#sbase").innerHTML = `<option value="">none</option>` + poolOpts;
+      $("#spool").innerHTML = poolOpts;
+      $("#sslot").innerHTML = cal.slots.map((sl) => `<option>${esc(sl.name)}</option>`).join("");
+    } catch (err) { $("#cal").innerHTML = `<span class="err">${esc(err.message)}</span>`; }
+  };
+  await load();
+  $("#sched").addEventListener("click", async (e) => {
+    const id = e.target.dataset.sched;
+    if (!id) return;
+    try { await api("DELETE", `/v1/slots/${encodeURIComponent(e.target.dataset.slot)}/schedules/${id}`); toast("schedule removed"); load(); } catch (err) { toast(err.message); }
+  });
+  $("#slotform").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api("PUT", `/v1/slots/${encodeURIComponent($("#sname").value.trim())}`, { market: $("#smarket").value.trim(), base_pool: $("#sbase").value || undefined });
+      toast("slot saved"); load();
+    } catch (err) { toast(err.message); }
+  });
+  $("#schedform").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api("POST", `/v1/slots/${encodeURIComponent($("#sslot").value)}/schedules`, { pool_id: $("#spool").value,
+        starts_at: new Date($("#sfrom").value).toISOString(), ends_at: new Date($("#sto").value).toISOString() });
+      toast("scheduled"); load();
+    } catch (err) { toast(err.message); }
+  });
+}
+
 // ---- tags ----
 async function tagsPage() {
   main.innerHTML = `<h1>Tags</h1>
@@ -709,6 +791,7 @@ function route() {
   if ((m = h.match(/^#\/pools\/(\d+)/))) poolPage(m[1]);
   else if (h.startsWith("#/pools")) poolsPage();
   else if (h.startsWith("#/tags")) tagsPage();
+  else if (h.startsWith("#/calendar")) calendarPage();
   else { planPage(); timers.push(setInterval(() => { if (state.plan && document.visibilityState === "visible") preview(true); }, 5000)); }
 }
 window.addEventListener("hashchange", () => { takeKeyFromFragment(); route(); });

@@ -288,6 +288,7 @@ func (s *Server) getPending(c *gin.Context) {
 	}
 	d := selection.DiffVersions(cur, p.Version)
 	d.To = cur.Version + 1 // what it would become
+	s.deps.Service.ExplainRemoved(c.Request.Context(), p.Version.Plan, d.Removed)
 	c.JSON(http.StatusOK, pendingView{Pending: p, Diff: d})
 }
 

@@ -3,7 +3,10 @@ package selection
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
 	"selection/filter"
 )
@@ -178,4 +181,79 @@ func (s *Service) stamp(v *Version) {
 		return &t
 	}
 	v.GMV24h, v.Units24h = sum("gmv_24h"), sum("sales_24h")
+}
+
+// ExplainRemoved is explainRemoved for a diff the caller computed (a held refresh's).
+func (s *Service) ExplainRemoved(ctx context.Context, plan Plan, removed []Moved) {
+	s.explainRemoved(ctx, plan, removed)
+}
+
+// explainRemoved says, by the index now, why each SKU a refresh removed left the pool: it was
+// deleted; it is excluded; a clause of the plan's filter no longer holds for it (named: "stock
+// >= 1", "price <= 5000"); it is no longer of the plan's product types; or it still qualifies
+// and better-ranked SKUs filled the pool.
+func (s *Service) explainRemoved(ctx context.Context, plan Plan, removed []Moved) {
+	if len(removed) == 0 {
+		return
+	}
+	ix := s.Executor.Index
+	ords := roaring64.New()
+	ordOf := make([]int64, len(removed))
+	for i, m := range removed {
+		ordOf[i] = -1
+		if o, ok := ix.Ordinal(m.SKUID); ok {
+			if r, ok := ix.Row(o); ok && r.Live {
+				ordOf[i] = o
+				ords.Add(uint64(o))
+			}
+		}
+	}
+	// The filter's top-level clauses (of an and), each evaluated over the removed SKUs.
+	type clause struct {
+		text string
+		pass *roaring64.Bitmap
+	}
+	var clauses []clause
+	if plan.Filter != nil {
+		parts := []filter.Expr{*plan.Filter}
+		if plan.Filter.Op == filter.OpAnd {
+			parts = plan.Filter.Args
+		}
+		for _, e := range parts {
+			if pass, err := ix.EvalWithinContext(ctx, e, ords); err == nil {
+				clauses = append(clauses, clause{e.String(), pass})
+			}
+		}
+	}
+	var types *roaring64.Bitmap
+	if plan.Intent != nil && len(plan.Intent.Types) > 0 {
+		if t, err := s.Executor.typeSet(ctx, plan.Intent, &Result{}); err == nil {
+			types = t
+		}
+	}
+	for i := range removed {
+		o := ordOf[i]
+		switch {
+		case o < 0:
+			removed[i].Reason = "deleted"
+			continue
+		case slices.Contains(plan.Exclusions, removed[i].SKUID):
+			removed[i].Reason = "excluded"
+			continue
+		}
+		for _, c := range clauses {
+			if !c.pass.Contains(uint64(o)) {
+				removed[i].Reason = "no longer passes the filter: " + c.text
+				break
+			}
+		}
+		if removed[i].Reason != "" {
+			continue
+		}
+		if types != nil && !types.Contains(uint64(o)) {
+			removed[i].Reason = "no longer of the plan's product types"
+			continue
+		}
+		removed[i].Reason = "still qualifies; better-ranked SKUs filled the pool"
+	}
 }

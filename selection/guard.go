@@ -190,6 +190,7 @@ func (s *Service) AcceptPending(ctx context.Context, id int64, who Actor) (Refre
 	}
 	out.Version, out.Changed, out.Trigger = next.Version, true, "pending accepted"
 	d := DiffVersions(cur, next)
+	s.explainRemoved(ctx, next.Plan, d.Removed)
 	out.Diff = &d
 	return out, nil
 }

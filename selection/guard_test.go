@@ -128,3 +128,36 @@ func TestGuardHoldsARefreshForReview(t *testing.T) {
 	bad.Guard = &selection.Guard{MaxDropPct: 101}
 	require.ErrorIs(t, bad.Validate(), selection.ErrInvalid)
 }
+
+// A refresh's diff says why each removed SKU left: deleted, a filter clause that no longer
+// holds, or better-ranked SKUs that filled the pool.
+func TestRefreshDiffSaysWhyMembersLeft(t *testing.T) {
+	ctx := context.Background()
+	db, _, svc := fixture(t)
+	f := filter.And(filter.Attr("market", "SG"), filter.Range("stock", 1, math.MaxInt64))
+	p, v1, err := svc.CreatePool(ctx, selection.PoolInput{Name: "why", Plan: selection.Plan{Version: 1, Filter: &f,
+		Ranking: selection.Ranking{By: selection.SortSales}, Limit: 5}})
+	require.NoError(t, err)
+	require.Equal(t, selection.IDs{1020, 1019, 1017, 1016, 1014}, v1.Ranking)
+	at := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	setStock(t, db, svc, 0, at, 1020)
+	_, err = catalog.NewStore(db.Pool).Delete(ctx, 1019, at)
+	require.NoError(t, err)
+	var ps []catalog.Patch
+	for i, id := range []int64{1002, 1005, 1007} {
+		ps = append(ps, catalog.Patch{ID: id, Fields: catalog.FieldMetrics, Metrics: catalog.Metrics{Sales7d: int64(999 - i)}, MetricsAt: at})
+	}
+	_, err = catalog.NewStore(db.Pool).Upsert(ctx, ps)
+	require.NoError(t, err)
+	svc.Executor.Index = rebuild(t, db)
+
+	o, err := svc.Refresh(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, selection.IDs{1002, 1005, 1007, 1017, 1016}, mustVersion(t, svc, p.ID).Ranking)
+	why := map[int64]string{}
+	for _, m := range o.Diff.Removed {
+		why[m.SKUID] = m.Reason
+	}
+	require.Equal(t, map[int64]string{1020: "no longer passes the filter: stock >= 1", 1019: "deleted",
+		1014: "still qualifies; better-ranked SKUs filled the pool"}, why)
+}

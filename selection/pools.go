@@ -690,6 +690,8 @@ type Moved struct {
 	SKUID    int64 `json:"sku_id,string"`
 	FromRank int   `json:"from_rank,omitempty"`
 	ToRank   int   `json:"to_rank,omitempty"`
+	// Reason, for a SKU a refresh removed, says why it left (Service.explainRemoved).
+	Reason string `json:"reason,omitempty"`
 }
 
 // DiffVersions compares two rankings: SKUs added, removed, and moved (rank changed).

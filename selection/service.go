@@ -277,6 +277,7 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 	}
 	out.Version, out.Changed = next.Version, true
 	d := DiffVersions(cur, next)
+	s.explainRemoved(ctx, p.Plan, d.Removed)
 	out.Diff = &d
 	return out, nil
 }

@@ -508,7 +508,13 @@ async function poolPage(id) {
     try {
       const out = await api("POST", `/v1/pools/${id}/refresh`);
       toast(out.changed ? `new version ${out.version}` : out.held ? out.reason : `unchanged: ${out.reason || "same ranking"}`);
-      if (out.changed || out.held) poolPage(id);
+      if (out.changed || out.held) {
+        await poolPage(id);
+        if (out.diff && out.diff.removed.length) {
+          // Why each SKU left, as the refresh saw it.
+          $("#diff").innerHTML = `<div class="removed" style="margin-top:10px">v${out.diff.from} → v${out.diff.to} removed ${out.diff.removed.length}: ${out.diff.removed.slice(0, 30).map((m) => `${esc(m.sku_id)} (${esc(m.reason || "")})`).join(", ")}</div>`;
+        }
+      }
     } catch (err) { toast(err.message); }
   });
   const exportAs = async (format) => {
@@ -552,7 +558,7 @@ async function poolPage(id) {
         const list = (xs, f) => xs.slice(0, 30).map(f).join(", ") + (xs.length > 30 ? ` … and ${xs.length - 30} more` : "");
         $("#pdiffbox").innerHTML = `<div style="margin-top:8px">
           <div class="added">would add ${p.diff.added.length}: ${list(p.diff.added, (m) => `${m.sku_id} (#${m.to_rank})`)}</div>
-          <div class="removed">would remove ${p.diff.removed.length}: ${list(p.diff.removed, (m) => `${m.sku_id} (was #${m.from_rank})`)}</div>
+          <div class="removed">would remove ${p.diff.removed.length}: ${list(p.diff.removed, (m) => `${m.sku_id} (was #${m.from_rank}${m.reason ? `: ${m.reason}` : ""})`)}</div>
           <div class="muted">moved ${p.diff.moved.length}, unchanged ${p.diff.unchanged}</div></div>`;
       } catch (err) { toast(err.message); }
     });

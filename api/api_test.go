@@ -431,6 +431,18 @@ func TestRulesAndSlotsThroughTheAPI(t *testing.T) {
 	plan["slots"] = []any{map[string]any{"from": 5, "to": 9, "filter": "brand = Razer"}} // past the limit
 	requireProblem(t, h.do("POST", "/v1/search", h.reader, map[string]any{"plan": plan}), 400)
 
+	// Pins through the API close the gap of an out-of-stock pin (SKU 4 has none) and say so.
+	w = h.do("POST", "/v1/search", h.reader, map[string]any{"plan": map[string]any{"version": 1, "query": "", "ranking": map[string]any{"by": "sales"},
+		"limit": 3, "pins": []string{"9000000000000000004", "9000000000000000030"}}})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	res = decodeJSON[map[string]any](t, w)
+	got = nil
+	for _, it := range res["items"].([]any) {
+		got = append(got, strings.TrimPrefix(it.(map[string]any)["sku_id"].(string), "90000000000000000"))
+	}
+	require.Equal(t, []string{"30", "01", "02"}, got)
+	require.Contains(t, res["warnings"], "pinned SKU 9000000000000000004 is out of stock: the SKUs after it move up until it is back")
+
 	// A pool keeps its rules and slots; its items are ranked by them.
 	plan["slots"] = []any{map[string]any{"from": 1, "to": 2, "filter": "brand = Razer"}}
 	loc, _ := h.createPool(h.planner, "razer first", plan)

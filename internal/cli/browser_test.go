@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -344,18 +346,39 @@ func TestBrowserDraftReviewPublish(t *testing.T) {
 		return chromedp.Poll[chromedp.Void](`document.querySelector("#state")?.textContent === "`+want+`"`, chromedp.WithPollingTimeout(20*time.Second))
 	}
 
+	// The planner's part by keyboard only: "/" focuses the scenario, Ctrl+Enter plans, Tab
+	// reaches every control, Enter presses the focused button.
+	tabTo := func(sel string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			for range 200 {
+				at, err := chromedp.Evaluate[bool](`document.activeElement === document.querySelector(` + strconv.Quote(sel) + `)`)(ctx, tg)
+				if err != nil || at {
+					return chromedp.Void{}, err
+				}
+				if _, err := chromedp.KeyEvent(kb.Tab)(ctx, tg); err != nil {
+					return chromedp.Void{}, err
+				}
+			}
+			return chromedp.Void{}, fmt.Errorf("Tab never reaches %s", sel)
+		}
+	}
 	require.NoError(t, chromedp.Do(bctx,
 		chromedp.Navigate(base+"/#key="+planner),
 		chromedp.WaitVisible(css("#scenario")),
-		chromedp.SendKeys(css("#scenario"), "usb cable under $30, best sellers, top 10"),
-		chromedp.Click(css("#planbtn")),
+		chromedp.KeyEvent("/"),
+		chromedp.KeyEvent("usb cable under $30, best sellers, top 10"),
+		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
 		chromedp.WaitVisible(css("#items tbody tr")),
-		chromedp.SetValue(css("#poolname"), "usb cables for review"),
-		chromedp.Click(css("#savebtn")),
+		tabTo("#poolname"),
+		chromedp.KeyEvent(" for review"),
+		tabTo("#savebtn"),
+		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(css("#pitems tbody tr")),
 		stateIs("draft"),
-		chromedp.SetValue(css("#statenote"), "ready for the 12.12 sale"),
-		chromedp.Click(css(`#moves button[data-to="in_review"]`)),
+		tabTo("#statenote"),
+		chromedp.KeyEvent("ready for the 12.12 sale"),
+		chromedp.Focus(css(`#moves button[data-to="in_review"]`)),
+		chromedp.KeyEvent(kb.Enter),
 		stateIs("in review"),
 	), out.String())
 	// The planner may not publish: the page says why and the pool stays in review.

@@ -419,6 +419,16 @@ func TestRulesAndSlotsThroughTheAPI(t *testing.T) {
 	rules := res["plan"].(map[string]any)["rules"].([]any)
 	require.Equal(t, "brand = Razer", rules[0].(map[string]any)["filter"])
 
+	// Bury: SKUs without stock (4, 8, 12) sink by half the list; the others keep their order.
+	w = h.do("POST", "/v1/search", h.reader, map[string]any{"plan": map[string]any{"version": 1, "query": "", "ranking": map[string]any{"by": "sales"},
+		"limit": 6, "rules": []any{map[string]any{"name": "no stock", "filter": "stock = 0", "factor": -1}}}})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	got = nil
+	for _, it := range decodeJSON[map[string]any](t, w)["items"].([]any) {
+		got = append(got, strings.TrimPrefix(it.(map[string]any)["sku_id"].(string), "90000000000000000"))
+	}
+	require.Equal(t, []string{"01", "02", "03", "05", "06", "07"}, got)
+
 	for _, bad := range []map[string]any{
 		{"name": "x", "filter": "brand = Razer", "factor": 3},
 		{"filter": "brand = ", "factor": 0.5},

@@ -222,12 +222,10 @@ func (s *Server) listPools(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var before int64
-	if b := c.Query("before"); b != "" {
-		if before, err = strconv.ParseInt(b, 10, 64); err != nil {
-			s.fail(c, fmt.Errorf("%w: before=%q is not an id", errBadRequest, b))
-			return
-		}
+	before, err := queryBefore(c)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	pools, more, err := s.deps.Service.Pools.Summaries(c.Request.Context(), before, limit, reader(c))
 	if err != nil {
@@ -544,14 +542,9 @@ type stateRequest struct {
 
 // setState moves a pool through draft, in_review, published and archived.
 func (s *Server) setState(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var req stateRequest
-	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
+	id, ok := s.idAndBody(c, &req)
+	if !ok {
 		return
 	}
 	if len(req.Note) > 1000 {
@@ -573,14 +566,9 @@ type rollbackRequest struct {
 
 // rollback makes an earlier version current again, as a new version.
 func (s *Server) rollback(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var req rollbackRequest
-	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
+	id, ok := s.idAndBody(c, &req)
+	if !ok {
 		return
 	}
 	if req.Version < 1 {
@@ -612,12 +600,10 @@ func (s *Server) audit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var before int64
-	if b := c.Query("before"); b != "" {
-		if before, err = strconv.ParseInt(b, 10, 64); err != nil {
-			s.fail(c, fmt.Errorf("%w: before=%q is not an id", errBadRequest, b))
-			return
-		}
+	before, err := queryBefore(c)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
 	if _, err := s.deps.Service.Pools.Get(c.Request.Context(), id); err != nil {
 		s.fail(c, err)
@@ -664,4 +650,31 @@ func (s *Server) analytics(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, a)
+}
+
+// idAndBody reads the path's pool id and the JSON body into req; false when either is bad
+// (and answered).
+func (s *Server) idAndBody(c *gin.Context, req any) (int64, bool) {
+	id, err := pathID(c)
+	if err == nil {
+		err = decode(c, req)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return 0, false
+	}
+	return id, true
+}
+
+// queryBefore is the ?before= cursor of a page (0 when absent).
+func queryBefore(c *gin.Context) (int64, error) {
+	b := c.Query("before")
+	if b == "" {
+		return 0, nil
+	}
+	before, err := strconv.ParseInt(b, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: before=%q is not an id", errBadRequest, b)
+	}
+	return before, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"selection/catalog"
 	"selection/filter"
 	"selection/selection"
 )
@@ -164,22 +163,14 @@ func TestPinsCloseTheGapWhenOutOfStock(t *testing.T) {
 
 	p, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "pinned", Plan: plan})
 	require.NoError(t, err)
-	setStock := func(id, stock int64, at time.Time, event string) {
-		_, err := catalog.NewStore(db.Pool).Upsert(ctx, []catalog.Patch{{ID: id, Fields: catalog.FieldStock, Stock: stock, StockAt: at}})
-		require.NoError(t, err)
-		_, err = db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
-			VALUES ($1, 'stock.update', $2, '{}', 'test', 'realtime', $3)`, event, id, at)
-		require.NoError(t, err)
-		svc.Executor.Index = rebuild(t, db)
-	}
-	setStock(1003, 7, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), "stock-1003-back")
+	setStock(t, db, svc, 7, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), 1003)
 	outs, err := svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed, "%+v", outs[0])
 	require.Equal(t, "pin changed", outs[0].Trigger)
 	require.Equal(t, selection.IDs{1040, 1003, 1020}, mustVersion(t, svc, p.ID).Ranking)
 
-	setStock(1040, 0, time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), "stock-1040-out")
+	setStock(t, db, svc, 0, time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), 1040)
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed, "%+v", outs[0])
@@ -196,13 +187,7 @@ func TestRefreshReadsTheRulesFields(t *testing.T) {
 	p, v1, err := svc.CreatePool(ctx, selection.PoolInput{Name: "rules", Plan: plan})
 	require.NoError(t, err)
 	require.Equal(t, selection.IDs{1020, 1019, 1017, 1016, 1014}, v1.Ranking)
-	at := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
-	_, err = catalog.NewStore(db.Pool).Upsert(ctx, []catalog.Patch{{ID: 1019, Fields: catalog.FieldStock, Stock: 0, StockAt: at}})
-	require.NoError(t, err)
-	_, err = db.Pool.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
-		VALUES ('stock-1019', 'stock.update', 1019, '{}', 'test', 'realtime', $1)`, at)
-	require.NoError(t, err)
-	svc.Executor.Index = rebuild(t, db)
+	setStock(t, db, svc, 0, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), 1019)
 	outs, err := svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.True(t, outs[0].Changed, "%+v", outs[0])

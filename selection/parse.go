@@ -31,25 +31,28 @@ type Parsed struct {
 	// phrases separated by ", " ("laptop bags, sleeves"), without what follows "for" or
 	// "compatible with" ("ink cartridges for home printers" names ink cartridges, not
 	// printers). Intent resolution reads it; the whole query still ranks.
-	ProductText    string    `json:"product_text,omitempty"`
-	Markets        []string  `json:"markets,omitempty"`
-	Currency       string    `json:"currency,omitempty"`
-	PriceMin       *int64    `json:"price_min,omitempty"` // minor units of Currency, inclusive
-	PriceMax       *int64    `json:"price_max,omitempty"` // inclusive
-	Brands         []string  `json:"brands,omitempty"`
-	ExcludeBrands  []string  `json:"exclude_brands,omitempty"`
-	Tags           []string  `json:"tags,omitempty"`
-	ExcludeTags    []string  `json:"exclude_tags,omitempty"`
-	ExcludeTerms   []string  `json:"exclude_terms,omitempty"`
-	InStock        bool      `json:"in_stock,omitempty"`
-	MinDiscountPct int64     `json:"min_discount_pct,omitempty"`
-	MinRating      float64   `json:"min_rating,omitempty"`
-	ReleasedFrom   string    `json:"released_from,omitempty"`   // YYYY-MM-DD, inclusive
-	ReleasedBefore string    `json:"released_before,omitempty"` // YYYY-MM-DD, exclusive
-	Sort           string    `json:"sort,omitempty"`
-	Limit          int       `json:"limit,omitempty"`
-	Campaign       string    `json:"campaign,omitempty"`
-	Matches        []Matched `json:"matches,omitempty"`
+	ProductText    string   `json:"product_text,omitempty"`
+	Markets        []string `json:"markets,omitempty"`
+	Currency       string   `json:"currency,omitempty"`
+	PriceMin       *int64   `json:"price_min,omitempty"` // minor units of Currency, inclusive
+	PriceMax       *int64   `json:"price_max,omitempty"` // inclusive
+	Brands         []string `json:"brands,omitempty"`
+	ExcludeBrands  []string `json:"exclude_brands,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+	ExcludeTags    []string `json:"exclude_tags,omitempty"`
+	ExcludeTerms   []string `json:"exclude_terms,omitempty"`
+	InStock        bool     `json:"in_stock,omitempty"`
+	MinDiscountPct int64    `json:"min_discount_pct,omitempty"`
+	MinRating      float64  `json:"min_rating,omitempty"`
+	ReleasedFrom   string   `json:"released_from,omitempty"`   // YYYY-MM-DD, inclusive
+	ReleasedBefore string   `json:"released_before,omitempty"` // YYYY-MM-DD, exclusive
+	Sort           string   `json:"sort,omitempty"`
+	Limit          int      `json:"limit,omitempty"`
+	Campaign       string   `json:"campaign,omitempty"`
+	// Rules and Slots: boost, bury and slot phrases (parse_merch.go).
+	Rules   []Rule    `json:"rules,omitempty"`
+	Slots   []Slot    `json:"slots,omitempty"`
+	Matches []Matched `json:"matches,omitempty"`
 
 	priceLo, priceHi *float64 // amounts in the scenario's currency, before conversion
 }
@@ -117,6 +120,7 @@ var (
 func (ps *Parser) Parse(scenario string) Parsed {
 	s := &scan{text: clean(scenario)}
 	s.work = []byte(s.text)
+	s.merchandising(ps)
 	s.rules()
 	s.negations(ps)
 	s.markets()

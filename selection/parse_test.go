@@ -1,11 +1,14 @@
 package selection
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"selection/filter"
 )
 
 var testVocab = StaticVocabulary{
@@ -117,4 +120,37 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("the plan of %q does not validate: %v", s, err)
 		}
 	})
+}
+
+// Boost, bury and slot phrases become rules and slots of the plan; a verb with nothing known
+// after it stays in the query.
+func TestParseMerchandising(t *testing.T) {
+	p := Parse("gaming mice under $50, boost Logitech and Razer, bury low stock, first 3 spots for Razer, top 20", testVocab)
+	require.Equal(t, "gaming mice", p.Query)
+	require.Equal(t, 20, p.Limit)
+	var got []string
+	for _, r := range p.Rules {
+		got = append(got, r.Name+" "+r.Filter.String()+" "+strconv.FormatFloat(r.Factor, 'f', 2, 64))
+	}
+	require.Equal(t, []string{"Logitech brand = Logitech 0.30", "Razer brand = Razer 0.30", "low stock stock <= 4 -0.30"}, got)
+	require.Equal(t, []Slot{{Name: "Razer", From: 1, To: 3, Filter: filter.Attr("brand", "Razer")}}, p.Slots)
+	require.Contains(t, p.Matches, Matched{Text: "boost Logitech and Razer", Meaning: "boost brand Logitech (+0.30); boost brand Razer (+0.30)"})
+
+	p = Parse("headphones, strongly boost deals, demote tag refurbished, slightly bury out-of-stock", testVocab)
+	require.Equal(t, "headphones", p.Query)
+	got = nil
+	for _, r := range p.Rules {
+		got = append(got, r.Name+" "+r.Filter.String()+" "+strconv.FormatFloat(r.Factor, 'f', 2, 64))
+	}
+	require.Equal(t, []string{"deals discount >= 20 0.60", "tag refurbished tag = refurbished -0.30", "out of stock stock <= 0 -0.15"}, got)
+
+	p = Parse("boost quality monitors", testVocab)
+	require.Equal(t, "boost quality monitors", p.Query)
+	require.Empty(t, p.Rules)
+
+	// In the plan: slots end within the limit, and the plan is valid.
+	plan, _ := FromParsed(Parse("mice, first 8 spots for Logitech, top 5, boost Razer", testVocab), "USD")
+	require.NoError(t, plan.Validate())
+	require.Equal(t, 5, plan.Slots[0].To)
+	require.Len(t, plan.Rules, 1)
 }

@@ -189,6 +189,19 @@ func FromParsed(p Parsed, catalogCurrency string) (Plan, []string) {
 	if p.Sort != "" {
 		plan.Ranking.By = p.Sort
 	}
+	plan.Rules = p.Rules
+	if len(plan.Rules) > MaxRules {
+		plan.Rules = plan.Rules[:MaxRules]
+		notes = append(notes, fmt.Sprintf("only the first %d boost and bury phrases became rules", MaxRules))
+	}
+	for _, sl := range p.Slots {
+		sl.To = min(sl.To, plan.Limit)
+		if len(plan.Slots) == MaxSlots || (len(plan.Slots) > 0 && sl.From <= plan.Slots[len(plan.Slots)-1].To) {
+			notes = append(notes, fmt.Sprintf("positions %d-%d for %s overlap an earlier slot: left out", sl.From, sl.To, sl.Name))
+			continue
+		}
+		plan.Slots = append(plan.Slots, sl)
+	}
 	if plan.Query == "" && plan.Ranking.By == SortRelevance {
 		plan.Ranking.By = SortSales // nothing to be relevant to: best sellers first
 		notes = append(notes, "no product words left in the scenario: ranking by sales")

@@ -163,9 +163,35 @@ func TestBrowserPlansAndSavesAPool(t *testing.T) {
 		chromedp.Click(css("#editbtn")),
 		chromedp.WaitVisible(css("#ename")),
 		chromedp.SetValue(css("#ename"), "edited in the browser"),
+		chromedp.SetValue(css("#erules"), "in_stock = true : 0.2"),
+		chromedp.SetValue(css("#eslots"), "1-2 : price >= 1"),
 		chromedp.Click(css("#esave")),
 		chromedp.Poll[chromedp.Void](`document.querySelector("h1")?.textContent.includes("edited in the browser")`),
 	))
+	// The saved pool's plan holds the rule and the slot typed in its edit box.
+	greq, _ := http.NewRequestWithContext(ctx, "GET", poolPath, nil)
+	greq.Header.Set("X-API-Key", key)
+	gresp, err := http.DefaultClient.Do(greq)
+	require.NoError(t, err)
+	var saved struct {
+		Plan struct {
+			Rules []struct {
+				Filter string  `json:"filter"`
+				Factor float64 `json:"factor"`
+			} `json:"rules"`
+			Slots []struct {
+				From, To int
+				Filter   string `json:"filter"`
+			} `json:"slots"`
+		} `json:"plan"`
+	}
+	require.NoError(t, json.NewDecoder(gresp.Body).Decode(&saved))
+	gresp.Body.Close()
+	require.Len(t, saved.Plan.Rules, 1)
+	require.Equal(t, "in_stock = true", saved.Plan.Rules[0].Filter)
+	require.InDelta(t, 0.2, saved.Plan.Rules[0].Factor, 1e-9)
+	require.Len(t, saved.Plan.Slots, 1)
+	require.Equal(t, 2, saved.Plan.Slots[0].To)
 	require.Equal(t, http.StatusPreconditionFailed, putName("late", `"r2"`), "the browser's save made revision 3")
 	// The pools page lists the summary.
 	require.NoError(t, chromedp.Do(bctx,

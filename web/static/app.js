@@ -442,6 +442,12 @@ async function poolPage(id) {
           <div><label for="eminsize">Hold refreshes below (SKUs)</label><input id="eminsize" type="number" min="0" value="${(pool.plan.guard || {}).min_size || 0}" style="width:90px"></div>
           <div><label for="emaxdrop">… or dropping over (%)</label><input id="emaxdrop" type="number" min="0" max="100" value="${(pool.plan.guard || {}).max_drop_pct || 0}" style="width:90px"></div>
         </div>
+        <div class="grid2" style="margin-top:8px">
+          <div><label for="erules">Boost and bury rules, one per line: <code>filter : factor</code> (−1..1)</label>
+            <textarea id="erules" rows="3" style="width:100%" placeholder="brand = Logitech : 0.3">${esc((pool.plan.rules || []).map((r) => `${r.filter} : ${r.factor}`).join("\n"))}</textarea></div>
+          <div><label for="eslots">Slots, one per line: <code>from-to : filter</code></label>
+            <textarea id="eslots" rows="3" style="width:100%" placeholder="1-3 : brand = Razer">${esc((pool.plan.slots || []).map((sl) => `${sl.from}-${sl.to} : ${sl.filter}`).join("\n"))}</textarea></div>
+        </div>
         <div class="row" style="margin-top:8px">
           <button id="esave" type="button">Save changes</button>
           <button class="ghost" id="ecancel" type="button">Cancel</button>
@@ -533,6 +539,21 @@ async function poolPage(id) {
       limit: Math.max(1, Math.min(10000, parseInt($("#elimit").value, 10) || pool.plan.limit)) };
     const minSize = Math.max(0, parseInt($("#eminsize").value, 10) || 0), maxDrop = Math.max(0, Math.min(100, parseInt($("#emaxdrop").value, 10) || 0));
     plan.guard = minSize || maxDrop ? { ...(minSize ? { min_size: minSize } : {}), ...(maxDrop ? { max_drop_pct: maxDrop } : {}) } : undefined;
+    // "filter : factor" and "from-to : filter" lines; names of rules and slots the lines keep
+    // the filter of stay (the server checks the rest and says what is wrong).
+    const lines = (id) => $(id).value.split("\n").map((l) => l.trim()).filter(Boolean);
+    const named = new Map((pool.plan.rules || []).map((r) => [r.filter, r.name]));
+    const rules = lines("#erules").map((l) => {
+      const i = l.lastIndexOf(":");
+      const filter = (i < 0 ? l : l.slice(0, i)).trim(), factor = i < 0 ? NaN : Number(l.slice(i + 1));
+      return { ...(named.get(filter) ? { name: named.get(filter) } : {}), filter, factor: Number.isFinite(factor) ? factor : 0 };
+    });
+    const slots = lines("#eslots").map((l) => {
+      const m = l.match(/^(\d+)\s*(?:-\s*(\d+))?\s*:\s*(.+)$/);
+      return m ? { from: Number(m[1]), to: Number(m[2] || m[1]), filter: m[3].trim() } : { from: 0, to: 0, filter: l };
+    });
+    plan.rules = rules.length ? rules : undefined;
+    plan.slots = slots.length ? slots : undefined;
     const body = { name: $("#ename").value.trim() || pool.name, scenario: pool.scenario, plan,
       valid_from: pool.valid_from, valid_until: pool.valid_until };
     try {

@@ -532,6 +532,9 @@ func TestGovernanceThroughTheAPI(t *testing.T) {
 	// Readers do not see drafts: not in the list, not by id, not their items.
 	requireProblem(t, h.do("GET", base, h.reader, nil), 404)
 	requireProblem(t, h.do("GET", base+"/items", h.reader, nil), 404)
+	for _, sub := range []string{"/versions", "/export", "/diff", "/analytics", "/pending", "/audit"} {
+		requireProblem(t, h.do("GET", base+sub, h.reader, nil), 404)
+	}
 	list := decodeJSON[map[string]any](t, h.do("GET", "/v1/pools", h.reader, nil))
 	require.Empty(t, list["pools"])
 	// A planner may not create a published pool, nor publish one.

@@ -274,6 +274,10 @@ func (s *Server) getPending(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	if err := s.visible(c, id); err != nil {
+		s.fail(c, err)
+		return
+	}
 	p, err := s.deps.Service.Pools.Pending(ctx, id)
 	if err != nil {
 		s.fail(c, err)
@@ -320,6 +324,10 @@ func (s *Server) rejectPending(c *gin.Context) {
 func (s *Server) listVersions(c *gin.Context) {
 	id, err := pathID(c)
 	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.visible(c, id); err != nil {
 		s.fail(c, err)
 		return
 	}

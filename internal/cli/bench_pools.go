@@ -34,6 +34,8 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&icecat, "icecat", "", "directory of the Icecat catalogue (default as bench scenario)")
 	fs.IntVar(&cfg.Pools, "pools", 6000, "pools to keep")
 	fs.StringVar(&changes, "changes", "1000,10000,100000", "batch sizes of changed SKUs, each followed by a timed incremental pass")
+	fs.DurationVar(&cfg.Stream, "stream", 0, "after the batches, a live stream this long (0: none) while refresh passes run back to back: each event's freshness")
+	fs.IntVar(&cfg.Rate, "rate", 1000, "events a second of the live stream")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}

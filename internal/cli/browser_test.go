@@ -377,7 +377,7 @@ func TestBrowserDraftReviewPublish(t *testing.T) {
 	tabTo := func(sel string) chromedp.Action[chromedp.Void] {
 		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 			for range 200 {
-				at, err := chromedp.Evaluate[bool](`document.activeElement === document.querySelector(` + strconv.Quote(sel) + `)`)(ctx, tg)
+				at, err := chromedp.Evaluate[bool](`document.activeElement === document.querySelector(`+strconv.Quote(sel)+`)`)(ctx, tg)
 				if err != nil || at {
 					return chromedp.Void{}, err
 				}

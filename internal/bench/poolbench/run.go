@@ -40,6 +40,11 @@ type Config struct {
 	Changes []int
 	// Seed makes the pools' variations and the change stream reproducible. Default 1.
 	Seed uint64
+	// Stream, above zero, runs a live stream after the batches: Rate events a second (default
+	// 1,000) for Stream, written in tenth-of-a-second transactions while refresh passes run
+	// back to back, and reports each event's freshness (stream.go).
+	Stream time.Duration
+	Rate   int
 }
 
 func (c Config) withDefaults() Config {
@@ -51,6 +56,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
+	}
+	if c.Rate <= 0 {
+		c.Rate = 1000
 	}
 	return c
 }
@@ -76,6 +84,7 @@ type Pass struct {
 type Result struct {
 	SKUs, Pools int
 	Passes      []Pass
+	Stream      *StreamResult
 }
 
 // Run creates the pools, times a full pass and the incremental passes, and writes a table and a
@@ -133,6 +142,13 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 		res.Passes = append(res.Passes, p)
 		fmt.Fprintf(out, "%s: %s (changes written in %s, indexes caught up in %s); ran the plans of %v\n", p.Name,
 			p.Took.Round(time.Millisecond), p.ApplyChanges.Round(time.Millisecond), p.FollowerWait.Round(time.Millisecond), p.Triggers)
+	}
+	if cfg.Stream > 0 {
+		st, err := stream(ctx, t, sim, cfg, out)
+		if err != nil {
+			return res, err
+		}
+		res.Stream = &st
 	}
 	report(out, res)
 	return res, nil
@@ -329,6 +345,9 @@ func report(out io.Writer, r Result) {
 			bpv = max(bpv, p.VersionBytes/int64(p.Written))
 		}
 		fresh = max(fresh, p.Freshness.Seconds())
+	}
+	if r.Stream != nil {
+		fresh = r.Stream.P99.Seconds()
 	}
 	fmt.Fprintf(out, "pools skus=%d pools=%d full_s=%.2f incr_10k_s=%.2f freshness_p99_s=%.2f bytes_per_version=%d\n",
 		r.SKUs, r.Pools, full.Took.Seconds(), incr10k, fresh, bpv)

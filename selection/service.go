@@ -16,6 +16,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/filter"
 )
 
 // Service is the selection service's use cases: plan a scenario, preview, and keep pools.
@@ -432,7 +434,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 	trigger := "pin changed"
 	// A pin's price or metrics change leaves it where it is (pins go first, in their order);
 	// any other change (a deletion, a revival, its stock running out or coming back) may not.
-	if !s.pinsIn(p.Plan, roaring64.Or(changed.other, changed.stock)) {
+	if !s.pinsIn(p.Plan, changed.other) && !s.pinStockFlipped(p.Plan, cur, changed.stock) {
 		// Only a change the pool reads can alter it (any change but a price, stock or metrics
 		// one its filter and ranking do not read): to a member, or to a SKU that now passes
 		// the filter and, for a pool of product types, is of them or holds a word of its
@@ -524,6 +526,27 @@ func (s *Service) canEnter(plan Plan, cur *Version, admitted *roaring64.Bitmap) 
 		return vals[0] >= last, nil
 	}
 	return vals[0] <= last, nil
+}
+
+// pinStockFlipped reports whether a pinned SKU whose stock changed now belongs in the pool
+// and is not in the version, or the other way round: a pin shows while live and in stock
+// (Executor.withPins), so only a stock change across zero moves it.
+func (s *Service) pinStockFlipped(plan Plan, cur *Version, stock *roaring64.Bitmap) bool {
+	if stock.IsEmpty() {
+		return false
+	}
+	for _, id := range plan.Pins {
+		o, ok := s.Executor.Index.Ordinal(id)
+		if !ok || !stock.Contains(uint64(o)) {
+			continue
+		}
+		r, ok := s.Executor.Index.Row(o)
+		want := ok && r.Live && r.Num[filter.NumStock] > 0
+		if want != cur.Members.Contains(uint64(o)) {
+			return true
+		}
+	}
+	return false
 }
 
 // pinsIn reports whether a SKU the plan pins is in changed (pins bypass the filter: a pinned

@@ -327,11 +327,7 @@ func (s *Server) listVersions(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.visible(c, id); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if _, err := s.deps.Service.Pools.Get(c.Request.Context(), id); err != nil {
+	if err := s.existsVisible(c, id); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -421,11 +417,17 @@ func (s *Server) visible(c *gin.Context, id int64) error {
 	if !reader(c) {
 		return nil
 	}
+	return s.existsVisible(c, id)
+}
+
+// existsVisible is visible for a route that reads nothing else of the pool: the pool exists
+// (404 otherwise), for any key, with one read of its state.
+func (s *Server) existsVisible(c *gin.Context, id int64) error {
 	state, err := s.deps.Service.Pools.State(c.Request.Context(), id)
 	if err != nil {
 		return err
 	}
-	if state != selection.StatePublished {
+	if reader(c) && state != selection.StatePublished {
 		return fmt.Errorf("pool %d: %w", id, selection.ErrNotFound)
 	}
 	return nil
@@ -613,11 +615,7 @@ func (s *Server) audit(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if _, err := s.deps.Service.Pools.Get(c.Request.Context(), id); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if err := s.visible(c, id); err != nil {
+	if err := s.existsVisible(c, id); err != nil {
 		s.fail(c, err)
 		return
 	}

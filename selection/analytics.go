@@ -44,6 +44,16 @@ type MixEntry struct {
 	Units7 int64  `json:"units_7d"`
 }
 
+// windows are the sales windows of the analytics, with the index fields they sum.
+var windows = []struct {
+	name              string
+	gmv, units, views int
+}{{"1h", filter.NumGMV1h, filter.NumSales1h, filter.NumViews1h}, {"24h", filter.NumGMV24h, filter.NumSales24h, filter.NumViews24h},
+	{"7d", filter.NumGMV7d, filter.NumSales7d, filter.NumViews7d}}
+
+// mixDims are the dimensions of the mix, in the order analyticsOf reads their values.
+var mixDims = [...]string{"product_type", "brand", "market", "price_band"}
+
 // MixTop bounds the entries of one mix dimension.
 const MixTop = 12
 
@@ -80,7 +90,10 @@ func (s *Service) analyticsOf(v *Version) *Analytics {
 		gmv, units int64
 		first      int
 	}
-	dims := map[string]map[string]*acc{"product_type": {}, "brand": {}, "market": {}, "price_band": {}}
+	dims := map[string]map[string]*acc{}
+	for _, d := range mixDims {
+		dims[d] = map[string]*acc{}
+	}
 	live := 0
 	for i, id := range v.Ranking {
 		o, ok := s.Executor.Index.Ordinal(id)
@@ -93,18 +106,17 @@ func (s *Service) analyticsOf(v *Version) *Analytics {
 			continue
 		}
 		live++
-		for w, f := range map[string][3]int{"1h": {filter.NumGMV1h, filter.NumSales1h, filter.NumViews1h},
-			"24h": {filter.NumGMV24h, filter.NumSales24h, filter.NumViews24h}, "7d": {filter.NumGMV7d, filter.NumSales7d, filter.NumViews7d}} {
-			a.GMV[w] += r.Num[f[0]]
-			a.Units[w] += r.Num[f[1]]
-			a.Views[w] += r.Num[f[2]]
+		for _, w := range windows {
+			a.GMV[w.name] += r.Num[w.gmv]
+			a.Units[w.name] += r.Num[w.units]
+			a.Views[w.name] += r.Num[w.views]
 		}
 		if r.Num[filter.NumStock] > 0 {
 			a.InStock++
 			a.StockUnits += r.Num[filter.NumStock]
 		}
-		for dim, val := range map[string]string{"product_type": r.Cat[filter.CatProductType], "brand": r.Cat[filter.CatBrand],
-			"market": r.Cat[filter.CatMarket], "price_band": priceBand(r.Num[filter.NumPrice])} {
+		for d, val := range [len(mixDims)]string{r.Cat[filter.CatProductType], r.Cat[filter.CatBrand], r.Cat[filter.CatMarket], priceBand(r.Num[filter.NumPrice])} {
+			dim := mixDims[d]
 			if val == "" {
 				val = "(none)"
 			}

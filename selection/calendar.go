@@ -193,49 +193,41 @@ func (s *PoolStore) LiveForSlot(ctx context.Context, slot string, now time.Time)
 		return out, fmt.Errorf("slot %s: %w", slot, err)
 	}
 	var sc Schedule
-	err = s.pool.QueryRow(ctx, `SELECT `+scheduleCols+` FROM slot_schedules s JOIN pools p ON p.id = s.pool_id
+	var window Pool // the scheduled pool's state and validity window
+	err = s.pool.QueryRow(ctx, `SELECT `+scheduleCols+`, p.valid_from, p.valid_until FROM slot_schedules s JOIN pools p ON p.id = s.pool_id
 		WHERE s.slot = $1 AND s.starts_at <= $2 AND s.ends_at > $2`, slot, now).
-		Scan(&sc.ID, &sc.Slot, &sc.PoolID, &sc.PoolName, &sc.PoolState, &sc.StartsAt, &sc.EndsAt, &sc.CreatedBy)
-	var next *time.Time
+		Scan(&sc.ID, &sc.Slot, &sc.PoolID, &sc.PoolName, &sc.PoolState, &sc.StartsAt, &sc.EndsAt, &sc.CreatedBy, &window.ValidFrom, &window.ValidUntil)
+	scheduled := err == nil
 	switch {
-	case err == nil:
-		next = &sc.EndsAt
+	case scheduled:
+		out.Until = &sc.EndsAt
 	case errors.Is(err, pgx.ErrNoRows):
-		var starts time.Time
-		if err := s.pool.QueryRow(ctx, `SELECT min(starts_at) FROM slot_schedules WHERE slot = $1 AND starts_at > $2`, slot, now).Scan(&starts); err == nil && !starts.IsZero() {
-			next = &starts
+		if err := s.pool.QueryRow(ctx, `SELECT min(starts_at) FROM slot_schedules WHERE slot = $1 AND starts_at > $2`, slot, now).Scan(&out.Until); err != nil {
+			return out, fmt.Errorf("slot %s: %w", slot, err)
 		}
 	default:
 		return out, fmt.Errorf("slot %s: %w", slot, err)
 	}
-	out.Until = next
-	if err == nil {
-		p, err := s.Get(ctx, sc.PoolID)
-		switch {
-		case err != nil:
-			return out, err
-		case p.State == StatePublished && p.Active(now):
-			out.PoolID, out.Schedule = p.ID, &sc
+	why := "nothing is scheduled now: "
+	if scheduled {
+		window.State = sc.PoolState
+		if window.State == StatePublished && window.Active(now) {
+			out.PoolID, out.Schedule = sc.PoolID, &sc
 			out.Why = fmt.Sprintf("scheduled from %s to %s", sc.StartsAt.UTC().Format(time.RFC3339), sc.EndsAt.UTC().Format(time.RFC3339))
 			return out, nil
-		default:
-			out.Why = fmt.Sprintf("pool %d is scheduled now but is %s (or outside its validity window): ", p.ID, p.State)
 		}
+		why = fmt.Sprintf("pool %d is scheduled now but is %s (or outside its validity window): ", sc.PoolID, sc.PoolState)
 	}
 	if base == nil {
-		return out, fmt.Errorf("slot %s: %sno pool is scheduled now and the slot has no base pool: %w", slot, out.Why, ErrNotFound)
+		return out, fmt.Errorf("slot %s: %sthe slot has no base pool: %w", slot, why, ErrNotFound)
 	}
 	state, err := s.State(ctx, *base)
 	if err != nil {
 		return out, err
 	}
 	if state != StatePublished {
-		return out, fmt.Errorf("slot %s: %sits base pool %d is %s: %w", slot, out.Why, *base, state, ErrNotFound)
+		return out, fmt.Errorf("slot %s: %sits base pool %d is %s: %w", slot, why, *base, state, ErrNotFound)
 	}
-	out.PoolID = *base
-	out.Why += "the slot's base pool"
-	if out.Schedule == nil && out.Why == "the slot's base pool" {
-		out.Why = "nothing is scheduled now: the slot's base pool"
-	}
+	out.PoolID, out.Why = *base, why+"the slot's base pool"
 	return out, nil
 }

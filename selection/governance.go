@@ -161,11 +161,11 @@ func (s *Service) mayChangePublished(ctx context.Context, id int64, who Actor, w
 	if !s.Approval || who.Approver {
 		return nil
 	}
-	p, err := s.Pools.Get(ctx, id)
+	state, err := s.Pools.State(ctx, id)
 	if err != nil {
 		return err
 	}
-	if p.State == StatePublished {
+	if state == StatePublished {
 		return fmt.Errorf("%w: %s of a published pool needs an approver", ErrForbidden, what)
 	}
 	return nil
@@ -263,13 +263,12 @@ func editSummary(before Pool, in PoolInput) string {
 	if a.Query != b.Query {
 		parts = append(parts, fmt.Sprintf("query %q -> %q", a.Query, b.Query))
 	}
-	text := func(f interface{ String() string }) string { return f.String() }
 	fa, fb := "", ""
 	if a.Filter != nil {
-		fa = text(a.Filter)
+		fa = a.Filter.String()
 	}
 	if b.Filter != nil {
-		fb = text(b.Filter)
+		fb = b.Filter.String()
 	}
 	if fa != fb {
 		parts = append(parts, fmt.Sprintf("filter %q -> %q", fa, fb))

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -116,22 +115,13 @@ func (s *PoolStore) Pending(ctx context.Context, poolID int64) (*Pending, error)
 	if err != nil {
 		return nil, fmt.Errorf("pool %d: pending version: %w", poolID, err)
 	}
-	v.Members = roaring64.New()
-	if err := v.Members.UnmarshalBinary(members); err != nil {
+	if v.Members, err = readBitmap(members); err != nil {
 		return nil, fmt.Errorf("pool %d: pending members: %w", poolID, err)
 	}
 	if err := json.Unmarshal(plan, &v.Plan); err != nil {
 		return nil, fmt.Errorf("pool %d: pending plan: %w", poolID, err)
 	}
-	if snap != nil {
-		v.Position.EventSnapshot = *snap
-	}
-	if vf != nil {
-		v.Position.VectorsFrom = *vf
-	}
-	if sf != nil {
-		v.Position.SKUsFrom = *sf
-	}
+	v.Position = positionOf(snap, vf, sf)
 	v.MemberCount = int(v.Members.GetCardinality())
 	p.Size, p.Version = len(v.Ranking), v
 	return p, nil

@@ -17,15 +17,21 @@ import (
 // low stock is under 5 units, a deal is at least 20% off. A boost is 0.3 (strongly, heavily:
 // 0.6); a bury -0.3 (-0.6).
 
+// The degrees and verbs of a merchandising phrase, for the trigger and the list scan alike.
+const (
+	merchDegrees = `strongly|heavily|slightly`
+	merchVerbs   = `boost|promote|push|bury|demote|sink`
+)
+
 var (
-	merchTrigger = regexp.MustCompile(`(?i)(?:^|[\s,(;])((?:(strongly|heavily|slightly)\s+)?(boost|promote|push|bury|demote|sink))\s+`)
+	merchTrigger = regexp.MustCompile(`(?i)(?:^|[\s,(;])((?:(` + merchDegrees + `)\s+)?(` + merchVerbs + `))\s+`)
 	merchFixed   = regexp.MustCompile(`(?i)^(?:the\s+)?(low[\s-]+stock|out[\s-]+of[\s-]+stock|deals|discounts|discounted(?:\s+products)?|on\s+sale)\b`)
 	slotRe       = regexp.MustCompile(`(?i)(?:^|[\s,(;])((?:the\s+)?(?:first|top)\s+(\d{1,2})\s+(?:spots?|positions?|places?|slots?)\s+(?:for|to|from)\s+)`)
 )
 
 // merchList is the verb before a list of names, "tag" allowed before a tag's ("bury tag
 // refurbished"); never empty, so the list scan always moves on.
-var merchList = regexp.MustCompile(`(?i)^((?:(?:strongly|heavily|slightly)\s+)?(?:boost|promote|push|bury|demote|sink)\s+(?:tag\s+)?)`)
+var merchList = regexp.MustCompile(`(?i)^((?:(?:` + merchDegrees + `)\s+)?(?:` + merchVerbs + `)\s+(?:tag\s+)?)`)
 
 // merchandising finds the boost, bury and slot phrases.
 func (s *scan) merchandising(ps *Parser) {

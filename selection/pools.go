@@ -587,15 +587,7 @@ func scanVersion(row pgx.Row) (*Version, error) {
 	if err != nil {
 		return nil, err
 	}
-	if snap != nil {
-		v.Position.EventSnapshot = *snap
-	}
-	if vecFrom != nil {
-		v.Position.VectorsFrom = *vecFrom
-	}
-	if skusFrom != nil {
-		v.Position.SKUsFrom = *skusFrom
-	}
+	v.Position = positionOf(snap, vecFrom, skusFrom)
 	if v.delta == nil {
 		var err error
 		if v.Members, err = readBitmap(members); err != nil {
@@ -608,6 +600,21 @@ func scanVersion(row pgx.Row) (*Version, error) {
 		}
 	}
 	return v, nil
+}
+
+// positionOf is a stored position's nullable columns as a Position (NULL: unknown, zero).
+func positionOf(snap *string, vecFrom, skusFrom *time.Time) Position {
+	var pos Position
+	if snap != nil {
+		pos.EventSnapshot = *snap
+	}
+	if vecFrom != nil {
+		pos.VectorsFrom = *vecFrom
+	}
+	if skusFrom != nil {
+		pos.SKUsFrom = *skusFrom
+	}
+	return pos
 }
 
 // VersionInfo is a version without its members, for listings.

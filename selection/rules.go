@@ -223,20 +223,21 @@ func (e *Executor) applyRules(ctx context.Context, rules []Rule, ranked []Item, 
 	moved := make([][]string, n)
 	within := ordinalsOf(ranked)
 	for _, r := range rules {
+		name := label(r.Name, r.Filter)
 		bm, err := e.Index.EvalWithinContext(ctx, r.Filter, within)
 		if err != nil {
-			return fmt.Errorf("%w: rule %q: %w", ErrInvalid, label(r.Name, r.Filter), err)
+			return fmt.Errorf("%w: rule %q: %w", ErrInvalid, name, err)
 		}
-		hit := 0
+		if bm.IsEmpty() {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %q moves no SKU of this pool", name))
+			continue
+		}
+		why := fmt.Sprintf("%s %+.2f", name, r.Factor)
 		for i := range ranked {
 			if bm.Contains(uint64(ranked[i].Ordinal)) {
 				shift[i] += r.Factor * RuleReach
-				moved[i] = append(moved[i], fmt.Sprintf("%s %+.2f", label(r.Name, r.Filter), r.Factor))
-				hit++
+				moved[i] = append(moved[i], why)
 			}
-		}
-		if hit == 0 {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("rule %q moves no SKU of this pool", label(r.Name, r.Filter)))
 		}
 	}
 	type keyed struct {

@@ -258,14 +258,14 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 	}
 	out.Result, out.Notes = res, res.Warnings
 	next := versionOf(id, p.Plan, res, pos)
-	s.stamp(next)
-	if cur.Version > 0 && slices.Equal(cur.Ranking, next.Ranking) && planEqual(cur.Plan, p.Plan) {
+	samePlan := planEqual(cur.Plan, p.Plan)
+	if cur.Version > 0 && slices.Equal(cur.Ranking, next.Ranking) && samePlan {
 		out.Version = cur.Version
 		out.Reason = "ranking unchanged"
 		// The version holds at pos: later refreshes look for changes after it only.
 		return out, s.Pools.confirm(ctx, []*Version{cur}, pos)
 	}
-	if reason := p.Plan.Guard.breaks(cur, next); reason != "" && planEqual(cur.Plan, p.Plan) {
+	if reason := p.Plan.Guard.breaks(cur, next); reason != "" && samePlan {
 		// The safety net: held for a planner, not published. The published version is
 		// confirmed at pos, so later passes look at later changes only.
 		if err := s.Pools.hold(ctx, next, cur.Version, reason); err != nil {
@@ -274,6 +274,7 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 		out.Version, out.Held, out.Reason = cur.Version, true, "held for review: "+reason
 		return out, s.Pools.confirm(ctx, []*Version{cur}, pos)
 	}
+	s.stamp(next) // what it sold: recorded on versions written only
 	if err := s.Pools.addVersionOn(ctx, next, cur); err != nil {
 		return out, err
 	}

@@ -49,6 +49,9 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	if cfg.Pools < 1 {
 		return usageErr("--pools must be at least 1")
 	}
+	if cfg.Stream < 0 || cfg.Rate < 1 {
+		return usageErr("--stream must be 0 or more and --rate at least 1")
+	}
 	for _, f := range strings.Split(changes, ",") {
 		k, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || k < 1 {

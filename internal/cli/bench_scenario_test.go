@@ -63,3 +63,17 @@ func TestBenchScenarioIcecat(t *testing.T) {
 	lines = strings.Split(strings.TrimSpace(out), "\n")
 	require.Regexp(t, last, lines[len(lines)-1])
 }
+
+// bench pools refuses bad flags before it touches a database.
+func TestBenchPoolsFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--pools", "0"},
+		{"--changes", "10,x"},
+		{"--stream", "-1s"},
+		{"--rate", "0"},
+	} {
+		code, _, stderr := run(t, nil, append([]string{"bench", "pools"}, args...)...)
+		require.Equal(t, 2, code, "%v: %s", args, stderr)
+		require.Contains(t, stderr, "usage: selection bench")
+	}
+}

@@ -18,13 +18,21 @@
 //     the titles that carry it anywhere carry it first ("series" and "business day" occur
 //     later). Feed-supplied types (Icecat's attr_t_product_type) count as occurrences too.
 //   - A SKU's type is the feed's type when that is a known type, else its title's first known
-//     run, else the longest known type phrase among its title's words (in any case). The tagger
+//     run, else the supplier's device type (Icecat's attr_t_device_type: "Full-size tablet" on
+//     tablets whose titles are a model name and figures), else the longest known type phrase
+//     among its title's words (in any case). A device type becomes a type when MinCount SKUs
+//     whose feed and title position name none carry it: accessories carry the device they
+//     serve there ("Mobile phone/Smartphone" on screen protectors) and name their own type
+//     in the title. The tagger
 //     gives SKUs whose text names no type the type whose centroid in embedding space is nearest
 //     (tagger/types.go).
 //   - Accessories: a type serves another when its name qualifies the other's ("notebook case"
 //     and "notebook") or when at least a fifth of its SKUs' titles name the other after "for",
 //     and in both cases its median price is below half of the other's; "toner cartridge" also
 //     qualifies "toner" but costs the same, so it is not toner's accessory.
+//
+// A stored model records the LearnerVersion that learned it; the tagger learns a model from
+// an older learner again.
 //
 // On the Icecat catalogue (19,406 products) the model learns 427 types and types 75% of the
 // products from their text (the feed's type, the category position, or a type phrase elsewhere

@@ -14,11 +14,14 @@ func icecatDocs(t testing.TB) []prodtype.Doc {
 	ps := icecat.Products(t)
 	docs := make([]prodtype.Doc, len(ps))
 	for i, p := range ps {
-		var colour string
+		var colour, device string
 		if raw, ok := p.Attributes["attr_t_product_colour"]; ok {
 			_ = json.Unmarshal(raw, &colour)
 		}
-		docs[i] = prodtype.Doc{Title: p.Title, Brand: p.Supplier, Feed: p.ProductType, Colour: colour, Price: p.Price}
+		if raw, ok := p.Attributes["attr_t_device_type"]; ok {
+			_ = json.Unmarshal(raw, &device)
+		}
+		docs[i] = prodtype.Doc{Title: p.Title, Brand: p.Supplier, Feed: p.ProductType, Colour: colour, Device: device, Price: p.Price}
 	}
 	return docs
 }

@@ -11,15 +11,16 @@ import (
 // modelJSON is a Model as stored (type_models.model): what Learn found, so that every replica
 // of a service classifies with the same vocabulary whenever it was started.
 type modelJSON struct {
-	Config Config   `json:"config"`
-	Units  []string `json:"units"`
-	Props  []string `json:"properties"`
-	Types  []Type   `json:"types"`
+	Learner int      `json:"learner,omitempty"`
+	Config  Config   `json:"config"`
+	Units   []string `json:"units"`
+	Props   []string `json:"properties"`
+	Types   []Type   `json:"types"`
 }
 
 // MarshalJSON encodes the model; UnmarshalJSON gives back one that classifies alike.
 func (m *Model) MarshalJSON() ([]byte, error) {
-	return json.Marshal(modelJSON{Config: m.cfg, Units: slices.Sorted(maps.Keys(m.units)), Props: slices.Sorted(maps.Keys(m.props)), Types: m.Types()})
+	return json.Marshal(modelJSON{Learner: m.learner, Config: m.cfg, Units: slices.Sorted(maps.Keys(m.units)), Props: slices.Sorted(maps.Keys(m.props)), Types: m.Types()})
 }
 
 // UnmarshalJSON decodes a model written by MarshalJSON.
@@ -28,7 +29,7 @@ func (m *Model) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return fmt.Errorf("prodtype: decode model: %w", err)
 	}
-	*m = Model{cfg: j.Config.WithDefaults(), units: map[string]bool{}, props: map[string]bool{}, types: make(map[string]*Type, len(j.Types))}
+	*m = Model{learner: j.Learner, cfg: j.Config.WithDefaults(), units: map[string]bool{}, props: map[string]bool{}, types: make(map[string]*Type, len(j.Types))}
 	for _, w := range j.Units {
 		m.units[w] = true
 	}

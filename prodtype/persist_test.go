@@ -54,3 +54,17 @@ func FuzzModelJSON(f *testing.F) {
 		_ = m.Classify(prodtype.Doc{Title: "HP X mouse USB cable", Brand: "HP"})
 	})
 }
+
+// A stored model keeps the version of the learner that learned it; a model stored before
+// versions reads as 0, so the tagger learns it again.
+func TestLearnerVersionPersists(t *testing.T) {
+	m := prodtype.Learn(smallCatalogue(), prodtype.Config{})
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	var back prodtype.Model
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, prodtype.LearnerVersion, back.Learner())
+	var old prodtype.Model
+	require.NoError(t, json.Unmarshal([]byte(`{"config":{},"units":[],"properties":[],"types":[{"name":"mouse","head":"mouse","count":3,"kind":"product"}]}`), &old))
+	require.Equal(t, 0, old.Learner())
+}

@@ -14,6 +14,11 @@ type Doc struct {
 	Brand string
 	// Feed is the product type the feed supplied, if any (Icecat's attr_t_product_type).
 	Feed string
+	// Device is the supplier's device-type attribute, if any (Icecat's attr_t_device_type:
+	// "Full-size tablet", "Mini tablet"). Accessories state the device they serve there
+	// ("Mobile phone/Smartphone" on a screen protector), so it types a SKU only when neither
+	// the feed nor the category position of its title does.
+	Device string
 	// Colour is the SKU's colour attribute, if any: its words are properties, not types.
 	Colour string
 	// Price in minor units (0: unknown): an accessory costs much less than what it serves.
@@ -94,6 +99,7 @@ type Source string
 const (
 	SourceFeed      Source = "feed"       // the feed's product type, a known type
 	SourceTitle     Source = "title"      // the category position of an Icecat-style title
+	SourceDevice    Source = "device"     // the supplier's device-type attribute, a known type
 	SourceTitleText Source = "title-text" // a known type's phrase anywhere in the title
 	SourceNeighbour Source = "neighbours" // the nearest type centroid in embedding space
 	SourceNone      Source = ""
@@ -109,6 +115,7 @@ type Assignment struct {
 // Model is what Learn found: the catalogue's type vocabulary, its units and property words,
 // and the accessory relation. It is immutable once learned and safe for concurrent use.
 type Model struct {
+	learner int // the LearnerVersion that learned it
 	cfg     Config
 	units   map[string]bool
 	props   map[string]bool
@@ -248,10 +255,17 @@ func (m *Model) runs(toks []token) []string {
 	return out
 }
 
+// LearnerVersion numbers what Learn does; a stored model learned by an older version is
+// learned again (tagger.LoadTypes). 2: device types.
+const LearnerVersion = 2
+
+// Learner is the LearnerVersion that learned m (0 for models stored before versions).
+func (m *Model) Learner() int { return m.learner }
+
 // Learn builds a model from the catalogue's documents.
 func Learn(docs []Doc, cfg Config) *Model {
 	cfg = cfg.WithDefaults()
-	m := &Model{cfg: cfg, units: map[string]bool{}, props: map[string]bool{}, types: map[string]*Type{}}
+	m := &Model{learner: LearnerVersion, cfg: cfg, units: map[string]bool{}, props: map[string]bool{}, types: map[string]*Type{}}
 
 	// Units: words that mostly follow a number. Property words: the colour attribute's words.
 	after, total := map[string]int{}, map[string]int{}
@@ -295,19 +309,53 @@ func Learn(docs []Doc, cfg Config) *Model {
 			count[f]++
 		}
 	}
+	m.addTypes(count, anywhere)
+	m.index()
+	// Device types: counted where they would type the SKU, on SKUs whose feed and title
+	// position name no type (tablets: "Samsung Galaxy Tab S6 Lite SM-P610N 26.4 cm ...");
+	// elsewhere they name what an accessory serves.
+	devices := map[string]int{}
+	for i, d := range docs {
+		if dv := normFeed(d.Device); dv != "" && m.types[dv] == nil && m.firstKnown(toks[i], d) == "" {
+			devices[dv]++
+		}
+	}
+	if len(devices) > 0 {
+		m.addTypes(devices, nil)
+		m.index()
+	}
+	m.relate(docs, toks)
+	return m
+}
+
+// addTypes makes the phrases carried in the category position by MinCount SKUs (count), and
+// there in at least FirstShare of the titles that carry them (anywhere), types.
+func (m *Model) addTypes(count, anywhere map[string]int) {
 	for name, n := range count {
-		if n < cfg.MinCount || float64(n) < cfg.FirstShare*float64(anywhere[name]) {
+		if n < m.cfg.MinCount || float64(n) < m.cfg.FirstShare*float64(anywhere[name]) {
 			continue
 		}
 		words := strings.Fields(name)
 		if m.props[words[len(words)-1]] || m.units[words[len(words)-1]] {
 			continue
 		}
-		m.types[name] = &Type{Name: name, Head: words[len(words)-1], Count: n, Kind: KindProduct}
+		if _, ok := m.types[name]; !ok {
+			m.types[name] = &Type{Name: name, Head: words[len(words)-1], Count: n, Kind: KindProduct}
+		}
 	}
-	m.index()
-	m.relate(docs, toks)
-	return m
+}
+
+// firstKnown is the type the feed or the category position of a title names ("" when none).
+func (m *Model) firstKnown(toks []token, d Doc) string {
+	if f := normFeed(d.Feed); f != "" && m.types[f] != nil {
+		return f
+	}
+	for _, r := range m.runs(toks) {
+		if m.types[r] != nil {
+			return r
+		}
+	}
+	return ""
 }
 
 func (m *Model) index() {
@@ -454,6 +502,9 @@ func (m *Model) fromTitle(toks []token, d Doc) Assignment {
 		if m.types[r] != nil {
 			return Assignment{Type: r, Source: SourceTitle, Why: "the title names it where Icecat titles name the category: \"" + r + "\""}
 		}
+	}
+	if dv := normFeed(d.Device); dv != "" && m.types[dv] != nil {
+		return Assignment{Type: dv, Source: SourceDevice, Why: "the supplier's device type, where neither the feed nor the title's category position names a type"}
 	}
 	// Any known phrase, as words of the title in any case; a phrase must not be only part of a
 	// "for ..." clause.

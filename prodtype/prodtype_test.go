@@ -95,3 +95,24 @@ func FuzzClassify(f *testing.F) {
 		prodtype.Learn([]prodtype.Doc{{Title: title, Brand: brand}, {Title: title, Brand: brand}, {Title: title}}, prodtype.Config{})
 	})
 }
+
+// The supplier's device type types the SKUs whose title names none (tablets), and only where
+// it would: on accessories it names what they serve, so a device type that appears only there
+// does not become a type.
+func TestDeviceType(t *testing.T) {
+	docs := smallCatalogue()
+	for i := 0; i < 3; i++ {
+		docs = append(docs,
+			prodtype.Doc{Title: "Samsung Galaxy Tab S6 Lite SM-P610N 26.4 cm (10.4\") 4 GB 64 GB Grey", Brand: "Samsung", Device: "Full-size tablet"},
+			prodtype.Doc{Title: "PanzerGlass 7189 screen protector Clear Samsung", Brand: "PanzerGlass", Device: "Mobile phone/Smartphone"})
+	}
+	m := prodtype.Learn(docs, prodtype.Config{})
+	a := m.Classify(prodtype.Doc{Title: "Lenovo Tab P11 TB-J606F 27.9 cm (11\") 4 GB 128 GB", Brand: "Lenovo", Device: "Full-size tablet"})
+	require.Equal(t, "full-size tablet", a.Type)
+	require.Equal(t, prodtype.SourceDevice, a.Source)
+	_, ok := m.Type("mobile phone/smartphone")
+	require.False(t, ok, "a device type seen only on accessories that name their own type")
+	a = m.Classify(prodtype.Doc{Title: "PanzerGlass 7190 screen protector Clear Samsung", Brand: "PanzerGlass", Device: "Full-size tablet"})
+	require.Equal(t, "screen protector", a.Type, "the title's category position wins over the device type")
+	require.Equal(t, prodtype.LearnerVersion, m.Learner())
+}

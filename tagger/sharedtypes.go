@@ -103,10 +103,10 @@ func (s *Store) LoadTypes(ctx context.Context) (*prodtype.Model, int64, error) {
 }
 
 // outgrown reports whether a catalogue of live SKUs needs a new model instead of m, learned on
-// learnedOn of them: m knows no type while SKUs exist, or the catalogue has grown past
-// RelearnGrowth times what m was learned on.
+// learnedOn of them: m knows no type while SKUs exist, the catalogue has grown past
+// RelearnGrowth times what m was learned on, or an older learner learned m.
 func outgrown(m *prodtype.Model, learnedOn, live int64) bool {
-	return (m.Len() == 0 && live > 0) || live > RelearnGrowth*learnedOn
+	return (m.Len() == 0 && live > 0) || live > RelearnGrowth*learnedOn || m.Learner() < prodtype.LearnerVersion
 }
 
 // learnTypes learns the product-type model from the live catalogue.
@@ -117,7 +117,7 @@ func learnTypes(ctx context.Context, q Querier) (*prodtype.Model, error) {
 	}
 	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (prodtype.Doc, error) {
 		var d prodtype.Doc
-		err := r.Scan(&d.Title, &d.Brand, &d.Feed, &d.Colour, &d.Price)
+		err := r.Scan(&d.Title, &d.Brand, &d.Feed, &d.Colour, &d.Device, &d.Price)
 		return d, err
 	})
 	if err != nil {

@@ -161,3 +161,27 @@ func TestSnapshotFollowsTheTypeModel(t *testing.T) {
 	require.Equal(t, "skus", load(), "a newer model: its types are made again")
 	require.Equal(t, "snapshot", load())
 }
+
+// A model stored by an older learner (no "learner" in its JSON) is learned again at the next
+// load, and replaces the old one.
+func TestOlderLearnerIsRelearned(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	mice(t, db, 6)
+	var live int64
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM skus WHERE live`).Scan(&live))
+	_, err := db.Pool.Exec(ctx, `INSERT INTO type_models (skus, model) VALUES ($1, $2)`, live,
+		`{"config":{},"units":[],"properties":[],"types":[{"name":"gadget","head":"gadget","count":3,"kind":"product"}]}`)
+	require.NoError(t, err)
+	tg, err := New(db.Pool, nil, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1})
+	require.NoError(t, err)
+	_, err = tg.Load(ctx)
+	require.NoError(t, err)
+	require.Equal(t, prodtype.LearnerVersion, tg.TypeModel().Learner())
+	_, old := tg.TypeModel().Type("gadget")
+	require.False(t, old, "the old model's vocabulary is gone")
+	require.Equal(t, "mouse", tg.TypeOfSKU(7000))
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM type_models`).Scan(&n))
+	require.Equal(t, 1, n)
+}

@@ -11,19 +11,19 @@ import (
 	"selection/filter"
 )
 
-// rowCols are the columns of skus a filter.Row is read from; the title and the colour attribute
-// are read for the product-type classifier (Store.classify), not stored.
-var rowCols = `title, coalesce(attributes->>'attr_t_product_colour', ''), ordinal, id, live, market, brand, category, product_type, currency,
+// rowCols are the columns of skus a filter.Row is read from; the title and the colour and
+// device-type attributes are read for the product-type classifier (Store.classify), not stored.
+var rowCols = `title, coalesce(attributes->>'attr_t_product_colour', ''), coalesce(attributes->>'attr_t_device_type', ''), ordinal, id, live, market, brand, category, product_type, currency,
 	price, list_price, stock, rating, rating_count, sales_1h, sales_24h, sales_7d,
 	gmv_1h, gmv_24h, gmv_7d, views_1h, views_24h, views_7d, ` + filter.ReleasedDaySQL("released_at")
 
 func (s *Store) scanRow(rows pgx.Rows, r *filter.Row) error {
 	var rating float32
 	var listPrice int64
-	var title, colour string
+	var title, colour, device string
 	n := &r.Num
 	c := &r.Cat
-	err := rows.Scan(&title, &colour, &r.Ordinal, &r.ID, &r.Live,
+	err := rows.Scan(&title, &colour, &device, &r.Ordinal, &r.ID, &r.Live,
 		&c[filter.CatMarket], &c[filter.CatBrand], &c[filter.CatCategory], &c[filter.CatProductType], &c[filter.CatCurrency],
 		&n[filter.NumPrice], &listPrice, &n[filter.NumStock], &rating, &n[filter.NumRatingCount],
 		&n[filter.NumSales1h], &n[filter.NumSales24h], &n[filter.NumSales7d],
@@ -39,7 +39,7 @@ func (s *Store) scanRow(rows pgx.Rows, r *filter.Row) error {
 	}
 	n[filter.NumRating] = int64(rating*100 + 0.5)
 	r.Cat[filter.CatInStock] = strconv.FormatBool(n[filter.NumStock] > 0)
-	s.classify(r, title, colour, n[filter.NumPrice])
+	s.classify(r, title, colour, device, n[filter.NumPrice])
 	s.words.note(r.Ordinal, r.Live, title)
 	return nil
 }

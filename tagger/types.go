@@ -35,9 +35,10 @@ type types struct {
 	weak      map[string]bool
 }
 
-// typesSQL reads what learning needs; the colour attribute holds property words.
-const typesSQL = `SELECT title, brand, product_type, coalesce(attributes->>'attr_t_product_colour', ''), price
-	FROM skus WHERE live`
+// typesSQL reads what learning needs; the colour attribute holds property words, the
+// device-type attribute a type where the title names none.
+const typesSQL = `SELECT title, brand, product_type, coalesce(attributes->>'attr_t_product_colour', ''),
+	coalesce(attributes->>'attr_t_device_type', ''), price FROM skus WHERE live`
 
 // TypeModel is the learned model (nil before LoadTypes).
 func (s *Store) TypeModel() *prodtype.Model {
@@ -48,14 +49,14 @@ func (s *Store) TypeModel() *prodtype.Model {
 
 // classify sets a scanned row's product type from its text (or the neighbours' earlier
 // answer) and notes live rows that have none.
-func (s *Store) classify(r *filter.Row, title, colour string, price int64) {
+func (s *Store) classify(r *filter.Row, title, colour, device string, price int64) {
 	s.types.mu.RLock()
 	m := s.types.model
 	s.types.mu.RUnlock()
 	if m == nil || m.Len() == 0 {
 		return // nothing learned (an empty catalogue): the feed's value stands
 	}
-	a := m.Classify(prodtype.Doc{Title: title, Brand: r.Cat[filter.CatBrand], Feed: r.Cat[filter.CatProductType], Colour: colour, Price: price})
+	a := m.Classify(prodtype.Doc{Title: title, Brand: r.Cat[filter.CatBrand], Feed: r.Cat[filter.CatProductType], Colour: colour, Device: device, Price: price})
 	r.Cat[filter.CatProductType] = a.Type
 	s.types.mu.Lock()
 	defer s.types.mu.Unlock()
@@ -78,11 +79,12 @@ func (s *Store) classify(r *filter.Row, title, colour string, price int64) {
 
 // ExplainType says why a SKU has its type.
 func (s *Store) ExplainType(ctx context.Context, id int64) (prodtype.Assignment, error) {
-	var title, brand, feed, colour string
+	var title, brand, feed, colour, device string
 	var price, ord int64
 	err := s.pool.QueryRow(ctx, `SELECT ordinal, title, brand, product_type,
-		coalesce(attributes->>'attr_t_product_colour', ''), price FROM skus WHERE id = $1`, id).
-		Scan(&ord, &title, &brand, &feed, &colour, &price)
+		coalesce(attributes->>'attr_t_product_colour', ''), coalesce(attributes->>'attr_t_device_type', ''), price
+		FROM skus WHERE id = $1`, id).
+		Scan(&ord, &title, &brand, &feed, &colour, &device, &price)
 	if err == pgx.ErrNoRows {
 		return prodtype.Assignment{}, fmt.Errorf("sku %d: %w", id, ErrNotFound)
 	}
@@ -93,7 +95,7 @@ func (s *Store) ExplainType(ctx context.Context, id int64) (prodtype.Assignment,
 	if m == nil {
 		return prodtype.Assignment{}, fmt.Errorf("explain type: no model learned yet")
 	}
-	a := m.Classify(prodtype.Doc{Title: title, Brand: brand, Feed: feed, Colour: colour, Price: price})
+	a := m.Classify(prodtype.Doc{Title: title, Brand: brand, Feed: feed, Colour: colour, Device: device, Price: price})
 	s.types.mu.RLock()
 	nb, ok := s.types.neighbour[ord]
 	s.types.mu.RUnlock()

@@ -122,6 +122,10 @@ type Model struct {
 	types   map[string]*Type
 	names   []string            // sorted
 	byWords map[string][]string // a type's first word -> the types starting with it, longest first
+	// bySing is byWords keyed by the first word's singular; acronyms maps the acronym of a
+	// type of three words or more ("ups") to it, when no other type has the same.
+	bySing   map[string][]string
+	acronyms map[string]string
 }
 
 // stopWords end a category phrase: Icecat titles continue with "for ...", "with ...".
@@ -141,6 +145,7 @@ type token struct {
 	lower    bool // written all lower case (letters, '/', '-' only)
 	acronym  bool // two to five capital letters ("HDMI", "USB")
 	number   bool // a number: digits, with '.' or ',' inside
+	brk      bool // punctuation comes before it (a comma, a bracket, a dash standing alone)
 }
 
 func tokenize(title, brand string) []token {
@@ -149,18 +154,33 @@ func tokenize(title, brand string) []token {
 		t = t[len(brand):]
 	}
 	var out []token
-	for _, f := range strings.FieldsFunc(t, func(r rune) bool {
-		return unicode.IsSpace(r) || r == ',' || r == ';' || r == '(' || r == ')' || r == '[' || r == ']' || r == '"' || r == '|'
-	}) {
-		f = strings.Trim(f, ".:-–—'’™®")
-		if f == "" {
-			continue
+	brk := false // punctuation since the last token
+	sep := func(r rune) bool {
+		return r == ',' || r == ';' || r == '(' || r == ')' || r == '[' || r == ']' || r == '"' || r == '|'
+	}
+	for _, f := range strings.FieldsFunc(t, func(r rune) bool { return unicode.IsSpace(r) }) {
+		for len(f) > 0 {
+			i := strings.IndexFunc(f, sep)
+			part := f
+			if i >= 0 {
+				part, f = f[:i], f[i+1:]
+			} else {
+				f = ""
+			}
+			if w := strings.Trim(part, ".:-–—'’™®"); w != "" {
+				tk := token{raw: w, low: strings.ToLower(w), brk: brk}
+				tk.number = isNumber(w)
+				tk.acronym = isAcronym(w)
+				tk.lower = isLowerWord(w)
+				out = append(out, tk)
+				brk = false
+			} else if part != "" {
+				brk = true // a dash standing alone: "Toner - Yellow"
+			}
+			if i >= 0 {
+				brk = true
+			}
 		}
-		tk := token{raw: f, low: strings.ToLower(f)}
-		tk.number = isNumber(f)
-		tk.acronym = isAcronym(f)
-		tk.lower = isLowerWord(f)
-		out = append(out, tk)
 	}
 	return out
 }
@@ -256,7 +276,8 @@ func (m *Model) runs(toks []token) []string {
 }
 
 // LearnerVersion numbers what Learn does; a stored model learned by an older version is
-// learned again (tagger.LoadTypes). 2: device types.
+// learned again (tagger.LoadTypes). 2: device types; type names in a title's first segment,
+// in the plural and as acronyms.
 const LearnerVersion = 2
 
 // Learner is the LearnerVersion that learned m (0 for models stored before versions).
@@ -375,6 +396,7 @@ func (m *Model) index() {
 			return l[a] < l[b]
 		})
 	}
+	m.indexText()
 }
 
 // normFeed is a feed type as a vocabulary phrase: lower case, and "" for values that are not
@@ -506,37 +528,8 @@ func (m *Model) fromTitle(toks []token, d Doc) Assignment {
 	if dv := normFeed(d.Device); dv != "" && m.types[dv] != nil {
 		return Assignment{Type: dv, Source: SourceDevice, Why: "the supplier's device type, where neither the feed nor the title's category position names a type"}
 	}
-	// Any known phrase, as words of the title in any case; a phrase must not be only part of a
-	// "for ..." clause.
-	best, bestEnd := "", -1
-	for i := range toks {
-		if i > 0 && (toks[i-1].low == "for" || toks[i-1].low == "with") {
-			continue
-		}
-		for _, name := range m.byWords[toks[i].low] {
-			words := strings.Fields(name)
-			if i+len(words) > len(toks) {
-				continue
-			}
-			match := true
-			for k, w := range words {
-				if toks[i+k].low != w {
-					match = false
-					break
-				}
-			}
-			if !match {
-				continue
-			}
-			end := i + len(words)
-			if len(name) > len(best) || (len(name) == len(best) && end > bestEnd) {
-				best, bestEnd = name, end
-			}
-			break // longest first
-		}
-	}
-	if best != "" {
-		return Assignment{Type: best, Source: SourceTitleText, Why: "the title holds the type's name: \"" + best + "\""}
+	if name, why := m.textType(toks); name != "" {
+		return Assignment{Type: name, Source: SourceTitleText, Why: why}
 	}
 	return Assignment{}
 }

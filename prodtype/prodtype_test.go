@@ -116,3 +116,31 @@ func TestDeviceType(t *testing.T) {
 	require.Equal(t, "screen protector", a.Type, "the title's category position wins over the device type")
 	require.Equal(t, prodtype.LearnerVersion, m.Learner())
 }
+
+// Type names in a title's words: plural, as an acronym of a name of three words, in the first
+// segment rather than a longer one after a comma, and not in a "for ..." clause.
+func TestTitleText(t *testing.T) {
+	docs := smallCatalogue()
+	add := func(n int, title string) {
+		for i := 0; i < n; i++ {
+			docs = append(docs, prodtype.Doc{Title: title, Brand: "APC"})
+		}
+	}
+	add(3, "APC SUA1000 uninterruptible power supply 1000 VA")
+	add(3, "APC LCD01 lcd display 10 cm")
+	m := prodtype.Learn(docs, prodtype.Config{})
+	for _, tc := range []struct{ title, want string }{
+		{"Xerox DocuColor 242/252 Magenta Toner Cartridges", "toner cartridge"},
+		{"Tripp Lite SmartPro 1kVA Line-Interactive UPS, Tower, LCD Display, USB", "uninterruptible power supply"},
+		{"Tripp Lite SmartPro Tower, LCD Display, USB", "lcd display"},
+		{"Kensington Sleeve for Notebook - Black", ""},
+		{"Some Notebook Case Deluxe", "notebook case"},
+	} {
+		a := m.Classify(prodtype.Doc{Title: tc.title})
+		require.Equal(t, tc.want, a.Type, tc.title)
+		if tc.want != "" {
+			require.Equal(t, prodtype.SourceTitleText, a.Source, tc.title)
+		}
+	}
+	require.Contains(t, m.Classify(prodtype.Doc{Title: "Tripp Lite SmartPro UPS"}).Why, `"UPS"`)
+}

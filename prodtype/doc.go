@@ -21,12 +21,14 @@
 //     run, else the supplier's device type (Icecat's attr_t_device_type: "Full-size tablet" on
 //     tablets whose titles are a model name and figures), else the longest known type phrase
 //     among the words of its title's first segment that names one, in any case, singular or
-//     plural, or as an acronym ("UPS"; titletext.go). A device type becomes a type when MinCount SKUs
-//     whose feed and title position name none carry it: accessories carry the device they
-//     serve there ("Mobile phone/Smartphone" on screen protectors) and name their own type
-//     in the title. The tagger
-//     gives SKUs whose text names no type the type whose centroid in embedding space is nearest
-//     (tagger/types.go).
+//     plural, or as an acronym ("UPS"; titletext.go). A device type becomes a type when
+//     MinCount SKUs whose feed and title position name none carry it: accessories carry the
+//     device they serve there ("Mobile phone/Smartphone" on screen protectors) and name their
+//     own type in the title.
+//   - A title that names no type but ends its first segment with a type's head word
+//     ("... Gigabit Rackmount Switch") gives the types named so as Kinds; the tagger picks the
+//     one whose centroid is nearest the SKU's vector. The tagger gives SKUs whose text names
+//     nothing the type their nearest neighbours vote for (tagger/types.go).
 //   - Accessories: a type serves another when its name qualifies the other's ("notebook case"
 //     and "notebook") or when at least a fifth of its SKUs' titles name the other after "for",
 //     and in both cases its median price is below half of the other's; "toner cartridge" also

@@ -110,6 +110,10 @@ type Assignment struct {
 	Type   string `json:"type"`
 	Source Source `json:"source"`
 	Why    string `json:"why"`
+	// Kinds, when Type is empty, are the types whose head word the title's first segment ends
+	// its noun phrase with ("Netgear JGS516 ProSafe 16 Port Gigabit Rackmount Switch": the
+	// types named "... switch"); the tagger chooses among them by the SKU's vector.
+	Kinds []string `json:"kinds,omitempty"`
 }
 
 // Model is what Learn found: the catalogue's type vocabulary, its units and property words,
@@ -126,6 +130,7 @@ type Model struct {
 	// type of three words or more ("ups") to it, when no other type has the same.
 	bySing   map[string][]string
 	acronyms map[string]string
+	byHead   map[string][]string // a type's head word, singular -> the types, most common first
 }
 
 // stopWords end a category phrase: Icecat titles continue with "for ...", "with ...".
@@ -531,7 +536,7 @@ func (m *Model) fromTitle(toks []token, d Doc) Assignment {
 	if name, why := m.textType(toks); name != "" {
 		return Assignment{Type: name, Source: SourceTitleText, Why: why}
 	}
-	return Assignment{}
+	return Assignment{Kinds: m.headKinds(toks)}
 }
 
 // Types returns the learned types, sorted by name.

@@ -144,3 +144,29 @@ func TestTitleText(t *testing.T) {
 	}
 	require.Contains(t, m.Classify(prodtype.Doc{Title: "Tripp Lite SmartPro UPS"}).Why, `"UPS"`)
 }
+
+// A title that names no type but ends its first segment with a type's head word gives the
+// types named so, those sharing most words with the title first; the head must be the
+// segment's last word ("Speaker wire" is no speaker).
+func TestHeadWordKinds(t *testing.T) {
+	docs := smallCatalogue()
+	add := func(n int, title string) {
+		for i := 0; i < n; i++ {
+			docs = append(docs, prodtype.Doc{Title: title, Brand: "X"})
+		}
+	}
+	add(3, "X N1 network switch 8 ports")
+	add(3, "X K1 kvm switch 4 ports")
+	add(3, "X H1 internal hard drive 500 GB")
+	add(3, "X U1 usb flash drive 16 GB")
+	add(3, "X S1 portable speaker 2 W")
+	m := prodtype.Learn(docs, prodtype.Config{})
+	a := m.Classify(prodtype.Doc{Title: "Netgear JGS516 ProSafe 16 Port Gigabit Rackmount Switch"})
+	require.Equal(t, "", a.Type)
+	require.ElementsMatch(t, []string{"network switch", "kvm switch"}, a.Kinds)
+	a = m.Classify(prodtype.Doc{Title: "Seagate Barracuda 500GB SATA Hard Drive 3.5\""})
+	require.Equal(t, []string{"internal hard drive"}, a.Kinds, "shares \"hard\" with the title")
+	require.Empty(t, m.Classify(prodtype.Doc{Title: "Philips SWA2427W 100 ft 16 gauge Speaker wire"}).Kinds)
+	require.ElementsMatch(t, []string{"network switch", "kvm switch"}, m.Classify(prodtype.Doc{Title: "Cisco Switch for Rackmount Servers, Black"}).Kinds,
+		"the segment ends where a for-clause begins")
+}

@@ -123,11 +123,13 @@ func singular(w string) string {
 
 // indexText builds bySing and acronyms from the types.
 func (m *Model) indexText() {
-	m.bySing = map[string][]string{}
+	m.bySing, m.byHead = map[string][]string{}, map[string][]string{}
 	acr := map[string][]string{}
 	for _, name := range m.names {
 		words := strings.Fields(name)
 		m.bySing[singular(words[0])] = append(m.bySing[singular(words[0])], name)
+		h := singular(words[len(words)-1])
+		m.byHead[h] = append(m.byHead[h], name)
 		if len(words) >= 3 {
 			var b strings.Builder
 			for _, w := range words {
@@ -149,6 +151,17 @@ func (m *Model) indexText() {
 			m.acronyms[a] = names[0]
 		}
 	}
+	for h, l := range m.byHead {
+		sort.Slice(l, func(a, b int) bool {
+			if m.types[l[a]].Count != m.types[l[b]].Count {
+				return m.types[l[a]].Count > m.types[l[b]].Count
+			}
+			return l[a] < l[b]
+		})
+		if len(l) > maxKinds {
+			m.byHead[h] = l[:maxKinds]
+		}
+	}
 	for _, l := range m.bySing {
 		sort.Slice(l, func(a, b int) bool {
 			if len(l[a]) != len(l[b]) {
@@ -157,4 +170,67 @@ func (m *Model) indexText() {
 			return l[a] < l[b]
 		})
 	}
+}
+
+// maxKinds bounds Assignment.Kinds.
+const maxKinds = 16
+
+// headKinds returns, for a title that names no type, the types whose head word is the last
+// word of its first segment (before a comma, a bracket or a "for"/"with" clause; numbers,
+// model codes, units and colours after it aside), since English puts the head of a noun
+// phrase last ("Rackmount Switch"; "Speaker wire" is no speaker), those
+// sharing the most other words with the title first ("SATA Hard Drive": the hard drives, not
+// the flash or optical drives).
+func (m *Model) headKinds(toks []token) []string {
+	var kinds []string
+	for i, tk := range toks {
+		if i > 0 && tk.brk || clauseWords[tk.low] {
+			break
+		}
+		if isWord(tk.raw) && !stopWords[tk.low] && !m.units[tk.low] && !m.props[tk.low] {
+			kinds = m.byHead[singular(tk.low)] // the segment's last word so far
+		}
+	}
+	if len(kinds) == 0 {
+		return nil
+	}
+	has := map[string]bool{}
+	for _, tk := range toks {
+		has[singular(tk.low)] = true
+	}
+	shared := func(name string) int {
+		n := 0
+		for _, w := range strings.Fields(name) {
+			if has[singular(w)] {
+				n++
+			}
+		}
+		return n
+	}
+	most := 0
+	for _, k := range kinds {
+		most = max(most, shared(k))
+	}
+	var out []string
+	for _, k := range kinds {
+		if shared(k) == most {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// isWord reports a word of letters (capitals too, '-' and '/' inside), at least two.
+func isWord(s string) bool {
+	n := 0
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r):
+			n++
+		case r == '-' || r == '/':
+		default:
+			return false
+		}
+	}
+	return n >= 2
 }

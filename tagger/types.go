@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,9 @@ type types struct {
 	voteSeq   int64
 	pending   *roaring64.Bitmap // live ordinals with no type (or a weak one) yet, to be voted on
 	weak      map[string]bool
+	// kinds are the types an untyped SKU's title names by their head word only
+	// (prodtype.Assignment.Kinds), by ordinal: the vote chooses among them.
+	kinds map[int64][]string
 }
 
 // typesSQL reads what learning needs; the colour attribute holds property words, the
@@ -60,6 +64,14 @@ func (s *Store) classify(r *filter.Row, title, colour, device string, price int6
 	r.Cat[filter.CatProductType] = a.Type
 	s.types.mu.Lock()
 	defer s.types.mu.Unlock()
+	if len(a.Kinds) > 0 && r.Live {
+		if s.types.kinds == nil {
+			s.types.kinds = map[int64][]string{}
+		}
+		s.types.kinds[r.Ordinal] = a.Kinds
+	} else if s.types.kinds != nil {
+		delete(s.types.kinds, r.Ordinal)
+	}
 	if nb, ok := s.types.neighbour[r.Ordinal]; ok && nb.was == a.Type {
 		// The vote stands while the text says what it said then, whatever this replica
 		// thinks of weak types now: every replica applies it alike.
@@ -114,7 +126,10 @@ func (s *Store) ExplainType(ctx context.Context, id int64) (prodtype.Assignment,
 // its members lie far apart in embedding space: its coherence (the mean cosine of its members
 // to its centroid) is more than two median absolute deviations below the median type's. On
 // Icecat that marks "pack", "mount", "stand", "unit" and "series": words that a few titles carry
-// where others name the category, not categories. A poll votes on at most NeighbourBatch SKUs
+// where others name the category, not categories. A SKU whose title names kinds by their head
+// word only (prodtype.Assignment.Kinds: "... Rackmount Switch") takes the kind whose centre is
+// nearest its vector instead: the text says what it is, the vector which of those. A poll
+// votes on at most NeighbourBatch SKUs
 // (one search each: about 1 ms over 19,406 vectors, a few ms over 1M), so the tagger's lock is
 // never held long; a load votes for up to LoadVoteBudget before it returns and leaves the rest
 // to the polls.
@@ -311,7 +326,10 @@ func (t *Tagger) voteTypesLocked(ctx context.Context, until time.Time) (typed, v
 			continue
 		}
 		done++
-		a, err := t.vote(ctx, o, v, r.Cat[filter.CatProductType], voters, centOf)
+		t.store.types.mu.RLock()
+		kinds := t.store.types.kinds[o]
+		t.store.types.mu.RUnlock()
+		a, err := t.vote(ctx, o, v, r.Cat[filter.CatProductType], kinds, voters, centOf, weak)
 		if err != nil {
 			pending.AndNot(settled)
 			t.requeue(pending)
@@ -356,8 +374,25 @@ func (t *Tagger) voters(ctx context.Context, names []string, weak map[string]boo
 
 // vote returns the type SKU o (vector v, type was) takes from its NeighbourK nearest voters,
 // each voting with its similarity; none (an empty Type) when no type has NeighbourShare of the
-// votes, the vote is its own type, or it lies nearer its own (weak) type's centre.
-func (t *Tagger) vote(ctx context.Context, o int64, v []float32, was string, voters *roaring64.Bitmap, centOf map[string][]float32) (prodtype.Assignment, error) {
+// votes, the vote is its own type, or it lies nearer its own (weak) type's centre. A SKU whose
+// title names kinds by their head word only ("... Rackmount Switch") takes the one of them
+// whose centre is nearest its vector.
+func (t *Tagger) vote(ctx context.Context, o int64, v []float32, was string, kinds []string, voters *roaring64.Bitmap, centOf map[string][]float32, weak map[string]bool) (prodtype.Assignment, error) {
+	if was == "" && len(kinds) > 0 {
+		best, bc := "", -2.0
+		for _, k := range kinds {
+			if c := centOf[k]; c != nil && !weak[k] {
+				if d := dot(v, c); d > bc {
+					best, bc = k, d
+				}
+			}
+		}
+		if best != "" {
+			return prodtype.Assignment{Type: best, Source: prodtype.SourceNeighbour,
+				Why: fmt.Sprintf("its title names a kind of %q by its last word only; of the %d types named so, its vector is nearest %q's centre (cosine %.2f)",
+					lastWord(best), len(kinds), best, bc)}, nil
+		}
+	}
 	hits, err := t.vectors.Search(ctx, v, NeighbourK+1, voters)
 	if err != nil {
 		return prodtype.Assignment{}, fmt.Errorf("tagger: type neighbours: %w", err)
@@ -391,6 +426,15 @@ func (t *Tagger) vote(ctx context.Context, o int64, v []float32, was string, vot
 		why = fmt.Sprintf("its title names %q, a type whose members lie far apart; %.0f%% of the votes of its %d nearest neighbours are for %q", was, 100*bw/total, n, best)
 	}
 	return prodtype.Assignment{Type: best, Source: prodtype.SourceNeighbour, Why: why}, nil
+}
+
+// lastWord is a type name's head word ("switch" for "network switch").
+func lastWord(name string) string {
+	f := strings.Fields(name)
+	if len(f) == 0 {
+		return name
+	}
+	return f[len(f)-1]
 }
 
 // keepVotesLocked stores the votes under the current model and applies them (as every other

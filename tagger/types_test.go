@@ -154,3 +154,45 @@ func mice(t *testing.T, db *testdb.DB, n int) {
 	}
 	applyWithEvent(t, db, patches)
 }
+
+// A SKU whose title names a kind by its head word only ("... Rackmount Switch") takes, of the
+// types named so, the one whose centre is nearest its vector, even where its neighbours are of
+// another type; a title naming nothing takes its neighbours' vote.
+func TestHeadWordKinds(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, centres, _ := clusteredCatalog(t, db, 3)
+	var patches []catalog.Patch
+	topic := map[int64]int{}
+	for i := 0; i < 30; i++ {
+		id := int64(5000 + i)
+		c := i % 3
+		p := skuPatch(id, []string{"Netgear", "HP", "StarTech.com"}[c], 5000+int64(c)*10000, t0)
+		p.Title = fmt.Sprintf([]string{"Netgear GS%d network switch 8 ports", "HP LaserJet P%d printer A4 Black", "StarTech.com SV%d kvm switch 4 ports"}[c], 100+i)
+		topic[id] = c
+		patches = append(patches, p)
+	}
+	odd := skuPatch(6100, "Netgear", 30000, t0)
+	odd.Title = "Netgear JGS516 ProSafe 16 Port Gigabit Rackmount Switch"
+	plain := skuPatch(6101, "HP", 30000, t0)
+	plain.Title = "HP ZX-9000 Ultra"
+	patches = append(patches, odd, plain)
+	topic[6100], topic[6101] = 1, 1 // both among the printers
+	applyWithEvent(t, db, patches)
+
+	vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
+	require.NoError(t, err)
+	tg, err := New(db.Pool, vi, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1})
+	require.NoError(t, err)
+	_, err = tg.Load(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "", tg.TypeOfSKU(6100))
+	putTopicVectors(t, tg, vi, centres, topic, 11)
+	_, err = tg.Poll(ctx)
+	require.NoError(t, err)
+	require.Contains(t, []string{"network switch", "kvm switch"}, tg.TypeOfSKU(6100))
+	a, err := tg.ExplainType(ctx, 6100)
+	require.NoError(t, err)
+	require.Contains(t, a.Why, "by its last word only; of the 2 types named so")
+	require.Equal(t, "printer", tg.TypeOfSKU(6101))
+}

@@ -29,6 +29,8 @@
 //     ("... Gigabit Rackmount Switch") gives the types named so as Kinds; the tagger picks the
 //     one whose centroid is nearest the SKU's vector. The tagger gives SKUs whose text names
 //     nothing the type their nearest neighbours vote for (tagger/types.go).
+//   - A feed's type whose SKUs' titles mostly name another type is Titled with it (the feed's
+//     "Desktop Board"s are the titles' motherboards): package search names it by that head too.
 //   - Accessories: a type serves another when its name qualifies the other's ("notebook case"
 //     and "notebook") or when at least a fifth of its SKUs' titles name the other after "for",
 //     and in both cases its median price is below half of the other's; "toner cartridge" also

@@ -1,6 +1,7 @@
 package prodtype_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -169,4 +170,24 @@ func TestHeadWordKinds(t *testing.T) {
 	require.Empty(t, m.Classify(prodtype.Doc{Title: "Philips SWA2427W 100 ft 16 gauge Speaker wire"}).Kinds)
 	require.ElementsMatch(t, []string{"network switch", "kvm switch"}, m.Classify(prodtype.Doc{Title: "Cisco Switch for Rackmount Servers, Black"}).Kinds,
 		"the segment ends where a for-clause begins")
+}
+
+// A feed's type whose SKUs' titles mostly name another type is Titled with it: the feed's
+// "Desktop Board"s are the titles' motherboards.
+func TestTitled(t *testing.T) {
+	docs := smallCatalogue()
+	for i := 0; i < 4; i++ {
+		docs = append(docs,
+			prodtype.Doc{Title: fmt.Sprintf("Intel BLKDP%d motherboard LGA 775 ATX", i), Brand: "Intel", Feed: "Desktop Board"},
+			prodtype.Doc{Title: fmt.Sprintf("ASUS P%d motherboard ATX", i), Brand: "ASUS"})
+	}
+	docs = append(docs, prodtype.Doc{Title: "Intel BOXD510MO board", Brand: "Intel", Feed: "Desktop Board"})
+	m := prodtype.Learn(docs, prodtype.Config{})
+	db, ok := m.Type("desktop board")
+	require.True(t, ok)
+	require.Equal(t, "motherboard", db.Titled)
+	mo, _ := m.Type("motherboard")
+	require.Equal(t, "", mo.Titled, "not a feed's type")
+	nb, _ := m.Type("notebook")
+	require.Equal(t, "", nb.Titled)
 }

@@ -74,7 +74,9 @@
 // Intents (intent.go) resolves a scenario's product text to the product types it means: a
 // type is named when a noun phrase's head is the type's head (exact, subtype, supertype or
 // sibling against the phrase), and every type also scores its share of the query's best
-// lexical matches and the query's similarity to its centroid. The weights were fitted by
+// lexical matches and the query's similarity to its centroid. A feed's type is also named by
+// the head of the type its SKUs' titles say instead (prodtype.Type.Titled: "motherboards" names
+// the feed's "desktop board"). The weights were fitted by
 // cross-validation over the campaign scenarios; the figures and the failure cases are in
 // evals/README.md ("Pools").
 package search

@@ -338,7 +338,14 @@ func (in *Intents) table(m *prodtype.Model) *typeTable {
 			tab.typeWords[w] = true
 		}
 		heads := map[string]bool{}
-		for _, alt := range strings.Split(t.Head, "/") {
+		alts := strings.Split(t.Head, "/")
+		if t.Titled != "" {
+			// What the titles of the feed's type call it: "desktop board"s are motherboards.
+			if f := strings.Fields(t.Titled); !slices.Contains(alts, f[len(f)-1]) {
+				alts = append(alts, f[len(f)-1])
+			}
+		}
+		for _, alt := range alts {
 			st := lexical.Analyze(alt)
 			if len(st) == 0 {
 				continue

@@ -411,7 +411,8 @@ func (m Model) withRules(c Calibration) Model {
 // namedBy returns whether a product type is named by prototype i of d: a description names
 // the types whose every word it holds before its first "for" ("photo paper for printers"
 // names photo paper, not printers; "a headset with a microphone" names headset); an example
-// SKU names its own type.
+// SKU names its own type. A weak type (types.go) is named by no description: a prototype
+// would take all of it.
 func (t *Tagger) namedBy(d *Definition, i int) func(string) bool {
 	if i >= len(d.Descriptions) {
 		typ := ""
@@ -423,7 +424,18 @@ func (t *Tagger) namedBy(d *Definition, i int) func(string) bool {
 		return func(ty string) bool { return ty != "" && ty == typ }
 	}
 	words, _ := descWords(d.Descriptions[i])
+	var weak map[string]bool
+	if t.store != nil {
+		t.store.types.mu.RLock()
+		weak = t.store.types.weak
+		t.store.types.mu.RUnlock()
+	}
 	return func(ty string) bool {
+		if weak[ty] {
+			// Its members lie far apart: "ethernet adapter" names the "adapter" type, most of
+			// whose SKUs are video and serial adapters.
+			return false
+		}
 		for _, alt := range strings.Split(ty, "/") {
 			all := alt != ""
 			for _, w := range strings.Fields(alt) {

@@ -91,6 +91,14 @@ func TestDescriptionNamesTypes(t *testing.T) {
 	require.False(t, exact("paper"), "broader than it")
 	require.False(t, tg.exactlyNamedBy(&Definition{Descriptions: []string{"ethernet adapter"}}, 0)("adapter"))
 	require.False(t, tg.exactlyNamedBy(d, 2)("headphones/headset"), "a headset with a microphone: more than a headset")
+
+	// A weak type (its members lie far apart) is named by no description.
+	eth := &Definition{Descriptions: []string{"ethernet adapter"}}
+	withStore := &Tagger{store: &Store{}}
+	require.True(t, withStore.namedBy(eth, 0)("adapter"))
+	withStore.store.types.weak = map[string]bool{"adapter": true}
+	require.False(t, withStore.namedBy(eth, 0)("adapter"))
+	require.True(t, withStore.namedBy(d, 1)("toner cartridge"))
 }
 
 // The poll retags changed SKUs with the same rules as the calibration: a new toner cartridge

@@ -420,6 +420,7 @@ func TestBrowserDraftReviewPublish(t *testing.T) {
 	require.NoError(t, chromedp.Do(bctx,
 		chromedp.Navigate(base+"/#key="+approver),
 		chromedp.WaitVisible(css("#scenario")),
+		chromedp.Poll[chromedp.Void](`localStorage.getItem("selection.key") === "`+approver+`"`, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Navigate(base+"/"+hash),
 		stateIs("in review"),
 		chromedp.Click(css(`#moves button[data-to="published"]`)),

@@ -11,10 +11,12 @@ let timers = [];
 // On load and on every fragment change (a #key= link opened in a tab that shows the page). The
 // fragment is replaced in place (history.replaceState): setting location.hash would add a
 // history entry and leave the one with the key behind.
-function takeKeyFromFragment() {
-  const m = location.hash.match(/[#&]key=([^&]+)/);
-  if (m) {
-    localStorage.setItem("selection.key", decodeURIComponent(m[1]));
+// A hashchange passes the fragment it changed to: by the time the event runs, a later change
+// may have replaced it, and the key must not be lost.
+function takeKeyFromFragment(hash = location.hash) {
+  const m = hash.match(/[#&]key=([^&]+)/);
+  if (m) localStorage.setItem("selection.key", decodeURIComponent(m[1]));
+  if (/[#&]key=/.test(location.hash)) {
     const rest = location.hash.replace(/[#&]?key=[^&]+/, "").replace(/^#?&/, "#");
     history.replaceState(history.state, "", location.pathname + location.search + (rest && rest !== "#" ? rest : "#/"));
   }
@@ -821,7 +823,7 @@ function route() {
   else if (h.startsWith("#/calendar")) calendarPage();
   else { planPage(); timers.push(setInterval(() => { if (state.plan && document.visibilityState === "visible") preview(true); }, 5000)); }
 }
-window.addEventListener("hashchange", () => { takeKeyFromFragment(); route(); });
+window.addEventListener("hashchange", (e) => { takeKeyFromFragment(new URL(e.newURL).hash); route(); });
 document.addEventListener("keydown", (e) => {
   if (e.key === "/" && !["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName)) {
     const sc = $("#scenario");

@@ -59,3 +59,50 @@ func TestTopKMatchesFullSort(t *testing.T) {
 		}
 	}
 }
+
+// NumericSum is the sum NumericValues gives, negative values, repeated and unknown ordinals
+// included.
+func TestNumericSumMatchesValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	ix := NewIndex()
+	var rows []Row
+	for o := int64(0); o < 3000; o++ {
+		r := Row{Ordinal: o, ID: o + 1, Live: true}
+		r.Num[NumSales24h] = int64(rng.IntN(1000))
+		r.Num[NumGMV24h] = int64(rng.IntN(1_000_000_000)) - 300_000_000
+		rows = append(rows, r)
+	}
+	ix.Upsert(rows)
+	for _, n := range []int{0, 1, 7, 500, 2999} {
+		ords := make([]int64, n)
+		for i := range ords {
+			ords[i] = int64(rng.IntN(3000))
+		}
+		ords = append(ords, 99_999) // no such SKU
+		seen := map[int64]bool{}
+		var uniq []int64
+		for _, o := range ords {
+			if !seen[o] {
+				seen[o] = true
+				uniq = append(uniq, o)
+			}
+		}
+		for _, field := range []string{"sales_24h", "gmv_24h"} {
+			vals, err := ix.NumericValues(field, uniq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want int64
+			for _, v := range vals {
+				want += v
+			}
+			got, err := ix.NumericSum(field, uniq)
+			if err != nil || got != want {
+				t.Fatalf("%s over %d ordinals: %d (%v), want %d", field, len(uniq), got, err, want)
+			}
+		}
+	}
+	if _, err := ix.NumericSum("brand", nil); err == nil {
+		t.Fatal("a categorical field has no sum")
+	}
+}

@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
-	"strings"
+	"strconv"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
@@ -46,6 +47,7 @@ type cand struct {
 	stage1  float32
 	score   float32
 	onlySem bool
+	pos     int32 // its place among the lexical hits: ties keep that order
 }
 
 // hybrid ranks the lexical matches with embedding evidence in two stages (lexical evidence plus
@@ -111,7 +113,7 @@ func (e *Searcher) firstStage(ctx context.Context, q []float32, hits []lexical.H
 	cs := make([]cand, len(hits))
 	best := float32(0)
 	for i, h := range hits {
-		c := cand{lex: h, l: e.lexicalEvidence(h, hits[0].Score), cos: float32(math.NaN()), fb: float32(math.NaN())}
+		c := cand{lex: h, l: e.lexicalEvidence(h, hits[0].Score), cos: float32(math.NaN()), fb: float32(math.NaN()), pos: int32(i)}
 		neutral := float32(cal.mean) // a product without a vector is neither helped nor hurt
 		s, ok := cos[h.Ordinal]
 		if ok {
@@ -124,7 +126,18 @@ func (e *Searcher) firstStage(ctx context.Context, q []float32, hits []lexical.H
 		cs[i] = c
 		best = max(best, h.Coverage)
 	}
-	sort.SliceStable(cs, func(a, b int) bool { return cs[a].stage1 > cs[b].stage1 })
+	// Best first, ties in the lexical order: a total order, so the unstable sort gives what a
+	// stable one by score would (sort.SliceStable's reflection and merges were 6% of a
+	// refresh pass's CPU at 1M SKUs).
+	slices.SortFunc(cs, func(a, b cand) int {
+		switch {
+		case a.stage1 > b.stage1:
+			return -1
+		case a.stage1 < b.stage1:
+			return 1
+		}
+		return int(a.pos) - int(b.pos)
+	})
 	return cs, best, nil
 }
 
@@ -253,15 +266,33 @@ func (e *Searcher) centroid(hits []lexical.Hit, n int) []float32 {
 	return c
 }
 
-// whyHybrid explains a hybrid hit: its words, and its semantic evidence where it has any.
+// whyHybrid explains a hybrid hit: its words, and its semantic evidence where it has any. It
+// writes what fmt's verbs would ("%.0f%%", "%.2f", "%.1f"; float32 values at their own
+// precision) with strconv: fmt was 5% of a refresh pass's CPU at 1M SKUs, every retrieved hit
+// being explained.
 func whyHybrid(terms []string, c cand) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "words: %.0f%% of the query (%s), BM25 %.2f", 100*c.lex.Coverage, strings.Join(terms, ", "), c.lex.Score)
+	b := make([]byte, 0, 96)
+	b = append(b, "words: "...)
+	b = strconv.AppendFloat(b, float64(100*c.lex.Coverage), 'f', 0, 32)
+	b = append(b, "% of the query ("...)
+	for i, t := range terms {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, t...)
+	}
+	b = append(b, "), BM25 "...)
+	b = strconv.AppendFloat(b, float64(c.lex.Score), 'f', 2, 32)
 	if !math.IsNaN(float64(c.cos)) {
-		fmt.Fprintf(&b, "; semantic %.2f (%.1f sd)", c.cos, c.z)
+		b = append(b, "; semantic "...)
+		b = strconv.AppendFloat(b, float64(c.cos), 'f', 2, 32)
+		b = append(b, " ("...)
+		b = strconv.AppendFloat(b, c.z, 'f', 1, 64)
+		b = append(b, " sd)"...)
 	}
 	if !math.IsNaN(float64(c.fb)) {
-		fmt.Fprintf(&b, "; like the best matches %.2f", c.fb)
+		b = append(b, "; like the best matches "...)
+		b = strconv.AppendFloat(b, float64(c.fb), 'f', 2, 32)
 	}
-	return b.String()
+	return string(b)
 }

@@ -182,13 +182,9 @@ func (s *Service) stamp(v *Version) {
 		}
 	}
 	sum := func(field string) *int64 {
-		vals, err := s.Executor.Index.NumericValues(field, ords)
+		t, err := s.Executor.Index.NumericSum(field, ords)
 		if err != nil {
 			return nil // not recorded (an index without the field)
-		}
-		var t int64
-		for _, x := range vals {
-			t += x
 		}
 		return &t
 	}

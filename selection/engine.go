@@ -26,6 +26,8 @@ type Index interface {
 	Ordinal(id int64) (int64, bool)
 	TopK(field string, k int, within *roaring64.Bitmap, desc bool) ([]int64, []int64, error)
 	NumericValues(field string, ordinals []int64) ([]int64, error)
+	// NumericSum is the sum of a numeric field over the ordinals (none with a value: 0).
+	NumericSum(field string, ordinals []int64) (int64, error)
 	// Row is a SKU's indexed values (false when the index does not hold the ordinal).
 	Row(ordinal int64) (filter.Row, bool)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -25,7 +26,7 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	var data scenariobench.DataConfig
 	var cfg poolbench.Config
 	var reload bool
-	var icecat, changes string
+	var icecat, changes, cpuprofile string
 	fs.IntVar(&data.SKUs, "skus", 1_000_000, "catalogue size: the 19,406 Icecat products plus synthetic variants")
 	fs.Float64Var(&data.Noise, "noise", 0.01, "standard deviation per dimension of the noise added to a variant's vector")
 	fs.Uint64Var(&data.Seed, "seed", 1, "random seed of the synthetic variants, the pools' variations and the change stream")
@@ -36,6 +37,7 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&changes, "changes", "1000,10000,100000", "batch sizes of changed SKUs, each followed by a timed incremental pass")
 	fs.DurationVar(&cfg.Stream, "stream", 0, "after the batches, a live stream this long (0: none) while refresh passes run back to back: each event's freshness")
 	fs.IntVar(&cfg.Rate, "rate", 1000, "events a second of the live stream")
+	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the first incremental pass to this file")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -60,6 +62,14 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 		cfg.Changes = append(cfg.Changes, k)
 	}
 	cfg.Seed = data.Seed
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return fmt.Errorf("bench pools: %w", err)
+		}
+		defer f.Close()
+		cfg.CPUProfile = f
+	}
 	return onBenchStack(ctx, env, data, reload, icecat, func(st *benchStack, pool *pgxpool.Pool) error {
 		fmt.Fprintf(env.Stdout, "refreshing %d pools over the data set (GOMAXPROCS %d)\n", cfg.Pools, runtime.GOMAXPROCS(0))
 		_, err := poolbench.Run(ctx, poolbench.Target{Service: st.core.Service, DB: pool, Position: st.core.Position}, cfg, env.Stdout)

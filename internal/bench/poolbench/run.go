@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ type Config struct {
 	// back to back, and reports each event's freshness (stream.go).
 	Stream time.Duration
 	Rate   int
+	// CPUProfile, when set, is written with a CPU profile of the incremental passes (not the
+	// full pass, the writes or the waits).
+	CPUProfile io.Writer
 }
 
 func (c Config) withDefaults() Config {
@@ -133,7 +137,16 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 			return res, err
 		}
 		wait := time.Since(t2)
+		if cfg.CPUProfile != nil {
+			if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
+				return res, fmt.Errorf("cpu profile: %w", err)
+			}
+		}
 		p, err := pass(ctx, t, fmt.Sprintf("incremental after %d changed SKUs", k), k)
+		if cfg.CPUProfile != nil {
+			pprof.StopCPUProfile()
+			cfg.CPUProfile = nil // one pass: the first batch's
+		}
 		if err != nil {
 			return res, err
 		}

@@ -1,6 +1,7 @@
 package lexical
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -315,6 +316,46 @@ func (ix *Index) Mentioning(texts ...string) *roaring64.Bitmap {
 			out.AddMany(ords) // sorted: appends container by container
 		}
 	}
+	return out
+}
+
+// HoldingAll returns the live documents of within (nil: all) that hold every term of text
+// as the analyser reads it (what a hit of coverage 1 is; none when a term is unknown or the
+// text has none), intersecting the terms' postings, the shortest first.
+func (ix *Index) HoldingAll(text string, within *roaring64.Bitmap) *roaring64.Bitmap {
+	terms := Analyze(text)
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	lists := make([][]posting, 0, len(terms))
+	for _, t := range terms {
+		id, ok := ix.dict[t]
+		if !ok || len(ix.postings[id]) == 0 {
+			return roaring64.New()
+		}
+		lists = append(lists, ix.postings[id])
+	}
+	if len(lists) == 0 {
+		return roaring64.New()
+	}
+	slices.SortFunc(lists, func(a, b []posting) int { return len(a) - len(b) })
+	ords := make([]uint64, 0, len(lists[0]))
+	for _, p := range lists[0] {
+		if within != nil && !within.Contains(uint64(p.ord)) {
+			continue
+		}
+		all := true
+		for _, l := range lists[1:] {
+			if _, ok := slices.BinarySearchFunc(l, p.ord, func(q posting, o uint32) int { return cmp.Compare(q.ord, o) }); !ok {
+				all = false
+				break
+			}
+		}
+		if all {
+			ords = append(ords, uint64(p.ord))
+		}
+	}
+	out := roaring64.New()
+	out.AddMany(ords) // ascending: the postings are sorted by ordinal
 	return out
 }
 

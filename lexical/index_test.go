@@ -246,3 +246,41 @@ func TestMentioningAndSample(t *testing.T) {
 	ix.Delete(1)
 	require.Equal(t, []uint64{1, 2}, ix.Sample(10).ToArray())
 }
+
+// HoldingAll is the set of documents a search gives coverage 1: every analysed term of the
+// text, within a set; none for an unknown term or a text without terms.
+func TestHoldingAllIsCompleteCoverage(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 8))
+	words := []string{"usb", "cable", "hdmi", "mouse", "gaming", "wireless", "black", "adapter"}
+	var docs []Document
+	for o := int64(0); o < 400; o++ {
+		title := ""
+		for range 1 + rng.IntN(4) {
+			title += words[rng.IntN(len(words))] + " "
+		}
+		docs = append(docs, mkdoc(1000+o, o, title, "Brand", ""))
+	}
+	ix := newIndex(t, docs...)
+	within := roaring64.New()
+	for o := uint64(0); o < 400; o += 3 {
+		within.Add(o)
+	}
+	for _, q := range []string{"usb cable", "Gaming Mice", "wireless black adapter", "hdmi"} {
+		for _, w := range []*roaring64.Bitmap{nil, within} {
+			r, err := ix.Search(ctx, q, 1000, w)
+			require.NoError(t, err)
+			want := roaring64.New()
+			for _, h := range r.Hits {
+				if h.Coverage >= 0.999 {
+					want.Add(uint64(h.Ordinal))
+				}
+			}
+			got := ix.HoldingAll(q, w)
+			require.True(t, want.Equals(got), "%q: %v, want %v", q, got.ToArray(), want.ToArray())
+			require.False(t, got.IsEmpty(), q)
+		}
+	}
+	require.True(t, ix.HoldingAll("usb zebra", nil).IsEmpty(), "an unknown term: nothing holds it")
+	require.True(t, ix.HoldingAll("the and", nil).IsEmpty(), "no term")
+}

@@ -15,7 +15,10 @@ type Retriever struct {
 	Method   Method
 }
 
-var _ selection.Retriever = Retriever{}
+var (
+	_ selection.Retriever         = Retriever{}
+	_ selection.CompleteRetriever = Retriever{}
+)
 
 // Retrieve runs the search for a plan's query within its candidate bitmap.
 func (r Retriever) Retrieve(ctx context.Context, text string, candidates *roaring64.Bitmap, k int) (selection.Retrieved, error) {
@@ -44,6 +47,12 @@ func (r Retriever) retrieve(ctx context.Context, req Request) (selection.Retriev
 		out.Hits[i] = selection.Hit{Ordinal: h.Ordinal, Score: h.Score, Why: h.Why, Complete: h.Coverage >= completeCoverage}
 	}
 	return out, nil
+}
+
+// HoldingAll returns the SKUs of within (nil: all) whose text holds every word of the query
+// (selection.CompleteRetriever): the hits a search would mark Complete.
+func (r Retriever) HoldingAll(text string, within *roaring64.Bitmap) *roaring64.Bitmap {
+	return r.Searcher.lex.HoldingAll(text, within)
 }
 
 // Mentioning returns the ordinals of products whose text holds any of the words (as the

@@ -239,6 +239,19 @@ func TestRetrieverAdapter(t *testing.T) {
 	require.Equal(t, int64(21), got.Hits[0].Ordinal)
 	require.NotEmpty(t, got.Hits[0].Why)
 	require.Equal(t, []uint64{21, 22}, r.Mentioning([]string{"toner", "Brother"}).ToArray())
+
+	// HoldingAll is the hits a retrieval marks Complete, without ranking them.
+	for _, q := range []string{"gaming mouse", "laptop", "usb", "laser printer toner"} {
+		got, err := r.Retrieve(context.Background(), q, nil, len(products))
+		require.NoError(t, err)
+		want := roaring64.New()
+		for _, h := range got.Hits {
+			if h.Complete {
+				want.Add(uint64(h.Ordinal))
+			}
+		}
+		require.Equal(t, want.ToArray(), r.HoldingAll(q, nil).ToArray(), q)
+	}
 }
 
 // Searches run concurrently with index updates (the service serves requests while the

@@ -227,11 +227,15 @@ func isNumber(s string) bool {
 }
 
 // isLowerWord: letters all lower case, at least two, joined by at most '/' and '-'.
-func isLowerWord(s string) bool {
+func isLowerWord(s string) bool { return lettersWord(s, unicode.IsLower) }
+
+// lettersWord reports a word of at least two letters that letter accepts, with at most '/'
+// and '-' between them.
+func lettersWord(s string, letter func(rune) bool) bool {
 	n := 0
 	for _, r := range s {
 		switch {
-		case unicode.IsLower(r):
+		case letter(r):
 			n++
 		case r == '/' || r == '-':
 		default:

@@ -221,16 +221,4 @@ func (m *Model) headKinds(toks []token) []string {
 }
 
 // isWord reports a word of letters (capitals too, '-' and '/' inside), at least two.
-func isWord(s string) bool {
-	n := 0
-	for _, r := range s {
-		switch {
-		case unicode.IsLetter(r):
-			n++
-		case r == '-' || r == '/':
-		default:
-			return false
-		}
-	}
-	return n >= 2
-}
+func isWord(s string) bool { return lettersWord(s, unicode.IsLetter) }

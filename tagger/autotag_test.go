@@ -60,6 +60,19 @@ func putTopicVectors(t *testing.T, tg *Tagger, vi *vectorindex.Index, centres []
 	return rng
 }
 
+// loadedTagger is a tagger over db with an exact in-memory vector index, loaded, that polls
+// every 50 ms and never saves a snapshot.
+func loadedTagger(t *testing.T, db *testdb.DB) (*Tagger, *vectorindex.Index) {
+	t.Helper()
+	vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
+	require.NoError(t, err)
+	tg, err := New(db.Pool, vi, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1})
+	require.NoError(t, err)
+	_, err = tg.Load(context.Background())
+	require.NoError(t, err)
+	return tg, vi
+}
+
 // pollWithSync polls with the tag sync due now (it runs at most every tagSyncInterval).
 func pollWithSync(t *testing.T, tg *Tagger) {
 	t.Helper()
@@ -85,12 +98,7 @@ func TestDiscoverPropagateAndTagOnArrival(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
 	_, centres, topic := clusteredCatalog(t, db, 300)
-	vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
-	require.NoError(t, err)
-	tg, err := New(db.Pool, vi, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1})
-	require.NoError(t, err)
-	_, err = tg.Load(ctx)
-	require.NoError(t, err)
+	tg, vi := loadedTagger(t, db)
 	rng := putTopicVectors(t, tg, vi, centres, topic, 4)
 
 	made, err := tg.Discover(ctx, DiscoverOptions{Family: "topics", Clusters: 3})

@@ -180,15 +180,10 @@ func TestHeadWordKinds(t *testing.T) {
 	topic[6100], topic[6101] = 1, 1 // both among the printers
 	applyWithEvent(t, db, patches)
 
-	vi, err := vectorindex.NewIndex(nil, vectorindex.IndexConfig{Exact: true})
-	require.NoError(t, err)
-	tg, err := New(db.Pool, vi, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1})
-	require.NoError(t, err)
-	_, err = tg.Load(ctx)
-	require.NoError(t, err)
+	tg, vi := loadedTagger(t, db)
 	require.Equal(t, "", tg.TypeOfSKU(6100))
 	putTopicVectors(t, tg, vi, centres, topic, 11)
-	_, err = tg.Poll(ctx)
+	_, err := tg.Poll(ctx)
 	require.NoError(t, err)
 	require.Contains(t, []string{"network switch", "kvm switch"}, tg.TypeOfSKU(6100))
 	a, err := tg.ExplainType(ctx, 6100)

@@ -128,10 +128,10 @@ type Model struct {
 	units   map[string]bool
 	props   map[string]bool
 	types   map[string]*Type
-	names   []string            // sorted
-	byWords map[string][]string // a type's first word -> the types starting with it, longest first
-	// bySing is byWords keyed by the first word's singular; acronyms maps the acronym of a
-	// type of three words or more ("ups") to it, when no other type has the same.
+	names   []string // sorted
+	// bySing maps a type's first word, singular, to the types starting with it, longest
+	// first; acronyms maps the acronym of a type of three words or more ("ups") to it, when no
+	// other type has the same.
 	bySing   map[string][]string
 	acronyms map[string]string
 	byHead   map[string][]string // a type's head word, singular -> the types, most common first
@@ -393,23 +393,13 @@ func (m *Model) firstKnown(toks []token, d Doc) string {
 	return ""
 }
 
+// index lists the types' names and builds the lookups of titletext.go.
 func (m *Model) index() {
 	m.names = m.names[:0]
-	m.byWords = map[string][]string{}
 	for name := range m.types {
 		m.names = append(m.names, name)
-		first := strings.Fields(name)[0]
-		m.byWords[first] = append(m.byWords[first], name)
 	}
 	sort.Strings(m.names)
-	for _, l := range m.byWords {
-		sort.Slice(l, func(a, b int) bool {
-			if len(l[a]) != len(l[b]) {
-				return len(l[a]) > len(l[b])
-			}
-			return l[a] < l[b]
-		})
-	}
 	m.indexText()
 }
 

@@ -56,7 +56,7 @@ func (m *Model) textType(toks []token) (string, string) {
 			continue
 		}
 		if best != nil && bestSeg < seg {
-			continue // an earlier segment named a type
+			break // an earlier segment named a type
 		}
 		if best == nil || len(mt.name) > len(best.name) || (len(mt.name) == len(best.name) && mt.end > best.end) {
 			mt := mt

@@ -42,7 +42,8 @@ func (r EventRetention) WithDefaults() EventRetention {
 }
 
 // PruneEvents deletes the accepted events and dead letters retention lets go, oldest first,
-// a batch at a time (each in its own transaction), and returns how many of each it deleted.
+// a batch at a time (each in its own transaction), vacuums the tables it deleted from, and
+// returns how many of each it deleted.
 func PruneEvents(ctx context.Context, pool *pgxpool.Pool, r EventRetention) (events, deadLetters int64, err error) {
 	r = r.WithDefaults()
 	// The oldest rows by key, while they are old enough: applied_at follows seq closely (both
@@ -61,6 +62,18 @@ func PruneEvents(ctx context.Context, pool *pgxpool.Pool, r EventRetention) (eve
 		AND created_at < now() - $2::interval RETURNING id) SELECT count(*) FROM gone`, r.Batch, r.DeadLettersFor)
 	if err != nil {
 		return events, deadLetters, fmt.Errorf("prune dead_letters: %w", err)
+	}
+	// Vacuumed now, so that new rows reuse the space: autovacuum waits until a fifth of the
+	// rows are dead, and a pruned log that keeps growing is not flat.
+	for _, v := range []struct {
+		n     int64
+		table string
+	}{{events, "sku_events"}, {deadLetters, "dead_letters"}} {
+		if v.n > 0 {
+			if _, err := pool.Exec(ctx, "VACUUM "+v.table); err != nil {
+				return events, deadLetters, fmt.Errorf("prune %s: vacuum: %w", v.table, err)
+			}
+		}
 	}
 	return events, deadLetters, nil
 }

@@ -30,10 +30,17 @@ func TestPruneEvents(t *testing.T) {
 	_, err := db.Pool.Exec(ctx, `UPDATE dead_letters SET created_at = now() - interval '5 days' WHERE id = (SELECT min(id) FROM dead_letters)`)
 	require.NoError(t, err)
 
+	vacuums := func() (n int64) {
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT sum(vacuum_count) FROM pg_stat_user_tables
+			WHERE relname IN ('sku_events', 'dead_letters') AND schemaname = current_schema()`).Scan(&n))
+		return n
+	}
+	before := vacuums()
 	ev, dl, err := PruneEvents(ctx, db.Pool, EventRetention{EventsFor: 30 * 24 * time.Hour, DeadLettersFor: 3 * 24 * time.Hour, Batch: 4})
 	require.NoError(t, err)
 	require.EqualValues(t, 17, ev)
 	require.EqualValues(t, 17, dl, "the first dead letter is 5 days old, older than 3 days too")
+	require.EqualValues(t, before+2, vacuums(), "both tables vacuumed after their rows went, so new rows reuse the space")
 	var left, oldest int64
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*), min(sku_id) FROM sku_events`).Scan(&left, &oldest))
 	require.EqualValues(t, 8, left)

@@ -560,7 +560,10 @@ func (r Retention) WithDefaults() Retention {
 // Prune deletes the versions retention lets go: for each pool, its oldest versions up to the
 // newest one that is both older than KeepFor and not among its Keep newest. What it deletes is
 // always a run of a pool's oldest versions, so every version kept can still be rebuilt (a delta
-// leans on the version after it). It returns how many it deleted.
+// leans on the version after it). It returns how many it deleted. When it deleted any, it
+// vacuums the table, so that new versions reuse the space instead of growing the file:
+// autovacuum waits until a fifth of the rows are dead, and a pruned table that keeps growing
+// is not flat.
 func (s *PoolStore) Prune(ctx context.Context, r Retention) (int64, error) {
 	r = r.WithDefaults()
 	tag, err := s.pool.Exec(ctx, `DELETE FROM pool_versions v USING pools p
@@ -570,6 +573,11 @@ func (s *PoolStore) Prune(ctx context.Context, r Retention) (int64, error) {
 		r.Keep, r.KeepFor.String())
 	if err != nil {
 		return 0, fmt.Errorf("prune pool versions: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		if _, err := s.pool.Exec(ctx, `VACUUM pool_versions`); err != nil {
+			return tag.RowsAffected(), fmt.Errorf("prune pool versions: vacuum: %w", err)
+		}
 	}
 	return tag.RowsAffected(), nil
 }

@@ -72,11 +72,18 @@ func TestVersionDeltasAndRetention(t *testing.T) {
 	deleted, err := store.Prune(ctx, Retention{Keep: 5, KeepFor: time.Hour})
 	require.NoError(t, err)
 	require.Zero(t, deleted, "every version is younger than an hour")
+	vacuums := func() (n int64) {
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT vacuum_count FROM pg_stat_user_tables
+			WHERE relname = 'pool_versions' AND schemaname = current_schema()`).Scan(&n))
+		return n
+	}
+	before := vacuums()
 	_, err = db.Pool.Exec(ctx, `UPDATE pool_versions SET created_at = created_at - interval '2 hours' WHERE pool_id = $1 AND version <= 20`, p.ID)
 	require.NoError(t, err)
 	deleted, err = store.Prune(ctx, Retention{Keep: 5, KeepFor: time.Hour})
 	require.NoError(t, err)
 	require.EqualValues(t, 20, deleted, "versions 1-20 are old; 21-30 are young")
+	require.Greater(t, vacuums(), before, "a prune that deleted vacuums the table, so new versions reuse the space")
 	_, err = db.Pool.Exec(ctx, `UPDATE pool_versions SET created_at = created_at - interval '2 hours' WHERE pool_id = $1`, p.ID)
 	require.NoError(t, err)
 	deleted, err = store.Prune(ctx, Retention{Keep: 5, KeepFor: time.Hour})

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -38,6 +39,10 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	fs.DurationVar(&cfg.Stream, "stream", 0, "after the batches, a live stream this long (0: none) while refresh passes run back to back: each event's freshness")
 	fs.IntVar(&cfg.Rate, "rate", 1000, "events a second of the live stream")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the first incremental pass to this file")
+	fs.DurationVar(&cfg.PruneEvery, "prune-every", 0, "during the stream, apply retention this often and report the tables' sizes (0: no retention)")
+	fs.IntVar(&cfg.Keep, "keep", 100, "retention during the stream: a pool's newest versions kept whatever their age")
+	fs.DurationVar(&cfg.KeepFor, "keep-for", 7*24*time.Hour, "retention during the stream: versions younger than this are kept")
+	fs.DurationVar(&cfg.EventsFor, "events-for", 30*24*time.Hour, "retention during the stream: events and dead letters younger than this are kept")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +58,9 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	}
 	if cfg.Stream < 0 || cfg.Rate < 1 {
 		return usageErr("--stream must be 0 or more and --rate at least 1")
+	}
+	if cfg.PruneEvery < 0 || cfg.Keep < 1 || cfg.KeepFor <= 0 || cfg.EventsFor <= 0 {
+		return usageErr("--prune-every must be 0 or more, --keep at least 1, --keep-for and --events-for above 0")
 	}
 	for _, f := range strings.Split(changes, ",") {
 		k, err := strconv.Atoi(strings.TrimSpace(f))

@@ -71,6 +71,10 @@ func TestBenchPoolsFlags(t *testing.T) {
 		{"--changes", "10,x"},
 		{"--stream", "-1s"},
 		{"--rate", "0"},
+		{"--prune-every", "-1m"},
+		{"--keep", "0"},
+		{"--keep-for", "0s"},
+		{"--events-for", "-5m"},
 	} {
 		code, _, stderr := run(t, nil, append([]string{"bench", "pools"}, args...)...)
 		require.Equal(t, 2, code, "%v: %s", args, stderr)

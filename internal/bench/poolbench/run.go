@@ -46,6 +46,12 @@ type Config struct {
 	// back to back, and reports each event's freshness (stream.go).
 	Stream time.Duration
 	Rate   int
+	// PruneEvery, above zero, applies retention during the stream as the service's leader does
+	// (selection.PoolStore.Prune, ingest.PruneEvents), with the windows below, and reports the
+	// tables' sizes after each prune. Keep and KeepFor are the versions' retention (defaults
+	// 100 and 7 days, as the service's), EventsFor the events' and dead letters' (30 days).
+	PruneEvery, KeepFor, EventsFor time.Duration
+	Keep                           int
 	// CPUProfile, when set, is written with a CPU profile of the incremental passes (not the
 	// full pass, the writes or the waits).
 	CPUProfile io.Writer

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"selection/ingest"
+	"selection/selection"
 )
 
 // StreamResult is the live stream's figures: how many events were written (and at what rate
@@ -52,6 +53,17 @@ func stream(ctx context.Context, t Target, sim *ingest.Simulator, cfg Config, ou
 	defer stop()
 	werr := make(chan error, 1)
 	start := time.Now()
+	pruned := make(chan error, 1)
+	if cfg.PruneEvery > 0 {
+		// A pool checked longer ago than the events are kept is ranked again, not read from
+		// the changes since (selection.Service.EventsKeptFor), as in the service.
+		kept := t.Service.EventsKeptFor
+		t.Service.EventsKeptFor = ingest.EventRetention{EventsFor: cfg.EventsFor}.WithDefaults().EventsFor
+		defer func() { t.Service.EventsKeptFor = kept }()
+		go func() { pruned <- prune(wctx, t, cfg, start, sizes, out) }()
+	} else {
+		pruned <- nil
+	}
 	go func() {
 		per := max(1, cfg.Rate/10)
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -125,6 +137,10 @@ func stream(ctx context.Context, t Target, sim *ingest.Simulator, cfg Config, ou
 			break
 		}
 	}
+	stop()
+	if err := <-pruned; err != nil {
+		return r, err
+	}
 	r.Took = time.Since(start)
 	slices.SortFunc(got, func(a, b fresh) int { return int(a.d - b.d) })
 	total := 0
@@ -157,4 +173,44 @@ func stream(ctx context.Context, t Target, sim *ingest.Simulator, cfg Config, ou
 		r.Passes, r.LongestPass.Round(time.Millisecond), r.P50.Seconds(), r.P99.Seconds(), r.Max.Seconds(),
 		r.VersionsBefore, r.VersionsAfter, r.EventsBefore, r.EventsAfter)
 	return r, nil
+}
+
+// prune applies retention every cfg.PruneEvery until ctx ends, as the service's leader does,
+// and reports the tables' sizes after each round.
+func prune(ctx context.Context, t Target, cfg Config, start time.Time, sizes func() (int64, int64, error), out io.Writer) error {
+	vr := selection.Retention{Keep: cfg.Keep, KeepFor: cfg.KeepFor}.WithDefaults()
+	er := ingest.EventRetention{EventsFor: cfg.EventsFor, DeadLettersFor: cfg.EventsFor}.WithDefaults()
+	fmt.Fprintf(out, "retention during the stream: every %s, versions beyond the newest %d and older than %s, events older than %s\n",
+		cfg.PruneEvery, vr.Keep, vr.KeepFor, er.EventsFor)
+	tick := time.NewTicker(cfg.PruneEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		v, err := t.Service.Pools.Prune(ctx, vr)
+		if err != nil {
+			return ignoreDone(ctx, err)
+		}
+		e, _, err := ingest.PruneEvents(ctx, t.DB, er)
+		if err != nil {
+			return ignoreDone(ctx, err)
+		}
+		pv, se, err := sizes()
+		if err != nil {
+			return ignoreDone(ctx, err)
+		}
+		fmt.Fprintf(out, "  at %4.0f s: pruned %d versions, %d events; pool_versions %d MB, sku_events %d MB\n",
+			time.Since(start).Seconds(), v, e, pv>>20, se>>20)
+	}
+}
+
+// ignoreDone is nil when ctx has ended (the stream is over), else err.
+func ignoreDone(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }

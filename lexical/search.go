@@ -70,7 +70,7 @@ func (ix *Index) Search(ctx context.Context, text string, k int, candidates *roa
 		postingsTotal += uint64(len(ix.postings[q.id]))
 	}
 	var err error
-	if candidates != nil && candidates.GetCardinality()*8 < postingsTotal {
+	if candidates != nil && candidates.GetCardinality()*candidateFactor < postingsTotal {
 		err = ix.scoreCandidates(ctx, acc, sc, qs, candidates)
 	} else {
 		err = ix.scorePostings(ctx, acc, sc, qs, candidates)
@@ -102,6 +102,13 @@ func (ix *Index) queryTerms(terms []string) (qs []queryTerm, totalIDF float64, k
 	}
 	return qs, totalIDF, known
 }
+
+// candidateFactor: the candidates are scored through the forward index (scoreCandidates) when
+// they are fewer than the query terms' postings over this factor, else the postings are walked
+// (scorePostings). Measured on 200,000 Zipf documents (2026-12-05, AMD EPYC Zen 4): the
+// candidates win at 1% of the postings (0.28 against 0.36 ms), the postings from 4% (0.13
+// against 0.27 ms) and by 5-20x at 10-40%; the factor was 8 (12.5%).
+const candidateFactor = 50
 
 // scoreCandidates scores few candidates through the forward index: each candidate's terms are
 // searched for the query's.

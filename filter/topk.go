@@ -108,12 +108,9 @@ func rankOrdinals(ords []uint64, vals []int64, k int, desc, laterFirst bool) ([]
 
 // NumericValues returns a numeric field's values for ordinals (0 where a value is missing).
 func (ix *Index) NumericValues(field string, ordinals []int64) ([]int64, error) {
-	kind, col, err := lookupField(field)
+	col, err := numericField(field)
 	if err != nil {
 		return nil, err
-	}
-	if kind != Numeric {
-		return nil, fmt.Errorf("%s is categorical, not numeric", field)
 	}
 	ords := make([]uint64, len(ordinals))
 	for i, o := range ordinals {
@@ -135,12 +132,9 @@ func (ix *Index) NumericValues(field string, ordinals []int64) ([]int64, error) 
 // from the field's bit slices (one AND-count per bit) rather than each value: a version's
 // stamp of 24 h sales over its thousands of SKUs.
 func (ix *Index) NumericSum(field string, ordinals []int64) (int64, error) {
-	kind, col, err := lookupField(field)
+	col, err := numericField(field)
 	if err != nil {
 		return 0, err
-	}
-	if kind != Numeric {
-		return 0, fmt.Errorf("%s is categorical, not numeric", field)
 	}
 	set := roaring64.New()
 	for _, o := range ordinals {
@@ -152,6 +146,18 @@ func (ix *Index) NumericSum(field string, ordinals []int64) (int64, error) {
 	defer ix.mu.RUnlock()
 	sum, _ := ix.nums[col].bsi.Sum(set)
 	return sum, nil
+}
+
+// numericField is a numeric field's column (an error for an unknown or categorical one).
+func numericField(field string) (int, error) {
+	kind, col, err := lookupField(field)
+	if err != nil {
+		return 0, err
+	}
+	if kind != Numeric {
+		return 0, fmt.Errorf("%s is categorical, not numeric", field)
+	}
+	return col, nil
 }
 
 // topHeap keeps the best k (value, ordinal) pairs; its root is the worst kept.

@@ -513,17 +513,8 @@ func (m *Model) titled(docs []Doc, toks [][]token) {
 			continue
 		}
 		size[f]++
-		u := ""
-		for _, r := range m.runs(toks[i]) {
-			if m.types[r] != nil {
-				u = r
-				break
-			}
-		}
-		if u == "" {
-			u, _ = m.textType(toks[i])
-		}
-		if u != "" && u != f {
+		// What the title alone says (no feed, no device type).
+		if u := m.fromTitle(toks[i], Doc{}).Type; u != "" && u != f {
 			if named[f] == nil {
 				named[f] = map[string]int{}
 			}

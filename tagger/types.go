@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +33,7 @@ type types struct {
 	voteSeq   int64
 	pending   *roaring64.Bitmap // live ordinals with no type (or a weak one) yet, to be voted on
 	weak      map[string]bool
-	// kinds are the types an untyped SKU's title names by their head word only
+	// kinds are the types a pending untyped SKU's title names by their head word only
 	// (prodtype.Assignment.Kinds), by ordinal: the vote chooses among them.
 	kinds map[int64][]string
 }
@@ -64,14 +63,7 @@ func (s *Store) classify(r *filter.Row, title, colour, device string, price int6
 	r.Cat[filter.CatProductType] = a.Type
 	s.types.mu.Lock()
 	defer s.types.mu.Unlock()
-	if len(a.Kinds) > 0 && r.Live {
-		if s.types.kinds == nil {
-			s.types.kinds = map[int64][]string{}
-		}
-		s.types.kinds[r.Ordinal] = a.Kinds
-	} else if s.types.kinds != nil {
-		delete(s.types.kinds, r.Ordinal)
-	}
+	delete(s.types.kinds, r.Ordinal) // kept only while it waits for a vote, below
 	if nb, ok := s.types.neighbour[r.Ordinal]; ok && nb.was == a.Type {
 		// The vote stands while the text says what it said then, whatever this replica
 		// thinks of weak types now: every replica applies it alike.
@@ -86,6 +78,12 @@ func (s *Store) classify(r *filter.Row, title, colour, device string, price int6
 			s.types.pending = roaring64.New()
 		}
 		s.types.pending.Add(uint64(r.Ordinal))
+		if len(a.Kinds) > 0 {
+			if s.types.kinds == nil {
+				s.types.kinds = map[int64][]string{}
+			}
+			s.types.kinds[r.Ordinal] = a.Kinds
+		}
 	}
 }
 
@@ -387,10 +385,10 @@ func (t *Tagger) vote(ctx context.Context, o int64, v []float32, was string, kin
 				}
 			}
 		}
-		if best != "" {
+		if ty, ok := t.store.TypeModel().Type(best); ok {
 			return prodtype.Assignment{Type: best, Source: prodtype.SourceNeighbour,
 				Why: fmt.Sprintf("its title names a kind of %q by its last word only; of the %d types named so, its vector is nearest %q's centre (cosine %.2f)",
-					lastWord(best), len(kinds), best, bc)}, nil
+					ty.Head, len(kinds), best, bc)}, nil
 		}
 	}
 	hits, err := t.vectors.Search(ctx, v, NeighbourK+1, voters)
@@ -426,15 +424,6 @@ func (t *Tagger) vote(ctx context.Context, o int64, v []float32, was string, kin
 		why = fmt.Sprintf("its title names %q, a type whose members lie far apart; %.0f%% of the votes of its %d nearest neighbours are for %q", was, 100*bw/total, n, best)
 	}
 	return prodtype.Assignment{Type: best, Source: prodtype.SourceNeighbour, Why: why}, nil
-}
-
-// lastWord is a type name's head word ("switch" for "network switch").
-func lastWord(name string) string {
-	f := strings.Fields(name)
-	if len(f) == 0 {
-		return name
-	}
-	return f[len(f)-1]
 }
 
 // keepVotesLocked stores the votes under the current model and applies them (as every other

@@ -319,6 +319,57 @@ func (ix *Index) Mentioning(texts ...string) *roaring64.Bitmap {
 	return out
 }
 
+// MentioningAmong is Mentioning within a set: the documents of within holding any word of any
+// text. It reads each document's own terms (a binary search per word) when within is small
+// next to the words' postings, so a check of a few changed SKUs does not cost the whole
+// postings of a common word.
+func (ix *Index) MentioningAmong(within *roaring64.Bitmap, texts ...string) *roaring64.Bitmap {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var ids []uint32
+	postings := 0
+	for _, text := range texts {
+		for _, t := range Analyze(text) {
+			if id, ok := ix.dict[t]; ok && len(ix.postings[id]) > 0 {
+				ids = append(ids, id)
+				postings += len(ix.postings[id])
+			}
+		}
+	}
+	out := roaring64.New()
+	if len(ids) == 0 || within.IsEmpty() {
+		return out
+	}
+	if within.GetCardinality()*uint64(len(ids)) > uint64(postings) {
+		for _, id := range ids {
+			for _, p := range ix.postings[id] {
+				if within.Contains(uint64(p.ord)) {
+					out.Add(uint64(p.ord))
+				}
+			}
+		}
+		return out
+	}
+	it := within.Iterator()
+	for it.HasNext() {
+		o := it.Next()
+		if o >= uint64(len(ix.docs)) {
+			break
+		}
+		d := &ix.docs[o]
+		if !d.live {
+			continue
+		}
+		for _, id := range ids {
+			if _, ok := slices.BinarySearchFunc(d.terms, id, func(t termTF, id uint32) int { return cmpU32(t.term, id) }); ok {
+				out.Add(o)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // HoldingAll returns the live documents of within (nil: all) that hold every term of text
 // as the analyser reads it (what a hit of coverage 1 is; none when a term is unknown or the
 // text has none), intersecting the terms' postings, the shortest first.

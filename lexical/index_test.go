@@ -284,3 +284,33 @@ func TestHoldingAllIsCompleteCoverage(t *testing.T) {
 	require.True(t, ix.HoldingAll("usb zebra", nil).IsEmpty(), "an unknown term: nothing holds it")
 	require.True(t, ix.HoldingAll("the and", nil).IsEmpty(), "no term")
 }
+
+// MentioningAmong is Mentioning within a set, whether it reads the few documents' own terms
+// or, for a set large next to the words' postings, the postings; deleted documents are not in
+// it.
+func TestMentioningAmongIsMentioningWithin(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	words := []string{"usb", "cable", "hdmi", "mouse", "gaming", "wireless", "black", "adapter"}
+	var docs []Document
+	for o := int64(0); o < 600; o++ {
+		title := ""
+		for range 1 + rng.IntN(3) {
+			title += words[rng.IntN(len(words))] + " "
+		}
+		docs = append(docs, mkdoc(1000+o, o, title, "Brand", ""))
+	}
+	ix := newIndex(t, docs...)
+	require.Equal(t, 1, ix.Delete(1004)) // ordinal 4
+	small, large := roaring64.BitmapOf(1, 2, 3, 4, 5, 77, 599, 1000), roaring64.New()
+	large.AddRange(0, 600)
+	for _, q := range [][]string{{"cable"}, {"Gaming", "Mice"}, {"hdmi adapter", "black"}, {"zebra"}, {}} {
+		for _, w := range []*roaring64.Bitmap{small, large, roaring64.New()} {
+			want := roaring64.And(ix.Mentioning(q...), w)
+			got := ix.MentioningAmong(w, q...)
+			require.True(t, want.Equals(got), "%q within %d: %v, want %v", q, w.GetCardinality(), got.ToArray(), want.ToArray())
+			require.False(t, got.Contains(4), "deleted")
+		}
+	}
+	require.False(t, ix.MentioningAmong(large, "cable").IsEmpty())
+	require.False(t, ix.MentioningAmong(small, "usb", "cable", "hdmi", "mouse").IsEmpty())
+}

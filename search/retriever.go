@@ -18,6 +18,7 @@ type Retriever struct {
 var (
 	_ selection.Retriever         = Retriever{}
 	_ selection.CompleteRetriever = Retriever{}
+	_ selection.MentionRetriever  = Retriever{}
 )
 
 // Retrieve runs the search for a plan's query within its candidate bitmap.
@@ -53,6 +54,11 @@ func (r Retriever) retrieve(ctx context.Context, req Request) (selection.Retriev
 // (selection.CompleteRetriever): the hits a search would mark Complete.
 func (r Retriever) HoldingAll(text string, within *roaring64.Bitmap) *roaring64.Bitmap {
 	return r.Searcher.lex.HoldingAll(text, within)
+}
+
+// MentioningAmong is Mentioning within a set, read from the few SKUs' own terms.
+func (r Retriever) MentioningAmong(words []string, within *roaring64.Bitmap) *roaring64.Bitmap {
+	return r.Searcher.lex.MentioningAmong(within, words...)
 }
 
 // Mentioning returns the ordinals of products whose text holds any of the words (as the

@@ -28,8 +28,12 @@
 // Refreshing. A pool's version records the Position of the engine's in-memory indexes read just
 // before it was ranked: the tag index's pg_snapshot in sku_events, and the stamps the vector and
 // text followers read sku_vectors and skus from. RefreshAll re-runs a pool only when a SKU that
-// changed after that position is a member or is admitted by the pool's filter; otherwise (and
-// when a re-run finds the ranking unchanged) the version is confirmed at the newer position.
+// changed after that position is a member or is admitted by the pool's filter, and the change
+// can move it (touch.go): a pin moves only by going out of stock or coming back; a pool ranked
+// by a field, only by a member's value or an admitted SKU's beating the last member's; a pool
+// ranked by relevance and filled after its hits with its types' best sellers, only by a hit's
+// text or vector, or by sales in that tail. Otherwise (and when a re-run finds the ranking
+// unchanged) the version is confirmed at the newer position.
 // Comparing snapshots rather than event seqs means neither an index a poll behind nor a
 // transaction that took a lower seq and committed later can hide a change to those tables.
 // (What the skip cannot see: effects on a ranking through SKUs that are neither members nor

@@ -64,6 +64,12 @@ type CompleteRetriever interface {
 	HoldingAll(text string, within *roaring64.Bitmap) *roaring64.Bitmap
 }
 
+// MentionRetriever is a Retriever that can tell which SKUs of a small set hold any of the
+// words without reading the words' whole postings (the refresher's check of changed SKUs).
+type MentionRetriever interface {
+	MentioningAmong(words []string, within *roaring64.Bitmap) *roaring64.Bitmap
+}
+
 // Retrieved is a Retriever's answer.
 type Retrieved struct {
 	Hits       []Hit
@@ -263,7 +269,7 @@ func (e *Executor) rankByQuery(ctx context.Context, plan Plan, query string, typ
 	k := plan.depth()
 	if by != SortRelevance {
 		// Reorder a wider relevant set by the ranking's field.
-		k = min(max(plan.Limit*5, 500), MaxLimit)
+		k = widenDepth(plan)
 	}
 	within, dense := cand, (*roaring64.Bitmap)(nil)
 	if len(types) > 0 && plan.Intent.Widen {
@@ -417,6 +423,11 @@ func hitItems(hits []Hit, cand, within *roaring64.Bitmap, res *Result) []Item {
 			res.Matched++
 			h.Why = "of another type, but its text holds every word of the query; " + h.Why
 		}
+		if h.Score == 0 {
+			// 0 marks the SKUs that fill a pool after its hits (restOf), and refreshes read
+			// a version's tail by it.
+			h.Score = 1e-30 // a normal float, kept exactly by every store
+		}
 		ranked = append(ranked, Item{Ordinal: h.Ordinal, Score: h.Score, Relevance: h.Score, Why: h.Why})
 	}
 	return ranked
@@ -467,7 +478,7 @@ func (e *Executor) retrieve(ctx context.Context, query string, within, dense *ro
 func (e *Executor) rankTypesBy(ctx context.Context, plan Plan, query string, cand, filtered *roaring64.Bitmap, res *Result) ([]Item, error) {
 	set := cand
 	if plan.Intent.Widen && query != "" && e.Retriever != nil {
-		k := min(max(plan.Limit*5, 500), MaxLimit)
+		k := widenDepth(plan)
 		var complete *roaring64.Bitmap
 		if cr, ok := e.Retriever.(CompleteRetriever); ok {
 			// Only whether a SKU holds every word matters here, not how relevant it is: the
@@ -495,6 +506,10 @@ func (e *Executor) rankTypesBy(ctx context.Context, plan Plan, query string, can
 	}
 	return e.topK(plan.Ranking.By, plan.depth(), set)
 }
+
+// widenDepth is how many relevant SKUs a ranking by a field takes to reorder (rankByQuery),
+// and how many holding every query word a widening intent ranked by a field adds at most.
+func widenDepth(plan Plan) int { return min(max(plan.Limit*5, 500), MaxLimit) }
 
 // restOf is up to n SKUs of cand not ranked yet, best sellers first, marked as the type's.
 func (e *Executor) restOf(cand *roaring64.Bitmap, ranked []Item, n int) ([]Item, error) {

@@ -16,8 +16,6 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"selection/filter"
 )
 
 // Service is the selection service's use cases: plan a scenario, preview, and keep pools.
@@ -257,9 +255,18 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 		return out, err
 	}
 	out.Result, out.Notes = res, res.Warnings
-	next := versionOf(id, p.Plan, res, pos)
+	return s.settle(ctx, out, p, cur, versionOf(id, p.Plan, res, pos), pos)
+}
+
+// settle writes next (ranked at pos) on top of cur, the pool's current version; it confirms
+// cur at pos instead when the ranking is the same, and holds next for review when it breaks
+// the pool's guard.
+func (s *Service) settle(ctx context.Context, out RefreshOutcome, p *Pool, cur, next *Version, pos Position) (RefreshOutcome, error) {
 	samePlan := planEqual(cur.Plan, p.Plan)
-	if cur.Version > 0 && slices.Equal(cur.Ranking, next.Ranking) && samePlan {
+	// A tailRanked plan's refresh reads which members are hits and which the tail from their
+	// scores (0: the tail's), so a run that moves the border writes a version.
+	if cur.Version > 0 && slices.Equal(cur.Ranking, next.Ranking) && samePlan &&
+		(!s.tailRanked(p.Plan) || zeroTail(cur.Scores) == zeroTail(next.Scores)) {
 		out.Version = cur.Version
 		out.Reason = "ranking unchanged"
 		// The version holds at pos: later refreshes look for changes after it only.
@@ -432,46 +439,66 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 	if changed.all.IsEmpty() {
 		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reasonNothingChanged}, nil
 	}
-	trigger := "pin changed"
-	// A pin's price or metrics change leaves it where it is (pins go first, in their order);
-	// any other change (a deletion, a revival, its stock running out or coming back) may not.
-	if !s.pinsIn(p.Plan, changed.other) && !s.pinStockFlipped(p.Plan, cur, changed.stock) {
-		// Only a change the pool reads can alter it (any change but a price, stock or metrics
-		// one its filter and ranking do not read): to a member, or to a SKU that now passes
-		// the filter and, for a pool of product types, is of them or holds a word of its
-		// query (a content change that made it one).
-		ranked, filtered := changed.reading(p.Plan)
-		touched := ranked.Intersects(cur.Members)
-		trigger = "member changed"
-		var passes *roaring64.Bitmap // what the filter passes now
-		if !touched && (filtered.Intersects(cur.Members) || !roaring64.Or(ranked, filtered).IsEmpty()) {
-			var err error
-			if passes, err = s.passing(ctx, p.Plan); err != nil {
-				return RefreshOutcome{}, err
-			}
-			// A member whose filtered field changed matters only if it no longer passes.
-			touched = !roaring64.AndNot(roaring64.And(filtered, cur.Members), passes).IsEmpty()
-			trigger = "member left the filter"
+	moved, pinned := s.pinsMoved(p.Plan, cur, changed.all)
+	if moved {
+		return s.refreshBecause(ctx, p, cur, "pin changed")
+	}
+	// Only a change the pool reads can alter it (any change but a price, stock or metrics one
+	// its filter and ranking do not read): to a member (not shown as a pin), or to a SKU that
+	// now passes the filter and, for a pool of product types, is of them or holds a word of its
+	// query (a content change that made it one).
+	ranked, filtered := changed.reading(p.Plan)
+	members := roaring64.AndNot(cur.Members, pinned)
+	hit := roaring64.And(ranked, members)
+	membersMoved := s.membersMoved(p.Plan, cur, changed, hit, pinned)
+	passes, admitted := (*roaring64.Bitmap)(nil), roaring64.New() // what the filter passes now
+	if filtered.Intersects(members) || !roaring64.Or(ranked, filtered).IsEmpty() {
+		var err error
+		if passes, err = s.passing(ctx, p.Plan); err != nil {
+			return RefreshOutcome{}, err
 		}
-		if !touched && passes != nil {
-			admitted := roaring64.Or(ranked, filtered)
-			admitted.AndNot(cur.Members)
-			admitted.And(passes)
-			if admitted, err := s.ofIntent(ctx, p.Plan, admitted); err != nil {
-				return RefreshOutcome{}, err
-			} else if !admitted.IsEmpty() {
-				if touched, err = s.canEnter(p.Plan, cur, admitted); err != nil {
-					return RefreshOutcome{}, err
-				}
-				trigger = "SKU admitted"
-			}
+		// A member whose filtered field changed matters only if it no longer passes.
+		if !roaring64.AndNot(roaring64.And(filtered, members), passes).IsEmpty() {
+			return s.refreshBecause(ctx, p, cur, "member left the filter")
 		}
-		if !touched {
-			return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
-				Reason: fmt.Sprintf("%d changed SKUs, none with a change the pool's filter and ranking read that is a member or admitted", changed.all.GetCardinality())}, nil
+		admitted = roaring64.Or(ranked, filtered)
+		admitted.AndNot(cur.Members)
+		admitted.And(passes)
+		if admitted, err = s.ofIntent(ctx, p.Plan, admitted); err != nil {
+			return RefreshOutcome{}, err
 		}
 	}
-	return s.refreshBecause(ctx, p, cur, trigger)
+	if membersMoved {
+		// Members' values changed: sorted again when that is all a run would do.
+		pos, err := s.position(ctx)
+		if err != nil {
+			return RefreshOutcome{}, err
+		}
+		next, err := s.resorted(ctx, p.Plan, cur, changed, hit, pinned, admitted, filtered, passes, pos)
+		if err != nil {
+			return RefreshOutcome{}, err
+		}
+		if next == nil {
+			return s.refreshBecause(ctx, p, cur, "member changed")
+		}
+		o, err := s.settle(ctx, RefreshOutcome{PoolID: p.ID}, &p, cur, next, pos)
+		if errors.Is(err, ErrConflict) { // written or edited meanwhile: run it on top of that
+			return s.refreshBecause(ctx, p, cur, "member changed")
+		}
+		o.Trigger = "member changed (sorted again)"
+		return o, err
+	}
+	if !admitted.IsEmpty() {
+		enters, err := s.canEnter(ctx, p.Plan, cur, admitted, filtered, passes, pinned)
+		if err != nil {
+			return RefreshOutcome{}, err
+		}
+		if enters {
+			return s.refreshBecause(ctx, p, cur, "SKU admitted")
+		}
+	}
+	return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
+		Reason: fmt.Sprintf("%d changed SKUs, none with a change the pool's filter and ranking read that is a member or admitted", changed.all.GetCardinality())}, nil
 }
 
 // refreshBecause refreshes p and says why in the outcome.
@@ -489,8 +516,9 @@ func (s *Service) passing(ctx context.Context, plan Plan) (*roaring64.Bitmap, er
 	return s.Executor.Index.EvalContext(ctx, *plan.Filter)
 }
 
-// ofIntent keeps, for a plan of product types, the SKUs of set that are of them or hold a word
-// of its query (what its pool can hold); other plans keep set.
+// ofIntent keeps, for a plan of product types, the SKUs of set that its pool can hold: of
+// them, or (a widening intent) holding a word of its query or phrases; other plans keep set. (Without
+// widening, a plan of types retrieves and ranks among its types' SKUs only.)
 func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap) (*roaring64.Bitmap, error) {
 	if set.IsEmpty() || plan.Intent == nil || len(plan.Intent.Types) == 0 {
 		return set, nil
@@ -499,67 +527,20 @@ func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap
 	if err != nil {
 		return nil, err
 	}
-	if plan.Query != "" && s.Executor.Retriever != nil {
-		types.Or(s.Executor.Retriever.Mentioning(strings.Fields(plan.Query)))
+	out := roaring64.And(set, types)
+	words := strings.Fields(plan.Query)
+	for _, ph := range plan.Intent.Phrases { // each widens the candidates by itself (Executor.candidates)
+		words = append(words, strings.Fields(ph)...)
 	}
-	return roaring64.And(set, types), nil
-}
-
-// canEnter reports whether one of the admitted SKUs (not members) can enter a full pool ranked
-// by a field without a query: only when its value beats the last member's (the version's
-// scores are the field's values). Other pools: whenever any is admitted.
-func (s *Service) canEnter(plan Plan, cur *Version, admitted *roaring64.Bitmap) (bool, error) {
-	by := plan.Ranking.By
-	if plan.Query == "" && (by == SortRelevance || by == SortBlend) {
-		by = SortSales // what a pool without a query is ranked by
-	}
-	rf, ok := rankField[by]
-	if !ok || plan.Query != "" || len(plan.Rules) > 0 || len(plan.Slots) > 0 || (plan.Intent != nil && len(plan.Intent.Types) > 0) ||
-		len(cur.Ranking) < plan.Limit || len(cur.Scores) != len(cur.Ranking) || len(cur.Ranking) == 0 {
-		return true, nil
-	}
-	_, vals, err := s.Executor.Index.TopK(rf.field, 1, admitted, rf.desc)
-	if err != nil || len(vals) == 0 {
-		return true, err
-	}
-	last := int64(cur.Scores[len(cur.Scores)-1])
-	if rf.desc {
-		return vals[0] >= last, nil
-	}
-	return vals[0] <= last, nil
-}
-
-// pinStockFlipped reports whether a pinned SKU whose stock changed now belongs in the pool
-// and is not in the version, or the other way round: a pin shows while live and in stock
-// (Executor.withPins), so only a stock change across zero moves it.
-func (s *Service) pinStockFlipped(plan Plan, cur *Version, stock *roaring64.Bitmap) bool {
-	if stock.IsEmpty() {
-		return false
-	}
-	for _, id := range plan.Pins {
-		o, ok := s.Executor.Index.Ordinal(id)
-		if !ok || !stock.Contains(uint64(o)) {
-			continue
-		}
-		r, ok := s.Executor.Index.Row(o)
-		want := ok && r.Live && r.Num[filter.NumStock] > 0
-		if want != cur.Members.Contains(uint64(o)) {
-			return true
+	if plan.Intent.Widen && len(words) > 0 && s.Executor.Retriever != nil {
+		rest := roaring64.AndNot(set, out)
+		if mr, ok := s.Executor.Retriever.(MentionRetriever); ok {
+			out.Or(mr.MentioningAmong(words, rest))
+		} else {
+			out.Or(roaring64.And(rest, s.Executor.Retriever.Mentioning(words)))
 		}
 	}
-	return false
-}
-
-// pinsIn reports whether a SKU the plan pins is in changed (pins bypass the filter: a pinned
-// SKU that comes back to life, or first arrives, is neither a member nor admitted). A pin the
-// index does not know yet has no event the index applied, so it stays in later changed sets.
-func (s *Service) pinsIn(plan Plan, changed *roaring64.Bitmap) bool {
-	for _, id := range plan.Pins {
-		if o, ok := s.Executor.Index.Ordinal(id); ok && changed.Contains(uint64(o)) {
-			return true
-		}
-	}
-	return false
+	return out, nil
 }
 
 // changeSet is what changed after a version's position: every SKU (all), and of those, the
@@ -643,9 +624,10 @@ func (cs *changeSet) reading(plan Plan) (ranked, filtered *roaring64.Bitmap) {
 		inFilter["tag"] = len(plan.Filter.Tags()) > 0
 	}
 	inRanking := map[string]bool{}
-	if (plan.Intent != nil && len(plan.Intent.Types) > 0) || (plan.Query == "" && plan.Ranking.By == SortRelevance) {
-		// The types' SKUs the query's words did not reach fill a pool best sellers first, and
-		// a pool without a query ranks by sales.
+	if plan.Ranking.By == SortRelevance && ((plan.Intent != nil && len(plan.Intent.Types) > 0) || strings.TrimSpace(plan.Query) == "") {
+		// The types' SKUs the query's words did not reach fill a pool ranked by relevance best
+		// sellers first, and a pool without a query ranks by sales. (A pool of types ranked by
+		// a field reads that field only.)
 		inRanking["sales_7d"] = true
 	}
 	switch plan.Ranking.By {

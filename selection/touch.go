@@ -1,0 +1,368 @@
+package selection
+
+import (
+	"context"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+
+	"selection/filter"
+)
+
+// What a change can do to a pool without running its plan. RefreshAll asks these before it
+// re-runs a pool whose member or admitted SKU changed: each answers "no" only when the run
+// would give the same ranking, and "yes" whenever it cannot tell.
+
+// pinsMoved reports whether a changed pin now shows where the version does not have it, or the
+// other way round: a pin shows (first, in its order) while it is live and in stock
+// (Executor.withPins), so only a change of those moves it. pinned is the pins the version
+// shows as pins: their other changes (a title, a price, sales) move nothing, as pins are not
+// ranked.
+func (s *Service) pinsMoved(plan Plan, cur *Version, changed *roaring64.Bitmap) (moved bool, pinned *roaring64.Bitmap) {
+	pinned = roaring64.New()
+	for _, id := range plan.Pins {
+		o, ok := s.Executor.Index.Ordinal(id)
+		if !ok {
+			continue // not in the index: not shown, and it has no applied change yet
+		}
+		r, ok := s.Executor.Index.Row(o)
+		shows := ok && r.Live && r.Num[filter.NumStock] > 0
+		member := cur.Members.Contains(uint64(o))
+		if changed.Contains(uint64(o)) && shows != member {
+			return true, nil
+		}
+		if shows && member {
+			pinned.Add(uint64(o))
+		}
+	}
+	return false, pinned
+}
+
+// tailRanked reports whether the plan's run (Executor.rankByQuery) ranks the query's hits by
+// relevance and fills the pool after them with the intent's other SKUs, best sellers first: a
+// change to sales moves only that tail (relevance reads text and vectors, not sales).
+func (s *Service) tailRanked(plan Plan) bool {
+	return plan.Intent != nil && len(plan.Intent.Types) > 0 && plan.Ranking.By == SortRelevance &&
+		strings.TrimSpace(plan.Query) != "" && s.Executor.Retriever != nil && len(plan.Rules) == 0 && len(plan.Slots) == 0
+}
+
+// fieldRanked returns the field the plan's run orders its whole set by, when it does and
+// nothing else reorders it: a plan without a query (or retriever) and without types, or a plan
+// of types ranked by a field (Executor.rankTypesBy), without rules or slots.
+func (s *Service) fieldRanked(plan Plan) (field string, desc bool, ok bool) {
+	if len(plan.Rules) > 0 || len(plan.Slots) > 0 {
+		return "", false, false
+	}
+	by := plan.Ranking.By
+	types := plan.Intent != nil && len(plan.Intent.Types) > 0
+	noQuery := strings.TrimSpace(plan.Query) == "" || s.Executor.Retriever == nil
+	switch {
+	case types && by != SortRelevance && by != SortBlend:
+	case !types && noQuery:
+		if by == SortRelevance || by == SortBlend {
+			by = SortSales // what a pool without a query is ranked by
+		}
+	default:
+		return "", false, false
+	}
+	rf, ok := rankField[by]
+	return rf.field, rf.desc, ok
+}
+
+// tail is the version's members after its hits (tailRanked): the suffix of its ranking scored
+// 0 (Executor.restOf scores 0; hitItems scores no hit 0), pins left out. last is its last
+// member (ok false: no tail).
+func (s *Service) tail(cur *Version, pinned *roaring64.Bitmap) (tail *roaring64.Bitmap, last int64, ok bool) {
+	tail = roaring64.New()
+	for i := len(cur.Ranking) - 1; i >= 0 && cur.Scores[i] == 0; i-- {
+		o, known := s.Executor.Index.Ordinal(cur.Ranking[i])
+		if !known {
+			return nil, 0, false // a member the index lost: nothing to compare with
+		}
+		if pinned.Contains(uint64(o)) {
+			break
+		}
+		if !ok {
+			last, ok = o, true
+		}
+		tail.Add(uint64(o))
+	}
+	return tail, last, ok
+}
+
+// zeroTail is how many scores end the list at 0: a tailRanked version's tail.
+func zeroTail(scores []float32) int {
+	n := 0
+	for n < len(scores) && scores[len(scores)-1-n] == 0 {
+		n++
+	}
+	return n
+}
+
+// membersMoved reports whether the members in hit (members with a change the ranking reads,
+// pins left out) can move: for a tailRanked plan only a change to sales of a tail member can
+// (or any change but metrics); for others, any.
+func (s *Service) membersMoved(plan Plan, cur *Version, cs *changeSet, hit, pinned *roaring64.Bitmap) bool {
+	if hit.IsEmpty() {
+		return false
+	}
+	if !s.tailRanked(plan) || len(cur.Scores) != len(cur.Ranking) || !roaring64.AndNot(hit, cs.metrics).IsEmpty() {
+		return true
+	}
+	tail, _, _ := s.tail(cur, pinned)
+	return tail == nil || hit.Intersects(tail)
+}
+
+// canEnter reports whether one of the admitted SKUs (changed, not members, passing the filter
+// and of the plan's types or holding a word of its query; filtered are the changed SKUs whose
+// change the filter reads, passes what it passes now) can enter the pool. It can whenever the
+// pool has room, or the plan's ranking is not one compared here:
+//   - ranked by a field (fieldRanked), a SKU can enter only when its value beats the last
+//     member's, whatever changed (its text or type decide only whether it is admitted). (A
+//     widening plan of types adds the SKUs holding every query word; when more than it ranks
+//     hold them, which are added depends on relevance among the filtered, and a SKU the
+//     filter newly passes, or whose text changed, can enter.)
+//   - tailRanked, a SKU whose only change is to metrics the filter does not read was a
+//     candidate before and its relevance is unchanged: it can enter only the tail, by selling
+//     more than the tail's last member.
+func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, admitted, filtered, passes, pinned *roaring64.Bitmap) (bool, error) {
+	if len(cur.Ranking) < plan.Limit || len(cur.Scores) != len(cur.Ranking) {
+		return true, nil
+	}
+	if field, desc, ok := s.fieldRanked(plan); ok {
+		if query := strings.TrimSpace(plan.Query); plan.Intent != nil && plan.Intent.Widen && query != "" &&
+			s.Executor.Retriever != nil && admitted.Intersects(filtered) {
+			cr, ok := s.Executor.Retriever.(CompleteRetriever)
+			if !ok || cr.HoldingAll(query, passes).GetCardinality() > uint64(widenDepth(plan)) {
+				return true, nil
+			}
+		}
+		last, ok := s.lastRanked(cur, pinned)
+		if !ok {
+			return true, nil
+		}
+		return s.beats(field, desc, admitted, last)
+	}
+	if !s.tailRanked(plan) || admitted.Intersects(filtered) {
+		return true, nil
+	}
+	// Metrics-only changes of SKUs that passed before: candidates (of the types, or holding
+	// every word of a phrase of a widening intent) can enter the tail; others (holding a query
+	// word) only by relevance, which is unchanged.
+	types, err := s.Executor.typeSet(ctx, plan.Intent, &Result{})
+	if err != nil {
+		return false, err
+	}
+	if plan.Intent.Widen {
+		for _, ph := range plan.Intent.Phrases {
+			types.Or(s.holdingAllAmong(ph, admitted))
+		}
+	}
+	rest := roaring64.And(admitted, types)
+	if rest.IsEmpty() {
+		return false, nil
+	}
+	tail, last, ok := s.tail(cur, pinned)
+	switch {
+	case tail == nil:
+		return true, nil
+	case !ok:
+		return false, nil // hits fill the pool: sales bring no one in
+	}
+	return s.beats(rankField[SortSales].field, true, rest, last)
+}
+
+// holdingAllAmong is the SKUs of set (a few) whose text holds every word of phrase
+// (Executor.holdingAll, read from their own terms when the retriever can).
+func (s *Service) holdingAllAmong(phrase string, set *roaring64.Bitmap) *roaring64.Bitmap {
+	mr, ok := s.Executor.Retriever.(MentionRetriever)
+	if !ok {
+		return s.Executor.holdingAll(phrase, set)
+	}
+	out := set.Clone()
+	for _, w := range strings.Fields(phrase) {
+		if out = mr.MentioningAmong([]string{w}, out); out.IsEmpty() {
+			break
+		}
+	}
+	return out
+}
+
+// ranksBefore reports whether value va of ordinal a ranks before vb of b in a ranking by
+// field (filter.Index.TopK: by value, ties by ordinal, the later first for release dates).
+func ranksBefore(field string, desc bool, va, a, vb, b int64) bool {
+	if va != vb {
+		return (va > vb) == desc
+	}
+	return (a < b) != (field == rankField[SortNewest].field)
+}
+
+// stillRanked reports whether every SKU of set (members whose text or type changed, passing
+// the filter) is still one a plan ranked by a field ranks: it mentions no excluded word and,
+// for a plan of types, is of them, holds every word of a widening intent's phrase, or holds
+// every word of its query while those SKUs are few enough to be taken all (Executor.rankTypesBy).
+func (s *Service) stillRanked(ctx context.Context, plan Plan, set, passes *roaring64.Bitmap) (bool, error) {
+	if !roaring64.AndNot(set, passes).IsEmpty() {
+		return false, nil
+	}
+	if len(plan.ExcludeTerms) > 0 && s.Executor.Retriever != nil && !s.mentioningAmong(plan.ExcludeTerms, set).IsEmpty() {
+		return false, nil
+	}
+	if plan.Intent == nil || len(plan.Intent.Types) == 0 {
+		return true, nil
+	}
+	in, err := s.Executor.typeSet(ctx, plan.Intent, &Result{})
+	if err != nil {
+		return false, err
+	}
+	rest := roaring64.AndNot(set, in)
+	if rest.IsEmpty() {
+		return true, nil
+	}
+	if !plan.Intent.Widen || s.Executor.Retriever == nil {
+		return false, nil
+	}
+	for _, ph := range plan.Intent.Phrases {
+		rest.AndNot(s.holdingAllAmong(ph, rest))
+	}
+	if query := strings.TrimSpace(plan.Query); !rest.IsEmpty() && query != "" {
+		if cr, ok := s.Executor.Retriever.(CompleteRetriever); ok && cr.HoldingAll(query, passes).GetCardinality() <= uint64(widenDepth(plan)) {
+			rest.AndNot(s.holdingAllAmong(query, rest))
+		}
+	}
+	return rest.IsEmpty(), nil
+}
+
+// mentioningAmong is the SKUs of set (a few) whose text holds any of the words.
+func (s *Service) mentioningAmong(words []string, set *roaring64.Bitmap) *roaring64.Bitmap {
+	if mr, ok := s.Executor.Retriever.(MentionRetriever); ok {
+		return mr.MentioningAmong(words, set)
+	}
+	return roaring64.And(set, s.Executor.Retriever.Mentioning(words))
+}
+
+// lastRanked is the version's last member that is not a pin.
+func (s *Service) lastRanked(cur *Version, pinned *roaring64.Bitmap) (int64, bool) {
+	for i := len(cur.Ranking) - 1; i >= 0; i-- {
+		o, ok := s.Executor.Index.Ordinal(cur.Ranking[i])
+		if !ok {
+			return 0, false
+		}
+		if !pinned.Contains(uint64(o)) {
+			return o, true
+		}
+	}
+	return 0, false
+}
+
+// beats reports whether the best of set by field would rank at or above last (ties count: the
+// order among equal values is the index's, not compared here).
+func (s *Service) beats(field string, desc bool, set *roaring64.Bitmap, last int64) (bool, error) {
+	_, best, err := s.Executor.Index.TopK(field, 1, set, desc)
+	if err != nil || len(best) == 0 {
+		return true, err
+	}
+	lv, err := s.Executor.Index.NumericValues(field, []int64{last})
+	if err != nil || len(lv) == 0 {
+		return true, err
+	}
+	if desc {
+		return best[0] >= lv[0], nil
+	}
+	return best[0] <= lv[0], nil
+}
+
+// resorted returns the next version when the change is only to the values the version's
+// ordered part is sorted by, and sorting its members again by their values now is what a run
+// of the plan would give; nil when the plan must run. The ordered part is, for a plan ranked
+// by a field (fieldRanked), every member but the pins; for a tailRanked plan, its tail (the
+// hits before it do not read sales). A run gives the same members when none of them left it
+// (hit holds the members whose values changed, every one in the part), the part's last
+// member did not change and still comes last (a SKU outside, unchanged, ranked below it
+// before and still does), and no admitted SKU beats it (canEnter); then only their order can
+// differ. (In a tailRanked plan's hits, hit holds sales changes only, which they do not read.)
+func (s *Service) resorted(ctx context.Context, plan Plan, cur *Version, cs *changeSet, hit, pinned, admitted, filtered, passes *roaring64.Bitmap, pos Position) (*Version, error) {
+	if len(cur.Scores) != len(cur.Ranking) {
+		return nil, nil
+	}
+	field, desc, ok := s.fieldRanked(plan)
+	if content := roaring64.And(hit, cs.other); !content.IsEmpty() {
+		// A member whose text or type changed: sorted again only by a field, and only while it
+		// is still one of the SKUs the plan ranks.
+		if !ok || passes == nil {
+			return nil, nil
+		}
+		if still, err := s.stillRanked(ctx, plan, content, passes); err != nil || !still {
+			return nil, err
+		}
+	}
+	from := 0 // the first position of the ordered part
+	switch {
+	case ok:
+		for from < len(cur.Ranking) {
+			o, known := s.Executor.Index.Ordinal(cur.Ranking[from])
+			if !known || !pinned.Contains(uint64(o)) {
+				break
+			}
+			from++
+		}
+	case s.tailRanked(plan):
+		field, desc = rankField[SortSales].field, true
+		tail, _, ok := s.tail(cur, pinned)
+		if !ok {
+			return nil, nil
+		}
+		from = len(cur.Ranking) - int(tail.GetCardinality())
+	default:
+		return nil, nil
+	}
+	part := roaring64.New()
+	for _, id := range cur.Ranking[from:] {
+		o, known := s.Executor.Index.Ordinal(id)
+		if !known || pinned.Contains(uint64(o)) {
+			return nil, nil
+		}
+		part.Add(uint64(o))
+	}
+	if part.IsEmpty() {
+		return nil, nil
+	}
+	last, _ := s.Executor.Index.Ordinal(cur.Ranking[len(cur.Ranking)-1])
+	ords, vals, err := s.Executor.Index.TopK(field, int(part.GetCardinality()), part, desc)
+	if err != nil {
+		return nil, err
+	}
+	if len(cur.Ranking) >= plan.Limit {
+		// Full: a SKU outside ranked below the last member before; it still does when the
+		// last is unchanged and the new last ranks at or above it.
+		if hit.Contains(uint64(last)) {
+			// Its value when the version was last found right is not kept (a version's
+			// scores are those of the run that wrote it, and a later run that ranked the
+			// same confirmed it without rewriting them).
+			return nil, nil
+		}
+		lv, err := s.Executor.Index.NumericValues(field, []int64{last})
+		if err != nil {
+			return nil, err
+		}
+		if n := len(ords) - 1; ranksBefore(field, desc, lv[0], last, vals[n], ords[n]) {
+			return nil, nil
+		}
+	}
+	if !admitted.IsEmpty() {
+		if enters, err := s.canEnter(ctx, plan, cur, admitted, filtered, passes, pinned); err != nil || enters {
+			return nil, err
+		}
+	}
+	next := &Version{PoolID: cur.PoolID, Plan: plan, Members: cur.Members, EventSeq: pos.EventSeq, Position: pos,
+		Ranking: append(IDs{}, cur.Ranking[:from]...), Scores: append([]float32{}, cur.Scores[:from]...)}
+	for i, o := range ords {
+		id, _ := s.Executor.Index.SKUID(o)
+		score := float32(vals[i])
+		if s.tailRanked(plan) {
+			score = 0 // a tail member's score (Executor.restOf)
+		}
+		next.Ranking, next.Scores = append(next.Ranking, id), append(next.Scores, score)
+	}
+	return next, nil
+}

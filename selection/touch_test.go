@@ -1,0 +1,269 @@
+package selection_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"selection/catalog"
+	"selection/filter"
+	"selection/internal/testdb"
+	"selection/lexical"
+	"selection/search"
+	"selection/selection"
+)
+
+// typedFixture is fixture with product types (1001..1030 "mouse", 1031..1040 "mouse pad"),
+// every fourth title "wireless mouse N", and a lexical retriever over the titles.
+func typedFixture(t *testing.T) (*testdb.DB, *selection.Service, *lexical.Index) {
+	t.Helper()
+	ctx := context.Background()
+	db, _, svc := fixture(t)
+	var ps []catalog.Patch
+	for i := int64(1); i <= 40; i++ {
+		pt, title := "mouse", fmt.Sprintf("mouse %d", i)
+		if i > 30 {
+			pt = "mouse pad"
+		}
+		if i%4 == 0 {
+			title = "wireless " + title
+		}
+		ps = append(ps, catalog.Patch{ID: 1000 + i, Fields: catalog.FieldProductType | catalog.FieldTitle, ProductType: pt, Title: title,
+			ContentAt: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)})
+	}
+	_, err := catalog.NewStore(db.Pool).Upsert(ctx, ps)
+	require.NoError(t, err)
+	svc.Executor.Index = rebuild(t, db)
+	lex, err := lexical.New(lexical.Config{})
+	require.NoError(t, err)
+	list, err := catalog.NewStore(db.Pool).List(ctx, catalog.ListOptions{First: true, Limit: 100})
+	require.NoError(t, err)
+	for _, s := range list {
+		d := lexical.Document{SKUID: s.ID, Ordinal: s.Ordinal}
+		d.Fields[lexical.FieldTitle] = s.Title
+		require.NoError(t, lex.Upsert(d))
+	}
+	eng, err := search.New(lex, nil, nil, search.Config{})
+	require.NoError(t, err)
+	svc.Executor.Retriever = search.Retriever{Searcher: eng}
+	return db, svc, lex
+}
+
+// refreshAfter records an event of kind about sku (after setting its column, if any), rebuilds
+// the tag index and runs a pass; it returns the pool's outcome.
+func refreshAfter(t *testing.T, db *testdb.DB, svc *selection.Service, pool int64, kind string, sku int64, set string, val any) selection.RefreshOutcome {
+	t.Helper()
+	ctx := context.Background()
+	if set != "" {
+		_, err := db.Pool.Exec(ctx, fmt.Sprintf(`UPDATE skus SET %s = $2 WHERE id = $1`, set), sku, val)
+		require.NoError(t, err)
+	}
+	recordEvent(t, db, fmt.Sprintf("%s-%d-%d", kind, sku, time.Now().UnixNano()), kind, sku)
+	svc.Executor.Index = rebuild(t, db)
+	outs, err := svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	for _, o := range outs {
+		if o.PoolID == pool {
+			return o
+		}
+	}
+	t.Fatalf("pool %d not refreshed", pool)
+	return selection.RefreshOutcome{}
+}
+
+// A pool ranked by relevance to its query, filled after the hits with its types' best sellers:
+// sales move only that tail. A hit's sales change is skipped; a tail member's re-ranks; a SKU
+// of the types outside the pool re-runs it only when it outsells the tail's last member; any
+// change to a SKU's text re-runs it.
+func TestRefreshSkipsSalesThatMoveNoTail(t *testing.T) {
+	ctx := context.Background()
+	db, svc, _ := typedFixture(t)
+	plan := selection.Plan{Version: selection.PlanVersion, Query: "wireless", Limit: 10, Ranking: selection.Ranking{By: selection.SortRelevance},
+		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse"}}}}
+	p, v, err := svc.CreatePool(ctx, selection.PoolInput{Name: "wireless mice", Plan: plan})
+	require.NoError(t, err)
+	// Hits: the 7 wireless mice (4, 8, ..., 28); then the tail: 30, 29, 27 by sales.
+	require.ElementsMatch(t, []int64{1004, 1008, 1012, 1016, 1020, 1024, 1028}, []int64(v.Ranking[:7]))
+	require.Equal(t, selection.IDs{1030, 1029, 1027}, v.Ranking[7:])
+
+	o := refreshAfter(t, db, svc, p.ID, "metrics.update", 1028, "sales_7d", 0)
+	require.True(t, o.Skipped, "a hit's sales do not move it: %+v", o)
+	o = refreshAfter(t, db, svc, p.ID, "metrics.update", 1001, "sales_7d", 26)
+	require.True(t, o.Skipped, "26 sales do not beat the tail's last (27): %+v", o)
+	o = refreshAfter(t, db, svc, p.ID, "metrics.update", 1036, "sales_7d", 500)
+	require.True(t, o.Skipped, "a mouse pad is not of the types: %+v", o)
+
+	o = refreshAfter(t, db, svc, p.ID, "metrics.update", 1029, "sales_7d", 1)
+	require.True(t, o.Changed, "a tail member sold less: %+v", o)
+	require.Equal(t, selection.IDs{1030, 1027, 1001}, mustVersion(t, svc, p.ID).Ranking[7:], "1001's 26 ties 1026's: the lower ordinal first")
+	o = refreshAfter(t, db, svc, p.ID, "metrics.update", 1002, "sales_7d", 26)
+	require.False(t, o.Skipped, "26 ties the tail's last: compared by running, not skipped: %+v", o)
+	require.False(t, o.Changed, "%+v", o)
+	o = refreshAfter(t, db, svc, p.ID, "metrics.update", 1002, "sales_7d", 100)
+	require.True(t, o.Changed, "100 beats the tail's last: %+v", o)
+	require.Equal(t, selection.IDs{1002, 1030, 1027}, mustVersion(t, svc, p.ID).Ranking[7:])
+	o = refreshAfter(t, db, svc, p.ID, "sku.upsert", 1005, "", nil)
+	require.False(t, o.Skipped, "its text may now hold the query's word: %+v", o)
+
+	// Without a tail (the hits fill the pool), sales bring no SKU in.
+	plan.Limit = 5
+	p2, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "five wireless mice", Plan: plan})
+	require.NoError(t, err)
+	o = refreshAfter(t, db, svc, p2.ID, "metrics.update", 1003, "sales_7d", 1000)
+	require.True(t, o.Skipped, "%+v", o)
+}
+
+// A pinned SKU shows first while it is live and in stock: its other changes (a new title, a
+// price) move nothing; selling out does.
+func TestRefreshSkipsAPinsOtherChanges(t *testing.T) {
+	ctx := context.Background()
+	db, _, svc := fixture(t)
+	f := filter.Attr("market", "SG")
+	p, v, err := svc.CreatePool(ctx, selection.PoolInput{Name: "sg + pin", Plan: selection.Plan{Version: 1, Filter: &f,
+		Ranking: selection.Ranking{By: "sales"}, Limit: 3, Pins: selection.IDs{1029}}})
+	require.NoError(t, err)
+	require.Equal(t, selection.IDs{1029, 1020, 1019}, v.Ranking)
+	o := refreshAfter(t, db, svc, p.ID, "sku.upsert", 1029, "title", "mouse 29 (2025 model)")
+	require.True(t, o.Skipped, "%+v", o)
+	o = refreshAfter(t, db, svc, p.ID, "metrics.update", 1029, "sales_7d", 0)
+	require.True(t, o.Skipped, "%+v", o)
+	o = refreshAfter(t, db, svc, p.ID, "stock.update", 1029, "stock", 0)
+	require.True(t, o.Changed, "sold out: %+v", o)
+	require.Equal(t, selection.IDs{1020, 1019, 1018}, mustVersion(t, svc, p.ID).Ranking)
+	o = refreshAfter(t, db, svc, p.ID, "stock.update", 1029, "stock", 5)
+	require.True(t, o.Changed, "back in stock: %+v", o)
+	require.Equal(t, selection.IDs{1029, 1020, 1019}, mustVersion(t, svc, p.ID).Ranking)
+}
+
+// A pool of product types ranked by a field reads that field only, and a SKU of the types
+// outside it enters only by beating the last member's value.
+func TestRefreshSkipsTypesRankedByAField(t *testing.T) {
+	ctx := context.Background()
+	db, svc, _ := typedFixture(t)
+	p, v, err := svc.CreatePool(ctx, selection.PoolInput{Name: "cheapest pads", Plan: selection.Plan{Version: selection.PlanVersion,
+		Ranking: selection.Ranking{By: selection.SortPriceAsc}, Limit: 3,
+		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse pad"}}}}})
+	require.NoError(t, err)
+	require.Equal(t, selection.IDs{1031, 1032, 1033}, v.Ranking)
+	o := refreshAfter(t, db, svc, p.ID, "metrics.update", 1031, "sales_7d", 0)
+	require.True(t, o.Skipped, "ranked by price, sales are not read: %+v", o)
+	o = refreshAfter(t, db, svc, p.ID, "price.update", 1036, "price", 9999)
+	require.True(t, o.Skipped, "dearer than the last member: %+v", o)
+	o = refreshAfter(t, db, svc, p.ID, "sku.upsert", 1037, "", nil)
+	require.True(t, o.Skipped, "a new title does not make it cheaper: %+v", o)
+	o = refreshAfter(t, db, svc, p.ID, "price.update", 1035, "price", 3150)
+	require.True(t, o.Changed, "cheaper than the last member: %+v", o)
+	require.Equal(t, selection.IDs{1031, 1035, 1032}, mustVersion(t, svc, p.ID).Ranking)
+	o = refreshAfter(t, db, svc, p.ID, "sku.upsert", 1005, "product_type", "mouse pad")
+	require.True(t, o.Changed, "a mouse, now typed a mouse pad, at 500: %+v", o)
+	require.Equal(t, selection.IDs{1005, 1031, 1035}, mustVersion(t, svc, p.ID).Ranking)
+}
+
+// Every skip and every sort without a run is right: after random changes (sales, prices,
+// stock, titles, types) to random SKUs and a RefreshAll, each pool's version ranks exactly as
+// its plan run now does.
+func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
+	ctx := context.Background()
+	db, svc, lex := typedFixture(t)
+	mice := &selection.Intent{Types: []selection.IntentType{{Name: "mouse"}}}
+	pads := &selection.Intent{Types: []selection.IntentType{{Name: "mouse pad"}}}
+	sg := filter.Attr("market", "SG")
+	inStock := filter.Attr("in_stock", "true")
+	plans := []selection.Plan{
+		{Query: "wireless", Intent: mice, Limit: 10},
+		{Query: "wireless", Intent: mice, Limit: 5, Pins: selection.IDs{1033, 1001}},
+		{Query: "wireless", Intent: mice, Limit: 12, Filter: &inStock},
+		{Intent: pads, Ranking: selection.Ranking{By: selection.SortPriceAsc}, Limit: 4},
+		{Intent: mice, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 6, Filter: &sg},
+		{Query: "wireless", Intent: &selection.Intent{Types: pads.Types, Widen: true}, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 5},
+		{Ranking: selection.Ranking{By: selection.SortSales}, Limit: 5, Filter: &inStock, Pins: selection.IDs{1002}},
+		{Query: "wireless", Limit: 6},
+		{Query: "pad", Intent: &selection.Intent{Types: pads.Types, Widen: true, Phrases: []string{"wireless mouse"}}, Limit: 14},
+		{Intent: mice, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 6, ExcludeTerms: []string{"wireless"}},
+		{Ranking: selection.Ranking{By: selection.SortPriceDesc}, Limit: 8, ExcludeTerms: []string{"wireless"}, Filter: &sg},
+		{Query: "mouse", Intent: &selection.Intent{Types: pads.Types, Widen: true}, Ranking: selection.Ranking{By: selection.SortRating}, Limit: 9},
+	}
+	for i := range plans {
+		plans[i].Version = selection.PlanVersion
+		if plans[i].Ranking.By == "" {
+			plans[i].Ranking.By = selection.SortRelevance
+		}
+		_, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: fmt.Sprint("p", i), Plan: plans[i]})
+		require.NoError(t, err)
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	skipped, resorted := 0, 0
+	for round := range 150 {
+		sku := 1001 + rng.Int64N(40)
+		var kind, set string
+		var val any
+		switch rng.IntN(6) {
+		case 0, 1:
+			kind, set, val = "metrics.update", "sales_7d", rng.Int64N(60)
+		case 2:
+			kind, set, val = "price.update", "price", 100+rng.Int64N(4000)
+		case 3:
+			kind, set, val = "stock.update", "stock", rng.Int64N(3)
+		case 4:
+			title := fmt.Sprintf("mouse %d", sku-1000)
+			if rng.IntN(2) == 0 {
+				title = "wireless " + title
+			}
+			kind, set, val = "sku.upsert", "title", title
+			d := lexical.Document{SKUID: sku, Ordinal: mustOrd(t, svc.Executor.Index.(*filter.Index), sku)}
+			d.Fields[lexical.FieldTitle] = title
+			require.NoError(t, lex.Upsert(d))
+		default:
+			kind, set, val = "sku.upsert", "product_type", []string{"mouse", "mouse pad"}[rng.IntN(2)]
+		}
+		_, err := db.Pool.Exec(ctx, fmt.Sprintf(`UPDATE skus SET %s = $2 WHERE id = $1`, set), sku, val)
+		require.NoError(t, err)
+		recordEvent(t, db, fmt.Sprint("r", round), kind, sku)
+		svc.Executor.Index = rebuild(t, db)
+		outs, err := svc.RefreshAll(ctx)
+		require.NoError(t, err)
+		require.Len(t, outs, len(plans))
+		for _, o := range outs {
+			switch {
+			case o.Skipped:
+				skipped++
+			case o.Trigger == "member changed (sorted again)":
+				resorted++
+			}
+			p, err := svc.Pools.Get(ctx, o.PoolID)
+			require.NoError(t, err)
+			res, err := svc.Preview(ctx, p.Plan)
+			require.NoError(t, err)
+			require.Equal(t, []int64(mustVersion(t, svc, o.PoolID).Ranking), ids(res.Items),
+				"round %d, %s of %d: pool %q (%s; %s)", round, kind, sku, p.Name, o.Trigger, o.Reason)
+			if p.Plan.Query != "" && p.Plan.Intent != nil && p.Plan.Ranking.By == selection.SortRelevance {
+				require.Equal(t, zeros(itemScores(res.Items)), zeros(mustVersion(t, svc, o.PoolID).Scores),
+					"round %d, %s of %d: pool %q's tail (%s; %s)", round, kind, sku, p.Name, o.Trigger, o.Reason)
+			}
+		}
+	}
+	require.Greater(t, skipped, 400, "the check skips most pools: each change touches few")
+	require.Greater(t, resorted, 10, "and sorts some again without running their plans")
+}
+
+// zeros is how many scores end the list at 0.
+func zeros(scores []float32) int {
+	n := 0
+	for n < len(scores) && scores[len(scores)-1-n] == 0 {
+		n++
+	}
+	return n
+}
+
+// itemScores is the items' scores, in order.
+func itemScores(items []selection.Item) []float32 {
+	out := make([]float32, len(items))
+	for i, it := range items {
+		out[i] = it.Score
+	}
+	return out
+}

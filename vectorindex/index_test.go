@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 
@@ -128,6 +129,25 @@ func TestTopK(t *testing.T) {
 	}
 	sel.tighten()
 	require.Len(t, sel.keep, 10)
+}
+
+// smallestKeys keeps the set a sort and a cut keep, ties at the cut by ordinal.
+func TestSmallestKeysIsSortAndCut(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := 0; round < 200; round++ {
+		n, maxDist := rng.IntN(3000), 1+rng.IntN(512)
+		keys := make([]uint64, n)
+		for i, o := range rng.Perm(n) {
+			keys[i] = uint64(rng.IntN(maxDist+1))<<48 | uint64(o)
+		}
+		r := rng.IntN(n + 2)
+		want := slices.Clone(keys)
+		slices.Sort(want)
+		want = want[:min(r, n)]
+		got := smallestKeys(slices.Clone(keys), r, maxDist)
+		slices.Sort(got)
+		require.Equal(t, want, got, "round %d: n %d r %d", round, n, r)
+	}
 }
 
 func TestSearchExactMatchesBruteForce(t *testing.T) {

@@ -221,8 +221,7 @@ func (ix *Index) searchBinary(qn []float32, k, n int, filter *roaring64.Bitmap, 
 	for _, k := range kept {
 		keys = append(keys, k...)
 	}
-	slices.Sort(keys)
-	keys = keys[:min(r1, len(keys))]
+	keys = smallestKeys(keys, r1, ix.words*64)
 	parts := spans
 	if len(keys) < 4096 {
 		parts = parts[:1]

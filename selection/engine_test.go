@@ -578,12 +578,13 @@ func TestPoolFreshness(t *testing.T) {
 
 func ptrExpr(e filter.Expr) *filter.Expr { return &e }
 
-// RefreshAll refreshes a page's pools on several workers with the outcomes in pool order, the
-// same as one worker gives; a pool that overruns its budget fails alone (the pass goes on and
-// the next one tries it again), and the outcomes hold no run results.
+// RefreshAll refreshes its pages of pools on several workers with the outcomes in pool order,
+// the same as one worker gives; a pool that overruns its budget fails alone (the pass goes on
+// and the next one tries it again), and the outcomes hold no run results.
 func TestRefreshAllWorkersAndBudget(t *testing.T) {
 	ctx := context.Background()
 	_, _, svc := fixture(t)
+	defer selection.SetRefreshPage(5)() // 12 pools: three pages in the pipeline
 	for i := range 12 {
 		_, err := svc.Pools.Create(ctx, selection.PoolInput{Name: fmt.Sprintf("w%d", i),
 			Plan: selection.Plan{Version: 1, Ranking: selection.Ranking{By: "sales"}, Limit: 2 + i}})

@@ -299,15 +299,19 @@ func planEqual(a, b Plan) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
+// refreshPage is how many pools RefreshAll reads (with their current versions) at a time.
+var refreshPage = 200
+
 // RefreshAll refreshes every active pool whose data may have changed since its current version.
 // It is incremental: the SKUs changed since a version's position (changedSince) are compared
 // with the version's members and the pool's filter; a pool none of whose members changed and
 // whose filter admits none of the changed SKUs cannot change, and is skipped without running
-// its plan (and its version confirmed at the pass's position). It reads pools 200 at a time,
-// each page's current versions in one query, and confirms a page's skipped versions in one.
+// its plan (and its version confirmed at the pass's position). It reads pools refreshPage at a
+// time, each page's current versions in one query, and confirms a page's skipped versions in
+// one. The work is a pipeline: the next page is read while the workers refresh this one, a
+// page's pools go to whichever of the RefreshWorkers is free (a slow pool holds one worker, not
+// the page), and a page is confirmed once its last pool is done while the next ones run.
 func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
-	var out []RefreshOutcome
-	var before int64
 	now := time.Now()
 	// One position for the pass: read first, it is what the indexes reflect at least while any
 	// pool is checked, and the pools it confirms share it, so the next pass reads the changes
@@ -316,7 +320,6 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	changes := map[string]*changeSet{}
 	workers := s.RefreshWorkers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -325,85 +328,133 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	if budget <= 0 {
 		budget = 30 * time.Second
 	}
-	for {
-		pools, err := s.Pools.List(ctx, before, 200)
-		if err != nil {
-			return out, err
-		}
-		if len(pools) == 0 {
-			return out, nil
-		}
-		before = pools[len(pools)-1].ID
-		var active []Pool
-		var ids []int64
-		for _, p := range pools {
-			if p.Active(now) {
-				active = append(active, p)
-				ids = append(ids, p.ID)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// Read: pages of active pools with their current versions, one ahead of the workers.
+	type page struct {
+		active []Pool
+		curs   map[int64]*Version
+		outs   []RefreshOutcome
+		errs   []error
+		wg     sync.WaitGroup
+	}
+	pages := make(chan *page, 1)
+	var readErr error
+	go func() {
+		defer close(pages)
+		var before int64
+		for {
+			pools, err := s.Pools.List(ctx, before, refreshPage)
+			if err != nil || len(pools) == 0 {
+				readErr = err
+				return
+			}
+			before = pools[len(pools)-1].ID
+			pg := &page{}
+			var ids []int64
+			for _, p := range pools {
+				if p.Active(now) {
+					pg.active = append(pg.active, p)
+					ids = append(ids, p.ID)
+				}
+			}
+			if pg.curs, err = s.Pools.currentVersions(ctx, ids); err != nil {
+				readErr = err
+				return
+			}
+			pg.outs, pg.errs = make([]RefreshOutcome, len(pg.active)), make([]error, len(pg.active))
+			select {
+			case pages <- pg:
+			case <-ctx.Done():
+				return
 			}
 		}
-		curs, err := s.Pools.currentVersions(ctx, ids)
-		if err != nil {
-			return out, err
+	}()
+
+	// Finish: pages in order, each once its pools are done; outcomes keep the pools' order and
+	// drop the run's result (the pass would otherwise hold every pool's items until it ends).
+	var out []RefreshOutcome
+	finished := make(chan *page, 2)
+	finishErr := make(chan error, 1)
+	go func() {
+		var err error
+		for pg := range finished {
+			pg.wg.Wait()
+			if err == nil {
+				err = s.finishPage(ctx, pg.active, pg.curs, pg.outs, pg.errs, now, pos, &out)
+			}
 		}
-		// The page's pools, RefreshWorkers at a time, each within PoolBudget; outcomes keep
-		// their order and drop the run's result (the pass would otherwise hold every pool's
-		// items until it ends).
-		outs := make([]RefreshOutcome, len(active))
-		errs := make([]error, len(active))
-		var mu sync.Mutex // guards changes
-		sem := make(chan struct{}, workers)
-		var wg sync.WaitGroup
-		for i := range active {
+		finishErr <- err
+	}()
+
+	// Refresh: each page's pools, RefreshWorkers at a time across pages, each within PoolBudget.
+	changes := map[string]*changeSet{}
+	var mu sync.Mutex // guards changes
+	sem := make(chan struct{}, workers)
+	for pg := range pages {
+		for i := range pg.active {
 			sem <- struct{}{}
-			wg.Add(1)
+			pg.wg.Add(1)
 			go func() {
-				defer func() { <-sem; wg.Done() }()
-				p := active[i]
-				cur := curs[p.ID]
+				defer func() { <-sem; pg.wg.Done() }()
+				p := pg.active[i]
+				cur := pg.curs[p.ID]
 				pctx, cancel := context.WithTimeout(ctx, budget)
 				defer cancel()
 				if cur == nil || !planEqual(cur.Plan, p.Plan) {
-					outs[i], errs[i] = s.refreshFrom(pctx, p.ID, &p, cur)
-					outs[i].Trigger = "plan edited"
+					pg.outs[i], pg.errs[i] = s.refreshFrom(pctx, p.ID, &p, cur)
+					pg.outs[i].Trigger = "plan edited"
 					if cur == nil {
-						outs[i].Trigger = "no version"
+						pg.outs[i].Trigger = "no version"
 					}
 				} else {
-					outs[i], errs[i] = s.refreshIfTouched(pctx, p, cur, changes, &mu)
+					pg.outs[i], pg.errs[i] = s.refreshIfTouched(pctx, p, cur, changes, &mu)
 				}
-				outs[i].Result = nil
+				pg.outs[i].Result = nil
 			}()
 		}
-		wg.Wait()
-		var skipped []*Version
-		for i, p := range active {
-			cur, o, err := curs[p.ID], outs[i], errs[i]
-			if err != nil {
-				if ctx.Err() != nil {
-					return out, ctx.Err()
-				}
-				if s.Log != nil {
-					s.Log.Warn("refresh pool", "pool", p.ID, "err", err)
-				}
-				continue
-			}
-			if cur != nil && !cur.CheckedAt.IsZero() {
-				o.Lag = now.Sub(cur.CheckedAt)
-			}
-			// A pool nothing touched is confirmed too, when its check is a minute old: its
-			// position moves on (the next pass reads fewer changes) and its refreshed_at says
-			// how fresh it is, without a write per pool on every pass of an idle catalogue.
-			if o.Skipped && (o.Reason != reasonNothingChanged || now.Sub(cur.CheckedAt) >= recheckEvery) {
-				skipped = append(skipped, cur)
-			}
-			out = append(out, o)
-		}
-		if err := s.Pools.confirm(ctx, skipped, pos); err != nil && s.Log != nil {
-			// Not fatal: the next pass checks the same changes again.
-			s.Log.Warn("confirm pool versions", "pools", len(skipped), "err", err)
-		}
+		finished <- pg
 	}
+	close(finished)
+	if err := <-finishErr; err != nil {
+		return out, err
+	}
+	return out, readErr
+}
+
+// finishPage appends a page's outcomes to out (a pool that failed is logged and left out: the
+// next pass tries it again) and confirms its skipped versions at pos. It fails only when ctx
+// ends.
+func (s *Service) finishPage(ctx context.Context, active []Pool, curs map[int64]*Version, outs []RefreshOutcome, errs []error, now time.Time, pos Position, out *[]RefreshOutcome) error {
+	var skipped []*Version
+	for i, p := range active {
+		cur, o, err := curs[p.ID], outs[i], errs[i]
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if s.Log != nil {
+				s.Log.Warn("refresh pool", "pool", p.ID, "err", err)
+			}
+			continue
+		}
+		if cur != nil && !cur.CheckedAt.IsZero() {
+			o.Lag = now.Sub(cur.CheckedAt)
+		}
+		// A pool nothing touched is confirmed too, when its check is a minute old: its
+		// position moves on (the next pass reads fewer changes) and its refreshed_at says how
+		// fresh it is, without a write per pool on every pass of an idle catalogue.
+		if o.Skipped && (o.Reason != reasonNothingChanged || now.Sub(cur.CheckedAt) >= recheckEvery) {
+			skipped = append(skipped, cur)
+		}
+		*out = append(*out, o)
+	}
+	if err := s.Pools.confirm(ctx, skipped, pos); err != nil && s.Log != nil {
+		// Not fatal: the next pass checks the same changes again.
+		s.Log.Warn("confirm pool versions", "pools", len(skipped), "err", err)
+	}
+	return nil
 }
 
 const reasonNothingChanged = "no SKU changed"

@@ -1,0 +1,8 @@
+package selection
+
+// SetRefreshPage sets how many pools RefreshAll reads at a time and returns what restores it.
+func SetRefreshPage(n int) (restore func()) {
+	old := refreshPage
+	refreshPage = n
+	return func() { refreshPage = old }
+}

@@ -32,8 +32,14 @@
 // can move it (touch.go): a pin moves only by going out of stock or coming back; a pool ranked
 // by a field, only by a member's value or an admitted SKU's beating the last member's; a pool
 // ranked by relevance and filled after its hits with its types' best sellers, only by a hit's
-// text or vector, or by sales in that tail. Otherwise (and when a re-run finds the ranking
-// unchanged) the version is confirmed at the newer position.
+// text or vector, or by sales in that tail. When only the values a pool's ordered part is
+// sorted by changed (a field-ranked pool's members, or that tail) and nothing can enter or
+// leave, the part is sorted again from the filter index without running the plan. Otherwise
+// (and when a re-run finds the ranking unchanged) the version is confirmed at the newer
+// position; a run that moves the border between hits and tail writes a version, as the tail is
+// read from its scores (0). A pass is a pipeline: the next page of pools is read while the
+// workers refresh this one, pools go to whichever worker is free, and a page is confirmed
+// when its last pool is done.
 // Comparing snapshots rather than event seqs means neither an index a poll behind nor a
 // transaction that took a lower seq and committed later can hide a change to those tables.
 // (What the skip cannot see: effects on a ranking through SKUs that are neither members nor

@@ -83,6 +83,7 @@ type Pass struct {
 	Took                       time.Duration
 	Written, Confirmed, Skip   int
 	Triggers                   map[string]int // what made the pass run the pools it ran
+	Unchanged                  map[string]int // of those, by trigger, the runs that wrote no version
 	Failed                     int
 	Freshness                  time.Duration // from the batch's last commit to the pass's end
 	VersionBytes, StoreBytes   int64         // bytes the pass added to pool_versions; its size after
@@ -159,8 +160,8 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 		p.ApplyChanges, p.FollowerWait = applied, wait
 		p.Freshness = time.Since(last)
 		res.Passes = append(res.Passes, p)
-		fmt.Fprintf(out, "%s: %s (changes written in %s, indexes caught up in %s); ran the plans of %v\n", p.Name,
-			p.Took.Round(time.Millisecond), p.ApplyChanges.Round(time.Millisecond), p.FollowerWait.Round(time.Millisecond), p.Triggers)
+		fmt.Fprintf(out, "%s: %s (changes written in %s, indexes caught up in %s); ran the plans of %v, of which wrote nothing %v\n", p.Name,
+			p.Took.Round(time.Millisecond), p.ApplyChanges.Round(time.Millisecond), p.FollowerWait.Round(time.Millisecond), p.Triggers, p.Unchanged)
 	}
 	if cfg.Stream > 0 {
 		st, err := stream(ctx, t, sim, cfg, out)
@@ -246,10 +247,13 @@ func pass(ctx context.Context, t Target, name string, changed int) (Pass, error)
 	if err != nil {
 		return p, err
 	}
-	p.Triggers = map[string]int{}
+	p.Triggers, p.Unchanged = map[string]int{}, map[string]int{}
 	for _, o := range outs {
 		if o.Trigger != "" {
 			p.Triggers[o.Trigger]++
+			if !o.Changed {
+				p.Unchanged[o.Trigger]++
+			}
 		}
 		switch {
 		case o.Changed:

@@ -319,6 +319,51 @@ func (ix *Index) Mentioning(texts ...string) *roaring64.Bitmap {
 	return out
 }
 
+// CoverageAmong returns, for the live documents of within (a few) holding a term of text,
+// their coverage of it as Search reports it: the share of the query's IDF mass their terms
+// hold (Hit.Coverage), read from their own terms.
+func (ix *Index) CoverageAmong(text string, within *roaring64.Bitmap) map[int64]float32 {
+	out := map[int64]float32{}
+	terms := dedupe(Analyze(text))
+	if len(terms) == 0 || within.IsEmpty() {
+		return out
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	qs, totalIDF, _ := ix.queryTerms(terms)
+	if len(qs) == 0 {
+		return out
+	}
+	it := within.Iterator()
+	for it.HasNext() {
+		o := it.Next()
+		if o >= uint64(len(ix.docs)) {
+			break
+		}
+		d := &ix.docs[o]
+		if !d.live {
+			continue
+		}
+		var mask uint32
+		for _, q := range qs {
+			if _, ok := slices.BinarySearchFunc(d.terms, q.id, func(t termTF, id uint32) int { return cmpU32(t.term, id) }); ok {
+				mask |= q.bit
+			}
+		}
+		if mask == 0 {
+			continue
+		}
+		cov := 0.0 // as topHits' cover sums it
+		for _, q := range qs {
+			if mask&q.bit != 0 {
+				cov += q.idf
+			}
+		}
+		out[int64(o)] = float32(cov / totalIDF)
+	}
+	return out
+}
+
 // MentioningAmong is Mentioning within a set: the documents of within holding any word of any
 // text. It reads each document's own terms (a binary search per word) when within is small
 // next to the words' postings, so a check of a few changed SKUs does not cost the whole

@@ -314,3 +314,37 @@ func TestMentioningAmongIsMentioningWithin(t *testing.T) {
 	require.False(t, ix.MentioningAmong(large, "cable").IsEmpty())
 	require.False(t, ix.MentioningAmong(small, "usb", "cable", "hdmi", "mouse").IsEmpty())
 }
+
+// CoverageAmong is the coverage Search reports for each document holding a query term, and
+// leaves out the others and deleted documents.
+func TestCoverageAmongIsSearchCoverage(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 12))
+	words := []string{"usb", "cable", "hdmi", "mouse", "gaming", "wireless", "black", "adapter", "the"}
+	var docs []Document
+	for o := int64(0); o < 400; o++ {
+		title := "the "
+		for range 1 + rng.IntN(4) {
+			title += words[rng.IntN(len(words))] + " "
+		}
+		docs = append(docs, mkdoc(1000+o, o, title, "Brand", ""))
+	}
+	ix := newIndex(t, docs...)
+	require.Equal(t, 1, ix.Delete(1004)) // ordinal 4
+	all := roaring64.New()
+	all.AddRange(0, 400)
+	for _, q := range []string{"cable", "Gaming Mice", "hdmi adapter black", "the usb cable", "zebra usb", "zebra", ""} {
+		res, err := ix.Search(ctx, q, 1000, nil)
+		require.NoError(t, err)
+		want := map[int64]float32{}
+		for _, h := range res.Hits {
+			want[h.Ordinal] = h.Coverage
+		}
+		require.Equal(t, want, ix.CoverageAmong(q, all), "%q", q)
+		got := ix.CoverageAmong(q, roaring64.BitmapOf(1, 4, 9))
+		for o, c := range got {
+			require.Equal(t, want[o], c, "%q: ordinal %d", q, o)
+		}
+		require.NotContains(t, got, int64(4), "deleted")
+	}
+}

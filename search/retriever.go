@@ -19,6 +19,7 @@ var (
 	_ selection.Retriever         = Retriever{}
 	_ selection.CompleteRetriever = Retriever{}
 	_ selection.MentionRetriever  = Retriever{}
+	_ selection.CoverRetriever    = Retriever{}
 )
 
 // Retrieve runs the search for a plan's query within its candidate bitmap.
@@ -54,6 +55,19 @@ func (r Retriever) retrieve(ctx context.Context, req Request) (selection.Retriev
 // (selection.CompleteRetriever): the hits a search would mark Complete.
 func (r Retriever) HoldingAll(text string, within *roaring64.Bitmap) *roaring64.Bitmap {
 	return r.Searcher.lex.HoldingAll(text, within)
+}
+
+// CompleteAmong returns the SKUs of within (a few) that a search for text would mark Complete
+// (selection.CoverRetriever): their coverage of its IDF mass, as the lexical search reports
+// it, reaches completeCoverage.
+func (r Retriever) CompleteAmong(text string, within *roaring64.Bitmap) *roaring64.Bitmap {
+	out := roaring64.New()
+	for o, c := range r.Searcher.lex.CoverageAmong(text, within) {
+		if c >= completeCoverage {
+			out.Add(uint64(o))
+		}
+	}
+	return out
 }
 
 // MentioningAmong is Mentioning within a set, read from the few SKUs' own terms.

@@ -70,6 +70,13 @@ type MentionRetriever interface {
 	MentioningAmong(words []string, within *roaring64.Bitmap) *roaring64.Bitmap
 }
 
+// CoverRetriever is a Retriever that can tell which SKUs of a small set a search for text
+// would mark Complete (Hit.Complete), without searching: the refresher's check of which changed
+// SKUs a widening intent can take from outside its types.
+type CoverRetriever interface {
+	CompleteAmong(text string, within *roaring64.Bitmap) *roaring64.Bitmap
+}
+
 // Retrieved is a Retriever's answer.
 type Retrieved struct {
 	Hits       []Hit

@@ -568,8 +568,9 @@ func (s *Service) passing(ctx context.Context, plan Plan) (*roaring64.Bitmap, er
 }
 
 // ofIntent keeps, for a plan of product types, the SKUs of set that its pool can hold: of
-// them, or (a widening intent) holding a word of its query or phrases; other plans keep set. (Without
-// widening, a plan of types retrieves and ranks among its types' SKUs only.)
+// them, or (a widening intent) holding the whole query as a search counts it or every word of
+// a phrase (with a retriever that cannot tell: any word of either); other plans keep set.
+// (Without widening, a plan of types retrieves and ranks among its types' SKUs only.)
 func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap) (*roaring64.Bitmap, error) {
 	if set.IsEmpty() || plan.Intent == nil || len(plan.Intent.Types) == 0 {
 		return set, nil
@@ -579,12 +580,27 @@ func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap
 		return nil, err
 	}
 	out := roaring64.And(set, types)
+	if !plan.Intent.Widen || s.Executor.Retriever == nil {
+		return out, nil
+	}
+	rest := roaring64.AndNot(set, out)
+	if cr, ok := s.Executor.Retriever.(CoverRetriever); ok {
+		// A SKU of another type enters a widening plan's pool only as a hit holding the whole
+		// query (hitItems keeps no other; rankTypesBy adds those holding every word, a subset)
+		// or holding every word of a phrase (Executor.candidates).
+		if query := strings.TrimSpace(plan.Query); query != "" && !rest.IsEmpty() {
+			out.Or(cr.CompleteAmong(query, rest))
+		}
+		for _, ph := range plan.Intent.Phrases {
+			out.Or(s.holdingAllAmong(ph, rest))
+		}
+		return out, nil
+	}
 	words := strings.Fields(plan.Query)
 	for _, ph := range plan.Intent.Phrases { // each widens the candidates by itself (Executor.candidates)
 		words = append(words, strings.Fields(ph)...)
 	}
-	if plan.Intent.Widen && len(words) > 0 && s.Executor.Retriever != nil {
-		rest := roaring64.AndNot(set, out)
+	if len(words) > 0 {
 		if mr, ok := s.Executor.Retriever.(MentionRetriever); ok {
 			out.Or(mr.MentioningAmong(words, rest))
 		} else {

@@ -186,6 +186,8 @@ func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 		{Intent: mice, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 6, ExcludeTerms: []string{"wireless"}},
 		{Ranking: selection.Ranking{By: selection.SortPriceDesc}, Limit: 8, ExcludeTerms: []string{"wireless"}, Filter: &sg},
 		{Query: "mouse", Intent: &selection.Intent{Types: pads.Types, Widen: true}, Ranking: selection.Ranking{By: selection.SortRating}, Limit: 9},
+		{Query: "wireless mouse", Intent: &selection.Intent{Types: pads.Types, Widen: true}, Limit: 8},
+		{Query: "wireless mouse", Intent: &selection.Intent{Types: pads.Types, Widen: true}, Ranking: selection.Ranking{By: selection.SortPriceAsc}, Limit: 6},
 	}
 	for i := range plans {
 		plans[i].Version = selection.PlanVersion

@@ -16,6 +16,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"selection/filter"
 )
 
 // Service is the selection service's use cases: plan a scenario, preview, and keep pools.
@@ -502,10 +504,10 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 	members := roaring64.AndNot(cur.Members, pinned)
 	hit := roaring64.And(ranked, members)
 	membersMoved := s.membersMoved(p.Plan, cur, changed, hit, pinned)
-	passes, admitted := (*roaring64.Bitmap)(nil), roaring64.New() // what the filter passes now
+	passes, admitted := (*roaring64.Bitmap)(nil), roaring64.New() // the changed SKUs the filter passes now
 	if filtered.Intersects(members) || !roaring64.Or(ranked, filtered).IsEmpty() {
 		var err error
-		if passes, err = s.passing(ctx, p.Plan); err != nil {
+		if passes, err = s.passingAmong(ctx, p.Plan, changed.all); err != nil {
 			return RefreshOutcome{}, err
 		}
 		// A member whose filtered field changed matters only if it no longer passes.
@@ -559,6 +561,16 @@ func (s *Service) refreshBecause(ctx context.Context, p Pool, cur *Version, trig
 	return o, err
 }
 
+// passingAmong is what the plan's filter passes now of set (a few): every live one without a
+// filter.
+func (s *Service) passingAmong(ctx context.Context, plan Plan, set *roaring64.Bitmap) (*roaring64.Bitmap, error) {
+	e := filter.All()
+	if plan.Filter != nil {
+		e = *plan.Filter
+	}
+	return s.Executor.Index.EvalWithinContext(ctx, e, set)
+}
+
 // passing is what the plan's filter passes now (every live SKU without one).
 func (s *Service) passing(ctx context.Context, plan Plan) (*roaring64.Bitmap, error) {
 	if plan.Filter == nil {
@@ -575,11 +587,10 @@ func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap
 	if set.IsEmpty() || plan.Intent == nil || len(plan.Intent.Types) == 0 {
 		return set, nil
 	}
-	types, err := s.Executor.typeSet(ctx, plan.Intent, &Result{})
+	out, err := s.typesAmong(ctx, plan.Intent, set)
 	if err != nil {
 		return nil, err
 	}
-	out := roaring64.And(set, types)
 	if !plan.Intent.Widen || s.Executor.Retriever == nil {
 		return out, nil
 	}

@@ -2,6 +2,7 @@ package selection
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -115,7 +116,7 @@ func (s *Service) membersMoved(plan Plan, cur *Version, cs *changeSet, hit, pinn
 
 // canEnter reports whether one of the admitted SKUs (changed, not members, passing the filter
 // and of the plan's types or holding a word of its query; filtered are the changed SKUs whose
-// change the filter reads, passes what it passes now) can enter the pool. It can whenever the
+// change the filter reads, passes the changed SKUs it passes now) can enter the pool. It can whenever the
 // pool has room, or the plan's ranking is not one compared here:
 //   - ranked by a field (fieldRanked), a SKU can enter only when its value beats the last
 //     member's, whatever changed (its text or type decide only whether it is admitted). (A
@@ -133,8 +134,12 @@ func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, admitte
 		if query := strings.TrimSpace(plan.Query); plan.Intent != nil && plan.Intent.Widen && query != "" &&
 			s.Executor.Retriever != nil && admitted.Intersects(filtered) {
 			cr, ok := s.Executor.Retriever.(CompleteRetriever)
-			if !ok || cr.HoldingAll(query, passes).GetCardinality() > uint64(widenDepth(plan)) {
+			if !ok {
 				return true, nil
+			}
+			all, err := s.passing(ctx, plan)
+			if err != nil || cr.HoldingAll(query, all).GetCardinality() > uint64(widenDepth(plan)) {
+				return true, err
 			}
 		}
 		last, ok := s.lastRanked(cur, pinned)
@@ -149,16 +154,15 @@ func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, admitte
 	// Metrics-only changes of SKUs that passed before: candidates (of the types, or holding
 	// every word of a phrase of a widening intent) can enter the tail; others (holding a query
 	// word) only by relevance, which is unchanged.
-	types, err := s.Executor.typeSet(ctx, plan.Intent, &Result{})
+	rest, err := s.typesAmong(ctx, plan.Intent, admitted)
 	if err != nil {
 		return false, err
 	}
 	if plan.Intent.Widen {
 		for _, ph := range plan.Intent.Phrases {
-			types.Or(s.holdingAllAmong(ph, admitted))
+			rest.Or(s.holdingAllAmong(ph, admitted))
 		}
 	}
-	rest := roaring64.And(admitted, types)
 	if rest.IsEmpty() {
 		return false, nil
 	}
@@ -170,6 +174,23 @@ func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, admitte
 		return false, nil // hits fill the pool: sales bring no one in
 	}
 	return s.beats(rankField[SortSales].field, true, rest, last)
+}
+
+// typesAmong is the SKUs of set (a few) of the intent's types: Executor.typeSet within set,
+// without reading the types' whole bitmaps.
+func (s *Service) typesAmong(ctx context.Context, it *Intent, set *roaring64.Bitmap) (*roaring64.Bitmap, error) {
+	out := roaring64.New()
+	for _, t := range it.Types {
+		one, err := s.Executor.Index.EvalWithinContext(ctx, filter.Attr("product_type", t.Name), set)
+		if err != nil {
+			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
+		}
+		if len(t.Mentions) > 0 && s.Executor.Retriever != nil {
+			one = s.mentioningAmong(t.Mentions, one)
+		}
+		out.Or(one)
+	}
+	return out, nil
 }
 
 // holdingAllAmong is the SKUs of set (a few) whose text holds every word of phrase
@@ -197,10 +218,11 @@ func ranksBefore(field string, desc bool, va, a, vb, b int64) bool {
 	return (a < b) != (field == rankField[SortNewest].field)
 }
 
-// stillRanked reports whether every SKU of set (members whose text or type changed, passing
-// the filter) is still one a plan ranked by a field ranks: it mentions no excluded word and,
-// for a plan of types, is of them, holds every word of a widening intent's phrase, or holds
-// every word of its query while those SKUs are few enough to be taken all (Executor.rankTypesBy).
+// stillRanked reports whether every SKU of set (members whose text or type changed) is still
+// one a plan ranked by a field ranks: it passes the filter (passes holds the changed SKUs it
+// passes now), mentions no excluded word and, for a plan of types, is of them, holds every
+// word of a widening intent's phrase, or holds every word of its query while those SKUs are
+// few enough to be taken all (Executor.rankTypesBy).
 func (s *Service) stillRanked(ctx context.Context, plan Plan, set, passes *roaring64.Bitmap) (bool, error) {
 	if !roaring64.AndNot(set, passes).IsEmpty() {
 		return false, nil
@@ -211,7 +233,7 @@ func (s *Service) stillRanked(ctx context.Context, plan Plan, set, passes *roari
 	if plan.Intent == nil || len(plan.Intent.Types) == 0 {
 		return true, nil
 	}
-	in, err := s.Executor.typeSet(ctx, plan.Intent, &Result{})
+	in, err := s.typesAmong(ctx, plan.Intent, set)
 	if err != nil {
 		return false, err
 	}
@@ -226,8 +248,14 @@ func (s *Service) stillRanked(ctx context.Context, plan Plan, set, passes *roari
 		rest.AndNot(s.holdingAllAmong(ph, rest))
 	}
 	if query := strings.TrimSpace(plan.Query); !rest.IsEmpty() && query != "" {
-		if cr, ok := s.Executor.Retriever.(CompleteRetriever); ok && cr.HoldingAll(query, passes).GetCardinality() <= uint64(widenDepth(plan)) {
-			rest.AndNot(s.holdingAllAmong(query, rest))
+		if cr, ok := s.Executor.Retriever.(CompleteRetriever); ok {
+			all, err := s.passing(ctx, plan)
+			if err != nil {
+				return false, err
+			}
+			if cr.HoldingAll(query, all).GetCardinality() <= uint64(widenDepth(plan)) {
+				rest.AndNot(s.holdingAllAmong(query, rest))
+			}
 		}
 	}
 	return rest.IsEmpty(), nil

@@ -364,6 +364,57 @@ func (ix *Index) CoverageAmong(text string, within *roaring64.Bitmap) map[int64]
 	return out
 }
 
+// CompleteAmong returns the live documents of within whose coverage of text (CoverageAmong)
+// is at least min. A document missing a term that carries more than 2(1-min) of the query's
+// IDF mass falls short, so only the holders of every such term are scored, found from the
+// shortest of their postings when within is larger than it.
+func (ix *Index) CompleteAmong(text string, within *roaring64.Bitmap, min float32) *roaring64.Bitmap {
+	terms := dedupe(Analyze(text))
+	out := roaring64.New()
+	if len(terms) == 0 || within.IsEmpty() {
+		return out
+	}
+	ix.mu.RLock()
+	qs, totalIDF, _ := ix.queryTerms(terms)
+	var lists [][]posting
+	if len(terms) <= 31 { // beyond, terms share coverage bits: score every document
+		for _, q := range qs {
+			if q.idf > 2*(1-float64(min))*totalIDF {
+				lists = append(lists, ix.postings[q.id])
+			}
+		}
+	}
+	cands := within
+	if len(lists) > 0 {
+		slices.SortFunc(lists, func(a, b []posting) int { return len(a) - len(b) })
+		if uint64(len(lists[0])) < within.GetCardinality() {
+			cands = roaring64.New()
+			for _, p := range lists[0] {
+				if !within.Contains(uint64(p.ord)) {
+					continue
+				}
+				all := true
+				for _, l := range lists[1:] {
+					if _, ok := slices.BinarySearchFunc(l, p.ord, func(q posting, o uint32) int { return cmp.Compare(q.ord, o) }); !ok {
+						all = false
+						break
+					}
+				}
+				if all {
+					cands.Add(uint64(p.ord))
+				}
+			}
+		}
+	}
+	ix.mu.RUnlock()
+	for o, c := range ix.CoverageAmong(text, cands) {
+		if c >= min {
+			out.Add(uint64(o))
+		}
+	}
+	return out
+}
+
 // MentioningAmong is Mentioning within a set: the documents of within holding any word of any
 // text. It reads each document's own terms (a binary search per word) when within is small
 // next to the words' postings, so a check of a few changed SKUs does not cost the whole

@@ -348,3 +348,36 @@ func TestCoverageAmongIsSearchCoverage(t *testing.T) {
 		require.NotContains(t, got, int64(4), "deleted")
 	}
 }
+
+// CompleteAmong is CoverageAmong at or above the bar, whether it walks postings or documents.
+func TestCompleteAmongIsCoverageAtLeast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	words := []string{"usb", "cable", "hdmi", "mouse", "gaming", "wireless", "black", "adapter", "the"}
+	var docs []Document
+	for o := int64(0); o < 500; o++ {
+		title := "the "
+		for range 1 + rng.IntN(5) {
+			title += words[rng.IntN(len(words))] + " "
+		}
+		docs = append(docs, mkdoc(1000+o, o, title, "Brand", ""))
+	}
+	ix := newIndex(t, docs...)
+	require.Equal(t, 1, ix.Delete(1004))
+	large := roaring64.New()
+	large.AddRange(0, 500)
+	for _, q := range []string{"cable", "gaming mouse", "hdmi adapter black", "the usb cable", "zebra usb", "the", ""} {
+		for _, within := range []*roaring64.Bitmap{large, roaring64.BitmapOf(1, 4, 9, 33, 250), roaring64.New()} {
+			for _, bar := range []float32{0.999, 0.6, 0.2} {
+				want := roaring64.New()
+				for o, c := range ix.CoverageAmong(q, within) {
+					if c >= bar {
+						want.Add(uint64(o))
+					}
+				}
+				got := ix.CompleteAmong(q, within, bar)
+				require.True(t, want.Equals(got), "%q within %d at %v: %v, want %v", q, within.GetCardinality(), bar, got.ToArray(), want.ToArray())
+			}
+		}
+	}
+	require.False(t, ix.CompleteAmong("gaming mouse", large, 0.999).IsEmpty())
+}

@@ -61,13 +61,7 @@ func (r Retriever) HoldingAll(text string, within *roaring64.Bitmap) *roaring64.
 // (selection.CoverRetriever): their coverage of its IDF mass, as the lexical search reports
 // it, reaches completeCoverage.
 func (r Retriever) CompleteAmong(text string, within *roaring64.Bitmap) *roaring64.Bitmap {
-	out := roaring64.New()
-	for o, c := range r.Searcher.lex.CoverageAmong(text, within) {
-		if c >= completeCoverage {
-			out.Add(uint64(o))
-		}
-	}
-	return out
+	return r.Searcher.lex.CompleteAmong(text, within, completeCoverage)
 }
 
 // MentioningAmong is Mentioning within a set, read from the few SKUs' own terms.

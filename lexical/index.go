@@ -366,8 +366,9 @@ func (ix *Index) CoverageAmong(text string, within *roaring64.Bitmap) map[int64]
 
 // CompleteAmong returns the live documents of within whose coverage of text (CoverageAmong)
 // is at least min. A document missing a term that carries more than 2(1-min) of the query's
-// IDF mass falls short, so only the holders of every such term are scored, found from the
-// shortest of their postings when within is larger than it.
+// IDF mass falls short, so it is looked for first (the rarest first), from its postings when
+// within is larger than they are, else in each document's own terms; only documents holding
+// every such term are scored.
 func (ix *Index) CompleteAmong(text string, within *roaring64.Bitmap, min float32) *roaring64.Bitmap {
 	terms := dedupe(Analyze(text))
 	out := roaring64.New()
@@ -375,42 +376,61 @@ func (ix *Index) CompleteAmong(text string, within *roaring64.Bitmap, min float3
 		return out
 	}
 	ix.mu.RLock()
+	defer ix.mu.RUnlock()
 	qs, totalIDF, _ := ix.queryTerms(terms)
-	var lists [][]posting
+	if len(qs) == 0 {
+		return out
+	}
+	var required []uint32
 	if len(terms) <= 31 { // beyond, terms share coverage bits: score every document
 		for _, q := range qs {
 			if q.idf > 2*(1-float64(min))*totalIDF {
-				lists = append(lists, ix.postings[q.id])
+				required = append(required, q.id)
 			}
 		}
 	}
-	cands := within
-	if len(lists) > 0 {
-		slices.SortFunc(lists, func(a, b []posting) int { return len(a) - len(b) })
-		if uint64(len(lists[0])) < within.GetCardinality() {
-			cands = roaring64.New()
-			for _, p := range lists[0] {
-				if !within.Contains(uint64(p.ord)) {
-					continue
-				}
-				all := true
-				for _, l := range lists[1:] {
-					if _, ok := slices.BinarySearchFunc(l, p.ord, func(q posting, o uint32) int { return cmp.Compare(q.ord, o) }); !ok {
-						all = false
-						break
-					}
-				}
-				if all {
-					cands.Add(uint64(p.ord))
-				}
+	slices.SortFunc(required, func(a, b uint32) int { return len(ix.postings[a]) - len(ix.postings[b]) })
+	holds := func(d *doc, id uint32) bool {
+		_, ok := slices.BinarySearchFunc(d.terms, id, func(t termTF, id uint32) int { return cmpU32(t.term, id) })
+		return ok
+	}
+	check := func(o uint64) {
+		if o >= uint64(len(ix.docs)) || !ix.docs[o].live {
+			return
+		}
+		d := &ix.docs[o]
+		for _, id := range required {
+			if !holds(d, id) {
+				return
 			}
 		}
-	}
-	ix.mu.RUnlock()
-	for o, c := range ix.CoverageAmong(text, cands) {
-		if c >= min {
-			out.Add(uint64(o))
+		var mask uint32
+		for _, q := range qs {
+			if holds(d, q.id) {
+				mask |= q.bit
+			}
 		}
+		cov := 0.0 // as topHits' cover sums it
+		for _, q := range qs {
+			if mask&q.bit != 0 {
+				cov += q.idf
+			}
+		}
+		if mask != 0 && float32(cov/totalIDF) >= min {
+			out.Add(o)
+		}
+	}
+	if len(required) > 0 && uint64(len(ix.postings[required[0]])) < within.GetCardinality() {
+		for _, p := range ix.postings[required[0]] {
+			if within.Contains(uint64(p.ord)) {
+				check(uint64(p.ord))
+			}
+		}
+		return out
+	}
+	it := within.Iterator()
+	for it.HasNext() {
+		check(it.Next())
 	}
 	return out
 }

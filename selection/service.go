@@ -517,7 +517,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 		admitted = roaring64.Or(ranked, filtered)
 		admitted.AndNot(cur.Members)
 		admitted.And(passes)
-		if admitted, err = s.ofIntent(ctx, p.Plan, admitted, changed); err != nil {
+		if admitted, err = s.ofIntent(ctx, p.Plan, admitted); err != nil {
 			return RefreshOutcome{}, err
 		}
 	}
@@ -583,7 +583,7 @@ func (s *Service) passing(ctx context.Context, plan Plan) (*roaring64.Bitmap, er
 // them, or (a widening intent) holding the whole query as a search counts it or every word of
 // a phrase (with a retriever that cannot tell: any word of either); other plans keep set.
 // (Without widening, a plan of types retrieves and ranks among its types' SKUs only.)
-func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap, cs *changeSet) (*roaring64.Bitmap, error) {
+func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap) (*roaring64.Bitmap, error) {
 	if set.IsEmpty() || plan.Intent == nil || len(plan.Intent.Types) == 0 {
 		return set, nil
 	}
@@ -600,7 +600,7 @@ func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap
 		// query (hitItems keeps no other; rankTypesBy adds those holding every word, a subset)
 		// or holding every word of a phrase (Executor.candidates).
 		if query := strings.TrimSpace(plan.Query); query != "" && !rest.IsEmpty() {
-			out.Or(roaring64.And(rest, cs.completeFor(query, cr)))
+			out.Or(cr.CompleteAmong(query, rest))
 		}
 		for _, ph := range plan.Intent.Phrases {
 			out.Or(s.holdingAllAmong(ph, rest))
@@ -629,26 +629,6 @@ type changeSet struct {
 	all, price, stock, metrics *roaring64.Bitmap
 	// other is all less price, stock and metrics: the SKUs with a change of any other kind.
 	other *roaring64.Bitmap
-
-	mu       sync.Mutex
-	complete map[string]*roaring64.Bitmap // by query: the SKUs of all a search would mark Complete
-}
-
-// completeFor is the changed SKUs a search for query would mark Complete, read once per query
-// for the pools that share the change set (set and query decide it; the lexical index it reads
-// reflects at least the set's position whenever it is read).
-func (cs *changeSet) completeFor(query string, cr CoverRetriever) *roaring64.Bitmap {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if bm, ok := cs.complete[query]; ok {
-		return bm
-	}
-	if cs.complete == nil {
-		cs.complete = map[string]*roaring64.Bitmap{}
-	}
-	bm := cr.CompleteAmong(query, cs.all)
-	cs.complete[query] = bm
-	return bm
 }
 
 // changedSince returns the SKUs that changed after v's position: events of transactions not

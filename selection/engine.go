@@ -443,21 +443,39 @@ func hitItems(hits []Hit, cand, within *roaring64.Bitmap, res *Result) []Item {
 // typeSet is the union of the intent's types, one type at a time so that a type the catalogue
 // lacks is reported.
 func (e *Executor) typeSet(ctx context.Context, it *Intent, res *Result) (*roaring64.Bitmap, error) {
+	return e.typesWithin(ctx, it, nil, res)
+}
+
+// typesWithin is typeSet within set (nil: everything; a few SKUs are read one by one, without
+// the types' whole bitmaps). Only the whole catalogue reports a missing type.
+func (e *Executor) typesWithin(ctx context.Context, it *Intent, set *roaring64.Bitmap, res *Result) (*roaring64.Bitmap, error) {
 	bm := roaring64.New()
 	for _, t := range it.Types {
-		one, err := e.Index.EvalContext(ctx, filter.Attr("product_type", t.Name))
+		one, err := e.Index.EvalWithinContext(ctx, filter.Attr("product_type", t.Name), set)
 		if err != nil {
 			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
 		}
-		if one.IsEmpty() {
+		if one.IsEmpty() && set == nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("no SKU of the catalogue has the product type %q", t.Name))
 		}
 		if len(t.Mentions) > 0 && e.Retriever != nil {
-			one.And(e.Retriever.Mentioning(t.Mentions))
+			if set == nil {
+				one.And(e.Retriever.Mentioning(t.Mentions))
+			} else {
+				one = e.mentioningAmong(t.Mentions, one)
+			}
 		}
 		bm.Or(one)
 	}
 	return bm, nil
+}
+
+// mentioningAmong is the SKUs of set (a few) whose text holds any of the words.
+func (e *Executor) mentioningAmong(words []string, set *roaring64.Bitmap) *roaring64.Bitmap {
+	if mr, ok := e.Retriever.(MentionRetriever); ok {
+		return mr.MentioningAmong(words, set)
+	}
+	return roaring64.And(set, e.Retriever.Mentioning(words))
 }
 
 // retrieve asks the retriever for k SKUs relevant to query within a set; lexicalLed leaves out

@@ -587,7 +587,7 @@ func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap
 	if set.IsEmpty() || plan.Intent == nil || len(plan.Intent.Types) == 0 {
 		return set, nil
 	}
-	out, err := s.typesAmong(ctx, plan.Intent, set)
+	out, err := s.Executor.typesWithin(ctx, plan.Intent, set, &Result{})
 	if err != nil {
 		return nil, err
 	}
@@ -612,11 +612,7 @@ func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap
 		words = append(words, strings.Fields(ph)...)
 	}
 	if len(words) > 0 {
-		if mr, ok := s.Executor.Retriever.(MentionRetriever); ok {
-			out.Or(mr.MentioningAmong(words, rest))
-		} else {
-			out.Or(roaring64.And(rest, s.Executor.Retriever.Mentioning(words)))
-		}
+		out.Or(s.Executor.mentioningAmong(words, rest))
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package selection
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -133,12 +132,7 @@ func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, admitte
 	if field, desc, ok := s.fieldRanked(plan); ok {
 		if query := strings.TrimSpace(plan.Query); plan.Intent != nil && plan.Intent.Widen && query != "" &&
 			s.Executor.Retriever != nil && admitted.Intersects(filtered) {
-			cr, ok := s.Executor.Retriever.(CompleteRetriever)
-			if !ok {
-				return true, nil
-			}
-			all, err := s.passing(ctx, plan)
-			if err != nil || cr.HoldingAll(query, all).GetCardinality() > uint64(widenDepth(plan)) {
+			if all, err := s.takesAllHolding(ctx, plan, query); err != nil || !all {
 				return true, err
 			}
 		}
@@ -154,7 +148,7 @@ func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, admitte
 	// Metrics-only changes of SKUs that passed before: candidates (of the types, or holding
 	// every word of a phrase of a widening intent) can enter the tail; others (holding a query
 	// word) only by relevance, which is unchanged.
-	rest, err := s.typesAmong(ctx, plan.Intent, admitted)
+	rest, err := s.Executor.typesWithin(ctx, plan.Intent, admitted, &Result{})
 	if err != nil {
 		return false, err
 	}
@@ -176,21 +170,19 @@ func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, admitte
 	return s.beats(rankField[SortSales].field, true, rest, last)
 }
 
-// typesAmong is the SKUs of set (a few) of the intent's types: Executor.typeSet within set,
-// without reading the types' whole bitmaps.
-func (s *Service) typesAmong(ctx context.Context, it *Intent, set *roaring64.Bitmap) (*roaring64.Bitmap, error) {
-	out := roaring64.New()
-	for _, t := range it.Types {
-		one, err := s.Executor.Index.EvalWithinContext(ctx, filter.Attr("product_type", t.Name), set)
-		if err != nil {
-			return nil, fmt.Errorf("%w: intent: %v", ErrInvalid, err)
-		}
-		if len(t.Mentions) > 0 && s.Executor.Retriever != nil {
-			one = s.mentioningAmong(t.Mentions, one)
-		}
-		out.Or(one)
+// takesAllHolding reports whether a widening plan of types ranked by a field takes every SKU
+// the filter passes that holds every word of query (Executor.rankTypesBy: they are at most
+// widenDepth), rather than the most relevant of them.
+func (s *Service) takesAllHolding(ctx context.Context, plan Plan, query string) (bool, error) {
+	cr, ok := s.Executor.Retriever.(CompleteRetriever)
+	if !ok {
+		return false, nil
 	}
-	return out, nil
+	all, err := s.passing(ctx, plan)
+	if err != nil {
+		return false, err
+	}
+	return cr.HoldingAll(query, all).GetCardinality() <= uint64(widenDepth(plan)), nil
 }
 
 // holdingAllAmong is the SKUs of set (a few) whose text holds every word of phrase
@@ -227,13 +219,13 @@ func (s *Service) stillRanked(ctx context.Context, plan Plan, set, passes *roari
 	if !roaring64.AndNot(set, passes).IsEmpty() {
 		return false, nil
 	}
-	if len(plan.ExcludeTerms) > 0 && s.Executor.Retriever != nil && !s.mentioningAmong(plan.ExcludeTerms, set).IsEmpty() {
+	if len(plan.ExcludeTerms) > 0 && s.Executor.Retriever != nil && !s.Executor.mentioningAmong(plan.ExcludeTerms, set).IsEmpty() {
 		return false, nil
 	}
 	if plan.Intent == nil || len(plan.Intent.Types) == 0 {
 		return true, nil
 	}
-	in, err := s.typesAmong(ctx, plan.Intent, set)
+	in, err := s.Executor.typesWithin(ctx, plan.Intent, set, &Result{})
 	if err != nil {
 		return false, err
 	}
@@ -248,25 +240,15 @@ func (s *Service) stillRanked(ctx context.Context, plan Plan, set, passes *roari
 		rest.AndNot(s.holdingAllAmong(ph, rest))
 	}
 	if query := strings.TrimSpace(plan.Query); !rest.IsEmpty() && query != "" {
-		if cr, ok := s.Executor.Retriever.(CompleteRetriever); ok {
-			all, err := s.passing(ctx, plan)
-			if err != nil {
-				return false, err
-			}
-			if cr.HoldingAll(query, all).GetCardinality() <= uint64(widenDepth(plan)) {
-				rest.AndNot(s.holdingAllAmong(query, rest))
-			}
+		all, err := s.takesAllHolding(ctx, plan, query)
+		if err != nil {
+			return false, err
+		}
+		if all {
+			rest.AndNot(s.holdingAllAmong(query, rest))
 		}
 	}
 	return rest.IsEmpty(), nil
-}
-
-// mentioningAmong is the SKUs of set (a few) whose text holds any of the words.
-func (s *Service) mentioningAmong(words []string, set *roaring64.Bitmap) *roaring64.Bitmap {
-	if mr, ok := s.Executor.Retriever.(MentionRetriever); ok {
-		return mr.MentioningAmong(words, set)
-	}
-	return roaring64.And(set, s.Executor.Retriever.Mentioning(words))
 }
 
 // lastRanked is the version's last member that is not a pin.

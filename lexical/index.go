@@ -111,6 +111,37 @@ type doc struct {
 	live  bool
 }
 
+// term returns the position of term id among d's terms (sorted by id).
+func (d *doc) term(id uint32) (int, bool) {
+	return slices.BinarySearchFunc(d.terms, id, func(t termTF, id uint32) int { return cmpU32(t.term, id) })
+}
+
+// mask is the coverage bits of the query terms d holds.
+func (d *doc) mask(qs []queryTerm) uint32 {
+	var m uint32
+	for _, q := range qs {
+		if _, ok := d.term(q.id); ok {
+			m |= q.bit
+		}
+	}
+	return m
+}
+
+// liveDocs calls fn with each live document of within, in ordinal order, until fn returns
+// false.
+func (ix *Index) liveDocs(within *roaring64.Bitmap, fn func(o uint64, d *doc) bool) {
+	it := within.Iterator()
+	for it.HasNext() {
+		o := it.Next()
+		if o >= uint64(len(ix.docs)) {
+			return
+		}
+		if d := &ix.docs[o]; d.live && !fn(o, d) {
+			return
+		}
+	}
+}
+
 // Index is an in-memory BM25F index over SKU documents, addressed by ordinal. It is safe for
 // concurrent use: searches share a read lock, Upsert and Delete take the write lock briefly.
 type Index struct {
@@ -334,33 +365,12 @@ func (ix *Index) CoverageAmong(text string, within *roaring64.Bitmap) map[int64]
 	if len(qs) == 0 {
 		return out
 	}
-	it := within.Iterator()
-	for it.HasNext() {
-		o := it.Next()
-		if o >= uint64(len(ix.docs)) {
-			break
+	ix.liveDocs(within, func(o uint64, d *doc) bool {
+		if m := d.mask(qs); m != 0 {
+			out[int64(o)] = coverage(qs, totalIDF, m)
 		}
-		d := &ix.docs[o]
-		if !d.live {
-			continue
-		}
-		var mask uint32
-		for _, q := range qs {
-			if _, ok := slices.BinarySearchFunc(d.terms, q.id, func(t termTF, id uint32) int { return cmpU32(t.term, id) }); ok {
-				mask |= q.bit
-			}
-		}
-		if mask == 0 {
-			continue
-		}
-		cov := 0.0 // as topHits' cover sums it
-		for _, q := range qs {
-			if mask&q.bit != 0 {
-				cov += q.idf
-			}
-		}
-		out[int64(o)] = float32(cov / totalIDF)
-	}
+		return true
+	})
 	return out
 }
 
@@ -390,48 +400,26 @@ func (ix *Index) CompleteAmong(text string, within *roaring64.Bitmap, min float3
 		}
 	}
 	slices.SortFunc(required, func(a, b uint32) int { return len(ix.postings[a]) - len(ix.postings[b]) })
-	holds := func(d *doc, id uint32) bool {
-		_, ok := slices.BinarySearchFunc(d.terms, id, func(t termTF, id uint32) int { return cmpU32(t.term, id) })
-		return ok
-	}
-	check := func(o uint64) {
-		if o >= uint64(len(ix.docs)) || !ix.docs[o].live {
-			return
-		}
-		d := &ix.docs[o]
+	check := func(o uint64, d *doc) bool {
 		for _, id := range required {
-			if !holds(d, id) {
-				return
+			if _, ok := d.term(id); !ok {
+				return true
 			}
 		}
-		var mask uint32
-		for _, q := range qs {
-			if holds(d, q.id) {
-				mask |= q.bit
-			}
-		}
-		cov := 0.0 // as topHits' cover sums it
-		for _, q := range qs {
-			if mask&q.bit != 0 {
-				cov += q.idf
-			}
-		}
-		if mask != 0 && float32(cov/totalIDF) >= min {
+		if m := d.mask(qs); m != 0 && coverage(qs, totalIDF, m) >= min {
 			out.Add(o)
 		}
+		return true
 	}
 	if len(required) > 0 && uint64(len(ix.postings[required[0]])) < within.GetCardinality() {
 		for _, p := range ix.postings[required[0]] {
-			if within.Contains(uint64(p.ord)) {
-				check(uint64(p.ord))
+			if d := &ix.docs[p.ord]; d.live && within.Contains(uint64(p.ord)) {
+				check(uint64(p.ord), d)
 			}
 		}
 		return out
 	}
-	it := within.Iterator()
-	for it.HasNext() {
-		check(it.Next())
-	}
+	ix.liveDocs(within, check)
 	return out
 }
 
@@ -466,23 +454,15 @@ func (ix *Index) MentioningAmong(within *roaring64.Bitmap, texts ...string) *roa
 		}
 		return out
 	}
-	it := within.Iterator()
-	for it.HasNext() {
-		o := it.Next()
-		if o >= uint64(len(ix.docs)) {
-			break
-		}
-		d := &ix.docs[o]
-		if !d.live {
-			continue
-		}
+	ix.liveDocs(within, func(o uint64, d *doc) bool {
 		for _, id := range ids {
-			if _, ok := slices.BinarySearchFunc(d.terms, id, func(t termTF, id uint32) int { return cmpU32(t.term, id) }); ok {
+			if _, ok := d.term(id); ok {
 				out.Add(o)
 				break
 			}
 		}
-	}
+		return true
+	})
 	return out
 }
 

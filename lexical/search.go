@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"context"
 	"math"
-	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 )
@@ -124,8 +123,7 @@ func (ix *Index) scoreCandidates(ctx context.Context, acc *accumulator, sc *scor
 			continue
 		}
 		for _, q := range qs {
-			j, ok := slices.BinarySearchFunc(d.terms, q.id, func(t termTF, id uint32) int { return cmpU32(t.term, id) })
-			if ok {
+			if j, ok := d.term(q.id); ok {
 				acc.add(uint32(o), sc.score(uint32(o), &d.terms[j].tf, q.idf), q.bit)
 			}
 		}
@@ -162,15 +160,6 @@ func (ix *Index) scorePostings(ctx context.Context, acc *accumulator, sc *scorer
 // topHits is the best k scored documents, best first, with their SKU ids and their coverage
 // of the query's IDF mass.
 func (ix *Index) topHits(acc *accumulator, qs []queryTerm, totalIDF float64, k int) []Hit {
-	cover := func(mask uint32) float32 {
-		s := 0.0
-		for _, q := range qs {
-			if mask&q.bit != 0 {
-				s += q.idf
-			}
-		}
-		return float32(s / totalIDF)
-	}
 	h := make(hitHeap, 0, min(k, len(acc.touched)))
 	for _, o := range acc.touched {
 		s := acc.cells[o].score
@@ -185,10 +174,22 @@ func (ix *Index) topHits(acc *accumulator, qs []queryTerm, totalIDF float64, k i
 	for i := len(h) - 1; i >= 0; i-- {
 		x := heap.Pop(&h).(Hit)
 		x.SKUID = ix.docs[x.Ordinal].skuID
-		x.Coverage = cover(acc.cells[x.Ordinal].mask)
+		x.Coverage = coverage(qs, totalIDF, acc.cells[x.Ordinal].mask)
 		hits[i] = x
 	}
 	return hits
+}
+
+// coverage is the share of the query's IDF mass (totalIDF) held by the terms whose bits are
+// in mask: Hit.Coverage.
+func coverage(qs []queryTerm, totalIDF float64, mask uint32) float32 {
+	s := 0.0
+	for _, q := range qs {
+		if mask&q.bit != 0 {
+			s += q.idf
+		}
+	}
+	return float32(s / totalIDF)
 }
 
 // idfOf is BM25's inverse document frequency (the non-negative form Lucene uses).

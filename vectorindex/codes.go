@@ -42,11 +42,7 @@ func (ix *Index) encode(c *chunk, row int, v []float32, mean []float32) {
 // queryCode is the binary code of a normalised query.
 func (ix *Index) queryCode(q []float32) []uint64 {
 	code := make([]uint64, ix.words)
-	for i, x := range q {
-		if x > ix.mean[i] {
-			code[i/64] |= 1 << uint(i%64)
-		}
-	}
+	ix.codeOf(code, q, ix.mean)
 	return code
 }
 
@@ -59,6 +55,10 @@ func (ix *Index) Recenter() {
 	defer ix.mu.Unlock()
 	ix.mean = ix.computeMean(ix.chunks)
 	ix.encodeAll(ix.chunks, ix.mean)
+	if ix.lists != nil {
+		ix.lists.encode(ix, ix.mean)
+		ix.lists.recode(ix)
+	}
 }
 
 // computeMean is the mean of the vectors held in chunks (zero when there are none).

@@ -66,6 +66,22 @@
 // A dense filter (at least 1/16 of the ordinal range) is turned into a bit mask first (about
 // 1 ns per member) so both scans run word by word; a sparse one is iterated.
 //
+// # Lists
+//
+// From ListsFrom (131,072) vectors, Load also partitions them into lists (an inverted-file
+// index, lists.go): spherical k-means on a sample of 48 vectors per list (about 1,024 vectors
+// a list, 16 to 4,096 lists; 8 rounds, each vector placed by the 16 centroids nearest its sign
+// code, then scored in float32), and every vector in the list of its nearest centroid. Each
+// list keeps its members' sign codes and correction factors side by side (68 bytes a vector).
+// A search of at least ListsFrom candidates for at most ListMaxK (100) neighbours - a
+// propagated tag's vote, a type vote - takes the lists path: it scores the centroids, estimates
+// the members of the nearest lists (within the filter) from their codes until it has
+// ListProbe (8,192) of them, and scores the best ListRerank in float32. It reads a few
+// thousand codes in order instead of every code. The polls keep the lists: a new or changed
+// vector joins its nearest list, a removed one leaves; the centroids stay as Load built them.
+// BuildLists makes them for an index filled with Put. Larger k (a pool's dense retrieval)
+// keeps the quantised scan.
+//
 // # Planner
 //
 // Planner takes the exact candidate bitmap of a filter. With the index loaded it uses exact

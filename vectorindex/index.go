@@ -58,6 +58,20 @@ type IndexConfig struct {
 	// candidates).
 	// Default: DefaultRerank (measured: recall@10 >= 0.99).
 	Rerank int
+	// ListsFrom is the vector count from which Load partitions the vectors into lists (k-means,
+	// lists.go), and the candidate count from which a search for at most ListMaxK neighbours
+	// reads the nearest lists only instead of every candidate's code; negative: never.
+	// Default: DefaultListsFrom (measured, see doc.go).
+	ListsFrom int
+	// ListProbe is how many candidates the lists path gathers from the lists nearest the query.
+	// Default: DefaultListProbe (measured: recall@10 >= 0.99).
+	ListProbe int
+	// ListRerank is how many of those, best by the asymmetric estimate from their codes, are
+	// scored in float32 (at least 4 x k). Default: DefaultListRerank (measured).
+	ListRerank int
+	// ListMaxK is the most neighbours a search may ask for and take the lists path (more take
+	// the quantised one). Default: 100.
+	ListMaxK int
 	// Kernel chooses the scoring kernels: "auto" for the fastest this build and CPU support
 	// (AVX-512, else AVX2+FMA, else portable), or "avx512", "avx2" or "portable" to force one;
 	// NewIndex refuses a path the build or the CPU lacks (cpukernel.ErrUnsupported).
@@ -73,6 +87,11 @@ const (
 	DefaultQuantizedMin = 65536
 	DefaultCandidates   = 20000
 	DefaultRerank       = 2000
+	// The lists path's defaults (measured by BenchmarkListsPath and the propagated vote's
+	// benchmark, see doc.go).
+	DefaultListsFrom  = 131072
+	DefaultListProbe  = 8192
+	DefaultListRerank = 128
 )
 
 // WithDefaults fills zero fields with their defaults.
@@ -104,6 +123,18 @@ func (c IndexConfig) WithDefaults() IndexConfig {
 	if c.Rerank == 0 {
 		c.Rerank = DefaultRerank
 	}
+	if c.ListsFrom == 0 {
+		c.ListsFrom = DefaultListsFrom
+	}
+	if c.ListProbe == 0 {
+		c.ListProbe = DefaultListProbe
+	}
+	if c.ListRerank == 0 {
+		c.ListRerank = DefaultListRerank
+	}
+	if c.ListMaxK == 0 {
+		c.ListMaxK = 100
+	}
 	if c.Kernel == "" {
 		c.Kernel = string(cpukernel.Auto)
 	}
@@ -123,6 +154,8 @@ func (c IndexConfig) validate() error {
 		return errors.New("vectorindex: negative MaxBytes")
 	case c.Workers < 1 || c.ParallelMin < 1 || c.QuantizedMin < 1 || c.Candidates < 1 || c.Rerank < 1:
 		return errors.New("vectorindex: Workers, ParallelMin, QuantizedMin, Candidates and Rerank must be positive")
+	case c.ListProbe < 1 || c.ListRerank < 1 || c.ListMaxK < 1:
+		return errors.New("vectorindex: ListProbe, ListRerank and ListMaxK must be positive")
 	}
 	return nil
 }
@@ -161,6 +194,7 @@ type Index struct {
 	n        int
 	maxOrd   int64 // highest ordinal held, -1 if none
 	mean     []float32
+	lists    *lists // the partition of the lists path (nil: none)
 	loaded   bool
 	loadTime time.Duration
 	wm       time.Time // newest updated_at seen
@@ -236,6 +270,12 @@ func (ix *Index) Stats() IndexStats {
 			b += int64(c.rows) * (int64(ix.cfg.Dim)*4 + int64(ix.words)*8 + 8)
 		}
 	}
+	if l := ix.lists; l != nil {
+		b += int64(len(l.cents)+len(l.of)+len(l.at))*4 + int64(len(l.codes))*8
+		for _, m := range l.members {
+			b += int64(len(m.ords)+len(m.codes))*8 + int64(len(m.corr))*4
+		}
+	}
 	st := IndexStats{Vectors: ix.n, Bytes: b, Loaded: ix.loaded, LoadTime: ix.loadTime, Kernel: ix.kern.name(),
 		Polls: ix.polls.Load(), PollErrors: ix.pollErrors.Load(), Applied: ix.applied.Load(),
 		Removed: ix.removed.Load(), Watermark: ix.wm}
@@ -304,7 +344,13 @@ func chunkFor(chunks *[]*chunk, o int64) *chunk {
 
 // put stores a normalised vector (callers hold mu for writing, or own chunks exclusively).
 func (ix *Index) put(chunks *[]*chunk, o, id int64, vn []float32, mean []float32) (added bool) {
-	return ix.putEncode(chunks, o, id, vn, mean, true)
+	added = ix.putEncode(chunks, o, id, vn, mean, true)
+	if ix.lists != nil {
+		c := (*chunks)[o>>chunkBits]
+		r := int(o & chunkMask)
+		ix.lists.place(ix, o, vn, c.rcodes[r*ix.words:(r+1)*ix.words], c.corr[r])
+	}
+	return added
 }
 
 func (ix *Index) putEncode(chunks *[]*chunk, o, id int64, vn []float32, mean []float32, encode bool) (added bool) {
@@ -370,6 +416,9 @@ func (ix *Index) remove(o int64) bool {
 	c.present[row>>6] &^= bit
 	c.n--
 	ix.n--
+	if ix.lists != nil {
+		ix.lists.drop(o)
+	}
 	return true
 }
 

@@ -113,3 +113,46 @@ func TestRefreshQueryFailureIsAnError(t *testing.T) {
 	_, _, err = ix.Refresh(cctx)
 	require.Error(t, err)
 }
+
+// Load partitions the vectors into lists from ListsFrom of them, and the polls keep the lists
+// with the vectors: a new vector is found on the lists path, a deleted one no longer.
+func TestIndexLoadBuildsLists(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	hashes := addSKUs(t, db, map[int64]string{101: "a", 102: "b", 103: "c"})
+	st := vectorindex.NewStore(db.Pool)
+	_, err := st.Upsert(ctx, []vectorindex.Vector{
+		{SKUID: 101, Model: "m", ContentHash: hashes[101], Embedding: unit(512, 10)},
+		{SKUID: 102, Model: "m", ContentHash: hashes[102], Embedding: unit(512, 20)},
+	})
+	require.NoError(t, err)
+
+	few, err := vectorindex.NewIndex(db.Pool, vectorindex.IndexConfig{ListsFrom: 3})
+	require.NoError(t, err)
+	require.NoError(t, few.Load(ctx))
+	require.False(t, few.HasLists(), "2 vectors, lists from 3")
+
+	ix, err := vectorindex.NewIndex(db.Pool, vectorindex.IndexConfig{ListsFrom: 2})
+	require.NoError(t, err)
+	require.NoError(t, ix.Load(ctx))
+	require.True(t, ix.HasLists())
+	hits, _, err := ix.SearchPath(ctx, unit(512, 20), 1, nil, vectorindex.PathLists)
+	require.NoError(t, err)
+	require.Equal(t, int64(102), hits[0].SKUID)
+
+	_, err = st.Upsert(ctx, []vectorindex.Vector{{SKUID: 103, Model: "m", ContentHash: hashes[103], Embedding: unit(512, 30)}})
+	require.NoError(t, err)
+	_, err = catalog.NewStore(db.Pool).Delete(ctx, 101, t0.Add(time.Hour))
+	require.NoError(t, err)
+	_, _, err = ix.Refresh(ctx)
+	require.NoError(t, err)
+	hits, _, err = ix.SearchPath(ctx, unit(512, 30), 1, nil, vectorindex.PathLists)
+	require.NoError(t, err)
+	require.Equal(t, int64(103), hits[0].SKUID)
+	hits, _, err = ix.SearchPath(ctx, unit(512, 10), 3, nil, vectorindex.PathLists)
+	require.NoError(t, err)
+	require.Len(t, hits, 2)
+	for _, h := range hits {
+		require.NotEqual(t, int64(101), h.SKUID, "a deleted SKU on the lists path")
+	}
+}

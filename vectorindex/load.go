@@ -135,9 +135,15 @@ func (ix *Index) Load(ctx context.Context) error {
 	}
 	mean := ix.computeMean(chunks)
 	ix.encodeAll(chunks, mean)
+	var l *lists
+	if ix.cfg.ListsFrom > 0 && n >= ix.cfg.ListsFrom {
+		if l, err = ix.buildLists(ctx, chunks, maxOrd, mean); err != nil {
+			return err
+		}
+	}
 
 	ix.mu.Lock()
-	ix.chunks, ix.n, ix.maxOrd, ix.mean, ix.loaded = chunks, n, maxOrd, mean, true
+	ix.chunks, ix.n, ix.maxOrd, ix.mean, ix.lists, ix.loaded = chunks, n, maxOrd, mean, l, true
 	if wm.After(ix.wm) {
 		ix.wm = wm
 	}

@@ -23,6 +23,9 @@ const (
 	// PathBinary ranks every candidate by the Hamming distance of 1-bit codes, then rescores the
 	// best Rerank of them in float32.
 	PathBinary Path = "memory-binary"
+	// PathLists ranks the candidates of the lists nearest the query only (IndexConfig.ListProbe
+	// of them) as PathBinary does; the index must hold lists (Load, BuildLists).
+	PathLists Path = "memory-lists"
 	// PathHNSW is pgvector's HNSW index with an iterative scan and the bitmap as a filter.
 	PathHNSW Path = "pgvector-hnsw"
 	// PathPGExact is pgvector's exact distance over the candidates' rows.
@@ -56,8 +59,18 @@ func (ix *Index) Similar(ctx context.Context, o int64, k int, filter *roaring64.
 
 // ChoosePath is the path Search takes for n candidates and k results.
 func (ix *Index) ChoosePath(n, k int) Path {
-	if ix.cfg.Exact || n < ix.cfg.QuantizedMin || n <= ix.candidatesFor(k) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.choosePath(n, k)
+}
+
+// choosePath is ChoosePath (callers hold mu).
+func (ix *Index) choosePath(n, k int) Path {
+	switch {
+	case ix.cfg.Exact || n < ix.cfg.QuantizedMin || n <= ix.candidatesFor(k):
 		return PathExact
+	case ix.lists != nil && ix.cfg.ListsFrom > 0 && n >= ix.cfg.ListsFrom && k <= ix.cfg.ListMaxK:
+		return PathLists
 	}
 	return PathBinary
 }
@@ -153,7 +166,14 @@ func (ix *Index) search(ctx context.Context, query []float32, k int, filter *roa
 		return []Hit{}, PathExact, nil
 	}
 	if path == PathAuto {
-		path = ix.ChoosePath(n, kk)
+		path = ix.choosePath(n, kk)
+	}
+	if path == PathLists {
+		if ix.lists == nil {
+			return nil, path, fmt.Errorf("vectorindex: %s: the index holds no lists (Load or BuildLists makes them)", path)
+		}
+		hits := ix.searchLists(qn, kk, filter)
+		return dropOrdinal(hits, exclude, k), path, nil
 	}
 	parts := 1
 	if n >= ix.cfg.ParallelMin {
@@ -178,16 +198,21 @@ func (ix *Index) search(ctx context.Context, query []float32, k int, filter *roa
 	default:
 		return nil, path, fmt.Errorf("vectorindex: the in-memory index has no path %q", path)
 	}
-	if exclude >= 0 {
-		out := hits[:0]
-		for _, h := range hits {
-			if h.Ordinal != exclude {
-				out = append(out, h)
-			}
-		}
-		hits = out[:min(len(out), k)]
+	return dropOrdinal(hits, exclude, k), path, nil
+}
+
+// dropOrdinal is the best k of hits without ordinal exclude (-1: none).
+func dropOrdinal(hits []Hit, exclude int64, k int) []Hit {
+	if exclude < 0 {
+		return hits
 	}
-	return hits, path, nil
+	out := hits[:0]
+	for _, h := range hits {
+		if h.Ordinal != exclude {
+			out = append(out, h)
+		}
+	}
+	return out[:min(len(out), k)]
 }
 
 // searchExact scores every candidate in float32, a top-k per span merged into one.

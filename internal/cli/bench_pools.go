@@ -80,7 +80,7 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	}
 	return onBenchStack(ctx, env, data, reload, icecat, func(st *benchStack, pool *pgxpool.Pool) error {
 		fmt.Fprintf(env.Stdout, "refreshing %d pools over the data set (GOMAXPROCS %d)\n", cfg.Pools, runtime.GOMAXPROCS(0))
-		_, err := poolbench.Run(ctx, poolbench.Target{Service: st.core.Service, DB: pool, Position: st.core.Position}, cfg, env.Stdout)
+		_, err := poolbench.Run(ctx, poolbench.Target{Service: st.core.Service, DB: pool, Position: st.core.Position, Vectors: st.core.Index}, cfg, env.Stdout)
 		return err
 	})
 }

@@ -180,6 +180,9 @@ type VectorsConfig struct {
 	// QuantizedMin is where the in-memory index's 1-bit first pass starts
 	// (SELECTION_VECTOR_QUANTIZED_MIN). Default vectorindex.DefaultQuantizedMin.
 	QuantizedMin int
+	// ListsFrom is where the in-memory index's lists path starts (SELECTION_VECTOR_LISTS_FROM;
+	// -1: never). Default vectorindex.DefaultListsFrom.
+	ListsFrom int
 }
 
 // EmbedConfig chooses the embedding model.

@@ -129,6 +129,8 @@ var settings = []setting{
 		func(c *Config) *int { return &c.Vectors.PGExactMax }, whole, between(0, 1<<30)),
 	bind("SELECTION_VECTOR_QUANTIZED_MIN", strconv.Itoa(vectorindex.DefaultQuantizedMin), "in-memory index: candidate sets from this size use the 1-bit first pass with float32 rescoring instead of scoring every vector",
 		func(c *Config) *int { return &c.Vectors.QuantizedMin }, whole, between(1, 1<<30)),
+	bind("SELECTION_VECTOR_LISTS_FROM", strconv.Itoa(vectorindex.DefaultListsFrom), "in-memory index: from this many vectors the load partitions them into lists (k-means), and searches of this many candidates for at most 100 neighbours (a propagated tag's vote) read the nearest lists only; -1: never",
+		func(c *Config) *int { return &c.Vectors.ListsFrom }, whole, between(-1, 1<<30)),
 
 	bind("SELECTION_KAFKA_BROKERS", "", "Kafka seed brokers, comma-separated; empty: serve, demo and ingest start the embedded broker (kfake) in-process",
 		func(c *Config) *[]string { return &c.Ingest.Brokers }, list, func(bs []string) error {

@@ -22,7 +22,7 @@ import (
 func vectorIndexConfig(env *Env) vectorindex.IndexConfig {
 	v := env.Config.Vectors
 	return vectorindex.IndexConfig{MaxBytes: max(v.Memory, 0), PollInterval: v.Poll, QuantizedMin: v.QuantizedMin,
-		Kernel: env.Config.Kernel, Logger: env.Log}
+		ListsFrom: v.ListsFrom, Kernel: env.Config.Kernel, Logger: env.Log}
 }
 
 // plannerConfig is the search planner configuration from the settings.

@@ -21,6 +21,7 @@ import (
 	"selection/ingest"
 	"selection/internal/bench/scenariobench"
 	"selection/selection"
+	"selection/vectorindex"
 )
 
 // Target is the running service the bench drives in process.
@@ -30,6 +31,9 @@ type Target struct {
 	// Position is where the service's indexes stand (core.Core.Position): the bench waits for
 	// them to reflect a batch of changes before it times a pass.
 	Position func() selection.Position
+	// Vectors, when set, is the in-memory vector index: the bench times a propagated vote's
+	// neighbour search on it (votes.go).
+	Vectors *vectorindex.Index
 }
 
 // Config says what to measure. Zero fields take the defaults.
@@ -94,6 +98,7 @@ type Pass struct {
 // Result is the whole run.
 type Result struct {
 	SKUs, Pools int
+	Vote        *VoteResult
 	Passes      []Pass
 	Stream      *StreamResult
 }
@@ -105,6 +110,13 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 	var res Result
 	if err := t.DB.QueryRow(ctx, `SELECT count(*) FROM skus WHERE live`).Scan(&res.SKUs); err != nil {
 		return res, err
+	}
+	if t.Vectors != nil {
+		v, err := voteSearch(ctx, t.Vectors, cfg.Seed, out)
+		if err != nil {
+			return res, err
+		}
+		res.Vote = &v
 	}
 	t0 := time.Now()
 	n, err := makePools(ctx, t, cfg)

@@ -176,7 +176,7 @@ func stream(ctx context.Context, t Target, sim *ingest.Simulator, cfg Config, ou
 }
 
 // prune applies retention every cfg.PruneEvery until ctx ends, as the service's leader does,
-// and reports the tables' sizes after each round.
+// and reports the tables' sizes and the database's after each round.
 func prune(ctx context.Context, t Target, cfg Config, start time.Time, sizes func() (int64, int64, error), out io.Writer) error {
 	vr := selection.Retention{Keep: cfg.Keep, KeepFor: cfg.KeepFor}.WithDefaults()
 	er := ingest.EventRetention{EventsFor: cfg.EventsFor, DeadLettersFor: cfg.EventsFor}.WithDefaults()
@@ -202,8 +202,12 @@ func prune(ctx context.Context, t Target, cfg Config, start time.Time, sizes fun
 		if err != nil {
 			return ignoreDone(ctx, err)
 		}
-		fmt.Fprintf(out, "  at %4.0f s: pruned %d versions, %d events; pool_versions %d MB, sku_events %d MB\n",
-			time.Since(start).Seconds(), v, e, pv>>20, se>>20)
+		var db int64 // the whole database: the other tables and indexes the churn writes too
+		if err := t.DB.QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&db); err != nil {
+			return ignoreDone(ctx, err)
+		}
+		fmt.Fprintf(out, "  at %4.0f s: pruned %d versions, %d events; pool_versions %d MB, sku_events %d MB, database %d MB\n",
+			time.Since(start).Seconds(), v, e, pv>>20, se>>20, db>>20)
 	}
 }
 

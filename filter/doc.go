@@ -62,6 +62,13 @@
 // Concurrency: many readers, one writer, under a sync.RWMutex; an evaluation holds the read
 // lock for its duration.
 //
+// Journal: with KeepJournal(d), each Upsert is a generation and keeps, for d, the rows it
+// replaced (about 300 bytes each; a bulk write of more than 50,000 rows, or Replace, is not
+// journaled row by row and forgets what came before). StatesSince(gen, set) returns what each
+// ordinal held in every state since generation gen, oldest first, or says it cannot. The tagger
+// keeps 5 minutes and maps its event snapshots to generations; the pool refresher uses it to
+// tell that a SKU whose price or stock changed passed a pool's filter all along.
+//
 // `selection bench tags` compares the index with Postgres' best layout (int4[] + GIN) on the
 // same SKUs and tags, for speed and storage, and times loading the saved index against building
 // it from skus (figures in the README): loading is much faster, so the service loads the

@@ -29,6 +29,7 @@ type Index struct {
 	tags map[string]*tagState // by lower-case name
 	// version counts writes; persisted snapshots and tests use it.
 	version uint64
+	j       journal // the rows Upsert replaced, when kept (journal.go)
 }
 
 type catColumn struct {
@@ -165,6 +166,7 @@ func (ix *Index) Live() *roaring64.Bitmap {
 func (ix *Index) Upsert(rows []Row) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.journalLocked(rows)
 	for i := range rows {
 		ix.upsertLocked(&rows[i])
 	}
@@ -304,6 +306,8 @@ func (ix *Index) Replace(o *Index) {
 	defer ix.mu.Unlock()
 	ix.ids, ix.ords, ix.live, ix.cats, ix.nums, ix.tags = o.ids, o.ords, o.live, o.cats, o.nums, o.tags
 	ix.version++
+	ix.j.gen++ // every earlier state is gone from the journal
+	ix.j.floor, ix.j.entries = ix.j.gen, nil
 }
 
 // TypeOf returns a SKU's product type ("" when it has none or is not live).

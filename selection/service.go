@@ -42,6 +42,13 @@ type Service struct {
 	// just before it was ranked, and an incremental refresh looks for changes after it. Nil:
 	// the indexes are taken to be current (the database's snapshot now; vectors not followed).
 	Position func(context.Context) (Position, error)
+	// PastStates, when set, returns for each ordinal of set every row Executor's filter index
+	// held for it since the position whose event snapshot is snapshot, oldest first, the
+	// current one last (tagger.Tagger.StatesSince); ok false when it cannot tell. An
+	// incremental refresh then skips a SKU whose only changes were to fields the pool's
+	// filter reads when it passed the filter in every one of those states (it could have
+	// entered before, and its change brings nothing the ranking reads). Nil: never skipped so.
+	PastStates func(snapshot string, set *roaring64.Bitmap) (map[int64][]filter.Row, bool)
 	// EventsKeptFor, when > 0, is how long sku_events keeps events (ingest.EventRetention): a
 	// pool whose version was last checked longer ago (less a tenth, for the pass) is ranked
 	// again rather than checked against the changes since, which may be gone. Default 0.
@@ -505,6 +512,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 	hit := roaring64.And(ranked, members)
 	membersMoved := s.membersMoved(p.Plan, cur, changed, hit, pinned)
 	passes, admitted := (*roaring64.Bitmap)(nil), roaring64.New() // the changed SKUs the filter passes now
+	var steadyN uint64                                            // of the admitted, those that passed it all along
 	if filtered.Intersects(members) || !roaring64.Or(ranked, filtered).IsEmpty() {
 		var err error
 		if passes, err = s.passingAmong(ctx, p.Plan, changed.all); err != nil {
@@ -517,6 +525,11 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 		admitted = roaring64.Or(ranked, filtered)
 		admitted.AndNot(cur.Members)
 		admitted.And(passes)
+		// Admitted through a change only the filter reads: not if it passed all along.
+		if steady := s.steadyAmong(p.Plan, cur, changed, roaring64.AndNot(admitted, ranked)); steady != nil {
+			admitted.AndNot(steady)
+			steadyN = steady.GetCardinality()
+		}
 		if admitted, err = s.ofIntent(ctx, p.Plan, admitted); err != nil {
 			return RefreshOutcome{}, err
 		}
@@ -550,8 +563,11 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 			return s.refreshBecause(ctx, p, cur, "SKU admitted")
 		}
 	}
-	return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true,
-		Reason: fmt.Sprintf("%d changed SKUs, none with a change the pool's filter and ranking read that is a member or admitted", changed.all.GetCardinality())}, nil
+	reason := fmt.Sprintf("%d changed SKUs, none with a change the pool's filter and ranking read that is a member or admitted", changed.all.GetCardinality())
+	if steadyN > 0 {
+		reason += fmt.Sprintf(" (of those it reads, %d passed the filter in every state since the version)", steadyN)
+	}
+	return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reason}, nil
 }
 
 // refreshBecause refreshes p and says why in the outcome.
@@ -625,6 +641,10 @@ type changeSet struct {
 	all, price, stock, metrics *roaring64.Bitmap
 	// other is all less price, stock and metrics: the SKUs with a change of any other kind.
 	other *roaring64.Bitmap
+	// past is what the price-, stock- and metrics-only SKUs held since the position (read once,
+	// on first use: pastOf).
+	pastOnce sync.Once
+	past     *pastStates
 }
 
 // changedSince returns the SKUs that changed after v's position: events of transactions not

@@ -376,3 +376,86 @@ func (s *Service) resorted(ctx context.Context, plan Plan, cur *Version, cs *cha
 	}
 	return next, nil
 }
+
+// pastStates is every row the filter index held for some SKUs since a position: a small index
+// of them (one ordinal each) and, by SKU ordinal, the ordinals of its states there.
+type pastStates struct {
+	ix *filter.Index
+	of map[uint64][]uint64
+}
+
+// pastOf reads the states of cs's price-, stock- and metrics-only SKUs since snapshot once (nil
+// when Service.PastStates cannot tell).
+func (s *Service) pastOf(cs *changeSet, snapshot string) *pastStates {
+	cs.pastOnce.Do(func() {
+		if s.PastStates == nil || snapshot == "" {
+			return
+		}
+		only := roaring64.Or(roaring64.Or(cs.price, cs.stock), cs.metrics)
+		states, ok := s.PastStates(snapshot, only)
+		if !ok {
+			return
+		}
+		n := 0
+		for _, rows := range states {
+			n += len(rows)
+		}
+		b := filter.NewBuilder(n)
+		past := &pastStates{of: make(map[uint64][]uint64, len(states))}
+		next := int64(0)
+		it := only.Iterator()
+		for it.HasNext() {
+			o := it.Next()
+			for _, r := range states[int64(o)] {
+				r.Ordinal, r.ID = next, next+1
+				b.Add(r)
+				past.of[o] = append(past.of[o], uint64(next))
+				next++
+			}
+		}
+		past.ix = b.Index()
+		cs.past = past
+	})
+	return cs.past
+}
+
+// steadyAmong is the SKUs of set (changed only in fields the filter reads, not in any the
+// ranking reads) that passed plan's filter in every state since cur's position: at cur's run
+// they passed and were not chosen, and nothing they changed is read by the ranking, so they
+// cannot enter now. nil when that cannot be told: no past states, no filter, or a filter on
+// tags (a tag may follow any field, and the states hold the rows only).
+func (s *Service) steadyAmong(plan Plan, cur *Version, cs *changeSet, set *roaring64.Bitmap) *roaring64.Bitmap {
+	if set.IsEmpty() || plan.Filter == nil || len(plan.Filter.Tags()) > 0 {
+		return nil
+	}
+	past := s.pastOf(cs, cur.Position.EventSnapshot)
+	if past == nil {
+		return nil
+	}
+	within := roaring64.New()
+	it := set.Iterator()
+	for it.HasNext() {
+		within.AddMany(past.of[it.Next()])
+	}
+	passing, err := past.ix.EvalWithin(*plan.Filter, within)
+	if err != nil {
+		return nil
+	}
+	steady := roaring64.New()
+	it = set.Iterator()
+	for it.HasNext() {
+		o := it.Next()
+		states := past.of[o]
+		all := len(states) > 0
+		for _, st := range states {
+			if !passing.Contains(st) {
+				all = false
+				break
+			}
+		}
+		if all {
+			steady.Add(o)
+		}
+	}
+	return steady
+}

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
@@ -173,6 +177,8 @@ func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 	pads := &selection.Intent{Types: []selection.IntentType{{Name: "mouse pad"}}}
 	sg := filter.Attr("market", "SG")
 	inStock := filter.Attr("in_stock", "true")
+	cheap := filter.AtMost("price", 2000)
+	cheapInStock := filter.And(cheap, inStock)
 	plans := []selection.Plan{
 		{Query: "wireless", Intent: mice, Limit: 10},
 		{Query: "wireless", Intent: mice, Limit: 5, Pins: selection.IDs{1033, 1001}},
@@ -188,6 +194,10 @@ func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 		{Query: "mouse", Intent: &selection.Intent{Types: pads.Types, Widen: true}, Ranking: selection.Ranking{By: selection.SortRating}, Limit: 9},
 		{Query: "wireless mouse", Intent: &selection.Intent{Types: pads.Types, Widen: true}, Limit: 8},
 		{Query: "wireless mouse", Intent: &selection.Intent{Types: pads.Types, Widen: true}, Ranking: selection.Ranking{By: selection.SortPriceAsc}, Limit: 6},
+		{Query: "wireless", Limit: 6, Filter: &cheap},
+		{Intent: mice, Ranking: selection.Ranking{By: selection.SortSales}, Limit: 6, Filter: &cheapInStock},
+		{Query: "wireless", Intent: mice, Limit: 12, Filter: &cheap},
+		{Ranking: selection.Ranking{By: selection.SortNewest}, Limit: 7, Filter: &cheapInStock},
 	}
 	for i := range plans {
 		plans[i].Version = selection.PlanVersion
@@ -197,8 +207,35 @@ func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 		_, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: fmt.Sprint("p", i), Plan: plans[i]})
 		require.NoError(t, err)
 	}
+	// The filter index follows the changes as the tagger does: one journaled write per change,
+	// and a position's snapshot maps to the index's generation when it was read, so that the
+	// refresh can skip SKUs that passed a pool's filter in every state since its version.
+	live := svc.Executor.Index.(*filter.Index)
+	live.KeepJournal(time.Hour)
+	var gensMu sync.Mutex
+	gens := map[string]uint64{}
+	svc.Position = func(ctx context.Context) (selection.Position, error) {
+		gensMu.Lock()
+		defer gensMu.Unlock()
+		gen := live.Generation() // what the index reflects: every commit the snapshot shows
+		var snap string
+		err := db.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap)
+		gens[snap] = gen
+		return selection.Position{EventSnapshot: snap}, err
+	}
+	var steadyAsked atomic.Int64
+	svc.PastStates = func(snap string, set *roaring64.Bitmap) (map[int64][]filter.Row, bool) {
+		gensMu.Lock()
+		gen, ok := gens[snap]
+		gensMu.Unlock()
+		if !ok {
+			return nil, false
+		}
+		steadyAsked.Add(1)
+		return live.StatesSince(gen, set)
+	}
 	rng := rand.New(rand.NewPCG(7, 11))
-	skipped, resorted := 0, 0
+	skipped, resorted, steady := 0, 0, 0
 	for round := range 150 {
 		sku := 1001 + rng.Int64N(40)
 		var kind, set string
@@ -225,7 +262,12 @@ func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 		_, err := db.Pool.Exec(ctx, fmt.Sprintf(`UPDATE skus SET %s = $2 WHERE id = $1`, set), sku, val)
 		require.NoError(t, err)
 		recordEvent(t, db, fmt.Sprint("r", round), kind, sku)
-		svc.Executor.Index = rebuild(t, db)
+		row, err := catalog.NewStore(db.Pool).Get(ctx, sku)
+		require.NoError(t, err)
+		live.Upsert([]filter.Row{filter.RowFromSKU(&row)})
+		if rng.IntN(3) == 0 {
+			continue // the next pass reads two changes or more: a SKU may leave the filter and come back
+		}
 		outs, err := svc.RefreshAll(ctx)
 		require.NoError(t, err)
 		require.Len(t, outs, len(plans))
@@ -233,6 +275,9 @@ func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 			switch {
 			case o.Skipped:
 				skipped++
+				if strings.Contains(o.Reason, "passed the filter in every state since the version") {
+					steady++
+				}
 			case o.Trigger == "member changed (sorted again)":
 				resorted++
 			}
@@ -250,6 +295,9 @@ func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 	}
 	require.Greater(t, skipped, 400, "the check skips most pools: each change touches few")
 	require.Greater(t, resorted, 10, "and sorts some again without running their plans")
+	require.Greater(t, steadyAsked.Load(), int64(20), "and asks what SKUs held since a version")
+	t.Logf("skipped %d (%d with SKUs that passed the filter all along), re-sorted %d", skipped, steady, resorted)
+	require.Greater(t, steady, 20, "and skips pools whose admitted SKUs passed the filter all along")
 }
 
 // zeros is how many scores end the list at 0.

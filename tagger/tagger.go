@@ -73,6 +73,12 @@ type Config struct {
 	// none, and stores the votes for the other replicas (sku_types); the others apply them.
 	// The service passes its lease's Held. Default nil: this tagger votes (one process).
 	Leader func() bool
+	// JournalFor is how long the index keeps the rows its writes replaced (filter.Index's
+	// journal), so that StatesSince can tell what a SKU held since a position: the pool
+	// refresher skips a SKU that passed a pool's filter all along. Default 5m (a pass takes
+	// under a minute at 1M SKUs; about 300 bytes a written row, ~90 MB at 1,000 events/s);
+	// negative: off.
+	JournalFor time.Duration
 	// Logger receives the tagger's logs. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -96,6 +102,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.VoteSample == 0 {
 		c.VoteSample = 1 << 16
+	}
+	if c.JournalFor == 0 {
+		c.JournalFor = 5 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -128,7 +137,10 @@ type Tagger struct {
 	vecTail *pg.Tail // where the next poll of sku_vectors reads from
 	// What Position and VectorsFrom report, published without t.mu (held through whole polls,
 	// saves and tag builds) so that readers (the pool refresher, once per pool) never wait.
-	pubPos     atomic.Pointer[filter.Position]
+	pubPos atomic.Pointer[filter.Position]
+	// gens maps the latest positions' snapshots to the index's generation then (StatesSince).
+	gensMu     sync.Mutex
+	gens       []snapGen
 	pubVecFrom atomic.Int64 // vecTail.From() in Unix nanoseconds (0: no tail yet)
 	dirty      bool
 	pubCents   atomic.Pointer[centroidSet] // the type centroids: the vote uses them, TypeCentroids hands them out without t.mu
@@ -153,7 +165,9 @@ func New(pool *pgxpool.Pool, vectors Vectors, embedder QueryEmbedder, cfg Config
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Tagger{cfg: cfg, store: NewStore(pool), snaps: filter.NewStore(pool), ix: filter.NewIndex(), vectors: vectors, embedder: embedder,
+	ix := filter.NewIndex()
+	ix.KeepJournal(max(cfg.JournalFor, 0))
+	return &Tagger{cfg: cfg, store: NewStore(pool), snaps: filter.NewStore(pool), ix: ix, vectors: vectors, embedder: embedder,
 		loop: poll.Loop{Name: "tagger: poll", Every: cfg.PollInterval, Retry: cfg.PollInterval, MaxRetry: poll.TailRetryMax, Logger: cfg.Logger}}, nil
 }
 
@@ -174,8 +188,48 @@ func (t *Tagger) Position() filter.Position {
 
 // setPosLocked moves the index's position (after what it covers was applied).
 func (t *Tagger) setPosLocked(p filter.Position) {
+	if p.Snapshot != "" {
+		t.gensMu.Lock()
+		if n := len(t.gens); n == 0 || t.gens[n-1].snapshot != p.Snapshot {
+			if n == maxGens {
+				t.gens = append(t.gens[:0], t.gens[n/2:]...)
+			}
+			t.gens = append(t.gens, snapGen{p.Snapshot, t.ix.Generation()})
+		}
+		t.gensMu.Unlock()
+	}
 	t.pos = p
 	t.pubPos.Store(&p)
+}
+
+// snapGen is a position's snapshot and the index's generation once it was applied.
+type snapGen struct {
+	snapshot string
+	gen      uint64
+}
+
+// maxGens bounds the positions StatesSince knows: the latest 1,500 to 3,000, 5 to 10 minutes
+// of polls at the default 200 ms interval when every poll finds changes.
+const maxGens = 3000
+
+// StatesSince returns, for each ordinal of set, every row the index held for it since the
+// position whose event snapshot is snapshot (filter.Index.StatesSince): the rows replaced
+// since, oldest first, then the current one. ok is false when the position is not one of the
+// latest the tagger took or its journal no longer reaches back to it.
+func (t *Tagger) StatesSince(snapshot string, set *roaring64.Bitmap) (map[int64][]filter.Row, bool) {
+	t.gensMu.Lock()
+	gen, found := uint64(0), false
+	for i := len(t.gens) - 1; i >= 0; i-- {
+		if t.gens[i].snapshot == snapshot {
+			gen, found = t.gens[i].gen, true
+			break
+		}
+	}
+	t.gensMu.Unlock()
+	if !found {
+		return nil, false
+	}
+	return t.ix.StatesSince(gen, set)
 }
 
 // VectorsFrom is where the next poll of sku_vectors reads from: every vector stamped before it

@@ -1,0 +1,99 @@
+package filter
+
+import (
+	"testing"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/stretchr/testify/require"
+)
+
+func priced(o int64, price int64, live bool) Row {
+	r := Row{Ordinal: o, ID: 100 + o, Live: live}
+	r.Cat[CatMarket] = "SG"
+	r.Num[NumPrice] = price
+	return r
+}
+
+func prices(rows []Row) []int64 {
+	out := make([]int64, len(rows))
+	for i, r := range rows {
+		out[i] = r.Num[NumPrice]
+		if !r.Live {
+			out[i] = -1
+		}
+	}
+	return out
+}
+
+// StatesSince gives every row an ordinal held from a generation on, oldest first, and says
+// when the journal cannot: before it was kept, beyond its keep, across a bulk write or Replace.
+func TestJournalStatesSince(t *testing.T) {
+	ix := NewIndex()
+	ix.Upsert([]Row{priced(1, 10, true), priced(2, 20, true)})
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	ix.KeepJournal(time.Minute)
+	ix.j.now = func() time.Time { return now }
+	g0 := ix.Generation()
+	_, ok := ix.StatesSince(g0-1, roaring64.BitmapOf(1))
+	require.False(t, ok, "before the journal was kept")
+
+	ix.Upsert([]Row{priced(1, 11, true)})
+	g1 := ix.Generation()
+	ix.Upsert([]Row{priced(1, 12, true), priced(3, 30, true)})
+	ix.Upsert([]Row{priced(2, 20, false)}) // deleted
+	st, ok := ix.StatesSince(g0, roaring64.BitmapOf(1, 2, 3, 4))
+	require.True(t, ok)
+	require.Equal(t, []int64{10, 11, 12}, prices(st[1]))
+	require.Equal(t, []int64{20, -1}, prices(st[2]))
+	require.Equal(t, []int64{-1, 30}, prices(st[3]), "3 held nothing before")
+	require.Equal(t, []int64{-1}, prices(st[4]), "never held")
+	st, ok = ix.StatesSince(g1, roaring64.BitmapOf(1))
+	require.True(t, ok)
+	require.Equal(t, []int64{11, 12}, prices(st[1]))
+	st, ok = ix.StatesSince(ix.Generation(), roaring64.BitmapOf(1))
+	require.True(t, ok)
+	require.Equal(t, []int64{12}, prices(st[1]), "now: the current row only")
+	_, ok = ix.StatesSince(ix.Generation()+1, roaring64.BitmapOf(1))
+	require.False(t, ok, "a generation not reached yet")
+
+	// Older than keep: those generations are forgotten, later ones stay.
+	now = now.Add(2 * time.Minute)
+	ix.Upsert([]Row{priced(1, 13, true)})
+	_, ok = ix.StatesSince(g1, roaring64.BitmapOf(1))
+	require.False(t, ok)
+	g4 := ix.Generation() - 1
+	st, ok = ix.StatesSince(g4, roaring64.BitmapOf(1))
+	require.True(t, ok)
+	require.Equal(t, []int64{12, 13}, prices(st[1]))
+
+	// A bulk write is not journaled row by row: the states before it are unknown.
+	bulk := make([]Row, journalMaxBatch+1)
+	for i := range bulk {
+		bulk[i] = priced(int64(10+i), 5, true)
+	}
+	ix.Upsert(bulk)
+	_, ok = ix.StatesSince(g4, roaring64.BitmapOf(1))
+	require.False(t, ok)
+	g5 := ix.Generation()
+	ix.Upsert([]Row{priced(1, 14, true)})
+	st, ok = ix.StatesSince(g5, roaring64.BitmapOf(1))
+	require.True(t, ok)
+	require.Equal(t, []int64{13, 14}, prices(st[1]))
+
+	// Replace: nothing before it is known.
+	other := NewIndex()
+	other.Upsert([]Row{priced(1, 15, true)})
+	ix.Replace(other)
+	_, ok = ix.StatesSince(g5, roaring64.BitmapOf(1))
+	require.False(t, ok)
+	st, ok = ix.StatesSince(ix.Generation(), roaring64.BitmapOf(1))
+	require.True(t, ok)
+	require.Equal(t, []int64{15}, prices(st[1]))
+
+	// Off: nothing is known.
+	ix.KeepJournal(0)
+	ix.Upsert([]Row{priced(1, 16, true)})
+	_, ok = ix.StatesSince(ix.Generation(), roaring64.BitmapOf(1))
+	require.False(t, ok)
+}

@@ -641,10 +641,8 @@ type changeSet struct {
 	all, price, stock, metrics *roaring64.Bitmap
 	// other is all less price, stock and metrics: the SKUs with a change of any other kind.
 	other *roaring64.Bitmap
-	// past is what the price-, stock- and metrics-only SKUs held since the position (read once,
-	// on first use: pastOf).
-	pastOnce sync.Once
-	past     *pastStates
+	// past is what the SKUs steadyAmong asked about held since the position.
+	past pastStates
 }
 
 // changedSince returns the SKUs that changed after v's position: events of transactions not

@@ -3,6 +3,7 @@ package selection
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
@@ -377,46 +378,17 @@ func (s *Service) resorted(ctx context.Context, plan Plan, cur *Version, cs *cha
 	return next, nil
 }
 
-// pastStates is every row the filter index held for some SKUs since a position: a small index
-// of them (one ordinal each) and, by SKU ordinal, the ordinals of its states there.
+// pastStates is what the filter index held since a change set's position for the SKUs asked
+// about so far: a small index of those rows (one ordinal each) and, by SKU ordinal, the
+// ordinals of its states there. Each SKU's states are read once per change set, when a pool
+// first asks (a pass has a change set per position its versions hold, so reading every
+// changed SKU's states for each would cost more than the runs it saves).
 type pastStates struct {
-	ix *filter.Index
-	of map[uint64][]uint64
-}
-
-// pastOf reads the states of cs's price-, stock- and metrics-only SKUs since snapshot once (nil
-// when Service.PastStates cannot tell).
-func (s *Service) pastOf(cs *changeSet, snapshot string) *pastStates {
-	cs.pastOnce.Do(func() {
-		if s.PastStates == nil || snapshot == "" {
-			return
-		}
-		only := roaring64.Or(roaring64.Or(cs.price, cs.stock), cs.metrics)
-		states, ok := s.PastStates(snapshot, only)
-		if !ok {
-			return
-		}
-		n := 0
-		for _, rows := range states {
-			n += len(rows)
-		}
-		b := filter.NewBuilder(n)
-		past := &pastStates{of: make(map[uint64][]uint64, len(states))}
-		next := int64(0)
-		it := only.Iterator()
-		for it.HasNext() {
-			o := it.Next()
-			for _, r := range states[int64(o)] {
-				r.Ordinal, r.ID = next, next+1
-				b.Add(r)
-				past.of[o] = append(past.of[o], uint64(next))
-				next++
-			}
-		}
-		past.ix = b.Index()
-		cs.past = past
-	})
-	return cs.past
+	mu      sync.Mutex
+	ix      *filter.Index
+	of      map[uint64][]uint64
+	next    int64
+	unknown bool // Service.PastStates cannot tell for this position
 }
 
 // steadyAmong is the SKUs of set (changed only in fields the filter reads, not in any the
@@ -425,15 +397,47 @@ func (s *Service) pastOf(cs *changeSet, snapshot string) *pastStates {
 // cannot enter now. nil when that cannot be told: no past states, no filter, or a filter on
 // tags (a tag may follow any field, and the states hold the rows only).
 func (s *Service) steadyAmong(plan Plan, cur *Version, cs *changeSet, set *roaring64.Bitmap) *roaring64.Bitmap {
-	if set.IsEmpty() || plan.Filter == nil || len(plan.Filter.Tags()) > 0 {
+	snapshot := cur.Position.EventSnapshot
+	if set.IsEmpty() || plan.Filter == nil || len(plan.Filter.Tags()) > 0 || s.PastStates == nil || snapshot == "" {
 		return nil
 	}
-	past := s.pastOf(cs, cur.Position.EventSnapshot)
-	if past == nil {
+	past := &cs.past
+	past.mu.Lock()
+	defer past.mu.Unlock()
+	if past.unknown {
 		return nil
+	}
+	if past.ix == nil {
+		past.ix, past.of = filter.NewIndex(), map[uint64][]uint64{}
+	}
+	missing := roaring64.New()
+	it := set.Iterator()
+	for it.HasNext() {
+		if o := it.Next(); past.of[o] == nil {
+			missing.Add(o)
+		}
+	}
+	if !missing.IsEmpty() {
+		states, ok := s.PastStates(snapshot, missing)
+		if !ok {
+			past.unknown = true
+			return nil
+		}
+		var rows []filter.Row
+		it := missing.Iterator()
+		for it.HasNext() {
+			o := it.Next()
+			for _, r := range states[int64(o)] {
+				r.Ordinal, r.ID = past.next, past.next+1
+				rows = append(rows, r)
+				past.of[o] = append(past.of[o], uint64(past.next))
+				past.next++
+			}
+		}
+		past.ix.Upsert(rows)
 	}
 	within := roaring64.New()
-	it := set.Iterator()
+	it = set.Iterator()
 	for it.HasNext() {
 		within.AddMany(past.of[it.Next()])
 	}

@@ -307,7 +307,8 @@ func (ix *Index) Replace(o *Index) {
 	ix.ids, ix.ords, ix.live, ix.cats, ix.nums, ix.tags = o.ids, o.ords, o.live, o.cats, o.nums, o.tags
 	ix.version++
 	ix.j.gen++ // every earlier state is gone from the journal
-	ix.j.floor, ix.j.entries = ix.j.gen, nil
+	ix.j.forget()
+	ix.j.floor = ix.j.gen
 }
 
 // TypeOf returns a SKU's product type ("" when it has none or is not live).

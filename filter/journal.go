@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"sort"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -29,7 +28,15 @@ type journal struct {
 	gen     uint64        // writes so far
 	floor   uint64        // StatesSince(g) is complete for g >= floor
 	entries []journalEntry
+	base    uint64             // the number of entries[0] among every entry ever kept
+	byOrd   map[int64][]uint64 // an ordinal's entries' numbers, oldest first
 	now     func() time.Time
+}
+
+// forget drops every entry (callers hold mu).
+func (j *journal) forget() {
+	j.base += uint64(len(j.entries))
+	j.entries, j.byOrd = nil, nil
 }
 
 // KeepJournal makes Upsert keep the rows it replaces for keep (0 turns the journal off and
@@ -38,7 +45,7 @@ func (ix *Index) KeepJournal(keep time.Duration) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.j.keep = max(keep, 0)
-	ix.j.entries = nil
+	ix.j.forget()
 	ix.j.floor = ix.j.gen
 	if ix.j.now == nil {
 		ix.j.now = time.Now
@@ -62,14 +69,20 @@ func (ix *Index) journalLocked(rows []Row) {
 	}
 	now := ix.j.now()
 	if len(rows) > journalMaxBatch {
-		ix.j.entries, ix.j.floor = nil, ix.j.gen
+		ix.j.forget()
+		ix.j.floor = ix.j.gen
 		return
 	}
+	if ix.j.byOrd == nil {
+		ix.j.byOrd = map[int64][]uint64{}
+	}
 	for i := range rows {
-		old, ok := ix.rowLocked(rows[i].Ordinal)
+		o := rows[i].Ordinal
+		old, ok := ix.rowLocked(o)
 		if !ok {
-			old = Row{Ordinal: rows[i].Ordinal}
+			old = Row{Ordinal: o}
 		}
+		ix.j.byOrd[o] = append(ix.j.byOrd[o], ix.j.base+uint64(len(ix.j.entries)))
 		ix.j.entries = append(ix.j.entries, journalEntry{gen: ix.j.gen, at: now, row: old})
 	}
 	// Forget whole generations older than keep: the states since them are no longer known.
@@ -82,6 +95,15 @@ func (ix *Index) journalLocked(rows []Row) {
 	}
 	if cut > 0 {
 		ix.j.floor = max(ix.j.floor, ix.j.entries[cut-1].gen)
+		for _, e := range ix.j.entries[:cut] { // each is its ordinal's oldest
+			o := e.row.Ordinal
+			if rest := ix.j.byOrd[o][1:]; len(rest) > 0 {
+				ix.j.byOrd[o] = rest
+			} else {
+				delete(ix.j.byOrd, o)
+			}
+		}
+		ix.j.base += uint64(cut)
 		ix.j.entries = append([]journalEntry(nil), ix.j.entries[cut:]...)
 	}
 }
@@ -97,15 +119,14 @@ func (ix *Index) StatesSince(gen uint64, set *roaring64.Bitmap) (states map[int6
 		return nil, false
 	}
 	states = make(map[int64][]Row, set.GetCardinality())
-	es := ix.j.entries
-	for i := sort.Search(len(es), func(i int) bool { return es[i].gen > gen }); i < len(es); i++ {
-		if o := es[i].row.Ordinal; set.Contains(uint64(o)) {
-			states[o] = append(states[o], es[i].row)
-		}
-	}
 	it := set.Iterator()
 	for it.HasNext() {
 		o := int64(it.Next())
+		for _, n := range ix.j.byOrd[o] {
+			if e := &ix.j.entries[n-ix.j.base]; e.gen > gen {
+				states[o] = append(states[o], e.row)
+			}
+		}
 		cur, held := ix.rowLocked(o)
 		if !held {
 			cur = Row{Ordinal: o}

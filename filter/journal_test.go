@@ -26,6 +26,23 @@ func prices(rows []Row) []int64 {
 	return out
 }
 
+// journalConsistent checks that byOrd numbers every entry once, under its ordinal, in order.
+func journalConsistent(t *testing.T, ix *Index) {
+	t.Helper()
+	seen := 0
+	for o, ns := range ix.j.byOrd {
+		for i, n := range ns {
+			require.GreaterOrEqual(t, n, ix.j.base)
+			require.Equal(t, o, ix.j.entries[n-ix.j.base].row.Ordinal)
+			if i > 0 {
+				require.Greater(t, n, ns[i-1])
+			}
+			seen++
+		}
+	}
+	require.Equal(t, len(ix.j.entries), seen)
+}
+
 // StatesSince gives every row an ordinal held from a generation on, oldest first, and says
 // when the journal cannot: before it was kept, beyond its keep, across a bulk write or Replace.
 func TestJournalStatesSince(t *testing.T) {
@@ -54,6 +71,7 @@ func TestJournalStatesSince(t *testing.T) {
 	st, ok = ix.StatesSince(ix.Generation(), roaring64.BitmapOf(1))
 	require.True(t, ok)
 	require.Equal(t, []int64{12}, prices(st[1]), "now: the current row only")
+	journalConsistent(t, ix)
 	_, ok = ix.StatesSince(ix.Generation()+1, roaring64.BitmapOf(1))
 	require.False(t, ok, "a generation not reached yet")
 
@@ -66,6 +84,7 @@ func TestJournalStatesSince(t *testing.T) {
 	st, ok = ix.StatesSince(g4, roaring64.BitmapOf(1))
 	require.True(t, ok)
 	require.Equal(t, []int64{12, 13}, prices(st[1]))
+	journalConsistent(t, ix)
 
 	// A bulk write is not journaled row by row: the states before it are unknown.
 	bulk := make([]Row, journalMaxBatch+1)
@@ -80,6 +99,7 @@ func TestJournalStatesSince(t *testing.T) {
 	st, ok = ix.StatesSince(g5, roaring64.BitmapOf(1))
 	require.True(t, ok)
 	require.Equal(t, []int64{13, 14}, prices(st[1]))
+	journalConsistent(t, ix)
 
 	// Replace: nothing before it is known.
 	other := NewIndex()
@@ -90,6 +110,7 @@ func TestJournalStatesSince(t *testing.T) {
 	st, ok = ix.StatesSince(ix.Generation(), roaring64.BitmapOf(1))
 	require.True(t, ok)
 	require.Equal(t, []int64{15}, prices(st[1]))
+	journalConsistent(t, ix)
 
 	// Off: nothing is known.
 	ix.KeepJournal(0)

@@ -306,9 +306,7 @@ func (ix *Index) Replace(o *Index) {
 	defer ix.mu.Unlock()
 	ix.ids, ix.ords, ix.live, ix.cats, ix.nums, ix.tags = o.ids, o.ords, o.live, o.cats, o.nums, o.tags
 	ix.version++
-	ix.j.gen++ // every earlier state is gone from the journal
-	ix.j.forget()
-	ix.j.floor = ix.j.gen
+	ix.j.forget() // a new epoch: every earlier state is gone from the journal
 }
 
 // TypeOf returns a SKU's product type ("" when it has none or is not live).

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -17,6 +18,14 @@ import (
 // reload) only marks the journal incomplete before it, so it costs nothing per row.
 const journalMaxBatch = 50_000
 
+// Generation names a state of an index: the number of writes (Upsert calls) it had taken, in
+// an epoch that is new for every index and every Replace (random, so no two indexes, in this
+// process or another, share one), so that a generation of contents since replaced is not
+// mistaken for a current one.
+type Generation struct {
+	Epoch, N uint64
+}
+
 type journalEntry struct {
 	gen uint64
 	at  time.Time
@@ -24,19 +33,24 @@ type journalEntry struct {
 }
 
 type journal struct {
-	keep    time.Duration // 0: off
-	gen     uint64        // writes so far
-	floor   uint64        // StatesSince(g) is complete for g >= floor
+	keep  time.Duration // 0: off
+	epoch uint64
+	gen   uint64 // writes so far in the epoch
+	floor uint64 // StatesSince(g) is complete for g >= floor
+	// entries[start:] are kept; the dead prefix is dropped once it is longer than the rest,
+	// so trimming costs O(1) per entry over time.
 	entries []journalEntry
+	start   int
 	base    uint64             // the number of entries[0] among every entry ever kept
-	byOrd   map[int64][]uint64 // an ordinal's entries' numbers, oldest first
+	byOrd   map[int64][]uint64 // an ordinal's kept entries' numbers, oldest first
 	now     func() time.Time
 }
 
-// forget drops every entry (callers hold mu).
+// forget drops every entry and starts a new epoch (callers hold mu).
 func (j *journal) forget() {
 	j.base += uint64(len(j.entries))
-	j.entries, j.byOrd = nil, nil
+	j.entries, j.start, j.byOrd = nil, 0, nil
+	j.epoch, j.gen, j.floor = rand.Uint64(), 0, 0
 }
 
 // KeepJournal makes Upsert keep the rows it replaces for keep (0 turns the journal off and
@@ -46,18 +60,16 @@ func (ix *Index) KeepJournal(keep time.Duration) {
 	defer ix.mu.Unlock()
 	ix.j.keep = max(keep, 0)
 	ix.j.forget()
-	ix.j.floor = ix.j.gen
 	if ix.j.now == nil {
 		ix.j.now = time.Now
 	}
 }
 
-// Generation is the number of writes (Upsert calls) the index has taken: the state after the
-// latest one.
-func (ix *Index) Generation() uint64 {
+// Generation is the state of the index now: the writes it has taken in its epoch.
+func (ix *Index) Generation() Generation {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return ix.j.gen
+	return Generation{ix.j.epoch, ix.j.gen}
 }
 
 // journalLocked records, before rows are written, what their ordinals hold (callers hold mu).
@@ -69,8 +81,9 @@ func (ix *Index) journalLocked(rows []Row) {
 	}
 	now := ix.j.now()
 	if len(rows) > journalMaxBatch {
+		gen := ix.j.gen
 		ix.j.forget()
-		ix.j.floor = ix.j.gen
+		ix.j.gen, ix.j.floor = gen, gen // the same epoch: only the states before are unknown
 		return
 	}
 	if ix.j.byOrd == nil {
@@ -85,37 +98,35 @@ func (ix *Index) journalLocked(rows []Row) {
 		ix.j.byOrd[o] = append(ix.j.byOrd[o], ix.j.base+uint64(len(ix.j.entries)))
 		ix.j.entries = append(ix.j.entries, journalEntry{gen: ix.j.gen, at: now, row: old})
 	}
-	// Forget whole generations older than keep: the states since them are no longer known.
-	cut := 0
-	for cut < len(ix.j.entries) && now.Sub(ix.j.entries[cut].at) > ix.j.keep {
-		cut++
-	}
-	for cut > 0 && cut < len(ix.j.entries) && ix.j.entries[cut].gen == ix.j.entries[cut-1].gen {
-		cut++
-	}
-	if cut > 0 {
-		ix.j.floor = max(ix.j.floor, ix.j.entries[cut-1].gen)
-		for _, e := range ix.j.entries[:cut] { // each is its ordinal's oldest
-			o := e.row.Ordinal
-			if rest := ix.j.byOrd[o][1:]; len(rest) > 0 {
-				ix.j.byOrd[o] = rest
-			} else {
-				delete(ix.j.byOrd, o)
-			}
+	// Forget the generations older than keep (a generation's entries share their time, so
+	// they go together): the states since them are no longer known.
+	es := ix.j.entries
+	for ix.j.start < len(es) && now.Sub(es[ix.j.start].at) > ix.j.keep {
+		e := &es[ix.j.start]
+		ix.j.floor = max(ix.j.floor, e.gen)
+		o := e.row.Ordinal
+		if rest := ix.j.byOrd[o][1:]; len(rest) > 0 { // e is its ordinal's oldest
+			ix.j.byOrd[o] = rest
+		} else {
+			delete(ix.j.byOrd, o)
 		}
-		ix.j.base += uint64(cut)
-		ix.j.entries = append([]journalEntry(nil), ix.j.entries[cut:]...)
+		ix.j.start++
+	}
+	if ix.j.start > len(es)-ix.j.start {
+		ix.j.base += uint64(ix.j.start)
+		ix.j.entries = append([]journalEntry(nil), es[ix.j.start:]...)
+		ix.j.start = 0
 	}
 }
 
 // StatesSince returns, for each ordinal of set, every row the index held for it from
-// generation gen on: the rows later writes replaced, oldest first, then the current one (Live
-// false where it held nothing). ok is false when the journal does not reach back to gen (it is
-// off, gen is older than its keep, or a bulk write or Replace came after gen).
-func (ix *Index) StatesSince(gen uint64, set *roaring64.Bitmap) (states map[int64][]Row, ok bool) {
+// generation g on: the rows later writes replaced, oldest first, then the current one (Live
+// false where it held nothing). ok is false when the journal does not reach back to g (it is
+// off, g is of another epoch or older than the journal's keep, or a bulk write came after g).
+func (ix *Index) StatesSince(g Generation, set *roaring64.Bitmap) (states map[int64][]Row, ok bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if ix.j.keep <= 0 || gen < ix.j.floor || gen > ix.j.gen {
+	if ix.j.keep <= 0 || g.Epoch != ix.j.epoch || g.N < ix.j.floor || g.N > ix.j.gen {
 		return nil, false
 	}
 	states = make(map[int64][]Row, set.GetCardinality())
@@ -123,7 +134,7 @@ func (ix *Index) StatesSince(gen uint64, set *roaring64.Bitmap) (states map[int6
 	for it.HasNext() {
 		o := int64(it.Next())
 		for _, n := range ix.j.byOrd[o] {
-			if e := &ix.j.entries[n-ix.j.base]; e.gen > gen {
+			if e := &ix.j.entries[n-ix.j.base]; e.gen > g.N {
 				states[o] = append(states[o], e.row)
 			}
 		}

@@ -32,7 +32,7 @@ func journalConsistent(t *testing.T, ix *Index) {
 	seen := 0
 	for o, ns := range ix.j.byOrd {
 		for i, n := range ns {
-			require.GreaterOrEqual(t, n, ix.j.base)
+			require.GreaterOrEqual(t, n, ix.j.base+uint64(ix.j.start))
 			require.Equal(t, o, ix.j.entries[n-ix.j.base].row.Ordinal)
 			if i > 0 {
 				require.Greater(t, n, ns[i-1])
@@ -40,7 +40,7 @@ func journalConsistent(t *testing.T, ix *Index) {
 			seen++
 		}
 	}
-	require.Equal(t, len(ix.j.entries), seen)
+	require.Equal(t, len(ix.j.entries)-ix.j.start, seen)
 }
 
 // StatesSince gives every row an ordinal held from a generation on, oldest first, and says
@@ -52,8 +52,8 @@ func TestJournalStatesSince(t *testing.T) {
 	ix.KeepJournal(time.Minute)
 	ix.j.now = func() time.Time { return now }
 	g0 := ix.Generation()
-	_, ok := ix.StatesSince(g0-1, roaring64.BitmapOf(1))
-	require.False(t, ok, "before the journal was kept")
+	_, ok := ix.StatesSince(Generation{g0.Epoch + 1, g0.N}, roaring64.BitmapOf(1))
+	require.False(t, ok, "another epoch")
 
 	ix.Upsert([]Row{priced(1, 11, true)})
 	g1 := ix.Generation()
@@ -72,7 +72,9 @@ func TestJournalStatesSince(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, []int64{12}, prices(st[1]), "now: the current row only")
 	journalConsistent(t, ix)
-	_, ok = ix.StatesSince(ix.Generation()+1, roaring64.BitmapOf(1))
+	next := ix.Generation()
+	next.N++
+	_, ok = ix.StatesSince(next, roaring64.BitmapOf(1))
 	require.False(t, ok, "a generation not reached yet")
 
 	// Older than keep: those generations are forgotten, later ones stay.
@@ -80,7 +82,8 @@ func TestJournalStatesSince(t *testing.T) {
 	ix.Upsert([]Row{priced(1, 13, true)})
 	_, ok = ix.StatesSince(g1, roaring64.BitmapOf(1))
 	require.False(t, ok)
-	g4 := ix.Generation() - 1
+	g4 := ix.Generation()
+	g4.N--
 	st, ok = ix.StatesSince(g4, roaring64.BitmapOf(1))
 	require.True(t, ok)
 	require.Equal(t, []int64{12, 13}, prices(st[1]))
@@ -101,16 +104,35 @@ func TestJournalStatesSince(t *testing.T) {
 	require.Equal(t, []int64{13, 14}, prices(st[1]))
 	journalConsistent(t, ix)
 
-	// Replace: nothing before it is known.
+	// Replace: nothing before it is known, even at a generation number the new epoch reaches.
 	other := NewIndex()
 	other.Upsert([]Row{priced(1, 15, true)})
 	ix.Replace(other)
 	_, ok = ix.StatesSince(g5, roaring64.BitmapOf(1))
 	require.False(t, ok)
+	for range g5.N + 1 {
+		ix.Upsert([]Row{priced(1, 15, true)})
+	}
+	_, ok = ix.StatesSince(g5, roaring64.BitmapOf(1))
+	require.False(t, ok, "the old epoch's generation")
 	st, ok = ix.StatesSince(ix.Generation(), roaring64.BitmapOf(1))
 	require.True(t, ok)
 	require.Equal(t, []int64{15}, prices(st[1]))
 	journalConsistent(t, ix)
+
+	// Many writes past keep: the journal keeps only the last keep's entries, compacted.
+	for i := range 1000 {
+		now = now.Add(time.Second)
+		ix.Upsert([]Row{priced(int64(i%7), int64(i), true)})
+	}
+	require.LessOrEqual(t, len(ix.j.entries)-ix.j.start, 61)
+	require.LessOrEqual(t, ix.j.start, len(ix.j.entries)-ix.j.start)
+	journalConsistent(t, ix)
+	g := ix.Generation()
+	g.N -= 30
+	st, ok = ix.StatesSince(g, roaring64.BitmapOf(3))
+	require.True(t, ok)
+	require.Equal(t, []int64{969, 976, 983, 990, 997}, prices(st[3]), "the writes to 3 of the last 30 (973, 980, 987, 994) replaced 969 ... 990; 997 is current")
 
 	// Off: nothing is known.
 	ix.KeepJournal(0)

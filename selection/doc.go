@@ -34,13 +34,17 @@
 // ranked by relevance and filled after its hits with its types' best sellers, only by a hit's
 // text or vector, or by sales in that tail. When only the values a pool's ordered part is
 // sorted by changed (a field-ranked pool's members, or that tail) and nothing can enter or
-// leave, the part is sorted again from the filter index without running the plan. A SKU whose
-// only changes are to fields the pool's filter reads (a price, a stock level) and not its
-// ranking is not admitted when it passed the filter in every state since the version's
-// position: the filter index journals the rows it replaces for a few minutes
-// (filter.Index.StatesSince, Service.PastStates; the tagger maps its event snapshots to the
-// journal's generations), so the refresh knows that the SKU passed at the version's run and
-// was not chosen, and nothing the ranking reads moved (a filter on tags is not judged so).
+// leave, the part is sorted again from the filter index without running the plan (the version
+// then holds at the pass's position, read before the changes). A SKU whose only changes are to
+// fields the pool's filter reads (a price, a stock level) and not its ranking is not admitted
+// when it passed the filter in every state since the version's position: the filter index
+// journals the rows it replaces for a few minutes (filter.Index.StatesSince; the tagger maps
+// its event snapshots to the journal's generations, Service.GenerationAt and PastStates), so
+// the refresh knows that the SKU passed at the version's ranking and was not chosen, and
+// nothing the ranking reads moved. That holds only for versions this process wrote or
+// confirmed on this index, when the states agree on every field such events do not write, for
+// filters without tags and for plans that do not order a relevance-limited set by a field
+// (steadyAmong says why each).
 // Otherwise
 // (and when a re-run finds the ranking unchanged) the version is confirmed at the newer
 // position; a run that moves the border between hits and tail writes a version, as the tail is

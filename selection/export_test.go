@@ -6,3 +6,7 @@ func SetRefreshPage(n int) (restore func()) {
 	refreshPage = n
 	return func() { refreshPage = old }
 }
+
+// ForgetOwned forgets which versions this process wrote or confirmed, as a restart (or another
+// replica) would.
+func (s *Service) ForgetOwned() { s.own.Clear() }

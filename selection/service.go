@@ -42,13 +42,19 @@ type Service struct {
 	// just before it was ranked, and an incremental refresh looks for changes after it. Nil:
 	// the indexes are taken to be current (the database's snapshot now; vectors not followed).
 	Position func(context.Context) (Position, error)
-	// PastStates, when set, returns for each ordinal of set every row Executor's filter index
-	// held for it since the position whose event snapshot is snapshot, oldest first, the
-	// current one last (tagger.Tagger.StatesSince); ok false when it cannot tell. An
-	// incremental refresh then skips a SKU whose only changes were to fields the pool's
-	// filter reads when it passed the filter in every one of those states (it could have
-	// entered before, and its change brings nothing the ranking reads). Nil: never skipped so.
-	PastStates func(snapshot string, set *roaring64.Bitmap) (map[int64][]filter.Row, bool)
+	// GenerationAt and PastStates, when set, say what Executor's filter index held since a
+	// position (tagger.Tagger.GenerationAt, StatesSince): the index's generation when it took
+	// the position whose event snapshot is given, and for each ordinal of set every row it
+	// held since a generation, oldest first, the current one last (ok false when they cannot
+	// tell). An incremental refresh then skips a SKU whose only changes were to fields the
+	// pool's filter reads when it passed the filter in every one of those states, for a version
+	// this process wrote or confirmed (it could have entered then, and its change brings nothing
+	// the ranking reads). Nil: never skipped so.
+	GenerationAt func(snapshot string) (filter.Generation, bool)
+	PastStates   func(g filter.Generation, set *roaring64.Bitmap) (map[int64][]filter.Row, bool)
+	// own is, by pool, the version this process last wrote or confirmed, at which position and
+	// index generation (ownVersion).
+	own sync.Map
 	// EventsKeptFor, when > 0, is how long sku_events keeps events (ingest.EventRetention): a
 	// pool whose version was last checked longer ago (less a tenth, for the pass) is ranked
 	// again rather than checked against the changes since, which may be gone. Default 0.
@@ -279,7 +285,11 @@ func (s *Service) settle(ctx context.Context, out RefreshOutcome, p *Pool, cur, 
 		out.Version = cur.Version
 		out.Reason = "ranking unchanged"
 		// The version holds at pos: later refreshes look for changes after it only.
-		return out, s.Pools.confirm(ctx, []*Version{cur}, pos)
+		if err := s.Pools.confirm(ctx, []*Version{cur}, pos); err != nil {
+			return out, err
+		}
+		s.owned(p.ID, cur.Version, pos)
+		return out, nil
 	}
 	if reason := p.Plan.Guard.breaks(cur, next); reason != "" && samePlan {
 		// The safety net: held for a planner, not published. The published version is
@@ -288,12 +298,17 @@ func (s *Service) settle(ctx context.Context, out RefreshOutcome, p *Pool, cur, 
 			return out, err
 		}
 		out.Version, out.Held, out.Reason = cur.Version, true, "held for review: "+reason
-		return out, s.Pools.confirm(ctx, []*Version{cur}, pos)
+		if err := s.Pools.confirm(ctx, []*Version{cur}, pos); err != nil {
+			return out, err
+		}
+		s.owned(p.ID, cur.Version, pos)
+		return out, nil
 	}
 	s.stamp(next) // what it sold: recorded on versions written only
 	if err := s.Pools.addVersionOn(ctx, next, cur); err != nil {
 		return out, err
 	}
+	s.owned(p.ID, next.Version, pos)
 	out.Version, out.Changed = next.Version, true
 	d := DiffVersions(cur, next)
 	s.explainRemoved(ctx, p.Plan, d.Removed)
@@ -418,7 +433,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 						pg.outs[i].Trigger = "no version"
 					}
 				} else {
-					pg.outs[i], pg.errs[i] = s.refreshIfTouched(pctx, p, cur, changes, &mu)
+					pg.outs[i], pg.errs[i] = s.refreshIfTouched(pctx, p, cur, pos, changes, &mu)
 				}
 				pg.outs[i].Result = nil
 			}()
@@ -459,9 +474,14 @@ func (s *Service) finishPage(ctx context.Context, active []Pool, curs map[int64]
 		}
 		*out = append(*out, o)
 	}
-	if err := s.Pools.confirm(ctx, skipped, pos); err != nil && s.Log != nil {
-		// Not fatal: the next pass checks the same changes again.
-		s.Log.Warn("confirm pool versions", "pools", len(skipped), "err", err)
+	if err := s.Pools.confirm(ctx, skipped, pos); err != nil {
+		if s.Log != nil { // not fatal: the next pass checks the same changes again
+			s.Log.Warn("confirm pool versions", "pools", len(skipped), "err", err)
+		}
+		return nil
+	}
+	for _, v := range skipped {
+		s.owned(v.PoolID, v.Version, pos)
 	}
 	return nil
 }
@@ -472,9 +492,11 @@ const reasonNothingChanged = "no SKU changed"
 const recheckEvery = time.Minute
 
 // refreshIfTouched refreshes p unless nothing that changed after the position of its current
-// version cur can touch it (the outcome says Skipped). changes caches changedSince by position
-// for one pass.
-func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, changes map[string]*changeSet, mu *sync.Mutex) (RefreshOutcome, error) {
+// version cur can touch it (the outcome says Skipped). pos is the pass's position, read before
+// any change was: a version sorted again here holds at it (not at a position read after the
+// changes, which would hide those in between). changes caches changedSince by position for
+// one pass.
+func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, pos Position, changes map[string]*changeSet, mu *sync.Mutex) (RefreshOutcome, error) {
 	// The event seq matters only to a version without a snapshot (confirm does not move it).
 	events := cur.Position.EventSnapshot
 	if events == "" {
@@ -525,21 +547,17 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, ch
 		admitted = roaring64.Or(ranked, filtered)
 		admitted.AndNot(cur.Members)
 		admitted.And(passes)
+		if admitted, err = s.ofIntent(ctx, p.Plan, admitted); err != nil {
+			return RefreshOutcome{}, err
+		}
 		// Admitted through a change only the filter reads: not if it passed all along.
 		if steady := s.steadyAmong(p.Plan, cur, changed, roaring64.AndNot(admitted, ranked)); steady != nil {
 			admitted.AndNot(steady)
 			steadyN = steady.GetCardinality()
 		}
-		if admitted, err = s.ofIntent(ctx, p.Plan, admitted); err != nil {
-			return RefreshOutcome{}, err
-		}
 	}
 	if membersMoved {
 		// Members' values changed: sorted again when that is all a run would do.
-		pos, err := s.position(ctx)
-		if err != nil {
-			return RefreshOutcome{}, err
-		}
 		next, err := s.resorted(ctx, p.Plan, cur, changed, hit, pinned, admitted, filtered, passes, pos)
 		if err != nil {
 			return RefreshOutcome{}, err
@@ -641,6 +659,10 @@ type changeSet struct {
 	all, price, stock, metrics *roaring64.Bitmap
 	// other is all less price, stock and metrics: the SKUs with a change of any other kind.
 	other *roaring64.Bitmap
+	// rows is the SKUs whose skus row changed after the position without an event after its
+	// snapshot (what the text follower may not have read then): any change, even when an event
+	// files the SKU under a price, stock or metrics change.
+	rows *roaring64.Bitmap
 	// past is what the SKUs steadyAmong asked about held since the position.
 	past pastStates
 }
@@ -694,6 +716,7 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 		return nil, fmt.Errorf("changed skus: %w", err)
 	}
 	// A row changed without an event after the snapshot (the followers' lag) may hold any change.
+	cs.rows = rowsOnly.Clone()
 	rowsOnly.AndNot(roaring64.Or(roaring64.Or(cs.price, cs.stock), cs.metrics))
 	other.Or(rowsOnly)
 	for _, bm := range []*roaring64.Bitmap{cs.price, cs.stock, cs.metrics} {

@@ -378,37 +378,80 @@ func (s *Service) resorted(ctx context.Context, plan Plan, cur *Version, cs *cha
 	return next, nil
 }
 
+// ownVersion is a pool's version this process last wrote or confirmed: its number, the
+// position's event snapshot and the filter index's generation then (zero Epoch: unknown).
+type ownVersion struct {
+	version  int
+	snapshot string
+	gen      filter.Generation
+}
+
+// owned records that this process wrote or confirmed version v of pool id at pos.
+func (s *Service) owned(id int64, v int, pos Position) {
+	if s.GenerationAt == nil || pos.EventSnapshot == "" {
+		return
+	}
+	ov := ownVersion{version: v, snapshot: pos.EventSnapshot}
+	if g, ok := s.GenerationAt(pos.EventSnapshot); ok {
+		ov.gen = g
+	}
+	s.own.Store(id, ov)
+}
+
 // pastStates is what the filter index held since a change set's position for the SKUs asked
 // about so far: a small index of those rows (one ordinal each) and, by SKU ordinal, the
 // ordinals of its states there. Each SKU's states are read once per change set, when a pool
 // first asks (a pass has a change set per position its versions hold, so reading every
 // changed SKU's states for each would cost more than the runs it saves).
 type pastStates struct {
-	mu      sync.Mutex
-	ix      *filter.Index
-	of      map[uint64][]uint64
-	next    int64
-	unknown bool // Service.PastStates cannot tell for this position
+	mu   sync.Mutex
+	gen  filter.Generation // the generation they are read since (the first asker's)
+	ix   *filter.Index
+	of   map[uint64][]uint64
+	next int64
 }
 
 // steadyAmong is the SKUs of set (changed only in fields the filter reads, not in any the
-// ranking reads) that passed plan's filter in every state since cur's position: at cur's run
-// they passed and were not chosen, and nothing they changed is read by the ranking, so they
-// cannot enter now. nil when that cannot be told: no past states, no filter, or a filter on
-// tags (a tag may follow any field, and the states hold the rows only).
+// ranking reads) that passed plan's filter in every state since cur's position: at cur's
+// ranking they passed and were not chosen, and nothing they changed is read by the ranking, so
+// they cannot enter now. nil when that cannot be told:
+//   - cur was not written or confirmed by this process (its ranking may have been read from
+//     another index, whose states between are not this one's), or the journal does not reach
+//     back to it;
+//   - the plan has no filter, or one on tags (a tag may follow any field; the states hold the
+//     rows only);
+//   - the plan takes a relevance-limited set and orders it by a field (a widening intent or a
+//     query without types, ranked by a field): there a SKU that is not a member leaving the
+//     filter can make room, which no trigger sees, and the SKU's own change used to rerun it.
+//
+// A SKU whose row changed in any field its events do not write (a type vote, a text change the
+// followers had not read: cs.rows) is not steady.
 func (s *Service) steadyAmong(plan Plan, cur *Version, cs *changeSet, set *roaring64.Bitmap) *roaring64.Bitmap {
-	snapshot := cur.Position.EventSnapshot
-	if set.IsEmpty() || plan.Filter == nil || len(plan.Filter.Tags()) > 0 || s.PastStates == nil || snapshot == "" {
+	if set.IsEmpty() || plan.Filter == nil || len(plan.Filter.Tags()) > 0 || s.PastStates == nil {
+		return nil
+	}
+	if plan.Ranking.By != SortRelevance && strings.TrimSpace(plan.Query) != "" &&
+		(len(plan.Intent.Names()) == 0 || plan.Intent.Widen) {
+		return nil
+	}
+	rec, ok := s.own.Load(cur.PoolID)
+	if !ok {
+		return nil
+	}
+	ov := rec.(ownVersion)
+	if ov.version != cur.Version || ov.snapshot != cur.Position.EventSnapshot || ov.gen.Epoch == 0 {
+		return nil
+	}
+	set = roaring64.AndNot(set, cs.rows)
+	if set.IsEmpty() {
 		return nil
 	}
 	past := &cs.past
 	past.mu.Lock()
 	defer past.mu.Unlock()
-	if past.unknown {
-		return nil
-	}
-	if past.ix == nil {
-		past.ix, past.of = filter.NewIndex(), map[uint64][]uint64{}
+	if past.ix == nil || past.gen != ov.gen {
+		// Versions that share a position share its generation; should one not, start over.
+		past.ix, past.of, past.next, past.gen = filter.NewIndex(), map[uint64][]uint64{}, 0, ov.gen
 	}
 	missing := roaring64.New()
 	it := set.Iterator()
@@ -418,16 +461,20 @@ func (s *Service) steadyAmong(plan Plan, cur *Version, cs *changeSet, set *roari
 		}
 	}
 	if !missing.IsEmpty() {
-		states, ok := s.PastStates(snapshot, missing)
+		states, ok := s.PastStates(ov.gen, missing)
 		if !ok {
-			past.unknown = true
 			return nil
 		}
 		var rows []filter.Row
 		it := missing.Iterator()
 		for it.HasNext() {
 			o := it.Next()
-			for _, r := range states[int64(o)] {
+			rs := states[int64(o)]
+			if len(rs) == 0 || !sameBeyondEvents(rs) {
+				past.of[o] = []uint64{} // not steady, whatever the filter
+				continue
+			}
+			for _, r := range rs {
 				r.Ordinal, r.ID = past.next, past.next+1
 				rows = append(rows, r)
 				past.of[o] = append(past.of[o], uint64(past.next))
@@ -462,4 +509,21 @@ func (s *Service) steadyAmong(plan Plan, cur *Version, cs *changeSet, set *roari
 		}
 	}
 	return steady
+}
+
+// sameBeyondEvents reports whether rows (a SKU's states) agree on every field price, stock
+// and metrics events do not write: market, brand, category, product type, release day.
+func sameBeyondEvents(rows []filter.Row) bool {
+	first := rows[0]
+	for _, r := range rows[1:] {
+		for _, f := range []int{filter.CatMarket, filter.CatBrand, filter.CatCategory, filter.CatProductType} {
+			if !strings.EqualFold(r.Cat[f], first.Cat[f]) {
+				return false
+			}
+		}
+		if r.Num[filter.NumReleased] != first.Num[filter.NumReleased] {
+			return false
+		}
+	}
+	return true
 }

@@ -24,8 +24,8 @@ func TestStatesSincePosition(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tg.Load(ctx)
 	require.NoError(t, err)
-	at := tg.Position().Snapshot
-	require.NotEmpty(t, at)
+	at, ok := tg.GenerationAt(tg.Position().Snapshot)
+	require.True(t, ok)
 	o11, ok := tg.Index().Ordinal(11)
 	require.True(t, ok)
 	o12, _ := tg.Index().Ordinal(12)
@@ -47,7 +47,8 @@ func TestStatesSincePosition(t *testing.T) {
 		_, err = tg.Poll(ctx)
 		require.NoError(t, err)
 	}
-	mid := tg.Position().Snapshot
+	mid, ok := tg.GenerationAt(tg.Position().Snapshot)
+	require.True(t, ok)
 	applyWithEvent(t, db, []catalog.Patch{skuPatch(12, "Razer", 2500, t0.Add(time.Hour))})
 	_, err = tg.Poll(ctx)
 	require.NoError(t, err)
@@ -61,12 +62,27 @@ func TestStatesSincePosition(t *testing.T) {
 	require.Equal(t, []int64{900}, price(st[o11]))
 	require.Equal(t, []int64{2000, 2500}, price(st[o12]))
 
-	_, ok = tg.StatesSince("1:1:", set)
+	_, ok = tg.GenerationAt("1:1:")
 	require.False(t, ok, "a snapshot the tagger never took")
+
+	// A reload replaces the index's contents: the generations before it are of another epoch.
+	_, err = tg.Load(ctx)
+	require.NoError(t, err)
+	_, ok = tg.StatesSince(at, set)
+	require.False(t, ok, "a generation from before the reload")
+	now, ok := tg.GenerationAt(tg.Position().Snapshot)
+	require.True(t, ok)
+	require.NotEqual(t, at.Epoch, now.Epoch)
+	st, ok = tg.StatesSince(now, set)
+	require.True(t, ok)
+	require.Equal(t, []int64{900}, price(st[o11]))
+
 	off, err := New(db.Pool, nil, nil, Config{SaveInterval: -1, JournalFor: -1})
 	require.NoError(t, err)
 	_, err = off.Load(ctx)
 	require.NoError(t, err)
-	_, ok = off.StatesSince(off.Position().Snapshot, set)
+	g, ok := off.GenerationAt(off.Position().Snapshot)
+	require.True(t, ok)
+	_, ok = off.StatesSince(g, set)
 	require.False(t, ok, "no journal")
 }

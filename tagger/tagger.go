@@ -189,12 +189,13 @@ func (t *Tagger) Position() filter.Position {
 // setPosLocked moves the index's position (after what it covers was applied).
 func (t *Tagger) setPosLocked(p filter.Position) {
 	if p.Snapshot != "" {
+		g := t.ix.Generation()
 		t.gensMu.Lock()
-		if n := len(t.gens); n == 0 || t.gens[n-1].snapshot != p.Snapshot {
+		if n := len(t.gens); n == 0 || t.gens[n-1].snapshot != p.Snapshot || t.gens[n-1].gen.Epoch != g.Epoch {
 			if n == maxGens {
 				t.gens = append(t.gens[:0], t.gens[n/2:]...)
 			}
-			t.gens = append(t.gens, snapGen{p.Snapshot, t.ix.Generation()})
+			t.gens = append(t.gens, snapGen{p.Snapshot, g})
 		}
 		t.gensMu.Unlock()
 	}
@@ -205,31 +206,38 @@ func (t *Tagger) setPosLocked(p filter.Position) {
 // snapGen is a position's snapshot and the index's generation once it was applied.
 type snapGen struct {
 	snapshot string
-	gen      uint64
+	gen      filter.Generation
 }
 
-// maxGens bounds the positions StatesSince knows: the latest 1,500 to 3,000, 5 to 10 minutes
+// maxGens bounds the positions GenerationAt knows: the latest 1,500 to 3,000, 5 to 10 minutes
 // of polls at the default 200 ms interval when every poll finds changes.
 const maxGens = 3000
 
-// StatesSince returns, for each ordinal of set, every row the index held for it since the
-// position whose event snapshot is snapshot (filter.Index.StatesSince): the rows replaced
-// since, oldest first, then the current one. ok is false when the position is not one of the
-// latest the tagger took or its journal no longer reaches back to it.
-func (t *Tagger) StatesSince(snapshot string, set *roaring64.Bitmap) (map[int64][]filter.Row, bool) {
+// GenerationAt is the index's generation when the tagger took the position whose event
+// snapshot is snapshot (the first time, in the index's current contents): every state the
+// index held since is in its journal (StatesSince). ok is false when the position is not one
+// of the latest the tagger took.
+func (t *Tagger) GenerationAt(snapshot string) (filter.Generation, bool) {
+	epoch := t.ix.Generation().Epoch
 	t.gensMu.Lock()
-	gen, found := uint64(0), false
+	defer t.gensMu.Unlock()
 	for i := len(t.gens) - 1; i >= 0; i-- {
-		if t.gens[i].snapshot == snapshot {
-			gen, found = t.gens[i].gen, true
-			break
+		if g := t.gens[i]; g.snapshot == snapshot && g.gen.Epoch == epoch {
+			// The earliest generation recorded for it.
+			for i > 0 && t.gens[i-1].snapshot == snapshot && t.gens[i-1].gen.Epoch == epoch {
+				i--
+			}
+			return t.gens[i].gen, true
 		}
 	}
-	t.gensMu.Unlock()
-	if !found {
-		return nil, false
-	}
-	return t.ix.StatesSince(gen, set)
+	return filter.Generation{}, false
+}
+
+// StatesSince returns, for each ordinal of set, every row the index held for it since
+// generation g (filter.Index.StatesSince): the rows replaced since, oldest first, then the
+// current one. ok is false when the journal no longer reaches back to g.
+func (t *Tagger) StatesSince(g filter.Generation, set *roaring64.Bitmap) (map[int64][]filter.Row, bool) {
+	return t.ix.StatesSince(g, set)
 }
 
 // VectorsFrom is where the next poll of sku_vectors reads from: every vector stamped before it

@@ -179,6 +179,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 		CatalogCurrency: cfg.Currency,
 		Log:             log,
 		EventsKeptFor:   cfg.EventsKeptFor,
+		GenerationAt:    c.Tags.GenerationAt,
 		PastStates:      c.Tags.StatesSince,
 		RefreshWorkers:  cfg.RefreshWorkers,
 		PoolBudget:      cfg.PoolBudget,

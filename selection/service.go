@@ -659,10 +659,6 @@ type changeSet struct {
 	all, price, stock, metrics *roaring64.Bitmap
 	// other is all less price, stock and metrics: the SKUs with a change of any other kind.
 	other *roaring64.Bitmap
-	// rows is the SKUs whose skus row changed after the position without an event after its
-	// snapshot (what the text follower may not have read then): any change, even when an event
-	// files the SKU under a price, stock or metrics change.
-	rows *roaring64.Bitmap
 	// past is what the SKUs steadyAmong asked about held since the position.
 	past pastStates
 }
@@ -687,13 +683,19 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 	if !v.Position.SKUsFrom.IsZero() {
 		args = append(args, v.Position.SKUsFrom)
 		q += fmt.Sprintf(` UNION ALL SELECT ordinal, 'row' FROM skus WHERE updated_at >= $%d`, len(args))
+		// An event that may change text, applied at or after SKUsFrom, may not have been read
+		// by the text index at the version even when its snapshot shows it (a transaction open
+		// at the follower's poll started at or after its From; one that started later was
+		// applied later): such a SKU changed, whatever price, stock or metrics events follow.
+		q += fmt.Sprintf(` UNION ALL SELECT s.ordinal, 'text' FROM sku_events e JOIN skus s ON s.id = e.sku_id
+			WHERE e.applied_at >= $%d AND e.kind NOT IN ('price.update', 'stock.update', 'metrics.update')`, len(args))
 	}
 	rows, err := s.DB.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("changed skus: %w", err)
 	}
 	cs := &changeSet{all: roaring64.New(), price: roaring64.New(), stock: roaring64.New(), metrics: roaring64.New()}
-	other, rowsOnly := roaring64.New(), roaring64.New()
+	other, rowsOnly, text := roaring64.New(), roaring64.New(), roaring64.New()
 	var o int64
 	var kind string
 	_, err = pgx.ForEachRow(rows, []any{&o, &kind}, func() error {
@@ -707,6 +709,8 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 			cs.metrics.Add(uint64(o))
 		case "row":
 			rowsOnly.Add(uint64(o))
+		case "text":
+			text.Add(uint64(o))
 		default:
 			other.Add(uint64(o))
 		}
@@ -715,10 +719,11 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 	if err != nil {
 		return nil, fmt.Errorf("changed skus: %w", err)
 	}
-	// A row changed without an event after the snapshot (the followers' lag) may hold any change.
-	cs.rows = rowsOnly.Clone()
+	// A row changed without an event after the snapshot (the followers' lag) may hold any change;
+	// so may a text change the text index had not read (text), whatever events came after.
 	rowsOnly.AndNot(roaring64.Or(roaring64.Or(cs.price, cs.stock), cs.metrics))
 	other.Or(rowsOnly)
+	other.Or(text)
 	for _, bm := range []*roaring64.Bitmap{cs.price, cs.stock, cs.metrics} {
 		bm.AndNot(other) // a SKU with any other change is not "only" that kind
 	}

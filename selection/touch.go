@@ -424,8 +424,8 @@ type pastStates struct {
 //     query without types, ranked by a field): there a SKU that is not a member leaving the
 //     filter can make room, which no trigger sees, and the SKU's own change used to rerun it.
 //
-// A SKU whose row changed in any field its events do not write (a type vote, a text change the
-// followers had not read: cs.rows) is not steady.
+// A SKU whose row changed in any field its events do not write (a type vote) is not steady; a
+// text change the text index had not read counts as a change of any kind (changedSince).
 func (s *Service) steadyAmong(plan Plan, cur *Version, cs *changeSet, set *roaring64.Bitmap) *roaring64.Bitmap {
 	if set.IsEmpty() || plan.Filter == nil || len(plan.Filter.Tags()) > 0 || s.PastStates == nil {
 		return nil
@@ -440,10 +440,6 @@ func (s *Service) steadyAmong(plan Plan, cur *Version, cs *changeSet, set *roari
 	}
 	ov := rec.(ownVersion)
 	if ov.version != cur.Version || ov.snapshot != cur.Position.EventSnapshot || ov.gen.Epoch == 0 {
-		return nil
-	}
-	set = roaring64.AndNot(set, cs.rows)
-	if set.IsEmpty() {
 		return nil
 	}
 	past := &cs.past

@@ -324,3 +324,32 @@ func itemScores(items []selection.Item) []float32 {
 	}
 	return out
 }
+
+// A text change committed before a version's event snapshot but applied after its text
+// position (the text index had not read it) counts as a change of any kind, even when a price
+// event follows; applied before the text position, the SKU changed its price only.
+func TestChangedSinceCountsUnreadText(t *testing.T) {
+	ctx := context.Background()
+	db, svc, _ := typedFixture(t)
+	var from time.Time
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&from))
+	_, err := db.Pool.Exec(ctx, `UPDATE skus SET title = 'wireless mouse 1', updated_at = clock_timestamp() WHERE id = 1001`)
+	require.NoError(t, err)
+	recordEvent(t, db, "text-1", "sku.upsert", 1001)
+	var snap string
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap))
+	var later time.Time
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&later))
+	recordEvent(t, db, "price-1", "price.update", 1001)
+	o := uint64(mustOrd(t, svc.Executor.Index.(*filter.Index), 1001))
+
+	other, price, err := svc.ChangedSince(ctx, &selection.Version{Position: selection.Position{EventSnapshot: snap, SKUsFrom: from}})
+	require.NoError(t, err)
+	require.True(t, other.Contains(o), "the title change was not read at the version")
+	require.False(t, price.Contains(o))
+
+	other, price, err = svc.ChangedSince(ctx, &selection.Version{Position: selection.Position{EventSnapshot: snap, SKUsFrom: later}})
+	require.NoError(t, err)
+	require.False(t, other.Contains(o), "the title change was read at the version")
+	require.True(t, price.Contains(o))
+}

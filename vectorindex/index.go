@@ -64,7 +64,7 @@ type IndexConfig struct {
 	// Default: DefaultListsFrom (measured, see doc.go).
 	ListsFrom int
 	// ListProbe is how many candidates the lists path gathers from the lists nearest the query.
-	// Default: DefaultListProbe (measured: recall@10 >= 0.99).
+	// Default: DefaultListProbe (measured with ListRerank by BenchmarkPropagatedVote, see doc.go).
 	ListProbe int
 	// ListRerank is how many of those, best by the asymmetric estimate from their codes, are
 	// scored in float32 (at least 4 x k). Default: DefaultListRerank (measured).
@@ -90,8 +90,8 @@ const (
 	// The lists path's defaults (measured by BenchmarkListsPath and the propagated vote's
 	// benchmark, see doc.go).
 	DefaultListsFrom  = 131072
-	DefaultListProbe  = 8192
-	DefaultListRerank = 128
+	DefaultListProbe  = 4096
+	DefaultListRerank = 768
 )
 
 // WithDefaults fills zero fields with their defaults.

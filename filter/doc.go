@@ -66,7 +66,7 @@
 // replaced (about 300 bytes each; a bulk write of more than 50,000 rows, or Replace, is not
 // journaled row by row and forgets what came before). StatesSince(gen, set) returns what each
 // ordinal held in every state since generation gen, oldest first, or says it cannot. The tagger
-// keeps 5 minutes and maps its event snapshots to generations; the pool refresher uses it to
+// keeps it when configured (tagger.Config.JournalFor) and maps its event snapshots to generations; the pool refresher uses it to
 // tell that a SKU whose price or stock changed passed a pool's filter all along.
 //
 // `selection bench tags` compares the index with Postgres' best layout (int4[] + GIN) on the

@@ -20,7 +20,7 @@ func TestStatesSincePosition(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
 	applyWithEvent(t, db, []catalog.Patch{skuPatch(11, "Logitech", 1000, t0), skuPatch(12, "Razer", 2000, t0)})
-	tg, err := New(db.Pool, nil, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1})
+	tg, err := New(db.Pool, nil, nil, Config{PollInterval: 50 * time.Millisecond, SaveInterval: -1, JournalFor: 5 * time.Minute})
 	require.NoError(t, err)
 	_, err = tg.Load(ctx)
 	require.NoError(t, err)
@@ -77,7 +77,7 @@ func TestStatesSincePosition(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, []int64{900}, price(st[o11]))
 
-	off, err := New(db.Pool, nil, nil, Config{SaveInterval: -1, JournalFor: -1})
+	off, err := New(db.Pool, nil, nil, Config{SaveInterval: -1}) // the default: no journal
 	require.NoError(t, err)
 	_, err = off.Load(ctx)
 	require.NoError(t, err)

@@ -73,11 +73,11 @@ type Config struct {
 	// none, and stores the votes for the other replicas (sku_types); the others apply them.
 	// The service passes its lease's Held. Default nil: this tagger votes (one process).
 	Leader func() bool
-	// JournalFor is how long the index keeps the rows its writes replaced (filter.Index's
-	// journal), so that StatesSince can tell what a SKU held since a position: the pool
-	// refresher skips a SKU that passed a pool's filter all along. Default 5m (a pass takes
-	// under a minute at 1M SKUs; about 300 bytes a written row, ~90 MB at 1,000 events/s);
-	// negative: off.
+	// JournalFor, above 0, is how long the index keeps the rows its writes replaced
+	// (filter.Index's journal), so that StatesSince can tell what a SKU held since a position:
+	// the pool refresher skips a SKU that passed a pool's filter all along. It costs about 280
+	// bytes a written row for that long (84 MB for 5 minutes at 1,000 events/s). Default 0:
+	// off (at 1M SKUs it saved 5% of the runs for admitted SKUs).
 	JournalFor time.Duration
 	// Logger receives the tagger's logs. Default: slog.Default().
 	Logger *slog.Logger
@@ -102,9 +102,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.VoteSample == 0 {
 		c.VoteSample = 1 << 16
-	}
-	if c.JournalFor == 0 {
-		c.JournalFor = 5 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

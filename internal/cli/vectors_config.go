@@ -15,6 +15,7 @@ import (
 	"selection/internal/core"
 	"selection/search"
 	"selection/selection"
+	"selection/tagger"
 	"selection/vectorindex"
 )
 
@@ -42,7 +43,8 @@ func coreConfig(env *Env, llm *selection.LLMPlanner) (core.Config, error) {
 	return core.Config{Index: vectorIndexConfig(env), NoIndex: c.Vectors.Memory <= 0, Planner: plannerConfig(env),
 		ServiceIntents: c.Serve.Intents == "on", Aliases: aliases, Currency: c.Serve.Currency, LLM: llm,
 		Follow: true, EmbedBatch: c.Vectors.EmbedBatch, Logger: env.Log, EventsKeptFor: c.Serve.EventRetention.EventsFor,
-		RefreshWorkers: c.Serve.RefreshWorkers, PoolBudget: c.Serve.PoolBudget, Approval: c.Serve.Approval == "on"}, nil
+		RefreshWorkers: c.Serve.RefreshWorkers, PoolBudget: c.Serve.PoolBudget, Approval: c.Serve.Approval == "on",
+		Tags: tagger.Config{JournalFor: c.Serve.JournalFor}}, nil
 }
 
 // judgedAliases reads the judged queries SELECTION_JUDGED_QUERIES names ("": the demo data's

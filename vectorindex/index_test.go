@@ -60,21 +60,8 @@ func bruteForce(vecs [][]float32, q []float32, k int, filter func(o int) bool) [
 	return hits[:min(k, len(hits))]
 }
 
-// recallAt is the share of the exact top-k found, counting as found any hit that scores at
-// least the k-th exact score (ties with the k-th are interchangeable).
-func recallAt(exact, got []Hit) float64 {
-	if len(exact) == 0 {
-		return 1
-	}
-	kth := exact[len(exact)-1].Score
-	n := 0
-	for _, h := range got {
-		if h.Score >= kth-1e-5 {
-			n++
-		}
-	}
-	return float64(min(n, len(exact))) / float64(len(exact))
-}
+// recallAt is Recall with scores equal to the k-th within 1e-5 counted as found.
+func recallAt(exact, got []Hit) float64 { return Recall(exact, got, 1e-5) }
 
 func newTestIndex(t testing.TB, cfg IndexConfig, vecs [][]float32) *Index {
 	t.Helper()

@@ -9,6 +9,23 @@ type Hit struct {
 	Score   float32 `json:"score"` // cosine similarity, -1..1
 }
 
+// Recall is the share of exact's hits (a top-k from exact scoring) that got holds, counting as
+// found any hit of got that scores at least the last of exact's less tie (hits tied with it are
+// interchangeable: duplicate texts embed alike). It is 1 when exact is empty.
+func Recall(exact, got []Hit, tie float32) float64 {
+	if len(exact) == 0 {
+		return 1
+	}
+	kth := exact[len(exact)-1].Score
+	n := 0
+	for _, h := range got {
+		if h.Score >= kth-tie {
+			n++
+		}
+	}
+	return float64(min(n, len(exact))) / float64(len(exact))
+}
+
 // better orders hits: higher score first, then lower ordinal, so that equal scores (duplicate
 // texts embed identically) rank the same way on every path.
 func better(a, b Hit) bool {

@@ -81,8 +81,7 @@ func voteSearch(ctx context.Context, ix *vectorindex.Index, seed uint64, out io.
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// recallAt is the share of exact's best 10 other than self that got holds, counting a hit as
-// similar as the last of them as found (equal vectors are interchangeable).
+// recallAt is vectorindex.Recall of exact's best 10 other than self (the voting SKU).
 func recallAt(exact, got []vectorindex.Hit, self int64) float64 {
 	drop := func(hs []vectorindex.Hit) []vectorindex.Hit {
 		out := make([]vectorindex.Hit, 0, len(hs))
@@ -93,16 +92,5 @@ func recallAt(exact, got []vectorindex.Hit, self int64) float64 {
 		}
 		return out[:min(len(out), 10)]
 	}
-	exact, got = drop(exact), drop(got)
-	if len(exact) == 0 {
-		return 1
-	}
-	last := exact[len(exact)-1].Score
-	n := 0
-	for _, h := range got {
-		if h.Score >= last-1e-5 {
-			n++
-		}
-	}
-	return float64(min(n, len(exact))) / float64(len(exact))
+	return vectorindex.Recall(drop(exact), drop(got), 1e-5)
 }

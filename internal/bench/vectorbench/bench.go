@@ -265,7 +265,7 @@ func (sw *sweep) measure(ctx context.Context, queries [][]float32, sel float64, 
 				exact = res.Hits
 			}
 			times[p] = append(times[p], d)
-			recalls[p] += benchRecall(exact, res.Hits)
+			recalls[p] += vectorindex.Recall(exact, res.Hits, 1e-4)
 		}
 		row.Chosen = sw.mem.Choose(n, sw.k, filter != nil)
 		if sw.withPG {
@@ -279,21 +279,6 @@ func (sw *sweep) measure(ctx context.Context, queries [][]float32, sel float64, 
 			Recall: recalls[p] / float64(len(queries))}
 	}
 	return row, nil
-}
-
-// benchRecall is recall@k against exact, ties with the k-th exact score counting as found.
-func benchRecall(exact, got []vectorindex.Hit) float64 {
-	if len(exact) == 0 {
-		return 1
-	}
-	kth := exact[len(exact)-1].Score
-	n := 0
-	for _, h := range got {
-		if h.Score >= kth-1e-4 {
-			n++
-		}
-	}
-	return float64(min(n, len(exact))) / float64(len(exact))
 }
 
 // Print writes the report as a table.

@@ -211,7 +211,7 @@ type snapGen struct {
 const maxGens = 3000
 
 // GenerationAt is the index's generation when the tagger took the position whose event
-// snapshot is snapshot (the first time, in the index's current contents): every state the
+// snapshot is snapshot (in the index's current contents): every state the
 // index held since is in its journal (StatesSince). ok is false when the position is not one
 // of the latest the tagger took.
 func (t *Tagger) GenerationAt(snapshot string) (filter.Generation, bool) {
@@ -219,12 +219,10 @@ func (t *Tagger) GenerationAt(snapshot string) (filter.Generation, bool) {
 	t.gensMu.Lock()
 	defer t.gensMu.Unlock()
 	for i := len(t.gens) - 1; i >= 0; i-- {
+		// setPosLocked records a snapshot once per epoch (positions only move forward), at
+		// the first generation that reached it.
 		if g := t.gens[i]; g.snapshot == snapshot && g.gen.Epoch == epoch {
-			// The earliest generation recorded for it.
-			for i > 0 && t.gens[i-1].snapshot == snapshot && t.gens[i-1].gen.Epoch == epoch {
-				i--
-			}
-			return t.gens[i].gen, true
+			return g.gen, true
 		}
 	}
 	return filter.Generation{}, false

@@ -348,7 +348,7 @@ func (ix *Index) put(chunks *[]*chunk, o, id int64, vn []float32, mean []float32
 	if ix.lists != nil {
 		c := (*chunks)[o>>chunkBits]
 		r := int(o & chunkMask)
-		ix.lists.place(ix, o, vn, c.rcodes[r*ix.words:(r+1)*ix.words], c.corr[r])
+		ix.lists.place(ix, o, vn, ix.codeRow(c, r), c.corr[r])
 	}
 	return added
 }

@@ -23,8 +23,9 @@ const (
 	// PathBinary ranks every candidate by the Hamming distance of 1-bit codes, then rescores the
 	// best Rerank of them in float32.
 	PathBinary Path = "memory-binary"
-	// PathLists ranks the candidates of the lists nearest the query only (IndexConfig.ListProbe
-	// of them) as PathBinary does; the index must hold lists (Load, BuildLists).
+	// PathLists estimates the candidates of the lists nearest the query only (ListProbe of
+	// them) from their sign codes and rescores the best ListRerank in float32; the index must
+	// hold lists (Load, BuildLists).
 	PathLists Path = "memory-lists"
 	// PathHNSW is pgvector's HNSW index with an iterative scan and the bitmap as a filter.
 	PathHNSW Path = "pgvector-hnsw"

@@ -24,7 +24,8 @@ func (c *counting) EmbedQuery(ctx context.Context, text string) ([]float32, erro
 }
 
 // Under a query memo, one request embeds a query once, however often it searches with it
-// (texts differing only in commas and spaces are one query); without one, every search embeds.
+// (texts differing only in commas and spaces are one query); across requests the Searcher keeps
+// the vectors of exact texts.
 func TestQueryMemoEmbedsOncePerRequest(t *testing.T) {
 	e, _ := embedder(t)
 	c := &counting{Embedder: e}
@@ -43,5 +44,8 @@ func TestQueryMemoEmbedsOncePerRequest(t *testing.T) {
 	require.EqualValues(t, 2, c.n.Load())
 	_, err = eng.Search(context.Background(), search.Request{Text: "calculator", K: 5})
 	require.NoError(t, err)
-	require.EqualValues(t, 3, c.n.Load(), "no memo: no reuse across requests")
+	require.EqualValues(t, 2, c.n.Load(), "another request, the same text: the kept vector")
+	_, err = eng.Search(context.Background(), search.Request{Text: "calculator,", K: 5})
+	require.NoError(t, err)
+	require.EqualValues(t, 3, c.n.Load(), "without a memo only the exact text is kept")
 }

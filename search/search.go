@@ -194,6 +194,8 @@ type Searcher struct {
 	calSample *roaring64.Bitmap
 	calSize   int                    // lexical index size when the sample was drawn
 	calCache  map[string]calibration // by query text, for the current sample
+
+	queries queryVectors // query vectors kept across requests (memo.go)
 }
 
 // New returns an engine. dense and emb may be nil, leaving only the lexical method (Default

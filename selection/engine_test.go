@@ -599,6 +599,7 @@ func TestRefreshAllWorkersAndBudget(t *testing.T) {
 	outs, err = svc.RefreshAll(ctx)
 	require.NoError(t, err)
 	require.Len(t, outs, 12)
+	written := map[int64]*selection.Version{}
 	for i, o := range outs {
 		require.True(t, o.Changed)
 		require.Nil(t, o.Result)
@@ -610,6 +611,13 @@ func TestRefreshAllWorkersAndBudget(t *testing.T) {
 		v, err := svc.Pools.GetVersion(ctx, o.PoolID, 0)
 		require.NoError(t, err)
 		require.Len(t, v.Ranking, p.Plan.Limit)
+		// Every version the pass wrote holds at the pass's position (read before any run),
+		// though each write moved the database's snapshot: the next pass reads the changes
+		// since it once.
+		if i > 0 {
+			require.Equal(t, written[outs[0].PoolID].Position.EventSnapshot, v.Position.EventSnapshot)
+		}
+		written[o.PoolID] = v
 	}
 	svc.RefreshWorkers = 1
 	again, err := svc.RefreshAll(ctx)
@@ -617,6 +625,30 @@ func TestRefreshAllWorkersAndBudget(t *testing.T) {
 	require.Len(t, again, 12)
 	for _, o := range again {
 		require.False(t, o.Changed, "nothing changed since")
+	}
+
+	// Runs that find the ranking unchanged (here every pool: checked too long ago) confirm
+	// their versions with their page, at the pass's position.
+	svc.EventsKeptFor = time.Nanosecond
+	defer func() { svc.EventsKeptFor = 0 }()
+	runs, err := svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.Len(t, runs, 12)
+	var at string
+	for _, o := range runs {
+		require.Equal(t, "checked too long ago", o.Trigger)
+		require.False(t, o.Changed)
+		require.False(t, o.Skipped)
+		require.Equal(t, "ranking unchanged", o.Reason)
+		v, err := svc.Pools.GetVersion(ctx, o.PoolID, 0)
+		require.NoError(t, err)
+		require.Equal(t, written[o.PoolID].Version, v.Version)
+		require.True(t, v.CheckedAt.After(written[o.PoolID].CheckedAt), "confirmed")
+		require.NotEqual(t, written[o.PoolID].Position.EventSnapshot, v.Position.EventSnapshot, "at the later pass's position")
+		if at == "" {
+			at = v.Position.EventSnapshot
+		}
+		require.Equal(t, at, v.Position.EventSnapshot)
 	}
 }
 

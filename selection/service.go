@@ -220,20 +220,24 @@ type RefreshOutcome struct {
 	// Lag is, in RefreshAll, how long ago the pool's version had last been checked when the
 	// pass took it up (0: no version yet): how stale refreshes let pools grow.
 	Lag time.Duration `json:"-"`
+	// confirm is, in RefreshAll, the version a run found unchanged: the pass confirms it at its
+	// position with the rest of its page (finishPage), one write for the page.
+	confirm *Version
 }
 
 // Refresh re-runs a pool's plan. A new version is written when the ranking changed; otherwise
 // the current version stands (and the outcome says so). When another writer adds a version or
 // changes the plan meanwhile, the refresh runs again on top of that.
 func (s *Service) Refresh(ctx context.Context, id int64) (RefreshOutcome, error) {
-	return s.refreshFrom(ctx, id, nil, nil)
+	return s.refreshFrom(ctx, id, nil, nil, nil)
 }
 
 // refreshFrom is Refresh starting from the pool and its current version when the caller has
-// just read them (nil: read here); a retry after a lost race reads them again.
-func (s *Service) refreshFrom(ctx context.Context, id int64, p *Pool, cur *Version) (RefreshOutcome, error) {
+// just read them (nil: read here); a retry after a lost race reads them again. pass is, in
+// RefreshAll, the pass's position (nil: read here).
+func (s *Service) refreshFrom(ctx context.Context, id int64, p *Pool, cur *Version, pass *Position) (RefreshOutcome, error) {
 	for attempt := 1; ; attempt++ {
-		out, err := s.refresh(ctx, id, p, cur)
+		out, err := s.refresh(ctx, id, p, cur, pass)
 		if errors.Is(err, ErrConflict) && attempt < 5 {
 			p, cur = nil, nil
 			continue
@@ -242,7 +246,11 @@ func (s *Service) refreshFrom(ctx context.Context, id int64, p *Pool, cur *Versi
 	}
 }
 
-func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) (RefreshOutcome, error) {
+// refresh runs the pool's plan and settles the result. Its version's position is read before
+// the run (the indexes reflect at least it while the plan runs); in RefreshAll it is the pass's
+// (pass), read before any pool's run, so that every version the pass writes or confirms shares
+// one position and the next pass reads the changes since it once, not once per pool.
+func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version, pass *Position) (RefreshOutcome, error) {
 	out := RefreshOutcome{PoolID: id}
 	if p == nil {
 		got, err := s.Pools.Get(ctx, id)
@@ -261,22 +269,27 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version) 
 			return out, err
 		}
 	}
-	pos, err := s.position(ctx)
-	if err != nil {
-		return out, err
+	var pos Position
+	if pass != nil {
+		pos = *pass
+	} else {
+		var err error
+		if pos, err = s.position(ctx); err != nil {
+			return out, err
+		}
 	}
 	res, err := s.Executor.Run(ctx, p.Plan)
 	if err != nil {
 		return out, err
 	}
 	out.Result, out.Notes = res, res.Warnings
-	return s.settle(ctx, out, p, cur, versionOf(id, p.Plan, res, pos), pos)
+	return s.settle(ctx, out, p, cur, versionOf(id, p.Plan, res, pos), pos, pass != nil)
 }
 
 // settle writes next (ranked at pos) on top of cur, the pool's current version; it confirms
-// cur at pos instead when the ranking is the same, and holds next for review when it breaks
-// the pool's guard.
-func (s *Service) settle(ctx context.Context, out RefreshOutcome, p *Pool, cur, next *Version, pos Position) (RefreshOutcome, error) {
+// cur at pos instead when the ranking is the same (in a pass, inPass, with its page: the
+// outcome's confirm), and holds next for review when it breaks the pool's guard.
+func (s *Service) settle(ctx context.Context, out RefreshOutcome, p *Pool, cur, next *Version, pos Position, inPass bool) (RefreshOutcome, error) {
 	samePlan := planEqual(cur.Plan, p.Plan)
 	// A tailRanked plan's refresh reads which members are hits and which the tail from their
 	// scores (0: the tail's), so a run that moves the border writes a version.
@@ -285,6 +298,10 @@ func (s *Service) settle(ctx context.Context, out RefreshOutcome, p *Pool, cur, 
 		out.Version = cur.Version
 		out.Reason = "ranking unchanged"
 		// The version holds at pos: later refreshes look for changes after it only.
+		if inPass {
+			out.confirm = cur
+			return out, nil
+		}
 		if err := s.Pools.confirm(ctx, []*Version{cur}, pos); err != nil {
 			return out, err
 		}
@@ -413,7 +430,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	}()
 
 	// Refresh: each page's pools, RefreshWorkers at a time across pages, each within PoolBudget.
-	changes := map[string]*changeSet{}
+	changes := map[string]*changeRead{}
 	var mu sync.Mutex // guards changes
 	sem := make(chan struct{}, workers)
 	for pg := range pages {
@@ -427,7 +444,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 				pctx, cancel := context.WithTimeout(ctx, budget)
 				defer cancel()
 				if cur == nil || !planEqual(cur.Plan, p.Plan) {
-					pg.outs[i], pg.errs[i] = s.refreshFrom(pctx, p.ID, &p, cur)
+					pg.outs[i], pg.errs[i] = s.refreshFrom(pctx, p.ID, &p, cur, &pos)
 					pg.outs[i].Trigger = "plan edited"
 					if cur == nil {
 						pg.outs[i].Trigger = "no version"
@@ -472,6 +489,10 @@ func (s *Service) finishPage(ctx context.Context, active []Pool, curs map[int64]
 		if o.Skipped && (o.Reason != reasonNothingChanged || now.Sub(cur.CheckedAt) >= recheckEvery) {
 			skipped = append(skipped, cur)
 		}
+		if o.confirm != nil { // a run found its ranking unchanged
+			skipped = append(skipped, o.confirm)
+			o.confirm = nil
+		}
 		*out = append(*out, o)
 	}
 	if err := s.Pools.confirm(ctx, skipped, pos); err != nil {
@@ -496,34 +517,50 @@ const recheckEvery = time.Minute
 // any change was: a version sorted again here holds at it (not at a position read after the
 // changes, which would hide those in between). changes caches changedSince by position for
 // one pass.
-func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, pos Position, changes map[string]*changeSet, mu *sync.Mutex) (RefreshOutcome, error) {
+func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, pos Position, changes map[string]*changeRead, mu *sync.Mutex) (RefreshOutcome, error) {
 	// The event seq matters only to a version without a snapshot (confirm does not move it).
 	events := cur.Position.EventSnapshot
 	if events == "" {
 		events = fmt.Sprintf("seq %d", cur.EventSeq)
 	}
 	key := fmt.Sprintf("%s|%d|%d", events, cur.Position.VectorsFrom.UnixNano(), cur.Position.SKUsFrom.UnixNano())
-	mu.Lock() // one read of the changes per position, whichever worker needs it first
-	changed, ok := changes[key]
+	// One read of the changes per position, by whichever worker needs it first; the others
+	// with that position wait for it (and only they).
+	mu.Lock()
+	read, ok := changes[key]
 	if !ok {
-		var err error
-		if changed, err = s.changedSince(ctx, cur); err != nil {
-			mu.Unlock()
-			return RefreshOutcome{}, err
-		}
-		changes[key] = changed
+		read = &changeRead{done: make(chan struct{})}
+		changes[key] = read
 	}
 	mu.Unlock()
+	if !ok {
+		read.cs, read.err = s.changedSince(ctx, cur)
+		if read.err != nil { // the next pool with this position reads again (this one's budget may have ended)
+			mu.Lock()
+			delete(changes, key)
+			mu.Unlock()
+		}
+		close(read.done)
+	}
+	select {
+	case <-read.done:
+	case <-ctx.Done():
+		return RefreshOutcome{}, ctx.Err()
+	}
+	if read.err != nil {
+		return RefreshOutcome{}, read.err
+	}
+	changed := read.cs
 	if s.EventsKeptFor > 0 && time.Since(cur.CheckedAt) > s.EventsKeptFor*9/10 {
 		// The changes since its check may be pruned (or about to be): rank it again.
-		return s.refreshBecause(ctx, p, cur, "checked too long ago")
+		return s.refreshBecause(ctx, p, cur, pos, "checked too long ago")
 	}
 	if changed.all.IsEmpty() {
 		return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reasonNothingChanged}, nil
 	}
 	moved, pinned := s.pinsMoved(p.Plan, cur, changed.all)
 	if moved {
-		return s.refreshBecause(ctx, p, cur, "pin changed")
+		return s.refreshBecause(ctx, p, cur, pos, "pin changed")
 	}
 	// Only a change the pool reads can alter it (any change but a price, stock or metrics one
 	// its filter and ranking do not read): to a member (not shown as a pin), or to a SKU that
@@ -542,7 +579,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 		}
 		// A member whose filtered field changed matters only if it no longer passes.
 		if !roaring64.AndNot(roaring64.And(filtered, members), passes).IsEmpty() {
-			return s.refreshBecause(ctx, p, cur, "member left the filter")
+			return s.refreshBecause(ctx, p, cur, pos, "member left the filter")
 		}
 		admitted = roaring64.Or(ranked, filtered)
 		admitted.AndNot(cur.Members)
@@ -563,11 +600,11 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 			return RefreshOutcome{}, err
 		}
 		if next == nil {
-			return s.refreshBecause(ctx, p, cur, "member changed")
+			return s.refreshBecause(ctx, p, cur, pos, "member changed")
 		}
-		o, err := s.settle(ctx, RefreshOutcome{PoolID: p.ID}, &p, cur, next, pos)
+		o, err := s.settle(ctx, RefreshOutcome{PoolID: p.ID}, &p, cur, next, pos, true)
 		if errors.Is(err, ErrConflict) { // written or edited meanwhile: run it on top of that
-			return s.refreshBecause(ctx, p, cur, "member changed")
+			return s.refreshBecause(ctx, p, cur, pos, "member changed")
 		}
 		o.Trigger = "member changed (sorted again)"
 		return o, err
@@ -578,7 +615,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 			return RefreshOutcome{}, err
 		}
 		if enters {
-			return s.refreshBecause(ctx, p, cur, "SKU admitted")
+			return s.refreshBecause(ctx, p, cur, pos, "SKU admitted")
 		}
 	}
 	reason := fmt.Sprintf("%d changed SKUs, none with a change the pool's filter and ranking read that is a member or admitted", changed.all.GetCardinality())
@@ -588,9 +625,9 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 	return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reason}, nil
 }
 
-// refreshBecause refreshes p and says why in the outcome.
-func (s *Service) refreshBecause(ctx context.Context, p Pool, cur *Version, trigger string) (RefreshOutcome, error) {
-	o, err := s.refreshFrom(ctx, p.ID, &p, cur)
+// refreshBecause refreshes p in the pass at pos and says why in the outcome.
+func (s *Service) refreshBecause(ctx context.Context, p Pool, cur *Version, pos Position, trigger string) (RefreshOutcome, error) {
+	o, err := s.refreshFrom(ctx, p.ID, &p, cur, &pos)
 	o.Trigger = trigger
 	return o, err
 }
@@ -661,6 +698,14 @@ type changeSet struct {
 	other *roaring64.Bitmap
 	// past is what the SKUs steadyAmong asked about held since the position.
 	past pastStates
+}
+
+// changeRead is one pass's read of the changes since a position (refreshIfTouched): done
+// closes when cs or err is set.
+type changeRead struct {
+	done chan struct{}
+	cs   *changeSet
+	err  error
 }
 
 // changedSince returns the SKUs that changed after v's position: events of transactions not

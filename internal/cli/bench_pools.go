@@ -27,7 +27,7 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	var data scenariobench.DataConfig
 	var cfg poolbench.Config
 	var reload bool
-	var icecat, changes, cpuprofile string
+	var icecat, changes, cpuprofile, tracefile string
 	fs.IntVar(&data.SKUs, "skus", 1_000_000, "catalogue size: the 19,406 Icecat products plus synthetic variants")
 	fs.Float64Var(&data.Noise, "noise", 0.01, "standard deviation per dimension of the noise added to a variant's vector")
 	fs.Uint64Var(&data.Seed, "seed", 1, "random seed of the synthetic variants, the pools' variations and the change stream")
@@ -39,6 +39,7 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	fs.DurationVar(&cfg.Stream, "stream", 0, "after the batches, a live stream this long (0: none) while refresh passes run back to back: each event's freshness")
 	fs.IntVar(&cfg.Rate, "rate", 1000, "events a second of the live stream")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the first incremental pass to this file")
+	fs.StringVar(&tracefile, "trace", "", "write an execution trace of the first incremental pass to this file (go tool trace: where it waits)")
 	fs.DurationVar(&cfg.PruneEvery, "prune-every", 0, "during the stream, apply retention this often and report the tables' sizes (0: no retention)")
 	fs.IntVar(&cfg.Keep, "keep", 100, "retention during the stream: a pool's newest versions kept whatever their age")
 	fs.DurationVar(&cfg.KeepFor, "keep-for", 7*24*time.Hour, "retention during the stream: versions younger than this are kept")
@@ -77,6 +78,14 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 		}
 		defer f.Close()
 		cfg.CPUProfile = f
+	}
+	if tracefile != "" {
+		f, err := os.Create(tracefile)
+		if err != nil {
+			return fmt.Errorf("bench pools: %w", err)
+		}
+		defer f.Close()
+		cfg.Trace = f
 	}
 	return onBenchStack(ctx, env, data, reload, icecat, func(st *benchStack, pool *pgxpool.Pool) error {
 		fmt.Fprintf(env.Stdout, "refreshing %d pools over the data set (GOMAXPROCS %d)\n", cfg.Pools, runtime.GOMAXPROCS(0))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,6 +60,8 @@ type Config struct {
 	// CPUProfile, when set, is written with a CPU profile of the incremental passes (not the
 	// full pass, the writes or the waits).
 	CPUProfile io.Writer
+	// Trace, when set, is written with an execution trace of the first incremental pass.
+	Trace io.Writer
 }
 
 func (c Config) withDefaults() Config {
@@ -161,7 +164,16 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 				return res, fmt.Errorf("cpu profile: %w", err)
 			}
 		}
+		if cfg.Trace != nil {
+			if err := trace.Start(cfg.Trace); err != nil {
+				return res, fmt.Errorf("trace: %w", err)
+			}
+		}
 		p, err := pass(ctx, t, fmt.Sprintf("incremental after %d changed SKUs", k), k)
+		if cfg.Trace != nil {
+			trace.Stop()
+			cfg.Trace = nil
+		}
 		if cfg.CPUProfile != nil {
 			pprof.StopCPUProfile()
 			cfg.CPUProfile = nil // one pass: the first batch's

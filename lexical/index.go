@@ -155,8 +155,10 @@ type Index struct {
 	bySKU    map[int64]uint32
 	live     int
 	totalLen [NumFields]int64
+	gen      uint64 // moves on with every Upsert and Delete: what a search memo holds for
 
 	scratch sync.Pool // *accumulator
+	memo    searchMemo
 }
 
 // New returns an empty index.
@@ -226,8 +228,12 @@ func (ix *Index) Upsert(docs ...Document) error {
 		prepared = append(prepared, a)
 	}
 
+	if len(prepared) == 0 {
+		return errors.Join(errs...) // a follower's poll that found nothing keeps the memo
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.gen++
 	for _, a := range prepared {
 		ord := uint32(a.d.Ordinal)
 		if old, ok := ix.bySKU[a.d.SKUID]; ok && old != ord {
@@ -279,6 +285,9 @@ func (ix *Index) Delete(skuIDs ...int64) int {
 			delete(ix.bySKU, id)
 			n++
 		}
+	}
+	if n > 0 {
+		ix.gen++
 	}
 	return n
 }

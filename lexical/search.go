@@ -68,6 +68,13 @@ func (ix *Index) Search(ctx context.Context, text string, k int, candidates *roa
 	for _, q := range qs {
 		postingsTotal += uint64(len(ix.postings[q.id]))
 	}
+	key := ""
+	if postingsTotal >= memoMinPostings {
+		key = memoKey(res.Terms)
+		if got, ok := ix.memo.get(ix.gen, key, candidates, k); ok {
+			return got, nil
+		}
+	}
 	var err error
 	if candidates != nil && candidates.GetCardinality()*candidateFactor < postingsTotal {
 		err = ix.scoreCandidates(ctx, acc, sc, qs, candidates)
@@ -79,6 +86,9 @@ func (ix *Index) Search(ctx context.Context, text string, k int, candidates *roa
 	}
 	res.Matched = len(acc.touched)
 	res.Hits = ix.topHits(acc, qs, totalIDF, k)
+	if key != "" {
+		ix.memo.put(ix.gen, key, candidates, k, res)
+	}
 	return res, nil
 }
 

@@ -1,0 +1,103 @@
+package lexical
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+	"github.com/stretchr/testify/require"
+)
+
+// The memo answers exactly what a search would: for fewer hits than it kept, for the same
+// candidates only (not another set of the same size), not after the index changed, and its
+// answers are the caller's to modify.
+func TestSearchMemoAnswersAsASearch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	words := []string{"laser", "printer", "toner", "black", "colour", "wireless", "mouse", "office", "cartridge", "paper"}
+	const n = 30_000
+	docs := make([]Document, n)
+	for i := range docs {
+		title := ""
+		for range 3 + rng.IntN(5) {
+			title += words[rng.IntN(len(words))] + " "
+		}
+		docs[i] = mkdoc(int64(i+1), int64(i), title, "", words[rng.IntN(len(words))])
+	}
+	ix := newIndex(t, docs...)
+	ctx := context.Background()
+	fresh := func(q string, k int, cand *roaring64.Bitmap) Result {
+		ix.memo.off = true
+		defer func() { ix.memo.off = false }()
+		r, err := ix.Search(ctx, q, k, cand)
+		require.NoError(t, err)
+		return r
+	}
+	market := roaring64.New()
+	for o := range uint64(n) {
+		if rng.IntN(5) < 2 {
+			market.Add(o)
+		}
+	}
+	other := market.Clone() // the same size, one member swapped
+	first, _ := other.Select(0)
+	other.Remove(first)
+	for o := range uint64(n) {
+		if !other.Contains(o) && o != first {
+			other.Add(o)
+			break
+		}
+	}
+	require.Equal(t, market.GetCardinality(), other.GetCardinality())
+
+	check := func(q string, k int, cand *roaring64.Bitmap) {
+		t.Helper()
+		got, err := ix.Search(ctx, q, k, cand)
+		require.NoError(t, err)
+		require.Equal(t, fresh(q, k, cand), got, "%q k=%d", q, k)
+		if len(got.Hits) > 0 {
+			got.Hits[0].Score = -1 // the caller's copy
+		}
+	}
+	for _, q := range []string{"laser printer", "toner cartridge black", "printer laser"} {
+		for _, cand := range []*roaring64.Bitmap{nil, market, other} {
+			for _, k := range []int{1000, 10, 1000, 50, 3000, 20, 5000} {
+				check(q, k, cand)
+			}
+		}
+	}
+	require.Greater(t, ix.memo.hits, uint64(20), "the memo answered the repeats")
+
+	// What changes nothing keeps it (a follower's empty poll); a change: the memo answers
+	// nothing from before it.
+	require.NoError(t, ix.Upsert())
+	require.Zero(t, ix.Delete(n+7))
+	hits := ix.memo.hits
+	check("laser printer", 1000, market)
+	require.Equal(t, hits+1, ix.memo.hits)
+	hits++
+	require.NoError(t, ix.Upsert(mkdoc(n+1, n, "laser printer laser printer laser printer", "", "laser printer")))
+	market.Add(n)
+	got, err := ix.Search(ctx, "laser printer", 10, market)
+	require.NoError(t, err)
+	require.Equal(t, int64(n+1), got.Hits[0].SKUID)
+	require.Equal(t, hits, ix.memo.hits)
+	check("laser printer", 5, market)
+	require.Equal(t, hits+1, ix.memo.hits)
+	ix.Delete(n + 1)
+	check("laser printer", 5, market)
+	require.Equal(t, hits+1, ix.memo.hits)
+
+	// Bounded: more sets than it keeps evict the least recently used.
+	for i := range memoEntries + 10 {
+		set := roaring64.New()
+		set.AddRange(uint64(i), uint64(n))
+		check("laser printer", 10, set)
+	}
+	require.Equal(t, memoEntries, ix.memo.n)
+	count := 0
+	for _, l := range ix.memo.entries {
+		count += len(l)
+	}
+	require.Equal(t, memoEntries, count)
+}

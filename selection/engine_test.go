@@ -583,7 +583,7 @@ func ptrExpr(e filter.Expr) *filter.Expr { return &e }
 // and the next one tries it again), and the outcomes hold no run results.
 func TestRefreshAllWorkersAndBudget(t *testing.T) {
 	ctx := context.Background()
-	_, _, svc := fixture(t)
+	db, _, svc := fixture(t)
 	defer selection.SetRefreshPage(5)() // 12 pools: three pages in the pipeline
 	for i := range 12 {
 		_, err := svc.Pools.Create(ctx, selection.PoolInput{Name: fmt.Sprintf("w%d", i),
@@ -618,6 +618,21 @@ func TestRefreshAllWorkersAndBudget(t *testing.T) {
 			require.Equal(t, written[outs[0].PoolID].Position.EventSnapshot, v.Position.EventSnapshot)
 		}
 		written[o.PoolID] = v
+	}
+	// The pass's versions commit lazily, each in its own transaction only: no connection the
+	// pool hands out keeps synchronous_commit off.
+	conns := db.Pool.AcquireAllIdle(ctx)
+	require.NotEmpty(t, conns)
+	var settings []string
+	for _, c := range conns {
+		var sc string
+		err := c.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&sc)
+		c.Release()
+		require.NoError(t, err)
+		settings = append(settings, sc)
+	}
+	for _, sc := range settings {
+		require.Equal(t, "on", sc)
 	}
 	svc.RefreshWorkers = 1
 	again, err := svc.RefreshAll(ctx)

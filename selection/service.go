@@ -322,7 +322,7 @@ func (s *Service) settle(ctx context.Context, out RefreshOutcome, p *Pool, cur, 
 		return out, nil
 	}
 	s.stamp(next) // what it sold: recorded on versions written only
-	if err := s.Pools.addVersionOn(ctx, next, cur); err != nil {
+	if err := s.Pools.addVersionOn(ctx, next, cur, inPass); err != nil {
 		return out, err
 	}
 	s.owned(p.ID, next.Version, pos)

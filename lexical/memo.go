@@ -1,6 +1,7 @@
 package lexical
 
 import (
+	"slices"
 	"strings"
 	"sync"
 
@@ -67,6 +68,7 @@ func (m *searchMemo) get(gen uint64, key string, cand *roaring64.Bitmap, k int) 
 		m.hits++
 		res := e.res
 		res.Hits = append([]Hit(nil), e.res.Hits[:min(k, len(e.res.Hits))]...)
+		res.Terms = slices.Clone(e.res.Terms)
 		return res, true
 	}
 	return Result{}, false

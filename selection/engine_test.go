@@ -667,6 +667,31 @@ func TestRefreshAllWorkersAndBudget(t *testing.T) {
 	}
 }
 
+// A pool waiting on a pass's change read that failed because its reader's budget ended reads
+// the changes itself, its own budget left, rather than failing with the reader.
+func TestChangeReadOutlivesItsReadersBudget(t *testing.T) {
+	ctx := context.Background()
+	_, _, svc := fixture(t)
+	_, v, err := svc.CreatePool(ctx, selection.PoolInput{Name: "w",
+		Plan: selection.Plan{Version: 1, Ranking: selection.Ranking{By: "sales"}, Limit: 3}})
+	require.NoError(t, err)
+	changed, err := svc.WaitOnFailedRead(ctx, v)
+	require.NoError(t, err)
+	require.True(t, changed.IsEmpty())
+}
+
+// A pass confirms a page's versions after its runs: a newer version this process wrote
+// meanwhile (a manual refresh) keeps its record.
+func TestOwnRecordKeepsTheNewerVersion(t *testing.T) {
+	svc := &selection.Service{GenerationAt: func(string) (filter.Generation, bool) { return filter.Generation{}, true }}
+	pos := selection.Position{EventSnapshot: "10:10:"}
+	require.Equal(t, 3, svc.Own(7, 3, pos))
+	require.Equal(t, 4, svc.Own(7, 4, pos))
+	require.Equal(t, 4, svc.Own(7, 3, pos), "the older version's late confirm")
+	require.Equal(t, 5, svc.Own(7, 5, pos))
+	require.Equal(t, 0, svc.Own(8, 1, selection.Position{}), "no snapshot: no record")
+}
+
 // A change to a SKU that is not a member re-runs a pool only when it can bring the SKU in: a
 // metrics change matters to a pool ranked by sales, not to one ranked by price; a price change
 // the other way round; any other change (an upsert) to both.

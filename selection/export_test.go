@@ -2,6 +2,9 @@ package selection
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 )
@@ -24,4 +27,43 @@ func (s *Service) ChangedSince(ctx context.Context, v *Version) (other, price *r
 		return nil, nil, err
 	}
 	return cs.other, cs.price, nil
+}
+
+// WaitOnFailedRead is a pass's change read at v's position whose first reader fails on its
+// own budget while another pool waits on it: the waiter, its budget left, reads again.
+func (s *Service) WaitOnFailedRead(ctx context.Context, v *Version) (*roaring64.Bitmap, error) {
+	changes := map[string]*changeRead{}
+	var mu sync.Mutex
+	read := &changeRead{done: make(chan struct{})}
+	changes["at v"] = read
+	type result struct {
+		cs  *changeSet
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		cs, err := s.changesAt(ctx, "at v", v, changes, &mu)
+		got <- result{cs, err}
+	}()
+	time.Sleep(50 * time.Millisecond) // the waiter finds the read in flight
+	mu.Lock()
+	delete(changes, "at v")
+	mu.Unlock()
+	read.err = fmt.Errorf("changed skus: %w", context.DeadlineExceeded)
+	close(read.done)
+	r := <-got
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.cs.all, nil
+}
+
+// Own records that this process wrote or confirmed version v of pool id at pos, and returns
+// the version its record for the pool names after that (0: none).
+func (s *Service) Own(id int64, v int, pos Position) int {
+	s.owned(id, v, pos)
+	if ov, ok := s.own.Load(id); ok {
+		return ov.(ownVersion).version
+	}
+	return 0
 }

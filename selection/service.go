@@ -526,31 +526,10 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 	key := fmt.Sprintf("%s|%d|%d", events, cur.Position.VectorsFrom.UnixNano(), cur.Position.SKUsFrom.UnixNano())
 	// One read of the changes per position, by whichever worker needs it first; the others
 	// with that position wait for it (and only they).
-	mu.Lock()
-	read, ok := changes[key]
-	if !ok {
-		read = &changeRead{done: make(chan struct{})}
-		changes[key] = read
+	changed, err := s.changesAt(ctx, key, cur, changes, mu)
+	if err != nil {
+		return RefreshOutcome{}, err
 	}
-	mu.Unlock()
-	if !ok {
-		read.cs, read.err = s.changedSince(ctx, cur)
-		if read.err != nil { // the next pool with this position reads again (this one's budget may have ended)
-			mu.Lock()
-			delete(changes, key)
-			mu.Unlock()
-		}
-		close(read.done)
-	}
-	select {
-	case <-read.done:
-	case <-ctx.Done():
-		return RefreshOutcome{}, ctx.Err()
-	}
-	if read.err != nil {
-		return RefreshOutcome{}, read.err
-	}
-	changed := read.cs
 	if s.EventsKeptFor > 0 && time.Since(cur.CheckedAt) > s.EventsKeptFor*9/10 {
 		// The changes since its check may be pruned (or about to be): rank it again.
 		return s.refreshBecause(ctx, p, cur, pos, "checked too long ago")
@@ -623,6 +602,41 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 		reason += fmt.Sprintf(" (of those it reads, %d passed the filter in every state since the version)", steadyN)
 	}
 	return RefreshOutcome{PoolID: p.ID, Version: cur.Version, Skipped: true, Reason: reason}, nil
+}
+
+// changesAt is the pass's read of the changes since cur's position (key): the first pool to
+// ask reads them, the others at that position wait. A read that failed is dropped, and a pool
+// whose own budget is left reads again when the reader's ended (it read under its pool's).
+func (s *Service) changesAt(ctx context.Context, key string, cur *Version, changes map[string]*changeRead, mu *sync.Mutex) (*changeSet, error) {
+	for {
+		mu.Lock()
+		read, ok := changes[key]
+		if !ok {
+			read = &changeRead{done: make(chan struct{})}
+			changes[key] = read
+		}
+		mu.Unlock()
+		if !ok {
+			read.cs, read.err = s.changedSince(ctx, cur)
+			if read.err != nil {
+				mu.Lock()
+				delete(changes, key)
+				mu.Unlock()
+			}
+			close(read.done)
+		}
+		select {
+		case <-read.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if read.err == nil {
+			return read.cs, nil
+		}
+		if !ok || ctx.Err() != nil || !(errors.Is(read.err, context.DeadlineExceeded) || errors.Is(read.err, context.Canceled)) {
+			return nil, read.err
+		}
+	}
 }
 
 // refreshBecause refreshes p in the pass at pos and says why in the outcome.

@@ -395,7 +395,12 @@ func (s *Service) owned(id int64, v int, pos Position) {
 	if g, ok := s.GenerationAt(pos.EventSnapshot); ok {
 		ov.gen = g
 	}
-	s.own.Store(id, ov)
+	for { // a newer version's record stands (a pass confirms its page after the runs)
+		old, loaded := s.own.LoadOrStore(id, ov)
+		if !loaded || old.(ownVersion).version > v || s.own.CompareAndSwap(id, old, ov) {
+			return
+		}
+	}
 }
 
 // pastStates is what the filter index held since a change set's position for the SKUs asked

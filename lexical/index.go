@@ -158,7 +158,8 @@ type Index struct {
 	gen      uint64 // moves on with every Upsert and Delete: what a search memo holds for
 
 	scratch sync.Pool // *accumulator
-	memo    searchMemo
+	memo    *searchMemo
+	memoOff bool // tests and benchmarks: every search runs
 }
 
 // New returns an empty index.
@@ -167,7 +168,7 @@ func New(cfg Config) (*Index, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Index{cfg: cfg, dict: map[string]uint32{}, bySKU: map[int64]uint32{}}, nil
+	return &Index{cfg: cfg, dict: map[string]uint32{}, bySKU: map[int64]uint32{}, memo: newSearchMemo()}, nil
 }
 
 // Config returns the index's configuration, defaults filled in.
@@ -178,6 +179,14 @@ func (ix *Index) Len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	return ix.live
+}
+
+// Generation counts the index's changes: every Upsert and Delete that changes something moves
+// it on. A result computed while it held still holds while it does.
+func (ix *Index) Generation() uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.gen
 }
 
 // Contains reports whether the SKU is indexed (and not deleted).

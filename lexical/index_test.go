@@ -217,7 +217,7 @@ func BenchmarkSearch(b *testing.B) {
 		docs[i] = mkdoc(int64(i+1), int64(i), t, "", "")
 	}
 	ix := newIndex(b, docs...)
-	ix.memo.off = true // each search runs (the memo would answer the repeats)
+	ix.memoOff = true // each search runs (the memo would answer the repeats)
 	ctx := context.Background()
 	cand := roaring64.New()
 	for i := 0; i < n/100; i++ {

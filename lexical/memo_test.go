@@ -27,8 +27,8 @@ func TestSearchMemoAnswersAsASearch(t *testing.T) {
 	ix := newIndex(t, docs...)
 	ctx := context.Background()
 	fresh := func(q string, k int, cand *roaring64.Bitmap) Result {
-		ix.memo.off = true
-		defer func() { ix.memo.off = false }()
+		ix.memoOff = true
+		defer func() { ix.memoOff = false }()
 		r, err := ix.Search(ctx, q, k, cand)
 		require.NoError(t, err)
 		return r
@@ -66,27 +66,27 @@ func TestSearchMemoAnswersAsASearch(t *testing.T) {
 			}
 		}
 	}
-	require.Greater(t, ix.memo.hits, uint64(20), "the memo answered the repeats")
+	require.Greater(t, ix.memo.Hits(), uint64(20), "the memo answered the repeats")
 
 	// What changes nothing keeps it (a follower's empty poll); a change: the memo answers
 	// nothing from before it.
 	require.NoError(t, ix.Upsert())
 	require.Zero(t, ix.Delete(n+7))
-	hits := ix.memo.hits
+	hits := ix.memo.Hits()
 	check("laser printer", 1000, market)
-	require.Equal(t, hits+1, ix.memo.hits)
+	require.Equal(t, hits+1, ix.memo.Hits())
 	hits++
 	require.NoError(t, ix.Upsert(mkdoc(n+1, n, "laser printer laser printer laser printer", "", "laser printer")))
 	market.Add(n)
 	got, err := ix.Search(ctx, "laser printer", 10, market)
 	require.NoError(t, err)
 	require.Equal(t, int64(n+1), got.Hits[0].SKUID)
-	require.Equal(t, hits, ix.memo.hits)
+	require.Equal(t, hits, ix.memo.Hits())
 	check("laser printer", 5, market)
-	require.Equal(t, hits+1, ix.memo.hits)
+	require.Equal(t, hits+1, ix.memo.Hits())
 	ix.Delete(n + 1)
 	check("laser printer", 5, market)
-	require.Equal(t, hits+1, ix.memo.hits)
+	require.Equal(t, hits+1, ix.memo.Hits())
 
 	// Bounded: more sets than it keeps evict the least recently used.
 	for i := range memoEntries + 10 {
@@ -94,10 +94,5 @@ func TestSearchMemoAnswersAsASearch(t *testing.T) {
 		set.AddRange(uint64(i), uint64(n))
 		check("laser printer", 10, set)
 	}
-	require.Equal(t, memoEntries, ix.memo.n)
-	count := 0
-	for _, l := range ix.memo.entries {
-		count += len(l)
-	}
-	require.Equal(t, memoEntries, count)
+	require.Equal(t, memoEntries, ix.memo.Len())
 }

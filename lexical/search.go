@@ -71,7 +71,7 @@ func (ix *Index) Search(ctx context.Context, text string, k int, candidates *roa
 	key := ""
 	if postingsTotal >= memoMinPostings {
 		key = memoKey(res.Terms)
-		if got, ok := ix.memo.get(ix.gen, key, candidates, k); ok {
+		if got, ok := ix.remembered(ix.gen, key, candidates, k); ok {
 			return got, nil
 		}
 	}
@@ -87,7 +87,7 @@ func (ix *Index) Search(ctx context.Context, text string, k int, candidates *roa
 	res.Matched = len(acc.touched)
 	res.Hits = ix.topHits(acc, qs, totalIDF, k)
 	if key != "" {
-		ix.memo.put(ix.gen, key, candidates, k, res)
+		ix.remember(ix.gen, key, candidates, k, res)
 	}
 	return res, nil
 }

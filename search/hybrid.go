@@ -57,10 +57,6 @@ type cand struct {
 func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result, error) {
 	res := Result{Method: Default}
 	depth := max(e.cfg.LexicalDepth, req.K)
-	lr, err := e.lex.Search(ctx, text, depth, req.Candidates)
-	if err != nil {
-		return res, err
-	}
 	q, err := e.embedQuery(ctx, text)
 	if err != nil {
 		return res, fmt.Errorf("search: embed query: %w", err)
@@ -69,11 +65,8 @@ func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result
 	if err != nil {
 		return res, err
 	}
-	cs, best, err := e.firstStage(ctx, q, lr.Hits, cal)
+	lr, cs, best, err := e.stages(ctx, text, depth, req.Candidates, q, cal)
 	if err != nil {
-		return res, err
-	}
-	if err := e.feedbackStage(ctx, cs, lr.Hits); err != nil {
 		return res, err
 	}
 	// Confidence and the cut.
@@ -97,6 +90,61 @@ func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result
 	}
 	res.Hits = hybridHits(kept, lr.Terms)
 	return res, nil
+}
+
+// stages are the lexical search and the two embedding stages of the hybrid (firstStage,
+// feedbackStage), the matches best first. They read only the query, its vector and
+// calibration, the depth and the candidates, and the indexes' contents: the Searcher keeps
+// them for the indexes' current generations (firsts), and pools made from one brief, which
+// search the same words among the same candidates at the same depth, share them. The result
+// is shared: callers only read it.
+func (e *Searcher) stages(ctx context.Context, text string, depth int, candidates *roaring64.Bitmap, q []float32, cal calibration) (lexical.Result, []cand, float32, error) {
+	gen, kept := e.generation()
+	key := text + "\x00" + strconv.Itoa(depth)
+	if kept {
+		got, ok := e.firsts.Get(gen, key, candidates, func(f firstStages) bool { return f.cal == cal && slices.Equal(f.q, q) })
+		if ok {
+			return got.lr, got.cs, got.best, nil
+		}
+	}
+	lr, err := e.lex.Search(ctx, text, depth, candidates)
+	if err != nil {
+		return lr, nil, 0, err
+	}
+	cs, best, err := e.firstStage(ctx, q, lr.Hits, cal)
+	if err != nil {
+		return lr, nil, 0, err
+	}
+	if err := e.feedbackStage(ctx, cs, lr.Hits); err != nil {
+		return lr, nil, 0, err
+	}
+	if now, _ := e.generation(); kept && now == gen { // nothing changed while they ran
+		e.firsts.Put(gen, key, candidates, firstStages{q: q, cal: cal, lr: lr, cs: cs, best: best})
+	}
+	return lr, cs, best, nil
+}
+
+// firstStages is what stages keeps.
+type firstStages struct {
+	q    []float32
+	cal  calibration
+	lr   lexical.Result
+	cs   []cand
+	best float32
+}
+
+// firstsKept bounds the hybrid stages the Searcher keeps (each about 200 KB at depth 1,000
+// among a market's SKUs of a million).
+const firstsKept = 64
+
+// generation is the indexes' pair of generations, when the vector side counts its changes
+// (*vectorindex.Index does; the planner, which may read pgvector, does not: nothing is kept).
+func (e *Searcher) generation() ([2]uint64, bool) {
+	g, ok := e.dense.(interface{ Generation() uint64 })
+	if !ok {
+		return [2]uint64{}, false
+	}
+	return [2]uint64{e.lex.Generation(), g.Generation()}, true
 }
 
 // firstStage scores every lexical match by lexical evidence plus the query's similarity, best

@@ -2,6 +2,7 @@ package search_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/embed"
+	"selection/lexical"
 	"selection/search"
 )
 
@@ -48,4 +50,78 @@ func TestQueryMemoEmbedsOncePerRequest(t *testing.T) {
 	_, err = eng.Search(context.Background(), search.Request{Text: "calculator,", K: 5})
 	require.NoError(t, err)
 	require.EqualValues(t, 3, c.n.Load(), "without a memo only the exact text is kept")
+}
+
+// The hybrid's stages kept for the indexes' generations answer as a search would (a fresh
+// Searcher over the same indexes), for the same query, depth and candidates only, and nothing
+// from before a change to either index.
+func TestHybridStagesKeptAnswerAsASearch(t *testing.T) {
+	e, vs := embedder(t)
+	lex, vix := newIndexes(t)
+	eng, err := search.New(lex, vix, e, search.Config{})
+	require.NoError(t, err)
+	ctx := context.Background()
+	fresh := func(req search.Request) search.Result {
+		t.Helper()
+		f, err := search.New(lex, vix, e, search.Config{})
+		require.NoError(t, err)
+		r, err := f.Search(ctx, req)
+		require.NoError(t, err)
+		return r
+	}
+	evens, odds := roaring64.New(), roaring64.New()
+	for i := range len(products) {
+		if i%2 == 0 {
+			evens.Add(uint64(i))
+		} else {
+			odds.Add(uint64(i))
+		}
+	}
+	reqs := []search.Request{
+		{Text: "gaming mouse", K: 5}, {Text: "gaming mouse", K: 2}, {Text: "gaming mouse", K: 5, Candidates: evens},
+		{Text: "gaming mouse", K: 5, Candidates: odds}, {Text: "laptop bag", K: 10}, {Text: "usb drive", K: 3, Candidates: odds},
+	}
+	check := func() {
+		t.Helper()
+		for _, r := range reqs {
+			got, err := eng.Search(ctx, r)
+			require.NoError(t, err)
+			require.Equal(t, fresh(r), got, "%+v", r)
+		}
+	}
+	check()
+	check()
+	require.GreaterOrEqual(t, search.StagesKept(eng), uint64(len(reqs)), "the repeats were answered")
+
+	// The Razer gaming mouse takes the speaker's vector: its similarity to the query drops.
+	before, err := eng.Search(ctx, reqs[0])
+	require.NoError(t, err)
+	kept := search.StagesKept(eng)
+	require.NoError(t, vix.Put(2, 1002, vs[17]))
+	after, err := eng.Search(ctx, reqs[0])
+	require.NoError(t, err)
+	require.Equal(t, kept, search.StagesKept(eng), "nothing from before the change")
+	require.Equal(t, ranked(fresh(reqs[0])), ranked(after))
+	require.NotEqual(t, ranked(before), ranked(after))
+
+	// A lexical change too.
+	kept = search.StagesKept(eng)
+	d := lexical.Document{SKUID: 1003, Ordinal: 3}
+	d.Fields[lexical.FieldTitle] = "HyperX gaming mouse gaming mouse pad"
+	require.NoError(t, lex.Upsert(d))
+	after, err = eng.Search(ctx, reqs[0])
+	require.NoError(t, err)
+	require.Equal(t, kept, search.StagesKept(eng))
+	require.Equal(t, ranked(fresh(reqs[0])), ranked(after))
+}
+
+// ranked is a result's SKUs and scores (a long-lived Searcher keeps each query's calibration
+// for its sample, so the z-scores its explanations quote may differ from a fresh one's after a
+// vector changes).
+func ranked(r search.Result) []string {
+	out := make([]string, len(r.Hits))
+	for i, h := range r.Hits {
+		out[i] = fmt.Sprintf("%d %.6f %.6f", h.SKUID, h.Score, h.Semantic)
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
 	"selection/embed"
+	"selection/internal/memo"
 	"selection/lexical"
 	"selection/vectorindex"
 )
@@ -195,7 +196,8 @@ type Searcher struct {
 	calSize   int                    // lexical index size when the sample was drawn
 	calCache  map[string]calibration // by query text, for the current sample
 
-	queries queryVectors // query vectors kept across requests (memo.go)
+	queries queryVectors                       // query vectors kept across requests (memo.go)
+	firsts  *memo.Memo[[2]uint64, firstStages] // the hybrid's stages by query and candidates (stages)
 }
 
 // New returns an engine. dense and emb may be nil, leaving only the lexical method (Default
@@ -211,7 +213,7 @@ func New(lex *lexical.Index, dense Dense, emb embed.Embedder, cfg Config) (*Sear
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Searcher{lex: lex, dense: dense, emb: emb, cfg: cfg}, nil
+	return &Searcher{lex: lex, dense: dense, emb: emb, cfg: cfg, firsts: memo.New[[2]uint64, firstStages](firstsKept)}, nil
 }
 
 // Config returns the engine's configuration, defaults filled in.

@@ -53,6 +53,7 @@ func (ix *Index) queryCode(q []float32) []uint64 {
 func (ix *Index) Recenter() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.gen.Add(1)
 	ix.mean = ix.computeMean(ix.chunks)
 	ix.encodeAll(ix.chunks, ix.mean)
 	if ix.lists != nil {

@@ -206,6 +206,8 @@ type Index struct {
 	runMu sync.Mutex // serialises Start and Stop
 	loop  poll.Loop
 
+	gen atomic.Uint64 // moves on with every change (Generation)
+
 	polls, pollErrors, applied, removed atomic.Int64
 	lastPoll                            atomic.Int64 // unix nanos of the last successful poll
 }
@@ -371,6 +373,12 @@ func (ix *Index) putEncode(chunks *[]*chunk, o, id int64, vn []float32, mean []f
 	return false
 }
 
+// Generation counts the index's changes: every Put, Remove, poll that applied something, Load,
+// Recenter and BuildLists moves it on (inside the write lock, so a search never sees contents
+// newer than the generation read before it). A result computed while it held still holds while
+// it does.
+func (ix *Index) Generation() uint64 { return ix.gen.Load() }
+
 // Put stores (or replaces) the vector of ordinal o, SKU id. The vector is L2-normalised on the
 // way in, so scores are cosine similarities. Put marks the index loaded; use it to build an
 // index without a database (tests, benchmarks, a replica fed some other way).
@@ -387,6 +395,7 @@ func (ix *Index) Put(o, skuID int64, v []float32) error {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.gen.Add(1)
 	if ix.put(&ix.chunks, o, skuID, vn, ix.mean) {
 		ix.n++
 	}
@@ -413,6 +422,7 @@ func (ix *Index) remove(o int64) bool {
 	if c.present[row>>6]&bit == 0 {
 		return false
 	}
+	ix.gen.Add(1)
 	c.present[row>>6] &^= bit
 	c.n--
 	ix.n--

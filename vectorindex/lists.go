@@ -64,6 +64,7 @@ const (
 func (ix *Index) BuildLists(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.gen.Add(1)
 	l, err := ix.buildLists(ctx, ix.chunks, ix.maxOrd, ix.mean)
 	if err != nil {
 		return err

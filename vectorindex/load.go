@@ -143,6 +143,7 @@ func (ix *Index) Load(ctx context.Context) error {
 	}
 
 	ix.mu.Lock()
+	ix.gen.Add(1)
 	ix.chunks, ix.n, ix.maxOrd, ix.mean, ix.lists, ix.loaded = chunks, n, maxOrd, mean, l, true
 	if wm.After(ix.wm) {
 		ix.wm = wm
@@ -220,6 +221,9 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if len(ups) > 0 {
+		ix.gen.Add(1) // a removal moves it in remove
+	}
 	for _, u := range ups {
 		if ix.put(&ix.chunks, u.o, u.id, u.v, ix.mean) {
 			ix.n++

@@ -199,9 +199,10 @@ type Index struct {
 	loadTime time.Duration
 	wm       time.Time // newest updated_at seen
 
-	pollMu sync.Mutex   // one Refresh at a time; it owns tail
-	tail   *pg.Tail     // where Refresh reads from (made from wm on first use)
-	from   atomic.Int64 // tail.From() after the last poll, in Unix nanoseconds (0: none yet)
+	pollMu  sync.Mutex   // one Refresh at a time; it owns tail and delFrom
+	tail    *pg.Tail     // where Refresh reads from (made from wm on first use)
+	delFrom time.Time    // where Refresh reads deletions from (zero: tail's From)
+	from    atomic.Int64 // tail.From() after the last poll, in Unix nanoseconds (0: none yet)
 
 	runMu sync.Mutex // serialises Start and Stop
 	loop  poll.Loop

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/catalog"
+	"selection/internal/pg"
 	"selection/internal/testdb"
 	"selection/vectorindex"
 )
@@ -54,6 +55,29 @@ func TestIndexLoadRefreshPoll(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(103), hits[0].SKUID)
 
+	// While no vector changes, the tail's From stays at the newest vector's stamp; deletions
+	// are read from the last poll's floor instead (skus is stamped all day by the events), and
+	// a SKU deleted after it is still removed.
+	time.Sleep(pg.Margin + 100*time.Millisecond) // the newest vector's stamp falls behind the floor
+	_, _, err = ix.Refresh(ctx)
+	require.NoError(t, err)
+	vecFrom := ix.From()
+	time.Sleep(10 * time.Millisecond)
+	_, _, err = ix.Refresh(ctx)
+	require.NoError(t, err)
+	require.Equal(t, vecFrom, ix.From(), "no vector changed: the vectors' tail holds")
+	delFrom := vectorindex.DeletionsFrom(ix)
+	require.True(t, delFrom.After(vecFrom), "deletions from %v, vectors from %v", delFrom, vecFrom)
+	_, err = catalog.NewStore(db.Pool).Delete(ctx, 103, t0.Add(2*time.Hour))
+	require.NoError(t, err)
+	_, removed, err = ix.Refresh(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, removed)
+	_, ok = ix.Vector(ords[103])
+	require.False(t, ok)
+	require.True(t, vectorindex.DeletionsFrom(ix).After(delFrom))
+	require.Equal(t, 1, ix.Len())
+
 	// The poll loop makes a new vector searchable without a call.
 	require.NoError(t, ix.Start(ctx))
 	require.NoError(t, ix.Start(ctx))
@@ -67,7 +91,7 @@ func TestIndexLoadRefreshPoll(t *testing.T) {
 	require.NoError(t, ix.Stop(ctx))
 	st2 := ix.Stats()
 	require.Greater(t, st2.Polls, int64(0))
-	require.Equal(t, 2, st2.Vectors)
+	require.Equal(t, 1, st2.Vectors)
 
 	// A budget too small for the vectors refuses to load.
 	small, err := vectorindex.NewIndex(db.Pool, vectorindex.IndexConfig{MaxBytes: 1000})

@@ -209,7 +209,16 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 	if err != nil {
 		return 0, 0, fmt.Errorf("vectorindex: poll vectors: %w", err)
 	}
-	rows, err := ix.pool.Query(ctx, pollDeletedSQL, since)
+	// Deletions are read from skus, which a catalogue's events stamp all day: from the tail's
+	// From, which stays at the newest vector's stamp while no vector changes, a poll read every
+	// SKU stamped since (under a stream of 1,000 events/s, a parallel scan of most of skus
+	// every poll). Every SKU stamped before the previous poll's floor was visible to that
+	// poll's read, so this one starts there.
+	delSince := since
+	if ix.delFrom.After(delSince) {
+		delSince = ix.delFrom
+	}
+	rows, err := ix.pool.Query(ctx, pollDeletedSQL, delSince)
 	if err != nil {
 		return 0, 0, fmt.Errorf("vectorindex: poll deletions: %w", err)
 	}
@@ -239,6 +248,9 @@ func (ix *Index) Refresh(ctx context.Context) (applied, removed int, err error) 
 		ix.wm = wm
 	}
 	tail.Done(read, wm, floor) // only now: a poll that failed above is read again in full
+	if at, known := floor.At(); known {
+		ix.delFrom = at
+	}
 	ix.from.Store(tail.From().UnixNano())
 	ix.applied.Add(int64(len(ups)))
 	ix.removed.Add(int64(removed))

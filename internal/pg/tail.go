@@ -103,6 +103,10 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// At is the floor's time (Margin taken off) and whether it is known: every row stamped before
+// it was committed (or rolled back) before the read the floor guards began.
+func (f Floor) At() (time.Time, bool) { return f.at, f.known }
+
 // Floor asks Postgres for the open transactions; call it before the read it guards.
 func (t *Tail) Floor(ctx context.Context, q Querier) (Floor, error) {
 	var f Floor

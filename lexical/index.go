@@ -159,7 +159,8 @@ type Index struct {
 
 	scratch sync.Pool // *accumulator
 	memo    *searchMemo
-	memoOff bool // tests and benchmarks: every search runs
+	holding *holdingMemo // HoldingAll's whole-index answers (memo.go)
+	memoOff bool         // tests and benchmarks: every search runs
 }
 
 // New returns an empty index.
@@ -168,7 +169,7 @@ func New(cfg Config) (*Index, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Index{cfg: cfg, dict: map[string]uint32{}, bySKU: map[int64]uint32{}, memo: newSearchMemo()}, nil
+	return &Index{cfg: cfg, dict: map[string]uint32{}, bySKU: map[int64]uint32{}, memo: newSearchMemo(), holding: newHoldingMemo()}, nil
 }
 
 // Config returns the index's configuration, defaults filled in.
@@ -491,6 +492,25 @@ func (ix *Index) HoldingAll(text string, within *roaring64.Bitmap) *roaring64.Bi
 	terms := Analyze(text)
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	if shortest := ix.shortestPostings(terms); shortest < holdingMemoFrom || ix.memoOff {
+		return ix.holdingAllLocked(terms, within)
+	}
+	// Many documents to walk: the whole index's answer, kept for its contents, within the set
+	// (the same as walking the postings within it: they hold live documents only).
+	key := holdingKey(terms)
+	all, ok := ix.holding.Get(ix.gen, key, nil, nil)
+	if !ok {
+		all = ix.holdingAllLocked(terms, nil)
+		ix.holding.Put(ix.gen, key, nil, all)
+	}
+	if within == nil {
+		return all.Clone()
+	}
+	return roaring64.And(all, within)
+}
+
+// holdingAllLocked is HoldingAll, walking the shortest of the terms' postings.
+func (ix *Index) holdingAllLocked(terms []string, within *roaring64.Bitmap) *roaring64.Bitmap {
 	lists := make([][]posting, 0, len(terms))
 	for _, t := range terms {
 		id, ok := ix.dict[t]

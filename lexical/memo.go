@@ -64,3 +64,40 @@ func (ix *Index) remember(gen uint64, key string, cand *roaring64.Bitmap, k int,
 	res.Hits, res.Terms = slices.Clone(res.Hits), slices.Clone(res.Terms)
 	ix.memo.Put(gen, key, cand, memoResult{k: k, res: res})
 }
+
+// HoldingAll keeps its whole-index answers too, by the query's distinct terms: the refresher
+// asks, for every pool of a brief that widens by its query, which SKUs the pool's filter passes
+// hold every word (selection's takesAllHolding, rankTypesBy), and the filters differ while the
+// words do not. An answer holds for the index's current contents, like a search's.
+type holdingMemo = memo.Memo[uint64, *roaring64.Bitmap]
+
+// holdingKept bounds the kept answers (a bitmap each: a few KB for a brief's words).
+const holdingKept = 256
+
+// holdingMemoFrom: with fewer documents than this in the rarest term's postings, walking them
+// within the set costs less than a kept answer's intersection.
+const holdingMemoFrom = 2_000
+
+func newHoldingMemo() *holdingMemo { return memo.New[uint64, *roaring64.Bitmap](holdingKept) }
+
+// holdingKey is the terms, distinct and sorted (their order does not change the answer).
+func holdingKey(terms []string) string {
+	t := slices.Clone(terms)
+	slices.Sort(t)
+	return strings.Join(slices.Compact(t), "\x00")
+}
+
+// shortestPostings is the length of the rarest term's postings (0 when a term has none).
+func (ix *Index) shortestPostings(terms []string) int {
+	n := -1
+	for _, t := range terms {
+		id, ok := ix.dict[t]
+		if !ok {
+			return 0
+		}
+		if l := len(ix.postings[id]); n < 0 || l < n {
+			n = l
+		}
+	}
+	return max(n, 0)
+}

@@ -96,3 +96,53 @@ func TestSearchMemoAnswersAsASearch(t *testing.T) {
 	}
 	require.Equal(t, memoEntries, ix.memo.Len())
 }
+
+// HoldingAll answers from the whole index's kept answer exactly what walking the postings within
+// the set gives, and nothing from before a change.
+func TestHoldingAllKeptAnswersAsAWalk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	words := []string{"laser", "printer", "toner", "black", "colour", "wireless"}
+	const n = 20_000
+	docs := make([]Document, n)
+	for i := range docs {
+		title := ""
+		for range 2 + rng.IntN(4) {
+			title += words[rng.IntN(len(words))] + " "
+		}
+		docs[i] = mkdoc(int64(i+1), int64(i), title, "", "")
+	}
+	ix := newIndex(t, docs...)
+	walk := func(q string, within *roaring64.Bitmap) *roaring64.Bitmap {
+		ix.memoOff = true
+		defer func() { ix.memoOff = false }()
+		return ix.HoldingAll(q, within)
+	}
+	sets := []*roaring64.Bitmap{nil, roaring64.New(), roaring64.New()}
+	for o := range uint64(n) {
+		if rng.IntN(3) == 0 {
+			sets[1].Add(o)
+		}
+		if rng.IntN(50) == 0 {
+			sets[2].Add(o)
+		}
+	}
+	for range 2 {
+		for _, q := range []string{"laser printer", "printer laser", "black toner colour", "wireless"} {
+			for _, within := range sets {
+				want := walk(q, within)
+				require.False(t, want.IsEmpty())
+				got := ix.HoldingAll(q, within)
+				require.True(t, want.Equals(got), "%q", q)
+				got.Add(n + 5) // the caller's own bitmap
+			}
+		}
+	}
+	hits := ix.holding.Hits()
+	require.Greater(t, hits, uint64(10), "kept answers were used")
+
+	require.NoError(t, ix.Upsert(mkdoc(n+1, n, "laser printer", "", "")))
+	got := ix.HoldingAll("laser printer", nil)
+	require.True(t, got.Contains(n))
+	require.True(t, walk("laser printer", nil).Equals(got))
+	require.Equal(t, hits, ix.holding.Hits(), "nothing from before the change")
+}

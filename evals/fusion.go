@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"sync"
-
-	"selection/embed"
 )
 
 // The fusions below are the alternatives the default was measured against. They live here,
@@ -197,35 +194,4 @@ func (cv *CrossValidation) Folds(n int) []FoldResult {
 			TestRecall: test.Recall, Baseline: b.NDCG, BaselineRec: b.Recall})
 	}
 	return out
-}
-
-// MemoEmbedder remembers query embeddings, so that evaluating many configurations embeds each
-// query once.
-type MemoEmbedder struct {
-	embed.Embedder
-	mu sync.Mutex
-	m  map[string][]float32
-}
-
-// NewMemoEmbedder wraps e.
-func NewMemoEmbedder(e embed.Embedder) *MemoEmbedder {
-	return &MemoEmbedder{Embedder: e, m: map[string][]float32{}}
-}
-
-// EmbedQuery returns the remembered embedding of text, computing it the first time.
-func (m *MemoEmbedder) EmbedQuery(ctx context.Context, text string) ([]float32, error) {
-	m.mu.Lock()
-	v, ok := m.m[text]
-	m.mu.Unlock()
-	if ok {
-		return v, nil
-	}
-	v, err := m.Embedder.EmbedQuery(ctx, text)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	m.m[text] = v
-	m.mu.Unlock()
-	return v, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"selection/embed"
 	"selection/internal/icecat"
 	"selection/internal/testdb"
 	"selection/search"
@@ -29,7 +30,7 @@ func stack(t testing.TB, cfg search.Config) *Stack {
 	t.Helper()
 	db := testdb.New(t)
 	icecat.LoadWith(t, db.Pool, icecat.LoadOptions{DropHNSW: true})
-	s, err := NewStack(context.Background(), db.Pool, NewMemoEmbedder(icecat.Embedder(t)), cfg)
+	s, err := NewStack(context.Background(), db.Pool, embed.NewQueryMemo(icecat.Embedder(t), 0), cfg)
 	require.NoError(t, err)
 	return s
 }

@@ -10,7 +10,7 @@ import (
 // and ranking its pool embed the same words (3 ms each with USE-Lite), and the second finds
 // the first's vector, even when the texts differ in spacing and commas. It lives as long as the
 // request's context; the Searcher also keeps the vectors of exact texts across requests
-// (queryVector).
+// (Searcher.queries).
 type queryMemo struct {
 	mu sync.Mutex
 	m  map[string][]float32
@@ -32,7 +32,7 @@ func WithQueryMemo(ctx context.Context) context.Context {
 func (e *Searcher) embedQuery(ctx context.Context, text string) ([]float32, error) {
 	memo, _ := ctx.Value(memoKey{}).(*queryMemo)
 	if memo == nil {
-		return e.queryVector(ctx, text)
+		return e.queries.EmbedQuery(ctx, text)
 	}
 	key := strings.Join(strings.FieldsFunc(text, func(r rune) bool { return r == ' ' || r == ',' }), " ")
 	memo.mu.Lock()
@@ -41,7 +41,7 @@ func (e *Searcher) embedQuery(ctx context.Context, text string) ([]float32, erro
 	if ok {
 		return v, nil
 	}
-	v, err := e.queryVector(ctx, text)
+	v, err := e.queries.EmbedQuery(ctx, text)
 	if err != nil {
 		return nil, err
 	}
@@ -55,41 +55,7 @@ func (e *Searcher) embedQuery(ctx context.Context, text string) ([]float32, erro
 
 // queryVectorsKept is how many query vectors a Searcher keeps across requests (2 KiB each with
 // USE-Lite): a refresh pass runs thousands of pools' plans over a few hundred distinct queries,
-// and each embedding otherwise costs a model run or a round trip to the embedding cache.
+// and each embedding otherwise costs a model run or a round trip to the embedding cache. They are
+// kept by exact text (the embedder is fixed for the Searcher's life) and shared: callers must not
+// modify them.
 const queryVectorsKept = 1024
-
-// queryVectors are the query vectors a Searcher made, by exact text: the embedder is fixed for
-// the Searcher's life, so a text's vector never changes. When full, an arbitrary one makes room.
-type queryVectors struct {
-	mu sync.Mutex
-	m  map[string][]float32
-}
-
-// queryVector embeds text, or returns the vector kept from an earlier request. Callers must not
-// modify it (the embedder's answers are shared the same way through the memo).
-func (e *Searcher) queryVector(ctx context.Context, text string) ([]float32, error) {
-	qv := &e.queries
-	qv.mu.Lock()
-	v, ok := qv.m[text]
-	qv.mu.Unlock()
-	if ok {
-		return v, nil
-	}
-	v, err := e.emb.EmbedQuery(ctx, text)
-	if err != nil {
-		return nil, err
-	}
-	qv.mu.Lock()
-	if qv.m == nil {
-		qv.m = make(map[string][]float32)
-	}
-	if len(qv.m) >= queryVectorsKept {
-		for k := range qv.m {
-			delete(qv.m, k)
-			break
-		}
-	}
-	qv.m[text] = v
-	qv.mu.Unlock()
-	return v, nil
-}

@@ -196,7 +196,7 @@ type Searcher struct {
 	calSize   int                    // lexical index size when the sample was drawn
 	calCache  map[string]calibration // by query text, for the current sample
 
-	queries queryVectors                       // query vectors kept across requests (memo.go)
+	queries *embed.QueryMemo                   // query vectors kept across requests (memo.go)
 	firsts  *memo.Memo[[2]uint64, firstStages] // the hybrid's stages by query and candidates (stages)
 }
 
@@ -213,7 +213,11 @@ func New(lex *lexical.Index, dense Dense, emb embed.Embedder, cfg Config) (*Sear
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Searcher{lex: lex, dense: dense, emb: emb, cfg: cfg, firsts: memo.New[[2]uint64, firstStages](firstsKept)}, nil
+	e := &Searcher{lex: lex, dense: dense, emb: emb, cfg: cfg, firsts: memo.New[[2]uint64, firstStages](firstsKept)}
+	if emb != nil {
+		e.queries = embed.NewQueryMemo(emb, queryVectorsKept)
+	}
+	return e, nil
 }
 
 // Config returns the engine's configuration, defaults filled in.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"selection/embed"
 	"selection/evals"
 	"selection/ingest"
 	"selection/migrations"
@@ -112,7 +113,7 @@ func evalStack(ctx context.Context, env *Env, j *evals.Judgments, catalogDir str
 		return fail(fmt.Errorf("embed the catalogue: %w", err))
 	}
 	start := time.Now()
-	st, err := evals.NewStack(ctx, pool, evals.NewMemoEmbedder(emb), search.Config{})
+	st, err := evals.NewStack(ctx, pool, embed.NewQueryMemo(emb, 0), search.Config{})
 	if err != nil {
 		return fail(err)
 	}

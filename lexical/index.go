@@ -492,15 +492,19 @@ func (ix *Index) HoldingAll(text string, within *roaring64.Bitmap) *roaring64.Bi
 	terms := Analyze(text)
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if shortest := ix.shortestPostings(terms); shortest < holdingMemoFrom || ix.memoOff {
-		return ix.holdingAllLocked(terms, within)
+	lists := ix.termPostings(terms)
+	if len(lists) == 0 {
+		return roaring64.New()
+	}
+	if len(lists[0]) < holdingMemoFrom || ix.memoOff {
+		return holdingWithin(lists, within)
 	}
 	// Many documents to walk: the whole index's answer, kept for its contents, within the set
 	// (the same as walking the postings within it: they hold live documents only).
 	key := holdingKey(terms)
 	all, ok := ix.holding.Get(ix.gen, key, nil, nil)
 	if !ok {
-		all = ix.holdingAllLocked(terms, nil)
+		all = holdingWithin(lists, nil)
 		ix.holding.Put(ix.gen, key, nil, all)
 	}
 	if within == nil {
@@ -509,20 +513,24 @@ func (ix *Index) HoldingAll(text string, within *roaring64.Bitmap) *roaring64.Bi
 	return roaring64.And(all, within)
 }
 
-// holdingAllLocked is HoldingAll, walking the shortest of the terms' postings.
-func (ix *Index) holdingAllLocked(terms []string, within *roaring64.Bitmap) *roaring64.Bitmap {
+// termPostings is the terms' postings, the shortest first; none when a term has none or there
+// are no terms.
+func (ix *Index) termPostings(terms []string) [][]posting {
 	lists := make([][]posting, 0, len(terms))
 	for _, t := range terms {
 		id, ok := ix.dict[t]
 		if !ok || len(ix.postings[id]) == 0 {
-			return roaring64.New()
+			return nil
 		}
 		lists = append(lists, ix.postings[id])
 	}
-	if len(lists) == 0 {
-		return roaring64.New()
-	}
 	slices.SortFunc(lists, func(a, b []posting) int { return len(a) - len(b) })
+	return lists
+}
+
+// holdingWithin is the documents of within (nil: all) in every one of lists (postings, the
+// shortest first), walking the shortest.
+func holdingWithin(lists [][]posting, within *roaring64.Bitmap) *roaring64.Bitmap {
 	ords := make([]uint64, 0, len(lists[0]))
 	for _, p := range lists[0] {
 		if within != nil && !within.Contains(uint64(p.ord)) {

@@ -86,18 +86,3 @@ func holdingKey(terms []string) string {
 	slices.Sort(t)
 	return strings.Join(slices.Compact(t), "\x00")
 }
-
-// shortestPostings is the length of the rarest term's postings (0 when a term has none).
-func (ix *Index) shortestPostings(terms []string) int {
-	n := -1
-	for _, t := range terms {
-		id, ok := ix.dict[t]
-		if !ok {
-			return 0
-		}
-		if l := len(ix.postings[id]); n < 0 || l < n {
-			n = l
-		}
-	}
-	return max(n, 0)
-}

@@ -16,15 +16,7 @@ func TestSearchMemoAnswersAsASearch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	words := []string{"laser", "printer", "toner", "black", "colour", "wireless", "mouse", "office", "cartridge", "paper"}
 	const n = 30_000
-	docs := make([]Document, n)
-	for i := range docs {
-		title := ""
-		for range 3 + rng.IntN(5) {
-			title += words[rng.IntN(len(words))] + " "
-		}
-		docs[i] = mkdoc(int64(i+1), int64(i), title, "", words[rng.IntN(len(words))])
-	}
-	ix := newIndex(t, docs...)
+	ix := newIndex(t, randomDocs(rng, words, n, 3, 5, true)...)
 	ctx := context.Background()
 	fresh := func(q string, k int, cand *roaring64.Bitmap) Result {
 		ix.memoOff = true
@@ -103,15 +95,7 @@ func TestHoldingAllKeptAnswersAsAWalk(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	words := []string{"laser", "printer", "toner", "black", "colour", "wireless"}
 	const n = 20_000
-	docs := make([]Document, n)
-	for i := range docs {
-		title := ""
-		for range 2 + rng.IntN(4) {
-			title += words[rng.IntN(len(words))] + " "
-		}
-		docs[i] = mkdoc(int64(i+1), int64(i), title, "", "")
-	}
-	ix := newIndex(t, docs...)
+	ix := newIndex(t, randomDocs(rng, words, n, 2, 4, false)...)
 	walk := func(q string, within *roaring64.Bitmap) *roaring64.Bitmap {
 		ix.memoOff = true
 		defer func() { ix.memoOff = false }()
@@ -145,4 +129,22 @@ func TestHoldingAllKeptAnswersAsAWalk(t *testing.T) {
 	require.True(t, got.Contains(n))
 	require.True(t, walk("laser printer", nil).Equals(got))
 	require.Equal(t, hits, ix.holding.Hits(), "nothing from before the change")
+}
+
+// randomDocs is n documents (SKU i+1 at ordinal i) titled with least+rng.IntN(more) words drawn
+// from words, with a one-word description when desc.
+func randomDocs(rng *rand.Rand, words []string, n, least, more int, desc bool) []Document {
+	docs := make([]Document, n)
+	for i := range docs {
+		title := ""
+		for range least + rng.IntN(more) {
+			title += words[rng.IntN(len(words))] + " "
+		}
+		d := ""
+		if desc {
+			d = words[rng.IntN(len(words))]
+		}
+		docs[i] = mkdoc(int64(i+1), int64(i), title, "", d)
+	}
+	return docs
 }

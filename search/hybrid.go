@@ -118,8 +118,10 @@ func (e *Searcher) stages(ctx context.Context, text string, depth int, candidate
 	if err := e.feedbackStage(ctx, cs, lr.Hits); err != nil {
 		return lr, nil, 0, err
 	}
-	if now, _ := e.generation(); kept && now == gen { // nothing changed while they ran
-		e.firsts.Put(gen, key, candidates, firstStages{q: q, cal: cal, lr: lr, cs: cs, best: best})
+	if kept {
+		if now, _ := e.generation(); now == gen { // nothing changed while they ran
+			e.firsts.Put(gen, key, candidates, firstStages{q: q, cal: cal, lr: lr, cs: cs, best: best})
+		}
 	}
 	return lr, cs, best, nil
 }

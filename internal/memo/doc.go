@@ -2,7 +2,7 @@
 // contents they were computed on: an entry answers only at the generation it was kept at (the
 // caller's count of its data's changes), for the same key and an equal candidate set.
 //
-// The lexical index keeps its searches in one (lexical/search.go), the hybrid search its first
-// stage in another (search/hybrid.go): a refresh pass runs thousands of pools' plans over a
-// few hundred (query, candidate set) pairs.
+// The lexical index keeps its searches and HoldingAll's whole-index answers in two
+// (lexical/memo.go), the hybrid search its stages in another (search/hybrid.go): a refresh
+// pass runs thousands of pools' plans over a few hundred (query, candidate set) pairs.
 package memo

@@ -380,15 +380,19 @@ func (s *Simulator) record(kind Kind, sku *SimSKU, now time.Time, data any) *kgo
 	return &kgo.Record{Topic: s.cfg.Topic, Key: []byte(strconv.FormatInt(sku.ID, 10)), Value: b}
 }
 
-// priceChange is a small move, or a flash discount off the list price.
+// priceChange is a small move, or a flash discount off the list price. The price stays between
+// half the list price and the list price, which does not move: a walk without bounds (the list
+// price following every rise) drifts without end on the SKUs that take most events, until
+// their GMV overflows.
 func (s *Simulator) priceChange(k *SimSKU, now time.Time) []*kgo.Record {
-	list := max(k.ListPrice, k.Price)
+	list := max(k.ListPrice, k.Price, 1)
 	if s.r.IntN(5) == 0 {
 		k.Price = list * int64(60+s.r.IntN(31)) / 100
 	} else {
-		k.Price = max(1, k.Price+k.Price*int64(s.r.IntN(21)-10)/100)
+		k.Price = k.Price + k.Price*int64(s.r.IntN(21)-10)/100
 	}
-	k.ListPrice = max(list, k.Price)
+	k.Price = min(max(k.Price, list/2, 1), list)
+	k.ListPrice = list
 	return []*kgo.Record{s.record(KindPrice, k, now, PriceData{Price: k.Price, ListPrice: &k.ListPrice})}
 }
 
@@ -401,9 +405,10 @@ func (s *Simulator) order(k *SimSKU, now time.Time) []*kgo.Record {
 	k.Stock -= qty
 	s.decay(k, now)
 	m := &k.Metrics
-	m.Sales1h, m.Sales24h, m.Sales7d = m.Sales1h+qty, m.Sales24h+qty, m.Sales7d+qty
-	m.GMV1h, m.GMV24h, m.GMV7d = m.GMV1h+qty*k.Price, m.GMV24h+qty*k.Price, m.GMV7d+qty*k.Price
-	m.Views1h, m.Views24h, m.Views7d = m.Views1h+1, m.Views24h+1, m.Views7d+1
+	m.Sales1h, m.Sales24h, m.Sales7d = satAdd(m.Sales1h, qty), satAdd(m.Sales24h, qty), satAdd(m.Sales7d, qty)
+	gmv := qty * min(k.Price, math.MaxInt64/4)
+	m.GMV1h, m.GMV24h, m.GMV7d = satAdd(m.GMV1h, gmv), satAdd(m.GMV24h, gmv), satAdd(m.GMV7d, gmv)
+	m.Views1h, m.Views24h, m.Views7d = satAdd(m.Views1h, 1), satAdd(m.Views24h, 1), satAdd(m.Views7d, 1)
 	stock := s.record(KindStock, k, now, StockData{Stock: k.Stock})
 	return []*kgo.Record{stock, s.record(KindMetrics, k, now, MetricsDataOf(k.Metrics))}
 }
@@ -419,7 +424,7 @@ func (s *Simulator) views(k *SimSKU, now time.Time) []*kgo.Record {
 	s.decay(k, now)
 	v := int64(1 + s.r.IntN(30))
 	m := &k.Metrics
-	m.Views1h, m.Views24h, m.Views7d = m.Views1h+v, m.Views24h+v, m.Views7d+v
+	m.Views1h, m.Views24h, m.Views7d = satAdd(m.Views1h, v), satAdd(m.Views24h, v), satAdd(m.Views7d, v)
 	if s.r.IntN(10) == 0 {
 		stars := float32(1 + s.r.IntN(5))
 		m.Rating = (m.Rating*float32(m.RatingCount) + stars) / float32(m.RatingCount+1)
@@ -477,6 +482,15 @@ func (s *Simulator) deletion(i int, now time.Time) []*kgo.Record {
 		s.zipf = rand.NewZipf(s.r, 1.1, 4, uint64(len(s.skus)-1))
 	}
 	return []*kgo.Record{s.record(KindDelete, &gone, now, DeleteData{Reason: "discontinued"})}
+}
+
+// satAdd is a+b for counters that are never negative, held at math.MaxInt64 rather than
+// wrapping (a catalogue read from a data set may hold any value the events allow).
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // decay shrinks the moving windows by the time since the SKU's last metrics update.

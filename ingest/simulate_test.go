@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"testing"
 	"time"
 
@@ -113,4 +114,36 @@ func TestSimulatorThroughConsumer(t *testing.T) {
 		AND (released_at IS NULL OR released_at < now() - interval '2 days')`), "new SKUs are released on the day they launch")
 	require.Positive(t, countRows(t, db.Pool, `SELECT count(*) FROM skus WHERE NOT live`), "some were deleted")
 	require.Positive(t, countRows(t, db.Pool, `SELECT count(*) FROM skus WHERE sales_1h > 0`), "orders moved sales")
+}
+
+// A long stream keeps each SKU's price between half its list price and the list price, which
+// does not move, and its counters from wrapping: an unbounded walk drifted on the SKUs that
+// take most events until their GMV overflowed and the events were refused.
+func TestSimulatorPricesStayBounded(t *testing.T) {
+	cat := simCatalogue(20)
+	s, err := NewSimulator(SimulatorConfig{Brokers: []string{"unused:1"}, Catalogue: cat, Seed: 7,
+		MalformedShare: -1, NewSKUShare: -1, DeleteShare: -1})
+	require.NoError(t, err)
+	list := map[int64]int64{}
+	for _, k := range cat {
+		list[k.ID] = k.ListPrice
+	}
+	now := time.Now()
+	for i := 0; i < 200_000; i++ {
+		now = now.Add(time.Millisecond)
+		s.Next(now)
+	}
+	require.Positive(t, s.Stats().ByKind["price.update"])
+	for _, k := range s.skus {
+		require.Equal(t, list[k.ID], k.ListPrice, "SKU %d's list price", k.ID)
+		require.GreaterOrEqual(t, k.Price, k.ListPrice/2, "SKU %d", k.ID)
+		require.LessOrEqual(t, k.Price, k.ListPrice, "SKU %d", k.ID)
+		m := k.Metrics
+		for _, v := range []int64{m.Sales7d, m.GMV7d, m.Views7d, m.Sales24h, m.GMV24h, m.Views24h} {
+			require.GreaterOrEqual(t, v, int64(0), "SKU %d", k.ID)
+		}
+	}
+	// Counters from a data set already at the edge stay there rather than wrap.
+	require.Equal(t, int64(math.MaxInt64), satAdd(math.MaxInt64-1, 5))
+	require.Equal(t, int64(7), satAdd(3, 4))
 }

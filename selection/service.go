@@ -566,10 +566,15 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 		if admitted, err = s.ofIntent(ctx, p.Plan, admitted); err != nil {
 			return RefreshOutcome{}, err
 		}
-		// Admitted through a change only the filter reads: not if it passed all along.
-		if steady := s.steadyAmong(p.Plan, cur, changed, roaring64.AndNot(admitted, ranked)); steady != nil {
-			admitted.AndNot(steady)
+		// Admitted through a price, stock or metrics change the filter reads, that passed it all
+		// along (steadyAmong): through a change only the filter reads, not at all; through one
+		// the ranking reads too (an order: stock and sales), only as one the filter does not
+		// read would (canEnter), so it leaves filtered.
+		if steady := s.steadyAmong(p.Plan, cur, changed, roaring64.AndNot(roaring64.And(admitted, filtered), changed.other)); steady != nil {
+			only := roaring64.AndNot(steady, ranked)
+			admitted.AndNot(only)
 			steadyN = steady.GetCardinality()
+			filtered = roaring64.AndNot(filtered, steady)
 		}
 	}
 	if membersMoved {

@@ -416,10 +416,11 @@ type pastStates struct {
 	next int64
 }
 
-// steadyAmong is the SKUs of set (changed only in fields the filter reads, not in any the
-// ranking reads) that passed plan's filter in every state since cur's position: at cur's
-// ranking they passed and were not chosen, and nothing they changed is read by the ranking, so
-// they cannot enter now. nil when that cannot be told:
+// steadyAmong is the SKUs of set (changed SKUs whose changes are price, stock or metrics
+// ones) that passed plan's filter in every state since cur's position: at cur's ranking they
+// passed and were not chosen, so a change only the filter reads cannot bring them in now, and
+// one the ranking reads too brings them in only as it would had the filter read nothing. nil
+// when that cannot be told:
 //   - cur was not written or confirmed by this process (its ranking may have been read from
 //     another index, whose states between are not this one's), or the journal does not reach
 //     back to it;

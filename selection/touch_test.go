@@ -168,7 +168,7 @@ func TestRefreshSkipsTypesRankedByAField(t *testing.T) {
 }
 
 // Every skip and every sort without a run is right: after random changes (sales, prices,
-// stock, titles, types) to random SKUs and a RefreshAll, each pool's version ranks exactly as
+// stock, orders, titles, types) to random SKUs and a RefreshAll, each pool's version ranks exactly as
 // its plan run now does.
 func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 	ctx := context.Background()
@@ -207,42 +207,17 @@ func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 		_, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: fmt.Sprint("p", i), Plan: plans[i]})
 		require.NoError(t, err)
 	}
-	// The filter index follows the changes as the tagger does: one journaled write per change,
-	// and a position's snapshot maps to the index's generation when it was read, so that the
-	// refresh can skip SKUs that passed a pool's filter in every state since its version.
-	live := svc.Executor.Index.(*filter.Index)
-	live.KeepJournal(time.Hour)
-	var gensMu sync.Mutex
-	gens := map[string]filter.Generation{}
-	svc.Position = func(ctx context.Context) (selection.Position, error) {
-		gensMu.Lock()
-		defer gensMu.Unlock()
-		gen := live.Generation() // what the index reflects: every commit the snapshot shows
-		var snap string
-		err := db.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap)
-		if _, ok := gens[snap]; !ok {
-			gens[snap] = gen
-		}
-		return selection.Position{EventSnapshot: snap}, err
-	}
-	svc.GenerationAt = func(snap string) (filter.Generation, bool) {
-		gensMu.Lock()
-		defer gensMu.Unlock()
-		g, ok := gens[snap]
-		return g, ok
-	}
-	var steadyAsked atomic.Int64
-	svc.PastStates = func(g filter.Generation, set *roaring64.Bitmap) (map[int64][]filter.Row, bool) {
-		steadyAsked.Add(1)
-		return live.StatesSince(g, set)
-	}
+	live, steadyAsked := followStates(t, db, svc)
 	rng := rand.New(rand.NewPCG(7, 11))
 	skipped, resorted, steady := 0, 0, 0
 	for round := range 150 {
 		sku := 1001 + rng.Int64N(40)
 		var kind, set string
 		var val any
-		switch rng.IntN(6) {
+		switch rng.IntN(8) {
+		case 6, 7: // an order: stock and sales (a SKU sold out is restocked first)
+			kind = "order"
+			order(t, db, live, sku, rng.Int64N(3), rng.Int64N(60))
 		case 0, 1:
 			kind, set, val = "metrics.update", "sales_7d", rng.Int64N(60)
 		case 2:
@@ -261,12 +236,14 @@ func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 		default:
 			kind, set, val = "sku.upsert", "product_type", []string{"mouse", "mouse pad"}[rng.IntN(2)]
 		}
-		_, err := db.Pool.Exec(ctx, fmt.Sprintf(`UPDATE skus SET %s = $2 WHERE id = $1`, set), sku, val)
-		require.NoError(t, err)
-		recordEvent(t, db, fmt.Sprint("r", round), kind, sku)
-		row, err := catalog.NewStore(db.Pool).Get(ctx, sku)
-		require.NoError(t, err)
-		live.Upsert([]filter.Row{filter.RowFromSKU(&row)})
+		if kind != "order" {
+			_, err := db.Pool.Exec(ctx, fmt.Sprintf(`UPDATE skus SET %s = $2 WHERE id = $1`, set), sku, val)
+			require.NoError(t, err)
+			recordEvent(t, db, fmt.Sprint("r", round), kind, sku)
+			row, err := catalog.NewStore(db.Pool).Get(ctx, sku)
+			require.NoError(t, err)
+			live.Upsert([]filter.Row{filter.RowFromSKU(&row)})
+		}
 		if rng.IntN(3) == 0 {
 			continue // the next pass reads two changes or more: a SKU may leave the filter and come back
 		}
@@ -305,6 +282,112 @@ func TestRefreshSkipsOnlyWhatARunWouldKeep(t *testing.T) {
 	require.Greater(t, steadyAsked.Load(), int64(20), "and asks what SKUs held since a version")
 	t.Logf("skipped %d (%d with SKUs that passed the filter all along), re-sorted %d", skipped, steady, resorted)
 	require.Greater(t, steady, 20, "and skips pools whose admitted SKUs passed the filter all along")
+}
+
+// followStates makes svc's filter index follow the changes as the tagger does: one journaled
+// write per change, and a position's snapshot maps to the index's generation when it was read,
+// so that the refresh can skip SKUs that passed a pool's filter in every state since its
+// version. It returns the index (write each change's row to it) and how often the refresh asked
+// for past states.
+func followStates(t *testing.T, db *testdb.DB, svc *selection.Service) (*filter.Index, *atomic.Int64) {
+	t.Helper()
+	live := svc.Executor.Index.(*filter.Index)
+	live.KeepJournal(time.Hour)
+	var gensMu sync.Mutex
+	gens := map[string]filter.Generation{}
+	svc.Position = func(ctx context.Context) (selection.Position, error) {
+		gensMu.Lock()
+		defer gensMu.Unlock()
+		gen := live.Generation() // what the index reflects: every commit the snapshot shows
+		var snap string
+		err := db.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap)
+		if _, ok := gens[snap]; !ok {
+			gens[snap] = gen
+		}
+		return selection.Position{EventSnapshot: snap}, err
+	}
+	svc.GenerationAt = func(snap string) (filter.Generation, bool) {
+		gensMu.Lock()
+		defer gensMu.Unlock()
+		g, ok := gens[snap]
+		return g, ok
+	}
+	asked := &atomic.Int64{}
+	svc.PastStates = func(g filter.Generation, set *roaring64.Bitmap) (map[int64][]filter.Row, bool) {
+		asked.Add(1)
+		return live.StatesSince(g, set)
+	}
+	return live, asked
+}
+
+// order applies an order of sku as ingest does: its stock and sales set (a stock and a metrics
+// event), and its row written to live.
+func order(t *testing.T, db *testdb.DB, live *filter.Index, sku, stock, sales int64) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `UPDATE skus SET stock = $2, sales_7d = $3 WHERE id = $1`, sku, stock, sales)
+	require.NoError(t, err)
+	at := time.Now().UnixNano()
+	recordEvent(t, db, fmt.Sprintf("stock-%d-%d", sku, at), "stock.update", sku)
+	recordEvent(t, db, fmt.Sprintf("metrics-%d-%d", sku, at), "metrics.update", sku)
+	row, err := catalog.NewStore(db.Pool).Get(ctx, sku)
+	require.NoError(t, err)
+	live.Upsert([]filter.Row{filter.RowFromSKU(&row)})
+}
+
+// An order (stock down, sales up) of a SKU outside a pool of types with a sales tail, whose
+// filter reads stock: when the SKU was in stock in every state since the version, the order can
+// bring it in only through the tail, by outselling its last member, as a sales change alone
+// would; a SKU the filter newly passes could enter by relevance, and runs the plan.
+func TestRefreshSkipsAnOrderOfASKUThatStayedInStock(t *testing.T) {
+	ctx := context.Background()
+	db, svc, _ := typedFixture(t)
+	live, asked := followStates(t, db, svc)
+	inStock := filter.Attr("in_stock", "true")
+	plan := selection.Plan{Version: selection.PlanVersion, Query: "wireless", Limit: 10, Ranking: selection.Ranking{By: selection.SortRelevance},
+		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse"}}}, Filter: &inStock}
+	p, v, err := svc.CreatePool(ctx, selection.PoolInput{Name: "wireless mice in stock", Plan: plan})
+	require.NoError(t, err)
+	// Stock is i%3: the hits are the wireless mice in stock (4, 8, 16, 20, 28); the tail the
+	// best sellers in stock (sales i): 29, 26, 25, 23, 22.
+	require.ElementsMatch(t, []int64{1004, 1008, 1016, 1020, 1028}, []int64(v.Ranking[:5]))
+	require.Equal(t, selection.IDs{1029, 1026, 1025, 1023, 1022}, v.Ranking[5:])
+	pass := func() selection.RefreshOutcome {
+		t.Helper()
+		outs, err := svc.RefreshAll(ctx)
+		require.NoError(t, err)
+		require.Len(t, outs, 1)
+		return outs[0]
+	}
+	// A member's upsert runs the plan, which confirms the version as this process's, at a
+	// position with a generation (what the filter index held since is known from there).
+	recordEvent(t, db, "touch-1004", "sku.upsert", 1004)
+	require.Equal(t, "member changed", pass().Trigger)
+
+	order(t, db, live, 1017, 1, 18) // in stock before and after, 18 sales: not the tail's 22
+	o := pass()
+	require.True(t, o.Skipped, "%+v", o)
+	require.Contains(t, o.Reason, "passed the filter in every state since the version")
+	require.Positive(t, asked.Load())
+
+	order(t, db, live, 1014, 1, 50) // in stock all along, and outsells the tail
+	o = pass()
+	require.True(t, o.Changed, "%+v", o)
+	require.Equal(t, selection.IDs{1014, 1029, 1026, 1025, 1023}, mustVersion(t, svc, p.ID).Ranking[5:])
+
+	order(t, db, live, 1015, 5, 16) // out of stock at the version: it may enter by relevance
+	o = pass()
+	require.False(t, o.Skipped, "%+v", o)
+	require.Equal(t, "SKU admitted", o.Trigger)
+
+	// An order that took it out of stock and back within a pass is no steady state either.
+	order(t, db, live, 1011, 0, 12)
+	order(t, db, live, 1011, 4, 13)
+	o = pass()
+	require.False(t, o.Skipped, "%+v", o)
+	res, err := svc.Preview(ctx, plan)
+	require.NoError(t, err)
+	require.Equal(t, []int64(mustVersion(t, svc, p.ID).Ranking), ids(res.Items))
 }
 
 // zeros is how many scores end the list at 0.

@@ -553,7 +553,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 	var steadyN uint64                                            // of the admitted, those that passed it all along
 	if filtered.Intersects(members) || !roaring64.Or(ranked, filtered).IsEmpty() {
 		var err error
-		if passes, err = s.passingAmong(ctx, p.Plan, changed.all); err != nil {
+		if passes, err = changed.passingAmong(ctx, s, p.Plan, nil); err != nil {
 			return RefreshOutcome{}, err
 		}
 		// A member whose filtered field changed matters only if it no longer passes.
@@ -563,7 +563,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 		admitted = roaring64.Or(ranked, filtered)
 		admitted.AndNot(cur.Members)
 		admitted.And(passes)
-		if admitted, err = s.ofIntent(ctx, p.Plan, admitted); err != nil {
+		if admitted, err = s.ofIntent(ctx, p.Plan, changed, admitted); err != nil {
 			return RefreshOutcome{}, err
 		}
 		// Admitted through a price, stock or metrics change the filter reads, that passed it all
@@ -594,7 +594,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 		return o, err
 	}
 	if !admitted.IsEmpty() {
-		enters, err := s.canEnter(ctx, p.Plan, cur, admitted, filtered, passes, pinned)
+		enters, err := s.canEnter(ctx, p.Plan, cur, changed, admitted, filtered, pinned)
 		if err != nil {
 			return RefreshOutcome{}, err
 		}
@@ -669,15 +669,16 @@ func (s *Service) passing(ctx context.Context, plan Plan) (*roaring64.Bitmap, er
 	return s.Executor.Index.EvalContext(ctx, *plan.Filter)
 }
 
-// ofIntent keeps, for a plan of product types, the SKUs of set that its pool can hold: of
-// them, or (a widening intent) holding the whole query as a search counts it or every word of
-// a phrase (with a retriever that cannot tell: any word of either); other plans keep set.
-// (Without widening, a plan of types retrieves and ranks among its types' SKUs only.)
-func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap) (*roaring64.Bitmap, error) {
+// ofIntent keeps, for a plan of product types, the SKUs of set (changed SKUs of cs) that its
+// pool can hold: of them, or (a widening intent) holding the whole query as a search counts it
+// or every word of a phrase (with a retriever that cannot tell: any word of either); other
+// plans keep set. (Without widening, a plan of types retrieves and ranks among its types' SKUs
+// only.)
+func (s *Service) ofIntent(ctx context.Context, plan Plan, cs *changeSet, set *roaring64.Bitmap) (*roaring64.Bitmap, error) {
 	if set.IsEmpty() || plan.Intent == nil || len(plan.Intent.Types) == 0 {
 		return set, nil
 	}
-	out, err := s.Executor.typesWithin(ctx, plan.Intent, set, &Result{})
+	out, err := cs.typesAmong(ctx, s.Executor, plan.Intent, set)
 	if err != nil {
 		return nil, err
 	}
@@ -690,10 +691,18 @@ func (s *Service) ofIntent(ctx context.Context, plan Plan, set *roaring64.Bitmap
 		// query (hitItems keeps no other; rankTypesBy adds those holding every word, a subset)
 		// or holding every word of a phrase (Executor.candidates).
 		if query := strings.TrimSpace(plan.Query); query != "" && !rest.IsEmpty() {
-			out.Or(cr.CompleteAmong(query, rest))
+			complete, err := cs.completeAmong(ctx, cr, query, rest)
+			if err != nil {
+				return nil, err
+			}
+			out.Or(complete)
 		}
 		for _, ph := range plan.Intent.Phrases {
-			out.Or(s.holdingAllAmong(ph, rest))
+			holding, err := cs.holdingAllAmong(ctx, s, ph, rest)
+			if err != nil {
+				return nil, err
+			}
+			out.Or(holding)
 		}
 		return out, nil
 	}
@@ -717,6 +726,8 @@ type changeSet struct {
 	other *roaring64.Bitmap
 	// past is what the SKUs steadyAmong asked about held since the position.
 	past pastStates
+	// memo is what the pass's checks asked of every changed SKU (among.go).
+	memo amongChanged
 }
 
 // changeRead is one pass's read of the changes since a position (refreshIfTouched): done

@@ -114,9 +114,9 @@ func (s *Service) membersMoved(plan Plan, cur *Version, cs *changeSet, hit, pinn
 	return tail == nil || hit.Intersects(tail)
 }
 
-// canEnter reports whether one of the admitted SKUs (changed, not members, passing the filter
-// and of the plan's types or holding a word of its query; filtered are the changed SKUs whose
-// change the filter reads, passes the changed SKUs it passes now) can enter the pool. It can whenever the
+// canEnter reports whether one of the admitted SKUs (changed SKUs of cs, not members, passing
+// the filter and of the plan's types or holding a word of its query; filtered are the changed
+// SKUs whose change the filter reads) can enter the pool. It can whenever the
 // pool has room, or the plan's ranking is not one compared here:
 //   - ranked by a field (fieldRanked), a SKU can enter only when its value beats the last
 //     member's, whatever changed (its text or type decide only whether it is admitted). (A
@@ -126,7 +126,7 @@ func (s *Service) membersMoved(plan Plan, cur *Version, cs *changeSet, hit, pinn
 //   - tailRanked, a SKU whose only change is to metrics the filter does not read was a
 //     candidate before and its relevance is unchanged: it can enter only the tail, by selling
 //     more than the tail's last member.
-func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, admitted, filtered, passes, pinned *roaring64.Bitmap) (bool, error) {
+func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, cs *changeSet, admitted, filtered, pinned *roaring64.Bitmap) (bool, error) {
 	if len(cur.Ranking) < plan.Limit || len(cur.Scores) != len(cur.Ranking) {
 		return true, nil
 	}
@@ -149,13 +149,17 @@ func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, admitte
 	// Metrics-only changes of SKUs that passed before: candidates (of the types, or holding
 	// every word of a phrase of a widening intent) can enter the tail; others (holding a query
 	// word) only by relevance, which is unchanged.
-	rest, err := s.Executor.typesWithin(ctx, plan.Intent, admitted, &Result{})
+	rest, err := cs.typesAmong(ctx, s.Executor, plan.Intent, admitted)
 	if err != nil {
 		return false, err
 	}
 	if plan.Intent.Widen {
 		for _, ph := range plan.Intent.Phrases {
-			rest.Or(s.holdingAllAmong(ph, admitted))
+			holding, err := cs.holdingAllAmong(ctx, s, ph, admitted)
+			if err != nil {
+				return false, err
+			}
+			rest.Or(holding)
 		}
 	}
 	if rest.IsEmpty() {
@@ -216,7 +220,7 @@ func ranksBefore(field string, desc bool, va, a, vb, b int64) bool {
 // passes now), mentions no excluded word and, for a plan of types, is of them, holds every
 // word of a widening intent's phrase, or holds every word of its query while those SKUs are
 // few enough to be taken all (Executor.rankTypesBy).
-func (s *Service) stillRanked(ctx context.Context, plan Plan, set, passes *roaring64.Bitmap) (bool, error) {
+func (s *Service) stillRanked(ctx context.Context, plan Plan, cs *changeSet, set, passes *roaring64.Bitmap) (bool, error) {
 	if !roaring64.AndNot(set, passes).IsEmpty() {
 		return false, nil
 	}
@@ -226,7 +230,7 @@ func (s *Service) stillRanked(ctx context.Context, plan Plan, set, passes *roari
 	if plan.Intent == nil || len(plan.Intent.Types) == 0 {
 		return true, nil
 	}
-	in, err := s.Executor.typesWithin(ctx, plan.Intent, set, &Result{})
+	in, err := cs.typesAmong(ctx, s.Executor, plan.Intent, set)
 	if err != nil {
 		return false, err
 	}
@@ -238,7 +242,11 @@ func (s *Service) stillRanked(ctx context.Context, plan Plan, set, passes *roari
 		return false, nil
 	}
 	for _, ph := range plan.Intent.Phrases {
-		rest.AndNot(s.holdingAllAmong(ph, rest))
+		holding, err := cs.holdingAllAmong(ctx, s, ph, rest)
+		if err != nil {
+			return false, err
+		}
+		rest.AndNot(holding)
 	}
 	if query := strings.TrimSpace(plan.Query); !rest.IsEmpty() && query != "" {
 		all, err := s.takesAllHolding(ctx, plan, query)
@@ -246,7 +254,11 @@ func (s *Service) stillRanked(ctx context.Context, plan Plan, set, passes *roari
 			return false, err
 		}
 		if all {
-			rest.AndNot(s.holdingAllAmong(query, rest))
+			holding, err := cs.holdingAllAmong(ctx, s, query, rest)
+			if err != nil {
+				return false, err
+			}
+			rest.AndNot(holding)
 		}
 	}
 	return rest.IsEmpty(), nil
@@ -303,7 +315,7 @@ func (s *Service) resorted(ctx context.Context, plan Plan, cur *Version, cs *cha
 		if !ok || passes == nil {
 			return nil, nil
 		}
-		if still, err := s.stillRanked(ctx, plan, content, passes); err != nil || !still {
+		if still, err := s.stillRanked(ctx, plan, cs, content, passes); err != nil || !still {
 			return nil, err
 		}
 	}
@@ -361,7 +373,7 @@ func (s *Service) resorted(ctx context.Context, plan Plan, cur *Version, cs *cha
 		}
 	}
 	if !admitted.IsEmpty() {
-		if enters, err := s.canEnter(ctx, plan, cur, admitted, filtered, passes, pinned); err != nil || enters {
+		if enters, err := s.canEnter(ctx, plan, cur, cs, admitted, filtered, pinned); err != nil || enters {
 			return nil, err
 		}
 	}

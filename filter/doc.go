@@ -69,6 +69,15 @@
 // keeps it when configured (tagger.Config.JournalFor) and maps its event snapshots to generations; the pool refresher uses it to
 // tell that a SKU whose price or stock changed passed a pool's filter all along.
 //
+// Kept answers: Eval and EvalContext keep the answer of each expression (256 at most, the
+// least recently used going first) at the version it was read at, and bring it up to date by
+// evaluating the expression again over the ordinals written since only (Upsert's rows,
+// SetTagBits' members): an expression's answer for a SKU depends on that SKU's row and tags
+// alone. SetTag, DropTag, Replace and a load of saved tags may change any answer: those read
+// before them are evaluated afresh, as are those with more than an eighth of the live SKUs
+// written since. Pools share few filters and a write touches few SKUs, so a refresh pass's
+// whole-catalogue evaluations are mostly a patch and a copy (evalmemo.go).
+//
 // `selection bench tags` compares the index with Postgres' best layout (int4[] + GIN) on the
 // same SKUs and tags, for speed and storage, and times loading the saved index against building
 // it from skus (figures in the README): loading is much faster, so the service loads the

@@ -40,6 +40,9 @@ func (ix *Index) evalWithin(ctx context.Context, e Expr, within *roaring64.Bitma
 	if err != nil {
 		return nil, err
 	}
+	if within == nil {
+		return ix.memoEval(ev, &e)
+	}
 	s, err := ev.eval(&e, within)
 	if err != nil {
 		return nil, err

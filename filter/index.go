@@ -30,6 +30,9 @@ type Index struct {
 	// version counts writes; persisted snapshots and tests use it.
 	version uint64
 	j       journal // the rows Upsert replaced, when kept (journal.go)
+	// memo keeps whole-catalogue answers, which touched brings up to date (evalmemo.go).
+	memo    evalMemo
+	touched touchLog
 }
 
 type catColumn struct {
@@ -171,6 +174,15 @@ func (ix *Index) Upsert(rows []Row) {
 		ix.upsertLocked(&rows[i])
 	}
 	ix.version++
+	if len(rows) > journalMaxBatch { // a load: cheaper to evaluate afresh than to log
+		ix.touched.resetLocked(ix.version)
+		return
+	}
+	for i := range rows {
+		if rows[i].Ordinal >= 0 {
+			ix.touched.addLocked(ix.version, uint64(rows[i].Ordinal))
+		}
+	}
 }
 
 func (ix *Index) grow(ord int64) {
@@ -306,6 +318,7 @@ func (ix *Index) Replace(o *Index) {
 	defer ix.mu.Unlock()
 	ix.ids, ix.ords, ix.live, ix.cats, ix.nums, ix.tags = o.ids, o.ords, o.live, o.cats, o.nums, o.tags
 	ix.version++
+	ix.touched.resetLocked(ix.version)
 	ix.j.forget() // a new epoch: every earlier state is gone from the journal
 }
 
@@ -345,6 +358,7 @@ func (ix *Index) SetTag(info TagInfo, members *roaring64.Bitmap, conf map[uint64
 	}
 	ix.tags[strings.ToLower(info.Name)] = t
 	ix.version++
+	ix.touched.resetLocked(ix.version)
 }
 
 func buildConf(members *roaring64.Bitmap, conf map[uint64]float64) *roaring64.BSI {
@@ -400,6 +414,8 @@ func (ix *Index) SetTagBits(name string, add, remove []uint64, conf []float64) e
 		}
 	}
 	ix.version++
+	ix.touched.addLocked(ix.version, add...)
+	ix.touched.addLocked(ix.version, remove...)
 	return nil
 }
 
@@ -409,6 +425,7 @@ func (ix *Index) DropTag(name string) {
 	defer ix.mu.Unlock()
 	delete(ix.tags, strings.ToLower(name))
 	ix.version++
+	ix.touched.resetLocked(ix.version)
 }
 
 // HasTag reports whether the index holds a tag (names are matched in any case).

@@ -231,6 +231,10 @@ func (s *Store) LoadTagMembers(ctx context.Context, ix *Index, ids []int64) erro
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	defer func() { // whatever it loaded, even in part: no answer read before stands
+		ix.version++
+		ix.touched.resetLocked(ix.version)
+	}()
 	for _, s := range got {
 		if err := ix.loadEntry(s.key, s.raw, map[int64]TagInfo{s.info.ID: s.info}); err != nil {
 			return fmt.Errorf("saved tag members: %w", err)
@@ -241,6 +245,5 @@ func (s *Store) LoadTagMembers(ctx context.Context, ix *Index, ids []int64) erro
 			st.members.And(ix.live) // SKUs deleted since the save
 		}
 	}
-	ix.version++
 	return nil
 }

@@ -136,8 +136,10 @@ type firstStages struct {
 }
 
 // firstsKept bounds the hybrid stages the Searcher keeps (each about 200 KB at depth 1,000
-// among a market's SKUs of a million).
-const firstsKept = 64
+// among a market's SKUs of a million: 50 MB when full). A refresh pass asks for about 150
+// distinct queries and candidate sets over 6,000 pools made from a few dozen briefs; with 64
+// kept, half its searches missed.
+const firstsKept = 256
 
 // generation is the indexes' pair of generations, when the vector side counts its changes
 // (*vectorindex.Index does; the planner, which may read pgvector, does not: nothing is kept).

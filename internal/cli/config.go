@@ -68,7 +68,7 @@ type ServeConfig struct {
 	PoolBudget     time.Duration
 	// JournalFor is how long the tag index keeps the rows its writes replace, for the refresh's
 	// check that a SKU passed a pool's filter all along (SELECTION_POOL_REFRESH_JOURNAL_FOR;
-	// tagger.Config.JournalFor). Default 0: off.
+	// tagger.Config.JournalFor). Default 3m; 0: off.
 	JournalFor time.Duration
 	// Approval requires an approver's key to publish, unpublish, archive or roll back a pool;
 	// a planner's new pools start as drafts (SELECTION_POOL_APPROVAL, on or off). Default off.

@@ -70,7 +70,7 @@ var settings = []setting{
 		func(c *Config) *string { return &c.Serve.Approval }, text, oneOf("off", "on")),
 	bind("SELECTION_POOL_REFRESH_WORKERS", "0", "pools a refresh pass refreshes at once (0: one per core)",
 		func(c *Config) *int { return &c.Serve.RefreshWorkers }, whole, between(0, 256)),
-	bind("SELECTION_POOL_REFRESH_JOURNAL_FOR", "0s", "how long the tag index keeps the rows its writes replace, so that a refresh pass skips a SKU whose price or stock change left it passing a pool's filter all along; about 280 bytes a written row for that long (0s: off; at 1M SKUs it saved 5% of the runs for admitted SKUs)",
+	bind("SELECTION_POOL_REFRESH_JOURNAL_FOR", "3m", "how long the tag index keeps the rows its writes replace, so that a refresh pass skips a SKU whose price, stock or metrics changes (an order: stock and sales) left it passing a pool's filter all along; about 280 bytes a written row for that long, 50 MB for 3 minutes at 1,000 events/s (0s: off); keep it above a minute and the longest pass, the age of a version's position",
 		func(c *Config) *time.Duration { return &c.Serve.JournalFor }, time.ParseDuration, func(d time.Duration) error {
 			if d < 0 {
 				return fmt.Errorf("must not be negative")

@@ -176,9 +176,17 @@ func (s *Service) analyticsOf(v *Version) *Analytics {
 // SKUs.
 func (s *Service) stamp(v *Version) {
 	ords := make([]int64, 0, len(v.Ranking))
-	for _, id := range v.Ranking {
-		if o, ok := s.Executor.Index.Ordinal(id); ok {
-			ords = append(ords, o)
+	if v.Members != nil && v.Members.GetCardinality() == uint64(len(v.Ranking)) {
+		// The members are the ranking's ordinals: no lookup by id (a map of a million).
+		it := v.Members.Iterator()
+		for it.HasNext() {
+			ords = append(ords, int64(it.Next()))
+		}
+	} else {
+		for _, id := range v.Ranking {
+			if o, ok := s.Executor.Index.Ordinal(id); ok {
+				ords = append(ords, o)
+			}
 		}
 	}
 	sum := func(field string) *int64 {

@@ -340,12 +340,25 @@ func (s *Service) resorted(ctx context.Context, plan Plan, cur *Version, cs *cha
 		return nil, nil
 	}
 	part := roaring64.New()
-	for _, id := range cur.Ranking[from:] {
-		o, known := s.Executor.Index.Ordinal(id)
-		if !known || pinned.Contains(uint64(o)) {
+	if ok && cur.Members != nil && cur.Members.GetCardinality() == uint64(len(cur.Ranking)) {
+		// The members are the ranking's ordinals: the part is them less the leading pins, and
+		// a pin among the rest sits inside it.
+		part = cur.Members.Clone()
+		for _, id := range cur.Ranking[:from] {
+			o, _ := s.Executor.Index.Ordinal(id)
+			part.Remove(uint64(o))
+		}
+		if part.Intersects(pinned) {
 			return nil, nil
 		}
-		part.Add(uint64(o))
+	} else {
+		for _, id := range cur.Ranking[from:] {
+			o, known := s.Executor.Index.Ordinal(id)
+			if !known || pinned.Contains(uint64(o)) {
+				return nil, nil
+			}
+			part.Add(uint64(o))
+		}
 	}
 	if part.IsEmpty() {
 		return nil, nil

@@ -60,8 +60,8 @@
 //     8 codes per 512-bit step; on AVX2 a VPSHUFB nibble table, 1.0 µs per 512 codes here
 //     against 2.6-4 µs for unrolled POPCNT and 0.25 µs for VPOPCNTQ: BenchmarkHamming; a
 //     counting selector instead of a heap) keep Candidates (20,000),
-//     an asymmetric estimate (the float query against the sign bits, query quantised to 8 bit
-//     planes) keeps Rerank (2,000, or n/250 for bigger sets), and those are scored exactly.
+//     an asymmetric estimate (the float query against the sign bits, query quantised to 5 bit
+//     planes, asymBits) keeps Rerank (2,000, or n/250 for bigger sets), and those are scored exactly.
 //
 // A dense filter (at least 1/16 of the ordinal range) is turned into a bit mask first (about
 // 1 ns per member) so both scans run word by word; a sparse one is iterated.

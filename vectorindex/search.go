@@ -84,14 +84,22 @@ func (ix *Index) candidatesFor(k int) int { return max(ix.cfg.Candidates, 40*k) 
 // recall@10 0.990 over 1M candidates, 4,000 gave 0.992; 2,000 over 500K gave 0.994).
 func (ix *Index) rerankFor(k, n int) int { return max(ix.cfg.Rerank, 4*k, n/250) }
 
-// asym is a query prepared for the asymmetric estimate: q quantised to 8 bits per dimension
-// (q_i ≈ lo + delta*u_i) and split into 8 bit planes, so that sum_i q_i c_i over the set bits c
-// of a code is lo*popcount(c) + delta * sum_p 2^p popcount(plane_p & c).
+// asym is a query prepared for the asymmetric estimate: q quantised to asymBits bits per
+// dimension (q_i ≈ lo + delta*u_i) and split into bit planes, so that sum_i q_i c_i over the
+// set bits c of a code is lo*popcount(c) + delta * sum_p 2^p popcount(plane_p & c).
 type asym struct {
 	words          int
 	planes         []uint64 // plane p, word w at p*words+w
 	lo, delta, sum float32
 }
+
+// asymBits is the query's bits per dimension in the estimate. The code's one bit per
+// dimension is the coarser side, so five bits (32 levels) choose what to rescore about as well
+// as eight, at six popcounts a word instead of nine. BenchmarkPropagatedVote at a million
+// SKUs, the lists path, runs interleaved: 0.78-0.90 ms a vote against 1.02-1.45 ms with eight
+// bits, recall@10 0.969 against 0.970, every decision the same as exact scoring with both;
+// four bits changed one decision of 64.
+const asymBits = 5
 
 func (ix *Index) asymQuery(q []float32) *asym {
 	lo, hi := q[0], q[0]
@@ -100,13 +108,14 @@ func (ix *Index) asymQuery(q []float32) *asym {
 		lo, hi = min(lo, x), max(hi, x)
 		sum += x
 	}
-	a := &asym{words: ix.words, planes: make([]uint64, 8*ix.words), lo: lo, delta: (hi - lo) / 255, sum: sum}
+	const levels = 1<<asymBits - 1
+	a := &asym{words: ix.words, planes: make([]uint64, asymBits*ix.words), lo: lo, delta: (hi - lo) / levels, sum: sum}
 	if a.delta == 0 {
 		return a
 	}
 	for i, x := range q {
 		u := uint(float32(x-lo)/a.delta + 0.5)
-		for p := 0; p < 8; p++ {
+		for p := 0; p < asymBits; p++ {
 			if u&(1<<p) != 0 {
 				a.planes[p*ix.words+i/64] |= 1 << uint(i%64)
 			}
@@ -118,10 +127,11 @@ func (ix *Index) asymQuery(q []float32) *asym {
 // estimate is the asymmetric estimate of q·(v - mean) for a code (row-major words).
 func (a *asym) estimate(code []uint64, corr float32) float32 {
 	var pc, s int
+	planes := a.planes[:asymBits*a.words]
 	for w, c := range code[:a.words] {
 		pc += bits.OnesCount64(c)
-		for p := 0; p < 8; p++ {
-			s += bits.OnesCount64(a.planes[p*a.words+w]&c) << p
+		for p := 0; p < asymBits; p++ {
+			s += bits.OnesCount64(planes[p*a.words+w]&c) << p
 		}
 	}
 	dotc := a.lo*float32(pc) + a.delta*float32(s)

@@ -757,7 +757,6 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 	}
 	if !v.Position.SKUsFrom.IsZero() {
 		args = append(args, v.Position.SKUsFrom)
-		q += fmt.Sprintf(` UNION ALL SELECT ordinal, 'row' FROM skus WHERE updated_at >= $%d`, len(args))
 		// An event that may change text, applied at or after SKUsFrom, may not have been read
 		// by the text index at the version even when its snapshot shows it (a transaction open
 		// at the follower's poll started at or after its From; one that started later was
@@ -782,8 +781,6 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 			cs.stock.Add(uint64(o))
 		case "metrics.update":
 			cs.metrics.Add(uint64(o))
-		case "row":
-			rowsOnly.Add(uint64(o))
 		case "text":
 			text.Add(uint64(o))
 		default:
@@ -793,6 +790,12 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("changed skus: %w", err)
+	}
+	if !v.Position.SKUsFrom.IsZero() {
+		if rowsOnly, err = s.rowsChangedOtherwise(ctx, v.Position.SKUsFrom); err != nil {
+			return nil, err
+		}
+		cs.all.Or(rowsOnly)
 	}
 	// A row changed without an event after the snapshot (the followers' lag) may hold any change;
 	// so may a text change the text index had not read (text), whatever events came after.
@@ -804,6 +807,56 @@ func (s *Service) changedSince(ctx context.Context, v *Version) (*changeSet, err
 	}
 	cs.other = other
 	return cs, nil
+}
+
+// rowsChangedOtherwise is the ordinals of the skus rows stamped at or after from by a
+// transaction that wrote none of their events: a type vote, say. Such a row, which the text
+// index may not have read at a version whose text position is from, may hold any change. A row
+// stamped by the transaction of one of its events (ingest writes both, so they share now())
+// changed only as its events say: those after the version's snapshot are read by kind, and
+// those it shows are reflected, text ones aside (changedSince reads those). Counting those rows
+// as changes of any kind re-ran, each pass, every pool holding or admitting a SKU of the
+// transactions the text index's floor had not passed when the pass began (a poll's worth of
+// prices, stock and sales). Rows and events come from one statement, so one snapshot; they are
+// matched here rather than by an anti-join, whose plan Postgres may pick by a stale estimate.
+func (s *Service) rowsChangedOtherwise(ctx context.Context, from time.Time) (*roaring64.Bitmap, error) {
+	rows, err := s.DB.Query(ctx, `SELECT true, ordinal, id, updated_at FROM skus WHERE updated_at >= $1
+		UNION ALL SELECT false, 0, sku_id, applied_at FROM sku_events WHERE applied_at >= $1`, from)
+	if err != nil {
+		return nil, fmt.Errorf("changed skus: rows: %w", err)
+	}
+	type stamp struct {
+		id int64
+		at int64 // microseconds: Postgres' resolution
+	}
+	type row struct {
+		ord int64
+		stamp
+	}
+	var changed []row
+	byEvent := map[stamp]bool{}
+	var isRow bool
+	var ord, id int64
+	var at time.Time
+	_, err = pgx.ForEachRow(rows, []any{&isRow, &ord, &id, &at}, func() error {
+		st := stamp{id, at.UnixMicro()}
+		if isRow {
+			changed = append(changed, row{ord, st})
+		} else {
+			byEvent[st] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("changed skus: rows: %w", err)
+	}
+	out := roaring64.New()
+	for _, r := range changed {
+		if !byEvent[r.stamp] {
+			out.Add(uint64(r.ord))
+		}
+	}
+	return out, nil
 }
 
 // reading returns the SKUs among the changed whose change plan's ranking reads (ranked) and

@@ -408,6 +408,52 @@ func itemScores(items []selection.Item) []float32 {
 	return out
 }
 
+// A row stamped at or after a version's text position by the transaction of one of its events
+// changed only as its events say (a price event the snapshot shows: no change at all); a row
+// changed without an event (a type vote) may hold any change.
+func TestChangedSinceRowsExplainedByTheirEvents(t *testing.T) {
+	ctx := context.Background()
+	db, svc, _ := typedFixture(t)
+	var from time.Time
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&from))
+	tx, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE skus SET price = 999, updated_at = now() WHERE id = 1002`)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+		VALUES ('price-1002', 'price.update', 1002, '{}', 'test', 'realtime', now())`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	_, err = db.Pool.Exec(ctx, `UPDATE skus SET product_type = 'mouse pad', updated_at = now() WHERE id = 1003`)
+	require.NoError(t, err)
+	var snap string
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap))
+	ix := svc.Executor.Index.(*filter.Index)
+	priced, voted := uint64(mustOrd(t, ix, 1002)), uint64(mustOrd(t, ix, 1003))
+
+	other, price, err := svc.ChangedSince(ctx, &selection.Version{Position: selection.Position{EventSnapshot: snap, SKUsFrom: from}})
+	require.NoError(t, err)
+	require.False(t, other.Contains(priced), "its row changed with its price event, which the snapshot shows")
+	require.False(t, price.Contains(priced))
+	require.True(t, other.Contains(voted), "a row changed without an event")
+
+	// The same price event after the snapshot: a price change, and only that.
+	var before string
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&before))
+	tx, err = db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE skus SET price = 998, updated_at = now() WHERE id = 1002`)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+		VALUES ('price-1002b', 'price.update', 1002, '{}', 'test', 'realtime', now())`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	other, price, err = svc.ChangedSince(ctx, &selection.Version{Position: selection.Position{EventSnapshot: before, SKUsFrom: from}})
+	require.NoError(t, err)
+	require.False(t, other.Contains(priced))
+	require.True(t, price.Contains(priced))
+}
+
 // A text change committed before a version's event snapshot but applied after its text
 // position (the text index had not read it) counts as a change of any kind, even when a price
 // event follows; applied before the text position, the SKU changed its price only.

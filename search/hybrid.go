@@ -10,6 +10,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
+	"selection/internal/memo"
 	"selection/lexical"
 	"selection/vectorindex"
 )
@@ -101,9 +102,23 @@ func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result
 func (e *Searcher) stages(ctx context.Context, text string, depth int, candidates *roaring64.Bitmap, q []float32, cal calibration) (lexical.Result, []cand, float32, error) {
 	gen, kept := e.generation()
 	key := text + "\x00" + strconv.Itoa(depth)
+	scope := memo.ScopeFrom(ctx) // a refresh pass: any state since it began will do
+	if scope != nil {
+		got, ok := scope.Get(scopeStages+key, candidates, func(v any) bool {
+			f := v.(firstStages)
+			return f.cal == cal && slices.Equal(f.q, q)
+		})
+		if ok {
+			f := got.(firstStages)
+			return f.lr, f.cs, f.best, nil
+		}
+	}
 	if kept {
 		got, ok := e.firsts.Get(gen, key, candidates, func(f firstStages) bool { return f.cal == cal && slices.Equal(f.q, q) })
 		if ok {
+			if scope != nil {
+				scope.Put(scopeStages+key, candidates, got)
+			}
 			return got.lr, got.cs, got.best, nil
 		}
 	}
@@ -123,8 +138,14 @@ func (e *Searcher) stages(ctx context.Context, text string, depth int, candidate
 			e.firsts.Put(gen, key, candidates, firstStages{q: q, cal: cal, lr: lr, cs: cs, best: best})
 		}
 	}
+	if scope != nil {
+		scope.Put(scopeStages+key, candidates, firstStages{q: q, cal: cal, lr: lr, cs: cs, best: best})
+	}
 	return lr, cs, best, nil
 }
+
+// scopeStages prefixes the stages' keys in a memo.Scope (a refresh pass's).
+const scopeStages = "search.stages\x00"
 
 // firstStages is what stages keeps.
 type firstStages struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"selection/embed"
+	"selection/internal/memo"
 	"selection/lexical"
 	"selection/search"
 )
@@ -124,4 +125,39 @@ func ranked(r search.Result) []string {
 		out[i] = fmt.Sprintf("%d %.6f %.6f", h.SKUID, h.Score, h.Semantic)
 	}
 	return out
+}
+
+// Within a scope (a refresh pass), the stages a search computed answer every later search for
+// the same query and candidates, whatever the indexes did meanwhile: the pass's position is
+// reflected by every state after it. Without one, a search reads the indexes now.
+func TestHybridStagesKeptForAScope(t *testing.T) {
+	e, vs := embedder(t)
+	lex, vix := newIndexes(t)
+	eng, err := search.New(lex, vix, e, search.Config{})
+	require.NoError(t, err)
+	req := search.Request{Text: "gaming mouse", K: 5}
+	pass := memo.WithScope(context.Background(), 8)
+	before, err := eng.Search(pass, req)
+	require.NoError(t, err)
+	require.Equal(t, 1, memo.ScopeFrom(pass).Len())
+
+	require.NoError(t, vix.Put(2, 1002, vs[17])) // the Razer gaming mouse takes the speaker's vector
+	during, err := eng.Search(pass, req)
+	require.NoError(t, err)
+	require.Equal(t, ranked(before), ranked(during), "answered from the pass's scope")
+	require.Equal(t, uint64(1), memo.ScopeFrom(pass).Hits())
+
+	after, err := eng.Search(context.Background(), req)
+	require.NoError(t, err)
+	require.NotEqual(t, ranked(before), ranked(after), "outside the pass, the change shows")
+	next := memo.WithScope(context.Background(), 8)
+	got, err := eng.Search(next, req)
+	require.NoError(t, err)
+	require.Equal(t, ranked(after), ranked(got), "and in the next pass")
+
+	// Other candidates are another search.
+	evens := roaring64.BitmapOf(0, 2, 4, 6, 8, 10)
+	_, err = eng.Search(pass, search.Request{Text: "gaming mouse", K: 5, Candidates: evens})
+	require.NoError(t, err)
+	require.Equal(t, 2, memo.ScopeFrom(pass).Len())
 }

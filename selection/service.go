@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"selection/filter"
+	"selection/internal/memo"
 )
 
 // Service is the selection service's use cases: plan a scenario, preview, and keep pools.
@@ -371,6 +372,9 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Costly searches the pass's runs share (the hybrid's stages, by query and candidates) are
+	// kept for the pass whatever the indexes' generation: every state after pos reflects pos.
+	ctx = memo.WithScope(ctx, passScopeSize)
 
 	// Read: pages of active pools with their current versions, one ahead of the workers.
 	type page struct {
@@ -508,6 +512,11 @@ func (s *Service) finishPage(ctx context.Context, active []Pool, curs map[int64]
 }
 
 const reasonNothingChanged = "no SKU changed"
+
+// passScopeSize bounds what a pass keeps of its runs' searches (memo.Scope): about 150
+// distinct queries and candidate sets over 6,000 pools made from a few dozen briefs, each
+// about 200 KB at a million SKUs.
+const passScopeSize = 256
 
 // recheckEvery is how stale a pool's refreshed_at may grow while nothing changes.
 const recheckEvery = time.Minute

@@ -15,6 +15,7 @@ import (
 
 	"selection/catalog"
 	"selection/filter"
+	"selection/internal/memo"
 	"selection/internal/testdb"
 	"selection/lexical"
 	"selection/search"
@@ -481,4 +482,39 @@ func TestChangedSinceCountsUnreadText(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, other.Contains(o), "the title change was read at the version")
 	require.True(t, price.Contains(o))
+}
+
+// scopeRecorder is a Retriever that records whether its searches ran within a memo.Scope.
+type scopeRecorder struct {
+	selection.Retriever
+	scoped, unscoped atomic.Int64
+}
+
+func (r *scopeRecorder) Retrieve(ctx context.Context, text string, candidates *roaring64.Bitmap, k int) (selection.Retrieved, error) {
+	if memo.ScopeFrom(ctx) != nil {
+		r.scoped.Add(1)
+	} else {
+		r.unscoped.Add(1)
+	}
+	return r.Retriever.Retrieve(ctx, text, candidates, k)
+}
+
+// A refresh pass's runs search within one scope (memo.Scope: costly searches kept for the
+// pass whatever the indexes do meanwhile); a preview does not.
+func TestRefreshPassSearchesWithinAScope(t *testing.T) {
+	ctx := context.Background()
+	db, svc, _ := typedFixture(t)
+	rec := &scopeRecorder{Retriever: svc.Executor.Retriever}
+	svc.Executor.Retriever = rec
+	plan := selection.Plan{Version: selection.PlanVersion, Query: "wireless", Limit: 5, Ranking: selection.Ranking{By: selection.SortRelevance}}
+	_, v, err := svc.CreatePool(ctx, selection.PoolInput{Name: "wireless", Plan: plan})
+	require.NoError(t, err)
+	require.Zero(t, rec.scoped.Load())
+	require.Positive(t, rec.unscoped.Load())
+	recordEvent(t, db, "touch-member", "sku.upsert", v.Ranking[0])
+	outs, err := svc.RefreshAll(ctx)
+	require.NoError(t, err)
+	require.Len(t, outs, 1)
+	require.False(t, outs[0].Skipped, "%+v", outs[0])
+	require.Positive(t, rec.scoped.Load(), "the pass's run searched within its scope")
 }

@@ -3,7 +3,6 @@ package selection
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -32,23 +31,21 @@ func (s *Service) ChangedSince(ctx context.Context, v *Version) (other, price *r
 // WaitOnFailedRead is a pass's change read at v's position whose first reader fails on its
 // own budget while another pool waits on it: the waiter, its budget left, reads again.
 func (s *Service) WaitOnFailedRead(ctx context.Context, v *Version) (*roaring64.Bitmap, error) {
-	changes := map[string]*changeRead{}
-	var mu sync.Mutex
-	read := &changeRead{done: make(chan struct{})}
-	changes["at v"] = read
+	read := &sharedCall[*changeSet]{done: make(chan struct{})}
+	changes := &shared[*changeSet]{calls: map[string]*sharedCall[*changeSet]{"at v": read}}
 	type result struct {
 		cs  *changeSet
 		err error
 	}
 	got := make(chan result, 1)
 	go func() {
-		cs, err := s.changesAt(ctx, "at v", v, changes, &mu)
+		cs, err := s.changesAt(ctx, "at v", v, changes)
 		got <- result{cs, err}
 	}()
 	time.Sleep(50 * time.Millisecond) // the waiter finds the read in flight
-	mu.Lock()
-	delete(changes, "at v")
-	mu.Unlock()
+	changes.mu.Lock()
+	delete(changes.calls, "at v")
+	changes.mu.Unlock()
 	read.err = fmt.Errorf("changed skus: %w", context.DeadlineExceeded)
 	close(read.done)
 	r := <-got

@@ -434,8 +434,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	}()
 
 	// Refresh: each page's pools, RefreshWorkers at a time across pages, each within PoolBudget.
-	changes := map[string]*changeRead{}
-	var mu sync.Mutex // guards changes
+	var changes shared[*changeSet] // the pass's change reads, by position
 	sem := make(chan struct{}, workers)
 	for pg := range pages {
 		for i := range pg.active {
@@ -454,7 +453,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 						pg.outs[i].Trigger = "no version"
 					}
 				} else {
-					pg.outs[i], pg.errs[i] = s.refreshIfTouched(pctx, p, cur, pos, changes, &mu)
+					pg.outs[i], pg.errs[i] = s.refreshIfTouched(pctx, p, cur, pos, &changes)
 				}
 				pg.outs[i].Result = nil
 			}()
@@ -526,7 +525,7 @@ const recheckEvery = time.Minute
 // any change was: a version sorted again here holds at it (not at a position read after the
 // changes, which would hide those in between). changes caches changedSince by position for
 // one pass.
-func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, pos Position, changes map[string]*changeRead, mu *sync.Mutex) (RefreshOutcome, error) {
+func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, pos Position, changes *shared[*changeSet]) (RefreshOutcome, error) {
 	// The event seq matters only to a version without a snapshot (confirm does not move it).
 	events := cur.Position.EventSnapshot
 	if events == "" {
@@ -535,7 +534,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 	key := fmt.Sprintf("%s|%d|%d", events, cur.Position.VectorsFrom.UnixNano(), cur.Position.SKUsFrom.UnixNano())
 	// One read of the changes per position, by whichever worker needs it first; the others
 	// with that position wait for it (and only they).
-	changed, err := s.changesAt(ctx, key, cur, changes, mu)
+	changed, err := s.changesAt(ctx, key, cur, changes)
 	if err != nil {
 		return RefreshOutcome{}, err
 	}
@@ -621,36 +620,10 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 // changesAt is the pass's read of the changes since cur's position (key): the first pool to
 // ask reads them, the others at that position wait. A read that failed is dropped, and a pool
 // whose own budget is left reads again when the reader's ended (it read under its pool's).
-func (s *Service) changesAt(ctx context.Context, key string, cur *Version, changes map[string]*changeRead, mu *sync.Mutex) (*changeSet, error) {
-	for {
-		mu.Lock()
-		read, ok := changes[key]
-		if !ok {
-			read = &changeRead{done: make(chan struct{})}
-			changes[key] = read
-		}
-		mu.Unlock()
-		if !ok {
-			read.cs, read.err = s.changedSince(ctx, cur)
-			if read.err != nil {
-				mu.Lock()
-				delete(changes, key)
-				mu.Unlock()
-			}
-			close(read.done)
-		}
-		select {
-		case <-read.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if read.err == nil {
-			return read.cs, nil
-		}
-		if !ok || ctx.Err() != nil || !(errors.Is(read.err, context.DeadlineExceeded) || errors.Is(read.err, context.Canceled)) {
-			return nil, read.err
-		}
-	}
+func (s *Service) changesAt(ctx context.Context, key string, cur *Version, changes *shared[*changeSet]) (*changeSet, error) {
+	return changes.do(ctx, key, func() (*changeSet, error) { return s.changedSince(ctx, cur) }, func(err error) bool {
+		return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+	})
 }
 
 // refreshBecause refreshes p in the pass at pos and says why in the outcome.
@@ -736,15 +709,7 @@ type changeSet struct {
 	// past is what the SKUs steadyAmong asked about held since the position.
 	past pastStates
 	// memo is what the pass's checks asked of every changed SKU (among.go).
-	memo amongChanged
-}
-
-// changeRead is one pass's read of the changes since a position (refreshIfTouched): done
-// closes when cs or err is set.
-type changeRead struct {
-	done chan struct{}
-	cs   *changeSet
-	err  error
+	memo shared[*roaring64.Bitmap]
 }
 
 // changedSince returns the SKUs that changed after v's position: events of transactions not

@@ -39,6 +39,26 @@ func sameSet(a *roaring64.Bitmap, card uint64, b *roaring64.Bitmap) bool {
 	return a == nil || (card == b.GetCardinality() && a.Equals(b))
 }
 
+// find is the index in list of the entry kept for cand that fits accepts (fits nil: any), or
+// -1.
+func find[V any](list []*entry[V], cand *roaring64.Bitmap, fits func(V) bool) int {
+	for i, e := range list {
+		if sameSet(e.cand, e.card, cand) && (fits == nil || fits(e.val)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// newEntry is val kept for cand (cloned; nil: every item).
+func newEntry[V any](cand *roaring64.Bitmap, val V) *entry[V] {
+	e := &entry[V]{val: val}
+	if cand != nil {
+		e.cand, e.card = cand.Clone(), cand.GetCardinality()
+	}
+	return e
+}
+
 // Get returns the value kept for key and cand at gen, if fits accepts it (fits nil: any).
 // The value is shared: callers copy what they would modify.
 func (m *Memo[G, V]) Get(gen G, key string, cand *roaring64.Bitmap, fits func(V) bool) (V, bool) {
@@ -48,15 +68,15 @@ func (m *Memo[G, V]) Get(gen G, key string, cand *roaring64.Bitmap, fits func(V)
 	if m.gen != gen {
 		return zero, false
 	}
-	for _, e := range m.entries[key] {
-		if sameSet(e.cand, e.card, cand) && (fits == nil || fits(e.val)) {
-			m.clock++
-			e.used = m.clock
-			m.hits++
-			return e.val, true
-		}
+	list := m.entries[key]
+	i := find(list, cand, fits)
+	if i < 0 {
+		return zero, false
 	}
-	return zero, false
+	m.clock++
+	list[i].used = m.clock
+	m.hits++
+	return list[i].val, true
 }
 
 // Put keeps val for key and cand at gen (the caller's current generation), in place of a value
@@ -67,18 +87,12 @@ func (m *Memo[G, V]) Put(gen G, key string, cand *roaring64.Bitmap, val V) {
 	if gen != m.gen {
 		m.gen, m.entries, m.n = gen, map[string][]*entry[V]{}, 0
 	}
-	e := &entry[V]{val: val}
-	if cand != nil {
-		e.cand, e.card = cand.Clone(), cand.GetCardinality()
-	}
+	e := newEntry(cand, val)
 	list := m.entries[key]
-	for i, old := range list {
-		if sameSet(old.cand, old.card, cand) {
-			list = append(list[:i], list[i+1:]...)
-			m.entries[key] = list
-			m.n--
-			break
-		}
+	if i := find(list, cand, nil); i >= 0 {
+		list = append(list[:i], list[i+1:]...)
+		m.entries[key] = list
+		m.n--
 	}
 	if m.n >= m.size {
 		m.evict()

@@ -40,13 +40,13 @@ func ScopeFrom(ctx context.Context) *Scope {
 func (s *Scope) Get(key string, cand *roaring64.Bitmap, fits func(any) bool) (any, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range s.entries[key] {
-		if sameSet(e.cand, e.card, cand) && (fits == nil || fits(e.val)) {
-			s.hits++
-			return e.val, true
-		}
+	list := s.entries[key]
+	i := find(list, cand, fits)
+	if i < 0 {
+		return nil, false
 	}
-	return nil, false
+	s.hits++
+	return list[i].val, true
 }
 
 // Put keeps val for key and cand (cloned) unless the scope is full or holds one for them.
@@ -56,16 +56,10 @@ func (s *Scope) Put(key string, cand *roaring64.Bitmap, val any) {
 	if s.n >= s.size {
 		return
 	}
-	for _, e := range s.entries[key] {
-		if sameSet(e.cand, e.card, cand) {
-			return
-		}
+	if find(s.entries[key], cand, nil) >= 0 {
+		return
 	}
-	e := &entry[any]{val: val}
-	if cand != nil {
-		e.cand, e.card = cand.Clone(), cand.GetCardinality()
-	}
-	s.entries[key] = append(s.entries[key], e)
+	s.entries[key] = append(s.entries[key], newEntry(cand, val))
 	s.n++
 }
 

@@ -278,10 +278,11 @@ func (s *Service) lastRanked(cur *Version, pinned *roaring64.Bitmap) (int64, boo
 	return 0, false
 }
 
-// beats reports whether the best of set by field would rank at or above last (ties count: the
-// order among equal values is the index's, not compared here).
+// beats reports whether the best of set by field ranks before last, as the run's ranking
+// (filter.Index.TopK) would order them: by value, ties by ordinal (ranksBefore). Every live
+// SKU holds a value of every numeric field (0 when unknown), so none ranks as valueless.
 func (s *Service) beats(field string, desc bool, set *roaring64.Bitmap, last int64) (bool, error) {
-	_, best, err := s.Executor.Index.TopK(field, 1, set, desc)
+	ords, best, err := s.Executor.Index.TopK(field, 1, set, desc)
 	if err != nil || len(best) == 0 {
 		return true, err
 	}
@@ -289,10 +290,7 @@ func (s *Service) beats(field string, desc bool, set *roaring64.Bitmap, last int
 	if err != nil || len(lv) == 0 {
 		return true, err
 	}
-	if desc {
-		return best[0] >= lv[0], nil
-	}
-	return best[0] <= lv[0], nil
+	return ranksBefore(field, desc, best[0], ords[0], lv[0], last), nil
 }
 
 // resorted returns the next version when the change is only to the values the version's

@@ -2,10 +2,12 @@ package selection
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"selection/internal/testdb"
@@ -105,4 +107,118 @@ func TestVersionDeltasAndRetention(t *testing.T) {
 	require.NoError(t, err)
 	d := DiffVersions(a, v)
 	require.Equal(t, DiffVersions(written[25], v), d)
+}
+
+// A pass writes a version on top of the one it read in one statement (writeOn): the base
+// becomes a reverse delta and every version reads back; a lazy write commits as one
+// transaction with its setting; a pool that moved on, or whose plan changed, is a conflict; a
+// pool deleted meanwhile is not found; and a stored plan that is the same Plan in another JSON
+// form is written by the transaction it falls back to.
+func TestAddVersionOnInOneStatement(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	store := NewPoolStore(db.Pool)
+	plan := Plan{Version: PlanVersion, Ranking: Ranking{By: SortSales}, Limit: 500, Guard: &Guard{MinSize: 1}}
+	p, err := store.Create(ctx, PoolInput{Name: "one statement", Plan: plan})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(7, 8))
+	at := func(r *Version) *Version {
+		return &Version{PoolID: p.ID, Members: r.Members.Clone(), Ranking: append(IDs(nil), r.Ranking...),
+			Scores: append([]float32(nil), r.Scores...), Plan: plan, EventSeq: 3}
+	}
+	var written []*Version
+	base := &Version{PoolID: p.ID}
+	r := randomVersion(rng, 500, true)
+	for i := range 6 {
+		if i > 0 {
+			r = churn(rng, r, 0.02)
+		}
+		v := at(r)
+		ok, err := store.writeOn(ctx, v, base, i%2 == 0)
+		require.NoError(t, err)
+		require.True(t, ok, "version %d", i+1)
+		require.Equal(t, i+1, v.Version)
+		require.Equal(t, 500, v.MemberCount)
+		require.False(t, v.CreatedAt.IsZero())
+		written = append(written, v)
+		base = v
+	}
+	var full, deltas int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE delta IS NULL), count(*) FILTER (WHERE delta IS NOT NULL)
+		FROM pool_versions WHERE pool_id = $1`, p.ID).Scan(&full, &deltas))
+	require.Equal(t, []int{1, 5}, []int{full, deltas}, "each write turned the version it was on into a delta")
+	for _, w := range written {
+		got, err := store.GetVersion(ctx, p.ID, w.Version)
+		require.NoError(t, err)
+		require.Equal(t, []int64(w.Ranking), []int64(got.Ranking), "version %d", w.Version)
+		require.Equal(t, w.Scores, got.Scores, "version %d", w.Version)
+		require.True(t, w.Members.Equals(got.Members), "version %d", w.Version)
+	}
+
+	// A held version goes when one is published.
+	_, err = db.Pool.Exec(ctx, `INSERT INTO pool_pending (pool_id, based_on, reason, members, ranking, scores, plan, event_seq)
+		VALUES ($1, 6, 'test', '', '{}', '{}', '{}', 0)`, p.ID)
+	require.NoError(t, err)
+	r = churn(rng, r, 0.02)
+	require.NoError(t, store.addVersionOn(ctx, at(r), base, true))
+	var pending int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM pool_pending WHERE pool_id = $1`, p.ID).Scan(&pending))
+	require.Zero(t, pending)
+
+	// On a version that is no longer current: nothing written, a conflict.
+	v := at(churn(rng, r, 0.02))
+	ok, err := store.writeOn(ctx, v, base, true)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.Zero(t, v.Version)
+	require.ErrorIs(t, store.addVersionOn(ctx, v, base, true), ErrConflict)
+	cur, err := store.GetVersion(ctx, p.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 7, cur.Version)
+
+	// The plan edited meanwhile: a conflict too.
+	edited := plan
+	edited.Limit = 400
+	_, err = db.Pool.Exec(ctx, `UPDATE pools SET plan = $2 WHERE id = $1`, p.ID, edited)
+	require.NoError(t, err)
+	require.ErrorIs(t, store.addVersionOn(ctx, at(r), cur, true), ErrConflict)
+
+	// The same plan stored in another form (a key the Plan does not know): the statement
+	// misses it, the transaction writes.
+	raw, err := json.Marshal(plan)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	m["note_from_an_older_release"] = "x"
+	_, err = db.Pool.Exec(ctx, `UPDATE pools SET plan = $2 WHERE id = $1`, p.ID, m)
+	require.NoError(t, err)
+	v = at(r)
+	ok, err = store.writeOn(ctx, v, cur, false)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.NoError(t, store.addVersionOn(ctx, v, cur, false))
+	require.Equal(t, 8, v.Version)
+
+	// The pool deleted meanwhile: not found.
+	_, err = db.Pool.Exec(ctx, `DELETE FROM pools WHERE id = $1`, p.ID)
+	require.NoError(t, err)
+	require.ErrorIs(t, store.addVersionOn(ctx, at(r), v, true), ErrNotFound)
+}
+
+// A lazy write's setting holds for the statement sent with it and ends with the batch's
+// implicit transaction (what writeOn relies on).
+func TestBatchSettingIsLocalToItsTransaction(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	conn, err := db.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	var inside, after string
+	b.Queue(`SELECT current_setting('synchronous_commit')`).QueryRow(func(r pgx.Row) error { return r.Scan(&inside) })
+	require.NoError(t, conn.SendBatch(ctx, b).Close())
+	require.NoError(t, conn.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&after))
+	require.Equal(t, "off", inside)
+	require.Equal(t, "on", after)
 }

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
+	"os"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -88,9 +91,11 @@ type Pass struct {
 	Name                       string
 	Changed                    int // SKUs changed before it (0: the full pass)
 	Took                       time.Duration
+	OwnCPU, MachineCPU         time.Duration // CPU time the pass took of this process, and of the whole machine (Postgres' too)
 	Written, Confirmed, Skip   int
-	Triggers                   map[string]int // what made the pass run the pools it ran
-	Unchanged                  map[string]int // of those, by trigger, the runs that wrote no version
+	Triggers                   map[string]int    // what made the pass run the pools it ran
+	Unchanged                  map[string]int    // of those, by trigger, the runs that wrote no version
+	Kinds                      map[string][2]int // runs by kind of plan (planKinds) and trigger: how many, and how many wrote nothing
 	Failed                     int
 	Freshness                  time.Duration // from the batch's last commit to the pass's end
 	VersionBytes, StoreBytes   int64         // bytes the pass added to pool_versions; its size after
@@ -186,6 +191,10 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 		res.Passes = append(res.Passes, p)
 		fmt.Fprintf(out, "%s: %s (changes written in %s, indexes caught up in %s); ran the plans of %v, of which wrote nothing %v\n", p.Name,
 			p.Took.Round(time.Millisecond), p.ApplyChanges.Round(time.Millisecond), p.FollowerWait.Round(time.Millisecond), p.Triggers, p.Unchanged)
+		fmt.Fprintln(out, "  runs by kind of plan and trigger: runs, of which wrote nothing")
+		for _, k := range slices.Sorted(maps.Keys(p.Kinds)) {
+			fmt.Fprintf(out, "    %-60s %5d %5d\n", k, p.Kinds[k][0], p.Kinds[k][1])
+		}
 	}
 	if cfg.Stream > 0 {
 		st, err := stream(ctx, t, sim, cfg, out)
@@ -265,19 +274,31 @@ func pass(ctx context.Context, t Target, name string, changed int) (Pass, error)
 	if err != nil {
 		return p, err
 	}
+	own0, machine0 := cpuTimes()
 	t0 := time.Now()
 	outs, err := t.Service.RefreshAll(ctx)
 	p.Took = time.Since(t0)
+	own1, machine1 := cpuTimes()
+	p.OwnCPU, p.MachineCPU = own1-own0, machine1-machine0
 	if err != nil {
 		return p, err
 	}
-	p.Triggers, p.Unchanged = map[string]int{}, map[string]int{}
+	kinds, err := planKinds(ctx, t.DB)
+	if err != nil {
+		return p, err
+	}
+	p.Triggers, p.Unchanged, p.Kinds = map[string]int{}, map[string]int{}, map[string][2]int{}
 	for _, o := range outs {
 		if o.Trigger != "" {
 			p.Triggers[o.Trigger]++
+			key := kinds[o.PoolID] + ": " + o.Trigger
+			k := p.Kinds[key]
+			k[0]++
 			if !o.Changed {
 				p.Unchanged[o.Trigger]++
+				k[1]++
 			}
+			p.Kinds[key] = k
 		}
 		switch {
 		case o.Changed:
@@ -303,6 +324,32 @@ func pass(ctx context.Context, t Target, name string, changed int) (Pass, error)
 	}
 	p.VersionBytes = after - before
 	return p, nil
+}
+
+// planKinds is each bench pool's kind of plan: what ranks it (the ranking's field, "+query"
+// when it has a query, "+types" when it has an intent's types).
+func planKinds(ctx context.Context, db *pgxpool.Pool) (map[int64]string, error) {
+	rows, err := db.Query(ctx, `SELECT id, plan FROM pools WHERE starts_with(name, $1)`, namePrefix)
+	if err != nil {
+		return nil, err
+	}
+	kinds := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var plan selection.Plan
+		if err := rows.Scan(&id, &plan); err != nil {
+			return nil, err
+		}
+		k := plan.Ranking.By
+		if strings.TrimSpace(plan.Query) != "" {
+			k += "+query"
+		}
+		if plan.Intent != nil && len(plan.Intent.Types) > 0 {
+			k += "+types"
+		}
+		kinds[id] = k
+	}
+	return kinds, rows.Err()
 }
 
 // storedBytes is what pool_versions holds, as Postgres stores each value (compressed, TOAST
@@ -369,7 +416,7 @@ func waitFollowers(ctx context.Context, t Target) error {
 // report prints the passes and the last line.
 func report(out io.Writer, r Result) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pass\tchanged SKUs\tseconds\twritten\tconfirmed\tskipped\tfailed\tbytes stored\tper version\tfull row\tshare\ttable bytes\tfreshness s\t")
+	fmt.Fprintln(w, "pass\tchanged SKUs\tseconds\tCPU s (own, machine)\twritten\tconfirmed\tskipped\tfailed\tbytes stored\tper version\tfull row\tshare\ttable bytes\tfreshness s\t")
 	for _, p := range r.Passes {
 		per := int64(0)
 		if p.Written > 0 {
@@ -379,8 +426,8 @@ func report(out io.Writer, r Result) {
 		if p.FullRowBytes > 0 {
 			share = float64(per) / float64(p.FullRowBytes)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%.2f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t\n", strings.SplitN(p.Name, " ", 2)[0], p.Changed, p.Took.Seconds(),
-			p.Written, p.Confirmed, p.Skip, p.Failed, p.VersionBytes, per, p.FullRowBytes, share, p.StoreBytes, p.Freshness.Seconds())
+		fmt.Fprintf(w, "%s\t%d\t%.2f\t%.1f, %.1f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t\n", strings.SplitN(p.Name, " ", 2)[0], p.Changed, p.Took.Seconds(),
+			p.OwnCPU.Seconds(), p.MachineCPU.Seconds(), p.Written, p.Confirmed, p.Skip, p.Failed, p.VersionBytes, per, p.FullRowBytes, share, p.StoreBytes, p.Freshness.Seconds())
 	}
 	w.Flush()
 	full := r.Passes[0]
@@ -398,6 +445,35 @@ func report(out io.Writer, r Result) {
 	}
 	fmt.Fprintf(out, "pools skus=%d pools=%d full_s=%.2f incr_10k_s=%.2f freshness_p99_s=%.2f bytes_per_version=%d\n",
 		r.SKUs, r.Pools, full.Took.Seconds(), incr10k, fresh, bpv)
+}
+
+// cpuTimes is the CPU time this process has used (user and system) and the machine's busy
+// time over all cores (/proc/stat: every state but idle and iowait; 0 where there is none).
+func cpuTimes() (own, machine time.Duration) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		own = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return own, 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return own, 0
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return own, 0
+		}
+		if i != 3 && i != 4 && i < 8 { // idle, iowait; guest time is counted in user already
+			busy += n
+		}
+	}
+	return own, time.Duration(busy) * (time.Second / 100) // USER_HZ: 100 on Linux
 }
 
 func find(ps []Pass, changed int) float64 {

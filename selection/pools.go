@@ -104,6 +104,9 @@ type Position struct {
 // PoolStore keeps pools and their versions in Postgres.
 type PoolStore struct {
 	pool *pgxpool.Pool
+	// bodies keeps the current versions' bodies a pass reads (currentVersions) and writes
+	// (writeOn).
+	bodies versionBodies
 }
 
 // NewPoolStore returns a store over pool.
@@ -250,6 +253,7 @@ func (s *PoolStore) Delete(ctx context.Context, id int64) error {
 
 // deleteBy deletes a pool and notes who in its audit log (which outlives it).
 func (s *PoolStore) deleteBy(ctx context.Context, id int64, who Actor) error {
+	defer s.bodies.drop(id)
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var name string
 		err := tx.QueryRow(ctx, `DELETE FROM pools WHERE id = $1 RETURNING name`, id).Scan(&name)
@@ -410,6 +414,7 @@ func (s *PoolStore) writeOn(ctx context.Context, v *Version, base *Version, lazy
 		return false, fmt.Errorf("pool %d: write version: %w", v.PoolID, err)
 	}
 	v.Version, v.MemberCount, v.CreatedAt, v.CheckedAt = version, memberCount, created, checked
+	s.bodies.put(v)
 	return true, nil
 }
 
@@ -599,22 +604,65 @@ func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Versi
 // currentVersions returns the current versions of the pools named (pools without one are left
 // out), in one query.
 func (s *PoolStore) currentVersions(ctx context.Context, ids []int64) (map[int64]*Version, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+versionCols+` FROM pool_versions v
-		WHERE (v.pool_id, v.version) IN (SELECT id, current_version FROM pools WHERE id = ANY($1))`, ids)
+	// The bodies kept (versionBodies) are named by pool, version and creation: a row that is
+	// one of them comes without its members, ranking, scores and plan.
+	var kp []int64
+	var kv []int32
+	var kc []time.Time
+	for _, id := range ids {
+		if b, ok := s.bodies.get(id); ok {
+			kp, kv, kc = append(kp, id), append(kv, int32(b.version)), append(kc, b.created)
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT k.pool_id IS NOT NULL, v.pool_id, v.version,
+			CASE WHEN k.pool_id IS NULL THEN v.members END, CASE WHEN k.pool_id IS NULL THEN v.ranking END,
+			CASE WHEN k.pool_id IS NULL THEN v.scores END, v.member_count, CASE WHEN k.pool_id IS NULL THEN v.plan END,
+			v.event_seq, v.created_at, v.event_snapshot::text, v.vectors_from, v.skus_from,
+			CASE WHEN k.pool_id IS NULL THEN v.delta END, v.checked_at
+		FROM pool_versions v
+		LEFT JOIN unnest($2::bigint[], $3::int[], $4::timestamptz[]) AS k(pool_id, version, created_at)
+			ON k.pool_id = v.pool_id AND k.version = v.version AND k.created_at = v.created_at
+		WHERE (v.pool_id, v.version) IN (SELECT id, current_version FROM pools WHERE id = ANY($1))`, ids, kp, kv, kc)
 	if err != nil {
 		return nil, fmt.Errorf("current versions: %w", err)
 	}
-	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Version, error) { return scanVersion(r) })
+	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Version, error) {
+		var kept bool
+		var members, plan []byte
+		v := &Version{}
+		var snap *string
+		var vecFrom, skusFrom *time.Time
+		err := r.Scan(&kept, &v.PoolID, &v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq,
+			&v.CreatedAt, &snap, &vecFrom, &skusFrom, &v.delta, &v.CheckedAt)
+		if err != nil {
+			return nil, err
+		}
+		v.Position = positionOf(snap, vecFrom, skusFrom)
+		if kept {
+			if !s.bodies.fill(v) {
+				// Replaced meanwhile (by this process's write of a newer one): read it whole.
+				v.delta = []byte{}
+			}
+			return v, nil
+		}
+		if err := v.decode(members, plan); err != nil {
+			return nil, err
+		}
+		return v, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("current versions: %w", err)
 	}
 	out := make(map[int64]*Version, len(vs))
 	for _, v := range vs {
-		if v.delta != nil { // not written so (the current version is a full row), but readable
+		// A delta is not written so (the current version is a full row), but readable; an
+		// empty one is a kept body replaced while the rows were read.
+		if v.delta != nil {
 			if v, err = s.GetVersion(ctx, v.PoolID, v.Version); err != nil {
 				return nil, err
 			}
 		}
+		s.bodies.put(v)
 		out[v.PoolID] = v
 	}
 	return out, nil
@@ -680,18 +728,26 @@ func scanVersion(row pgx.Row) (*Version, error) {
 		return nil, err
 	}
 	v.Position = positionOf(snap, vecFrom, skusFrom)
+	if err := v.decode(members, plan); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// decode sets a scanned version's members and plan from their columns.
+func (v *Version) decode(members, plan []byte) error {
 	if v.delta == nil {
 		var err error
 		if v.Members, err = readBitmap(members); err != nil {
-			return nil, fmt.Errorf("pool %d version %d: members: %w", v.PoolID, v.Version, err)
+			return fmt.Errorf("pool %d version %d: members: %w", v.PoolID, v.Version, err)
 		}
 	}
 	if v.samePlan = v.delta != nil && bytes.Equal(plan, []byte("null")); !v.samePlan {
 		if err := json.Unmarshal(plan, &v.Plan); err != nil {
-			return nil, fmt.Errorf("pool %d version %d: plan: %w", v.PoolID, v.Version, err)
+			return fmt.Errorf("pool %d version %d: plan: %w", v.PoolID, v.Version, err)
 		}
 	}
-	return v, nil
+	return nil
 }
 
 // positionOf is a stored position's nullable columns as a Position (NULL: unknown, zero).

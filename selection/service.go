@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -216,7 +217,8 @@ type RefreshOutcome struct {
 	Notes  []string `json:"warnings,omitempty"`
 	// Trigger says, in RefreshAll, what made the pass run the pool's plan: "no version",
 	// "plan edited", "checked too long ago", "pin changed", "member changed" (a change its
-	// ranking reads), "member left the filter" or "SKU admitted" ("" when skipped).
+	// ranking reads), "member left the filter" or "SKU admitted: " and why it may enter
+	// ("" when skipped).
 	Trigger string `json:"trigger,omitempty"`
 	// Lag is, in RefreshAll, how long ago the pool's version had last been checked when the
 	// pass took it up (0: no version yet): how stale refreshes let pools grow.
@@ -606,8 +608,8 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 		if err != nil {
 			return RefreshOutcome{}, err
 		}
-		if enters {
-			return s.refreshBecause(ctx, p, cur, pos, "SKU admitted")
+		if enters != "" {
+			return s.refreshBecause(ctx, p, cur, pos, "SKU admitted: "+enters)
 		}
 	}
 	reason := fmt.Sprintf("%d changed SKUs, none with a change the pool's filter and ranking read that is a member or admitted", changed.all.GetCardinality())
@@ -626,9 +628,12 @@ func (s *Service) changesAt(ctx context.Context, key string, cur *Version, chang
 	})
 }
 
-// refreshBecause refreshes p in the pass at pos and says why in the outcome.
-func (s *Service) refreshBecause(ctx context.Context, p Pool, cur *Version, pos Position, trigger string) (RefreshOutcome, error) {
-	o, err := s.refreshFrom(ctx, p.ID, &p, cur, &pos)
+// refreshBecause refreshes p in the pass at pos and says why in the outcome. A CPU profile
+// shows the run under the label refresh=trigger.
+func (s *Service) refreshBecause(ctx context.Context, p Pool, cur *Version, pos Position, trigger string) (o RefreshOutcome, err error) {
+	pprof.Do(ctx, pprof.Labels("refresh", trigger), func(ctx context.Context) {
+		o, err = s.refreshFrom(ctx, p.ID, &p, cur, &pos)
+	})
 	o.Trigger = trigger
 	return o, err
 }

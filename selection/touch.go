@@ -114,7 +114,8 @@ func (s *Service) membersMoved(plan Plan, cur *Version, cs *changeSet, hit, pinn
 	return tail == nil || hit.Intersects(tail)
 }
 
-// canEnter reports whether one of the admitted SKUs (changed SKUs of cs, not members, passing
+// canEnter says why one of the admitted SKUs can enter ("": none can), for the trigger of the
+// run it asks for. It reports whether one of the admitted SKUs (changed SKUs of cs, not members, passing
 // the filter and of the plan's types or holding a word of its query; filtered are the changed
 // SKUs whose change the filter reads) can enter the pool. It can whenever the
 // pool has room, or the plan's ranking is not one compared here:
@@ -126,53 +127,68 @@ func (s *Service) membersMoved(plan Plan, cur *Version, cs *changeSet, hit, pinn
 //   - tailRanked, a SKU whose only change is to metrics the filter does not read was a
 //     candidate before and its relevance is unchanged: it can enter only the tail, by selling
 //     more than the tail's last member.
-func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, cs *changeSet, admitted, filtered, pinned *roaring64.Bitmap) (bool, error) {
+func (s *Service) canEnter(ctx context.Context, plan Plan, cur *Version, cs *changeSet, admitted, filtered, pinned *roaring64.Bitmap) (string, error) {
 	if len(cur.Ranking) < plan.Limit || len(cur.Scores) != len(cur.Ranking) {
-		return true, nil
+		return "the pool has room", nil
 	}
 	if field, desc, ok := s.fieldRanked(plan); ok {
 		if query := strings.TrimSpace(plan.Query); plan.Intent != nil && plan.Intent.Widen && query != "" &&
 			s.Executor.Retriever != nil && admitted.Intersects(filtered) {
 			if all, err := s.takesAllHolding(ctx, plan, query); err != nil || !all {
-				return true, err
+				return "more SKUs than it ranks hold the query's words", err
 			}
 		}
 		last, ok := s.lastRanked(cur, pinned)
 		if !ok {
-			return true, nil
+			return "no ranked member", nil
 		}
-		return s.beats(field, desc, admitted, last)
+		return why(s.beats(field, desc, admitted, last))("ranks before the last member")
 	}
-	if !s.tailRanked(plan) || admitted.Intersects(filtered) {
-		return true, nil
+	switch {
+	case !s.tailRanked(plan):
+		return "ranked by relevance", nil
+	case admitted.Intersects(roaring64.And(filtered, cs.other)):
+		return "its text or type changed", nil
+	case admitted.Intersects(filtered):
+		return "the filter passes it now", nil
 	}
 	// Metrics-only changes of SKUs that passed before: candidates (of the types, or holding
 	// every word of a phrase of a widening intent) can enter the tail; others (holding a query
 	// word) only by relevance, which is unchanged.
 	rest, err := cs.typesAmong(ctx, s.Executor, plan.Intent, admitted)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if plan.Intent.Widen {
 		for _, ph := range plan.Intent.Phrases {
 			holding, err := cs.holdingAllAmong(ctx, s, ph, admitted)
 			if err != nil {
-				return false, err
+				return "", err
 			}
 			rest.Or(holding)
 		}
 	}
 	if rest.IsEmpty() {
-		return false, nil
+		return "", nil
 	}
 	tail, last, ok := s.tail(cur, pinned)
 	switch {
 	case tail == nil:
-		return true, nil
+		return "no tail to compare with", nil
 	case !ok:
-		return false, nil // hits fill the pool: sales bring no one in
+		return "", nil // hits fill the pool: sales bring no one in
 	}
-	return s.beats(rankField[SortSales].field, true, rest, last)
+	return why(s.beats(rankField[SortSales].field, true, rest, last))("outsells the tail's last member")
+}
+
+// why turns a check's answer into canEnter's: reason when it holds.
+func why(holds bool, err error) func(reason string) (string, error) {
+	return func(reason string) (string, error) {
+		if err != nil || !holds {
+			return "", err
+		}
+		return reason, nil
+	}
 }
 
 // takesAllHolding reports whether a widening plan of types ranked by a field takes every SKU
@@ -384,7 +400,7 @@ func (s *Service) resorted(ctx context.Context, plan Plan, cur *Version, cs *cha
 		}
 	}
 	if !admitted.IsEmpty() {
-		if enters, err := s.canEnter(ctx, plan, cur, cs, admitted, filtered, pinned); err != nil || enters {
+		if enters, err := s.canEnter(ctx, plan, cur, cs, admitted, filtered, pinned); err != nil || enters != "" {
 			return nil, err
 		}
 	}

@@ -381,7 +381,7 @@ func TestRefreshSkipsAnOrderOfASKUThatStayedInStock(t *testing.T) {
 	order(t, db, live, 1015, 5, 16) // out of stock at the version: it may enter by relevance
 	o = pass()
 	require.False(t, o.Skipped, "%+v", o)
-	require.Equal(t, "SKU admitted", o.Trigger)
+	require.Equal(t, "SKU admitted: the filter passes it now", o.Trigger)
 
 	// An order that took it out of stock and back within a pass is no steady state either.
 	order(t, db, live, 1011, 0, 12)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -221,4 +222,78 @@ func TestBatchSettingIsLocalToItsTransaction(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&after))
 	require.Equal(t, "off", inside)
 	require.Equal(t, "on", after)
+}
+
+// A pass reads each pool's current version without the body this process already holds
+// (versionBodies): the kept body is used while it is the current version's, and a version
+// another writer added, a version number reused after a lost commit, or a confirmed position
+// is read as stored.
+func TestCurrentVersionsKeepBodies(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	store, other := NewPoolStore(db.Pool), NewPoolStore(db.Pool)
+	plan := Plan{Version: PlanVersion, Ranking: Ranking{By: SortSales}, Limit: 300}
+	p, err := store.Create(ctx, PoolInput{Name: "kept bodies", Plan: plan})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(9, 10))
+	r := randomVersion(rng, 300, true)
+	at := func(r *Version) *Version {
+		return &Version{PoolID: p.ID, Members: r.Members.Clone(), Ranking: append(IDs(nil), r.Ranking...),
+			Scores: append([]float32(nil), r.Scores...), Plan: plan}
+	}
+	same := func(want, got *Version) {
+		t.Helper()
+		require.Equal(t, want.Version, got.Version)
+		require.Equal(t, []int64(want.Ranking), []int64(got.Ranking))
+		require.Equal(t, want.Scores, got.Scores)
+		require.True(t, want.Members.Equals(got.Members))
+		require.Equal(t, want.Plan.Limit, got.Plan.Limit)
+	}
+	v1 := at(r)
+	require.NoError(t, store.addVersionOn(ctx, v1, &Version{PoolID: p.ID}, true))
+	got, err := store.currentVersions(ctx, []int64{p.ID})
+	require.NoError(t, err)
+	same(v1, got[p.ID])
+	require.Same(t, &v1.Ranking[0], &got[p.ID].Ranking[0], "the body written is the one kept")
+
+	// A fresh store reads it whole, then keeps it.
+	got, err = other.currentVersions(ctx, []int64{p.ID})
+	require.NoError(t, err)
+	same(v1, got[p.ID])
+	again, err := other.currentVersions(ctx, []int64{p.ID})
+	require.NoError(t, err)
+	require.Same(t, &got[p.ID].Ranking[0], &again[p.ID].Ranking[0])
+
+	// Another writer's version: read as stored.
+	r = churn(rng, r, 0.05)
+	v2 := at(r)
+	require.NoError(t, other.addVersionOn(ctx, v2, got[p.ID], true))
+	got, err = store.currentVersions(ctx, []int64{p.ID})
+	require.NoError(t, err)
+	same(v2, got[p.ID])
+
+	// A position confirmed: the body kept, the position as stored.
+	pos := Position{EventSnapshot: "10:10:", SKUsFrom: time.Now().UTC().Truncate(time.Microsecond)}
+	require.NoError(t, other.confirm(ctx, []*Version{v2}, pos))
+	got, err = store.currentVersions(ctx, []int64{p.ID})
+	require.NoError(t, err)
+	same(v2, got[p.ID])
+	require.Equal(t, pos.EventSnapshot, got[p.ID].Position.EventSnapshot)
+	require.True(t, pos.SKUsFrom.Equal(got[p.ID].Position.SKUsFrom))
+
+	// Version 2 lost (as a crash loses a lazy commit) and its number written again by
+	// another, with another ranking: the kept body of version 2 is not this one.
+	v2b := &Version{Version: 2, Members: v2.Members, Ranking: slices.Clone(v2.Ranking), Scores: slices.Clone(v2.Scores), Plan: plan}
+	slices.Reverse(v2b.Ranking)
+	slices.Reverse(v2b.Scores)
+	_, err = db.Pool.Exec(ctx, `UPDATE pool_versions SET created_at = created_at + interval '1 second', ranking = $2, scores = $3
+		WHERE pool_id = $1 AND version = 2`, p.ID, v2b.Ranking, v2b.Scores)
+	require.NoError(t, err)
+	got, err = store.currentVersions(ctx, []int64{p.ID})
+	require.NoError(t, err)
+	same(v2b, got[p.ID])
+
+	// A deleted pool's body goes.
+	require.NoError(t, store.Delete(ctx, p.ID))
+	require.Zero(t, store.bodies.len())
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
 	"selection/filter"
+	"selection/internal/memo"
 )
 
 // Index is what the engine needs of the tag index (filter.Index implements it).
@@ -130,12 +132,16 @@ type Executor struct {
 	Retriever Retriever
 }
 
-// rankField maps a sort to the numeric field and direction it orders by.
-var rankField = map[string]struct {
+// rankSpec is the numeric field a sort orders by, its direction, and what a SKU's value is
+// called when it explains the SKU's place.
+type rankSpec struct {
 	field string
 	desc  bool
 	label string
-}{
+}
+
+// rankField maps a sort to the numeric field and direction it orders by.
+var rankField = map[string]rankSpec{
 	SortSales:     {"sales_7d", true, "units sold in 7 days"},
 	SortPriceAsc:  {"price", false, "price"},
 	SortPriceDesc: {"price", true, "price"},
@@ -175,7 +181,7 @@ func (e *Executor) Run(ctx context.Context, plan Plan) (*Result, error) {
 			return nil, err
 		}
 	default:
-		if ranked, err = e.rankWithoutQuery(plan, query, cand, res); err != nil {
+		if ranked, err = e.rankWithoutQuery(ctx, plan, query, cand, res); err != nil {
 			return nil, err
 		}
 		sw.lap("rank")
@@ -294,7 +300,7 @@ func (e *Executor) rankByQuery(ctx context.Context, plan Plan, query string, typ
 	}
 	if len(types) > 0 && len(ranked) < plan.depth() {
 		// The whole pool: the intent's SKUs the query's words did not reach, best sellers first.
-		more, err := e.restOf(cand, ranked, plan.depth()-len(ranked))
+		more, err := e.restOf(ctx, cand, ranked, plan.depth()-len(ranked))
 		if err != nil {
 			return nil, err
 		}
@@ -311,7 +317,7 @@ func (e *Executor) rankByQuery(ctx context.Context, plan Plan, query string, typ
 
 // rankWithoutQuery orders the candidates by the ranking's field (by sales when the ranking
 // needs a query there is none of, or no retriever to use it).
-func (e *Executor) rankWithoutQuery(plan Plan, query string, cand *roaring64.Bitmap, res *Result) ([]Item, error) {
+func (e *Executor) rankWithoutQuery(ctx context.Context, plan Plan, query string, cand *roaring64.Bitmap, res *Result) ([]Item, error) {
 	by := plan.Ranking.By
 	if query != "" {
 		res.Warnings = append(res.Warnings, "no retriever configured: the query was not used")
@@ -320,7 +326,7 @@ func (e *Executor) rankWithoutQuery(plan Plan, query string, cand *roaring64.Bit
 		res.Warnings = append(res.Warnings, "no query to be relevant to: ranked by sales")
 		by = SortSales
 	}
-	ranked, err := e.topK(by, plan.depth(), cand)
+	ranked, err := e.topK(ctx, by, plan.depth(), cand)
 	if err != nil {
 		return nil, err
 	}
@@ -529,43 +535,99 @@ func (e *Executor) rankTypesBy(ctx context.Context, plan Plan, query string, can
 		set = roaring64.Or(cand, complete)
 		res.Matched += set.GetCardinality() - cand.GetCardinality()
 	}
-	return e.topK(plan.Ranking.By, plan.depth(), set)
+	return e.topK(ctx, plan.Ranking.By, plan.depth(), set)
 }
 
 // widenDepth is how many relevant SKUs a ranking by a field takes to reorder (rankByQuery),
 // and how many holding every query word a widening intent ranked by a field adds at most.
 func widenDepth(plan Plan) int { return min(max(plan.Limit*5, 500), MaxLimit) }
 
-// restOf is up to n SKUs of cand not ranked yet, best sellers first, marked as the type's.
-func (e *Executor) restOf(cand *roaring64.Bitmap, ranked []Item, n int) ([]Item, error) {
-	rest := cand.Clone()
-	for _, it := range ranked {
-		rest.Remove(uint64(it.Ordinal))
+// restOf is up to n SKUs of cand not ranked yet, best sellers first, marked as the type's: the
+// best sellers of cand, the ranked skipped (so pools with the same candidates share one
+// ordering of them in a pass, whatever their hits).
+func (e *Executor) restOf(ctx context.Context, cand *roaring64.Bitmap, ranked []Item, n int) ([]Item, error) {
+	if n <= 0 {
+		return nil, nil
 	}
-	more, err := e.topK(SortSales, n, rest)
+	skip := roaring64.New()
+	for _, it := range ranked {
+		skip.Add(uint64(it.Ordinal))
+	}
+	rf := rankField[SortSales]
+	ords, vals, err := e.orderBy(ctx, rf.field, rf.desc, n+int(roaring64.And(skip, cand).GetCardinality()), cand)
 	if err != nil {
 		return nil, err
 	}
-	for i := range more {
-		more[i].Score, more[i].Relevance = 0, 0
-		more[i].Why = "of the scenario's product type; " + more[i].Why
+	more := make([]Item, 0, n)
+	for i, o := range ords {
+		if len(more) == n {
+			break
+		}
+		if !skip.Contains(uint64(o)) {
+			it := fieldItem(rf, o, vals[i])
+			it.Score = 0
+			it.Why = "of the scenario's product type; " + it.Why
+			more = append(more, it)
+		}
 	}
 	return more, nil
 }
 
 // topK orders within by a ranking field, best first.
-func (e *Executor) topK(by string, k int, within *roaring64.Bitmap) ([]Item, error) {
+func (e *Executor) topK(ctx context.Context, by string, k int, within *roaring64.Bitmap) ([]Item, error) {
 	rf := rankField[by]
-	ords, vals, err := e.Index.TopK(rf.field, k, within, rf.desc)
+	ords, vals, err := e.orderBy(ctx, rf.field, rf.desc, k, within)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Item, len(ords))
 	for i, o := range ords {
-		out[i] = Item{Ordinal: o, Score: float32(vals[i]), Why: fmt.Sprintf("%s %d", rf.label, vals[i])}
+		out[i] = fieldItem(rf, o, vals[i])
 	}
 	return out, nil
 }
+
+// fieldItem is an ordinal ranked by a field's value.
+func fieldItem(rf rankSpec, o, v int64) Item {
+	return Item{Ordinal: o, Score: float32(v), Why: rf.label + " " + strconv.FormatInt(v, 10)}
+}
+
+// ordered is the best of a set by a field (filter.Index.TopK), kept in a pass's scope:
+// all when fewer than asked for.
+type ordered struct {
+	ords, vals []int64
+	all        bool
+}
+
+// scopeOrdered prefixes a field ordering's key in a memo.Scope.
+const scopeOrdered = "selection.orderBy\x00"
+
+// orderBy is filter.Index.TopK; within a refresh pass (memo.Scope) the pools that order the
+// same set by the same field (a market's best sellers, a type's newest) share one ordering of
+// at least orderedKept, which a smaller k reads a prefix of.
+func (e *Executor) orderBy(ctx context.Context, field string, desc bool, k int, within *roaring64.Bitmap) ([]int64, []int64, error) {
+	scope := memo.ScopeFrom(ctx)
+	if scope == nil || within == nil {
+		return e.Index.TopK(field, k, within, desc)
+	}
+	key := scopeOrdered + field + "\x00" + strconv.FormatBool(desc)
+	if got, ok := scope.Get(key, within, func(v any) bool { o := v.(ordered); return o.all || len(o.ords) >= k }); ok {
+		o := got.(ordered)
+		n := min(k, len(o.ords))
+		return o.ords[:n:n], o.vals[:n:n], nil
+	}
+	want := max(k, orderedKept)
+	ords, vals, err := e.Index.TopK(field, want, within, desc)
+	if err != nil {
+		return nil, nil, err
+	}
+	scope.Set(key, within, ordered{ords: ords, vals: vals, all: len(ords) < want})
+	n := min(k, len(ords))
+	return ords[:n:n], vals[:n:n], nil
+}
+
+// orderedKept is the least a pass's shared ordering holds: the depth of most pools.
+const orderedKept = 2000
 
 // stopReason says, for people, why a result holds what it holds.
 func stopReason(res *Result, plan Plan, intent bool) string {

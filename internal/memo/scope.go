@@ -63,6 +63,22 @@ func (s *Scope) Put(key string, cand *roaring64.Bitmap, val any) {
 	s.n++
 }
 
+// Set keeps val for key and cand, in place of the value held for them if any (a larger
+// answer of the same question), unless the scope is full and holds none for them.
+func (s *Scope) Set(key string, cand *roaring64.Bitmap, val any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := find(s.entries[key], cand, nil); i >= 0 {
+		s.entries[key][i].val = val
+		return
+	}
+	if s.n >= s.size {
+		return
+	}
+	s.entries[key] = append(s.entries[key], newEntry(cand, val))
+	s.n++
+}
+
 // Len is how many values it keeps.
 func (s *Scope) Len() int {
 	s.mu.Lock()

@@ -40,4 +40,18 @@ func TestScope(t *testing.T) {
 	require.Equal(t, 3, s.Len())
 	require.Equal(t, uint64(3), s.Hits())
 	require.NotSame(t, s, ScopeFrom(WithScope(ctx, 3)), "a new scope for a new pass")
+
+	// Set replaces the value held for the same set, even when full; a new set needs room.
+	s.Set("q", b.Clone(), "larger for b")
+	v, ok = s.Get("q", b, nil)
+	require.True(t, ok)
+	require.Equal(t, "larger for b", v)
+	s.Set("q", roaring64.BitmapOf(7), "no room")
+	_, ok = s.Get("q", roaring64.BitmapOf(7), nil)
+	require.False(t, ok)
+	require.Equal(t, 3, s.Len())
+	s2 := ScopeFrom(WithScope(ctx, 2))
+	s2.Set("t", a, 1)
+	s2.Set("t", a, 2)
+	require.Equal(t, 1, s2.Len())
 }

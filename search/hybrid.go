@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
@@ -66,31 +67,55 @@ func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result
 	if err != nil {
 		return res, err
 	}
-	lr, cs, best, err := e.stages(ctx, text, depth, req.Candidates, q, cal)
+	f, err := e.stages(ctx, text, depth, req.Candidates, q, cal)
 	if err != nil {
 		return res, err
 	}
-	// Confidence and the cut.
-	res.Confidence = best
-	complete := best >= completeCoverage
-	kept := cs[:0:0]
-	for _, c := range cs {
-		if !complete && !(c.z >= e.cfg.PartialZ) {
-			res.Truncated = true
-			continue
-		}
-		kept = append(kept, c)
-	}
-	if len(kept) < req.K && !(req.NoExpansion && len(kept) > 0) {
-		if kept, err = e.expand(ctx, q, req, cal, kept); err != nil {
+	// Confidence and the cut (the same for every request of the stages: shared, as the hits
+	// they make are when no expansion follows).
+	res.Confidence = f.best
+	c := f.cut(e.cfg.PartialZ)
+	res.Truncated = c.truncated
+	if len(c.kept) < req.K && !(req.NoExpansion && len(c.kept) > 0) {
+		kept, err := e.expand(ctx, q, req, cal, slices.Clone(c.kept))
+		if err != nil {
 			return res, err
 		}
+		if len(kept) > req.K {
+			kept = kept[:req.K]
+		}
+		res.Hits = hybridHits(kept, f.lr.Terms)
+		return res, nil
 	}
-	if len(kept) > req.K {
-		kept = kept[:req.K]
-	}
-	res.Hits = hybridHits(kept, lr.Terms)
+	// Without semantic-only hits, the hits of the first K kept are the first K of theirs.
+	res.Hits = slices.Clone(c.hits[:min(req.K, len(c.hits))])
 	return res, nil
+}
+
+// cut is the stages' matches kept (all when one holds every query word, else those at least
+// partialZ above an ordinary product) and their hits, made once per stages.
+func (f firstStages) cut(partialZ float64) *cutHits {
+	f.made.once.Do(func() {
+		c := f.made
+		complete := f.best >= completeCoverage
+		for _, m := range f.cs {
+			if !complete && !(m.z >= partialZ) {
+				c.truncated = true
+				continue
+			}
+			c.kept = append(c.kept, m)
+		}
+		c.hits = hybridHits(c.kept, f.lr.Terms)
+	})
+	return f.made
+}
+
+// cutHits is what firstStages.cut makes.
+type cutHits struct {
+	once      sync.Once
+	kept      []cand
+	truncated bool
+	hits      []Hit
 }
 
 // stages are the lexical search and the two embedding stages of the hybrid (firstStage,
@@ -99,7 +124,7 @@ func (e *Searcher) hybrid(ctx context.Context, text string, req Request) (Result
 // them for the indexes' current generations (firsts), and pools made from one brief, which
 // search the same words among the same candidates at the same depth, share them. The result
 // is shared: callers only read it.
-func (e *Searcher) stages(ctx context.Context, text string, depth int, candidates *roaring64.Bitmap, q []float32, cal calibration) (lexical.Result, []cand, float32, error) {
+func (e *Searcher) stages(ctx context.Context, text string, depth int, candidates *roaring64.Bitmap, q []float32, cal calibration) (firstStages, error) {
 	gen, kept := e.generation()
 	key := text + "\x00" + strconv.Itoa(depth)
 	scope := memo.ScopeFrom(ctx) // a refresh pass: any state since it began will do
@@ -109,8 +134,7 @@ func (e *Searcher) stages(ctx context.Context, text string, depth int, candidate
 			return f.cal == cal && slices.Equal(f.q, q)
 		})
 		if ok {
-			f := got.(firstStages)
-			return f.lr, f.cs, f.best, nil
+			return got.(firstStages), nil
 		}
 	}
 	if kept {
@@ -119,29 +143,30 @@ func (e *Searcher) stages(ctx context.Context, text string, depth int, candidate
 			if scope != nil {
 				scope.Put(scopeStages+key, candidates, got)
 			}
-			return got.lr, got.cs, got.best, nil
+			return got, nil
 		}
 	}
 	lr, err := e.lex.Search(ctx, text, depth, candidates)
 	if err != nil {
-		return lr, nil, 0, err
+		return firstStages{}, err
 	}
 	cs, best, err := e.firstStage(ctx, q, lr.Hits, cal)
 	if err != nil {
-		return lr, nil, 0, err
+		return firstStages{}, err
 	}
 	if err := e.feedbackStage(ctx, cs, lr.Hits); err != nil {
-		return lr, nil, 0, err
+		return firstStages{}, err
 	}
+	f := firstStages{q: q, cal: cal, lr: lr, cs: cs, best: best, made: &cutHits{}}
 	if kept {
 		if now, _ := e.generation(); now == gen { // nothing changed while they ran
-			e.firsts.Put(gen, key, candidates, firstStages{q: q, cal: cal, lr: lr, cs: cs, best: best})
+			e.firsts.Put(gen, key, candidates, f)
 		}
 	}
 	if scope != nil {
-		scope.Put(scopeStages+key, candidates, firstStages{q: q, cal: cal, lr: lr, cs: cs, best: best})
+		scope.Put(scopeStages+key, candidates, f)
 	}
-	return lr, cs, best, nil
+	return f, nil
 }
 
 // scopeStages prefixes the stages' keys in a memo.Scope (a refresh pass's).
@@ -154,6 +179,7 @@ type firstStages struct {
 	lr   lexical.Result
 	cs   []cand
 	best float32
+	made *cutHits // the cut and its hits, made by the first request that reads them
 }
 
 // firstsKept bounds the hybrid stages the Searcher keeps (each about 200 KB at depth 1,000

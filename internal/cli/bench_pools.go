@@ -27,7 +27,7 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	var data scenariobench.DataConfig
 	var cfg poolbench.Config
 	var reload bool
-	var icecat, changes, cpuprofile, tracefile string
+	var icecat, changes, workers, cpuprofile, tracefile string
 	fs.IntVar(&data.SKUs, "skus", 1_000_000, "catalogue size: the 19,406 Icecat products plus synthetic variants")
 	fs.Float64Var(&data.Noise, "noise", 0.01, "standard deviation per dimension of the noise added to a variant's vector")
 	fs.Uint64Var(&data.Seed, "seed", 1, "random seed of the synthetic variants, the pools' variations and the change stream")
@@ -36,6 +36,7 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&icecat, "icecat", "", "directory of the Icecat catalogue (default as bench scenario)")
 	fs.IntVar(&cfg.Pools, "pools", 6000, "pools to keep")
 	fs.StringVar(&changes, "changes", "1000,10000,100000", "batch sizes of changed SKUs, each followed by a timed incremental pass")
+	fs.StringVar(&workers, "workers", "", "refresh workers of the incremental passes, in turn (e.g. 2,4: an A/B within one run; default: SELECTION_POOL_REFRESH_WORKERS)")
 	fs.DurationVar(&cfg.Stream, "stream", 0, "after the batches, a live stream this long (0: none) while refresh passes run back to back: each event's freshness")
 	fs.IntVar(&cfg.Rate, "rate", 1000, "events a second of the live stream")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the first incremental pass to this file")
@@ -69,6 +70,16 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 			return usageErr("--changes: %q is not a positive number", f)
 		}
 		cfg.Changes = append(cfg.Changes, k)
+	}
+	for _, f := range strings.Split(workers, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		w, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || w < 1 || w > 256 {
+			return usageErr("--workers: %q is not a number of workers (1-256)", f)
+		}
+		cfg.Workers = append(cfg.Workers, w)
 	}
 	cfg.Seed = data.Seed
 	if cpuprofile != "" {

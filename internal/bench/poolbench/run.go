@@ -47,6 +47,9 @@ type Config struct {
 	// Changes are the batch sizes of changed SKUs, each followed by a timed incremental pass.
 	// Default 1,000, 10,000, 100,000.
 	Changes []int
+	// Workers are the refresh workers of the incremental passes, in turn (none: the service's
+	// setting): an A/B of the setting within one run, on the same data.
+	Workers []int
 	// Seed makes the pools' variations and the change stream reproducible. Default 1.
 	Seed uint64
 	// Stream, above zero, runs a live stream after the batches: Rate events a second (default
@@ -152,7 +155,10 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 	if err != nil {
 		return res, err
 	}
-	for _, k := range cfg.Changes {
+	for i, k := range cfg.Changes {
+		if len(cfg.Workers) > 0 {
+			t.Service.RefreshWorkers = cfg.Workers[i%len(cfg.Workers)]
+		}
 		t1 := time.Now()
 		last, err := applyChanges(ctx, t.DB, sim, k)
 		if err != nil {
@@ -174,7 +180,11 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 				return res, fmt.Errorf("trace: %w", err)
 			}
 		}
-		p, err := pass(ctx, t, fmt.Sprintf("incremental after %d changed SKUs", k), k)
+		name := fmt.Sprintf("incremental after %d changed SKUs", k)
+		if len(cfg.Workers) > 0 {
+			name += fmt.Sprintf(" (%d workers)", t.Service.RefreshWorkers)
+		}
+		p, err := pass(ctx, t, name, k)
 		if cfg.Trace != nil {
 			trace.Stop()
 			cfg.Trace = nil

@@ -273,6 +273,14 @@ func (ix *Index) rowLocked(ordinal int64) (Row, bool) {
 		r.Cat[f] = c.values[c.codes[o]]
 	}
 	for f, c := range ix.nums {
+		// The dense values, when a range or TopK has built them, are the BSI's (0 where it
+		// has none) a slice index away, instead of a walk over the bit planes.
+		if a := c.acc.Load(); a != nil {
+			if o < uint64(len(a.vals)) {
+				r.Num[f] = a.vals[o]
+			}
+			continue
+		}
 		r.Num[f], _ = c.bsi.GetValue(o)
 	}
 	return r, true

@@ -327,3 +327,46 @@ func arr(bm *roaring64.Bitmap) []uint64 {
 	}
 	return out
 }
+
+// Row reads the same values whether a column's dense values are built or not, through
+// upserts, value changes and deletions.
+func TestRowSameWithDenseValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	plain, dense := NewIndex(), NewIndex()
+	write := func(rows []Row) {
+		plain.Upsert(rows)
+		dense.Upsert(rows)
+	}
+	var rows []Row
+	for o := int64(0); o < 400; o++ {
+		r := Row{Ordinal: o, ID: 5000 + o, Live: true}
+		for f := range r.Num {
+			r.Num[f] = int64(rng.IntN(1000)) - 100
+		}
+		rows = append(rows, r)
+	}
+	write(rows)
+	for _, field := range []string{"price", "stock", "sales_7d", "released"} {
+		if _, _, err := dense.TopK(field, 3, nil, true); err != nil { // builds the dense values
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 5; round++ {
+		var batch []Row
+		for range 60 {
+			r := rows[rng.IntN(len(rows))]
+			r.Num[NumPrice] = int64(rng.IntN(5000))
+			r.Num[NumStock] = int64(rng.IntN(3))
+			r.Live = rng.IntN(8) != 0
+			batch = append(batch, r)
+		}
+		write(batch)
+		for o := int64(0); o < 400; o++ {
+			a, okA := plain.Row(o)
+			b, okB := dense.Row(o)
+			if okA != okB || a != b {
+				t.Fatalf("round %d ordinal %d: %+v (%v) without dense values, %+v (%v) with", round, o, a, okA, b, okB)
+			}
+		}
+	}
+}

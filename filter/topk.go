@@ -35,8 +35,14 @@ func (ix *Index) TopK(field string, k int, within *roaring64.Bitmap, desc bool) 
 	var ords []uint64
 	var vals []int64
 	if valued.GetCardinality() <= uint64(k) {
+		// All of them: their values from the dense array (the BSI's GetValues goes through a
+		// map of positions; a pool's members re-sorted are up to thousands).
 		ords = valued.ToArray()
-		vals, _ = c.bsi.GetValues(ords)
+		dense := c.accel().vals
+		vals = make([]int64, len(ords))
+		for i, o := range ords {
+			vals[i] = dense[o]
+		}
 	} else {
 		ords, vals = bestOf(valued, c.accel().vals, k, desc, laterFirst)
 	}
@@ -112,17 +118,14 @@ func (ix *Index) NumericValues(field string, ordinals []int64) ([]int64, error) 
 	if err != nil {
 		return nil, err
 	}
-	ords := make([]uint64, len(ordinals))
-	for i, o := range ordinals {
-		ords[i] = uint64(o)
-	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	vals, ok := ix.nums[col].bsi.GetValues(ords)
-	out := make([]int64, len(ords))
-	for i := range out {
-		if ok[i] {
-			out[i] = vals[i]
+	// The dense values hold the BSI's, 0 where it has none (and past the last ordinal).
+	dense := ix.nums[col].accel().vals
+	out := make([]int64, len(ordinals))
+	for i, o := range ordinals {
+		if o >= 0 && o < int64(len(dense)) {
+			out[i] = dense[o]
 		}
 	}
 	return out, nil

@@ -256,6 +256,13 @@ func (ix *Index) removeLocked(o uint64) {
 	}
 }
 
+// IsLive reports whether the ordinal is a live SKU's (Row's Live, without reading its values).
+func (ix *Index) IsLive(ordinal int64) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ordinal >= 0 && ix.live.Contains(uint64(ordinal))
+}
+
 // Row returns what the index holds for an ordinal.
 func (ix *Index) Row(ordinal int64) (Row, bool) {
 	ix.mu.RLock()

@@ -218,7 +218,7 @@ func (s *Service) explainRemoved(ctx context.Context, plan Plan, removed []Moved
 	for i, m := range removed {
 		ordOf[i] = -1
 		if o, ok := ix.Ordinal(m.SKUID); ok {
-			if r, ok := ix.Row(o); ok && r.Live {
+			if ix.IsLive(o) {
 				ordOf[i] = o
 				ords.Add(uint64(o))
 			}

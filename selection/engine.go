@@ -32,6 +32,8 @@ type Index interface {
 	NumericSum(field string, ordinals []int64) (int64, error)
 	// Row is a SKU's indexed values (false when the index does not hold the ordinal).
 	Row(ordinal int64) (filter.Row, bool)
+	// IsLive reports whether the ordinal is a live SKU's.
+	IsLive(ordinal int64) bool
 }
 
 // Retriever ranks SKUs by relevance to a text within a candidate set.

@@ -26,8 +26,11 @@ func (s *Service) pinsMoved(plan Plan, cur *Version, changed *roaring64.Bitmap) 
 		if !ok {
 			continue // not in the index: not shown, and it has no applied change yet
 		}
-		r, ok := s.Executor.Index.Row(o)
-		shows := ok && r.Live && r.Num[filter.NumStock] > 0
+		shows := s.Executor.Index.IsLive(o)
+		if shows {
+			stock, err := s.Executor.Index.NumericValues("stock", []int64{o})
+			shows = err == nil && stock[0] > 0
+		}
 		member := cur.Members.Contains(uint64(o))
 		if changed.Contains(uint64(o)) && shows != member {
 			return true, nil

@@ -2,6 +2,7 @@ package selection
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -220,7 +221,53 @@ func (w *stopwatch) lap(stage string) {
 // and the SKUs mentioning an excluded word, narrowed to the intent's types. filtered is the set
 // before the intent when a widening intent needs it (else cand). It sets res.Candidates and
 // res.Matched.
+//
+// In a refresh pass (memo.Scope) the pools with the same filter, exclusions and intent (one
+// brief's copies in one market, whatever their size, ranking or pins) share the sets: callers
+// only read them.
 func (e *Executor) candidates(ctx context.Context, plan Plan, types []string, res *Result) (cand, filtered *roaring64.Bitmap, err error) {
+	scope := memo.ScopeFrom(ctx)
+	if scope == nil {
+		return e.candidatesNow(ctx, plan, types, res)
+	}
+	raw, err := json.Marshal(struct {
+		F *filter.Expr
+		X IDs
+		T []string
+		I *Intent
+	}{plan.Filter, plan.Exclusions, plan.ExcludeTerms, plan.Intent})
+	if err != nil {
+		return e.candidatesNow(ctx, plan, types, res)
+	}
+	key := scopeCandidates + string(raw)
+	if got, ok := scope.Get(key, nil, nil); ok {
+		c := got.(candidateSets)
+		res.Candidates, res.Matched = c.candidates, c.matched
+		res.Warnings = append(res.Warnings, c.warnings...)
+		return c.cand, c.filtered, nil
+	}
+	own := &Result{}
+	if cand, filtered, err = e.candidatesNow(ctx, plan, types, own); err != nil {
+		return nil, nil, err
+	}
+	scope.Put(key, nil, candidateSets{cand: cand, filtered: filtered, candidates: own.Candidates, matched: own.Matched, warnings: own.Warnings})
+	res.Candidates, res.Matched = own.Candidates, own.Matched
+	res.Warnings = append(res.Warnings, own.Warnings...)
+	return cand, filtered, nil
+}
+
+// candidateSets is what candidates keeps in a pass's scope.
+type candidateSets struct {
+	cand, filtered      *roaring64.Bitmap
+	candidates, matched uint64
+	warnings            []string
+}
+
+// scopeCandidates prefixes the candidate sets' keys in a memo.Scope.
+const scopeCandidates = "selection.candidates\x00"
+
+// candidatesNow is candidates computed from the indexes as they are.
+func (e *Executor) candidatesNow(ctx context.Context, plan Plan, types []string, res *Result) (cand, filtered *roaring64.Bitmap, err error) {
 	if plan.Filter != nil {
 		bm, err := e.Index.EvalContext(ctx, *plan.Filter)
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

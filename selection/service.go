@@ -514,11 +514,12 @@ func (s *Service) finishPage(ctx context.Context, active []Pool, curs map[int64]
 
 const reasonNothingChanged = "no SKU changed"
 
-// passScopeSize bounds what a pass keeps of its runs' searches and field orderings
-// (memo.Scope): about 150 distinct queries and candidate sets over 6,000 pools made from a few
-// dozen briefs, each about 200 KB at a million SKUs, and as many orderings of a set by a field
-// (Executor.orderBy: 2,000 SKUs or more, 32 KB, and the set, up to 130 KB).
-const passScopeSize = 512
+// passScopeSize bounds what a pass keeps of its runs' searches, field orderings and
+// candidate sets (memo.Scope): about 150 distinct queries and candidate sets over 6,000 pools
+// made from a few dozen briefs, each about 200 KB at a million SKUs; as many orderings of a
+// set by a field (Executor.orderBy: 2,000 SKUs or more, 32 KB, and the set, up to 130 KB); and
+// about 160 candidate sets (a brief's filter and intent in a market: two sets of up to 130 KB).
+const passScopeSize = 1024
 
 // recheckEvery is how stale a pool's refreshed_at may grow while nothing changes.
 const recheckEvery = time.Minute

@@ -520,3 +520,51 @@ func TestRefreshPassSearchesWithinAScope(t *testing.T) {
 	require.False(t, outs[0].Skipped, "%+v", outs[0])
 	require.Positive(t, rec.scoped.Load(), "the pass's run searched within its scope")
 }
+
+// Within a pass's scope, plans with the same filter, exclusions and intent share their
+// candidate sets (and orderings): every run gives what it gives alone, whatever ran before it
+// in the scope, and the shared sets are not changed by the runs that read them.
+func TestRunsInAScopeShareCandidates(t *testing.T) {
+	_, svc, _ := typedFixture(t)
+	base := selection.Plan{Version: selection.PlanVersion, Query: "wireless", Limit: 10, Ranking: selection.Ranking{By: selection.SortRelevance},
+		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse"}}}}
+	f := filter.Not(filter.Attr("brand", "nobody"))
+	base.Filter = &f
+	var plans []selection.Plan
+	for _, limit := range []int{10, 5, 25} {
+		for _, by := range []string{selection.SortRelevance, selection.SortSales, selection.SortPriceAsc} {
+			p := base
+			p.Limit, p.Ranking = limit, selection.Ranking{By: by}
+			plans = append(plans, p)
+		}
+	}
+	pinned := base
+	pinned.Pins = selection.IDs{1036, 1002}
+	plans = append(plans, pinned)
+	noQuery := base
+	noQuery.Query = ""
+	plans = append(plans, noQuery)
+	items := func(r *selection.Result) []string {
+		out := make([]string, len(r.Items))
+		for i, it := range r.Items {
+			out[i] = fmt.Sprintf("%d %g", it.SKUID, it.Score)
+		}
+		return out
+	}
+	alone := make([][]string, len(plans))
+	for i, p := range plans {
+		r, err := svc.Executor.Run(context.Background(), p)
+		require.NoError(t, err)
+		alone[i] = items(r)
+	}
+	pass := memo.WithScope(context.Background(), 64)
+	for round := 0; round < 2; round++ {
+		for i, p := range plans {
+			r, err := svc.Executor.Run(pass, p)
+			require.NoError(t, err)
+			require.Equal(t, alone[i], items(r), "plan %d (limit %d, by %s), round %d", i, p.Limit, p.Ranking.By, round)
+			require.NotZero(t, r.Candidates)
+		}
+	}
+	require.Greater(t, memo.ScopeFrom(pass).Hits(), uint64(len(plans)), "the sets were shared")
+}

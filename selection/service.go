@@ -717,6 +717,9 @@ type changeSet struct {
 	past pastStates
 	// memo is what the pass's checks asked of every changed SKU (among.go).
 	memo shared[*roaring64.Bitmap]
+	// reads are readBy's sets, by the kinds of change they take.
+	readMu sync.Mutex
+	reads  [8]*roaring64.Bitmap
 }
 
 // changedSince returns the SKUs that changed after v's position: events of transactions not
@@ -880,20 +883,33 @@ func (cs *changeSet) reading(plan Plan) (ranked, filtered *roaring64.Bitmap) {
 }
 
 // readBy is every change but a price, stock or metrics one, and those of the kinds the fields
-// named read.
+// named read. There are eight such sets at most: each is made once per change set and shared
+// (callers only read it).
 func (cs *changeSet) readBy(uses map[string]bool) *roaring64.Bitmap {
-	out := cs.other.Clone()
+	var mask uint8
 	if uses["tag"] || uses["price"] || uses["list_price"] || uses["discount"] {
-		out.Or(cs.price)
+		mask |= 1
 	}
 	if uses["tag"] || uses["stock"] || uses["in_stock"] {
-		out.Or(cs.stock)
+		mask |= 2
 	}
 	for f := range uses {
 		if f == "tag" || f == "rating" || f == "rating_count" || strings.HasPrefix(f, "sales_") || strings.HasPrefix(f, "gmv_") || strings.HasPrefix(f, "views_") {
-			out.Or(cs.metrics)
+			mask |= 4
 			break
 		}
 	}
+	cs.readMu.Lock()
+	defer cs.readMu.Unlock()
+	if out := cs.reads[mask]; out != nil {
+		return out
+	}
+	out := cs.other.Clone()
+	for i, bm := range []*roaring64.Bitmap{cs.price, cs.stock, cs.metrics} {
+		if mask&(1<<i) != 0 {
+			out.Or(bm)
+		}
+	}
+	cs.reads[mask] = out
 	return out
 }

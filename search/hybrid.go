@@ -25,6 +25,13 @@ func (e *Searcher) cosines(ctx context.Context, q []float32, ords []int64) (map[
 	if len(ords) == 0 {
 		return out, nil
 	}
+	if s, ok := e.dense.(similarities); ok {
+		m, err := s.Similarities(q, ords)
+		if err != nil {
+			return nil, fmt.Errorf("search: dense: %w", err)
+		}
+		return m, nil
+	}
 	bm := roaring64.New()
 	for _, o := range ords {
 		bm.Add(uint64(o))
@@ -37,6 +44,12 @@ func (e *Searcher) cosines(ctx context.Context, q []float32, ords []int64) (map[
 		out[h.Ordinal] = h.Score
 	}
 	return out, nil
+}
+
+// similarities is a Dense index that scores given ordinals directly
+// (vectorindex.Index.Similarities: what an exact Search of them gives, without selecting).
+type similarities interface {
+	Similarities(q []float32, ords []int64) (map[int64]float32, error)
 }
 
 // cand is a hybrid candidate with its evidence.

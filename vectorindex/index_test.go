@@ -313,3 +313,44 @@ func FuzzDecodeVector(f *testing.F) {
 		}
 	})
 }
+
+// Similarities gives each held ordinal the score an exact Search gives it, and leaves out the
+// ordinals without a vector (gaps, past the end, negative).
+func TestSimilaritiesAreExactSearchScores(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(31, 32))
+	const n, dim = 2000, 64
+	vecs := clustered(rng, n, dim)
+	for o := 0; o < n; o += 9 {
+		vecs[o] = nil
+	}
+	ix := newTestIndex(t, IndexConfig{Dim: dim, ParallelMin: 100, Workers: 3}, vecs)
+	for trial := 0; trial < 10; trial++ {
+		q := make([]float32, dim)
+		for i := range q {
+			q[i] = float32(rng.NormFloat64())
+		}
+		ords := []int64{-1, n + 5}
+		bm := roaring64.New()
+		for range 300 {
+			o := int64(rng.IntN(n))
+			ords = append(ords, o)
+			bm.Add(uint64(o))
+		}
+		got, err := ix.Similarities(q, ords)
+		require.NoError(t, err)
+		hits, path, err := ix.SearchPath(ctx, q, len(ords), bm, PathExact)
+		require.NoError(t, err)
+		require.Equal(t, PathExact, path)
+		require.Len(t, got, len(hits), "one score per ordinal with a vector")
+		for _, h := range hits {
+			s, ok := got[h.Ordinal]
+			require.True(t, ok, "ordinal %d", h.Ordinal)
+			require.Equal(t, h.Score, s, "ordinal %d", h.Ordinal)
+		}
+	}
+	_, err := ix.Similarities(make([]float32, dim), []int64{1})
+	require.Error(t, err, "a zero query")
+	_, err = ix.Similarities(make([]float32, 3), []int64{1})
+	require.Error(t, err, "the wrong dimension")
+}

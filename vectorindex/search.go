@@ -42,6 +42,32 @@ func (ix *Index) Search(ctx context.Context, query []float32, k int, filter *roa
 	return hits, err
 }
 
+// Similarities is the cosine of query with the vector of each ordinal the index holds (the
+// score an exact Search gives it), by ordinal: a dot product each, without a selection, a
+// candidate bitmap or workers (the hybrid's first stage asks it of up to a thousand lexical
+// matches).
+func (ix *Index) Similarities(query []float32, ords []int64) (map[int64]float32, error) {
+	if len(query) != ix.cfg.Dim {
+		return nil, fmt.Errorf("vectorindex: query of %d dimensions, index has %d", len(query), ix.cfg.Dim)
+	}
+	qn := make([]float32, len(query))
+	if !normalize(qn, query) {
+		return nil, fmt.Errorf("vectorindex: query vector is zero, NaN or Inf")
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if !ix.loaded {
+		return nil, ErrNotLoaded
+	}
+	out := make(map[int64]float32, len(ords))
+	for _, o := range ords {
+		if v, _, ok := ix.row(o); ok {
+			out[o] = ix.kern.dot(qn, v)
+		}
+	}
+	return out, nil
+}
+
 // SearchPath is Search on a given path (PathExact or PathBinary; PathAuto chooses). It also
 // returns the path taken.
 func (ix *Index) SearchPath(ctx context.Context, query []float32, k int, filter *roaring64.Bitmap, path Path) ([]Hit, Path, error) {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"runtime/metrics"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -95,6 +96,8 @@ type Pass struct {
 	Changed                    int // SKUs changed before it (0: the full pass)
 	Took                       time.Duration
 	OwnCPU, MachineCPU         time.Duration // CPU time the pass took of this process, and of the whole machine (Postgres' too)
+	GCCPU                      time.Duration // the garbage collector's CPU in the pass (runtime/metrics' estimate, updated as cycles end)
+	GCs                        uint32        // collections that ended during the pass
 	Written, Confirmed, Skip   int
 	Triggers                   map[string]int    // what made the pass run the pools it ran
 	Unchanged                  map[string]int    // of those, by trigger, the runs that wrote no version
@@ -291,11 +294,13 @@ func pass(ctx context.Context, t Target, name string, changed int) (Pass, error)
 		return p, err
 	}
 	own0, machine0 := cpuTimes()
+	gc0, n0 := gcTimes()
 	t0 := time.Now()
 	outs, err := t.Service.RefreshAll(ctx)
 	p.Took = time.Since(t0)
 	own1, machine1 := cpuTimes()
-	p.OwnCPU, p.MachineCPU = own1-own0, machine1-machine0
+	gc1, n1 := gcTimes()
+	p.OwnCPU, p.MachineCPU, p.GCCPU, p.GCs = own1-own0, machine1-machine0, gc1-gc0, n1-n0
 	if err != nil {
 		return p, err
 	}
@@ -454,7 +459,7 @@ func waitFollowers(ctx context.Context, t Target) error {
 // report prints the passes and the last line.
 func report(out io.Writer, r Result) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pass\tchanged SKUs\tseconds\tCPU s (own, machine)\twritten\tconfirmed\tskipped\tfailed\tbytes stored\tper version\tfull row\tshare\ttable bytes\tfreshness s\t")
+	fmt.Fprintln(w, "pass\tchanged SKUs\tseconds\tCPU s (own, machine)\tGC s (cycles)\twritten\tconfirmed\tskipped\tfailed\tbytes stored\tper version\tfull row\tshare\ttable bytes\tfreshness s\t")
 	for _, p := range r.Passes {
 		per := int64(0)
 		if p.Written > 0 {
@@ -464,8 +469,8 @@ func report(out io.Writer, r Result) {
 		if p.FullRowBytes > 0 {
 			share = float64(per) / float64(p.FullRowBytes)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%.2f\t%.1f, %.1f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t\n", strings.SplitN(p.Name, " ", 2)[0], p.Changed, p.Took.Seconds(),
-			p.OwnCPU.Seconds(), p.MachineCPU.Seconds(), p.Written, p.Confirmed, p.Skip, p.Failed, p.VersionBytes, per, p.FullRowBytes, share, p.StoreBytes, p.Freshness.Seconds())
+		fmt.Fprintf(w, "%s\t%d\t%.2f\t%.1f, %.1f\t%.1f (%d)\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t\n", strings.SplitN(p.Name, " ", 2)[0], p.Changed, p.Took.Seconds(),
+			p.OwnCPU.Seconds(), p.MachineCPU.Seconds(), p.GCCPU.Seconds(), p.GCs, p.Written, p.Confirmed, p.Skip, p.Failed, p.VersionBytes, per, p.FullRowBytes, share, p.StoreBytes, p.Freshness.Seconds())
 	}
 	w.Flush()
 	full := r.Passes[0]
@@ -512,6 +517,21 @@ func cpuTimes() (own, machine time.Duration) {
 		}
 	}
 	return own, time.Duration(busy) * (time.Second / 100) // USER_HZ: 100 on Linux
+}
+
+// gcTimes is the garbage collector's CPU time so far and how many collections have ended.
+func gcTimes() (time.Duration, uint32) {
+	samples := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(samples)
+	var cpu time.Duration
+	var n uint32
+	if samples[0].Value.Kind() == metrics.KindFloat64 {
+		cpu = time.Duration(samples[0].Value.Float64() * float64(time.Second))
+	}
+	if samples[1].Value.Kind() == metrics.KindUint64 {
+		n = uint32(samples[1].Value.Uint64())
+	}
+	return cpu, n
 }
 
 func find(ps []Pass, changed int) float64 {

@@ -115,6 +115,19 @@ func (ix *Index) SKUID(ordinal int64) (int64, bool) {
 	return ix.ids[ordinal], true
 }
 
+// IDsOf is SKUID of each ordinal under one lock (0 for an ordinal the index does not hold).
+func (ix *Index) IDsOf(ordinals []int64) []int64 {
+	out := make([]int64, len(ordinals))
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for i, o := range ordinals {
+		if o >= 0 && o < int64(len(ix.ids)) {
+			out[i] = ix.ids[o]
+		}
+	}
+	return out
+}
+
 // Ordinal maps a SKU id to its ordinal.
 func (ix *Index) Ordinal(id int64) (int64, bool) {
 	ix.mu.RLock()

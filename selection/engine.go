@@ -35,6 +35,8 @@ type Index interface {
 	Row(ordinal int64) (filter.Row, bool)
 	// IsLive reports whether the ordinal is a live SKU's.
 	IsLive(ordinal int64) bool
+	// IDsOf is SKUID of each ordinal (0 where the index holds none).
+	IDsOf(ordinals []int64) []int64
 }
 
 // Retriever ranks SKUs by relevance to a text within a candidate set.
@@ -387,7 +389,6 @@ func (e *Executor) rankWithoutQuery(ctx context.Context, plan Plan, query string
 // withPins is the result's items: pins first, in their order, when live; then the ranked items
 // without them, up to the plan's limit, numbered and with their SKU ids.
 func (e *Executor) withPins(ctx context.Context, plan Plan, ranked []Item, res *Result) ([]Item, error) {
-	live := e.Index.Live()
 	out := roaring64.New()
 	if len(plan.Pins) > 0 {
 		pins := roaring64.New()
@@ -401,12 +402,12 @@ func (e *Executor) withPins(ctx context.Context, plan Plan, ranked []Item, res *
 			return nil, err
 		}
 	}
-	var items []Item
+	items := make([]Item, 0, min(plan.Limit, len(plan.Pins)+len(ranked)))
 	pinned := map[int64]bool{}
 	for _, id := range plan.Pins {
 		o, ok := e.Index.Ordinal(id)
 		switch {
-		case !ok || !live.Contains(uint64(o)):
+		case !ok || !e.Index.IsLive(o):
 			res.Warnings = append(res.Warnings, fmt.Sprintf("pinned SKU %d is not in the catalogue (or deleted): the SKUs after it move up", id))
 			continue
 		case out.Contains(uint64(o)):
@@ -464,10 +465,12 @@ func (e *Executor) withPins(ctx context.Context, plan Plan, ranked []Item, res *
 		used[next] = true
 		items = append(items, ranked[next])
 	}
+	ords := make([]int64, len(items))
 	for i := range items {
-		items[i].Rank = i + 1
-		id, _ := e.Index.SKUID(items[i].Ordinal)
-		items[i].SKUID = id
+		ords[i] = items[i].Ordinal
+	}
+	for i, id := range e.Index.IDsOf(ords) {
+		items[i].Rank, items[i].SKUID = i+1, id
 	}
 	return items, nil
 }

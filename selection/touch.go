@@ -409,8 +409,8 @@ func (s *Service) resorted(ctx context.Context, plan Plan, cur *Version, cs *cha
 	}
 	next := &Version{PoolID: cur.PoolID, Plan: plan, Members: cur.Members, EventSeq: pos.EventSeq, Position: pos,
 		Ranking: append(IDs{}, cur.Ranking[:from]...), Scores: append([]float32{}, cur.Scores[:from]...)}
-	for i, o := range ords {
-		id, _ := s.Executor.Index.SKUID(o)
+	ids := s.Executor.Index.IDsOf(ords)
+	for i, id := range ids {
 		score := float32(vals[i])
 		if s.tailRanked(plan) {
 			score = 0 // a tail member's score (Executor.restOf)

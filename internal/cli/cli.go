@@ -67,6 +67,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		fmt.Fprintf(stderr, "selection: configuration: %v\n", err)
 		return 2
 	}
+	applyGC(cfg, getenv)
 	env := &Env{Stdout: stdout, Stderr: stderr, Config: cfg, Log: newLogger(stderr, cfg)}
 	if err := cmd.run(ctx, env, args[1:]); err != nil {
 		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {

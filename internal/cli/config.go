@@ -34,6 +34,15 @@ type Config struct {
 	HTTPAddr string
 	// ShutdownWait bounds a graceful shutdown (SELECTION_SHUTDOWN_WAIT). Default 10s.
 	ShutdownWait time.Duration
+	// GCPercent is the garbage collector's target heap growth, as GOGC (SELECTION_GC_PERCENT).
+	// Default 300: the in-memory indexes are a large live heap that changes little (3 GB at
+	// 1M SKUs), and each collection marks it all; at Go's 100, a refresh pass that met a
+	// collection took half again as much CPU. The GOGC variable, when set, wins.
+	GCPercent int
+	// GCMemoryShare is the collector's soft memory limit as a share of the machine's memory
+	// (or its cgroup's limit) (SELECTION_GC_MEMORY_SHARE): nearer it, it collects more often,
+	// whatever GCPercent. Default 0.75; 0: no limit. The GOMEMLIMIT variable, when set, wins.
+	GCMemoryShare float64
 	// Kernel is the numeric kernel path of the embedding model and the in-memory vector index
 	// (SELECTION_KERNEL): auto (the fastest the build and CPU support: AVX-512, else AVX2+FMA,
 	// else portable), avx512, avx2 or portable. Default "auto"; a path the machine lacks is

@@ -36,6 +36,11 @@ var settings = []setting{
 	bind("SELECTION_SHUTDOWN_WAIT", "10s", "how long a graceful shutdown may take",
 		func(c *Config) *time.Duration { return &c.ShutdownWait }, time.ParseDuration, nil),
 
+	bind("SELECTION_GC_PERCENT", "300", "the garbage collector's target heap growth, as GOGC (which wins when set): the in-memory indexes are a large live heap that each collection marks",
+		func(c *Config) *int { return &c.GCPercent }, whole, between(10, 10000)),
+	bind("SELECTION_GC_MEMORY_SHARE", "0.75", "the garbage collector's soft memory limit as a share of the machine's (or cgroup's) memory, as GOMEMLIMIT (which wins when set); 0: none",
+		func(c *Config) *float64 { return &c.GCMemoryShare }, share, nil),
+
 	bind("SELECTION_HTTP_READ_TIMEOUT", "30s", "how long a client may take to send a whole request, body included",
 		func(c *Config) *time.Duration { return &c.API.ReadTimeout }, time.ParseDuration, positive[time.Duration]),
 	bind("SELECTION_HTTP_WRITE_TIMEOUT", "60s", "how long a request may take from the end of its headers to the end of its answer (above the 30 s an API request may work)",
@@ -249,6 +254,15 @@ func kernelCheck(v string) error {
 		return oneOf(string(cpukernel.Auto), string(cpukernel.AVX512), string(cpukernel.AVX2), string(cpukernel.Portable))(v)
 	}
 	return nil
+}
+
+// share parses a share: a number from 0 to 1.
+func share(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1 {
+		return 0, fmt.Errorf("%q is not a share from 0 to 1", v)
+	}
+	return f, nil
 }
 
 func between(lo, hi int) func(int) error {

@@ -36,7 +36,7 @@ var settings = []setting{
 	bind("SELECTION_SHUTDOWN_WAIT", "10s", "how long a graceful shutdown may take",
 		func(c *Config) *time.Duration { return &c.ShutdownWait }, time.ParseDuration, nil),
 
-	bind("SELECTION_GC_PERCENT", "300", "the garbage collector's target heap growth, as GOGC (which wins when set): the in-memory indexes are a large live heap that each collection marks",
+	bind("SELECTION_GC_PERCENT", "100", "the garbage collector's target heap growth, as GOGC (which wins when set); 300 collected less often but made the passes a collection or fresh memory fell in two to three times as long",
 		func(c *Config) *int { return &c.GCPercent }, whole, between(10, 10000)),
 	bind("SELECTION_GC_MEMORY_SHARE", "0.75", "the garbage collector's soft memory limit as a share of the machine's (or cgroup's) memory, as GOMEMLIMIT (which wins when set); 0: none",
 		func(c *Config) *float64 { return &c.GCMemoryShare }, share, nil),

@@ -606,7 +606,7 @@ func (e *Executor) restOf(ctx context.Context, cand *roaring64.Bitmap, ranked []
 		skip.Add(uint64(it.Ordinal))
 	}
 	rf := rankField[SortSales]
-	ords, vals, err := e.orderBy(ctx, rf.field, rf.desc, n+int(roaring64.And(skip, cand).GetCardinality()), cand)
+	ords, vals, err := e.orderBy(ctx, rf.field, rf.desc, n+int(skip.AndCardinality(cand)), cand)
 	if err != nil {
 		return nil, err
 	}

@@ -370,13 +370,8 @@ func (s *PoolStore) writeOn(ctx context.Context, v *Version, base *Version, lazy
 	}
 	var delta []byte // base as a reverse delta against v (nil: kept whole)
 	if base.Version >= 1 && base.Members != nil && base.PoolID == v.PoolID {
-		d, err := encodeDelta(base, v)
-		if err != nil {
-			return false, fmt.Errorf("pool %d version %d: %w", v.PoolID, base.Version, err)
-		}
-		raw, _ := base.Members.ToBytes()
-		if len(d) < len(raw)+8*len(base.Ranking)+4*len(base.Scores) {
-			delta = d
+		if delta, err = reverseDelta(base, v); err != nil {
+			return false, err
 		}
 	}
 	b := &pgx.Batch{}
@@ -538,13 +533,9 @@ func (s *PoolStore) compactPrevious(ctx context.Context, tx pgx.Tx, v, prev *Ver
 			return fmt.Errorf("pool %d version %d: %w", v.PoolID, v.Version-1, err)
 		}
 	}
-	d, err := encodeDelta(prev, v)
-	if err != nil {
-		return fmt.Errorf("pool %d version %d: %w", v.PoolID, prev.Version, err)
-	}
-	raw, _ := prev.Members.ToBytes()
-	if len(d) >= len(raw)+8*len(prev.Ranking)+4*len(prev.Scores) {
-		return nil // nothing in common: the full row is as small
+	d, err := reverseDelta(prev, v)
+	if err != nil || d == nil {
+		return err
 	}
 	// The plan too, when the next version has the same: most refreshes keep it.
 	_, err = tx.Exec(ctx, `UPDATE pool_versions SET delta = $3, members = '', ranking = '{}', scores = '{}',
@@ -554,6 +545,20 @@ func (s *PoolStore) compactPrevious(ctx context.Context, tx pgx.Tx, v, prev *Ver
 		return fmt.Errorf("pool %d version %d: store as delta: %w", v.PoolID, prev.Version, err)
 	}
 	return nil
+}
+
+// reverseDelta is prev as a reverse delta against v, its next version, when that is smaller
+// than prev's full row (nil: nothing in common, the full row is as small).
+func reverseDelta(prev, v *Version) ([]byte, error) {
+	d, err := encodeDelta(prev, v)
+	if err != nil {
+		return nil, fmt.Errorf("pool %d version %d: %w", v.PoolID, prev.Version, err)
+	}
+	raw, _ := prev.Members.ToBytes()
+	if len(d) >= len(raw)+8*len(prev.Ranking)+4*len(prev.Scores) {
+		return nil, nil
+	}
+	return d, nil
 }
 
 // GetVersion returns version n of a pool (0: the current one). A version stored as a delta is
@@ -628,16 +633,10 @@ func (s *PoolStore) currentVersions(ctx context.Context, ids []int64) (map[int64
 	}
 	vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Version, error) {
 		var kept bool
-		var members, plan []byte
-		v := &Version{}
-		var snap *string
-		var vecFrom, skusFrom *time.Time
-		err := r.Scan(&kept, &v.PoolID, &v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq,
-			&v.CreatedAt, &snap, &vecFrom, &skusFrom, &v.delta, &v.CheckedAt)
+		v, members, plan, err := scanVersionCols(r, &kept)
 		if err != nil {
 			return nil, err
 		}
-		v.Position = positionOf(snap, vecFrom, skusFrom)
 		if kept {
 			if !s.bodies.fill(v) {
 				// Replaced meanwhile (by this process's write of a newer one): read it whole.
@@ -718,20 +717,29 @@ const versionCols = `v.pool_id, v.version, v.members, v.ranking, v.scores, v.mem
 	v.created_at, v.event_snapshot::text, v.vectors_from, v.skus_from, v.delta, v.checked_at`
 
 func scanVersion(row pgx.Row) (*Version, error) {
-	var members, plan []byte
-	v := &Version{}
-	var snap *string
-	var vecFrom, skusFrom *time.Time
-	err := row.Scan(&v.PoolID, &v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq,
-		&v.CreatedAt, &snap, &vecFrom, &skusFrom, &v.delta, &v.CheckedAt)
+	v, members, plan, err := scanVersionCols(row)
 	if err != nil {
 		return nil, err
 	}
-	v.Position = positionOf(snap, vecFrom, skusFrom)
 	if err := v.decode(members, plan); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// scanVersionCols scans versionCols, after the columns of lead, leaving the members and plan
+// columns undecoded (Version.decode).
+func scanVersionCols(row pgx.Row, lead ...any) (v *Version, members, plan []byte, err error) {
+	v = &Version{}
+	var snap *string
+	var vecFrom, skusFrom *time.Time
+	err = row.Scan(append(lead, &v.PoolID, &v.Version, &members, &v.Ranking, &v.Scores, &v.MemberCount, &plan, &v.EventSeq,
+		&v.CreatedAt, &snap, &vecFrom, &skusFrom, &v.delta, &v.CheckedAt)...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v.Position = positionOf(snap, vecFrom, skusFrom)
+	return v, members, plan, nil
 }
 
 // decode sets a scanned version's members and plan from their columns.

@@ -18,7 +18,7 @@ func applyGC(cfg Config, getenv func(string) string) int64 {
 	if getenv("GOMEMLIMIT") != "" || cfg.GCMemoryShare <= 0 {
 		return 0
 	}
-	total := memoryOf(readFile)
+	total := memoryOf(os.ReadFile)
 	if total <= 0 {
 		return 0
 	}
@@ -26,8 +26,6 @@ func applyGC(cfg Config, getenv func(string) string) int64 {
 	debug.SetMemoryLimit(limit)
 	return limit
 }
-
-func readFile(name string) ([]byte, error) { return os.ReadFile(name) }
 
 // memoryOf is the memory the process may use: the machine's (/proc/meminfo MemTotal), or its
 // cgroup's limit when lower (cgroup v2 memory.max); 0 when neither says.

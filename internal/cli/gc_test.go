@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"math"
+	"os"
 	"runtime/debug"
 	"testing"
 
@@ -42,10 +43,10 @@ func TestApplyGC(t *testing.T) {
 	none := func(string) string { return "" }
 	limit := applyGC(Config{GCPercent: 250, GCMemoryShare: 0.5}, none)
 	require.Equal(t, 250, debug.SetGCPercent(100))
-	if memoryOf(readFile) > 0 {
+	if memoryOf(os.ReadFile) > 0 {
 		require.Positive(t, limit)
 		require.Equal(t, limit, debug.SetMemoryLimit(-1))
-		require.InDelta(t, 0.5, float64(limit)/float64(memoryOf(readFile)), 1e-9)
+		require.InDelta(t, 0.5, float64(limit)/float64(memoryOf(os.ReadFile)), 1e-9)
 	}
 	debug.SetMemoryLimit(math.MaxInt64)
 

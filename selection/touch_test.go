@@ -419,15 +419,20 @@ func TestChangedSinceRowsExplainedByTheirEvents(t *testing.T) {
 	db, svc, _ := typedFixture(t)
 	var from time.Time
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&from))
-	tx, err := db.Pool.Begin(ctx)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `UPDATE skus SET price = 999, updated_at = now() WHERE id = 1002`)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
-		VALUES ('price-1002', 'price.update', 1002, '{}', 'test', 'realtime', now())`)
-	require.NoError(t, err)
-	require.NoError(t, tx.Commit(ctx))
-	_, err = db.Pool.Exec(ctx, `UPDATE skus SET product_type = 'mouse pad', updated_at = now() WHERE id = 1003`)
+	// priceWithEvent writes SKU 1002's price and its event in one transaction, as ingest does.
+	priceWithEvent := func(price int, eventID string) {
+		t.Helper()
+		tx, err := db.Pool.Begin(ctx)
+		require.NoError(t, err)
+		_, err = tx.Exec(ctx, `UPDATE skus SET price = $1, updated_at = now() WHERE id = 1002`, price)
+		require.NoError(t, err)
+		_, err = tx.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
+			VALUES ($1, 'price.update', 1002, '{}', 'test', 'realtime', now())`, eventID)
+		require.NoError(t, err)
+		require.NoError(t, tx.Commit(ctx))
+	}
+	priceWithEvent(999, "price-1002")
+	_, err := db.Pool.Exec(ctx, `UPDATE skus SET product_type = 'mouse pad', updated_at = now() WHERE id = 1003`)
 	require.NoError(t, err)
 	var snap string
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap))
@@ -443,14 +448,7 @@ func TestChangedSinceRowsExplainedByTheirEvents(t *testing.T) {
 	// The same price event after the snapshot: a price change, and only that.
 	var before string
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&before))
-	tx, err = db.Pool.Begin(ctx)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `UPDATE skus SET price = 998, updated_at = now() WHERE id = 1002`)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, `INSERT INTO sku_events (event_id, kind, sku_id, payload, source, tier, event_time)
-		VALUES ('price-1002b', 'price.update', 1002, '{}', 'test', 'realtime', now())`)
-	require.NoError(t, err)
-	require.NoError(t, tx.Commit(ctx))
+	priceWithEvent(998, "price-1002b")
 	other, price, err = svc.ChangedSince(ctx, &selection.Version{Position: selection.Position{EventSnapshot: before, SKUsFrom: from}})
 	require.NoError(t, err)
 	require.False(t, other.Contains(priced))

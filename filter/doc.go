@@ -67,7 +67,8 @@
 // journaled row by row and forgets what came before). StatesSince(gen, set) returns what each
 // ordinal held in every state since generation gen, oldest first, or says it cannot. The tagger
 // keeps it when configured (tagger.Config.JournalFor) and maps its event snapshots to generations; the pool refresher uses it to
-// tell that a SKU whose price or stock changed passed a pool's filter all along.
+// tell that a SKU whose price or stock changed passed a pool's filter all along, and after each
+// pass releases what no version of its pools needs (ReleaseJournal), so d is an upper bound.
 //
 // Kept answers: Eval and EvalContext keep the answer of each expression (256 at most, the
 // least recently used going first) at the version it was read at, and bring it up to date by
@@ -76,7 +77,9 @@
 // alone. SetTag, DropTag, Replace and a load of saved tags may change any answer: those read
 // before them are evaluated afresh, as are those with more than an eighth of the live SKUs
 // written since. Pools share few filters and a write touches few SKUs, so a refresh pass's
-// whole-catalogue evaluations are mostly a patch and a copy (evalmemo.go).
+// whole-catalogue evaluations are mostly a patch and a copy (evalmemo.go). The log of written
+// ordinals keeps what the kept answers need: each time it doubles it drops the writes before
+// the oldest answer, and the answers more writes than half the live SKUs followed.
 //
 // `selection bench tags` compares the index with Postgres' best layout (int4[] + GIN) on the
 // same SKUs and tags, for speed and storage, and times loading the saved index against building

@@ -38,7 +38,12 @@ type touchLog struct {
 	vers  []uint64 // the version of the write that touched ords[i]; ascending
 	ords  []uint64
 	floor uint64
+	// trimAt is the length at which addLocked next drops what no kept answer needs (need).
+	trimAt int
 }
+
+// touchedTrimFrom is the least length at which the log looks for what it can drop.
+const touchedTrimFrom = 4096
 
 // touchedKept bounds the log; past it the older half goes (and the floor moves up to it).
 const touchedKept = 1 << 20
@@ -54,11 +59,46 @@ func (l *touchLog) addLocked(version uint64, ords ...uint64) {
 		l.ords = append(l.ords, o)
 	}
 	if len(l.ords) > touchedKept {
-		cut := len(l.ords) / 2
-		l.floor = max(l.floor, l.vers[cut-1])
-		l.vers = append([]uint64(nil), l.vers[cut:]...)
-		l.ords = append([]uint64(nil), l.ords[cut:]...)
+		l.dropThrough(l.vers[len(l.ords)/2-1])
 	}
+}
+
+// trimTouchedLocked drops the touched ordinals no kept answer needs, once the log has doubled
+// since it last looked: the writes up to the oldest answer kept, and the answers (with their
+// writes) that more writes followed than half the live SKUs (more than an eighth of them
+// touched is evaluated afresh: touchedAtMost; the log counts a SKU written twice twice). The
+// log then holds about the writes since the answers in use, not touchedKept's worth, and the
+// memo drops answers nobody can bring up to date. Callers hold the index's write lock.
+func (ix *Index) trimTouchedLocked() {
+	l := &ix.touched
+	if len(l.ords) < max(l.trimAt, touchedTrimFrom) {
+		return
+	}
+	stale := l.floor // answers below it cannot be patched
+	if keep := max(touchedTrimFrom, int(ix.live.GetCardinality()/2)); len(l.vers) > keep {
+		stale = max(stale, l.vers[len(l.vers)-keep-1]+1)
+	}
+	v, ok := ix.memo.dropBelow(stale)
+	if !ok {
+		v = ix.version
+	}
+	l.dropThrough(v)
+	l.trimAt = 2 * len(l.ords)
+}
+
+// dropThrough drops the writes of versions up to v: answers read at v or later are patched
+// from the rest.
+func (l *touchLog) dropThrough(v uint64) {
+	if v < l.floor {
+		return
+	}
+	cut := sort.Search(len(l.vers), func(i int) bool { return l.vers[i] > v })
+	if cut == 0 {
+		return
+	}
+	l.floor = v
+	l.vers = append([]uint64(nil), l.vers[cut:]...)
+	l.ords = append([]uint64(nil), l.ords[cut:]...)
 }
 
 // resetLocked marks that the write of version may have changed anything.
@@ -118,6 +158,22 @@ func (ix *Index) memoEval(ev *evaluator, e *Expr) (*roaring64.Bitmap, error) {
 	ent.used = m.clock
 	m.mu.Unlock()
 	return bm.Clone(), nil
+}
+
+// dropBelow forgets the answers read before version floor and returns the least version of
+// those kept (ok false: none).
+func (m *evalMemo) dropBelow(floor uint64) (v uint64, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, e := range m.entries {
+		switch {
+		case e.version < floor:
+			delete(m.entries, k)
+		case !ok || e.version < v:
+			v, ok = e.version, true
+		}
+	}
+	return v, ok
 }
 
 // put keeps ent for key, in place of an older answer; when full, the least recently used goes.

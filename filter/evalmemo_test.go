@@ -108,3 +108,59 @@ func TestEvalMemoIsBounded(t *testing.T) {
 	require.Contains(t, ix.memo.entries, AtMost("price", 0).String())
 	require.NotContains(t, ix.memo.entries, AtMost("price", 1).String())
 }
+
+// The log of touched ordinals holds what the kept answers need: with none kept it stays under
+// touchedTrimFrom; an answer kept at an older version keeps the writes since it; once more
+// writes followed it than it could be brought up to date from, it is dropped, with them.
+func TestTouchLogHoldsWhatKeptAnswersNeed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	ix := NewIndex()
+	ix.Upsert(testRows(rng, 3000))
+	write := func() {
+		batch := testRows(rng, 2)
+		for i := range batch {
+			batch[i].Ordinal = int64(rng.IntN(3000))
+		}
+		ix.Upsert(batch)
+	}
+	same := func(e Expr) {
+		t.Helper()
+		got, err := ix.Eval(e)
+		require.NoError(t, err)
+		want, err := ix.EvalWithin(e, ix.Live())
+		require.NoError(t, err)
+		require.True(t, want.Equals(got), "%s", e)
+	}
+	for range 10000 {
+		write()
+	}
+	require.Less(t, len(ix.touched.ords), touchedTrimFrom, "no answer kept: nothing needed")
+
+	hot, old := AtMost("price", 4000), Attr("brand", "logitech")
+	same(old) // kept now, not asked again for a while
+	v0 := ix.version
+	for i := range 3000 { // 6,000 touches: the log doubles past touchedTrimFrom once
+		write()
+		if i%50 == 0 {
+			same(hot)
+		}
+	}
+	require.Contains(t, ix.memo.entries, old.String())
+	touched, ok := ix.touched.since(v0)
+	require.True(t, ok, "the old answer's writes are kept")
+	require.Positive(t, touched.GetCardinality())
+	require.Greater(t, len(ix.touched.ords), touchedTrimFrom)
+
+	for i := range 30000 {
+		write()
+		if i%50 == 0 {
+			same(hot)
+		}
+	}
+	require.NotContains(t, ix.memo.entries, old.String(), "more writes since it than it could be patched from")
+	require.Contains(t, ix.memo.entries, hot.String())
+	require.Less(t, len(ix.touched.ords), 2*touchedTrimFrom, "only the hot answer's writes")
+	require.Greater(t, ix.touched.floor, v0)
+	same(old)
+	same(hot)
+}

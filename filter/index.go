@@ -196,6 +196,7 @@ func (ix *Index) Upsert(rows []Row) {
 			ix.touched.addLocked(ix.version, uint64(rows[i].Ordinal))
 		}
 	}
+	ix.trimTouchedLocked()
 }
 
 func (ix *Index) grow(ord int64) {
@@ -444,6 +445,7 @@ func (ix *Index) SetTagBits(name string, add, remove []uint64, conf []float64) e
 	ix.version++
 	ix.touched.addLocked(ix.version, add...)
 	ix.touched.addLocked(ix.version, remove...)
+	ix.trimTouchedLocked()
 	return nil
 }
 

@@ -37,6 +37,7 @@ type journal struct {
 	epoch uint64
 	gen   uint64 // writes so far in the epoch
 	floor uint64 // StatesSince(g) is complete for g >= floor
+	need  uint64 // no reader asks StatesSince(g) for a g below it (ReleaseJournal)
 	// entries[start:] are kept; the dead prefix is dropped once it is longer than the rest,
 	// so trimming costs O(1) per entry over time.
 	entries []journalEntry
@@ -50,7 +51,7 @@ type journal struct {
 func (j *journal) forget() {
 	j.base += uint64(len(j.entries))
 	j.entries, j.start, j.byOrd = nil, 0, nil
-	j.epoch, j.gen, j.floor = rand.Uint64(), 0, 0
+	j.epoch, j.gen, j.floor, j.need = rand.Uint64(), 0, 0, 0
 }
 
 // KeepJournal makes Upsert keep the rows it replaces for keep (0 turns the journal off and
@@ -98,25 +99,45 @@ func (ix *Index) journalLocked(rows []Row) {
 		ix.j.byOrd[o] = append(ix.j.byOrd[o], ix.j.base+uint64(len(ix.j.entries)))
 		ix.j.entries = append(ix.j.entries, journalEntry{gen: ix.j.gen, at: now, row: old})
 	}
-	// Forget the generations older than keep (a generation's entries share their time, so
-	// they go together): the states since them are no longer known.
-	es := ix.j.entries
-	for ix.j.start < len(es) && now.Sub(es[ix.j.start].at) > ix.j.keep {
-		e := &es[ix.j.start]
-		ix.j.floor = max(ix.j.floor, e.gen)
+	ix.j.trim(now)
+}
+
+// trim forgets the generations older than keep and those no reader needs (ReleaseJournal): a
+// generation's entries share their time and number, so they go together, and the states
+// since them are no longer known (callers hold mu).
+func (j *journal) trim(now time.Time) {
+	es := j.entries
+	for j.start < len(es) && (now.Sub(es[j.start].at) > j.keep || es[j.start].gen <= j.need) {
+		e := &es[j.start]
+		j.floor = max(j.floor, e.gen)
 		o := e.row.Ordinal
-		if rest := ix.j.byOrd[o][1:]; len(rest) > 0 { // e is its ordinal's oldest
-			ix.j.byOrd[o] = rest
+		if rest := j.byOrd[o][1:]; len(rest) > 0 { // e is its ordinal's oldest
+			j.byOrd[o] = rest
 		} else {
-			delete(ix.j.byOrd, o)
+			delete(j.byOrd, o)
 		}
-		ix.j.start++
+		j.start++
 	}
-	if ix.j.start > len(es)-ix.j.start {
-		ix.j.base += uint64(ix.j.start)
-		ix.j.entries = append([]journalEntry(nil), es[ix.j.start:]...)
-		ix.j.start = 0
+	if j.start > len(es)-j.start {
+		j.base += uint64(j.start)
+		j.entries = append([]journalEntry(nil), es[j.start:]...)
+		j.start = 0
 	}
+}
+
+// ReleaseJournal tells the journal that no reader will ask for the states since a generation
+// before g (of the index's current epoch; another epoch's is ignored): the rows written
+// before g's next write are forgotten now rather than when keep runs out, so the journal holds
+// what its readers still need (the pool refresher's versions all stand at or after g) and not
+// keep's worth of writes.
+func (ix *Index) ReleaseJournal(g Generation) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.j.keep <= 0 || g.Epoch != ix.j.epoch || g.N <= ix.j.need {
+		return
+	}
+	ix.j.need = min(g.N, ix.j.gen)
+	ix.j.trim(ix.j.now())
 }
 
 // StatesSince returns, for each ordinal of set, every row the index held for it from

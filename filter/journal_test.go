@@ -140,3 +140,47 @@ func TestJournalStatesSince(t *testing.T) {
 	_, ok = ix.StatesSince(ix.Generation(), roaring64.BitmapOf(1))
 	require.False(t, ok)
 }
+
+// ReleaseJournal forgets at once what no reader needs: the states since the released
+// generation (and later) stay readable, earlier ones are gone, and the journal then holds the
+// writes since it, not keep's worth.
+func TestReleaseJournal(t *testing.T) {
+	ix := NewIndex()
+	ix.Upsert([]Row{priced(1, 10, true), priced(2, 20, true)})
+	ix.KeepJournal(time.Hour)
+	g0 := ix.Generation()
+	var gens []Generation
+	for i := range 100 {
+		ix.Upsert([]Row{priced(1, int64(11+i), true), priced(2, int64(21+i), true)})
+		gens = append(gens, ix.Generation())
+	}
+	require.Len(t, ix.j.entries[ix.j.start:], 200)
+
+	ix.ReleaseJournal(Generation{g0.Epoch + 1, gens[90].N}) // another epoch: nothing
+	require.Len(t, ix.j.entries[ix.j.start:], 200)
+
+	ix.ReleaseJournal(gens[89])
+	require.Len(t, ix.j.entries[ix.j.start:], 20, "the ten writes after the released generation")
+	journalConsistent(t, ix)
+	_, ok := ix.StatesSince(g0, roaring64.BitmapOf(1))
+	require.False(t, ok, "released")
+	_, ok = ix.StatesSince(gens[88], roaring64.BitmapOf(1))
+	require.False(t, ok, "released")
+	st, ok := ix.StatesSince(gens[89], roaring64.BitmapOf(1, 2))
+	require.True(t, ok)
+	require.Equal(t, []int64{100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110}, prices(st[1]))
+	require.Equal(t, []int64{110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120}, prices(st[2]))
+
+	ix.ReleaseJournal(gens[50]) // an older release changes nothing
+	require.Len(t, ix.j.entries[ix.j.start:], 20)
+	ix.ReleaseJournal(Generation{gens[99].Epoch, gens[99].N + 5}) // beyond the index: up to now
+	require.Empty(t, ix.j.entries[ix.j.start:])
+	st, ok = ix.StatesSince(gens[99], roaring64.BitmapOf(1))
+	require.True(t, ok)
+	require.Equal(t, []int64{110}, prices(st[1]))
+	ix.Upsert([]Row{priced(1, 7, true)})
+	st, ok = ix.StatesSince(gens[99], roaring64.BitmapOf(1))
+	require.True(t, ok, "writes after the release are journaled")
+	require.Equal(t, []int64{110, 7}, prices(st[1]))
+	journalConsistent(t, ix)
+}

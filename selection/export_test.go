@@ -64,3 +64,10 @@ func (s *Service) Own(id int64, v int, pos Position) int {
 	}
 	return 0
 }
+
+// Kept says whether this process keeps a version it owns (own) and a version body for pool id.
+func (s *Service) Kept(id int64) (owned, body bool) {
+	_, owned = s.own.Load(id)
+	_, body = s.Pools.bodies.get(id)
+	return owned, body
+}

@@ -54,6 +54,11 @@ type Service struct {
 	// the ranking reads). Nil: never skipped so.
 	GenerationAt func(snapshot string) (filter.Generation, bool)
 	PastStates   func(g filter.Generation, set *roaring64.Bitmap) (map[int64][]filter.Row, bool)
+	// ReleaseStates, when set, is told after each whole pass the earliest generation the
+	// versions of this process's active pools stand at (tagger.Tagger.ReleaseStates): the
+	// journal behind PastStates then holds the writes since the last pass or so, not its whole
+	// keep. Nil: nothing released.
+	ReleaseStates func(g filter.Generation)
 	// own is, by pool, the version this process last wrote or confirmed, at which position and
 	// index generation (ownVersion).
 	own sync.Map
@@ -377,6 +382,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	// Costly searches the pass's runs share (the hybrid's stages, by query and candidates) are
 	// kept for the pass whatever the indexes' generation: every state after pos reflects pos.
 	ctx = memo.WithScope(ctx, passScopeSize)
+	known := s.keptPools() // before the listing: a pool created since is not known, nor dropped
 
 	// Read: pages of active pools with their current versions, one ahead of the workers.
 	type page struct {
@@ -388,6 +394,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	}
 	pages := make(chan *page, 1)
 	var readErr error
+	listed, activeIDs := map[int64]bool{}, []int64(nil) // every pool the pass listed; the active ones
 	go func() {
 		defer close(pages)
 		var before int64
@@ -401,11 +408,13 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 			pg := &page{}
 			var ids []int64
 			for _, p := range pools {
+				listed[p.ID] = true
 				if p.Active(now) {
 					pg.active = append(pg.active, p)
 					ids = append(ids, p.ID)
 				}
 			}
+			activeIDs = append(activeIDs, ids...)
 			if pg.curs, err = s.Pools.currentVersions(ctx, ids); err != nil {
 				readErr = err
 				return
@@ -466,7 +475,62 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	if err := <-finishErr; err != nil {
 		return out, err
 	}
+	if readErr == nil && ctx.Err() == nil { // the pass saw every pool
+		s.forgetUnlisted(known, listed)
+		s.releaseStates(pos, activeIDs)
+	}
 	return out, readErr
+}
+
+// keptPools is the pools this process keeps something for: a version it owns (own) or a
+// version's body (Pools' bodies).
+func (s *Service) keptPools() map[int64]bool {
+	kept := map[int64]bool{}
+	s.own.Range(func(k, _ any) bool {
+		kept[k.(int64)] = true
+		return true
+	})
+	if s.Pools != nil {
+		s.Pools.bodies.each(func(id int64) { kept[id] = true })
+	}
+	return kept
+}
+
+// forgetUnlisted drops what this process keeps for the pools of known (kept before a pass
+// listed every pool) that the pass did not list: they were deleted, here or by another
+// process, and their entries would otherwise stay until a restart.
+func (s *Service) forgetUnlisted(known, listed map[int64]bool) {
+	for id := range known {
+		if !listed[id] {
+			s.own.Delete(id)
+			if s.Pools != nil {
+				s.Pools.bodies.drop(id)
+			}
+		}
+	}
+}
+
+// releaseStates tells ReleaseStates, after a whole pass at pos, the earliest generation any
+// active pool's version stands at (the pass's own at most: pools it confirmed or wrote stand
+// at pos; one whose refresh failed keeps its older version and generation). No reader asks
+// for states before it: steadyAmong reads since a version's generation only, and only for a
+// version this process owns.
+func (s *Service) releaseStates(pos Position, active []int64) {
+	if s.ReleaseStates == nil || s.GenerationAt == nil || pos.EventSnapshot == "" {
+		return
+	}
+	low, ok := s.GenerationAt(pos.EventSnapshot)
+	if !ok {
+		return
+	}
+	for _, id := range active {
+		if rec, ok := s.own.Load(id); ok {
+			if g := rec.(ownVersion).gen; g.Epoch == low.Epoch && g.N < low.N {
+				low.N = g.N
+			}
+		}
+	}
+	s.ReleaseStates(low)
 }
 
 // finishPage appends a page's outcomes to out (a pool that failed is logged and left out: the

@@ -320,6 +320,7 @@ func followStates(t *testing.T, db *testdb.DB, svc *selection.Service) (*filter.
 		asked.Add(1)
 		return live.StatesSince(g, set)
 	}
+	svc.ReleaseStates = live.ReleaseJournal
 	return live, asked
 }
 
@@ -391,6 +392,60 @@ func TestRefreshSkipsAnOrderOfASKUThatStayedInStock(t *testing.T) {
 	res, err := svc.Preview(ctx, plan)
 	require.NoError(t, err)
 	require.Equal(t, []int64(mustVersion(t, svc, p.ID).Ranking), ids(res.Items))
+}
+
+// A whole pass releases the journal's states before the earliest generation its pools'
+// versions stand at, so the journal holds about a pass of writes rather than its whole keep,
+// and the next pass still skips a steady SKU from there; it drops what the process kept for
+// a pool another process deleted.
+func TestPassReleasesWhatNoVersionNeeds(t *testing.T) {
+	ctx := context.Background()
+	db, svc, _ := typedFixture(t)
+	live, _ := followStates(t, db, svc)
+	inStock := filter.Attr("in_stock", "true")
+	plan := selection.Plan{Version: selection.PlanVersion, Query: "wireless", Limit: 10, Ranking: selection.Ranking{By: selection.SortRelevance},
+		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse"}}}, Filter: &inStock}
+	p, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "wireless mice in stock", Plan: plan})
+	require.NoError(t, err)
+	gone, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "deleted elsewhere", Plan: plan})
+	require.NoError(t, err)
+	pass := func() map[int64]selection.RefreshOutcome {
+		t.Helper()
+		outs, err := svc.RefreshAll(ctx)
+		require.NoError(t, err)
+		by := map[int64]selection.RefreshOutcome{}
+		for _, o := range outs {
+			by[o.PoolID] = o
+		}
+		return by
+	}
+	recordEvent(t, db, "touch-1004", "sku.upsert", 1004)
+	pass() // both versions are this process's, at the pass's position
+	owned, body := svc.Kept(gone.ID)
+	require.True(t, owned && body)
+
+	for round := range 3 {
+		before := live.Generation()
+		order(t, db, live, 1017, 1, int64(18-round)) // in stock all along, sells less than the tail
+		o := pass()[p.ID]
+		require.True(t, o.Skipped, "round %d: %+v", round, o)
+		require.Contains(t, o.Reason, "passed the filter in every state since the version")
+		_, ok := live.StatesSince(before, roaring64.BitmapOf(1017))
+		require.False(t, ok, "round %d: the states before the pass are released", round)
+		states, ok := live.StatesSince(live.Generation(), roaring64.BitmapOf(1017))
+		require.True(t, ok, "round %d", round)
+		require.Len(t, states[1017], 1)
+	}
+
+	require.NoError(t, selection.NewPoolStore(db.Pool).Delete(ctx, gone.ID))
+	owned, body = svc.Kept(gone.ID)
+	require.True(t, owned && body, "another process's delete")
+	outs := pass()
+	require.NotContains(t, outs, gone.ID)
+	owned, body = svc.Kept(gone.ID)
+	require.False(t, owned || body, "the pass lists every pool: what it does not list is gone")
+	owned, body = svc.Kept(p.ID)
+	require.True(t, owned && body)
 }
 
 // zeros is how many scores end the list at 0.

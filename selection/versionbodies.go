@@ -72,6 +72,15 @@ func (b *versionBodies) drop(pool int64) {
 	delete(b.m, pool)
 }
 
+// each calls f with every pool it keeps a body for (under its lock: f must not call back).
+func (b *versionBodies) each(f func(pool int64)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id := range b.m {
+		f(id)
+	}
+}
+
 // len is how many bodies it keeps.
 func (b *versionBodies) len() int {
 	b.mu.Lock()

@@ -235,6 +235,10 @@ func (t *Tagger) StatesSince(g filter.Generation, set *roaring64.Bitmap) (map[in
 	return t.ix.StatesSince(g, set)
 }
 
+// ReleaseStates says no reader will ask StatesSince for a generation before g: the journal
+// forgets the rows replaced before it (filter.Index.ReleaseJournal).
+func (t *Tagger) ReleaseStates(g filter.Generation) { t.ix.ReleaseJournal(g) }
+
 // VectorsFrom is where the next poll of sku_vectors reads from: every vector stamped before it
 // is reflected in the vector tags. Zero when the tagger follows no vectors: it has none, or no
 // tag built from them (a tag defined later is built from the vector index's vectors).

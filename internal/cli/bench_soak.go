@@ -122,6 +122,17 @@ func runBenchSoak(ctx context.Context, env *Env, args []string) error {
 	}
 	cfg.Pool, cfg.Brokers, cfg.Topic = pool, s.ingest.Brokers, senv.Config.Ingest.Topic
 	cfg.Base, cfg.Key, cfg.Logger = "http://"+s.api.Addr(), key, env.Log
+	if every := senv.Config.Serve.PoolRefresh; every > 0 {
+		// Memory is read as a refresh pass ends (soakbench.Config.Settle): a pass or two at most.
+		cfg.Settle = func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 2*every+time.Minute)
+			defer cancel()
+			if err := s.afterPass(ctx); err != nil {
+				return fmt.Errorf("no refresh pass ended within %s: %w", 2*every+time.Minute, err)
+			}
+			return nil
+		}
+	}
 	_, err = soakbench.Run(ctx, cfg, env.Stdout)
 	return err
 }

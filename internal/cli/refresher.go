@@ -68,6 +68,9 @@ func (s *stack) startLeader(ctx context.Context) {
 		outs, err := s.core.Service.RefreshAll(ctx)
 		last = time.Now()
 		passSeconds.Observe(last.Sub(began).Seconds())
+		if err == nil {
+			s.passes.Add(1)
+		}
 		if time.Since(lastPrune) >= pruneEvery {
 			lastPrune = time.Now()
 			n, perr := s.core.Service.Pools.Prune(ctx, cfg.VersionRetention)
@@ -103,4 +106,16 @@ func (s *stack) startLeader(ctx context.Context) {
 		}
 		return err
 	})
+}
+
+// afterPass waits until the refresher ends a whole pass, or ctx ends: the service is then
+// in the state a pass leaves (the filter journal released up to the pass's start).
+func (s *stack) afterPass(ctx context.Context) error {
+	n := s.passes.Load()
+	for s.passes.Load() == n {
+		if !poll.Sleep(ctx, 20*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -44,7 +45,8 @@ type stack struct {
 	sim      *ingest.Simulator
 	registry *prometheus.Registry
 
-	refresher poll.Loop // the pool refresher, when SELECTION_POOL_REFRESH > 0 (refresher.go)
+	refresher poll.Loop     // the pool refresher, when SELECTION_POOL_REFRESH > 0 (refresher.go)
+	passes    atomic.Uint64 // the refresher's whole passes so far (afterPass)
 	lease     *pg.Lease // the leader's lease among the replicas of the database (leaderLease)
 }
 

@@ -181,6 +181,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 		EventsKeptFor:   cfg.EventsKeptFor,
 		GenerationAt:    c.Tags.GenerationAt,
 		PastStates:      c.Tags.StatesSince,
+		ReleaseStates:   c.Tags.ReleaseStates,
 		RefreshWorkers:  cfg.RefreshWorkers,
 		PoolBudget:      cfg.PoolBudget,
 		Approval:        cfg.Approval,

@@ -84,6 +84,11 @@ const (
 // and the live SKUs.
 func readMemory(ctx context.Context, cfg Config, pool *pgxpool.Pool) (Memory, error) {
 	var m Memory
+	if cfg.Settle != nil {
+		if err := cfg.Settle(ctx); err != nil {
+			return m, fmt.Errorf("soak: settle before reading memory: %w", err)
+		}
+	}
 	for i := range heapReadings {
 		if i > 0 && !poll.Sleep(ctx, heapGap) {
 			return m, ctx.Err()

@@ -47,7 +47,7 @@ type stack struct {
 
 	refresher poll.Loop     // the pool refresher, when SELECTION_POOL_REFRESH > 0 (refresher.go)
 	passes    atomic.Uint64 // the refresher's whole passes so far (afterPass)
-	lease     *pg.Lease // the leader's lease among the replicas of the database (leaderLease)
+	lease     *pg.Lease     // the leader's lease among the replicas of the database (leaderLease)
 }
 
 type stackOptions struct {

@@ -97,6 +97,8 @@ type Pass struct {
 	Changed                    int // SKUs changed before it (0: the full pass)
 	Took                       time.Duration
 	OwnCPU, MachineCPU         time.Duration // CPU time the pass took of this process, and of the whole machine (Postgres' too)
+	SysCPU                     time.Duration // of OwnCPU, the kernel's on the process's behalf (page faults, zeroing fresh memory, syscalls)
+	Faults                     int64         // the process's minor page faults in the pass (memory touched for the first time since the kernel gave it)
 	GCCPU                      time.Duration // the garbage collector's CPU in the pass (runtime/metrics' estimate, updated as cycles end)
 	GCs                        uint32        // collections that ended during the pass
 	Written, Confirmed, Skip   int
@@ -301,14 +303,15 @@ func pass(ctx context.Context, t Target, name string, changed int) (Pass, error)
 	if err != nil {
 		return p, err
 	}
-	own0, machine0 := cpuTimes()
+	u0 := cpuTimes()
 	gc0, n0 := gcTimes()
 	t0 := time.Now()
 	outs, err := t.Service.RefreshAll(ctx)
 	p.Took = time.Since(t0)
-	own1, machine1 := cpuTimes()
+	u1 := cpuTimes()
 	gc1, n1 := gcTimes()
-	p.OwnCPU, p.MachineCPU, p.GCCPU, p.GCs = own1-own0, machine1-machine0, gc1-gc0, n1-n0
+	p.OwnCPU, p.SysCPU, p.Faults, p.MachineCPU = u1.own-u0.own, u1.sys-u0.sys, u1.faults-u0.faults, u1.machine-u0.machine
+	p.GCCPU, p.GCs = gc1-gc0, n1-n0
 	if err != nil {
 		return p, err
 	}
@@ -467,7 +470,7 @@ func waitFollowers(ctx context.Context, t Target) error {
 // report prints the passes and the last line.
 func report(out io.Writer, r Result) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pass\tchanged SKUs\tseconds\tCPU s (own, machine)\tGC s (cycles)\twritten\tconfirmed\tskipped\tfailed\tbytes stored\tper version\tfull row\tshare\ttable bytes\tfreshness s\t")
+	fmt.Fprintln(w, "pass\tchanged SKUs\tseconds\tCPU s (own, sys, machine)\tfaults k\tGC s (cycles)\twritten\tconfirmed\tskipped\tfailed\tbytes stored\tper version\tfull row\tshare\ttable bytes\tfreshness s\t")
 	for _, p := range r.Passes {
 		per := int64(0)
 		if p.Written > 0 {
@@ -477,8 +480,8 @@ func report(out io.Writer, r Result) {
 		if p.FullRowBytes > 0 {
 			share = float64(per) / float64(p.FullRowBytes)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%.2f\t%.1f, %.1f\t%.1f (%d)\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t\n", strings.SplitN(p.Name, " ", 2)[0], p.Changed, p.Took.Seconds(),
-			p.OwnCPU.Seconds(), p.MachineCPU.Seconds(), p.GCCPU.Seconds(), p.GCs, p.Written, p.Confirmed, p.Skip, p.Failed, p.VersionBytes, per, p.FullRowBytes, share, p.StoreBytes, p.Freshness.Seconds())
+		fmt.Fprintf(w, "%s\t%d\t%.2f\t%.1f, %.1f, %.1f\t%d\t%.1f (%d)\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t\n", strings.SplitN(p.Name, " ", 2)[0], p.Changed, p.Took.Seconds(),
+			p.OwnCPU.Seconds(), p.SysCPU.Seconds(), p.MachineCPU.Seconds(), p.Faults/1000, p.GCCPU.Seconds(), p.GCs, p.Written, p.Confirmed, p.Skip, p.Failed, p.VersionBytes, per, p.FullRowBytes, share, p.StoreBytes, p.Freshness.Seconds())
 	}
 	w.Flush()
 	full := r.Passes[0]
@@ -498,33 +501,42 @@ func report(out io.Writer, r Result) {
 		r.SKUs, r.Pools, full.Took.Seconds(), incr10k, fresh, bpv)
 }
 
-// cpuTimes is the CPU time this process has used (user and system) and the machine's busy
-// time over all cores (/proc/stat: every state but idle and iowait; 0 where there is none).
-func cpuTimes() (own, machine time.Duration) {
+// usage is this process's CPU time (user and system) and the part of it the kernel's, its
+// minor page faults, and the machine's busy time over all cores (/proc/stat: every state but
+// idle and iowait; 0 where there is none).
+type usage struct {
+	own, sys, machine time.Duration
+	faults            int64
+}
+
+func cpuTimes() (u usage) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		own = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		u.own = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		u.sys = time.Duration(ru.Stime.Nano())
+		u.faults = ru.Minflt
 	}
 	raw, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return own, 0
+		return u
 	}
 	line, _, _ := strings.Cut(string(raw), "\n")
 	f := strings.Fields(line)
 	if len(f) < 5 || f[0] != "cpu" {
-		return own, 0
+		return u
 	}
 	var busy int64
 	for i, v := range f[1:] {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return own, 0
+			return u
 		}
 		if i != 3 && i != 4 && i < 8 { // idle, iowait; guest time is counted in user already
 			busy += n
 		}
 	}
-	return own, time.Duration(busy) * (time.Second / 100) // USER_HZ: 100 on Linux
+	u.machine = time.Duration(busy) * (time.Second / 100) // USER_HZ: 100 on Linux
+	return u
 }
 
 // gcTimes is the garbage collector's CPU time so far and how many collections have ended.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -19,8 +20,18 @@ import (
 // A delta is: the format byte; the old ranking as runs copied from the newer ranking (start,
 // length) or literal SKU ids; the old scores where they differ from the copied ones; and the
 // members the newer version has that the old one lacked, and the reverse (roaring64).
+//
+// A score that differs is written (format 2) as the exclusive or of its bits with the copied
+// score's (0 for a literal), as a varint: relevance scores drift by a unit or two in the last
+// place between passes (the lexical statistics move with every title edit), so half a pool's
+// scores differ and each takes about a byte rather than 4; when that many differ, their
+// positions are a bit mask over the old ranking rather than gaps. Format 1 wrote the 4 bytes
+// after each gap; it is still read.
 
-const deltaFormat = 1
+const (
+	deltaFormat   = 2
+	deltaFormatV1 = 1 // scores as their 4 bytes
+)
 
 // errDelta marks a delta that cannot be decoded (a corrupt row).
 var errDelta = errors.New("version delta")
@@ -67,26 +78,46 @@ func encodeDelta(old, newer *Version) ([]byte, error) {
 		i += n
 	}
 	flush()
-	// Scores: present or not, then the positions (as gaps) whose score is not the copied one.
+	// Scores: present or not, then the positions whose score is not the copied one (gaps or a
+	// mask, whichever is smaller), then those scores.
 	if len(old.Scores) != 0 && len(old.Scores) != len(old.Ranking) {
 		return nil, fmt.Errorf("%w: %d scores for %d SKUs", errDelta, len(old.Scores), len(old.Ranking))
 	}
 	if len(old.Scores) == 0 {
-		b = append(b, 0)
+		b = append(b, scoresNone)
 	} else {
-		b = append(b, 1)
 		var diff []int
+		gapBytes := 0
 		for i, s := range old.Scores {
 			if base[i] < 0 || base[i] >= len(newer.Scores) || math.Float32bits(newer.Scores[base[i]]) != math.Float32bits(s) {
+				last := 0
+				if len(diff) > 0 {
+					last = diff[len(diff)-1]
+				}
+				gapBytes += uvarintLen(uint64(i - last))
 				diff = append(diff, i)
 			}
 		}
-		b = binary.AppendUvarint(b, uint64(len(diff)))
+		masked := (len(old.Scores)+7)/8 < gapBytes
+		if masked {
+			// Many differ (drifting relevance scores): their positions as a bit mask.
+			b = append(b, scoresMask)
+			at := len(b)
+			b = append(b, make([]byte, (len(old.Scores)+7)/8)...)
+			for _, i := range diff {
+				b[at+i/8] |= 1 << (i % 8)
+			}
+		} else {
+			b = append(b, scoresGaps)
+			b = binary.AppendUvarint(b, uint64(len(diff)))
+		}
 		last := 0
 		for _, i := range diff {
-			b = binary.AppendUvarint(b, uint64(i-last))
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(old.Scores[i]))
-			last = i
+			if !masked {
+				b = binary.AppendUvarint(b, uint64(i-last))
+				last = i
+			}
+			b = binary.AppendUvarint(b, uint64(math.Float32bits(old.Scores[i])^copiedBits(newer, base[i])))
 		}
 	}
 	// Members.
@@ -104,6 +135,31 @@ func encodeDelta(old, newer *Version) ([]byte, error) {
 	return b, nil
 }
 
+// The scores section's first byte: no scores; the positions whose score differs as a count and
+// gaps; or (format 2) as a bit mask over the old ranking.
+const (
+	scoresNone = 0
+	scoresGaps = 1
+	scoresMask = 2
+)
+
+// uvarintLen is how many bytes binary.AppendUvarint writes for x.
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
+// copiedBits is the bits of the score at newer position p (0 when p is none: a literal).
+func copiedBits(newer *Version, p int) uint32 {
+	if p < 0 || p >= len(newer.Scores) {
+		return 0
+	}
+	return math.Float32bits(newer.Scores[p])
+}
+
 // applyDelta rebuilds into v (whose other fields come from its row) the ranking, scores and
 // members of the version the delta encodes against newer.
 func applyDelta(v, newer *Version, delta []byte) error {
@@ -111,7 +167,8 @@ func applyDelta(v, newer *Version, delta []byte) error {
 	bad := func(what string) error {
 		return fmt.Errorf("%w: pool %d version %d: %s", errDelta, v.PoolID, v.Version, what)
 	}
-	if f, err := r.ReadByte(); err != nil || f != deltaFormat {
+	format, err := r.ReadByte()
+	if err != nil || (format != deltaFormat && format != deltaFormatV1) {
 		return bad("unknown format")
 	}
 	n, err := binary.ReadUvarint(r)
@@ -147,33 +204,72 @@ func applyDelta(v, newer *Version, delta []byte) error {
 		}
 	}
 	has, err := r.ReadByte()
-	if err != nil || has > 1 {
+	if err != nil || has > scoresMask || (has == scoresMask && format == deltaFormatV1) {
 		return bad("scores")
 	}
 	v.Scores = nil
-	if has == 1 {
+	if has != scoresNone {
 		v.Scores = make([]float32, len(v.Ranking))
 		for i, p := range base {
 			if p >= 0 && p < len(newer.Scores) {
 				v.Scores[i] = newer.Scores[p]
 			}
 		}
-		m, err := binary.ReadUvarint(r)
-		if err != nil || m > uint64(len(v.Scores)) {
-			return bad("score count")
-		}
-		at := 0
-		for j := uint64(0); j < m; j++ {
-			gap, err := binary.ReadUvarint(r)
-			if err != nil || gap > uint64(len(v.Scores)) || at+int(gap) >= len(v.Scores) {
-				return bad("score position")
+		// readScore reads the score at position i: its 4 bytes (format 1), or the exclusive
+		// or of its bits with the copied score's.
+		readScore := func(i int) error {
+			if format == deltaFormatV1 {
+				var bits [4]byte
+				if _, err := io.ReadFull(r, bits[:]); err != nil {
+					return bad("score")
+				}
+				v.Scores[i] = math.Float32frombits(binary.LittleEndian.Uint32(bits[:]))
+				return nil
 			}
-			at += int(gap)
-			var bits [4]byte
-			if _, err := r.Read(bits[:]); err != nil {
+			x, err := binary.ReadUvarint(r)
+			if err != nil || x > math.MaxUint32 {
 				return bad("score")
 			}
-			v.Scores[at] = math.Float32frombits(binary.LittleEndian.Uint32(bits[:]))
+			v.Scores[i] = math.Float32frombits(uint32(x) ^ copiedBits(newer, base[i]))
+			return nil
+		}
+		// The positions whose score differs: a mask, then their scores in order; or each
+		// position's gap followed by its score.
+		var at []int
+		if has == scoresMask {
+			mask := make([]byte, (len(v.Scores)+7)/8)
+			if _, err := io.ReadFull(r, mask); err != nil {
+				return bad("score mask")
+			}
+			for i := range v.Scores {
+				if mask[i/8]&(1<<(i%8)) != 0 {
+					at = append(at, i)
+				}
+			}
+			if n := len(v.Scores); n%8 != 0 && mask[len(mask)-1]>>(n%8) != 0 {
+				return bad("score mask")
+			}
+		} else {
+			m, err := binary.ReadUvarint(r)
+			if err != nil || m > uint64(len(v.Scores)) {
+				return bad("score count")
+			}
+			pos := 0
+			for j := uint64(0); j < m; j++ {
+				gap, err := binary.ReadUvarint(r)
+				if err != nil || gap > uint64(len(v.Scores)) || pos+int(gap) >= len(v.Scores) {
+					return bad("score position")
+				}
+				pos += int(gap)
+				if err := readScore(pos); err != nil {
+					return err
+				}
+			}
+		}
+		for _, i := range at {
+			if err := readScore(i); err != nil {
+				return err
+			}
 		}
 	}
 	sets := make([]*roaring64.Bitmap, 2)

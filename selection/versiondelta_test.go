@@ -1,6 +1,8 @@
 package selection
 
 import (
+	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -108,8 +110,17 @@ func FuzzApplyDelta(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(d)
+	drift := &Version{Members: old.Members, Ranking: old.Ranking, Scores: append([]float32(nil), old.Scores...)}
+	for i := range drift.Scores {
+		drift.Scores[i] = math.Nextafter32(drift.Scores[i], 0)
+	}
+	if d, err = encodeDelta(drift, old); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(d) // a score mask
 	f.Add([]byte{deltaFormat})
 	f.Add([]byte{deltaFormat, 3, 7, 1})
+	f.Add([]byte{deltaFormatV1, 3, 6, 0, 1, 1, 1, 0, 0, 32, 64})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v := &Version{}
 		if err := applyDelta(v, newer, b); err != nil {
@@ -119,4 +130,58 @@ func FuzzApplyDelta(f *testing.F) {
 			t.Fatalf("%d scores for %d SKUs", len(v.Scores), len(v.Ranking))
 		}
 	})
+}
+
+// Scores that drift by a unit or two in the last place (relevance scores between passes) take
+// about a byte and a bit each, not four and a gap, and come back exactly, as do ones that
+// change wholly.
+func TestVersionDeltaDriftingScores(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	old := randomVersion(rng, 2000, true)
+	for i := range old.Scores {
+		old.Scores[i] = 0.5 + rng.Float32()
+	}
+	newer := &Version{Members: old.Members.Clone(), Ranking: append(IDs(nil), old.Ranking...), Scores: append([]float32(nil), old.Scores...)}
+	drifted := 0
+	for i := range newer.Scores {
+		switch rng.IntN(4) {
+		case 0, 1:
+			newer.Scores[i] = math.Float32frombits(math.Float32bits(newer.Scores[i]) - uint32(1+rng.IntN(2)))
+			drifted++
+		case 2:
+			if rng.IntN(50) == 0 {
+				newer.Scores[i] = -newer.Scores[i] * 3
+				drifted++
+			}
+		}
+	}
+	d, err := encodeDelta(old, newer)
+	require.NoError(t, err)
+	got := &Version{}
+	require.NoError(t, applyDelta(got, newer, d))
+	require.Equal(t, old.Scores, got.Scores)
+	require.Equal(t, []int64(old.Ranking), []int64(got.Ranking))
+	// Gaps and exclusive ors would take about 2 bytes a score; the mask takes a bit a position.
+	require.Less(t, float64(len(d)), 1.5*float64(drifted)+300, "%d bytes for %d drifted scores", len(d), drifted)
+	t.Logf("%d drifted scores of %d: delta %d bytes (%.2f a score)", drifted, len(old.Scores), len(d), float64(len(d))/float64(drifted))
+}
+
+// Deltas written before the scores were coded as exclusive ors (format 1: four bytes a score)
+// still decode.
+func TestVersionDeltaReadsFormat1(t *testing.T) {
+	newer := &Version{Members: roaring64.BitmapOf(10, 20, 30), Ranking: IDs{10, 20, 30}, Scores: []float32{3, 2, 1}}
+	empty, err := roaring64.New().ToBytes()
+	require.NoError(t, err)
+	d := []byte{deltaFormatV1, 3, 3 << 1, 0, 1, 1, 1}
+	d = binary.LittleEndian.AppendUint32(d, math.Float32bits(2.5))
+	for range 2 {
+		d = binary.AppendUvarint(d, uint64(len(empty)))
+		d = append(d, empty...)
+	}
+	got := &Version{}
+	require.NoError(t, applyDelta(got, newer, d))
+	require.Equal(t, []int64{10, 20, 30}, []int64(got.Ranking))
+	require.Equal(t, []float32{3, 2.5, 1}, got.Scores)
+	require.True(t, newer.Members.Equals(got.Members))
+	require.Error(t, applyDelta(&Version{}, newer, d[:8]), "a score cut short")
 }

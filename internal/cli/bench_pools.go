@@ -40,6 +40,7 @@ func runBenchPools(ctx context.Context, env *Env, args []string) error {
 	fs.DurationVar(&cfg.Stream, "stream", 0, "after the batches, a live stream this long (0: none) while refresh passes run back to back: each event's freshness")
 	fs.IntVar(&cfg.Rate, "rate", 1000, "events a second of the live stream")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the first incremental pass to this file")
+	fs.StringVar(&cfg.AllocProfile, "allocprofile", "", "write heap profiles just before and after the first incremental pass to PREFIX-before.pb.gz and PREFIX-after.pb.gz")
 	fs.StringVar(&tracefile, "trace", "", "write an execution trace of the first incremental pass to this file (go tool trace: where it waits)")
 	fs.DurationVar(&cfg.PruneEvery, "prune-every", 0, "during the stream, apply retention this often and report the tables' sizes (0: no retention)")
 	fs.IntVar(&cfg.Keep, "keep", 100, "retention during the stream: a pool's newest versions kept whatever their age")

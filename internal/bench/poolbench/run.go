@@ -70,6 +70,11 @@ type Config struct {
 	CPUProfile io.Writer
 	// Trace, when set, is written with an execution trace of the first incremental pass.
 	Trace io.Writer
+	// AllocProfile, when set, is a path prefix: heap profiles just before and just after the
+	// first incremental pass are written to AllocProfile+"-before.pb.gz" and "-after.pb.gz"
+	// (`go tool pprof -sample_index=alloc_space -diff_base BEFORE AFTER`: what the pass allocated).
+	// Each is taken after a collection, outside the timing.
+	AllocProfile string
 }
 
 func (c Config) withDefaults() Config {
@@ -101,6 +106,7 @@ type Pass struct {
 	Faults                     int64         // the process's minor page faults in the pass (memory touched for the first time since the kernel gave it)
 	GCCPU                      time.Duration // the garbage collector's CPU in the pass (runtime/metrics' estimate, updated as cycles end)
 	GCs                        uint32        // collections that ended during the pass
+	Allocated                  uint64        // bytes the pass allocated on the Go heap
 	Written, Confirmed, Skip   int
 	Triggers                   map[string]int    // what made the pass run the pools it ran
 	Unchanged                  map[string]int    // of those, by trigger, the runs that wrote no version
@@ -186,6 +192,11 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 			return res, err
 		}
 		wait := time.Since(t2)
+		if cfg.AllocProfile != "" {
+			if err := writeHeapProfile(cfg.AllocProfile + "-before.pb.gz"); err != nil {
+				return res, err
+			}
+		}
 		if cfg.CPUProfile != nil {
 			if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
 				return res, fmt.Errorf("cpu profile: %w", err)
@@ -208,6 +219,12 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 		if cfg.CPUProfile != nil {
 			pprof.StopCPUProfile()
 			cfg.CPUProfile = nil // one pass: the first batch's
+		}
+		if cfg.AllocProfile != "" {
+			if err := writeHeapProfile(cfg.AllocProfile + "-after.pb.gz"); err != nil {
+				return res, err
+			}
+			cfg.AllocProfile = ""
 		}
 		if err != nil {
 			return res, err
@@ -304,14 +321,14 @@ func pass(ctx context.Context, t Target, name string, changed int) (Pass, error)
 		return p, err
 	}
 	u0 := cpuTimes()
-	gc0, n0 := gcTimes()
+	gc0, n0, a0 := gcTimes()
 	t0 := time.Now()
 	outs, err := t.Service.RefreshAll(ctx)
 	p.Took = time.Since(t0)
 	u1 := cpuTimes()
-	gc1, n1 := gcTimes()
+	gc1, n1, a1 := gcTimes()
 	p.OwnCPU, p.SysCPU, p.Faults, p.MachineCPU = u1.own-u0.own, u1.sys-u0.sys, u1.faults-u0.faults, u1.machine-u0.machine
-	p.GCCPU, p.GCs = gc1-gc0, n1-n0
+	p.GCCPU, p.GCs, p.Allocated = gc1-gc0, n1-n0, a1-a0
 	if err != nil {
 		return p, err
 	}
@@ -470,7 +487,7 @@ func waitFollowers(ctx context.Context, t Target) error {
 // report prints the passes and the last line.
 func report(out io.Writer, r Result) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "pass\tchanged SKUs\tseconds\tCPU s (own, sys, machine)\tfaults k\tGC s (cycles)\twritten\tconfirmed\tskipped\tfailed\tbytes stored\tper version\tfull row\tshare\ttable bytes\tfreshness s\t")
+	fmt.Fprintln(w, "pass\tchanged SKUs\tseconds\tCPU s (own, sys, machine)\tfaults k\tGC s (cycles)\talloc GB\twritten\tconfirmed\tskipped\tfailed\tbytes stored\tper version\tfull row\tshare\ttable bytes\tfreshness s\t")
 	for _, p := range r.Passes {
 		per := int64(0)
 		if p.Written > 0 {
@@ -480,8 +497,8 @@ func report(out io.Writer, r Result) {
 		if p.FullRowBytes > 0 {
 			share = float64(per) / float64(p.FullRowBytes)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%.2f\t%.1f, %.1f, %.1f\t%d\t%.1f (%d)\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t\n", strings.SplitN(p.Name, " ", 2)[0], p.Changed, p.Took.Seconds(),
-			p.OwnCPU.Seconds(), p.SysCPU.Seconds(), p.MachineCPU.Seconds(), p.Faults/1000, p.GCCPU.Seconds(), p.GCs, p.Written, p.Confirmed, p.Skip, p.Failed, p.VersionBytes, per, p.FullRowBytes, share, p.StoreBytes, p.Freshness.Seconds())
+		fmt.Fprintf(w, "%s\t%d\t%.2f\t%.1f, %.1f, %.1f\t%d\t%.1f (%d)\t%.2f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.3f\t%d\t%.2f\t\n", strings.SplitN(p.Name, " ", 2)[0], p.Changed, p.Took.Seconds(),
+			p.OwnCPU.Seconds(), p.SysCPU.Seconds(), p.MachineCPU.Seconds(), p.Faults/1000, p.GCCPU.Seconds(), p.GCs, float64(p.Allocated)/1e9, p.Written, p.Confirmed, p.Skip, p.Failed, p.VersionBytes, per, p.FullRowBytes, share, p.StoreBytes, p.Freshness.Seconds())
 	}
 	w.Flush()
 	full := r.Passes[0]
@@ -539,9 +556,28 @@ func cpuTimes() (u usage) {
 	return u
 }
 
-// gcTimes is the garbage collector's CPU time so far and how many collections have ended.
-func gcTimes() (time.Duration, uint32) {
-	samples := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}
+// writeHeapProfile collects garbage (the profile is as of the last collection) and writes the
+// heap profile (allocations since the start, sampled) to path.
+func writeHeapProfile(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
+}
+
+// gcTimes is the garbage collector's CPU time so far, how many collections have ended, and
+// the bytes allocated on the heap.
+func gcTimes() (time.Duration, uint32, uint64) {
+	samples := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/allocs:bytes"}}
 	metrics.Read(samples)
 	var cpu time.Duration
 	var n uint32
@@ -551,7 +587,11 @@ func gcTimes() (time.Duration, uint32) {
 	if samples[1].Value.Kind() == metrics.KindUint64 {
 		n = uint32(samples[1].Value.Uint64())
 	}
-	return cpu, n
+	var alloc uint64
+	if samples[2].Value.Kind() == metrics.KindUint64 {
+		alloc = samples[2].Value.Uint64()
+	}
+	return cpu, n, alloc
 }
 
 func find(ps []Pass, changed int) float64 {

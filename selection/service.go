@@ -71,6 +71,11 @@ type Service struct {
 	// PoolBudget bounds one pool's refresh in RefreshAll: a pool that takes longer fails
 	// (logged; the next pass tries again) instead of holding the pass up. Default 30s.
 	PoolBudget time.Duration
+	// CollectAfterPass makes RefreshAll collect the Go heap's garbage as a pass ends when the
+	// pass used more than half of the heap's headroom to the next collection (collect.go):
+	// the collection then falls between passes, where it is cheap, rather than inside the
+	// next one. Default false: the runtime collects when its goal says.
+	CollectAfterPass bool
 }
 
 // Planners.
@@ -478,6 +483,9 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	if readErr == nil && ctx.Err() == nil { // the pass saw every pool
 		s.forgetUnlisted(known, listed)
 		s.releaseStates(pos, activeIDs)
+	}
+	if s.CollectAfterPass {
+		collectAfterPass()
 	}
 	return out, readErr
 }

@@ -44,7 +44,8 @@ func coreConfig(env *Env, llm *selection.LLMPlanner) (core.Config, error) {
 		ServiceIntents: c.Serve.Intents == "on", Aliases: aliases, Currency: c.Serve.Currency, LLM: llm,
 		Follow: true, EmbedBatch: c.Vectors.EmbedBatch, Logger: env.Log, EventsKeptFor: c.Serve.EventRetention.EventsFor,
 		RefreshWorkers: c.Serve.RefreshWorkers, PoolBudget: c.Serve.PoolBudget, Approval: c.Serve.Approval == "on",
-		Tags: tagger.Config{JournalFor: c.Serve.JournalFor}}, nil
+		CollectAfterPass: c.Serve.RefreshCollect == "on",
+		Tags:             tagger.Config{JournalFor: c.Serve.JournalFor}}, nil
 }
 
 // judgedAliases reads the judged queries SELECTION_JUDGED_QUERIES names ("": the demo data's

@@ -50,6 +50,9 @@ type Config struct {
 	// RefreshWorkers and PoolBudget go to selection.Service (0: its defaults).
 	RefreshWorkers int
 	PoolBudget     time.Duration
+	// CollectAfterPass collects the Go heap's garbage as a refresh pass ends when the pass
+	// used more than half the heap's headroom (selection.Service.CollectAfterPass).
+	CollectAfterPass bool
 	// Approval requires an approver to publish pools (selection.Service.Approval).
 	Approval bool
 	// Currency is the catalogue's currency. Default "USD".
@@ -171,20 +174,21 @@ func New(ctx context.Context, pool *pgxpool.Pool, emb embed.Embedder, cfg Config
 	}
 	c.Intents = search.NewIntents(c.Searcher, c.Tags, cfg.Intents).WithAliases(cfg.Aliases)
 	c.Service = &selection.Service{
-		Executor:        &selection.Executor{Index: c.Tags.Index(), Retriever: search.Retriever{Searcher: c.Searcher}},
-		Pools:           pools,
-		DB:              pool,
-		Vocabulary:      vocabularyOf(c.Tags.Index()),
-		LLM:             cfg.LLM,
-		CatalogCurrency: cfg.Currency,
-		Log:             log,
-		EventsKeptFor:   cfg.EventsKeptFor,
-		GenerationAt:    c.Tags.GenerationAt,
-		PastStates:      c.Tags.StatesSince,
-		ReleaseStates:   c.Tags.ReleaseStates,
-		RefreshWorkers:  cfg.RefreshWorkers,
-		PoolBudget:      cfg.PoolBudget,
-		Approval:        cfg.Approval,
+		Executor:         &selection.Executor{Index: c.Tags.Index(), Retriever: search.Retriever{Searcher: c.Searcher}},
+		Pools:            pools,
+		DB:               pool,
+		Vocabulary:       vocabularyOf(c.Tags.Index()),
+		LLM:              cfg.LLM,
+		CatalogCurrency:  cfg.Currency,
+		Log:              log,
+		EventsKeptFor:    cfg.EventsKeptFor,
+		GenerationAt:     c.Tags.GenerationAt,
+		PastStates:       c.Tags.StatesSince,
+		ReleaseStates:    c.Tags.ReleaseStates,
+		RefreshWorkers:   cfg.RefreshWorkers,
+		CollectAfterPass: cfg.CollectAfterPass,
+		PoolBudget:       cfg.PoolBudget,
+		Approval:         cfg.Approval,
 	}
 	if cfg.ServiceIntents {
 		c.Service.Intents = c.Intents

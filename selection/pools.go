@@ -860,24 +860,26 @@ type Moved struct {
 // DiffVersions compares two rankings: SKUs added, removed, and moved (rank changed).
 func DiffVersions(a, b *Version) Diff {
 	d := Diff{From: a.Version, To: b.Version, Added: []Moved{}, Removed: []Moved{}, Moved: []Moved{}}
+	// One map: a's rank by SKU, negated once b holds the SKU too (what is left positive was
+	// removed). A refresh pass diffs every version it writes.
 	ra := make(map[int64]int, len(a.Ranking))
 	for i, id := range a.Ranking {
 		ra[id] = i + 1
 	}
-	seen := make(map[int64]bool, len(b.Ranking))
 	for i, id := range b.Ranking {
-		seen[id] = true
-		switch r, ok := ra[id]; {
-		case !ok:
+		switch r := ra[id]; {
+		case r <= 0: // not in a (or b repeats it)
 			d.Added = append(d.Added, Moved{SKUID: id, ToRank: i + 1})
 		case r != i+1:
 			d.Moved = append(d.Moved, Moved{SKUID: id, FromRank: r, ToRank: i + 1})
+			ra[id] = -r
 		default:
 			d.Same++
+			ra[id] = -r
 		}
 	}
 	for i, id := range a.Ranking {
-		if !seen[id] {
+		if ra[id] > 0 {
 			d.Removed = append(d.Removed, Moved{SKUID: id, FromRank: i + 1})
 		}
 	}

@@ -185,3 +185,38 @@ func TestVersionDeltaReadsFormat1(t *testing.T) {
 	require.True(t, newer.Members.Equals(got.Members))
 	require.Error(t, applyDelta(&Version{}, newer, d[:8]), "a score cut short")
 }
+
+// DiffVersions says what a naive comparison of the two rankings says.
+func TestDiffVersionsAgainstNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 50, 1000} {
+		a := randomVersion(rng, n, false)
+		b := churn(rng, a, 0.1)
+		d := DiffVersions(a, b)
+		rank := func(r IDs, id int64) int {
+			for i, x := range r {
+				if x == id {
+					return i + 1
+				}
+			}
+			return 0
+		}
+		want := Diff{Added: []Moved{}, Removed: []Moved{}, Moved: []Moved{}}
+		for i, id := range b.Ranking {
+			switch r := rank(a.Ranking, id); {
+			case r == 0:
+				want.Added = append(want.Added, Moved{SKUID: id, ToRank: i + 1})
+			case r != i+1:
+				want.Moved = append(want.Moved, Moved{SKUID: id, FromRank: r, ToRank: i + 1})
+			default:
+				want.Same++
+			}
+		}
+		for i, id := range a.Ranking {
+			if rank(b.Ranking, id) == 0 {
+				want.Removed = append(want.Removed, Moved{SKUID: id, FromRank: i + 1})
+			}
+		}
+		require.Equal(t, want, d, "n=%d", n)
+	}
+}

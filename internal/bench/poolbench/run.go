@@ -9,7 +9,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
 	"runtime/trace"
@@ -26,6 +25,7 @@ import (
 	"selection/filter"
 	"selection/ingest"
 	"selection/internal/bench/scenariobench"
+	"selection/internal/bench/soakbench"
 	"selection/selection"
 	"selection/vectorindex"
 )
@@ -73,7 +73,7 @@ type Config struct {
 	// AllocProfile, when set, is a path prefix: heap profiles just before and just after the
 	// first incremental pass are written to AllocProfile+"-before.pb.gz" and "-after.pb.gz"
 	// (`go tool pprof -sample_index=alloc_space -diff_base BEFORE AFTER`: what the pass allocated).
-	// Each is taken after a collection, outside the timing.
+	// Each is taken after collections (soakbench.WriteHeapProfile), outside the timing.
 	AllocProfile string
 }
 
@@ -191,7 +191,7 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 		}
 		wait := time.Since(t2)
 		if cfg.AllocProfile != "" {
-			if err := writeHeapProfile(cfg.AllocProfile + "-before.pb.gz"); err != nil {
+			if err := soakbench.WriteHeapProfile(cfg.AllocProfile + "-before.pb.gz"); err != nil {
 				return res, err
 			}
 		}
@@ -219,7 +219,7 @@ func Run(ctx context.Context, t Target, cfg Config, out io.Writer) (Result, erro
 			cfg.CPUProfile = nil // one pass: the first batch's
 		}
 		if cfg.AllocProfile != "" {
-			if err := writeHeapProfile(cfg.AllocProfile + "-after.pb.gz"); err != nil {
+			if err := soakbench.WriteHeapProfile(cfg.AllocProfile + "-after.pb.gz"); err != nil {
 				return res, err
 			}
 			cfg.AllocProfile = ""
@@ -552,24 +552,6 @@ func cpuTimes() (u usage) {
 	}
 	u.machine = time.Duration(busy) * (time.Second / 100) // USER_HZ: 100 on Linux
 	return u
-}
-
-// writeHeapProfile collects garbage (the profile is as of the last collection) and writes the
-// heap profile (allocations since the start, sampled) to path.
-func writeHeapProfile(path string) error {
-	runtime.GC()
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("heap profile: %w", err)
-	}
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		f.Close()
-		return fmt.Errorf("heap profile: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("heap profile: %w", err)
-	}
-	return nil
 }
 
 // gcTimes is the garbage collector's CPU time so far, how many collections have ended, and

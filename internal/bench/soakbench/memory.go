@@ -53,20 +53,21 @@ func HeapAfterGC() (int64, error) {
 }
 
 // WriteHeapProfile collects garbage and writes this process's heap profile (pprof format) to
-// path; `go tool pprof -diff_base START END` then shows what grew.
+// path; `go tool pprof -diff_base START END` then shows what grew (the soak's heap in use, the
+// pools bench's allocations in a pass, -sample_index=alloc_space).
 func WriteHeapProfile(path string) error {
 	runtime.GC()
 	runtime.GC()
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("soak: heap profile: %w", err)
+		return fmt.Errorf("heap profile: %w", err)
 	}
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		f.Close()
-		return fmt.Errorf("soak: heap profile: %w", err)
+		return fmt.Errorf("heap profile %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("soak: heap profile: %w", err)
+		return fmt.Errorf("heap profile %s: %w", path, err)
 	}
 	return nil
 }

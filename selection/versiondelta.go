@@ -87,15 +87,11 @@ func encodeDelta(old, newer *Version) ([]byte, error) {
 		b = append(b, scoresNone)
 	} else {
 		var diff []int
-		gapBytes := 0
+		gapBytes, prev := 0, 0
 		for i, s := range old.Scores {
 			if base[i] < 0 || base[i] >= len(newer.Scores) || math.Float32bits(newer.Scores[base[i]]) != math.Float32bits(s) {
-				last := 0
-				if len(diff) > 0 {
-					last = diff[len(diff)-1]
-				}
-				gapBytes += uvarintLen(uint64(i - last))
-				diff = append(diff, i)
+				gapBytes += uvarintLen(uint64(i - prev))
+				diff, prev = append(diff, i), i
 			}
 		}
 		masked := (len(old.Scores)+7)/8 < gapBytes
@@ -235,19 +231,20 @@ func applyDelta(v, newer *Version, delta []byte) error {
 		}
 		// The positions whose score differs: a mask, then their scores in order; or each
 		// position's gap followed by its score.
-		var at []int
 		if has == scoresMask {
 			mask := make([]byte, (len(v.Scores)+7)/8)
 			if _, err := io.ReadFull(r, mask); err != nil {
 				return bad("score mask")
 			}
-			for i := range v.Scores {
-				if mask[i/8]&(1<<(i%8)) != 0 {
-					at = append(at, i)
-				}
-			}
 			if n := len(v.Scores); n%8 != 0 && mask[len(mask)-1]>>(n%8) != 0 {
 				return bad("score mask")
+			}
+			for i := range v.Scores {
+				if mask[i/8]&(1<<(i%8)) != 0 {
+					if err := readScore(i); err != nil {
+						return err
+					}
+				}
 			}
 		} else {
 			m, err := binary.ReadUvarint(r)
@@ -264,11 +261,6 @@ func applyDelta(v, newer *Version, delta []byte) error {
 				if err := readScore(pos); err != nil {
 					return err
 				}
-			}
-		}
-		for _, i := range at {
-			if err := readScore(i); err != nil {
-				return err
 			}
 		}
 	}

@@ -716,13 +716,7 @@ func TestRefreshSkipsChangesThatCannotBringASKUIn(t *testing.T) {
 		t.Helper()
 		n++
 		recordEvent(t, db, fmt.Sprintf("k%d", n), kind, 1020)
-		outs, err := svc.RefreshAll(ctx)
-		require.NoError(t, err)
-		by := map[int64]selection.RefreshOutcome{}
-		for _, o := range outs {
-			by[o.PoolID] = o
-		}
-		return by
+		return refreshByPool(t, svc)
 	}
 	outs := event("metrics.update")
 	require.True(t, outs[bySales.ID].Skipped, "its 20 sales do not beat the last member's 36: %s", outs[bySales.ID].Reason)

@@ -339,6 +339,26 @@ func order(t *testing.T, db *testdb.DB, live *filter.Index, sku, stock, sales in
 	live.Upsert([]filter.Row{filter.RowFromSKU(&row)})
 }
 
+// wirelessMiceInStock is typedFixture's pool of types with a sales tail whose filter reads
+// stock: the wireless mice in stock ranked by relevance, then the best sellers in stock.
+func wirelessMiceInStock() selection.Plan {
+	inStock := filter.Attr("in_stock", "true")
+	return selection.Plan{Version: selection.PlanVersion, Query: "wireless", Limit: 10, Ranking: selection.Ranking{By: selection.SortRelevance},
+		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse"}}}, Filter: &inStock}
+}
+
+// refreshByPool runs a refresh pass and returns its outcomes by pool.
+func refreshByPool(t *testing.T, svc *selection.Service) map[int64]selection.RefreshOutcome {
+	t.Helper()
+	outs, err := svc.RefreshAll(context.Background())
+	require.NoError(t, err)
+	by := map[int64]selection.RefreshOutcome{}
+	for _, o := range outs {
+		by[o.PoolID] = o
+	}
+	return by
+}
+
 // An order (stock down, sales up) of a SKU outside a pool of types with a sales tail, whose
 // filter reads stock: when the SKU was in stock in every state since the version, the order can
 // bring it in only through the tail, by outselling its last member, as a sales change alone
@@ -347,9 +367,7 @@ func TestRefreshSkipsAnOrderOfASKUThatStayedInStock(t *testing.T) {
 	ctx := context.Background()
 	db, svc, _ := typedFixture(t)
 	live, asked := followStates(t, db, svc)
-	inStock := filter.Attr("in_stock", "true")
-	plan := selection.Plan{Version: selection.PlanVersion, Query: "wireless", Limit: 10, Ranking: selection.Ranking{By: selection.SortRelevance},
-		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse"}}}, Filter: &inStock}
+	plan := wirelessMiceInStock()
 	p, v, err := svc.CreatePool(ctx, selection.PoolInput{Name: "wireless mice in stock", Plan: plan})
 	require.NoError(t, err)
 	// Stock is i%3: the hits are the wireless mice in stock (4, 8, 16, 20, 28); the tail the
@@ -402,23 +420,12 @@ func TestPassReleasesWhatNoVersionNeeds(t *testing.T) {
 	ctx := context.Background()
 	db, svc, _ := typedFixture(t)
 	live, _ := followStates(t, db, svc)
-	inStock := filter.Attr("in_stock", "true")
-	plan := selection.Plan{Version: selection.PlanVersion, Query: "wireless", Limit: 10, Ranking: selection.Ranking{By: selection.SortRelevance},
-		Intent: &selection.Intent{Types: []selection.IntentType{{Name: "mouse"}}}, Filter: &inStock}
+	plan := wirelessMiceInStock()
 	p, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "wireless mice in stock", Plan: plan})
 	require.NoError(t, err)
 	gone, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "deleted elsewhere", Plan: plan})
 	require.NoError(t, err)
-	pass := func() map[int64]selection.RefreshOutcome {
-		t.Helper()
-		outs, err := svc.RefreshAll(ctx)
-		require.NoError(t, err)
-		by := map[int64]selection.RefreshOutcome{}
-		for _, o := range outs {
-			by[o.PoolID] = o
-		}
-		return by
-	}
+	pass := func() map[int64]selection.RefreshOutcome { return refreshByPool(t, svc) }
 	recordEvent(t, db, "touch-1004", "sku.upsert", 1004)
 	pass() // both versions are this process's, at the pass's position
 	owned, body := svc.Kept(gone.ID)

@@ -131,23 +131,25 @@ func (ix *Index) NumericValues(field string, ordinals []int64) ([]int64, error) 
 	return out, nil
 }
 
-// NumericSum is the sum of a numeric field over the ordinals (those without a value count 0),
-// from the field's bit slices (one AND-count per bit) rather than each value: a version's
-// stamp of 24 h sales over its thousands of SKUs.
+// NumericSum is the sum of a numeric field's values at the ordinals, each as often as it is
+// named (those without a value count 0): a version's stamp of 24 h sales over its thousands of
+// SKUs. It reads the field's dense values (the range accelerator's, kept as values change), a
+// load per ordinal: the BSI's sum (an AND-count per bit plane, each on a goroutine of its own)
+// took about 0.2 ms for a few thousand SKUs, most of a written version's own CPU time.
 func (ix *Index) NumericSum(field string, ordinals []int64) (int64, error) {
 	col, err := numericField(field)
 	if err != nil {
 		return 0, err
 	}
-	set := roaring64.New()
-	for _, o := range ordinals {
-		if o >= 0 {
-			set.Add(uint64(o))
-		}
-	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	sum, _ := ix.nums[col].bsi.Sum(set)
+	dense := ix.nums[col].accel().vals
+	var sum int64
+	for _, o := range ordinals {
+		if o >= 0 && o < int64(len(dense)) {
+			sum += dense[o]
+		}
+	}
 	return sum, nil
 }
 

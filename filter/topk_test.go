@@ -60,47 +60,57 @@ func TestTopKMatchesFullSort(t *testing.T) {
 	}
 }
 
-// NumericSum is the sum NumericValues gives, negative values, repeated and unknown ordinals
-// included.
+// NumericSum is the sum of the values the rows gave, negative values, repeated and unknown
+// ordinals included, and stays so as values change, are cleared and new SKUs arrive after its
+// first use.
 func TestNumericSumMatchesValues(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	ix := NewIndex()
-	var rows []Row
-	for o := int64(0); o < 3000; o++ {
-		r := Row{Ordinal: o, ID: o + 1, Live: true}
-		r.Num[NumSales24h] = int64(rng.IntN(1000))
-		r.Num[NumGMV24h] = int64(rng.IntN(1_000_000_000)) - 300_000_000
-		rows = append(rows, r)
+	want := map[string]map[int64]int64{"sales_24h": {}, "gmv_24h": {}}
+	upsert := func(from, to int64) {
+		var rows []Row
+		for o := from; o < to; o++ {
+			r := Row{Ordinal: o, ID: o + 1, Live: from == 0 || rng.IntN(10) > 0} // not live: deleted, no values
+			r.Num[NumSales24h] = int64(rng.IntN(1000))
+			r.Num[NumGMV24h] = int64(rng.IntN(1_000_000_000)) - 300_000_000
+			for field, n := range map[string]int{"sales_24h": NumSales24h, "gmv_24h": NumGMV24h} {
+				want[field][o] = r.Num[n]
+				if !r.Live {
+					delete(want[field], o)
+				}
+			}
+			rows = append(rows, r)
+		}
+		ix.Upsert(rows)
 	}
-	ix.Upsert(rows)
-	for _, n := range []int{0, 1, 7, 500, 2999} {
+	check := func(n int) {
+		t.Helper()
 		ords := make([]int64, n)
 		for i := range ords {
-			ords[i] = int64(rng.IntN(3000))
+			ords[i] = int64(rng.IntN(3500))
 		}
-		ords = append(ords, 99_999) // no such SKU
-		seen := map[int64]bool{}
-		var uniq []int64
-		for _, o := range ords {
-			if !seen[o] {
-				seen[o] = true
-				uniq = append(uniq, o)
-			}
+		ords = append(ords, 99_999, -1) // no such SKU
+		if n > 0 {
+			ords = append(ords, ords[0]) // named twice
 		}
-		for _, field := range []string{"sales_24h", "gmv_24h"} {
-			vals, err := ix.NumericValues(field, uniq)
-			if err != nil {
-				t.Fatal(err)
+		for field, vals := range want {
+			var sum int64
+			for _, o := range ords {
+				sum += vals[o]
 			}
-			var want int64
-			for _, v := range vals {
-				want += v
-			}
-			got, err := ix.NumericSum(field, uniq)
-			if err != nil || got != want {
-				t.Fatalf("%s over %d ordinals: %d (%v), want %d", field, len(uniq), got, err, want)
+			got, err := ix.NumericSum(field, ords)
+			if err != nil || got != sum {
+				t.Fatalf("%s over %d ordinals: %d (%v), want %d", field, len(ords), got, err, sum)
 			}
 		}
+	}
+	upsert(0, 3000)
+	for _, n := range []int{0, 1, 7, 500, 2999} {
+		check(n)
+	}
+	upsert(1000, 3500) // changed values, cleared ones and new SKUs, after the first sum
+	for _, n := range []int{1, 500, 3499} {
+		check(n)
 	}
 	if _, err := ix.NumericSum("brand", nil); err == nil {
 		t.Fatal("a categorical field has no sum")

@@ -775,3 +775,40 @@ func recordEvent(t *testing.T, db *testdb.DB, id, kind string, sku int64) {
 		VALUES ($1, $2, $3, '{}', 'test', 'realtime', now())`, id, kind, sku)
 	require.NoError(t, err)
 }
+
+// A pass compares each pool's plan with its current version's by the text both were read from
+// (plansMatch): a pool whose plan nobody edited is skipped, whether its version was read from
+// Postgres or kept from the pass that wrote it, and an edit, even one that only reorders the
+// plan's text or changes a single number, is seen.
+func TestRefreshAllSeesAnEditedPlan(t *testing.T) {
+	ctx := context.Background()
+	_, _, svc := fixture(t)
+	plan := selection.Plan{Version: 1, Filter: ptrExpr(filter.Attr("brand", "razer")), Ranking: selection.Ranking{By: "sales"}, Limit: 3}
+	p, _, err := svc.CreatePool(ctx, selection.PoolInput{Name: "razer", Plan: plan})
+	require.NoError(t, err)
+	for pass := range 2 { // the version as read, then as kept
+		o := refreshByPool(t, svc)[p.ID]
+		require.True(t, o.Skipped, "pass %d: %+v", pass, o)
+	}
+	plan.Limit = 2
+	_, err = svc.Pools.Update(ctx, p.ID, selection.PoolInput{Name: "razer", Plan: plan}, selection.Edit{Any: true})
+	require.NoError(t, err)
+	o := refreshByPool(t, svc)[p.ID]
+	require.Equal(t, "plan edited", o.Trigger)
+	require.True(t, o.Changed)
+	v, err := svc.Pools.GetVersion(ctx, p.ID, 0)
+	require.NoError(t, err)
+	require.Len(t, v.Ranking, 2)
+	require.True(t, refreshByPool(t, svc)[p.ID].Skipped, "the written version's plan is the pool's")
+}
+
+func TestPlansMatch(t *testing.T) {
+	a := selection.Plan{Version: 1, Ranking: selection.Ranking{By: "sales"}, Limit: 3}
+	b := a
+	b.Limit = 4
+	require.True(t, selection.PlansMatch(a, []byte(`{"x":1}`), a, []byte(`{"x":1}`)))
+	require.True(t, selection.PlansMatch(a, []byte(`{"limit":3}`), a, []byte(`{"limit": 3}`)), "other texts of one plan")
+	require.True(t, selection.PlansMatch(a, nil, a, []byte(`{}`)), "a text unknown")
+	require.False(t, selection.PlansMatch(a, []byte(`{"limit":3}`), b, []byte(`{"limit":4}`)))
+	require.False(t, selection.PlansMatch(a, nil, b, nil))
+}

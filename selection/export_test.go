@@ -71,3 +71,6 @@ func (s *Service) Kept(id int64) (owned, body bool) {
 	_, body = s.Pools.bodies.get(id)
 	return owned, body
 }
+
+// PlansMatch is plansMatch.
+var PlansMatch = plansMatch

@@ -51,6 +51,8 @@ type Pool struct {
 	// State is draft, in_review, published or archived (governance.go): REST readers see
 	// published pools only, and archived ones are not refreshed.
 	State string `json:"state"`
+	// planJSON is the stored text Plan was decoded from (nil: not known): see samePlan.
+	planJSON []byte
 }
 
 // Active reports whether the pool's validity window holds at t.
@@ -84,6 +86,8 @@ type Version struct {
 	// samePlan: the row stores no plan of its own (JSON null): a delta's plan is the next
 	// version's.
 	samePlan bool
+	// planJSON is a JSON text Plan decodes from (nil: not known): see samePlan.
+	planJSON []byte
 }
 
 // Position is where the engine's in-memory indexes stand in the tables they follow.
@@ -163,6 +167,7 @@ func scanPool(row pgx.Row) (Pool, error) {
 	if err := json.Unmarshal(plan, &p.Plan); err != nil {
 		return p, fmt.Errorf("pool %d: stored plan: %w", p.ID, err)
 	}
+	p.planJSON = plan
 	return p, nil
 }
 
@@ -399,7 +404,7 @@ func (s *PoolStore) writeOn(ctx context.Context, v *Version, base *Version, lazy
 		SELECT version, created_at, checked_at FROM written`,
 		v.PoolID, base.Version, plan, members, nonNil(v.Ranking), nonNilF(v.Scores), memberCount, v.EventSeq,
 		nullString(v.Position.EventSnapshot), nullTime(v.Position.VectorsFrom), nullTime(v.Position.SKUsFrom),
-		v.GMV24h, v.Units24h, delta, delta != nil && planEqual(base.Plan, v.Plan), v.Plan.Guard != nil).
+		v.GMV24h, v.Units24h, delta, delta != nil && plansMatch(base.Plan, base.planJSON, v.Plan, v.planJSON), v.Plan.Guard != nil).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&version, &created, &checked) })
 	err = s.pool.SendBatch(ctx, b).Close()
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -409,6 +414,9 @@ func (s *PoolStore) writeOn(ctx context.Context, v *Version, base *Version, lazy
 		return false, fmt.Errorf("pool %d: write version: %w", v.PoolID, err)
 	}
 	v.Version, v.MemberCount, v.CreatedAt, v.CheckedAt = version, memberCount, created, checked
+	if v.planJSON == nil {
+		v.planJSON = plan
+	}
 	s.bodies.put(v)
 	return true, nil
 }
@@ -599,7 +607,7 @@ func (s *PoolStore) GetVersion(ctx context.Context, poolID int64, n int) (*Versi
 			return nil, err
 		}
 		if c.samePlan {
-			c.Plan, c.samePlan = newer.Plan, false
+			c.Plan, c.planJSON, c.samePlan = newer.Plan, newer.planJSON, false
 		}
 		c.delta, newer = nil, c
 	}
@@ -754,6 +762,7 @@ func (v *Version) decode(members, plan []byte) error {
 		if err := json.Unmarshal(plan, &v.Plan); err != nil {
 			return fmt.Errorf("pool %d version %d: plan: %w", v.PoolID, v.Version, err)
 		}
+		v.planJSON = plan
 	}
 	return nil
 }

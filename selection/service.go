@@ -296,14 +296,16 @@ func (s *Service) refresh(ctx context.Context, id int64, p *Pool, cur *Version, 
 		return out, err
 	}
 	out.Result, out.Notes = res, res.Warnings
-	return s.settle(ctx, out, p, cur, versionOf(id, p.Plan, res, pos), pos, pass != nil)
+	next := versionOf(id, p.Plan, res, pos)
+	next.planJSON = p.planJSON
+	return s.settle(ctx, out, p, cur, next, pos, pass != nil)
 }
 
 // settle writes next (ranked at pos) on top of cur, the pool's current version; it confirms
 // cur at pos instead when the ranking is the same (in a pass, inPass, with its page: the
 // outcome's confirm), and holds next for review when it breaks the pool's guard.
 func (s *Service) settle(ctx context.Context, out RefreshOutcome, p *Pool, cur, next *Version, pos Position, inPass bool) (RefreshOutcome, error) {
-	samePlan := planEqual(cur.Plan, p.Plan)
+	samePlan := plansMatch(cur.Plan, cur.planJSON, p.Plan, p.planJSON)
 	// A tailRanked plan's refresh reads which members are hits and which the tail from their
 	// scores (0: the tail's), so a run that moves the border writes a version.
 	if cur.Version > 0 && slices.Equal(cur.Ranking, next.Ranking) && samePlan &&
@@ -344,6 +346,17 @@ func (s *Service) settle(ctx context.Context, out RefreshOutcome, p *Pool, cur, 
 	s.explainRemoved(ctx, p.Plan, d.Removed)
 	out.Diff = &d
 	return out, nil
+}
+
+// plansMatch reports whether plans a and b are equal, given texts each decodes from (nil: not
+// known; see Pool.planJSON and Version.planJSON): the same text decodes to the same plan, so
+// equal texts answer without encoding either plan, which a pass would otherwise do twice for
+// each of its thousands of pools. Different texts (or one unknown) compare as planEqual does.
+func plansMatch(a Plan, aJSON []byte, b Plan, bJSON []byte) bool {
+	if aJSON != nil && bJSON != nil && bytes.Equal(aJSON, bJSON) {
+		return true
+	}
+	return planEqual(a, b)
 }
 
 // planEqual compares plans by their JSON form (plans are small).
@@ -462,7 +475,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 				cur := pg.curs[p.ID]
 				pctx, cancel := context.WithTimeout(ctx, budget)
 				defer cancel()
-				if cur == nil || !planEqual(cur.Plan, p.Plan) {
+				if cur == nil || !plansMatch(cur.Plan, cur.planJSON, p.Plan, p.planJSON) {
 					pg.outs[i], pg.errs[i] = s.refreshFrom(pctx, p.ID, &p, cur, &pos)
 					pg.outs[i].Trigger = "plan edited"
 					if cur == nil {
@@ -670,6 +683,7 @@ func (s *Service) refreshIfTouched(ctx context.Context, p Pool, cur *Version, po
 		if next == nil {
 			return s.refreshBecause(ctx, p, cur, pos, "member changed")
 		}
+		next.planJSON = p.planJSON // resorted ranks p.Plan
 		o, err := s.settle(ctx, RefreshOutcome{PoolID: p.ID}, &p, cur, next, pos, true)
 		if errors.Is(err, ErrConflict) { // written or edited meanwhile: run it on top of that
 			return s.refreshBecause(ctx, p, cur, pos, "member changed")

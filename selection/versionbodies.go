@@ -28,6 +28,8 @@ type versionBody struct {
 	ranking IDs
 	scores  []float32
 	plan    Plan
+	// planJSON is the version's Version.planJSON.
+	planJSON []byte
 }
 
 // put keeps v's body as its pool's (v is a full version, as written or read).
@@ -44,7 +46,7 @@ func (b *versionBodies) put(v *Version) {
 		return // a newer one is kept
 	}
 	b.m[v.PoolID] = versionBody{version: v.Version, created: v.CreatedAt, members: v.Members, ranking: v.Ranking,
-		scores: v.Scores, plan: v.Plan}
+		scores: v.Scores, plan: v.Plan, planJSON: v.planJSON}
 }
 
 // get is the body kept for a pool, whichever version it is.
@@ -61,7 +63,7 @@ func (b *versionBodies) fill(v *Version) bool {
 	if !ok || body.version != v.Version || !body.created.Equal(v.CreatedAt) {
 		return false
 	}
-	v.Members, v.Ranking, v.Scores, v.Plan = body.members, body.ranking, body.scores, body.plan
+	v.Members, v.Ranking, v.Scores, v.Plan, v.planJSON = body.members, body.ranking, body.scores, body.plan, body.planJSON
 	return true
 }
 

@@ -800,6 +800,20 @@ func TestRefreshAllSeesAnEditedPlan(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, v.Ranking, 2)
 	require.True(t, refreshByPool(t, svc)[p.ID].Skipped, "the written version's plan is the pool's")
+	// The listing takes the kept version's plan for a pool whose stored plan is its text, and
+	// decodes an edited one.
+	listed := func() selection.Plan {
+		t.Helper()
+		pools, err := svc.Pools.List(ctx, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, pools, 1)
+		return pools[0].Plan
+	}
+	require.Equal(t, 2, listed().Limit)
+	plan.Limit = 1
+	_, err = svc.Pools.Update(ctx, p.ID, selection.PoolInput{Name: "razer", Plan: plan}, selection.Edit{Any: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, listed().Limit)
 }
 
 func TestPlansMatch(t *testing.T) {

@@ -2,12 +2,15 @@ package selection
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
 	"selection/filter"
+	"selection/internal/memo"
 )
 
 // What a change can do to a pool without running its plan. RefreshAll asks these before it
@@ -202,12 +205,32 @@ func (s *Service) takesAllHolding(ctx context.Context, plan Plan, query string) 
 	if !ok {
 		return false, nil
 	}
+	// In a refresh pass (memo.Scope) the answer is kept by filter, query and depth: the pools
+	// of one brief share it, and each would otherwise evaluate (and copy) its whole filter.
+	scope, key := memo.ScopeFrom(ctx), ""
+	if scope != nil {
+		raw, err := json.Marshal(plan.Filter)
+		if err != nil {
+			return false, fmt.Errorf("takes all holding: %w", err)
+		}
+		key = fmt.Sprintf("%s%d\x00%s\x00%s", scopeTakesAll, widenDepth(plan), query, raw)
+		if got, ok := scope.Get(key, nil, nil); ok {
+			return got.(bool), nil
+		}
+	}
 	all, err := s.passing(ctx, plan)
 	if err != nil {
 		return false, err
 	}
-	return cr.HoldingAll(query, all).GetCardinality() <= uint64(widenDepth(plan)), nil
+	takes := cr.HoldingAll(query, all).GetCardinality() <= uint64(widenDepth(plan))
+	if scope != nil {
+		scope.Put(key, nil, takes)
+	}
+	return takes, nil
 }
+
+// scopeTakesAll prefixes takesAllHolding's keys in a memo.Scope.
+const scopeTakesAll = "selection.takesAll\x00"
 
 // holdingAllAmong is the SKUs of set (a few) whose text holds every word of phrase
 // (Executor.holdingAll, read from their own terms when the retriever can).

@@ -1,6 +1,7 @@
 package selection
 
 import (
+	"bytes"
 	"sync"
 	"time"
 
@@ -65,6 +66,16 @@ func (b *versionBodies) fill(v *Version) bool {
 	}
 	v.Members, v.Ranking, v.Scores, v.Plan, v.planJSON = body.members, body.ranking, body.scores, body.plan, body.planJSON
 	return true
+}
+
+// planOf is the plan of the body kept for pool when text is the text it was read from (see
+// Version.planJSON): the same text decodes to the same plan. Callers only read it.
+func (b *versionBodies) planOf(pool int64, text []byte) (Plan, bool) {
+	body, ok := b.get(pool)
+	if !ok || body.planJSON == nil || !bytes.Equal(body.planJSON, text) {
+		return Plan{}, false
+	}
+	return body.plan, true
 }
 
 // drop forgets a pool's body (the pool is gone).

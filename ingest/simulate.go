@@ -182,6 +182,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 		return nil, err
 	}
 	skus := append([]SimSKU(nil), cfg.Catalogue...)
+	cfg.Catalogue = nil // its copy (skus) is the simulator's: the caller's may go
 	var maxID int64
 	for i := range skus {
 		maxID = max(maxID, skus[i].ID)

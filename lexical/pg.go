@@ -1,8 +1,8 @@
 package lexical
 
 import (
-	"bytes"
 	"context"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,8 +56,8 @@ func (s *Store) Load(ctx context.Context, ix *Index) (time.Time, error) {
 	return at, err
 }
 
-func (s *Store) load(ctx context.Context, ix *Index) (map[int64][]byte, time.Time, error) {
-	hashes := map[int64][]byte{}
+func (s *Store) load(ctx context.Context, ix *Index) (map[int64]textHash, time.Time, error) {
+	hashes := map[int64]textHash{}
 	var newest time.Time
 	after := int64(-1 << 63)
 	first := true
@@ -75,7 +75,7 @@ func (s *Store) load(ctx context.Context, ix *Index) (map[int64][]byte, time.Tim
 		docs := make([]Document, len(rs))
 		for i, r := range rs {
 			docs[i] = r.doc
-			hashes[r.doc.SKUID] = r.hash
+			hashes[r.doc.SKUID] = hashOf(r.hash)
 			if r.at.After(newest) {
 				newest = r.at
 			}
@@ -137,7 +137,7 @@ type Follower struct {
 	loop poll.Loop
 
 	mu      sync.Mutex
-	hashes  map[int64][]byte
+	hashes  map[int64]textHash
 	tail    *pg.Tail
 	polls   int64
 	changed int64
@@ -248,12 +248,26 @@ func (f *Follower) pollTail() (*pg.Tail, time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.hashes == nil {
-		f.hashes = map[int64][]byte{}
+		f.hashes = map[int64]textHash{}
 	}
 	if f.tail == nil {
 		f.tail = pg.NewTail(time.Time{}, f.cfg.Overlap)
 	}
 	return f.tail, f.tail.From()
+}
+
+// textHash is a SKU's content hash (skus.content_hash, an md5) as a map holds it: a value
+// without pointers, so that a million of them are one allocation the collector does not scan,
+// not a million slices it marks in every cycle.
+type textHash [md5.Size]byte
+
+// hashOf is a content hash as a textHash: itself when it is an md5's size (as the column is
+// generated), else its md5.
+func hashOf(b []byte) textHash {
+	if len(b) == md5.Size {
+		return textHash(b)
+	}
+	return md5.Sum(b)
 }
 
 // skuChange is a skus row whose indexed state (live, content hash) differs from the index's.
@@ -293,7 +307,7 @@ func (f *Follower) scanChanges(ctx context.Context, since time.Time) (pollScan, 
 			scan.newest = at
 		}
 		old, known := f.hashes[c.id]
-		if c.live == known && (!c.live || bytes.Equal(old, c.hash)) {
+		if c.live == known && (!c.live || old == hashOf(c.hash)) {
 			continue // nothing the index sees changed
 		}
 		scan.changes = append(scan.changes, c)
@@ -319,7 +333,7 @@ func (f *Follower) record(tail *pg.Tail, floor pg.Floor, scan pollScan, ups []ro
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, r := range ups {
-		f.hashes[r.doc.SKUID] = r.hash
+		f.hashes[r.doc.SKUID] = hashOf(r.hash)
 	}
 	for _, id := range delIDs {
 		delete(f.hashes, id)

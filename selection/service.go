@@ -498,6 +498,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 		s.releaseStates(pos, activeIDs)
 	}
 	if s.CollectAfterPass {
+		memo.ScopeFrom(ctx).Clear() // the pass's shared searches are garbage now
 		collectAfterPass()
 	}
 	return out, readErr

@@ -79,6 +79,18 @@ func (s *Scope) Set(key string, cand *roaring64.Bitmap, val any) {
 	s.n++
 }
 
+// Clear drops every value it keeps (what it answered stays with those who asked): a pass that
+// ends clears its scope before it collects its garbage, so that the collection does not mark
+// (and keep for one more cycle) what only the pass needed. A nil scope has nothing to clear.
+func (s *Scope) Clear() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries, s.n = map[string][]*entry[any]{}, 0
+}
+
 // Len is how many values it keeps.
 func (s *Scope) Len() int {
 	s.mu.Lock()

@@ -54,4 +54,15 @@ func TestScope(t *testing.T) {
 	s2.Set("t", a, 1)
 	s2.Set("t", a, 2)
 	require.Equal(t, 1, s2.Len())
+
+	// Clear drops every value, and so makes room.
+	s.Clear()
+	require.Equal(t, 0, s.Len())
+	_, ok = s.Get("q", b, nil)
+	require.False(t, ok, "cleared")
+	s.Put("r", nil, "room again")
+	v, ok = s.Get("r", nil, nil)
+	require.True(t, ok)
+	require.Equal(t, "room again", v)
+	ScopeFrom(context.Background()).Clear() // no scope: nothing to clear
 }

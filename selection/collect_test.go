@@ -20,9 +20,10 @@ func gcState() (live, goal, cycles uint64) {
 // collection: not right after one, and once three quarters of the headroom is garbage.
 func TestCollectAfterPass(t *testing.T) {
 	runtime.GC()
-	require.False(t, collectDue(), "just collected")
+	require.False(t, collectDue(0), "just collected")
 	_, _, c0 := gcState()
-	require.False(t, collectAfterPass())
+	var c passCollector // no pass before: nothing expected
+	require.False(t, c.afterPass())
 	live, goal, c1 := gcState()
 	require.Equal(t, c0, c1, "nothing collected")
 
@@ -32,7 +33,7 @@ func TestCollectAfterPass(t *testing.T) {
 		for made := uint64(0); made < (goal-live)/4; made += 1 << 16 {
 			garbage = make([]byte, 1<<16)
 		}
-		due := collectDue()
+		due := collectDue(0)
 		for made := uint64(0); made < (goal-live)/2; made += 1 << 16 {
 			garbage = make([]byte, 1<<16)
 		}
@@ -44,11 +45,53 @@ func TestCollectAfterPass(t *testing.T) {
 		}
 		require.Equal(t, c1, c2, "no collection came due on its own")
 		require.False(t, due, "a quarter of the headroom")
-		require.True(t, collectDue(), "three quarters of the headroom")
-		require.True(t, collectAfterPass())
+		require.True(t, collectDue(0), "three quarters of the headroom")
+		require.True(t, c.afterPass())
 		_, _, c3 := gcState()
 		require.Greater(t, c3, c2)
-		require.False(t, collectDue())
+		require.False(t, collectDue(0))
+		return
+	}
+}
+
+// The rule: more than half of the headroom used, or the bytes expected before the next check
+// reaching the goal; nothing when the heap is at or past its goal's base.
+func TestCollectDueRule(t *testing.T) {
+	const live, goal = 100, 200
+	require.False(t, dueAt(live, goal, 140, 0), "two fifths of the headroom")
+	require.True(t, dueAt(live, goal, 160, 0), "three fifths")
+	require.False(t, dueAt(live, goal, 140, 60), "the next pass fits")
+	require.True(t, dueAt(live, goal, 140, 61), "the next pass would reach the goal")
+	require.False(t, dueAt(live, goal, live, 1000), "nothing allocated since")
+	require.False(t, dueAt(goal, goal, 300, 0), "no headroom to speak of")
+}
+
+// A pass collects when the most any of the last passes allocated (with what was allocated
+// between them) would take the heap to its goal: after a large pass that collected as it
+// ended, a small one that leaves less headroom than the large one used collects too.
+func TestCollectAfterPassExpectsTheLargestRecentPass(t *testing.T) {
+	alloc := func(share float64) (collectedMeanwhile bool) {
+		live, goal, c0 := gcState()
+		for made := uint64(0); made < uint64(float64(goal-live)*share); made += 1 << 16 {
+			garbage = make([]byte, 1<<16)
+		}
+		_, _, c1 := gcState()
+		return c1 != c0
+	}
+	for attempt := 0; ; attempt++ {
+		var c passCollector
+		runtime.GC()
+		require.False(t, c.afterPass(), "the first pass has nothing to go by")
+		if alloc(0.65) || !c.afterPass() { // the large pass: collected by the half rule
+			require.Less(t, attempt, 3, "a collection kept ending on its own")
+			continue
+		}
+		if alloc(0.45) {
+			require.Less(t, attempt, 3, "a collection kept ending on its own")
+			continue
+		}
+		require.False(t, collectDue(0), "less than half of the headroom used")
+		require.True(t, c.afterPass(), "the next pass like the large one would reach the goal (recent: %v)", c.recent)
 		return
 	}
 }

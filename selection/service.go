@@ -74,8 +74,11 @@ type Service struct {
 	// CollectAfterPass makes RefreshAll collect the Go heap's garbage as a pass ends when the
 	// pass used more than half of the heap's headroom to the next collection (collect.go):
 	// the collection then falls between passes, where it is cheap, rather than inside the
-	// next one. Default false: the runtime collects when its goal says.
+	// next one; or when the next pass, allocating as much as the most of the last few, would
+	// reach the goal. Default false: the runtime collects when its goal says.
 	CollectAfterPass bool
+	// collector keeps what the last passes allocated (CollectAfterPass).
+	collector passCollector
 }
 
 // Planners.
@@ -499,7 +502,7 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	}
 	if s.CollectAfterPass {
 		memo.ScopeFrom(ctx).Clear() // the pass's shared searches are garbage now
-		collectAfterPass()
+		s.collector.afterPass()
 	}
 	return out, readErr
 }

@@ -75,7 +75,7 @@ var settings = []setting{
 		func(c *Config) *string { return &c.Serve.Approval }, text, oneOf("off", "on")),
 	bind("SELECTION_POOL_REFRESH_WORKERS", "0", "pools a refresh pass refreshes at once (0: one per core)",
 		func(c *Config) *int { return &c.Serve.RefreshWorkers }, whole, between(0, 256)),
-	bind("SELECTION_POOL_REFRESH_COLLECT", "on", "on: a refresh pass that used more than half of the Go heap's headroom collects its garbage as it ends, so the collection falls between passes (about 0.3 s at 1M SKUs) rather than inside the next one (2-4 s of CPU there)",
+	bind("SELECTION_POOL_REFRESH_COLLECT", "on", "on: a refresh pass that used more than half of the Go heap's headroom, or after which a pass like the largest of the last four would reach the collector's goal, collects its garbage as it ends, so the collection falls between passes (about 0.3 s at 1M SKUs) rather than inside the next one (2-4 s of CPU there)",
 		func(c *Config) *string { return &c.Serve.RefreshCollect }, text, oneOf("off", "on")),
 	bind("SELECTION_POOL_REFRESH_JOURNAL_FOR", "3m", "how long at most the tag index keeps the rows its writes replace, so that a refresh pass skips a SKU whose price, stock or metrics changes (an order: stock and sales) left it passing a pool's filter all along; about 280 bytes a written row, released after each pass down to what the pools' versions still need (about the writes since the last pass: 4 MB at 1,000 events/s and a 15 s interval), so this bounds it only when passes fail (0s: off); keep it above a minute and the longest pass, the age of a version's position",
 		func(c *Config) *time.Duration { return &c.Serve.JournalFor }, time.ParseDuration, func(d time.Duration) error {

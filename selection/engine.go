@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -198,9 +199,13 @@ func (e *Executor) Run(ctx context.Context, plan Plan) (*Result, error) {
 	if res.Items, err = e.withPins(ctx, plan, ranked, res); err != nil {
 		return nil, err
 	}
-	for _, it := range res.Items {
-		res.Members.Add(uint64(it.Ordinal))
+	// In order, so that each container takes its values at its end rather than by insertion.
+	ords := make([]uint64, len(res.Items))
+	for i, it := range res.Items {
+		ords[i] = uint64(it.Ordinal)
 	}
+	slices.Sort(ords)
+	res.Members.AddMany(ords)
 	res.Stop = stopReason(res, plan, len(types) > 0)
 	sw.lap("assemble")
 	return res, nil
@@ -402,6 +407,10 @@ func (e *Executor) withPins(ctx context.Context, plan Plan, ranked []Item, res *
 			return nil, err
 		}
 	}
+	if len(plan.Pins) == 0 && len(plan.Slots) == 0 {
+		// Nothing to place: the ranked items, as far as the limit (ranked is the run's own).
+		return e.numbered(ranked[:min(plan.Limit, len(ranked))]), nil
+	}
 	items := make([]Item, 0, min(plan.Limit, len(plan.Pins)+len(ranked)))
 	pinned := map[int64]bool{}
 	for _, id := range plan.Pins {
@@ -465,6 +474,11 @@ func (e *Executor) withPins(ctx context.Context, plan Plan, ranked []Item, res *
 		used[next] = true
 		items = append(items, ranked[next])
 	}
+	return e.numbered(items), nil
+}
+
+// numbered sets the items' ranks and SKU ids, in place.
+func (e *Executor) numbered(items []Item) []Item {
 	ords := make([]int64, len(items))
 	for i := range items {
 		ords[i] = items[i].Ordinal
@@ -472,7 +486,7 @@ func (e *Executor) withPins(ctx context.Context, plan Plan, ranked []Item, res *
 	for i, id := range e.Index.IDsOf(ords) {
 		items[i].Rank, items[i].SKUID = i+1, id
 	}
-	return items, nil
+	return items
 }
 
 // hitItems turns retrieved hits into items. Hits outside cand (retrieved within a wider set for

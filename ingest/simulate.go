@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unique"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -46,6 +45,7 @@ func LoadSimCatalogue(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Sim
 	}
 	defer rows.Close()
 	var out []SimSKU
+	shared := map[string]string{}
 	for rows.Next() {
 		var s SimSKU
 		m := &s.Metrics
@@ -57,7 +57,11 @@ func LoadSimCatalogue(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Sim
 		// The few markets, brands, categories and types are shared, not one string per SKU
 		// each: at a million SKUs that was five million strings the collector marks.
 		for _, f := range []*string{&s.Market, &s.Currency, &s.Brand, &s.Category, &s.ProductType} {
-			*f = unique.Make(*f).Value()
+			if v, ok := shared[*f]; ok {
+				*f = v
+			} else {
+				shared[*f] = *f
+			}
 		}
 		out = append(out, s)
 	}

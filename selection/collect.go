@@ -67,11 +67,13 @@ func (c *passCollector) afterPass() bool {
 	if s[0].Value.Kind() == metrics.KindUint64 {
 		allocs := s[0].Value.Uint64()
 		c.mu.Lock()
-		if c.last > 0 && allocs >= c.last {
-			c.recent[c.n%collectRecent] = allocs - c.last
-			c.n++
+		if allocs >= c.last { // (a concurrent call may have read a later count)
+			if c.last > 0 {
+				c.recent[c.n%collectRecent] = allocs - c.last
+				c.n++
+			}
+			c.last = allocs
 		}
-		c.last = allocs
 		expect = slices.Max(c.recent[:])
 		c.mu.Unlock()
 	}

@@ -409,7 +409,7 @@ func (e *Executor) withPins(ctx context.Context, plan Plan, ranked []Item, res *
 	}
 	if len(plan.Pins) == 0 && len(plan.Slots) == 0 {
 		// Nothing to place: the ranked items, as far as the limit (ranked is the run's own).
-		return e.numbered(ranked[:min(plan.Limit, len(ranked))]), nil
+		return e.numbered(ranked[:max(0, min(plan.Limit, len(ranked)))]), nil
 	}
 	items := make([]Item, 0, min(plan.Limit, len(plan.Pins)+len(ranked)))
 	pinned := map[int64]bool{}

@@ -403,6 +403,15 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	// Costly searches the pass's runs share (the hybrid's stages, by query and candidates) are
 	// kept for the pass whatever the indexes' generation: every state after pos reflects pos.
 	ctx = memo.WithScope(ctx, passScopeSize)
+	if s.CollectAfterPass {
+		// As the pass ends, whichever way: its shared searches are garbage then, and the
+		// collection falls between passes (collect.go).
+		scope := memo.ScopeFrom(ctx)
+		defer func() {
+			scope.Clear()
+			s.collector.afterPass()
+		}()
+	}
 	known := s.keptPools() // before the listing: a pool created since is not known, nor dropped
 
 	// Read: pages of active pools with their current versions, one ahead of the workers.
@@ -499,10 +508,6 @@ func (s *Service) RefreshAll(ctx context.Context) ([]RefreshOutcome, error) {
 	if readErr == nil && ctx.Err() == nil { // the pass saw every pool
 		s.forgetUnlisted(known, listed)
 		s.releaseStates(pos, activeIDs)
-	}
-	if s.CollectAfterPass {
-		memo.ScopeFrom(ctx).Clear() // the pass's shared searches are garbage now
-		s.collector.afterPass()
 	}
 	return out, readErr
 }

@@ -394,6 +394,10 @@ func (e *Executor) rankWithoutQuery(ctx context.Context, plan Plan, query string
 // withPins is the result's items: pins first, in their order, when live; then the ranked items
 // without them, up to the plan's limit, numbered and with their SKU ids.
 func (e *Executor) withPins(ctx context.Context, plan Plan, ranked []Item, res *Result) ([]Item, error) {
+	if len(plan.Pins) == 0 && len(plan.Slots) == 0 {
+		// Nothing to place: the ranked items, as far as the limit (ranked is the run's own).
+		return e.numbered(ranked[:max(0, min(plan.Limit, len(ranked)))]), nil
+	}
 	out := roaring64.New()
 	if len(plan.Pins) > 0 {
 		pins := roaring64.New()
@@ -406,10 +410,6 @@ func (e *Executor) withPins(ctx context.Context, plan Plan, ranked []Item, res *
 		if out, err = e.Index.EvalWithinContext(ctx, filter.Attr("in_stock", "false"), pins); err != nil {
 			return nil, err
 		}
-	}
-	if len(plan.Pins) == 0 && len(plan.Slots) == 0 {
-		// Nothing to place: the ranked items, as far as the limit (ranked is the run's own).
-		return e.numbered(ranked[:max(0, min(plan.Limit, len(ranked)))]), nil
 	}
 	items := make([]Item, 0, min(plan.Limit, len(plan.Pins)+len(ranked)))
 	pinned := map[int64]bool{}

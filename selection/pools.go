@@ -51,7 +51,7 @@ type Pool struct {
 	// State is draft, in_review, published or archived (governance.go): REST readers see
 	// published pools only, and archived ones are not refreshed.
 	State string `json:"state"`
-	// planJSON is the stored text Plan was decoded from (nil: not known): see samePlan.
+	// planJSON is the stored text Plan was decoded from (nil: not known): see plansMatch.
 	planJSON []byte
 }
 
@@ -86,7 +86,7 @@ type Version struct {
 	// samePlan: the row stores no plan of its own (JSON null): a delta's plan is the next
 	// version's.
 	samePlan bool
-	// planJSON is a JSON text Plan decodes from (nil: not known): see samePlan.
+	// planJSON is a JSON text Plan decodes from (nil: not known): see plansMatch.
 	planJSON []byte
 }
 

@@ -76,9 +76,9 @@ type ServeConfig struct {
 	// (SELECTION_POOL_REFRESH_BUDGET; default 30s).
 	RefreshWorkers int
 	PoolBudget     time.Duration
-	// RefreshCollect, "on", collects the Go heap's garbage as a refresh pass ends when the pass
-	// used more than half the heap's headroom, so the collection falls between passes
-	// (SELECTION_POOL_REFRESH_COLLECT, on or off; selection.Service.CollectAfterPass). Default on.
+	// RefreshCollect, "on", collects the Go heap's garbage as a refresh pass ends when it is
+	// due (selection.Service.CollectAfterPass says when), so the collection falls between passes
+	// (SELECTION_POOL_REFRESH_COLLECT, on or off). Default on.
 	RefreshCollect string
 	// JournalFor is how long the tag index keeps the rows its writes replace, for the refresh's
 	// check that a SKU passed a pool's filter all along (SELECTION_POOL_REFRESH_JOURNAL_FOR;

@@ -50,8 +50,8 @@ type Config struct {
 	// RefreshWorkers and PoolBudget go to selection.Service (0: its defaults).
 	RefreshWorkers int
 	PoolBudget     time.Duration
-	// CollectAfterPass collects the Go heap's garbage as a refresh pass ends when the pass
-	// used more than half the heap's headroom (selection.Service.CollectAfterPass).
+	// CollectAfterPass collects the Go heap's garbage as a refresh pass ends when it is due
+	// (selection.Service.CollectAfterPass).
 	CollectAfterPass bool
 	// Approval requires an approver to publish pools (selection.Service.Approval).
 	Approval bool
